@@ -1,0 +1,1 @@
+"""NATS JetStream topology, publishing, consuming and the outbox relay."""

@@ -1,0 +1,1 @@
+"""Shared plumbing for every Threadline service: config, logging, tracing, gRPC, ops HTTP."""

@@ -1,0 +1,59 @@
+"""The ops endpoints every service serves: `/healthz`, `/readyz`, `/metrics` (Prometheus)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+ReadinessCheck = Callable[[], Awaitable[str | None]]
+
+
+class OpsServer:
+    """Liveness, readiness (each check returns None when fine, else what is wrong), metrics."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        checks: dict[str, ReadinessCheck] | None = None,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self._host, self._port = host, port
+        self._checks = checks or {}
+        self._registry = registry
+        self._runner: web.AppRunner | None = None
+        self.port = port
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        problems = {
+            name: problem
+            for name, check in self._checks.items()
+            if (problem := await check()) is not None
+        }
+        status = 503 if problems else 200
+        return web.json_response({"ready": not problems, "problems": problems}, status=status)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        body = generate_latest(self._registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
