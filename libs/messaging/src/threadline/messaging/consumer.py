@@ -119,14 +119,27 @@ class ConsumerLoop:
             s.filter_subject, durable=s.durable, stream=s.stream, config=config
         )
         log.info("consuming %s as %s", s.filter_subject, s.durable)
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             while not self._stopping.is_set():
+                fetch = asyncio.ensure_future(
+                    subscription.fetch(s.batch_size, timeout=s.fetch_timeout)
+                )
+                # A stop does not wait for an idle fetch to time out; a batch being handled
+                # is always finished and settled first.
+                await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, NatsTimeoutError):
+                        await fetch
+                    break
                 try:
-                    messages = await subscription.fetch(s.batch_size, timeout=s.fetch_timeout)
-                except (TimeoutError, NatsTimeoutError):
+                    messages = fetch.result()
+                except (NatsTimeoutError, asyncio.TimeoutError):
                     continue
                 await self._process(messages)
         finally:
+            stopping.cancel()
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 

@@ -2,7 +2,17 @@
 
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.customer import build_inbound_text, send_inbound
+from threadline.sandbox.receiver import ReceivedWebhook, WebhookReceiver
 from threadline.sandbox.server import Sandbox
 from threadline.sandbox.signing import sign, verify
 
-__all__ = ["Sandbox", "SandboxConfig", "build_inbound_text", "send_inbound", "sign", "verify"]
+__all__ = [
+    "ReceivedWebhook",
+    "Sandbox",
+    "SandboxConfig",
+    "WebhookReceiver",
+    "build_inbound_text",
+    "send_inbound",
+    "sign",
+    "verify",
+]

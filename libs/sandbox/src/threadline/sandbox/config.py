@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from threadline.sandbox.envelope import DEFAULT_WABA_ID, BusinessNumber
 from threadline.servicekit.config import ConfigError, env_bool, env_int, env_str
 
 DEFAULT_DISPLAY_NUMBER: Final = "15550000000"
@@ -24,7 +25,7 @@ class SandboxConfig:
     webhook_url: str = "http://127.0.0.1:8080/webhooks/whatsapp"
     status_delay_ms: int = 50
     send_statuses: bool = True
-    waba_id: str = "100000000000001"
+    waba_id: str = DEFAULT_WABA_ID
     display_numbers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     webhook_attempts: int = 4
     webhook_backoff_ms: int = 100
@@ -42,15 +43,19 @@ class SandboxConfig:
             ),
             status_delay_ms=_non_negative(env, "THREADLINE_SANDBOX_STATUS_DELAY_MS", 50),
             send_statuses=env_bool(env, "THREADLINE_SANDBOX_SEND_STATUSES", True),
-            waba_id=env_str(env, "THREADLINE_SANDBOX_WABA_ID", "100000000000001"),
+            waba_id=env_str(env, "THREADLINE_SANDBOX_WABA_ID", DEFAULT_WABA_ID),
             display_numbers=parse_display_numbers(env.get(_DISPLAY_NUMBERS, "")),
             webhook_attempts=max(1, _non_negative(env, "THREADLINE_SANDBOX_WEBHOOK_ATTEMPTS", 4)),
             webhook_backoff_ms=_non_negative(env, "THREADLINE_SANDBOX_WEBHOOK_BACKOFF_MS", 100),
         )
 
-    def display_number(self, phone_number_id: str) -> str:
-        """The display phone number webhooks carry for `phone_number_id`."""
-        return self.display_numbers.get(phone_number_id, DEFAULT_DISPLAY_NUMBER)
+    def business_number(self, phone_number_id: str) -> BusinessNumber:
+        """The business account and display number that webhooks for `phone_number_id` carry."""
+        return BusinessNumber(
+            waba_id=self.waba_id,
+            phone_number_id=phone_number_id,
+            display_phone_number=self.display_numbers.get(phone_number_id, DEFAULT_DISPLAY_NUMBER),
+        )
 
 
 def parse_display_numbers(raw: str) -> Mapping[str, str]:

@@ -17,7 +17,7 @@ def sign(body: bytes, app_secret: str) -> str:
 
 
 def verify(body: bytes, header: str | None, app_secret: str) -> bool:
-    """Whether `header` is the signature of `body` under `app_secret` (compared in constant time)."""
+    """Whether `header` signs `body` under `app_secret`, compared in constant time."""
     if not header:
         return False
     return hmac.compare_digest(header.strip().lower().encode(), sign(body, app_secret).encode())

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from threadline.sandbox.interactive import check_interactive
-from threadline.sandbox.limits import as_list, as_object, check_object, check_text
+from threadline.sandbox.limits import as_list, as_object, check_text
 
 TEXT_BODY_LIMIT: Final = 4096
 MEDIA_TYPES: Final = frozenset({"image", "audio", "video", "document", "sticker"})

@@ -41,6 +41,7 @@ class SessionEvent(_message.Message):
     OUTBOUND_MESSAGE_DISPATCHED_FIELD_NUMBER: _builtins.int
     MESSAGE_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
     OUTBOUND_MESSAGE_FAILED_FIELD_NUMBER: _builtins.int
+    CONTACT_CONVERSATION_OPENED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -64,6 +65,8 @@ class SessionEvent(_message.Message):
     def message_status_changed(self) -> Global___MessageStatusChanged: ...
     @_builtins.property
     def outbound_message_failed(self) -> Global___OutboundMessageFailed: ...
+    @_builtins.property
+    def contact_conversation_opened(self) -> Global___ContactConversationOpened: ...
     def __init__(
         self,
         *,
@@ -80,12 +83,13 @@ class SessionEvent(_message.Message):
         outbound_message_dispatched: Global___OutboundMessageDispatched | None = ...,
         message_status_changed: Global___MessageStatusChanged | None = ...,
         outbound_message_failed: Global___OutboundMessageFailed | None = ...,
+        contact_conversation_opened: Global___ContactConversationOpened | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "contact_conversation_opened", b"contact_conversation_opened", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "body", b"body", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "body", b"body", "contact_conversation_opened", b"contact_conversation_opened", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_failed"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_failed", "contact_conversation_opened"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -113,6 +117,27 @@ class ContactRegistered(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ContactRegistered: _TypeAlias = ContactRegistered  # noqa: Y015
+
+@_typing.final
+class ContactConversationOpened(_message.Message):
+    """The contact's open conversation is now this one."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactConversationOpened: _TypeAlias = ContactConversationOpened  # noqa: Y015
 
 @_typing.final
 class ConversationStarted(_message.Message):

@@ -1,0 +1,101 @@
+"""The Graph API's send-message endpoint, plus the sandbox's own look-up and health routes."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Final
+
+from aiohttp import web
+from threadline.sandbox.config import SandboxConfig
+from threadline.sandbox.graph_errors import invalid_parameter, invalid_token
+from threadline.sandbox.identifiers import wa_id_of
+from threadline.sandbox.limits import as_object
+from threadline.sandbox.outbox import Outbox
+from threadline.sandbox.statuses import StatusReporter
+from threadline.sandbox.validation import is_read_receipt, validate_message
+
+log = logging.getLogger(__name__)
+
+# W3C trace context: status webhooks carry the send's trace on, so one trace shows both.
+TRACE_HEADERS: Final = ("traceparent", "tracestate")
+
+
+class GraphApi:
+    """`POST /{version}/{phone_number_id}/messages` as the Cloud API answers it."""
+
+    def __init__(
+        self, config: SandboxConfig, outbox: Outbox, statuses: StatusReporter | None
+    ) -> None:
+        self._config = config
+        self._outbox = outbox
+        self._statuses = statuses
+
+    def routes(self) -> list[web.RouteDef]:
+        """The routes this API serves."""
+        return [
+            web.post(r"/{version:v\d+\.\d+}/{phone_number_id}/messages", self.send_message),
+            web.get("/sandbox/messages", self.list_messages),
+            web.get("/healthz", self.health),
+        ]
+
+    async def send_message(self, request: web.Request) -> web.Response:
+        """Validate and accept a message: reply with its wamid, then play its statuses."""
+        denied = self._check_token(request)
+        if denied is not None:
+            return denied
+        try:
+            body: object = await request.json()
+        except ValueError:
+            return invalid_parameter(["the request body must be valid JSON"])
+        problems = validate_message(body)
+        message = as_object(body)
+        if problems or message is None:
+            log.info("rejected send: %s", "; ".join(problems))
+            return invalid_parameter(problems)
+        if is_read_receipt(message):
+            return web.json_response({"success": True})
+        trace = {name: request.headers[name] for name in TRACE_HEADERS if name in request.headers}
+        return self._accept(request.match_info["phone_number_id"], message, trace)
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        """Accepted messages, filtered by `phone_number_id` and `to` when given."""
+        to = request.query.get("to")
+        found = self._outbox.messages(
+            phone_number_id=request.query.get("phone_number_id"),
+            to=wa_id_of(to) if to else None,
+        )
+        return web.json_response([message.to_json() for message in found])
+
+    async def health(self, request: web.Request) -> web.Response:
+        """Liveness: the sandbox answers."""
+        return web.json_response({"status": "ok"})
+
+    def _accept(
+        self, phone_number_id: str, request: Mapping[str, object], trace: Mapping[str, str]
+    ) -> web.Response:
+        address = str(request.get("to") or request.get("recipient"))
+        wa_id = wa_id_of(address)
+        accepted = self._outbox.accept(phone_number_id, wa_id, request, trace_headers=trace)
+        if self._statuses is not None:
+            self._statuses.report(accepted)
+        log.info("accepted %s to %s from %s", accepted.wamid, wa_id, phone_number_id)
+        contact = {"input": address, "wa_id": wa_id}
+        if "to" not in request:
+            contact = {"input": address, "user_id": address}
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [contact],
+                "messages": [{"id": accepted.wamid}],
+            }
+        )
+
+    def _check_token(self, request: web.Request) -> web.Response | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return invalid_token("An access token is required to request this resource.")
+        if not hmac.compare_digest(token.strip().encode(), self._config.access_token.encode()):
+            return invalid_token("Invalid OAuth access token - Cannot parse access token")
+        return None

@@ -1,0 +1,104 @@
+import re
+
+import nats
+import psycopg
+import pytest
+from threadline.testing.servers import DATABASE_URL_VARIABLE, DOCKER_VARIABLE, NATS_URL_VARIABLE
+
+pytest_plugins = ["pytester"]
+
+INNER_ARGS = (
+    "-p",
+    "threadline.testing.plugin",
+    "-o",
+    "asyncio_default_fixture_loop_scope=function",
+)
+databases_seen: set[str] = set()
+
+
+async def test_nats_server_url_serves_jetstream(nats_server_url: str, nats_namespace: str) -> None:
+    stream = f"{nats_namespace}_EVENTS"
+    client = await nats.connect(nats_server_url)
+    jetstream = client.jetstream()
+
+    await jetstream.add_stream(name=stream, subjects=[f"{nats_namespace}.>"])
+    ack = await jetstream.publish(f"{nats_namespace}.greeting", b"hello")
+    message = await jetstream.get_msg(stream, ack.seq)
+
+    await jetstream.delete_stream(stream)
+    await client.drain()
+    assert message.data == b"hello"
+
+
+def test_nats_namespace_is_a_short_fresh_token(nats_namespace: str) -> None:
+    assert re.fullmatch(r"t[0-9a-f]{10}", nats_namespace)
+
+
+@pytest.mark.parametrize("attempt", [1, 2])
+def test_database_url_is_an_empty_database_of_the_tests_own(
+    database_url: str, attempt: int
+) -> None:
+    with psycopg.connect(database_url) as connection:
+        connection.execute("CREATE TABLE probe (attempt int)")
+        row = connection.execute("SELECT current_database()").fetchone()
+
+    assert row is not None and re.fullmatch(r"t_[0-9a-f]{12}", row[0])
+    assert row[0] not in databases_seen
+    databases_seen.add(row[0])
+
+
+def test_database_url_is_dropped_after_the_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_server_url: str
+) -> None:
+    monkeypatch.setenv(DATABASE_URL_VARIABLE, postgres_server_url)
+    pytester.makepyfile(
+        """
+        from pathlib import Path
+
+        def test_records_its_database(database_url):
+            Path("database.txt").write_text(database_url.rsplit("/", 1)[1])
+        """
+    )
+
+    pytester.runpytest(*INNER_ARGS).assert_outcomes(passed=1)
+
+    name = (pytester.path / "database.txt").read_text()
+    with psycopg.connect(postgres_server_url) as connection:
+        row = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        assert row.fetchone() is None
+
+
+def test_tests_using_servers_are_marked_integration(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_pure():
+            pass
+
+        def test_with_a_database(database_url):
+            pass
+        """
+    )
+
+    result = pytester.runpytest(*INNER_ARGS, "--collect-only", "-q", "-m", "integration")
+
+    result.stdout.fnmatch_lines(["*::test_with_a_database", "1/2 tests collected*"])
+
+
+def test_unit_tests_start_no_server(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DATABASE_URL_VARIABLE, raising=False)
+    monkeypatch.setenv(NATS_URL_VARIABLE, "nats://127.0.0.1:1")
+    monkeypatch.setenv(DOCKER_VARIABLE, "0")
+    pytester.makepyfile("def test_pure():\n    pass\n")
+
+    result = pytester.runpytest(*INNER_ARGS)
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "threadline servers (started on first use): "
+            f"NATS from ${NATS_URL_VARIABLE}, PostgreSQL embedded"
+        ]
+    )
+    result.stdout.no_fnmatch_line("threadline PostgreSQL:*")

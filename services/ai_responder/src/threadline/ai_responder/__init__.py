@@ -1,0 +1,1 @@
+"""The AI responder: drafts replies to customer messages for the session to accept."""

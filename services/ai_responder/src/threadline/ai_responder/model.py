@@ -1,0 +1,49 @@
+"""The `LanguageModel` port and the offline model that answers without any network."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+GREETING = re.compile(r"^\s*(hi|hello|hey|hola|ol[aá]|good (morning|afternoon|evening))\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    customer_name: str
+    message_type: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class LanguageModel(Protocol):
+    def complete(self, prompt: Prompt) -> Completion: ...
+
+
+class OfflineModel:
+    """A greeting for a greeting, an acknowledgement for anything else."""
+
+    name = "threadline-offline-1"
+
+    def complete(self, prompt: Prompt) -> Completion:
+        name = prompt.customer_name.split(" ")[0] if prompt.customer_name else "there"
+        if prompt.message_type == "text" and GREETING.match(prompt.text):
+            text = f"Hi {name}! Thanks for writing to us. How can we help you today?"
+        elif prompt.message_type == "text":
+            text = f"Thanks, {name}. We received your message and will get back to you shortly."
+        else:
+            text = f"Thanks, {name}. We received your {prompt.message_type}."
+        return Completion(
+            text=text,
+            model=self.name,
+            prompt_tokens=len(prompt.text.split()),
+            completion_tokens=len(text.split()),
+        )

@@ -1,0 +1,153 @@
+"""The one place that builds the analytics service: connections, projections, servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client as Nats
+from psycopg_pool import AsyncConnectionPool
+from threadline.analytics.config import AnalyticsConfig
+from threadline.analytics.consumer import Projector
+from threadline.analytics.grpc_api import ERRORS, registration
+from threadline.analytics.queries import ConversationQueries
+from threadline.analytics.read_models.schema import migrate
+from threadline.messaging.bus import JetStreamBus
+from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
+from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.servicekit.grpc_kit import start_grpc_server
+from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
+
+log = logging.getLogger(__name__)
+
+SERVICE = "analytics"
+DURABLE = "analytics-projections"
+GRACE_SECONDS = 5.0
+RESTART_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Analytics:
+    """The running service, as the entry point and the tests reach it."""
+
+    grpc_port: int
+    ops_port: int
+    queries: ConversationQueries
+
+
+async def start_analytics(config: AnalyticsConfig, stack: AsyncExitStack) -> Analytics:
+    """Start everything; `stack` stops it all again, servers first and connections last."""
+    client = await nats.connect(
+        config.nats_url, name="threadline-analytics", max_reconnect_attempts=-1
+    )
+    stack.push_async_callback(client.drain)
+    js = client.jetstream()
+    topology = Topology(config.nats_namespace)
+    await ensure_streams(js, topology)
+
+    pool = await open_pool(config.database_url)
+    stack.push_async_callback(pool.close)
+    async with pool.connection() as connection:
+        version = await migrate(connection)
+    log.info("analytics schema at version %d", version)
+
+    consumer = ConsumerLoop(
+        js=js,
+        dead_letters=JetStreamBus(js),
+        topology=topology,
+        service=SERVICE,
+        settings=ConsumerSettings(
+            stream=topology.stream(SESSION_EVENTS),
+            durable=DURABLE,
+            filter_subject=topology.subject("session.events.>"),
+            batch_size=config.batch_size,
+        ),
+        handler=Projector(pool).handle,
+    )
+    task = asyncio.create_task(_keep_consuming(consumer), name=DURABLE)
+    stack.push_async_callback(_stop_consuming, consumer, task)
+
+    queries = ConversationQueries(pool)
+    server, grpc_port = await start_grpc_server(
+        host=config.host,
+        port=config.grpc_port,
+        registrations=[registration(queries)],
+        tokens=config.tokens,
+        errors=ERRORS,
+    )
+    stack.push_async_callback(server.stop, GRACE_SECONDS)
+
+    ops = OpsServer(
+        host=config.host,
+        port=config.ops_port,
+        checks={
+            "database": _database_check(pool),
+            "nats": _nats_check(client),
+            "projections": _task_check(task),
+        },
+    )
+    await ops.start()
+    stack.push_async_callback(ops.stop)
+    return Analytics(grpc_port=grpc_port, ops_port=ops.port, queries=queries)
+
+
+async def open_pool(database_url: str) -> AsyncConnectionPool[Any]:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url,
+        min_size=2,
+        max_size=10,
+        open=False,
+        name=SERVICE,
+        check=AsyncConnectionPool.check_connection,
+        kwargs={"application_name": "threadline-analytics"},
+    )
+    await pool.open(wait=True, timeout=30.0)
+    return pool
+
+
+async def _keep_consuming(consumer: ConsumerLoop) -> None:
+    """Run the consumer, starting it again if it dies (e.g. NATS was briefly away)."""
+    while True:
+        try:
+            await consumer.run()
+            return
+        except Exception:
+            log.exception("projection consumer failed; restarting in %.0fs", RESTART_SECONDS)
+            await asyncio.sleep(RESTART_SECONDS)
+
+
+async def _stop_consuming(consumer: ConsumerLoop, task: asyncio.Task[None]) -> None:
+    consumer.stop()
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(task, GRACE_SECONDS)
+
+
+def _database_check(pool: AsyncConnectionPool[Any]) -> ReadinessCheck:
+    async def check() -> str | None:
+        try:
+            async with pool.connection(timeout=2.0) as connection:
+                await connection.execute("SELECT 1")
+        except Exception as error:
+            return f"database unreachable: {error}"
+        return None
+
+    return check
+
+
+def _nats_check(client: Nats) -> ReadinessCheck:
+    async def check() -> str | None:
+        return None if client.is_connected else "not connected to NATS"
+
+    return check
+
+
+def _task_check(task: asyncio.Task[None]) -> ReadinessCheck:
+    async def check() -> str | None:
+        return "the projection consumer has stopped" if task.done() else None
+
+    return check

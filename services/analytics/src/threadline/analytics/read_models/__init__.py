@@ -1,0 +1,1 @@
+"""The read models in PostgreSQL (schema `analytics`): their schema, writer and readers."""

@@ -1,0 +1,136 @@
+"""The use case: accept a signed webhook body, keep it, and publish its facts.
+
+Nothing is acknowledged to WhatsApp before JetStream has acknowledged the raw body and every
+fact (`NotAcknowledged` otherwise, and WhatsApp retries); a retry publishes the same
+`Nats-Msg-Id`s, so JetStream keeps each fact once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from threadline.ingest.subjects import fact_subject, raw_msg_id, raw_subject
+from threadline.ingest.webhook_parser import (
+    Fact,
+    Ignored,
+    MalformedWebhook,
+    decode,
+    first_phone_number_id,
+    parse_document,
+)
+from threadline.messaging.bus import EventBus, PublishAck
+from threadline.messaging.dead_letters import dead_letter
+from threadline.messaging.topology import INGEST_RAW, Topology
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+RECEIVED_AT = "Threadline-Received-At"
+DEAD_LETTER_SLUG = "unparseable"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The body and its facts are kept; `duplicates` of them JetStream already had."""
+
+    facts: tuple[Fact, ...]
+    ignored: tuple[Ignored, ...]
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLettered:
+    """The body is kept, but could not be read: it went to DEAD_LETTERS with `reason`."""
+
+    reason: str
+
+
+class NotAcknowledged(Exception):
+    """JetStream did not acknowledge a publish; the webhook must be retried."""
+
+
+class WebhookIntake:
+    """Accepts signed webhook bodies: raw to INGEST_RAW, facts to INGEST_EVENTS."""
+
+    def __init__(self, bus: EventBus, topology: Topology, *, clock: Clock = utc_now) -> None:
+        self._bus = bus
+        self._topology = topology
+        self._clock = clock
+
+    async def accept(self, body: bytes) -> Accepted | DeadLettered:
+        """Keep `body`, then publish its facts; raises `NotAcknowledged` if JetStream did not."""
+        received_at = self._clock()
+        try:
+            document = decode(body)
+        except MalformedWebhook as problem:
+            await self._keep_raw(body, None, received_at)
+            return await self._dead_letter(body, None, problem)
+        phone_number_id = first_phone_number_id(document)
+        await self._keep_raw(body, phone_number_id, received_at)
+        try:
+            parsed = parse_document(document, received_at=received_at)
+        except MalformedWebhook as problem:
+            return await self._dead_letter(body, phone_number_id, problem)
+        for ignored in parsed.ignored:
+            log.info("ignored a '%s' change: %s", ignored.field, ignored.reason)
+        acks = await self._publish_facts(parsed.facts)
+        return Accepted(parsed.facts, parsed.ignored, sum(ack.duplicate for ack in acks))
+
+    async def _keep_raw(self, body: bytes, phone_number_id: str | None, at: datetime) -> None:
+        subject = raw_subject(self._topology, phone_number_id)
+        headers = {RECEIVED_AT: at.isoformat()}
+        await self._publish(subject, body, msg_id=raw_msg_id(body), headers=headers)
+
+    async def _dead_letter(
+        self, body: bytes, phone_number_id: str | None, problem: MalformedWebhook
+    ) -> DeadLettered:
+        try:
+            await dead_letter(
+                self._bus,
+                self._topology,
+                service="ingest",
+                slug=DEAD_LETTER_SLUG,
+                reason=problem.reason,
+                subject=raw_subject(self._topology, phone_number_id),
+                data=body,
+                stream=self._topology.stream(INGEST_RAW),
+                msg_id="dlq:" + raw_msg_id(body),
+            )
+        except Exception as error:
+            raise NotAcknowledged(f"dead letter not acknowledged: {error!r}") from error
+        return DeadLettered(problem.reason)
+
+    async def _publish_facts(self, facts: tuple[Fact, ...]) -> list[PublishAck]:
+        results = await asyncio.gather(
+            *(
+                self._publish(
+                    fact_subject(self._topology, fact.phone_number_id, fact.name),
+                    fact.message.SerializeToString(),
+                    msg_id=fact.msg_id,
+                )
+                for fact in facts
+            ),
+            return_exceptions=True,
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise NotAcknowledged(f"{len(failures)} of {len(facts)} facts") from failures[0]
+        return [r for r in results if isinstance(r, PublishAck)]
+
+    async def _publish(
+        self, subject: str, payload: bytes, *, msg_id: str, headers: dict[str, str] | None = None
+    ) -> PublishAck:
+        try:
+            return await self._bus.publish(subject, payload, msg_id=msg_id, headers=headers)
+        except Exception as error:
+            # Whatever the bus failed with (timeout, no stream, connection lost), the effect
+            # is the same: not kept, so WhatsApp must send it again.
+            raise NotAcknowledged(f"{subject} not acknowledged: {error!r}") from error

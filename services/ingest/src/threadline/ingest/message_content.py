@@ -1,0 +1,109 @@
+"""The content of an inbound message: its type, a human-readable text and its whole object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from threadline.contracts.events.v1 import common_pb2
+from threadline.ingest.webhook_shape import JsonObject, compact_json, text_of
+
+
+def message_content(kind: str, message: JsonObject) -> common_pb2.MessageContent:
+    """`kind`'s object of `message` (`message["image"]` for an image), read for people."""
+    body = message.get(kind)
+    return common_pb2.MessageContent(
+        type=kind,
+        text=readable_text(kind, body),
+        # "{}" rather than "" when WhatsApp sent no object, so readers can always parse it.
+        payload_json=compact_json(body) if body is not None else "{}",
+    )
+
+
+def readable_text(kind: str, body: Any) -> str:
+    """What a person would read for a message of type `kind` whose object is `body`."""
+    reader = _READERS.get(kind)
+    return reader(body) if reader is not None else ""
+
+
+def _field(body: Any, key: str) -> str:
+    return text_of(body.get(key)) if isinstance(body, dict) else ""
+
+
+def _caption(body: Any) -> str:
+    return _field(body, "caption")
+
+
+def _document(body: Any) -> str:
+    return _field(body, "caption") or _field(body, "filename")
+
+
+def _button(body: Any) -> str:
+    return _field(body, "text") or _field(body, "payload")
+
+
+def _interactive(body: Any) -> str:
+    """The reply's title (buttons, lists), a flow's body, a call permission's response."""
+    reply = body.get(_field(body, "type")) if isinstance(body, dict) else None
+    return _field(reply, "title") or _field(reply, "body") or _field(reply, "response")
+
+
+def _location(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    latitude, longitude = body.get("latitude"), body.get("longitude")
+    if not (_is_number(latitude) and _is_number(longitude)):
+        return ""
+    return f"{latitude},{longitude}"
+
+
+def _contacts(body: Any) -> str:
+    if not isinstance(body, list):
+        return ""
+    names = (_field(card.get("name"), "formatted_name") for card in body if isinstance(card, dict))
+    return ", ".join(name for name in names if name)
+
+
+def _order(body: Any) -> str:
+    if text := _field(body, "text"):
+        return text
+    items = body.get("product_items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return ""
+    lines = [
+        f"{item.get('quantity', 1)} x {_field(item, 'product_retailer_id')}"
+        for item in items
+        if isinstance(item, dict)
+    ]
+    return "Order: " + ", ".join(lines) if lines else ""
+
+
+def _edit(body: Any) -> str:
+    """An edited message reads as its new content."""
+    edited = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(edited, dict):
+        return ""
+    kind = text_of(edited.get("type"))
+    return readable_text(kind, edited.get(kind)) if kind != "edit" else ""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_READERS: dict[str, Callable[[Any], str]] = {
+    "text": lambda body: _field(body, "body"),
+    "image": _caption,
+    "video": _caption,
+    "audio": _caption,
+    "sticker": _caption,
+    "document": _document,
+    "button": _button,
+    "interactive": _interactive,
+    "location": _location,
+    "reaction": lambda body: _field(body, "emoji"),
+    "contacts": _contacts,
+    "order": _order,
+    "system": lambda body: _field(body, "body"),
+    "edit": _edit,
+}

@@ -1,0 +1,1 @@
+"""The outbound service: sends accepted outbound messages to the WhatsApp Graph API, once."""

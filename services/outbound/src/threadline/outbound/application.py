@@ -1,0 +1,185 @@
+"""Dispatching queued messages to WhatsApp: each one at most once, and say what happened.
+
+Before sending, the `SentLedger` is asked whether the message id was already sent; if so the
+recorded wamid is announced again (same `Nats-Msg-Id`, so within the stream's duplicate window
+the re-publish is a no-op) and nothing goes to Meta. After a send is accepted, the wamid is
+recorded first and announced second, so a failed announcement retries without re-sending.
+
+What this does not close, honestly (the Cloud API takes no idempotency key, so nothing can):
+- a crash, or losing NATS, between Meta's HTTP 200 and the ledger write: the redelivered
+  message is sent a second time;
+- a request that times out or loses its connection after Meta accepted it: it looks like a
+  network failure, is retried, and is sent a second time;
+- two stream messages queueing the same message id handled by two instances at once (the
+  session relay's `Nats-Msg-Id` makes the stream drop such a copy within its duplicate window).
+Within one process, dispatches of one message id are serialised, so a copy in the same batch
+finds the ledger already written.
+
+Not done yet: per-number throughput limits and per-recipient pacing (today a 130429 / 131056
+answer is simply retried with back-off), and media upload (media must already be an id or a
+link in `payload_json`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from threadline.messaging.bus import EventBus
+from threadline.messaging.topology import Topology
+from threadline.outbound import integration_events as events
+from threadline.outbound import metrics
+from threadline.outbound.cloud_api_body import InvalidMessage, request_body
+from threadline.outbound.graph_api import GraphApi
+from threadline.outbound.graph_errors import NO_CODE, GraphApiError, WhatsAppFailure
+from threadline.outbound.outgoing import OutgoingMessage
+from threadline.outbound.sent_ledger import SentLedger, SentRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """WhatsApp has the message as `wamid` (`already_sent`: by an earlier delivery)."""
+
+    wamid: str
+    already_sent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """WhatsApp will never take this message; `DispatchFailed` was published."""
+
+    failure: WhatsAppFailure
+
+
+@dataclass(frozen=True, slots=True)
+class WillRetry:
+    """A transient failure; try again later. Nothing was published."""
+
+    failure: WhatsAppFailure
+
+
+@dataclass(frozen=True, slots=True)
+class GaveUp:
+    """A transient failure on the last attempt; `DispatchFailed` (retryable) was published."""
+
+    failure: WhatsAppFailure
+
+
+DispatchResult = Sent | Refused | WillRetry | GaveUp
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MessageDispatcher:
+    """The use case: send one queued message to the Graph API and publish the result."""
+
+    def __init__(
+        self,
+        *,
+        graph: GraphApi,
+        ledger: SentLedger,
+        bus: EventBus,
+        topology: Topology,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._graph, self._ledger, self._bus = graph, ledger, bus
+        self._topology, self._clock = topology, clock
+        self._in_flight = _KeyedLocks()
+
+    async def dispatch(self, message: OutgoingMessage, *, last_attempt: bool) -> DispatchResult:
+        async with self._in_flight.hold(message.message_id):
+            result = await self._dispatch(message, last_attempt=last_attempt)
+        metrics.DISPATCHES.labels(_label(result)).inc()
+        return result
+
+    async def _dispatch(self, message: OutgoingMessage, *, last_attempt: bool) -> DispatchResult:
+        earlier = await self._ledger.find(message.message_id)
+        if earlier is not None:
+            await self._announce_sent(message, earlier)
+            return Sent(earlier.wamid, already_sent=True)
+        try:
+            body = request_body(message)
+        except InvalidMessage as error:
+            return await self._refuse(
+                message, WhatsAppFailure(NO_CODE, "Invalid message", str(error))
+            )
+        try:
+            wamid = await self._graph.send(message.phone_number_id, body)
+        except GraphApiError as error:
+            return await self._failed(message, error.failure, last_attempt=last_attempt)
+        sent = SentRecord(wamid=wamid, sent_at=self._clock())
+        await self._remember(message, sent)
+        await self._announce_sent(message, sent)
+        return Sent(wamid)
+
+    async def _failed(
+        self, message: OutgoingMessage, failure: WhatsAppFailure, *, last_attempt: bool
+    ) -> DispatchResult:
+        if not failure.retryable:
+            return await self._refuse(message, failure)
+        if not last_attempt:
+            log.info("sending %s failed, will retry: %s", message.message_id, failure)
+            return WillRetry(failure)
+        await self._announce_failure(message, failure)
+        return GaveUp(failure)
+
+    async def _refuse(self, message: OutgoingMessage, failure: WhatsAppFailure) -> Refused:
+        await self._announce_failure(message, failure)
+        return Refused(failure)
+
+    async def _remember(self, message: OutgoingMessage, sent: SentRecord) -> None:
+        try:
+            await self._ledger.record(message.message_id, sent)
+        except Exception:
+            # Still announce: once the result is acked nothing redelivers the message.
+            log.exception("sent %s as %s but could not record it", message.message_id, sent.wamid)
+
+    async def _announce_sent(self, message: OutgoingMessage, sent: SentRecord) -> None:
+        await self._bus.publish(
+            self._topology.subject(*events.DISPATCHED),
+            events.dispatched(message, wamid=sent.wamid, at=sent.sent_at),
+            msg_id=events.dispatched_msg_id(message),
+        )
+
+    async def _announce_failure(self, message: OutgoingMessage, failure: WhatsAppFailure) -> None:
+        log.warning("message %s failed: %s", message.message_id, failure)
+        await self._bus.publish(
+            self._topology.subject(*events.DISPATCH_FAILED),
+            events.dispatch_failed(message, failure, at=self._clock()),
+            msg_id=events.failed_msg_id(message),
+        )
+
+
+def _label(result: DispatchResult) -> str:
+    if isinstance(result, Sent):
+        return "already_sent" if result.already_sent else "sent"
+    return {Refused: "refused", WillRetry: "will_retry", GaveUp: "gave_up"}[type(result)]
+
+
+class _KeyedLocks:
+    """One lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]

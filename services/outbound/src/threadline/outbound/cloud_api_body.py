@@ -1,0 +1,78 @@
+"""The Cloud API request body for one message (`POST /{version}/{phone-number-id}/messages`).
+
+The body is `{"messaging_product": "whatsapp", "recipient_type": "individual", "to": <wa_id>,
+"type": <type>, <type>: <object>}`, as in the `sendMessage` examples of Meta's OpenAPI
+description. A text message without its own object becomes `{"body": text, "preview_url":
+false}`; every other type carries `payload_json` as its object (`contacts` is a list).
+
+Recipient (the 2026 BSUID rule): `to` carries the phone-derived `wa_id` whenever it is known,
+since Meta gives `to` precedence and recommends phone numbers so phone fields keep appearing in
+webhooks. A customer known only by the business-scoped user id is addressed with
+`"recipient": <user_id>` in place of `to` (Meta answers 131062 when a message type cannot go
+to a BSUID, e.g. some authentication templates). We never send both: one address per request
+keeps the request unambiguous.
+
+Replies are not quoted yet (no `context.message_id`): the queued event names the message it
+answers by Threadline id, and the Cloud API needs that message's wamid.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from threadline.outbound.outgoing import OutgoingMessage
+
+_LIST_TYPES = frozenset({"contacts"})
+
+
+class InvalidMessage(ValueError):
+    """The queued message cannot be expressed as a Cloud API request; sending it cannot work."""
+
+
+def request_body(message: OutgoingMessage) -> dict[str, Any]:
+    """The JSON object to post for `message`."""
+    kind = message.content.type
+    if not kind:
+        raise InvalidMessage(f"message {message.message_id} has no content type")
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        **_address(message),
+        "type": kind,
+        kind: _type_object(message),
+    }
+
+
+def _address(message: OutgoingMessage) -> dict[str, str]:
+    recipient = message.recipient
+    if recipient.wa_id:
+        return {"to": recipient.wa_id}
+    if recipient.user_id:
+        return {"recipient": recipient.user_id}
+    raise InvalidMessage(f"message {message.message_id} has neither a wa_id nor a user_id")
+
+
+def _type_object(message: OutgoingMessage) -> Any:
+    content = message.content
+    if content.payload_json:
+        return _parsed(message.message_id, content.type, content.payload_json)
+    if content.type == "text" and content.text:
+        return {"body": content.text, "preview_url": False}
+    raise InvalidMessage(
+        f"message {message.message_id} of type {content.type!r} carries no payload_json"
+    )
+
+
+def _parsed(message_id: str, kind: str, payload_json: str) -> Any:
+    try:
+        value = json.loads(payload_json)
+    except json.JSONDecodeError as error:
+        raise InvalidMessage(f"message {message_id}: payload_json is not JSON ({error})") from None
+    expected = list if kind in _LIST_TYPES else dict
+    if not isinstance(value, expected) or not value:
+        raise InvalidMessage(
+            f"message {message_id}: payload_json of a {kind!r} message must be a non-empty "
+            f"JSON {'array' if expected is list else 'object'}"
+        )
+    return value

@@ -1,0 +1,105 @@
+"""The `outbound-dispatch` consumer: queued messages in, one traced dispatch each, outcomes out.
+
+A batch is handled concurrently (at most `concurrency` sends in flight). Messages of one
+conversation are sent one after another, in stream order, so an attachment queued before its
+caption also reaches WhatsApp first; a message that must be retried can still be overtaken by a
+later one of its conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry
+from threadline.outbound.application import (
+    DispatchResult,
+    GaveUp,
+    MessageDispatcher,
+    Refused,
+    Sent,
+)
+from threadline.outbound.integration_events import Undecodable, queued_message
+from threadline.outbound.outgoing import OutgoingMessage
+from threadline.servicekit.telemetry import context_from_headers
+
+DURABLE = "outbound-dispatch"
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("threadline.outbound")
+
+_Queued = tuple[int, Delivery, OutgoingMessage]
+
+
+class DispatchHandler:
+    """A `BatchHandler` for `ConsumerLoop`; `max_deliver` must be the loop's own setting."""
+
+    def __init__(self, dispatcher: MessageDispatcher, *, concurrency: int, max_deliver: int):
+        self._dispatcher = dispatcher
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_deliver = max_deliver
+
+    async def __call__(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
+        outcomes: list[Outcome] = [ACK] * len(batch)
+        conversations: dict[str, list[_Queued]] = {}
+        for index, delivery in enumerate(batch):
+            try:
+                message = queued_message(delivery.data)
+            except Undecodable as error:
+                outcomes[index] = DeadLetter(str(error), slug="undecodable")
+                continue
+            key = message.conversation_id or message.message_id
+            conversations.setdefault(key, []).append((index, delivery, message))
+
+        async def send_in_order(queued: list[_Queued]) -> None:
+            for index, delivery, message in queued:
+                async with self._slots:
+                    outcomes[index] = await self._send(delivery, message)
+
+        await asyncio.gather(*(send_in_order(q) for q in conversations.values()))
+        return outcomes
+
+    async def _send(self, delivery: Delivery, message: OutgoingMessage) -> Outcome:
+        with _tracer.start_as_current_span(
+            "outbound.send",
+            context=context_from_headers(delivery.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": delivery.subject,
+                "threadline.message_id": message.message_id,
+                "threadline.conversation_id": message.conversation_id,
+                "whatsapp.phone_number_id": message.phone_number_id,
+                "messaging.delivery_attempt": delivery.num_delivered,
+            },
+        ) as span:
+            try:
+                result = await self._dispatcher.dispatch(
+                    message, last_attempt=delivery.num_delivered >= self._max_deliver
+                )
+            except Exception as error:
+                log.exception("dispatching %s failed", message.message_id)
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, str(error)))
+                return Retry(f"{type(error).__name__}: {error}")
+            _describe(span, result)
+            return _outcome(result)
+
+
+def _outcome(result: DispatchResult) -> Outcome:
+    if isinstance(result, Sent | Refused):
+        return ACK
+    return Retry(f"{result.failure.code} {result.failure.title}: {result.failure.message}")
+
+
+def _describe(span: Span, result: DispatchResult) -> None:
+    if isinstance(result, Sent):
+        span.set_attribute("whatsapp.wamid", result.wamid)
+        span.set_attribute("threadline.already_sent", result.already_sent)
+        return
+    span.set_attribute("whatsapp.error.code", result.failure.code)
+    span.set_attribute("whatsapp.error.retryable", result.failure.retryable)
+    if isinstance(result, Refused | GaveUp):
+        span.set_status(Status(StatusCode.ERROR, result.failure.title))

@@ -1,0 +1,91 @@
+"""The `GraphApi` port (send one Cloud API message, get its wamid) and its HTTP adapter."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+from threadline.outbound import metrics
+from threadline.outbound.graph_errors import (
+    GraphApiError,
+    error_from_response,
+    network_error,
+    unexpected_answer,
+)
+from threadline.servicekit.telemetry import inject_trace_headers
+
+
+class GraphApi(Protocol):
+    async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
+        """Post `body` as `phone_number_id`; the wamid, or `GraphApiError`."""
+        ...
+
+
+class HttpGraphApi:
+    """`POST {base}/{version}/{phone_number_id}/messages` with the access token as bearer."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        version: str,
+        access_token: str,
+    ) -> None:
+        self._session = session
+        self._root = f"{base_url.rstrip('/')}/{version}"
+        self._authorization = f"Bearer {access_token}"
+
+    async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
+        url = f"{self._root}/{quote(phone_number_id, safe='')}/messages"
+        headers = {"Authorization": self._authorization}
+        inject_trace_headers(headers)  # lets the sandbox continue the trace
+        started = time.perf_counter()
+        try:
+            async with self._session.post(url, json=body, headers=headers) as response:
+                status, text = response.status, await response.text()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise network_error(error) from error
+        finally:
+            metrics.GRAPH_API_SECONDS.observe(time.perf_counter() - started)
+        parsed = _json(text)
+        if not 200 <= status < 300:
+            raise error_from_response(status, parsed, text)
+        return _wamid(status, parsed, text)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _wamid(status: int, parsed: Any, text: str) -> str:
+    try:
+        wamid = parsed["messages"][0]["id"]
+    except (KeyError, IndexError, TypeError):
+        raise unexpected_answer(status, text) from None
+    if not isinstance(wamid, str) or not wamid:
+        raise unexpected_answer(status, text)
+    return wamid
+
+
+@dataclass
+class ScriptedGraphApi:
+    """A `GraphApi` for unit tests: answers from `script` in order (a wamid or an error)."""
+
+    script: list[str | GraphApiError] = field(default_factory=list)
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
+        self.sent.append((phone_number_id, dict(body)))
+        answer = self.script.pop(0) if self.script else f"wamid.scripted{len(self.sent)}"
+        if isinstance(answer, GraphApiError):
+            raise answer
+        return answer

@@ -1,0 +1,116 @@
+"""What a failed Graph API call means for us: the WhatsApp error, and whether to try again.
+
+Meta's error body is `{"error": {"message", "type", "code", "error_subcode", "error_data":
+{"details"}, "error_user_title", "is_transient", "fbtrace_id"}}`. A failure is worth retrying
+when it says "not now" rather than "never": a 5xx or 429, a network failure, a throughput or
+pair rate limit, a temporary Graph outage, or Meta's own `is_transient`. Everything else (invalid
+parameter, undeliverable, outside the re-engagement window, bad token, ...) will fail the same
+way every time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+RETRYABLE_CODES = frozenset(
+    {
+        1,  # API unknown: a temporary Graph failure
+        2,  # API service: temporarily unavailable
+        4,  # API too many calls (application rate limit)
+        80007,  # WhatsApp Business Account rate limit
+        130429,  # throughput: the number's messages-per-second cap was reached
+        131000,  # something went wrong (Meta's generic, usually transient)
+        131016,  # service unavailable
+        131056,  # pair rate limit: too many messages to one recipient too fast
+        133004,  # server temporarily unavailable
+    }
+)
+NO_CODE = 0  # the failure did not come with a WhatsApp error code
+_CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppFailure:
+    """A WhatsApp error as the conversation will hear of it."""
+
+    code: int
+    title: str
+    message: str = ""
+    details: str = ""
+    retryable: bool = False
+
+
+class GraphApiError(Exception):
+    """The Graph API did not accept a message; `failure` says why and whether to retry."""
+
+    def __init__(self, failure: WhatsAppFailure, *, http_status: int | None = None) -> None:
+        super().__init__(f"{failure.code} {failure.title}: {failure.details or failure.message}")
+        self.failure = failure
+        self.http_status = http_status
+
+
+def error_from_response(status: int, body: Any, text: str = "") -> GraphApiError:
+    """Read a non-2xx answer; `body` is its parsed JSON (None when it was not JSON)."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        failure = WhatsAppFailure(
+            code=NO_CODE,
+            title=f"HTTP {status}",
+            message=text[:500],
+            retryable=_status_is_transient(status),
+        )
+        return GraphApiError(failure, http_status=status)
+    code = _int(error.get("code"))
+    message = str(error.get("message") or "")
+    data = error.get("error_data")
+    details = str(data.get("details") or "") if isinstance(data, Mapping) else ""
+    title = str(error.get("error_user_title") or error.get("title") or "")
+    failure = WhatsAppFailure(
+        code=code,
+        title=title or _CODE_PREFIX.sub("", message) or f"HTTP {status}",
+        message=message,
+        details=details,
+        retryable=(
+            _status_is_transient(status)
+            or code in RETRYABLE_CODES
+            or error.get("is_transient") is True
+        ),
+    )
+    return GraphApiError(failure, http_status=status)
+
+
+def network_error(error: BaseException) -> GraphApiError:
+    """The request never got an answer: retry (see `application` for what that risks)."""
+    failure = WhatsAppFailure(
+        code=NO_CODE,
+        title="Graph API unreachable",
+        message=f"{type(error).__name__}: {error}",
+        retryable=True,
+    )
+    return GraphApiError(failure)
+
+
+def unexpected_answer(status: int, text: str) -> GraphApiError:
+    """A 2xx without `messages[0].id`: Meta may have accepted it, so never send it again."""
+    failure = WhatsAppFailure(
+        code=NO_CODE,
+        title="Unexpected Graph API answer",
+        message=f"HTTP {status} without messages[0].id: {text[:300]}",
+        retryable=False,
+    )
+    return GraphApiError(failure, http_status=status)
+
+
+def _status_is_transient(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _int(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return NO_CODE

@@ -1,0 +1,92 @@
+"""Integration events: the queued message outbound consumes, the results it publishes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
+from threadline.contracts.events.v1 import common_pb2, outbound_pb2, session_pb2
+from threadline.messaging.topology import Topology
+from threadline.outbound.graph_errors import WhatsAppFailure
+from threadline.outbound.outgoing import Content, OutgoingMessage, Recipient
+
+QUEUED = ("session.events", "Conversation", "OutboundMessageQueued")
+DISPATCHED = ("outbound.events", "Message", "Dispatched")
+DISPATCH_FAILED = ("outbound.events", "Message", "DispatchFailed")
+
+
+class Undecodable(ValueError):
+    """The payload is not a `SessionEvent` carrying an `outbound_message_queued`."""
+
+
+def queued_subject(topology: Topology) -> str:
+    return topology.subject(*QUEUED)
+
+
+def queued_message(data: bytes) -> OutgoingMessage:
+    """The message a `session.events.Conversation.OutboundMessageQueued` payload queues."""
+    try:
+        event = session_pb2.SessionEvent.FromString(data)
+    except DecodeError as error:
+        raise Undecodable(f"not a SessionEvent: {error}") from None
+    if event.WhichOneof("body") != "outbound_message_queued":
+        raise Undecodable(f"SessionEvent {event.event_id!r} is not an outbound_message_queued")
+    queued = event.outbound_message_queued
+    if not queued.message_id:
+        raise Undecodable(f"SessionEvent {event.event_id!r} queues a message without an id")
+    return OutgoingMessage(
+        message_id=queued.message_id,
+        conversation_id=event.aggregate_id,
+        phone_number_id=queued.phone_number_id,
+        recipient=Recipient(wa_id=queued.recipient.wa_id, user_id=queued.recipient.user_id),
+        content=Content(
+            type=queued.content.type,
+            text=queued.content.text,
+            payload_json=queued.content.payload_json,
+        ),
+        author=queued.author,
+        in_reply_to_message_id=queued.in_reply_to_message_id,
+    )
+
+
+def dispatched(
+    message: OutgoingMessage, *, wamid: str, at: datetime
+) -> outbound_pb2.MessageDispatched:
+    return outbound_pb2.MessageDispatched(
+        message_id=message.message_id,
+        conversation_id=message.conversation_id,
+        wamid=wamid,
+        dispatched_at=_timestamp(at),
+    )
+
+
+def dispatch_failed(
+    message: OutgoingMessage, failure: WhatsAppFailure, *, at: datetime
+) -> outbound_pb2.MessageDispatchFailed:
+    return outbound_pb2.MessageDispatchFailed(
+        message_id=message.message_id,
+        conversation_id=message.conversation_id,
+        error=common_pb2.WhatsAppError(
+            code=failure.code,
+            title=failure.title,
+            message=failure.message,
+            details=failure.details,
+        ),
+        retryable=failure.retryable,
+        failed_at=_timestamp(at),
+    )
+
+
+def dispatched_msg_id(message: OutgoingMessage) -> str:
+    return f"{message.message_id}:dispatched"
+
+
+def failed_msg_id(message: OutgoingMessage) -> str:
+    return f"{message.message_id}:failed"
+
+
+def _timestamp(at: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(at)
+    return stamp

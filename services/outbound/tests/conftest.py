@@ -1,0 +1,94 @@
+"""A real local HTTP server standing in for the WhatsApp Cloud API (not the project sandbox)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    path: str
+    authorization: str
+    traceparent: str
+    body: dict[str, Any]
+
+
+class CloudApiStub:
+    """Answers `POST /{version}/{phone_number_id}/messages` like the Cloud API and records it.
+
+    Every request is accepted with a fresh wamid, unless failures were scripted: those queued
+    with `fail_next` answer the next requests, one each; `fail_always` answers all the rest.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[ReceivedRequest] = []
+        self.accepted: list[str] = []  # the wamids answered
+        self.url = ""
+        self._next: deque[web.Response] = deque()
+        self._always: tuple[int, int, str] | None = None
+        self._runner: web.AppRunner | None = None
+
+    def fail_next(self, status: int, code: int, message: str, details: str = "") -> None:
+        self._next.append(_graph_error(status, code, message, details))
+
+    def fail_always(self, status: int, code: int, message: str) -> None:
+        self._always = (status, code, message)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/{version}/{phone_number_id}/messages", self._messages)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        self.requests.append(
+            ReceivedRequest(
+                path=request.path,
+                authorization=request.headers.get("Authorization", ""),
+                traceparent=request.headers.get("traceparent", ""),
+                body=await request.json(),
+            )
+        )
+        if self._next:
+            return self._next.popleft()
+        if self._always is not None:
+            return _graph_error(*self._always)
+        self.accepted.append(f"wamid.{uuid.uuid4().hex}")
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": "16505551234", "wa_id": "16505551234"}],
+                "messages": [{"id": self.accepted[-1]}],
+            }
+        )
+
+
+def _graph_error(status: int, code: int, message: str, details: str = "") -> web.Response:
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    error["fbtrace_id"] = "A1b2C3d4"
+    return web.json_response({"error": error}, status=status)
+
+
+@pytest.fixture
+async def cloud_api() -> AsyncIterator[CloudApiStub]:
+    stub = CloudApiStub()
+    await stub.start()
+    yield stub
+    await stub.stop()

@@ -1,0 +1,139 @@
+import uuid
+from datetime import UTC, datetime
+
+from threadline.contracts.events.v1 import outbound_pb2
+from threadline.messaging.bus import InMemoryBus
+from threadline.messaging.topology import Topology
+from threadline.outbound.application import GaveUp, MessageDispatcher, Refused, Sent, WillRetry
+from threadline.outbound.graph_api import ScriptedGraphApi
+from threadline.outbound.graph_errors import GraphApiError, WhatsAppFailure
+from threadline.outbound.outgoing import Content, OutgoingMessage, Recipient
+from threadline.outbound.sent_ledger import InMemorySentLedger, SentRecord
+
+SENT_AT = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+DISPATCHED = "outbound.events.Message.Dispatched"
+FAILED = "outbound.events.Message.DispatchFailed"
+
+
+def a_message(**changes: object) -> OutgoingMessage:
+    fields: dict[str, object] = {
+        "message_id": f"m-{uuid.uuid4()}",
+        "conversation_id": f"c-{uuid.uuid4()}",
+        "phone_number_id": "106540352242922",
+        "recipient": Recipient(wa_id="16505551234"),
+        "content": Content(type="text", text="Hello"),
+    }
+    return OutgoingMessage(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def dispatcher(
+    graph: ScriptedGraphApi, bus: InMemoryBus, ledger: InMemorySentLedger | None = None
+) -> MessageDispatcher:
+    return MessageDispatcher(
+        graph=graph,
+        ledger=ledger if ledger is not None else InMemorySentLedger(),
+        bus=bus,
+        topology=Topology(),
+        clock=lambda: SENT_AT,
+    )
+
+
+def refusal(code: int, *, retryable: bool) -> GraphApiError:
+    return GraphApiError(WhatsAppFailure(code, f"error {code}", retryable=retryable))
+
+
+async def test_sent_message_is_announced_with_its_wamid() -> None:
+    graph, bus, message = ScriptedGraphApi(["wamid.A1"]), InMemoryBus(), a_message()
+
+    result = await dispatcher(graph, bus).dispatch(message, last_attempt=False)
+
+    assert result == Sent("wamid.A1")
+    [published] = bus.on(DISPATCHED)
+    event = outbound_pb2.MessageDispatched.FromString(published.payload)
+    assert (event.message_id, event.conversation_id, event.wamid) == (
+        message.message_id,
+        message.conversation_id,
+        "wamid.A1",
+    )
+    assert event.dispatched_at.ToDatetime(tzinfo=UTC) == SENT_AT
+    assert published.headers["Nats-Msg-Id"] == f"{message.message_id}:dispatched"
+
+
+async def test_message_already_sent_is_not_sent_again_but_announced_again() -> None:
+    graph, message = ScriptedGraphApi(["wamid.B1"]), a_message()
+    ledger, first_bus, second_bus = InMemorySentLedger(), InMemoryBus(), InMemoryBus()
+    await dispatcher(graph, first_bus, ledger).dispatch(message, last_attempt=False)
+
+    result = await dispatcher(graph, second_bus, ledger).dispatch(message, last_attempt=False)
+
+    assert result == Sent("wamid.B1", already_sent=True)
+    assert len(graph.sent) == 1
+    assert second_bus.on(DISPATCHED)[0].payload == first_bus.on(DISPATCHED)[0].payload
+
+
+async def test_permanent_refusal_is_announced_as_failed() -> None:
+    graph, bus, message = (
+        ScriptedGraphApi([refusal(131026, retryable=False)]),
+        InMemoryBus(),
+        a_message(),
+    )
+
+    result = await dispatcher(graph, bus).dispatch(message, last_attempt=False)
+
+    assert isinstance(result, Refused)
+    [published] = bus.on(FAILED)
+    event = outbound_pb2.MessageDispatchFailed.FromString(published.payload)
+    assert (event.error.code, event.error.title, event.retryable) == (131026, "error 131026", False)
+    assert published.headers["Nats-Msg-Id"] == f"{message.message_id}:failed"
+
+
+async def test_transient_failure_is_retried_quietly() -> None:
+    graph, bus = ScriptedGraphApi([refusal(130429, retryable=True)]), InMemoryBus()
+
+    result = await dispatcher(graph, bus).dispatch(a_message(), last_attempt=False)
+
+    assert isinstance(result, WillRetry)
+    assert bus.published == []
+
+
+async def test_transient_failure_on_the_last_attempt_is_announced_as_failed() -> None:
+    graph, bus = ScriptedGraphApi([refusal(131056, retryable=True)]), InMemoryBus()
+
+    result = await dispatcher(graph, bus).dispatch(a_message(), last_attempt=True)
+
+    assert isinstance(result, GaveUp)
+    [published] = bus.on(FAILED)
+    assert outbound_pb2.MessageDispatchFailed.FromString(published.payload).retryable
+
+
+async def test_invalid_message_is_refused_without_calling_the_graph_api() -> None:
+    graph, bus = ScriptedGraphApi(), InMemoryBus()
+    message = a_message(recipient=Recipient())
+
+    result = await dispatcher(graph, bus).dispatch(message, last_attempt=False)
+
+    assert isinstance(result, Refused)
+    assert result.failure.title == "Invalid message"
+    assert graph.sent == []
+    assert len(bus.on(FAILED)) == 1
+
+
+async def test_sent_message_is_recorded_in_the_ledger() -> None:
+    graph, ledger, message = ScriptedGraphApi(["wamid.C1"]), InMemorySentLedger(), a_message()
+
+    await dispatcher(graph, InMemoryBus(), ledger).dispatch(message, last_attempt=False)
+
+    assert ledger.sent[message.message_id] == SentRecord("wamid.C1", SENT_AT)
+
+
+async def test_failing_ledger_write_still_announces_the_send() -> None:
+    class BrokenLedger(InMemorySentLedger):
+        async def record(self, message_id: str, sent: SentRecord) -> None:
+            raise ConnectionError("KV unavailable")
+
+    graph, bus = ScriptedGraphApi(["wamid.D1"]), InMemoryBus()
+
+    result = await dispatcher(graph, bus, BrokenLedger()).dispatch(a_message(), last_attempt=False)
+
+    assert result == Sent("wamid.D1")
+    assert len(bus.on(DISPATCHED)) == 1

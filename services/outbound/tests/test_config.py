@@ -1,0 +1,39 @@
+import pytest
+from threadline.outbound.config import OutboundConfig
+from threadline.servicekit.config import ConfigError
+
+
+def test_defaults_need_only_the_access_token() -> None:
+    config = OutboundConfig.from_env({"THREADLINE_WHATSAPP_ACCESS_TOKEN": "secret"})
+
+    assert config.graph_api_base_url == "http://127.0.0.1:8090"
+    assert config.graph_api_version == "v23.0"
+    assert config.ops_port == 9104
+    assert config.concurrency == 32
+    assert config.nats_url == "nats://127.0.0.1:4222"
+    assert config.nats_namespace == ""
+
+
+def test_missing_access_token_is_named() -> None:
+    with pytest.raises(ConfigError, match="THREADLINE_WHATSAPP_ACCESS_TOKEN"):
+        OutboundConfig.from_env({})
+
+
+def test_zero_concurrency_is_refused() -> None:
+    env = {"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s", "THREADLINE_OUTBOUND_CONCURRENCY": "0"}
+
+    with pytest.raises(ConfigError, match="THREADLINE_OUTBOUND_CONCURRENCY"):
+        OutboundConfig.from_env(env)
+
+
+def test_base_url_must_be_http() -> None:
+    env = {"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s", "THREADLINE_GRAPH_API_BASE_URL": "graph"}
+
+    with pytest.raises(ConfigError, match="THREADLINE_GRAPH_API_BASE_URL"):
+        OutboundConfig.from_env(env)
+
+
+def test_access_token_is_kept_out_of_the_repr() -> None:
+    config = OutboundConfig.from_env({"THREADLINE_WHATSAPP_ACCESS_TOKEN": "EAAG-secret"})
+
+    assert "EAAG-secret" not in repr(config)

@@ -1,0 +1,1 @@
+"""The session service: the only writer of the truth (contacts and conversations)."""

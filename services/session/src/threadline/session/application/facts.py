@@ -1,0 +1,72 @@
+"""What the session is asked to record, independent of the wire format it came in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    wamid: str
+    phone_number_id: str
+    wa_id: str
+    user_id: str
+    profile_name: str
+    content: dict[str, str]
+    sent_at: datetime
+    context_wamid: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    wamid: str
+    phone_number_id: str
+    status: str
+    recipient_wa_id: str
+    recipient_user_id: str
+    reported_at: datetime
+    pricing: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DraftedReply:
+    draft_id: str
+    conversation_id: UUID
+    in_reply_to_message_id: str
+    content: dict[str, str]
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    message_id: UUID
+    conversation_id: UUID
+    wamid: str = ""
+    error_code: int = 0
+    error_title: str = ""
+    error_detail: str = ""
+    trace: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return bool(self.wamid)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    """An operator's or integration's `SendMessage`."""
+
+    conversation_id: UUID
+    content: dict[str, str]
+    idempotency_key: str
+    author: str = "agent"
+
+
+Fact = InboundMessage | StatusReport | DraftedReply | DispatchResult

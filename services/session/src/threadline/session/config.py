@@ -1,0 +1,48 @@
+"""Settings of the session service, read once from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from psycopg.conninfo import conninfo_to_dict
+from threadline.servicekit.config import env_int, env_str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    nats_url: str
+    nats_namespace: str
+    database_url: str
+    api_tokens: str
+    host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    ops_port: int = 9102
+    batch_size: int = 256
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SessionConfig:
+        return cls(
+            nats_url=env_str(env, "THREADLINE_NATS_URL", "nats://127.0.0.1:4222"),
+            nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
+            database_url=env_str(env, "THREADLINE_DATABASE_URL"),
+            api_tokens=env_str(env, "THREADLINE_API_TOKENS"),
+            host=env_str(env, "THREADLINE_SESSION_HOST", "127.0.0.1"),
+            grpc_port=env_int(env, "THREADLINE_SESSION_GRPC_PORT", 50051),
+            ops_port=env_int(env, "THREADLINE_SESSION_OPS_PORT", 9102),
+            batch_size=env_int(env, "THREADLINE_SESSION_BATCH_SIZE", 256),
+        )
+
+    def event_store_env(self) -> dict[str, str]:
+        """The `eventsourcing` settings for the PostgreSQL event store."""
+        params = conninfo_to_dict(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(params.get("dbname", "threadline")),
+            "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
+            "POSTGRES_PORT": str(params.get("port", "5432")),
+            "POSTGRES_USER": str(params.get("user", "postgres")),
+            "POSTGRES_PASSWORD": str(params.get("password", "")),
+            "POSTGRES_POOL_SIZE": "4",
+            "CREATE_TABLE": "y",
+        }

@@ -1,0 +1,72 @@
+"""NATS consumers: facts from ingest, ai_responder and outbound, recorded in micro-batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from opentelemetry import trace
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Retry
+from threadline.messaging.consumer import Outcome as Settlement
+from threadline.messaging.topology import AI_EVENTS, INGEST_EVENTS, OUTBOUND_EVENTS
+from threadline.servicekit.telemetry import context_from_headers, inject_trace_headers
+from threadline.session.application.facts import Fact
+from threadline.session.application.outcomes import Applied, Ignored, NotYet, Outcome, Rejected
+from threadline.session.incoming_facts import UnknownFact, decode_fact
+from threadline.session.writer import EventStoreWriter
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("threadline.session")
+
+# (durable consumer, stream, subject root) — one durable consumer per upstream stream.
+SOURCES = (
+    ("session-ingest", INGEST_EVENTS, "ingest.events"),
+    ("session-drafts", AI_EVENTS, "ai_responder.events"),
+    ("session-dispatches", OUTBOUND_EVENTS, "outbound.events"),
+)
+
+
+class FactRecorder:
+    """The batch handler: decode each delivery, record the batch at once, settle each."""
+
+    def __init__(self, writer: EventStoreWriter) -> None:
+        self._writer = writer
+
+    async def __call__(self, batch: Sequence[Delivery]) -> Sequence[Settlement]:
+        settlements: list[Settlement | None] = [None] * len(batch)
+        facts: list[Fact] = []
+        positions: list[int] = []
+        for index, delivery in enumerate(batch):
+            try:
+                facts.append(
+                    decode_fact(delivery.subject, delivery.data, trace=self._trace_of(delivery))
+                )
+                positions.append(index)
+            except UnknownFact as error:
+                log.info("acknowledged without recording: %s", error)
+                settlements[index] = ACK
+            except Exception as error:
+                settlements[index] = DeadLetter(f"cannot decode: {error!r}", slug="undecodable")
+        outcomes = await self._writer.record(facts) if facts else []
+        for index, outcome in zip(positions, outcomes, strict=True):
+            settlements[index] = settle(outcome)
+        return [s if s is not None else ACK for s in settlements]
+
+    @staticmethod
+    def _trace_of(delivery: Delivery) -> str:
+        parent = context_from_headers(delivery.headers)
+        with tracer.start_as_current_span(f"session.record {delivery.subject}", context=parent):
+            return inject_trace_headers({}).get("traceparent", "")
+
+
+def settle(outcome: Outcome) -> Settlement:
+    match outcome:
+        case Applied():
+            return ACK
+        case Ignored(reason):
+            log.info("fact ignored: %s", reason)
+            return ACK
+        case NotYet(reason):
+            return Retry(reason)
+        case Rejected(reason, slug):
+            return DeadLetter(reason, slug=slug)

@@ -1,0 +1,1 @@
+"""Contacts and conversations as event-sourced aggregates, free of I/O."""

@@ -1,0 +1,120 @@
+"""Protobuf facts from ingest, ai_responder and outbound → the session's application facts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.timestamp_pb2 import Timestamp
+from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2, outbound_pb2
+from threadline.session.application.facts import (
+    DispatchResult,
+    DraftedReply,
+    Fact,
+    InboundMessage,
+    StatusReport,
+)
+
+
+class UnknownFact(ValueError):
+    """A subject this service does not record (logged and acknowledged by the caller)."""
+
+
+def moment(stamp: Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def content(value: common_pb2.MessageContent) -> dict[str, str]:
+    return {"type": value.type, "text": value.text, "payload_json": value.payload_json}
+
+
+def _inbound(data: bytes, trace: str) -> Fact:
+    fact = ingest_pb2.InboundMessageReceived.FromString(data)
+    raw: dict[str, Any] = json.loads(fact.raw_json) if fact.raw_json else {}
+    return InboundMessage(
+        wamid=fact.wamid,
+        phone_number_id=fact.phone_number_id,
+        wa_id=fact.customer.wa_id,
+        user_id=fact.customer.user_id,
+        profile_name=fact.customer.profile_name,
+        content=content(fact.content),
+        sent_at=moment(fact.sent_at),
+        context_wamid=fact.context_wamid,
+        # Everything the payload carried stays with the message.
+        metadata={
+            "raw": raw,
+            "display_phone_number": fact.display_phone_number,
+            "received_at": moment(fact.received_at).isoformat(),
+        },
+        trace=trace,
+    )
+
+
+def _status(data: bytes, trace: str) -> Fact:
+    fact = ingest_pb2.MessageStatusReported.FromString(data)
+    return StatusReport(
+        wamid=fact.wamid,
+        phone_number_id=fact.phone_number_id,
+        status=fact.status,
+        recipient_wa_id=fact.recipient.wa_id,
+        recipient_user_id=fact.recipient.user_id,
+        reported_at=moment(fact.reported_at),
+        pricing=MessageToDict(fact.pricing, preserving_proto_field_name=True),
+        errors=[MessageToDict(e, preserving_proto_field_name=True) for e in fact.errors],
+        trace=trace,
+    )
+
+
+def _draft(data: bytes, trace: str) -> Fact:
+    fact = ai_pb2.ReplyDrafted.FromString(data)
+    return DraftedReply(
+        draft_id=fact.draft_id,
+        conversation_id=UUID(fact.conversation_id),
+        in_reply_to_message_id=fact.in_reply_to_message_id,
+        content=content(fact.content),
+        trace=trace,
+    )
+
+
+def _dispatched(data: bytes, trace: str) -> Fact:
+    fact = outbound_pb2.MessageDispatched.FromString(data)
+    return DispatchResult(
+        message_id=UUID(fact.message_id),
+        conversation_id=UUID(fact.conversation_id),
+        wamid=fact.wamid,
+        trace=trace,
+    )
+
+
+def _dispatch_failed(data: bytes, trace: str) -> Fact:
+    fact = outbound_pb2.MessageDispatchFailed.FromString(data)
+    return DispatchResult(
+        message_id=UUID(fact.message_id),
+        conversation_id=UUID(fact.conversation_id),
+        error_code=fact.error.code,
+        error_title=fact.error.title,
+        error_detail=fact.error.details or fact.error.message,
+        trace=trace,
+    )
+
+
+DECODERS: dict[str, Callable[[bytes, str], Fact]] = {
+    "InboundMessageReceived": _inbound,
+    "MessageStatusReported": _status,
+    "ReplyDrafted": _draft,
+    "Dispatched": _dispatched,
+    "DispatchFailed": _dispatch_failed,
+}
+
+
+def decode_fact(subject: str, data: bytes, *, trace: str = "") -> Fact:
+    """Decode by the subject's last token; raises UnknownFact or a decoding error."""
+    kind = subject.rsplit(".", 1)[-1]
+    decoder = DECODERS.get(kind)
+    if decoder is None:
+        raise UnknownFact(f"the session does not record {kind} facts")
+    return decoder(data, trace)

@@ -1,0 +1,48 @@
+"""Unit-test helpers: the application on eventsourcing's in-memory persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import uuid4
+
+import pytest
+from threadline.session.application.conversations import Conversations
+from threadline.session.application.facts import InboundMessage
+from threadline.testing.clock import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def app(clock: FakeClock) -> Conversations:
+    return Conversations({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+
+
+InboundFactory = Callable[..., InboundMessage]
+
+
+@pytest.fixture
+def inbound(clock: FakeClock) -> InboundFactory:
+    def make(
+        *,
+        wa_id: str = "",
+        text: str = "hello",
+        phone_number_id: str = "pn-1",
+        wamid: str = "",
+        sent_at: datetime | None = None,
+    ) -> InboundMessage:
+        return InboundMessage(
+            wamid=wamid or f"wamid.{uuid4().hex}",
+            phone_number_id=phone_number_id,
+            wa_id=wa_id or f"1555{uuid4().int % 10**7:07d}",
+            user_id="",
+            profile_name="Ana",
+            content={"type": "text", "text": text, "payload_json": ""},
+            sent_at=sent_at or clock.now,
+        )
+
+    return make
