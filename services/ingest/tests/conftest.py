@@ -17,11 +17,14 @@ TextWebhook = Callable[..., dict[str, Any]]
 
 
 def samples_folder() -> Path | None:
-    """`reference/webhook-samples` beside the workspace (or where $THREADLINE_WEBHOOK_SAMPLES says)."""
+    """`reference/webhook-samples` near the workspace, or `$THREADLINE_WEBHOOK_SAMPLES`."""
     if configured := os.environ.get(SAMPLES_VARIABLE):
         return Path(configured) if Path(configured).is_dir() else None
     for parent in Path(__file__).resolve().parents:
-        for candidate in (parent / "shared/reference/webhook-samples", parent / "reference/webhook-samples"):
+        for candidate in (
+            parent / "shared/reference/webhook-samples",
+            parent / "reference/webhook-samples",
+        ):
             if candidate.is_dir():
                 return candidate
     return None
@@ -84,7 +87,9 @@ def text_webhook() -> TextWebhook:
         }
         return {
             "object": "whatsapp_business_account",
-            "entry": [{"id": "419561257915477", "changes": [{"value": value, "field": "messages"}]}],
+            "entry": [
+                {"id": "419561257915477", "changes": [{"value": value, "field": "messages"}]}
+            ],
         }
 
     return build

@@ -37,7 +37,9 @@ def test_every_inbound_message_keeps_its_object_and_business_number(
 ) -> None:
     _, body = webhook_sample
     values = _message_changes(body)
-    expected = [(v["metadata"]["phone_number_id"], m) for v in values for m in v.get("messages", [])]
+    expected = [
+        (v["metadata"]["phone_number_id"], m) for v in values for m in v.get("messages", [])
+    ]
 
     facts = parse_document(body, received_at=NOW).facts
 

@@ -1,0 +1,148 @@
+"""`threadline up`: the whole platform on one machine, with nothing to set up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import aiohttp
+from threadline.cli.devstate import STATE_DIR, DevState, Ports, saved_secrets
+from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from threadline.cli.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+# (process name, module run with `python -m`, ops port variable, standard ops port)
+PROCESSES = (
+    ("ingest", "threadline.ingest", "THREADLINE_INGEST_OPS_PORT", 9101),
+    ("session", "threadline.session", "THREADLINE_SESSION_OPS_PORT", 9102),
+    ("ai_responder", "threadline.ai_responder", "THREADLINE_AI_OPS_PORT", 9103),
+    ("outbound", "threadline.outbound", "THREADLINE_OUTBOUND_OPS_PORT", 9104),
+    ("analytics", "threadline.analytics", "THREADLINE_ANALYTICS_OPS_PORT", 9105),
+)
+
+
+def start_servers(stack: ExitStack, state_dir: Path) -> tuple[str, str]:
+    """The NATS and PostgreSQL URLs: given ones, else embedded servers under `state_dir`."""
+    nats_url = os.environ.get("THREADLINE_NATS_URL")
+    if not nats_url:
+        nats = stack.enter_context(EmbeddedNats(state_dir / "nats"))
+        nats_url = nats.url
+    database_url = os.environ.get("THREADLINE_DATABASE_URL")
+    if not database_url:
+        postgres = stack.enter_context(EmbeddedPostgres(state_dir / "postgres"))
+        database_url = postgres.url
+    return nats_url, database_url
+
+
+def plan(nats_url: str, database_url: str) -> DevState:
+    ports = Ports(
+        ingest=free_port(8080),
+        session_grpc=free_port(50051),
+        analytics_grpc=free_port(50052),
+        sandbox=free_port(8090),
+        ops={name: free_port(port) for name, _, _, port in PROCESSES},
+    )
+    return DevState(
+        secrets=saved_secrets(), ports=ports, nats_url=nats_url, database_url=database_url
+    )
+
+
+def environment(state: DevState) -> dict[str, str]:
+    """Every service reads only the variables it knows; one environment serves them all."""
+    env = {
+        "THREADLINE_NATS_URL": state.nats_url,
+        "THREADLINE_DATABASE_URL": state.database_url,
+        "THREADLINE_API_TOKENS": state.secrets.api_tokens_setting(),
+        "THREADLINE_WHATSAPP_APP_SECRET": state.secrets.app_secret,
+        "THREADLINE_WHATSAPP_VERIFY_TOKEN": state.secrets.verify_token,
+        "THREADLINE_WHATSAPP_ACCESS_TOKEN": state.secrets.access_token,
+        "THREADLINE_INGEST_PORT": str(state.ports.ingest),
+        "THREADLINE_SESSION_GRPC_PORT": str(state.ports.session_grpc),
+        "THREADLINE_ANALYTICS_GRPC_PORT": str(state.ports.analytics_grpc),
+        "THREADLINE_SANDBOX_PORT": str(state.ports.sandbox),
+        "THREADLINE_GRAPH_API_BASE_URL": state.sandbox_url,
+        "THREADLINE_WEBHOOK_URL": state.webhook_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name, _, variable, _ in PROCESSES:
+        env[variable] = str(state.ports.ops[name])
+    return env
+
+
+async def wait_until_ready(state: DevState, timeout: float = 90.0) -> None:
+    urls = [f"http://127.0.0.1:{port}/readyz" for port in state.ports.ops.values()]
+    urls.append(f"{state.sandbox_url}/healthz")
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        for url in urls:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(url) as response:
+                        if response.status == 200:
+                            break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} was not ready within {timeout:.0f}s")
+                await asyncio.sleep(0.2)
+
+
+def summary(state: DevState) -> str:
+    ops = ", ".join(f"{name} :{port}" for name, port in state.ports.ops.items())
+    return "\n".join(
+        [
+            "",
+            "Threadline is running.",
+            f"  webhook (WhatsApp → ingest)   {state.webhook_url}",
+            f"  session gRPC                  127.0.0.1:{state.ports.session_grpc}",
+            f"  analytics gRPC                127.0.0.1:{state.ports.analytics_grpc}",
+            f"  WhatsApp sandbox (Graph API)  {state.sandbox_url}",
+            f"  ops (/healthz /readyz /metrics) {ops}",
+            f"  NATS                          {state.nats_url}",
+            f"  PostgreSQL                    {state.database_url}",
+            f"  dev API token                 {state.secrets.api_token}",
+            f"  business number (sandbox)     {state.phone_number_id}",
+            "",
+            "In another shell: `uv run threadline demo`. Ctrl-C stops everything.",
+            "",
+        ]
+    )
+
+
+async def run_platform(state_dir: Path = STATE_DIR) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ExitStack() as servers:
+        nats_url, database_url = await asyncio.to_thread(start_servers, servers, state_dir)
+        state = plan(nats_url, database_url)
+        state.save(state_dir / "dev.json")
+        supervisor = Supervisor()
+        env = environment(state)
+        for name, module, _, _ in PROCESSES:
+            supervisor.add(name, [sys.executable, "-m", module], env)
+        supervisor.add("sandbox", [sys.executable, "-m", "threadline.sandbox"], env)
+        await supervisor.start()
+        try:
+            ready = asyncio.ensure_future(wait_until_ready(state))
+            await asyncio.wait(
+                [ready, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+            if ready.done():
+                ready.result()
+                print(summary(state), flush=True)
+                await stop.wait()
+            else:
+                ready.cancel()
+        finally:
+            log.info("stopping the platform")
+            await supervisor.stop()
+    print("Threadline stopped.", flush=True)
+    return 0

@@ -1,0 +1,248 @@
+"""Factories of session events, and the analytics service running on real NATS and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import grpc
+import nats
+import psycopg
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.client import Client as Nats
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from threadline.analytics.bootstrap import Analytics, start_analytics
+from threadline.analytics.config import AnalyticsConfig
+from threadline.analytics.projection import PROJECTION
+from threadline.contracts.analytics.v1 import analytics_pb2_grpc
+from threadline.contracts.events.v1 import common_pb2
+from threadline.contracts.events.v1 import session_pb2 as ev
+from threadline.messaging.bus import JetStreamBus
+from threadline.messaging.relay import POSITION
+from threadline.messaging.topology import DEAD_LETTERS, Topology
+from threadline.servicekit.auth import TokenRegistry, hash_token
+from threadline.testing import eventually
+
+BUSINESS_NUMBER = "pn-analytics-1"
+OTHER_NUMBER = "pn-analytics-2"
+READER_TOKEN = "reader-of-every-number"
+TENANT_TOKEN = "reader-of-the-other-number"
+WRITER_TOKEN = "writer-without-read"
+
+_SUBJECTS = {
+    "contact_registered": "Contact.Registered",
+    "conversation_started": "Conversation.Started",
+    "customer_message_received": "Conversation.CustomerMessageReceived",
+    "outbound_message_queued": "Conversation.OutboundMessageQueued",
+    "outbound_message_dispatched": "Conversation.OutboundMessageDispatched",
+    "message_status_changed": "Conversation.MessageStatusChanged",
+    "outbound_message_failed": "Conversation.OutboundMessageFailed",
+}
+
+
+def subject_of(event: ev.SessionEvent) -> str:
+    """`session.events.<Aggregate>.<Event>`, as the relay publishes the event."""
+    return f"session.events.{_SUBJECTS[event.WhichOneof('body') or '']}"
+
+
+class EventLog:
+    """Builds events as the session stores them: positions increase and time moves on."""
+
+    def __init__(self, *, business_number: str = BUSINESS_NUMBER) -> None:
+        self.business_number = business_number
+        self.position = 0
+        self.now = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
+
+    def contact(
+        self, contact_id: UUID, *, wa_id: str = "15550001111", number: str = ""
+    ) -> ev.SessionEvent:
+        customer = common_pb2.CustomerIdentity(wa_id=wa_id, profile_name="Ana")
+        body = ev.ContactRegistered(
+            phone_number_id=number or self.business_number, customer=customer
+        )
+        return self._event("Contact", contact_id, contact_registered=body)
+
+    def conversation(
+        self,
+        conversation_id: UUID,
+        contact_id: UUID,
+        *,
+        wa_id: str = "15550001111",
+        number: str = "",
+    ) -> ev.SessionEvent:
+        body = ev.ConversationStarted(
+            contact_id=str(contact_id),
+            phone_number_id=number or self.business_number,
+            session_key=f"{number or self.business_number}:{wa_id}",
+            channel="whatsapp",
+            customer=common_pb2.CustomerIdentity(wa_id=wa_id, profile_name="Ana"),
+        )
+        return self._event("Conversation", conversation_id, conversation_started=body)
+
+    def inbound(
+        self, conversation_id: UUID, message_id: str, *, text: str = "hello", metadata: str = ""
+    ) -> ev.SessionEvent:
+        body = ev.CustomerMessageReceived(
+            message_id=message_id,
+            wamid=f"wamid.in.{message_id}",
+            content=common_pb2.MessageContent(type="text", text=text),
+            metadata_json=metadata,
+        )
+        return self._event("Conversation", conversation_id, customer_message_received=body)
+
+    def queued(
+        self, conversation_id: UUID, message_id: str, *, text: str = "hi, how can I help?"
+    ) -> ev.SessionEvent:
+        body = ev.OutboundMessageQueued(
+            message_id=message_id,
+            author="ai",
+            content=common_pb2.MessageContent(type="text", text=text),
+            phone_number_id=self.business_number,
+        )
+        return self._event("Conversation", conversation_id, outbound_message_queued=body)
+
+    def dispatched(self, conversation_id: UUID, message_id: str, wamid: str) -> ev.SessionEvent:
+        body = ev.OutboundMessageDispatched(message_id=message_id, wamid=wamid)
+        return self._event("Conversation", conversation_id, outbound_message_dispatched=body)
+
+    def status(self, conversation_id: UUID, message_id: str, status: str) -> ev.SessionEvent:
+        body = ev.MessageStatusChanged(message_id=message_id, status=status)
+        return self._event("Conversation", conversation_id, message_status_changed=body)
+
+    def failed(self, conversation_id: UUID, message_id: str, *, code: int) -> ev.SessionEvent:
+        error = common_pb2.WhatsAppError(code=code, title="Re-engagement message")
+        body = ev.OutboundMessageFailed(message_id=message_id, error=error)
+        return self._event("Conversation", conversation_id, outbound_message_failed=body)
+
+    def _event(self, aggregate: str, aggregate_id: UUID, **body: Any) -> ev.SessionEvent:
+        self.position += 1
+        self.now += timedelta(seconds=1)
+        occurred_at = Timestamp()
+        occurred_at.FromDatetime(self.now)
+        return ev.SessionEvent(
+            event_id=str(uuid4()),
+            position=self.position,
+            aggregate_type=aggregate,
+            aggregate_id=str(aggregate_id),
+            aggregate_version=1,
+            occurred_at=occurred_at,
+            **body,
+        )
+
+
+@pytest.fixture
+def log() -> EventLog:
+    return EventLog()
+
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class RunningAnalytics:
+    """The service under test, with a way to publish like the relay and to call it."""
+
+    service: Analytics
+    client: Nats
+    topology: Topology
+    database_url: str
+    channel: grpc.aio.Channel
+    business_number: str = BUSINESS_NUMBER
+    other_number: str = OTHER_NUMBER
+    reader: Metadata = (("authorization", f"Bearer {READER_TOKEN}"),)
+    tenant: Metadata = (("authorization", f"Bearer {TENANT_TOKEN}"),)
+    writer: Metadata = (("authorization", f"Bearer {WRITER_TOKEN}"),)
+
+    @property
+    def queries(self) -> analytics_pb2_grpc.ConversationQueriesAsyncStub:
+        return analytics_pb2_grpc.ConversationQueriesStub(self.channel)
+
+    async def publish(self, *events: ev.SessionEvent) -> None:
+        for event in events:
+            await self.publish_again(event, msg_id=event.event_id)
+
+    async def publish_again(self, event: ev.SessionEvent, *, msg_id: str) -> None:
+        await self.publish_raw(
+            subject_of(event),
+            event.SerializeToString(),
+            msg_id=msg_id,
+            position=event.position,
+        )
+
+    async def publish_raw(self, subject: str, data: bytes, *, msg_id: str, position: int) -> None:
+        bus = JetStreamBus(self.client.jetstream())
+        headers = {POSITION: str(position)}
+        await bus.publish(self.topology.subject(subject), data, msg_id=msg_id, headers=headers)
+
+    async def projected(self, position: int) -> None:
+        """Wait until the projection has committed `position`."""
+
+        async def reached() -> bool:
+            async with await psycopg.AsyncConnection.connect(self.database_url) as connection:
+                cursor = await connection.execute(
+                    "SELECT position FROM analytics.projection_positions WHERE name = %s",
+                    (PROJECTION,),
+                )
+                row = await cursor.fetchone()
+            return row is not None and row[0] >= position
+
+        await eventually(reached, timeout=15)
+
+    async def dead_letters(self, *, count: int) -> list[Msg]:
+        """What the service moved to DEAD_LETTERS, once there are `count` of them."""
+        found: list[Msg] = []
+
+        async def arrived() -> bool:
+            found[:] = await self._dead_letters()
+            return len(found) >= count
+
+        await eventually(arrived, timeout=10)
+        return found
+
+    async def _dead_letters(self) -> list[Msg]:
+        js = self.client.jetstream()
+        subscription = await js.pull_subscribe(
+            self.topology.subject("dlq.>"), stream=self.topology.stream(DEAD_LETTERS)
+        )
+        try:
+            return list(await subscription.fetch(10, timeout=1))
+        except (TimeoutError, NatsTimeoutError):
+            return []
+        finally:
+            await subscription.unsubscribe()
+
+
+def tokens() -> TokenRegistry:
+    return TokenRegistry.parse(
+        f"{hash_token(READER_TOKEN)}:read:*;"
+        f"{hash_token(TENANT_TOKEN)}:read:{OTHER_NUMBER};"
+        f"{hash_token(WRITER_TOKEN)}:write:*"
+    )
+
+
+@pytest.fixture
+async def analytics(
+    nats_server_url: str, nats_namespace: str, database_url: str
+) -> AsyncIterator[RunningAnalytics]:
+    config = AnalyticsConfig(
+        nats_url=nats_server_url,
+        nats_namespace=nats_namespace,
+        database_url=database_url,
+        tokens=tokens(),
+        grpc_port=0,
+        ops_port=0,
+        batch_size=50,
+    )
+    async with AsyncExitStack() as stack:
+        service = await start_analytics(config, stack)
+        client = await nats.connect(nats_server_url)
+        stack.push_async_callback(client.drain)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}")
+        stack.push_async_callback(channel.close)
+        yield RunningAnalytics(service, client, Topology(nats_namespace), database_url, channel)

@@ -1,0 +1,281 @@
+"""The outbound service end to end: real NATS JetStream, a real local Cloud API stand-in."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import aiohttp
+import nats
+import pytest
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
+from threadline.contracts.events.v1 import common_pb2, outbound_pb2, session_pb2
+from threadline.messaging.dead_letters import REASON
+from threadline.messaging.topology import (
+    DEAD_LETTERS,
+    OUTBOUND_EVENTS,
+    SESSION_EVENTS,
+    Topology,
+)
+from threadline.outbound.bootstrap import RunningOutbound, start_outbound
+from threadline.outbound.config import OutboundConfig
+from threadline.outbound.consumers import DURABLE
+from threadline.outbound.sent_ledger import BUCKET
+from threadline.testing import eventually
+
+if TYPE_CHECKING:
+    from conftest import CloudApiStub
+
+TOKEN = "EAAG-outbound-test"
+PHONE_NUMBER_ID = "106540352242922"
+MAX_DELIVER = 3
+
+
+@pytest.fixture
+async def js(nats_server_url: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_server_url)
+    yield nc.jetstream()
+    await nc.drain()
+
+
+@pytest.fixture
+def topology(nats_namespace: str) -> Topology:
+    return Topology(nats_namespace)
+
+
+@pytest.fixture
+async def outbound(
+    nats_server_url: str,
+    nats_namespace: str,
+    cloud_api: CloudApiStub,
+    js: JetStreamContext,
+    topology: Topology,
+) -> AsyncIterator[RunningOutbound]:
+    config = OutboundConfig(
+        nats_url=nats_server_url,
+        nats_namespace=nats_namespace,
+        graph_api_base_url=cloud_api.url,
+        graph_api_version="v23.0",
+        access_token=TOKEN,
+        ops_port=0,
+        concurrency=4,
+    )
+    async with AsyncExitStack() as stack:
+        yield await start_outbound(config, stack, max_deliver=MAX_DELIVER, backoff=(0.05,))
+    for stream in topology.stream_configs():
+        await js.delete_stream(stream.name or "")
+    await js.delete_key_value(f"{nats_namespace}_{BUCKET}")
+
+
+def queued_event(**content: str) -> session_pb2.SessionEvent:
+    return session_pb2.SessionEvent(
+        event_id=str(uuid.uuid4()),
+        aggregate_type="Conversation",
+        aggregate_id=f"conversation-{uuid.uuid4()}",
+        outbound_message_queued=session_pb2.OutboundMessageQueued(
+            message_id=f"message-{uuid.uuid4()}",
+            author="ai",
+            content=common_pb2.MessageContent(**(content or {"type": "text", "text": "Hi!"})),
+            phone_number_id=PHONE_NUMBER_ID,
+            recipient=common_pb2.CustomerIdentity(wa_id="16505551234"),
+        ),
+    )
+
+
+async def publish(
+    js: JetStreamContext,
+    topology: Topology,
+    event: session_pb2.SessionEvent,
+    *,
+    msg_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    subject = topology.subject("session.events", "Conversation", "OutboundMessageQueued")
+    all_headers = {"Nats-Msg-Id": msg_id or event.event_id, **(headers or {})}
+    await js.publish(subject, event.SerializeToString(), headers=all_headers)
+
+
+async def messages_on(js: JetStreamContext, stream: str, subject: str) -> list[RawStreamMsg]:
+    info = await js.stream_info(stream)
+    found = []
+    for sequence in range(info.state.first_seq, info.state.last_seq + 1):
+        message = await js.get_msg(stream, seq=sequence)
+        if message.subject == subject:
+            found.append(message)
+    return found
+
+
+async def results(js: JetStreamContext, topology: Topology, event: str) -> list[RawStreamMsg]:
+    subject = topology.subject("outbound.events", "Message", event)
+    return await messages_on(js, topology.stream(OUTBOUND_EVENTS), subject)
+
+
+async def all_handled(js: JetStreamContext, topology: Topology, published: int) -> None:
+    """Wait until the consumer has settled every one of the `published` queued messages."""
+
+    async def settled() -> bool:
+        try:
+            info = await js.consumer_info(topology.stream(SESSION_EVENTS), DURABLE)
+        except NotFoundError:
+            return False
+        return info.ack_floor.stream_seq >= published and info.num_ack_pending == 0
+
+    await eventually(settled, timeout=15)
+
+
+async def test_queued_text_is_sent_with_the_token_and_announced_dispatched(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    event = queued_event(type="text", text="Your order has shipped")
+
+    await publish(js, topology, event)
+
+    await eventually(lambda: len(cloud_api.requests) == 1)
+    [request] = cloud_api.requests
+    assert request.path == f"/v23.0/{PHONE_NUMBER_ID}/messages"
+    assert request.authorization == f"Bearer {TOKEN}"
+    assert request.body == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "16505551234",
+        "type": "text",
+        "text": {"body": "Your order has shipped", "preview_url": False},
+    }
+    await all_handled(js, topology, 1)
+    [announced] = await results(js, topology, "Dispatched")
+    dispatched = outbound_pb2.MessageDispatched.FromString(announced.data)
+    message_id = event.outbound_message_queued.message_id
+    assert (dispatched.message_id, dispatched.conversation_id, dispatched.wamid) == (
+        message_id,
+        event.aggregate_id,
+        cloud_api.accepted[0],
+    )
+    assert (announced.headers or {})["Nats-Msg-Id"] == f"{message_id}:dispatched"
+
+
+async def test_redelivered_queued_message_is_sent_once(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    event = queued_event()
+
+    await publish(js, topology, event, msg_id=f"{event.event_id}:first")
+    await publish(js, topology, event, msg_id=f"{event.event_id}:again")
+
+    await all_handled(js, topology, 2)
+    assert len(cloud_api.requests) == 1
+    [announced] = await results(js, topology, "Dispatched")
+    assert outbound_pb2.MessageDispatched.FromString(announced.data).wamid == cloud_api.accepted[0]
+
+
+async def test_refused_message_is_announced_failed_without_retry(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    cloud_api.fail_next(400, 131026, "(#131026) Message Undeliverable.", "Not on WhatsApp")
+    event = queued_event()
+
+    await publish(js, topology, event)
+
+    await all_handled(js, topology, 1)
+    assert len(cloud_api.requests) == 1
+    [announced] = await results(js, topology, "DispatchFailed")
+    failed = outbound_pb2.MessageDispatchFailed.FromString(announced.data)
+    assert failed.message_id == event.outbound_message_queued.message_id
+    assert (failed.error.code, failed.error.title, failed.error.details) == (
+        131026,
+        "Message Undeliverable.",
+        "Not on WhatsApp",
+    )
+    assert not failed.retryable
+    assert await results(js, topology, "Dispatched") == []
+
+
+async def test_server_error_is_retried_and_the_message_sent_once(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    cloud_api.fail_next(500, 2, "(#2) Service temporarily unavailable")
+
+    await publish(js, topology, queued_event())
+
+    await all_handled(js, topology, 1)
+    assert len(cloud_api.requests) == 2
+    assert cloud_api.requests[0].body == cloud_api.requests[1].body
+    [announced] = await results(js, topology, "Dispatched")
+    assert outbound_pb2.MessageDispatched.FromString(announced.data).wamid == cloud_api.accepted[0]
+    assert await results(js, topology, "DispatchFailed") == []
+
+
+async def test_message_that_keeps_failing_is_announced_failed_and_dead_lettered(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    cloud_api.fail_always(503, 131016, "(#131016) Service unavailable")
+    event = queued_event()
+
+    await publish(js, topology, event)
+
+    await all_handled(js, topology, 1)
+    assert len(cloud_api.requests) == MAX_DELIVER
+    [announced] = await results(js, topology, "DispatchFailed")
+    failed = outbound_pb2.MessageDispatchFailed.FromString(announced.data)
+    assert (failed.error.code, failed.retryable) == (131016, True)
+    dead_subject = topology.dead_letter_subject("outbound", "max_deliver")
+    [dead] = await messages_on(js, topology.stream(DEAD_LETTERS), dead_subject)
+    assert session_pb2.SessionEvent.FromString(dead.data) == event
+    assert "131016" in (dead.headers or {})[REASON]
+
+
+async def test_undecodable_payload_is_dead_lettered(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    subject = topology.subject("session.events", "Conversation", "OutboundMessageQueued")
+
+    await js.publish(subject, b"\xff\xffnot a protobuf", headers={"Nats-Msg-Id": "garbage"})
+
+    await all_handled(js, topology, 1)
+    dead_subject = topology.dead_letter_subject("outbound", "undecodable")
+    [dead] = await messages_on(js, topology.stream(DEAD_LETTERS), dead_subject)
+    assert dead.data == b"\xff\xffnot a protobuf"
+    assert cloud_api.requests == []
+
+
+async def test_trace_continues_from_the_queued_event_to_the_graph_api_and_the_result(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+
+    await publish(js, topology, queued_event(), headers={"traceparent": traceparent})
+
+    await all_handled(js, topology, 1)
+    assert cloud_api.requests[0].traceparent.split("-")[1] == trace_id
+    [announced] = await results(js, topology, "Dispatched")
+    assert (announced.headers or {})["traceparent"].split("-")[1] == trace_id
+
+
+async def test_interactive_payload_is_sent_as_its_object(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    buttons = {
+        "type": "button",
+        "body": {"text": "Shall we book it?"},
+        "action": {"buttons": [{"type": "reply", "reply": {"id": "yes", "title": "Yes"}}]},
+    }
+
+    await publish(js, topology, queued_event(type="interactive", payload_json=json.dumps(buttons)))
+
+    await all_handled(js, topology, 1)
+    assert cloud_api.requests[0].body["interactive"] == buttons
+
+
+async def test_ops_server_is_ready_while_connected(outbound: RunningOutbound) -> None:
+    url = f"http://127.0.0.1:{outbound.ops.port}/readyz"
+
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        body = await response.json()
+
+    assert response.status == 200
+    assert body["ready"] is True

@@ -1,0 +1,51 @@
+"""`make bench`: measure, print, and say how. Figures go into docs/benchmarks.md by hand."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+from tests.bench.platform import running_platform
+from tests.bench.webhooks import run_webhook_benchmark
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    with open("/proc/meminfo") as meminfo:
+        memory_kb = int(meminfo.readline().split()[1])
+    return (f"{platform.processor() or platform.machine()}, {cpus} cores, "
+            f"{memory_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-") as workdir:
+        async with running_platform(Path(workdir)) as running:
+            figures = await run_webhook_benchmark(
+                running, webhooks=args.webhooks, customers=args.customers,
+                numbers=args.numbers, in_flight=args.in_flight,
+                latency_customers=args.latency_customers,
+                latency_messages=args.latency_messages)
+    f = figures
+    print("\nBenchmark 1 — signed text webhooks through all five services")
+    print(f"  {f.webhooks} webhooks, {f.customers} customers, {f.numbers} business numbers")
+    print(f"  accepted by ingest:        {f.accepted_per_s:8.0f} webhooks/s")
+    print(f"  end to end (reply at sandbox): {f.end_to_end_per_s:8.0f} messages/s")
+    print(f"  latency webhook accepted → reply at sandbox, {f.latency_samples} samples "
+          f"({args.latency_customers} customers in closed loop, {f.latency_rate_per_s:.0f}/s):")
+    print(f"    p50 {f.p50_ms:7.1f} ms   p99 {f.p99_ms:7.1f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--webhooks", type=int, default=5000)
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--numbers", type=int, default=4)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--latency-customers", type=int, default=20)
+    parser.add_argument("--latency-messages", type=int, default=10)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,46 @@
+"""The platform as the benchmarks run it: five service processes, embedded servers, and the
+WhatsApp sandbox in the benchmark's own process (so reply times are read off its clock)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from threadline.cli.devstate import DevState
+from threadline.cli.up import PROCESSES, environment, plan, start_servers, wait_until_ready
+from threadline.cli.supervisor import Supervisor
+from threadline.sandbox.config import SandboxConfig
+from threadline.sandbox.server import Sandbox
+
+
+@dataclass
+class RunningPlatform:
+    state: DevState
+    sandbox: Sandbox
+
+
+@asynccontextmanager
+async def running_platform(workdir: Path) -> AsyncIterator[RunningPlatform]:
+    with ExitStack() as servers:
+        nats_url, database_url = start_servers(servers, workdir)
+        state = plan(nats_url, database_url)
+        env = environment(state)
+        env["THREADLINE_LOG_LEVEL"] = "WARNING"
+        sandbox = Sandbox(SandboxConfig(
+            app_secret=state.secrets.app_secret, access_token=state.secrets.access_token,
+            port=state.ports.sandbox, webhook_url=state.webhook_url, status_delay_ms=0,
+        ))
+        await sandbox.start()
+        supervisor = Supervisor(max_restarts=0)
+        for name, module, _, _ in PROCESSES:
+            supervisor.add(name, [sys.executable, "-m", module], env)
+        await supervisor.start()
+        try:
+            await wait_until_ready(state)
+            yield RunningPlatform(state=state, sandbox=sandbox)
+        finally:
+            await supervisor.stop()
+            await sandbox.stop()

@@ -1,0 +1,121 @@
+"""Benchmark 1: signed text webhooks through the whole platform.
+
+Phase A (throughput): N webhooks from M customers across B business numbers are posted as fast
+as ingest takes them (C in flight); we time until all are accepted (webhooks/s) and until the
+sandbox has received every reply (end-to-end rate).
+Phase B (latency): L customers each send K messages one after another, each waiting for its
+reply; latency is from ingest's 200 to the sandbox accepting the reply (one clock, one process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+
+from tests.bench.platform import RunningPlatform
+from threadline.sandbox.customer import build_inbound_text
+from threadline.sandbox.signing import sign
+
+
+@dataclass
+class WebhookFigures:
+    webhooks: int
+    customers: int
+    numbers: int
+    accepted_per_s: float
+    end_to_end_per_s: float
+    latency_samples: int
+    p50_ms: float
+    p99_ms: float
+    latency_rate_per_s: float
+
+
+class Client:
+    def __init__(self, platform: RunningPlatform, http: aiohttp.ClientSession) -> None:
+        self.platform, self.http = platform, http
+        self.state = platform.state
+
+    async def post(self, number: str, wa_id: str, text: str) -> float:
+        body = json.dumps(build_inbound_text(
+            number, "15550000000", wa_id, "Bench", text,
+            timestamp=datetime.now(UTC))).encode()
+        signature = sign(body, self.state.secrets.app_secret)
+        async with self.http.post(self.state.webhook_url, data=body, headers={
+            "Content-Type": "application/json", "X-Hub-Signature-256": signature,
+        }) as response:
+            if response.status != 200:
+                raise RuntimeError(f"ingest answered {response.status}: {await response.text()}")
+        return time.time()
+
+    def replies(self) -> int:
+        return len(self.platform.sandbox.outbox.messages())
+
+    def replies_to(self, wa_id: str) -> list[datetime]:
+        return [m.accepted_at for m in self.platform.sandbox.outbox.messages(to=wa_id)]
+
+
+async def throughput(client: Client, *, webhooks: int, customers: int, numbers: int,
+                     in_flight: int, run: str) -> tuple[float, float]:
+    before = client.replies()
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await client.post(f"10900000000{i % numbers:04d}", f"1666{run}{i % customers:06d}",
+                              f"order question {i}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(webhooks)))
+    accepted = time.perf_counter() - started
+    while client.replies() - before < webhooks:
+        if time.perf_counter() - started > 600:
+            raise TimeoutError(f"only {client.replies() - before} of {webhooks} replies")
+        await asyncio.sleep(0.01)
+    finished = time.perf_counter() - started
+    return webhooks / accepted, webhooks / finished
+
+
+async def latency(client: Client, *, customers: int, messages: int, run: str) -> list[float]:
+    samples: list[float] = []
+
+    async def customer(c: int) -> None:
+        wa_id = f"1777{run}{c:06d}"
+        for k in range(messages):
+            seen = len(client.replies_to(wa_id))
+            accepted_at = await client.post("109000000000001", wa_id, f"latency probe {k}")
+            while len(replies := client.replies_to(wa_id)) == seen:
+                await asyncio.sleep(0.002)
+            samples.append((replies[-1].timestamp() - accepted_at) * 1000)
+
+    await asyncio.gather(*(customer(c) for c in range(customers)))
+    return samples
+
+
+async def run_webhook_benchmark(platform: RunningPlatform, *, webhooks: int, customers: int,
+                                numbers: int, in_flight: int, latency_customers: int,
+                                latency_messages: int) -> WebhookFigures:
+    run = f"{int(time.time()) % 100:02d}"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as http:
+        client = Client(platform, http)
+        await throughput(client, webhooks=200, customers=50, numbers=numbers,
+                         in_flight=in_flight, run="w" + run[:1])  # warm-up
+        accepted, end_to_end = await throughput(
+            client, webhooks=webhooks, customers=customers, numbers=numbers,
+            in_flight=in_flight, run=run)
+        started = time.perf_counter()
+        samples = await latency(client, customers=latency_customers,
+                                messages=latency_messages, run=run)
+        elapsed = time.perf_counter() - started
+    quantiles = statistics.quantiles(samples, n=100)
+    return WebhookFigures(
+        webhooks=webhooks, customers=customers, numbers=numbers, accepted_per_s=accepted,
+        end_to_end_per_s=end_to_end, latency_samples=len(samples),
+        p50_ms=statistics.median(samples), p99_ms=quantiles[98],
+        latency_rate_per_s=len(samples) / elapsed,
+    )
