@@ -29,9 +29,15 @@ def generate(into: Path) -> None:
     raw.mkdir()
     subprocess.run(
         [
-            sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS}",
-            f"--python_out={raw}", f"--grpc_python_out={raw}",
-            f"--mypy_out={raw}", f"--mypy_grpc_out={raw}", *sources,
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{PROTOS}",
+            f"--python_out={raw}",
+            f"--grpc_python_out={raw}",
+            f"--mypy_out={raw}",
+            f"--mypy_grpc_out={raw}",
+            *sources,
         ],
         check=True,
     )

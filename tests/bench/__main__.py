@@ -17,8 +17,10 @@ def machine() -> str:
     cpus = os.cpu_count()
     with open("/proc/meminfo") as meminfo:
         memory_kb = int(meminfo.readline().split()[1])
-    return (f"{platform.processor() or platform.machine()}, {cpus} cores, "
-            f"{memory_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}")
+    return (
+        f"{platform.processor() or platform.machine()}, {cpus} cores, "
+        f"{memory_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -26,17 +28,23 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="threadline-bench-") as workdir:
         async with running_platform(Path(workdir)) as running:
             figures = await run_webhook_benchmark(
-                running, webhooks=args.webhooks, customers=args.customers,
-                numbers=args.numbers, in_flight=args.in_flight,
+                running,
+                webhooks=args.webhooks,
+                customers=args.customers,
+                numbers=args.numbers,
+                in_flight=args.in_flight,
                 latency_customers=args.latency_customers,
-                latency_messages=args.latency_messages)
+                latency_messages=args.latency_messages,
+            )
     f = figures
     print("\nBenchmark 1 — signed text webhooks through all five services")
     print(f"  {f.webhooks} webhooks, {f.customers} customers, {f.numbers} business numbers")
     print(f"  accepted by ingest:        {f.accepted_per_s:8.0f} webhooks/s")
     print(f"  end to end (reply at sandbox): {f.end_to_end_per_s:8.0f} messages/s")
-    print(f"  latency webhook accepted → reply at sandbox, {f.latency_samples} samples "
-          f"({args.latency_customers} customers in closed loop, {f.latency_rate_per_s:.0f}/s):")
+    print(
+        f"  latency webhook accepted → reply at sandbox, {f.latency_samples} samples "
+        f"({args.latency_customers} customers in closed loop, {f.latency_rate_per_s:.0f}/s):"
+    )
     print(f"    p50 {f.p50_ms:7.1f} ms   p99 {f.p99_ms:7.1f} ms")
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from threadline.cli.devstate import DevState
-from threadline.cli.up import PROCESSES, environment, plan, start_servers, wait_until_ready
 from threadline.cli.supervisor import Supervisor
+from threadline.cli.up import PROCESSES, environment, plan, start_servers, wait_until_ready
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.server import Sandbox
 
@@ -29,10 +29,15 @@ async def running_platform(workdir: Path) -> AsyncIterator[RunningPlatform]:
         state = plan(nats_url, database_url)
         env = environment(state)
         env["THREADLINE_LOG_LEVEL"] = "WARNING"
-        sandbox = Sandbox(SandboxConfig(
-            app_secret=state.secrets.app_secret, access_token=state.secrets.access_token,
-            port=state.ports.sandbox, webhook_url=state.webhook_url, status_delay_ms=0,
-        ))
+        sandbox = Sandbox(
+            SandboxConfig(
+                app_secret=state.secrets.app_secret,
+                access_token=state.secrets.access_token,
+                port=state.ports.sandbox,
+                webhook_url=state.webhook_url,
+                status_delay_ms=0,
+            )
+        )
         await sandbox.start()
         supervisor = Supervisor(max_restarts=0)
         for name, module, _, _ in PROCESSES:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
-
-from tests.bench.platform import RunningPlatform
 from threadline.sandbox.customer import build_inbound_text
 from threadline.sandbox.signing import sign
+
+from tests.bench.platform import RunningPlatform
 
 
 @dataclass
@@ -42,13 +42,20 @@ class Client:
         self.state = platform.state
 
     async def post(self, number: str, wa_id: str, text: str) -> float:
-        body = json.dumps(build_inbound_text(
-            number, "15550000000", wa_id, "Bench", text,
-            timestamp=datetime.now(UTC))).encode()
+        body = json.dumps(
+            build_inbound_text(
+                number, "15550000000", wa_id, "Bench", text, timestamp=datetime.now(UTC)
+            )
+        ).encode()
         signature = sign(body, self.state.secrets.app_secret)
-        async with self.http.post(self.state.webhook_url, data=body, headers={
-            "Content-Type": "application/json", "X-Hub-Signature-256": signature,
-        }) as response:
+        async with self.http.post(
+            self.state.webhook_url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": signature,
+            },
+        ) as response:
             if response.status != 200:
                 raise RuntimeError(f"ingest answered {response.status}: {await response.text()}")
         return time.time()
@@ -60,15 +67,19 @@ class Client:
         return [m.accepted_at for m in self.platform.sandbox.outbox.messages(to=wa_id)]
 
 
-async def throughput(client: Client, *, webhooks: int, customers: int, numbers: int,
-                     in_flight: int, run: str) -> tuple[float, float]:
+async def throughput(
+    client: Client, *, webhooks: int, customers: int, numbers: int, in_flight: int, run: str
+) -> tuple[float, float]:
     before = client.replies()
     gate = asyncio.Semaphore(in_flight)
 
     async def one(i: int) -> None:
         async with gate:
-            await client.post(f"10900000000{i % numbers:04d}", f"1666{run}{i % customers:06d}",
-                              f"order question {i}")
+            await client.post(
+                f"10900000000{i % numbers:04d}",
+                f"1666{run}{i % customers:06d}",
+                f"order question {i}",
+            )
 
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(webhooks)))
@@ -97,25 +108,49 @@ async def latency(client: Client, *, customers: int, messages: int, run: str) ->
     return samples
 
 
-async def run_webhook_benchmark(platform: RunningPlatform, *, webhooks: int, customers: int,
-                                numbers: int, in_flight: int, latency_customers: int,
-                                latency_messages: int) -> WebhookFigures:
+async def run_webhook_benchmark(
+    platform: RunningPlatform,
+    *,
+    webhooks: int,
+    customers: int,
+    numbers: int,
+    in_flight: int,
+    latency_customers: int,
+    latency_messages: int,
+) -> WebhookFigures:
     run = f"{int(time.time()) % 100:02d}"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as http:
         client = Client(platform, http)
-        await throughput(client, webhooks=200, customers=50, numbers=numbers,
-                         in_flight=in_flight, run="w" + run[:1])  # warm-up
+        await throughput(
+            client,
+            webhooks=200,
+            customers=50,
+            numbers=numbers,
+            in_flight=in_flight,
+            run="w" + run[:1],
+        )  # warm-up
         accepted, end_to_end = await throughput(
-            client, webhooks=webhooks, customers=customers, numbers=numbers,
-            in_flight=in_flight, run=run)
+            client,
+            webhooks=webhooks,
+            customers=customers,
+            numbers=numbers,
+            in_flight=in_flight,
+            run=run,
+        )
         started = time.perf_counter()
-        samples = await latency(client, customers=latency_customers,
-                                messages=latency_messages, run=run)
+        samples = await latency(
+            client, customers=latency_customers, messages=latency_messages, run=run
+        )
         elapsed = time.perf_counter() - started
     quantiles = statistics.quantiles(samples, n=100)
     return WebhookFigures(
-        webhooks=webhooks, customers=customers, numbers=numbers, accepted_per_s=accepted,
-        end_to_end_per_s=end_to_end, latency_samples=len(samples),
-        p50_ms=statistics.median(samples), p99_ms=quantiles[98],
+        webhooks=webhooks,
+        customers=customers,
+        numbers=numbers,
+        accepted_per_s=accepted,
+        end_to_end_per_s=end_to_end,
+        latency_samples=len(samples),
+        p50_ms=statistics.median(samples),
+        p99_ms=quantiles[98],
         latency_rate_per_s=len(samples) / elapsed,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -30,6 +31,9 @@ class CloudApiStub:
     def __init__(self) -> None:
         self.requests: list[ReceivedRequest] = []
         self.accepted: list[str] = []  # the wamids answered
+        self.delay = 0.0  # seconds each answer takes, so concurrent requests overlap
+        self.most_in_flight = 0
+        self._in_flight = 0
         self.url = ""
         self._next: deque[web.Response] = deque()
         self._always: tuple[int, int, str] | None = None
@@ -56,6 +60,15 @@ class CloudApiStub:
             await self._runner.cleanup()
 
     async def _messages(self, request: web.Request) -> web.Response:
+        self._in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+            return await self._answer(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         self.requests.append(
             ReceivedRequest(
                 path=request.path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from threadline.contracts.events.v1 import common_pb2, outbound_pb2, session_pb2
 from threadline.messaging.dead_letters import REASON
 from threadline.messaging.topology import (
@@ -21,6 +22,7 @@ from threadline.messaging.topology import (
     OUTBOUND_EVENTS,
     SESSION_EVENTS,
     Topology,
+    ensure_streams,
 )
 from threadline.outbound.bootstrap import RunningOutbound, start_outbound
 from threadline.outbound.config import OutboundConfig
@@ -49,14 +51,26 @@ def topology(nats_namespace: str) -> Topology:
 
 
 @pytest.fixture
-async def outbound(
+async def services(
     nats_server_url: str,
     nats_namespace: str,
     cloud_api: CloudApiStub,
     js: JetStreamContext,
     topology: Topology,
-) -> AsyncIterator[RunningOutbound]:
-    config = OutboundConfig(
+) -> AsyncIterator[AsyncExitStack]:
+    """Where `start` puts the service; the test's streams and bucket are deleted after it."""
+    await ensure_streams(js, topology)
+    async with AsyncExitStack() as stack:
+        yield stack
+    for stream in topology.stream_configs():
+        await js.delete_stream(stream.name or "")
+    with contextlib.suppress(BucketNotFoundError):
+        await js.delete_key_value(f"{nats_namespace}_{BUCKET}")
+
+
+@pytest.fixture
+def config(nats_server_url: str, nats_namespace: str, cloud_api: CloudApiStub) -> OutboundConfig:
+    return OutboundConfig(
         nats_url=nats_server_url,
         nats_namespace=nats_namespace,
         graph_api_base_url=cloud_api.url,
@@ -65,18 +79,22 @@ async def outbound(
         ops_port=0,
         concurrency=4,
     )
-    async with AsyncExitStack() as stack:
-        yield await start_outbound(config, stack, max_deliver=MAX_DELIVER, backoff=(0.05,))
-    for stream in topology.stream_configs():
-        await js.delete_stream(stream.name or "")
-    await js.delete_key_value(f"{nats_namespace}_{BUCKET}")
 
 
-def queued_event(**content: str) -> session_pb2.SessionEvent:
+async def start(config: OutboundConfig, services: AsyncExitStack) -> RunningOutbound:
+    return await start_outbound(config, services, max_deliver=MAX_DELIVER, backoff=(0.05,))
+
+
+@pytest.fixture
+async def outbound(config: OutboundConfig, services: AsyncExitStack) -> RunningOutbound:
+    return await start(config, services)
+
+
+def queued_event(conversation_id: str = "", **content: str) -> session_pb2.SessionEvent:
     return session_pb2.SessionEvent(
         event_id=str(uuid.uuid4()),
         aggregate_type="Conversation",
-        aggregate_id=f"conversation-{uuid.uuid4()}",
+        aggregate_id=conversation_id or f"conversation-{uuid.uuid4()}",
         outbound_message_queued=session_pb2.OutboundMessageQueued(
             message_id=f"message-{uuid.uuid4()}",
             author="ai",
@@ -279,3 +297,41 @@ async def test_ops_server_is_ready_while_connected(outbound: RunningOutbound) ->
 
     assert response.status == 200
     assert body["ready"] is True
+
+
+async def test_messages_of_different_conversations_are_sent_concurrently(
+    config: OutboundConfig,
+    services: AsyncExitStack,
+    js: JetStreamContext,
+    topology: Topology,
+    cloud_api: CloudApiStub,
+) -> None:
+    cloud_api.delay = 0.2
+    for _ in range(4):
+        await publish(js, topology, queued_event())
+
+    await start(config, services)
+
+    await all_handled(js, topology, 4)
+    assert len(cloud_api.requests) == 4
+    assert cloud_api.most_in_flight > 1
+
+
+async def test_messages_of_one_conversation_are_sent_one_by_one_in_order(
+    config: OutboundConfig,
+    services: AsyncExitStack,
+    js: JetStreamContext,
+    topology: Topology,
+    cloud_api: CloudApiStub,
+) -> None:
+    cloud_api.delay = 0.05
+    conversation_id = f"conversation-{uuid.uuid4()}"
+    texts = [f"part {n}" for n in range(4)]
+    for text in texts:
+        await publish(js, topology, queued_event(conversation_id, type="text", text=text))
+
+    await start(config, services)
+
+    await all_handled(js, topology, 4)
+    assert [r.body["text"]["body"] for r in cloud_api.requests] == texts
+    assert cloud_api.most_in_flight == 1

@@ -11,7 +11,6 @@ import grpc
 import nats
 import pytest
 from nats.js import JetStreamContext
-
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2
 from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
@@ -31,8 +30,12 @@ async def service(
     nats_server_url: str, database_url: str, nats_namespace: str
 ) -> AsyncIterator[SessionService]:
     config = SessionConfig(
-        nats_url=nats_server_url, nats_namespace=nats_namespace, database_url=database_url,
-        api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*", grpc_port=0, ops_port=0,
+        nats_url=nats_server_url,
+        nats_namespace=nats_namespace,
+        database_url=database_url,
+        api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*",
+        grpc_port=0,
+        ops_port=0,
     )
     async with AsyncExitStack() as stack:
         yield await bootstrap(config, stack)
@@ -47,7 +50,8 @@ async def js(nats_server_url: str) -> AsyncIterator[JetStreamContext]:
 
 def inbound_fact(wa_id: str, text: str = "hello") -> ingest_pb2.InboundMessageReceived:
     fact = ingest_pb2.InboundMessageReceived(
-        wamid=f"wamid.{uuid4().hex}", phone_number_id="pn-7",
+        wamid=f"wamid.{uuid4().hex}",
+        phone_number_id="pn-7",
         customer=common_pb2.CustomerIdentity(wa_id=wa_id, profile_name="Ana"),
         content=common_pb2.MessageContent(type="text", text=text),
     )
@@ -62,8 +66,12 @@ async def session_events(js: JetStreamContext, topology: Topology) -> list[tuple
     found = []
     for seq in range(1, info.state.last_seq + 1):
         message = await js.get_msg(stream, seq)
-        found.append((message.subject.rsplit(".", 2)[-2] + "." + message.subject.rsplit(".")[-1],
-                      int((message.headers or {})[POSITION])))
+        found.append(
+            (
+                message.subject.rsplit(".", 2)[-2] + "." + message.subject.rsplit(".")[-1],
+                int((message.headers or {})[POSITION]),
+            )
+        )
     return found
 
 
@@ -73,8 +81,11 @@ async def test_an_inbound_fact_is_stored_and_relayed_in_order(
     topology = Topology(nats_namespace)
     fact = inbound_fact("15557000001")
 
-    await js.publish(topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
-                     fact.SerializeToString(), headers={"Nats-Msg-Id": fact.wamid})
+    await js.publish(
+        topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
+        fact.SerializeToString(),
+        headers={"Nats-Msg-Id": fact.wamid},
+    )
 
     async def relayed() -> bool:
         return len(await session_events(js, topology)) == 4
@@ -82,7 +93,9 @@ async def test_an_inbound_fact_is_stored_and_relayed_in_order(
     await eventually(relayed)
     events = await session_events(js, topology)
     assert [name for name, _ in events] == [
-        "Contact.Registered", "Contact.ConversationOpened", "Conversation.Started",
+        "Contact.Registered",
+        "Contact.ConversationOpened",
+        "Conversation.Started",
         "Conversation.CustomerMessageReceived",
     ]
     positions = [position for _, position in events]
@@ -101,8 +114,9 @@ async def test_a_redelivered_fact_is_recorded_once(
 
     async def both_handled() -> bool:
         info = await js.consumer_info(topology.stream("INGEST_EVENTS"), "session-ingest")
-        return info.num_ack_pending == 0 and info.num_pending == 0 and \
-            info.delivered.stream_seq == 2
+        return (
+            info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.stream_seq == 2
+        )
 
     await eventually(both_handled)
     await eventually(lambda: service.relay.position >= 4)
@@ -115,8 +129,11 @@ async def test_a_draft_is_queued_and_the_log_reads_back_in_order(
 ) -> None:
     topology = Topology(nats_namespace)
     fact = inbound_fact("15557000003")
-    await js.publish(topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
-                     fact.SerializeToString(), headers={"Nats-Msg-Id": fact.wamid})
+    await js.publish(
+        topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
+        fact.SerializeToString(),
+        headers={"Nats-Msg-Id": fact.wamid},
+    )
     await eventually(lambda: service.relay.position >= 4)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}")
     log = pb_grpc.EventLogStub(channel)
@@ -124,12 +141,16 @@ async def test_a_draft_is_queued_and_the_log_reads_back_in_order(
     stored = [e async for e in log.ReadAll(pb.ReadAllRequest(from_position=1), metadata=auth)]
     conversation_id = next(e.aggregate_id for e in stored if e.HasField("conversation_started"))
     draft = ai_pb2.ReplyDrafted(
-        draft_id="draft-1", conversation_id=conversation_id,
+        draft_id="draft-1",
+        conversation_id=conversation_id,
         content=common_pb2.MessageContent(type="text", text="Hi Ana!"),
     )
 
-    await js.publish(topology.subject("ai_responder.events", "Conversation", "ReplyDrafted"),
-                     draft.SerializeToString(), headers={"Nats-Msg-Id": draft.draft_id})
+    await js.publish(
+        topology.subject("ai_responder.events", "Conversation", "ReplyDrafted"),
+        draft.SerializeToString(),
+        headers={"Nats-Msg-Id": draft.draft_id},
+    )
 
     await eventually(lambda: service.relay.position >= 5)
     stored = [e async for e in log.ReadAll(pb.ReadAllRequest(from_position=1), metadata=auth)]

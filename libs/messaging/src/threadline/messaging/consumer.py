@@ -135,7 +135,7 @@ class ConsumerLoop:
                     break
                 try:
                     messages = fetch.result()
-                except (NatsTimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeoutError):
                     continue
                 await self._process(messages)
         finally:

@@ -18,7 +18,7 @@ def unique_id(prefix: str = "", *, length: int = 10) -> str:
 async def eventually(
     predicate: Callable[[], Awaitable[bool]] | Callable[[], bool],
     *,
-    timeout: float = 10.0,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
+    timeout: float = 10.0,
     interval: float = 0.05,
 ) -> None:
     """Wait until `predicate` returns true, polling every `interval` seconds.

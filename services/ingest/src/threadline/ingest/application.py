@@ -2,7 +2,8 @@
 
 Nothing is acknowledged to WhatsApp before JetStream has acknowledged the raw body and every
 fact (`NotAcknowledged` otherwise, and WhatsApp retries); a retry publishes the same
-`Nats-Msg-Id`s, so JetStream keeps each fact once.
+`Nats-Msg-Id`s, so JetStream keeps each fact once. The raw body goes first and alone; the
+facts then go out together, written in the webhook's order on the one connection.
 """
 
 from __future__ import annotations

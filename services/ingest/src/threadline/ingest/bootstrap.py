@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
@@ -50,7 +50,6 @@ class RunningIngest:
 
     port: int
     ops_port: int
-    nats: NatsClient
     _stack: AsyncExitStack
 
     async def aclose(self) -> None:
@@ -66,7 +65,7 @@ async def bootstrap(config: IngestConfig, *, clock: Clock = utc_now) -> RunningI
         stack.push_async_callback(client.drain)
         js = client.jetstream()
         await ensure_streams(js, Topology(config.nats_namespace))
-        _check_payload_limit(config, client)
+        config = _within_payload_limit(config, client)
         registry = service_registry()
         app = build_app(config, JetStreamBus(js), registry=registry, clock=clock)
         port = await _serve(stack, app, config.host, config.port)
@@ -81,7 +80,7 @@ async def bootstrap(config: IngestConfig, *, clock: Clock = utc_now) -> RunningI
     except BaseException:
         await stack.aclose()
         raise
-    return RunningIngest(port=port, ops_port=ops.port, nats=client, _stack=stack)
+    return RunningIngest(port=port, ops_port=ops.port, _stack=stack)
 
 
 async def _connect(url: str) -> NatsClient:
@@ -123,11 +122,16 @@ def _nats_check(client: NatsClient) -> ReadinessCheck:
     return check
 
 
-def _check_payload_limit(config: IngestConfig, client: NatsClient) -> None:
-    if config.max_body_bytes + _HEADROOM > client.max_payload:
-        log.warning(
-            "THREADLINE_INGEST_MAX_BODY_BYTES=%d is near or above the NATS max_payload (%d): "
-            "bodies that large cannot be kept and will be answered 503",
-            config.max_body_bytes,
-            client.max_payload,
-        )
+def _within_payload_limit(config: IngestConfig, client: NatsClient) -> IngestConfig:
+    """Bodies NATS could not carry are refused with 413 rather than failing forever with 503."""
+    limit = client.max_payload - _HEADROOM
+    if config.max_body_bytes <= limit:
+        return config
+    log.info(
+        "webhook bodies limited to %d bytes (THREADLINE_INGEST_MAX_BODY_BYTES=%d, "
+        "NATS max_payload %d)",
+        limit,
+        config.max_body_bytes,
+        client.max_payload,
+    )
+    return replace(config, max_body_bytes=limit)

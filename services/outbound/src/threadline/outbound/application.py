@@ -1,4 +1,4 @@
-"""Dispatching queued messages to WhatsApp: each one at most once, and say what happened.
+"""Dispatching queued messages to WhatsApp: each one sent once, and what happened published.
 
 Before sending, the `SentLedger` is asked whether the message id was already sent; if so the
 recorded wamid is announced again (same `Nats-Msg-Id`, so within the stream's duplicate window

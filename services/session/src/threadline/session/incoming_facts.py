@@ -48,6 +48,7 @@ def _inbound(data: bytes, trace: str) -> Fact:
         metadata={
             "raw": raw,
             "display_phone_number": fact.display_phone_number,
+            "profile_name": fact.customer.profile_name,
             "received_at": moment(fact.received_at).isoformat(),
         },
         trace=trace,

@@ -1,0 +1,196 @@
+"""The projections' batch handler on a real PostgreSQL: exactly once, poison isolated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+from threadline.analytics.bootstrap import open_pool
+from threadline.analytics.consumer import Projector, UndecodableEvent, decode
+from threadline.analytics.read_models.schema import migrate
+from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery
+from threadline.messaging.relay import POSITION
+
+if TYPE_CHECKING:
+    from conftest import EventLog
+
+
+def delivered(*events: SessionEvent) -> list[Delivery]:
+    return [
+        Delivery(
+            subject="session.events.x",
+            data=event.SerializeToString(),
+            headers={POSITION: str(event.position)},
+            stream_sequence=index,
+            num_delivered=1,
+        )
+        for index, event in enumerate(events, start=1)
+    ]
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    pool = await open_pool(database_url)
+    async with pool.connection() as connection:
+        await migrate(connection)
+    yield pool
+    await pool.close()
+
+
+async def message_rows(pool: AsyncConnectionPool[Any], conversation: UUID) -> list[tuple[Any, ...]]:
+    async with pool.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT id, status, wamid FROM analytics.messages"
+            " WHERE conversation_id = %s ORDER BY position",
+            (conversation,),
+        )
+        return await cursor.fetchall()
+
+
+async def message_count(pool: AsyncConnectionPool[Any], conversation: UUID) -> int:
+    async with pool.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT message_count FROM analytics.conversations WHERE id = %s", (conversation,)
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_payload_that_is_not_a_session_event_cannot_be_decoded() -> None:
+    garbage = Delivery("session.events.x", b"\xff\xff", {}, 1, 1)
+
+    with pytest.raises(UndecodableEvent, match="not a SessionEvent"):
+        decode(garbage)
+
+
+def test_the_position_header_stands_in_for_an_unset_position_field() -> None:
+    event = SessionEvent(event_id="e-1")
+    delivery = Delivery("session.events.x", event.SerializeToString(), {POSITION: "42"}, 1, 1)
+
+    assert decode(delivery).position == 42
+
+
+def test_an_event_without_any_position_cannot_be_decoded() -> None:
+    delivery = Delivery("session.events.x", SessionEvent().SerializeToString(), {}, 1, 1)
+
+    with pytest.raises(UndecodableEvent, match="no position"):
+        decode(delivery)
+
+
+async def test_a_batch_handled_twice_is_projected_once(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    contact, conversation = uuid4(), uuid4()
+    batch = delivered(
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, "m-1"),
+        log.queued(conversation, "m-2"),
+        log.dispatched(conversation, "m-2", "wamid.2"),
+    )
+    projector = Projector(pool)
+
+    first = await projector.handle(batch)
+    second = await projector.handle(batch)
+
+    assert list(first) == list(second) == [ACK] * 5
+    assert await message_rows(pool, conversation) == [
+        ("m-1", "received", "wamid.in.m-1"),
+        ("m-2", "queued", "wamid.2"),
+    ]
+    assert await message_count(pool, conversation) == 2
+
+
+async def test_statuses_of_a_later_batch_update_messages_of_an_earlier_one(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    contact, conversation = uuid4(), uuid4()
+    projector = Projector(pool)
+    await projector.handle(
+        delivered(
+            log.contact(contact),
+            log.conversation(conversation, contact),
+            log.queued(conversation, "m-1"),
+            log.queued(conversation, "m-2"),
+        )
+    )
+
+    await projector.handle(
+        delivered(
+            log.dispatched(conversation, "m-1", "wamid.1"),
+            log.status(conversation, "m-1", "delivered"),
+            log.failed(conversation, "m-2", code=131047),
+        )
+    )
+
+    assert await message_rows(pool, conversation) == [
+        ("m-1", "delivered", "wamid.1"),
+        ("m-2", "failed", ""),
+    ]
+
+
+async def test_only_the_event_the_database_rejects_is_dead_lettered(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    contact, conversation = uuid4(), uuid4()
+    rejected_metadata = json.dumps({"note": "\u0000"})  # jsonb cannot hold NUL
+    batch = delivered(
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, "m-1"),
+        log.inbound(conversation, "m-bad", metadata=rejected_metadata),
+        log.inbound(conversation, "m-2"),
+    )
+
+    outcomes = await Projector(pool).handle(batch)
+
+    assert [type(o).__name__ for o in outcomes] == ["Ack", "Ack", "Ack", "DeadLetter", "Ack"]
+    dead = outcomes[3]
+    assert isinstance(dead, DeadLetter) and dead.slug == "unprojectable"
+    assert "UntranslatableCharacter" in dead.reason
+    assert [row[0] for row in await message_rows(pool, conversation)] == ["m-1", "m-2"]
+    assert await message_count(pool, conversation) == 2
+
+
+async def test_a_message_added_twice_under_new_positions_is_dead_lettered(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    contact, conversation = uuid4(), uuid4()
+    projector = Projector(pool)
+    await projector.handle(
+        delivered(
+            log.contact(contact),
+            log.conversation(conversation, contact),
+            log.inbound(conversation, "m-1"),
+        )
+    )
+
+    outcomes = await projector.handle(delivered(log.inbound(conversation, "m-1")))
+
+    assert isinstance(outcomes[0], DeadLetter)
+    assert "UniqueViolation" in outcomes[0].reason
+    assert await message_count(pool, conversation) == 1
+
+
+async def test_an_undecodable_delivery_is_dead_lettered_and_the_rest_applies(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    contact = uuid4()
+    batch: Sequence[Delivery] = [
+        Delivery("session.events.x", b"\xff\xff", {POSITION: "1"}, 1, 1),
+        *delivered(log.contact(contact)),
+    ]
+
+    outcomes = await Projector(pool).handle(batch)
+
+    assert isinstance(outcomes[0], DeadLetter) and outcomes[0].slug == "undecodable"
+    assert outcomes[1] is ACK
+    async with pool.connection() as connection:
+        cursor = await connection.execute("SELECT count(*) FROM analytics.contacts")
+        assert await cursor.fetchone() == (1,)

@@ -1,0 +1,110 @@
+"""The whole platform in one test process: five services and the WhatsApp sandbox, on real
+NATS JetStream and PostgreSQL, each test with its own namespace and database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
+from threadline.ai_responder.config import ResponderConfig
+from threadline.analytics.bootstrap import start_analytics
+from threadline.analytics.config import AnalyticsConfig
+from threadline.contracts.analytics.v1 import analytics_pb2_grpc
+from threadline.ingest.bootstrap import bootstrap as start_ingest
+from threadline.ingest.config import IngestConfig
+from threadline.outbound.bootstrap import start_outbound
+from threadline.outbound.config import OutboundConfig
+from threadline.sandbox.config import SandboxConfig
+from threadline.sandbox.server import Sandbox
+from threadline.servicekit.auth import hash_token
+from threadline.session.bootstrap import bootstrap as start_session
+from threadline.session.config import SessionConfig
+from threadline.testing import unique_id
+
+PHONE_NUMBER_ID = "109000000000077"
+
+
+@dataclass
+class Platform:
+    webhook_url: str
+    app_secret: str
+    api_token: str
+    sandbox: Sandbox
+    analytics: analytics_pb2_grpc.ConversationQueriesAsyncStub
+    session_grpc_port: int
+
+    @property
+    def auth(self) -> tuple[tuple[str, str]]:
+        return (("authorization", f"Bearer {self.api_token}"),)
+
+
+@pytest.fixture(scope="session")
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Every finished span of the test process (one provider: set once per process)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    yield exporter
+    provider.shutdown()
+
+
+@pytest.fixture
+async def platform(
+    nats_server_url: str, database_url: str, nats_namespace: str, spans: InMemorySpanExporter
+) -> AsyncIterator[Platform]:
+    api_token = unique_id("token-")
+    env = {
+        "THREADLINE_NATS_URL": nats_server_url,
+        "THREADLINE_NATS_NAMESPACE": nats_namespace,
+        "THREADLINE_DATABASE_URL": database_url,
+        "THREADLINE_API_TOKENS": f"{hash_token(api_token)}:read,write,admin:*",
+        "THREADLINE_WHATSAPP_APP_SECRET": unique_id("secret-"),
+        "THREADLINE_WHATSAPP_VERIFY_TOKEN": unique_id("verify-"),
+        "THREADLINE_WHATSAPP_ACCESS_TOKEN": unique_id("access-"),
+        "THREADLINE_INGEST_PORT": "0",
+        "THREADLINE_SESSION_GRPC_PORT": "0",
+        "THREADLINE_ANALYTICS_GRPC_PORT": "0",
+        **{
+            f"THREADLINE_{name}_OPS_PORT": "0"
+            for name in ("INGEST", "SESSION", "AI", "OUTBOUND", "ANALYTICS")
+        },
+    }
+    async with AsyncExitStack() as stack:
+        ingest = await start_ingest(IngestConfig.from_env(env))
+        stack.push_async_callback(ingest.aclose)
+        webhook_url = f"http://127.0.0.1:{ingest.port}/webhooks/whatsapp"
+        sandbox = Sandbox(
+            SandboxConfig(
+                app_secret=env["THREADLINE_WHATSAPP_APP_SECRET"],
+                access_token=env["THREADLINE_WHATSAPP_ACCESS_TOKEN"],
+                port=0,
+                webhook_url=webhook_url,
+                status_delay_ms=20,
+            )
+        )
+        await sandbox.start()
+        stack.push_async_callback(sandbox.stop)
+        env["THREADLINE_GRAPH_API_BASE_URL"] = sandbox.url
+        session = await start_session(SessionConfig.from_env(env), stack)
+        await start_ai_responder(ResponderConfig.from_env(env), stack)
+        await start_outbound(OutboundConfig.from_env(env), stack)
+        analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{analytics.grpc_port}")
+        stack.push_async_callback(channel.close)
+        yield Platform(
+            webhook_url=webhook_url,
+            app_secret=env["THREADLINE_WHATSAPP_APP_SECRET"],
+            api_token=api_token,
+            sandbox=sandbox,
+            analytics=analytics_pb2_grpc.ConversationQueriesStub(channel),
+            session_grpc_port=session.grpc_port,
+        )
