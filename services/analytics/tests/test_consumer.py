@@ -49,7 +49,8 @@ async def message_rows(pool: AsyncConnectionPool[Any], conversation: UUID) -> li
             " WHERE conversation_id = %s ORDER BY position",
             (conversation,),
         )
-        return await cursor.fetchall()
+        rows: list[tuple[Any, ...]] = await cursor.fetchall()
+    return rows
 
 
 async def message_count(pool: AsyncConnectionPool[Any], conversation: UUID) -> int:

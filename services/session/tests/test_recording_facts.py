@@ -180,3 +180,35 @@ def test_one_poison_fact_does_not_block_the_rest_of_its_batch(
     assert isinstance(outcomes[0], Rejected) and "was not found" in outcomes[0].reason
     assert outcomes[1] == APPLIED
     assert conversation_of(app, "pn-1", "15550009").knows(good.wamid)
+
+
+def test_a_status_that_overtakes_its_dispatch_result_is_applied_when_the_wamid_is_known(
+    app: Conversations, inbound: InboundFactory, clock: FakeClock
+) -> None:
+    app.record_facts([inbound(wa_id="15550010")])
+    conversation = conversation_of(app, "pn-1", "15550010")
+    draft = draft_for(conversation)
+    message_id = drafted_message_id(draft.draft_id)
+    app.record_facts([draft])
+    early = StatusReport(
+        wamid="wamid.out10",
+        phone_number_id="pn-1",
+        status="delivered",
+        recipient_wa_id="15550010",
+        recipient_user_id="",
+        reported_at=clock.now,
+    )
+
+    held = app.record_facts([early])
+    app.record_facts(
+        [
+            DispatchResult(
+                message_id=message_id, conversation_id=conversation.id, wamid="wamid.out10"
+            )
+        ]
+    )
+
+    final = conversation_of(app, "pn-1", "15550010")
+    assert held == [APPLIED]
+    assert final.messages[str(message_id)]["status"] == "delivered"
+    assert final.early_statuses == {}

@@ -121,7 +121,9 @@ async def run_platform(state_dir: Path = STATE_DIR) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with ExitStack() as servers:
-        nats_url, database_url = await asyncio.to_thread(start_servers, servers, state_dir)
+        nats_url, database_url = await asyncio.to_thread(
+            start_servers, servers, state_dir.resolve()
+        )
         state = plan(nats_url, database_url)
         state.save(state_dir / "dev.json")
         supervisor = Supervisor()

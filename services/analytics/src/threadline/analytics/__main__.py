@@ -17,11 +17,11 @@ log = logging.getLogger("threadline.analytics")
 
 
 def main() -> None:
-    configure_logging("analytics")
     try:
         config = AnalyticsConfig.from_env(os.environ)
     except ConfigError as error:
         raise SystemExit(f"threadline-analytics: {error}") from None
+    configure_logging("analytics")
     configure_tracing("threadline-analytics")
 
     async def start(stack: AsyncExitStack) -> None:

@@ -113,6 +113,12 @@ def _status_changed(e: Any, out: pb.SessionEvent) -> None:
         )
 
 
+def _held(e: Any, out: pb.SessionEvent) -> None:
+    out.status_reported_early.CopyFrom(
+        pb.StatusReportedEarly(wamid=e.wamid, status=e.status, reported_at=timestamp(e.reported_at))
+    )
+
+
 def _failed(e: Any, out: pb.SessionEvent) -> None:
     out.outbound_message_failed.message_id = str(e.message_id)
     out.outbound_message_failed.error.CopyFrom(
@@ -130,6 +136,7 @@ BODIES: dict[str, Body] = {
     "Conversation.OutboundMessageDispatched": _dispatched,
     "Conversation.MessageStatusChanged": _status_changed,
     "Conversation.OutboundMessageFailed": _failed,
+    "Conversation.StatusReportedEarly": _held,
 }
 
 

@@ -51,11 +51,11 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         """,
         """
         CREATE INDEX conversations_by_activity
-            ON analytics.conversations (last_activity_at DESC, id)
+            ON analytics.conversations (last_activity_at DESC, id DESC)
         """,
         """
         CREATE INDEX conversations_by_number
-            ON analytics.conversations (business_number, last_activity_at DESC, id)
+            ON analytics.conversations (business_number, last_activity_at DESC, id DESC)
         """,
         """
         CREATE INDEX conversations_by_lead

@@ -178,9 +178,13 @@ class Conversations(Application[UUID]):
             contact_id(fact.phone_number_id, fact.recipient_wa_id, fact.recipient_user_id),
             Contact,
         )
-        for conversation_id in contact.recent_conversations() if contact else []:
-            conversation = unit.get(conversation_id, Conversation)
-            if conversation is not None and conversation.knows(fact.wamid):
+        conversations = [
+            c
+            for cid in (contact.recent_conversations() if contact else [])
+            if (c := unit.get(cid, Conversation)) is not None
+        ]
+        for conversation in conversations:
+            if conversation.knows(fact.wamid):
                 changed = conversation.report_status(
                     wamid=fact.wamid,
                     status=fact.status,
@@ -192,8 +196,19 @@ class Conversations(Application[UUID]):
                 return (
                     APPLIED if changed else Ignored(f"status {fact.status} is not a forward move")
                 )
-        # The status may have overtaken the dispatch result that names the wamid.
-        return NotYet(f"no message with wamid {fact.wamid} (yet)")
+        # The status may have overtaken the dispatch result that names the wamid: the
+        # conversation waiting for one holds it until then.
+        waiting = next((c for c in conversations if c.awaits_dispatch()), None)
+        if waiting is None:
+            return NotYet(f"no message with wamid {fact.wamid} (yet)")
+        waiting.hold_early_status(
+            wamid=fact.wamid,
+            status=fact.status,
+            reported_at=fact.reported_at,
+            pricing=fact.pricing,
+            errors=fact.errors,
+        )
+        return APPLIED
 
     def _accept_draft(self, fact: DraftedReply, unit: UnitOfWork) -> Outcome:
         conversation = unit.get(fact.conversation_id, Conversation)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 from threadline.session.domain.errors import InvalidMessage, WindowClosed
-from threadline.session.domain.statuses import moves_forward
+from threadline.session.domain.statuses import moves_forward, status_rank
 from threadline.session.domain.window import window_closes_at, window_is_open
 
 AUTHORS = frozenset({"ai", "agent", "flow"})
@@ -44,6 +44,7 @@ class Conversation(Aggregate):
         self.last_inbound_at: datetime | None = None
         self.messages: dict[str, MessageState] = {}
         self.message_ids_by_wamid: dict[str, str] = {}
+        self.early_statuses: dict[str, list[dict[str, Any]]] = {}
 
     # Customer messages ---------------------------------------------------------------
 
@@ -138,13 +139,24 @@ class Conversation(Aggregate):
         state = self.messages.get(str(message_id))
         if state is None or state["wamid"]:
             return False
+        held = self.early_statuses.get(wamid, [])
         self._dispatched(message_id, wamid, trace)
+        for report in sorted(held, key=lambda r: status_rank(r["status"])):
+            self.report_status(
+                wamid=wamid,
+                status=report["status"],
+                reported_at=datetime.fromisoformat(report["reported_at"]),
+                pricing=report["pricing"],
+                errors=report["errors"],
+                trace=trace,
+            )
         return True
 
     @event("OutboundMessageDispatched")
     def _dispatched(self, message_id: UUID, wamid: str, trace: str) -> None:
         self.messages[str(message_id)]["wamid"] = wamid
         self.message_ids_by_wamid[wamid] = str(message_id)
+        self.early_statuses.pop(wamid, None)
 
     def record_dispatch_failure(
         self, *, message_id: UUID, code: int, title: str, detail: str, trace: str = ""
@@ -195,3 +207,44 @@ class Conversation(Aggregate):
 
     def knows(self, wamid: str) -> bool:
         return wamid in self.message_ids_by_wamid
+
+    def awaits_dispatch(self) -> bool:
+        """Some outbound message has been queued but the Graph API has not yet named it."""
+        return any(
+            m["direction"] == "out" and not m["wamid"] and m["status"] == "queued"
+            for m in self.messages.values()
+        )
+
+    def hold_early_status(
+        self,
+        *,
+        wamid: str,
+        status: str,
+        reported_at: datetime,
+        pricing: dict[str, Any] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Keep a status that overtook its dispatch result; applied when the wamid is known."""
+        held = self.early_statuses.get(wamid, [])
+        if any(r["status"] == status for r in held):
+            return False
+        self._held(wamid, status, reported_at, pricing or {}, errors or [])
+        return True
+
+    @event("StatusReportedEarly")
+    def _held(
+        self,
+        wamid: str,
+        status: str,
+        reported_at: datetime,
+        pricing: dict[str, Any],
+        errors: list[dict[str, Any]],
+    ) -> None:
+        self.early_statuses.setdefault(wamid, []).append(
+            {
+                "status": status,
+                "reported_at": reported_at.isoformat(),
+                "pricing": pricing,
+                "errors": errors,
+            }
+        )

@@ -16,3 +16,8 @@ def moves_forward(current: str, reported: str) -> bool:
     if reported not in RANK:
         return False
     return RANK[reported] > RANK.get(current, 0)
+
+
+def status_rank(status: str) -> int:
+    """Order of a status in the forward chain; `failed` sorts last."""
+    return RANK.get(status, len(RANK))

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from threadline.contracts.events.v1 import common_pb2 as threadline_dot_events_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"threadline/events/v1/session.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\xb8\x06\n\x0cSessionEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x16\n\x0e\x61ggregate_type\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\x05 \x01(\x04\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x45\n\x12\x63ontact_registered\x18\n \x01(\x0b\x32\'.threadline.events.v1.ContactRegisteredH\x00\x12I\n\x14\x63onversation_started\x18\x0b \x01(\x0b\x32).threadline.events.v1.ConversationStartedH\x00\x12R\n\x19\x63ustomer_message_received\x18\x0c \x01(\x0b\x32-.threadline.events.v1.CustomerMessageReceivedH\x00\x12N\n\x17outbound_message_queued\x18\r \x01(\x0b\x32+.threadline.events.v1.OutboundMessageQueuedH\x00\x12V\n\x1boutbound_message_dispatched\x18\x0e \x01(\x0b\x32/.threadline.events.v1.OutboundMessageDispatchedH\x00\x12L\n\x16message_status_changed\x18\x0f \x01(\x0b\x32*.threadline.events.v1.MessageStatusChangedH\x00\x12N\n\x17outbound_message_failed\x18\x10 \x01(\x0b\x32+.threadline.events.v1.OutboundMessageFailedH\x00\x12V\n\x1b\x63ontact_conversation_opened\x18\x11 \x01(\x0b\x32/.threadline.events.v1.ContactConversationOpenedH\x00\x42\x06\n\x04\x62ody\"f\n\x11\x43ontactRegistered\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\"4\n\x19\x43ontactConversationOpened\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"\xa2\x01\n\x13\x43onversationStarted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x02 \x01(\t\x12\x13\n\x0bsession_key\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x05 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\"\xce\x01\n\x17\x43ustomerMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12+\n\x07sent_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rcontext_wamid\x18\x05 \x01(\t\x12\x15\n\rmetadata_json\x18\x06 \x01(\t\"\xe6\x01\n\x15OutboundMessageQueued\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12\x1e\n\x16in_reply_to_message_id\x18\x04 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x05 \x01(\t\x12\x39\n\trecipient\x18\x06 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\">\n\x19OutboundMessageDispatched\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\"\xdf\x01\n\x14MessageStatusChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0breported_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07pricing\x18\x05 \x01(\x0b\x32\x1d.threadline.events.v1.Pricing\x12\x33\n\x06\x65rrors\x18\x06 \x03(\x0b\x32#.threadline.events.v1.WhatsAppError\"_\n\x15OutboundMessageFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x32\n\x05\x65rror\x18\x02 \x01(\x0b\x32#.threadline.events.v1.WhatsAppErrorb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"threadline/events/v1/session.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\x84\x07\n\x0cSessionEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x16\n\x0e\x61ggregate_type\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\x05 \x01(\x04\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x45\n\x12\x63ontact_registered\x18\n \x01(\x0b\x32\'.threadline.events.v1.ContactRegisteredH\x00\x12I\n\x14\x63onversation_started\x18\x0b \x01(\x0b\x32).threadline.events.v1.ConversationStartedH\x00\x12R\n\x19\x63ustomer_message_received\x18\x0c \x01(\x0b\x32-.threadline.events.v1.CustomerMessageReceivedH\x00\x12N\n\x17outbound_message_queued\x18\r \x01(\x0b\x32+.threadline.events.v1.OutboundMessageQueuedH\x00\x12V\n\x1boutbound_message_dispatched\x18\x0e \x01(\x0b\x32/.threadline.events.v1.OutboundMessageDispatchedH\x00\x12L\n\x16message_status_changed\x18\x0f \x01(\x0b\x32*.threadline.events.v1.MessageStatusChangedH\x00\x12N\n\x17outbound_message_failed\x18\x10 \x01(\x0b\x32+.threadline.events.v1.OutboundMessageFailedH\x00\x12V\n\x1b\x63ontact_conversation_opened\x18\x11 \x01(\x0b\x32/.threadline.events.v1.ContactConversationOpenedH\x00\x12J\n\x15status_reported_early\x18\x12 \x01(\x0b\x32).threadline.events.v1.StatusReportedEarlyH\x00\x42\x06\n\x04\x62ody\"f\n\x11\x43ontactRegistered\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\"4\n\x19\x43ontactConversationOpened\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"\xa2\x01\n\x13\x43onversationStarted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x02 \x01(\t\x12\x13\n\x0bsession_key\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x05 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\"\xce\x01\n\x17\x43ustomerMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12+\n\x07sent_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rcontext_wamid\x18\x05 \x01(\t\x12\x15\n\rmetadata_json\x18\x06 \x01(\t\"\xe6\x01\n\x15OutboundMessageQueued\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12\x1e\n\x16in_reply_to_message_id\x18\x04 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x05 \x01(\t\x12\x39\n\trecipient\x18\x06 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\">\n\x19OutboundMessageDispatched\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\"\xdf\x01\n\x14MessageStatusChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0breported_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07pricing\x18\x05 \x01(\x0b\x32\x1d.threadline.events.v1.Pricing\x12\x33\n\x06\x65rrors\x18\x06 \x03(\x0b\x32#.threadline.events.v1.WhatsAppError\"e\n\x13StatusReportedEarly\x12\r\n\x05wamid\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12/\n\x0breported_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x15OutboundMessageFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x32\n\x05\x65rror\x18\x02 \x01(\x0b\x32#.threadline.events.v1.WhatsAppErrorb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,21 +34,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'threadline.events.v1.sessio
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SESSIONEVENT']._serialized_start=129
-  _globals['_SESSIONEVENT']._serialized_end=953
-  _globals['_CONTACTREGISTERED']._serialized_start=955
-  _globals['_CONTACTREGISTERED']._serialized_end=1057
-  _globals['_CONTACTCONVERSATIONOPENED']._serialized_start=1059
-  _globals['_CONTACTCONVERSATIONOPENED']._serialized_end=1111
-  _globals['_CONVERSATIONSTARTED']._serialized_start=1114
-  _globals['_CONVERSATIONSTARTED']._serialized_end=1276
-  _globals['_CUSTOMERMESSAGERECEIVED']._serialized_start=1279
-  _globals['_CUSTOMERMESSAGERECEIVED']._serialized_end=1485
-  _globals['_OUTBOUNDMESSAGEQUEUED']._serialized_start=1488
-  _globals['_OUTBOUNDMESSAGEQUEUED']._serialized_end=1718
-  _globals['_OUTBOUNDMESSAGEDISPATCHED']._serialized_start=1720
-  _globals['_OUTBOUNDMESSAGEDISPATCHED']._serialized_end=1782
-  _globals['_MESSAGESTATUSCHANGED']._serialized_start=1785
-  _globals['_MESSAGESTATUSCHANGED']._serialized_end=2008
-  _globals['_OUTBOUNDMESSAGEFAILED']._serialized_start=2010
-  _globals['_OUTBOUNDMESSAGEFAILED']._serialized_end=2105
+  _globals['_SESSIONEVENT']._serialized_end=1029
+  _globals['_CONTACTREGISTERED']._serialized_start=1031
+  _globals['_CONTACTREGISTERED']._serialized_end=1133
+  _globals['_CONTACTCONVERSATIONOPENED']._serialized_start=1135
+  _globals['_CONTACTCONVERSATIONOPENED']._serialized_end=1187
+  _globals['_CONVERSATIONSTARTED']._serialized_start=1190
+  _globals['_CONVERSATIONSTARTED']._serialized_end=1352
+  _globals['_CUSTOMERMESSAGERECEIVED']._serialized_start=1355
+  _globals['_CUSTOMERMESSAGERECEIVED']._serialized_end=1561
+  _globals['_OUTBOUNDMESSAGEQUEUED']._serialized_start=1564
+  _globals['_OUTBOUNDMESSAGEQUEUED']._serialized_end=1794
+  _globals['_OUTBOUNDMESSAGEDISPATCHED']._serialized_start=1796
+  _globals['_OUTBOUNDMESSAGEDISPATCHED']._serialized_end=1858
+  _globals['_MESSAGESTATUSCHANGED']._serialized_start=1861
+  _globals['_MESSAGESTATUSCHANGED']._serialized_end=2084
+  _globals['_STATUSREPORTEDEARLY']._serialized_start=2086
+  _globals['_STATUSREPORTEDEARLY']._serialized_end=2187
+  _globals['_OUTBOUNDMESSAGEFAILED']._serialized_start=2189
+  _globals['_OUTBOUNDMESSAGEFAILED']._serialized_end=2284
 # @@protoc_insertion_point(module_scope)

@@ -42,6 +42,7 @@ class SessionEvent(_message.Message):
     MESSAGE_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
     OUTBOUND_MESSAGE_FAILED_FIELD_NUMBER: _builtins.int
     CONTACT_CONVERSATION_OPENED_FIELD_NUMBER: _builtins.int
+    STATUS_REPORTED_EARLY_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -67,6 +68,8 @@ class SessionEvent(_message.Message):
     def outbound_message_failed(self) -> Global___OutboundMessageFailed: ...
     @_builtins.property
     def contact_conversation_opened(self) -> Global___ContactConversationOpened: ...
+    @_builtins.property
+    def status_reported_early(self) -> Global___StatusReportedEarly: ...
     def __init__(
         self,
         *,
@@ -84,12 +87,13 @@ class SessionEvent(_message.Message):
         message_status_changed: Global___MessageStatusChanged | None = ...,
         outbound_message_failed: Global___OutboundMessageFailed | None = ...,
         contact_conversation_opened: Global___ContactConversationOpened | None = ...,
+        status_reported_early: Global___StatusReportedEarly | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "contact_conversation_opened", b"contact_conversation_opened", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "contact_conversation_opened", b"contact_conversation_opened", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "status_reported_early", b"status_reported_early"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "body", b"body", "contact_conversation_opened", b"contact_conversation_opened", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "body", b"body", "contact_conversation_opened", b"contact_conversation_opened", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "status_reported_early", b"status_reported_early"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_failed", "contact_conversation_opened"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_failed", "contact_conversation_opened", "status_reported_early"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -305,6 +309,36 @@ class MessageStatusChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MessageStatusChanged: _TypeAlias = MessageStatusChanged  # noqa: Y015
+
+@_typing.final
+class StatusReportedEarly(_message.Message):
+    """A status webhook that arrived before the dispatch result naming its wamid: held by the
+    conversation and applied (as MessageStatusChanged) once the wamid is known.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WAMID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REPORTED_AT_FIELD_NUMBER: _builtins.int
+    wamid: _builtins.str
+    status: _builtins.str
+    @_builtins.property
+    def reported_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        wamid: _builtins.str = ...,
+        status: _builtins.str = ...,
+        reported_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reported_at", b"reported_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reported_at", b"reported_at", "status", b"status", "wamid", b"wamid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatusReportedEarly: _TypeAlias = StatusReportedEarly  # noqa: Y015
 
 @_typing.final
 class OutboundMessageFailed(_message.Message):
