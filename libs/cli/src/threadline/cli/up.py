@@ -31,6 +31,8 @@ PROCESSES = (
 
 def start_servers(stack: ExitStack, state_dir: Path) -> tuple[str, str]:
     """The NATS and PostgreSQL URLs: given ones, else embedded servers under `state_dir`."""
+    # Absolute: PostgreSQL runs as another user and from another working directory.
+    state_dir = state_dir.resolve()
     nats_url = os.environ.get("THREADLINE_NATS_URL")
     if not nats_url:
         nats = stack.enter_context(EmbeddedNats(state_dir / "nats"))
@@ -121,9 +123,7 @@ async def run_platform(state_dir: Path = STATE_DIR) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with ExitStack() as servers:
-        nats_url, database_url = await asyncio.to_thread(
-            start_servers, servers, state_dir.resolve()
-        )
+        nats_url, database_url = await asyncio.to_thread(start_servers, servers, state_dir)
         state = plan(nats_url, database_url)
         state.save(state_dir / "dev.json")
         supervisor = Supervisor()

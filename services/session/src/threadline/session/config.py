@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from psycopg.conninfo import conninfo_to_dict
-from threadline.servicekit.config import env_int, env_str
+from threadline.servicekit.config import env_bool, env_int, env_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,10 @@ class SessionConfig:
     grpc_port: int = 50051
     ops_port: int = 9102
     batch_size: int = 256
+    cache_size: int = 20_000
+    # Off: this process is the only writer of its aggregates, so the cache is the truth;
+    # a failed save evicts what it touched. On: every load asks the store for newer events.
+    cache_fastforward: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SessionConfig:
@@ -31,6 +35,8 @@ class SessionConfig:
             grpc_port=env_int(env, "THREADLINE_SESSION_GRPC_PORT", 50051),
             ops_port=env_int(env, "THREADLINE_SESSION_OPS_PORT", 9102),
             batch_size=env_int(env, "THREADLINE_SESSION_BATCH_SIZE", 256),
+            cache_size=env_int(env, "THREADLINE_SESSION_CACHE_SIZE", 20_000),
+            cache_fastforward=env_bool(env, "THREADLINE_SESSION_CACHE_FASTFORWARD", False),
         )
 
     def event_store_env(self) -> dict[str, str]:
@@ -44,5 +50,7 @@ class SessionConfig:
             "POSTGRES_USER": str(params.get("user", "postgres")),
             "POSTGRES_PASSWORD": str(params.get("password", "")),
             "POSTGRES_POOL_SIZE": "4",
+            "AGGREGATE_CACHE_MAXSIZE": str(self.cache_size),
+            "AGGREGATE_CACHE_FASTFORWARD": "y" if self.cache_fastforward else "n",
             "CREATE_TABLE": "y",
         }

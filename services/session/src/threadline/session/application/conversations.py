@@ -75,6 +75,7 @@ class Conversations(Application[UUID]):
             self.save(*unit.changed())
             return outcomes
         except Exception as error:
+            unit.forget()
             log.warning("batch of %d facts falls back to one at a time: %r", len(facts), error)
         return [self._record_alone(fact) for fact in facts]
 
@@ -82,7 +83,10 @@ class Conversations(Application[UUID]):
         """Queue an operator's message; a repeated idempotency key returns the first id."""
         message_id = requested_message_id(request.conversation_id, request.idempotency_key)
         for _ in range(CONFLICT_RETRIES):
-            conversation = self.find_conversation(request.conversation_id)
+            unit = UnitOfWork(self.repository)
+            conversation = unit.get(request.conversation_id, Conversation)
+            if conversation is None:
+                raise ConversationNotFound(request.conversation_id)
             conversation.queue_outbound(
                 message_id=message_id,
                 author=request.author,
@@ -90,10 +94,10 @@ class Conversations(Application[UUID]):
                 now=self.clock(),
             )
             try:
-                self.save(conversation)
+                self.save(*unit.changed())
                 return message_id
             except IntegrityError:
-                continue
+                unit.forget()
         raise DomainError("the conversation is changing too fast; try again")
 
     # Queries -------------------------------------------------------------------------
@@ -115,6 +119,7 @@ class Conversations(Application[UUID]):
                 self.save(*unit.changed())
                 return outcome
             except IntegrityError:
+                unit.forget()
                 continue
             except Exception as error:
                 log.exception("fact %r cannot be recorded", fact)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TypeVar
 from uuid import UUID
 
@@ -32,6 +33,16 @@ class UnitOfWork:
 
     def add(self, aggregate: Aggregate) -> None:
         self._aggregates[aggregate.id] = aggregate
+
+    def forget(self) -> None:
+        """Evict what this unit loaded from the repository's cache (after a failed save, the
+        cached versions may be stale: another writer got there first)."""
+        cache = self._repository.cache
+        if cache is None:
+            return
+        for aggregate_id in self._aggregates:
+            with contextlib.suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
 
     def changed(self) -> list[Aggregate]:
         """Aggregates with events not yet saved (what `Application.save` collects)."""
