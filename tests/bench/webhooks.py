@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
+import nats
 from threadline.sandbox.customer import build_inbound_text
 from threadline.sandbox.signing import sign
 
@@ -30,6 +31,7 @@ class WebhookFigures:
     numbers: int
     accepted_per_s: float
     end_to_end_per_s: float
+    settled_s: float
     latency_samples: int
     p50_ms: float
     p99_ms: float
@@ -108,6 +110,28 @@ async def latency(client: Client, *, customers: int, messages: int, run: str) ->
     return samples
 
 
+async def wait_until_quiet(nats_url: str, *, timeout: float = 300.0) -> float:
+    """Until every durable consumer has nothing pending (status webhooks and their events
+    trail the replies); returns how long that took."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    started = time.perf_counter()
+    try:
+        quiet_polls = 0
+        while quiet_polls < 3:
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError("the platform did not settle")
+            busy = 0
+            for stream in await js.streams_info():
+                for consumer in await js.consumers_info(stream.config.name or ""):
+                    busy += (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+            quiet_polls = quiet_polls + 1 if busy == 0 else 0
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+    return time.perf_counter() - started
+
+
 async def run_webhook_benchmark(
     platform: RunningPlatform,
     *,
@@ -127,8 +151,9 @@ async def run_webhook_benchmark(
             customers=50,
             numbers=numbers,
             in_flight=in_flight,
-            run="w" + run[:1],
+            run="9" + run[:1],  # wa_ids are digits only
         )  # warm-up
+        await wait_until_quiet(platform.state.nats_url)
         accepted, end_to_end = await throughput(
             client,
             webhooks=webhooks,
@@ -137,6 +162,7 @@ async def run_webhook_benchmark(
             in_flight=in_flight,
             run=run,
         )
+        settled = await wait_until_quiet(platform.state.nats_url)
         started = time.perf_counter()
         samples = await latency(
             client, customers=latency_customers, messages=latency_messages, run=run
@@ -149,6 +175,7 @@ async def run_webhook_benchmark(
         numbers=numbers,
         accepted_per_s=accepted,
         end_to_end_per_s=end_to_end,
+        settled_s=settled,
         latency_samples=len(samples),
         p50_ms=statistics.median(samples),
         p99_ms=quantiles[98],
