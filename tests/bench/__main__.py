@@ -41,6 +41,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  {f.webhooks} webhooks, {f.customers} customers, {f.numbers} business numbers")
     print(f"  accepted by ingest:        {f.accepted_per_s:8.0f} webhooks/s")
     print(f"  end to end (reply at sandbox): {f.end_to_end_per_s:8.0f} messages/s")
+    print(f"  statuses and projections settled {f.settled_s:.1f} s after the last reply")
     print(
         f"  latency webhook accepted → reply at sandbox, {f.latency_samples} samples "
         f"({args.latency_customers} customers in closed loop, {f.latency_rate_per_s:.0f}/s):"
