@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
 from threadline.ai_responder.config import ResponderConfig
 from threadline.analytics.bootstrap import start_analytics

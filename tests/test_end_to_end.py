@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import aiohttp
+
+from tests.conftest import PHONE_NUMBER_ID, Platform
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.sandbox.customer import send_inbound
 from threadline.testing import eventually, unique_id
-
-from tests.conftest import PHONE_NUMBER_ID, Platform
 
 
 def customer_number() -> str:

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 
 import aiohttp
 import nats
-from threadline.sandbox.customer import build_inbound_text
-from threadline.sandbox.signing import sign
 
 from tests.bench.platform import RunningPlatform
+from threadline.sandbox.customer import build_inbound_text
+from threadline.sandbox.signing import sign
 
 
 @dataclass

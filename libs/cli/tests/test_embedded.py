@@ -6,6 +6,7 @@ from pathlib import Path
 import nats
 import psycopg
 import pytest
+
 from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, free_port
 from threadline.testing import unique_id
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.receiver import WebhookReceiver
 from threadline.sandbox.server import Sandbox

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from threadline.sandbox.config import SandboxConfig
 from threadline.servicekit.config import ConfigError
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+
 from threadline.sandbox.customer import build_inbound_text, send_inbound
 from threadline.sandbox.receiver import WebhookReceiver
 from threadline.sandbox.server import Sandbox

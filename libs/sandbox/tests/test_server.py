@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
+
 from threadline.sandbox.receiver import WebhookReceiver
 from threadline.sandbox.server import Sandbox
 

@@ -4,6 +4,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
 from threadline.sandbox.receiver import ReceivedWebhook, WebhookReceiver
 from threadline.sandbox.server import Sandbox
 

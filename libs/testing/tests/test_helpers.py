@@ -2,6 +2,7 @@ import asyncio
 import re
 
 import pytest
+
 from threadline.testing import eventually, unique_id
 
 

@@ -3,6 +3,7 @@ import re
 import nats
 import psycopg
 import pytest
+
 from threadline.testing.servers import DATABASE_URL_VARIABLE, DOCKER_VARIABLE, NATS_URL_VARIABLE
 
 pytest_plugins = ["pytester"]

@@ -17,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
+
 from threadline.analytics.bootstrap import Analytics, start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.analytics.projection import PROJECTION

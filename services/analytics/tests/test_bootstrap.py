@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
+
 from threadline.analytics.__main__ import main
 
 if TYPE_CHECKING:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from threadline.analytics.config import AnalyticsConfig
 from threadline.servicekit.auth import hash_token
 from threadline.servicekit.config import ConfigError

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
+
 from threadline.analytics.bootstrap import open_pool
 from threadline.analytics.consumer import Projector, UndecodableEvent, decode
 from threadline.analytics.read_models.schema import migrate

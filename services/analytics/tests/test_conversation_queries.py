@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import grpc
 import pytest
+
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 
 if TYPE_CHECKING:

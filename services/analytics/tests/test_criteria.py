@@ -3,6 +3,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 import pytest
+
 from threadline.analytics.criteria import ConversationFilter, MessageWindow, Paging
 from threadline.analytics.errors import InvalidQuery
 

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import pytest
+
 from threadline.analytics.changes import ProjectionError
 from threadline.analytics.projection import project, unseen
 from threadline.contracts.events.v1 import common_pb2

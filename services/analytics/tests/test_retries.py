@@ -3,6 +3,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from psycopg_pool import PoolClosed
+
 from threadline.analytics.retries import Backoff, is_transient, until_done
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import psycopg
+
 from threadline.analytics.read_models.schema import MIGRATIONS, migrate
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from threadline.testing import unique_id
 
 SAMPLES_VARIABLE = "THREADLINE_WEBHOOK_SAMPLES"

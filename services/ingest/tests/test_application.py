@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from google.protobuf.message import Message
+
 from threadline.contracts.events.v1 import ingest_pb2
 from threadline.ingest.application import (
     RECEIVED_AT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from threadline.ingest.config import IngestConfig
 from threadline.servicekit.config import ConfigError
 

@@ -11,6 +11,7 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
+
 from threadline.contracts.events.v1 import ingest_pb2
 from threadline.ingest.bootstrap import RunningIngest, bootstrap
 from threadline.ingest.config import IngestConfig

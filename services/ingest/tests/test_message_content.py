@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from threadline.ingest.message_content import message_content, readable_text
 
 

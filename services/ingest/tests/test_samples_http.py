@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from threadline.ingest.bootstrap import RunningIngest, bootstrap
 from threadline.ingest.config import IngestConfig
 from threadline.ingest.signature import SIGNATURE_HEADER, sign

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 import pytest
+
 from threadline.ingest.signature import SignatureRejected, check_signature, sign
 
 BODY = b'{"entry": []}'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from threadline.ingest.subjects import fact_subject, raw_msg_id, raw_subject, subject_token
 from threadline.messaging.topology import Topology
 

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
+
 from threadline.ingest.application import WebhookIntake
 from threadline.ingest.http_api import PATH, WebhookApi
 from threadline.ingest.metrics import IngestMetrics

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from threadline.contracts.events.v1 import ingest_pb2
 from threadline.ingest.webhook_parser import (
     MalformedWebhook,

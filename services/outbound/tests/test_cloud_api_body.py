@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from threadline.outbound.cloud_api_body import InvalidMessage, request_body
 from threadline.outbound.outgoing import Content, OutgoingMessage, Recipient
 

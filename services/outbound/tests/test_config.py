@@ -1,4 +1,5 @@
 import pytest
+
 from threadline.outbound.config import OutboundConfig
 from threadline.servicekit.config import ConfigError
 

@@ -15,6 +15,7 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import BucketNotFoundError, NotFoundError
+
 from threadline.contracts.events.v1 import common_pb2, outbound_pb2, session_pb2
 from threadline.messaging.dead_letters import REASON
 from threadline.messaging.topology import (

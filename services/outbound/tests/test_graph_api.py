@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+
 from threadline.outbound.graph_api import HttpGraphApi
 from threadline.outbound.graph_errors import GraphApiError
 

@@ -1,4 +1,5 @@
 import pytest
+
 from threadline.outbound.graph_errors import (
     NO_CODE,
     error_from_response,

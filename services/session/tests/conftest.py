@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import uuid4
 
 import pytest
+
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage
 from threadline.testing.clock import FakeClock

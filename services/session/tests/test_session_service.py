@@ -11,6 +11,7 @@ import grpc
 import nats
 import pytest
 from nats.js import JetStreamContext
+
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2
 from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.contracts.session.v1 import session_pb2 as pb

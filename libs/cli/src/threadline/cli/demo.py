@@ -9,6 +9,7 @@ from datetime import UTC
 
 import aiohttp
 import grpc
+
 from threadline.cli.devstate import DevState
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc as pb_grpc

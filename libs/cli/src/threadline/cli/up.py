@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import aiohttp
+
 from threadline.cli.devstate import STATE_DIR, DevState, Ports, saved_secrets
 from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from threadline.cli.supervisor import Supervisor

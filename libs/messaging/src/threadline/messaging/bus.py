@@ -8,6 +8,7 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
+
 from threadline.servicekit.telemetry import inject_trace_headers
 
 MSG_ID = "Nats-Msg-Id"

@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
 from threadline.messaging.bus import EventBus
 from threadline.messaging.dead_letters import dead_letter
 from threadline.messaging.topology import Topology

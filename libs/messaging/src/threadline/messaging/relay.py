@@ -16,6 +16,7 @@ from typing import Protocol
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+
 from threadline.messaging.bus import EventBus
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from typing import Final
 
 import aiohttp
 from aiohttp import web
+
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.envelope import DEFAULT_WABA_ID, BusinessNumber, webhook_envelope
 from threadline.sandbox.graph_errors import invalid_parameter

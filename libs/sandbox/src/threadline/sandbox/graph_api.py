@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from aiohttp import web
+
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.graph_errors import invalid_parameter, invalid_token
 from threadline.sandbox.identifiers import wa_id_of

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiohttp import web
+
 from threadline.sandbox.identifiers import new_fbtrace_id
 
 INVALID_PARAMETER_CODE = 100

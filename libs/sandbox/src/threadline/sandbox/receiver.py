@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from aiohttp import web
+
 from threadline.sandbox.signing import SIGNATURE_HEADER, verify
 
 

@@ -9,6 +9,7 @@ from types import TracebackType
 
 import aiohttp
 from aiohttp import web
+
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.customer import CustomerApi
 from threadline.sandbox.graph_api import GraphApi

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 import aiohttp
+
 from threadline.sandbox.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)

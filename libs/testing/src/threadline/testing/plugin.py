@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
 from threadline.testing import unique_id
 from threadline.testing.servers import (
     DATABASE_URL_VARIABLE,

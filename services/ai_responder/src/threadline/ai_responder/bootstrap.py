@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
 import nats
+
 from threadline.ai_responder.application import Clock, Responder
 from threadline.ai_responder.config import ResponderConfig
 from threadline.ai_responder.consumers import DURABLE, DraftOnCustomerMessage

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from opentelemetry import trace
+
 from threadline.ai_responder.application import Responder
 from threadline.contracts.events.v1 import session_pb2 as session_events
 from threadline.messaging.bus import EventBus

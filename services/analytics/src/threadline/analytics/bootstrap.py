@@ -12,6 +12,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client as Nats
 from psycopg_pool import AsyncConnectionPool
+
 from threadline.analytics.config import AnalyticsConfig
 from threadline.analytics.consumer import Projector
 from threadline.analytics.grpc_api import ERRORS, registration

@@ -17,6 +17,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool, PoolClosed
+
 from threadline.analytics.projection import PROJECTION, project, unseen
 from threadline.analytics.read_models.positions import lock_position, save_position
 from threadline.analytics.read_models.writer import write

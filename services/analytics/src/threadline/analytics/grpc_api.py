@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from threadline.analytics.criteria import ConversationFilter, MessageWindow, Paging, parse_id
 from threadline.analytics.errors import ConversationNotFound, InvalidQuery
 from threadline.analytics.queries import ConversationQueries

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+
 from threadline.analytics.changes import (
     Changes,
     ContactRow,

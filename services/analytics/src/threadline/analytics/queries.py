@@ -14,6 +14,7 @@ from uuid import UUID
 from psycopg import AsyncCursor, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
+
 from threadline.analytics.criteria import ConversationFilter, MessageWindow, Paging
 from threadline.analytics.errors import ConversationNotFound
 from threadline.analytics.views import (

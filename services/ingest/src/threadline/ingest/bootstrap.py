@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
+
 from threadline.ingest.application import Clock, WebhookIntake, utc_now
 from threadline.ingest.config import IngestConfig
 from threadline.ingest.http_api import WebhookApi

@@ -15,6 +15,7 @@ from typing import Final
 from aiohttp import web
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
 from threadline.ingest.application import Accepted, DeadLettered, NotAcknowledged, WebhookIntake
 from threadline.ingest.metrics import IngestMetrics
 from threadline.ingest.signature import SIGNATURE_HEADER, SignatureRejected, check_signature

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from threadline.contracts.events.v1 import common_pb2, ingest_pb2
 from threadline.ingest.customer_identity import recipient, sender
 from threadline.ingest.message_content import message_content

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 import nats
 from nats.aio.client import Client as NatsClient
+
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry
 from threadline.outbound.application import (
     DispatchResult,

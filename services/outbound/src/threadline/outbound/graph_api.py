@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
+
 from threadline.outbound import metrics
 from threadline.outbound.graph_errors import (
     GraphApiError,

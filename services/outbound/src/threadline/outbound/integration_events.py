@@ -6,6 +6,7 @@ from datetime import datetime
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from threadline.contracts.events.v1 import common_pb2, outbound_pb2, session_pb2
 from threadline.messaging.topology import Topology
 from threadline.outbound.graph_errors import WhatsAppFailure

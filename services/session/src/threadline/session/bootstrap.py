@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import nats
 from nats.aio.client import Client as NatsClient
+
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings

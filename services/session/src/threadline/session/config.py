@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from psycopg.conninfo import conninfo_to_dict
+
 from threadline.servicekit.config import env_bool, env_int, env_str
 
 

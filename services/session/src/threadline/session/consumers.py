@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from opentelemetry import trace
+
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Retry
 from threadline.messaging.consumer import Outcome as Settlement
 from threadline.messaging.topology import AI_EVENTS, INGEST_EVENTS, OUTBOUND_EVENTS

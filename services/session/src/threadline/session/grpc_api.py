@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import grpc
+
 from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc

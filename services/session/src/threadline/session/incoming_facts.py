@@ -10,6 +10,7 @@ from uuid import UUID
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2, outbound_pb2
 from threadline.session.application.facts import (
     DispatchResult,

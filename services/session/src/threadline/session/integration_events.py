@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.messaging.relay import OutboxRecord

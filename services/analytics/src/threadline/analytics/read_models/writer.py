@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
+
 from threadline.analytics.changes import Changes
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
+
 from threadline.session.application.facts import (
     DispatchResult,
     DraftedReply,

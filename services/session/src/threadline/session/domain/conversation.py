@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+
 from threadline.session.domain.errors import InvalidMessage, WindowClosed
 from threadline.session.domain.statuses import moves_forward, status_rank
 from threadline.session.domain.window import window_closes_at, window_is_open
