@@ -24,6 +24,9 @@ from threadline.session.config import SessionConfig
 from threadline.testing import eventually
 
 TOKEN = "session-test-token"
+# A first message stores: the contact, its open conversation, the claim of its wa_id, the
+# business number, the conversation and the message.
+FIRST_MESSAGE_EVENTS = 6
 
 
 @pytest.fixture
@@ -89,18 +92,20 @@ async def test_an_inbound_fact_is_stored_and_relayed_in_order(
     )
 
     async def relayed() -> bool:
-        return len(await session_events(js, topology)) == 4
+        return len(await session_events(js, topology)) == FIRST_MESSAGE_EVENTS
 
     await eventually(relayed)
     events = await session_events(js, topology)
     assert [name for name, _ in events] == [
         "Contact.Registered",
         "Contact.ConversationOpened",
+        "ContactKey.Claimed",
+        "BusinessNumber.Registered",
         "Conversation.Started",
         "Conversation.CustomerMessageReceived",
     ]
     positions = [position for _, position in events]
-    assert positions == sorted(positions) and len(set(positions)) == 4
+    assert positions == sorted(positions) and len(set(positions)) == FIRST_MESSAGE_EVENTS
 
 
 async def test_a_redelivered_fact_is_recorded_once(
@@ -120,7 +125,7 @@ async def test_a_redelivered_fact_is_recorded_once(
         )
 
     await eventually(both_handled)
-    await eventually(lambda: service.relay.position >= 4)
+    await eventually(lambda: service.relay.position >= FIRST_MESSAGE_EVENTS)
     names = [name for name, _ in await session_events(js, topology)]
     assert names.count("Conversation.CustomerMessageReceived") == 1
 
@@ -135,7 +140,7 @@ async def test_a_draft_is_queued_and_the_log_reads_back_in_order(
         fact.SerializeToString(),
         headers={"Nats-Msg-Id": fact.wamid},
     )
-    await eventually(lambda: service.relay.position >= 4)
+    await eventually(lambda: service.relay.position >= FIRST_MESSAGE_EVENTS)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}")
     log = pb_grpc.EventLogStub(channel)
     auth = (("authorization", f"Bearer {TOKEN}"),)
@@ -153,7 +158,7 @@ async def test_a_draft_is_queued_and_the_log_reads_back_in_order(
         headers={"Nats-Msg-Id": draft.draft_id},
     )
 
-    await eventually(lambda: service.relay.position >= 5)
+    await eventually(lambda: service.relay.position >= FIRST_MESSAGE_EVENTS + 1)
     stored = [e async for e in log.ReadAll(pb.ReadAllRequest(from_position=1), metadata=auth)]
     await channel.close()
     assert [e.position for e in stored] == sorted(e.position for e in stored)

@@ -78,7 +78,7 @@ async def bootstrap(
         registrations=[
             Registration(
                 pb_grpc.add_SessionCommandsServicer_to_server,
-                SessionCommandsServicer(app, writer),
+                SessionCommandsServicer(writer),
                 "threadline.session.v1.SessionCommands",
             ),
             Registration(

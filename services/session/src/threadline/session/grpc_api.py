@@ -15,10 +15,12 @@ from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.servicekit.auth import PermissionDenied, current_principal
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import OutboundRequest
+from threadline.session.domain.business_number import Template, TemplateNotFound
 from threadline.session.domain.errors import (
     ConversationNotFound,
     DomainError,
     InvalidMessage,
+    InvalidTransition,
     WindowClosed,
 )
 from threadline.session.incoming_facts import content
@@ -27,11 +29,14 @@ from threadline.session.writer import EventStoreWriter
 
 ERRORS: dict[type[BaseException], grpc.StatusCode] = {
     ConversationNotFound: grpc.StatusCode.NOT_FOUND,
+    TemplateNotFound: grpc.StatusCode.FAILED_PRECONDITION,
     WindowClosed: grpc.StatusCode.FAILED_PRECONDITION,
+    InvalidTransition: grpc.StatusCode.FAILED_PRECONDITION,
     InvalidMessage: grpc.StatusCode.INVALID_ARGUMENT,
     DomainError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 PAGE = 1000
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def parse_id(raw: str, what: str) -> UUID:
@@ -41,31 +46,117 @@ def parse_id(raw: str, what: str) -> UUID:
         raise InvalidMessage(f"{what} must be a UUID, got {raw!r}") from None
 
 
+def template_pb(template: Template) -> pb.Template:
+    return pb.Template(
+        name=template.name,
+        language=template.language,
+        category=template.category,
+        body=template.body,
+        parameter_count=template.parameter_count,
+    )
+
+
 class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
-    def __init__(self, app: Conversations, writer: EventStoreWriter) -> None:
-        self._app, self._writer = app, writer
+    def __init__(self, writer: EventStoreWriter) -> None:
+        self._writer, self._app = writer, writer.app
+
+    async def _conversation_for(self, raw_id: str, role: str) -> UUID:
+        """The conversation's id, when the caller may act on it (another tenant's: not found)."""
+        current_principal().require_role(role)
+        conversation_id = parse_id(raw_id, "conversation_id")
+        talk = await asyncio.to_thread(self._app.find_conversation, conversation_id)
+        if not current_principal().can_see(talk.phone_number_id):
+            raise ConversationNotFound(conversation_id)
+        return conversation_id
+
+    def _number(self, phone_number_id: str, role: str) -> str:
+        current_principal().require_role(role)
+        if not phone_number_id:
+            raise InvalidMessage("phone_number_id is required")
+        if not current_principal().can_see(phone_number_id):
+            raise PermissionDenied(f"this token is not scoped to number {phone_number_id}")
+        return phone_number_id
 
     async def SendMessage(
-        self, request: pb.SendMessageRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.SendMessageRequest, context: Context
     ) -> pb.SendMessageResponse:
-        current_principal().require_role("write")
-        conversation_id = parse_id(request.conversation_id, "conversation_id")
-        conversation = await asyncio.to_thread(self._app.find_conversation, conversation_id)
-        if not current_principal().can_see(conversation.phone_number_id):
-            raise ConversationNotFound(conversation_id)
         if not request.idempotency_key:
             raise InvalidMessage("idempotency_key is required, so a retried call is a no-op")
-        message_id = await self._writer.send(
+        conversation_id = None
+        if request.conversation_id:
+            conversation_id = await self._conversation_for(request.conversation_id, "write")
+        else:
+            self._number(request.phone_number_id, "write")
+        conversation, message = await self._writer.run(
+            self._app.send_message,
             OutboundRequest(
-                conversation_id=conversation_id,
                 content=content(request.content),
                 idempotency_key=request.idempotency_key,
+                conversation_id=conversation_id,
+                phone_number_id=request.phone_number_id,
+                customer_wa_id=request.customer_wa_id,
                 author=request.author or "agent",
+            ),
+        )
+        return pb.SendMessageResponse(message_id=str(message), conversation_id=str(conversation))
+
+    async def UpdateConversationStatus(
+        self, request: pb.UpdateConversationStatusRequest, context: Context
+    ) -> pb.ConversationStatusResponse:
+        conversation_id = await self._conversation_for(request.conversation_id, "write")
+        status = await self._writer.run(
+            lambda: self._app.change_status(
+                conversation_id, request.status, reason=request.reason, by="agent"
             )
         )
-        return pb.SendMessageResponse(
-            message_id=str(message_id), conversation_id=str(conversation_id)
+        return pb.ConversationStatusResponse(conversation_id=str(conversation_id), status=status)
+
+    async def HandOff(
+        self, request: pb.HandOffRequest, context: Context
+    ) -> pb.ConversationStatusResponse:
+        conversation_id = await self._conversation_for(request.conversation_id, "write")
+        status = await self._writer.run(
+            lambda: self._app.hand_off(conversation_id, reason=request.reason, by="agent")
         )
+        return pb.ConversationStatusResponse(conversation_id=str(conversation_id), status=status)
+
+    async def ResumeAutopilot(
+        self, request: pb.ResumeAutopilotRequest, context: Context
+    ) -> pb.ConversationStatusResponse:
+        conversation_id = await self._conversation_for(request.conversation_id, "write")
+        status = await self._writer.run(
+            lambda: self._app.resume_autopilot(conversation_id, by="agent")
+        )
+        return pb.ConversationStatusResponse(conversation_id=str(conversation_id), status=status)
+
+    async def SetAutopilot(
+        self, request: pb.SetAutopilotRequest, context: Context
+    ) -> pb.SetAutopilotResponse:
+        number = self._number(request.phone_number_id, "admin")
+        await self._writer.run(self._app.set_autopilot, number, request.enabled)
+        return pb.SetAutopilotResponse(phone_number_id=number, enabled=request.enabled)
+
+    async def RegisterTemplate(
+        self, request: pb.RegisterTemplateRequest, context: Context
+    ) -> pb.Template:
+        number = self._number(request.phone_number_id, "admin")
+        template = await self._writer.run(
+            lambda: self._app.register_template(
+                number,
+                name=request.name,
+                language=request.language,
+                category=request.category,
+                body=request.body,
+            )
+        )
+        return template_pb(template)
+
+    async def ListTemplates(
+        self, request: pb.ListTemplatesRequest, context: Context
+    ) -> pb.ListTemplatesResponse:
+        number = self._number(request.phone_number_id, "read")
+        templates = await asyncio.to_thread(self._app.templates, number)
+        return pb.ListTemplatesResponse(templates=[template_pb(t) for t in templates])
 
 
 class EventLogServicer(pb_grpc.EventLogServicer):
@@ -73,7 +164,7 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         self._app = app
 
     async def ReadAll(
-        self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.ReadAllRequest, context: Context
     ) -> AsyncIterator[events_pb.SessionEvent]:
         principal = current_principal()
         principal.require_role("read")
@@ -94,7 +185,7 @@ class EventLogServicer(pb_grpc.EventLogServicer):
             left = None if left is None else left - len(page)
 
     async def ReadStream(
-        self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.ReadStreamRequest, context: Context
     ) -> AsyncIterator[events_pb.SessionEvent]:
         current_principal().require_role("read")
         stream_id = parse_id(request.stream_id, "stream_id")
@@ -102,9 +193,8 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         if not events:
             raise ConversationNotFound(stream_id)
         first = to_session_event(events[0], 0)[2]
-        number = (
-            first.conversation_started.phone_number_id or first.contact_registered.phone_number_id
-        )
+        body = first.WhichOneof("body") or ""
+        number = getattr(getattr(first, body, None), "phone_number_id", "")
         if not current_principal().can_see(number):
             raise ConversationNotFound(stream_id)
         for event in events:

@@ -16,6 +16,8 @@ from threadline.session.application.facts import (
     DispatchResult,
     DraftedReply,
     Fact,
+    FlowProgress,
+    HandOffRequest,
     InboundMessage,
     StatusReport,
 )
@@ -51,9 +53,32 @@ def _inbound(data: bytes, trace: str) -> Fact:
             "display_phone_number": fact.display_phone_number,
             "profile_name": fact.customer.profile_name,
             "received_at": moment(fact.received_at).isoformat(),
+            **_derived(fact.content.type, raw),
         },
         trace=trace,
+        free_entry="referral" in raw,
+        target_wamid=_target_wamid(fact.content.type, raw),
     )
+
+
+def _target_wamid(kind: str, raw: dict[str, Any]) -> str:
+    """The message an edit, a revoke or a reaction is about."""
+    body = raw.get(kind, {})
+    if not isinstance(body, dict):
+        return ""
+    return str(body.get("original_message_id") or body.get("message_id") or "")
+
+
+def _derived(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """What the platform adds to the raw payload: a map link for a location."""
+    location = raw.get("location", {}) if kind == "location" else {}
+    if isinstance(location, dict) and "latitude" in location and "longitude" in location:
+        latitude, longitude = location["latitude"], location["longitude"]
+        return {
+            "coordinates": {"latitude": latitude, "longitude": longitude},
+            "map_link": f"https://www.google.com/maps?q={latitude},{longitude}",
+        }
+    return {}
 
 
 def _status(data: bytes, trace: str) -> Fact:
@@ -104,7 +129,31 @@ def _dispatch_failed(data: bytes, trace: str) -> Fact:
     )
 
 
+def _hand_off(data: bytes, trace: str) -> Fact:
+    fact = ai_pb2.HandOffRequested.FromString(data)
+    return HandOffRequest(
+        request_id=fact.request_id,
+        conversation_id=UUID(fact.conversation_id),
+        reason=fact.reason,
+        trace=trace,
+    )
+
+
+def _flow(data: bytes, trace: str) -> Fact:
+    fact = ai_pb2.FlowStepReached.FromString(data)
+    return FlowProgress(
+        conversation_id=UUID(fact.conversation_id),
+        flow_id=fact.flow_id,
+        step_id=fact.step_id,
+        data=json.loads(fact.session_data_json or "{}"),
+        completed=fact.completed,
+        trace=trace,
+    )
+
+
 DECODERS: dict[str, Callable[[bytes, str], Fact]] = {
+    "HandOffRequested": _hand_off,
+    "FlowStepReached": _flow,
     "InboundMessageReceived": _inbound,
     "MessageStatusReported": _status,
     "ReplyDrafted": _draft,

@@ -1,44 +1,35 @@
-"""The session's use cases: record facts in micro-batches, accept operator messages."""
+"""The session's use cases: record facts in micro-batches, and the operators' commands."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
-from threadline.session.application.facts import (
-    DispatchResult,
-    DraftedReply,
-    Fact,
-    InboundMessage,
-    OutboundRequest,
-    StatusReport,
+from threadline.session.application.contacts import find_or_register_contact
+from threadline.session.application.fact_handlers import (
+    HANDLERS,
+    business_number,
+    conversation,
+    open_conversation,
 )
-from threadline.session.application.outcomes import (
-    APPLIED,
-    Ignored,
-    NotYet,
-    Outcome,
-    Rejected,
-)
+from threadline.session.application.facts import Fact, OutboundRequest
+from threadline.session.application.outcomes import NotYet, Outcome, Rejected
 from threadline.session.application.unit_of_work import UnitOfWork
-from threadline.session.domain.contact import Contact
+from threadline.session.domain.business_number import Template
 from threadline.session.domain.conversation import Conversation
-from threadline.session.domain.errors import ConversationNotFound, DomainError
-from threadline.session.domain.identity import (
-    contact_id,
-    drafted_message_id,
-    inbound_message_id,
-    requested_message_id,
-)
+from threadline.session.domain.errors import DomainError, InvalidMessage
+from threadline.session.domain.identity import requested_message_id
+from threadline.session.domain.templates import template_reference
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 CONFLICT_RETRIES = 3
 
 
@@ -47,7 +38,7 @@ def utc_now() -> datetime:
 
 
 class Conversations(Application[UUID]):
-    """Contacts and conversations of every business number, stored as events."""
+    """Contacts, conversations and business numbers, stored as events."""
 
     name = "Session"
     snapshotting_intervals: ClassVar = {Conversation: 200}
@@ -55,14 +46,8 @@ class Conversations(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = utc_now) -> None:
         super().__init__(env)
         self.clock = clock
-        self._handlers: dict[type[Any], Callable[[Any, UnitOfWork], Outcome]] = {
-            InboundMessage: self._record_inbound,
-            StatusReport: self._record_status,
-            DraftedReply: self._accept_draft,
-            DispatchResult: self._record_dispatch,
-        }
 
-    # Commands ------------------------------------------------------------------------
+    # Facts: micro-batches, one transaction each ----------------------------------------
 
     def record_facts(self, facts: Sequence[Fact]) -> list[Outcome]:
         """Apply a batch and save it in one transaction (group commit).
@@ -80,170 +65,135 @@ class Conversations(Application[UUID]):
             log.warning("batch of %d facts falls back to one at a time: %r", len(facts), error)
         return [self._record_alone(fact) for fact in facts]
 
-    def send_message(self, request: OutboundRequest) -> UUID:
-        """Queue an operator's message; a repeated idempotency key returns the first id."""
-        message_id = requested_message_id(request.conversation_id, request.idempotency_key)
-        for _ in range(CONFLICT_RETRIES):
+    def _record_alone(self, fact: Fact) -> Outcome:
+        try:
+            return self._in_transaction(lambda unit: self._apply(fact, unit))
+        except IntegrityError:
+            return NotYet("optimistic concurrency conflicts persisted")
+        except Exception as error:
+            log.exception("fact %r cannot be recorded", fact)
+            return Rejected(f"{type(error).__name__}: {error}", slug="poison")
+
+    def _apply(self, fact: Fact, unit: UnitOfWork) -> Outcome:
+        try:
+            return HANDLERS[type(fact)](fact, unit, self.clock)
+        except DomainError as error:
+            return Rejected(str(error), slug=type(error).__name__)
+
+    def _in_transaction(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run a command and save what it changed; on a version conflict, reload and retry."""
+        for attempt in range(CONFLICT_RETRIES):
             unit = UnitOfWork(self.repository)
-            conversation = unit.get(request.conversation_id, Conversation)
-            if conversation is None:
-                raise ConversationNotFound(request.conversation_id)
-            conversation.queue_outbound(
+            result = work(unit)
+            try:
+                self.save(*unit.changed())
+                return result
+            except IntegrityError:
+                unit.forget()
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # Operator commands -----------------------------------------------------------------
+
+    def send_message(self, request: OutboundRequest) -> tuple[UUID, UUID]:
+        """Queue an operator's message; a repeated idempotency key returns the first ids."""
+
+        def send(unit: UnitOfWork) -> tuple[UUID, UUID]:
+            talk = self._target_conversation(request, unit)
+            message_id = requested_message_id(talk.id, request.idempotency_key)
+            number = business_number(unit, talk.phone_number_id)
+            template = None
+            if request.content.get("type") == "template":
+                template = number.template(
+                    *template_reference(request.content.get("payload_json", ""))
+                )
+            talk.queue_outbound(
                 message_id=message_id,
                 author=request.author,
                 content=request.content,
                 now=self.clock(),
+                template=template,
+                usable_templates=[f"{t.name} ({t.language})" for t in number.all_templates()],
             )
-            try:
-                self.save(*unit.changed())
-                return message_id
-            except IntegrityError:
-                unit.forget()
-        raise DomainError("the conversation is changing too fast; try again")
+            return talk.id, message_id
+
+        return self._in_transaction(send)
+
+    def _target_conversation(self, request: OutboundRequest, unit: UnitOfWork) -> Conversation:
+        if request.conversation_id is not None:
+            return conversation(unit, request.conversation_id)
+        if not request.phone_number_id or not request.customer_wa_id:
+            raise InvalidMessage("give a conversation_id, or a phone_number_id and customer")
+        contact = find_or_register_contact(
+            unit, request.phone_number_id, request.customer_wa_id, "", ""
+        )
+        category = "SERVICE"
+        if request.content.get("type") == "template":
+            name, language = template_reference(request.content.get("payload_json", ""))
+            category = (
+                business_number(unit, request.phone_number_id).template(name, language).category
+            )
+        return open_conversation(unit, contact, opened_by="business", category=category)
+
+    def change_status(self, conversation_id: UUID, status: str, *, reason: str, by: str) -> str:
+        return self._in_transaction(
+            lambda unit: _changed_status(conversation(unit, conversation_id), status, reason, by)
+        )
+
+    def hand_off(self, conversation_id: UUID, *, reason: str, by: str) -> str:
+        def hand(unit: UnitOfWork) -> str:
+            talk = conversation(unit, conversation_id)
+            talk.hand_off(reason=reason, by=by)
+            return talk.status
+
+        return self._in_transaction(hand)
+
+    def resume_autopilot(self, conversation_id: UUID, *, by: str) -> str:
+        def resume(unit: UnitOfWork) -> str:
+            talk = conversation(unit, conversation_id)
+            talk.resume_autopilot(by=by)
+            return talk.status
+
+        return self._in_transaction(resume)
+
+    def set_autopilot(self, phone_number_id: str, enabled: bool) -> None:
+        def switch(unit: UnitOfWork) -> None:
+            number = business_number(unit, phone_number_id)
+            if number.autopilot != enabled:
+                number.set_autopilot(enabled)
+
+        self._in_transaction(switch)
+
+    def register_template(
+        self, phone_number_id: str, *, name: str, language: str, category: str, body: str
+    ) -> Template:
+        def register(unit: UnitOfWork) -> Template:
+            number = business_number(unit, phone_number_id)
+            number.register_template(name=name, language=language, category=category, body=body)
+            return number.template(name, language)
+
+        return self._in_transaction(register)
+
+    def auto_resolve(self, conversation_id: UUID) -> bool:
+        """Resolve one conversation if it has been idle past its number's threshold."""
+
+        def resolve(unit: UnitOfWork) -> bool:
+            talk = conversation(unit, conversation_id)
+            hours = business_number(unit, talk.phone_number_id).auto_resolve_hours
+            return talk.auto_resolve(now=self.clock(), after=timedelta(hours=hours))
+
+        return self._in_transaction(resolve)
 
     # Queries -------------------------------------------------------------------------
 
     def find_conversation(self, conversation_id: UUID) -> Conversation:
-        unit = UnitOfWork(self.repository)
-        conversation = unit.get(conversation_id, Conversation)
-        if conversation is None:
-            raise ConversationNotFound(conversation_id)
-        return conversation
+        return conversation(UnitOfWork(self.repository), conversation_id)
 
-    # Fact handlers -------------------------------------------------------------------
+    def templates(self, phone_number_id: str) -> list[Template]:
+        return business_number(UnitOfWork(self.repository), phone_number_id).all_templates()
 
-    def _record_alone(self, fact: Fact) -> Outcome:
-        for _ in range(CONFLICT_RETRIES):
-            unit = UnitOfWork(self.repository)
-            try:
-                outcome = self._apply(fact, unit)
-                self.save(*unit.changed())
-                return outcome
-            except IntegrityError:
-                unit.forget()
-                continue
-            except Exception as error:
-                log.exception("fact %r cannot be recorded", fact)
-                return Rejected(f"{type(error).__name__}: {error}", slug="poison")
-        return NotYet("optimistic concurrency conflicts persisted")
 
-    def _apply(self, fact: Fact, unit: UnitOfWork) -> Outcome:
-        try:
-            return self._handlers[type(fact)](fact, unit)
-        except DomainError as error:
-            return Rejected(str(error), slug=type(error).__name__)
-
-    def _record_inbound(self, fact: InboundMessage, unit: UnitOfWork) -> Outcome:
-        contact = self._contact_for(fact, unit)
-        conversation = self._open_conversation(contact, unit)
-        conversation.receive_customer_message(
-            message_id=inbound_message_id(fact.wamid),
-            wamid=fact.wamid,
-            content=fact.content,
-            sent_at=fact.sent_at,
-            context_wamid=fact.context_wamid,
-            metadata=fact.metadata,
-            trace=fact.trace,
-        )
-        return APPLIED
-
-    def _contact_for(self, fact: InboundMessage, unit: UnitOfWork) -> Contact:
-        found = unit.get(contact_id(fact.phone_number_id, fact.wa_id, fact.user_id), Contact)
-        if found is not None:
-            return found
-        contact = Contact(
-            phone_number_id=fact.phone_number_id,
-            wa_id=fact.wa_id,
-            user_id=fact.user_id,
-            profile_name=fact.profile_name,
-        )
-        unit.add(contact)
-        return contact
-
-    def _open_conversation(self, contact: Contact, unit: UnitOfWork) -> Conversation:
-        if contact.open_conversation_id is not None:
-            found = unit.get(contact.open_conversation_id, Conversation)
-            if found is not None:
-                return found
-        conversation = Conversation(
-            contact_id=contact.id,
-            phone_number_id=contact.phone_number_id,
-            customer_wa_id=contact.wa_id,
-            customer_user_id=contact.user_id,
-            customer_name=contact.profile_name,
-            session_key=f"whatsapp_+{contact.wa_id or contact.user_id}",
-        )
-        unit.add(conversation)
-        # Saved with the conversation: a concurrent first message conflicts on the contact's
-        # version instead of opening a second conversation.
-        contact.open_conversation(conversation.id)
-        return conversation
-
-    def _record_status(self, fact: StatusReport, unit: UnitOfWork) -> Outcome:
-        contact = unit.get(
-            contact_id(fact.phone_number_id, fact.recipient_wa_id, fact.recipient_user_id),
-            Contact,
-        )
-        conversations = [
-            c
-            for cid in (contact.recent_conversations() if contact else [])
-            if (c := unit.get(cid, Conversation)) is not None
-        ]
-        for conversation in conversations:
-            if conversation.knows(fact.wamid):
-                changed = conversation.report_status(
-                    wamid=fact.wamid,
-                    status=fact.status,
-                    reported_at=fact.reported_at,
-                    pricing=fact.pricing,
-                    errors=fact.errors,
-                    trace=fact.trace,
-                )
-                return (
-                    APPLIED if changed else Ignored(f"status {fact.status} is not a forward move")
-                )
-        # The status may have overtaken the dispatch result that names the wamid: the
-        # conversation waiting for one holds it until then.
-        waiting = next((c for c in conversations if c.awaits_dispatch()), None)
-        if waiting is None:
-            return NotYet(f"no message with wamid {fact.wamid} (yet)")
-        waiting.hold_early_status(
-            wamid=fact.wamid,
-            status=fact.status,
-            reported_at=fact.reported_at,
-            pricing=fact.pricing,
-            errors=fact.errors,
-        )
-        return APPLIED
-
-    def _accept_draft(self, fact: DraftedReply, unit: UnitOfWork) -> Outcome:
-        conversation = unit.get(fact.conversation_id, Conversation)
-        if conversation is None:
-            raise ConversationNotFound(fact.conversation_id)
-        conversation.queue_outbound(
-            message_id=drafted_message_id(fact.draft_id),
-            author="ai",
-            content=fact.content,
-            now=self.clock(),
-            in_reply_to=fact.in_reply_to_message_id,
-            trace=fact.trace,
-        )
-        return APPLIED
-
-    def _record_dispatch(self, fact: DispatchResult, unit: UnitOfWork) -> Outcome:
-        conversation = unit.get(fact.conversation_id, Conversation)
-        if conversation is None:
-            raise ConversationNotFound(fact.conversation_id)
-        if fact.succeeded:
-            conversation.record_dispatch(
-                message_id=fact.message_id, wamid=fact.wamid, trace=fact.trace
-            )
-        else:
-            conversation.record_dispatch_failure(
-                message_id=fact.message_id,
-                code=fact.error_code,
-                title=fact.error_title,
-                detail=fact.error_detail,
-                trace=fact.trace,
-            )
-        return APPLIED
+def _changed_status(talk: Conversation, status: str, reason: str, by: str) -> str:
+    talk.change_status(status, reason=reason, by=by)
+    return talk.status

@@ -20,6 +20,8 @@ class InboundMessage:
     context_wamid: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     trace: str = ""
+    free_entry: bool = False  # came through a free entry point (an ad referral): 72-hour window
+    target_wamid: str = ""  # for an edit, a revoke or a reaction: the message it changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +62,38 @@ class DispatchResult:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboundRequest:
-    """An operator's or integration's `SendMessage`."""
+class HandOffRequest:
+    """The assistant asks for a human."""
+
+    request_id: str
+    conversation_id: UUID
+    reason: str
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowProgress:
+    """A structured flow run by the assistant reached a step."""
 
     conversation_id: UUID
+    flow_id: str
+    step_id: str
+    data: dict[str, Any]
+    completed: bool
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    """An operator's or integration's `SendMessage`: into a conversation, or to a customer of
+    a business number (business-initiated; outside the window only a template)."""
+
     content: dict[str, str]
     idempotency_key: str
+    conversation_id: UUID | None = None
+    phone_number_id: str = ""
+    customer_wa_id: str = ""
     author: str = "agent"
 
 
-Fact = InboundMessage | StatusReport | DraftedReply | DispatchResult
+Fact = InboundMessage | StatusReport | DraftedReply | DispatchResult | HandOffRequest | FlowProgress

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from threadline.session.domain.errors import InvalidMessage, WindowClosed
+from threadline.session.domain.business_number import Template
+from threadline.session.domain.errors import InvalidMessage, InvalidTransition, WindowClosed
+from threadline.session.domain.lifecycle import (
+    ACTIVE,
+    CLOSED,
+    ESCALATED,
+    check_transition,
+    resolution_status,
+)
 from threadline.session.domain.statuses import moves_forward, status_rank
-from threadline.session.domain.window import window_closes_at, window_is_open
+from threadline.session.domain.templates import check_template_parameters
+from threadline.session.domain.window import window_closes_at
 
 AUTHORS = frozenset({"ai", "agent", "flow"})
+FREE_ENTRY_WINDOW = timedelta(hours=72)
 MessageState = dict[str, str]
 
 
 class Conversation(Aggregate):
-    """Messages in and out, their statuses, and the customer service window.
+    """Messages in and out, their statuses, the customer service window and who answers.
 
     Every command is idempotent: a message id, wamid or status already recorded changes nothing,
     so a redelivered fact or a retried request is a no-op.
@@ -33,6 +43,8 @@ class Conversation(Aggregate):
         customer_name: str,
         session_key: str,
         channel: str = "whatsapp",
+        opened_by: str = "customer",
+        category: str = "SERVICE",
     ) -> None:
         self.contact_id = contact_id
         self.phone_number_id = phone_number_id
@@ -41,13 +53,112 @@ class Conversation(Aggregate):
         self.customer_name = customer_name
         self.session_key = session_key
         self.channel = channel
-        self.status = "active"
+        self.opened_by = opened_by
+        self.category = category
+        self.status = ACTIVE
+        self.ai_paused = False
         self.last_inbound_at: datetime | None = None
+        self.free_entry_until: datetime | None = None
+        self.last_activity_at: datetime | None = None
+        self.flow: dict[str, Any] | None = None
         self.messages: dict[str, MessageState] = {}
         self.message_ids_by_wamid: dict[str, str] = {}
         self.early_statuses: dict[str, list[dict[str, Any]]] = {}
 
+    # Lifecycle -----------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED
+
+    def window_closes_at(self) -> datetime | None:
+        regular = window_closes_at(self.last_inbound_at)
+        candidates = [t for t in (regular, self.free_entry_until) if t is not None]
+        return max(candidates) if candidates else None
+
+    def window_is_open(self, now: datetime) -> bool:
+        closes = self.window_closes_at()
+        return closes is not None and now < closes
+
+    def change_status(self, status: str, *, reason: str = "", by: str = "agent") -> bool:
+        """An operator moves the conversation; False when it already has that status."""
+        if status == self.status:
+            return False
+        check_transition(self.status, status)
+        self._status_set(status, reason, by)
+        return True
+
+    @event("StatusChanged")
+    def _status_set(self, status: str, reason: str, by: str) -> None:
+        self.status = status
+        self.ai_paused = status == ESCALATED
+
+    def hand_off(self, *, reason: str, by: str) -> bool:
+        """A human takes over: escalated, and the assistant stops answering."""
+        if self.status == ESCALATED and self.ai_paused:
+            return False
+        check_transition(self.status, ESCALATED)
+        self._handed_off(reason, by)
+        return True
+
+    @event("HandedOff")
+    def _handed_off(self, reason: str, by: str) -> None:
+        self.status = ESCALATED
+        self.ai_paused = True
+
+    def resume_autopilot(self, *, by: str) -> bool:
+        """The assistant answers again; the conversation is active again."""
+        if not self.ai_paused and self.status == ACTIVE:
+            return False
+        if not self.is_open:
+            raise InvalidTransition(f"a {self.status} conversation cannot be resumed")
+        self._autopilot_resumed(by)
+        return True
+
+    @event("AutopilotResumed")
+    def _autopilot_resumed(self, by: str) -> None:
+        self.status = ACTIVE
+        self.ai_paused = False
+
+    def auto_resolve(self, *, now: datetime, after: timedelta) -> bool:
+        """Close an idle conversation: completed, or abandoned when a flow was left unfinished."""
+        if not self.is_open or self.last_activity_at is None:
+            return False
+        if now - self.last_activity_at < after:
+            return False
+        unfinished_flow = self.flow is not None and not self.flow["completed"]
+        self._auto_resolved(
+            resolution_status(unfinished_flow=unfinished_flow), self.last_activity_at
+        )
+        return True
+
+    @event("AutoResolved")
+    def _auto_resolved(self, status: str, idle_since: datetime) -> None:
+        self.status = status
+        self.ai_paused = False
+
+    def record_flow_step(
+        self, *, flow_id: str, step_id: str, data: dict[str, Any], completed: bool
+    ) -> bool:
+        current = self.flow or {}
+        if (
+            current.get("flow_id"),
+            current.get("step_id"),
+            current.get("data"),
+            current.get("completed"),
+        ) == (flow_id, step_id, data, completed):
+            return False
+        self._flow_step(flow_id, step_id, data, completed)
+        return True
+
+    @event("FlowStepRecorded")
+    def _flow_step(self, flow_id: str, step_id: str, data: dict[str, Any], completed: bool) -> None:
+        self.flow = {"flow_id": flow_id, "step_id": step_id, "data": data, "completed": completed}
+
     # Customer messages ---------------------------------------------------------------
+
+    def knows(self, wamid: str) -> bool:
+        return wamid in self.message_ids_by_wamid
 
     def receive_customer_message(
         self,
@@ -59,11 +170,14 @@ class Conversation(Aggregate):
         context_wamid: str = "",
         metadata: dict[str, Any] | None = None,
         trace: str = "",
+        free_entry: bool = False,
     ) -> bool:
         """Record a customer's message; False when it was already recorded."""
-        if wamid in self.message_ids_by_wamid:
+        if self.knows(wamid):
             return False
-        self._receive(message_id, wamid, content, sent_at, context_wamid, metadata or {}, trace)
+        self._receive(
+            message_id, wamid, content, sent_at, context_wamid, metadata or {}, free_entry, trace
+        )
         return True
 
     @event("CustomerMessageReceived")
@@ -75,12 +189,59 @@ class Conversation(Aggregate):
         sent_at: datetime,
         context_wamid: str,
         metadata: dict[str, Any],
+        free_entry: bool,
         trace: str,
     ) -> None:
         self.messages[str(message_id)] = {"direction": "in", "wamid": wamid, "status": "received"}
         self.message_ids_by_wamid[wamid] = str(message_id)
         if self.last_inbound_at is None or sent_at > self.last_inbound_at:
             self.last_inbound_at = sent_at
+        if free_entry:
+            self.free_entry_until = sent_at + FREE_ENTRY_WINDOW
+        self._touch(sent_at)
+
+    def record_customer_change(
+        self,
+        *,
+        message_id: UUID,
+        wamid: str,
+        kind: str,
+        target_wamid: str,
+        content: dict[str, str],
+        sent_at: datetime,
+        metadata: dict[str, Any],
+        trace: str = "",
+    ) -> bool:
+        """An edit, a deletion (revoke) or a reaction (empty emoji: removed) to a message.
+
+        The change is kept even when the message it names is unknown (sent before the platform
+        saw this customer); `target_message_id` is then empty.
+        """
+        if self.knows(wamid):
+            return False
+        target = self.message_ids_by_wamid.get(target_wamid, "")
+        self._customer_change(
+            message_id, wamid, kind, target_wamid, target, content, sent_at, metadata, trace
+        )
+        return True
+
+    @event("CustomerMessageChanged")
+    def _customer_change(
+        self,
+        message_id: UUID,
+        wamid: str,
+        kind: str,
+        target_wamid: str,
+        target_message_id: str,
+        content: dict[str, str],
+        sent_at: datetime,
+        metadata: dict[str, Any],
+        trace: str,
+    ) -> None:
+        self.message_ids_by_wamid[wamid] = str(message_id)
+        if kind == "revoke" and target_message_id:
+            self.messages[target_message_id]["status"] = "deleted"
+        self._touch(sent_at)
 
     # Outbound messages ---------------------------------------------------------------
 
@@ -93,11 +254,15 @@ class Conversation(Aggregate):
         now: datetime,
         in_reply_to: str = "",
         trace: str = "",
+        template: Template | None = None,
+        usable_templates: list[str] | None = None,
     ) -> bool:
-        """Accept a reply for sending; False when this message id was already queued."""
+        """Accept a message for sending; False when this message id was already queued."""
         if str(message_id) in self.messages:
             return False
-        self.check_outbound(author, content, now)
+        self.check_outbound(
+            author, content, now, template=template, usable_templates=usable_templates
+        )
         self._queue(
             message_id,
             author,
@@ -106,19 +271,35 @@ class Conversation(Aggregate):
             self.phone_number_id,
             self.customer_wa_id,
             self.customer_user_id,
+            now,
             trace,
         )
         return True
 
-    def check_outbound(self, author: str, content: dict[str, str], now: datetime) -> None:
+    def check_outbound(
+        self,
+        author: str,
+        content: dict[str, str],
+        now: datetime,
+        *,
+        template: Template | None = None,
+        usable_templates: list[str] | None = None,
+    ) -> None:
         if author not in AUTHORS:
             raise InvalidMessage(f"author must be one of {sorted(AUTHORS)}, got {author!r}")
-        if not content.get("type"):
+        if not self.is_open:
+            raise InvalidTransition(f"the conversation is {self.status}; nothing more is sent")
+        kind = content.get("type", "")
+        if not kind:
             raise InvalidMessage("an outbound message needs a type")
-        if content["type"] == "text" and not content.get("text", "").strip():
+        if kind == "text" and not content.get("text", "").strip():
             raise InvalidMessage("a text message needs a non-empty text")
-        if content["type"] != "template" and not window_is_open(self.last_inbound_at, now):
-            raise WindowClosed(window_closes_at(self.last_inbound_at))
+        if kind == "template":
+            if template is None:
+                raise InvalidMessage("a template message needs a registered template")
+            check_template_parameters(template, content.get("payload_json", ""))
+        elif not self.window_is_open(now):
+            raise WindowClosed(self.window_closes_at(), usable_templates or [])
 
     @event("OutboundMessageQueued")
     def _queue(
@@ -130,10 +311,12 @@ class Conversation(Aggregate):
         phone_number_id: str,
         recipient_wa_id: str,
         recipient_user_id: str,
+        queued_at: datetime,
         trace: str,
     ) -> None:
         # The sender and recipient travel with the event so outbound needs nothing else.
         self.messages[str(message_id)] = {"direction": "out", "wamid": "", "status": "queued"}
+        self._touch(queued_at)
 
     def record_dispatch(self, *, message_id: UUID, wamid: str, trace: str = "") -> bool:
         """The Graph API accepted the message and named it `wamid`."""
@@ -184,13 +367,21 @@ class Conversation(Aggregate):
         errors: list[dict[str, Any]] | None = None,
         trace: str = "",
     ) -> bool:
-        """Apply a status webhook; only forward moves change anything."""
+        """Apply a status webhook. A forward move changes the message; a late, repeated or
+        out-of-order one is recorded once but never moves it back."""
         message_id = self.message_ids_by_wamid.get(wamid)
-        if message_id is None or not moves_forward(self.messages[message_id]["status"], status):
+        if message_id is None:
             return False
-        self._status_changed(
-            UUID(message_id), wamid, status, reported_at, pricing or {}, errors or [], trace
-        )
+        state = self.messages[message_id]
+        if moves_forward(state["status"], status):
+            self._status_changed(
+                UUID(message_id), wamid, status, reported_at, pricing or {}, errors or [], trace
+            )
+            return True
+        reported = state.get("reported", "").split(",")
+        if status in reported or status == state["status"]:
+            return False
+        self._late_status(UUID(message_id), wamid, status, reported_at, pricing or {}, errors or [])
         return True
 
     @event("MessageStatusChanged")
@@ -205,9 +396,23 @@ class Conversation(Aggregate):
         trace: str,
     ) -> None:
         self.messages[str(message_id)]["status"] = status
+        self._remember_report(str(message_id), status)
 
-    def knows(self, wamid: str) -> bool:
-        return wamid in self.message_ids_by_wamid
+    @event("LateStatusRecorded")
+    def _late_status(
+        self,
+        message_id: UUID,
+        wamid: str,
+        status: str,
+        reported_at: datetime,
+        pricing: dict[str, Any],
+        errors: list[dict[str, Any]],
+    ) -> None:
+        self._remember_report(str(message_id), status)
+
+    def _remember_report(self, message_id: str, status: str) -> None:
+        state = self.messages[message_id]
+        state["reported"] = ",".join(filter(None, [state.get("reported", ""), status]))
 
     def awaits_dispatch(self) -> bool:
         """Some outbound message has been queued but the Graph API has not yet named it."""
@@ -249,3 +454,7 @@ class Conversation(Aggregate):
                 "errors": errors,
             }
         )
+
+    def _touch(self, moment: datetime) -> None:
+        if self.last_activity_at is None or moment > self.last_activity_at:
+            self.last_activity_at = moment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 
@@ -15,12 +16,20 @@ class ConversationNotFound(DomainError):
 
 
 class WindowClosed(DomainError):
-    def __init__(self, closed_at: datetime | None) -> None:
+    def __init__(self, closed_at: datetime | None, templates: Sequence[str] = ()) -> None:
         when = f"closed at {closed_at.isoformat()}" if closed_at else "was never opened"
+        usable = ", ".join(templates) if templates else "none registered for this number"
         super().__init__(
-            f"the 24-hour customer service window {when}; only an approved template may be sent"
+            f"the 24-hour customer service window {when}; only an approved template may be "
+            f"sent (templates: {usable})"
         )
+        self.closed_at = closed_at
+        self.templates = list(templates)
 
 
 class InvalidMessage(DomainError):
     """An outbound message that is not well formed (empty text, unknown type, ...)."""
+
+
+class InvalidTransition(DomainError):
+    """A status change the conversation's lifecycle does not allow."""

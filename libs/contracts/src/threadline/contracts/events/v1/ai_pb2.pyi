@@ -96,3 +96,45 @@ class HandOffRequested(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HandOffRequested: _TypeAlias = HandOffRequested  # noqa: Y015
+
+@_typing.final
+class FlowStepReached(_message.Message):
+    """A structured conversation flow run by the assistant reached a step.
+    Nats-Msg-Id: event_id.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    FLOW_ID_FIELD_NUMBER: _builtins.int
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    SESSION_DATA_JSON_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    REACHED_AT_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    conversation_id: _builtins.str
+    flow_id: _builtins.str
+    step_id: _builtins.str
+    session_data_json: _builtins.str
+    completed: _builtins.bool
+    @_builtins.property
+    def reached_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        flow_id: _builtins.str = ...,
+        step_id: _builtins.str = ...,
+        session_data_json: _builtins.str = ...,
+        completed: _builtins.bool = ...,
+        reached_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reached_at", b"reached_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "conversation_id", b"conversation_id", "event_id", b"event_id", "flow_id", b"flow_id", "reached_at", b"reached_at", "session_data_json", b"session_data_json", "step_id", b"step_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlowStepReached: _TypeAlias = FlowStepReached  # noqa: Y015

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from threadline.contracts.events.v1 import common_pb2 as threadline_dot_events_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"threadline/events/v1/session.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\x84\x07\n\x0cSessionEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x16\n\x0e\x61ggregate_type\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\x05 \x01(\x04\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x45\n\x12\x63ontact_registered\x18\n \x01(\x0b\x32\'.threadline.events.v1.ContactRegisteredH\x00\x12I\n\x14\x63onversation_started\x18\x0b \x01(\x0b\x32).threadline.events.v1.ConversationStartedH\x00\x12R\n\x19\x63ustomer_message_received\x18\x0c \x01(\x0b\x32-.threadline.events.v1.CustomerMessageReceivedH\x00\x12N\n\x17outbound_message_queued\x18\r \x01(\x0b\x32+.threadline.events.v1.OutboundMessageQueuedH\x00\x12V\n\x1boutbound_message_dispatched\x18\x0e \x01(\x0b\x32/.threadline.events.v1.OutboundMessageDispatchedH\x00\x12L\n\x16message_status_changed\x18\x0f \x01(\x0b\x32*.threadline.events.v1.MessageStatusChangedH\x00\x12N\n\x17outbound_message_failed\x18\x10 \x01(\x0b\x32+.threadline.events.v1.OutboundMessageFailedH\x00\x12V\n\x1b\x63ontact_conversation_opened\x18\x11 \x01(\x0b\x32/.threadline.events.v1.ContactConversationOpenedH\x00\x12J\n\x15status_reported_early\x18\x12 \x01(\x0b\x32).threadline.events.v1.StatusReportedEarlyH\x00\x42\x06\n\x04\x62ody\"f\n\x11\x43ontactRegistered\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\"4\n\x19\x43ontactConversationOpened\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"\xa2\x01\n\x13\x43onversationStarted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x02 \x01(\t\x12\x13\n\x0bsession_key\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x05 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\"\xce\x01\n\x17\x43ustomerMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12+\n\x07sent_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rcontext_wamid\x18\x05 \x01(\t\x12\x15\n\rmetadata_json\x18\x06 \x01(\t\"\xe6\x01\n\x15OutboundMessageQueued\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12\x1e\n\x16in_reply_to_message_id\x18\x04 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x05 \x01(\t\x12\x39\n\trecipient\x18\x06 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\">\n\x19OutboundMessageDispatched\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\"\xdf\x01\n\x14MessageStatusChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0breported_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07pricing\x18\x05 \x01(\x0b\x32\x1d.threadline.events.v1.Pricing\x12\x33\n\x06\x65rrors\x18\x06 \x03(\x0b\x32#.threadline.events.v1.WhatsAppError\"e\n\x13StatusReportedEarly\x12\r\n\x05wamid\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12/\n\x0breported_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x15OutboundMessageFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x32\n\x05\x65rror\x18\x02 \x01(\x0b\x32#.threadline.events.v1.WhatsAppErrorb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"threadline/events/v1/session.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\xd3\r\n\x0cSessionEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x16\n\x0e\x61ggregate_type\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\x05 \x01(\x04\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x45\n\x12\x63ontact_registered\x18\n \x01(\x0b\x32\'.threadline.events.v1.ContactRegisteredH\x00\x12I\n\x14\x63onversation_started\x18\x0b \x01(\x0b\x32).threadline.events.v1.ConversationStartedH\x00\x12R\n\x19\x63ustomer_message_received\x18\x0c \x01(\x0b\x32-.threadline.events.v1.CustomerMessageReceivedH\x00\x12N\n\x17outbound_message_queued\x18\r \x01(\x0b\x32+.threadline.events.v1.OutboundMessageQueuedH\x00\x12V\n\x1boutbound_message_dispatched\x18\x0e \x01(\x0b\x32/.threadline.events.v1.OutboundMessageDispatchedH\x00\x12L\n\x16message_status_changed\x18\x0f \x01(\x0b\x32*.threadline.events.v1.MessageStatusChangedH\x00\x12N\n\x17outbound_message_failed\x18\x10 \x01(\x0b\x32+.threadline.events.v1.OutboundMessageFailedH\x00\x12V\n\x1b\x63ontact_conversation_opened\x18\x11 \x01(\x0b\x32/.threadline.events.v1.ContactConversationOpenedH\x00\x12J\n\x15status_reported_early\x18\x12 \x01(\x0b\x32).threadline.events.v1.StatusReportedEarlyH\x00\x12P\n\x18\x63ustomer_message_changed\x18\x13 \x01(\x0b\x32,.threadline.events.v1.CustomerMessageChangedH\x00\x12H\n\x14late_status_recorded\x18\x14 \x01(\x0b\x32(.threadline.events.v1.LateStatusRecordedH\x00\x12V\n\x1b\x63onversation_status_changed\x18\x15 \x01(\x0b\x32/.threadline.events.v1.ConversationStatusChangedH\x00\x12N\n\x17\x63ontact_identity_linked\x18\x16 \x01(\x0b\x32+.threadline.events.v1.ContactIdentityLinkedH\x00\x12W\n\x1c\x63ontact_profile_name_changed\x18\x17 \x01(\x0b\x32/.threadline.events.v1.ContactProfileNameChangedH\x00\x12\x46\n\x13\x63ontact_key_claimed\x18\x18 \x01(\x0b\x32\'.threadline.events.v1.ContactKeyClaimedH\x00\x12T\n\x1a\x62usiness_number_registered\x18\x19 \x01(\x0b\x32..threadline.events.v1.BusinessNumberRegisteredH\x00\x12;\n\rautopilot_set\x18\x1a \x01(\x0b\x32\".threadline.events.v1.AutopilotSetH\x00\x12G\n\x13template_registered\x18\x1b \x01(\x0b\x32(.threadline.events.v1.TemplateRegisteredH\x00\x12\x46\n\x13\x61uto_resolution_set\x18\x1c \x01(\x0b\x32\'.threadline.events.v1.AutoResolutionSetH\x00\x12\x44\n\x12\x66low_step_recorded\x18\x1d \x01(\x0b\x32&.threadline.events.v1.FlowStepRecordedH\x00\x42\x06\n\x04\x62ody\"f\n\x11\x43ontactRegistered\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\"4\n\x19\x43ontactConversationOpened\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"\xc7\x01\n\x13\x43onversationStarted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x02 \x01(\t\x12\x13\n\x0bsession_key\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x05 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\x12\x11\n\topened_by\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x07 \x01(\t\"\xe2\x01\n\x17\x43ustomerMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12+\n\x07sent_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rcontext_wamid\x18\x05 \x01(\t\x12\x15\n\rmetadata_json\x18\x06 \x01(\t\x12\x12\n\nfree_entry\x18\x07 \x01(\x08\"\xe6\x01\n\x15OutboundMessageQueued\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12\x1e\n\x16in_reply_to_message_id\x18\x04 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x05 \x01(\t\x12\x39\n\trecipient\x18\x06 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\">\n\x19OutboundMessageDispatched\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\"\xdf\x01\n\x14MessageStatusChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0breported_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07pricing\x18\x05 \x01(\x0b\x32\x1d.threadline.events.v1.Pricing\x12\x33\n\x06\x65rrors\x18\x06 \x03(\x0b\x32#.threadline.events.v1.WhatsAppError\"e\n\x13StatusReportedEarly\x12\r\n\x05wamid\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12/\n\x0breported_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x15OutboundMessageFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x32\n\x05\x65rror\x18\x02 \x01(\x0b\x32#.threadline.events.v1.WhatsAppError\"\xf5\x01\n\x16\x43ustomerMessageChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0ctarget_wamid\x18\x04 \x01(\t\x12\x19\n\x11target_message_id\x18\x05 \x01(\t\x12\x35\n\x07\x63ontent\x18\x06 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12+\n\x07sent_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmetadata_json\x18\x08 \x01(\t\"\xdd\x01\n\x12LateStatusRecorded\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05wamid\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0breported_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07pricing\x18\x05 \x01(\x0b\x32\x1d.threadline.events.v1.Pricing\x12\x33\n\x06\x65rrors\x18\x06 \x03(\x0b\x32#.threadline.events.v1.WhatsAppError\"b\n\x19\x43onversationStatusChanged\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nchanged_by\x18\x03 \x01(\t\x12\x11\n\tai_paused\x18\x04 \x01(\x08\"7\n\x15\x43ontactIdentityLinked\x12\r\n\x05wa_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"1\n\x19\x43ontactProfileNameChanged\x12\x14\n\x0cprofile_name\x18\x01 \x01(\t\"M\n\x11\x43ontactKeyClaimed\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\ncontact_id\x18\x03 \x01(\t\"3\n\x18\x42usinessNumberRegistered\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\"\x1f\n\x0c\x41utopilotSet\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\"m\n\x12TemplateRegistered\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x17\n\x0fparameter_count\x18\x05 \x01(\x05\"\"\n\x11\x41utoResolutionSet\x12\r\n\x05hours\x18\x01 \x01(\x05\"b\n\x10\x46lowStepRecorded\x12\x0f\n\x07\x66low_id\x18\x01 \x01(\t\x12\x0f\n\x07step_id\x18\x02 \x01(\t\x12\x19\n\x11session_data_json\x18\x03 \x01(\t\x12\x11\n\tcompleted\x18\x04 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,23 +34,45 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'threadline.events.v1.sessio
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SESSIONEVENT']._serialized_start=129
-  _globals['_SESSIONEVENT']._serialized_end=1029
-  _globals['_CONTACTREGISTERED']._serialized_start=1031
-  _globals['_CONTACTREGISTERED']._serialized_end=1133
-  _globals['_CONTACTCONVERSATIONOPENED']._serialized_start=1135
-  _globals['_CONTACTCONVERSATIONOPENED']._serialized_end=1187
-  _globals['_CONVERSATIONSTARTED']._serialized_start=1190
-  _globals['_CONVERSATIONSTARTED']._serialized_end=1352
-  _globals['_CUSTOMERMESSAGERECEIVED']._serialized_start=1355
-  _globals['_CUSTOMERMESSAGERECEIVED']._serialized_end=1561
-  _globals['_OUTBOUNDMESSAGEQUEUED']._serialized_start=1564
-  _globals['_OUTBOUNDMESSAGEQUEUED']._serialized_end=1794
-  _globals['_OUTBOUNDMESSAGEDISPATCHED']._serialized_start=1796
-  _globals['_OUTBOUNDMESSAGEDISPATCHED']._serialized_end=1858
-  _globals['_MESSAGESTATUSCHANGED']._serialized_start=1861
-  _globals['_MESSAGESTATUSCHANGED']._serialized_end=2084
-  _globals['_STATUSREPORTEDEARLY']._serialized_start=2086
-  _globals['_STATUSREPORTEDEARLY']._serialized_end=2187
-  _globals['_OUTBOUNDMESSAGEFAILED']._serialized_start=2189
-  _globals['_OUTBOUNDMESSAGEFAILED']._serialized_end=2284
+  _globals['_SESSIONEVENT']._serialized_end=1876
+  _globals['_CONTACTREGISTERED']._serialized_start=1878
+  _globals['_CONTACTREGISTERED']._serialized_end=1980
+  _globals['_CONTACTCONVERSATIONOPENED']._serialized_start=1982
+  _globals['_CONTACTCONVERSATIONOPENED']._serialized_end=2034
+  _globals['_CONVERSATIONSTARTED']._serialized_start=2037
+  _globals['_CONVERSATIONSTARTED']._serialized_end=2236
+  _globals['_CUSTOMERMESSAGERECEIVED']._serialized_start=2239
+  _globals['_CUSTOMERMESSAGERECEIVED']._serialized_end=2465
+  _globals['_OUTBOUNDMESSAGEQUEUED']._serialized_start=2468
+  _globals['_OUTBOUNDMESSAGEQUEUED']._serialized_end=2698
+  _globals['_OUTBOUNDMESSAGEDISPATCHED']._serialized_start=2700
+  _globals['_OUTBOUNDMESSAGEDISPATCHED']._serialized_end=2762
+  _globals['_MESSAGESTATUSCHANGED']._serialized_start=2765
+  _globals['_MESSAGESTATUSCHANGED']._serialized_end=2988
+  _globals['_STATUSREPORTEDEARLY']._serialized_start=2990
+  _globals['_STATUSREPORTEDEARLY']._serialized_end=3091
+  _globals['_OUTBOUNDMESSAGEFAILED']._serialized_start=3093
+  _globals['_OUTBOUNDMESSAGEFAILED']._serialized_end=3188
+  _globals['_CUSTOMERMESSAGECHANGED']._serialized_start=3191
+  _globals['_CUSTOMERMESSAGECHANGED']._serialized_end=3436
+  _globals['_LATESTATUSRECORDED']._serialized_start=3439
+  _globals['_LATESTATUSRECORDED']._serialized_end=3660
+  _globals['_CONVERSATIONSTATUSCHANGED']._serialized_start=3662
+  _globals['_CONVERSATIONSTATUSCHANGED']._serialized_end=3760
+  _globals['_CONTACTIDENTITYLINKED']._serialized_start=3762
+  _globals['_CONTACTIDENTITYLINKED']._serialized_end=3817
+  _globals['_CONTACTPROFILENAMECHANGED']._serialized_start=3819
+  _globals['_CONTACTPROFILENAMECHANGED']._serialized_end=3868
+  _globals['_CONTACTKEYCLAIMED']._serialized_start=3870
+  _globals['_CONTACTKEYCLAIMED']._serialized_end=3947
+  _globals['_BUSINESSNUMBERREGISTERED']._serialized_start=3949
+  _globals['_BUSINESSNUMBERREGISTERED']._serialized_end=4000
+  _globals['_AUTOPILOTSET']._serialized_start=4002
+  _globals['_AUTOPILOTSET']._serialized_end=4033
+  _globals['_TEMPLATEREGISTERED']._serialized_start=4035
+  _globals['_TEMPLATEREGISTERED']._serialized_end=4144
+  _globals['_AUTORESOLUTIONSET']._serialized_start=4146
+  _globals['_AUTORESOLUTIONSET']._serialized_end=4180
+  _globals['_FLOWSTEPRECORDED']._serialized_start=4182
+  _globals['_FLOWSTEPRECORDED']._serialized_end=4280
 # @@protoc_insertion_point(module_scope)

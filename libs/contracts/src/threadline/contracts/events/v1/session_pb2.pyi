@@ -43,6 +43,17 @@ class SessionEvent(_message.Message):
     OUTBOUND_MESSAGE_FAILED_FIELD_NUMBER: _builtins.int
     CONTACT_CONVERSATION_OPENED_FIELD_NUMBER: _builtins.int
     STATUS_REPORTED_EARLY_FIELD_NUMBER: _builtins.int
+    CUSTOMER_MESSAGE_CHANGED_FIELD_NUMBER: _builtins.int
+    LATE_STATUS_RECORDED_FIELD_NUMBER: _builtins.int
+    CONVERSATION_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
+    CONTACT_IDENTITY_LINKED_FIELD_NUMBER: _builtins.int
+    CONTACT_PROFILE_NAME_CHANGED_FIELD_NUMBER: _builtins.int
+    CONTACT_KEY_CLAIMED_FIELD_NUMBER: _builtins.int
+    BUSINESS_NUMBER_REGISTERED_FIELD_NUMBER: _builtins.int
+    AUTOPILOT_SET_FIELD_NUMBER: _builtins.int
+    TEMPLATE_REGISTERED_FIELD_NUMBER: _builtins.int
+    AUTO_RESOLUTION_SET_FIELD_NUMBER: _builtins.int
+    FLOW_STEP_RECORDED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -70,6 +81,28 @@ class SessionEvent(_message.Message):
     def contact_conversation_opened(self) -> Global___ContactConversationOpened: ...
     @_builtins.property
     def status_reported_early(self) -> Global___StatusReportedEarly: ...
+    @_builtins.property
+    def customer_message_changed(self) -> Global___CustomerMessageChanged: ...
+    @_builtins.property
+    def late_status_recorded(self) -> Global___LateStatusRecorded: ...
+    @_builtins.property
+    def conversation_status_changed(self) -> Global___ConversationStatusChanged: ...
+    @_builtins.property
+    def contact_identity_linked(self) -> Global___ContactIdentityLinked: ...
+    @_builtins.property
+    def contact_profile_name_changed(self) -> Global___ContactProfileNameChanged: ...
+    @_builtins.property
+    def contact_key_claimed(self) -> Global___ContactKeyClaimed: ...
+    @_builtins.property
+    def business_number_registered(self) -> Global___BusinessNumberRegistered: ...
+    @_builtins.property
+    def autopilot_set(self) -> Global___AutopilotSet: ...
+    @_builtins.property
+    def template_registered(self) -> Global___TemplateRegistered: ...
+    @_builtins.property
+    def auto_resolution_set(self) -> Global___AutoResolutionSet: ...
+    @_builtins.property
+    def flow_step_recorded(self) -> Global___FlowStepRecorded: ...
     def __init__(
         self,
         *,
@@ -88,12 +121,23 @@ class SessionEvent(_message.Message):
         outbound_message_failed: Global___OutboundMessageFailed | None = ...,
         contact_conversation_opened: Global___ContactConversationOpened | None = ...,
         status_reported_early: Global___StatusReportedEarly | None = ...,
+        customer_message_changed: Global___CustomerMessageChanged | None = ...,
+        late_status_recorded: Global___LateStatusRecorded | None = ...,
+        conversation_status_changed: Global___ConversationStatusChanged | None = ...,
+        contact_identity_linked: Global___ContactIdentityLinked | None = ...,
+        contact_profile_name_changed: Global___ContactProfileNameChanged | None = ...,
+        contact_key_claimed: Global___ContactKeyClaimed | None = ...,
+        business_number_registered: Global___BusinessNumberRegistered | None = ...,
+        autopilot_set: Global___AutopilotSet | None = ...,
+        template_registered: Global___TemplateRegistered | None = ...,
+        auto_resolution_set: Global___AutoResolutionSet | None = ...,
+        flow_step_recorded: Global___FlowStepRecorded | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "contact_conversation_opened", b"contact_conversation_opened", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "status_reported_early", b"status_reported_early"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "flow_step_recorded", b"flow_step_recorded", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "status_reported_early", b"status_reported_early", "template_registered", b"template_registered"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "body", b"body", "contact_conversation_opened", b"contact_conversation_opened", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "status_reported_early", b"status_reported_early"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "flow_step_recorded", b"flow_step_recorded", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "status_reported_early", b"status_reported_early", "template_registered", b"template_registered"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_failed", "contact_conversation_opened", "status_reported_early"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_failed", "contact_conversation_opened", "status_reported_early", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_recorded"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -152,10 +196,16 @@ class ConversationStarted(_message.Message):
     SESSION_KEY_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     CUSTOMER_FIELD_NUMBER: _builtins.int
+    OPENED_BY_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
     contact_id: _builtins.str
     phone_number_id: _builtins.str
     session_key: _builtins.str
     channel: _builtins.str
+    opened_by: _builtins.str
+    """customer, business"""
+    category: _builtins.str
+    """SERVICE, MARKETING, UTILITY, AUTHENTICATION"""
     @_builtins.property
     def customer(self) -> _common_pb2.CustomerIdentity: ...
     def __init__(
@@ -166,10 +216,12 @@ class ConversationStarted(_message.Message):
         session_key: _builtins.str = ...,
         channel: _builtins.str = ...,
         customer: _common_pb2.CustomerIdentity | None = ...,
+        opened_by: _builtins.str = ...,
+        category: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "contact_id", b"contact_id", "customer", b"customer", "phone_number_id", b"phone_number_id", "session_key", b"session_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "channel", b"channel", "contact_id", b"contact_id", "customer", b"customer", "opened_by", b"opened_by", "phone_number_id", b"phone_number_id", "session_key", b"session_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -185,10 +237,13 @@ class CustomerMessageReceived(_message.Message):
     SENT_AT_FIELD_NUMBER: _builtins.int
     CONTEXT_WAMID_FIELD_NUMBER: _builtins.int
     METADATA_JSON_FIELD_NUMBER: _builtins.int
+    FREE_ENTRY_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     wamid: _builtins.str
     context_wamid: _builtins.str
     metadata_json: _builtins.str
+    free_entry: _builtins.bool
+    """came through an ad referral: the window is 72 hours"""
     @_builtins.property
     def content(self) -> _common_pb2.MessageContent: ...
     @_builtins.property
@@ -202,10 +257,11 @@ class CustomerMessageReceived(_message.Message):
         sent_at: _timestamp_pb2.Timestamp | None = ...,
         context_wamid: _builtins.str = ...,
         metadata_json: _builtins.str = ...,
+        free_entry: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "sent_at", b"sent_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "context_wamid", b"context_wamid", "message_id", b"message_id", "metadata_json", b"metadata_json", "sent_at", b"sent_at", "wamid", b"wamid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "context_wamid", b"context_wamid", "free_entry", b"free_entry", "message_id", b"message_id", "metadata_json", b"metadata_json", "sent_at", b"sent_at", "wamid", b"wamid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -362,3 +418,307 @@ class OutboundMessageFailed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OutboundMessageFailed: _TypeAlias = OutboundMessageFailed  # noqa: Y015
+
+@_typing.final
+class CustomerMessageChanged(_message.Message):
+    """An edit, a deletion (revoke) or a reaction (empty emoji: removed) by the customer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    WAMID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TARGET_WAMID_FIELD_NUMBER: _builtins.int
+    TARGET_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    SENT_AT_FIELD_NUMBER: _builtins.int
+    METADATA_JSON_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """of this change"""
+    wamid: _builtins.str
+    kind: _builtins.str
+    """edit, revoke, reaction"""
+    target_wamid: _builtins.str
+    target_message_id: _builtins.str
+    """empty when the changed message is unknown"""
+    metadata_json: _builtins.str
+    @_builtins.property
+    def content(self) -> _common_pb2.MessageContent: ...
+    @_builtins.property
+    def sent_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        wamid: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        target_wamid: _builtins.str = ...,
+        target_message_id: _builtins.str = ...,
+        content: _common_pb2.MessageContent | None = ...,
+        sent_at: _timestamp_pb2.Timestamp | None = ...,
+        metadata_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "sent_at", b"sent_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "kind", b"kind", "message_id", b"message_id", "metadata_json", b"metadata_json", "sent_at", b"sent_at", "target_message_id", b"target_message_id", "target_wamid", b"target_wamid", "wamid", b"wamid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomerMessageChanged: _TypeAlias = CustomerMessageChanged  # noqa: Y015
+
+@_typing.final
+class LateStatusRecorded(_message.Message):
+    """A status that arrived late, repeated or out of order: kept, but the message did not move."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    WAMID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REPORTED_AT_FIELD_NUMBER: _builtins.int
+    PRICING_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    wamid: _builtins.str
+    status: _builtins.str
+    @_builtins.property
+    def reported_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def pricing(self) -> _common_pb2.Pricing: ...
+    @_builtins.property
+    def errors(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.WhatsAppError]: ...
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        wamid: _builtins.str = ...,
+        status: _builtins.str = ...,
+        reported_at: _timestamp_pb2.Timestamp | None = ...,
+        pricing: _common_pb2.Pricing | None = ...,
+        errors: _abc.Iterable[_common_pb2.WhatsAppError] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pricing", b"pricing", "reported_at", b"reported_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "message_id", b"message_id", "pricing", b"pricing", "reported_at", b"reported_at", "status", b"status", "wamid", b"wamid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LateStatusRecorded: _TypeAlias = LateStatusRecorded  # noqa: Y015
+
+@_typing.final
+class ConversationStatusChanged(_message.Message):
+    """The conversation's status changed: by an operator (StatusChanged), a hand-off (HandedOff),
+    the assistant given back (AutopilotResumed) or automatic resolution (AutoResolved) —
+    the subject's event name tells which.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CHANGED_BY_FIELD_NUMBER: _builtins.int
+    AI_PAUSED_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """active, escalated, completed, abandoned"""
+    reason: _builtins.str
+    changed_by: _builtins.str
+    """agent, ai, system"""
+    ai_paused: _builtins.bool
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        changed_by: _builtins.str = ...,
+        ai_paused: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_paused", b"ai_paused", "changed_by", b"changed_by", "reason", b"reason", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConversationStatusChanged: _TypeAlias = ConversationStatusChanged  # noqa: Y015
+
+@_typing.final
+class ContactIdentityLinked(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WA_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    wa_id: _builtins.str
+    user_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        wa_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id", "wa_id", b"wa_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactIdentityLinked: _TypeAlias = ContactIdentityLinked  # noqa: Y015
+
+@_typing.final
+class ContactProfileNameChanged(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROFILE_NAME_FIELD_NUMBER: _builtins.int
+    profile_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        profile_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["profile_name", b"profile_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactProfileNameChanged: _TypeAlias = ContactProfileNameChanged  # noqa: Y015
+
+@_typing.final
+class ContactKeyClaimed(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    phone_number_id: _builtins.str
+    key: _builtins.str
+    """wa:<wa_id> or bsuid:<user_id>"""
+    contact_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        phone_number_id: _builtins.str = ...,
+        key: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "key", b"key", "phone_number_id", b"phone_number_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactKeyClaimed: _TypeAlias = ContactKeyClaimed  # noqa: Y015
+
+@_typing.final
+class BusinessNumberRegistered(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    phone_number_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        phone_number_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["phone_number_id", b"phone_number_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BusinessNumberRegistered: _TypeAlias = BusinessNumberRegistered  # noqa: Y015
+
+@_typing.final
+class AutopilotSet(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENABLED_FIELD_NUMBER: _builtins.int
+    enabled: _builtins.bool
+    def __init__(
+        self,
+        *,
+        enabled: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AutopilotSet: _TypeAlias = AutopilotSet  # noqa: Y015
+
+@_typing.final
+class TemplateRegistered(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    PARAMETER_COUNT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    language: _builtins.str
+    category: _builtins.str
+    body: _builtins.str
+    parameter_count: _builtins.int
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        language: _builtins.str = ...,
+        category: _builtins.str = ...,
+        body: _builtins.str = ...,
+        parameter_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "category", b"category", "language", b"language", "name", b"name", "parameter_count", b"parameter_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TemplateRegistered: _TypeAlias = TemplateRegistered  # noqa: Y015
+
+@_typing.final
+class AutoResolutionSet(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOURS_FIELD_NUMBER: _builtins.int
+    hours: _builtins.int
+    def __init__(
+        self,
+        *,
+        hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AutoResolutionSet: _TypeAlias = AutoResolutionSet  # noqa: Y015
+
+@_typing.final
+class FlowStepRecorded(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLOW_ID_FIELD_NUMBER: _builtins.int
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    SESSION_DATA_JSON_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    flow_id: _builtins.str
+    step_id: _builtins.str
+    session_data_json: _builtins.str
+    completed: _builtins.bool
+    def __init__(
+        self,
+        *,
+        flow_id: _builtins.str = ...,
+        step_id: _builtins.str = ...,
+        session_data_json: _builtins.str = ...,
+        completed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "flow_id", b"flow_id", "session_data_json", b"session_data_json", "step_id", b"step_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlowStepRecorded: _TypeAlias = FlowStepRecorded  # noqa: Y015

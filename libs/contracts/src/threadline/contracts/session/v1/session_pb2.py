@@ -26,7 +26,7 @@ from threadline.contracts.events.v1 import common_pb2 as threadline_dot_events_d
 from threadline.contracts.events.v1 import session_pb2 as threadline_dot_events_dot_v1_dot_session__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#threadline/session/v1/session.proto\x12\x15threadline.session.v1\x1a!threadline/events/v1/common.proto\x1a\"threadline/events/v1/session.proto\"\x8d\x01\n\x12SendMessageRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x35\n\x07\x63ontent\x18\x02 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x04 \x01(\t\"B\n\x13SendMessageResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\"6\n\x0eReadAllRequest\x12\x15\n\rfrom_position\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"&\n\x11ReadStreamRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t2w\n\x0fSessionCommands\x12\x64\n\x0bSendMessage\x12).threadline.session.v1.SendMessageRequest\x1a*.threadline.session.v1.SendMessageResponse2\xc0\x01\n\x08\x45ventLog\x12V\n\x07ReadAll\x12%.threadline.session.v1.ReadAllRequest\x1a\".threadline.events.v1.SessionEvent0\x01\x12\\\n\nReadStream\x12(.threadline.session.v1.ReadStreamRequest\x1a\".threadline.events.v1.SessionEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#threadline/session/v1/session.proto\x12\x15threadline.session.v1\x1a!threadline/events/v1/common.proto\x1a\"threadline/events/v1/session.proto\"\xbe\x01\n\x12SendMessageRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x35\n\x07\x63ontent\x18\x02 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x04 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63ustomer_wa_id\x18\x06 \x01(\t\"B\n\x13SendMessageResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\"Z\n\x1fUpdateConversationStatusRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"9\n\x0eHandOffRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"1\n\x16ResumeAutopilotRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"E\n\x1a\x43onversationStatusResponse\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"?\n\x13SetAutopilotRequest\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\"@\n\x14SetAutopilotResponse\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\"r\n\x17RegisterTemplateRequest\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\"c\n\x08Template\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x17\n\x0fparameter_count\x18\x05 \x01(\x05\"/\n\x14ListTemplatesRequest\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\"K\n\x15ListTemplatesResponse\x12\x32\n\ttemplates\x18\x01 \x03(\x0b\x32\x1f.threadline.session.v1.Template\"6\n\x0eReadAllRequest\x12\x15\n\rfrom_position\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"&\n\x11ReadStreamRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t2\x93\x06\n\x0fSessionCommands\x12\x64\n\x0bSendMessage\x12).threadline.session.v1.SendMessageRequest\x1a*.threadline.session.v1.SendMessageResponse\x12\x85\x01\n\x18UpdateConversationStatus\x12\x36.threadline.session.v1.UpdateConversationStatusRequest\x1a\x31.threadline.session.v1.ConversationStatusResponse\x12\x63\n\x07HandOff\x12%.threadline.session.v1.HandOffRequest\x1a\x31.threadline.session.v1.ConversationStatusResponse\x12s\n\x0fResumeAutopilot\x12-.threadline.session.v1.ResumeAutopilotRequest\x1a\x31.threadline.session.v1.ConversationStatusResponse\x12g\n\x0cSetAutopilot\x12*.threadline.session.v1.SetAutopilotRequest\x1a+.threadline.session.v1.SetAutopilotResponse\x12\x63\n\x10RegisterTemplate\x12..threadline.session.v1.RegisterTemplateRequest\x1a\x1f.threadline.session.v1.Template\x12j\n\rListTemplates\x12+.threadline.session.v1.ListTemplatesRequest\x1a,.threadline.session.v1.ListTemplatesResponse2\xc0\x01\n\x08\x45ventLog\x12V\n\x07ReadAll\x12%.threadline.session.v1.ReadAllRequest\x1a\".threadline.events.v1.SessionEvent0\x01\x12\\\n\nReadStream\x12(.threadline.session.v1.ReadStreamRequest\x1a\".threadline.events.v1.SessionEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,15 +34,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'threadline.session.v1.sessi
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SENDMESSAGEREQUEST']._serialized_start=134
-  _globals['_SENDMESSAGEREQUEST']._serialized_end=275
-  _globals['_SENDMESSAGERESPONSE']._serialized_start=277
-  _globals['_SENDMESSAGERESPONSE']._serialized_end=343
-  _globals['_READALLREQUEST']._serialized_start=345
-  _globals['_READALLREQUEST']._serialized_end=399
-  _globals['_READSTREAMREQUEST']._serialized_start=401
-  _globals['_READSTREAMREQUEST']._serialized_end=439
-  _globals['_SESSIONCOMMANDS']._serialized_start=441
-  _globals['_SESSIONCOMMANDS']._serialized_end=560
-  _globals['_EVENTLOG']._serialized_start=563
-  _globals['_EVENTLOG']._serialized_end=755
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=324
+  _globals['_SENDMESSAGERESPONSE']._serialized_start=326
+  _globals['_SENDMESSAGERESPONSE']._serialized_end=392
+  _globals['_UPDATECONVERSATIONSTATUSREQUEST']._serialized_start=394
+  _globals['_UPDATECONVERSATIONSTATUSREQUEST']._serialized_end=484
+  _globals['_HANDOFFREQUEST']._serialized_start=486
+  _globals['_HANDOFFREQUEST']._serialized_end=543
+  _globals['_RESUMEAUTOPILOTREQUEST']._serialized_start=545
+  _globals['_RESUMEAUTOPILOTREQUEST']._serialized_end=594
+  _globals['_CONVERSATIONSTATUSRESPONSE']._serialized_start=596
+  _globals['_CONVERSATIONSTATUSRESPONSE']._serialized_end=665
+  _globals['_SETAUTOPILOTREQUEST']._serialized_start=667
+  _globals['_SETAUTOPILOTREQUEST']._serialized_end=730
+  _globals['_SETAUTOPILOTRESPONSE']._serialized_start=732
+  _globals['_SETAUTOPILOTRESPONSE']._serialized_end=796
+  _globals['_REGISTERTEMPLATEREQUEST']._serialized_start=798
+  _globals['_REGISTERTEMPLATEREQUEST']._serialized_end=912
+  _globals['_TEMPLATE']._serialized_start=914
+  _globals['_TEMPLATE']._serialized_end=1013
+  _globals['_LISTTEMPLATESREQUEST']._serialized_start=1015
+  _globals['_LISTTEMPLATESREQUEST']._serialized_end=1062
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=1064
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=1139
+  _globals['_READALLREQUEST']._serialized_start=1141
+  _globals['_READALLREQUEST']._serialized_end=1195
+  _globals['_READSTREAMREQUEST']._serialized_start=1197
+  _globals['_READSTREAMREQUEST']._serialized_end=1235
+  _globals['_SESSIONCOMMANDS']._serialized_start=1238
+  _globals['_SESSIONCOMMANDS']._serialized_end=2025
+  _globals['_EVENTLOG']._serialized_start=2028
+  _globals['_EVENTLOG']._serialized_end=2220
 # @@protoc_insertion_point(module_scope)

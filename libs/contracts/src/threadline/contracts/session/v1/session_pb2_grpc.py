@@ -41,6 +41,36 @@ class SessionCommandsStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendMessageRequest.SerializeToString,
                 response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendMessageResponse.FromString,
                 _registered_method=True)
+        self.UpdateConversationStatus = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/UpdateConversationStatus',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.UpdateConversationStatusRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.FromString,
+                _registered_method=True)
+        self.HandOff = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/HandOff',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.HandOffRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.FromString,
+                _registered_method=True)
+        self.ResumeAutopilot = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ResumeAutopilot',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ResumeAutopilotRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.FromString,
+                _registered_method=True)
+        self.SetAutopilot = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/SetAutopilot',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotResponse.FromString,
+                _registered_method=True)
+        self.RegisterTemplate = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/RegisterTemplate',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.RegisterTemplateRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.Template.FromString,
+                _registered_method=True)
+        self.ListTemplates = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ListTemplates',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesResponse.FromString,
+                _registered_method=True)
 
 
 class SessionCommandsServicer:
@@ -48,9 +78,47 @@ class SessionCommandsServicer:
     """
 
     def SendMessage(self, request, context):
-        """Queue an outbound message in a conversation. A retried call with the same
-        idempotency_key returns the first call's message id and queues nothing new.
+        """Queue an outbound message in a conversation, or (business-initiated) to a customer of a
+        business number. A retried call with the same idempotency_key returns the first call's
+        message id and queues nothing new. Outside the 24-hour window only a registered template
+        is accepted: FAILED_PRECONDITION says when the window closed and which templates fit.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateConversationStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HandOff(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeAutopilot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAutopilot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterTemplate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTemplates(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -62,6 +130,36 @@ def add_SessionCommandsServicer_to_server(servicer, server):
                     servicer.SendMessage,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendMessageRequest.FromString,
                     response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendMessageResponse.SerializeToString,
+            ),
+            'UpdateConversationStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateConversationStatus,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.UpdateConversationStatusRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.SerializeToString,
+            ),
+            'HandOff': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandOff,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.HandOffRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.SerializeToString,
+            ),
+            'ResumeAutopilot': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeAutopilot,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ResumeAutopilotRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.SerializeToString,
+            ),
+            'SetAutopilot': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAutopilot,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotResponse.SerializeToString,
+            ),
+            'RegisterTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterTemplate,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.RegisterTemplateRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.Template.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -92,6 +190,168 @@ class SessionCommands:
             '/threadline.session.v1.SessionCommands/SendMessage',
             threadline_dot_session_dot_v1_dot_session__pb2.SendMessageRequest.SerializeToString,
             threadline_dot_session_dot_v1_dot_session__pb2.SendMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateConversationStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/UpdateConversationStatus',
+            threadline_dot_session_dot_v1_dot_session__pb2.UpdateConversationStatusRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandOff(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/HandOff',
+            threadline_dot_session_dot_v1_dot_session__pb2.HandOffRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeAutopilot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ResumeAutopilot',
+            threadline_dot_session_dot_v1_dot_session__pb2.ResumeAutopilotRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ConversationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAutopilot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/SetAutopilot',
+            threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/RegisterTemplate',
+            threadline_dot_session_dot_v1_dot_session__pb2.RegisterTemplateRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ListTemplates',
+            threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,9 +35,17 @@ class SessionCommandsStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SessionCommandsAsyncStub: ...
     SendMessage: _grpc.UnaryUnaryMultiCallable[_session_pb2.SendMessageRequest, _session_pb2.SendMessageResponse]
-    """Queue an outbound message in a conversation. A retried call with the same
-    idempotency_key returns the first call's message id and queues nothing new.
+    """Queue an outbound message in a conversation, or (business-initiated) to a customer of a
+    business number. A retried call with the same idempotency_key returns the first call's
+    message id and queues nothing new. Outside the 24-hour window only a registered template
+    is accepted: FAILED_PRECONDITION says when the window closed and which templates fit.
     """
+    UpdateConversationStatus: _grpc.UnaryUnaryMultiCallable[_session_pb2.UpdateConversationStatusRequest, _session_pb2.ConversationStatusResponse]
+    HandOff: _grpc.UnaryUnaryMultiCallable[_session_pb2.HandOffRequest, _session_pb2.ConversationStatusResponse]
+    ResumeAutopilot: _grpc.UnaryUnaryMultiCallable[_session_pb2.ResumeAutopilotRequest, _session_pb2.ConversationStatusResponse]
+    SetAutopilot: _grpc.UnaryUnaryMultiCallable[_session_pb2.SetAutopilotRequest, _session_pb2.SetAutopilotResponse]
+    RegisterTemplate: _grpc.UnaryUnaryMultiCallable[_session_pb2.RegisterTemplateRequest, _session_pb2.Template]
+    ListTemplates: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListTemplatesRequest, _session_pb2.ListTemplatesResponse]
 
 @_typing.type_check_only
 class SessionCommandsAsyncStub(SessionCommandsStub):
@@ -45,9 +53,17 @@ class SessionCommandsAsyncStub(SessionCommandsStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SendMessage: _aio.UnaryUnaryMultiCallable[_session_pb2.SendMessageRequest, _session_pb2.SendMessageResponse]  # type: ignore[assignment]
-    """Queue an outbound message in a conversation. A retried call with the same
-    idempotency_key returns the first call's message id and queues nothing new.
+    """Queue an outbound message in a conversation, or (business-initiated) to a customer of a
+    business number. A retried call with the same idempotency_key returns the first call's
+    message id and queues nothing new. Outside the 24-hour window only a registered template
+    is accepted: FAILED_PRECONDITION says when the window closed and which templates fit.
     """
+    UpdateConversationStatus: _aio.UnaryUnaryMultiCallable[_session_pb2.UpdateConversationStatusRequest, _session_pb2.ConversationStatusResponse]  # type: ignore[assignment]
+    HandOff: _aio.UnaryUnaryMultiCallable[_session_pb2.HandOffRequest, _session_pb2.ConversationStatusResponse]  # type: ignore[assignment]
+    ResumeAutopilot: _aio.UnaryUnaryMultiCallable[_session_pb2.ResumeAutopilotRequest, _session_pb2.ConversationStatusResponse]  # type: ignore[assignment]
+    SetAutopilot: _aio.UnaryUnaryMultiCallable[_session_pb2.SetAutopilotRequest, _session_pb2.SetAutopilotResponse]  # type: ignore[assignment]
+    RegisterTemplate: _aio.UnaryUnaryMultiCallable[_session_pb2.RegisterTemplateRequest, _session_pb2.Template]  # type: ignore[assignment]
+    ListTemplates: _aio.UnaryUnaryMultiCallable[_session_pb2.ListTemplatesRequest, _session_pb2.ListTemplatesResponse]  # type: ignore[assignment]
 
 class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
     """Operator and integration commands. Every call needs `authorization: Bearer <token>`."""
@@ -58,9 +74,53 @@ class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
         request: _session_pb2.SendMessageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.SendMessageResponse, _abc.Awaitable[_session_pb2.SendMessageResponse]]:
-        """Queue an outbound message in a conversation. A retried call with the same
-        idempotency_key returns the first call's message id and queues nothing new.
+        """Queue an outbound message in a conversation, or (business-initiated) to a customer of a
+        business number. A retried call with the same idempotency_key returns the first call's
+        message id and queues nothing new. Outside the 24-hour window only a registered template
+        is accepted: FAILED_PRECONDITION says when the window closed and which templates fit.
         """
+
+    @_abc_1.abstractmethod
+    def UpdateConversationStatus(
+        self,
+        request: _session_pb2.UpdateConversationStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ConversationStatusResponse, _abc.Awaitable[_session_pb2.ConversationStatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def HandOff(
+        self,
+        request: _session_pb2.HandOffRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ConversationStatusResponse, _abc.Awaitable[_session_pb2.ConversationStatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ResumeAutopilot(
+        self,
+        request: _session_pb2.ResumeAutopilotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ConversationStatusResponse, _abc.Awaitable[_session_pb2.ConversationStatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetAutopilot(
+        self,
+        request: _session_pb2.SetAutopilotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.SetAutopilotResponse, _abc.Awaitable[_session_pb2.SetAutopilotResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RegisterTemplate(
+        self,
+        request: _session_pb2.RegisterTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.Template, _abc.Awaitable[_session_pb2.Template]]: ...
+
+    @_abc_1.abstractmethod
+    def ListTemplates(
+        self,
+        request: _session_pb2.ListTemplatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ListTemplatesResponse, _abc.Awaitable[_session_pb2.ListTemplatesResponse]]: ...
 
 def add_SessionCommandsServicer_to_server(servicer: SessionCommandsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -1,0 +1,188 @@
+"""How each fact changes the aggregates. Each handler loads through the batch's unit of work,
+acts, and says what became of the fact; saving is the caller's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from threadline.session.application.contacts import find_contact, find_or_register_contact
+from threadline.session.application.facts import (
+    DispatchResult,
+    DraftedReply,
+    FlowProgress,
+    HandOffRequest,
+    InboundMessage,
+    StatusReport,
+)
+from threadline.session.application.outcomes import APPLIED, Ignored, NotYet, Outcome
+from threadline.session.application.unit_of_work import UnitOfWork
+from threadline.session.domain.business_number import BusinessNumber, business_number_id
+from threadline.session.domain.contact import Contact
+from threadline.session.domain.conversation import Conversation
+from threadline.session.domain.errors import ConversationNotFound
+from threadline.session.domain.identity import drafted_message_id, inbound_message_id
+
+CHANGES = frozenset({"edit", "revoke", "reaction"})
+Clock = Callable[[], datetime]
+
+
+def business_number(unit: UnitOfWork, phone_number_id: str) -> BusinessNumber:
+    """The number's settings, registered with the defaults on first use."""
+    found = unit.get(business_number_id(phone_number_id), BusinessNumber)
+    if found is None:
+        found = BusinessNumber(phone_number_id=phone_number_id)
+        unit.add(found)
+    return found
+
+
+def conversation(unit: UnitOfWork, conversation_id: Any) -> Conversation:
+    found = unit.get(conversation_id, Conversation)
+    if found is None:
+        raise ConversationNotFound(conversation_id)
+    return found
+
+
+def open_conversation(unit: UnitOfWork, contact: Contact, **opening: str) -> Conversation:
+    """The contact's open conversation on this number, else a new one."""
+    if contact.open_conversation_id is not None:
+        found = unit.get(contact.open_conversation_id, Conversation)
+        if found is not None and found.is_open:
+            return found
+    started = Conversation(
+        contact_id=contact.id,
+        phone_number_id=contact.phone_number_id,
+        customer_wa_id=contact.wa_id,
+        customer_user_id=contact.user_id,
+        customer_name=contact.profile_name,
+        session_key=f"whatsapp_+{contact.wa_id or contact.user_id}",
+        **opening,
+    )
+    unit.add(started)
+    # Saved with the conversation: a concurrent first message conflicts on the contact's
+    # version instead of opening a second conversation.
+    contact.open_conversation(started.id)
+    return started
+
+
+def record_inbound(fact: InboundMessage, unit: UnitOfWork, clock: Clock) -> Outcome:
+    contact = find_or_register_contact(
+        unit, fact.phone_number_id, fact.wa_id, fact.user_id, fact.profile_name
+    )
+    business_number(unit, fact.phone_number_id)
+    talk = open_conversation(unit, contact)
+    message_id = inbound_message_id(fact.wamid)
+    if fact.content.get("type") in CHANGES:
+        talk.record_customer_change(
+            message_id=message_id,
+            wamid=fact.wamid,
+            kind=fact.content["type"],
+            target_wamid=fact.target_wamid,
+            content=fact.content,
+            sent_at=fact.sent_at,
+            metadata=fact.metadata,
+            trace=fact.trace,
+        )
+    else:
+        talk.receive_customer_message(
+            message_id=message_id,
+            wamid=fact.wamid,
+            content=fact.content,
+            sent_at=fact.sent_at,
+            context_wamid=fact.context_wamid,
+            metadata=fact.metadata,
+            trace=fact.trace,
+            free_entry=fact.free_entry,
+        )
+    return APPLIED
+
+
+def record_status(fact: StatusReport, unit: UnitOfWork, clock: Clock) -> Outcome:
+    contact = find_contact(unit, fact.phone_number_id, fact.recipient_wa_id, fact.recipient_user_id)
+    talks = [
+        c
+        for cid in (contact.recent_conversations() if contact else [])
+        if (c := unit.get(cid, Conversation)) is not None
+    ]
+    for talk in talks:
+        if talk.knows(fact.wamid):
+            changed = talk.report_status(
+                wamid=fact.wamid,
+                status=fact.status,
+                reported_at=fact.reported_at,
+                pricing=fact.pricing,
+                errors=fact.errors,
+                trace=fact.trace,
+            )
+            return APPLIED if changed else Ignored(f"status {fact.status} already recorded")
+    # The status may have overtaken the dispatch result that names the wamid: the
+    # conversation waiting for one holds it until then.
+    waiting = next((t for t in talks if t.awaits_dispatch()), None)
+    if waiting is None:
+        return NotYet(f"no message with wamid {fact.wamid} (yet)")
+    waiting.hold_early_status(
+        wamid=fact.wamid,
+        status=fact.status,
+        reported_at=fact.reported_at,
+        pricing=fact.pricing,
+        errors=fact.errors,
+    )
+    return APPLIED
+
+
+def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
+    talk = conversation(unit, fact.conversation_id)
+    if talk.ai_paused:
+        return Ignored(f"conversation {talk.id} is handed off to a human")
+    if not business_number(unit, talk.phone_number_id).autopilot:
+        return Ignored(f"autopilot is off for {talk.phone_number_id}")
+    talk.queue_outbound(
+        message_id=drafted_message_id(fact.draft_id),
+        author="ai",
+        content=fact.content,
+        now=clock(),
+        in_reply_to=fact.in_reply_to_message_id,
+        trace=fact.trace,
+    )
+    return APPLIED
+
+
+def record_dispatch(fact: DispatchResult, unit: UnitOfWork, clock: Clock) -> Outcome:
+    talk = conversation(unit, fact.conversation_id)
+    if fact.succeeded:
+        talk.record_dispatch(message_id=fact.message_id, wamid=fact.wamid, trace=fact.trace)
+    else:
+        talk.record_dispatch_failure(
+            message_id=fact.message_id,
+            code=fact.error_code,
+            title=fact.error_title,
+            detail=fact.error_detail,
+            trace=fact.trace,
+        )
+    return APPLIED
+
+
+def record_hand_off(fact: HandOffRequest, unit: UnitOfWork, clock: Clock) -> Outcome:
+    talk = conversation(unit, fact.conversation_id)
+    if not talk.is_open:
+        return Ignored(f"conversation {talk.id} is {talk.status}")
+    talk.hand_off(reason=fact.reason, by="ai")
+    return APPLIED
+
+
+def record_flow(fact: FlowProgress, unit: UnitOfWork, clock: Clock) -> Outcome:
+    conversation(unit, fact.conversation_id).record_flow_step(
+        flow_id=fact.flow_id, step_id=fact.step_id, data=fact.data, completed=fact.completed
+    )
+    return APPLIED
+
+
+HANDLERS: dict[type[Any], Callable[[Any, UnitOfWork, Clock], Outcome]] = {
+    InboundMessage: record_inbound,
+    StatusReport: record_status,
+    DraftedReply: accept_draft,
+    DispatchResult: record_dispatch,
+    HandOffRequest: record_hand_off,
+    FlowProgress: record_flow,
+}

@@ -1,0 +1,298 @@
+"""Benchmark 2: events appended per second to the session's event store (issue #3).
+
+One embedded PostgreSQL (fsync on, as `threadline up` starts it), a fresh database for every
+repetition. The same inbound text messages, spread over many customers, are recorded by:
+  (a) the session's batched path: `Conversations.record_facts` with batches of N facts, one
+      transaction each (group commit), as configured by `SessionConfig.event_store_env()`;
+  (b) the plain way: `record_facts([fact])`, one load-change-save transaction per message;
+  (c) the ceiling: the rows (a) stored, inserted again by raw psycopg into a table shaped like
+      eventsourcing's, in as many transactions as (a) used (COPY, and executemany).
+Events are counted in the store (the highest notification id), not as facts. Options that
+might close the gap are measured beside (a) as variants; see `tests/bench/append_options.py`.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import math
+import pstats
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from threadline.cli.embedded import EmbeddedPostgres
+from threadline.session.application.conversations import Conversations
+from threadline.session.application.facts import InboundMessage
+from threadline.session.config import SessionConfig
+
+Row = tuple[object, int, str, bytes]
+TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way of recording the facts: batch size and overrides of the store's settings."""
+
+    name: str
+    batch_size: int
+    env: dict[str, str] = field(default_factory=dict)
+    app_class: type[Conversations] = Conversations
+
+
+@dataclass(slots=True)
+class Measured:
+    name: str
+    events: int = 0
+    transactions: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def per_s(self) -> float:
+        return self.events / statistics.median(self.seconds)
+
+    @property
+    def spread(self) -> str:
+        rates = sorted(self.events / s for s in self.seconds)
+        return f"{rates[0]:.0f}–{rates[-1]:.0f}"
+
+
+@dataclass(slots=True)
+class AppendFigures:
+    server_settings: dict[str, str]
+    messages: int
+    customers: int
+    session: list[Measured]
+    raw: list[Measured]
+    profile: list[tuple[str, float]]
+
+
+def inbound_facts(messages: int, customers: int, numbers: int) -> list[InboundMessage]:
+    """Text messages as ingest hands them over; customer i % customers sends message i."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    facts = []
+    for i in range(messages):
+        customer = i % customers
+        wa_id, wamid = f"1666{customer:08d}", f"wamid.HBgLMTY2NjAwMDAwMDAVAgASGBQz{i:012d}"
+        text, sent_at = f"order question {i}", start + timedelta(seconds=i)
+        raw = {
+            "from": wa_id,
+            "id": wamid,
+            "timestamp": str(int(sent_at.timestamp())),
+            "text": {"body": text},
+            "type": "text",
+        }
+        facts.append(
+            InboundMessage(
+                wamid=wamid,
+                phone_number_id=f"10900000000{customer % numbers:04d}",
+                wa_id=wa_id,
+                user_id="",
+                profile_name="Bench Customer",
+                content={"type": "text", "text": text, "payload_json": ""},
+                sent_at=sent_at,
+                metadata={
+                    "raw": raw,
+                    "display_phone_number": "15550000000",
+                    "profile_name": "Bench Customer",
+                    "received_at": sent_at.isoformat(),
+                },
+                trace=TRACE,
+            )
+        )
+    return facts
+
+
+class Server:
+    """The embedded PostgreSQL; every measurement gets a database of its own."""
+
+    def __init__(self, postgres: EmbeddedPostgres) -> None:
+        self.postgres = postgres
+        self._count = 0
+
+    def settings(self) -> dict[str, str]:
+        names = ("fsync", "synchronous_commit", "full_page_writes", "wal_level", "server_version")
+        with psycopg.connect(self.postgres.url) as connection:
+            return {n: str(connection.execute(f"SHOW {n}").fetchone()[0]) for n in names}  # type: ignore[index]
+
+    def fresh_database(self) -> str:
+        self._count += 1
+        name = f"append_{self._count}"
+        with psycopg.connect(self.postgres.admin_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.postgres.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def store_env(database_url: str, overrides: dict[str, str]) -> dict[str, str]:
+    config = SessionConfig(
+        nats_url="nats://unused", nats_namespace="", database_url=database_url, api_tokens=""
+    )
+    return {**config.event_store_env(), **overrides}
+
+
+def record(
+    app: Conversations, facts: Sequence[InboundMessage], batch_size: int
+) -> tuple[float, int]:
+    """Seconds spent recording, and how many transactions that took."""
+    batches = [facts[i : i + batch_size] for i in range(0, len(facts), batch_size)]
+    started = time.perf_counter()
+    for batch in batches:
+        app.record_facts(batch)
+    return time.perf_counter() - started, len(batches)
+
+
+def measure_session(
+    server: Server, variant: Variant, facts: Sequence[InboundMessage], repeats: int
+) -> tuple[Measured, list[Row]]:
+    measured, rows = Measured(variant.name), []
+    for _ in range(repeats):
+        app = variant.app_class(store_env(server.fresh_database(), variant.env))
+        try:
+            seconds, measured.transactions = record(app, facts, variant.batch_size)
+            measured.seconds.append(seconds)
+            measured.events = app.recorder.max_notification_id() or 0
+            rows = stored_rows(app)
+        finally:
+            app.close()
+    return measured, rows
+
+
+def stored_rows(app: Conversations) -> list[Row]:
+    with psycopg.connect(store_env_url(app)) as connection:
+        query = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {} "
+            "ORDER BY notification_id"
+        ).format(sql.Identifier(f"{app.name.lower()}_events"))
+        return [(r[0], r[1], r[2], bytes(r[3])) for r in connection.execute(query)]
+
+
+def store_env_url(app: Conversations) -> str:
+    env = app.env
+    return (
+        f"postgresql://{env['POSTGRES_USER']}@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}"
+        f"/{env['POSTGRES_DBNAME']}"
+    )
+
+
+RAW_TABLE = """
+CREATE TABLE raw_events (
+    originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text, state bytea,
+    notification_id bigserial, PRIMARY KEY (originator_id, originator_version));
+CREATE UNIQUE INDEX raw_events_notification_id_idx ON raw_events (notification_id);
+"""
+
+
+def copy_rows(cursor: psycopg.Cursor[tuple[object, ...]], rows: Sequence[Row]) -> None:
+    statement = (
+        "COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN BINARY"
+    )
+    with cursor.copy(statement) as copy:
+        copy.set_types(["uuid", "int8", "text", "bytea"])
+        for row in rows:
+            copy.write_row(row)
+
+
+def insert_rows(cursor: psycopg.Cursor[tuple[object, ...]], rows: Sequence[Row]) -> None:
+    cursor.executemany(
+        "INSERT INTO raw_events (originator_id, originator_version, topic, state) "
+        "VALUES (%s, %s, %s, %s)",
+        rows,
+    )
+
+
+RawInsert = Callable[[psycopg.Cursor[tuple[object, ...]], Sequence[Row]], None]
+
+
+def measure_raw(
+    server: Server, name: str, insert: RawInsert, rows: Sequence[Row], txns: int, repeats: int
+) -> Measured:
+    measured = Measured(name, events=len(rows), transactions=txns)
+    size = math.ceil(len(rows) / txns)
+    for _ in range(repeats):
+        with psycopg.connect(server.fresh_database()) as connection:
+            connection.execute(RAW_TABLE)  # type: ignore[arg-type]
+            connection.commit()
+            started = time.perf_counter()
+            for i in range(0, len(rows), size):
+                with connection.transaction(), connection.cursor() as cursor:
+                    insert(cursor, rows[i : i + size])
+            measured.seconds.append(time.perf_counter() - started)
+    return measured
+
+
+PROFILE_GROUPS = (
+    ("applying facts (domain, identity map, events)", "conversations.py", "_apply"),
+    ("  loading: cache hit, deepcopy", "copy.py", "deepcopy"),
+    ("  loading: cache miss, read from the store", "application.py", "_reconstruct_aggregate"),
+    ("saving: Application.save", "application.py", "save"),
+    ("  collect_events (protocol isinstance checks)", "application.py", "collect_events"),
+    ("  mapper: domain event → stored event", "persistence.py", "to_stored_event"),
+    ("    transcoder: JSON encode", "persistence.py", "encode"),
+    ("  recorder: insert_events (lock, INSERT, commit)", "postgres.py", "insert_events"),
+    ("    psycopg: dump composite array (text)", "array.py", "dump"),
+    ("  snapshots", "application.py", "_take_snapshots"),
+)
+
+
+def profile_session(
+    server: Server, variant: Variant, facts: Sequence[InboundMessage]
+) -> list[tuple[str, float]]:
+    """Cumulative seconds per part of one profiled run of `variant` (cProfile inflates Python
+    time, so read the shares, not the totals)."""
+    app = variant.app_class(store_env(server.fresh_database(), variant.env))
+    profiler = cProfile.Profile()
+    try:
+        profiler.enable()
+        seconds, _ = record(app, facts, variant.batch_size)
+        profiler.disable()
+    finally:
+        app.close()
+    cumulative: dict[tuple[str, str], float] = {}
+    for (filename, _, function), entry in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        key = (Path(filename).name, function)
+        cumulative[key] = max(cumulative.get(key, 0.0), entry[3])
+    parts = [(label, cumulative.get((file, func), 0.0)) for label, file, func in PROFILE_GROUPS]
+    return [("total (profiled)", seconds), *parts]
+
+
+def run_append_benchmark(
+    workdir: Path,
+    *,
+    messages: int,
+    customers: int,
+    numbers: int,
+    batch_size: int,
+    repeats: int,
+    variants: Sequence[Variant],
+    profile: bool,
+) -> AppendFigures:
+    facts = inbound_facts(messages, customers, numbers)
+    batched = Variant(f"(a) batched record_facts, {batch_size} facts/txn", batch_size)
+    plain = Variant("(b) plain: record_facts([fact]), one save/txn per message", 1)
+    with ExitStack() as stack:
+        server = Server(stack.enter_context(EmbeddedPostgres(workdir / "append-postgres")))
+        record(Conversations(store_env(server.fresh_database(), {})), facts[:2000], batch_size)
+        a, rows = measure_session(server, batched, facts, repeats)
+        session = [a, measure_session(server, plain, facts, repeats)[0]]
+        session += [measure_session(server, v, facts, repeats)[0] for v in variants]
+        raw = [
+            measure_raw(server, "(c) raw COPY BINARY", copy_rows, rows, a.transactions, repeats),
+            measure_raw(
+                server, "(c) raw executemany INSERT", insert_rows, rows, a.transactions, repeats
+            ),
+        ]
+        breakdown = profile_session(server, batched, facts) if profile else []
+        return AppendFigures(
+            server_settings=server.settings(),
+            messages=messages,
+            customers=customers,
+            session=session,
+            raw=raw,
+            profile=breakdown,
+        )
