@@ -11,7 +11,7 @@ from threadline.session.application.facts import (
     InboundMessage,
     StatusReport,
 )
-from threadline.session.application.outcomes import APPLIED, Ignored, NotYet, Rejected
+from threadline.session.application.outcomes import APPLIED, Ignored, Rejected
 from threadline.session.domain.contact import Contact
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.identity import contact_id, drafted_message_id
@@ -145,7 +145,7 @@ def test_late_statuses_are_recorded_but_never_move_a_message_back(
     assert final["status"] == "read"  # …and never move the message back
 
 
-def test_a_status_ahead_of_its_dispatch_result_is_retried_later(
+def test_a_status_for_a_message_not_sent_from_here_is_ignored_with_the_reason(
     app: Conversations, inbound: InboundFactory, clock: FakeClock
 ) -> None:
     app.record_facts([inbound(wa_id="15550008")])
@@ -163,7 +163,8 @@ def test_a_status_ahead_of_its_dispatch_result_is_retried_later(
         ]
     )
 
-    assert isinstance(outcomes[0], NotYet)
+    assert isinstance(outcomes[0], Ignored)
+    assert "wamid.unknown, not a message sent from here" in outcomes[0].reason
 
 
 def test_one_poison_fact_does_not_block_the_rest_of_its_batch(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import grpc
@@ -22,6 +22,7 @@ from threadline.servicekit.auth import hash_token
 from threadline.session.bootstrap import SessionService, bootstrap
 from threadline.session.config import SessionConfig
 from threadline.testing import eventually
+from threadline.testing.clock import FakeClock
 
 TOKEN = "session-test-token"
 # A first message stores: the contact, its open conversation, the claim of its wa_id, the
@@ -30,8 +31,13 @@ FIRST_MESSAGE_EVENTS = 6
 
 
 @pytest.fixture
+def service_clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
 async def service(
-    nats_server_url: str, database_url: str, nats_namespace: str
+    nats_server_url: str, database_url: str, nats_namespace: str, service_clock: FakeClock
 ) -> AsyncIterator[SessionService]:
     config = SessionConfig(
         nats_url=nats_server_url,
@@ -42,7 +48,7 @@ async def service(
         ops_port=0,
     )
     async with AsyncExitStack() as stack:
-        yield await bootstrap(config, stack)
+        yield await bootstrap(config, stack, clock=service_clock)
 
 
 @pytest.fixture
@@ -178,3 +184,136 @@ async def test_the_event_log_refuses_a_caller_without_a_token(service: SessionSe
 
     await channel.close()
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def first_conversation(
+    service: SessionService, js: JetStreamContext, topology: Topology, wa_id: str
+) -> str:
+    fact = inbound_fact(wa_id)
+    await js.publish(
+        topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
+        fact.SerializeToString(),
+        headers={"Nats-Msg-Id": fact.wamid},
+    )
+    await eventually(lambda: service.relay.position >= FIRST_MESSAGE_EVENTS)
+    found = await session_events(js, topology)
+    assert ("Conversation.Started", found[4][1]) in found
+    info = await js.get_msg(topology.stream(SESSION_EVENTS), 5)
+    return events_pb.SessionEvent.FromString(info.data).aggregate_id
+
+
+async def test_an_idle_conversation_is_resolved_automatically_and_relayed(
+    service: SessionService,
+    js: JetStreamContext,
+    nats_namespace: str,
+    service_clock: FakeClock,
+) -> None:
+    topology = Topology(nats_namespace)
+    await first_conversation(service, js, topology, "15557000010")
+    service_clock.advance(timedelta(hours=12, seconds=1))
+
+    resolved = await service.auto_resolver.run_once()
+
+    assert resolved == 1
+    await eventually(lambda: service.relay.position >= FIRST_MESSAGE_EVENTS + 1)
+    assert (await session_events(js, topology))[-1][0] == "Conversation.AutoResolved"
+    assert await service.auto_resolver.run_once() == 0
+
+
+async def test_operators_hand_off_and_resume_over_grpc(
+    service: SessionService, js: JetStreamContext, nats_namespace: str
+) -> None:
+    conversation_id = await first_conversation(service, js, Topology(nats_namespace), "15557000011")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+        commands = pb_grpc.SessionCommandsStub(channel)
+        auth = (("authorization", f"Bearer {TOKEN}"),)
+
+        handed = await commands.HandOff(
+            pb.HandOffRequest(conversation_id=conversation_id, reason="wants a person"),
+            metadata=auth,
+        )
+        resumed = await commands.ResumeAutopilot(
+            pb.ResumeAutopilotRequest(conversation_id=conversation_id), metadata=auth
+        )
+        closed = await commands.UpdateConversationStatus(
+            pb.UpdateConversationStatusRequest(conversation_id=conversation_id, status="completed"),
+            metadata=auth,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await commands.UpdateConversationStatus(
+                pb.UpdateConversationStatusRequest(
+                    conversation_id=conversation_id, status="active"
+                ),
+                metadata=auth,
+            )
+
+    assert [handed.status, resumed.status, closed.status] == ["escalated", "active", "completed"]
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "a completed conversation cannot become active" in (refused.value.details() or "")
+
+
+async def test_a_send_outside_the_window_names_the_templates_that_fit(
+    service: SessionService,
+    js: JetStreamContext,
+    nats_namespace: str,
+    service_clock: FakeClock,
+) -> None:
+    conversation_id = await first_conversation(service, js, Topology(nats_namespace), "15557000012")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+        commands = pb_grpc.SessionCommandsStub(channel)
+        auth = (("authorization", f"Bearer {TOKEN}"),)
+        await commands.RegisterTemplate(
+            pb.RegisterTemplateRequest(
+                phone_number_id="pn-7",
+                name="follow_up",
+                language="en",
+                category="UTILITY",
+                body="Hi {{1}}, any news?",
+            ),
+            metadata=auth,
+        )
+        listed = await commands.ListTemplates(
+            pb.ListTemplatesRequest(phone_number_id="pn-7"), metadata=auth
+        )
+        service_clock.advance(timedelta(hours=25))
+
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await commands.SendMessage(
+                pb.SendMessageRequest(
+                    conversation_id=conversation_id,
+                    idempotency_key="k1",
+                    content=common_pb2.MessageContent(type="text", text="still there?"),
+                ),
+                metadata=auth,
+            )
+
+    assert [(t.name, t.parameter_count) for t in listed.templates] == [("follow_up", 1)]
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "window closed at" in (refused.value.details() or "")
+    assert "follow_up (en)" in (refused.value.details() or "")
+
+
+async def test_a_token_for_another_number_cannot_touch_the_conversation(
+    nats_server_url: str, database_url: str, nats_namespace: str, js: JetStreamContext
+) -> None:
+    config = SessionConfig(
+        nats_url=nats_server_url,
+        nats_namespace=nats_namespace,
+        database_url=database_url,
+        api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*;{hash_token('other')}:write:pn-9",
+        grpc_port=0,
+        ops_port=0,
+    )
+    async with AsyncExitStack() as stack:
+        service = await bootstrap(config, stack)
+        conversation_id = await first_conversation(
+            service, js, Topology(nats_namespace), "15557000013"
+        )
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await pb_grpc.SessionCommandsStub(channel).HandOff(
+                    pb.HandOffRequest(conversation_id=conversation_id),
+                    metadata=(("authorization", "Bearer other"),),
+                )
+
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND

@@ -19,6 +19,7 @@ from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.grpc_kit import Registration, start_grpc_server
 from threadline.servicekit.ops_http import OpsServer
 from threadline.session.application.conversations import Clock, Conversations, utc_now
+from threadline.session.auto_resolution import AutoResolver
 from threadline.session.config import SessionConfig
 from threadline.session.consumers import SOURCES, FactRecorder
 from threadline.session.grpc_api import ERRORS, EventLogServicer, SessionCommandsServicer
@@ -30,6 +31,7 @@ from threadline.session.writer import EventStoreWriter
 class SessionService:
     app: Conversations
     relay: OutboxRelay
+    auto_resolver: AutoResolver
     grpc_port: int
     ops_port: int
     nats: NatsClient
@@ -52,6 +54,9 @@ async def bootstrap(
     writer = EventStoreWriter(app, on_stored=relay.wake)
     stack.callback(writer.close)
     _background(stack, relay.run(), relay.stop)
+
+    resolver = AutoResolver(writer, interval=config.auto_resolve_interval)
+    _background(stack, resolver.run(), resolver.stop)
 
     recorder = FactRecorder(writer)
     for durable, stream, root in SOURCES:
@@ -96,7 +101,14 @@ async def bootstrap(
     ops = OpsServer(host=config.host, port=config.ops_port, checks={"nats": nats_ready})
     await ops.start()
     stack.push_async_callback(ops.stop)
-    return SessionService(app=app, relay=relay, grpc_port=grpc_port, ops_port=ops.port, nats=nc)
+    return SessionService(
+        app=app,
+        relay=relay,
+        auto_resolver=resolver,
+        grpc_port=grpc_port,
+        ops_port=ops.port,
+        nats=nc,
+    )
 
 
 def _background(stack: AsyncExitStack, work: Awaitable[None], stop: object) -> None:

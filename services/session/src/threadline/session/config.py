@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from psycopg.conninfo import conninfo_to_dict
 
-from threadline.servicekit.config import env_bool, env_int, env_str
+from threadline.servicekit.config import env_bool, env_float, env_int, env_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,7 @@ class SessionConfig:
     grpc_port: int = 50051
     ops_port: int = 9102
     batch_size: int = 256
+    auto_resolve_interval: float = 60.0
     cache_size: int = 20_000
     # Off: this process is the only writer of its aggregates, so the cache is the truth;
     # a failed save evicts what it touched. On: every load asks the store for newer events.
@@ -36,6 +37,9 @@ class SessionConfig:
             grpc_port=env_int(env, "THREADLINE_SESSION_GRPC_PORT", 50051),
             ops_port=env_int(env, "THREADLINE_SESSION_OPS_PORT", 9102),
             batch_size=env_int(env, "THREADLINE_SESSION_BATCH_SIZE", 256),
+            auto_resolve_interval=env_float(
+                env, "THREADLINE_SESSION_AUTO_RESOLVE_INTERVAL_S", 60.0
+            ),
             cache_size=env_int(env, "THREADLINE_SESSION_CACHE_SIZE", 20_000),
             cache_fastforward=env_bool(env, "THREADLINE_SESSION_CACHE_FASTFORWARD", False),
         )

@@ -190,6 +190,9 @@ class Conversations(Application[UUID]):
     def find_conversation(self, conversation_id: UUID) -> Conversation:
         return conversation(UnitOfWork(self.repository), conversation_id)
 
+    def auto_resolve_hours(self, phone_number_id: str) -> int:
+        return business_number(UnitOfWork(self.repository), phone_number_id).auto_resolve_hours
+
     def templates(self, phone_number_id: str) -> list[Template]:
         return business_number(UnitOfWork(self.repository), phone_number_id).all_templates()
 

@@ -16,7 +16,7 @@ from threadline.session.application.facts import (
     InboundMessage,
     StatusReport,
 )
-from threadline.session.application.outcomes import APPLIED, Ignored, NotYet, Outcome
+from threadline.session.application.outcomes import APPLIED, Ignored, Outcome
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.domain.business_number import BusinessNumber, business_number_id
 from threadline.session.domain.contact import Contact
@@ -120,7 +120,9 @@ def record_status(fact: StatusReport, unit: UnitOfWork, clock: Clock) -> Outcome
     # conversation waiting for one holds it until then.
     waiting = next((t for t in talks if t.awaits_dispatch()), None)
     if waiting is None:
-        return NotYet(f"no message with wamid {fact.wamid} (yet)")
+        # Outbound sends only what the session queued, and a queued message awaits its
+        # dispatch result: a status matching nothing is for a message sent elsewhere.
+        return Ignored(f"status {fact.status} for {fact.wamid}, not a message sent from here")
     waiting.hold_early_status(
         wamid=fact.wamid,
         status=fact.status,
