@@ -9,6 +9,7 @@ import platform
 import tempfile
 from pathlib import Path
 
+from tests.bench.append import AppendFigures, option_variants, run_append_benchmark
 from tests.bench.platform import running_platform
 from tests.bench.webhooks import run_webhook_benchmark
 
@@ -23,8 +24,7 @@ def machine() -> str:
     )
 
 
-async def main(args: argparse.Namespace) -> None:
-    print(f"machine: {machine()}")
+async def webhooks(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="threadline-bench-") as workdir:
         async with running_platform(Path(workdir)) as running:
             figures = await run_webhook_benchmark(
@@ -49,12 +49,62 @@ async def main(args: argparse.Namespace) -> None:
     print(f"    p50 {f.p50_ms:7.1f} ms   p99 {f.p99_ms:7.1f} ms")
 
 
+def append(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-append-") as workdir:
+        figures = run_append_benchmark(
+            Path(workdir),
+            messages=args.append_messages,
+            customers=args.append_customers,
+            numbers=args.numbers,
+            batch_size=args.append_batch,
+            repeats=args.append_repeats,
+            variants=[] if args.append_no_options else option_variants(args.append_batch),
+            profile=args.append_profile,
+        )
+    print_append(figures, args.append_repeats)
+
+
+def print_append(f: AppendFigures, repeats: int) -> None:
+    settings = ", ".join(f"{k}={v}" for k, v in f.server_settings.items())
+    print("\nBenchmark 2 — events appended to the session's event store")
+    print(f"  embedded PostgreSQL: {settings}")
+    print(
+        f"  {f.messages} inbound text messages from {f.customers} customers; "
+        f"median of {repeats} runs, each on a fresh database (range in brackets)"
+    )
+    for m in [*f.session, *f.raw]:
+        print(
+            f"  {m.name:<60} {m.per_s:8.0f} events/s  [{m.spread}]  "
+            f"{m.events} events, {m.transactions} txns"
+        )
+    if f.profile:
+        (_, total), *parts = f.profile
+        print(f"  where (a)'s time goes (cProfile, cumulative, {total:.1f} s profiled):")
+        for label, seconds in parts:
+            print(f"    {label:<56} {seconds / total:6.1%}")
+
+
+def main(args: argparse.Namespace) -> None:
+    print(f"machine: {machine()}")
+    if args.only in (None, "webhooks"):
+        asyncio.run(webhooks(args))
+    if args.only in (None, "append"):
+        append(args)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--only", choices=["webhooks", "append"], default=None)
     parser.add_argument("--webhooks", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--numbers", type=int, default=4)
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--latency-customers", type=int, default=20)
     parser.add_argument("--latency-messages", type=int, default=10)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--append-messages", type=int, default=20_000)
+    parser.add_argument("--append-customers", type=int, default=5_000)
+    parser.add_argument("--append-batch", type=int, default=256)
+    parser.add_argument("--append-repeats", type=int, default=3)
+    parser.add_argument("--append-no-options", action="store_true")
+    parser.add_argument("--append-profile", action=argparse.BooleanOptionalAction, default=True)
+    main(parser.parse_args())
