@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from threadline.ai_responder.model import LanguageModel, Prompt
-from threadline.ai_responder.policy import is_stale
+from threadline.ai_responder.policy import asks_for_a_person, is_stale
 from threadline.contracts.events.v1 import ai_pb2, common_pb2
 from threadline.contracts.events.v1 import session_pb2 as session_events
 
@@ -46,6 +46,19 @@ class Responder:
         )
         draft.drafted_at.FromDatetime(now)
         return draft
+
+    def hand_off(self, event: session_events.SessionEvent) -> ai_pb2.HandOffRequested | None:
+        """A customer who asks for a person gets one: the session escalates the conversation."""
+        message = event.customer_message_received
+        if message.content.type != "text" or not asks_for_a_person(message.content.text):
+            return None
+        request = ai_pb2.HandOffRequested(
+            request_id=f"hand-off-{message.message_id}",
+            conversation_id=event.aggregate_id,
+            reason="the customer asked for a person",
+        )
+        request.requested_at.FromDatetime(self._clock())
+        return request
 
 
 def _customer_name(metadata_json: str) -> str:

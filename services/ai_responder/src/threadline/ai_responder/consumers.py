@@ -42,4 +42,13 @@ class DraftOnCustomerMessage:
                 draft,
                 msg_id=draft.draft_id,
             )
+            # After the reply, so the session queues the reply before it hands off.
+            if (hand_off := self._responder.hand_off(event)) is not None:
+                await self._bus.publish(
+                    self._topology.subject(
+                        "ai_responder.events", "Conversation", "HandOffRequested"
+                    ),
+                    hand_off,
+                    msg_id=hand_off.request_id,
+                )
         return ACK

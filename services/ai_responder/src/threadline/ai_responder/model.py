@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from threadline.ai_responder.policy import asks_for_a_person
+
 GREETING = re.compile(r"^\s*(hi|hello|hey|hola|ol[aá]|good (morning|afternoon|evening))\b", re.I)
 
 
@@ -35,7 +37,9 @@ class OfflineModel:
 
     def complete(self, prompt: Prompt) -> Completion:
         name = prompt.customer_name.split(" ")[0] if prompt.customer_name else "there"
-        if prompt.message_type == "text" and GREETING.match(prompt.text):
+        if prompt.message_type == "text" and asks_for_a_person(prompt.text):
+            text = f"Of course, {name}. A member of our team will take it from here."
+        elif prompt.message_type == "text" and GREETING.match(prompt.text):
             text = f"Hi {name}! Thanks for writing to us. How can we help you today?"
         elif prompt.message_type == "text":
             text = f"Thanks, {name}. We received your message and will get back to you shortly."

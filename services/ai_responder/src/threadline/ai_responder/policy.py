@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+
+PERSON = re.compile(
+    r"\b(human|real person|a person|agent|representative|someone real|atendente|humano)\b", re.I
+)
 
 
 def is_stale(sent_at: datetime, now: datetime, *, stale_after: timedelta) -> bool:
     """A message redelivered by Meta days after an outage is not answered automatically."""
     return now - sent_at > stale_after
+
+
+def asks_for_a_person(text: str) -> bool:
+    return PERSON.search(text) is not None

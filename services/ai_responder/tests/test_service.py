@@ -1,0 +1,96 @@
+"""The AI responder over real NATS JetStream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+
+from threadline.ai_responder.bootstrap import bootstrap
+from threadline.ai_responder.config import ResponderConfig
+from threadline.contracts.events.v1 import ai_pb2, common_pb2
+from threadline.contracts.events.v1 import session_pb2 as events
+from threadline.messaging.topology import AI_EVENTS, SESSION_EVENTS, Topology
+from threadline.testing import eventually, unique_id
+
+
+@pytest.fixture
+async def js(nats_server_url: str, nats_namespace: str) -> AsyncIterator[JetStreamContext]:
+    config = ResponderConfig(nats_url=nats_server_url, nats_namespace=nats_namespace, ops_port=0)
+    nc = await nats.connect(nats_server_url)
+    async with AsyncExitStack() as stack:
+        await bootstrap(config, stack)
+        yield nc.jetstream()
+    await nc.close()
+
+
+async def publish_customer_message(
+    js: JetStreamContext, topology: Topology, text: str, *, age: timedelta = timedelta(0)
+) -> str:
+    event = events.SessionEvent(event_id=unique_id("e-"), aggregate_id=unique_id("c-"))
+    message = event.customer_message_received
+    message.message_id = unique_id("m-")
+    message.content.CopyFrom(common_pb2.MessageContent(type="text", text=text))
+    message.sent_at.FromDatetime(datetime.now(UTC) - age)
+    await js.publish(
+        topology.subject("session.events", "Conversation", "CustomerMessageReceived"),
+        event.SerializeToString(),
+        headers={"Nats-Msg-Id": event.event_id},
+    )
+    return message.message_id
+
+
+async def published(js: JetStreamContext, topology: Topology) -> list[tuple[str, bytes]]:
+    stream = topology.stream(AI_EVENTS)
+    info = await js.stream_info(stream)
+    return [
+        (m.subject.rsplit(".", 1)[-1], m.data)
+        for m in [await js.get_msg(stream, seq) for seq in range(1, info.state.last_seq + 1)]
+    ]
+
+
+async def consumer_idle(js: JetStreamContext, topology: Topology) -> bool:
+    info = await js.consumer_info(topology.stream(SESSION_EVENTS), "ai_responder-replies")
+    return (info.num_pending, info.num_ack_pending) == (0, 0) and info.delivered.stream_seq > 0
+
+
+async def test_a_customer_message_gets_a_drafted_reply_on_ai_events(
+    js: JetStreamContext, nats_namespace: str
+) -> None:
+    topology = Topology(nats_namespace)
+
+    message_id = await publish_customer_message(js, topology, "hello there")
+
+    await eventually(lambda: consumer_idle(js, topology))
+    ((kind, data),) = await published(js, topology)
+    draft = ai_pb2.ReplyDrafted.FromString(data)
+    assert kind == "ReplyDrafted" and draft.in_reply_to_message_id == message_id
+
+
+async def test_asking_for_a_person_also_requests_a_hand_off_after_the_reply(
+    js: JetStreamContext, nats_namespace: str
+) -> None:
+    topology = Topology(nats_namespace)
+
+    await publish_customer_message(js, topology, "I want to speak to an agent")
+
+    await eventually(lambda: consumer_idle(js, topology))
+    assert [kind for kind, _ in await published(js, topology)] == [
+        "ReplyDrafted",
+        "HandOffRequested",
+    ]
+
+
+async def test_a_stale_message_is_acknowledged_without_a_reply(
+    js: JetStreamContext, nats_namespace: str
+) -> None:
+    topology = Topology(nats_namespace)
+
+    await publish_customer_message(js, topology, "hello", age=timedelta(days=2))
+
+    await eventually(lambda: consumer_idle(js, topology))
+    assert await published(js, topology) == []
