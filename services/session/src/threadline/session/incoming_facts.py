@@ -104,6 +104,9 @@ def _draft(data: bytes, trace: str) -> Fact:
         in_reply_to_message_id=fact.in_reply_to_message_id,
         content=content(fact.content),
         trace=trace,
+        model=fact.model,
+        prompt_tokens=fact.prompt_tokens,
+        completion_tokens=fact.completion_tokens,
     )
 
 

@@ -87,6 +87,9 @@ def _queued(e: Any, out: pb.SessionEvent) -> None:
             recipient=common_pb2.CustomerIdentity(
                 wa_id=e.recipient_wa_id, user_id=e.recipient_user_id
             ),
+            model=e.model,
+            prompt_tokens=e.prompt_tokens,
+            completion_tokens=e.completion_tokens,
         )
     )
 

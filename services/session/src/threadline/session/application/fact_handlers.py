@@ -146,6 +146,9 @@ def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
         now=clock(),
         in_reply_to=fact.in_reply_to_message_id,
         trace=fact.trace,
+        model=fact.model,
+        prompt_tokens=fact.prompt_tokens,
+        completion_tokens=fact.completion_tokens,
     )
     return APPLIED
 

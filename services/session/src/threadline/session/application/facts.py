@@ -44,6 +44,9 @@ class DraftedReply:
     in_reply_to_message_id: str
     content: dict[str, str]
     trace: str = ""
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -256,6 +256,9 @@ class Conversation(Aggregate):
         trace: str = "",
         template: Template | None = None,
         usable_templates: list[str] | None = None,
+        model: str = "",
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
     ) -> bool:
         """Accept a message for sending; False when this message id was already queued."""
         if str(message_id) in self.messages:
@@ -272,6 +275,9 @@ class Conversation(Aggregate):
             self.customer_wa_id,
             self.customer_user_id,
             now,
+            model,
+            prompt_tokens,
+            completion_tokens,
             trace,
         )
         return True
@@ -312,6 +318,9 @@ class Conversation(Aggregate):
         recipient_wa_id: str,
         recipient_user_id: str,
         queued_at: datetime,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
         trace: str,
     ) -> None:
         # The sender and recipient travel with the event so outbound needs nothing else.

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'threadline/analytics/v1/analytics.proto\x12\x17threadline.analytics.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x04Lead\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05wa_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"\xf1\x02\n\x0c\x43onversation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0bsession_key\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x15\n\rmessage_count\x18\x06 \x01(\x05\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x04lead\x18\t \x01(\x0b\x32\x1d.threadline.analytics.v1.Lead\x12\x33\n\x0flast_message_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14last_message_preview\x18\x0b \x01(\t\x12\x17\n\x0f\x62usiness_number\x18\x0c \x01(\t\"\x81\x02\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x04 \x01(\t\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x15\n\rmetadata_json\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05wamid\x18\n \x01(\t\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x99\x01\n\x18ListConversationsRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x05\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x17\n\x0f\x62usiness_number\x18\x06 \x01(\t\x12\x16\n\x0e\x63ustomer_phone\x18\x07 \x01(\t\"\x84\x01\n\x19ListConversationsResponse\x12<\n\rconversations\x18\x01 \x03(\x0b\x32%.threadline.analytics.v1.Conversation\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x0c\n\x04size\x18\x04 \x01(\x05\"1\n\x16GetConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"\x8a\x01\n\x17GetConversationResponse\x12;\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32%.threadline.analytics.v1.Conversation\x12\x32\n\x08messages\x18\x02 \x03(\x0b\x32 .threadline.analytics.v1.Message\"M\n\x13ListMessagesRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\"Y\n\x14ListMessagesResponse\x12\x32\n\x08messages\x18\x01 \x03(\x0b\x32 .threadline.analytics.v1.Message\x12\r\n\x05total\x18\x02 \x01(\x05\x32\xf4\x02\n\x13\x43onversationQueries\x12z\n\x11ListConversations\x12\x31.threadline.analytics.v1.ListConversationsRequest\x1a\x32.threadline.analytics.v1.ListConversationsResponse\x12t\n\x0fGetConversation\x12/.threadline.analytics.v1.GetConversationRequest\x1a\x30.threadline.analytics.v1.GetConversationResponse\x12k\n\x0cListMessages\x12,.threadline.analytics.v1.ListMessagesRequest\x1a-.threadline.analytics.v1.ListMessagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'threadline/analytics/v1/analytics.proto\x12\x17threadline.analytics.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x04Lead\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05wa_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"\xda\x03\n\x0c\x43onversation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0bsession_key\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x15\n\rmessage_count\x18\x06 \x01(\x05\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x04lead\x18\t \x01(\x0b\x32\x1d.threadline.analytics.v1.Lead\x12\x33\n\x0flast_message_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14last_message_preview\x18\x0b \x01(\t\x12\x17\n\x0f\x62usiness_number\x18\x0c \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\r \x01(\t\x12\x11\n\tassistant\x18\x0e \x01(\t\x12\x11\n\tai_paused\x18\x0f \x01(\x08\x12\x0c\n\x04\x63ost\x18\x10 \x01(\x01\x12\x0e\n\x06tokens\x18\x11 \x01(\x03\x12\x11\n\topened_by\x18\x12 \x01(\t\"\x81\x02\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x04 \x01(\t\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x15\n\rmetadata_json\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05wamid\x18\n \x01(\t\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd8\x02\n\x12\x43onversationFilter\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x17\n\x0f\x62usiness_number\x18\x04 \x01(\t\x12\x16\n\x0e\x63ustomer_phone\x18\x05 \x01(\t\x12\x11\n\tassistant\x18\x06 \x01(\t\x12\x30\n\x0c\x63reated_from\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_to\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_message_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flast_message_to\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfa\x02\n\x18ListConversationsRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x05\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x17\n\x0f\x62usiness_number\x18\x06 \x01(\t\x12\x16\n\x0e\x63ustomer_phone\x18\x07 \x01(\t\x12\x11\n\tassistant\x18\x08 \x01(\t\x12\x30\n\x0c\x63reated_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_to\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_message_from\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flast_message_to\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x19ListConversationsResponse\x12<\n\rconversations\x18\x01 \x03(\x0b\x32%.threadline.analytics.v1.Conversation\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x0c\n\x04size\x18\x04 \x01(\x05\"1\n\x16GetConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"\x8a\x01\n\x17GetConversationResponse\x12;\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32%.threadline.analytics.v1.Conversation\x12\x32\n\x08messages\x18\x02 \x03(\x0b\x32 .threadline.analytics.v1.Message\"M\n\x13ListMessagesRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\"Y\n\x14ListMessagesResponse\x12\x32\n\x08messages\x18\x01 \x03(\x0b\x32 .threadline.analytics.v1.Message\x12\r\n\x05total\x18\x02 \x01(\x05\"D\n\x17GetSessionStatusRequest\x12\x17\n\x0f\x62usiness_number\x18\x01 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x02 \x01(\t\"\\\n\x0fSessionTemplate\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x17\n\x0fparameter_count\x18\x04 \x01(\x05\"\x87\x02\n\x18GetSessionStatusResponse\x12\x15\n\rwindow_active\x18\x01 \x01(\x08\x12\x33\n\x0flast_inbound_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11remaining_minutes\x18\x04 \x01(\x05\x12;\n\ttemplates\x18\x05 \x03(\x0b\x32(.threadline.analytics.v1.SessionTemplate\x12\x17\n\x0f\x63onversation_id\x18\x06 \x01(\t\"\xb0\x01\n\x11GetMetricsRequest\x12;\n\x06\x66ilter\x18\x01 \x01(\x0b\x32+.threadline.analytics.v1.ConversationFilter\x12/\n\x0bperiod_from\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tperiod_to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\rResponseTimes\x12\x17\n\x0f\x61verage_seconds\x18\x01 \x01(\x01\x12\x13\n\x0bp90_seconds\x18\x02 \x01(\x01\x12\x11\n\tresponses\x18\x03 \x01(\x05\"%\n\x07\x43ountBy\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\"\x83\x01\n\x0c\x44\x61ilyMetrics\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x15\n\rconversations\x18\x02 \x01(\x05\x12\x19\n\x11\x63ustomer_messages\x18\x03 \x01(\x05\x12\x0f\n\x07replies\x18\x04 \x01(\x05\x12\x15\n\rresponse_rate\x18\x05 \x01(\x01\x12\x0c\n\x04\x63ost\x18\x06 \x01(\x01\"\xc1\x04\n\x12GetMetricsResponse\x12\x1b\n\x13total_conversations\x18\x01 \x01(\x05\x12!\n\x19messages_per_conversation\x18\x02 \x01(\x01\x12\x15\n\rresponse_rate\x18\x03 \x01(\x01\x12@\n\x10\x61i_response_time\x18\x04 \x01(\x0b\x32&.threadline.analytics.v1.ResponseTimes\x12\x43\n\x13human_response_time\x18\x05 \x01(\x0b\x32&.threadline.analytics.v1.ResponseTimes\x12\x1d\n\x15\x63ost_per_conversation\x18\x06 \x01(\x01\x12\x12\n\ntotal_cost\x18\x07 \x01(\x01\x12\x1b\n\x13language_model_cost\x18\x08 \x01(\x01\x12\x15\n\rwhatsapp_cost\x18\t \x01(\x01\x12\x15\n\rprompt_tokens\x18\n \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x0b \x01(\x03\x12\x35\n\x0b\x62y_category\x18\x0c \x03(\x0b\x32 .threadline.analytics.v1.CountBy\x12\x33\n\tby_status\x18\r \x03(\x0b\x32 .threadline.analytics.v1.CountBy\x12\x11\n\thand_offs\x18\x0e \x01(\x05\x12\x35\n\x06series\x18\x0f \x03(\x0b\x32%.threadline.analytics.v1.DailyMetrics\"\x83\x01\n\x1a\x45xportConversationsRequest\x12;\n\x06\x66ilter\x18\x01 \x01(\x0b\x32+.threadline.analytics.v1.ConversationFilter\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x18\n\x10include_messages\x18\x03 \x01(\x08\"\x1b\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\xed\x03\n\x13\x43onversationQueries\x12z\n\x11ListConversations\x12\x31.threadline.analytics.v1.ListConversationsRequest\x1a\x32.threadline.analytics.v1.ListConversationsResponse\x12t\n\x0fGetConversation\x12/.threadline.analytics.v1.GetConversationRequest\x1a\x30.threadline.analytics.v1.GetConversationResponse\x12k\n\x0cListMessages\x12,.threadline.analytics.v1.ListMessagesRequest\x1a-.threadline.analytics.v1.ListMessagesResponse\x12w\n\x10GetSessionStatus\x12\x30.threadline.analytics.v1.GetSessionStatusRequest\x1a\x31.threadline.analytics.v1.GetSessionStatusResponse2\xe4\x01\n\x07Metrics\x12\x65\n\nGetMetrics\x12*.threadline.analytics.v1.GetMetricsRequest\x1a+.threadline.analytics.v1.GetMetricsResponse\x12r\n\x13\x45xportConversations\x12\x33.threadline.analytics.v1.ExportConversationsRequest\x1a$.threadline.analytics.v1.ExportChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LEAD']._serialized_start=101
   _globals['_LEAD']._serialized_end=165
   _globals['_CONVERSATION']._serialized_start=168
-  _globals['_CONVERSATION']._serialized_end=537
-  _globals['_MESSAGE']._serialized_start=540
-  _globals['_MESSAGE']._serialized_end=797
-  _globals['_LISTCONVERSATIONSREQUEST']._serialized_start=800
-  _globals['_LISTCONVERSATIONSREQUEST']._serialized_end=953
-  _globals['_LISTCONVERSATIONSRESPONSE']._serialized_start=956
-  _globals['_LISTCONVERSATIONSRESPONSE']._serialized_end=1088
-  _globals['_GETCONVERSATIONREQUEST']._serialized_start=1090
-  _globals['_GETCONVERSATIONREQUEST']._serialized_end=1139
-  _globals['_GETCONVERSATIONRESPONSE']._serialized_start=1142
-  _globals['_GETCONVERSATIONRESPONSE']._serialized_end=1280
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=1282
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=1359
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=1361
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=1450
-  _globals['_CONVERSATIONQUERIES']._serialized_start=1453
-  _globals['_CONVERSATIONQUERIES']._serialized_end=1825
+  _globals['_CONVERSATION']._serialized_end=642
+  _globals['_MESSAGE']._serialized_start=645
+  _globals['_MESSAGE']._serialized_end=902
+  _globals['_CONVERSATIONFILTER']._serialized_start=905
+  _globals['_CONVERSATIONFILTER']._serialized_end=1249
+  _globals['_LISTCONVERSATIONSREQUEST']._serialized_start=1252
+  _globals['_LISTCONVERSATIONSREQUEST']._serialized_end=1630
+  _globals['_LISTCONVERSATIONSRESPONSE']._serialized_start=1633
+  _globals['_LISTCONVERSATIONSRESPONSE']._serialized_end=1765
+  _globals['_GETCONVERSATIONREQUEST']._serialized_start=1767
+  _globals['_GETCONVERSATIONREQUEST']._serialized_end=1816
+  _globals['_GETCONVERSATIONRESPONSE']._serialized_start=1819
+  _globals['_GETCONVERSATIONRESPONSE']._serialized_end=1957
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=1959
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=2036
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=2038
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=2127
+  _globals['_GETSESSIONSTATUSREQUEST']._serialized_start=2129
+  _globals['_GETSESSIONSTATUSREQUEST']._serialized_end=2197
+  _globals['_SESSIONTEMPLATE']._serialized_start=2199
+  _globals['_SESSIONTEMPLATE']._serialized_end=2291
+  _globals['_GETSESSIONSTATUSRESPONSE']._serialized_start=2294
+  _globals['_GETSESSIONSTATUSRESPONSE']._serialized_end=2557
+  _globals['_GETMETRICSREQUEST']._serialized_start=2560
+  _globals['_GETMETRICSREQUEST']._serialized_end=2736
+  _globals['_RESPONSETIMES']._serialized_start=2738
+  _globals['_RESPONSETIMES']._serialized_end=2818
+  _globals['_COUNTBY']._serialized_start=2820
+  _globals['_COUNTBY']._serialized_end=2857
+  _globals['_DAILYMETRICS']._serialized_start=2860
+  _globals['_DAILYMETRICS']._serialized_end=2991
+  _globals['_GETMETRICSRESPONSE']._serialized_start=2994
+  _globals['_GETMETRICSRESPONSE']._serialized_end=3571
+  _globals['_EXPORTCONVERSATIONSREQUEST']._serialized_start=3574
+  _globals['_EXPORTCONVERSATIONSREQUEST']._serialized_end=3705
+  _globals['_EXPORTCHUNK']._serialized_start=3707
+  _globals['_EXPORTCHUNK']._serialized_end=3734
+  _globals['_CONVERSATIONQUERIES']._serialized_start=3737
+  _globals['_CONVERSATIONQUERIES']._serialized_end=4230
+  _globals['_METRICS']._serialized_start=4233
+  _globals['_METRICS']._serialized_end=4461
 # @@protoc_insertion_point(module_scope)

@@ -63,6 +63,12 @@ class Conversation(_message.Message):
     LAST_MESSAGE_AT_FIELD_NUMBER: _builtins.int
     LAST_MESSAGE_PREVIEW_FIELD_NUMBER: _builtins.int
     BUSINESS_NUMBER_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    ASSISTANT_FIELD_NUMBER: _builtins.int
+    AI_PAUSED_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    OPENED_BY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     lead_id: _builtins.str
     session_key: _builtins.str
@@ -72,6 +78,17 @@ class Conversation(_message.Message):
     last_message_preview: _builtins.str
     business_number: _builtins.str
     """the WhatsApp phone_number_id"""
+    category: _builtins.str
+    """SERVICE, MARKETING, UTILITY, AUTHENTICATION"""
+    assistant: _builtins.str
+    """the model that answered (e.g. threadline-offline-1)"""
+    ai_paused: _builtins.bool
+    """handed off to a human"""
+    cost: _builtins.float
+    """language model + WhatsApp pricing, in the rates' currency"""
+    tokens: _builtins.int
+    opened_by: _builtins.str
+    """customer, business"""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -95,10 +112,16 @@ class Conversation(_message.Message):
         last_message_at: _timestamp_pb2.Timestamp | None = ...,
         last_message_preview: _builtins.str = ...,
         business_number: _builtins.str = ...,
+        category: _builtins.str = ...,
+        assistant: _builtins.str = ...,
+        ai_paused: _builtins.bool = ...,
+        cost: _builtins.float = ...,
+        tokens: _builtins.int = ...,
+        opened_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "last_message_at", b"last_message_at", "lead", b"lead", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_number", b"business_number", "channel", b"channel", "created_at", b"created_at", "id", b"id", "last_message_at", b"last_message_at", "last_message_preview", b"last_message_preview", "lead", b"lead", "lead_id", b"lead_id", "message_count", b"message_count", "session_key", b"session_key", "status", b"status", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_paused", b"ai_paused", "assistant", b"assistant", "business_number", b"business_number", "category", b"category", "channel", b"channel", "cost", b"cost", "created_at", b"created_at", "id", b"id", "last_message_at", b"last_message_at", "last_message_preview", b"last_message_preview", "lead", b"lead", "lead_id", b"lead_id", "message_count", b"message_count", "opened_by", b"opened_by", "session_key", b"session_key", "status", b"status", "tokens", b"tokens", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -158,6 +181,60 @@ class Message(_message.Message):
 Global___Message: _TypeAlias = Message  # noqa: Y015
 
 @_typing.final
+class ConversationFilter(_message.Message):
+    """Filters shared by ListConversations, GetMetrics and ExportConversations. Date bounds are
+    inclusive `from`, exclusive `to`; unset means unbounded.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    BUSINESS_NUMBER_FIELD_NUMBER: _builtins.int
+    CUSTOMER_PHONE_FIELD_NUMBER: _builtins.int
+    ASSISTANT_FIELD_NUMBER: _builtins.int
+    CREATED_FROM_FIELD_NUMBER: _builtins.int
+    CREATED_TO_FIELD_NUMBER: _builtins.int
+    LAST_MESSAGE_FROM_FIELD_NUMBER: _builtins.int
+    LAST_MESSAGE_TO_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    status: _builtins.str
+    channel: _builtins.str
+    business_number: _builtins.str
+    customer_phone: _builtins.str
+    assistant: _builtins.str
+    @_builtins.property
+    def created_from(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def created_to(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_message_from(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_message_to(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        business_number: _builtins.str = ...,
+        customer_phone: _builtins.str = ...,
+        assistant: _builtins.str = ...,
+        created_from: _timestamp_pb2.Timestamp | None = ...,
+        created_to: _timestamp_pb2.Timestamp | None = ...,
+        last_message_from: _timestamp_pb2.Timestamp | None = ...,
+        last_message_to: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_from", b"created_from", "created_to", b"created_to", "last_message_from", b"last_message_from", "last_message_to", b"last_message_to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "business_number", b"business_number", "channel", b"channel", "created_from", b"created_from", "created_to", b"created_to", "customer_phone", b"customer_phone", "last_message_from", b"last_message_from", "last_message_to", b"last_message_to", "lead_id", b"lead_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConversationFilter: _TypeAlias = ConversationFilter  # noqa: Y015
+
+@_typing.final
 class ListConversationsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -168,6 +245,11 @@ class ListConversationsRequest(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     BUSINESS_NUMBER_FIELD_NUMBER: _builtins.int
     CUSTOMER_PHONE_FIELD_NUMBER: _builtins.int
+    ASSISTANT_FIELD_NUMBER: _builtins.int
+    CREATED_FROM_FIELD_NUMBER: _builtins.int
+    CREATED_TO_FIELD_NUMBER: _builtins.int
+    LAST_MESSAGE_FROM_FIELD_NUMBER: _builtins.int
+    LAST_MESSAGE_TO_FIELD_NUMBER: _builtins.int
     page: _builtins.int
     """default 1"""
     size: _builtins.int
@@ -177,6 +259,15 @@ class ListConversationsRequest(_message.Message):
     channel: _builtins.str
     business_number: _builtins.str
     customer_phone: _builtins.str
+    assistant: _builtins.str
+    @_builtins.property
+    def created_from(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def created_to(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_message_from(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_message_to(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -187,10 +278,15 @@ class ListConversationsRequest(_message.Message):
         channel: _builtins.str = ...,
         business_number: _builtins.str = ...,
         customer_phone: _builtins.str = ...,
+        assistant: _builtins.str = ...,
+        created_from: _timestamp_pb2.Timestamp | None = ...,
+        created_to: _timestamp_pb2.Timestamp | None = ...,
+        last_message_from: _timestamp_pb2.Timestamp | None = ...,
+        last_message_to: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_from", b"created_from", "created_to", b"created_to", "last_message_from", b"last_message_from", "last_message_to", b"last_message_to"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_number", b"business_number", "channel", b"channel", "customer_phone", b"customer_phone", "lead_id", b"lead_id", "page", b"page", "size", b"size", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "business_number", b"business_number", "channel", b"channel", "created_from", b"created_from", "created_to", b"created_to", "customer_phone", b"customer_phone", "last_message_from", b"last_message_from", "last_message_to", b"last_message_to", "lead_id", b"lead_id", "page", b"page", "size", b"size", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -318,3 +414,320 @@ class ListMessagesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListMessagesResponse: _TypeAlias = ListMessagesResponse  # noqa: Y015
+
+@_typing.final
+class GetSessionStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUSINESS_NUMBER_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    business_number: _builtins.str
+    """phone_number_id"""
+    customer: _builtins.str
+    """wa_id (digits; a leading + is ignored) or BSUID"""
+    def __init__(
+        self,
+        *,
+        business_number: _builtins.str = ...,
+        customer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_number", b"business_number", "customer", b"customer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSessionStatusRequest: _TypeAlias = GetSessionStatusRequest  # noqa: Y015
+
+@_typing.final
+class SessionTemplate(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PARAMETER_COUNT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    language: _builtins.str
+    category: _builtins.str
+    parameter_count: _builtins.int
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        language: _builtins.str = ...,
+        category: _builtins.str = ...,
+        parameter_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "language", b"language", "name", b"name", "parameter_count", b"parameter_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SessionTemplate: _TypeAlias = SessionTemplate  # noqa: Y015
+
+@_typing.final
+class GetSessionStatusResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_ACTIVE_FIELD_NUMBER: _builtins.int
+    LAST_INBOUND_AT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    REMAINING_MINUTES_FIELD_NUMBER: _builtins.int
+    TEMPLATES_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    window_active: _builtins.bool
+    remaining_minutes: _builtins.int
+    conversation_id: _builtins.str
+    """the customer's latest conversation, if any"""
+    @_builtins.property
+    def last_inbound_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def templates(self) -> _containers.RepeatedCompositeFieldContainer[Global___SessionTemplate]:
+        """only when the window is closed"""
+
+    def __init__(
+        self,
+        *,
+        window_active: _builtins.bool = ...,
+        last_inbound_at: _timestamp_pb2.Timestamp | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        remaining_minutes: _builtins.int = ...,
+        templates: _abc.Iterable[Global___SessionTemplate] | None = ...,
+        conversation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "last_inbound_at", b"last_inbound_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "expires_at", b"expires_at", "last_inbound_at", b"last_inbound_at", "remaining_minutes", b"remaining_minutes", "templates", b"templates", "window_active", b"window_active"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSessionStatusResponse: _TypeAlias = GetSessionStatusResponse  # noqa: Y015
+
+@_typing.final
+class GetMetricsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILTER_FIELD_NUMBER: _builtins.int
+    PERIOD_FROM_FIELD_NUMBER: _builtins.int
+    PERIOD_TO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def filter(self) -> Global___ConversationFilter: ...
+    @_builtins.property
+    def period_from(self) -> _timestamp_pb2.Timestamp:
+        """conversations created in [from, to)"""
+
+    @_builtins.property
+    def period_to(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        filter: Global___ConversationFilter | None = ...,
+        period_from: _timestamp_pb2.Timestamp | None = ...,
+        period_to: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "period_from", b"period_from", "period_to", b"period_to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "period_from", b"period_from", "period_to", b"period_to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMetricsRequest: _TypeAlias = GetMetricsRequest  # noqa: Y015
+
+@_typing.final
+class ResponseTimes(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AVERAGE_SECONDS_FIELD_NUMBER: _builtins.int
+    P90_SECONDS_FIELD_NUMBER: _builtins.int
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    average_seconds: _builtins.float
+    p90_seconds: _builtins.float
+    responses: _builtins.int
+    def __init__(
+        self,
+        *,
+        average_seconds: _builtins.float = ...,
+        p90_seconds: _builtins.float = ...,
+        responses: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_seconds", b"average_seconds", "p90_seconds", b"p90_seconds", "responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResponseTimes: _TypeAlias = ResponseTimes  # noqa: Y015
+
+@_typing.final
+class CountBy(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountBy: _TypeAlias = CountBy  # noqa: Y015
+
+@_typing.final
+class DailyMetrics(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    CONVERSATIONS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_MESSAGES_FIELD_NUMBER: _builtins.int
+    REPLIES_FIELD_NUMBER: _builtins.int
+    RESPONSE_RATE_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    day: _builtins.str
+    """YYYY-MM-DD (UTC)"""
+    conversations: _builtins.int
+    customer_messages: _builtins.int
+    replies: _builtins.int
+    response_rate: _builtins.float
+    cost: _builtins.float
+    def __init__(
+        self,
+        *,
+        day: _builtins.str = ...,
+        conversations: _builtins.int = ...,
+        customer_messages: _builtins.int = ...,
+        replies: _builtins.int = ...,
+        response_rate: _builtins.float = ...,
+        cost: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversations", b"conversations", "cost", b"cost", "customer_messages", b"customer_messages", "day", b"day", "replies", b"replies", "response_rate", b"response_rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DailyMetrics: _TypeAlias = DailyMetrics  # noqa: Y015
+
+@_typing.final
+class GetMetricsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_CONVERSATIONS_FIELD_NUMBER: _builtins.int
+    MESSAGES_PER_CONVERSATION_FIELD_NUMBER: _builtins.int
+    RESPONSE_RATE_FIELD_NUMBER: _builtins.int
+    AI_RESPONSE_TIME_FIELD_NUMBER: _builtins.int
+    HUMAN_RESPONSE_TIME_FIELD_NUMBER: _builtins.int
+    COST_PER_CONVERSATION_FIELD_NUMBER: _builtins.int
+    TOTAL_COST_FIELD_NUMBER: _builtins.int
+    LANGUAGE_MODEL_COST_FIELD_NUMBER: _builtins.int
+    WHATSAPP_COST_FIELD_NUMBER: _builtins.int
+    PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
+    COMPLETION_TOKENS_FIELD_NUMBER: _builtins.int
+    BY_CATEGORY_FIELD_NUMBER: _builtins.int
+    BY_STATUS_FIELD_NUMBER: _builtins.int
+    HAND_OFFS_FIELD_NUMBER: _builtins.int
+    SERIES_FIELD_NUMBER: _builtins.int
+    total_conversations: _builtins.int
+    messages_per_conversation: _builtins.float
+    response_rate: _builtins.float
+    """share of customer messages that got a reply"""
+    cost_per_conversation: _builtins.float
+    total_cost: _builtins.float
+    language_model_cost: _builtins.float
+    whatsapp_cost: _builtins.float
+    prompt_tokens: _builtins.int
+    completion_tokens: _builtins.int
+    hand_offs: _builtins.int
+    @_builtins.property
+    def ai_response_time(self) -> Global___ResponseTimes: ...
+    @_builtins.property
+    def human_response_time(self) -> Global___ResponseTimes: ...
+    @_builtins.property
+    def by_category(self) -> _containers.RepeatedCompositeFieldContainer[Global___CountBy]: ...
+    @_builtins.property
+    def by_status(self) -> _containers.RepeatedCompositeFieldContainer[Global___CountBy]: ...
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___DailyMetrics]: ...
+    def __init__(
+        self,
+        *,
+        total_conversations: _builtins.int = ...,
+        messages_per_conversation: _builtins.float = ...,
+        response_rate: _builtins.float = ...,
+        ai_response_time: Global___ResponseTimes | None = ...,
+        human_response_time: Global___ResponseTimes | None = ...,
+        cost_per_conversation: _builtins.float = ...,
+        total_cost: _builtins.float = ...,
+        language_model_cost: _builtins.float = ...,
+        whatsapp_cost: _builtins.float = ...,
+        prompt_tokens: _builtins.int = ...,
+        completion_tokens: _builtins.int = ...,
+        by_category: _abc.Iterable[Global___CountBy] | None = ...,
+        by_status: _abc.Iterable[Global___CountBy] | None = ...,
+        hand_offs: _builtins.int = ...,
+        series: _abc.Iterable[Global___DailyMetrics] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_response_time", b"ai_response_time", "human_response_time", b"human_response_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_response_time", b"ai_response_time", "by_category", b"by_category", "by_status", b"by_status", "completion_tokens", b"completion_tokens", "cost_per_conversation", b"cost_per_conversation", "hand_offs", b"hand_offs", "human_response_time", b"human_response_time", "language_model_cost", b"language_model_cost", "messages_per_conversation", b"messages_per_conversation", "prompt_tokens", b"prompt_tokens", "response_rate", b"response_rate", "series", b"series", "total_conversations", b"total_conversations", "total_cost", b"total_cost", "whatsapp_cost", b"whatsapp_cost"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMetricsResponse: _TypeAlias = GetMetricsResponse  # noqa: Y015
+
+@_typing.final
+class ExportConversationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILTER_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    INCLUDE_MESSAGES_FIELD_NUMBER: _builtins.int
+    format: _builtins.str
+    """csv (default) or jsonl"""
+    include_messages: _builtins.bool
+    @_builtins.property
+    def filter(self) -> Global___ConversationFilter: ...
+    def __init__(
+        self,
+        *,
+        filter: Global___ConversationFilter | None = ...,
+        format: _builtins.str = ...,
+        include_messages: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "format", b"format", "include_messages", b"include_messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportConversationsRequest: _TypeAlias = ExportConversationsRequest  # noqa: Y015
+
+@_typing.final
+class ExportChunk(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportChunk: _TypeAlias = ExportChunk  # noqa: Y015

@@ -51,6 +51,11 @@ class ConversationQueriesStub:
                 request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListMessagesRequest.SerializeToString,
                 response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListMessagesResponse.FromString,
                 _registered_method=True)
+        self.GetSessionStatus = channel.unary_unary(
+                '/threadline.analytics.v1.ConversationQueries/GetSessionStatus',
+                request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusRequest.SerializeToString,
+                response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusResponse.FromString,
+                _registered_method=True)
 
 
 class ConversationQueriesServicer:
@@ -76,6 +81,13 @@ class ConversationQueriesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSessionStatus(self, request, context):
+        """Business number + customer → the 24-hour window, and the templates when it is closed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConversationQueriesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +105,11 @@ def add_ConversationQueriesServicer_to_server(servicer, server):
                     servicer.ListMessages,
                     request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListMessagesRequest.FromString,
                     response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListMessagesResponse.SerializeToString,
+            ),
+            'GetSessionStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSessionStatus,
+                    request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusRequest.FromString,
+                    response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +195,150 @@ class ConversationQueries:
             '/threadline.analytics.v1.ConversationQueries/ListMessages',
             threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListMessagesRequest.SerializeToString,
             threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSessionStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.analytics.v1.ConversationQueries/GetSessionStatus',
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusRequest.SerializeToString,
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MetricsStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetMetrics = channel.unary_unary(
+                '/threadline.analytics.v1.Metrics/GetMetrics',
+                request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetMetricsRequest.SerializeToString,
+                response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetMetricsResponse.FromString,
+                _registered_method=True)
+        self.ExportConversations = channel.unary_stream(
+                '/threadline.analytics.v1.Metrics/ExportConversations',
+                request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ExportConversationsRequest.SerializeToString,
+                response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ExportChunk.FromString,
+                _registered_method=True)
+
+
+class MetricsServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def GetMetrics(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportConversations(self, request, context):
+        """Conversations (and optionally their messages) as CSV or JSON Lines, in chunks; constant
+        memory whatever the size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MetricsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetrics,
+                    request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetMetricsRequest.FromString,
+                    response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetMetricsResponse.SerializeToString,
+            ),
+            'ExportConversations': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportConversations,
+                    request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ExportConversationsRequest.FromString,
+                    response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ExportChunk.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'threadline.analytics.v1.Metrics', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('threadline.analytics.v1.Metrics', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Metrics:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def GetMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.analytics.v1.Metrics/GetMetrics',
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetMetricsRequest.SerializeToString,
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/threadline.analytics.v1.Metrics/ExportConversations',
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.ExportConversationsRequest.SerializeToString,
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,8 @@ class ConversationQueriesStub:
     ListConversations: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.ListConversationsRequest, _analytics_pb2.ListConversationsResponse]
     GetConversation: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.GetConversationRequest, _analytics_pb2.GetConversationResponse]
     ListMessages: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.ListMessagesRequest, _analytics_pb2.ListMessagesResponse]
+    GetSessionStatus: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.GetSessionStatusRequest, _analytics_pb2.GetSessionStatusResponse]
+    """Business number + customer → the 24-hour window, and the templates when it is closed."""
 
 @_typing.type_check_only
 class ConversationQueriesAsyncStub(ConversationQueriesStub):
@@ -49,6 +51,8 @@ class ConversationQueriesAsyncStub(ConversationQueriesStub):
     ListConversations: _aio.UnaryUnaryMultiCallable[_analytics_pb2.ListConversationsRequest, _analytics_pb2.ListConversationsResponse]  # type: ignore[assignment]
     GetConversation: _aio.UnaryUnaryMultiCallable[_analytics_pb2.GetConversationRequest, _analytics_pb2.GetConversationResponse]  # type: ignore[assignment]
     ListMessages: _aio.UnaryUnaryMultiCallable[_analytics_pb2.ListMessagesRequest, _analytics_pb2.ListMessagesResponse]  # type: ignore[assignment]
+    GetSessionStatus: _aio.UnaryUnaryMultiCallable[_analytics_pb2.GetSessionStatusRequest, _analytics_pb2.GetSessionStatusResponse]  # type: ignore[assignment]
+    """Business number + customer → the 24-hour window, and the templates when it is closed."""
 
 class ConversationQueriesServicer(metaclass=_abc_1.ABCMeta):
     """Read models built by the analytics projections. Every call needs `authorization: Bearer <token>`;
@@ -76,4 +80,52 @@ class ConversationQueriesServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_analytics_pb2.ListMessagesResponse, _abc.Awaitable[_analytics_pb2.ListMessagesResponse]]: ...
 
+    @_abc_1.abstractmethod
+    def GetSessionStatus(
+        self,
+        request: _analytics_pb2.GetSessionStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_pb2.GetSessionStatusResponse, _abc.Awaitable[_analytics_pb2.GetSessionStatusResponse]]:
+        """Business number + customer → the 24-hour window, and the templates when it is closed."""
+
 def add_ConversationQueriesServicer_to_server(servicer: ConversationQueriesServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MetricsStub:
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MetricsAsyncStub: ...
+    GetMetrics: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.GetMetricsRequest, _analytics_pb2.GetMetricsResponse]
+    ExportConversations: _grpc.UnaryStreamMultiCallable[_analytics_pb2.ExportConversationsRequest, _analytics_pb2.ExportChunk]
+    """Conversations (and optionally their messages) as CSV or JSON Lines, in chunks; constant
+    memory whatever the size.
+    """
+
+@_typing.type_check_only
+class MetricsAsyncStub(MetricsStub):
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetMetrics: _aio.UnaryUnaryMultiCallable[_analytics_pb2.GetMetricsRequest, _analytics_pb2.GetMetricsResponse]  # type: ignore[assignment]
+    ExportConversations: _aio.UnaryStreamMultiCallable[_analytics_pb2.ExportConversationsRequest, _analytics_pb2.ExportChunk]  # type: ignore[assignment]
+    """Conversations (and optionally their messages) as CSV or JSON Lines, in chunks; constant
+    memory whatever the size.
+    """
+
+class MetricsServicer(metaclass=_abc_1.ABCMeta):
+    @_abc_1.abstractmethod
+    def GetMetrics(
+        self,
+        request: _analytics_pb2.GetMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_pb2.GetMetricsResponse, _abc.Awaitable[_analytics_pb2.GetMetricsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ExportConversations(
+        self,
+        request: _analytics_pb2.ExportConversationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_analytics_pb2.ExportChunk], _abc.AsyncIterator[_analytics_pb2.ExportChunk]]:
+        """Conversations (and optionally their messages) as CSV or JSON Lines, in chunks; constant
+        memory whatever the size.
+        """
+
+def add_MetricsServicer_to_server(servicer: MetricsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -279,11 +279,18 @@ class OutboundMessageQueued(_message.Message):
     IN_REPLY_TO_MESSAGE_ID_FIELD_NUMBER: _builtins.int
     PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
     RECIPIENT_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
+    COMPLETION_TOKENS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     author: _builtins.str
     """ai, agent, flow"""
     in_reply_to_message_id: _builtins.str
     phone_number_id: _builtins.str
+    model: _builtins.str
+    """for an AI reply: the model that drafted it"""
+    prompt_tokens: _builtins.int
+    completion_tokens: _builtins.int
     @_builtins.property
     def content(self) -> _common_pb2.MessageContent: ...
     @_builtins.property
@@ -297,10 +304,13 @@ class OutboundMessageQueued(_message.Message):
         in_reply_to_message_id: _builtins.str = ...,
         phone_number_id: _builtins.str = ...,
         recipient: _common_pb2.CustomerIdentity | None = ...,
+        model: _builtins.str = ...,
+        prompt_tokens: _builtins.int = ...,
+        completion_tokens: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "recipient", b"recipient"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "content", b"content", "in_reply_to_message_id", b"in_reply_to_message_id", "message_id", b"message_id", "phone_number_id", b"phone_number_id", "recipient", b"recipient"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "completion_tokens", b"completion_tokens", "content", b"content", "in_reply_to_message_id", b"in_reply_to_message_id", "message_id", b"message_id", "model", b"model", "phone_number_id", b"phone_number_id", "prompt_tokens", b"prompt_tokens", "recipient", b"recipient"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
