@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
@@ -317,3 +318,45 @@ async def test_a_token_for_another_number_cannot_touch_the_conversation(
                 )
 
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_two_session_instances_racing_first_messages_open_one_conversation(
+    nats_server_url: str, database_url: str, nats_namespace: str, js: JetStreamContext
+) -> None:
+    topology = Topology(nats_namespace)
+    config = SessionConfig(
+        nats_url=nats_server_url,
+        nats_namespace=nats_namespace,
+        database_url=database_url,
+        api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*",
+        grpc_port=0,
+        ops_port=0,
+        batch_size=4,
+    )
+    facts = [inbound_fact("15557000020", f"message {n}") for n in range(24)]
+    async with AsyncExitStack() as stack:
+        first = await bootstrap(config, stack)
+        second = await bootstrap(config, stack)
+
+        await asyncio.gather(
+            *(
+                js.publish(
+                    topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
+                    fact.SerializeToString(),
+                    headers={"Nats-Msg-Id": fact.wamid},
+                )
+                for fact in facts
+            )
+        )
+
+        async def all_recorded() -> bool:
+            info = await js.consumer_info(topology.stream("INGEST_EVENTS"), "session-ingest")
+            return (info.num_pending, info.num_ack_pending) == (0, 0) and max(
+                first.relay.position, second.relay.position
+            ) >= 5 + len(facts)
+
+        await eventually(all_recorded, timeout=20)
+        names = [name for name, _ in await session_events(js, topology)]
+
+    assert names.count("Conversation.Started") == 1
+    assert names.count("Conversation.CustomerMessageReceived") == len(facts)
