@@ -74,6 +74,7 @@ async def platform(
         "THREADLINE_INGEST_PORT": "0",
         "THREADLINE_SESSION_GRPC_PORT": "0",
         "THREADLINE_ANALYTICS_GRPC_PORT": "0",
+        "THREADLINE_GATEWAY_PORT": "0",
         **{
             f"THREADLINE_{name}_OPS_PORT": "0"
             for name in ("INGEST", "SESSION", "AI", "OUTBOUND", "ANALYTICS")

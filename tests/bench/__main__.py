@@ -72,10 +72,11 @@ def print_append(f: AppendFigures, repeats: int) -> None:
         f"  {f.messages} inbound text messages from {f.customers} customers; "
         f"median of {repeats} runs, each on a fresh database (range in brackets)"
     )
+    print(f"  {'':<58} {'events/s':>9} {'in recorder':>12}  range of runs  events  txns")
     for m in [*f.session, *f.raw]:
+        alone = f"{m.recorder_per_s:12.0f}" if m.recorder_per_s else f"{'':12}"
         print(
-            f"  {m.name:<60} {m.per_s:8.0f} events/s  [{m.spread}]  "
-            f"{m.events} events, {m.transactions} txns"
+            f"  {m.name:<58} {m.per_s:9.0f} {alone}  {m.spread:<13} {m.events:6} {m.transactions:5}"
         )
     if f.profile:
         (_, total), *parts = f.profile

@@ -37,7 +37,7 @@ def build_status_webhook(
         "id": message.wamid,
         "status": status,
         "timestamp": str(int(at.timestamp())),
-        "recipient_id": message.to,
+        **_recipient(message),
         "conversation": conversation,
         "pricing": {
             "billable": not free,
@@ -49,6 +49,14 @@ def build_status_webhook(
     if isinstance(message.request.get("biz_opaque_callback_data"), str):
         entry["biz_opaque_callback_data"] = message.request["biz_opaque_callback_data"]
     return webhook_envelope(number, {"statuses": [entry]})
+
+
+def _recipient(message: AcceptedMessage) -> dict[str, str]:
+    """Meta names the phone number `recipient_id` and a business-scoped user id
+    `recipient_user_id`: the status names the customer the way the send addressed them."""
+    if message.request.get("to"):
+        return {"recipient_id": message.to}
+    return {"recipient_user_id": message.to}
 
 
 def _conversation_id(number: BusinessNumber, message: AcceptedMessage) -> str:

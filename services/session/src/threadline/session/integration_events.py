@@ -254,6 +254,7 @@ BODIES: dict[str, Body] = {
     "BusinessNumber.AutoResolutionSet": _auto_resolution,
     "BusinessNumber.TemplateRegistered": _template,
     "Conversation.Started": _started,
+    "Conversation.CustomerIdentityLearned": _identity,
     "Conversation.CustomerMessageReceived": _received,
     "Conversation.CustomerMessageChanged": _changed,
     "Conversation.OutboundMessageQueued": _queued,

@@ -72,6 +72,7 @@ def record_inbound(fact: InboundMessage, unit: UnitOfWork, clock: Clock) -> Outc
     )
     business_number(unit, fact.phone_number_id)
     talk = open_conversation(unit, contact)
+    talk.learn_customer_identity(wa_id=contact.wa_id, user_id=contact.user_id)
     message_id = inbound_message_id(fact.wamid)
     if fact.content.get("type") in CHANGES:
         talk.record_customer_change(

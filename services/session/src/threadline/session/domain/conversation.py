@@ -157,6 +157,21 @@ class Conversation(Aggregate):
 
     # Customer messages ---------------------------------------------------------------
 
+    def learn_customer_identity(self, *, wa_id: str, user_id: str) -> bool:
+        """The contact became known by another id: replies use the phone number once known."""
+        if (wa_id or self.customer_wa_id, user_id or self.customer_user_id) == (
+            self.customer_wa_id,
+            self.customer_user_id,
+        ):
+            return False
+        self._identity_learned(wa_id or self.customer_wa_id, user_id or self.customer_user_id)
+        return True
+
+    @event("CustomerIdentityLearned")
+    def _identity_learned(self, wa_id: str, user_id: str) -> None:
+        self.customer_wa_id = wa_id
+        self.customer_user_id = user_id
+
     def knows(self, wamid: str) -> bool:
         return wamid in self.message_ids_by_wamid
 
