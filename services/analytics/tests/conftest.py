@@ -17,10 +17,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
+from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.bootstrap import Analytics, start_analytics
+from threadline.analytics.bootstrap import Analytics, open_pool, start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.analytics.projection import PROJECTION
+from threadline.analytics.read_models.schema import migrate
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as ev
@@ -29,6 +31,7 @@ from threadline.messaging.relay import POSITION
 from threadline.messaging.topology import DEAD_LETTERS, Topology
 from threadline.servicekit.auth import TokenRegistry, hash_token
 from threadline.testing import eventually
+from threadline.testing.clock import FakeClock
 
 BUSINESS_NUMBER = "pn-analytics-1"
 OTHER_NUMBER = "pn-analytics-2"
@@ -38,12 +41,23 @@ WRITER_TOKEN = "writer-without-read"
 
 _SUBJECTS = {
     "contact_registered": "Contact.Registered",
+    "contact_identity_linked": "Contact.IdentityLinked",
+    "contact_profile_name_changed": "Contact.ProfileNameChanged",
+    "contact_key_claimed": "ContactKey.Claimed",
+    "business_number_registered": "BusinessNumber.Registered",
+    "autopilot_set": "BusinessNumber.AutopilotSet",
+    "auto_resolution_set": "BusinessNumber.AutoResolutionSet",
+    "template_registered": "BusinessNumber.TemplateRegistered",
     "conversation_started": "Conversation.Started",
     "customer_message_received": "Conversation.CustomerMessageReceived",
+    "customer_message_changed": "Conversation.CustomerMessageChanged",
     "outbound_message_queued": "Conversation.OutboundMessageQueued",
     "outbound_message_dispatched": "Conversation.OutboundMessageDispatched",
     "message_status_changed": "Conversation.MessageStatusChanged",
+    "late_status_recorded": "Conversation.LateStatusRecorded",
     "outbound_message_failed": "Conversation.OutboundMessageFailed",
+    "conversation_status_changed": "Conversation.StatusChanged",
+    "flow_step_recorded": "Conversation.FlowStepRecorded",
 }
 
 
@@ -61,9 +75,9 @@ class EventLog:
         self.now = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
     def contact(
-        self, contact_id: UUID, *, wa_id: str = "15550001111", number: str = ""
+        self, contact_id: UUID, *, wa_id: str = "15550001111", user_id: str = "", number: str = ""
     ) -> ev.SessionEvent:
-        customer = common_pb2.CustomerIdentity(wa_id=wa_id, profile_name="Ana")
+        customer = common_pb2.CustomerIdentity(wa_id=wa_id, user_id=user_id, profile_name="Ana")
         body = ev.ContactRegistered(
             phone_number_id=number or self.business_number, customer=customer
         )
@@ -75,36 +89,78 @@ class EventLog:
         contact_id: UUID,
         *,
         wa_id: str = "15550001111",
+        user_id: str = "",
         number: str = "",
+        opened_by: str = "customer",
+        category: str = "SERVICE",
     ) -> ev.SessionEvent:
         body = ev.ConversationStarted(
             contact_id=str(contact_id),
             phone_number_id=number or self.business_number,
             session_key=f"{number or self.business_number}:{wa_id}",
             channel="whatsapp",
-            customer=common_pb2.CustomerIdentity(wa_id=wa_id, profile_name="Ana"),
+            customer=common_pb2.CustomerIdentity(wa_id=wa_id, user_id=user_id, profile_name="Ana"),
+            opened_by=opened_by,
+            category=category,
         )
         return self._event("Conversation", conversation_id, conversation_started=body)
 
     def inbound(
-        self, conversation_id: UUID, message_id: str, *, text: str = "hello", metadata: str = ""
+        self,
+        conversation_id: UUID,
+        message_id: str,
+        *,
+        text: str = "hello",
+        metadata: str = "",
+        kind: str = "text",
+        free_entry: bool = False,
+        sent_at: datetime | None = None,
     ) -> ev.SessionEvent:
         body = ev.CustomerMessageReceived(
             message_id=message_id,
             wamid=f"wamid.in.{message_id}",
-            content=common_pb2.MessageContent(type="text", text=text),
+            content=common_pb2.MessageContent(type=kind, text=text),
             metadata_json=metadata,
+            free_entry=free_entry,
         )
+        if sent_at is not None:
+            body.sent_at.CopyFrom(stamp(sent_at))
         return self._event("Conversation", conversation_id, customer_message_received=body)
 
+    def changed(
+        self, conversation_id: UUID, message_id: str, *, kind: str, target: str, text: str = ""
+    ) -> ev.SessionEvent:
+        """An edit, revoke or reaction by the customer; `target` "" when it names no known
+        message."""
+        body = ev.CustomerMessageChanged(
+            message_id=message_id,
+            wamid=f"wamid.in.{message_id}",
+            kind=kind,
+            target_wamid=f"wamid.in.{target or 'unknown'}",
+            target_message_id=target,
+            content=common_pb2.MessageContent(type=kind, text=text),
+        )
+        return self._event("Conversation", conversation_id, customer_message_changed=body)
+
     def queued(
-        self, conversation_id: UUID, message_id: str, *, text: str = "hi, how can I help?"
+        self,
+        conversation_id: UUID,
+        message_id: str,
+        *,
+        text: str = "hi, how can I help?",
+        author: str = "ai",
+        model: str = "",
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
     ) -> ev.SessionEvent:
         body = ev.OutboundMessageQueued(
             message_id=message_id,
-            author="ai",
+            author=author,
             content=common_pb2.MessageContent(type="text", text=text),
             phone_number_id=self.business_number,
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
         )
         return self._event("Conversation", conversation_id, outbound_message_queued=body)
 
@@ -112,8 +168,23 @@ class EventLog:
         body = ev.OutboundMessageDispatched(message_id=message_id, wamid=wamid)
         return self._event("Conversation", conversation_id, outbound_message_dispatched=body)
 
-    def status(self, conversation_id: UUID, message_id: str, status: str) -> ev.SessionEvent:
-        body = ev.MessageStatusChanged(message_id=message_id, status=status)
+    def status(
+        self,
+        conversation_id: UUID,
+        message_id: str,
+        status: str,
+        *,
+        pricing: common_pb2.Pricing | None = None,
+        late: bool = False,
+    ) -> ev.SessionEvent:
+        """A status webhook as the session records it: a forward move, or a `late` one."""
+        fields: dict[str, Any] = {"message_id": message_id, "status": status}
+        if pricing is not None:
+            fields["pricing"] = pricing
+        if late:
+            late_body = ev.LateStatusRecorded(**fields, reported_at=stamp(self.now))
+            return self._event("Conversation", conversation_id, late_status_recorded=late_body)
+        body = ev.MessageStatusChanged(**fields, reported_at=stamp(self.now))
         return self._event("Conversation", conversation_id, message_status_changed=body)
 
     def failed(self, conversation_id: UUID, message_id: str, *, code: int) -> ev.SessionEvent:
@@ -121,20 +192,95 @@ class EventLog:
         body = ev.OutboundMessageFailed(message_id=message_id, error=error)
         return self._event("Conversation", conversation_id, outbound_message_failed=body)
 
+    def status_changed(
+        self,
+        conversation_id: UUID,
+        status: str,
+        *,
+        ai_paused: bool = False,
+        reason: str = "",
+        by: str = "agent",
+    ) -> ev.SessionEvent:
+        body = ev.ConversationStatusChanged(
+            status=status, reason=reason, changed_by=by, ai_paused=ai_paused
+        )
+        return self._event("Conversation", conversation_id, conversation_status_changed=body)
+
+    def flow_step(
+        self, conversation_id: UUID, flow_id: str, step_id: str, *, completed: bool = False
+    ) -> ev.SessionEvent:
+        body = ev.FlowStepRecorded(flow_id=flow_id, step_id=step_id, completed=completed)
+        return self._event("Conversation", conversation_id, flow_step_recorded=body)
+
+    def identity_linked(
+        self, contact_id: UUID, *, wa_id: str = "", user_id: str = ""
+    ) -> ev.SessionEvent:
+        body = ev.ContactIdentityLinked(wa_id=wa_id, user_id=user_id)
+        return self._event("Contact", contact_id, contact_identity_linked=body)
+
+    def renamed(self, contact_id: UUID, name: str) -> ev.SessionEvent:
+        body = ev.ContactProfileNameChanged(profile_name=name)
+        return self._event("Contact", contact_id, contact_profile_name_changed=body)
+
+    def key_claimed(self, contact_id: UUID, key: str, *, number: str = "") -> ev.SessionEvent:
+        body = ev.ContactKeyClaimed(
+            phone_number_id=number or self.business_number, key=key, contact_id=str(contact_id)
+        )
+        return self._event("ContactKey", uuid4(), contact_key_claimed=body)
+
+    def number(self, number_id: UUID, *, number: str = "") -> ev.SessionEvent:
+        body = ev.BusinessNumberRegistered(phone_number_id=number or self.business_number)
+        return self._event("BusinessNumber", number_id, business_number_registered=body)
+
+    def autopilot(self, number_id: UUID, *, enabled: bool) -> ev.SessionEvent:
+        body = ev.AutopilotSet(enabled=enabled)
+        return self._event("BusinessNumber", number_id, autopilot_set=body)
+
+    def auto_resolution(self, number_id: UUID, *, hours: int) -> ev.SessionEvent:
+        body = ev.AutoResolutionSet(hours=hours)
+        return self._event("BusinessNumber", number_id, auto_resolution_set=body)
+
+    def template(
+        self,
+        number_id: UUID,
+        name: str,
+        *,
+        language: str = "en_US",
+        category: str = "UTILITY",
+        body: str = "Your order {{1}} has shipped",
+        parameter_count: int = 1,
+    ) -> ev.SessionEvent:
+        registered = ev.TemplateRegistered(
+            name=name,
+            language=language,
+            category=category,
+            body=body,
+            parameter_count=parameter_count,
+        )
+        return self._event("BusinessNumber", number_id, template_registered=registered)
+
+    def wait(self, delta: timedelta) -> None:
+        """Let time pass before the next event."""
+        self.now += delta
+
     def _event(self, aggregate: str, aggregate_id: UUID, **body: Any) -> ev.SessionEvent:
         self.position += 1
         self.now += timedelta(seconds=1)
-        occurred_at = Timestamp()
-        occurred_at.FromDatetime(self.now)
         return ev.SessionEvent(
             event_id=str(uuid4()),
             position=self.position,
             aggregate_type=aggregate,
             aggregate_id=str(aggregate_id),
             aggregate_version=1,
-            occurred_at=occurred_at,
+            occurred_at=stamp(self.now),
             **body,
         )
+
+
+def stamp(moment: datetime) -> Timestamp:
+    stamped = Timestamp()
+    stamped.FromDatetime(moment)
+    return stamped
 
 
 @pytest.fixture
@@ -228,8 +374,24 @@ def tokens() -> TokenRegistry:
 
 
 @pytest.fixture
+def clock(log: EventLog) -> FakeClock:
+    """The service's clock, at the event log's time until a test moves it."""
+    return FakeClock(log.now)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    """A pool on a migrated database, for tests of the projection's writes."""
+    pool = await open_pool(database_url)
+    async with pool.connection() as connection:
+        await migrate(connection)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
 async def analytics(
-    nats_server_url: str, nats_namespace: str, database_url: str
+    nats_server_url: str, nats_namespace: str, database_url: str, clock: FakeClock
 ) -> AsyncIterator[RunningAnalytics]:
     config = AnalyticsConfig(
         nats_url=nats_server_url,
@@ -241,7 +403,7 @@ async def analytics(
         batch_size=50,
     )
     async with AsyncExitStack() as stack:
-        service = await start_analytics(config, stack)
+        service = await start_analytics(config, stack, clock=clock)
         client = await nats.connect(nats_server_url)
         stack.push_async_callback(client.drain)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}")

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from threadline.analytics.config import AnalyticsConfig
+from threadline.analytics.rates import EXAMPLE_RATES
 from threadline.servicekit.auth import hash_token
 from threadline.servicekit.config import ConfigError
 
@@ -57,3 +60,22 @@ def test_a_missing_required_setting_is_named(missing: str) -> None:
 def test_a_malformed_setting_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         AnalyticsConfig.from_env({**REQUIRED, name: value})
+
+
+def test_costs_use_the_example_rates_unless_configured() -> None:
+    assert AnalyticsConfig.from_env(REQUIRED).rates == EXAMPLE_RATES
+
+
+def test_rates_are_read_from_json() -> None:
+    config = AnalyticsConfig.from_env(
+        {**REQUIRED, "THREADLINE_ANALYTICS_RATES": '{"whatsapp": {"marketing": 0.09}}'}
+    )
+
+    assert config.rates.whatsapp_cost("marketing") == Decimal("0.09")
+
+
+def test_malformed_rates_are_refused_naming_the_variable() -> None:
+    env = {**REQUIRED, "THREADLINE_ANALYTICS_RATES": '{"whatsapp": {"x": -2}}'}
+
+    with pytest.raises(ConfigError, match=r"THREADLINE_ANALYTICS_RATES.*0 or more"):
+        AnalyticsConfig.from_env(env)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.bootstrap import open_pool
 from threadline.analytics.consumer import Projector, UndecodableEvent, decode
-from threadline.analytics.read_models.schema import migrate
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery
 from threadline.messaging.relay import POSITION
@@ -32,15 +30,6 @@ def delivered(*events: SessionEvent) -> list[Delivery]:
         )
         for index, event in enumerate(events, start=1)
     ]
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    pool = await open_pool(database_url)
-    async with pool.connection() as connection:
-        await migrate(connection)
-    yield pool
-    await pool.close()
 
 
 async def message_rows(pool: AsyncConnectionPool[Any], conversation: UUID) -> list[tuple[Any, ...]]:

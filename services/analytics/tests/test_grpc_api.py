@@ -4,8 +4,20 @@ import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from threadline.analytics.grpc_api import conversation_pb, message_pb
-from threadline.analytics.views import ConversationView, Lead, MessageView
+from threadline.analytics.proto_mapping import (
+    conversation_filter,
+    conversation_pb,
+    message_pb,
+    session_status_pb,
+)
+from threadline.analytics.views import (
+    ConversationView,
+    Lead,
+    MessageView,
+    SessionStatus,
+    TemplateView,
+)
+from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 
 CREATED = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -50,3 +62,40 @@ def test_a_messages_metadata_travels_as_json() -> None:
     )
 
     assert json.loads(message_pb(view).metadata_json) == {"referral": {"source": "ad"}}
+
+
+def test_the_shared_filter_message_reads_like_the_listing_request() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    request = pb.ConversationFilter(assistant="alpha", status="active", customer_phone="+1 555")
+    request.created_from.FromDatetime(start)
+
+    criteria = conversation_filter(request)
+
+    assert criteria.conditions() == {
+        "assistant": "alpha",
+        "status": "active",
+        "customer_phone": "1555",
+        "created_from": start,
+    }
+
+
+def test_a_listing_request_without_dates_leaves_the_ranges_open() -> None:
+    criteria = conversation_filter(pb.ListConversationsRequest(channel="whatsapp"))
+
+    assert (criteria.created_from, criteria.last_message_to) == (None, None)
+
+
+def test_an_open_window_lists_no_templates_and_a_closed_one_may_have_no_last_message() -> None:
+    status = SessionStatus(
+        window_active=False,
+        last_inbound_at=None,
+        expires_at=None,
+        remaining_minutes=0,
+        conversation_id=uuid4(),
+        templates=(TemplateView("welcome", "en_US", "MARKETING", 2),),
+    )
+
+    reply = session_status_pb(status)
+
+    assert not reply.HasField("last_inbound_at") and not reply.HasField("expires_at")
+    assert [(t.name, t.parameter_count) for t in reply.templates] == [("welcome", 2)]

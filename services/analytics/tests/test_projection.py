@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 
 from threadline.analytics.changes import ProjectionError
-from threadline.analytics.projection import project, unseen
+from threadline.analytics.projection import IGNORED, project, projected_bodies, unseen
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as ev
 
@@ -51,7 +51,7 @@ def test_new_messages_count_and_the_latest_one_is_previewed(log: EventLog) -> No
 
     activity = project(
         [log.inbound(conversation, "m-1"), log.queued(conversation, "m-2", text=long_text)]
-    ).activity[conversation]
+    ).conversation_patches[conversation]
 
     assert (activity.added, activity.last_message_at) == (2, log.now)
     assert activity.preview == "x" * 100
@@ -62,7 +62,7 @@ def test_a_message_without_text_is_previewed_by_its_type(log: EventLog) -> None:
     event = log.inbound(conversation, "m-1")
     event.customer_message_received.content.CopyFrom(common_pb2.MessageContent(type="image"))
 
-    assert project([event]).activity[conversation].preview == "[image]"
+    assert project([event]).conversation_patches[conversation].preview == "[image]"
 
 
 def test_dispatch_and_status_changes_fold_into_one_patch_with_the_last_status(
@@ -145,3 +145,17 @@ def test_only_events_past_the_stored_position_are_unseen_each_once_in_order(
     fresh = unseen([third, first, second, third], after=first.position)
 
     assert [e.position for e in fresh] == [second.position, third.position]
+
+
+def test_a_status_held_until_its_dispatch_is_known_changes_nothing_yet(log: EventLog) -> None:
+    event = log.status(uuid4(), "m-1", "delivered")
+    event.status_reported_early.CopyFrom(ev.StatusReportedEarly(wamid="wamid.1", status="read"))
+
+    assert project([event]).empty
+
+
+def test_every_kind_of_session_event_is_projected_or_deliberately_ignored() -> None:
+    bodies = {field.name for field in ev.SessionEvent.DESCRIPTOR.oneofs_by_name["body"].fields}
+
+    assert projected_bodies() | IGNORED == bodies
+    assert not projected_bodies() & IGNORED

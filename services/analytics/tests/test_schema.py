@@ -25,4 +25,41 @@ async def test_the_read_models_live_in_the_analytics_schema(database_url: str) -
         )
         tables = {row[0] for row in await cursor.fetchall()}
 
-    assert {"contacts", "conversations", "messages", "projection_positions"} <= tables
+    assert {
+        "contacts",
+        "contact_keys",
+        "conversations",
+        "messages",
+        "business_numbers",
+        "templates",
+        "response_facts",
+        "responses",
+        "projection_positions",
+    } <= tables
+
+
+async def test_rows_projected_before_version_2_get_the_sessions_defaults(
+    database_url: str,
+) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as connection:
+        await connection.execute("CREATE SCHEMA analytics")
+        await connection.execute(
+            "CREATE TABLE analytics.schema_migrations"
+            " (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for statement in MIGRATIONS[0]:
+            await connection.execute(statement)
+        await connection.execute("INSERT INTO analytics.schema_migrations (version) VALUES (1)")
+        await connection.execute(
+            "INSERT INTO analytics.conversations (id, lead_id, business_number, channel, status,"
+            " created_at, updated_at) VALUES (gen_random_uuid(), gen_random_uuid(), 'pn-1',"
+            " 'whatsapp', 'active', now(), now())"
+        )
+        await connection.commit()
+
+        await migrate(connection)
+
+        cursor = await connection.execute(
+            "SELECT opened_by, category, hand_offs, tokens, cost FROM analytics.conversations"
+        )
+        assert await cursor.fetchall() == [("customer", "SERVICE", 0, 0, 0)]

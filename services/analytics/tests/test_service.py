@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
+from threadline.contracts.events.v1 import common_pb2
 from threadline.messaging.dead_letters import REASON
 
 if TYPE_CHECKING:
@@ -119,3 +120,38 @@ async def test_an_event_the_database_rejects_is_dead_lettered_alone(
     assert reply.conversation.message_count == 2
     assert [d.subject for d in dead] == [analytics.topology.subject("dlq.analytics.unprojectable")]
     assert dead[0].data == events[3].SerializeToString()
+
+
+async def test_the_read_side_events_delivered_again_change_nothing(
+    analytics: RunningAnalytics, log: EventLog
+) -> None:
+    contact, conversation = uuid4(), uuid4()
+    pricing = common_pb2.Pricing(billable=True, category="utility")
+    events = [
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, "m-1", text="Where is my order?"),
+        log.queued(conversation, "r-1", model="alpha", prompt_tokens=300, completion_tokens=20),
+        log.status(conversation, "r-1", "delivered", pricing=pricing),
+        log.changed(conversation, "e-1", kind="edit", target="m-1", text="Where is order 7?"),
+        log.status_changed(conversation, "escalated", ai_paused=True, by="ai"),
+        log.inbound(conversation, "m-2"),
+        log.queued(conversation, "r-2", author="agent"),
+    ]
+    await analytics.publish(*events)
+    await analytics.projected(log.position)
+    request = pb.GetConversationRequest(conversation_id=str(conversation))
+    before = await analytics.queries.GetConversation(request, metadata=analytics.reader)
+
+    for event in events:
+        await analytics.publish_again(event, msg_id=f"again-{event.event_id}")
+    marker = log.renamed(contact, "Ana C.")
+    await analytics.publish(marker)
+    await analytics.projected(marker.position)
+    after = await analytics.queries.GetConversation(request, metadata=analytics.reader)
+
+    assert after.messages == before.messages
+    assert after.conversation.cost == before.conversation.cost > 0
+    assert (after.conversation.tokens, after.conversation.message_count) == (320, 4)
+    assert after.conversation.lead.name == "Ana C."
+    assert json.loads(after.messages[0].metadata_json)["original_content"] == "Where is my order?"

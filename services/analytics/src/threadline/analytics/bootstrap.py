@@ -16,7 +16,8 @@ from psycopg_pool import AsyncConnectionPool
 from threadline.analytics.config import AnalyticsConfig
 from threadline.analytics.consumer import Projector
 from threadline.analytics.grpc_api import ERRORS, registration
-from threadline.analytics.queries import ConversationQueries
+from threadline.analytics.http_gateway import local_address, start_gateway
+from threadline.analytics.queries import Clock, ConversationQueries, utc_now
 from threadline.analytics.read_models.schema import migrate
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
@@ -39,9 +40,12 @@ class Analytics:
     grpc_port: int
     ops_port: int
     queries: ConversationQueries
+    gateway_port: int | None = None
 
 
-async def start_analytics(config: AnalyticsConfig, stack: AsyncExitStack) -> Analytics:
+async def start_analytics(
+    config: AnalyticsConfig, stack: AsyncExitStack, *, clock: Clock = utc_now
+) -> Analytics:
     """Start everything; `stack` stops it all again, servers first and connections last."""
     client = await nats.connect(
         config.nats_url, name="threadline-analytics", max_reconnect_attempts=-1
@@ -68,12 +72,12 @@ async def start_analytics(config: AnalyticsConfig, stack: AsyncExitStack) -> Ana
             filter_subject=topology.subject("session.events.>"),
             batch_size=config.batch_size,
         ),
-        handler=Projector(pool).handle,
+        handler=Projector(pool, rates=config.rates).handle,
     )
     task = asyncio.create_task(_keep_consuming(consumer), name=DURABLE)
     stack.push_async_callback(_stop_consuming, consumer, task)
 
-    queries = ConversationQueries(pool)
+    queries = ConversationQueries(pool, clock=clock)
     server, grpc_port = await start_grpc_server(
         host=config.host,
         port=config.grpc_port,
@@ -82,6 +86,15 @@ async def start_analytics(config: AnalyticsConfig, stack: AsyncExitStack) -> Ana
         errors=ERRORS,
     )
     stack.push_async_callback(server.stop, GRACE_SECONDS)
+    gateway_port = None
+    if config.gateway_port is not None:
+        gateway_port = await start_gateway(
+            stack,
+            host=config.host,
+            port=config.gateway_port,
+            queries_address=local_address(config.host, grpc_port),
+            commands_address=config.session_grpc_address,
+        )
 
     ops = OpsServer(
         host=config.host,
@@ -94,7 +107,9 @@ async def start_analytics(config: AnalyticsConfig, stack: AsyncExitStack) -> Ana
     )
     await ops.start()
     stack.push_async_callback(ops.stop)
-    return Analytics(grpc_port=grpc_port, ops_port=ops.port, queries=queries)
+    return Analytics(
+        grpc_port=grpc_port, ops_port=ops.port, queries=queries, gateway_port=gateway_port
+    )
 
 
 async def open_pool(database_url: str) -> AsyncConnectionPool[Any]:

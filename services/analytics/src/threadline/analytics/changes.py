@@ -1,104 +1,109 @@
 """What a run of session events does to the read models, folded in position order.
 
 Folding first and writing after turns a batch of hundreds of events into a few multi-row
-statements: inserts of new rows, then one merged patch per message and one activity summary
-per conversation. Applying the merged changes gives the same rows as applying the events one
-by one, because each later event's values override the earlier ones.
+statements: inserts of new rows, then one merged patch per row. Applying the merged changes
+gives the same rows as applying the events one by one, because each later event's value
+overrides the earlier ones, counts add up and histories append in order. What depends on rows
+of earlier batches (which customer messages a reply answers, whether a message was already
+charged) is left to the statements, in position order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from uuid import UUID
+
+from threadline.analytics.rates import EXAMPLE_RATES, Rates
+from threadline.analytics.rows import (
+    BusinessNumberPatch,
+    BusinessNumberRow,
+    Charge,
+    ContactKeyRow,
+    ContactPatch,
+    ContactRow,
+    ConversationPatch,
+    ConversationRow,
+    MessagePatch,
+    MessageRow,
+    Reply,
+    ResponseFact,
+    TemplateRow,
+)
 
 
 class ProjectionError(ValueError):
     """An event that can never be projected (malformed or contradicting the read models)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ContactRow:
-    id: UUID
-    business_number: str
-    wa_id: str
-    user_id: str
-    name: str
-    registered_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationRow:
-    id: UUID
-    lead_id: UUID
-    business_number: str
-    session_key: str
-    channel: str
-    status: str
-    customer_wa_id: str
-    customer_user_id: str
-    customer_name: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class MessageRow:
-    id: str
-    conversation_id: UUID
-    position: int
-    role: str
-    author: str
-    type: str
-    content: str
-    status: str
-    wamid: str
-    metadata: dict[str, Any]
-    created_at: datetime
-
-
-@dataclass(slots=True)
-class MessagePatch:
-    """Later facts about a message already written (or written earlier in the same batch)."""
-
-    updated_at: datetime
-    wamid: str | None = None
-    status: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Activity:
-    """New messages of one conversation: how many, and the latest one's time and preview."""
-
-    added: int
-    last_message_at: datetime
-    preview: str
-
-
 @dataclass
 class Changes:
+    rates: Rates = EXAMPLE_RATES
+    numbers: dict[UUID, BusinessNumberRow] = field(default_factory=dict)
+    number_patches: dict[UUID, BusinessNumberPatch] = field(default_factory=dict)
+    templates: dict[tuple[UUID, str, str], TemplateRow] = field(default_factory=dict)
     contacts: dict[UUID, ContactRow] = field(default_factory=dict)
+    contact_patches: dict[UUID, ContactPatch] = field(default_factory=dict)
+    contact_keys: dict[tuple[str, str], ContactKeyRow] = field(default_factory=dict)
     conversations: dict[UUID, ConversationRow] = field(default_factory=dict)
+    conversation_patches: dict[UUID, ConversationPatch] = field(default_factory=dict)
     messages: dict[str, MessageRow] = field(default_factory=dict)
     patches: dict[str, MessagePatch] = field(default_factory=dict)
-    activity: dict[UUID, Activity] = field(default_factory=dict)
+    waiting: dict[str, ResponseFact] = field(default_factory=dict)
+    replies: list[Reply] = field(default_factory=list)
+    charges: dict[str, Charge] = field(default_factory=dict)
+
+    # Business numbers and contacts -----------------------------------------------------
+
+    def register_number(self, row: BusinessNumberRow) -> None:
+        self.numbers[row.id] = row
+
+    def number(self, number_id: UUID, at: datetime) -> BusinessNumberPatch:
+        patch = self.number_patches.setdefault(number_id, BusinessNumberPatch(updated_at=at))
+        patch.updated_at = at
+        return patch
+
+    def register_template(self, row: TemplateRow) -> None:
+        self.templates[(row.number_id, row.name, row.language)] = row
 
     def register_contact(self, row: ContactRow) -> None:
         self.contacts[row.id] = row
+
+    def contact(self, contact_id: UUID, at: datetime) -> ContactPatch:
+        patch = self.contact_patches.setdefault(contact_id, ContactPatch(updated_at=at))
+        patch.updated_at = at
+        return patch
+
+    def claim_key(self, row: ContactKeyRow) -> None:
+        self.contact_keys.setdefault((row.business_number, row.key), row)
+
+    # Conversations and messages --------------------------------------------------------
 
     def start_conversation(self, row: ConversationRow) -> None:
         if row.id in self.conversations:
             raise ProjectionError(f"conversation {row.id} started twice")
         self.conversations[row.id] = row
 
+    def conversation(self, conversation_id: UUID, at: datetime) -> ConversationPatch:
+        patch = self.conversation_patches.setdefault(
+            conversation_id, ConversationPatch(updated_at=at)
+        )
+        patch.updated_at = max(patch.updated_at, at)
+        return patch
+
     def add_message(self, row: MessageRow, *, preview: str) -> None:
         if row.id in self.messages:
             raise ProjectionError(f"message {row.id!r} added twice")
         self.messages[row.id] = row
-        known = self.activity.get(row.conversation_id)
-        added = known.added + 1 if known else 1
-        self.activity[row.conversation_id] = Activity(added, row.created_at, preview)
+        patch = self.conversation(row.conversation_id, row.created_at)
+        patch.added += 1
+        patch.last_message_at = row.created_at
+        patch.preview = preview
+
+    def message(self, message_id: str, at: datetime) -> MessagePatch:
+        patch = self.patches.setdefault(message_id, MessagePatch(updated_at=at))
+        patch.updated_at = at
+        return patch
 
     def patch_message(
         self,
@@ -107,18 +112,47 @@ class Changes:
         *,
         wamid: str | None = None,
         status: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        patch = self.patches.setdefault(message_id, MessagePatch(updated_at=at))
-        patch.updated_at = at
+        metadata: dict[str, object] | None = None,
+    ) -> MessagePatch:
+        patch = self.message(message_id, at)
         if wamid:
             patch.wamid = wamid
         if status:
             patch.status = status
         patch.metadata.update(metadata or {})
+        return patch
+
+    # Facts for the metrics -------------------------------------------------------------
+
+    def await_answer(self, fact: ResponseFact) -> None:
+        self.waiting[fact.message_id] = fact
+
+    def answer(self, reply: Reply) -> None:
+        self.replies.append(reply)
+
+    def charge(self, message_id: str, category: str) -> None:
+        """The message is billable: charged once, at its first billable status (a message
+        charged by an earlier batch is left alone when written)."""
+        if message_id not in self.charges:
+            cost = self.rates.whatsapp_cost(category)
+            self.charges[message_id] = Charge(message_id, category, cost)
 
     @property
     def empty(self) -> bool:
-        return not (
-            self.contacts or self.conversations or self.messages or self.patches or self.activity
+        return not any(
+            (
+                self.numbers,
+                self.number_patches,
+                self.templates,
+                self.contacts,
+                self.contact_patches,
+                self.contact_keys,
+                self.conversations,
+                self.conversation_patches,
+                self.messages,
+                self.patches,
+                self.waiting,
+                self.replies,
+                self.charges,
+            )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from threadline.analytics.rates import EXAMPLE_RATES, Rates
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
@@ -19,6 +20,9 @@ class AnalyticsConfig:
     grpc_port: int = 50052
     ops_port: int = 9105
     batch_size: int = 500
+    rates: Rates = EXAMPLE_RATES  # what tokens and WhatsApp messages cost (see rates.py)
+    gateway_port: int | None = None  # the JSON-over-HTTP gateway; None: not served
+    session_grpc_address: str = "127.0.0.1:50051"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AnalyticsConfig:
@@ -31,6 +35,9 @@ class AnalyticsConfig:
             grpc_port=_port(env, "THREADLINE_ANALYTICS_GRPC_PORT", 50052),
             ops_port=_port(env, "THREADLINE_ANALYTICS_OPS_PORT", 9105),
             batch_size=_positive(env, "THREADLINE_ANALYTICS_BATCH_SIZE", 500),
+            rates=_rates(env.get("THREADLINE_ANALYTICS_RATES", "")),
+            gateway_port=_port(env, "THREADLINE_GATEWAY_PORT", 8081),
+            session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
         )
 
 
@@ -39,6 +46,15 @@ def _tokens(spec: str) -> TokenRegistry:
         return TokenRegistry.parse(spec)
     except ValueError as error:
         raise ConfigError(f"Config 'THREADLINE_API_TOKENS' is malformed: {error}") from None
+
+
+def _rates(spec: str) -> Rates:
+    if not spec.strip():
+        return EXAMPLE_RATES
+    try:
+        return Rates.parse(spec)
+    except ValueError as error:
+        raise ConfigError(f"Config 'THREADLINE_ANALYTICS_RATES' is malformed: {error}") from None
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool, PoolClosed
 
 from threadline.analytics.projection import PROJECTION, project, unseen
+from threadline.analytics.rates import EXAMPLE_RATES, Rates
 from threadline.analytics.read_models.positions import lock_position, save_position
 from threadline.analytics.read_models.writer import write
 from threadline.analytics.retries import DEFAULT_BACKOFF, Backoff, until_done
@@ -70,8 +71,10 @@ class Projector:
         *,
         projection: str = PROJECTION,
         backoff: Backoff = DEFAULT_BACKOFF,
+        rates: Rates = EXAMPLE_RATES,
     ) -> None:
         self._pool = pool
+        self._rates = rates
         self._projection = projection
         self._backoff = backoff
 
@@ -116,7 +119,7 @@ class Projector:
             fresh = unseen(events, after=stored)
             if not fresh:
                 return
-            await write(connection, project(fresh))
+            await write(connection, project(fresh, rates=self._rates))
             await save_position(connection, self._projection, fresh[-1].position)
         POSITION_GAUGE.labels(self._projection).set(fresh[-1].position)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from threadline.analytics.errors import InvalidQuery
@@ -11,6 +13,8 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 DEFAULT_MESSAGE_LIMIT = 100
 MAX_MESSAGE_LIMIT = 500
+# A phone number as people write it: digits, maybe a leading + and separators.
+_PHONE = re.compile(r"\+?[\d\s().-]*\d[\d\s().-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +61,21 @@ class MessageWindow:
 
 @dataclass(frozen=True, slots=True)
 class ConversationFilter:
-    """Conditions every listed conversation meets; empty ones do not filter."""
+    """Conditions every listed conversation meets; empty ones do not filter.
+
+    Date ranges are inclusive `from`, exclusive `to`; either end may be open.
+    """
 
     lead_id: UUID | None = None
     status: str = ""
     channel: str = ""
     business_number: str = ""
     customer_phone: str = ""
+    assistant: str = ""
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    last_message_from: datetime | None = None
+    last_message_to: datetime | None = None
 
     @classmethod
     def of(
@@ -74,25 +86,50 @@ class ConversationFilter:
         channel: str = "",
         business_number: str = "",
         customer_phone: str = "",
+        assistant: str = "",
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        last_message_from: datetime | None = None,
+        last_message_to: datetime | None = None,
     ) -> ConversationFilter:
+        _check_range("created", created_from, created_to)
+        _check_range("last_message", last_message_from, last_message_to)
         return cls(
             lead_id=parse_id(lead_id, "lead_id") if lead_id else None,
             status=status.strip(),
             channel=channel.strip(),
             business_number=business_number.strip(),
             customer_phone=_wa_id(customer_phone),
+            assistant=assistant.strip(),
+            created_from=created_from,
+            created_to=created_to,
+            last_message_from=last_message_from,
+            last_message_to=last_message_to,
         )
 
     def conditions(self) -> dict[str, object]:
-        """The filters in use, by name."""
+        """The filters in use, by name (the names `filter_sql.CONDITIONS` knows)."""
         named: dict[str, object] = {
             "lead_id": self.lead_id,
             "status": self.status,
             "channel": self.channel,
             "business_number": self.business_number,
             "customer_phone": self.customer_phone,
+            "assistant": self.assistant,
+            "created_from": self.created_from,
+            "created_to": self.created_to,
+            "last_message_from": self.last_message_from,
+            "last_message_to": self.last_message_to,
         }
         return {name: value for name, value in named.items() if value}
+
+
+def _check_range(name: str, start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start >= end:
+        raise InvalidQuery(
+            f"{name}_from must be before {name}_to (from is inclusive, to exclusive),"
+            f" got {start.isoformat()} and {end.isoformat()}"
+        )
 
 
 def parse_id(text: str, argument: str) -> UUID:
@@ -111,3 +148,28 @@ def _wa_id(phone: str) -> str:
     if not digits:
         raise InvalidQuery(f"customer_phone must contain digits, got {phone!r}")
     return digits
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    """A customer of a business number, by phone (`wa_id`) or business-scoped user id."""
+
+    business_number: str
+    wa_id: str = ""
+    user_id: str = ""
+
+    @classmethod
+    def of(cls, business_number: str, customer: str) -> CustomerRef:
+        number, text = business_number.strip(), customer.strip()
+        if not number:
+            raise InvalidQuery("business_number is required (the phone_number_id)")
+        if not text:
+            raise InvalidQuery("customer is required (a wa_id or a business-scoped user id)")
+        if _PHONE.fullmatch(text):
+            return cls(number, wa_id=_wa_id(text))
+        return cls(number, user_id=text)
+
+    @property
+    def key(self) -> str:
+        """The key the session claims this id under (`wa:<wa_id>` or `bsuid:<user_id>`)."""
+        return f"wa:{self.wa_id}" if self.wa_id else f"bsuid:{self.user_id}"

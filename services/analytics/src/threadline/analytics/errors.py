@@ -12,3 +12,10 @@ class ConversationNotFound(LookupError):
 
 class InvalidQuery(ValueError):
     """A query argument out of range or malformed; the message names the argument."""
+
+
+class CustomerNotFound(LookupError):
+    """No customer by this id on a business number the caller may see."""
+
+    def __init__(self, business_number: str, customer: str) -> None:
+        super().__init__(f"no customer {customer!r} on business number {business_number!r}")

@@ -1,13 +1,14 @@
 """The conversation queries: what a caller may read of the read models.
 
 Every query needs the `read` role and sees only the business numbers the caller is scoped to;
-another tenant's conversation is indistinguishable from one that does not exist.
+another tenant's conversation (or customer) is indistinguishable from one that does not exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, LiteralString
 from uuid import UUID
 
@@ -15,34 +16,44 @@ from psycopg import AsyncCursor, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.criteria import ConversationFilter, MessageWindow, Paging
-from threadline.analytics.errors import ConversationNotFound
+from threadline.analytics.criteria import ConversationFilter, CustomerRef, MessageWindow, Paging
+from threadline.analytics.errors import ConversationNotFound, CustomerNotFound
+from threadline.analytics.filter_sql import conversation_condition
+from threadline.analytics.read_models.view_rows import (
+    CONVERSATION_COLUMNS,
+    MESSAGE_COLUMNS,
+    conversation_view,
+    message_view,
+)
 from threadline.analytics.views import (
     ConversationDetail,
     ConversationPage,
     ConversationView,
-    Lead,
     MessagePage,
-    MessageView,
+    SessionStatus,
+    TemplateView,
 )
+from threadline.analytics.window import customer_window
 from threadline.servicekit.auth import Principal
 
-_CONVERSATIONS: LiteralString = """
-    SELECT c.id, c.lead_id, c.business_number, c.session_key, c.channel, c.status,
-           c.message_count, c.created_at, c.updated_at, c.last_message_at,
-           c.last_message_preview,
-           coalesce(nullif(ct.wa_id, ''), c.customer_wa_id) AS lead_wa_id,
-           coalesce(nullif(ct.user_id, ''), c.customer_user_id) AS lead_user_id,
-           coalesce(nullif(ct.name, ''), c.customer_name) AS lead_name
+Clock = Callable[[], datetime]
+
+_CONVERSATIONS: LiteralString = (
+    "SELECT "
+    + CONVERSATION_COLUMNS
+    + """
     FROM analytics.conversations c
     LEFT JOIN analytics.contacts ct ON ct.id = c.lead_id
 """
-_MESSAGES: LiteralString = """
-    SELECT id, conversation_id, role, author, type, content, status, wamid, metadata,
-           created_at, updated_at
+)
+_MESSAGES: LiteralString = (
+    "SELECT "
+    + MESSAGE_COLUMNS
+    + """
     FROM analytics.messages WHERE conversation_id = %(conversation_id)s
     ORDER BY created_at, position
 """
+)
 _COUNT_MESSAGES: LiteralString = """
     SELECT count(*) AS total FROM analytics.messages WHERE conversation_id = %(conversation_id)s
 """
@@ -51,39 +62,53 @@ _PAGE = sql.SQL(
     _CONVERSATIONS
     + " WHERE {} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT %(limit)s OFFSET %(offset)s"
 )
-_ALL = sql.SQL("TRUE")
-_FILTERS: dict[str, LiteralString] = {
-    "numbers": "c.business_number = ANY(%(numbers)s)",
-    "lead_id": "c.lead_id = %(lead_id)s",
-    "status": "c.status = %(status)s",
-    "channel": "c.channel = %(channel)s",
-    "business_number": "c.business_number = %(business_number)s",
-    "customer_phone": "c.customer_wa_id = %(customer_phone)s",
-}
+# The customer's latest conversation on the number, found by any id the session linked.
+_LATEST_CONVERSATION: LiteralString = """
+    WITH customer AS (
+        SELECT contact_id AS id FROM analytics.contact_keys
+        WHERE business_number = %(number)s AND key = %(key)s
+        UNION
+        SELECT id FROM analytics.contacts
+        WHERE business_number = %(number)s AND (wa_id = %(wa_id)s OR user_id = %(user_id)s)
+    )
+    SELECT id, status, last_inbound_at, free_entry_until FROM analytics.conversations
+    WHERE business_number = %(number)s
+      AND (lead_id IN (SELECT id FROM customer) OR customer_wa_id = %(wa_id)s)
+    ORDER BY created_at DESC, id DESC
+    LIMIT 1
+"""
+_TEMPLATES: LiteralString = """
+    SELECT name, language, category, parameter_count FROM analytics.templates
+    WHERE business_number = %(number)s ORDER BY name, language
+"""
 
 Cursor = AsyncCursor[DictRow]
 
 
-class ConversationQueries:
-    """Reads of conversations and their messages, on behalf of a caller."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+
+class ConversationQueries:
+    """Reads of conversations, their messages and customers' windows, on behalf of a caller."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], *, clock: Clock = utc_now) -> None:
         self._pool = pool
+        self._clock = clock
 
     async def list_conversations(
         self, viewer: Principal, criteria: ConversationFilter, paging: Paging
     ) -> ConversationPage:
         """Conversations meeting `criteria`, the most recently active first."""
         viewer.require_role("read")
-        params: dict[str, object] = {**criteria.conditions(), **_scope(viewer)}
-        where = sql.SQL(" AND ").join([sql.SQL(_FILTERS[name]) for name in params] or [_ALL])
+        where, params = conversation_condition(criteria, viewer)
         async with self._cursor() as cursor:
             await cursor.execute(_COUNT.format(where), params)
             total = int((await cursor.fetchone() or {"total": 0})["total"])
             await cursor.execute(
                 _PAGE.format(where), {**params, "limit": paging.size, "offset": paging.offset}
             )
-            found = tuple(_conversation(row) for row in await cursor.fetchall())
+            found = tuple(conversation_view(row) for row in await cursor.fetchall())
         return ConversationPage(found, total=total, page=paging.page, size=paging.size)
 
     async def get_conversation(
@@ -94,7 +119,7 @@ class ConversationQueries:
         async with self._cursor() as cursor:
             conversation = await _visible(cursor, viewer, conversation_id)
             await cursor.execute(_MESSAGES, {"conversation_id": conversation_id})
-            messages = tuple(MessageView(**row) for row in await cursor.fetchall())
+            messages = tuple(message_view(row) for row in await cursor.fetchall())
         return ConversationDetail(conversation, messages)
 
     async def list_messages(
@@ -110,8 +135,37 @@ class ConversationQueries:
                 _MESSAGES + " LIMIT %(limit)s OFFSET %(offset)s",
                 {"conversation_id": conversation_id, **_window(window)},
             )
-            messages = tuple(MessageView(**row) for row in await cursor.fetchall())
+            messages = tuple(message_view(row) for row in await cursor.fetchall())
         return MessagePage(messages, total=total)
+
+    async def session_status(self, viewer: Principal, customer: CustomerRef) -> SessionStatus:
+        """The window with this customer now, and the number's templates when it is closed."""
+        viewer.require_role("read")
+        if not viewer.can_see(customer.business_number):
+            raise CustomerNotFound(customer.business_number, customer.wa_id or customer.user_id)
+        async with self._cursor() as cursor:
+            await cursor.execute(_LATEST_CONVERSATION, _customer_params(customer))
+            latest = await cursor.fetchone()
+            if latest is None:
+                raise CustomerNotFound(customer.business_number, customer.wa_id or customer.user_id)
+            window = customer_window(
+                last_inbound_at=latest["last_inbound_at"],
+                free_entry_until=latest["free_entry_until"],
+                conversation_status=latest["status"],
+                now=self._clock(),
+            )
+            templates: tuple[TemplateView, ...] = ()
+            if not window.active:
+                await cursor.execute(_TEMPLATES, {"number": customer.business_number})
+                templates = tuple(TemplateView(**row) for row in await cursor.fetchall())
+        return SessionStatus(
+            window_active=window.active,
+            last_inbound_at=latest["last_inbound_at"],
+            expires_at=window.expires_at,
+            remaining_minutes=window.remaining_minutes,
+            conversation_id=latest["id"],
+            templates=templates,
+        )
 
     @asynccontextmanager
     async def _cursor(self) -> AsyncIterator[Cursor]:
@@ -127,31 +181,19 @@ async def _visible(cursor: Cursor, viewer: Principal, conversation_id: UUID) -> 
     row = await cursor.fetchone()
     if row is None or not viewer.can_see(row["business_number"]):
         raise ConversationNotFound(conversation_id)
-    return _conversation(row)
+    return conversation_view(row)
 
 
-def _scope(viewer: Principal) -> dict[str, object]:
-    numbers = viewer.visible_numbers()
-    return {} if numbers is None else {"numbers": sorted(numbers)}
+def _customer_params(customer: CustomerRef) -> dict[str, object]:
+    # The id not given is NULL, which equals nothing (an empty string would match rows
+    # that lack that id).
+    return {
+        "number": customer.business_number,
+        "key": customer.key,
+        "wa_id": customer.wa_id or None,
+        "user_id": customer.user_id or None,
+    }
 
 
 def _window(window: MessageWindow) -> dict[str, int]:
     return {"limit": window.limit, "offset": window.offset}
-
-
-def _conversation(row: DictRow) -> ConversationView:
-    lead = Lead(row["lead_id"], row["lead_wa_id"], row["lead_user_id"], row["lead_name"])
-    return ConversationView(
-        id=row["id"],
-        lead_id=row["lead_id"],
-        business_number=row["business_number"],
-        session_key=row["session_key"],
-        channel=row["channel"],
-        status=row["status"],
-        message_count=row["message_count"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        last_message_at=row["last_message_at"],
-        last_message_preview=row["last_message_preview"],
-        lead=lead,
-    )

@@ -11,6 +11,8 @@ from typing import Any, LiteralString
 
 from psycopg import AsyncConnection
 
+from threadline.analytics.read_models import migration_2
+
 log = logging.getLogger(__name__)
 
 SCHEMA = "analytics"
@@ -92,6 +94,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         )
         """,
     ),
+    migration_2.STATEMENTS,
 )
 
 

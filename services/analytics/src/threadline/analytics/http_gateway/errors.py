@@ -1,0 +1,67 @@
+"""How the gateway refuses a request: one JSON shape, gRPC statuses mapped to HTTP once."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.UNAVAILABLE: 503,
+}
+# What aiohttp's own refusals (no such route, wrong method) are called in the error body.
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+
+class GatewayError(Exception):
+    """A request refused before it reaches a gRPC API."""
+
+    status = 400
+    code = "INVALID_ARGUMENT"
+
+
+class BadRequest(GatewayError):
+    """A malformed query parameter or body; the message names it."""
+
+
+class MissingToken(GatewayError):
+    status = 401
+    code = "UNAUTHENTICATED"
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    response = web.json_response({"error": {"code": code, "message": message}}, status=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every refusal, ours or a gRPC API's, as `{"error": {"code", "message"}}`."""
+    try:
+        return await handler(request)
+    except GatewayError as error:
+        return error_response(error.status, error.code, str(error))
+    except grpc.aio.AioRpcError as error:
+        status = HTTP_STATUS.get(error.code(), 500)
+        if status == 500:
+            log.warning("%s %s: gRPC %s", request.method, request.path, error.code().name)
+        return error_response(status, error.code().name, error.details() or "")
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = _HTTP_CODES.get(error.status, "UNKNOWN")
+        response = error_response(error.status, code, error.reason)
+        if "Allow" in error.headers:
+            response.headers["Allow"] = error.headers["Allow"]
+        return response

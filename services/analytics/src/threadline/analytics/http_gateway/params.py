@@ -1,0 +1,94 @@
+"""What a request says, read strictly: a malformed value is refused naming its parameter."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from threadline.analytics.http_gateway.errors import BadRequest, MissingToken
+
+INT32_MAX = 2**31 - 1
+Metadata = tuple[tuple[str, str], ...]
+
+# A `+hh:mm` offset written unencoded in a URL arrives as ` hh:mm` (`+` decodes to a space).
+_DECODED_PLUS = re.compile(r" (\d\d:?\d\d)$")
+
+
+class Query:
+    """The query string's parameters; an absent or empty one means "not given"."""
+
+    def __init__(self, params: Mapping[str, str]) -> None:
+        self._params = params
+
+    def text(self, name: str) -> str:
+        return self._params.get(name, "").strip()
+
+    def integer(self, name: str) -> int:
+        """A whole number, 0 when absent (the gRPC APIs read 0 as "the default")."""
+        raw = self.text(name)
+        if not raw:
+            return 0
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadRequest(f"{name} must be a whole number, got {raw!r}") from None
+        if not -INT32_MAX <= value <= INT32_MAX:
+            raise BadRequest(f"{name} is out of range, got {raw!r}")
+        return value
+
+    def moment(self, name: str) -> Timestamp | None:
+        """An ISO-8601 date or date-time; one without an offset is taken as UTC."""
+        raw = self.text(name)
+        if not raw:
+            return None
+        stamp = Timestamp()
+        try:
+            moment = datetime.fromisoformat(_DECODED_PLUS.sub(r"+\1", raw))
+            stamp.FromDatetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        except (ValueError, OverflowError):
+            raise BadRequest(
+                f"{name} must be an ISO-8601 date or date-time"
+                f" (e.g. 2025-06-01T09:00:00Z), got {raw!r}"
+            ) from None
+        return stamp
+
+
+def credentials(request: web.Request) -> Metadata:
+    """The caller's bearer token, passed on as gRPC metadata so the same scoping applies."""
+    authorization = request.headers.get("Authorization", "").strip()
+    if not authorization:
+        raise MissingToken("missing 'Authorization: Bearer <token>' header")
+    if not authorization.isascii() or not authorization.isprintable():
+        raise MissingToken("the Authorization header must be 'Bearer <token>' in ASCII")
+    return (("authorization", authorization),)
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body, which must be a JSON object."""
+    try:
+        body = json.loads(await request.read() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body must be a JSON object, and is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def optional_text(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string")
+    return value.strip()
+
+
+def required_text(body: Mapping[str, Any], name: str) -> str:
+    value = optional_text(body, name)
+    if not value:
+        raise BadRequest(f"{name} is required")
+    return value

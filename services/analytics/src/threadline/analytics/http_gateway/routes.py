@@ -1,0 +1,126 @@
+"""The seed REST API's endpoints, each translated to one gRPC call and back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from threadline.analytics.http_gateway.params import (
+    Query,
+    credentials,
+    json_object,
+    optional_text,
+    required_text,
+)
+from threadline.analytics.http_gateway.shapes import (
+    conversation_json,
+    message_json,
+    session_status_json,
+)
+from threadline.contracts.analytics.v1 import analytics_pb2 as pb
+from threadline.contracts.analytics.v1 import analytics_pb2_grpc
+from threadline.contracts.session.v1 import session_pb2, session_pb2_grpc
+
+# Long enough for a large page, short enough that a stuck upstream frees the HTTP request.
+DEADLINE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Upstreams:
+    """The gRPC APIs the gateway translates to: reads from analytics, writes to the session."""
+
+    queries: analytics_pb2_grpc.ConversationQueriesAsyncStub
+    commands: session_pb2_grpc.SessionCommandsAsyncStub
+
+
+UPSTREAMS = web.AppKey("upstreams", Upstreams)
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/conversations")
+async def list_conversations(request: web.Request) -> web.Response:
+    metadata = credentials(request)
+    query = Query(request.query)
+    ask = pb.ListConversationsRequest(
+        page=query.integer("page"),
+        size=query.integer("size"),
+        lead_id=query.text("lead_id"),
+        status=query.text("status"),
+        channel=query.text("channel"),
+        business_number=query.text("business_number"),
+        customer_phone=query.text("customer_phone"),
+        assistant=query.text("assistant"),
+        created_from=query.moment("created_from"),
+        created_to=query.moment("created_to"),
+        last_message_from=query.moment("last_message_from"),
+        last_message_to=query.moment("last_message_to"),
+    )
+    reply = await request.app[UPSTREAMS].queries.ListConversations(
+        ask, metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    return web.json_response(
+        {
+            "data": [conversation_json(c) for c in reply.conversations],
+            "total": reply.total,
+            "page": reply.page,
+            "size": reply.size,
+        }
+    )
+
+
+@routes.get("/api/v1/conversations/{id}")
+async def get_conversation(request: web.Request) -> web.Response:
+    metadata = credentials(request)
+    ask = pb.GetConversationRequest(conversation_id=request.match_info["id"])
+    reply = await request.app[UPSTREAMS].queries.GetConversation(
+        ask, metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    conversation = conversation_json(reply.conversation)
+    conversation["messages"] = [message_json(m) for m in reply.messages]
+    return web.json_response(conversation)
+
+
+@routes.get("/api/v1/conversations/{id}/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    metadata = credentials(request)
+    query = Query(request.query)
+    ask = pb.ListMessagesRequest(
+        conversation_id=request.match_info["id"],
+        limit=query.integer("limit"),
+        offset=query.integer("offset"),
+    )
+    reply = await request.app[UPSTREAMS].queries.ListMessages(
+        ask, metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    return web.json_response(
+        {"data": [message_json(m) for m in reply.messages], "total": reply.total}
+    )
+
+
+@routes.patch("/api/v1/conversations/{id}")
+async def update_conversation_status(request: web.Request) -> web.Response:
+    metadata = credentials(request)
+    body = await json_object(request)
+    ask = session_pb2.UpdateConversationStatusRequest(
+        conversation_id=request.match_info["id"],
+        status=required_text(body, "status"),
+        reason=optional_text(body, "reason"),
+    )
+    reply = await request.app[UPSTREAMS].commands.UpdateConversationStatus(
+        ask, metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    return web.json_response({"id": reply.conversation_id, "status": reply.status})
+
+
+@routes.get("/api/crm/{customer}/session-status")
+async def session_status(request: web.Request) -> web.Response:
+    metadata = credentials(request)
+    ask = pb.GetSessionStatusRequest(
+        business_number=Query(request.query).text("business_number"),
+        customer=request.match_info["customer"],
+    )
+    reply = await request.app[UPSTREAMS].queries.GetSessionStatus(
+        ask, metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    return web.json_response(session_status_json(reply))

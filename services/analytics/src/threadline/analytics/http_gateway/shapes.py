@@ -1,0 +1,93 @@
+"""The seed REST API's JSON shapes, built from the gRPC replies: snake_case, ISO-8601 times."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+from google.protobuf.message import Message as ProtoMessage
+
+from threadline.contracts.analytics.v1 import analytics_pb2 as pb
+
+Json = dict[str, Any]
+
+
+def conversation_json(conversation: pb.Conversation) -> Json:
+    return {
+        "id": conversation.id,
+        "lead_id": conversation.lead_id,
+        "session_key": conversation.session_key,
+        "channel": conversation.channel,
+        "status": conversation.status,
+        "message_count": conversation.message_count,
+        "created_at": _moment(conversation, "created_at"),
+        "updated_at": _moment(conversation, "updated_at"),
+        "lead": _lead(conversation.lead) if conversation.HasField("lead") else None,
+        "last_message_at": _moment(conversation, "last_message_at"),
+        "last_message_preview": conversation.last_message_preview,
+        "business_number": conversation.business_number,
+        "category": conversation.category,
+        "assistant": conversation.assistant,
+        "ai_paused": conversation.ai_paused,
+        "cost": conversation.cost,
+        "tokens": conversation.tokens,
+        "opened_by": conversation.opened_by,
+    }
+
+
+def message_json(message: pb.Message) -> Json:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "role": message.role,
+        "author": message.author,
+        "type": message.type,
+        "content": message.content,
+        "status": message.status,
+        "metadata": _metadata(message.metadata_json),
+        "created_at": _moment(message, "created_at"),
+        "updated_at": _moment(message, "updated_at"),
+        "wamid": message.wamid,
+    }
+
+
+def session_status_json(status: pb.GetSessionStatusResponse) -> Json:
+    return {
+        "window_active": status.window_active,
+        "last_inbound_at": _moment(status, "last_inbound_at"),
+        "expires_at": _moment(status, "expires_at"),
+        "remaining_minutes": status.remaining_minutes,
+        "templates": [
+            {
+                "name": template.name,
+                "language": template.language,
+                "category": template.category,
+                "parameter_count": template.parameter_count,
+            }
+            for template in status.templates
+        ],
+        "conversation_id": status.conversation_id or None,
+    }
+
+
+def _lead(lead: pb.Lead) -> Json:
+    return {"id": lead.id, "wa_id": lead.wa_id, "user_id": lead.user_id, "name": lead.name}
+
+
+def _moment(message: ProtoMessage, field: str) -> str | None:
+    """An ISO-8601 UTC time, or None when the reply leaves it unset."""
+    if not message.HasField(field):
+        return None
+    moment = getattr(message, field).ToDatetime(tzinfo=UTC)
+    return str(moment.isoformat()).replace("+00:00", "Z")
+
+
+def _metadata(raw: str) -> Any:
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        # The read models store valid JSON; should one ever not be, show it rather than fail.
+        return {"raw": raw}

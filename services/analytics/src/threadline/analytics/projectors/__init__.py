@@ -1,0 +1,1 @@
+"""One module per concept: what each session event means for the read models."""

@@ -1,0 +1,89 @@
+"""What every projector needs: ids, times and payloads read strictly from an event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from threadline.analytics.changes import Changes, ProjectionError
+from threadline.contracts.events.v1.common_pb2 import MessageContent, Pricing
+from threadline.contracts.events.v1.session_pb2 import SessionEvent
+
+PREVIEW_LENGTH = 100
+
+EventProjector = Callable[[SessionEvent, Changes], None]
+
+
+def uuid_of(text: str, what: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise ProjectionError(f"{what} {text!r} is not a UUID") from None
+
+
+def aggregate_uuid(event: SessionEvent) -> UUID:
+    return uuid_of(event.aggregate_id, f"{event.aggregate_type or 'aggregate'} id")
+
+
+def message_id_of(text: str) -> str:
+    if not text:
+        raise ProjectionError("the event names no message_id")
+    return text
+
+
+def occurred_at(event: SessionEvent) -> datetime:
+    if not event.HasField("occurred_at"):
+        raise ProjectionError(f"event {event.event_id!r} has no occurred_at")
+    return event.occurred_at.ToDatetime(tzinfo=UTC)
+
+
+def moment(stamp: Timestamp, *, otherwise: datetime) -> datetime:
+    """A timestamp field of a body, or `otherwise` when the session left it unset."""
+    if stamp.seconds == 0 and stamp.nanos == 0:
+        return otherwise
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def iso(when: datetime) -> str:
+    """A time as histories (jsonb) keep it: ISO 8601 in UTC, castable to timestamptz."""
+    return when.astimezone(UTC).isoformat()
+
+
+def preview(content: MessageContent) -> str:
+    if content.text:
+        return content.text[:PREVIEW_LENGTH]
+    return f"[{content.type}]" if content.type else ""
+
+
+def parsed_metadata(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        # Keep what the session recorded rather than lose the message over its metadata.
+        return {"unparsed": text}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def as_dict(message: Message) -> dict[str, Any]:
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def reported_pricing(pricing: Pricing) -> dict[str, Any] | None:
+    """The pricing a status webhook carried, or None when it carried none."""
+    if not (pricing.billable or pricing.category or pricing.pricing_model or pricing.type):
+        return None
+    return {
+        "billable": pricing.billable,
+        "category": pricing.category,
+        "pricing_model": pricing.pricing_model,
+        "type": pricing.type,
+    }

@@ -1,0 +1,181 @@
+"""The statements that write a batch's changes; each runs once per row with `executemany`."""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+UPSERT_NUMBER: LiteralString = """
+    INSERT INTO analytics.business_numbers (id, phone_number_id, registered_at, updated_at)
+    VALUES (%(id)s, %(phone_number_id)s, %(registered_at)s, %(registered_at)s)
+    ON CONFLICT (id) DO NOTHING
+"""
+
+PATCH_NUMBER: LiteralString = """
+    UPDATE analytics.business_numbers SET
+        autopilot = coalesce(%(autopilot)s, autopilot),
+        auto_resolve_hours = coalesce(%(auto_resolve_hours)s, auto_resolve_hours),
+        updated_at = %(updated_at)s
+    WHERE id = %(id)s
+"""
+
+# A template event names its BusinessNumber aggregate, not the phone number id: that comes
+# from the number's row, registered before any of its templates.
+UPSERT_TEMPLATE: LiteralString = """
+    INSERT INTO analytics.templates
+        (number_id, business_number, name, language, category, body, parameter_count,
+         registered_at, updated_at)
+    VALUES
+        (%(number_id)s,
+         coalesce((SELECT phone_number_id FROM analytics.business_numbers
+                   WHERE id = %(number_id)s), ''),
+         %(name)s, %(language)s, %(category)s, %(body)s, %(parameter_count)s,
+         %(registered_at)s, %(registered_at)s)
+    ON CONFLICT (number_id, name, language) DO UPDATE SET
+        category = excluded.category,
+        body = excluded.body,
+        parameter_count = excluded.parameter_count,
+        updated_at = excluded.updated_at
+"""
+
+UPSERT_CONTACT: LiteralString = """
+    INSERT INTO analytics.contacts
+        (id, business_number, wa_id, user_id, name, created_at, updated_at)
+    VALUES
+        (%(id)s, %(business_number)s, %(wa_id)s, %(user_id)s, %(name)s,
+         %(registered_at)s, %(registered_at)s)
+    ON CONFLICT (id) DO UPDATE SET
+        wa_id = coalesce(nullif(excluded.wa_id, ''), contacts.wa_id),
+        user_id = coalesce(nullif(excluded.user_id, ''), contacts.user_id),
+        name = coalesce(nullif(excluded.name, ''), contacts.name),
+        updated_at = excluded.updated_at
+"""
+
+PATCH_CONTACT: LiteralString = """
+    UPDATE analytics.contacts SET
+        wa_id = coalesce(nullif(wa_id, ''), %(wa_id)s, ''),
+        user_id = coalesce(nullif(user_id, ''), %(user_id)s, ''),
+        name = coalesce(%(name)s, name),
+        updated_at = %(updated_at)s
+    WHERE id = %(id)s
+"""
+
+CLAIM_KEY: LiteralString = """
+    INSERT INTO analytics.contact_keys (business_number, key, contact_id, claimed_at)
+    VALUES (%(business_number)s, %(key)s, %(contact_id)s, %(claimed_at)s)
+    ON CONFLICT (business_number, key) DO NOTHING
+"""
+
+INSERT_CONVERSATION: LiteralString = """
+    INSERT INTO analytics.conversations
+        (id, lead_id, business_number, session_key, channel, status, customer_wa_id,
+         customer_user_id, customer_name, created_at, updated_at, opened_by, category)
+    VALUES
+        (%(id)s, %(lead_id)s, %(business_number)s, %(session_key)s, %(channel)s, %(status)s,
+         %(customer_wa_id)s, %(customer_user_id)s, %(customer_name)s, %(created_at)s,
+         %(created_at)s, %(opened_by)s, %(category)s)
+"""
+
+INSERT_MESSAGE: LiteralString = """
+    INSERT INTO analytics.messages
+        (id, conversation_id, position, role, author, type, content, status, wamid, metadata,
+         created_at, updated_at, sent_at, in_reply_to, model, prompt_tokens, completion_tokens,
+         llm_cost, status_history)
+    VALUES
+        (%(id)s, %(conversation_id)s, %(position)s, %(role)s, %(author)s, %(type)s,
+         %(content)s, %(status)s, %(wamid)s, %(metadata)s, %(created_at)s, %(created_at)s,
+         %(sent_at)s, %(in_reply_to)s, %(model)s, %(prompt_tokens)s, %(completion_tokens)s,
+         %(llm_cost)s, %(status_history)s)
+"""
+
+AWAIT_ANSWER: LiteralString = """
+    INSERT INTO analytics.response_facts
+        (message_id, conversation_id, business_number, position, received_at, sent_at)
+    VALUES
+        (%(message_id)s, %(conversation_id)s,
+         coalesce((SELECT business_number FROM analytics.conversations
+                   WHERE id = %(conversation_id)s), ''),
+         %(position)s, %(received_at)s, %(sent_at)s)
+"""
+
+# The right-hand sides read the row as it was, so `original_content` keeps the text from
+# before the first edit.
+PATCH_MESSAGE: LiteralString = """
+    UPDATE analytics.messages SET
+        wamid = coalesce(%(wamid)s, wamid),
+        status = coalesce(%(status)s, status),
+        metadata = metadata || %(metadata)s,
+        status_history = status_history || %(status_history)s,
+        pricing = coalesce(%(pricing)s, pricing),
+        error_code = coalesce(%(error_code)s, error_code),
+        error_title = coalesce(%(error_title)s, error_title),
+        original_content = CASE WHEN %(content)s::text IS NULL THEN original_content
+                                ELSE coalesce(original_content, content) END,
+        content = coalesce(%(content)s, content),
+        edits = edits || %(edits)s,
+        deleted = deleted OR %(deleted_at)s::timestamptz IS NOT NULL,
+        deleted_at = coalesce(deleted_at, %(deleted_at)s),
+        reaction = coalesce(%(reaction)s, reaction),
+        reactions = reactions || %(reactions)s,
+        updated_at = %(updated_at)s
+    WHERE id = %(id)s
+"""
+
+# Once per message: a message already charged (whatsapp_cost not NULL) is left alone.
+CHARGE: LiteralString = """
+    WITH charged AS (
+        UPDATE analytics.messages SET whatsapp_cost = %(cost)s
+        WHERE id = %(message_id)s AND whatsapp_cost IS NULL
+        RETURNING conversation_id, whatsapp_cost
+    )
+    UPDATE analytics.conversations c SET whatsapp_cost = c.whatsapp_cost + charged.whatsapp_cost
+    FROM charged WHERE c.id = charged.conversation_id
+"""
+
+PATCH_CONVERSATION: LiteralString = """
+    UPDATE analytics.conversations SET
+        message_count = message_count + %(added)s,
+        last_message_at = coalesce(%(last_message_at)s, last_message_at),
+        last_message_preview = coalesce(%(preview)s, last_message_preview),
+        first_customer_message_at =
+            coalesce(first_customer_message_at, %(first_customer_message_at)s),
+        last_inbound_at = greatest(last_inbound_at, %(last_inbound_at)s),
+        free_entry_until = coalesce(%(free_entry_until)s, free_entry_until),
+        status = coalesce(%(status)s, status),
+        ai_paused = coalesce(%(ai_paused)s, ai_paused),
+        status_reason = coalesce(%(status_reason)s, status_reason),
+        status_changed_by = coalesce(%(status_changed_by)s, status_changed_by),
+        status_changed_at = coalesce(%(status_changed_at)s, status_changed_at),
+        closed_at = coalesce(%(closed_at)s, closed_at),
+        hand_offs = hand_offs + %(hand_offs)s,
+        flow_id = coalesce(%(flow_id)s, flow_id),
+        flow_step = coalesce(%(flow_step)s, flow_step),
+        flow_completed = coalesce(%(flow_completed)s, flow_completed),
+        assistant = CASE WHEN assistant = '' THEN coalesce(%(assistant)s, '') ELSE assistant END,
+        prompt_tokens = prompt_tokens + %(prompt_tokens)s,
+        completion_tokens = completion_tokens + %(completion_tokens)s,
+        llm_cost = llm_cost + %(llm_cost)s,
+        updated_at = greatest(updated_at, %(updated_at)s)
+    WHERE id = %(id)s
+"""
+
+# A reply answers every customer message of its conversation recorded before it and not yet
+# answered; the wait is measured from the first of them. Run in position order.
+ANSWER: LiteralString = """
+    WITH pending AS (
+        SELECT message_id, position, received_at FROM analytics.response_facts
+        WHERE conversation_id = %(conversation_id)s AND answered_at IS NULL
+          AND position < %(position)s
+    ), first AS (
+        SELECT position, received_at FROM pending ORDER BY position LIMIT 1
+    )
+    UPDATE analytics.response_facts f SET
+        answered_at = %(at)s,
+        answered_by = %(author)s,
+        reply_message_id = %(message_id)s,
+        waited_since = first.received_at,
+        response_seconds =
+            greatest(0, extract(epoch FROM %(at)s::timestamptz - first.received_at))::float8,
+        first_unanswered = f.position = first.position
+    FROM pending, first
+    WHERE f.message_id = pending.message_id
+"""

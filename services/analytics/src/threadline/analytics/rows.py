@@ -1,0 +1,183 @@
+"""The rows a batch of events adds, and the patches it makes to rows already written.
+
+Each patch merges several events: a later event's value overrides an earlier one's, counts and
+amounts add up, and histories append in position order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    id: UUID
+    business_number: str
+    wa_id: str
+    user_id: str
+    name: str
+    registered_at: datetime
+
+
+@dataclass(slots=True)
+class ContactPatch:
+    """Ids linked to a contact later (kept only where it had none) and its newest name."""
+
+    updated_at: datetime
+    wa_id: str | None = None
+    user_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactKeyRow:
+    """One customer id (`wa:<wa_id>` or `bsuid:<user_id>`) claimed for a contact on a number."""
+
+    business_number: str
+    key: str
+    contact_id: UUID
+    claimed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessNumberRow:
+    id: UUID
+    phone_number_id: str
+    registered_at: datetime
+
+
+@dataclass(slots=True)
+class BusinessNumberPatch:
+    updated_at: datetime
+    autopilot: bool | None = None
+    auto_resolve_hours: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRow:
+    number_id: UUID  # the BusinessNumber aggregate; its phone_number_id is looked up on write
+    name: str
+    language: str
+    category: str
+    body: str
+    parameter_count: int
+    registered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: UUID
+    lead_id: UUID
+    business_number: str
+    session_key: str
+    channel: str
+    status: str
+    customer_wa_id: str
+    customer_user_id: str
+    customer_name: str
+    created_at: datetime
+    opened_by: str = "customer"
+    category: str = "SERVICE"
+
+
+@dataclass(slots=True)
+class ConversationPatch:
+    """Everything a batch changes on one conversation; None leaves a column as it is."""
+
+    updated_at: datetime
+    added: int = 0
+    last_message_at: datetime | None = None
+    preview: str | None = None
+    first_customer_message_at: datetime | None = None
+    last_inbound_at: datetime | None = None
+    free_entry_until: datetime | None = None
+    status: str | None = None
+    ai_paused: bool | None = None
+    status_reason: str | None = None
+    status_changed_by: str | None = None
+    status_changed_at: datetime | None = None
+    closed_at: datetime | None = None
+    hand_offs: int = 0
+    flow_id: str | None = None
+    flow_step: str | None = None
+    flow_completed: bool | None = None
+    assistant: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_cost: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: str
+    conversation_id: UUID
+    position: int
+    role: str
+    author: str
+    type: str
+    content: str
+    status: str
+    wamid: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    sent_at: datetime | None = None
+    in_reply_to: str = ""
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_cost: Decimal = Decimal(0)
+    status_history: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(slots=True)
+class MessagePatch:
+    """Later facts about a message already written (or written earlier in the same batch)."""
+
+    updated_at: datetime
+    wamid: str | None = None
+    status: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    status_history: list[dict[str, Any]] = field(default_factory=list)
+    pricing: dict[str, Any] | None = None
+    error_code: int | None = None
+    error_title: str | None = None
+    content: str | None = None
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    deleted_at: datetime | None = None
+    reaction: str | None = None
+    reactions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFact:
+    """A customer message waiting for an answer (one row per customer message)."""
+
+    message_id: str
+    conversation_id: UUID
+    position: int
+    received_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An outbound message: it answers every earlier unanswered message of its conversation."""
+
+    message_id: str
+    conversation_id: UUID
+    position: int
+    author: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """WhatsApp's price for one billable message, charged once whatever repeats it."""
+
+    message_id: str
+    category: str
+    cost: Decimal

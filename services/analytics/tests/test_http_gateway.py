@@ -1,0 +1,449 @@
+"""The JSON-over-HTTP gateway, served by analytics over real NATS and PostgreSQL.
+
+Conversations come from the session service itself (customers write through ingest's
+subject), so a status change sent through the gateway reaches a session that knows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import aiohttp
+import nats
+import pytest
+from multidict import MultiDict
+from nats.js import JetStreamContext
+
+from threadline.analytics.bootstrap import Analytics, start_analytics
+from threadline.analytics.config import AnalyticsConfig
+from threadline.analytics.http_gateway import local_address, start_gateway
+from threadline.analytics.http_gateway.errors import BadRequest
+from threadline.analytics.http_gateway.params import Query
+from threadline.contracts.events.v1 import common_pb2, ingest_pb2
+from threadline.messaging.topology import Topology
+from threadline.servicekit.auth import TokenRegistry, hash_token
+from threadline.servicekit.config import ConfigError
+from threadline.session.bootstrap import bootstrap
+from threadline.session.config import SessionConfig
+from threadline.testing import eventually
+
+BUSINESS_NUMBER = "pn-gateway-1"
+OTHER_NUMBER = "pn-gateway-2"
+OPERATOR = "operator-of-every-number"
+READER = "reader-of-every-number"
+TENANT = "reader-of-the-other-number"
+TOKENS = (
+    f"{hash_token(OPERATOR)}:read,write:*;"
+    f"{hash_token(READER)}:read:*;"
+    f"{hash_token(TENANT)}:read,write:{OTHER_NUMBER}"
+)
+REQUIRED_SETTINGS = {
+    "THREADLINE_DATABASE_URL": "postgresql://db/a",
+    "THREADLINE_API_TOKENS": TOKENS,
+}
+CONVERSATION_FIELDS = {
+    "id",
+    "lead_id",
+    "session_key",
+    "channel",
+    "status",
+    "message_count",
+    "created_at",
+    "updated_at",
+    "lead",
+    "last_message_at",
+    "last_message_preview",
+    "business_number",
+}
+MESSAGE_FIELDS = {"id", "conversation_id", "role", "type", "content", "status", "metadata"}
+
+Json = dict[str, Any]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Platform:
+    """Session and analytics (with its gateway) running; customers write, callers use HTTP."""
+
+    http: aiohttp.ClientSession
+    js: JetStreamContext
+    topology: Topology
+    analytics: Analytics
+    written: dict[str, int] = field(default_factory=dict)
+
+    async def customer_writes(self, *texts: str, wa_id: str, number: str = BUSINESS_NUMBER) -> Json:
+        """The customer's conversation once analytics shows all their messages."""
+        for text in texts:
+            await self._inbound(wa_id, number, text)
+        self.written[wa_id] = self.written.get(wa_id, 0) + len(texts)
+        found: list[Json] = []
+
+        async def projected() -> bool:
+            found[:] = (await self.get("/api/v1/conversations", customer_phone=wa_id))["data"]
+            return bool(found) and found[0]["message_count"] == self.written[wa_id]
+
+        await eventually(projected, timeout=15)
+        return found[0]
+
+    async def get(self, path: str, *, token: str = OPERATOR, **params: str) -> Json:
+        async with self.http.get(path, params=params, headers=bearer(token)) as response:
+            assert response.status == 200, await response.text()
+            body: Json = await response.json()
+            return body
+
+    async def refusal(
+        self, method: str, path: str, *, token: str | None = OPERATOR, **options: Any
+    ) -> tuple[int, Json]:
+        headers = bearer(token) if token else {}
+        async with self.http.request(method, path, headers=headers, **options) as response:
+            return response.status, (await response.json())["error"]
+
+    async def _inbound(self, wa_id: str, number: str, text: str) -> None:
+        fact = ingest_pb2.InboundMessageReceived(
+            wamid=f"wamid.{uuid4().hex}",
+            phone_number_id=number,
+            customer=common_pb2.CustomerIdentity(wa_id=wa_id, profile_name="Ana"),
+            content=common_pb2.MessageContent(type="text", text=text),
+        )
+        fact.sent_at.FromDatetime(datetime.now(UTC))
+        fact.received_at.FromDatetime(datetime.now(UTC))
+        subject = self.topology.subject("ingest.events", number, "InboundMessageReceived")
+        await self.js.publish(
+            subject, fact.SerializeToString(), headers={"Nats-Msg-Id": fact.wamid}
+        )
+
+
+@pytest.fixture
+async def platform(
+    nats_server_url: str, nats_namespace: str, database_url: str
+) -> AsyncIterator[Platform]:
+    async with AsyncExitStack() as stack:
+        session = await bootstrap(
+            SessionConfig(
+                nats_url=nats_server_url,
+                nats_namespace=nats_namespace,
+                database_url=database_url,
+                api_tokens=TOKENS,
+                grpc_port=0,
+                ops_port=0,
+            ),
+            stack,
+        )
+        analytics = await start_analytics(
+            AnalyticsConfig(
+                nats_url=nats_server_url,
+                nats_namespace=nats_namespace,
+                database_url=database_url,
+                tokens=TokenRegistry.parse(TOKENS),
+                grpc_port=0,
+                ops_port=0,
+                gateway_port=0,
+                session_grpc_address=f"127.0.0.1:{session.grpc_port}",
+                batch_size=50,
+            ),
+            stack,
+        )
+        client = await nats.connect(nats_server_url)
+        stack.push_async_callback(client.drain)
+        http = aiohttp.ClientSession(f"http://127.0.0.1:{analytics.gateway_port}")
+        stack.push_async_callback(http.close)
+        yield Platform(http, client.jetstream(), Topology(nats_namespace), analytics)
+
+
+def customer() -> str:
+    return f"1555{uuid4().int % 10**7:07d}"
+
+
+async def test_conversations_are_listed_newest_activity_first_in_the_seed_shape(
+    platform: Platform,
+) -> None:
+    first = await platform.customer_writes("hello", wa_id=customer())
+    second = await platform.customer_writes("hi there", wa_id=customer())
+    await platform.customer_writes("one more thing", wa_id=first["lead"]["wa_id"])
+
+    page = await platform.get("/api/v1/conversations")
+
+    assert [c["id"] for c in page["data"]] == [first["id"], second["id"]]
+    assert (page["total"], page["page"], page["size"]) == (2, 1, 20)
+    latest = page["data"][0]
+    assert latest.keys() >= CONVERSATION_FIELDS
+    assert (latest["message_count"], latest["last_message_preview"]) == (2, "one more thing")
+    assert (latest["status"], latest["channel"]) == ("active", "whatsapp")
+    assert latest["lead"]["id"] == latest["lead_id"]
+    assert datetime.fromisoformat(latest["last_message_at"]) >= datetime.fromisoformat(
+        latest["created_at"]
+    )
+
+
+async def test_a_page_holds_at_most_size_conversations_and_tells_the_total(
+    platform: Platform,
+) -> None:
+    for _ in range(3):
+        await platform.customer_writes("hello", wa_id=customer())
+
+    pages = [await platform.get("/api/v1/conversations", page=str(n), size="2") for n in (1, 2)]
+
+    assert [len(p["data"]) for p in pages] == [2, 1]
+    assert [(p["total"], p["page"], p["size"]) for p in pages] == [(3, 1, 2), (3, 2, 2)]
+
+
+async def test_conversations_are_filtered_by_phone_number_lead_status_and_channel(
+    platform: Platform,
+) -> None:
+    ana = await platform.customer_writes("hello", wa_id=customer())
+    bea = await platform.customer_writes("hello", wa_id=customer(), number=OTHER_NUMBER)
+
+    async def ids(**params: str) -> list[str]:
+        return [c["id"] for c in (await platform.get("/api/v1/conversations", **params))["data"]]
+
+    assert await ids(customer_phone="+" + bea["lead"]["wa_id"]) == [bea["id"]]
+    assert await ids(business_number=BUSINESS_NUMBER) == [ana["id"]]
+    assert await ids(lead_id=ana["lead_id"]) == [ana["id"]]
+    assert await ids(status="completed") == []
+    assert await ids(channel="whatsapp", status="active") == [bea["id"], ana["id"]]
+
+
+async def test_conversations_are_filtered_by_when_they_were_created(
+    platform: Platform,
+) -> None:
+    earlier = await platform.customer_writes("hello", wa_id=customer())
+    between = datetime.now(UTC).isoformat()
+    later = await platform.customer_writes("hello", wa_id=customer())
+
+    after = await platform.get("/api/v1/conversations", created_from=between)
+    before = await platform.get("/api/v1/conversations", created_to=between)
+
+    assert [c["id"] for c in after["data"]] == [later["id"]]
+    assert [c["id"] for c in before["data"]] == [earlier["id"]]
+
+
+async def test_a_conversation_comes_with_its_messages_oldest_first(platform: Platform) -> None:
+    started = await platform.customer_writes("first", "second", wa_id=customer())
+
+    conversation = await platform.get(f"/api/v1/conversations/{started['id']}")
+
+    assert conversation["id"] == started["id"]
+    assert conversation.keys() >= CONVERSATION_FIELDS
+    assert [m["content"] for m in conversation["messages"]] == ["first", "second"]
+    message = conversation["messages"][0]
+    assert message.keys() >= MESSAGE_FIELDS
+    assert (message["conversation_id"], message["role"], message["type"]) == (
+        started["id"],
+        "user",
+        "text",
+    )
+    assert isinstance(message["metadata"], dict)
+    assert datetime.fromisoformat(message["created_at"]).tzinfo is not None
+
+
+async def test_messages_are_listed_in_windows_with_their_total(platform: Platform) -> None:
+    started = await platform.customer_writes("one", "two", "three", wa_id=customer())
+
+    window = await platform.get(
+        f"/api/v1/conversations/{started['id']}/messages", limit="2", offset="1"
+    )
+
+    assert [m["content"] for m in window["data"]] == ["two", "three"]
+    assert window["total"] == 3
+
+
+async def test_an_operator_completes_a_conversation_through_the_session(
+    platform: Platform,
+) -> None:
+    started = await platform.customer_writes("thanks, that is all", wa_id=customer())
+
+    async with platform.http.patch(
+        f"/api/v1/conversations/{started['id']}",
+        json={"status": "completed", "reason": "customer is done"},
+        headers=bearer(OPERATOR),
+    ) as response:
+        body = await response.json()
+
+    assert response.status == 200
+    assert body == {"id": started["id"], "status": "completed"}
+
+
+async def test_a_change_the_lifecycle_forbids_is_a_conflict_with_the_sessions_reason(
+    platform: Platform,
+) -> None:
+    started = await platform.customer_writes("hello", wa_id=customer())
+    path = f"/api/v1/conversations/{started['id']}"
+    async with platform.http.patch(
+        path, json={"status": "completed"}, headers=bearer(OPERATOR)
+    ) as done:
+        assert done.status == 200
+
+    status, error = await platform.refusal("PATCH", path, json={"status": "active"})
+
+    assert status == 409
+    assert error["code"] == "FAILED_PRECONDITION"
+    assert "a completed conversation cannot become active" in error["message"]
+
+
+async def test_a_status_change_needs_a_status(platform: Platform) -> None:
+    started = await platform.customer_writes("hello", wa_id=customer())
+    path = f"/api/v1/conversations/{started['id']}"
+
+    missing = await platform.refusal("PATCH", path, json={"reason": "no status"})
+    not_json = await platform.refusal("PATCH", path, data=b"status=completed")
+
+    assert missing == (400, {"code": "INVALID_ARGUMENT", "message": "status is required"})
+    assert not_json[0] == 400 and "JSON" in not_json[1]["message"]
+
+
+async def test_a_reader_token_cannot_change_a_status(platform: Platform) -> None:
+    started = await platform.customer_writes("hello", wa_id=customer())
+
+    status, error = await platform.refusal(
+        "PATCH",
+        f"/api/v1/conversations/{started['id']}",
+        token=READER,
+        json={"status": "completed"},
+    )
+
+    assert (status, error["code"]) == (403, "PERMISSION_DENIED")
+    assert "write" in error["message"]
+
+
+async def test_a_request_without_a_known_token_is_unauthenticated(platform: Platform) -> None:
+    missing = await platform.refusal("GET", "/api/v1/conversations?page=abc", token=None)
+    unknown = await platform.refusal("GET", "/api/v1/conversations", token="not-a-token")
+
+    assert missing[0] == 401 and "Authorization" in missing[1]["message"]
+    assert unknown == (401, {"code": "UNAUTHENTICATED", "message": "unknown bearer token"})
+
+
+async def test_another_tenants_conversation_is_not_found(platform: Platform) -> None:
+    started = await platform.customer_writes("hello", wa_id=customer())
+    path = f"/api/v1/conversations/{started['id']}"
+
+    read = await platform.refusal("GET", path, token=TENANT)
+    changed = await platform.refusal("PATCH", path, token=TENANT, json={"status": "completed"})
+    listed = await platform.get("/api/v1/conversations", token=TENANT)
+
+    assert (read[0], read[1]["code"]) == (404, "NOT_FOUND")
+    assert (changed[0], changed[1]["code"]) == (404, "NOT_FOUND")
+    assert listed["data"] == []
+
+
+async def test_an_unknown_conversation_is_not_found(platform: Platform) -> None:
+    status, error = await platform.refusal("GET", f"/api/v1/conversations/{uuid4()}/messages")
+
+    assert (status, error["code"]) == (404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v1/conversations?page=abc", "page"),
+        ("/api/v1/conversations?size=1.5", "size"),
+        ("/api/v1/conversations?created_from=yesterday", "created_from"),
+        ("/api/v1/conversations?last_message_to=2025-13-01", "last_message_to"),
+        (f"/api/v1/conversations/{uuid4()}/messages?offset=x", "offset"),
+        ("/api/v1/conversations/not-a-uuid", "conversation_id"),
+        ("/api/v1/conversations?size=500", "size"),
+    ],
+)
+async def test_a_malformed_or_out_of_range_parameter_is_refused_by_name(
+    platform: Platform, path: str, parameter: str
+) -> None:
+    status, error = await platform.refusal("GET", path)
+
+    assert (status, error["code"]) == (400, "INVALID_ARGUMENT")
+    assert error["message"].startswith(parameter)
+
+
+async def test_an_unknown_path_is_refused_in_the_same_shape(platform: Platform) -> None:
+    status, error = await platform.refusal("GET", "/api/v1/contacts")
+
+    assert (status, error["code"]) == (404, "NOT_FOUND")
+
+
+async def test_the_session_status_tells_whether_the_window_is_open(platform: Platform) -> None:
+    wa_id = customer()
+    await platform.customer_writes("hello", wa_id=wa_id)
+
+    status = await platform.get(f"/api/crm/{wa_id}/session-status", business_number=BUSINESS_NUMBER)
+
+    assert status["window_active"] is True
+    assert 0 < status["remaining_minutes"] <= 24 * 60
+    assert status["last_inbound_at"] is not None and status["expires_at"] is not None
+    assert status["templates"] == []
+
+
+async def test_a_session_service_that_is_away_makes_a_status_change_unavailable(
+    platform: Platform,
+) -> None:
+    async with AsyncExitStack() as stack:
+        port = await start_gateway(
+            stack,
+            host="127.0.0.1",
+            port=0,
+            queries_address=f"127.0.0.1:{platform.analytics.grpc_port}",
+            commands_address="127.0.0.1:1",
+        )
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            response = await http.patch(
+                f"/api/v1/conversations/{uuid4()}",
+                json={"status": "completed"},
+                headers=bearer(OPERATOR),
+            )
+            error = (await response.json())["error"]
+
+    assert (response.status, error["code"]) == (503, "UNAVAILABLE")
+
+
+def test_a_time_without_an_offset_is_utc_and_a_decoded_plus_is_an_offset() -> None:
+    query = Query(
+        MultiDict(
+            naive="2025-06-01T09:00:00", decoded="2025-06-01T11:00:00 02:00", day="2025-06-01"
+        )
+    )
+
+    moments = [query.moment(name) for name in ("naive", "decoded", "day")]
+
+    assert [m.ToDatetime(tzinfo=UTC).isoformat() for m in moments if m] == [
+        "2025-06-01T09:00:00+00:00",
+        "2025-06-01T09:00:00+00:00",
+        "2025-06-01T00:00:00+00:00",
+    ]
+
+
+def test_a_number_beyond_what_the_api_carries_is_refused() -> None:
+    with pytest.raises(BadRequest, match="page is out of range"):
+        Query(MultiDict(page=str(2**40))).integer("page")
+
+
+def test_the_gateway_reaches_its_own_grpc_server_on_loopback_when_bound_to_all() -> None:
+    assert local_address("0.0.0.0", 50052) == "127.0.0.1:50052"
+    assert local_address("::", 50052) == "[::1]:50052"
+    assert local_address("10.0.0.5", 50052) == "10.0.0.5:50052"
+
+
+def test_the_gateway_port_and_session_address_come_from_the_environment() -> None:
+    defaults = AnalyticsConfig.from_env(REQUIRED_SETTINGS)
+    chosen = AnalyticsConfig.from_env(
+        {
+            **REQUIRED_SETTINGS,
+            "THREADLINE_GATEWAY_PORT": "0",
+            "THREADLINE_SESSION_GRPC_ADDRESS": "session:50051",
+        }
+    )
+
+    assert (defaults.gateway_port, defaults.session_grpc_address) == (8081, "127.0.0.1:50051")
+    assert (chosen.gateway_port, chosen.session_grpc_address) == (0, "session:50051")
+
+
+def test_a_gateway_port_out_of_range_names_the_variable() -> None:
+    env = {**REQUIRED_SETTINGS, "THREADLINE_GATEWAY_PORT": "70000"}
+
+    with pytest.raises(ConfigError, match="THREADLINE_GATEWAY_PORT"):
+        AnalyticsConfig.from_env(env)
