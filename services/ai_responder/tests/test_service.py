@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import nats
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from threadline.ai_responder.bootstrap import bootstrap
 from threadline.ai_responder.config import ResponderConfig
@@ -54,7 +55,10 @@ async def published(js: JetStreamContext, topology: Topology) -> list[tuple[str,
 
 
 async def consumer_idle(js: JetStreamContext, topology: Topology) -> bool:
-    info = await js.consumer_info(topology.stream(SESSION_EVENTS), "ai_responder-replies")
+    try:
+        info = await js.consumer_info(topology.stream(SESSION_EVENTS), "ai_responder-replies")
+    except NotFoundError:  # the service creates its consumer as it starts
+        return False
     return (info.num_pending, info.num_ack_pending) == (0, 0) and info.delivered.stream_seq > 0
 
 

@@ -332,6 +332,7 @@ async def test_two_session_instances_racing_first_messages_open_one_conversation
         grpc_port=0,
         ops_port=0,
         batch_size=4,
+        cache_fastforward=True,  # two writers: each cache asks the store for newer events
     )
     facts = [inbound_fact("15557000020", f"message {n}") for n in range(24)]
     async with AsyncExitStack() as stack:

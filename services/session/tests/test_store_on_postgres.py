@@ -12,6 +12,7 @@ import pytest
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import DraftedReply, InboundMessage
+from threadline.session.application.outcomes import APPLIED, NotYet, Outcome
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.config import SessionConfig
 from threadline.testing.clock import FakeClock
@@ -19,17 +20,37 @@ from threadline.testing.clock import FakeClock
 InboundFactory = Callable[..., InboundMessage]
 
 
-def store(database_url: str, clock: FakeClock) -> Conversations:
-    config = SessionConfig(nats_url="", nats_namespace="", database_url=database_url, api_tokens="")
+def store(database_url: str, clock: FakeClock, *, fastforward: bool = False) -> Conversations:
+    config = SessionConfig(
+        nats_url="",
+        nats_namespace="",
+        database_url=database_url,
+        api_tokens="",
+        cache_fastforward=fastforward,
+    )
     return Conversations(config.event_store_env(), clock=clock)
 
 
 @pytest.fixture
 def two_writers(database_url: str, clock: FakeClock) -> Iterator[tuple[Conversations, ...]]:
-    apps = (store(database_url, clock), store(database_url, clock))
+    # More than one writer: each cache must ask the store for newer events.
+    apps = (
+        store(database_url, clock, fastforward=True),
+        store(database_url, clock, fastforward=True),
+    )
     yield apps
     for app in apps:
         app.close()
+
+
+def record(app: Conversations, fact: InboundMessage) -> list[Outcome]:
+    """As the consumer does: a fact that met only conflicts is delivered again."""
+    outcomes = app.record_facts([fact])
+    for _ in range(5):
+        if not isinstance(outcomes[0], NotYet):
+            break
+        outcomes = app.record_facts([fact])
+    return outcomes
 
 
 def test_concurrent_first_messages_from_two_writers_open_one_conversation(
@@ -39,9 +60,9 @@ def test_concurrent_first_messages_from_two_writers_open_one_conversation(
     messages = [inbound(wa_id="15556001") for _ in range(16)]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(
+        outcomes = list(
             pool.map(
-                lambda pair: pair[0].record_facts([pair[1]]),
+                lambda pair: record(*pair),
                 [(first if i % 2 else second, m) for i, m in enumerate(messages)],
             )
         )
@@ -49,6 +70,7 @@ def test_concurrent_first_messages_from_two_writers_open_one_conversation(
     contact = find_contact(UnitOfWork(first.repository), "pn-1", "15556001", "")
     assert contact is not None and len(contact.conversation_ids) == 1
     conversation = first.find_conversation(contact.conversation_ids[0])
+    assert all(o == [APPLIED] for o in outcomes)
     assert all(conversation.knows(m.wamid) for m in messages)
 
 

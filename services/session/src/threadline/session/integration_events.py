@@ -285,6 +285,7 @@ def to_session_event(domain_event: Any, position: int) -> tuple[str, str, pb.Ses
         aggregate_id=str(domain_event.originator_id),
         aggregate_version=domain_event.originator_version,
         occurred_at=timestamp(domain_event.timestamp),
+        event_type=f"{aggregate}.{name}",
     )
     body = BODIES.get(f"{aggregate}.{name}")
     if body is None:

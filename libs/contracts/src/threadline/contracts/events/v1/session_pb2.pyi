@@ -34,6 +34,7 @@ class SessionEvent(_message.Message):
     AGGREGATE_ID_FIELD_NUMBER: _builtins.int
     AGGREGATE_VERSION_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
     CONTACT_REGISTERED_FIELD_NUMBER: _builtins.int
     CONVERSATION_STARTED_FIELD_NUMBER: _builtins.int
     CUSTOMER_MESSAGE_RECEIVED_FIELD_NUMBER: _builtins.int
@@ -61,6 +62,8 @@ class SessionEvent(_message.Message):
     """Contact, Conversation"""
     aggregate_id: _builtins.str
     aggregate_version: _builtins.int
+    event_type: _builtins.str
+    """`<Aggregate>.<Event>`, as in the subject (e.g. Conversation.HandedOff)"""
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -112,6 +115,7 @@ class SessionEvent(_message.Message):
         aggregate_id: _builtins.str = ...,
         aggregate_version: _builtins.int = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        event_type: _builtins.str = ...,
         contact_registered: Global___ContactRegistered | None = ...,
         conversation_started: Global___ConversationStarted | None = ...,
         customer_message_received: Global___CustomerMessageReceived | None = ...,
@@ -135,7 +139,7 @@ class SessionEvent(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "flow_step_recorded", b"flow_step_recorded", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "status_reported_early", b"status_reported_early", "template_registered", b"template_registered"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "flow_step_recorded", b"flow_step_recorded", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "status_reported_early", b"status_reported_early", "template_registered", b"template_registered"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "event_type", b"event_type", "flow_step_recorded", b"flow_step_recorded", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "status_reported_early", b"status_reported_early", "template_registered", b"template_registered"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_failed", "contact_conversation_opened", "status_reported_early", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_recorded"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
