@@ -143,10 +143,15 @@ class Server:
             return {n: str(connection.execute(f"SHOW {n}").fetchone()[0]) for n in names}  # type: ignore[index]
 
     def fresh_database(self) -> str:
+        """A new database in place of the previous one, after a checkpoint: every measurement
+        starts from the same state, and none pays for the WAL of the one before it."""
         self._count += 1
-        name = f"append_{self._count}"
+        previous, name = f"append_{self._count - 1}", f"append_{self._count}"
         with psycopg.connect(self.postgres.admin_url, autocommit=True) as connection:
+            drop = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
+            connection.execute(sql.SQL(drop).format(sql.Identifier(previous)))
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            connection.execute("CHECKPOINT")
         return self.postgres.url.rsplit("/", 1)[0] + f"/{name}"
 
 
@@ -320,14 +325,14 @@ def run_append_benchmark(
         record(warm_up, facts[:2000], batch_size)
         warm_up.close()
         a, rows = measure_session(server, batched, facts, repeats)
-        session = [a, measure_session(server, plain, facts, repeats)[0]]
-        session += [measure_session(server, v, facts, repeats)[0] for v in variants]
         raw = [
             measure_raw(server, "(c) raw COPY BINARY", copy_rows, rows, a.transactions, repeats),
             measure_raw(
                 server, "(c) raw executemany INSERT", insert_rows, rows, a.transactions, repeats
             ),
         ]
+        session = [a, measure_session(server, plain, facts, repeats)[0]]
+        session += [measure_session(server, v, facts, repeats)[0] for v in variants]
         breakdown = profile_session(server, batched, facts) if profile else []
         return AppendFigures(
             server_settings=server.settings(),
