@@ -24,27 +24,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import psycopg
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    ProcessingEvent,
-    Repository,
-    project_aggregate,
-)
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
-from psycopg.rows import DictRow
 
 from threadline.cli.embedded import EmbeddedPostgres
 from threadline.session.application.conversations import Conversations
-from threadline.session.application.facts import Fact, InboundMessage
-from threadline.session.application.outcomes import Outcome
+from threadline.session.application.facts import InboundMessage
 from threadline.session.config import SessionConfig
-from threadline.session.domain.business_number import business_number_id
-from threadline.session.domain.contact import contact_key_id, contact_keys
 
 Row = tuple[object, int, str, bytes]
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -344,162 +331,14 @@ def run_append_benchmark(
         )
 
 
-# Options measured beside (a) --------------------------------------------------------------
-
-
-class ArrayInsertRecorder(PostgresApplicationRecorder):
-    """The same locked INSERT … RETURNING, its rows sent as four binary arrays instead of one
-    array of composites (which psycopg dumps as escaped text, a regex per row)."""
-
-    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name=events_table_name)
-        self.insert_events_statement = sql.SQL(
-            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING notification_id"
-        ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
-
-    def _insert_stored_events(
-        self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        columns = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        )
-        curs.execute(self.insert_events_statement, columns)
-
-
-ARRAY_RECORDER = {"APPLICATION_RECORDER_TOPIC": f"{__name__}:ArrayInsertRecorder"}
-NO_DEEPCOPY = {"DEEPCOPY_FROM_AGGREGATE_CACHE": "n"}
-
-
-class BatchRepository(Repository[UUID]):
-    """Knows, for the length of one batch, which ids the store does not have."""
-
-    absent: set[UUID]
-
-    def get(self, aggregate_id: UUID, **kwargs: Any) -> Any:
-        if aggregate_id in self.absent:
-            raise AggregateNotFoundError(aggregate_id)
-        try:
-            return super().get(aggregate_id, **kwargs)
-        except AggregateNotFoundError:
-            self.absent.add(aggregate_id)
-            raise
-
-
-class RememberingMisses(Conversations):
-    """A miss is asked of the store once per batch, not at every `unit.get` (what a unit of
-    work that remembers its misses would do)."""
-
-    repository: BatchRepository
-
-    def construct_repository(self) -> Repository[UUID]:
-        base = super().construct_repository()
-        repository = BatchRepository(self.events, snapshot_store=self.snapshots)
-        repository.cache, repository.fastforward = base.cache, base.fastforward
-        repository.deepcopy_from_cache, repository.absent = base.deepcopy_from_cache, set()
-        return repository
-
-    def record_facts(self, facts: Sequence[Fact]) -> list[Outcome]:
-        self.repository.absent = self._known_absent(facts)
-        try:
-            return super().record_facts(facts)
-        finally:
-            self.repository.absent = set()
-
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        self.repository.absent = set()  # a fall-back to one fact at a time asks the store again
-        return super().save(*objs, **kwargs)
-
-    def _known_absent(self, facts: Sequence[Fact]) -> set[UUID]:
-        return set()
-
-
-class PrefetchingMisses(RememberingMisses):
-    """Before a batch, the contact keys and business numbers its inbound messages name that are
-    not cached are read with one query; those the store lacks are known absent."""
-
-    def _known_absent(self, facts: Sequence[Fact]) -> set[UUID]:
-        wanted: set[UUID] = set()
-        for fact in facts:
-            if isinstance(fact, InboundMessage):
-                number = fact.phone_number_id
-                wanted.add(business_number_id(number))
-                keys = contact_keys(fact.wa_id, fact.user_id)
-                wanted.update(contact_key_id(number, key) for key in keys)
-        cache = self.repository.cache
-        missing = [i for i in wanted if cache is None or not _cached(cache, i)]
-        found = self._load_many(missing)
-        return set(missing) - found
-
-    def _load_many(self, ids: Sequence[UUID]) -> set[UUID]:
-        """Project the aggregates with one query and cache them; the ids found."""
-        recorder = self.recorder
-        assert isinstance(recorder, PostgresApplicationRecorder)
-        query = sql.SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(
-            sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
-        )
-        with recorder.datastore.get_connection() as connection:
-            rows = connection.execute(query, (list(ids),)).fetchall()
-        events: dict[UUID, list[Any]] = {}
-        for row in rows:
-            stored = StoredEvent(
-                row["originator_id"], row["originator_version"], row["topic"], row["state"]
-            )
-            events.setdefault(row["originator_id"], []).append(self.mapper.to_domain_event(stored))
-        for aggregate_id, history in events.items():
-            aggregate = project_aggregate(None, history)
-            if self.repository.cache is not None and aggregate is not None:
-                self.repository.cache.put(aggregate_id, aggregate)
-        return set(events)
-
-
-class LeanSave(PrefetchingMisses):
-    """`save` that collects the aggregates' events itself: `ProcessingEvent.collect_events`
-    asks two runtime-checkable protocols of every aggregate (slow isinstance on Python 3.11)."""
-
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        self.repository.absent = set()
-        processing = ProcessingEvent[UUID]()
-        for aggregate in objs:
-            processing.events.extend(aggregate.collect_events())
-            processing.aggregates[aggregate.id] = aggregate
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return recordings
-
-
-def _cached(cache: Any, aggregate_id: UUID) -> bool:
-    try:
-        cache.get(aggregate_id)
-    except KeyError:
-        return False
-    return True
+# Batch sizes measured beside (a) ---------------------------------------------------------
+# (The other options once measured here — no deepcopy from the cache, the array recorder,
+# misses fetched once per batch, a save without protocol checks — are now the session's own
+# code; their history is in docs/benchmarks.md.)
 
 
 def option_variants(batch_size: int) -> list[Variant]:
-    options = {**NO_DEEPCOPY, **ARRAY_RECORDER}
     return [
         Variant("    batch of 64 facts", 64),
         Variant("    batch of 1024 facts", 1024),
-        Variant("    DEEPCOPY_FROM_AGGREGATE_CACHE=n", batch_size, NO_DEEPCOPY),
-        Variant("    recorder: INSERT from 4 binary arrays", batch_size, ARRAY_RECORDER),
-        Variant("    misses asked once per batch", batch_size, app_class=RememberingMisses),
-        Variant("    misses prefetched, 1 query/batch", batch_size, app_class=PrefetchingMisses),
-        Variant(
-            "    prefetch + no deepcopy + array recorder",
-            batch_size,
-            options,
-            PrefetchingMisses,
-        ),
-        Variant("      + save without protocol checks", batch_size, options, LeanSave),
     ]

@@ -111,7 +111,8 @@ class AutoResolver:
                 hours[number] = timedelta(hours=self._app.auto_resolve_hours(number))
             return hours[number]
 
-        due = await asyncio.to_thread(self.index.idle, self._app.clock(), threshold)
+        # Thresholds are read on the writer thread (it changes cached aggregates in place).
+        due = await self._writer.run(self.index.idle, self._app.clock(), threshold)
         resolved = 0
         for conversation_id in due:
             if await self._writer.run(self._app.auto_resolve, conversation_id):

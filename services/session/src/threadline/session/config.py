@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from psycopg.conninfo import conninfo_to_dict
 
 from threadline.servicekit.config import env_bool, env_float, env_int, env_str
+from threadline.session.event_store import RECORDER_TOPIC
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +59,5 @@ class SessionConfig:
             "AGGREGATE_CACHE_MAXSIZE": str(self.cache_size),
             "AGGREGATE_CACHE_FASTFORWARD": "y" if self.cache_fastforward else "n",
             "CREATE_TABLE": "y",
+            "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
         }

@@ -64,7 +64,8 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
         """The conversation's id, when the caller may act on it (another tenant's: not found)."""
         current_principal().require_role(role)
         conversation_id = parse_id(raw_id, "conversation_id")
-        talk = await asyncio.to_thread(self._app.find_conversation, conversation_id)
+        # On the writer thread: it changes cached aggregates in place.
+        talk = await self._writer.run(self._app.find_conversation, conversation_id)
         if not current_principal().can_see(talk.phone_number_id):
             raise ConversationNotFound(conversation_id)
         return conversation_id
@@ -155,7 +156,7 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
         self, request: pb.ListTemplatesRequest, context: Context
     ) -> pb.ListTemplatesResponse:
         number = self._number(request.phone_number_id, "read")
-        templates = await asyncio.to_thread(self._app.templates, number)
+        templates = await self._writer.run(self._app.templates, number)
         return pb.ListTemplatesResponse(templates=[template_pb(t) for t in templates])
 
 

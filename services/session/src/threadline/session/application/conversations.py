@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
 from threadline.session.application.contacts import find_or_register_contact
@@ -17,6 +17,7 @@ from threadline.session.application.fact_handlers import (
     business_number,
     conversation,
     open_conversation,
+    small_aggregates,
 )
 from threadline.session.application.facts import Fact, OutboundRequest
 from threadline.session.application.outcomes import NotYet, Outcome, Rejected
@@ -26,6 +27,7 @@ from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.errors import DomainError, InvalidMessage
 from threadline.session.domain.identity import requested_message_id
 from threadline.session.domain.templates import template_reference
+from threadline.session.event_store import load_many
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -55,10 +57,14 @@ class Conversations(Application[UUID]):
         When the batch cannot be saved whole (a concurrent writer, or one fact that breaks),
         each fact is applied and saved alone, so one poison fact cannot block the others.
         """
-        unit = UnitOfWork(self.repository)
+        unit = self._unit()
         try:
+            unit.prefetch(
+                (i for fact in facts for i in small_aggregates(fact)),
+                lambda ids: load_many(self, ids),
+            )
             outcomes = [self._apply(fact, unit) for fact in facts]
-            self.save(*unit.changed())
+            self._save(unit)
             return outcomes
         except Exception as error:
             unit.forget()
@@ -83,16 +89,39 @@ class Conversations(Application[UUID]):
     def _in_transaction(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run a command and save what it changed; on a version conflict, reload and retry."""
         for attempt in range(CONFLICT_RETRIES):
-            unit = UnitOfWork(self.repository)
-            result = work(unit)
+            unit = self._unit()
             try:
-                self.save(*unit.changed())
+                result = work(unit)
+                self._save(unit)
                 return result
             except IntegrityError:
                 unit.forget()
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
+            except BaseException:
+                unit.forget()
+                raise
         raise AssertionError("unreachable")
+
+    def _unit(self) -> UnitOfWork:
+        """Commands run on the one writer thread and change cached aggregates in place (no
+        copy per load); every failure path forgets what the unit touched."""
+        return UnitOfWork(self.repository, in_place=True)
+
+    def _save(self, unit: UnitOfWork) -> None:
+        """`Application.save` without its per-object protocol checks (slow `isinstance` on
+        runtime-checkable protocols; a quarter of the batched path's time in `make bench`).
+        Relies on `ProcessingEvent`, `_record`, `_take_snapshots`, `_notify` of
+        eventsourcing 9.5 (pinned to that minor version)."""
+        processing = ProcessingEvent[UUID]()
+        for aggregate in unit.changed():
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        if not processing.events:
+            return
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
 
     # Operator commands -----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from threadline.session.application.contacts import find_contact, find_or_register_contact
 from threadline.session.application.facts import (
@@ -19,7 +20,7 @@ from threadline.session.application.facts import (
 from threadline.session.application.outcomes import APPLIED, Ignored, Outcome
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.domain.business_number import BusinessNumber, business_number_id
-from threadline.session.domain.contact import Contact
+from threadline.session.domain.contact import Contact, contact_key_id, contact_keys
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.errors import ConversationNotFound
 from threadline.session.domain.identity import drafted_message_id, inbound_message_id
@@ -182,6 +183,20 @@ def record_flow(fact: FlowProgress, unit: UnitOfWork, clock: Clock) -> Outcome:
         flow_id=fact.flow_id, step_id=fact.step_id, data=fact.data, completed=fact.completed
     )
     return APPLIED
+
+
+def small_aggregates(fact: Any) -> list[UUID]:
+    """Ids a fact will look up among the many small aggregates (contact keys, business
+    numbers), so a batch can load them all with one query."""
+    if isinstance(fact, InboundMessage):
+        keys = contact_keys(fact.wa_id, fact.user_id)
+        number = fact.phone_number_id
+    elif isinstance(fact, StatusReport):
+        keys = contact_keys(fact.recipient_wa_id, fact.recipient_user_id)
+        number = fact.phone_number_id
+    else:
+        return []
+    return [business_number_id(number), *(contact_key_id(number, key) for key in keys)]
 
 
 HANDLERS: dict[type[Any], Callable[[Any, UnitOfWork, Clock], Outcome]] = {

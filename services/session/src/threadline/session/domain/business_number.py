@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -92,6 +93,7 @@ class BusinessNumber(Aggregate):
         )
 
 
+@lru_cache(maxsize=4096)
 def business_number_id(phone_number_id: str) -> UUID:
     return uuid5(NAMESPACE, f"business-number:{phone_number_id}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -83,5 +84,6 @@ def contact_keys(wa_id: str, user_id: str) -> list[str]:
     return [k for k in (f"wa:{wa_id}" if wa_id else "", f"bsuid:{user_id}" if user_id else "") if k]
 
 
+@lru_cache(maxsize=65536)
 def contact_key_id(phone_number_id: str, key: str) -> UUID:
     return uuid5(NAMESPACE, f"contact-key:{phone_number_id}:{key}")
