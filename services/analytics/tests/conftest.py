@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from threadline.analytics.bootstrap import Analytics, open_pool, start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.analytics.projection import PROJECTION
+from threadline.analytics.rates import EXAMPLE_RATES, Rates
 from threadline.analytics.read_models.schema import migrate
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.contracts.events.v1 import common_pb2
@@ -390,8 +391,18 @@ async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
 
 
 @pytest.fixture
+def rates() -> Rates:
+    """What the service under test charges; a test module may override this fixture."""
+    return EXAMPLE_RATES
+
+
+@pytest.fixture
 async def analytics(
-    nats_server_url: str, nats_namespace: str, database_url: str, clock: FakeClock
+    nats_server_url: str,
+    nats_namespace: str,
+    database_url: str,
+    clock: FakeClock,
+    rates: Rates,
 ) -> AsyncIterator[RunningAnalytics]:
     config = AnalyticsConfig(
         nats_url=nats_server_url,
@@ -401,6 +412,7 @@ async def analytics(
         grpc_port=0,
         ops_port=0,
         batch_size=50,
+        rates=rates,
     )
     async with AsyncExitStack() as stack:
         service = await start_analytics(config, stack, clock=clock)

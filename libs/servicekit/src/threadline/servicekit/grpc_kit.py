@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,8 +97,11 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             await self._authenticate(authorization, context)
             try:
-                async for item in behaviour(request, context):
-                    yield item
+                # aclosing: a cancelled call closes the servicer's generator (and what it
+                # holds, e.g. a database cursor) now, not whenever it is collected.
+                async with contextlib.aclosing(behaviour(request, context)) as items:
+                    async for item in items:
+                        yield item
             except Exception as error:
                 await self._abort_for(error, context)
                 raise

@@ -15,8 +15,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.config import AnalyticsConfig
 from threadline.analytics.consumer import Projector
+from threadline.analytics.export import ConversationExports
 from threadline.analytics.grpc_api import ERRORS, registration
 from threadline.analytics.http_gateway import local_address, start_gateway
+from threadline.analytics.metrics import ConversationMetrics
+from threadline.analytics.metrics_grpc import registration as metrics_registration
 from threadline.analytics.queries import Clock, ConversationQueries, utc_now
 from threadline.analytics.read_models.schema import migrate
 from threadline.messaging.bus import JetStreamBus
@@ -81,7 +84,10 @@ async def start_analytics(
     server, grpc_port = await start_grpc_server(
         host=config.host,
         port=config.grpc_port,
-        registrations=[registration(queries)],
+        registrations=[
+            registration(queries),
+            metrics_registration(ConversationMetrics(pool), ConversationExports(pool)),
+        ],
         tokens=config.tokens,
         errors=ERRORS,
     )
