@@ -58,9 +58,18 @@ _COUNT_MESSAGES: LiteralString = """
     SELECT count(*) AS total FROM analytics.messages WHERE conversation_id = %(conversation_id)s
 """
 _COUNT = sql.SQL("SELECT count(*) AS total FROM analytics.conversations c WHERE {}")
+# The page's ids come off the activity index first; only those rows are joined to their
+# contacts (joining every skipped row made deep pages ~15x slower in `make bench`).
 _PAGE = sql.SQL(
-    _CONVERSATIONS
-    + " WHERE {} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT %(limit)s OFFSET %(offset)s"
+    "SELECT "
+    + CONVERSATION_COLUMNS
+    + """
+    FROM (SELECT c.id FROM analytics.conversations c WHERE {}
+          ORDER BY c.last_activity_at DESC, c.id DESC LIMIT %(limit)s OFFSET %(offset)s) page
+    JOIN analytics.conversations c ON c.id = page.id
+    LEFT JOIN analytics.contacts ct ON ct.id = c.lead_id
+    ORDER BY c.last_activity_at DESC, c.id DESC
+"""
 )
 # The customer's latest conversation on the number, found by any id the session linked.
 _LATEST_CONVERSATION: LiteralString = """

@@ -11,7 +11,7 @@ from typing import Any, LiteralString
 
 from psycopg import AsyncConnection
 
-from threadline.analytics.read_models import migration_2
+from threadline.analytics.read_models import migration_2, migration_3
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         """,
     ),
     migration_2.STATEMENTS,
+    migration_3.STATEMENTS,
 )
 
 
