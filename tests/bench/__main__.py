@@ -11,6 +11,9 @@ from pathlib import Path
 
 from tests.bench.append import AppendFigures, option_variants, run_append_benchmark
 from tests.bench.platform import running_platform
+from tests.bench.queries import run_query_benchmark
+from tests.bench.query_report import report
+from tests.bench.rebuild import print_rebuild, run_rebuild_benchmark
 from tests.bench.webhooks import run_webhook_benchmark
 
 
@@ -85,17 +88,50 @@ def print_append(f: AppendFigures, repeats: int) -> None:
             print(f"    {label:<56} {seconds / total:6.1%}")
 
 
+def queries(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-queries-") as workdir:
+        figures = run_query_benchmark(
+            Path(workdir),
+            conversations=args.queries_conversations,
+            customers=args.queries_customers,
+            in_flight=args.queries_in_flight,
+            seconds=args.queries_seconds,
+            explain=True,
+        )
+    for line in report(figures, show_plans=args.queries_plans):
+        print(line)
+
+
+def rebuild(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-rebuild-") as workdir:
+        figures = run_rebuild_benchmark(
+            Path(workdir),
+            events=args.rebuild_events,
+            customers=args.rebuild_customers,
+            batch_size=args.rebuild_batch,
+            batched_subset=args.rebuild_batched,
+            single_subset=args.rebuild_single,
+        )
+    print_rebuild(figures, args.rebuild_batch)
+
+
 def main(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     if args.only in (None, "webhooks"):
         asyncio.run(webhooks(args))
     if args.only in (None, "append"):
         append(args)
+    if args.only in (None, "queries"):
+        queries(args)
+    if args.only in (None, "rebuild"):
+        rebuild(args)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--only", choices=["webhooks", "append"], default=None)
+    parser.add_argument(
+        "--only", choices=["webhooks", "append", "queries", "rebuild"], default=None
+    )
     parser.add_argument("--webhooks", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--numbers", type=int, default=4)
@@ -108,4 +144,14 @@ if __name__ == "__main__":
     parser.add_argument("--append-repeats", type=int, default=3)
     parser.add_argument("--append-no-options", action="store_true")
     parser.add_argument("--append-profile", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--queries-conversations", type=int, default=100_000)
+    parser.add_argument("--queries-customers", type=int, default=30_000)
+    parser.add_argument("--queries-in-flight", type=int, default=16)
+    parser.add_argument("--queries-seconds", type=float, default=8.0)
+    parser.add_argument("--queries-plans", action="store_true", help="print whole plans")
+    parser.add_argument("--rebuild-events", type=int, default=1_000_000)
+    parser.add_argument("--rebuild-customers", type=int, default=20_000)
+    parser.add_argument("--rebuild-batch", type=int, default=25_000)
+    parser.add_argument("--rebuild-batched", type=int, default=100_000)
+    parser.add_argument("--rebuild-single", type=int, default=10_000)
     main(parser.parse_args())

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import sys
 from collections.abc import Sequence
 
+from threadline.servicekit.config import ConfigError
 from threadline.servicekit.logs import configure_logging
 
 
@@ -17,6 +20,25 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="play a customer against the running platform")
     demo.add_argument("--text", default="Hello! Do you deliver on Saturdays?")
     demo.add_argument("--timeout", type=float, default=30.0)
+    replay = commands.add_parser(
+        "replay",
+        help="rebuild the read models from the session's event log, then switch to them",
+        description="Rebuild into fresh tables while the current ones serve, switch atomically,"
+        " and let the live projection continue. Ctrl-C stops; running it again resumes.",
+    )
+    replay.add_argument("--conversation", metavar="ID", help="rebuild only this conversation")
+    replay.add_argument("--restart", action="store_true", help="drop an unfinished rebuild")
+    replay.add_argument(
+        "--keep-old", action="store_true", help="keep the replaced tables (analytics_old_<time>)"
+    )
+    replay.add_argument("--batch", type=int, default=None, help="events per committed batch")
+    events = commands.add_parser("events", help="read the session's event streams")
+    reads = events.add_subparsers(dest="events_command", required=True)
+    tail = reads.add_parser("tail", help="follow SESSION_EVENTS live, one line per event")
+    tail.add_argument("--last", type=int, default=0, help="start with the last N events")
+    tail.add_argument("--limit", type=int, default=None, help="stop after N events")
+    show = reads.add_parser("show", help="one conversation's events, from the event log")
+    show.add_argument("conversation", metavar="CONVERSATION_ID")
     return root
 
 
@@ -28,9 +50,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_platform())
     logging.basicConfig(level=logging.WARNING)
-    from threadline.cli.demo import run_demo
+    if args.command == "demo":
+        from threadline.cli.demo import run_demo
 
-    return asyncio.run(run_demo(args.text, timeout=args.timeout))
+        return asyncio.run(run_demo(args.text, timeout=args.timeout))
+    try:
+        return _operate(args)
+    except ConfigError as error:
+        sys.stderr.write(f"threadline {args.command}: {error}\n")
+        return 2
+
+
+def _operate(args: argparse.Namespace) -> int:
+    from threadline.cli.endpoints import Endpoints
+
+    endpoints = Endpoints.resolve(os.environ)
+    if args.command == "replay":
+        from threadline.cli.replay import run_conversation_replay, run_replay
+
+        if args.conversation:
+            return run_conversation_replay(endpoints, args.conversation)
+        options = {"batch_size": args.batch} if args.batch else {}
+        return run_replay(endpoints, restart=args.restart, keep_old=args.keep_old, **options)
+    from threadline.cli.events import show_events, tail_events
+
+    if args.events_command == "show":
+        return show_events(endpoints, args.conversation)
+    try:
+        return asyncio.run(tail_events(endpoints, last=args.last, limit=args.limit))
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":

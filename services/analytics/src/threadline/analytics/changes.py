@@ -10,7 +10,7 @@ charged) is left to the statements, in position order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -64,7 +64,11 @@ class Changes:
         return patch
 
     def register_template(self, row: TemplateRow) -> None:
-        self.templates[(row.number_id, row.name, row.language)] = row
+        key = (row.number_id, row.name, row.language)
+        earlier = self.templates.get(key)
+        if earlier is not None:  # as if written one by one: first registered, last content
+            row = replace(row, registered_at=earlier.registered_at, updated_at=row.registered_at)
+        self.templates[key] = row
 
     def register_contact(self, row: ContactRow) -> None:
         self.contacts[row.id] = row

@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed
 
 from threadline.analytics.projection import PROJECTION, project, unseen
 from threadline.analytics.rates import EXAMPLE_RATES, Rates
+from threadline.analytics.read_models.lock import hold_projections_lock
 from threadline.analytics.read_models.positions import lock_position, save_position
 from threadline.analytics.read_models.writer import write
 from threadline.analytics.retries import DEFAULT_BACKOFF, Backoff, until_done
@@ -115,6 +116,7 @@ class Projector:
 
     async def _transaction(self, events: Sequence[SessionEvent]) -> None:
         async with self._pool.connection() as connection, connection.transaction():
+            await hold_projections_lock(connection)  # a replay switches schemas between batches
             stored = await lock_position(connection, self._projection)
             fresh = unseen(events, after=stored)
             if not fresh:

@@ -66,6 +66,7 @@ class TemplateRow:
     body: str
     parameter_count: int
     registered_at: datetime
+    updated_at: datetime | None = None  # registered again later in the same batch
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -17,19 +18,31 @@ from threadline.contracts.events.v1.common_pb2 import MessageContent, Pricing
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 
 PREVIEW_LENGTH = 100
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NANOS = 1_000_000_000
 
 EventProjector = Callable[[SessionEvent, Changes], None]
 
 
+@lru_cache(maxsize=65536)
+def _uuid(text: str) -> UUID:
+    """Parsed once per id while it is in use (replays parse millions of repeated ids)."""
+    return UUID(text)
+
+
 def uuid_of(text: str, what: str) -> UUID:
     try:
-        return UUID(text)
+        return _uuid(text)
     except ValueError:
         raise ProjectionError(f"{what} {text!r} is not a UUID") from None
 
 
 def aggregate_uuid(event: SessionEvent) -> UUID:
-    return uuid_of(event.aggregate_id, f"{event.aggregate_type or 'aggregate'} id")
+    try:
+        return _uuid(event.aggregate_id)
+    except ValueError:
+        what = f"{event.aggregate_type or 'aggregate'} id"
+        raise ProjectionError(f"{what} {event.aggregate_id!r} is not a UUID") from None
 
 
 def message_id_of(text: str) -> str:
@@ -41,13 +54,21 @@ def message_id_of(text: str) -> str:
 def occurred_at(event: SessionEvent) -> datetime:
     if not event.HasField("occurred_at"):
         raise ProjectionError(f"event {event.event_id!r} has no occurred_at")
-    return event.occurred_at.ToDatetime(tzinfo=UTC)
+    return utc(event.occurred_at)
 
 
 def moment(stamp: Timestamp, *, otherwise: datetime) -> datetime:
     """A timestamp field of a body, or `otherwise` when the session left it unset."""
     if stamp.seconds == 0 and stamp.nanos == 0:
         return otherwise
+    return utc(stamp)
+
+
+def utc(stamp: Timestamp) -> datetime:
+    """`stamp.ToDatetime(tzinfo=UTC)` in a third of the time; outside the valid range both
+    raise (the library's own checks run for nanos out of range)."""
+    if 0 <= stamp.nanos < _NANOS:
+        return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
     return stamp.ToDatetime(tzinfo=UTC)
 
 

@@ -29,7 +29,7 @@ UPSERT_TEMPLATE: LiteralString = """
          coalesce((SELECT phone_number_id FROM analytics.business_numbers
                    WHERE id = %(number_id)s), ''),
          %(name)s, %(language)s, %(category)s, %(body)s, %(parameter_count)s,
-         %(registered_at)s, %(registered_at)s)
+         %(registered_at)s, coalesce(%(updated_at)s, %(registered_at)s))
     ON CONFLICT (number_id, name, language) DO UPDATE SET
         category = excluded.category,
         body = excluded.body,

@@ -1,0 +1,66 @@
+"""Where the operator commands (`replay`, `events`) find the platform.
+
+Each setting comes from its environment variable when set, else from the `.threadline/dev.json`
+of a running `threadline up`; a setting found in neither is an error naming the variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from threadline.analytics.rates import EXAMPLE_RATES, Rates
+from threadline.cli.devstate import STATE_FILE, DevState
+from threadline.servicekit.config import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    database_url: str
+    session_address: str  # the session's gRPC (EventLog)
+    token: str  # a bearer token with the `read` role on every number
+    nats_url: str
+    nats_namespace: str = ""
+    rates: Rates = EXAMPLE_RATES  # must be the analytics service's, so replays price alike
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> Endpoints:
+        state = _load(state_file)
+
+        def setting(name: str, from_state: str | None) -> str:
+            value = env.get(name) or from_state
+            if not value:
+                raise ConfigError(
+                    f"Config '{name}' is missing: set it, or start the platform with"
+                    f" `threadline up` (which writes {state_file})."
+                )
+            return value
+
+        return cls(
+            database_url=setting("THREADLINE_DATABASE_URL", state.database_url if state else None),
+            session_address=setting(
+                "THREADLINE_SESSION_GRPC_ADDRESS",
+                f"127.0.0.1:{state.ports.session_grpc}" if state else None,
+            ),
+            token=setting("THREADLINE_API_TOKEN", state.secrets.api_token if state else None),
+            nats_url=setting("THREADLINE_NATS_URL", state.nats_url if state else None),
+            nats_namespace=env.get("THREADLINE_NATS_NAMESPACE", ""),
+            rates=_rates(env.get("THREADLINE_ANALYTICS_RATES", "")),
+        )
+
+
+def _load(state_file: Path) -> DevState | None:
+    try:
+        return DevState.load(state_file)
+    except (FileNotFoundError, KeyError, ValueError, TypeError):
+        return None
+
+
+def _rates(spec: str) -> Rates:
+    if not spec.strip():
+        return EXAMPLE_RATES
+    try:
+        return Rates.parse(spec)
+    except ValueError as error:
+        raise ConfigError(f"Config 'THREADLINE_ANALYTICS_RATES' is malformed: {error}") from None

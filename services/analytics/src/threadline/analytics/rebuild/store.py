@@ -1,0 +1,170 @@
+"""Reading the rows a batch needs from a read-model schema, and writing its rows back with COPY.
+
+Rows a batch's changes name are read first, with one query per table: rows it may patch,
+upsert or charge, the conversations of its waiting messages and charged messages, and the
+still unanswered customer messages of the conversations it replies in. Then `apply` changes
+them in memory, and `flush` deletes the stored rows that changed and copies every row written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from psycopg import Connection, sql
+from psycopg.rows import dict_row
+from psycopg.types.json import set_json_dumps
+
+from threadline.analytics.changes import Changes
+from threadline.analytics.rebuild.tables import (
+    BUSINESS_NUMBERS,
+    CONTACT_KEYS,
+    CONTACTS,
+    CONVERSATIONS,
+    MESSAGES,
+    RESPONSE_FACTS,
+    TABLES,
+    TEMPLATES,
+    Row,
+    Table,
+)
+from threadline.analytics.rebuild.working_set import WorkingSet
+
+
+def compact_json(value: Any) -> str:
+    """JSON for jsonb columns: compact, and the empty histories (most of them) for free."""
+    if not value and isinstance(value, list | dict):
+        return "[]" if isinstance(value, list) else "{}"
+    return _ENCODER.encode(value)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+class SchemaStore:
+    """One read-model schema (`analytics`, or the one a rebuild fills) on one connection."""
+
+    def __init__(self, connection: Connection[Any], schema: str) -> None:
+        self.connection, self.schema = connection, schema
+        set_json_dumps(compact_json, context=connection)
+
+    def table(self, table: Table) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))
+
+    # Reading --------------------------------------------------------------------------
+
+    def load(self, changes: Changes, rows: WorkingSet) -> None:
+        """Read into `rows` the stored rows that applying `changes` reads."""
+        numbers = {*changes.numbers, *changes.number_patches}
+        numbers.update(template.number_id for template in changes.templates.values())
+        self._load(BUSINESS_NUMBERS, rows, numbers)
+        self._load(TEMPLATES, rows, changes.templates)
+        self._load(CONTACTS, rows, {*changes.contacts, *changes.contact_patches})
+        self._load(CONTACT_KEYS, rows, changes.contact_keys)
+        self._load(MESSAGES, rows, {*changes.patches, *changes.charges})
+        conversations = {*changes.conversation_patches}
+        conversations.update(fact.conversation_id for fact in changes.waiting.values())
+        for charge in changes.charges:
+            message = rows.get(MESSAGES, charge)
+            if message is not None:
+                conversations.add(message["conversation_id"])
+        self._load(CONVERSATIONS, rows, conversations)
+        self._load_waiting(rows, {reply.conversation_id for reply in changes.replies})
+
+    def _load(self, table: Table, rows: WorkingSet, keys: Iterable[Any]) -> None:
+        wanted = rows.missing(table, keys)
+        if wanted:
+            rows.keep_stored(table, self._select(table, wanted))
+
+    def _select(self, table: Table, keys: Sequence[Any]) -> list[Row]:
+        columns = sql.SQL(", ").join(map(sql.Identifier, table.names))
+        if len(table.key) == 1:
+            query = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(
+                columns, self.table(table), sql.Identifier(table.key[0])
+            )
+            params: list[Any] = [list(keys)]
+        else:
+            query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+                columns, self.table(table), _keys_in(table)
+            )
+            params = [list(part) for part in zip(*keys, strict=True)]
+        with self.connection.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(query, params).fetchall()
+
+    def _load_waiting(self, rows: WorkingSet, conversation_ids: set[Any]) -> None:
+        wanted = [c for c in conversation_ids if c not in rows.waiting_loaded]
+        if not wanted:
+            return
+        columns = sql.SQL(", ").join(map(sql.Identifier, RESPONSE_FACTS.names))
+        query = sql.SQL(
+            "SELECT {} FROM {} WHERE conversation_id = ANY(%s) AND answered_at IS NULL"
+        ).format(columns, self.table(RESPONSE_FACTS))
+        with self.connection.cursor(row_factory=dict_row) as cursor:
+            found = cursor.execute(query, [wanted]).fetchall()
+        by_conversation: dict[Any, list[Row]] = {c: [] for c in wanted}
+        for fact in found:
+            by_conversation[fact["conversation_id"]].append(fact)
+        for conversation_id, facts in by_conversation.items():
+            rows.keep_waiting(conversation_id, facts)
+
+    # The projection's position ------------------------------------------------------
+
+    def position(self, projection: str) -> int:
+        query = sql.SQL("SELECT position FROM {}.projection_positions WHERE name = %s")
+        row = self.connection.execute(
+            query.format(sql.Identifier(self.schema)), (projection,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def save_position(self, projection: str, position: int) -> None:
+        query = sql.SQL(
+            "INSERT INTO {}.projection_positions (name, position) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+        )
+        self.connection.execute(query.format(sql.Identifier(self.schema)), (projection, position))
+
+    # Writing --------------------------------------------------------------------------
+
+    def flush(self, rows: WorkingSet) -> int:
+        """Write what the batch changed; the number of rows written."""
+        written = 0
+        for table in TABLES:
+            self._delete(table, rows.rewritten_keys(table))
+            batch = rows.written(table)
+            if batch:
+                self._copy(table, batch)
+                written += len(batch)
+        return written
+
+    def _delete(self, table: Table, keys: Sequence[Any]) -> None:
+        if not keys:
+            return
+        if len(table.key) == 1:
+            query = sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                self.table(table), sql.Identifier(table.key[0])
+            )
+            self.connection.execute(query, [list(keys)])
+            return
+        query = sql.SQL("DELETE FROM {} WHERE {}").format(self.table(table), _keys_in(table))
+        self.connection.execute(query, [list(part) for part in zip(*keys, strict=True)])
+
+    def _copy(self, table: Table, batch: Sequence[Row]) -> None:
+        columns = sql.SQL(", ").join(map(sql.Identifier, table.names))
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            self.table(table), columns
+        )
+        with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(table.types)
+            for values in table.tuples(batch):
+                copy.write_row(values)
+
+
+def _keys_in(table: Table) -> sql.Composed:
+    """`(a, b) IN (SELECT * FROM unnest(%s::text[], %s::uuid[]))` for a composite key."""
+    types = dict(table.columns)
+    arrays = sql.SQL(", ").join(
+        sql.SQL("%s::{}[]").format(sql.SQL(types[column])) for column in table.key
+    )
+    columns = sql.SQL(", ").join(map(sql.Identifier, table.key))
+    return sql.SQL("({}) IN (SELECT * FROM unnest({}))").format(columns, arrays)

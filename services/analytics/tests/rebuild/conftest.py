@@ -1,0 +1,262 @@
+"""A scripted session `EventLog` served over real gRPC, random session histories that use
+every event the projection reads, and snapshots of read-model tables."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+import grpc
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from threadline.analytics.bootstrap import open_pool
+from threadline.analytics.consumer import Projector
+from threadline.analytics.read_models.schema import migrate
+from threadline.analytics.rebuild import EventLogReader
+from threadline.contracts.events.v1 import common_pb2
+from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.contracts.session.v1 import session_pb2 as pb
+from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
+from threadline.messaging.consumer import Delivery
+from threadline.messaging.relay import POSITION
+from threadline.testing import unique_id
+
+if TYPE_CHECKING:
+    from conftest import EventLog
+
+TABLES = (
+    "business_numbers",
+    "templates",
+    "contacts",
+    "contact_keys",
+    "conversations",
+    "messages",
+    "response_facts",
+    "responses",
+    "projection_positions",
+)
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+@dataclass
+class ScriptedEventLog(pb_grpc.EventLogServicer):
+    """The session's EventLog over a list of events the test appends to, as the session's
+    does: `ReadAll` from a position, `ReadStream` by aggregate with positions left at 0."""
+
+    events: list[SessionEvent] = field(default_factory=list)
+
+    def append(self, *events: SessionEvent) -> None:
+        self.events.extend(events)
+
+    async def ReadAll(
+        self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[SessionEvent]:
+        sent, index = 0, 0
+        while index < len(self.events):  # events appended while reading are read too
+            event = self.events[index]
+            index += 1
+            if event.position >= max(request.from_position, 1):
+                yield event
+                sent += 1
+                if request.limit and sent >= request.limit:
+                    return
+
+    async def ReadStream(
+        self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[SessionEvent]:
+        stream = [e for e in self.events if e.aggregate_id == request.stream_id]
+        if not stream:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no stream {request.stream_id}")
+        for event in stream:
+            copy = SessionEvent()
+            copy.CopyFrom(event)
+            copy.position = 0
+            yield copy
+
+
+@pytest.fixture
+async def event_log() -> AsyncIterator[tuple[ScriptedEventLog, str]]:
+    """The scripted log, and the address it is served on."""
+    servicer = ScriptedEventLog()
+    server = grpc.aio.server()
+    pb_grpc.add_EventLogServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield servicer, f"127.0.0.1:{port}"
+    await server.stop(None)
+
+
+@pytest.fixture
+def reader(event_log: tuple[ScriptedEventLog, str]) -> Iterator[EventLogReader]:
+    with grpc.insecure_channel(event_log[1]) as channel:
+        yield EventLogReader(channel, "any-token")
+
+
+async def snapshot(database_url: str, schema: str = "analytics") -> Snapshot:
+    """Every read-model table of `schema`, row by row, in a stable order."""
+    found: Snapshot = {}
+    async with await psycopg.AsyncConnection.connect(database_url) as connection:
+        for table in TABLES:
+            query = sql.SQL("SELECT * FROM {}.{} t ORDER BY t::text").format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+            found[table] = await (await connection.execute(query)).fetchall()
+    return found
+
+
+@pytest.fixture
+def tables() -> Callable[[str, str], Awaitable[Snapshot]]:
+    return snapshot
+
+
+@pytest.fixture
+def reference_url(postgres_server_url: str) -> Iterator[str]:
+    """A second fresh database: the live projection of the same events, to compare with."""
+    name = unique_id("ref_", length=12)
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield conninfo_with_database(postgres_server_url, name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        connection.execute(drop.format(sql.Identifier(name)))
+
+
+def conninfo_with_database(url: str, name: str) -> str:
+    return make_conninfo(url, dbname=name)
+
+
+async def project_live(database_url: str, events: Sequence[SessionEvent]) -> None:
+    """Project `events` as the live consumer does (batches of 50, the service's code)."""
+    pool = await open_pool(database_url)
+    try:
+        async with pool.connection() as connection:
+            await migrate(connection)
+        projector = Projector(pool)
+        for start in range(0, len(events), 50):
+            await projector.handle(
+                [
+                    Delivery("s", e.SerializeToString(), {POSITION: str(e.position)}, i, 1)
+                    for i, e in enumerate(events[start : start + 50], start=1)
+                ]
+            )
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def reference() -> Callable[[str, Sequence[SessionEvent]], Awaitable[None]]:
+    return project_live
+
+
+# Random histories ---------------------------------------------------------------------
+
+STATUSES = ("sent", "delivered", "read")
+BILLABLE = common_pb2.Pricing(billable=True, category="utility", pricing_model="PMP", type="r")
+FREE = common_pb2.Pricing(billable=False, category="service", pricing_model="PMP", type="free")
+
+
+@dataclass
+class Talk:
+    id: UUID
+    contact: UUID
+    inbound: list[str] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)
+    sent: dict[str, int] = field(default_factory=dict)  # message → statuses reported
+
+
+def history(
+    log: EventLog, *, seed: int, conversations: int = 10, steps: int = 300
+) -> list[SessionEvent]:
+    """A business number with templates, then `conversations` customers doing `steps` random
+    things: messages both ways, dispatches, statuses (some billable, some late), failures,
+    edits, revokes, reactions, hand-offs, closings, flows, linked ids and new names."""
+    rng = random.Random(seed)
+    number = uuid4()
+    events = [
+        log.number(number),
+        log.template(number, "order_update"),
+        log.autopilot(number, enabled=False),
+        log.auto_resolution(number, hours=6),
+    ]
+    talks = []
+    for i in range(conversations):
+        talk = Talk(uuid4(), uuid4())
+        wa_id = f"1555{seed % 1000:03d}{i:04d}"
+        events += [
+            log.contact(talk.contact, wa_id=wa_id),
+            log.key_claimed(talk.contact, f"wa:{wa_id}"),
+            log.conversation(talk.id, talk.contact, wa_id=wa_id),
+        ]
+        talks.append(talk)
+    for step in range(steps):
+        talk = rng.choice(talks)
+        log.wait(timedelta(seconds=rng.randrange(0, 90)))
+        events.extend(_step(log, rng, talk, f"{seed}-{step}"))
+    events.append(log.template(number, "order_update", body="Order {{1}} is on its way"))
+    return events
+
+
+def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[SessionEvent]:
+    roll = rng.random()
+    if roll < 0.3 or not talk.inbound:
+        talk.inbound.append(f"in-{n}")
+        kind = rng.choice(["text", "text", "image", "system"])
+        return [log.inbound(talk.id, f"in-{n}", text=f"question {n}", kind=kind)]
+    if roll < 0.5:
+        talk.queued.append(f"out-{n}")
+        author = rng.choice(["ai", "ai", "agent", "flow"])
+        model = "gpt-4o-mini" if author == "ai" else ""
+        return [
+            log.queued(
+                talk.id,
+                f"out-{n}",
+                author=author,
+                model=model,
+                prompt_tokens=rng.randrange(500),
+                completion_tokens=rng.randrange(90),
+            )
+        ]
+    if roll < 0.7 and talk.queued:
+        return _delivery(log, rng, talk)
+    if roll < 0.8:
+        target = rng.choice([*talk.inbound, *talk.queued, ""])
+        kind = rng.choice(["edit", "revoke", "reaction"])
+        return [log.changed(talk.id, f"chg-{n}", kind=kind, target=target, text=f"new {n}")]
+    if roll < 0.87:
+        status = rng.choice(["escalated", "active", "completed", "abandoned"])
+        return [log.status_changed(talk.id, status, ai_paused=status == "escalated")]
+    if roll < 0.92:
+        return [log.flow_step(talk.id, "checkout", f"step-{n}", completed=rng.random() < 0.3)]
+    if roll < 0.96:
+        return [log.identity_linked(talk.contact, user_id=f"US.{n}")]
+    return [log.renamed(talk.contact, f"Name {n}")]
+
+
+def _delivery(log: EventLog, rng: random.Random, talk: Talk) -> list[SessionEvent]:
+    message = rng.choice(talk.queued)
+    reported = talk.sent.get(message)
+    if reported is None:
+        talk.sent[message] = 0
+        if rng.random() < 0.1:
+            return [log.failed(talk.id, message, code=131047)]
+        return [log.dispatched(talk.id, message, f"wamid.out.{message}")]
+    if reported >= len(STATUSES):
+        return [log.status(talk.id, message, "delivered", pricing=BILLABLE, late=True)]
+    talk.sent[message] = reported + 1
+    pricing = rng.choice([BILLABLE, FREE, None])
+    return [log.status(talk.id, message, STATUSES[reported], pricing=pricing)]
+
+
+History = Callable[..., list[SessionEvent]]
+
+
+@pytest.fixture
+def make_history() -> History:
+    return history

@@ -1,0 +1,127 @@
+"""The bulk projection a replay uses leaves the same rows as the live, batched projection."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from threadline.analytics.changes import Changes
+from threadline.analytics.consumer import Projector
+from threadline.analytics.projection import PROJECTION
+from threadline.analytics.rates import EXAMPLE_RATES
+from threadline.analytics.rebuild import schemas
+from threadline.analytics.rebuild.apply import APPLIED
+from threadline.analytics.rebuild.batches import Skipped, project_into
+from threadline.analytics.rebuild.store import SchemaStore
+from threadline.analytics.rebuild.tables import UnknownColumns, check_columns
+from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.messaging.consumer import Delivery
+from threadline.messaging.relay import POSITION
+
+if TYPE_CHECKING:
+    from conftest import EventLog, History, Snapshot
+
+BULK = "analytics_bulk"
+
+
+def delivered(events: Sequence[SessionEvent]) -> list[Delivery]:
+    return [
+        Delivery("session.events.x", e.SerializeToString(), {POSITION: str(e.position)}, i, 1)
+        for i, e in enumerate(events, start=1)
+    ]
+
+
+async def project_live(
+    pool: AsyncConnectionPool[Any], events: Sequence[SessionEvent], *, seed: int
+) -> None:
+    """As the live consumer does: batches of random sizes, one transaction each."""
+    rng, projector, start = random.Random(seed), Projector(pool), 0
+    while start < len(events):
+        size = rng.randrange(1, 60)
+        await projector.handle(delivered(events[start : start + size]))
+        start += size
+
+
+def project_bulk(database_url: str, events: Sequence[SessionEvent], size: int) -> list[Skipped]:
+    """As a replay does, into a schema made like `analytics`, `size` events a batch."""
+    skipped: list[Skipped] = []
+    with psycopg.connect(database_url) as connection:
+        with connection.transaction():
+            schemas.create(connection, BULK)
+        store = SchemaStore(connection, BULK)
+        for start in range(0, len(events), size):
+            batch = events[start : start + size]
+            with connection.transaction():
+                skipped += project_into(store, batch, rates=EXAMPLE_RATES)
+                store.save_position(PROJECTION, batch[-1].position)
+        with connection.transaction():
+            schemas.build_deferred_indexes(connection, BULK)
+    return skipped
+
+
+@pytest.mark.parametrize(("seed", "size"), [(1, 1), (2, 7), (3, 50), (4, 10_000)])
+async def test_bulk_projection_leaves_the_rows_the_live_projection_leaves(
+    pool: AsyncConnectionPool[Any],
+    database_url: str,
+    log: EventLog,
+    make_history: History,
+    tables: Any,
+    seed: int,
+    size: int,
+) -> None:
+    events = make_history(log, seed=seed, conversations=8, steps=250)
+
+    await project_live(pool, events, seed=seed)
+    skipped = await asyncio.to_thread(project_bulk, database_url, events, size)
+
+    live: Snapshot = await tables(database_url, "analytics")
+    bulk: Snapshot = await tables(database_url, BULK)
+    assert skipped == []
+    for table, rows in live.items():
+        assert bulk[table] == rows, table
+    assert len(live["messages"]) > 100 and len(live["responses"]) > 10
+
+
+async def test_an_event_the_live_projection_dead_letters_is_skipped_alone(
+    pool: AsyncConnectionPool[Any], database_url: str, log: EventLog, tables: Any
+) -> None:
+    contact, conversation = uuid4(), uuid4()
+    events = [
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, "m-1"),
+        log.conversation(conversation, contact),  # started twice: cannot be projected
+        log.inbound(conversation, "m-2", text="still here"),
+        log.inbound(conversation, "m-1"),  # a message id seen twice
+        log.queued(conversation, "r-1"),
+    ]
+
+    await project_live(pool, events, seed=5)
+    skipped = await asyncio.to_thread(project_bulk, database_url, events, 100)
+
+    assert [s.position for s in skipped] == [events[3].position, events[5].position]
+    live, bulk = await tables(database_url, "analytics"), await tables(database_url, BULK)
+    assert bulk == live
+
+
+def test_every_kind_of_change_is_applied_by_the_bulk_projection() -> None:
+    assert {f.name for f in fields(Changes)} - {"rates"} == APPLIED
+
+
+async def test_a_column_the_rebuild_does_not_know_stops_it(
+    pool: AsyncConnectionPool[Any], database_url: str
+) -> None:
+    with psycopg.connect(database_url) as connection:
+        check_columns(connection, "analytics")
+        connection.execute("ALTER TABLE analytics.messages ADD COLUMN sentiment text")
+
+        with pytest.raises(UnknownColumns, match=r"messages: \['sentiment'\]"):
+            check_columns(connection, "analytics")

@@ -1,0 +1,48 @@
+"""`EventLogReader`: where the log ends, and where a stream's events sit in it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+from threadline.analytics.rebuild import EventLogReader
+
+if TYPE_CHECKING:
+    from conftest import EventLog, ScriptedEventLog
+
+
+async def test_the_head_is_the_last_position_even_with_gaps(
+    event_log: tuple[ScriptedEventLog, str], reader: EventLogReader, log: EventLog
+) -> None:
+    contact = uuid4()
+    for _ in range(3000):
+        event = log.renamed(contact, "Ana")
+        log.position += 2  # positions may have gaps
+        event_log[0].append(event)
+
+    head = await asyncio.to_thread(reader.head)
+
+    assert head == event_log[0].events[-1].position
+
+
+async def test_an_empty_log_ends_at_zero(reader: EventLogReader) -> None:
+    assert await asyncio.to_thread(reader.head) == 0
+
+
+async def test_a_streams_events_get_their_positions_in_the_log(
+    event_log: tuple[ScriptedEventLog, str], reader: EventLogReader, log: EventLog
+) -> None:
+    contact, conversation = uuid4(), uuid4()
+    for _ in range(500):
+        event_log[0].append(log.renamed(uuid4(), "someone else"))
+    log.wait(timedelta(hours=1))
+    mine = [log.conversation(conversation, contact), log.inbound(conversation, "m-1")]
+    event_log[0].append(mine[0], log.renamed(contact, "Ana"), mine[1])
+
+    stream = await asyncio.to_thread(reader.read_stream, str(conversation))
+    located = await asyncio.to_thread(reader.with_positions, stream)
+
+    assert [e.position for e in stream] == [0, 0]
+    assert [e.position for e in located] == [mine[0].position, mine[1].position]

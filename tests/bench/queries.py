@@ -1,0 +1,282 @@
+"""Benchmark: GetConversation / ListConversations latency under concurrent load (issue #4).
+
+Embedded PostgreSQL (fsync on) and NATS; the analytics service started by `start_analytics`
+in a child process; its read model filled with COPY (tests/bench/conversation_data.py), then
+VACUUM ANALYZE. Then, kind by kind, C gRPC calls are kept in flight from this process for a
+fixed time after a short warm-up, every call's latency recorded (p50 / p99, calls/s) with the
+CPU time the client, the service, PostgreSQL and everything else spent meanwhile; then the
+same calls one at a time (the latency without queueing). The kinds that filter by status run
+first without migration 3's indexes, then with them (tests/bench/query_plans.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psycopg
+from psycopg import sql
+
+from tests.bench.conversation_data import STATUS_WEIGHTS, Dataset, load_conversations
+from tests.bench.query_plans import (
+    Plan,
+    create_new_indexes,
+    deep_pages,
+    drop_new_indexes,
+    explained,
+)
+from tests.bench.query_server import CpuParties, analytics_process, postmaster_pid
+from threadline.analytics.config import AnalyticsConfig
+from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from threadline.contracts.analytics.v1 import analytics_pb2 as pb
+from threadline.contracts.analytics.v1 import analytics_pb2_grpc
+from threadline.servicekit.auth import TokenRegistry, hash_token
+
+READER = "bench-reader-of-every-number"
+TENANT = "bench-reader-of-the-largest-number"
+WARM_UP_SECONDS = 1.0
+ALONE_SECONDS, ALONE_CALLS = 2.0, 200  # the calls made one at a time, whichever ends first
+Call = Callable[[random.Random], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One kind of query and how to make a call of it."""
+
+    name: str
+    call: Call
+    by_status: bool = False  # filters by status: measured without migration 3's indexes too
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    name: str
+    calls: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    client_cpu: float  # CPU seconds per second of wall time (1.0 = one core busy)
+    server_cpu: float
+    postgres_cpu: float
+    other_cpu: float  # every other process on the machine
+    alone_p50_ms: float  # one call at a time
+
+    @property
+    def per_s(self) -> float:
+        return self.calls / self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFigures:
+    dataset: Dataset
+    load_s: float
+    in_flight: int
+    seconds: float
+    server_settings: dict[str, str]
+    measured: list[Measured]  # every kind, with migration 3's indexes
+    without_indexes: list[Measured]  # the kinds that filter by status, without them
+    plans: dict[str, Plan]
+    plans_without_indexes: dict[str, Plan]
+    deep_pages: dict[int, tuple[float, float]]  # offset: ms as it runs, ms deferred join
+
+
+def kinds(stub: analytics_pb2_grpc.ConversationQueriesAsyncStub, data: Dataset) -> list[Kind]:
+    reader = (("authorization", f"Bearer {READER}"),)
+    tenant = (("authorization", f"Bearer {TENANT}"),)
+    statuses = tuple(STATUS_WEIGHTS)
+    last_page = (data.conversations + 19) // 20
+
+    def listing(
+        make: Callable[[random.Random], pb.ListConversationsRequest], *, as_tenant: bool = False
+    ) -> Call:
+        metadata = tenant if as_tenant else reader
+        return lambda rng: stub.ListConversations(make(rng), metadata=metadata)
+
+    def get(rng: random.Random) -> Awaitable[pb.GetConversationResponse]:
+        conversation_id = str(rng.choice(data.conversation_ids))
+        request = pb.GetConversationRequest(conversation_id=conversation_id)
+        return stub.GetConversation(request, metadata=reader)
+
+    return [
+        Kind("GetConversation, random id", get),
+        Kind("List page 1, no filter", listing(lambda _: pb.ListConversationsRequest())),
+        Kind(
+            "List page 1, tenant token (largest number)",
+            listing(lambda _: pb.ListConversationsRequest(), as_tenant=True),
+        ),
+        Kind("List page 50 (offset 980)", listing(lambda _: pb.ListConversationsRequest(page=50))),
+        Kind(
+            f"List random page 1..{last_page} (deep)",
+            listing(lambda rng: pb.ListConversationsRequest(page=rng.randint(1, last_page))),
+        ),
+        Kind(
+            "List page 1, business_number (random)",
+            listing(
+                lambda rng: pb.ListConversationsRequest(business_number=rng.choice(data.numbers))
+            ),
+        ),
+        Kind(
+            "List page 1, status (random of 4)",
+            listing(lambda rng: pb.ListConversationsRequest(status=rng.choice(statuses))),
+            by_status=True,
+        ),
+        Kind(
+            "List page 1, status escalated, tenant token",
+            listing(lambda _: pb.ListConversationsRequest(status="escalated"), as_tenant=True),
+            by_status=True,
+        ),
+        Kind(
+            "List page 1, customer_phone (random)",
+            listing(
+                lambda rng: pb.ListConversationsRequest(
+                    customer_phone=rng.choice(data.customer_phones)
+                )
+            ),
+        ),
+        Kind(
+            "List page 1, business_number + status active",
+            listing(
+                lambda rng: pb.ListConversationsRequest(
+                    business_number=rng.choice(data.numbers), status="active"
+                )
+            ),
+            by_status=True,
+        ),
+    ]
+
+
+async def measure(
+    kind: Kind, *, in_flight: int, seconds: float, parties: CpuParties, seed: int
+) -> Measured:
+    """Keep `in_flight` calls of `kind` going for `seconds` (after a warm-up); time each."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+
+    async def worker(until: float, record: bool) -> None:
+        while time.perf_counter() < until:
+            began = time.perf_counter()
+            await kind.call(rng)
+            if record:
+                latencies.append(time.perf_counter() - began)
+
+    warm_up_until = time.perf_counter() + WARM_UP_SECONDS
+    await asyncio.gather(*(worker(warm_up_until, False) for _ in range(in_flight)))
+    cpu_before, began = parties.sample(), time.perf_counter()
+    await asyncio.gather(*(worker(began + seconds, True) for _ in range(in_flight)))
+    elapsed, cpu_after = time.perf_counter() - began, parties.sample()
+    client, server, postgres, busy = (b - a for a, b in zip(cpu_before, cpu_after, strict=True))
+    latencies.sort()
+    alone: list[float] = []
+    alone_until = time.perf_counter() + ALONE_SECONDS
+    while time.perf_counter() < alone_until and len(alone) < ALONE_CALLS:
+        began = time.perf_counter()
+        await kind.call(rng)
+        alone.append(time.perf_counter() - began)
+    alone.sort()
+    return Measured(
+        name=kind.name,
+        calls=len(latencies),
+        seconds=elapsed,
+        p50_ms=_percentile(latencies, 0.50) * 1000,
+        p99_ms=_percentile(latencies, 0.99) * 1000,
+        client_cpu=client / elapsed,
+        server_cpu=server / elapsed,
+        postgres_cpu=postgres / elapsed,
+        other_cpu=max(0.0, busy - client - server - postgres) / elapsed,
+        alone_p50_ms=_percentile(alone, 0.50) * 1000,
+    )
+
+
+def _percentile(ordered: Sequence[float], share: float) -> float:
+    """Nearest rank: the smallest latency at least `share` of the calls did not exceed."""
+    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
+
+
+def run_query_benchmark(
+    workdir: Path,
+    *,
+    conversations: int,
+    customers: int,
+    in_flight: int,
+    seconds: float,
+    explain: bool,
+) -> QueryFigures:
+    with ExitStack() as stack:
+        nats = stack.enter_context(EmbeddedNats(workdir / "nats"))
+        postgres = stack.enter_context(EmbeddedPostgres(workdir / "postgres"))
+        largest = "100000000000001"  # conversation_data's first (largest) number
+        config = AnalyticsConfig(
+            nats_url=nats.url,
+            nats_namespace="",
+            database_url=postgres.url,
+            tokens=TokenRegistry.parse(
+                f"{hash_token(READER)}:read:*;{hash_token(TENANT)}:read:{largest}"
+            ),
+            grpc_port=free_port(None),
+            ops_port=free_port(None),
+        )
+        server_pid = stack.enter_context(analytics_process(config))  # migrates the schema
+        began = time.perf_counter()
+        data = load_conversations(postgres.url, conversations=conversations, customers=customers)
+        load_s = time.perf_counter() - began
+        assert data.numbers[0] == largest
+        parties = CpuParties(
+            client=os.getpid(), server=server_pid, postmaster=postmaster_pid(postgres.pgdata)
+        )
+        run = _Runner(config.grpc_port, data, in_flight, seconds, parties)
+        drop_new_indexes(postgres.url)
+        without = asyncio.run(run.measure(by_status_only=True))
+        plans_without = explained(postgres.url, data) if explain else {}
+        create_new_indexes(postgres.url)
+        measured = asyncio.run(run.measure(by_status_only=False))
+        return QueryFigures(
+            dataset=data,
+            load_s=load_s,
+            in_flight=in_flight,
+            seconds=seconds,
+            server_settings=_settings(postgres.url),
+            measured=measured,
+            without_indexes=without,
+            plans=explained(postgres.url, data) if explain else {},
+            plans_without_indexes=plans_without,
+            deep_pages=deep_pages(postgres.url, data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Runner:
+    port: int
+    data: Dataset
+    in_flight: int
+    seconds: float
+    parties: CpuParties
+
+    async def measure(self, *, by_status_only: bool) -> list[Measured]:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{self.port}") as channel:
+            stub = analytics_pb2_grpc.ConversationQueriesStub(channel)
+            return [
+                await measure(
+                    kind,
+                    in_flight=self.in_flight,
+                    seconds=self.seconds,
+                    parties=self.parties,
+                    seed=index,
+                )
+                for index, kind in enumerate(kinds(stub, self.data))
+                if kind.by_status or not by_status_only
+            ]
+
+
+def _settings(database_url: str) -> dict[str, str]:
+    names = ("server_version", "fsync", "synchronous_commit", "shared_buffers", "work_mem")
+    with psycopg.connect(database_url) as connection:
+        shown = (connection.execute(sql.SQL("SHOW {}").format(sql.Identifier(n))) for n in names)
+        return {name: str(rows.fetchall()[0][0]) for name, rows in zip(names, shown, strict=True)}

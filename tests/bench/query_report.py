@@ -1,0 +1,53 @@
+"""The conversation-query benchmark's figures as the lines `make bench` prints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tests.bench.queries import Measured, QueryFigures
+from tests.bench.query_plans import NEW_INDEXES
+
+
+def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
+    d = f.dataset
+    settings = ", ".join(f"{k}={v}" for k, v in f.server_settings.items())
+    yield "\nBenchmark — conversation queries over gRPC under concurrent load"
+    yield (
+        f"  read model: {d.conversations:,} conversations, {d.messages:,} messages, "
+        f"{d.contacts:,} contacts, {len(d.numbers)} business numbers "
+        f"(COPY in {f.load_s:.0f} s, then VACUUM ANALYZE)"
+    )
+    yield f"  embedded PostgreSQL: {settings}; analytics in a process of its own"
+    yield (
+        f"  {f.in_flight} calls in flight from one client process, {f.seconds:.0f} s per kind "
+        "after a 1 s warm-up; 'alone' = p50 of calls made one at a time"
+    )
+    yield from _table(f.measured)
+    yield f"  the kinds filtering by status, without migration 3 ({', '.join(NEW_INDEXES)}):"
+    yield from _table(f.without_indexes)
+    if f.plans:
+        yield "  EXPLAIN ANALYZE of the service's statements, ms without → with migration 3:"
+        for name, plan in f.plans.items():
+            before = f.plans_without_indexes.get(name)
+            was = f"{before.milliseconds:7.2f} → " if before else ""
+            yield f"    {name:<34} {was}{plan.milliseconds:7.2f}  {' / '.join(plan.scans)}"
+    yield "  deep pages, median ms on one connection: the page statement as it runs → deferred join"
+    for offset, (current, deferred) in f.deep_pages.items():
+        yield f"    offset {offset:>7,}: {current:8.2f} → {deferred:6.2f}"
+    if show_plans:
+        for label, plans in (("without", f.plans_without_indexes), ("with", f.plans)):
+            for name, plan in plans.items():
+                yield f"  --- {name}, {label} migration 3"
+                yield from (f"    {line}" for line in plan.lines)
+
+
+def _table(rows: list[Measured]) -> Iterator[str]:
+    yield (
+        f"    {'kind':<46} {'calls/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'alone':>6}"
+        "   CPU (cores): client service postgres others"
+    )
+    for m in rows:
+        yield (
+            f"    {m.name:<46} {m.per_s:7.0f} {m.p50_ms:7.1f} {m.p99_ms:7.1f} {m.alone_p50_ms:6.1f}"
+            f"   {m.client_cpu:13.2f} {m.server_cpu:7.2f} {m.postgres_cpu:8.2f} {m.other_cpu:6.2f}"
+        )

@@ -1,0 +1,112 @@
+"""The analytics service in a process of its own, and the CPU time each party spends.
+
+The service runs as `start_analytics` builds it, in a child process (spawned, so it owns an
+interpreter and an event loop): the benchmark's clients and the server then compete for the
+cores as separate processes would in production, and their CPU use can be told apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+from threadline.analytics.bootstrap import start_analytics
+from threadline.analytics.config import AnalyticsConfig
+
+START_TIMEOUT = 60.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _serve(config: AnalyticsConfig, ready: Event, stop: Event) -> None:
+    logging.basicConfig(level=logging.WARNING)
+
+    async def serve() -> None:
+        async with AsyncExitStack() as stack:
+            await start_analytics(config, stack)
+            ready.set()
+            await asyncio.to_thread(stop.wait)
+
+    asyncio.run(serve())
+
+
+@contextmanager
+def analytics_process(config: AnalyticsConfig) -> Iterator[int]:
+    """Run the service until the block ends; yields the child's pid once it serves."""
+    context = multiprocessing.get_context("spawn")
+    ready, stop = context.Event(), context.Event()
+    process = context.Process(target=_serve, args=(config, ready, stop), name="analytics")
+    process.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready.wait(0.1):
+            if not process.is_alive():
+                raise RuntimeError(f"analytics exited with code {process.exitcode} at start")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"analytics did not start within {START_TIMEOUT:.0f} s")
+        assert process.pid is not None
+        yield process.pid
+    finally:
+        stop.set()
+        process.join(15)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CpuParties:
+    """The processes whose CPU time a benchmark phase reports."""
+
+    client: int
+    server: int
+    postmaster: int
+
+    def sample(self) -> tuple[float, float, float, float]:
+        """CPU seconds so far of the client, the server, PostgreSQL (all its processes), and
+        of the whole machine (so that what other processes took shows)."""
+        postgres = 0.0
+        for pid in [self.postmaster, *children(self.postmaster)]:
+            try:
+                postgres += cpu_seconds(pid)
+            except OSError:
+                continue  # a backend that just exited
+        return cpu_seconds(self.client), cpu_seconds(self.server), postgres, machine_busy()
+
+
+def machine_busy() -> float:
+    """CPU seconds all cores spent not idle since boot (Linux /proc/stat)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks[:8]) - idle) / CLOCK_TICKS
+
+
+def postmaster_pid(pgdata: Path) -> int:
+    return int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
