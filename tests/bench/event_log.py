@@ -78,9 +78,9 @@ def build_event_log(database_url: str, shape: LogShape, progress: Progress | Non
                 if total >= shape.events:
                     break
             round_number += 1
-            if round_number % COMPLETED_EVERY == 0:
+            if total < shape.events and round_number % COMPLETED_EVERY == 0:
                 writer.complete_some(round_number)
-        return total
+        return stored_events(app)
     finally:
         app.close()
 
@@ -96,7 +96,7 @@ class _Writer:
         return f"1888{customer:08d}"
 
     def conversation_of(self, customer: int) -> UUID:
-        contact = self.app.repository.get(
+        contact: object = self.app.repository.get(
             contact_id(self.number(customer), self.wa_id(customer), "")
         )
         assert isinstance(contact, Contact) and contact.open_conversation_id is not None

@@ -97,7 +97,7 @@ class PagedEventLogReader:
 
     def __init__(self, channel: grpc.Channel, token: str, head: Any) -> None:
         page = page_class()
-        self._call = channel.unary_stream(
+        self._call: grpc.UnaryStreamMultiCallable[Any, Any] = channel.unary_stream(
             PAGES_METHOD,
             request_serializer=lambda request: request.SerializeToString(),
             response_deserializer=page.FromString,
@@ -108,7 +108,7 @@ class PagedEventLogReader:
     def read_all(self, *, after: int = 0, limit: int = 0) -> Iterator[SessionEvent]:
         request = pb.ReadAllRequest(from_position=after + 1)
         for page in self._call(request, metadata=self._metadata):
-            yield from page.events  # type: ignore[attr-defined]
+            yield from page.events
 
     def head(self, *, at_least: int = 0) -> int:
         return int(self._head(at_least=at_least))

@@ -14,9 +14,11 @@ import nats
 import psycopg
 import pytest
 
+from threadline.analytics.rebuild.replay import REPLAY_LOCK
 from threadline.cli.endpoints import Endpoints
 from threadline.cli.events import show_events, tail_events
 from threadline.cli.main import main
+from threadline.cli.replay import run_replay
 from threadline.contracts.events.v1 import session_pb2 as ev
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.messaging.bus import JetStreamBus
@@ -203,3 +205,41 @@ async def test_events_tail_prints_published_events_with_position_and_subject(
     assert [line.split()[0] for line in lines] == ["42", "43"]
     assert "session.events.Conversation.CustomerMessageReceived" in lines[0]
     assert 'message_id: "m-42"' in lines[0]
+
+
+async def test_replay_refuses_to_run_beside_another_replay(
+    platform: Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with psycopg.connect(platform.endpoints.database_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (REPLAY_LOCK,))
+
+        code = await asyncio.to_thread(main, ["replay"])
+
+    assert code == 1 and "another replay is running" in capsys.readouterr().err
+
+
+class CtrlCOnce(io.StringIO):
+    """stderr that stands for the operator pressing Ctrl-C when the first batch is shown."""
+
+    pressed = False
+
+    def write(self, text: str) -> int:
+        if not self.pressed and text.startswith("rebuilding"):
+            self.pressed = True
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
+async def test_an_interrupted_replay_says_where_it_stopped_and_resumes(
+    platform: Platform,
+) -> None:
+    err, out = CtrlCOnce(), io.StringIO()
+
+    stopped = await asyncio.to_thread(run_replay, platform.endpoints, batch_size=7, err=err)
+    resumed = await asyncio.to_thread(run_replay, platform.endpoints, batch_size=7, out=out)
+
+    assert stopped == 130 and "interrupted: the rebuild holds the log up to position" in (
+        err.getvalue()
+    )
+    assert resumed == 0 and "resumed after position" in out.getvalue()
+    assert count(platform.endpoints.database_url, "SELECT count(*) FROM analytics.messages") == 15

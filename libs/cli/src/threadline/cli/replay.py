@@ -24,7 +24,9 @@ from threadline.analytics.rebuild import (
     StreamNotFound,
     rebuild_conversation,
 )
-from threadline.analytics.rebuild.replay import DEFAULT_BATCH
+from threadline.analytics.rebuild.replay import DEFAULT_BATCH, ReplayRunning
+from threadline.analytics.rebuild.schemas import SchemaMismatch
+from threadline.analytics.rebuild.tables import UnknownColumns
 from threadline.cli.endpoints import Endpoints
 from threadline.cli.progress import ProgressBar
 
@@ -52,6 +54,10 @@ def run_replay(
         replay = Replay(db, reader, rates=endpoints.rates, batch_size=batch_size)
         try:
             result = replay.run(bar, restart=restart, keep_old=keep_old)
+        except (SchemaMismatch, UnknownColumns, ReplayRunning) as error:
+            bar.close()
+            err.write(f"threadline replay: {error}\n")
+            return 1
         except KeyboardInterrupt:
             bar.close()
             err.write(f"interrupted{_held(db, replay)}; run `threadline replay` again to resume\n")
