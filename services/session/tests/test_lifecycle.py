@@ -111,6 +111,17 @@ def test_autopilot_off_for_a_number_stops_the_assistant_there(
     assert isinstance(outcomes[0], Ignored) and "autopilot is off" in outcomes[0].reason
 
 
+def test_a_draft_for_a_conversation_closed_meanwhile_is_ignored(
+    app: Conversations, inbound: InboundFactory
+) -> None:
+    conversation = started(app, inbound, "15552011")
+    app.change_status(conversation.id, "completed", reason="", by="agent")
+
+    outcomes = app.record_facts([draft(conversation)])
+
+    assert isinstance(outcomes[0], Ignored) and "completed" in outcomes[0].reason
+
+
 def test_an_idle_conversation_is_completed_after_twelve_hours(
     app: Conversations, inbound: InboundFactory, clock: FakeClock
 ) -> None:

@@ -137,6 +137,8 @@ def record_status(fact: StatusReport, unit: UnitOfWork, clock: Clock) -> Outcome
 
 def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
     talk = conversation(unit, fact.conversation_id)
+    if not talk.is_open:
+        return Ignored(f"conversation {talk.id} was {talk.status} before the reply was drafted")
     if talk.ai_paused:
         return Ignored(f"conversation {talk.id} is handed off to a human")
     if not business_number(unit, talk.phone_number_id).autopilot:
