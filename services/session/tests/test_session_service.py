@@ -336,8 +336,8 @@ async def test_two_session_instances_racing_first_messages_open_one_conversation
     )
     facts = [inbound_fact("15557000020", f"message {n}") for n in range(24)]
     async with AsyncExitStack() as stack:
-        first = await bootstrap(config, stack)
-        second = await bootstrap(config, stack)
+        for _ in range(2):  # two session instances sharing the durable consumers
+            await bootstrap(config, stack)
 
         await asyncio.gather(
             *(
@@ -350,13 +350,12 @@ async def test_two_session_instances_racing_first_messages_open_one_conversation
             )
         )
 
-        async def all_recorded() -> bool:
-            info = await js.consumer_info(topology.stream("INGEST_EVENTS"), "session-ingest")
-            return (info.num_pending, info.num_ack_pending) == (0, 0) and max(
-                first.relay.position, second.relay.position
-            ) >= 5 + len(facts)
+        async def all_relayed() -> bool:
+            # Not by relay position: conflicting inserts leave gaps in notification ids.
+            names = [name for name, _ in await session_events(js, topology)]
+            return names.count("Conversation.CustomerMessageReceived") >= len(facts)
 
-        await eventually(all_recorded, timeout=20)
+        await eventually(all_relayed, timeout=30)
         names = [name for name, _ in await session_events(js, topology)]
 
     assert names.count("Conversation.Started") == 1
