@@ -14,6 +14,7 @@ from threadline.ai_responder.consumers import DURABLE, DraftOnCustomerMessage
 from threadline.ai_responder.model import LanguageModel, OfflineModel
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, one_at_a_time
+from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
 from threadline.servicekit.ops_http import OpsServer
 
@@ -63,10 +64,7 @@ async def bootstrap(
 
     stack.push_async_callback(stop_loop)
 
-    async def nats_ready() -> str | None:
-        return None if nc.is_connected else "NATS is not connected"
-
-    ops = OpsServer(host=config.host, port=config.ops_port, checks={"nats": nats_ready})
+    ops = OpsServer(host=config.host, port=config.ops_port, checks={"nats": nats_connected(nc)})
     await ops.start()
     stack.push_async_callback(ops.stop)
     return ops

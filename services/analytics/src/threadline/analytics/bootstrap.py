@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats
-from nats.aio.client import Client as Nats
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.config import AnalyticsConfig
@@ -24,6 +23,7 @@ from threadline.analytics.queries import Clock, ConversationQueries, utc_now
 from threadline.analytics.read_models.schema import migrate
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
+from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
 from threadline.servicekit.grpc_kit import start_grpc_server
 from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
@@ -107,7 +107,7 @@ async def start_analytics(
         port=config.ops_port,
         checks={
             "database": _database_check(pool),
-            "nats": _nats_check(client),
+            "nats": nats_connected(client),
             "projections": _task_check(task),
         },
     )
@@ -157,13 +157,6 @@ def _database_check(pool: AsyncConnectionPool[Any]) -> ReadinessCheck:
         except Exception as error:
             return f"database unreachable: {error}"
         return None
-
-    return check
-
-
-def _nats_check(client: Nats) -> ReadinessCheck:
-    async def check() -> str | None:
-        return None if client.is_connected else "not connected to NATS"
 
     return check
 

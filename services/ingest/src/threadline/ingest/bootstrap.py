@@ -15,8 +15,9 @@ from threadline.ingest.config import IngestConfig
 from threadline.ingest.http_api import WebhookApi
 from threadline.ingest.metrics import IngestMetrics, service_registry
 from threadline.messaging.bus import EventBus, JetStreamBus
+from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import Topology, ensure_streams
-from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
+from threadline.servicekit.ops_http import OpsServer
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ async def bootstrap(config: IngestConfig, *, clock: Clock = utc_now) -> RunningI
         ops = OpsServer(
             host=config.host,
             port=config.ops_port,
-            checks={"nats": _nats_check(client)},
+            checks={"nats": nats_connected(client)},
             registry=registry,
         )
         await ops.start()
@@ -114,13 +115,6 @@ async def _serve(stack: AsyncExitStack, app: web.Application, host: str, port: i
     stack.push_async_callback(runner.cleanup)
     await web.TCPSite(runner, host, port).start()
     return int(runner.addresses[0][1])
-
-
-def _nats_check(client: NatsClient) -> ReadinessCheck:
-    async def check() -> str | None:
-        return None if client.is_connected else "NATS is not connected"
-
-    return check
 
 
 def _within_payload_limit(config: IngestConfig, client: NatsClient) -> IngestConfig:

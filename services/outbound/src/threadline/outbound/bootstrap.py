@@ -15,6 +15,7 @@ from nats.aio.client import Client as NatsClient
 
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
+from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
 from threadline.outbound.application import MessageDispatcher
 from threadline.outbound.config import OutboundConfig
@@ -98,7 +99,7 @@ async def start_outbound(
     ops = OpsServer(
         host=OPS_HOST,
         port=config.ops_port,
-        checks={"nats": _nats_connected(nc), "consumer": _consumer_running(task)},
+        checks={"nats": nats_connected(nc), "consumer": _consumer_running(task)},
     )
     await ops.start()
     stack.push_async_callback(ops.stop)
@@ -114,13 +115,6 @@ async def _stop_consumer(consumer: ConsumerLoop, task: asyncio.Task[None]) -> No
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def _nats_connected(nc: NatsClient) -> ReadinessCheck:
-    async def check() -> str | None:
-        return None if nc.is_connected else "not connected to NATS"
-
-    return check
 
 
 def _consumer_running(task: asyncio.Task[None]) -> ReadinessCheck:

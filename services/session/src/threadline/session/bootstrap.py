@@ -13,6 +13,7 @@ from nats.aio.client import Client as NatsClient
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
+from threadline.messaging.readiness import nats_connected
 from threadline.messaging.relay import OutboxRelay
 from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
 from threadline.servicekit.auth import TokenRegistry
@@ -95,10 +96,7 @@ async def bootstrap(
     )
     stack.push_async_callback(server.stop, 2.0)
 
-    async def nats_ready() -> str | None:
-        return None if nc.is_connected else "NATS is not connected"
-
-    ops = OpsServer(host=config.host, port=config.ops_port, checks={"nats": nats_ready})
+    ops = OpsServer(host=config.host, port=config.ops_port, checks={"nats": nats_connected(nc)})
     await ops.start()
     stack.push_async_callback(ops.stop)
     return SessionService(
