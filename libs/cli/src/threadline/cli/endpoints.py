@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from threadline.analytics.config import rates_from_setting
 from threadline.analytics.rates import EXAMPLE_RATES, Rates
 from threadline.cli.devstate import STATE_FILE, DevState
 from threadline.servicekit.config import ConfigError
@@ -46,7 +47,7 @@ class Endpoints:
             token=setting("THREADLINE_API_TOKEN", state.secrets.api_token if state else None),
             nats_url=setting("THREADLINE_NATS_URL", state.nats_url if state else None),
             nats_namespace=env.get("THREADLINE_NATS_NAMESPACE", ""),
-            rates=_rates(env.get("THREADLINE_ANALYTICS_RATES", "")),
+            rates=rates_from_setting(env.get("THREADLINE_ANALYTICS_RATES", "")),
         )
 
 
@@ -55,12 +56,3 @@ def _load(state_file: Path) -> DevState | None:
         return DevState.load(state_file)
     except (FileNotFoundError, KeyError, ValueError, TypeError):
         return None
-
-
-def _rates(spec: str) -> Rates:
-    if not spec.strip():
-        return EXAMPLE_RATES
-    try:
-        return Rates.parse(spec)
-    except ValueError as error:
-        raise ConfigError(f"Config 'THREADLINE_ANALYTICS_RATES' is malformed: {error}") from None

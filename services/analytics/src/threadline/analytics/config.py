@@ -35,7 +35,7 @@ class AnalyticsConfig:
             grpc_port=_port(env, "THREADLINE_ANALYTICS_GRPC_PORT", 50052),
             ops_port=_port(env, "THREADLINE_ANALYTICS_OPS_PORT", 9105),
             batch_size=_positive(env, "THREADLINE_ANALYTICS_BATCH_SIZE", 500),
-            rates=_rates(env.get("THREADLINE_ANALYTICS_RATES", "")),
+            rates=rates_from_setting(env.get("THREADLINE_ANALYTICS_RATES", "")),
             gateway_port=_port(env, "THREADLINE_GATEWAY_PORT", 8081),
             session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
         )
@@ -48,7 +48,8 @@ def _tokens(spec: str) -> TokenRegistry:
         raise ConfigError(f"Config 'THREADLINE_API_TOKENS' is malformed: {error}") from None
 
 
-def _rates(spec: str) -> Rates:
+def rates_from_setting(spec: str) -> Rates:
+    """`THREADLINE_ANALYTICS_RATES`: JSON rates, or the labelled example rates when empty."""
     if not spec.strip():
         return EXAMPLE_RATES
     try:
