@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from threadline.contracts.events.v1 import common_pb2 as _common_pb2
+from threadline.contracts.events.v1 import session_pb2 as _session_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -337,6 +338,56 @@ class ReadAllRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReadAllRequest: _TypeAlias = ReadAllRequest  # noqa: Y015
+
+@_typing.final
+class ReadAllPagesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_POSITION_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    from_position: _builtins.int
+    """first position to return (1 = the beginning)"""
+    limit: _builtins.int
+    """0 = no limit (counted in events)"""
+    page_size: _builtins.int
+    """events per page; 0 = the server's default (1000), max 5000"""
+    def __init__(
+        self,
+        *,
+        from_position: _builtins.int = ...,
+        limit: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_position", b"from_position", "limit", b"limit", "page_size", b"page_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadAllPagesRequest: _TypeAlias = ReadAllPagesRequest  # noqa: Y015
+
+@_typing.final
+class SessionEventPage(_message.Message):
+    """Consecutive events of the log, in order; every page but the last of a call is full."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_session_pb2.SessionEvent]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[_session_pb2.SessionEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SessionEventPage: _TypeAlias = SessionEventPage  # noqa: Y015
 
 @_typing.final
 class ReadStreamRequest(_message.Message):

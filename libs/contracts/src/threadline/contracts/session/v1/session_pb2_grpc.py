@@ -383,6 +383,11 @@ class EventLogStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ReadStreamRequest.SerializeToString,
                 response_deserializer=threadline_dot_events_dot_v1_dot_session__pb2.SessionEvent.FromString,
                 _registered_method=True)
+        self.ReadAllPages = channel.unary_stream(
+                '/threadline.session.v1.EventLog/ReadAllPages',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ReadAllPagesRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SessionEventPage.FromString,
+                _registered_method=True)
 
 
 class EventLogServicer:
@@ -401,6 +406,15 @@ class EventLogServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadAllPages(self, request, context):
+        """ReadAll's events, many to a streamed message: what a full rebuild reads. Python gRPC
+        costs each side tens of microseconds per streamed message, which caps ReadAll near
+        6,000 events/s; pages carry the same events in the same order at a fraction of that.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventLogServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -413,6 +427,11 @@ def add_EventLogServicer_to_server(servicer, server):
                     servicer.ReadStream,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ReadStreamRequest.FromString,
                     response_serializer=threadline_dot_events_dot_v1_dot_session__pb2.SessionEvent.SerializeToString,
+            ),
+            'ReadAllPages': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadAllPages,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ReadAllPagesRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SessionEventPage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -470,6 +489,33 @@ class EventLog:
             '/threadline.session.v1.EventLog/ReadStream',
             threadline_dot_session_dot_v1_dot_session__pb2.ReadStreamRequest.SerializeToString,
             threadline_dot_events_dot_v1_dot_session__pb2.SessionEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadAllPages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/threadline.session.v1.EventLog/ReadAllPages',
+            threadline_dot_session_dot_v1_dot_session__pb2.ReadAllPagesRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.SessionEventPage.FromString,
             options,
             channel_credentials,
             insecure,
