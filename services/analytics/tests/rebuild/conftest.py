@@ -48,16 +48,14 @@ Snapshot = dict[str, list[tuple[Any, ...]]]
 @dataclass
 class ScriptedEventLog(pb_grpc.EventLogServicer):
     """The session's EventLog over a list of events the test appends to, as the session's
-    does: `ReadAll` from a position, `ReadStream` by aggregate with positions left at 0."""
+    does: `ReadAll` and `ReadAllPages` from a position, `ReadStream` by aggregate."""
 
     events: list[SessionEvent] = field(default_factory=list)
 
     def append(self, *events: SessionEvent) -> None:
         self.events.extend(events)
 
-    async def ReadAll(
-        self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[SessionEvent]:
+    def _from(self, request: pb.ReadAllRequest | pb.ReadAllPagesRequest) -> Iterator[SessionEvent]:
         sent, index = 0, 0
         while index < len(self.events):  # events appended while reading are read too
             event = self.events[index]
@@ -68,6 +66,24 @@ class ScriptedEventLog(pb_grpc.EventLogServicer):
                 if request.limit and sent >= request.limit:
                     return
 
+    async def ReadAll(
+        self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[SessionEvent]:
+        for event in self._from(request):
+            yield event
+
+    async def ReadAllPages(
+        self, request: pb.ReadAllPagesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.SessionEventPage]:
+        page: list[SessionEvent] = []
+        for event in self._from(request):
+            page.append(event)
+            if len(page) == (request.page_size or 1000):
+                yield pb.SessionEventPage(events=page)
+                page = []
+        if page:
+            yield pb.SessionEventPage(events=page)
+
     async def ReadStream(
         self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[SessionEvent]:
@@ -75,10 +91,7 @@ class ScriptedEventLog(pb_grpc.EventLogServicer):
         if not stream:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no stream {request.stream_id}")
         for event in stream:
-            copy = SessionEvent()
-            copy.CopyFrom(event)
-            copy.position = 0
-            yield copy
+            yield event
 
 
 @pytest.fixture

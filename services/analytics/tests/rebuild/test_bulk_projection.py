@@ -17,7 +17,7 @@ from threadline.analytics.changes import Changes
 from threadline.analytics.consumer import Projector
 from threadline.analytics.projection import PROJECTION
 from threadline.analytics.rates import EXAMPLE_RATES
-from threadline.analytics.rebuild import schemas
+from threadline.analytics.rebuild import EventLogReader, Replay, schemas
 from threadline.analytics.rebuild.apply import APPLIED
 from threadline.analytics.rebuild.batches import Skipped, project_into
 from threadline.analytics.rebuild.store import SchemaStore
@@ -27,7 +27,7 @@ from threadline.messaging.consumer import Delivery
 from threadline.messaging.relay import POSITION
 
 if TYPE_CHECKING:
-    from conftest import EventLog, History, Snapshot
+    from conftest import EventLog, History, ScriptedEventLog, Snapshot
 
 BULK = "analytics_bulk"
 
@@ -67,6 +67,21 @@ def project_bulk(database_url: str, events: Sequence[SessionEvent], size: int) -
     return skipped
 
 
+def with_two_bad_events(log: EventLog) -> list[SessionEvent]:
+    """A conversation whose 4th and 6th events the live projection dead-letters."""
+    contact, conversation = uuid4(), uuid4()
+    return [
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, "m-1"),
+        log.conversation(conversation, contact),  # started twice: cannot be projected
+        log.inbound(conversation, "m-2", text="still here"),
+        log.inbound(conversation, "m-1"),  # a message id seen twice
+        log.queued(conversation, "r-1"),
+        log.inbound(conversation, "m-3", text="and again"),
+    ]
+
+
 @pytest.mark.parametrize(("seed", "size"), [(1, 1), (2, 7), (3, 50), (4, 10_000)])
 async def test_bulk_projection_leaves_the_rows_the_live_projection_leaves(
     pool: AsyncConnectionPool[Any],
@@ -93,16 +108,7 @@ async def test_bulk_projection_leaves_the_rows_the_live_projection_leaves(
 async def test_an_event_the_live_projection_dead_letters_is_skipped_alone(
     pool: AsyncConnectionPool[Any], database_url: str, log: EventLog, tables: Any
 ) -> None:
-    contact, conversation = uuid4(), uuid4()
-    events = [
-        log.contact(contact),
-        log.conversation(conversation, contact),
-        log.inbound(conversation, "m-1"),
-        log.conversation(conversation, contact),  # started twice: cannot be projected
-        log.inbound(conversation, "m-2", text="still here"),
-        log.inbound(conversation, "m-1"),  # a message id seen twice
-        log.queued(conversation, "r-1"),
-    ]
+    events = with_two_bad_events(log)
 
     await project_live(pool, events, seed=5)
     skipped = await asyncio.to_thread(project_bulk, database_url, events, 100)
@@ -125,3 +131,29 @@ async def test_a_column_the_rebuild_does_not_know_stops_it(
 
         with pytest.raises(UnknownColumns, match=r"messages: \['sentiment'\]"):
             check_columns(connection, "analytics")
+
+
+@pytest.mark.parametrize("flush_rows", [1, 1_000_000], ids=["written each batch", "held"])
+async def test_a_replay_skips_alone_the_events_the_live_projection_dead_letters(
+    pool: AsyncConnectionPool[Any],
+    database_url: str,
+    event_log: tuple[ScriptedEventLog, str],
+    reader: EventLogReader,
+    log: EventLog,
+    tables: Any,
+    flush_rows: int,
+) -> None:
+    """Rows held in memory across batches fail late (a duplicate key at COPY, or in memory);
+    the replay then projects that run again batch by batch and skips only what fails alone."""
+    events = with_two_bad_events(log)
+    await project_live(pool, events, seed=6)
+    live = await tables(database_url, "analytics")
+    event_log[0].append(*events)
+
+    with psycopg.connect(database_url) as connection:
+        replay = Replay(connection, reader, batch_size=2, flush_rows=flush_rows)
+        result = await asyncio.to_thread(replay.run)
+
+    assert [s.position for s in result.skipped] == [events[3].position, events[5].position]
+    assert result.events == len(events) and result.position == events[-1].position
+    assert await tables(database_url, "analytics") == live

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import uuid4
+
+import grpc
 
 from threadline.analytics.rebuild import EventLogReader
 
@@ -31,18 +32,33 @@ async def test_an_empty_log_ends_at_zero(reader: EventLogReader) -> None:
     assert await asyncio.to_thread(reader.head) == 0
 
 
-async def test_a_streams_events_get_their_positions_in_the_log(
+async def test_a_streams_events_come_with_their_positions_in_the_log(
     event_log: tuple[ScriptedEventLog, str], reader: EventLogReader, log: EventLog
 ) -> None:
     contact, conversation = uuid4(), uuid4()
     for _ in range(500):
         event_log[0].append(log.renamed(uuid4(), "someone else"))
-    log.wait(timedelta(hours=1))
     mine = [log.conversation(conversation, contact), log.inbound(conversation, "m-1")]
     event_log[0].append(mine[0], log.renamed(contact, "Ana"), mine[1])
 
     stream = await asyncio.to_thread(reader.read_stream, str(conversation))
-    located = await asyncio.to_thread(reader.with_positions, stream)
 
-    assert [e.position for e in stream] == [0, 0]
-    assert [e.position for e in located] == [mine[0].position, mine[1].position]
+    assert [e.position for e in stream] == [mine[0].position, mine[1].position]
+
+
+async def test_the_whole_log_is_read_in_pages_from_any_position(
+    event_log: tuple[ScriptedEventLog, str], log: EventLog
+) -> None:
+    contact = uuid4()
+    event_log[0].append(*(log.renamed(contact, f"name {i}") for i in range(2500)))
+    positions = [e.position for e in event_log[0].events]
+
+    with grpc.insecure_channel(event_log[1]) as channel:
+        reader = EventLogReader(channel, "any-token", page_size=1000)
+        everything = await asyncio.to_thread(lambda: list(reader.read_all()))
+        later = await asyncio.to_thread(lambda: list(reader.read_all(after=positions[1499])))
+        few = await asyncio.to_thread(lambda: list(reader.read_all(after=10, limit=1200)))
+
+    assert [e.position for e in everything] == positions
+    assert [e.position for e in later] == positions[1500:]
+    assert [e.position for e in few] == positions[10:1210]

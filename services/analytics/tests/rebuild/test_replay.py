@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from threadline.analytics.rebuild import EventLogReader, Progress, Replay
-from threadline.analytics.rebuild.replay import REPLAY_LOCK, ReplayRunning
+from threadline.analytics.rebuild.replay import DEFAULT_FLUSH_ROWS, REPLAY_LOCK, ReplayRunning
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 
@@ -54,7 +54,12 @@ async def keep_querying(analytics: RunningAnalytics, stop: asyncio.Event) -> tup
 def replay(database_url: str, reader: EventLogReader, **options: Any) -> Any:
     progress = options.pop("progress", None)
     with psycopg.connect(database_url) as connection:
-        runner = Replay(connection, reader, batch_size=options.pop("batch_size", 40))
+        runner = Replay(
+            connection,
+            reader,
+            batch_size=options.pop("batch_size", 40),
+            flush_rows=options.pop("flush_rows", DEFAULT_FLUSH_ROWS),
+        )
         return runner.run(progress, **options) if progress else runner.run(**options)
 
 
@@ -118,9 +123,9 @@ async def test_an_interrupted_replay_resumes_where_it_stopped(
         if batches == 3:
             raise Stop
 
-    with pytest.raises(Stop):
+    with pytest.raises(Stop):  # rows written after every batch of 40
         await asyncio.to_thread(
-            replay, analytics.database_url, reader, progress=interrupt_after_three
+            replay, analytics.database_url, reader, progress=interrupt_after_three, flush_rows=1
         )
     unchanged = await tables(analytics.database_url, "analytics")
     half = await tables(analytics.database_url, "analytics_rebuild")

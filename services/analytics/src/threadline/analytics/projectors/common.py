@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+import orjson
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -74,7 +75,7 @@ def utc(stamp: Timestamp) -> datetime:
 
 def iso(when: datetime) -> str:
     """A time as histories (jsonb) keep it: ISO 8601 in UTC, castable to timestamptz."""
-    return when.astimezone(UTC).isoformat()
+    return (when if when.tzinfo is UTC else when.astimezone(UTC)).isoformat()
 
 
 def preview(content: MessageContent) -> str:
@@ -87,10 +88,13 @@ def parsed_metadata(text: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        parsed = json.loads(text)
-    except ValueError:
-        # Keep what the session recorded rather than lose the message over its metadata.
-        return {"unparsed": text}
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses and the standard library reads (NaN, huge integers)
+            parsed = json.loads(text)
+        except ValueError:
+            # Keep what the session recorded rather than lose the message over its metadata.
+            return {"unparsed": text}
     return parsed if isinstance(parsed, dict) else {"value": parsed}
 
 

@@ -1,8 +1,8 @@
 """Rebuilding one conversation's rows in place, from its stream in the event log.
 
 Its conversation row, messages and response facts, and its contact's row, are deleted and
-projected again from the conversation's and the contact's streams (`ReadStream`, positions
-found in the log), in one transaction holding the projections lock, so no live batch
+projected again from the conversation's and the contact's streams (`ReadStream`, with their
+positions in the log), in one transaction holding the projections lock, so no live batch
 interleaves. Only events the live projection has already reached are replayed; it applies the
 later ones itself. The projection's position does not move.
 
@@ -51,9 +51,9 @@ def rebuild_conversation(
         raise StreamNotFound(f"{conversation_id} is not a conversation in the event log")
     contact = stream[0].conversation_started.contact_id
     contact_id = UUID(contact) if contact else None
-    events = event_log.with_positions(stream)
+    events = list(stream)
     if contact_id is not None:
-        events += event_log.with_positions(event_log.read_stream(contact))
+        events += event_log.read_stream(contact)
     store = SchemaStore(connection, schema)
     rebuilt = ConversationRebuilt(conversation_id, contact_id)
     with connection.transaction():

@@ -1,9 +1,12 @@
 """Rebuilding every read model from the event log, then switching to it without a gap.
 
 1. **Rebuild.** Into the schema `analytics_rebuild` (created like `analytics`, without its
-   secondary indexes), from its own position to the head of the log, in large batches: each
-   batch is projected in bulk (`batches`) and committed with the position it reached, so an
-   interrupted rebuild resumes where it stopped.
+   secondary indexes), from its own position to the head of the log, in large batches
+   projected into rows held in memory (`bulk`) and written with COPY, with the position they
+   reach, whenever `flush_rows` rows are held: an interrupted rebuild resumes from the last
+   position written. A run that cannot be projected that way (an event the live projection
+   would dead-letter) is projected again batch by batch (`batches`), skipping only the events
+   that fail alone.
 2. **Index and catch up.** The secondary indexes are built; the events stored meanwhile are
    projected, still without stopping anything.
 3. **Switch.** Holding the lock the live projector takes in each batch transaction (so no
@@ -25,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice, takewhile
 from typing import Any
 
 import psycopg
@@ -36,6 +40,7 @@ from threadline.analytics.read_models.lock import HOLD, PROJECTIONS_LOCK
 from threadline.analytics.read_models.schema import MIGRATIONS, SCHEMA
 from threadline.analytics.rebuild import schemas
 from threadline.analytics.rebuild.batches import Skipped, project_into
+from threadline.analytics.rebuild.bulk import BulkProjection
 from threadline.analytics.rebuild.event_log import EventSource, read_ahead
 from threadline.analytics.rebuild.store import SchemaStore
 from threadline.analytics.rebuild.tables import check_columns
@@ -44,7 +49,7 @@ from threadline.contracts.events.v1.session_pb2 import SessionEvent
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 25_000
-FEWER_COLLECTIONS = 200_000  # allocations between two young-generation collections
+DEFAULT_FLUSH_ROWS = 300_000  # rows held in memory before they are written (≈ 1 KB each)
 REPLAY_LOCK = 0x74686C6E7265706C  # "thlnrepl": held by the one replay running
 
 
@@ -55,7 +60,7 @@ class ReplayRunning(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Progress:
     phase: str  # rebuilding, indexing, catching up, switching, done
-    position: int  # the last position the rebuilt schema holds
+    position: int  # the last position projected (written at the next flush)
     head: int  # the log's last position, as last measured
     events: int  # events projected by this run
     resumed_from: int  # the position this run started after
@@ -92,11 +97,14 @@ class Replay:
         *,
         rates: Rates = EXAMPLE_RATES,
         batch_size: int = DEFAULT_BATCH,
+        flush_rows: int = DEFAULT_FLUSH_ROWS,
         schema: str = schemas.REBUILD_SCHEMA,
     ) -> None:
         self.connection, self.event_log = connection, event_log
         self.rates, self.batch_size, self.schema = rates, batch_size, schema
+        self.flush_rows = flush_rows
         self.store = SchemaStore(connection, schema)
+        self.bulk = BulkProjection(self.store, rates=rates)
         self._progress: ProgressSink = _ignore
         self._head = 0
         self._result = ReplayResult(resumed_from=0)
@@ -109,19 +117,25 @@ class Replay:
         started = time.perf_counter()
         self._progress = progress
         self._claim()
-        thresholds = gc.get_threshold()
-        # Each batch makes and drops millions of short-lived objects that hold no cycles:
-        # collecting them every 700 allocations costs a tenth of the run.
-        gc.set_threshold(FEWER_COLLECTIONS, *thresholds[1:])
+        # Each batch makes and drops millions of short-lived objects, and the rows held grow to
+        # hundreds of thousands, none of them in cycles: the cyclic collector would scan them
+        # again and again for nothing (a tenth of the run). It runs after each write instead.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            self._rebuild(restart=restart)
+            try:
+                self._rebuild(restart=restart)
+            except KeyboardInterrupt:
+                self._keep_progress()
+                raise
             retired = self._switch()
             if retired is not None and not keep_old:
                 with self.connection.transaction():
                     schemas.drop(self.connection, retired)
                 retired = None
         finally:
-            gc.set_threshold(*thresholds)
+            if collecting:
+                gc.enable()
             with contextlib.suppress(psycopg.Error):  # a broken connection releases it anyway
                 self.connection.rollback()
                 self.connection.execute("SELECT pg_advisory_unlock(%s)", (REPLAY_LOCK,))
@@ -138,6 +152,7 @@ class Replay:
         self.connection.execute("SET maintenance_work_mem = '256MB'")
         self.connection.commit()
         position = self.prepare(restart=restart)
+        self.bulk.discard(position)
         self._result = ReplayResult(resumed_from=position, position=position)
         self._head = self.event_log.head(at_least=position)
         self._replay_to_head("rebuilding")
@@ -176,18 +191,60 @@ class Replay:
 
     def _commit_all(self, events: Iterator[SessionEvent]) -> None:
         for batch in read_ahead(events, self.batch_size):
-            self._commit(batch)
+            self._add(batch)
+        self._flush()
 
-    def _commit(self, batch: list[SessionEvent]) -> None:
+    def _add(self, batch: list[SessionEvent]) -> None:
         if not batch:
             return
-        with self.connection.transaction():
-            self._result.skipped += project_into(self.store, batch, rates=self.rates)
-            self.store.save_position(PROJECTION, batch[-1].position)
+        try:
+            self.bulk.add(batch)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise  # the database went away: nothing to learn about the events
+        except Exception as error:
+            log.info("projecting again batch by batch up to %d: %s", batch[-1].position, error)
+            self._project_carefully(until=batch[-1].position)
         self._result.position = batch[-1].position
         self._result.events += len(batch)
         self._head = max(self._head, self._result.position)
+        if self.bulk.held >= self.flush_rows:
+            self._flush()
         self._report()
+
+    def _flush(self) -> None:
+        try:
+            if self.bulk.flush():
+                gc.collect()
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except Exception as error:
+            log.info("writing failed, projecting again batch by batch: %s", error)
+            self._project_carefully(until=self.bulk.reached)
+
+    def _keep_progress(self) -> None:
+        """On Ctrl-C: write the rows held, unless the interrupt left them half changed."""
+        if not self.bulk.intact:
+            return
+        with contextlib.suppress(psycopg.Error):
+            self.connection.rollback()
+            self.bulk.flush()
+
+    def _project_carefully(self, *, until: int) -> None:
+        """Project the events after the last position written, up to `until`, a batch per
+        transaction, skipping the ones that fail alone (as the live projection would)."""
+        self.bulk.discard(self.bulk.written)
+        events = self.event_log.read_all(after=self.bulk.written)
+        try:
+            wanted = takewhile(lambda event: event.position <= until, events)
+            while batch := list(islice(wanted, self.batch_size)):
+                with self.connection.transaction():
+                    self._result.skipped += project_into(self.store, batch, rates=self.rates)
+                    self.store.save_position(PROJECTION, batch[-1].position)
+                self.bulk.discard(batch[-1].position)
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
 
     def _switch(self) -> str | None:
         """Catch up to the head and swap schemas, holding the projections lock."""

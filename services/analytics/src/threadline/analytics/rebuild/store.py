@@ -12,9 +12,11 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from psycopg import Connection, sql
+from psycopg.adapt import Buffer, Dumper
+from psycopg.pq import Format
 from psycopg.rows import dict_row
-from psycopg.types.json import set_json_dumps
 
 from threadline.analytics.changes import Changes
 from threadline.analytics.rebuild.tables import (
@@ -31,15 +33,32 @@ from threadline.analytics.rebuild.tables import (
 )
 from threadline.analytics.rebuild.working_set import WorkingSet
 
-
-def compact_json(value: Any) -> str:
-    """JSON for jsonb columns: compact, and the empty histories (most of them) for free."""
-    if not value and isinstance(value, list | dict):
-        return "[]" if isinstance(value, list) else "{}"
-    return _ENCODER.encode(value)
-
-
+_JSONB_OID = 3802
+_EMPTY_LIST, _EMPTY_DICT = b"\x01[]", b"\x01{}"
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def jsonb_binary(value: Any) -> bytes:
+    """`value` as binary jsonb: version 1, then the JSON text. Most histories are empty; the
+    rest are encoded by orjson, or by the standard library for what orjson refuses (integers
+    beyond 64 bits). PostgreSQL normalises jsonb, so both give the rows the live writer's
+    `json.dumps` gives."""
+    if not value and isinstance(value, list | dict):
+        return _EMPTY_LIST if isinstance(value, list) else _EMPTY_DICT
+    try:
+        return b"\x01" + orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return b"\x01" + _ENCODER.encode(value).encode()
+
+
+class JsonbCopyDumper(Dumper):
+    """Binary jsonb for COPY (chosen by type with `set_types`)."""
+
+    format = Format.BINARY
+    oid = _JSONB_OID
+
+    def dump(self, obj: Any) -> Buffer | None:
+        return jsonb_binary(obj)
 
 
 class SchemaStore:
@@ -47,7 +66,7 @@ class SchemaStore:
 
     def __init__(self, connection: Connection[Any], schema: str) -> None:
         self.connection, self.schema = connection, schema
-        set_json_dumps(compact_json, context=connection)
+        connection.adapters.register_dumper(None, JsonbCopyDumper)
 
     def table(self, table: Table) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))

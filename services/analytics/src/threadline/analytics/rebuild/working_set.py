@@ -65,11 +65,11 @@ class WorkingSet:
         self.changed[table.name].add(key)
 
     def keep_waiting(self, conversation_id: UUID, facts: list[Row]) -> None:
-        """Stored unanswered facts of a conversation (loaded before any new one is added)."""
+        """Stored unanswered facts of a conversation, merged in position order with the ones
+        added in memory since the rows were last written."""
         self.keep_stored(RESPONSE_FACTS, facts)
-        self.waiting.setdefault(conversation_id, []).extend(
-            sorted(facts, key=lambda fact: int(fact["position"]))
-        )
+        held = self.waiting.get(conversation_id, [])
+        self.waiting[conversation_id] = sorted([*facts, *held], key=_position)
         self.waiting_loaded.add(conversation_id)
 
     def written(self, table: Table) -> list[Row]:
@@ -83,3 +83,7 @@ class WorkingSet:
     @property
     def size(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
+
+
+def _position(fact: Row) -> int:
+    return int(fact["position"])
