@@ -2,6 +2,9 @@
 
 Each patch merges several events: a later event's value overrides an earlier one's, counts and
 amounts add up, and histories append in position order.
+
+Rows are values, yet not frozen dataclasses: those cost five times as much to construct
+(`object.__setattr__` per field), and a replay constructs millions.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ContactRow:
     id: UUID
     business_number: str
@@ -33,7 +36,7 @@ class ContactPatch:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ContactKeyRow:
     """One customer id (`wa:<wa_id>` or `bsuid:<user_id>`) claimed for a contact on a number."""
 
@@ -43,7 +46,7 @@ class ContactKeyRow:
     claimed_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BusinessNumberRow:
     id: UUID
     phone_number_id: str
@@ -57,7 +60,7 @@ class BusinessNumberPatch:
     auto_resolve_hours: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TemplateRow:
     number_id: UUID  # the BusinessNumber aggregate; its phone_number_id is looked up on write
     name: str
@@ -69,7 +72,7 @@ class TemplateRow:
     updated_at: datetime | None = None  # registered again later in the same batch
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConversationRow:
     id: UUID
     lead_id: UUID
@@ -112,7 +115,7 @@ class ConversationPatch:
     llm_cost: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageRow:
     id: str
     conversation_id: UUID
@@ -153,7 +156,7 @@ class MessagePatch:
     reactions: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseFact:
     """A customer message waiting for an answer (one row per customer message)."""
 
@@ -164,7 +167,7 @@ class ResponseFact:
     sent_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reply:
     """An outbound message: it answers every earlier unanswered message of its conversation."""
 
@@ -175,7 +178,7 @@ class Reply:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Charge:
     """WhatsApp's price for one billable message, charged once whatever repeats it."""
 

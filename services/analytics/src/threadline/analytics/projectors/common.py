@@ -69,13 +69,31 @@ def utc(stamp: Timestamp) -> datetime:
     """`stamp.ToDatetime(tzinfo=UTC)` in a third of the time; outside the valid range both
     raise (the library's own checks run for nanos out of range)."""
     if 0 <= stamp.nanos < _NANOS:
-        return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
+        return _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)
     return stamp.ToDatetime(tzinfo=UTC)
 
 
 def iso(when: datetime) -> str:
     """A time as histories (jsonb) keep it: ISO 8601 in UTC, castable to timestamptz."""
     return (when if when.tzinfo is UTC else when.astimezone(UTC)).isoformat()
+
+
+def moment_iso(stamp: Timestamp, *, otherwise: datetime) -> str:
+    """`iso(moment(stamp, otherwise=otherwise))` without building the datetime: the text of
+    each second is kept while in use (status reports of one second share it)."""
+    seconds, nanos = stamp.seconds, stamp.nanos
+    if seconds == 0 and nanos == 0:
+        return iso(otherwise)
+    if not 0 <= nanos < _NANOS:
+        return iso(utc(stamp))
+    micros = nanos // 1000
+    second = _second_iso(seconds)
+    return f"{second}.{micros:06d}+00:00" if micros else f"{second}+00:00"
+
+
+@lru_cache(maxsize=4096)
+def _second_iso(seconds: int) -> str:
+    return (_EPOCH + timedelta(0, seconds)).isoformat()[: -len("+00:00")]
 
 
 def preview(content: MessageContent) -> str:

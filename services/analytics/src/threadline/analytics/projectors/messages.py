@@ -12,6 +12,7 @@ from threadline.analytics.projectors.common import (
     iso,
     message_id_of,
     moment,
+    moment_iso,
     occurred_at,
     parsed_metadata,
     preview,
@@ -65,7 +66,7 @@ def customer_message_changed(event: SessionEvent, changes: Changes) -> None:
     the platform never saw is kept as a message of its own kind."""
     body = event.customer_message_changed
     at = occurred_at(event)
-    when = iso(moment(body.sent_at, otherwise=at))
+    when = moment_iso(body.sent_at, otherwise=at)
     if not body.target_message_id:
         _unmatched_change(event, changes)
         return

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from threadline.analytics.changes import Changes
 from threadline.analytics.projectors.common import (
     EventProjector,
     as_dict,
     iso,
     message_id_of,
-    moment,
+    moment_iso,
     occurred_at,
     reported_pricing,
 )
+from threadline.analytics.rows import MessagePatch
 from threadline.contracts.events.v1.common_pb2 import Pricing
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 
@@ -26,17 +29,20 @@ def message_status_changed(event: SessionEvent, changes: Changes) -> None:
     at = occurred_at(event)
     message_id = message_id_of(body.message_id)
     metadata: dict[str, object] = {}
-    if body.HasField("pricing") and reported_pricing(body.pricing):
-        metadata["pricing"] = as_dict(body.pricing)
-    if body.errors:
-        metadata["errors"] = [as_dict(error) for error in body.errors]
+    pricing = reported_pricing(body.pricing)
+    if pricing is not None:
+        metadata["pricing"] = {name: value for name, value in pricing.items() if value}
+    errors = body.errors
+    if errors:
+        metadata["errors"] = [as_dict(error) for error in errors]
     patch = changes.patch_message(message_id, at, status=body.status, metadata=metadata)
     patch.status_history.append(
-        {"status": body.status, "at": iso(moment(body.reported_at, otherwise=at))}
+        {"status": body.status, "at": moment_iso(body.reported_at, otherwise=at)}
     )
-    if body.errors:
-        patch.error_code, patch.error_title = body.errors[0].code, body.errors[0].title
-    _priced(changes, event, message_id, body.pricing)
+    if errors:
+        patch.error_code, patch.error_title = errors[0].code, errors[0].title
+    if pricing is not None:
+        _charge(changes, patch, message_id, pricing)
 
 
 def late_status_recorded(event: SessionEvent, changes: Changes) -> None:
@@ -46,7 +52,7 @@ def late_status_recorded(event: SessionEvent, changes: Changes) -> None:
     message_id = message_id_of(body.message_id)
     patch = changes.message(message_id, at)
     patch.status_history.append(
-        {"status": body.status, "at": iso(moment(body.reported_at, otherwise=at)), "late": True}
+        {"status": body.status, "at": moment_iso(body.reported_at, otherwise=at), "late": True}
     )
     _priced(changes, event, message_id, body.pricing)
 
@@ -62,14 +68,18 @@ def outbound_message_failed(event: SessionEvent, changes: Changes) -> None:
 
 
 def _priced(changes: Changes, event: SessionEvent, message_id: str, pricing: Pricing) -> None:
-    """Keep the latest pricing reported; charge the message at its first billable report."""
     reported = reported_pricing(pricing)
-    if reported is None:
-        return
-    at = occurred_at(event)
-    changes.message(message_id, at).pricing = reported
-    if pricing.billable:
-        changes.charge(message_id, pricing.category)
+    if reported is not None:
+        _charge(changes, changes.message(message_id, occurred_at(event)), message_id, reported)
+
+
+def _charge(
+    changes: Changes, patch: MessagePatch, message_id: str, reported: dict[str, Any]
+) -> None:
+    """Keep the latest pricing reported; charge the message at its first billable report."""
+    patch.pricing = reported
+    if reported["billable"]:
+        changes.charge(message_id, reported["category"])
 
 
 PROJECTORS: dict[str, EventProjector] = {
