@@ -81,8 +81,11 @@ class SchemaStore:
         self._load(TEMPLATES, rows, changes.templates)
         self._load(CONTACTS, rows, {*changes.contacts, *changes.contact_patches})
         self._load(CONTACT_KEYS, rows, changes.contact_keys)
-        self._load(MESSAGES, rows, {*changes.patches, *changes.charges})
-        conversations = {*changes.conversation_patches}
+        # Rows the batch inserts are not read: were one stored already, COPY would refuse
+        # its key, and the run would be projected again batch by batch, as the live writer's
+        # INSERT would have failed.
+        self._load(MESSAGES, rows, {*changes.patches, *changes.charges} - changes.messages.keys())
+        conversations = {*changes.conversation_patches} - changes.conversations.keys()
         conversations.update(fact.conversation_id for fact in changes.waiting.values())
         for charge in changes.charges:
             message = rows.get(MESSAGES, charge)
