@@ -1,16 +1,27 @@
-"""Unit-test helpers: the application on eventsourcing's in-memory persistence."""
+"""Unit-test helpers: the application on eventsourcing's in-memory persistence, and a
+history with every kind of stored event."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
 from uuid import uuid4
 
 import pytest
 
+from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage
+from threadline.session.domain.business_number import BusinessNumber
+from threadline.session.domain.contact import Contact, ContactKey
+from threadline.session.domain.conversation import Conversation
 from threadline.testing.clock import FakeClock
+
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 @pytest.fixture
@@ -56,3 +67,138 @@ def inbound(clock: FakeClock) -> InboundFactory:
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def legacy() -> ModuleType:
+    """`legacy_session_events.py`: the domain-object path the record decoder replaced, as the
+    oracle the decoder is compared with (loaded by path: test folders are not packages)."""
+    path = Path(__file__).with_name("legacy_session_events.py")
+    spec = importlib.util.spec_from_file_location("legacy_session_events", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EveryEventType = Callable[..., None]
+
+
+@pytest.fixture
+def every_event_type() -> EveryEventType:
+    return record_every_event_type
+
+
+@pytest.fixture
+def same_event() -> Callable[[pb.SessionEvent, pb.SessionEvent], None]:
+    return assert_same_event
+
+
+_JSON_TEXT = ("metadata_json", "session_data_json")
+
+
+def assert_same_event(new: pb.SessionEvent, old: pb.SessionEvent) -> None:
+    """Equal, but for JSON text fields, which need only hold the same JSON value."""
+    if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
+        return
+    new = pb.SessionEvent.FromString(new.SerializeToString())  # copies, changed below
+    old = pb.SessionEvent.FromString(old.SerializeToString())
+    body = new.WhichOneof("body")
+    assert body == old.WhichOneof("body")
+    for field in _JSON_TEXT:
+        mine, theirs = getattr(new, body), getattr(old, body)
+        if hasattr(mine, field):
+            assert json.loads(getattr(mine, field)) == json.loads(getattr(theirs, field))
+            setattr(mine, field, "")
+            setattr(theirs, field, "")
+    assert new == old
+
+
+def record_every_event_type(app: Conversations, number: str = "pn-every") -> None:
+    """One contact, key, business number and conversation whose histories hold every event
+    type the session stores, with awkward values: non-ASCII text, datetimes in UTC, in
+    another zone and naive, metadata and flow data with nested values, floats and nulls."""
+    at = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    contact = Contact(number, "15550001111", "", "Ana")
+    key = ContactKey(number, "wa:15550001111", contact.id)
+    business = BusinessNumber(number)
+    business.set_autopilot(False)
+    business.set_auto_resolution(24)
+    business.register_template(
+        name="follow_up", language="pt_BR", category="utility", body="Olá {{1}}, {{2}}?"
+    )
+    talk = Conversation(
+        contact_id=contact.id,
+        phone_number_id=number,
+        customer_wa_id="15550001111",
+        customer_user_id="",
+        customer_name="Ana",
+        session_key="whatsapp_+15550001111",
+    )
+    contact.open_conversation(talk.id)
+    contact.learn_identity(wa_id="", user_id="BR.1234")
+    contact.rename("Ána Souza")
+    talk.learn_customer_identity(wa_id="", user_id="BR.1234")
+    talk.receive_customer_message(
+        message_id=uuid4(),
+        wamid="wamid.in.1",
+        content={"type": "text", "text": 'Olá! 🙂 "_type_"', "payload_json": ""},
+        sent_at=at,
+        metadata={
+            "raw": {"from": "15550001111", "n": [1, 2.5, -3, 1e16], "ok": True, "gone": None},
+            "referral": {"source_type": "ad", "source_id": "120"},
+            "émoji": "🙂",
+            "empty": {},
+        },
+        trace=TRACE,
+        free_entry=True,
+    )
+    talk.record_customer_change(
+        message_id=uuid4(),
+        wamid="wamid.in.2",
+        kind="reaction",
+        target_wamid="wamid.in.1",
+        content={"type": "reaction", "text": "👍"},
+        sent_at=(at + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=5, minutes=30))),
+        metadata={},
+    )
+    reply, failed = uuid4(), uuid4()
+    talk.queue_outbound(
+        message_id=reply,
+        author="ai",
+        content={"type": "text", "text": "Oi, Ana"},
+        now=at + timedelta(minutes=1),
+        in_reply_to=str(uuid4()),
+        model="gpt-4o-mini",
+        prompt_tokens=425,
+        completion_tokens=40,
+        trace=TRACE,
+    )
+    talk.hold_early_status(
+        wamid="wamid.out.1",
+        status="delivered",
+        reported_at=(at + timedelta(seconds=2)).replace(tzinfo=None),
+        pricing={"billable": True, "category": "utility", "pricing_model": "PMP", "type": "x"},
+    )
+    talk.record_dispatch(message_id=reply, wamid="wamid.out.1", trace=TRACE)
+    talk.report_status(wamid="wamid.out.1", status="sent", reported_at=at + timedelta(seconds=3))
+    talk.report_status(
+        wamid="wamid.out.1",
+        status="read",
+        reported_at=at + timedelta(seconds=4),
+        errors=[{"code": 131047, "title": "Re-engagement", "message": "m", "details": "d"}],
+    )
+    talk.queue_outbound(
+        message_id=failed, author="agent", content={"type": "text", "text": "?"}, now=at
+    )
+    talk.record_dispatch_failure(
+        message_id=failed, code=131026, title="Message undeliverable", detail="no WhatsApp"
+    )
+    talk.record_flow_step(
+        flow_id="order", step_id="size", data={"answers": {"size": "M", "qty": 2}}, completed=False
+    )
+    talk.hand_off(reason="asked for a person", by="ai")
+    talk.resume_autopilot(by="agent")
+    talk.change_status("escalated", reason="complaint", by="agent")
+    talk.auto_resolve(now=at + timedelta(days=2), after=timedelta(hours=12))
+    app.save(contact, key, business, talk)

@@ -7,7 +7,7 @@ from eventsourcing.domain import Aggregate
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
-from threadline.session.integration_events import BODIES
+from threadline.session.event_bodies import BODIES
 
 AGGREGATES = (Contact, ContactKey, Conversation, BusinessNumber)
 

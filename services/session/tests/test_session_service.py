@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from uuid import uuid4
 
 import grpc
@@ -174,6 +175,40 @@ async def test_a_draft_is_queued_and_the_log_reads_back_in_order(
     assert queued[0].outbound_message_queued.recipient.wa_id == "15557000003"
     assert queued[0].outbound_message_queued.content.text == "Hi Ana!"
     assert isinstance(queued[0], events_pb.SessionEvent)
+
+
+async def test_the_relay_publishes_what_the_domain_object_path_made(
+    service: SessionService,
+    js: JetStreamContext,
+    nats_namespace: str,
+    legacy: ModuleType,
+    every_event_type: Callable[..., None],
+    same_event: Callable[[events_pb.SessionEvent, events_pb.SessionEvent], None],
+) -> None:
+    topology = Topology(nats_namespace)
+    app = service.app
+    await asyncio.to_thread(every_event_type, app)
+    notes = app.recorder.select_notifications(1, 1000)
+    service.relay.wake()
+
+    await eventually(lambda: service.relay.position >= notes[-1].id)
+
+    stream = topology.stream(SESSION_EVENTS)
+    for seq, note in enumerate(notes, start=1):
+        sent = await js.get_msg(stream, seq)
+        made = legacy.to_outbox_record(app.mapper.to_domain_event(note), note.id, topology)
+        headers = sent.headers or {}
+        assert (sent.subject, headers[POSITION], headers["Nats-Msg-Id"]) == (
+            made.subject,
+            str(note.id),
+            made.msg_id,
+        )
+        if "traceparent" in made.headers:  # else the bus adds the current one, if any
+            assert headers["traceparent"] == made.headers["traceparent"]
+        same_event(
+            events_pb.SessionEvent.FromString(sent.data),
+            events_pb.SessionEvent.FromString(made.payload),
+        )
 
 
 async def test_the_event_log_refuses_a_caller_without_a_token(service: SessionService) -> None:

@@ -1,309 +1,113 @@
-"""Stored domain events → `SessionEvent` protos on `session.events.<Aggregate>.<Event>`."""
+"""Stored events → `SessionEvent` protos on `session.events.<Aggregate>.<Event>`.
+
+Records are decoded without building domain event objects (`event_state`); a record the quick
+path cannot decode exactly, or an event class that upcasts, goes through the library's mapper.
+"""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
-from google.protobuf.timestamp_pb2 import Timestamp
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import resolve_topic
 
-from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.messaging.relay import OutboxRecord
 from threadline.messaging.topology import Topology
 from threadline.session.domain.identity import NAMESPACE
+from threadline.session.event_bodies import BODIES, Body, Fields, set_time
+from threadline.session.event_state import StateReader, quick_path_applies
+from threadline.session.stored_records import Record
 
 log = logging.getLogger(__name__)
-Body = Callable[[Any, pb.SessionEvent], None]
+_NAMESPACE_HASH = hashlib.sha1(NAMESPACE.bytes, usedforsecurity=False)
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
-def timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+@dataclass(frozen=True, slots=True)
+class EventKind:
+    aggregate: str
+    name: str
+    event_type: str  # "Aggregate.Event"
+    body: Body | None
+    upcasts: bool  # its stored states are upcast by the library's mapper
 
 
-def content(value: dict[str, str]) -> common_pb2.MessageContent:
-    return common_pb2.MessageContent(
-        type=value.get("type", ""),
-        text=value.get("text", ""),
-        payload_json=value.get("payload_json", ""),
-    )
-
-
-def _registered(e: Any, out: pb.SessionEvent) -> None:
-    out.contact_registered.phone_number_id = e.phone_number_id
-    out.contact_registered.customer.CopyFrom(
-        common_pb2.CustomerIdentity(wa_id=e.wa_id, user_id=e.user_id, profile_name=e.profile_name)
-    )
-
-
-def _opened(e: Any, out: pb.SessionEvent) -> None:
-    out.contact_conversation_opened.conversation_id = str(e.conversation_id)
-
-
-def _started(e: Any, out: pb.SessionEvent) -> None:
-    out.conversation_started.CopyFrom(
-        pb.ConversationStarted(
-            contact_id=str(e.contact_id),
-            phone_number_id=e.phone_number_id,
-            session_key=e.session_key,
-            channel=e.channel,
-            customer=common_pb2.CustomerIdentity(
-                wa_id=e.customer_wa_id, user_id=e.customer_user_id, profile_name=e.customer_name
-            ),
-            opened_by=e.opened_by,
-            category=e.category,
-        )
-    )
-
-
-def _received(e: Any, out: pb.SessionEvent) -> None:
-    out.customer_message_received.CopyFrom(
-        pb.CustomerMessageReceived(
-            message_id=str(e.message_id),
-            wamid=e.wamid,
-            content=content(e.content),
-            sent_at=timestamp(e.sent_at),
-            context_wamid=e.context_wamid,
-            metadata_json=json.dumps(e.metadata, sort_keys=True),
-            free_entry=e.free_entry,
-        )
-    )
-
-
-def _queued(e: Any, out: pb.SessionEvent) -> None:
-    out.outbound_message_queued.CopyFrom(
-        pb.OutboundMessageQueued(
-            message_id=str(e.message_id),
-            author=e.author,
-            content=content(e.content),
-            in_reply_to_message_id=e.in_reply_to,
-            phone_number_id=e.phone_number_id,
-            recipient=common_pb2.CustomerIdentity(
-                wa_id=e.recipient_wa_id, user_id=e.recipient_user_id
-            ),
-            model=e.model,
-            prompt_tokens=e.prompt_tokens,
-            completion_tokens=e.completion_tokens,
-        )
-    )
-
-
-def _dispatched(e: Any, out: pb.SessionEvent) -> None:
-    out.outbound_message_dispatched.CopyFrom(
-        pb.OutboundMessageDispatched(message_id=str(e.message_id), wamid=e.wamid)
-    )
-
-
-def pricing(value: dict[str, Any] | None) -> common_pb2.Pricing:
-    value = value or {}
-    return common_pb2.Pricing(
-        billable=bool(value.get("billable", False)),
-        category=str(value.get("category", "")),
-        pricing_model=str(value.get("pricing_model", "")),
-        type=str(value.get("type", "")),
-    )
-
-
-def errors(values: list[dict[str, Any]]) -> list[common_pb2.WhatsAppError]:
-    return [
-        common_pb2.WhatsAppError(
-            code=int(e.get("code", 0)),
-            title=str(e.get("title", "")),
-            message=str(e.get("message", "")),
-            details=str(e.get("details", "")),
-        )
-        for e in values
-    ]
-
-
-def _status_changed(e: Any, out: pb.SessionEvent) -> None:
-    out.message_status_changed.CopyFrom(
-        pb.MessageStatusChanged(
-            message_id=str(e.message_id),
-            wamid=e.wamid,
-            status=e.status,
-            reported_at=timestamp(e.reported_at),
-            pricing=pricing(e.pricing),
-            errors=errors(e.errors),
-        )
-    )
-
-
-def _held(e: Any, out: pb.SessionEvent) -> None:
-    out.status_reported_early.CopyFrom(
-        pb.StatusReportedEarly(wamid=e.wamid, status=e.status, reported_at=timestamp(e.reported_at))
-    )
-
-
-def _failed(e: Any, out: pb.SessionEvent) -> None:
-    out.outbound_message_failed.message_id = str(e.message_id)
-    out.outbound_message_failed.error.CopyFrom(
-        common_pb2.WhatsAppError(code=e.code, title=e.title, details=e.detail)
-    )
-
-
-def _changed(e: Any, out: pb.SessionEvent) -> None:
-    out.customer_message_changed.CopyFrom(
-        pb.CustomerMessageChanged(
-            message_id=str(e.message_id),
-            wamid=e.wamid,
-            kind=e.kind,
-            target_wamid=e.target_wamid,
-            target_message_id=e.target_message_id,
-            content=content(e.content),
-            sent_at=timestamp(e.sent_at),
-            metadata_json=json.dumps(e.metadata, sort_keys=True),
-        )
-    )
-
-
-def _late(e: Any, out: pb.SessionEvent) -> None:
-    out.late_status_recorded.CopyFrom(
-        pb.LateStatusRecorded(
-            message_id=str(e.message_id),
-            wamid=e.wamid,
-            status=e.status,
-            reported_at=timestamp(e.reported_at),
-            pricing=pricing(e.pricing),
-            errors=errors(e.errors),
-        )
-    )
-
-
-def _conversation_status(status: str, ai_paused: bool | None = None) -> Body:
-    def body(e: Any, out: pb.SessionEvent) -> None:
-        new_status = getattr(e, "status", status)
-        out.conversation_status_changed.CopyFrom(
-            pb.ConversationStatusChanged(
-                status=new_status,
-                reason=getattr(e, "reason", ""),
-                changed_by=getattr(e, "by", "system"),
-                ai_paused=(new_status == "escalated") if ai_paused is None else ai_paused,
-            )
-        )
-
-    return body
-
-
-def _identity(e: Any, out: pb.SessionEvent) -> None:
-    out.contact_identity_linked.CopyFrom(pb.ContactIdentityLinked(wa_id=e.wa_id, user_id=e.user_id))
-
-
-def _renamed(e: Any, out: pb.SessionEvent) -> None:
-    out.contact_profile_name_changed.profile_name = e.profile_name
-
-
-def _claimed(e: Any, out: pb.SessionEvent) -> None:
-    out.contact_key_claimed.CopyFrom(
-        pb.ContactKeyClaimed(
-            phone_number_id=e.phone_number_id, key=e.key, contact_id=str(e.contact_id)
-        )
-    )
-
-
-def _number_registered(e: Any, out: pb.SessionEvent) -> None:
-    out.business_number_registered.phone_number_id = e.phone_number_id
-
-
-def _autopilot(e: Any, out: pb.SessionEvent) -> None:
-    out.autopilot_set.enabled = e.enabled
-
-
-def _template(e: Any, out: pb.SessionEvent) -> None:
-    out.template_registered.CopyFrom(
-        pb.TemplateRegistered(
-            name=e.name,
-            language=e.language,
-            category=e.category,
-            body=e.body,
-            parameter_count=e.parameter_count,
-        )
-    )
-
-
-def _auto_resolution(e: Any, out: pb.SessionEvent) -> None:
-    out.auto_resolution_set.hours = e.hours
-
-
-def _flow(e: Any, out: pb.SessionEvent) -> None:
-    out.flow_step_recorded.CopyFrom(
-        pb.FlowStepRecorded(
-            flow_id=e.flow_id,
-            step_id=e.step_id,
-            session_data_json=json.dumps(e.data, sort_keys=True),
-            completed=e.completed,
-        )
-    )
-
-
-# Keyed by `Aggregate.Event` (the event classes are made by the `@event` decorator).
-BODIES: dict[str, Body] = {
-    "Contact.Registered": _registered,
-    "Contact.ConversationOpened": _opened,
-    "Contact.IdentityLinked": _identity,
-    "Contact.ProfileNameChanged": _renamed,
-    "ContactKey.Claimed": _claimed,
-    "BusinessNumber.Registered": _number_registered,
-    "BusinessNumber.AutopilotSet": _autopilot,
-    "BusinessNumber.AutoResolutionSet": _auto_resolution,
-    "BusinessNumber.TemplateRegistered": _template,
-    "Conversation.Started": _started,
-    "Conversation.CustomerIdentityLearned": _identity,
-    "Conversation.CustomerMessageReceived": _received,
-    "Conversation.CustomerMessageChanged": _changed,
-    "Conversation.OutboundMessageQueued": _queued,
-    "Conversation.OutboundMessageDispatched": _dispatched,
-    "Conversation.MessageStatusChanged": _status_changed,
-    "Conversation.LateStatusRecorded": _late,
-    "Conversation.StatusReportedEarly": _held,
-    "Conversation.OutboundMessageFailed": _failed,
-    "Conversation.StatusChanged": _conversation_status(""),
-    "Conversation.HandedOff": _conversation_status("escalated", ai_paused=True),
-    "Conversation.AutopilotResumed": _conversation_status("active", ai_paused=False),
-    "Conversation.AutoResolved": _conversation_status(""),
-    "Conversation.FlowStepRecorded": _flow,
-}
-
-
-def event_id(originator_id: UUID, version: int) -> str:
-    return str(uuid5(NAMESPACE, f"event:{originator_id}:{version}"))
-
-
-def to_session_event(domain_event: Any, position: int) -> tuple[str, str, pb.SessionEvent]:
-    """The aggregate name, event name and protobuf envelope of one stored event."""
-    aggregate, name = type(domain_event).__qualname__.split(".")[-2:]
-    envelope = pb.SessionEvent(
-        event_id=event_id(domain_event.originator_id, domain_event.originator_version),
-        position=position,
-        aggregate_type=aggregate,
-        aggregate_id=str(domain_event.originator_id),
-        aggregate_version=domain_event.originator_version,
-        occurred_at=timestamp(domain_event.timestamp),
-        event_type=f"{aggregate}.{name}",
-    )
-    body = BODIES.get(f"{aggregate}.{name}")
+def event_kind(cls: type[object]) -> EventKind:
+    aggregate, name = cls.__qualname__.split(".")[-2:]
+    event_type = f"{aggregate}.{name}"
+    body = BODIES.get(event_type)
     if body is None:
         # Still published (the subject names it, positions stay whole); a unit test keeps
         # every domain event mapped, so this is a bug to fix, not a state to live with.
-        log.error("no SessionEvent body for %s.%s", aggregate, name)
-    else:
-        body(domain_event, envelope)
-    return aggregate, name, envelope
+        log.error("no SessionEvent body for %s", event_type)
+    return EventKind(aggregate, name, event_type, body, getattr(cls, "class_version", 1) != 1)
 
 
-def to_outbox_record(domain_event: Any, position: int, topology: Topology) -> OutboxRecord:
-    aggregate, name, envelope = to_session_event(domain_event, position)
-    trace = getattr(domain_event, "trace", "")
-    return OutboxRecord(
-        position=position,
-        subject=topology.subject("session.events", aggregate, name),
-        payload=envelope.SerializeToString(),
-        msg_id=envelope.event_id,
-        headers={"traceparent": trace} if trace else {},
-    )
+def event_id(originator_id: str, version: int) -> str:
+    """`str(uuid5(NAMESPACE, f"event:{originator_id}:{version}"))`, for the id as text."""
+    digest = _NAMESPACE_HASH.copy()
+    digest.update(f"event:{originator_id}:{version}".encode())
+    h = digest.hexdigest()
+    # The first 16 bytes, with version 5 and the RFC 4122 variant set, as `uuid5` does.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+def envelope(
+    kind: EventKind, fields: Fields, position: int, originator_id: str, version: int
+) -> pb.SessionEvent:
+    event = pb.SessionEvent()
+    event.event_id = event_id(originator_id, version)
+    event.position = position
+    event.aggregate_type = kind.aggregate
+    event.aggregate_id = originator_id
+    event.aggregate_version = version
+    event.event_type = kind.event_type
+    set_time(event.occurred_at, fields.get("timestamp"))
+    if kind.body is not None:
+        kind.body(fields, event)
+    return event
+
+
+class SessionEvents:
+    """Turns stored records of one application into `SessionEvent`s and outbox records."""
+
+    def __init__(self, mapper: Mapper[UUID]) -> None:
+        self._mapper = mapper
+        self._quick = quick_path_applies(mapper)
+        self._kinds: dict[str, tuple[EventKind, StateReader | None]] = {}
+
+    def decode(self, record: Record) -> pb.SessionEvent:
+        return self._decode(record)[1]
+
+    def outbox_record(self, record: Record, topology: Topology) -> OutboxRecord:
+        kind, event, trace = self._decode(record)
+        return OutboxRecord(
+            position=record[0],
+            subject=topology.subject("session.events", kind.aggregate, kind.name),
+            payload=event.SerializeToString(),
+            msg_id=event.event_id,
+            headers={"traceparent": trace} if trace else {},
+        )
+
+    def _kind(self, topic: str) -> tuple[EventKind, StateReader | None]:
+        """The event type of a topic, and its quick reader unless the library must decode."""
+        kind = event_kind(resolve_topic(topic))
+        return kind, StateReader() if self._quick and not kind.upcasts else None
+
+    def _decode(self, record: Record) -> tuple[EventKind, pb.SessionEvent, Any]:
+        position, originator_id, version, topic, state = record
+        known = self._kinds.get(topic)
+        if known is None:
+            known = self._kinds[topic] = self._kind(topic)
+        kind, reader = known
+        fields = None if reader is None else reader.fields(state)
+        if fields is None:
+            stored = StoredEvent(UUID(originator_id), version, topic, state)
+            fields = vars(self._mapper.to_domain_event(stored))
+        event = envelope(kind, fields, position, originator_id, version)
+        return kind, event, fields.get("trace", "")

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from threadline.messaging.relay import OutboxRecord
 from threadline.messaging.topology import Topology
 from threadline.session.application.conversations import Conversations
-from threadline.session.integration_events import to_outbox_record
+from threadline.session.integration_events import SessionEvents
+from threadline.session.stored_records import StoredRecords
 
 
 class StoredEvents:
     """Stored events after a position, as records ready to publish to SESSION_EVENTS."""
 
     def __init__(self, app: Conversations, topology: Topology) -> None:
-        self._app = app
-        self._recorder = app.recorder
+        self._records = StoredRecords(app.recorder)
+        self._events = SessionEvents(app.mapper)
         self._topology = topology
 
     def read_after(self, position: int, limit: int) -> Sequence[OutboxRecord]:
-        notifications = self._recorder.select_notifications(
-            start=position, limit=limit, inclusive_of_start=False
-        )
         return [
-            to_outbox_record(self._domain_event(n), n.id, self._topology) for n in notifications
+            self._events.outbox_record(record, self._topology)
+            for record in self._records.after(position, limit)
         ]
-
-    def _domain_event(self, stored: Any) -> Any:
-        return self._app.mapper.to_domain_event(stored)
