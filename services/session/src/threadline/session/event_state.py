@@ -107,15 +107,14 @@ class StateReader:
 
     def _learned_ones(self, fields: Fields) -> bool:
         """Decodes the learned fields; False when one is not the transcoding learned (the
-        record then goes to the library, whatever was decoded here)."""
+        record then goes to `_every_one`, which finds the count short if any was decoded)."""
         for key, name in self._transcoded:
             value = fields.get(key)
             if type(value) is not dict or len(value) != 2 or value.get("_type_") != name:
                 return False
-            if type(value.get("_data_")) is not str:
+            data = value.get("_data_")
+            if type(data) is not str:
                 return False
-        for key, name in self._transcoded:
-            data = fields[key]["_data_"]
             if name == DATETIME:
                 fields[key] = datetime.fromisoformat(data)
             elif (text := uuid_text(data)) is not None:

@@ -45,7 +45,7 @@ ERRORS: dict[type[BaseException], grpc.StatusCode] = {
 PAGE = 1000  # events per read from the store, and ReadAllPages' default page size
 MAX_PAGE = 5000
 Context = grpc.aio.ServicerContext[Any, Any]
-PageStream = AsyncIterator[list[events_pb.SessionEvent]]
+PageStream = AsyncIterator[pb.SessionEventPage]
 
 
 def parse_id(raw: str, what: str) -> UUID:
@@ -174,9 +174,13 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         self._records = StoredRecords(app.recorder)
         self._events = SessionEvents(app.mapper)
 
-    def _read_page(self, after: int, size: int) -> list[events_pb.SessionEvent]:
+    def _read_page(self, after: int, size: int) -> pb.SessionEventPage:
         """Decoded on the worker thread too: the event loop only sends."""
-        return [self._events.decode(record) for record in self._records.after(after, size)]
+        page = pb.SessionEventPage()
+        add = page.events.add
+        for record in self._records.after(after, size):
+            self._events.decode_into(record, add())
+        return page
 
     def _read_stream(self, stream_id: UUID) -> list[events_pb.SessionEvent]:
         return [self._events.decode(record) for record in self._records.of_stream(stream_id)]
@@ -188,12 +192,13 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         while left is None or left > 0:
             wanted = size if left is None else min(size, left)
             page = await asyncio.to_thread(self._read_page, after, wanted)
-            if page:
+            events = page.events
+            if events:
                 yield page
-            if len(page) < wanted:
+            if len(events) < wanted:
                 return
-            after = page[-1].position
-            left = None if left is None else left - len(page)
+            after = events[-1].position
+            left = None if left is None else left - len(events)
 
     def _require_whole_log(self) -> None:
         principal = current_principal()
@@ -206,7 +211,7 @@ class EventLogServicer(pb_grpc.EventLogServicer):
     ) -> AsyncIterator[events_pb.SessionEvent]:
         self._require_whole_log()
         async for page in self._pages(request.from_position, request.limit, PAGE):
-            for event in page:
+            for event in page.events:
                 yield event
 
     async def ReadAllPages(
@@ -217,7 +222,7 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         if size > MAX_PAGE:
             raise InvalidRequest(f"page_size may be at most {MAX_PAGE}, got {size}")
         async for page in self._pages(request.from_position, request.limit, size):
-            yield pb.SessionEventPage(events=page)
+            yield page
 
     async def ReadStream(
         self, request: pb.ReadStreamRequest, context: Context

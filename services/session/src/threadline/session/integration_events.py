@@ -57,10 +57,16 @@ def event_id(originator_id: str, version: int) -> str:
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
-def envelope(
-    kind: EventKind, fields: Fields, position: int, originator_id: str, version: int
-) -> pb.SessionEvent:
-    event = pb.SessionEvent()
+def fill(
+    event: pb.SessionEvent,
+    kind: EventKind,
+    fields: Fields,
+    position: int,
+    originator_id: str,
+    version: int,
+) -> None:
+    """Sets the envelope and body of an empty `event` (built in place: a page's events then
+    share its arena and are not copied into it)."""
     event.event_id = event_id(originator_id, version)
     event.position = position
     event.aggregate_type = kind.aggregate
@@ -70,7 +76,6 @@ def envelope(
     set_time(event.occurred_at, fields.get("timestamp"))
     if kind.body is not None:
         kind.body(fields, event)
-    return event
 
 
 class SessionEvents:
@@ -82,10 +87,13 @@ class SessionEvents:
         self._kinds: dict[str, tuple[EventKind, StateReader | None]] = {}
 
     def decode(self, record: Record) -> pb.SessionEvent:
-        return self._decode(record)[1]
+        event = pb.SessionEvent()
+        self.decode_into(record, event)
+        return event
 
     def outbox_record(self, record: Record, topology: Topology) -> OutboxRecord:
-        kind, event, trace = self._decode(record)
+        event = pb.SessionEvent()
+        kind, trace = self.decode_into(record, event)
         return OutboxRecord(
             position=record[0],
             subject=topology.subject("session.events", kind.aggregate, kind.name),
@@ -94,12 +102,8 @@ class SessionEvents:
             headers={"traceparent": trace} if trace else {},
         )
 
-    def _kind(self, topic: str) -> tuple[EventKind, StateReader | None]:
-        """The event type of a topic, and its quick reader unless the library must decode."""
-        kind = event_kind(resolve_topic(topic))
-        return kind, StateReader() if self._quick and not kind.upcasts else None
-
-    def _decode(self, record: Record) -> tuple[EventKind, pb.SessionEvent, Any]:
+    def decode_into(self, record: Record, event: pb.SessionEvent) -> tuple[EventKind, Any]:
+        """Fills the empty `event`; the record's kind and the trace it was recorded under."""
         position, originator_id, version, topic, state = record
         known = self._kinds.get(topic)
         if known is None:
@@ -109,5 +113,10 @@ class SessionEvents:
         if fields is None:
             stored = StoredEvent(UUID(originator_id), version, topic, state)
             fields = vars(self._mapper.to_domain_event(stored))
-        event = envelope(kind, fields, position, originator_id, version)
-        return kind, event, fields.get("trace", "")
+        fill(event, kind, fields, position, originator_id, version)
+        return kind, fields.get("trace", "")
+
+    def _kind(self, topic: str) -> tuple[EventKind, StateReader | None]:
+        """The event type of a topic, and its quick reader unless the library must decode."""
+        kind = event_kind(resolve_topic(topic))
+        return kind, StateReader() if self._quick and not kind.upcasts else None
