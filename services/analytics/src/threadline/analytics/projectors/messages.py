@@ -9,7 +9,6 @@ from threadline.analytics.changes import Changes
 from threadline.analytics.projectors.common import (
     EventProjector,
     aggregate_uuid,
-    iso,
     message_id_of,
     moment,
     moment_iso,
@@ -46,7 +45,9 @@ def customer_message_received(event: SessionEvent, changes: Changes) -> None:
         metadata=metadata,
         created_at=received,
         sent_at=sent,
-        status_history=({"status": "received", "at": iso(received)},),
+        status_history=(
+            {"status": "received", "at": moment_iso(event.occurred_at, otherwise=received)},
+        ),
     )
     changes.add_message(row, preview=preview(body.content))
     patch = changes.conversation(conversation_id, received)
@@ -103,7 +104,7 @@ def _unmatched_change(event: SessionEvent, changes: Changes) -> None:
         metadata=metadata,
         created_at=at,
         sent_at=moment(body.sent_at, otherwise=at),
-        status_history=({"status": "received", "at": iso(at)},),
+        status_history=({"status": "received", "at": moment_iso(event.occurred_at, otherwise=at)},),
     )
     changes.add_message(row, preview=preview(body.content))
 
@@ -135,7 +136,7 @@ def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
         prompt_tokens=body.prompt_tokens,
         completion_tokens=body.completion_tokens,
         llm_cost=llm_cost,
-        status_history=({"status": "queued", "at": iso(at)},),
+        status_history=({"status": "queued", "at": moment_iso(event.occurred_at, otherwise=at)},),
     )
     changes.add_message(row, preview=preview(body.content))
     patch = changes.conversation(conversation_id, at)

@@ -174,38 +174,44 @@ def _new_conversation(row: Row) -> Row:
 
 
 def _new_message(row: Row) -> Row:
-    row.update(
-        updated_at=row["created_at"],
-        status_history=list(row["status_history"]),
-        pricing=None,
-        whatsapp_cost=None,
-        error_code=None,
-        error_title="",
-        original_content=None,
-        edits=[],
-        deleted=False,
-        deleted_at=None,
-        reaction="",
-        reactions=[],
-    )
+    row |= _NEW_MESSAGE
+    row["updated_at"] = row["created_at"]
+    row["status_history"] = list(row["status_history"])
+    row["edits"], row["reactions"] = [], []
     return row
+
+
+# The columns a new message starts with (immutable values; the lists are made per row).
+_NEW_MESSAGE: Row = {
+    "pricing": None,
+    "whatsapp_cost": None,
+    "error_code": None,
+    "error_title": "",
+    "original_content": None,
+    "deleted": False,
+    "deleted_at": None,
+    "reaction": "",
+}
 
 
 def _await_answers(changes: Changes, rows: WorkingSet) -> None:
     for fact in changes.waiting.values():
         conversation = rows.get(CONVERSATIONS, fact.conversation_id)
-        row = {
-            **_columns(fact),
-            "business_number": conversation["business_number"] if conversation else "",
-            "answered_at": None,
-            "answered_by": None,
-            "reply_message_id": None,
-            "waited_since": None,
-            "response_seconds": None,
-            "first_unanswered": False,
-        }
+        row = _columns(fact)
+        row |= _WAITING
+        row["business_number"] = conversation["business_number"] if conversation else ""
         rows.insert(RESPONSE_FACTS, row)
         rows.waiting.setdefault(fact.conversation_id, []).append(row)
+
+
+_WAITING: Row = {
+    "answered_at": None,
+    "answered_by": None,
+    "reply_message_id": None,
+    "waited_since": None,
+    "response_seconds": None,
+    "first_unanswered": False,
+}
 
 
 def _patch_message(rows: WorkingSet, message_id: str, patch: MessagePatch) -> None:
