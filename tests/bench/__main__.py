@@ -111,6 +111,8 @@ def rebuild(args: argparse.Namespace) -> None:
             batch_size=args.rebuild_batch,
             batched_subset=args.rebuild_batched,
             single_subset=args.rebuild_single,
+            per_event_subset=args.rebuild_per_event,
+            log_url=args.rebuild_log_url,
         )
     print_rebuild(figures, args.rebuild_batch)
 
@@ -154,4 +156,9 @@ if __name__ == "__main__":
     parser.add_argument("--rebuild-batch", type=int, default=25_000)
     parser.add_argument("--rebuild-batched", type=int, default=100_000)
     parser.add_argument("--rebuild-single", type=int, default=10_000)
+    parser.add_argument("--rebuild-per-event", type=int, default=100_000)
+    parser.add_argument(
+        "--rebuild-log-url",
+        help="a PostgreSQL database to keep the recorded log in and reuse (empty the first time)",
+    )
     main(parser.parse_args())

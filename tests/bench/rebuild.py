@@ -4,15 +4,18 @@ One embedded PostgreSQL (fsync on, as `threadline up` starts it). A session even
 events is recorded by the session's own application (`tests.bench.event_log`), then served by
 the session's `EventLog` servicer in a process of its own (`tests.bench.event_log_server`).
 Measured in the same run:
-  (a) `Replay` end to end through `EventLog.ReadAll` as it is (one event per streamed
-      message): read, project, load, index, switch; and the read alone;
-  (a') the same through the paged prototype (1000 events per message), and its read alone;
-  (a'') the same from events already in memory: projection and loading alone;
+  (a) `Replay` end to end as `threadline replay` runs it: `EventLog.ReadAllPages`, project,
+      hold rows, COPY, index, switch — with the CPU each process used;
+  (a1) the read alone through `ReadAllPages`; (a2) through `ReadAll`, one event per streamed
+      message, over the first events;
+  (a3) the replay writing its rows after every batch (`flush_rows=1`, the simple way: rows a
+      later batch changes are read back and written again);
+  (a4) the replay from events already in memory: projection and loading alone;
   (b) the live projection's batched path (`Projector.handle`, batches of 500, one
       transaction each) over the first S events;
   (c) event at a time (`Projector.handle` with one event, one transaction each) over the
       first S' events;
-and whether (a'') over those S events leaves exactly the tables (b) left.
+and whether (a4) over those S events leaves exactly the tables (b) left.
 """
 
 from __future__ import annotations
@@ -32,8 +35,7 @@ import grpc
 import psycopg
 from psycopg import sql
 
-from tests.bench.event_log import LogShape, build_event_log
-from tests.bench.event_log_server import PagedEventLogReader
+from tests.bench.event_log import LogShape, build_event_log, session_app, stored_events
 from threadline.analytics.bootstrap import open_pool
 from threadline.analytics.consumer import Projector
 from threadline.analytics.read_models.schema import migrate
@@ -41,6 +43,8 @@ from threadline.analytics.rebuild import EventLogReader, Replay
 from threadline.analytics.rebuild.event_log import EventSource
 from threadline.cli.embedded import EmbeddedPostgres, free_port
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.contracts.session.v1 import session_pb2 as pb
+from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.messaging.consumer import Delivery
 from threadline.messaging.relay import POSITION
 
@@ -55,6 +59,20 @@ TABLES = (
     "response_facts",
     "projection_positions",
 )
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def machine_cpu() -> float:
+    """CPU seconds every core has spent busy since boot (all processes), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / TICKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,22 +80,23 @@ class Rate:
     name: str
     events: int
     seconds: float
-    cpu_seconds: float = 0.0  # this process's CPU, when it matters
+    client_cpu: float = 0.0  # this process's CPU seconds
+    server_cpu: float = 0.0  # the EventLog server's
+    machine_cpu: float = 0.0  # every process's, PostgreSQL included
 
     @property
     def per_s(self) -> float:
         return self.events / self.seconds
 
-    @property
-    def cpu_us(self) -> float:
-        return self.cpu_seconds / self.events * 1e6
+    def us(self, cpu: float) -> str:
+        return f"{cpu / self.events * 1e6:6.1f}" if cpu else "     -"
 
 
 @dataclass
 class RebuildFigures:
     events: int
     customers: int
-    log_seconds: float
+    log_seconds: float | None
     rates: list[Rate]
     identical: bool
     load: str
@@ -111,19 +130,42 @@ class Databases:
         return self.postgres.url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def timed(name: str, events: int, work: Callable[[], Any]) -> Rate:
-    started, cpu = time.perf_counter(), time.process_time()
-    work()
-    return Rate(name, events, time.perf_counter() - started, time.process_time() - cpu)
+class Timer:
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def __call__(self, name: str, events: int, work: Callable[[], Any]) -> Rate:
+        server = process_cpu(self.server_pid)
+        machine = machine_cpu()
+        started, cpu = time.perf_counter(), time.process_time()
+        work()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return Rate(
+            name,
+            events,
+            seconds,
+            client_cpu=cpu,
+            server_cpu=process_cpu(self.server_pid) - server,
+            machine_cpu=machine_cpu() - machine,
+        )
 
 
-def drain(events: Iterator[SessionEvent]) -> int:
+def drain(events: Iterator[Any]) -> int:
     return sum(1 for _ in events)
 
 
-def replay(database_url: str, source: EventSource, batch_size: int) -> int:
+def replay(database_url: str, source: EventSource, batch_size: int, **options: Any) -> int:
     with psycopg.connect(database_url) as connection:
-        return Replay(connection, source, batch_size=batch_size).run().events
+        return Replay(connection, source, batch_size=batch_size, **options).run().events
+
+
+def read_per_event(channel: grpc.Channel, limit: int) -> int:
+    """`ReadAll` as the contract first had it: one streamed message per event."""
+    calls = pb_grpc.EventLogStub(channel).ReadAll(
+        pb.ReadAllRequest(from_position=1, limit=limit),
+        metadata=(("authorization", f"Bearer {TOKEN}"),),
+    )
+    return drain(calls)
 
 
 def deliveries(events: Sequence[SessionEvent], size: int) -> list[list[Delivery]]:
@@ -167,7 +209,7 @@ def tables(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def start_event_log_server(stack: ExitStack, database_url: str) -> str:
+def start_event_log_server(stack: ExitStack, database_url: str) -> tuple[str, int]:
     port = free_port(None)
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
@@ -184,11 +226,29 @@ def start_event_log_server(stack: ExitStack, database_url: str) -> str:
         try:
             with grpc.insecure_channel(address) as channel:
                 EventLogReader(channel, TOKEN).head()
-            return address
+            return address, process.pid
         except grpc.RpcError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def recorded_log(databases: Databases, shape: LogShape, log_url: str | None) -> tuple[str, float]:
+    """A database holding the log, and how long recording it took (0 when reused)."""
+    if log_url is not None:
+        app = session_app(log_url)
+        try:
+            found = stored_events(app)
+        finally:
+            app.close()
+        if found >= shape.events:
+            return log_url, 0.0
+        if found:
+            raise SystemExit(f"{log_url} holds {found:,} events, fewer than asked: empty it")
+    url = log_url or databases.fresh("session_log")
+    started = time.perf_counter()
+    build_event_log(url, shape)
+    return url, time.perf_counter() - started
 
 
 def run_rebuild_benchmark(
@@ -199,35 +259,40 @@ def run_rebuild_benchmark(
     batch_size: int,
     batched_subset: int,
     single_subset: int,
+    per_event_subset: int,
+    log_url: str | None = None,
 ) -> RebuildFigures:
     with ExitStack() as stack:
         databases = Databases(stack.enter_context(EmbeddedPostgres(workdir / "postgres")))
-        log_url = databases.fresh("session_log")
-        started = time.perf_counter()
-        stored = build_event_log(log_url, LogShape(events=events, customers=customers))
-        log_seconds = time.perf_counter() - started
-        address = start_event_log_server(stack, log_url)
+        shape = LogShape(events=events, customers=customers)
+        url, log_seconds = recorded_log(databases, shape, log_url)
+        address, server_pid = start_event_log_server(stack, url)
         channel = stack.enter_context(grpc.insecure_channel(address))
-        plain = EventLogReader(channel, TOKEN)
-        paged = PagedEventLogReader(channel, TOKEN, plain.head)
+        reader = EventLogReader(channel, TOKEN)
+        stored = reader.head()
+        timed = Timer(server_pid)
         rates = [
-            timed("(a) read alone: EventLog.ReadAll", stored, lambda: drain(plain.read_all())),
             timed(
-                "(a) replay through EventLog.ReadAll",
+                "(a) replay through EventLog.ReadAllPages",
                 stored,
-                lambda: replay(databases.fresh("replay_a"), plain, batch_size),
+                lambda: replay(databases.fresh("replay_a"), reader, batch_size),
             ),
-            timed("(a') read alone: paged prototype", stored, lambda: drain(paged.read_all())),
+            timed("(a1) read alone: ReadAllPages", stored, lambda: drain(reader.read_all())),
             timed(
-                "(a') replay through the paged prototype",
+                "(a2) read alone: ReadAll, an event per message",
+                min(per_event_subset, stored),
+                lambda: read_per_event(channel, per_event_subset),
+            ),
+            timed(
+                "(a3) replay writing rows after every batch",
                 stored,
-                lambda: replay(databases.fresh("replay_paged"), paged, batch_size),
+                lambda: replay(databases.fresh("replay_simple"), reader, batch_size, flush_rows=1),
             ),
         ]
-        in_memory = list(paged.read_all())
+        in_memory = list(reader.read_all())
         rates.append(
             timed(
-                "(a'') replay from memory (projection and loading)",
+                "(a4) replay from memory (projection and loading)",
                 len(in_memory),
                 lambda: replay(databases.fresh("replay_memory"), MemoryLog(in_memory), batch_size),
             )
@@ -245,7 +310,7 @@ def run_rebuild_benchmark(
     return RebuildFigures(
         events=stored,
         customers=customers,
-        log_seconds=log_seconds,
+        log_seconds=log_seconds or None,
         rates=rates,
         identical=identical,
         load=" ".join(f"{value:.1f}" for value in os.getloadavg()),
@@ -254,13 +319,17 @@ def run_rebuild_benchmark(
 
 def print_rebuild(f: RebuildFigures, batch_size: int) -> None:
     print("\nBenchmark 4 — rebuilding the read models from the event log (threadline replay)")
+    recorded = f"recorded by record_facts in {f.log_seconds:.0f} s" if f.log_seconds else "reused"
     print(
-        f"  log: {f.events:,} stored session events from {f.customers:,} customers,"
-        f" recorded by record_facts in {f.log_seconds:.0f} s; replay batches of {batch_size:,}"
+        f"  log: {f.events:,} stored session events from {f.customers:,} customers, {recorded};"
+        f" replay batches of {batch_size:,}"
     )
-    print(f"  {'':<52} {'events':>10} {'seconds':>8} {'events/s':>9} {'client CPU/event':>17}")
-    for rate in f.rates:
-        cpu = f"{rate.cpu_us:14.1f} µs" if rate.cpu_seconds else ""
-        print(f"  {rate.name:<52} {rate.events:>10,} {rate.seconds:8.1f} {rate.per_s:9,.0f} {cpu}")
-    print(f"  (a'') over the first events leaves the tables (b) left: {f.identical}")
+    print(
+        f"  {'':<50} {'events':>10} {'seconds':>8} {'events/s':>9}"
+        "   CPU µs/event: client server machine"
+    )
+    for r in f.rates:
+        cpu = f"{r.us(r.client_cpu)} {r.us(r.server_cpu)} {r.us(r.machine_cpu)}"
+        print(f"  {r.name:<50} {r.events:>10,} {r.seconds:8.1f} {r.per_s:9,.0f}   {cpu}")
+    print(f"  (a4) over the first events leaves the tables (b) left: {f.identical}")
     print(f"  load average at the end: {f.load}")
