@@ -31,7 +31,14 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--keep-old", action="store_true", help="keep the replaced tables (analytics_old_<time>)"
     )
-    replay.add_argument("--batch", type=int, default=None, help="events per committed batch")
+    replay.add_argument("--batch", type=int, default=None, help="events projected at a time")
+    replay.add_argument(
+        "--flush-rows",
+        type=int,
+        default=None,
+        help="rows held in memory before they are written with the position reached"
+        " (default 300,000, about 0.9 GB at the peak; fewer use less memory and run slower)",
+    )
     events = commands.add_parser("events", help="read the session's event streams")
     reads = events.add_subparsers(dest="events_command", required=True)
     tail = reads.add_parser("tail", help="follow SESSION_EVENTS live, one line per event")
@@ -71,6 +78,8 @@ def _operate(args: argparse.Namespace) -> int:
         if args.conversation:
             return run_conversation_replay(endpoints, args.conversation)
         options = {"batch_size": args.batch} if args.batch else {}
+        if args.flush_rows:
+            options["flush_rows"] = args.flush_rows
         return run_replay(endpoints, restart=args.restart, keep_old=args.keep_old, **options)
     from threadline.cli.events import show_events, tail_events
 

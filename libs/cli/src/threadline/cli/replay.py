@@ -24,7 +24,7 @@ from threadline.analytics.rebuild import (
     StreamNotFound,
     rebuild_conversation,
 )
-from threadline.analytics.rebuild.replay import DEFAULT_BATCH, ReplayRunning
+from threadline.analytics.rebuild.replay import DEFAULT_BATCH, DEFAULT_FLUSH_ROWS, ReplayRunning
 from threadline.analytics.rebuild.schemas import SchemaMismatch
 from threadline.analytics.rebuild.tables import UnknownColumns
 from threadline.cli.endpoints import Endpoints
@@ -40,6 +40,7 @@ def run_replay(
     restart: bool = False,
     keep_old: bool = False,
     batch_size: int = DEFAULT_BATCH,
+    flush_rows: int = DEFAULT_FLUSH_ROWS,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -51,7 +52,9 @@ def run_replay(
         psycopg.connect(endpoints.database_url, application_name="threadline-replay") as db,
     ):
         reader = EventLogReader(channel, endpoints.token)
-        replay = Replay(db, reader, rates=endpoints.rates, batch_size=batch_size)
+        replay = Replay(
+            db, reader, rates=endpoints.rates, batch_size=batch_size, flush_rows=flush_rows
+        )
         try:
             result = replay.run(bar, restart=restart, keep_old=keep_old)
         except (SchemaMismatch, UnknownColumns, ReplayRunning) as error:
@@ -69,7 +72,7 @@ def run_replay(
 
 
 def _held(db: psycopg.Connection[Any], replay: Replay) -> str:
-    """Where the rebuild got to (its last committed batch), when the database can say."""
+    """Where the rebuild got to (the last rows it wrote), when the database can say."""
     try:
         db.rollback()
         return f": the rebuild holds the log up to position {replay.store.position(PROJECTION):,}"

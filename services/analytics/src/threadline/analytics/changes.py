@@ -59,7 +59,9 @@ class Changes:
         self.numbers[row.id] = row
 
     def number(self, number_id: UUID, at: datetime) -> BusinessNumberPatch:
-        patch = self.number_patches.setdefault(number_id, BusinessNumberPatch(updated_at=at))
+        patch = self.number_patches.get(number_id)
+        if patch is None:
+            patch = self.number_patches[number_id] = BusinessNumberPatch(updated_at=at)
         patch.updated_at = at
         return patch
 
@@ -74,7 +76,9 @@ class Changes:
         self.contacts[row.id] = row
 
     def contact(self, contact_id: UUID, at: datetime) -> ContactPatch:
-        patch = self.contact_patches.setdefault(contact_id, ContactPatch(updated_at=at))
+        patch = self.contact_patches.get(contact_id)
+        if patch is None:
+            patch = self.contact_patches[contact_id] = ContactPatch(updated_at=at)
         patch.updated_at = at
         return patch
 
@@ -89,10 +93,11 @@ class Changes:
         self.conversations[row.id] = row
 
     def conversation(self, conversation_id: UUID, at: datetime) -> ConversationPatch:
-        patch = self.conversation_patches.setdefault(
-            conversation_id, ConversationPatch(updated_at=at)
-        )
-        patch.updated_at = max(patch.updated_at, at)
+        patch = self.conversation_patches.get(conversation_id)
+        if patch is None:
+            patch = self.conversation_patches[conversation_id] = ConversationPatch(updated_at=at)
+        elif at > patch.updated_at:
+            patch.updated_at = at
         return patch
 
     def add_message(self, row: MessageRow, *, preview: str) -> None:
@@ -105,7 +110,9 @@ class Changes:
         patch.preview = preview
 
     def message(self, message_id: str, at: datetime) -> MessagePatch:
-        patch = self.patches.setdefault(message_id, MessagePatch(updated_at=at))
+        patch = self.patches.get(message_id)
+        if patch is None:  # not `setdefault`: it would build a patch on every call
+            patch = self.patches[message_id] = MessagePatch(updated_at=at)
         patch.updated_at = at
         return patch
 
