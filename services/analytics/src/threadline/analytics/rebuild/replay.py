@@ -49,7 +49,9 @@ from threadline.contracts.events.v1.session_pb2 import SessionEvent
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 25_000
-DEFAULT_FLUSH_ROWS = 300_000  # rows held in memory before they are written (≈ 1 KB each)
+# Rows held in memory before they are written: ≈ 1.4 GB at the peak of a replay (measured;
+# 300,000 rows: ≈ 0.9 GB). More rows held, fewer written twice: see docs/benchmarks.md.
+DEFAULT_FLUSH_ROWS = 750_000
 REPLAY_LOCK = 0x74686C6E7265706C  # "thlnrepl": held by the one replay running
 
 
