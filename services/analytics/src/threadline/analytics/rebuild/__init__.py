@@ -4,7 +4,8 @@
 switches atomically (`replay`); `rebuild_conversation` rebuilds one conversation in place
 (`conversation`). Both project with the live projection's pure `project` and write in bulk:
 `apply` changes rows in memory as the live writer's statements change them in SQL, `store`
-reads and COPYs them, `batches` isolates events that cannot be projected.
+reads and COPYs them, `bulk` holds them across batches of a replay, `batches` isolates events
+that cannot be projected.
 """
 
 from threadline.analytics.rebuild.conversation import ConversationRebuilt, rebuild_conversation
