@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from threadline.ai_responder.model import LanguageModel, Prompt
 from threadline.ai_responder.policy import asks_for_a_person, is_stale
 from threadline.contracts.events.v1 import ai_pb2, common_pb2
 from threadline.contracts.events.v1 import session_pb2 as session_events
-
-Clock = Callable[[], datetime]
+from threadline.servicekit.clock import Clock
 
 
 class Responder:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import nats
 
-from threadline.ai_responder.application import Clock, Responder
+from threadline.ai_responder.application import Responder
 from threadline.ai_responder.config import ResponderConfig
 from threadline.ai_responder.consumers import DURABLE, DraftOnCustomerMessage
 from threadline.ai_responder.model import LanguageModel, OfflineModel
@@ -16,11 +16,8 @@ from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, one_at_a_time
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.ops_http import OpsServer
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def bootstrap(

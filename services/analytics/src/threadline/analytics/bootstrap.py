@@ -19,12 +19,13 @@ from threadline.analytics.grpc_api import ERRORS, registration
 from threadline.analytics.http_gateway import local_address, start_gateway
 from threadline.analytics.metrics import ConversationMetrics
 from threadline.analytics.metrics_grpc import registration as metrics_registration
-from threadline.analytics.queries import Clock, ConversationQueries, utc_now
+from threadline.analytics.queries import ConversationQueries
 from threadline.analytics.read_models.schema import migrate
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.grpc_kit import start_grpc_server
 from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
 

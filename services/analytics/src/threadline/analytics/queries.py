@@ -6,9 +6,8 @@ another tenant's conversation (or customer) is indistinguishable from one that d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any, LiteralString
 from uuid import UUID
 
@@ -35,8 +34,7 @@ from threadline.analytics.views import (
 )
 from threadline.analytics.window import customer_window
 from threadline.servicekit.auth import Principal
-
-Clock = Callable[[], datetime]
+from threadline.servicekit.clock import Clock, utc_now
 
 _CONVERSATIONS: LiteralString = (
     "SELECT "
@@ -92,10 +90,6 @@ _TEMPLATES: LiteralString = """
 """
 
 Cursor = AsyncCursor[DictRow]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ConversationQueries:

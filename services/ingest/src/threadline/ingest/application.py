@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from threadline.ingest.subjects import fact_subject, raw_msg_id, raw_subject
 from threadline.ingest.webhook_parser import (
@@ -26,16 +25,12 @@ from threadline.ingest.webhook_parser import (
 from threadline.messaging.bus import EventBus, PublishAck
 from threadline.messaging.dead_letters import dead_letter
 from threadline.messaging.topology import INGEST_RAW, Topology
+from threadline.servicekit.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 RECEIVED_AT = "Threadline-Received-At"
 DEAD_LETTER_SLUG = "unparseable"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,14 @@ from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
 
-from threadline.ingest.application import Clock, WebhookIntake, utc_now
+from threadline.ingest.application import WebhookIntake
 from threadline.ingest.config import IngestConfig
 from threadline.ingest.http_api import WebhookApi
 from threadline.ingest.metrics import IngestMetrics, service_registry
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import Topology, ensure_streams
+from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.ops_http import OpsServer
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from threadline.messaging.bus import EventBus
 from threadline.messaging.topology import Topology
@@ -39,6 +39,7 @@ from threadline.outbound.graph_api import GraphApi
 from threadline.outbound.graph_errors import NO_CODE, GraphApiError, WhatsAppFailure
 from threadline.outbound.outgoing import OutgoingMessage
 from threadline.outbound.sent_ledger import SentLedger, SentRecord
+from threadline.servicekit.clock import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,6 @@ class GaveUp:
 DispatchResult = Sent | Refused | WillRetry | GaveUp
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class MessageDispatcher:
     """The use case: send one queued message to the Graph API and publish the result."""
 
@@ -89,7 +86,7 @@ class MessageDispatcher:
         ledger: SentLedger,
         bus: EventBus,
         topology: Topology,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._graph, self._ledger, self._bus = graph, ledger, bus
         self._topology, self._clock = topology, clock

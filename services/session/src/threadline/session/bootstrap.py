@@ -17,9 +17,10 @@ from threadline.messaging.readiness import nats_connected
 from threadline.messaging.relay import OutboxRelay
 from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
 from threadline.servicekit.auth import TokenRegistry
+from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.grpc_kit import Registration, start_grpc_server
 from threadline.servicekit.ops_http import OpsServer
-from threadline.session.application.conversations import Clock, Conversations, utc_now
+from threadline.session.application.conversations import Conversations
 from threadline.session.auto_resolution import AutoResolver
 from threadline.session.config import SessionConfig
 from threadline.session.consumers import SOURCES, FactRecorder

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
+from threadline.servicekit.clock import Clock, utc_now
 from threadline.session.application.contacts import find_or_register_contact
 from threadline.session.application.fact_handlers import (
     HANDLERS,
@@ -30,13 +31,8 @@ from threadline.session.domain.templates import template_reference
 from threadline.session.event_store import load_many
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 T = TypeVar("T")
 CONFLICT_RETRIES = 3
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Conversations(Application[UUID]):

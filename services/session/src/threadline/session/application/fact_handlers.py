@@ -4,10 +4,10 @@ acts, and says what became of the fact; saving is the caller's."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from threadline.servicekit.clock import Clock
 from threadline.session.application.contacts import find_contact, find_or_register_contact
 from threadline.session.application.facts import (
     DispatchResult,
@@ -26,7 +26,6 @@ from threadline.session.domain.errors import ConversationNotFound
 from threadline.session.domain.identity import drafted_message_id, inbound_message_id
 
 CHANGES = frozenset({"edit", "revoke", "reaction"})
-Clock = Callable[[], datetime]
 
 
 def business_number(unit: UnitOfWork, phone_number_id: str) -> BusinessNumber:
