@@ -85,7 +85,7 @@ class QueryFigures:
     without_indexes: list[Measured]  # the kinds that filter by status, without them
     plans: dict[str, Plan]
     plans_without_indexes: dict[str, Plan]
-    deep_pages: dict[int, tuple[float, float]]  # offset: ms as it runs, ms deferred join
+    deep_pages: dict[int, tuple[float, float]]  # offset: ms every row joined, ms deferred join
 
 
 def kinds(stub: analytics_pb2_grpc.ConversationQueriesAsyncStub, data: Dataset) -> list[Kind]:

@@ -31,9 +31,9 @@ def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
             before = f.plans_without_indexes.get(name)
             was = f"{before.milliseconds:7.2f} → " if before else ""
             yield f"    {name:<34} {was}{plan.milliseconds:7.2f}  {' / '.join(plan.scans)}"
-    yield "  deep pages, median ms on one connection: the page statement as it runs → deferred join"
-    for offset, (current, deferred) in f.deep_pages.items():
-        yield f"    offset {offset:>7,}: {current:8.2f} → {deferred:6.2f}"
+    yield "  deep pages, median ms on one connection: every row joined → deferred join (as it runs)"
+    for offset, (joined, deferred) in f.deep_pages.items():
+        yield f"    offset {offset:>7,}: {joined:8.2f} → {deferred:6.2f}"
     if show_plans:
         for label, plans in (("without", f.plans_without_indexes), ("with", f.plans)):
             for name, plan in plans.items():
