@@ -42,6 +42,7 @@ from threadline.analytics.consumer import Projector
 from threadline.analytics.read_models.schema import migrate
 from threadline.analytics.rebuild import EventLogReader, Replay
 from threadline.analytics.rebuild.event_log import EventSource
+from threadline.analytics.rebuild.tables import TABLES as REBUILT_TABLES
 from threadline.cli.embedded import EmbeddedPostgres, free_port
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.contracts.session.v1 import session_pb2 as pb
@@ -50,16 +51,8 @@ from threadline.messaging.consumer import Delivery
 from threadline.messaging.relay import POSITION
 
 TOKEN = "bench-replay-token"
-TABLES = (
-    "business_numbers",
-    "templates",
-    "contacts",
-    "contact_keys",
-    "conversations",
-    "messages",
-    "response_facts",
-    "projection_positions",
-)
+# Every table a rebuild writes, and the position it reaches.
+COMPARED = (*(table.name for table in REBUILT_TABLES), "projection_positions")
 TICKS = os.sysconf("SC_CLK_TCK")
 SMALL_FLUSH = 300_000  # (a5): the rows a replay holds with about 0.9 GB
 
@@ -207,7 +200,7 @@ def tables(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
                     sql.Identifier(table)
                 )
             ).fetchall()
-            for table in TABLES
+            for table in COMPARED
         }
 
 

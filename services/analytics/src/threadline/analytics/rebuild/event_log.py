@@ -92,9 +92,7 @@ class EventLogReader:
             for page in pages:
                 yield from page.events
         finally:
-            cancel = getattr(pages, "cancel", None)
-            if cancel is not None:
-                cancel()
+            _cancel(pages)
 
     def read_stream(self, stream_id: str) -> list[SessionEvent]:
         """One aggregate's events in version order, with their positions in the log."""
@@ -113,9 +111,7 @@ class EventLogReader:
         try:
             return next(call, None)
         finally:
-            cancel = getattr(call, "cancel", None)
-            if cancel is not None:
-                cancel()
+            _cancel(call)
 
     def head(self, *, at_least: int = 0) -> int:
         """The position of the log's last event (0 for an empty log), found by probing:
@@ -133,3 +129,10 @@ class EventLogReader:
             else:
                 last = found.position
         return last
+
+
+def _cancel(call: object) -> None:
+    """Stop a streaming call the caller no longer reads (the server stops sending)."""
+    cancel = getattr(call, "cancel", None)
+    if cancel is not None:
+        cancel()
