@@ -13,6 +13,13 @@ def test_defaults_need_only_the_access_token() -> None:
     assert config.concurrency == 32
     assert config.nats_url == "nats://127.0.0.1:4222"
     assert config.nats_namespace == ""
+    assert config.host == "127.0.0.1"
+
+
+def test_ops_host_is_read_like_the_other_services() -> None:
+    env = {"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s", "THREADLINE_OUTBOUND_HOST": "0.0.0.0"}
+
+    assert OutboundConfig.from_env(env).host == "0.0.0.0"
 
 
 def test_missing_access_token_is_named() -> None:

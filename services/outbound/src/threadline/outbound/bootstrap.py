@@ -28,7 +28,6 @@ from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
 log = logging.getLogger(__name__)
 
 SERVICE = "outbound"
-OPS_HOST = "0.0.0.0"
 GRAPH_API_TIMEOUT = 20.0  # seconds for one send, connection included
 MAX_DELIVER = 5
 BACKOFF = (1.0, 5.0, 15.0, 60.0)  # a throughput or pair rate limit needs seconds, not ms
@@ -97,13 +96,18 @@ async def start_outbound(
     stack.push_async_callback(_stop_consumer, consumer, task)
 
     ops = OpsServer(
-        host=OPS_HOST,
+        host=config.host,
         port=config.ops_port,
         checks={"nats": nats_connected(nc), "consumer": _consumer_running(task)},
     )
     await ops.start()
     stack.push_async_callback(ops.stop)
-    log.info("outbound ops HTTP on :%d, sending to %s", ops.port, config.graph_api_base_url)
+    log.info(
+        "outbound ops HTTP on %s:%d, sending to %s",
+        config.host,
+        ops.port,
+        config.graph_api_base_url,
+    )
     return RunningOutbound(nats=nc, consumer=consumer, ops=ops)
 
 

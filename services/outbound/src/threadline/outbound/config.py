@@ -17,6 +17,7 @@ class OutboundConfig:
     access_token: str = field(repr=False)
     ops_port: int
     concurrency: int
+    host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OutboundConfig:
@@ -38,4 +39,5 @@ class OutboundConfig:
             access_token=env_str(env, "THREADLINE_WHATSAPP_ACCESS_TOKEN"),
             ops_port=env_int(env, "THREADLINE_OUTBOUND_OPS_PORT", 9104),
             concurrency=concurrency,
+            host=env_str(env, "THREADLINE_OUTBOUND_HOST", "127.0.0.1"),
         )
