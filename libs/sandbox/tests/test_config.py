@@ -16,6 +16,13 @@ def test_defaults_apply_when_only_the_secrets_are_set() -> None:
 
     assert (config.host, config.port, config.status_delay_ms) == ("127.0.0.1", 8090, 50)
     assert config.webhook_url == "http://127.0.0.1:8080/webhooks/whatsapp"
+    assert config.outbox_limit == 10_000
+
+
+def test_outbox_limit_is_read_from_the_environment() -> None:
+    env = {**REQUIRED, "THREADLINE_SANDBOX_OUTBOX_LIMIT": "50"}
+
+    assert SandboxConfig.from_env(env).outbox_limit == 50
 
 
 def test_missing_app_secret_fails_naming_the_variable() -> None:
@@ -39,6 +46,8 @@ def test_missing_access_token_fails_naming_the_variable() -> None:
         ("THREADLINE_SANDBOX_PORT", "70000"),
         ("THREADLINE_SANDBOX_STATUS_DELAY_MS", "-1"),
         ("THREADLINE_SANDBOX_STATUS_DELAY_MS", "1.5"),
+        ("THREADLINE_SANDBOX_OUTBOX_LIMIT", "0"),
+        ("THREADLINE_SANDBOX_OUTBOX_LIMIT", "many"),
     ],
 )
 def test_malformed_number_fails_naming_the_variable(name: str, value: str) -> None:

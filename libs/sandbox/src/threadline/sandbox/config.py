@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Final
 
 from threadline.sandbox.envelope import DEFAULT_WABA_ID, BusinessNumber
+from threadline.sandbox.outbox import DEFAULT_OUTBOX_LIMIT
 from threadline.servicekit.config import ConfigError, env_bool, env_int, env_str
 
 DEFAULT_DISPLAY_NUMBER: Final = "15550000000"
@@ -29,6 +30,7 @@ class SandboxConfig:
     display_numbers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     webhook_attempts: int = 4
     webhook_backoff_ms: int = 100
+    outbox_limit: int = DEFAULT_OUTBOX_LIMIT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SandboxConfig:
@@ -47,6 +49,9 @@ class SandboxConfig:
             display_numbers=parse_display_numbers(env.get(_DISPLAY_NUMBERS, "")),
             webhook_attempts=max(1, _non_negative(env, "THREADLINE_SANDBOX_WEBHOOK_ATTEMPTS", 4)),
             webhook_backoff_ms=_non_negative(env, "THREADLINE_SANDBOX_WEBHOOK_BACKOFF_MS", 100),
+            outbox_limit=_at_least_one(
+                env, "THREADLINE_SANDBOX_OUTBOX_LIMIT", DEFAULT_OUTBOX_LIMIT
+            ),
         )
 
     def business_number(self, phone_number_id: str) -> BusinessNumber:
@@ -79,4 +84,11 @@ def _non_negative(
     if value < 0 or (maximum is not None and value > maximum):
         bounds = f"between 0 and {maximum}" if maximum is not None else "zero or more"
         raise ConfigError(f"Config '{name}' must be {bounds}, got {value}.")
+    return value
+
+
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env_int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"Config '{name}' must be at least 1, got {value}.")
     return value

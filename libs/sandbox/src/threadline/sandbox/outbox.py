@@ -1,13 +1,23 @@
-"""The messages the sandbox has accepted for delivery, kept in memory for tests and demos."""
+"""The messages the sandbox has accepted for delivery, kept in memory for tests and demos.
+
+Only the latest ones are kept (10,000 by default): a sandbox left running under load must not
+grow without bound.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Final
 
 from threadline.sandbox.identifiers import new_wamid
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUTBOX_LIMIT: Final = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,10 +43,23 @@ class AcceptedMessage:
 
 
 class Outbox:
-    """Accepted messages by business phone number id, in the order they were accepted."""
+    """The last `limit` accepted messages, in the order they were accepted; older ones dropped."""
 
-    def __init__(self) -> None:
-        self._by_phone_number: defaultdict[str, list[AcceptedMessage]] = defaultdict(list)
+    def __init__(self, limit: int = DEFAULT_OUTBOX_LIMIT) -> None:
+        if limit < 1:
+            raise ValueError(f"the outbox must keep at least one message, got {limit}")
+        self._messages: deque[AcceptedMessage] = deque(maxlen=limit)
+        self._dropped = 0
+
+    @property
+    def limit(self) -> int:
+        """How many messages are kept at most."""
+        return self._messages.maxlen or 0
+
+    @property
+    def dropped(self) -> int:
+        """How many messages were dropped, oldest first, to stay within the limit."""
+        return self._dropped
 
     def accept(
         self,
@@ -55,16 +78,20 @@ class Outbox:
             accepted_at=datetime.now(UTC),
             trace_headers=dict(trace_headers or {}),
         )
-        self._by_phone_number[phone_number_id].append(message)
+        if len(self._messages) == self.limit:
+            if self._dropped == 0:
+                log.info("outbox holds %d messages: dropping the oldest from now on", self.limit)
+            self._dropped += 1
+        self._messages.append(message)
         return message
 
     def messages(
         self, *, phone_number_id: str | None = None, to: str | None = None
     ) -> list[AcceptedMessage]:
-        """Accepted messages, optionally only those from one number and to one recipient."""
-        if phone_number_id is None:
-            found = [m for ms in self._by_phone_number.values() for m in ms]
-            found.sort(key=lambda message: message.accepted_at)
-        else:
-            found = list(self._by_phone_number.get(phone_number_id, ()))
-        return [message for message in found if to is None or message.to == to]
+        """Kept messages, optionally only those from one number and to one recipient."""
+        return [
+            message
+            for message in self._messages
+            if (phone_number_id is None or message.phone_number_id == phone_number_id)
+            and (to is None or message.to == to)
+        ]

@@ -29,7 +29,7 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.outbox = Outbox()
+        self.outbox = Outbox(config.outbox_limit)
         self._stack: AsyncExitStack | None = None
         self._statuses: StatusReporter | None = None
         self._port: int | None = None
