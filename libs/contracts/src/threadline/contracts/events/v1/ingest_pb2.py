@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from threadline.contracts.events.v1 import common_pb2 as threadline_dot_events_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!threadline/events/v1/ingest.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\xd6\x02\n\x16InboundMessageReceived\x12\r\n\x05wamid\x18\x01 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x02 \x01(\t\x12\x1c\n\x14\x64isplay_phone_number\x18\x03 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\x12\x35\n\x07\x63ontent\x18\x05 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12+\n\x07sent_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rcontext_wamid\x18\x08 \x01(\t\x12\x10\n\x08raw_json\x18\t \x01(\t\"\xb2\x02\n\x15MessageStatusReported\x12\r\n\x05wamid\x18\x01 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x39\n\trecipient\x18\x04 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\x12/\n\x0breported_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x06\x65rrors\x18\x06 \x03(\x0b\x32#.threadline.events.v1.WhatsAppError\x12.\n\x07pricing\x18\x07 \x01(\x0b\x32\x1d.threadline.events.v1.Pricing\x12\x10\n\x08raw_json\x18\x08 \x01(\t\"\xa6\x01\n\x14WebhookErrorReported\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x32\n\x05\x65rror\x18\x02 \x01(\x0b\x32#.threadline.events.v1.WhatsAppError\x12/\n\x0breceived_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08raw_json\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!threadline/events/v1/ingest.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\xe8\x02\n\x16InboundMessageReceived\x12\r\n\x05wamid\x18\x01 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x02 \x01(\t\x12\x1c\n\x14\x64isplay_phone_number\x18\x03 \x01(\t\x12\x38\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\x12\x35\n\x07\x63ontent\x18\x05 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12+\n\x07sent_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rcontext_wamid\x18\x08 \x01(\t\x12\x10\n\x08raw_json\x18\t \x01(\t\x12\x10\n\x08problems\x18\n \x03(\t\"\xc4\x02\n\x15MessageStatusReported\x12\r\n\x05wamid\x18\x01 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x39\n\trecipient\x18\x04 \x01(\x0b\x32&.threadline.events.v1.CustomerIdentity\x12/\n\x0breported_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x06\x65rrors\x18\x06 \x03(\x0b\x32#.threadline.events.v1.WhatsAppError\x12.\n\x07pricing\x18\x07 \x01(\x0b\x32\x1d.threadline.events.v1.Pricing\x12\x10\n\x08raw_json\x18\x08 \x01(\t\x12\x10\n\x08problems\x18\t \x03(\t\"\xb8\x01\n\x14WebhookErrorReported\x12\x17\n\x0fphone_number_id\x18\x01 \x01(\t\x12\x32\n\x05\x65rror\x18\x02 \x01(\x0b\x32#.threadline.events.v1.WhatsAppError\x12/\n\x0breceived_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08raw_json\x18\x04 \x01(\t\x12\x10\n\x08problems\x18\x05 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'threadline.events.v1.ingest
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INBOUNDMESSAGERECEIVED']._serialized_start=128
-  _globals['_INBOUNDMESSAGERECEIVED']._serialized_end=470
-  _globals['_MESSAGESTATUSREPORTED']._serialized_start=473
-  _globals['_MESSAGESTATUSREPORTED']._serialized_end=779
-  _globals['_WEBHOOKERRORREPORTED']._serialized_start=782
-  _globals['_WEBHOOKERRORREPORTED']._serialized_end=948
+  _globals['_INBOUNDMESSAGERECEIVED']._serialized_end=488
+  _globals['_MESSAGESTATUSREPORTED']._serialized_start=491
+  _globals['_MESSAGESTATUSREPORTED']._serialized_end=815
+  _globals['_WEBHOOKERRORREPORTED']._serialized_start=818
+  _globals['_WEBHOOKERRORREPORTED']._serialized_end=1002
 # @@protoc_insertion_point(module_scope)

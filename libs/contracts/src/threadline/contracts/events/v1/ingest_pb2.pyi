@@ -39,13 +39,14 @@ class InboundMessageReceived(_message.Message):
     RECEIVED_AT_FIELD_NUMBER: _builtins.int
     CONTEXT_WAMID_FIELD_NUMBER: _builtins.int
     RAW_JSON_FIELD_NUMBER: _builtins.int
+    PROBLEMS_FIELD_NUMBER: _builtins.int
     wamid: _builtins.str
     phone_number_id: _builtins.str
     display_phone_number: _builtins.str
     context_wamid: _builtins.str
     """the message this one replies to"""
     raw_json: _builtins.str
-    """the message object exactly as received"""
+    """the message object, cleaned (see problems)"""
     @_builtins.property
     def customer(self) -> _common_pb2.CustomerIdentity: ...
     @_builtins.property
@@ -57,6 +58,13 @@ class InboundMessageReceived(_message.Message):
     @_builtins.property
     def received_at(self) -> _timestamp_pb2.Timestamp:
         """when ingest accepted the webhook"""
+
+    @_builtins.property
+    def problems(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What ingest changed to keep the message within its bounds (a truncated text, a lone
+        surrogate replaced, a timestamp out of range clamped), each naming the field's path.
+        The raw body as received stays in INGEST_RAW.
+        """
 
     def __init__(
         self,
@@ -70,10 +78,11 @@ class InboundMessageReceived(_message.Message):
         received_at: _timestamp_pb2.Timestamp | None = ...,
         context_wamid: _builtins.str = ...,
         raw_json: _builtins.str = ...,
+        problems: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "customer", b"customer", "received_at", b"received_at", "sent_at", b"sent_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "context_wamid", b"context_wamid", "customer", b"customer", "display_phone_number", b"display_phone_number", "phone_number_id", b"phone_number_id", "raw_json", b"raw_json", "received_at", b"received_at", "sent_at", b"sent_at", "wamid", b"wamid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "context_wamid", b"context_wamid", "customer", b"customer", "display_phone_number", b"display_phone_number", "phone_number_id", b"phone_number_id", "problems", b"problems", "raw_json", b"raw_json", "received_at", b"received_at", "sent_at", b"sent_at", "wamid", b"wamid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -93,6 +102,7 @@ class MessageStatusReported(_message.Message):
     ERRORS_FIELD_NUMBER: _builtins.int
     PRICING_FIELD_NUMBER: _builtins.int
     RAW_JSON_FIELD_NUMBER: _builtins.int
+    PROBLEMS_FIELD_NUMBER: _builtins.int
     wamid: _builtins.str
     phone_number_id: _builtins.str
     status: _builtins.str
@@ -106,6 +116,10 @@ class MessageStatusReported(_message.Message):
     def errors(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.WhatsAppError]: ...
     @_builtins.property
     def pricing(self) -> _common_pb2.Pricing: ...
+    @_builtins.property
+    def problems(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """as in InboundMessageReceived"""
+
     def __init__(
         self,
         *,
@@ -117,10 +131,11 @@ class MessageStatusReported(_message.Message):
         errors: _abc.Iterable[_common_pb2.WhatsAppError] | None = ...,
         pricing: _common_pb2.Pricing | None = ...,
         raw_json: _builtins.str = ...,
+        problems: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["pricing", b"pricing", "recipient", b"recipient", "reported_at", b"reported_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "phone_number_id", b"phone_number_id", "pricing", b"pricing", "raw_json", b"raw_json", "recipient", b"recipient", "reported_at", b"reported_at", "status", b"status", "wamid", b"wamid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "phone_number_id", b"phone_number_id", "pricing", b"pricing", "problems", b"problems", "raw_json", b"raw_json", "recipient", b"recipient", "reported_at", b"reported_at", "status", b"status", "wamid", b"wamid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -136,12 +151,17 @@ class WebhookErrorReported(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     RECEIVED_AT_FIELD_NUMBER: _builtins.int
     RAW_JSON_FIELD_NUMBER: _builtins.int
+    PROBLEMS_FIELD_NUMBER: _builtins.int
     phone_number_id: _builtins.str
     raw_json: _builtins.str
     @_builtins.property
     def error(self) -> _common_pb2.WhatsAppError: ...
     @_builtins.property
     def received_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def problems(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """as in InboundMessageReceived"""
+
     def __init__(
         self,
         *,
@@ -149,10 +169,11 @@ class WebhookErrorReported(_message.Message):
         error: _common_pb2.WhatsAppError | None = ...,
         received_at: _timestamp_pb2.Timestamp | None = ...,
         raw_json: _builtins.str = ...,
+        problems: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "received_at", b"received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "phone_number_id", b"phone_number_id", "raw_json", b"raw_json", "received_at", b"received_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "phone_number_id", b"phone_number_id", "problems", b"problems", "raw_json", b"raw_json", "received_at", b"received_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
