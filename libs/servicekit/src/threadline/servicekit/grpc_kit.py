@@ -1,10 +1,12 @@
-"""A gRPC server with health, reflection, bearer-token auth and one domain-error table."""
+"""A gRPC server with health, reflection, bearer-token auth, request bounds and one error table."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import traceback
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +20,20 @@ from threadline.servicekit.auth import (
     Unauthenticated,
     set_current_principal,
 )
+from threadline.servicekit.errors import bounded
+from threadline.servicekit.validation import InvalidField, RequestRules, check_request
 
 log = logging.getLogger(__name__)
 
 ErrorTable = Mapping[type[BaseException], grpc.StatusCode]
+Context = grpc.aio.ServicerContext[Any, Any]
+LOGGED_FRAMES = 8
+LOGGED_MESSAGE_BYTES = 512
 
 BASE_ERRORS: dict[type[BaseException], grpc.StatusCode] = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    InvalidField: grpc.StatusCode.INVALID_ARGUMENT,
 }
 OPEN_SERVICES = frozenset(
     {
@@ -43,16 +51,50 @@ def status_for(error: BaseException, table: ErrorTable) -> grpc.StatusCode | Non
     return None
 
 
-class GuardInterceptor(grpc.aio.ServerInterceptor):
-    """Authenticates every call but health and reflection, and maps domain errors to statuses.
+class Malformed:
+    """What the lenient deserializer hands on for bytes that are not the request message."""
 
-    Method handlers are wrapped so the check runs inside the handler's own task, where the
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """`deserializer` that returns `Malformed` instead of raising: gRPC would answer a
+    deserializer's exception with UNKNOWN, while malformed bytes are the caller's mistake."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:
+            return Malformed(error)
+
+    return deserialize
+
+
+class GuardInterceptor(grpc.aio.ServerInterceptor):
+    """Checks every call's request and caller, and maps errors to statuses.
+
+    In order: the caller is authenticated (but for health and reflection); bytes that are not
+    the method's request message, and requests with a field out of bounds
+    (`validation.check_request` with the service's `RequestRules`), are INVALID_ARGUMENT; the
+    servicer's errors go through the error table. Any other exception is INTERNAL with a
+    generic message and an incident id, and is logged (bounded) under that id; status
+    messages are capped (`errors.bounded`), so a long echo never turns into RESOURCE_EXHAUSTED.
+
+    Method handlers are wrapped so the checks run inside the handler's own task, where the
     caller's principal is visible to the servicer through `current_principal()`.
     """
 
-    def __init__(self, tokens: TokenRegistry, errors: ErrorTable) -> None:
+    def __init__(
+        self, tokens: TokenRegistry, errors: ErrorTable, rules: RequestRules | None = None
+    ) -> None:
         self._tokens = tokens
         self._errors: dict[type[BaseException], grpc.StatusCode] = {**BASE_ERRORS, **errors}
+        self._rules = rules or RequestRules()
 
     async def intercept_service(
         self,
@@ -62,40 +104,92 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
-        service = details.method.rsplit("/", 2)[-2] if details.method else ""
-        if handler is None or service in OPEN_SERVICES:
+        if handler is None:
             return handler
-        metadata = dict(details.invocation_metadata or ())
-        raw = metadata.get("authorization")
-        authorization = raw.decode() if isinstance(raw, bytes) else raw
+        method = details.method or ""
+        service = method.rsplit("/", 2)[-2] if "/" in method else ""
+        authorization: str | None = None
+        if service not in OPEN_SERVICES:
+            metadata = dict(details.invocation_metadata or ())
+            raw = metadata.get("authorization")
+            authorization = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            authorization = authorization or ""
+        call = _Call(self, method, authorization)
+        options = {
+            "request_deserializer": lenient(handler.request_deserializer),
+            "response_serializer": handler.response_serializer,
+        }
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, authorization),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+            return grpc.unary_unary_rpc_method_handler(call.unary(handler.unary_unary), **options)
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._streaming(handler.unary_stream, authorization),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                call.streaming(handler.unary_stream), **options
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                call.unary(handler.stream_unary, requests=True), **options
+            )
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                call.streaming(handler.stream_stream, requests=True), **options
             )
         return handler
 
-    def _unary(self, behaviour: Any, authorization: str | None) -> Any:
-        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            await self._authenticate(authorization, context)
+    async def authenticate(self, authorization: str | None, context: Context) -> None:
+        """The caller's principal, for the servicer (`authorization` None: an open service)."""
+        if authorization is None:
+            return
+        try:
+            set_current_principal(self._tokens.authenticate(authorization or None))
+        except Unauthenticated as error:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, bounded(str(error)))
+
+    async def check(self, request: Any, context: Context, method: str) -> None:
+        if isinstance(request, Malformed):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request is not a well-formed protobuf message for {method}",
+            )
+        try:
+            check_request(request, self._rules)
+        except InvalidField as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, bounded(str(error)))
+
+    async def abort_for(self, error: Exception, context: Context, method: str) -> None:
+        """Abort with the error's status; re-raise gRPC's own abort as it is."""
+        if isinstance(error, grpc.aio.AbortError):
+            return
+        code = status_for(error, self._errors)
+        if code is not None:
+            await context.abort(code, bounded(str(error)))
+        incident = uuid.uuid4().hex[:12]
+        log_unexpected(error, method, incident)
+        await context.abort(
+            grpc.StatusCode.INTERNAL,
+            f"internal error (incident {incident}); the service logged the details",
+        )
+
+
+class _Call:
+    """One call's wrappers around the servicer's behaviour."""
+
+    def __init__(self, guard: GuardInterceptor, method: str, authorization: str | None) -> None:
+        self._guard, self._method, self._authorization = guard, method, authorization
+
+    def unary(self, behaviour: Any, *, requests: bool = False) -> Any:
+        async def guarded(request: Any, context: Context) -> Any:
+            request = await self._admitted(request, context, requests)
             try:
                 return await behaviour(request, context)
             except Exception as error:
-                await self._abort_for(error, context)
+                await self._guard.abort_for(error, context, self._method)
                 raise
 
         return guarded
 
-    def _streaming(self, behaviour: Any, authorization: str | None) -> Any:
-        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            await self._authenticate(authorization, context)
+    def streaming(self, behaviour: Any, *, requests: bool = False) -> Any:
+        async def guarded(request: Any, context: Context) -> Any:
+            request = await self._admitted(request, context, requests)
             try:
                 # aclosing: a cancelled call closes the servicer's generator (and what it
                 # holds, e.g. a database cursor) now, not whenever it is collected.
@@ -103,27 +197,37 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                     async for item in items:
                         yield item
             except Exception as error:
-                await self._abort_for(error, context)
+                await self._guard.abort_for(error, context, self._method)
                 raise
 
         return guarded
 
-    async def _authenticate(
-        self, authorization: str | None, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
-        try:
-            set_current_principal(self._tokens.authenticate(authorization))
-        except Unauthenticated as error:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(error))
+    async def _admitted(self, request: Any, context: Context, requests: bool) -> Any:
+        """The request once the caller is known and the request checked; a stream of
+        requests is checked one by one as the servicer reads it."""
+        await self._guard.authenticate(self._authorization, context)
+        if requests:
+            return self._checked(request, context)
+        await self._guard.check(request, context, self._method)
+        return request
 
-    async def _abort_for(
-        self, error: Exception, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
-        code = status_for(error, self._errors)
-        if code is not None:
-            await context.abort(code, str(error))
-        if not isinstance(error, grpc.aio.AbortError):
-            log.exception("unhandled error in gRPC method")
+    async def _checked(self, requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+        async for request in requests:
+            await self._guard.check(request, context, self._method)
+            yield request
+
+
+def log_unexpected(error: BaseException, method: str, incident: str) -> None:
+    """One bounded record: the error's type, its message cut short, and the last frames."""
+    frames = traceback.format_list(traceback.extract_tb(error.__traceback__)[-LOGGED_FRAMES:])
+    log.error(
+        "unexpected %s in %s (incident %s): %s\n%s",
+        type(error).__name__,
+        method,
+        incident,
+        bounded(str(error), LOGGED_MESSAGE_BYTES),
+        "".join(frames).rstrip(),
+    )
 
 
 @dataclass(frozen=True)
@@ -142,9 +246,12 @@ async def start_grpc_server(
     registrations: Sequence[Registration],
     tokens: TokenRegistry,
     errors: ErrorTable,
+    rules: RequestRules | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Start serving; returns the server and the bound port (useful when `port` is 0)."""
-    server = grpc.aio.server(interceptors=[GuardInterceptor(tokens, errors)])
+    """Start serving; returns the server and the bound port (useful when `port` is 0).
+
+    `rules` bound the services' request fields beyond the defaults (`validation`)."""
+    server = grpc.aio.server(interceptors=[GuardInterceptor(tokens, errors, rules)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for registration in registrations:
