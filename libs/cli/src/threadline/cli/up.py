@@ -10,13 +10,14 @@ import signal
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
 from threadline.cli.devstate import STATE_DIR, DevState, Ports, saved_secrets
 from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from threadline.cli.supervisor import Supervisor
+from threadline.cli.supervisor import ServerWatch, Supervisor, WatchedServer
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +31,37 @@ PROCESSES = (
 )
 
 
-def start_servers(stack: ExitStack, state_dir: Path) -> tuple[str, str]:
-    """The NATS and PostgreSQL URLs: given ones, else embedded servers under `state_dir`."""
+@dataclass
+class Servers:
+    """The NATS and PostgreSQL the platform uses, and those of them embedded here."""
+
+    nats_url: str
+    database_url: str
+    embedded: list[WatchedServer] = field(default_factory=list)
+
+
+def start_embedded_servers(stack: ExitStack, state_dir: Path) -> Servers:
+    """The given NATS and PostgreSQL URLs, else embedded servers under `state_dir`."""
     # Absolute: PostgreSQL runs as another user and from another working directory.
     state_dir = state_dir.resolve()
+    embedded: list[WatchedServer] = []
     nats_url = os.environ.get("THREADLINE_NATS_URL")
     if not nats_url:
         nats = stack.enter_context(EmbeddedNats(state_dir / "nats"))
         nats_url = nats.url
+        embedded.append(nats)
     database_url = os.environ.get("THREADLINE_DATABASE_URL")
     if not database_url:
         postgres = stack.enter_context(EmbeddedPostgres(state_dir / "postgres"))
         database_url = postgres.url
-    return nats_url, database_url
+        embedded.append(postgres)
+    return Servers(nats_url, database_url, embedded)
+
+
+def start_servers(stack: ExitStack, state_dir: Path) -> tuple[str, str]:
+    """The NATS and PostgreSQL URLs: given ones, else embedded servers under `state_dir`."""
+    servers = start_embedded_servers(stack, state_dir)
+    return servers.nats_url, servers.database_url
 
 
 def plan(nats_url: str, database_url: str) -> DevState:
@@ -123,33 +142,47 @@ def summary(state: DevState) -> str:
 
 
 async def run_platform(state_dir: Path = STATE_DIR) -> int:
+    """Run until Ctrl-C (0), or until an embedded server dies and cannot be restarted (1)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with ExitStack() as servers:
-        nats_url, database_url = await asyncio.to_thread(start_servers, servers, state_dir)
-        state = plan(nats_url, database_url)
+    failure = ""
+    with ExitStack() as stack:
+        servers = await asyncio.to_thread(start_embedded_servers, stack, state_dir)
+        state = plan(servers.nats_url, servers.database_url)
         state.save(state_dir / "dev.json")
+        watch = ServerWatch(servers.embedded)
+        watching = asyncio.create_task(watch.run(), name="watch embedded servers")
         supervisor = Supervisor()
         env = environment(state)
         for name, module, _, _ in PROCESSES:
             supervisor.add(name, [sys.executable, "-m", module], env)
         supervisor.add("sandbox", [sys.executable, "-m", "threadline.sandbox"], env)
         await supervisor.start()
+        stopped = asyncio.create_task(stop.wait())
         try:
-            ready = asyncio.ensure_future(wait_until_ready(state))
-            await asyncio.wait(
-                [ready, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-            )
+            ready = asyncio.create_task(wait_until_ready(state))
+            await asyncio.wait([ready, stopped, watching], return_when=asyncio.FIRST_COMPLETED)
             if ready.done():
                 ready.result()
                 print(summary(state), flush=True)
-                await stop.wait()
+                await asyncio.wait([stopped, watching], return_when=asyncio.FIRST_COMPLETED)
             else:
                 ready.cancel()
+            if watching.done():
+                failure = watching.result()
         finally:
+            # The watch ends first: servers stopped on purpose must not be restarted.
+            await watch.stop()
+            await asyncio.gather(watching, return_exceptions=True)
+            stopped.cancel()
+            if failure:
+                log.critical("%s. Stopping the platform.", failure)
             log.info("stopping the platform")
             await supervisor.stop()
+    if failure:
+        print(f"Threadline stopped: {failure}.", file=sys.stderr, flush=True)
+        return 1
     print("Threadline stopped.", flush=True)
     return 0
