@@ -78,7 +78,7 @@ def test_readable_text_of_each_type(kind: str, body: Any, text: str) -> None:
 def test_content_keeps_the_type_object_as_json() -> None:
     message = {"type": "location", "location": {"latitude": 1.5, "longitude": 2, "name": "Café"}}
 
-    content = message_content("location", message)
+    content = message_content("location", message).content
 
     assert content.type == "location"
     assert json.loads(content.payload_json) == {"latitude": 1.5, "longitude": 2, "name": "Café"}
@@ -86,6 +86,6 @@ def test_content_keeps_the_type_object_as_json() -> None:
 
 
 def test_content_of_a_message_without_its_object_is_an_empty_json_object() -> None:
-    content = message_content("interactive", {"type": "interactive"})
+    content = message_content("interactive", {"type": "interactive"}).content
 
     assert (content.text, content.payload_json) == ("", "{}")

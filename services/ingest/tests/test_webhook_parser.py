@@ -19,6 +19,7 @@ from threadline.ingest.webhook_parser import (
 )
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+AN_HOUR_AGO = str(int(NOW.timestamp()) - 3600)
 TextWebhook = Callable[..., dict[str, Any]]
 
 
@@ -42,7 +43,7 @@ def _status_webhook(**status: Any) -> dict[str, Any]:
 def test_text_message_becomes_inbound_message_with_its_sender_and_times(
     text_webhook: TextWebhook,
 ) -> None:
-    body = text_webhook(text="Is it in blue?", wamid="wamid.A1", timestamp="1749416383")
+    body = text_webhook(text="Is it in blue?", wamid="wamid.A1", timestamp=AN_HOUR_AGO)
 
     message = _only_inbound(body)
 
@@ -57,8 +58,9 @@ def test_text_message_becomes_inbound_message_with_its_sender_and_times(
     )
     assert (message.content.type, message.content.text) == ("text", "Is it in blue?")
     assert json.loads(message.content.payload_json) == {"body": "Is it in blue?"}
-    assert message.sent_at.seconds == 1749416383
+    assert message.sent_at.seconds == int(AN_HOUR_AGO)
     assert message.received_at.ToDatetime(tzinfo=UTC) == NOW
+    assert list(message.problems) == []
 
 
 def test_customer_known_only_by_business_scoped_id_is_kept() -> None:
@@ -136,6 +138,7 @@ def test_status_message_id_is_wamid_status_and_timestamp() -> None:
 
 def test_status_reports_recipient_pricing_and_time() -> None:
     body = _status_webhook(
+        timestamp=AN_HOUR_AGO,
         recipient_id="16505551234",
         recipient_user_id="US.42",
         pricing={
@@ -156,7 +159,7 @@ def test_status_reports_recipient_pricing_and_time() -> None:
         "utility",
         "regular",
     )
-    assert report.reported_at.seconds == 1750000000
+    assert report.reported_at.seconds == int(AN_HOUR_AGO)
 
 
 def test_failed_status_carries_whatsapp_errors() -> None:
@@ -218,24 +221,48 @@ def test_first_phone_number_id_is_read_even_from_a_malformed_webhook() -> None:
         (b"[1, 2]", "must be a JSON object, got a list"),
         (b"{}", "entry is missing"),
         (b'{"entry": {}}', "entry must be a list, got an object"),
-        (b'{"entry": [7]}', "entry[0] must be an object, got a number"),
-        (b'{"entry": [{"id": "1"}]}', "entry[0].changes is missing"),
-        (b'{"entry": [{"changes": [{"value": {}}]}]}', "entry[0].changes[0].field is missing"),
-        (
-            b'{"entry": [{"changes": [{"field": "messages", "value": []}]}]}',
-            "entry[0].changes[0].value must be an object, got a list",
-        ),
-        (
-            b'{"entry": [{"changes": [{"field": "messages", "value": {"messages": []}}]}]}',
-            "entry[0].changes[0].value.metadata is missing",
-        ),
     ],
 )
-def test_malformed_body_is_refused_naming_what_is_wrong(body: bytes, reason: str) -> None:
+def test_body_without_an_entry_list_is_refused_naming_what_is_wrong(
+    body: bytes, reason: str
+) -> None:
     with pytest.raises(MalformedWebhook) as refused:
         parse_webhook(body, received_at=NOW)
 
     assert reason in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "reason"),
+    [
+        (b'{"entry": [7]}', "entry[0]", "entry[0] must be an object, got a number"),
+        (b'{"entry": [{"id": "1"}]}', "entry[0]", "entry[0].changes is missing"),
+        (
+            b'{"entry": [{"changes": [{"value": {}}]}]}',
+            "entry[0].changes[0]",
+            "entry[0].changes[0].field is missing",
+        ),
+        (
+            b'{"entry": [{"changes": [{"field": "messages", "value": []}]}]}',
+            "entry[0].changes[0]",
+            "entry[0].changes[0].value must be an object, got a list",
+        ),
+        (
+            b'{"entry": [{"changes": [{"field": "messages", "value": {"messages": []}}]}]}',
+            "entry[0].changes[0]",
+            "entry[0].changes[0].value.metadata is missing",
+        ),
+    ],
+)
+def test_malformed_entry_or_change_is_rejected_naming_what_is_wrong(
+    body: bytes, path: str, reason: str
+) -> None:
+    parsed = parse_webhook(body, received_at=NOW)
+
+    (rejected,) = parsed.rejected
+    assert (rejected.path, rejected.slug) == (path, "unparseable")
+    assert reason in rejected.reason
+    assert parsed.facts == ()
 
 
 @pytest.mark.parametrize(
@@ -249,26 +276,27 @@ def test_malformed_body_is_refused_naming_what_is_wrong(body: bytes, reason: str
         ("context", "wamid.X", "messages[0].context must be an object"),
     ],
 )
-def test_malformed_message_is_refused_naming_its_field(
+def test_malformed_message_is_rejected_naming_its_field(
     text_webhook: TextWebhook, field: str, value: object, reason: str
 ) -> None:
     body = text_webhook()
     message = body["entry"][0]["changes"][0]["value"]["messages"][0]
     message[field] = value
 
-    with pytest.raises(MalformedWebhook) as refused:
-        parse_document(body, received_at=NOW)
+    parsed = parse_document(body, received_at=NOW)
 
-    assert reason in refused.value.reason
+    (rejected,) = parsed.rejected
+    assert rejected.path == "entry[0].changes[0].value.messages[0]"
+    assert reason in rejected.reason
+    assert parsed.facts == ()
 
 
-def test_message_from_nobody_is_refused(text_webhook: TextWebhook) -> None:
+def test_message_from_nobody_is_rejected(text_webhook: TextWebhook) -> None:
     body = text_webhook(wa_id=None)
 
-    with pytest.raises(MalformedWebhook) as refused:
-        parse_document(body, received_at=NOW)
+    (rejected,) = parse_document(body, received_at=NOW).rejected
 
-    assert "neither 'from' nor 'from_user_id'" in refused.value.reason
+    assert "neither 'from' nor 'from_user_id'" in rejected.reason
 
 
 def test_decode_gives_the_json_object() -> None:

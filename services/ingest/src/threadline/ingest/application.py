@@ -4,6 +4,12 @@ Nothing is acknowledged to WhatsApp before JetStream has acknowledged the raw bo
 fact (`NotAcknowledged` otherwise, and WhatsApp retries); a retry publishes the same
 `Nats-Msg-Id`s, so JetStream keeps each fact once. The raw body goes first and alone; the
 facts then go out together, written in the webhook's order on the one connection.
+
+A signed body is never refused for what it holds (Meta would retry it for days): the parts the
+parser rejected (`webhook_parser.Rejected`) are dead-lettered with their reasons — one dead
+letter per kind of mistake (`dlq.ingest.<slug>`), carrying the raw body, so a webhook of a
+thousand bad messages costs at most three dead letters — and the facts beside them are
+published. Even a bug of the parser stops only the webhook it met (`parser-error`).
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ from datetime import datetime
 
 from threadline.ingest.subjects import fact_subject, raw_msg_id, raw_subject
 from threadline.ingest.webhook_parser import (
+    UNPARSEABLE,
     Fact,
     Ignored,
     MalformedWebhook,
+    ParsedWebhook,
+    Rejected,
     decode,
     first_phone_number_id,
     parse_document,
@@ -30,16 +39,21 @@ from threadline.servicekit.clock import Clock, utc_now
 log = logging.getLogger(__name__)
 
 RECEIVED_AT = "Threadline-Received-At"
-DEAD_LETTER_SLUG = "unparseable"
+DEAD_LETTER_SLUG = UNPARSEABLE
+PARSER_ERROR = "parser-error"
+_REASONS_NAMED = 10
+_MAX_REASON = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """The body and its facts are kept; `duplicates` of them JetStream already had."""
+    """The body and its facts are kept; `duplicates` of them JetStream already had; the
+    `rejected` parts beside them were dead-lettered."""
 
     facts: tuple[Fact, ...]
     ignored: tuple[Ignored, ...]
     duplicates: int
+    rejected: tuple[Rejected, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +76,37 @@ class WebhookIntake:
         self._clock = clock
 
     async def accept(self, body: bytes) -> Accepted | DeadLettered:
-        """Keep `body`, then publish its facts; raises `NotAcknowledged` if JetStream did not."""
+        """Keep `body`, then publish its facts; raises `NotAcknowledged` if JetStream did not.
+
+        `DeadLettered` when no fact could be made and something was rejected."""
         received_at = self._clock()
         try:
             document = decode(body)
         except MalformedWebhook as problem:
             await self._keep_raw(body, None, received_at)
-            return await self._dead_letter(body, None, problem)
+            return await self._dead_letter(body, None, [_whole(problem.reason, problem.slug)])
         phone_number_id = first_phone_number_id(document)
         await self._keep_raw(body, phone_number_id, received_at)
         try:
             parsed = parse_document(document, received_at=received_at)
         except MalformedWebhook as problem:
-            return await self._dead_letter(body, phone_number_id, problem)
-        for ignored in parsed.ignored:
-            log.info("ignored a '%s' change: %s", ignored.field, ignored.reason)
+            return await self._dead_letter(
+                body, phone_number_id, [_whole(problem.reason, problem.slug)]
+            )
+        except Exception as error:
+            # A bug, met by this webhook: it must stop nothing but itself (Meta would retry it
+            # for days, and every other webhook behind it).
+            log.exception("the webhook parser failed; the webhook is dead-lettered")
+            reason = f"the parser failed: {type(error).__name__}"
+            return await self._dead_letter(body, phone_number_id, [_whole(reason, PARSER_ERROR)])
+        _log(parsed)
         acks = await self._publish_facts(parsed.facts)
-        return Accepted(parsed.facts, parsed.ignored, sum(ack.duplicate for ack in acks))
+        if parsed.rejected:
+            dead = await self._dead_letter(body, phone_number_id, list(parsed.rejected))
+            if not parsed.facts:
+                return dead
+        duplicates = sum(ack.duplicate for ack in acks)
+        return Accepted(parsed.facts, parsed.ignored, duplicates, parsed.rejected)
 
     async def _keep_raw(self, body: bytes, phone_number_id: str | None, at: datetime) -> None:
         subject = raw_subject(self._topology, phone_number_id)
@@ -86,23 +114,28 @@ class WebhookIntake:
         await self._publish(subject, body, msg_id=raw_msg_id(body), headers=headers)
 
     async def _dead_letter(
-        self, body: bytes, phone_number_id: str | None, problem: MalformedWebhook
+        self, body: bytes, phone_number_id: str | None, rejected: list[Rejected]
     ) -> DeadLettered:
-        try:
-            await dead_letter(
-                self._bus,
-                self._topology,
-                service="ingest",
-                slug=DEAD_LETTER_SLUG,
-                reason=problem.reason,
-                subject=raw_subject(self._topology, phone_number_id),
-                data=body,
-                stream=self._topology.stream(INGEST_RAW),
-                msg_id="dlq:" + raw_msg_id(body),
-            )
-        except Exception as error:
-            raise NotAcknowledged(f"dead letter not acknowledged: {error!r}") from error
-        return DeadLettered(problem.reason)
+        """One dead letter per kind of mistake, each carrying the raw body and its reasons."""
+        by_slug: dict[str, list[Rejected]] = {}
+        for part in rejected:
+            by_slug.setdefault(part.slug, []).append(part)
+        for slug, parts in by_slug.items():
+            try:
+                await dead_letter(
+                    self._bus,
+                    self._topology,
+                    service="ingest",
+                    slug=slug,
+                    reason=_summary(parts),
+                    subject=raw_subject(self._topology, phone_number_id),
+                    data=body,
+                    stream=self._topology.stream(INGEST_RAW),
+                    msg_id=f"dlq:{slug}:{raw_msg_id(body)}",
+                )
+            except Exception as error:
+                raise NotAcknowledged(f"dead letter not acknowledged: {error!r}") from error
+        return DeadLettered(_summary(rejected))
 
     async def _publish_facts(self, facts: tuple[Fact, ...]) -> list[PublishAck]:
         results = await asyncio.gather(
@@ -130,3 +163,29 @@ class WebhookIntake:
             # Whatever the bus failed with (timeout, no stream, connection lost), the effect
             # is the same: not kept, so WhatsApp must send it again.
             raise NotAcknowledged(f"{subject} not acknowledged: {error!r}") from error
+
+
+def _whole(reason: str, slug: str) -> Rejected:
+    return Rejected("", reason, slug)
+
+
+def _summary(parts: list[Rejected]) -> str:
+    """The reasons of the first parts, cut short (each names its path and quotes little)."""
+    text = "; ".join(part.reason for part in parts[:_REASONS_NAMED])
+    if len(parts) > _REASONS_NAMED:
+        text += f"; and {len(parts) - _REASONS_NAMED} more"
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def _log(parsed: ParsedWebhook) -> None:
+    for ignored in parsed.ignored:
+        log.info("ignored a '%s' change: %s", ignored.field, ignored.reason)
+    for fact in parsed.facts:
+        if problems := fact.problems:
+            log.info(
+                "%s %s kept with %d problems: %s",
+                fact.name,
+                fact.msg_id,
+                len(problems),
+                "; ".join(problems[:3]) + ("; …" if len(problems) > 3 else ""),
+            )

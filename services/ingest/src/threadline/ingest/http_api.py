@@ -28,6 +28,41 @@ SPAN_NAME: Final = "ingest.webhook"
 
 Handled = tuple[str, web.Response]
 
+# The webhook fields of the WhatsApp Business Account object (Meta's documentation).
+WEBHOOK_FIELDS: Final = frozenset(
+    {
+        "account_alerts",
+        "account_review_update",
+        "account_update",
+        "automatic_events",
+        "business_capability_update",
+        "business_status_update",
+        "calls",
+        "flows",
+        "group_lifecycle_update",
+        "group_participants_update",
+        "group_settings_update",
+        "group_status_update",
+        "history",
+        "message_echoes",
+        "message_template_components_update",
+        "message_template_quality_update",
+        "message_template_status_update",
+        "messages",
+        "partner_solutions",
+        "payment_configuration_update",
+        "phone_number_name_update",
+        "phone_number_quality_update",
+        "security",
+        "smb_app_state_sync",
+        "smb_message_echoes",
+        "template_category_update",
+        "template_correct_category_detection",
+        "tracking_events",
+        "user_preferences",
+    }
+)
+
 
 class WebhookApi:
     """Translates HTTP to `WebhookIntake.accept` and back; counts and traces every delivery."""
@@ -114,13 +149,27 @@ class WebhookApi:
     def _accepted(self, result: Accepted) -> web.Response:
         for fact in result.facts:
             self._metrics.facts.labels(fact.name).inc()
+            self._metrics.fact_problems.inc(len(fact.problems))
         for ignored in result.ignored:
-            self._metrics.ignored_changes.labels(ignored.field).inc()
+            self._metrics.ignored_changes.labels(_field_label(ignored.field)).inc()
+        for part in result.rejected:
+            self._metrics.rejected_parts.labels(part.slug).inc()
         self._metrics.duplicate_facts.inc(result.duplicates)
         trace.get_current_span().set_attribute("threadline.ingest.facts", len(result.facts))
         return web.json_response(
-            {"status": "accepted", "facts": len(result.facts), "duplicates": result.duplicates}
+            {
+                "status": "accepted",
+                "facts": len(result.facts),
+                "duplicates": result.duplicates,
+                "rejected": len(result.rejected),
+            }
         )
+
+
+def _field_label(field: str) -> str:
+    """A webhook field as a metric label: Meta's own names, else `other` (the sender chooses
+    the field, and every new label value is a new time series kept in memory)."""
+    return field if field in WEBHOOK_FIELDS else "other"
 
 
 def _same(given: str, expected: str) -> bool:

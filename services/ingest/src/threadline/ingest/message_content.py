@@ -3,21 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from threadline.contracts.events.v1 import common_pb2
+from threadline.ingest.bounds import READABLE_TEXT
 from threadline.ingest.webhook_shape import JsonObject, compact_json, text_of
 
 
-def message_content(kind: str, message: JsonObject) -> common_pb2.MessageContent:
-    """`kind`'s object of `message` (`message["image"]` for an image), read for people."""
+@dataclass(frozen=True, slots=True)
+class Content:
+    content: common_pb2.MessageContent
+    problems: list[str]
+
+
+def message_content(kind: str, message: JsonObject, path: str = "message") -> Content:
+    """`kind`'s object of the cleaned `message` (`message["image"]` for an image), read for
+    people; the readable text is bounded, and a location without valid coordinates noted."""
     body = message.get(kind)
-    return common_pb2.MessageContent(
+    problems: list[str] = []
+    text = readable_text(kind, body)
+    if len(text) > READABLE_TEXT:
+        problems.append(
+            f"{path}: the readable text was cut from {len(text)} to {READABLE_TEXT} characters"
+        )
+        text = text[:READABLE_TEXT]
+    if kind == "location" and isinstance(body, dict) and coordinates(body) is None:
+        problems.append(
+            f"{path}.location has no latitude and longitude that are numbers within ±90 and "
+            "±180; no coordinates are derived"
+        )
+    content = common_pb2.MessageContent(
         type=kind,
-        text=readable_text(kind, body),
+        text=text,
         # "{}" rather than "" when WhatsApp sent no object, so readers can always parse it.
         payload_json=compact_json(body) if body is not None else "{}",
     )
+    return Content(content, problems)
+
+
+def coordinates(location: JsonObject) -> tuple[float, float] | None:
+    """Latitude and longitude when both are finite numbers within ±90 and ±180."""
+    latitude, longitude = location.get("latitude"), location.get("longitude")
+    if not (_is_number(latitude) and _is_number(longitude)):
+        return None
+    # Comparisons are exact for integers of any size; NaN fails both.
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return latitude, longitude
 
 
 def readable_text(kind: str, body: Any) -> str:
@@ -49,11 +82,9 @@ def _interactive(body: Any) -> str:
 
 
 def _location(body: Any) -> str:
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or (found := coordinates(body)) is None:
         return ""
-    latitude, longitude = body.get("latitude"), body.get("longitude")
-    if not (_is_number(latitude) and _is_number(longitude)):
-        return ""
+    latitude, longitude = found
     return f"{latitude},{longitude}"
 
 
@@ -87,7 +118,7 @@ def _edit(body: Any) -> str:
     return readable_text(kind, edited.get(kind)) if kind != "edit" else ""
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

@@ -45,6 +45,17 @@ class IngestMetrics:
             ["field"],
             registry=registry,
         )
+        self.rejected_parts = Counter(
+            "threadline_ingest_rejected_parts",
+            "Parts of signed webhooks (messages, statuses, changes) dead-lettered, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.fact_problems = Counter(
+            "threadline_ingest_fact_problems",
+            "Values ingest cleaned, cut short or clamped to keep a fact within its bounds.",
+            registry=registry,
+        )
         self.handling = Histogram(
             "threadline_ingest_webhook_seconds",
             "Time from receiving a webhook to answering it.",

@@ -7,28 +7,43 @@ exactly what was wrong with it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from google.protobuf.timestamp_pb2 import Timestamp
+from threadline.ingest.bounds import TIMESTAMP_DIGITS
+from threadline.ingest.sanitize import quote
 
 JsonObject = Mapping[str, Any]
 
-# The range google.protobuf.Timestamp can hold: 0001-01-01 to 9999-12-31.
-_MIN_SECONDS: Final = -62_135_596_800
-_MAX_SECONDS: Final = 253_402_300_799
+_DIGITS: Final = re.compile("[0-9]+")
+
+
+UNPARSEABLE: Final = "unparseable"  # the structure is not WhatsApp's
+BAD_ID: Final = "bad-id"  # an id or key over its bound, or not printable
+OVERSIZED: Final = "oversized"  # over the whole-message bound once cleaned
 
 
 class MalformedWebhook(ValueError):
-    """A webhook body that cannot be read as WhatsApp sends it; `reason` names what is wrong."""
+    """A webhook, or a part of it, that cannot be read as WhatsApp sends it.
 
-    def __init__(self, reason: str) -> None:
+    `reason` names what is wrong and where, quoting at most a few characters of the input;
+    `slug` names the kind of mistake (the dead letter's subject)."""
+
+    def __init__(self, reason: str, slug: str = UNPARSEABLE) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.slug = slug
 
 
 def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def as_object(value: object, where: str) -> JsonObject:
+    if not isinstance(value, dict):
+        raise MalformedWebhook(f"{where} must be an object, got {kind_of(value)}")
+    return value
 
 
 def object_at(parent: JsonObject, key: str, path: str, *, required: bool) -> JsonObject:
@@ -39,15 +54,13 @@ def object_at(parent: JsonObject, key: str, path: str, *, required: bool) -> Jso
         if required:
             raise MalformedWebhook(f"{where} is missing")
         return {}
-    if not isinstance(value, dict):
-        raise MalformedWebhook(f"{where} must be an object, got {kind_of(value)}")
-    return value
+    return as_object(value, where)
 
 
-def objects_at(
+def list_at(
     parent: JsonObject, key: str, path: str, *, required: bool = False
-) -> list[tuple[str, JsonObject]]:
-    """The objects of the list under `key`, each with its path."""
+) -> list[tuple[str, object]]:
+    """The items of the list under `key`, each with its path (read one by one by the caller)."""
     value = parent.get(key)
     where = join(path, key)
     if value is None:
@@ -56,12 +69,15 @@ def objects_at(
         return []
     if not isinstance(value, list):
         raise MalformedWebhook(f"{where} must be a list, got {kind_of(value)}")
-    items: list[tuple[str, JsonObject]] = []
-    for index, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise MalformedWebhook(f"{where}[{index}] must be an object, got {kind_of(item)}")
-        items.append((f"{where}[{index}]", item))
-    return items
+    return [(f"{where}[{index}]", item) for index, item in enumerate(value)]
+
+
+def objects_at(
+    parent: JsonObject, key: str, path: str, *, required: bool = False
+) -> list[tuple[str, JsonObject]]:
+    """The objects of the list under `key`, each with its path; any other item is a mistake."""
+    items = list_at(parent, key, path, required=required)
+    return [(where, as_object(item, where)) for where, item in items]
 
 
 def string_at(parent: JsonObject, key: str, path: str, *, required: bool = False) -> str:
@@ -77,21 +93,43 @@ def string_at(parent: JsonObject, key: str, path: str, *, required: bool = False
     return value
 
 
-def unix_time_at(parent: JsonObject, key: str, path: str) -> tuple[Timestamp, int]:
-    """The Unix time (seconds, as a string or a number) under `key`, and its seconds."""
+def id_at(
+    parent: JsonObject, key: str, path: str, max_chars: int, *, required: bool = False
+) -> str:
+    """The id (or key: a type, a status) under `key`: printable and at most `max_chars` long.
+
+    An id is never cut short (it would name something else): over its bound, or holding
+    control characters, lone surrogates or NUL, it is a `BAD_ID` mistake."""
+    value = string_at(parent, key, path, required=required)
+    where = join(path, key)
+    if len(value) > max_chars:
+        raise MalformedWebhook(
+            f"{where} has {len(value)} characters, more than the {max_chars} it may have",
+            BAD_ID,
+        )
+    if not value.isprintable():
+        raise MalformedWebhook(f"{where} is not printable: {quote(value)}", BAD_ID)
+    return value
+
+
+def unix_seconds_at(parent: JsonObject, key: str, path: str) -> int:
+    """The Unix time (seconds, as a string of digits or a number) under `key`.
+
+    Any number of up to `TIMESTAMP_DIGITS` digits is read; whether it is a sensible time is for
+    the caller (it is clamped to a window around the time received)."""
     value = parent.get(key)
     where = join(path, key)
     if value is None or value == "":
         raise MalformedWebhook(f"{where} is missing")
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise MalformedWebhook(f"{where} must be Unix seconds, got {kind_of(value)}")
-    try:
-        seconds = int(value)
-    except ValueError:
-        raise MalformedWebhook(f"{where} must be Unix seconds, got {value!r}") from None
-    if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
-        raise MalformedWebhook(f"{where} is out of range: {seconds}")
-    return Timestamp(seconds=seconds), seconds
+    if isinstance(value, int):
+        if abs(value) >= 10**TIMESTAMP_DIGITS:
+            raise MalformedWebhook(f"{where} must be Unix seconds, got {quote(value)}")
+        return value
+    if not (_DIGITS.fullmatch(value) and len(value) <= TIMESTAMP_DIGITS):
+        raise MalformedWebhook(f"{where} must be Unix seconds, got {quote(value)}")
+    return int(value)
 
 
 def text_of(value: object) -> str:
