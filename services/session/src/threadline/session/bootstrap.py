@@ -24,7 +24,7 @@ from threadline.session.application.conversations import Conversations
 from threadline.session.auto_resolution import AutoResolver
 from threadline.session.config import SessionConfig
 from threadline.session.consumers import SOURCES, FactRecorder
-from threadline.session.grpc_api import ERRORS, EventLogServicer, SessionCommandsServicer
+from threadline.session.grpc_api import ERRORS, RULES, EventLogServicer, SessionCommandsServicer
 from threadline.session.outbox import StoredEvents
 from threadline.session.writer import EventStoreWriter
 
@@ -82,6 +82,7 @@ async def bootstrap(
         port=config.grpc_port,
         tokens=TokenRegistry.parse(config.api_tokens),
         errors=ERRORS,
+        rules=RULES,
         registrations=[
             Registration(
                 pb_grpc.add_SessionCommandsServicer_to_server,

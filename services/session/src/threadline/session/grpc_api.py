@@ -1,4 +1,10 @@
-"""gRPC adapters: `SessionCommands` and `EventLog`. Each method only translates."""
+"""gRPC adapters: `SessionCommands` and `EventLog`. Each method only translates.
+
+`RULES` bound every request field (checked by the server kit before a method runs): ids and
+numbers as WhatsApp writes them, texts as long as WhatsApp allows. An id that is not a
+conversation (or, for `ReadStream`, a stream) of the caller's numbers is NOT_FOUND, whatever
+it is otherwise: another tenant's conversation, a contact, a key, a business number or nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,13 @@ from uuid import UUID
 
 import grpc
 
+from threadline.contracts.events.v1 import common_pb2 as common_pb
 from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.servicekit.auth import PermissionDenied, current_principal
+from threadline.servicekit.errors import quoted
+from threadline.servicekit.validation import RequestRules, Rule, field_rules, json_value
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import OutboundRequest
 from threadline.session.domain.business_number import Template, TemplateNotFound
@@ -33,8 +42,16 @@ class InvalidRequest(Exception):
     """A request the method cannot serve as asked (INVALID_ARGUMENT)."""
 
 
+class StreamNotFound(LookupError):
+    """No stream by this id that the caller may read (another tenant's looks the same)."""
+
+    def __init__(self, stream_id: object) -> None:
+        super().__init__(f"stream {stream_id} was not found")
+
+
 ERRORS: dict[type[BaseException], grpc.StatusCode] = {
     ConversationNotFound: grpc.StatusCode.NOT_FOUND,
+    StreamNotFound: grpc.StatusCode.NOT_FOUND,
     TemplateNotFound: grpc.StatusCode.FAILED_PRECONDITION,
     WindowClosed: grpc.StatusCode.FAILED_PRECONDITION,
     InvalidTransition: grpc.StatusCode.FAILED_PRECONDITION,
@@ -44,6 +61,50 @@ ERRORS: dict[type[BaseException], grpc.StatusCode] = {
 }
 PAGE = 1000  # events per read from the store, and ReadAllPages' default page size
 MAX_PAGE = 5000
+MAX_POSITION = 2**63 - 1  # positions are PostgreSQL bigints
+
+# Bounds of the request fields; any other string field is bounded by the server kit's default.
+UUID_TEXT = Rule(64)
+PHONE_NUMBER_ID = Rule(64, r"[A-Za-z0-9_-]+", "letters, digits, '_' or '-' (a phone_number_id)")
+WA_ID = Rule(32, r"[0-9]+", "digits only (a wa_id: country code and number, no '+')")
+TEMPLATE_NAME = Rule(512, r"[a-z0-9_]+", "lowercase letters, digits and '_' (a template name)")
+LANGUAGE = Rule(16, r"[A-Za-z]{2,3}(_[A-Za-z0-9]{2,4})?", "a language code such as en or pt_BR")
+WORD = Rule(32)  # status, author, category, message type
+REASON = Rule(1024)
+MAX_TEXT = 4096  # a WhatsApp text body
+MAX_PAYLOAD_JSON = 16384  # a message type's object (interactive, template with parameters, ...)
+RULES: RequestRules = (
+    field_rules(
+        pb.SendMessageRequest,
+        conversation_id=UUID_TEXT,
+        idempotency_key=Rule(256),
+        author=WORD,
+        phone_number_id=PHONE_NUMBER_ID,
+        customer_wa_id=WA_ID,
+    )
+    | field_rules(
+        common_pb.MessageContent,
+        type=WORD,
+        text=Rule(MAX_TEXT),
+        payload_json=Rule(MAX_PAYLOAD_JSON),
+    )
+    | field_rules(
+        pb.UpdateConversationStatusRequest, conversation_id=UUID_TEXT, status=WORD, reason=REASON
+    )
+    | field_rules(pb.HandOffRequest, conversation_id=UUID_TEXT, reason=REASON)
+    | field_rules(pb.ResumeAutopilotRequest, conversation_id=UUID_TEXT)
+    | field_rules(pb.SetAutopilotRequest, phone_number_id=PHONE_NUMBER_ID)
+    | field_rules(
+        pb.RegisterTemplateRequest,
+        phone_number_id=PHONE_NUMBER_ID,
+        name=TEMPLATE_NAME,
+        language=LANGUAGE,
+        category=WORD,
+        body=Rule(1024),  # a template's body text, as WhatsApp bounds it
+    )
+    | field_rules(pb.ListTemplatesRequest, phone_number_id=PHONE_NUMBER_ID)
+    | field_rules(pb.ReadStreamRequest, stream_id=UUID_TEXT)
+)
 Context = grpc.aio.ServicerContext[Any, Any]
 PageStream = AsyncIterator[pb.SessionEventPage]
 
@@ -52,7 +113,19 @@ def parse_id(raw: str, what: str) -> UUID:
     try:
         return UUID(raw)
     except ValueError:
-        raise InvalidMessage(f"{what} must be a UUID, got {raw!r}") from None
+        raise InvalidMessage(f"{what} must be a UUID, got {quoted(raw)}") from None
+
+
+def check_payload(content: common_pb.MessageContent) -> None:
+    """A message type's object, when given, is what outbound will send: a JSON object (a
+    list for `contacts`), not too deep, with finite numbers and clean strings."""
+    if not content.payload_json:
+        return
+    value = json_value(content.payload_json, "content.payload_json")
+    expected = list if content.type == "contacts" else dict
+    if not isinstance(value, expected) or not value:
+        shape = "array" if expected is list else "object"
+        raise InvalidMessage(f"content.payload_json must be a non-empty JSON {shape}")
 
 
 def template_pb(template: Template) -> pb.Template:
@@ -70,7 +143,8 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
         self._writer, self._app = writer, writer.app
 
     async def _conversation_for(self, raw_id: str, role: str) -> UUID:
-        """The conversation's id, when the caller may act on it (another tenant's: not found)."""
+        """The conversation's id, when the caller may act on it. Any other id is not found,
+        alike: another tenant's conversation, another aggregate's id, an unknown one."""
         current_principal().require_role(role)
         conversation_id = parse_id(raw_id, "conversation_id")
         # On the writer thread: it changes cached aggregates in place.
@@ -84,7 +158,7 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
         if not phone_number_id:
             raise InvalidMessage("phone_number_id is required")
         if not current_principal().can_see(phone_number_id):
-            raise PermissionDenied(f"this token is not scoped to number {phone_number_id}")
+            raise PermissionDenied(f"this token is not scoped to number {quoted(phone_number_id)}")
         return phone_number_id
 
     async def SendMessage(
@@ -92,6 +166,7 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
     ) -> pb.SendMessageResponse:
         if not request.idempotency_key:
             raise InvalidMessage("idempotency_key is required, so a retried call is a no-op")
+        check_payload(request.content)
         conversation_id = None
         if request.conversation_id:
             conversation_id = await self._conversation_for(request.conversation_id, "write")
@@ -210,6 +285,8 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         self, request: pb.ReadAllRequest, context: Context
     ) -> AsyncIterator[events_pb.SessionEvent]:
         self._require_whole_log()
+        if request.from_position > MAX_POSITION:
+            raise InvalidRequest(f"from_position may be at most {MAX_POSITION}")
         async for page in self._pages(request.from_position, request.limit, PAGE):
             for event in page.events:
                 yield event
@@ -218,6 +295,8 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         self, request: pb.ReadAllPagesRequest, context: Context
     ) -> AsyncIterator[pb.SessionEventPage]:
         self._require_whole_log()
+        if request.from_position > MAX_POSITION:
+            raise InvalidRequest(f"from_position may be at most {MAX_POSITION}")
         size = request.page_size or PAGE
         if size > MAX_PAGE:
             raise InvalidRequest(f"page_size may be at most {MAX_PAGE}, got {size}")
@@ -231,10 +310,11 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         stream_id = parse_id(request.stream_id, "stream_id")
         events = await asyncio.to_thread(self._read_stream, stream_id)
         if not events:
-            raise ConversationNotFound(stream_id)
+            raise StreamNotFound(stream_id)
+        # Every aggregate's first event names its business number.
         body = events[0].WhichOneof("body") or ""
         number = getattr(getattr(events[0], body, None), "phone_number_id", "")
         if not current_principal().can_see(number):
-            raise ConversationNotFound(stream_id)
+            raise StreamNotFound(stream_id)
         for event in events:
             yield event

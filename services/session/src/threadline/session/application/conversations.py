@@ -9,6 +9,7 @@ from typing import ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from threadline.servicekit.clock import Clock, utc_now
@@ -25,7 +26,7 @@ from threadline.session.application.outcomes import NotYet, Outcome, Rejected
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.domain.business_number import Template
 from threadline.session.domain.conversation import Conversation
-from threadline.session.domain.errors import DomainError, InvalidMessage
+from threadline.session.domain.errors import ConversationNotFound, DomainError, InvalidMessage
 from threadline.session.domain.identity import requested_message_id
 from threadline.session.domain.templates import template_reference
 from threadline.session.event_store import load_many
@@ -213,7 +214,12 @@ class Conversations(Application[UUID]):
     # Queries -------------------------------------------------------------------------
 
     def find_conversation(self, conversation_id: UUID) -> Conversation:
-        return conversation(UnitOfWork(self.repository), conversation_id)
+        """The conversation with this id; the id of anything else (a contact, a key, a business
+        number) is not found either, never named as what it is."""
+        found = UnitOfWork(self.repository).get(conversation_id, Aggregate)
+        if not isinstance(found, Conversation):
+            raise ConversationNotFound(conversation_id)
+        return found
 
     def auto_resolve_hours(self, phone_number_id: str) -> int:
         return business_number(UnitOfWork(self.repository), phone_number_id).auto_resolve_hours

@@ -9,6 +9,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from threadline.servicekit.errors import quoted
 from threadline.session.domain.errors import DomainError, InvalidMessage
 from threadline.session.domain.identity import NAMESPACE
 
@@ -19,7 +20,9 @@ DEFAULT_AUTO_RESOLVE_HOURS = 12
 
 class TemplateNotFound(DomainError):
     def __init__(self, name: str, language: str) -> None:
-        super().__init__(f"template {name!r} ({language}) is not registered for this number")
+        super().__init__(
+            f"template {quoted(name)} ({language[:32]}) is not registered for this number"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,9 @@ class BusinessNumber(Aggregate):
     def register_template(self, *, name: str, language: str, category: str, body: str) -> None:
         category = category.upper()
         if category not in CATEGORIES:
-            raise InvalidMessage(f"category must be one of {sorted(CATEGORIES)}, got {category!r}")
+            raise InvalidMessage(
+                f"category must be one of {sorted(CATEGORIES)}, got {quoted(category)}"
+            )
         if not name or not language or not body.strip():
             raise InvalidMessage("a template needs a name, a language and a body")
         self._template_registered(name, language, category, body, count_parameters(body))

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from threadline.servicekit.errors import quoted
 from threadline.session.domain.business_number import Template
 from threadline.session.domain.errors import InvalidMessage, InvalidTransition, WindowClosed
 from threadline.session.domain.lifecycle import (
@@ -19,7 +20,7 @@ from threadline.session.domain.lifecycle import (
 )
 from threadline.session.domain.statuses import moves_forward, status_rank
 from threadline.session.domain.templates import check_template_parameters
-from threadline.session.domain.window import window_closes_at
+from threadline.session.domain.window import later, window_closes_at
 
 AUTHORS = frozenset({"ai", "agent", "flow"})
 FREE_ENTRY_WINDOW = timedelta(hours=72)
@@ -212,7 +213,7 @@ class Conversation(Aggregate):
         if self.last_inbound_at is None or sent_at > self.last_inbound_at:
             self.last_inbound_at = sent_at
         if free_entry:
-            self.free_entry_until = sent_at + FREE_ENTRY_WINDOW
+            self.free_entry_until = later(sent_at, FREE_ENTRY_WINDOW)
         self._touch(sent_at)
 
     def record_customer_change(
@@ -307,7 +308,7 @@ class Conversation(Aggregate):
         usable_templates: list[str] | None = None,
     ) -> None:
         if author not in AUTHORS:
-            raise InvalidMessage(f"author must be one of {sorted(AUTHORS)}, got {author!r}")
+            raise InvalidMessage(f"author must be one of {sorted(AUTHORS)}, got {quoted(author)}")
         if not self.is_open:
             raise InvalidTransition(f"the conversation is {self.status}; nothing more is sent")
         kind = content.get("type", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from threadline.servicekit.errors import quoted
 from threadline.session.domain.errors import InvalidTransition
 
 ACTIVE = "active"
@@ -22,7 +23,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 def check_transition(current: str, target: str) -> None:
     if target not in STATUSES:
-        raise InvalidTransition(f"unknown status {target!r}; one of {sorted(STATUSES)}")
+        raise InvalidTransition(f"unknown status {quoted(target)}; one of {sorted(STATUSES)}")
     if target not in TRANSITIONS[current]:
         allowed = sorted(TRANSITIONS[current]) or "nothing (it is closed)"
         raise InvalidTransition(
