@@ -1,0 +1,216 @@
+"""The exact agreements a chaos run must end with, each a row of the summary table.
+
+Expected reply count: the offline assistant drafts one reply per customer message (the draft id
+derives from the message, so a redelivery drafts the same reply) unless the message is stale
+(older than an hour: ours carry the current time) or asks for a person (ours never do); the
+session queues every draft of an open conversation with autopilot on. So each message gets
+exactly one reply: there is no reply that answers a burst.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from tests.chaos.faults import Fault
+from tests.chaos.load import REPLY_TAG, LoadFigures
+from tests.chaos.truth import EventLogFacts, JetStreamFacts, ReadModelFacts
+from threadline.sandbox.outbox import AcceptedMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    expected: int | str
+    actual: int | str
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+def _twice(values: Iterable[str]) -> list[str]:
+    return [value for value, n in Counter(values).items() if n > 1]
+
+
+def _differences(expected: Collection[str], actual: Iterable[str], what: str) -> str:
+    """'' when `actual` holds exactly the `expected` values once each, else what is off."""
+    seen = list(actual)
+    missing = set(expected) - set(seen)
+    extra = set(seen) - set(expected)
+    twice = _twice(seen)
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} {what} missing, e.g. {sorted(missing)[:3]}")
+    if extra:
+        parts.append(f"{len(extra)} unexpected, e.g. {sorted(extra)[:3]}")
+    if twice:
+        parts.append(f"{len(twice)} twice, e.g. {sorted(twice)[:3]}")
+    return "; ".join(parts)
+
+
+def _exact(name: str, expected: Collection[str], actual: Iterable[str], what: str) -> Check:
+    seen = list(actual)
+    detail = _differences(expected, seen, what)
+    # A row only agrees when the values are the expected ones, each once.
+    return Check(name, len(expected), len(seen) if not detail else f"{len(seen)} (!)", detail)
+
+
+def reply_tag(message: AcceptedMessage) -> str:
+    text = message.request.get("text")
+    body = text.get("body", "") if isinstance(text, dict) else ""
+    found = REPLY_TAG.search(str(body))
+    return f"{message.to}/{found.group(1)}" if found else f"{message.to}/untagged:{body[:40]}"
+
+
+def compare(
+    *,
+    customers: int,
+    load: LoadFigures,
+    log: EventLogFacts,
+    models: ReadModelFacts,
+    sandbox: list[AcceptedMessage],
+    stream: JetStreamFacts,
+) -> list[Check]:
+    sent_wamids = set(load.sent)
+    sent_tags = {f"{m.wa_id}/{m.tag}" for m in load.sent.values()}
+    n = len(sent_wamids)
+    received_ids = {m.message_id for m in log.received}
+    ai_queued = [q for q in log.queued if q.author == "ai"]
+    queued_ids = {q.message_id for q in ai_queued}
+    dispatched_wamids = {d.wamid for d in log.dispatched}
+    ai_rows = [row for row in models.reply_rows if row[4] == "ai"]
+    not_read = sorted(m for m in queued_ids if log.status_of.get(m) != "read")
+    status_differs = [row[0] for row in ai_rows if row[3] != log.status_of.get(row[0], "queued")]
+    return [
+        Check(
+            "webhook deliveries answered 200",
+            load.deliveries,
+            load.accepted,
+            f"{load.undelivered} never got a 200" if load.undelivered else "",
+        ),
+        # The session's event store (EventLog).
+        _exact(
+            "event store: customer messages (by wamid)",
+            sent_wamids,
+            (m.wamid for m in log.received),
+            "sent messages",
+        ),
+        _exact(
+            "event store: AI replies queued (by message answered)",
+            received_ids,
+            (q.in_reply_to_message_id for q in ai_queued),
+            "answers",
+        ),
+        _exact(
+            "event store: replies dispatched (by reply id)",
+            queued_ids,
+            (d.message_id for d in log.dispatched),
+            "dispatches",
+        ),
+        Check(
+            "event store: dispatch failures",
+            0,
+            len(log.failed),
+            "; ".join(f"{f.message_id}: {f.error.title}" for f in log.failed[:3]),
+        ),
+        Check(
+            "event store: replies whose last status is read",
+            len(queued_ids),
+            len(queued_ids) - len(not_read),
+            f"not read, e.g. {not_read[:3]}" if not_read else "",
+        ),
+        Check("event store: conversations started", customers, log.conversations),
+        Check("event store: contacts registered", customers, log.contacts),
+        # What Meta (the sandbox) received.
+        _exact(
+            "sandbox: replies received (by wamid)",
+            dispatched_wamids,
+            (m.wamid for m in sandbox),
+            "dispatched wamids",
+        ),
+        _exact(
+            "sandbox: replies received (by message answered)",
+            sent_tags,
+            (reply_tag(m) for m in sandbox),
+            "answers",
+        ),
+        # The read models (analytics schema).
+        _exact(
+            "analytics.messages: customer (by wamid)",
+            sent_wamids,
+            (row[1] for row in models.customer_rows),
+            "messages",
+        ),
+        _exact(
+            "analytics.messages: AI replies (by id)",
+            queued_ids,
+            (row[0] for row in ai_rows),
+            "replies",
+        ),
+        _exact(
+            "analytics.messages: AI replies (by wamid)",
+            dispatched_wamids,
+            (row[1] for row in ai_rows),
+            "wamids",
+        ),
+        _exact(
+            "analytics.messages: AI replies (by in_reply_to)",
+            received_ids,
+            (row[2] for row in ai_rows),
+            "answers",
+        ),
+        Check("analytics.messages: other replies", 0, len(models.reply_rows) - len(ai_rows)),
+        Check(
+            "analytics.messages: status as in the event store",
+            len(ai_rows),
+            len(ai_rows) - len(status_differs),
+            f"differ, e.g. {status_differs[:3]}" if status_differs else "",
+        ),
+        Check(
+            "analytics.response_facts (answered)",
+            f"{n} ({n})",
+            f"{models.response_facts} ({models.answered})",
+        ),
+        Check("analytics.conversations", log.conversations, models.conversations),
+        Check(
+            "analytics.conversations: sum of message_count",
+            len(log.received) + len(log.queued),
+            models.message_count_sum,
+        ),
+        Check("analytics.contacts", log.contacts, models.contacts),
+        Check(
+            "analytics projection position = event store end", log.last_position, models.position
+        ),
+        Check(
+            "DEAD_LETTERS messages",
+            0,
+            stream.dead_letters,
+            ", ".join(f"{s}: {c}" for s, c in stream.dead_letter_subjects.items()),
+        ),
+    ]
+
+
+def duplicate_sends(sandbox: list[AcceptedMessage], faults: list[Fault]) -> list[str]:
+    """Every answer WhatsApp received more than once, with the fault nearest its first send
+    (outbound documents one window it cannot close: a crash, or losing NATS, between Meta's
+    200 and the write of its sent-ledger)."""
+    by_answer: defaultdict[str, list[AcceptedMessage]] = defaultdict(list)
+    for message in sandbox:
+        by_answer[reply_tag(message)].append(message)
+    lines = []
+    for answer, sends in sorted(by_answer.items()):
+        if len(sends) < 2:
+            continue
+        sends.sort(key=lambda m: m.accepted_at)
+        first = sends[0].accepted_at
+        at = ", ".join(f"{m.accepted_at:%H:%M:%S.%f} ({m.wamid[-12:]})" for m in sends)
+        line = f"{answer} sent {len(sends)} times: {at}"
+        if faults:
+            nearest = min(faults, key=lambda f: abs((f.killed_wall - first).total_seconds()))
+            gap = (nearest.killed_wall - first).total_seconds() * 1000
+            line += f"; nearest fault: {nearest.target} killed {gap:+.0f} ms from the first send"
+        lines.append(line)
+    return lines
