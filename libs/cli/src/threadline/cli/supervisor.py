@@ -205,6 +205,7 @@ class Supervisor:
         except OSError as error:
             return f"could not be started ({error})"
         child.process = process
+        child.recent.clear()  # the last lines shown when it exits are this run's
         if self._stopping:  # stop() ran while the process was being created
             with contextlib.suppress(ProcessLookupError):
                 process.terminate()
@@ -269,6 +270,8 @@ class Supervisor:
         if child.recent:
             lines.append(f"  last lines of {child.name}:")
             lines += [f"    {_shorten(text)}" for text in child.recent]
+        else:
+            lines.append(f"  {child.name} printed nothing before it ended.")
         log.error("%s", "\n".join(lines))
         return delay
 
@@ -414,5 +417,5 @@ class ServerWatch:
             return None
         return (
             f"embedded {server.name} stopped serving ({reason}) and could not be restarted "
-            f"after {attempts} attempts: {error}"
+            f"after {attempts} attempts: {str(error).rstrip('.')}"
         )

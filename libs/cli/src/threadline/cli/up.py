@@ -164,13 +164,15 @@ async def run_platform(state_dir: Path = STATE_DIR) -> int:
         try:
             ready = asyncio.create_task(wait_until_ready(state))
             await asyncio.wait([ready, stopped, watching], return_when=asyncio.FIRST_COMPLETED)
-            if ready.done():
+            if not ready.done():
+                ready.cancel()
+            elif isinstance(ready.exception(), TimeoutError):
+                failure = f"{ready.exception()} (its lines above say why)"
+            else:
                 ready.result()
                 print(summary(state), flush=True)
                 await asyncio.wait([stopped, watching], return_when=asyncio.FIRST_COMPLETED)
-            else:
-                ready.cancel()
-            if watching.done():
+            if watching.done() and not failure:
                 failure = watching.result()
         finally:
             # The watch ends first: servers stopped on purpose must not be restarted.
