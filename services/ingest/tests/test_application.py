@@ -171,3 +171,62 @@ async def test_raw_not_acknowledged_publishes_no_fact(text_webhook: TextWebhook)
         await _intake(bus).accept(_encode(text_webhook()))
 
     assert bus.published == []
+
+
+async def test_bad_parts_are_dead_lettered_once_per_kind_and_the_good_facts_published(
+    text_webhook: TextWebhook,
+) -> None:
+    bus = InMemoryBus()
+    body = text_webhook(wamid="wamid.GOOD", phone_number_id="555")
+    messages = body["entry"][0]["changes"][0]["value"]["messages"]
+    good = messages[0]
+    messages += [
+        {**good, "id": "w" * 300},
+        {**good, "id": "x" * 300},
+        {**good, "id": "wamid.NOTIME", "timestamp": "soon"},
+    ]
+
+    result = await _intake(bus).accept(_encode(body))
+
+    assert isinstance(result, Accepted)
+    assert [f.msg_id for f in result.facts] == ["wamid.GOOD"]
+    assert [r.slug for r in result.rejected] == ["bad-id", "bad-id", "unparseable"]
+    assert [p.subject for p in bus.published] == [
+        "t1.ingest.raw.555",
+        "t1.ingest.events.555.InboundMessageReceived",
+        "t1.dlq.ingest.bad-id",
+        "t1.dlq.ingest.unparseable",
+    ]
+    bad_ids = bus.published[2]
+    assert bad_ids.payload == _encode(body)
+    assert "messages[1].id has 300 characters" in bad_ids.headers[REASON]
+    assert "messages[2].id has 300 characters" in bad_ids.headers[REASON]
+
+
+async def test_a_webhook_delivered_again_dead_letters_nothing_twice(
+    text_webhook: TextWebhook,
+) -> None:
+    bus = InMemoryBus()
+    body = _encode(text_webhook(wamid="w" * 300))
+
+    first = await _intake(bus).accept(body)
+    again = await _intake(bus).accept(body)
+
+    assert isinstance(first, DeadLettered) and isinstance(again, DeadLettered)
+    assert len(bus.on("t1.dlq.")) == 1
+
+
+async def test_a_parser_bug_dead_letters_that_webhook_alone(
+    text_webhook: TextWebhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(document: object, *, received_at: datetime) -> None:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr("threadline.ingest.application.parse_document", broken)
+    bus = InMemoryBus()
+
+    result = await _intake(bus).accept(_encode(text_webhook(phone_number_id="555")))
+
+    assert isinstance(result, DeadLettered)
+    assert result.reason == "the parser failed: TypeError"
+    assert [p.subject for p in bus.published] == ["t1.ingest.raw.555", "t1.dlq.ingest.parser-error"]

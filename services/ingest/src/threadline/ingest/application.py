@@ -174,7 +174,7 @@ def _summary(parts: list[Rejected]) -> str:
     text = "; ".join(part.reason for part in parts[:_REASONS_NAMED])
     if len(parts) > _REASONS_NAMED:
         text += f"; and {len(parts) - _REASONS_NAMED} more"
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
 
 
 def _log(parsed: ParsedWebhook) -> None:

@@ -77,6 +77,7 @@ INT64: Final = range(-(2**63), 2**63)
 
 # What a fact, a log line or an error text says about the sender's input.
 MAX_PROBLEMS: Final = 32
+MAX_PROBLEM_CHARS: Final = 300
 QUOTE_CHARS: Final = 64
 
 # Timestamps, around the time the webhook was received.

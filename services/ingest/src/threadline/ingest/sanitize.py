@@ -26,6 +26,7 @@ from threadline.ingest.bounds import (
     INT64,
     MAX_DEPTH,
     MAX_LIST_ITEMS,
+    MAX_PROBLEM_CHARS,
     MAX_PROBLEMS,
     OBJECT_KEY,
     QUOTE_CHARS,
@@ -40,15 +41,16 @@ _MAX_INT_DIGITS: Final = 40
 
 
 def quote(value: object, limit: int = QUOTE_CHARS) -> str:
-    """`value` for an error text: its `repr`, of at most `limit` characters and then "…".
+    """`value` for an error text: at most `limit` characters of it, escaped, then "...".
 
-    `repr` escapes control characters and lone surrogates, so the text is safe in a log line,
-    a header or a protobuf string."""
+    `ascii` escapes control characters, lone surrogates and anything not ASCII, so the text is
+    safe in a log line, a protobuf string and a NATS header (which readers parse as ASCII)."""
     if isinstance(value, str):
-        return repr(value[:limit]) + ("…" if len(value) > limit else "")
+        return ascii(value[:limit]) + ("..." if len(value) > limit else "")
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
         return f"<an integer of {value.bit_length()} bits>"
-    return _cut(repr(value), limit)
+    text = ascii(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _cut(text: str, limit: int) -> str:
@@ -77,7 +79,8 @@ def _parse_int(text: str) -> int | float:
 
 
 class Problems:
-    """What was changed, as texts; the first `MAX_PROBLEMS` kept, the others counted."""
+    """What was changed, as texts (each cut at `MAX_PROBLEM_CHARS`); the first `MAX_PROBLEMS`
+    kept, the others counted."""
 
     def __init__(self, limit: int = MAX_PROBLEMS) -> None:
         self._limit = limit
@@ -86,7 +89,7 @@ class Problems:
 
     def add(self, text: str) -> None:
         if len(self._texts) < self._limit:
-            self._texts.append(text)
+            self._texts.append(_cut(text, MAX_PROBLEM_CHARS))
         else:
             self._more += 1
 
