@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from threadline.analytics.config import AnalyticsConfig
 from threadline.analytics.consumer import Projector
 from threadline.analytics.export import ConversationExports
-from threadline.analytics.grpc_api import ERRORS, registration
+from threadline.analytics.grpc_api import ERRORS, RULES, registration
 from threadline.analytics.http_gateway import local_address, start_gateway
 from threadline.analytics.metrics import ConversationMetrics
 from threadline.analytics.metrics_grpc import registration as metrics_registration
@@ -91,6 +91,7 @@ async def start_analytics(
         ],
         tokens=config.tokens,
         errors=ERRORS,
+        rules=RULES,
     )
     stack.push_async_callback(server.stop, GRACE_SECONDS)
     gateway_port = None

@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from threadline.analytics.errors import InvalidQuery
+from threadline.servicekit.errors import quoted
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -137,7 +138,7 @@ def parse_id(text: str, argument: str) -> UUID:
     try:
         return UUID(text.strip())
     except ValueError:
-        raise InvalidQuery(f"{argument} must be a UUID, got {text!r}") from None
+        raise InvalidQuery(f"{argument} must be a UUID, got {quoted(text)}") from None
 
 
 def _wa_id(phone: str) -> str:
@@ -146,7 +147,7 @@ def _wa_id(phone: str) -> str:
         return ""
     digits = "".join(ch for ch in phone if ch.isdigit())
     if not digits:
-        raise InvalidQuery(f"customer_phone must contain digits, got {phone!r}")
+        raise InvalidQuery(f"customer_phone must contain digits, got {quoted(phone)}")
     return digits
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from threadline.servicekit.errors import quoted
+
 
 class ConversationNotFound(LookupError):
     """No conversation with this id that the caller may see."""
@@ -18,4 +20,6 @@ class CustomerNotFound(LookupError):
     """No customer by this id on a business number the caller may see."""
 
     def __init__(self, business_number: str, customer: str) -> None:
-        super().__init__(f"no customer {customer!r} on business number {business_number!r}")
+        super().__init__(
+            f"no customer {quoted(customer)} on business number {quoted(business_number)}"
+        )

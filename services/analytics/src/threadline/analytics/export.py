@@ -28,6 +28,7 @@ from threadline.analytics.read_models.view_rows import (
 )
 from threadline.analytics.views import MessageView
 from threadline.servicekit.auth import Principal
+from threadline.servicekit.errors import quoted
 
 CHUNK_BYTES = 64 * 1024
 ROWS_PER_FETCH = 500
@@ -74,7 +75,7 @@ class ExportRequest:
         name = format.strip().lower() or "csv"
         if name not in FORMATS:
             raise InvalidQuery(
-                f"format must be one of {', '.join(FORMATS)} (default csv), got {format!r}"
+                f"format must be one of {', '.join(FORMATS)} (default csv), got {quoted(format)}"
             )
         return cls(criteria, name, include_messages)
 

@@ -1,4 +1,9 @@
-"""`threadline.analytics.v1.ConversationQueries` over gRPC: requests in, views out."""
+"""`threadline.analytics.v1.ConversationQueries` over gRPC: requests in, views out.
+
+`RULES` bound the request fields of both analytics services (checked by the server kit before
+a method runs). Another tenant's conversation or customer is NOT_FOUND, like one that does not
+exist (`queries.py`).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.servicekit.auth import current_principal
 from threadline.servicekit.grpc_kit import Registration
+from threadline.servicekit.validation import RequestRules, Rule, field_rules
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -27,6 +33,26 @@ ERRORS: dict[type[BaseException], grpc.StatusCode] = {
     CustomerNotFound: grpc.StatusCode.NOT_FOUND,
     InvalidQuery: grpc.StatusCode.INVALID_ARGUMENT,
 }
+
+
+ID = Rule(64)  # a conversation or contact id (a UUID), a business number
+WORD = Rule(32)  # a status, a channel
+_FILTER = {
+    "lead_id": ID,
+    "status": WORD,
+    "channel": WORD,
+    "business_number": ID,
+    "customer_phone": ID,
+    "assistant": Rule(128),
+}
+RULES: RequestRules = (
+    field_rules(pb.ListConversationsRequest, **_FILTER)
+    | field_rules(pb.ConversationFilter, **_FILTER)
+    | field_rules(pb.GetConversationRequest, conversation_id=ID)
+    | field_rules(pb.ListMessagesRequest, conversation_id=ID)
+    | field_rules(pb.GetSessionStatusRequest, business_number=ID, customer=Rule(128))
+    | field_rules(pb.ExportConversationsRequest, format=Rule(16))
+)
 
 
 class ConversationQueriesApi(analytics_pb2_grpc.ConversationQueriesServicer):
