@@ -20,7 +20,7 @@ from threadline.session.domain.lifecycle import (
 )
 from threadline.session.domain.statuses import moves_forward, status_rank
 from threadline.session.domain.templates import check_template_parameters
-from threadline.session.domain.window import window_closes_at
+from threadline.session.domain.window import later, window_closes_at
 
 AUTHORS = frozenset({"ai", "agent", "flow"})
 FREE_ENTRY_WINDOW = timedelta(hours=72)
@@ -213,7 +213,7 @@ class Conversation(Aggregate):
         if self.last_inbound_at is None or sent_at > self.last_inbound_at:
             self.last_inbound_at = sent_at
         if free_entry:
-            self.free_entry_until = sent_at + FREE_ENTRY_WINDOW
+            self.free_entry_until = later(sent_at, FREE_ENTRY_WINDOW)
         self._touch(sent_at)
 
     def record_customer_change(

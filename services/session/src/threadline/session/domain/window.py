@@ -1,4 +1,9 @@
-"""The 24-hour customer service window, opened and renewed only by a customer message."""
+"""The 24-hour customer service window, opened and renewed only by a customer message.
+
+Times come from outside (WhatsApp's timestamps): arithmetic on them saturates at the latest
+moment a `datetime` can hold instead of overflowing, so a time near year 9999 (ingest clamps
+such times, this is defence in depth) closes no window and fails no command.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,16 @@ from datetime import datetime, timedelta
 WINDOW = timedelta(hours=24)
 
 
+def later(moment: datetime, span: timedelta) -> datetime:
+    """`moment + span`, or the latest moment a datetime holds (in `moment`'s zone) beyond it."""
+    try:
+        return moment + span
+    except OverflowError:
+        return datetime.max.replace(tzinfo=moment.tzinfo)
+
+
 def window_closes_at(last_inbound_at: datetime | None) -> datetime | None:
-    return None if last_inbound_at is None else last_inbound_at + WINDOW
+    return None if last_inbound_at is None else later(last_inbound_at, WINDOW)
 
 
 def window_is_open(last_inbound_at: datetime | None, now: datetime) -> bool:
