@@ -25,7 +25,7 @@ from threadline.testing import unique_id
 
 SECRET = "app-secret-for-hostile-tests"
 TextWebhook = Callable[..., dict[str, Any]]
-MAX_FACT_BYTES = 200 * 1024
+MAX_FACT_BYTES = 160 * 1024
 
 
 @pytest.fixture

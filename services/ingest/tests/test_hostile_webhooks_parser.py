@@ -22,7 +22,7 @@ RECENT = str(int(NOW.timestamp()) - 60)
 MESSAGE = "entry[0].changes[0].value.messages[0]"
 TextWebhook = Callable[..., dict[str, Any]]
 # Fact and session-event sizes this module promises (bounds.py): far below NATS's 1 MiB.
-MAX_FACT_BYTES = 200 * 1024
+MAX_FACT_BYTES = 160 * 1024
 
 
 def webhook(*messages: dict[str, Any], phone_number_id: str = "106540352242922") -> dict[str, Any]:

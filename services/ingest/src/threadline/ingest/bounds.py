@@ -11,11 +11,12 @@ a code point is never more than one of them, so a text within WhatsApp's limit i
 Why these numbers:
 
 - `MAX_MESSAGE_JSON_BYTES` bounds everything made from one message. A fact carries the message
-  object (`raw_json`), its content object (`payload_json`, a part of it) and a readable text
-  (at most `READABLE_TEXT`); the session event carries the content and the message without its
-  content object. So a fact stays under ~150 KiB and a session event under ~100 KiB, far below
-  NATS's 1 MiB payload, whatever the sender does (`test_event_size.py` in the session measures
-  the largest message allowed).
+  object (`raw_json`, <= 64 KiB), its content object (`payload_json`, a part of it), a readable
+  text (<= `READABLE_TEXT` characters, 16 KiB) and its problems (<= 33 of 300 ASCII characters,
+  10 KiB): under 160 KiB. The session event carries the content and the message *without* its
+  content object (together <= 64 KiB), the text and the problems: under 100 KiB. Both far below
+  NATS's 1 MiB payload whatever the sender does (`services/session/tests/test_hostile_facts.py`
+  builds the largest messages allowed through this parser and the session: 152 and 92 KiB).
 - Ids are keys: of JetStream deduplication (`Nats-Msg-Id`, at most 65,535 bytes), of database
   indexes (PostgreSQL refuses btree entries over ~2.7 KB) and of the session's aggregates. An id
   cut short would name something else, so an id over its bound is never truncated: the message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 from uuid import UUID
 
 from google.protobuf.json_format import MessageToDict
@@ -37,7 +37,19 @@ def content(value: common_pb2.MessageContent) -> dict[str, str]:
 
 def _inbound(data: bytes, trace: str) -> Fact:
     fact = ingest_pb2.InboundMessageReceived.FromString(data)
+    kind = fact.content.type
     raw: dict[str, Any] = json.loads(fact.raw_json) if fact.raw_json else {}
+    payload = json.loads(fact.content.payload_json) if fact.content.payload_json else None
+    body = raw.get(kind) if payload is None else payload  # the content object
+    metadata: dict[str, Any] = {
+        "raw": _without_content(raw, kind, payload),
+        "display_phone_number": fact.display_phone_number,
+        "profile_name": fact.customer.profile_name,
+        "received_at": moment(fact.received_at).isoformat(),
+        **_derived(kind, body),
+    }
+    if fact.problems:
+        metadata["problems"] = list(fact.problems)
     return InboundMessage(
         wamid=fact.wamid,
         phone_number_id=fact.phone_number_id,
@@ -47,38 +59,50 @@ def _inbound(data: bytes, trace: str) -> Fact:
         content=content(fact.content),
         sent_at=moment(fact.sent_at),
         context_wamid=fact.context_wamid,
-        # Everything the payload carried stays with the message.
-        metadata={
-            "raw": raw,
-            "display_phone_number": fact.display_phone_number,
-            "profile_name": fact.customer.profile_name,
-            "received_at": moment(fact.received_at).isoformat(),
-            **_derived(fact.content.type, raw),
-        },
+        # Everything the payload carried stays with the message, its content once.
+        metadata=metadata,
         trace=trace,
         free_entry="referral" in raw,
-        target_wamid=_target_wamid(fact.content.type, raw),
+        target_wamid=_target_wamid(body),
     )
 
 
-def _target_wamid(kind: str, raw: dict[str, Any]) -> str:
+def _without_content(raw: dict[str, Any], kind: str, payload: Any) -> dict[str, Any]:
+    """The message object without its content object (`raw["location"]` of a location):
+    `content.payload_json` holds that already, and a message's content is kept once, so an
+    event stays about the size of the message (ingest bounds that at 64 KiB of JSON)."""
+    if payload is None or kind not in raw:
+        return raw
+    return {key: value for key, value in raw.items() if key != kind}
+
+
+def _target_wamid(body: Any) -> str:
     """The message an edit, a revoke or a reaction is about."""
-    body = raw.get(kind, {})
     if not isinstance(body, dict):
         return ""
     return str(body.get("original_message_id") or body.get("message_id") or "")
 
 
-def _derived(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """What the platform adds to the raw payload: a map link for a location."""
-    location = raw.get("location", {}) if kind == "location" else {}
-    if isinstance(location, dict) and "latitude" in location and "longitude" in location:
-        latitude, longitude = location["latitude"], location["longitude"]
-        return {
-            "coordinates": {"latitude": latitude, "longitude": longitude},
-            "map_link": f"https://www.google.com/maps?q={latitude},{longitude}",
-        }
-    return {}
+def _derived(kind: str, body: Any) -> dict[str, Any]:
+    """What the platform adds to the content: coordinates and a map link for a location whose
+    latitude and longitude are numbers within ±90 and ±180 (ingest notes any other as a
+    problem of the message)."""
+    if kind != "location" or not isinstance(body, dict):
+        return {}
+    latitude, longitude = body.get("latitude"), body.get("longitude")
+    if not (_is_number(latitude) and _is_number(longitude)):
+        return {}
+    # Comparisons are exact for integers of any size; NaN and infinities fail them.
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return {}
+    return {
+        "coordinates": {"latitude": latitude, "longitude": longitude},
+        "map_link": f"https://www.google.com/maps?q={latitude},{longitude}",
+    }
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _status(data: bytes, trace: str) -> Fact:
