@@ -7,11 +7,44 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from google.protobuf.message import Message
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
 
 from threadline.servicekit.telemetry import inject_trace_headers
 
 MSG_ID = "Nats-Msg-Id"
+# NATS's default `max_payload`; a connection learns the server's own value when it connects.
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+_HEADER_LINE = len(b"NATS/1.0\r\n") + len(b"\r\n")
+
+
+class MessageTooLarge(MaxPayloadError):
+    """Payload and headers together exceed what the server accepts in one message.
+
+    Checked before publishing: the server answers an oversized message by closing the
+    connection (every publish in flight on it fails), and nats-py checks the payload alone.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__()
+        self.size, self.limit = size, limit
+
+    def __str__(self) -> str:
+        return f"message of {self.size} bytes exceeds the maximum payload of {self.limit} bytes"
+
+
+def encoded_size(payload: bytes, headers: Mapping[str, str] | None) -> int:
+    """What a message weighs against `max_payload`: its payload and its header block."""
+    if not headers:
+        return len(payload)
+    block = sum(len(k.encode()) + len(str(v).encode()) + 4 for k, v in headers.items())
+    return len(payload) + _HEADER_LINE + block
+
+
+def payload_limit(bus: object) -> int:
+    """The largest message `bus` can publish (`max_payload`), or NATS's default."""
+    limit = getattr(bus, "max_payload", None)
+    return limit if isinstance(limit, int) and limit > 0 else DEFAULT_MAX_PAYLOAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +72,13 @@ class JetStreamBus:
         self._js = js
         self._timeout = timeout
 
+    @property
+    def max_payload(self) -> int:
+        """The server's limit on one message (payload and headers), as the connection knows."""
+        client = getattr(self._js, "_nc", None)
+        limit = getattr(client, "max_payload", None)
+        return limit if isinstance(limit, int) and limit > 0 else DEFAULT_MAX_PAYLOAD
+
     async def publish(
         self,
         subject: str,
@@ -52,6 +92,9 @@ class JetStreamBus:
         if "traceparent" not in all_headers:
             inject_trace_headers(all_headers)
         payload = message if isinstance(message, bytes) else message.SerializeToString()
+        size = encoded_size(payload, all_headers)
+        if size > self.max_payload:
+            raise MessageTooLarge(size, self.max_payload)
         ack = await self._js.publish(subject, payload, timeout=self._timeout, headers=all_headers)
         return PublishAck(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
 
@@ -68,6 +111,7 @@ class InMemoryBus:
     """An `EventBus` for unit tests: keeps what was published, dedups by message id."""
 
     published: list[Published] = field(default_factory=list)
+    max_payload: int = DEFAULT_MAX_PAYLOAD
     _seen: set[str] = field(default_factory=set)
 
     async def publish(
@@ -80,11 +124,14 @@ class InMemoryBus:
     ) -> PublishAck:
         duplicate = msg_id in self._seen
         if not duplicate:
-            self._seen.add(msg_id)
             payload = message if isinstance(message, bytes) else message.SerializeToString()
             all_headers = {**(headers or {}), MSG_ID: msg_id}
             if "traceparent" not in all_headers:
                 inject_trace_headers(all_headers)
+            size = encoded_size(payload, all_headers)
+            if size > self.max_payload:
+                raise MessageTooLarge(size, self.max_payload)
+            self._seen.add(msg_id)
             self.published.append(Published(subject, payload, all_headers))
         return PublishAck(stream="memory", sequence=len(self.published), duplicate=duplicate)
 

@@ -1,9 +1,21 @@
 """A durable pull consumer that hands batches to a handler and acks only what it committed.
 
 The handler returns one `Outcome` per delivery. `ACK` is acked; `Retry` is redelivered with
-back-off until `max_deliver` deliveries, then dead-lettered with its reason; `DeadLetter` goes
-to `DEAD_LETTERS` at once. A handler that raises retries the whole batch. The stream always moves
-on: nothing blocks behind a message that keeps failing.
+back-off (and jitter) until `max_deliver` deliveries, then dead-lettered with its reason;
+`DeadLetter` goes to `DEAD_LETTERS` at once. Nothing blocks behind a message that keeps failing:
+
+- A handler that raises (or answers with the wrong number of outcomes) for a batch gets each
+  message of it alone, so one poison message cannot take its batch down with it; an error
+  raised for one message alone is classified (`failures.classify`): permanent → dead-lettered,
+  transient → retried.
+- A dependency that is unavailable (the database or NATS away) is waited out with back-off:
+  the batch is handled again once it is back, neither retried to death nor dead-lettered, and
+  kept in progress meanwhile so the server does not hand it to anyone else.
+- The server never gives up on a message by itself (`max_deliver` is unlimited there); this
+  loop decides. A message delivered `unsettled_limit` times without ever being settled (its
+  handler crashed the process every time) is dead-lettered without being handled again.
+- A failed ack, nak or dead letter is logged and the message comes back later; a failed fetch
+  subscribes again after a back-off. The loop itself only stops when asked.
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
@@ -21,6 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from threadline.messaging.bus import EventBus
 from threadline.messaging.dead_letters import dead_letter
+from threadline.messaging.failures import Backoff, Failure, classify, describe, jittered
 from threadline.messaging.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -64,8 +77,21 @@ BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Sequence[Outcome]]]
 MessageHandler = Callable[[Delivery], Awaitable[Outcome]]
 
 
+class Unavailable(Exception):
+    """Raised by a handler: a dependency is away; handle the same batch again later."""
+
+
+def outcome_of(error: BaseException) -> Outcome:
+    """What a message whose handling raised `error` becomes, by the kind of failure."""
+    if classify(error) is Failure.PERMANENT:
+        return DeadLetter(describe(error), slug="poison")
+    return Retry(describe(error))
+
+
 def one_at_a_time(handler: MessageHandler) -> BatchHandler:
-    """Adapt a per-message handler; a raising message retries alone, not the batch."""
+    """Adapt a per-message handler; a raising message fails alone, not the batch: dead-lettered
+    at once when the error is permanent, retried when it may pass. A dependency that is
+    unavailable raises `Unavailable`, so the loop waits and the batch is handled again."""
 
     async def handle(batch: Sequence[Delivery]) -> Sequence[Outcome]:
         outcomes: list[Outcome] = []
@@ -73,8 +99,10 @@ def one_at_a_time(handler: MessageHandler) -> BatchHandler:
             try:
                 outcomes.append(await handler(delivery))
             except Exception as error:
+                if classify(error) is Failure.UNAVAILABLE:
+                    raise Unavailable(describe(error)) from error
                 log.exception("handler failed on %s", delivery.subject)
-                outcomes.append(Retry(f"{type(error).__name__}: {error}"))
+                outcomes.append(outcome_of(error))
         return outcomes
 
     return handle
@@ -91,6 +119,13 @@ class ConsumerSettings:
     fetch_timeout: float = 1.0
     drain_timeout: float = 0.005
     ack_wait: float = 30.0
+    # Waiting out an unavailable dependency, and a fetch or subscribe that failed.
+    wait: Backoff = field(default_factory=lambda: Backoff(first=0.2, limit=15.0))
+    # Deliveries after which a message never settled is dead-lettered unhandled.
+    unsettled_limit: int = 20
+    # While idle, how often to check that the consumer still exists (fetches from a deleted
+    # one just time out); a missing one is made again.
+    check_interval: float = 30.0
 
 
 @dataclass
@@ -106,22 +141,45 @@ class ConsumerLoop:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
+        """Consume until `stop`; trouble with NATS is waited out, never fatal."""
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                subscription = await self._subscribe()
+            except Exception as error:
+                attempt = await self._pause("subscribing", error, attempt)
+                continue
+            try:
+                attempt = 0
+                await self._consume(subscription)
+            except Exception as error:
+                attempt = await self._pause("fetching", error, attempt)
+            finally:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
         s = self.settings
         config = ConsumerConfig(
             durable_name=s.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             filter_subject=s.filter_subject,
-            # One more than ours, so we dead-letter before the server gives up silently.
-            max_deliver=s.max_deliver + 1,
+            # Unlimited: the server would otherwise stop delivering a message silently; this
+            # loop dead-letters instead (after `max_deliver` retries, or `unsettled_limit`).
+            max_deliver=-1,
             ack_wait=s.ack_wait,
             max_ack_pending=max(s.batch_size * 8, 1000),
         )
-        subscription = await self.js.pull_subscribe(
-            s.filter_subject, durable=s.durable, stream=s.stream, config=config
-        )
+        # Create, or update a consumer made by an earlier version (limits are editable).
+        await self.js.add_consumer(s.stream, config)
+        subscription = await self.js.pull_subscribe_bind(durable=s.durable, stream=s.stream)
         log.info("consuming %s as %s", s.filter_subject, s.durable)
+        return subscription
+
+    async def _consume(self, subscription: JetStreamContext.PullSubscription) -> None:
         stopping = asyncio.ensure_future(self._stopping.wait())
+        checked = asyncio.get_running_loop().time()
         try:
             while not self._stopping.is_set():
                 fetch = asyncio.ensure_future(self._fetch(subscription))
@@ -132,16 +190,27 @@ class ConsumerLoop:
                     fetch.cancel()
                     with contextlib.suppress(asyncio.CancelledError, NatsTimeoutError):
                         await fetch
-                    break
+                    return
                 try:
                     messages = fetch.result()
                 except (TimeoutError, NatsTimeoutError):
+                    now = asyncio.get_running_loop().time()
+                    if now - checked >= self.settings.check_interval:
+                        checked = now
+                        s = self.settings
+                        await self.js.consumer_info(s.stream, s.durable)  # raises if gone
                     continue
                 await self._process(messages)
         finally:
             stopping.cancel()
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+
+    async def _pause(self, doing: str, error: Exception, attempt: int) -> int:
+        delay = self.settings.wait.delay(attempt)
+        what = self.settings.durable
+        log.warning("%s %s failed (%s); again in %.1fs", what, doing, describe(error), delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        return attempt + 1
 
     async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
         """Wait for one message, then take whatever else is ready, up to the batch size.
@@ -161,41 +230,152 @@ class ConsumerLoop:
         self._stopping.set()
 
     async def _process(self, messages: list[Msg]) -> None:
-        batch = [_delivery(m) for m in messages]
-        try:
-            outcomes = list(await self.handler(batch))
-        except Exception as error:
-            log.exception("batch handler failed on %d messages", len(batch))
-            outcomes = [Retry(f"{type(error).__name__}: {error}")] * len(batch)
-        if len(outcomes) != len(batch):
-            raise RuntimeError(f"handler returned {len(outcomes)} outcomes for {len(batch)}")
+        pairs = [(m, _delivery(m)) for m in messages]
+        unsettled = [(m, d) for m, d in pairs if d.num_delivered > self.settings.unsettled_limit]
+        if unsettled:
+            await asyncio.gather(*(self._give_up(m, d) for m, d in unsettled))
+            pairs = [(m, d) for m, d in pairs if d.num_delivered <= self.settings.unsettled_limit]
+        if not pairs:
+            return
+        async with self._in_progress([m for m, _ in pairs]):
+            outcomes = await self._handle([d for _, d in pairs])
+        if outcomes is None:  # stopped while a dependency was away: let it come back later
+            await asyncio.gather(*(self._nak(m, 0.0) for m, _ in pairs))
+            return
         await asyncio.gather(
-            *(self._settle(m, d, o) for m, d, o in zip(messages, batch, outcomes, strict=True))
+            *(self._settle(m, d, o) for (m, d), o in zip(pairs, outcomes, strict=True))
         )
+
+    async def _handle(self, batch: list[Delivery]) -> list[Outcome] | None:
+        """The outcomes of `batch`; None when stopped while waiting for a dependency."""
+        attempt = 0
+        while True:
+            try:
+                outcomes = list(await self.handler(batch))
+            except Exception as error:
+                if self._unavailable(error):
+                    if self._stopping.is_set():
+                        return None
+                    attempt = await self._pause("handling", error, attempt)
+                    continue
+                log.exception("batch handler failed on %d messages", len(batch))
+                if len(batch) == 1:
+                    return [outcome_of(error)]
+            else:
+                if len(outcomes) == len(batch):
+                    return outcomes
+                problem = f"handler returned {len(outcomes)} outcomes for {len(batch)}"
+                log.error("%s; handling each message alone", problem)
+                if len(batch) == 1:
+                    return [Retry(problem)]
+            return [await self._handle_alone(delivery) for delivery in batch]
+
+    async def _handle_alone(self, delivery: Delivery) -> Outcome:
+        attempt = 0
+        while True:
+            try:
+                outcomes = list(await self.handler([delivery]))
+            except Exception as error:
+                if self._unavailable(error) and not self._stopping.is_set():
+                    attempt = await self._pause("handling", error, attempt)
+                    continue
+                log.exception("handler failed on %s", delivery.subject)
+                return outcome_of(error)
+            if len(outcomes) != 1:
+                return Retry(f"handler returned {len(outcomes)} outcomes for 1")
+            return outcomes[0]
+
+    @staticmethod
+    def _unavailable(error: BaseException) -> bool:
+        return isinstance(error, Unavailable) or classify(error) is Failure.UNAVAILABLE
+
+    @contextlib.asynccontextmanager
+    async def _in_progress(self, messages: list[Msg]) -> AsyncIterator[None]:
+        """While a batch is handled, tell the server so every third of `ack_wait`: a slow
+        batch (a database being waited for) is not redelivered to another instance."""
+        interval = max(self.settings.ack_wait / 3, 0.5)
+
+        async def keep_alive() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                for message in messages:
+                    with contextlib.suppress(Exception):
+                        await message.in_progress()
+
+        task = asyncio.create_task(keep_alive())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _settle(self, message: Msg, delivery: Delivery, outcome: Outcome) -> None:
         if isinstance(outcome, Ack):
-            await message.ack()
+            await self._ack(message)
             return
         if isinstance(outcome, Retry) and delivery.num_delivered < self.settings.max_deliver:
             backoff = self.settings.backoff
             delay = backoff[min(delivery.num_delivered, len(backoff)) - 1] if backoff else 0
-            await message.nak(delay=delay)
+            await self._nak(message, jittered(delay))
             return
         slug = outcome.slug if isinstance(outcome, DeadLetter) else "max_deliver"
-        await dead_letter(
-            self.dead_letters,
-            self.topology,
-            service=self.service,
-            slug=slug,
-            reason=outcome.reason,
-            subject=delivery.subject,
-            data=delivery.data,
-            headers=delivery.headers,
-            stream=self.settings.stream,
-            sequence=delivery.stream_sequence,
+        await self._dead_letter(message, delivery, slug, outcome.reason)
+
+    async def _give_up(self, message: Msg, delivery: Delivery) -> None:
+        reason = (
+            f"delivered {delivery.num_delivered} times without being settled"
+            " (its handling never finished: did it crash the process?)"
         )
-        await message.ack()
+        log.error("%s on %s: %s", self.settings.durable, delivery.subject[:200], reason)
+        await self._dead_letter(message, delivery, "unsettled", reason)
+
+    async def _dead_letter(self, message: Msg, delivery: Delivery, slug: str, reason: str) -> None:
+        try:
+            await dead_letter(
+                self.dead_letters,
+                self.topology,
+                service=self.service,
+                slug=slug,
+                reason=reason,
+                subject=delivery.subject,
+                data=delivery.data,
+                headers=delivery.headers,
+                stream=self.settings.stream,
+                sequence=delivery.stream_sequence,
+            )
+        except Exception as error:
+            if classify(error) is Failure.PERMANENT:
+                # Neither handled nor storable as a dead letter: stop redelivering it, and say
+                # where it stays (the stream keeps it until its limits remove it).
+                log.error(
+                    "cannot dead-letter %s (stream sequence %d, %s): %s; terminated",
+                    delivery.subject[:200],
+                    delivery.stream_sequence,
+                    reason[:200],
+                    describe(error),
+                )
+                with contextlib.suppress(Exception):
+                    await message.term()
+                return
+            log.warning("dead-lettering failed (%s); it comes back later", describe(error))
+            await self._nak(message, jittered(self.settings.wait.limit))
+            return
+        await self._ack(message)
+
+    async def _ack(self, message: Msg) -> None:
+        try:
+            await message.ack()
+        except Exception as error:
+            # The effect is committed; the message comes back after `ack_wait` and handlers
+            # are idempotent, so it changes nothing the second time.
+            log.warning("ack failed (%s); the message will be redelivered", describe(error))
+
+    async def _nak(self, message: Msg, delay: float) -> None:
+        try:
+            await message.nak(delay=delay)
+        except Exception as error:
+            log.warning("nak failed (%s); redelivered after ack_wait", describe(error))
 
 
 def _delivery(message: Msg) -> Delivery:

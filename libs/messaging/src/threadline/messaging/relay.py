@@ -3,6 +3,16 @@
 The position last published is read back from the stream itself (the `Threadline-Position`
 header of its last message), so nothing stored is left unpublished after a crash, and the
 `Nats-Msg-Id` (the event id) makes a re-publish after a crash a no-op.
+
+One event can never stop the others. An event that cannot be published — larger than the
+server's `max_payload` (or the stream's `max_msg_size`), unreadable, or refused by the stream
+for good — is dead-lettered *visibly* (a bounded record on `DEAD_LETTERS`: its id, position,
+subject, size, SHA-256 and first bytes, with the reason; a log line; the counter
+`threadline_relay_events_total{outcome="dead_lettered"}`) and the position moves past it. It is
+checked before anything after it is published, so the stream's last position never passes an
+event that is neither published nor dead-lettered. A transient failure (a timeout, the
+connection lost, no responders) is retried with back-off and jitter from the first event not
+acknowledged; what was acknowledged after it is not published again.
 """
 
 from __future__ import annotations
@@ -10,18 +20,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from prometheus_client import Counter, Gauge
 
-from threadline.messaging.bus import EventBus
+from threadline.messaging.bus import MSG_ID, EventBus, encoded_size, payload_limit
+from threadline.messaging.dead_letters import dead_letter
+from threadline.messaging.failures import Backoff, Failure, classify, describe
+from threadline.messaging.topology import DEAD_LETTERS, Topology
 
 log = logging.getLogger(__name__)
 
 POSITION = "Threadline-Position"
+EVENT_ID = "Threadline-Event-Id"
+UNPUBLISHABLE = "unpublishable"
+_TRACEPARENT_ROOM = {"traceparent": "00-" + "0" * 32 + "-" + "0" * 16 + "-01"}
+
+RELAYED = Counter(
+    "threadline_relay_events_total",
+    "Stored events the outbox relay moved on from: published, or dead-lettered (unpublishable).",
+    ["stream", "outcome"],
+)
+RELAY_FAILURES = Counter(
+    "threadline_relay_failures_total",
+    "Relay rounds that failed and were retried, by kind of failure.",
+    ["stream", "kind"],
+)
+RELAY_POSITION = Gauge(
+    "threadline_relay_position",
+    "The last event-log position the relay published or dead-lettered.",
+    ["stream"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +64,7 @@ class OutboxRecord:
     payload: bytes
     msg_id: str
     headers: dict[str, str]
+    problem: str = ""  # set by the source when the stored event cannot become a message
 
 
 class NotificationSource(Protocol):
@@ -47,7 +81,29 @@ async def last_published_position(js: JetStreamContext, stream: str) -> int:
         message = await js.get_msg(stream, seq=info.state.last_seq)
     except NotFoundError:
         return 0
-    return int((message.headers or {}).get(POSITION, "0"))
+    return _position(message.headers)
+
+
+async def last_dead_lettered_position(js: JetStreamContext, stream: str, subject: str) -> int:
+    """The position of the last event the relay dead-lettered (0: none kept)."""
+    try:
+        message = await js.get_last_msg(stream, subject)
+    except NotFoundError:
+        return 0
+    return _position(message.headers)
+
+
+def _position(headers: Mapping[str, str] | None) -> int:
+    value = str((headers or {}).get(POSITION, "0"))
+    return int(value) if value.isdigit() else 0
+
+
+class _Interrupted(Exception):
+    """A publish failed in a way that may pass: the round ends, the relay retries later."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(describe(error))
+        self.error = error
 
 
 @dataclass
@@ -59,8 +115,14 @@ class OutboxRelay:
     batch_size: int = 500
     idle_interval: float = 0.2
     position: int = 0
+    topology: Topology = field(default_factory=Topology)
+    service: str = "relay"
+    backoff: Backoff = field(default_factory=lambda: Backoff(first=0.2, limit=10.0))
+    max_message_bytes: int | None = None  # None: the connection's `max_payload`
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
+    _acked_ahead: set[int] = field(default_factory=set)
 
     def wake(self) -> None:
         """Something was stored: look now rather than at the next poll."""
@@ -68,36 +130,169 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     async def run(self) -> None:
-        self.position = await last_published_position(self.js, self.stream)
+        attempt = 0
+        while not self._stopping:
+            try:
+                # Dead letters are written in order too: an event dead-lettered after the last
+                # one published is not dead-lettered again.
+                self.position = max(
+                    await last_published_position(self.js, self.stream),
+                    await last_dead_lettered_position(
+                        self.js,
+                        self.topology.stream(DEAD_LETTERS),
+                        self.topology.dead_letter_subject(self.service, UNPUBLISHABLE),
+                    ),
+                )
+                self.max_message_bytes = await self._message_limit()
+                break
+            except Exception as error:
+                attempt = await self._pause(error, attempt)
         log.info("relay starts after position %d", self.position)
+        attempt = 0
         while not self._stopping:
             try:
                 published = await self.publish_pending()
-            except Exception:
-                log.exception("relay failed; retrying")
-                published = 0
-                await asyncio.sleep(1.0)
+                attempt = 0
+            except Exception as error:
+                attempt = await self._pause(error, attempt)
+                continue
             if published == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_interval)
 
+    async def _pause(self, error: BaseException, attempt: int) -> int:
+        cause = error.error if isinstance(error, _Interrupted) else error
+        kind = classify(cause)
+        RELAY_FAILURES.labels(self.stream, kind.value).inc()
+        delay = self.backoff.delay(attempt)
+        log.warning(
+            "relay failed after position %d (%s, %s); retrying in %.1fs",
+            self.position,
+            kind.value,
+            describe(cause),
+            delay,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), delay)  # new events do not hurry it
+        return attempt + 1
+
+    async def _message_limit(self) -> int:
+        """The largest message the stream takes: the server's `max_payload`, or less when the
+        stream has a `max_msg_size` of its own."""
+        limit = payload_limit(self.bus)
+        info = await self.js.stream_info(self.stream)
+        own = info.config.max_msg_size
+        return min(limit, own) if own and own > 0 else limit
+
     async def publish_pending(self) -> int:
+        """Publish (or dead-letter) the records after the position; how many were moved past.
+        Raises when a failure that may pass interrupted the round, after keeping its progress."""
         records = await asyncio.to_thread(self.source.read_after, self.position, self.batch_size)
         if not records:
             return 0
-        # The first publish runs alone (it sets up the reply subscription); the rest are sent
-        # in order on one connection and their acks awaited together.
-        await self._publish(records[0])
-        await asyncio.gather(*(self._publish(r) for r in records[1:]))
-        self.position = records[-1].position
-        return len(records)
+        start = self.position
+        limit = self.max_message_bytes or payload_limit(self.bus)
+        run: list[OutboxRecord] = []
+        for record in records:
+            problem = record.problem or self._too_large(record, limit)
+            if not problem:
+                run.append(record)
+                continue
+            # Everything before it goes out first; it is dead-lettered before anything after.
+            await self._publish_run(run)
+            run = []
+            await self._dead_letter(record, problem)
+            self._advance(record.position)
+        await self._publish_run(run)
+        return sum(1 for r in records if start < r.position <= self.position)
 
-    async def _publish(self, record: OutboxRecord) -> None:
-        headers = {**record.headers, POSITION: str(record.position)}
-        await self.bus.publish(
-            record.subject, record.payload, msg_id=record.msg_id, headers=headers
+    def _too_large(self, record: OutboxRecord, limit: int) -> str:
+        headers = {**_TRACEPARENT_ROOM, **self._headers(record), MSG_ID: record.msg_id}
+        size = encoded_size(record.payload, headers)
+        if size <= limit:
+            return ""
+        return f"event of {size} bytes exceeds the largest message the stream takes ({limit})"
+
+    async def _publish_run(self, run: list[OutboxRecord]) -> None:
+        """Publish `run` in order: the first alone (it sets up the reply subscription), the rest
+        on one connection with their acks awaited together. The position moves over the
+        acknowledged prefix; a permanent refusal is dead-lettered; anything else interrupts."""
+        pending = [r for r in run if r.position not in self._acked_ahead]
+        if not pending:
+            for record in run:
+                self._advance(record.position)
+            return
+        first = await self._try_publish(pending[0])
+        rest = await asyncio.gather(
+            *(self._try_publish(r) for r in pending[1:]), return_exceptions=True
         )
+        results = dict(zip((r.position for r in pending), [first, *rest], strict=True))
+        interrupted: BaseException | None = None
+        for record in run:
+            error = results.get(record.position)
+            if error is None:
+                if interrupted is None:
+                    self._advance(record.position)
+                else:
+                    self._acked_ahead.add(record.position)
+                continue
+            if interrupted is None and classify(error) is Failure.PERMANENT:
+                await self._dead_letter(record, f"the stream refused it: {describe(error)}")
+                self._advance(record.position)
+                continue
+            interrupted = interrupted or error
+        if interrupted is not None:
+            raise _Interrupted(interrupted)
+
+    async def _try_publish(self, record: OutboxRecord) -> BaseException | None:
+        try:
+            await self.bus.publish(
+                record.subject, record.payload, msg_id=record.msg_id, headers=self._headers(record)
+            )
+        except Exception as error:
+            return error
+        RELAYED.labels(self.stream, "published").inc()
+        return None
+
+    @staticmethod
+    def _headers(record: OutboxRecord) -> dict[str, str]:
+        return {**record.headers, POSITION: str(record.position)}
+
+    async def _dead_letter(self, record: OutboxRecord, problem: str) -> None:
+        """A bounded record of the event on DEAD_LETTERS (the event stays in the store)."""
+        log.error(
+            "relay dead-letters the event %s at position %d (%s): %s",
+            record.msg_id,
+            record.position,
+            record.subject,
+            problem,
+        )
+        try:
+            await dead_letter(
+                self.bus,
+                self.topology,
+                service=self.service,
+                slug=UNPUBLISHABLE,
+                reason=problem,
+                subject=record.subject,
+                data=record.payload,
+                headers={**self._headers(record), EVENT_ID: record.msg_id},
+                stream=self.stream,
+                sequence=record.position,
+                msg_id=f"dlq:relay:{record.msg_id}",
+            )
+        except Exception as error:
+            raise _Interrupted(error) from error
+        RELAYED.labels(self.stream, "dead_lettered").inc()
+
+    def _advance(self, position: int) -> None:
+        if position <= self.position:
+            return
+        self.position = position
+        self._acked_ahead = {p for p in self._acked_ahead if p > position}
+        RELAY_POSITION.labels(self.stream).set(position)

@@ -2,16 +2,24 @@
 
 With the empty namespace the names are exactly the blueprint's (`SESSION_EVENTS`,
 `session.events.>`); with namespace `t1` they become `t1_SESSION_EVENTS` and `t1.session.events.>`.
+
+Every stream's limits are in one table, `STREAM_LIMITS`; each can be changed through the
+environment (`THREADLINE_<STREAM>_MAX_BYTES`, `_MAX_AGE_HOURS`, `_MAX_MSG_SIZE`; 0 means no
+limit), read by every service's config with `stream_limits_from_env`, so that all of them
+bring the streams to the same configuration.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
+
+from threadline.servicekit.config import ConfigError, env_int
 
 INGEST_RAW = "INGEST_RAW"
 INGEST_EVENTS = "INGEST_EVENTS"
@@ -28,8 +36,66 @@ _SUBJECT_ROOTS = {
     OUTBOUND_EVENTS: "outbound.events",
     DEAD_LETTERS: "dlq",
 }
-_MAX_AGE = {INGEST_RAW: timedelta(days=7)}
 DUPLICATE_WINDOW = timedelta(minutes=10)
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """How much a stream keeps; None is no limit (for `max_msg_size`: the server's
+    `max_payload`, 1 MiB by default). When full, the oldest messages are discarded."""
+
+    max_age: timedelta | None = None
+    max_bytes: int | None = None
+    max_msg_size: int | None = None
+
+
+# The one table of limits. INGEST_RAW (every webhook body, kept for audit and replay) and
+# DEAD_LETTERS (kept for an operator to inspect) are bounded by age and size: one hostile sender
+# must not fill the disk. The event streams are not: consumers' positions and the relay's
+# position live in them, and each message is bounded by its producer against `max_payload`.
+STREAM_LIMITS: Mapping[str, StreamLimits] = {
+    INGEST_RAW: StreamLimits(max_age=timedelta(days=7), max_bytes=1024 * MIB),
+    INGEST_EVENTS: StreamLimits(),
+    SESSION_EVENTS: StreamLimits(),
+    AI_EVENTS: StreamLimits(),
+    OUTBOUND_EVENTS: StreamLimits(),
+    DEAD_LETTERS: StreamLimits(max_age=timedelta(days=30), max_bytes=256 * MIB),
+}
+
+
+def stream_limits_from_env(env: Mapping[str, str]) -> Mapping[str, StreamLimits] | None:
+    """`STREAM_LIMITS` with what the environment overrides, e.g.
+    `THREADLINE_INGEST_RAW_MAX_BYTES=2147483648` or `THREADLINE_DEAD_LETTERS_MAX_AGE_HOURS=72`
+    (0: no limit); None when nothing is overridden (`Topology.limits` then decides). A
+    malformed value fails the service's start, naming the variable."""
+    if not any(
+        env.get(f"THREADLINE_{name}_{setting}", "")
+        for name in STREAM_LIMITS
+        for setting in ("MAX_BYTES", "MAX_AGE_HOURS", "MAX_MSG_SIZE")
+    ):
+        return None
+    table: dict[str, StreamLimits] = {}
+    for name, limits in STREAM_LIMITS.items():
+        prefix = f"THREADLINE_{name}_"
+        values: dict[str, int | None] = {}
+        for setting in ("MAX_BYTES", "MAX_AGE_HOURS", "MAX_MSG_SIZE"):
+            variable = prefix + setting
+            if env.get(variable, "") == "":
+                continue
+            value = env_int(env, variable)
+            if value < 0:
+                raise ConfigError(f"Config '{variable}' must be 0 (no limit) or more, got {value}.")
+            values[setting] = value or None
+        if "MAX_BYTES" in values:
+            limits = replace(limits, max_bytes=values["MAX_BYTES"])
+        if "MAX_AGE_HOURS" in values:
+            hours = values["MAX_AGE_HOURS"]
+            limits = replace(limits, max_age=timedelta(hours=hours) if hours else None)
+        if "MAX_MSG_SIZE" in values:
+            limits = replace(limits, max_msg_size=values["MAX_MSG_SIZE"])
+        table[name] = limits
+    return table
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +118,47 @@ class Topology:
     def dead_letter_subject(self, service: str, reason: str) -> str:
         return self.subject("dlq", service, reason)
 
-    def stream_configs(self) -> list[StreamConfig]:
-        return [
-            StreamConfig(
-                name=self.stream(name),
-                subjects=[f"{self.root(name)}.>"],
-                retention=RetentionPolicy.LIMITS,
-                storage=StorageType.FILE,
-                discard=DiscardPolicy.OLD,
-                max_age=_MAX_AGE[name].total_seconds() if name in _MAX_AGE else None,
-                duplicate_window=DUPLICATE_WINDOW.total_seconds(),
-                num_replicas=1,
-            )
-            for name in _SUBJECT_ROOTS
-        ]
+    def limits(
+        self, configured: Mapping[str, StreamLimits] | None = None
+    ) -> Mapping[str, StreamLimits]:
+        """The limits the streams get: `configured`, else `STREAM_LIMITS` — without byte limits
+        under a namespace. NATS reserves a stream's `max_bytes` against the server's storage
+        when the stream is made, and namespaces are for tests, hundreds of which share one
+        server: their reservations would soon exhaust it."""
+        if configured is not None:
+            return configured
+        if not self.namespace:
+            return STREAM_LIMITS
+        return {name: replace(limits, max_bytes=None) for name, limits in STREAM_LIMITS.items()}
+
+    def stream_configs(
+        self, limits: Mapping[str, StreamLimits] | None = None
+    ) -> list[StreamConfig]:
+        table = self.limits(limits)
+        return [_config(self, name, table.get(name, StreamLimits())) for name in _SUBJECT_ROOTS]
 
 
-async def ensure_streams(js: JetStreamContext, topology: Topology) -> None:
+def _config(topology: Topology, name: str, limits: StreamLimits) -> StreamConfig:
+    return StreamConfig(
+        name=topology.stream(name),
+        subjects=[f"{topology.root(name)}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        # -1 is "no limit" to the server; an update must say so to lift an earlier limit.
+        max_age=limits.max_age.total_seconds() if limits.max_age else 0,
+        max_bytes=limits.max_bytes or -1,
+        max_msg_size=limits.max_msg_size or -1,
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        num_replicas=1,
+    )
+
+
+async def ensure_streams(
+    js: JetStreamContext, topology: Topology, limits: Mapping[str, StreamLimits] | None = None
+) -> None:
     """Create the streams, or bring their configuration up to date; safe to call repeatedly."""
-    for config in topology.stream_configs():
+    for config in topology.stream_configs(limits):
         try:
             await js.stream_info(config.name or "")
         except NotFoundError:

@@ -1,0 +1,236 @@
+"""The outbox relay over real NATS JetStream: an event it cannot publish stops nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import nats.errors
+from google.protobuf.message import Message
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from prometheus_client import REGISTRY
+
+from threadline.messaging.bus import JetStreamBus, PublishAck
+from threadline.messaging.dead_letters import (
+    HEAD_BYTES,
+    ORIGINAL_SHA256,
+    ORIGINAL_SIZE,
+    REASON,
+    TRUNCATED,
+)
+from threadline.messaging.failures import Backoff
+from threadline.messaging.relay import (
+    EVENT_ID,
+    POSITION,
+    OutboxRecord,
+    OutboxRelay,
+)
+from threadline.messaging.topology import (
+    SESSION_EVENTS,
+    STREAM_LIMITS,
+    StreamLimits,
+    Topology,
+    ensure_streams,
+)
+from threadline.testing import eventually
+
+DeadLettered = Callable[[int], Awaitable[list[RawStreamMsg]]]
+
+
+@dataclass
+class StoredLog:
+    """The relay's `NotificationSource`: records kept in a list, as the event store keeps them."""
+
+    records: list[OutboxRecord] = field(default_factory=list)
+
+    def read_after(self, position: int, limit: int) -> Sequence[OutboxRecord]:
+        return [r for r in self.records if r.position > position][:limit]
+
+    def add(self, topology: Topology, payload: bytes, *, problem: str = "") -> OutboxRecord:
+        position = len(self.records) + 1
+        record = OutboxRecord(
+            position=position,
+            subject=topology.subject("session.events", "Conversation", "Noted"),
+            payload=payload,
+            msg_id=f"event-{position}",
+            headers={},
+            problem=problem,
+        )
+        self.records.append(record)
+        return record
+
+
+@dataclass
+class CountingBus:
+    """The real JetStream bus, counting publishes per message id; fails the first publish of
+    the ids in `fail_once` as a lost connection would."""
+
+    inner: JetStreamBus
+    fail_once: set[str] = field(default_factory=set)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def max_payload(self) -> int:
+        return self.inner.max_payload
+
+    async def publish(
+        self,
+        subject: str,
+        message: Message | bytes,
+        *,
+        msg_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> PublishAck:
+        self.calls[msg_id] = self.calls.get(msg_id, 0) + 1
+        if msg_id in self.fail_once:
+            self.fail_once.discard(msg_id)
+            raise nats.errors.TimeoutError
+        return await self.inner.publish(subject, message, msg_id=msg_id, headers=headers)
+
+
+@asynccontextmanager
+async def relaying(
+    js: JetStreamContext, topology: Topology, log: StoredLog, bus: CountingBus
+) -> AsyncIterator[OutboxRelay]:
+    relay = OutboxRelay(
+        log,
+        bus,
+        js,
+        topology.stream(SESSION_EVENTS),
+        batch_size=50,
+        topology=topology,
+        service="session",
+        backoff=Backoff(first=0.01, limit=0.05),
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def published(js: JetStreamContext, topology: Topology) -> list[RawStreamMsg]:
+    stream = topology.stream(SESSION_EVENTS)
+    info = await js.stream_info(stream)
+    return [await js.get_msg(stream, seq) for seq in range(1, info.state.last_seq + 1)]
+
+
+def dead_lettered_count(stream: str) -> float:
+    labels = {"stream": stream, "outcome": "dead_lettered"}
+    return REGISTRY.get_sample_value("threadline_relay_events_total", labels) or 0.0
+
+
+async def test_an_event_larger_than_the_payload_limit_is_dead_lettered_and_the_rest_flow(
+    js: JetStreamContext, topology: Topology, dead_lettered: DeadLettered
+) -> None:
+    log, bus = StoredLog(), CountingBus(JetStreamBus(js))
+    limit = bus.max_payload
+    huge = hashlib.sha256(b"seed").digest() * (limit // 32 + 100)  # over the limit
+    log.add(topology, b"first")
+    oversized = log.add(topology, huge)
+    log.add(topology, b"third")
+    stream = topology.stream(SESSION_EVENTS)
+    before = dead_lettered_count(stream)
+
+    async with relaying(js, topology, log, bus) as relay:
+        await eventually(lambda: relay.position == 3)
+        log.add(topology, b"fourth")
+        relay.wake()
+        await eventually(lambda: relay.position == 4)
+        dead = await dead_lettered(1)
+
+    assert [m.data for m in await published(js, topology)] == [b"first", b"third", b"fourth"]
+    assert oversized.msg_id not in bus.calls  # never sent: the server would drop the connection
+    headers = {k: str(v) for k, v in (dead[0].headers or {}).items()}
+    assert dead[0].subject == topology.subject("dlq.session.unpublishable")
+    assert dead[0].data == huge[:HEAD_BYTES]
+    assert headers[EVENT_ID] == oversized.msg_id
+    assert headers[POSITION] == "2"
+    assert headers[ORIGINAL_SIZE] == str(len(huge))
+    assert headers[ORIGINAL_SHA256] == hashlib.sha256(huge).hexdigest()
+    assert headers[TRUNCATED] == "true"
+    assert "exceeds the largest message the stream takes" in headers[REASON]
+    assert dead_lettered_count(stream) == before + 1
+
+
+async def test_a_relay_started_after_a_dead_lettered_event_goes_on_from_there(
+    js: JetStreamContext, topology: Topology, dead_lettered: DeadLettered
+) -> None:
+    log, bus = StoredLog(), CountingBus(JetStreamBus(js))
+    log.add(topology, b"first")
+    log.add(topology, b"x" * (bus.max_payload + 1))
+    async with relaying(js, topology, log, bus) as relay:
+        await eventually(lambda: relay.position == 2)
+    log.add(topology, b"after restart")
+
+    async with relaying(js, topology, log, bus) as relay:
+        await eventually(lambda: relay.position == 3)
+
+    assert [m.data for m in await published(js, topology)] == [b"first", b"after restart"]
+    assert len(await dead_lettered(1)) == 1
+    assert bus.calls == {"event-1": 1, "dlq:relay:event-2": 1, "event-3": 1}
+
+
+async def test_an_event_the_source_cannot_read_is_dead_lettered_with_its_problem(
+    js: JetStreamContext, topology: Topology, dead_lettered: DeadLettered
+) -> None:
+    log, bus = StoredLog(), CountingBus(JetStreamBus(js))
+    log.add(topology, b'{"state": "unreadable"}', problem="cannot decode: KeyError('x')")
+    log.add(topology, b"next")
+
+    async with relaying(js, topology, log, bus) as relay:
+        await eventually(lambda: relay.position == 2)
+        dead = await dead_lettered(1)
+
+    assert [m.data for m in await published(js, topology)] == [b"next"]
+    assert dead[0].data == b'{"state": "unreadable"}'
+    assert str((dead[0].headers or {})[REASON]) == "cannot decode: KeyError('x')"
+
+
+async def test_a_transient_failure_is_retried_without_publishing_again_what_was_acked(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    log, bus = StoredLog(), CountingBus(JetStreamBus(js), fail_once={"event-3"})
+    for index in range(6):
+        log.add(topology, f"event {index + 1}".encode())
+
+    async with relaying(js, topology, log, bus) as relay:
+        await eventually(lambda: relay.position == 6)
+
+    assert bus.calls == {
+        "event-1": 1,
+        "event-2": 1,
+        "event-3": 2,
+        "event-4": 1,
+        "event-5": 1,
+        "event-6": 1,
+    }
+    stored = await published(js, topology)
+    assert sorted(m.data or b"" for m in stored) == sorted(r.payload for r in log.records)
+    assert len(stored) == 6  # each once: nothing republished
+
+
+async def test_the_streams_own_message_size_limit_is_respected(
+    js: JetStreamContext, topology: Topology, dead_lettered: DeadLettered
+) -> None:
+    limits = {**STREAM_LIMITS, SESSION_EVENTS: StreamLimits(max_msg_size=4096)}
+    limits = {
+        name: StreamLimits(kept.max_age, None, kept.max_msg_size) for name, kept in limits.items()
+    }
+    await ensure_streams(js, topology, limits)
+    log, bus = StoredLog(), CountingBus(JetStreamBus(js))
+    log.add(topology, b"y" * 5000)
+    log.add(topology, b"small")
+
+    async with relaying(js, topology, log, bus) as relay:
+        await eventually(lambda: relay.position == 2)
+        dead = await dead_lettered(1)
+
+    assert [m.data for m in await published(js, topology)] == [b"small"]
+    assert dead[0].data == b"y" * 5000  # small enough for DEAD_LETTERS: kept whole
+    assert "(4096)" in str((dead[0].headers or {})[REASON])
