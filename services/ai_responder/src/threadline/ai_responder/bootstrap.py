@@ -28,7 +28,9 @@ async def bootstrap(
     clock: Clock = utc_now,
 ) -> OpsServer:
     topology = Topology(config.nats_namespace)
-    nc = await nats.connect(config.nats_url, name="threadline-ai_responder")
+    nc = await nats.connect(
+        config.nats_url, name="threadline-ai_responder", max_reconnect_attempts=-1
+    )
     stack.push_async_callback(nc.drain)
     js = nc.jetstream()
     await ensure_streams(js, topology)

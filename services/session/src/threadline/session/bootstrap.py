@@ -46,7 +46,7 @@ async def bootstrap(
     topology = Topology(config.nats_namespace)
     app = await asyncio.to_thread(Conversations, config.event_store_env(), clock=clock)
     stack.callback(app.close)
-    nc = await nats.connect(config.nats_url, name="threadline-session")
+    nc = await nats.connect(config.nats_url, name="threadline-session", max_reconnect_attempts=-1)
     stack.push_async_callback(nc.drain)
     js = nc.jetstream()
     await ensure_streams(js, topology)
