@@ -255,3 +255,17 @@ def test_the_largest_message_ingest_allows_makes_an_event_far_below_nats_payload
     assert len(fact.problems) == 33  # as many as a fact carries
     assert len(data) < MAX_FACT_BYTES
     assert max(len(p.payload) for p in published) < MAX_EVENT_BYTES <= NATS_MAX_PAYLOAD // 8
+
+
+def test_a_content_payload_that_is_no_json_keeps_the_whole_raw_message() -> None:
+    fact = ingest_pb2.InboundMessageReceived(
+        wamid="wamid.H2",
+        customer=common_pb2.CustomerIdentity(wa_id="1555"),
+        content=common_pb2.MessageContent(type="text", payload_json="{not json"),
+        raw_json=json.dumps(a_message("text", {"body": "kept"})),
+    )
+
+    decoded_fact = decode_fact("x.InboundMessageReceived", fact.SerializeToString())
+
+    assert isinstance(decoded_fact, InboundMessage)
+    assert decoded_fact.metadata["raw"]["text"] == {"body": "kept"}

@@ -72,14 +72,6 @@ def list_at(
     return [(f"{where}[{index}]", item) for index, item in enumerate(value)]
 
 
-def objects_at(
-    parent: JsonObject, key: str, path: str, *, required: bool = False
-) -> list[tuple[str, JsonObject]]:
-    """The objects of the list under `key`, each with its path; any other item is a mistake."""
-    items = list_at(parent, key, path, required=required)
-    return [(where, as_object(item, where)) for where, item in items]
-
-
 def string_at(parent: JsonObject, key: str, path: str, *, required: bool = False) -> str:
     """The string under `key`; empty when absent and not required."""
     value = parent.get(key)

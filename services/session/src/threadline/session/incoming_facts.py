@@ -39,7 +39,7 @@ def _inbound(data: bytes, trace: str) -> Fact:
     fact = ingest_pb2.InboundMessageReceived.FromString(data)
     kind = fact.content.type
     raw: dict[str, Any] = json.loads(fact.raw_json) if fact.raw_json else {}
-    payload = json.loads(fact.content.payload_json) if fact.content.payload_json else None
+    payload = _json_or_none(fact.content.payload_json)
     body = raw.get(kind) if payload is None else payload  # the content object
     metadata: dict[str, Any] = {
         "raw": _without_content(raw, kind, payload),
@@ -65,6 +65,17 @@ def _inbound(data: bytes, trace: str) -> Fact:
         free_entry="referral" in raw,
         target_wamid=_target_wamid(body),
     )
+
+
+def _json_or_none(text: str) -> Any:
+    """The JSON value of `text`; None when there is none (or it is no JSON: the message is
+    then kept with its whole raw object, as before payloads were parsed here)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _without_content(raw: dict[str, Any], kind: str, payload: Any) -> dict[str, Any]:
