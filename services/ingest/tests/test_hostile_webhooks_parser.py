@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 from threadline.contracts.events.v1 import ingest_pb2
 from threadline.ingest import bounds
 from threadline.ingest.sanitize import clean, decode_json, quote
-from threadline.ingest.webhook_parser import ParsedWebhook, parse_document, parse_webhook
+from threadline.ingest.webhook_parser import (
+    MalformedWebhook,
+    ParsedWebhook,
+    parse_document,
+    parse_webhook,
+)
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 RECENT = str(int(NOW.timestamp()) - 60)
@@ -446,3 +451,49 @@ def test_any_value_in_any_field_gives_a_bounded_fact_or_a_rejection(
         assert received - bounds.MAX_AGE <= sent <= received + bounds.MAX_FUTURE
     for rejected in result.rejected:
         assert len(rejected.reason) < 400
+
+
+STRUCTURE_KEYS = st.sampled_from(
+    [
+        "entry",
+        "changes",
+        "field",
+        "value",
+        "metadata",
+        "phone_number_id",
+        "messages",
+        "statuses",
+        "errors",
+        "contacts",
+        "id",
+        "from",
+        "timestamp",
+        "type",
+        "text",
+        "status",
+        "wa_id",
+    ]
+)
+DOCUMENTS = st.recursive(
+    JSON_VALUES | st.sampled_from(["messages", "1", "1777000000", "text"]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(STRUCTURE_KEYS, children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=st.dictionaries(STRUCTURE_KEYS, DOCUMENTS, max_size=4))
+def test_any_document_gives_bounded_facts_rejections_or_one_refusal(
+    document: dict[str, Any],
+) -> None:
+    try:
+        result = parse_document(document, received_at=NOW)
+    except MalformedWebhook as refused:
+        assert len(refused.reason) < 400
+        return
+    for fact in result.facts:
+        assert len(fact.message.SerializeToString()) < MAX_FACT_BYTES
+        assert len(fact.msg_id) < 400 and fact.msg_id.isprintable()
+    assert all(len(r.reason) < 400 and r.reason.isascii() for r in result.rejected)
