@@ -62,12 +62,15 @@ def _consistent_run(
         customer_rows.append((f"in-{k}", wamid))
         reply_rows.append((f"out-{k}", reply_wamid, f"in-{k}", "read", "ai"))
     log.last_position = 4 * messages
+    log.positions = list(range(1, 4 * messages + 1))
+    log.name_of["contact-0"] = f"c0m{messages - 1} Chaos"
     models = ReadModelFacts(
         customer_rows=customer_rows,
         reply_rows=reply_rows,
         conversations=1,
         message_count_sum=2 * messages,
         contacts=1,
+        contact_names={"contact-0": f"c0m{messages - 1} Chaos"},
         response_facts=messages,
         answered=messages,
         position=4 * messages,
@@ -85,15 +88,21 @@ def _reply(wamid: str, tag: str) -> AcceptedMessage:
     )
 
 
-NO_DEAD_LETTERS = JetStreamFacts(busy=0, busy_consumers=[], dead_letters=0, dead_letter_subjects={})
-
-
 def _mismatched(
-    load: LoadFigures, log: EventLogFacts, models: ReadModelFacts, sandbox: list[AcceptedMessage]
+    load: LoadFigures,
+    log: EventLogFacts,
+    models: ReadModelFacts,
+    sandbox: list[AcceptedMessage],
+    relayed: list[int] | None = None,
 ) -> list[str]:
-    checks = compare(
-        customers=1, load=load, log=log, models=models, sandbox=sandbox, stream=NO_DEAD_LETTERS
+    stream = JetStreamFacts(
+        busy=0,
+        busy_consumers=[],
+        dead_letters=0,
+        dead_letter_subjects={},
+        relayed_positions=list(log.positions) if relayed is None else relayed,
     )
+    checks = compare(customers=1, load=load, log=log, models=models, sandbox=sandbox, stream=stream)
     return [check.name for check in checks if not check.ok]
 
 
@@ -132,3 +141,24 @@ def test_a_message_stored_twice_or_missing_from_the_read_models_is_a_mismatch() 
 
     assert "event store: customer messages (by wamid)" in mismatched
     assert "analytics.messages: customer (by wamid)" in mismatched
+
+
+def test_events_relayed_out_of_order_are_a_mismatch() -> None:
+    load, log, models, sandbox = _consistent_run(3)
+    relayed = list(log.positions)
+    relayed[4], relayed[5] = relayed[5], relayed[4]  # seen after NATS was SIGKILLed
+
+    assert _mismatched(load, log, models, sandbox, relayed) == [
+        "SESSION_EVENTS: messages out of position order"
+    ]
+
+
+def test_a_read_model_that_missed_an_event_is_a_mismatch() -> None:
+    load, log, models, sandbox = _consistent_run(3)
+    models.reply_rows[1] = (*models.reply_rows[1][:3], "delivered", "ai")  # the read was skipped
+    models.contact_names["contact-0"] = "c0m1 Chaos"
+
+    assert _mismatched(load, log, models, sandbox) == [
+        "analytics.messages: status as in the event store",
+        "analytics.contacts: name as in the event store",
+    ]

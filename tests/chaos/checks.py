@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tests.chaos.faults import Fault
 from tests.chaos.load import REPLY_TAG, LoadFigures
@@ -83,6 +84,17 @@ def compare(
     dispatched_wamids = {d.wamid for d in log.dispatched}
     ai_rows = [row for row in models.reply_rows if row[4] == "ai"]
     not_read = sorted(m for m in queued_ids if log.status_of.get(m) != "read")
+    relayed = stream.relayed_positions
+    out_of_order = [
+        f"stream seq {seq + 1} holds position {now} after {before}"
+        for seq, (before, now) in enumerate(pairwise(relayed), start=1)
+        if now <= before
+    ]
+    names_differ = [
+        contact
+        for contact, name in log.name_of.items()
+        if models.contact_names.get(contact) != name
+    ]
     status_differs = [row[0] for row in ai_rows if row[3] != log.status_of.get(row[0], "queued")]
     return [
         Check(
@@ -124,6 +136,19 @@ def compare(
         ),
         Check("event store: conversations started", customers, log.conversations),
         Check("event store: contacts registered", customers, log.contacts),
+        # The relay: SESSION_EVENTS is the event store, once each, in order.
+        _exact(
+            "SESSION_EVENTS: stored events relayed (by position)",
+            {str(p) for p in log.positions},
+            (str(p) for p in relayed),
+            "events",
+        ),
+        Check(
+            "SESSION_EVENTS: messages out of position order",
+            0,
+            len(out_of_order),
+            "; ".join(out_of_order[:3]),
+        ),
         # What Meta (the sandbox) received.
         _exact(
             "sandbox: replies received (by wamid)",
@@ -181,6 +206,12 @@ def compare(
             models.message_count_sum,
         ),
         Check("analytics.contacts", log.contacts, models.contacts),
+        Check(
+            "analytics.contacts: name as in the event store",
+            len(log.name_of),
+            len(log.name_of) - len(names_differ),
+            f"differ, e.g. {names_differ[:3]}" if names_differ else "",
+        ),
         Check(
             "analytics projection position = event store end", log.last_position, models.position
         ),

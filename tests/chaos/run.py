@@ -233,7 +233,7 @@ async def _exercise(
     try:
         await reader.catch_up()
         models = await read_models(state.database_url)
-        stream = await jetstream(state.nats_url)
+        stream = await jetstream(state.nats_url, relayed=True)
     except Exception as exc:
         report.error = (report.error + "; " if report.error else "") + f"reading the truth: {exc!r}"
         return report

@@ -4,18 +4,23 @@ interface, docs/read-models.md), the sandbox's record of every send request, and
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import grpc
 import nats
+import nats.errors
 import psycopg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc
-from threadline.messaging.topology import DEAD_LETTERS
+from threadline.messaging.relay import POSITION
+from threadline.messaging.topology import DEAD_LETTERS, SESSION_EVENTS
 from threadline.sandbox.outbox import AcceptedMessage, Outbox
 
 
@@ -53,10 +58,13 @@ class EventLogFacts:
     status_of: dict[str, str] = field(default_factory=dict)  # outbound message id → status
     conversations: int = 0
     contacts: int = 0
+    positions: list[int] = field(default_factory=list)
+    name_of: dict[str, str] = field(default_factory=dict)  # contact id → profile name
 
     def fold(self, event: events_pb.SessionEvent) -> None:
         self.last_position = max(self.last_position, event.position)
         self.by_type[event.event_type] += 1
+        self.positions.append(event.position)
         body = event.WhichOneof("body")
         if body == "customer_message_received":
             self.received.append(event.customer_message_received)
@@ -73,6 +81,9 @@ class EventLogFacts:
             self.conversations += 1
         elif body == "contact_registered":
             self.contacts += 1
+            self.name_of[event.aggregate_id] = event.contact_registered.customer.profile_name
+        elif body == "contact_profile_name_changed":
+            self.name_of[event.aggregate_id] = event.contact_profile_name_changed.profile_name
 
 
 class EventLogReader:
@@ -104,6 +115,7 @@ class ReadModelFacts:
     conversations: int
     message_count_sum: int
     contacts: int
+    contact_names: dict[str, str]  # id → name
     response_facts: int
     answered: int
     position: int
@@ -133,7 +145,7 @@ async def read_models(database_url: str) -> ReadModelFacts:
         ((conversations, message_sum),) = await rows(
             "SELECT count(*), coalesce(sum(message_count), 0) FROM analytics.conversations"
         )
-        ((contacts,),) = await rows("SELECT count(*) FROM analytics.contacts")
+        names = await rows("SELECT id, name FROM analytics.contacts")
         ((facts, answered),) = await rows(
             "SELECT count(*), count(answered_at) FROM analytics.response_facts"
         )
@@ -142,7 +154,8 @@ async def read_models(database_url: str) -> ReadModelFacts:
         reply_rows=[(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in replies],
         conversations=int(str(conversations)),
         message_count_sum=int(str(message_sum)),
-        contacts=int(str(contacts)),
+        contacts=len(names),
+        contact_names={str(r[0]): str(r[1]) for r in names},
         response_facts=int(str(facts)),
         answered=int(str(answered)),
         position=await projection_position(database_url),
@@ -155,9 +168,11 @@ class JetStreamFacts:
     busy_consumers: list[str]
     dead_letters: int
     dead_letter_subjects: dict[str, int]
+    # The Threadline-Position of every SESSION_EVENTS message, in stream order (read at the end).
+    relayed_positions: list[int] = field(default_factory=list)
 
 
-async def jetstream(nats_url: str) -> JetStreamFacts:
+async def jetstream(nats_url: str, *, relayed: bool = False) -> JetStreamFacts:
     client = await nats.connect(
         nats_url,
         name="chaos-observer",
@@ -177,6 +192,36 @@ async def jetstream(nats_url: str) -> JetStreamFacts:
                     busy_consumers.append(f"{consumer.name}:{waiting}")
         info = await js.stream_info(DEAD_LETTERS, subjects_filter=">")
         subjects = dict(info.state.subjects or {})
-        return JetStreamFacts(busy, busy_consumers, info.state.messages, subjects)
+        facts = JetStreamFacts(busy, busy_consumers, info.state.messages, subjects)
+        if relayed:
+            facts.relayed_positions = await _relayed_positions(js)
+        return facts
     finally:
         await client.close()
+
+
+async def _relayed_positions(js: JetStreamContext) -> list[int]:
+    """Every SESSION_EVENTS message's position header in stream order (headers only)."""
+    total = (await js.stream_info(SESSION_EVENTS)).state.messages
+    subscription = await js.pull_subscribe(
+        ">",
+        stream=SESSION_EVENTS,
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            headers_only=True,
+            inactive_threshold=30.0,
+        ),
+    )
+    positions: list[int] = []
+    try:
+        for _ in range(total // 500 + 20):  # bounded: a few empty fetches at most
+            if len(positions) >= total:
+                break
+            with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
+                for message in await subscription.fetch(1000, timeout=2):
+                    value = (message.headers or {}).get(POSITION, "")
+                    positions.append(int(value) if value.isdigit() else -1)
+    finally:
+        await subscription.unsubscribe()
+    return positions
