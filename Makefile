@@ -7,7 +7,7 @@ UV := python3 -m uv
 endif
 SYNCED := .venv/.threadline-synced
 
-.PHONY: setup run demo test test-integration lint protos protos-check bench clean
+.PHONY: setup run demo test test-integration lint protos protos-check bench chaos clean
 
 setup: $(SYNCED)
 
@@ -41,6 +41,9 @@ protos-check: setup ## fail when the committed generated code is stale
 
 bench: setup ## throughput and latency figures (see docs/benchmarks.md)
 	$(UV) run python -m tests.bench
+
+chaos: setup ## fault test: every part SIGKILLed under load, then every count must agree (CHAOS_ARGS=--help)
+	$(UV) run python -m tests.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf .threadline .venv .pytest_cache .mypy_cache .ruff_cache

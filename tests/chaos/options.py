@@ -17,13 +17,13 @@ class Options:
     customers: int = 200
     messages: int = 10  # per customer
     numbers: int = 3  # business numbers the customers write to
-    duration: float = 120.0  # seconds over which the customers' messages are spread
+    duration: float = 150.0  # seconds over which the customers' messages are spread
     max_copies: int = 3  # each webhook is delivered 1..max_copies times
     duplicate_delay: float = 5.0  # copies go out up to this many seconds after the first
     in_flight: int = 64  # concurrent HTTP requests to ingest
     delivery_timeout: float = 180.0  # a delivery that has no 200 after this long is a failure
     faults: tuple[str, ...] = FAULTS  # killed in this order, spread over the load
-    rounds: int = 1  # the whole sequence of faults, this many times
+    rounds: int = 2  # the whole sequence of faults, this many times
     downtime: float = 1.5  # seconds a killed process stays down
     ready_timeout: float = 120.0  # for every start and restart
     quiet_timeout: float = 240.0  # for quiescence after the load
