@@ -6,18 +6,23 @@ subject), so a status change sent through the gateway reaches a session that kno
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 from uuid import uuid4
 
 import aiohttp
 import nats
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from multidict import MultiDict
 from nats.js import JetStreamContext
+from yarl import URL
 
 from threadline.analytics.bootstrap import Analytics, start_analytics
 from threadline.analytics.config import AnalyticsConfig
@@ -30,6 +35,8 @@ from threadline.servicekit.auth import TokenRegistry, hash_token
 from threadline.servicekit.config import ConfigError
 from threadline.session.bootstrap import bootstrap
 from threadline.session.config import SessionConfig
+from threadline.session.domain.business_number import business_number_id
+from threadline.session.domain.contact import contact_key_id
 from threadline.testing import eventually
 
 BUSINESS_NUMBER = "pn-gateway-1"
@@ -447,3 +454,216 @@ def test_a_gateway_port_out_of_range_names_the_variable() -> None:
 
     with pytest.raises(ConfigError, match="THREADLINE_GATEWAY_PORT"):
         AnalyticsConfig.from_env(env)
+
+
+# Hostile and broken requests (issue 8): a 4xx naming what is wrong, never a 5xx -------------
+
+
+def encoded_url(platform: Platform, path: str) -> URL:
+    """The gateway's URL for `path` exactly as written (its percent-escapes kept)."""
+    return URL(f"http://127.0.0.1:{platform.analytics.gateway_port}{path}", encoded=True)
+
+
+async def raw_request(
+    platform: Platform, method: str, path: str, *, token: str = OPERATOR, **options: Any
+) -> tuple[int, Json]:
+    """Status and error of a request whose path is sent as written (already encoded)."""
+    async with platform.http.request(
+        method, encoded_url(platform, path), headers=bearer(token), **options
+    ) as response:
+        body = await response.json()
+        return response.status, body.get("error", body)
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"[" * 5000, "the body nests deeper than"),
+        (b'{"status": ' * 20 + b"1" + b"}" * 20, "the body nests deeper than"),
+        (b'{"status": "\\ud800"}', "status must be valid Unicode"),
+        (b'{"status": "completed", "reason": "\\udfff"}', "reason must be valid Unicode"),
+        (b'{"status": "a\\u0000"}', "status must not contain NUL"),
+        (b'{"status": 5}', "status must be a string"),
+        (b'{"status": NaN}', "the body is not valid JSON"),
+        (b"\xff\xfe", "the body is not valid UTF-8"),
+        (b"[]", "the body must be a JSON object"),
+        (b'"completed"', "the body must be a JSON object"),
+        (b"null", "the body must be a JSON object"),
+        (b"", "the body must be a JSON object, and is empty"),
+        (b'{"status": "' + b"s" * 40 + b'"}', "status is too long"),
+        (b'{"status": "completed", "reason": "' + b"r" * 2000 + b'"}', "reason is too long"),
+    ],
+)
+async def test_a_malformed_status_change_is_refused_naming_what_is_wrong(
+    platform: Platform, body: bytes, named: str
+) -> None:
+    status, error = await platform.refusal("PATCH", f"/api/v1/conversations/{uuid4()}", data=body)
+
+    assert (status, error["code"]) == (400, "INVALID_ARGUMENT"), error
+    assert error["message"].startswith(named), error["message"]
+
+
+async def test_a_body_over_the_limit_is_too_large(platform: Platform) -> None:
+    body = b'{"status": "completed", "reason": "' + b"r" * 100_000 + b'"}'
+
+    status, error = await platform.refusal("PATCH", f"/api/v1/conversations/{uuid4()}", data=body)
+
+    assert (status, error["code"]) == (413, "PAYLOAD_TOO_LARGE")
+
+
+LIST_TEXT = ("lead_id", "status", "channel", "business_number", "customer_phone", "assistant")
+LIST_NUMBERS = ("page", "size")
+LIST_TIMES = ("created_from", "created_to", "last_message_from", "last_message_to")
+
+
+@pytest.mark.parametrize("value", ["%00", "a%00b", "x" * 3000])
+@pytest.mark.parametrize("parameter", LIST_TEXT + LIST_NUMBERS + LIST_TIMES)
+async def test_every_listing_parameter_with_nul_or_a_huge_value_is_refused_by_name(
+    platform: Platform, parameter: str, value: str
+) -> None:
+    status, error = await raw_request(platform, "GET", f"/api/v1/conversations?{parameter}={value}")
+
+    assert (status, error["code"]) == (400, "INVALID_ARGUMENT"), error
+    assert error["message"].startswith(parameter), error["message"]
+    assert len(error["message"]) < 300
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("page=99999999999999999999", "page is out of range"),
+        ("page=" + "9" * 5000, "page must be a whole number"),
+        ("size=1000000", "size must be between"),
+        ("size=-1", "size must be between"),
+        ("page=-3", "page must be 1 or more"),
+        ("created_from=0001-01-01T00:00:00%2B01:00", "created_from must be an ISO-8601"),
+        ("created_to=9999-12-31T23:59:59-01:00", "created_to must be an ISO-8601"),
+        ("last_message_from=2025-02-30", "last_message_from must be an ISO-8601"),
+        ("created_from=2025-06-02&created_to=2025-06-01", "created_from must be before"),
+        ("lead_id=%ED%A0%80", "lead_id must be a UUID"),
+        ("customer_phone=abc", "customer_phone must contain digits"),
+    ],
+)
+async def test_bad_numbers_and_dates_are_refused_by_name(
+    platform: Platform, query: str, named: str
+) -> None:
+    status, error = await raw_request(platform, "GET", f"/api/v1/conversations?{query}")
+
+    assert (status, error["code"]) == (400, "INVALID_ARGUMENT"), error
+    assert error["message"].startswith(named), error["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/api/v1/conversations/%00", "conversation_id must not contain NUL"),
+        ("/api/v1/conversations/" + "9" * 3000, "conversation_id is too long"),
+        (f"/api/v1/conversations/{uuid4()}/messages?limit=100000", "limit must be between"),
+        (f"/api/v1/conversations/{uuid4()}/messages?offset=-1", "offset must be 0 or more"),
+        (f"/api/v1/conversations/{uuid4()}/messages?limit=%00", "limit must not contain NUL"),
+        ("/api/crm/%00/session-status?business_number=pn", "customer must not contain NUL"),
+        ("/api/crm/1555/session-status?business_number=%00", "business_number must not"),
+        ("/api/crm/1555/session-status?business_number=" + "n" * 100, "business_number is too"),
+        ("/api/crm/" + "1" * 200 + "/session-status?business_number=pn", "customer is too long"),
+    ],
+)
+async def test_bad_paths_and_their_parameters_are_refused_by_name(
+    platform: Platform, path: str, named: str
+) -> None:
+    status, error = await raw_request(platform, "GET", path)
+
+    assert (status, error["code"]) == (400, "INVALID_ARGUMENT"), error
+    assert error["message"].startswith(named), error["message"]
+
+
+async def test_ids_that_are_not_a_visible_conversation_are_not_found_alike(
+    platform: Platform,
+) -> None:
+    started = await platform.customer_writes("hello", wa_id=customer())
+    wa_id = started["lead"]["wa_id"]
+    not_conversations = [
+        started["lead_id"],
+        str(contact_key_id(BUSINESS_NUMBER, f"wa:{wa_id}")),
+        str(business_number_id(BUSINESS_NUMBER)),
+        str(uuid4()),
+    ]
+
+    for token, ids in (
+        (TENANT, [started["id"], *not_conversations]),
+        (OPERATOR, not_conversations),
+    ):
+        for some_id in ids:
+            path = f"/api/v1/conversations/{some_id}"
+            read = await platform.refusal("GET", path, token=token)
+            listed = await platform.refusal("GET", f"{path}/messages", token=token)
+            changed = await platform.refusal(
+                "PATCH", path, token=token, json={"status": "completed"}
+            )
+
+            assert read == listed == (404, {"code": "NOT_FOUND", "message": read[1]["message"]})
+            assert read[1]["message"] == f"conversation {some_id} not found"
+            assert changed == (
+                404,
+                {"code": "NOT_FOUND", "message": f"conversation {some_id} was not found"},
+            )
+
+
+QUERY_NAMES = st.sampled_from([*LIST_TEXT, *LIST_NUMBERS, *LIST_TIMES, "other"])
+QUERY_VALUES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["%00", "%ED%A0%80", "-1", "1e999", "2025-06-01", "NaN", "9" * 40]),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(params=st.lists(st.tuples(QUERY_NAMES, QUERY_VALUES), max_size=4))
+async def test_no_listing_query_ends_in_a_server_error(
+    platform: Platform, params: list[tuple[str, str]]
+) -> None:
+    async with platform.http.get(
+        "/api/v1/conversations", params=params, headers=bearer(OPERATOR)
+    ) as response:
+        body = await response.json()
+
+    assert response.status < 500, body
+    assert response.status == 200 or body["error"]["message"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+        st.fixed_dictionaries({"status": JSON_VALUES, "reason": JSON_VALUES}).map(
+            lambda v: json.dumps(v).encode()
+        ),
+        st.text(max_size=50).map(
+            lambda t: json.dumps({"status": t}, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        ),
+    ),
+    conversation=st.one_of(st.uuids().map(str), st.text(max_size=20)),
+)
+async def test_no_status_change_ends_in_a_server_error(
+    platform: Platform, body: bytes, conversation: str
+) -> None:
+    path = f"/api/v1/conversations/{quote(conversation, safe='')}"
+    async with platform.http.patch(
+        encoded_url(platform, path),
+        data=body,
+        headers=bearer(OPERATOR),
+    ) as response:
+        answer = await response.json()
+
+    assert response.status < 500, answer

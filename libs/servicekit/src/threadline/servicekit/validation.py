@@ -111,10 +111,13 @@ def check_text(value: str, path: str, max_chars: int | None = None) -> None:
             raise InvalidField(path, "must be valid Unicode (it holds a lone surrogate)") from None
 
 
-def json_value(text: str | bytes, path: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def json_value(
+    text: str | bytes, path: str, *, max_depth: int = MAX_JSON_DEPTH, strings: bool = True
+) -> Any:
     """`text` parsed as JSON, or `InvalidField` naming `path` when it is not JSON, nests deeper
-    than `max_depth`, holds NaN, Infinity or a number beyond a double, or a string (or key)
-    with NUL or a lone surrogate."""
+    than `max_depth`, holds NaN, Infinity or a number beyond a double, or (unless `strings` is
+    false: the caller checks the strings it uses, by name) a string or key with NUL or a lone
+    surrogate."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -126,7 +129,7 @@ def json_value(text: str | bytes, path: str, *, max_depth: int = MAX_JSON_DEPTH)
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         raise InvalidField(path, "is not valid JSON") from None
-    for string in _json_strings(value):
+    for string in _json_strings(value) if strings else ():
         check_text(string, path)
     return value
 

@@ -1,12 +1,21 @@
-"""How the gateway refuses a request: one JSON shape, gRPC statuses mapped to HTTP once."""
+"""How the gateway refuses a request: one JSON shape, gRPC statuses mapped to HTTP once.
+
+A malformed request is a 4xx naming what is wrong; only the gateway's or a service's own
+failure is a 5xx, and then says nothing of its cause (logged, bounded, under an incident id).
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 import grpc
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from threadline.servicekit.errors import bounded
+from threadline.servicekit.grpc_kit import log_unexpected
+from threadline.servicekit.validation import InvalidField
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +26,7 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.NOT_FOUND: 404,
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 # What aiohttp's own refusals (no such route, wrong method) are called in the error body.
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
@@ -39,7 +49,8 @@ class MissingToken(GatewayError):
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
-    response = web.json_response({"error": {"code": code, "message": message}}, status=status)
+    body = {"error": {"code": code, "message": bounded(message)}}
+    response = web.json_response(body, status=status)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
@@ -52,6 +63,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except GatewayError as error:
         return error_response(error.status, error.code, str(error))
+    except InvalidField as error:
+        return error_response(400, "INVALID_ARGUMENT", str(error))
     except grpc.aio.AioRpcError as error:
         status = HTTP_STATUS.get(error.code(), 500)
         if status == 500:
@@ -65,3 +78,9 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         if "Allow" in error.headers:
             response.headers["Allow"] = error.headers["Allow"]
         return response
+    except Exception as error:
+        incident = uuid.uuid4().hex[:12]
+        log_unexpected(error, f"{request.method} {request.path[:200]}", incident)
+        return error_response(
+            500, "INTERNAL", f"internal error (incident {incident}); the gateway logged the details"
+        )

@@ -1,8 +1,12 @@
-"""What a request says, read strictly: a malformed value is refused naming its parameter."""
+"""What a request says, read strictly: a malformed value is refused naming its parameter.
+
+Every text a request carries (query parameters, path segments, body fields) is checked for NUL
+and lone surrogates here (`InvalidField`, 400), before it goes into a protobuf message; the
+gRPC API behind bounds lengths with its own rules and names the same fields.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,6 +16,8 @@ from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.analytics.http_gateway.errors import BadRequest, MissingToken
+from threadline.servicekit.errors import quoted
+from threadline.servicekit.validation import InvalidField, check_text, json_value
 
 INT32_MAX = 2**31 - 1
 Metadata = tuple[tuple[str, str], ...]
@@ -27,7 +33,9 @@ class Query:
         self._params = params
 
     def text(self, name: str) -> str:
-        return self._params.get(name, "").strip()
+        value = self._params.get(name, "")
+        check_text(value, name)
+        return value.strip()
 
     def integer(self, name: str) -> int:
         """A whole number, 0 when absent (the gRPC APIs read 0 as "the default")."""
@@ -37,9 +45,9 @@ class Query:
         try:
             value = int(raw)
         except ValueError:
-            raise BadRequest(f"{name} must be a whole number, got {raw!r}") from None
+            raise BadRequest(f"{name} must be a whole number, got {quoted(raw)}") from None
         if not -INT32_MAX <= value <= INT32_MAX:
-            raise BadRequest(f"{name} is out of range, got {raw!r}")
+            raise BadRequest(f"{name} is out of range, got {quoted(raw)}")
         return value
 
     def moment(self, name: str) -> Timestamp | None:
@@ -54,7 +62,7 @@ class Query:
         except (ValueError, OverflowError):
             raise BadRequest(
                 f"{name} must be an ISO-8601 date or date-time"
-                f" (e.g. 2025-06-01T09:00:00Z), got {raw!r}"
+                f" (e.g. 2025-06-01T09:00:00Z), got {quoted(raw)}"
             ) from None
         return stamp
 
@@ -69,12 +77,23 @@ def credentials(request: web.Request) -> Metadata:
     return (("authorization", authorization),)
 
 
+def path_text(request: web.Request, segment: str, name: str) -> str:
+    """A segment of the path, as the gRPC field `name` it becomes."""
+    value = request.match_info[segment]
+    check_text(value, name)
+    return value
+
+
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The request body, which must be a JSON object."""
+    """The request body, which must be a JSON object (not nested deeper than a few levels:
+    a status change is flat)."""
+    data = await request.read()
+    if not data.strip():
+        raise BadRequest("the body must be a JSON object, and is empty")
     try:
-        body = json.loads(await request.read() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body must be a JSON object, and is not valid JSON") from None
+        body = json_value(data, "the body", max_depth=8, strings=False)
+    except InvalidField as error:
+        raise BadRequest(str(error)) from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
@@ -84,6 +103,7 @@ def optional_text(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name, "")
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string")
+    check_text(value, name)
     return value.strip()
 
 

@@ -11,6 +11,7 @@ from threadline.analytics.http_gateway.params import (
     credentials,
     json_object,
     optional_text,
+    path_text,
     required_text,
 )
 from threadline.analytics.http_gateway.shapes import (
@@ -72,7 +73,7 @@ async def list_conversations(request: web.Request) -> web.Response:
 @routes.get("/api/v1/conversations/{id}")
 async def get_conversation(request: web.Request) -> web.Response:
     metadata = credentials(request)
-    ask = pb.GetConversationRequest(conversation_id=request.match_info["id"])
+    ask = pb.GetConversationRequest(conversation_id=path_text(request, "id", "conversation_id"))
     reply = await request.app[UPSTREAMS].queries.GetConversation(
         ask, metadata=metadata, timeout=DEADLINE_SECONDS
     )
@@ -86,7 +87,7 @@ async def list_messages(request: web.Request) -> web.Response:
     metadata = credentials(request)
     query = Query(request.query)
     ask = pb.ListMessagesRequest(
-        conversation_id=request.match_info["id"],
+        conversation_id=path_text(request, "id", "conversation_id"),
         limit=query.integer("limit"),
         offset=query.integer("offset"),
     )
@@ -103,7 +104,7 @@ async def update_conversation_status(request: web.Request) -> web.Response:
     metadata = credentials(request)
     body = await json_object(request)
     ask = session_pb2.UpdateConversationStatusRequest(
-        conversation_id=request.match_info["id"],
+        conversation_id=path_text(request, "id", "conversation_id"),
         status=required_text(body, "status"),
         reason=optional_text(body, "reason"),
     )
@@ -118,7 +119,7 @@ async def session_status(request: web.Request) -> web.Response:
     metadata = credentials(request)
     ask = pb.GetSessionStatusRequest(
         business_number=Query(request.query).text("business_number"),
-        customer=request.match_info["customer"],
+        customer=path_text(request, "customer", "customer"),
     )
     reply = await request.app[UPSTREAMS].queries.GetSessionStatus(
         ask, metadata=metadata, timeout=DEADLINE_SECONDS
