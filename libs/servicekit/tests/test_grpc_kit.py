@@ -14,6 +14,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
@@ -244,3 +245,27 @@ async def test_no_message_ends_in_a_failure(
     outcome = await method("ExportConversations").call(channel, request, metadata=AUTH)
 
     assert outcome.code not in FAILURES, outcome
+
+
+async def test_reflection_still_answers_through_the_checked_stream_of_requests(
+    channel: grpc.aio.Channel,
+) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    asked = reflection_pb2.ServerReflectionRequest(list_services="")
+
+    answers = [answer async for answer in stub.ServerReflectionInfo(iter([asked]))]
+
+    names = {s.name for s in answers[0].list_services_response.service}
+    assert {"threadline.analytics.v1.ConversationQueries", "grpc.health.v1.Health"} <= names
+
+
+async def test_a_malformed_message_in_a_stream_of_requests_is_an_invalid_argument(
+    channel: grpc.aio.Channel,
+) -> None:
+    call = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        async for _ in call(iter([b"\xff\xff\xff"])):
+            pass
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
