@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -168,3 +168,18 @@ def test_a_free_entry_message_opens_a_72_hour_window_from_when_it_was_sent(
 
     assert patch.last_inbound_at == sent
     assert patch.free_entry_until == sent + timedelta(hours=72)
+
+
+def test_a_free_entry_message_sent_at_the_end_of_the_calendar_saturates_its_window(
+    log: EventLog,
+) -> None:
+    # Issue 8: a far-future timestamp with a referral overflowed here and the event was
+    # dead-lettered (absent from every read model).
+    conversation = uuid4()
+    sent = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+    patch = project(
+        [log.inbound(conversation, "m-1", free_entry=True, sent_at=sent)]
+    ).conversation_patches[conversation]
+
+    assert patch.free_entry_until == datetime.max.replace(tzinfo=UTC)

@@ -61,3 +61,14 @@ def test_a_closed_conversation_takes_no_free_form_message_even_within_24_hours()
     )
 
     assert (window.active, window.expires_at) == (False, NOW + timedelta(hours=23))
+
+
+def test_a_time_near_the_end_of_the_calendar_saturates_instead_of_failing() -> None:
+    # Issue 8: "timestamp": "253402300799" made session-status answer 500 (overflow).
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    window = customer_window(
+        last_inbound_at=last, free_entry_until=None, conversation_status="active", now=NOW
+    )
+
+    assert window.active
+    assert window.expires_at == datetime.max.replace(tzinfo=UTC)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from threadline.servicekit.clock import later
+
 WINDOW = timedelta(hours=24)
 CLOSED_STATUSES = frozenset({"completed", "abandoned"})
 
@@ -30,7 +32,7 @@ def customer_window(
     more messages (the session opens a new one, whose window only the customer can open), so
     its window counts as closed. Remaining minutes are whole minutes, rounded down.
     """
-    ends = [t for t in (last_inbound_at and last_inbound_at + WINDOW, free_entry_until) if t]
+    ends = [t for t in (last_inbound_at and later(last_inbound_at, WINDOW), free_entry_until) if t]
     expires_at = max(ends) if ends else None
     if expires_at is None or now >= expires_at or conversation_status in CLOSED_STATUSES:
         return Window(active=False, expires_at=expires_at, remaining_minutes=0)

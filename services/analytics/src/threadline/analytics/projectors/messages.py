@@ -18,6 +18,7 @@ from threadline.analytics.projectors.common import (
 )
 from threadline.analytics.rows import MessageRow, Reply, ResponseFact
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.servicekit.clock import later
 
 FREE_ENTRY_WINDOW = timedelta(hours=72)
 # WhatsApp's own notices (e.g. "the customer changed number") wait for no answer.
@@ -56,7 +57,7 @@ def customer_message_received(event: SessionEvent, changes: Changes) -> None:
     # or 72 hours from the latest free-entry (ad referral) message.
     patch.last_inbound_at = max(sent, patch.last_inbound_at or sent)
     if body.free_entry:
-        patch.free_entry_until = sent + FREE_ENTRY_WINDOW
+        patch.free_entry_until = later(sent, FREE_ENTRY_WINDOW)
     if body.content.type not in NOT_AWAITING_ANSWER:
         fact = ResponseFact(row.id, conversation_id, event.position, received, sent_at=sent)
         changes.await_answer(fact)

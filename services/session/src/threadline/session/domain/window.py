@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from threadline.servicekit.clock import later
+
+__all__ = ["WINDOW", "later", "window_closes_at", "window_is_open"]
+
 WINDOW = timedelta(hours=24)
-
-
-def later(moment: datetime, span: timedelta) -> datetime:
-    """`moment + span`, or the latest moment a datetime holds (in `moment`'s zone) beyond it."""
-    try:
-        return moment + span
-    except OverflowError:
-        return datetime.max.replace(tzinfo=moment.tzinfo)
 
 
 def window_closes_at(last_inbound_at: datetime | None) -> datetime | None:
