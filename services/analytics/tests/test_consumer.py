@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import random
+import string
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import pytest
+from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.consumer import Projector, UndecodableEvent, decode
@@ -51,6 +53,10 @@ async def message_count(pool: AsyncConnectionPool[Any], conversation: UUID) -> i
         row = await cursor.fetchone()
     assert row is not None
     return int(row[0])
+
+
+def duplicates() -> float:
+    return REGISTRY.get_sample_value("threadline_analytics_duplicate_messages_total") or 0.0
 
 
 def test_a_payload_that_is_not_a_session_event_cannot_be_decoded() -> None:
@@ -126,16 +132,21 @@ async def test_statuses_of_a_later_batch_update_messages_of_an_earlier_one(
     ]
 
 
+def unindexable(length: int = 3000) -> str:
+    """Text PostgreSQL cannot put in a b-tree index (random, so compression cannot shrink it
+    under the 2,704-byte limit of an index row)."""
+    return "".join(random.choices(string.ascii_letters + string.digits, k=length))
+
+
 async def test_only_the_event_the_database_rejects_is_dead_lettered(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
     contact, conversation = uuid4(), uuid4()
-    rejected_metadata = json.dumps({"note": "\u0000"})  # jsonb cannot hold NUL
     batch = delivered(
         log.contact(contact),
         log.conversation(conversation, contact),
         log.inbound(conversation, "m-1"),
-        log.inbound(conversation, "m-bad", metadata=rejected_metadata),
+        log.inbound(conversation, unindexable()),  # its id is the messages' primary key
         log.inbound(conversation, "m-2"),
     )
 
@@ -144,29 +155,58 @@ async def test_only_the_event_the_database_rejects_is_dead_lettered(
     assert [type(o).__name__ for o in outcomes] == ["Ack", "Ack", "Ack", "DeadLetter", "Ack"]
     dead = outcomes[3]
     assert isinstance(dead, DeadLetter) and dead.slug == "unprojectable"
-    assert "UntranslatableCharacter" in dead.reason
+    assert "ProgramLimitExceeded" in dead.reason
     assert [row[0] for row in await message_rows(pool, conversation)] == ["m-1", "m-2"]
     assert await message_count(pool, conversation) == 2
 
 
-async def test_a_message_added_twice_under_new_positions_is_dead_lettered(
+async def test_a_message_added_again_under_a_new_position_is_a_known_duplicate(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    contact, conversation = uuid4(), uuid4()
+    """Formerly dead-lettered: the session derives an inbound message's id from its wamid, so
+    the same wamid in another conversation gives the same id. The first is kept."""
+    contact, conversation, other = uuid4(), uuid4(), uuid4()
     projector = Projector(pool)
     await projector.handle(
         delivered(
             log.contact(contact),
             log.conversation(conversation, contact),
-            log.inbound(conversation, "m-1"),
+            log.conversation(other, contact),
+            log.inbound(conversation, "m-1", text="first"),
+        )
+    )
+    before = duplicates()
+
+    outcomes = await projector.handle(
+        delivered(log.inbound(other, "m-1", text="second"), log.inbound(other, "m-2"))
+    )
+
+    assert outcomes == [ACK, ACK]
+    assert duplicates() == before + 1
+    assert await message_rows(pool, conversation) == [("m-1", "received", "wamid.in.m-1")]
+    assert [row[0] for row in await message_rows(pool, other)] == ["m-2"]
+    assert await message_count(pool, conversation) == 1
+    assert await message_count(pool, other) == 1
+
+
+async def test_a_message_id_twice_in_one_batch_keeps_the_first(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    contact, conversation, other = uuid4(), uuid4(), uuid4()
+
+    outcomes = await Projector(pool).handle(
+        delivered(
+            log.contact(contact),
+            log.conversation(conversation, contact),
+            log.conversation(other, contact),
+            log.inbound(conversation, "m-1", text="first"),
+            log.inbound(other, "m-1", text="second"),
         )
     )
 
-    outcomes = await projector.handle(delivered(log.inbound(conversation, "m-1")))
-
-    assert isinstance(outcomes[0], DeadLetter)
-    assert "UniqueViolation" in outcomes[0].reason
-    assert await message_count(pool, conversation) == 1
+    assert all(o is ACK for o in outcomes)
+    assert [row[0] for row in await message_rows(pool, conversation)] == ["m-1"]
+    assert await message_rows(pool, other) == []
 
 
 async def test_an_undecodable_delivery_is_dead_lettered_and_the_rest_applies(

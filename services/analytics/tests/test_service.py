@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import string
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
@@ -99,12 +101,12 @@ async def test_an_event_the_database_rejects_is_dead_lettered_alone(
     analytics: RunningAnalytics, log: EventLog
 ) -> None:
     contact, conversation = uuid4(), uuid4()
-    unstorable = json.dumps({"note": "\u0000"})  # jsonb cannot hold NUL
+    too_long_for_an_index = "".join(random.choices(string.ascii_letters, k=3000))
     events = [
         log.contact(contact),
         log.conversation(conversation, contact),
         log.inbound(conversation, "m-before"),
-        log.inbound(conversation, "m-bad", metadata=unstorable),
+        log.inbound(conversation, too_long_for_an_index),  # the messages' primary key
         log.inbound(conversation, "m-after"),
     ]
     await analytics.publish(*events)
@@ -120,6 +122,7 @@ async def test_an_event_the_database_rejects_is_dead_lettered_alone(
     assert reply.conversation.message_count == 2
     assert [d.subject for d in dead] == [analytics.topology.subject("dlq.analytics.unprojectable")]
     assert dead[0].data == events[3].SerializeToString()
+    assert "ProgramLimitExceeded" in (dead[0].headers or {})[REASON]
 
 
 async def test_the_read_side_events_delivered_again_change_nothing(

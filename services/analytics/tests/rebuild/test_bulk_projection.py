@@ -157,3 +157,36 @@ async def test_a_replay_skips_alone_the_events_the_live_projection_dead_letters(
     assert [s.position for s in result.skipped] == [events[3].position, events[5].position]
     assert result.events == len(events) and result.position == events[-1].position
     assert await tables(database_url, "analytics") == live
+
+
+async def test_a_replay_stores_nul_and_non_finite_numbers_as_the_live_projection_does(
+    pool: AsyncConnectionPool[Any],
+    database_url: str,
+    event_log: tuple[ScriptedEventLog, str],
+    reader: EventLogReader,
+    log: EventLog,
+    tables: Any,
+) -> None:
+    """What PostgreSQL cannot hold as sent (NUL, NaN, Infinity) is made storable in one place
+    ahead of the projection, for the live consumer and a replay alike: the same rows."""
+    contact, conversation = uuid4(), uuid4()
+    metadata = '{"nan": NaN, "nul": "a\\u0000", "huge": -1e999, "k\\u0000": [Infinity]}'
+    events = [
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, "m-1\x00", text="a\x00b", metadata=metadata),
+        log.changed(conversation, "e-1", kind="edit", target="m-1\x00", text="edited\x00"),
+        log.inbound(conversation, "m-2", text="plain"),
+    ]
+    await project_live(pool, events, seed=7)
+    live = await tables(database_url, "analytics")
+    event_log[0].append(*events)
+
+    with psycopg.connect(database_url) as connection:
+        result = await asyncio.to_thread(Replay(connection, reader, batch_size=2).run)
+
+    assert result.skipped == []
+    assert await tables(database_url, "analytics") == live
+    messages = {row[0]: row for row in live["messages"]}
+    assert set(messages) == {"m-1\ufffd", "m-2"}
+    assert "edited\ufffd" in messages["m-1\ufffd"]

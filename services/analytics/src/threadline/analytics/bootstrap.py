@@ -57,7 +57,7 @@ async def start_analytics(
     stack.push_async_callback(client.drain)
     js = client.jetstream()
     topology = Topology(config.nats_namespace)
-    await ensure_streams(js, topology)
+    await ensure_streams(js, topology, config.streams)
 
     pool = await open_pool(config.database_url)
     stack.push_async_callback(pool.close)

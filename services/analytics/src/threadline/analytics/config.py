@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from threadline.analytics.rates import EXAMPLE_RATES, Rates
+from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
@@ -23,6 +24,8 @@ class AnalyticsConfig:
     rates: Rates = EXAMPLE_RATES  # what tokens and WhatsApp messages cost (see rates.py)
     gateway_port: int | None = None  # the JSON-over-HTTP gateway; None: not served
     session_grpc_address: str = "127.0.0.1:50051"
+    # Limits of the streams this service brings up to date (None: the topology's table).
+    streams: Mapping[str, StreamLimits] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AnalyticsConfig:
@@ -38,6 +41,7 @@ class AnalyticsConfig:
             rates=rates_from_setting(env.get("THREADLINE_ANALYTICS_RATES", "")),
             gateway_port=_port(env, "THREADLINE_GATEWAY_PORT", 8081),
             session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
+            streams=stream_limits_from_env(env),
         )
 
 

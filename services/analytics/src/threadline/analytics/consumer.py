@@ -1,10 +1,15 @@
 """The projections' consumer: session events from NATS into the read models, exactly once.
 
 A batch's effects and the projection's new position commit in one transaction; an event at or
-before the stored position changes nothing, so a redelivered event is harmless. Transient
-database errors are waited out (see `retries`), never handed back for redelivery, so no later
-batch can commit ahead of an earlier event. A batch that fails for good is projected again one
-event at a time, and only the event that cannot be projected is dead-lettered.
+before the stored position changes nothing, so a redelivered event is harmless. An unavailable
+database is waited out (see `retries`), never handed back for redelivery, so no later batch can
+commit ahead of an earlier event. A batch that fails otherwise is projected again one event at
+a time, and only the event that cannot be projected is dead-lettered, with its reason.
+
+A customer message whose id is already in the read models (the session derives an inbound
+message's id from its wamid alone, so the same wamid reaching two conversations gives two
+messages one id) is a known duplicate: the first is kept, the second counted, logged and
+acknowledged without effect — not an error.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from threadline.analytics.read_models.lock import hold_projections_lock
 from threadline.analytics.read_models.positions import lock_position, save_position
 from threadline.analytics.read_models.writer import write
 from threadline.analytics.retries import DEFAULT_BACKOFF, Backoff, until_done
+from threadline.analytics.sanitise import clean_event
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome
+from threadline.messaging.failures import Failure, classify, describe
 from threadline.messaging.relay import POSITION
 from threadline.servicekit.telemetry import context_from_headers
 
@@ -37,11 +44,19 @@ EVENTS = Counter(
     "Session events handled by the projections, by outcome.",
     ["outcome"],
 )
+DUPLICATES = Counter(
+    "threadline_analytics_duplicate_messages_total",
+    "Events adding a message whose id was already projected (the first is kept).",
+)
 POSITION_GAUGE = Gauge(
     "threadline_analytics_projection_position",
     "The last event-log position committed by the projection.",
     ["projection"],
 )
+
+
+DUPLICATE_TABLES = frozenset({"messages", "response_facts"})
+UNIQUE_VIOLATION = "23505"
 
 
 class UndecodableEvent(ValueError):
@@ -55,6 +70,8 @@ def decode(delivery: Delivery) -> SessionEvent:
         event.ParseFromString(delivery.data)
     except DecodeError as error:
         raise UndecodableEvent(f"not a SessionEvent: {error}") from None
+    if b"\x00" in delivery.data:  # a string holding NUL holds this byte (rarely anything else)
+        clean_event(event)
     if not event.position:
         header = delivery.headers.get(POSITION, "")
         if not header.isdigit() or int(header) == 0:
@@ -93,8 +110,10 @@ class Projector:
                 await self._commit([event for _, event in decoded])
             except PoolClosed:
                 raise
-            except Exception:
-                log.warning("batch of %d failed; projecting one at a time", len(batch))
+            except Exception as error:
+                log.warning(
+                    "batch of %d failed (%s); projecting one at a time", len(batch), describe(error)
+                )
                 for index, event in decoded:
                     outcomes[index] = await self._commit_alone(event)
         _count(outcomes)
@@ -106,8 +125,21 @@ class Projector:
         except PoolClosed:
             raise
         except Exception as error:
+            if known_duplicate(error):
+                log.warning(
+                    "event at position %d adds a message whose id is already projected"
+                    " (%s): keeping the first",
+                    event.position,
+                    describe(error, limit=300),
+                )
+                DUPLICATES.inc()
+                return ACK
             log.exception("cannot project event at position %d", event.position)
-            return DeadLetter(f"{type(error).__name__}: {error}", "unprojectable")
+            kind = classify(error)
+            reason = describe(error)
+            if kind is not Failure.PERMANENT:
+                reason = f"{kind.value} failure persisted: {reason}"
+            return DeadLetter(reason, "unprojectable")
         return ACK
 
     async def _commit(self, events: Sequence[SessionEvent]) -> None:
@@ -124,6 +156,15 @@ class Projector:
             await write(connection, project(fresh, rates=self._rates))
             await save_position(connection, self._projection, fresh[-1].position)
         POSITION_GAUGE.labels(self._projection).set(fresh[-1].position)
+
+
+def known_duplicate(error: BaseException) -> bool:
+    """A message (or its response fact) inserted under an id already projected."""
+    diag = getattr(error, "diag", None)
+    return (
+        getattr(error, "sqlstate", None) == UNIQUE_VIOLATION
+        and getattr(diag, "table_name", None) in DUPLICATE_TABLES
+    )
 
 
 def _links(batch: Sequence[Delivery]) -> list[trace.Link]:

@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.analytics.changes import Changes, ProjectionError
+from threadline.analytics.sanitise import clean_json_text, finite_or_none, no_constant
 from threadline.contracts.events.v1.common_pb2 import MessageContent, Pricing
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 
@@ -103,13 +104,17 @@ def preview(content: MessageContent) -> str:
 
 
 def parsed_metadata(text: str) -> dict[str, Any]:
+    """The metadata's JSON, as jsonb can store it: NUL replaced, and numbers a double cannot
+    hold (NaN, Infinity, 1e999) null (`sanitise`)."""
     if not text:
         return {}
+    if "\\u0000" in text:
+        text = clean_json_text(text)
     try:
         parsed = orjson.loads(text)
     except orjson.JSONDecodeError:
         try:  # what orjson refuses and the standard library reads (NaN, huge integers)
-            parsed = json.loads(text)
+            parsed = json.loads(text, parse_constant=no_constant, parse_float=finite_or_none)
         except ValueError:
             # Keep what the session recorded rather than lose the message over its metadata.
             return {"unparsed": text}

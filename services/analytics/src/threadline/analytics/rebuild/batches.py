@@ -2,7 +2,8 @@
 
 The run is folded with the live projection's pure `project`, applied to the rows in memory and
 written with COPY, inside a savepoint. When that fails (an event the live projection would
-dead-letter: malformed, a message id seen twice, text PostgreSQL cannot store), the run is
+dead-letter: malformed, a value beyond a limit of PostgreSQL's; or a message id seen twice,
+which the live projection keeps once, as this does by skipping the second), the run is
 split in halves and each half tried again, down to the single events that fail alone, which
 are skipped, exactly as the live projection projects a failed batch one event at a time and
 dead-letters only what fails alone.
@@ -14,14 +15,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import psycopg
-
 from threadline.analytics.projection import project
 from threadline.analytics.rates import Rates
 from threadline.analytics.rebuild.apply import apply
 from threadline.analytics.rebuild.store import SchemaStore
 from threadline.analytics.rebuild.working_set import WorkingSet
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.messaging.failures import Failure, classify
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,10 @@ def project_into(
             apply(changes, rows)
             store.flush(rows)
         return []
-    except (psycopg.OperationalError, psycopg.InterfaceError):
-        raise  # the database went away: nothing to learn about the events
     except Exception as error:
+        if classify(error) is Failure.UNAVAILABLE:
+            raise  # the database went away: nothing to learn about the events
+        # Anything else, a limit exceeded included (an index row too large), is the events'.
         if len(events) == 1:
             event = events[0]
             log.warning("skipping the event at position %d: %s", event.position, error)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import grpc
 
+from threadline.analytics.sanitise import clean_event
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
@@ -74,9 +75,37 @@ class StreamNotFound(LookupError):
     """The log has no stream with this id (or the token may not read it)."""
 
 
+def _page(raw: bytes) -> pb.SessionEventPage:
+    """A page as the live consumer would read its events: NUL replaced (`sanitise`), looked
+    for in the page's bytes, once for a thousand events."""
+    page = pb.SessionEventPage.FromString(raw)
+    if b"\x00" in raw:
+        for event in page.events:
+            clean_event(event)
+    return page
+
+
+def _event(raw: bytes) -> SessionEvent:
+    event = SessionEvent.FromString(raw)
+    if b"\x00" in raw:
+        clean_event(event)
+    return event
+
+
 class EventLogReader:
     def __init__(self, channel: grpc.Channel, token: str, *, page_size: int = PAGE_SIZE) -> None:
         self._stub = pb_grpc.EventLogStub(channel)
+        # The generated stub's calls, decoding through `_page` and `_event`.
+        self._pages = channel.unary_stream(
+            "/threadline.session.v1.EventLog/ReadAllPages",
+            request_serializer=pb.ReadAllPagesRequest.SerializeToString,
+            response_deserializer=_page,
+        )
+        self._stream = channel.unary_stream(
+            "/threadline.session.v1.EventLog/ReadStream",
+            request_serializer=pb.ReadStreamRequest.SerializeToString,
+            response_deserializer=_event,
+        )
         self._metadata = (("authorization", f"Bearer {token}"),)
         self._page_size = page_size
 
@@ -85,9 +114,7 @@ class EventLogReader:
         request = pb.ReadAllPagesRequest(
             from_position=after + 1, limit=limit, page_size=self._page_size
         )
-        pages: Iterator[pb.SessionEventPage] = self._stub.ReadAllPages(
-            request, metadata=self._metadata
-        )
+        pages: Iterator[pb.SessionEventPage] = self._pages(request, metadata=self._metadata)
         try:
             for page in pages:
                 yield from page.events
@@ -98,7 +125,7 @@ class EventLogReader:
         """One aggregate's events in version order, with their positions in the log."""
         request = pb.ReadStreamRequest(stream_id=stream_id)
         try:
-            return list(self._stub.ReadStream(request, metadata=self._metadata))
+            return list(self._stream(request, metadata=self._metadata))
         except grpc.RpcError as error:
             if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise StreamNotFound(f"no stream {stream_id} in the event log") from None

@@ -45,6 +45,7 @@ from threadline.analytics.rebuild.event_log import EventSource, read_ahead
 from threadline.analytics.rebuild.store import SchemaStore
 from threadline.analytics.rebuild.tables import check_columns
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.messaging.failures import Failure, classify
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +202,9 @@ class Replay:
             return
         try:
             self.bulk.add(batch)
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            raise  # the database went away: nothing to learn about the events
         except Exception as error:
+            if classify(error) is Failure.UNAVAILABLE:
+                raise  # the database went away: nothing to learn about the events
             log.info("projecting again batch by batch up to %d: %s", batch[-1].position, error)
             self._project_carefully(until=batch[-1].position)
         self._result.position = batch[-1].position
@@ -217,9 +218,9 @@ class Replay:
         try:
             if self.bulk.flush():
                 gc.collect()
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            raise
         except Exception as error:
+            if classify(error) is Failure.UNAVAILABLE:
+                raise  # (a limit exceeded, an OperationalError too, is the events')
             log.info("writing failed, projecting again batch by batch: %s", error)
             self._project_carefully(until=self.bulk.reached)
 
