@@ -76,6 +76,7 @@ def api_error(code: int, err_code: int) -> Exception:
         (RecursionError(), Failure.PERMANENT),
         (TimeoutError(), Failure.TRANSIENT),
         (ConnectionResetError(), Failure.UNAVAILABLE),
+        (OSError("no space left on device"), Failure.TRANSIENT),
         (RuntimeError("who knows"), Failure.TRANSIENT),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value),

@@ -194,7 +194,9 @@ def _by_builtin(error: BaseException) -> Failure | None:
     if any(cls.__name__ in _UNREADABLE for cls in type(error).__mro__):
         return Failure.PERMANENT
     if isinstance(error, OSError):
-        return Failure.UNAVAILABLE
+        # Not necessarily a dependency away (a file, a resource): bounded retries, so that a
+        # message that always raises it cannot hold a consumer waiting forever.
+        return Failure.TRANSIENT
     return None
 
 

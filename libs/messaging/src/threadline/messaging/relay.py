@@ -115,8 +115,9 @@ class OutboxRelay:
     batch_size: int = 500
     idle_interval: float = 0.2
     position: int = 0
-    topology: Topology = field(default_factory=Topology)
-    service: str = "relay"
+    # Where dead letters go (`dlq.<service>.unpublishable` under the topology's namespace).
+    topology: Topology = field(kw_only=True)
+    service: str = field(kw_only=True)
     backoff: Backoff = field(default_factory=lambda: Backoff(first=0.2, limit=10.0))
     max_message_bytes: int | None = None  # None: the connection's `max_payload`
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
