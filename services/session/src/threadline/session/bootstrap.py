@@ -49,10 +49,19 @@ async def bootstrap(
     nc = await nats.connect(config.nats_url, name="threadline-session", max_reconnect_attempts=-1)
     stack.push_async_callback(nc.drain)
     js = nc.jetstream()
-    await ensure_streams(js, topology)
+    await ensure_streams(js, topology, config.streams)
     bus = JetStreamBus(js)
 
-    relay = OutboxRelay(StoredEvents(app, topology), bus, js, topology.stream(SESSION_EVENTS))
+    # An event the relay cannot publish is dead-lettered on dlq.session.unpublishable and
+    # counted (threadline_relay_events_total{outcome="dead_lettered"} on /metrics).
+    relay = OutboxRelay(
+        StoredEvents(app, topology),
+        bus,
+        js,
+        topology.stream(SESSION_EVENTS),
+        topology=topology,
+        service="session",
+    )
     writer = EventStoreWriter(app, on_stored=relay.wake)
     stack.callback(writer.close)
     _background(stack, relay.run(), relay.stop)

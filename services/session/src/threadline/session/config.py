@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from psycopg.conninfo import conninfo_to_dict
 
+from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import env_bool, env_float, env_int, env_str
 from threadline.session.event_store import RECORDER_TOPIC
 
@@ -26,6 +27,8 @@ class SessionConfig:
     # Off: this process is the only writer of its aggregates, so the cache is the truth;
     # a failed save evicts what it touched. On: every load asks the store for newer events.
     cache_fastforward: bool = False
+    # Limits of the streams this service brings up to date (None: the topology's table).
+    streams: Mapping[str, StreamLimits] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SessionConfig:
@@ -43,6 +46,7 @@ class SessionConfig:
             ),
             cache_size=env_int(env, "THREADLINE_SESSION_CACHE_SIZE", 20_000),
             cache_fastforward=env_bool(env, "THREADLINE_SESSION_CACHE_FASTFORWARD", False),
+            streams=stream_limits_from_env(env),
         )
 
     def event_store_env(self) -> dict[str, str]:

@@ -1,14 +1,26 @@
-"""The event store's notification log, read as the relay's outbox."""
+"""The event store's notification log, read as the relay's outbox.
+
+A stored event that cannot be turned into a message (a topic this code no longer knows, a
+state it cannot decode) still becomes a record, marked with its problem: the relay
+dead-letters it visibly and goes on, instead of failing on it forever and publishing nothing
+after it for anyone.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from threadline.messaging.failures import describe
 from threadline.messaging.relay import OutboxRecord
 from threadline.messaging.topology import Topology
 from threadline.session.application.conversations import Conversations
-from threadline.session.integration_events import SessionEvents
-from threadline.session.stored_records import StoredRecords
+from threadline.session.integration_events import SessionEvents, event_id
+from threadline.session.stored_records import Record, StoredRecords
+
+log = logging.getLogger(__name__)
+
+TOPIC = "Threadline-Stored-Topic"
 
 
 class StoredEvents:
@@ -20,7 +32,19 @@ class StoredEvents:
         self._topology = topology
 
     def read_after(self, position: int, limit: int) -> Sequence[OutboxRecord]:
-        return [
-            self._events.outbox_record(record, self._topology)
-            for record in self._records.after(position, limit)
-        ]
+        return [self._record(record) for record in self._records.after(position, limit)]
+
+    def _record(self, record: Record) -> OutboxRecord:
+        try:
+            return self._events.outbox_record(record, self._topology)
+        except Exception as error:
+            position, originator_id, version, topic, state = record
+            log.exception("stored event at position %d cannot be read", position)
+            return OutboxRecord(
+                position=position,
+                subject=self._topology.subject("session.events", "Unreadable"),
+                payload=bytes(state),
+                msg_id=event_id(originator_id, version),
+                headers={TOPIC: topic[:500]},
+                problem=f"cannot read the stored event: {describe(error)}",
+            )

@@ -12,6 +12,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from threadline.messaging.failures import Failure, classify, describe
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.session.application.contacts import find_or_register_contact
 from threadline.session.application.fact_handlers import (
@@ -65,17 +66,27 @@ class Conversations(Application[UUID]):
             return outcomes
         except Exception as error:
             unit.forget()
+            if classify(error) is Failure.UNAVAILABLE:
+                raise  # the store is away: the consumer waits, then hands the batch again
             log.warning("batch of %d facts falls back to one at a time: %r", len(facts), error)
         return [self._record_alone(fact) for fact in facts]
 
     def _record_alone(self, fact: Fact) -> Outcome:
+        """One fact in its own transaction; what fails is classified (`failures`): a
+        permanent failure rejects this fact alone, a transient one retries it later, and an
+        unavailable store is raised for the consumer to wait out."""
         try:
             return self._in_transaction(lambda unit: self._apply(fact, unit))
         except IntegrityError:
             return NotYet("optimistic concurrency conflicts persisted")
         except Exception as error:
-            log.exception("fact %r cannot be recorded", fact)
-            return Rejected(f"{type(error).__name__}: {error}", slug="poison")
+            kind = classify(error)
+            if kind is Failure.UNAVAILABLE:
+                raise
+            log.exception("fact %r cannot be recorded (%s)", fact, kind.value)
+            if kind is Failure.TRANSIENT:
+                return NotYet(describe(error))
+            return Rejected(describe(error), slug="poison")
 
     def _apply(self, fact: Fact, unit: UnitOfWork) -> Outcome:
         try:
