@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import psycopg
+import pytest
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RawStreamMsg
 
-from threadline.messaging.bus import JetStreamBus
+from threadline.messaging.bus import JetStreamBus, MessageTooLarge, SubjectTooLong
 from threadline.messaging.consumer import (
     ACK,
     BatchHandler,
@@ -314,3 +315,26 @@ async def test_retry_outcomes_come_back_until_max_deliver(
 
     assert handler.deliveries[b"later"] == [1, 2]
     assert (dead[0].headers or {})[REASON] == "not yet"
+
+
+async def test_a_publish_the_server_would_drop_the_connection_for_is_refused_before_sending(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    """A subject longer than the server's control line, or a payload whose headers take it
+    past max_payload, makes the server close the connection (every publish in flight fails):
+    the bus refuses both with a permanent error and the connection stays up."""
+    bus = JetStreamBus(js)
+    limit = bus.max_payload
+
+    with pytest.raises(SubjectTooLong):
+        await bus.publish(topology.subject("ingest.raw", "p" * 5000), b"x", msg_id="long")
+    with pytest.raises(MessageTooLarge):
+        await bus.publish(
+            topology.subject("ingest.raw", "pn"),
+            b"x" * (limit - 10),
+            msg_id="near-the-limit",
+            headers={"Threadline-Note": "n" * 100},
+        )
+    ack = await bus.publish(topology.subject("ingest.raw", "pn"), b"fine", msg_id="fine")
+
+    assert ack.sequence == 1 and js._nc.is_connected

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg_pool import PoolTimeout
 
-from threadline.messaging.bus import MessageTooLarge
+from threadline.messaging.bus import MessageTooLarge, SubjectTooLong
 from threadline.messaging.failures import Backoff, Failure, classify, describe, jittered
 
 
@@ -64,6 +64,7 @@ def api_error(code: int, err_code: int) -> Exception:
         (nats.errors.ConnectionReconnectingError(), Failure.UNAVAILABLE),
         (nats.errors.MaxPayloadError(), Failure.PERMANENT),
         (MessageTooLarge(2_000_000, 1_048_576), Failure.PERMANENT),
+        (SubjectTooLong(5000), Failure.PERMANENT),
         (nats.errors.BadSubjectError(), Failure.PERMANENT),
         (api_error(400, 10054), Failure.PERMANENT),  # message size exceeds maximum allowed
         (api_error(503, 10039), Failure.UNAVAILABLE),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from google.protobuf.message import Message
-from nats.errors import MaxPayloadError
+from nats.errors import BadSubjectError, MaxPayloadError
 from nats.js import JetStreamContext
 
 from threadline.servicekit.telemetry import inject_trace_headers
@@ -31,6 +31,27 @@ class MessageTooLarge(MaxPayloadError):
 
     def __str__(self) -> str:
         return f"message of {self.size} bytes exceeds the maximum payload of {self.limit} bytes"
+
+
+# The server reads a publish's subject in its control line (4,096 bytes by default) and closes
+# the connection on a longer one; subjects made from input (ingest's phone_number_id) are
+# refused before that.
+MAX_SUBJECT_BYTES = 3072
+
+
+class SubjectTooLong(BadSubjectError):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __str__(self) -> str:
+        return f"subject of {self.size} bytes exceeds {MAX_SUBJECT_BYTES}"
+
+
+def check_subject(subject: str) -> None:
+    size = len(subject.encode())
+    if size > MAX_SUBJECT_BYTES:
+        raise SubjectTooLong(size)
 
 
 def encoded_size(payload: bytes, headers: Mapping[str, str] | None) -> int:
@@ -92,6 +113,7 @@ class JetStreamBus:
         if "traceparent" not in all_headers:
             inject_trace_headers(all_headers)
         payload = message if isinstance(message, bytes) else message.SerializeToString()
+        check_subject(subject)
         size = encoded_size(payload, all_headers)
         if size > self.max_payload:
             raise MessageTooLarge(size, self.max_payload)
@@ -128,6 +150,7 @@ class InMemoryBus:
             all_headers = {**(headers or {}), MSG_ID: msg_id}
             if "traceparent" not in all_headers:
                 inject_trace_headers(all_headers)
+            check_subject(subject)
             size = encoded_size(payload, all_headers)
             if size > self.max_payload:
                 raise MessageTooLarge(size, self.max_payload)
