@@ -33,7 +33,7 @@ async def bootstrap(
     )
     stack.push_async_callback(nc.drain)
     js = nc.jetstream()
-    await ensure_streams(js, topology)
+    await ensure_streams(js, topology, config.streams)
     bus = JetStreamBus(js)
     responder = Responder(
         model or OfflineModel(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import env_int, env_str
 
 
@@ -15,6 +16,8 @@ class ResponderConfig:
     host: str = "127.0.0.1"
     ops_port: int = 9103
     stale_after_seconds: int = 3600
+    # Limits of the streams this service brings up to date (None: the topology's table).
+    streams: Mapping[str, StreamLimits] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ResponderConfig:
@@ -24,4 +27,5 @@ class ResponderConfig:
             host=env_str(env, "THREADLINE_AI_HOST", "127.0.0.1"),
             ops_port=env_int(env, "THREADLINE_AI_OPS_PORT", 9103),
             stale_after_seconds=env_int(env, "THREADLINE_AI_STALE_AFTER_SECONDS", 3600),
+            streams=stream_limits_from_env(env),
         )

@@ -67,7 +67,7 @@ async def bootstrap(config: IngestConfig, *, clock: Clock = utc_now) -> RunningI
         client = await _connect(config.nats_url)
         stack.push_async_callback(client.drain)
         js = client.jetstream()
-        await ensure_streams(js, Topology(config.nats_namespace))
+        await ensure_streams(js, Topology(config.nats_namespace), config.streams)
         config = _within_payload_limit(config, client)
         registry = service_registry()
         app = build_app(config, JetStreamBus(js), registry=registry, clock=clock)

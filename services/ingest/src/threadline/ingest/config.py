@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
 
@@ -18,6 +19,8 @@ class IngestConfig:
     port: int = 8080
     ops_port: int = 9101
     max_body_bytes: int = 1_048_576
+    # Limits of the streams this service brings up to date (None: the topology's table).
+    streams: Mapping[str, StreamLimits] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestConfig:
@@ -30,6 +33,7 @@ class IngestConfig:
             port=env_int(env, "THREADLINE_INGEST_PORT", cls.port),
             ops_port=env_int(env, "THREADLINE_INGEST_OPS_PORT", cls.ops_port),
             max_body_bytes=env_int(env, "THREADLINE_INGEST_MAX_BODY_BYTES", cls.max_body_bytes),
+            streams=stream_limits_from_env(env),
         )
         _check_port("THREADLINE_INGEST_PORT", config.port)
         _check_port("THREADLINE_INGEST_OPS_PORT", config.ops_port)

@@ -54,7 +54,7 @@ async def start_outbound(
     stack.push_async_callback(nc.drain)
     js = nc.jetstream()
     topology = Topology(config.nats_namespace)
-    await ensure_streams(js, topology)
+    await ensure_streams(js, topology, config.streams)
     ledger = await KeyValueSentLedger.open(js, namespace=config.nats_namespace)
 
     http = aiohttp.ClientSession(

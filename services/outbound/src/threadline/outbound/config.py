@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
 
@@ -18,6 +19,8 @@ class OutboundConfig:
     ops_port: int
     concurrency: int
     host: str = "127.0.0.1"
+    # Limits of the streams this service brings up to date (None: the topology's table).
+    streams: Mapping[str, StreamLimits] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OutboundConfig:
@@ -40,4 +43,5 @@ class OutboundConfig:
             ops_port=env_int(env, "THREADLINE_OUTBOUND_OPS_PORT", 9104),
             concurrency=concurrency,
             host=env_str(env, "THREADLINE_OUTBOUND_HOST", "127.0.0.1"),
+            streams=stream_limits_from_env(env),
         )

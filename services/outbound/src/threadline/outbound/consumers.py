@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry, outcome_of
 from threadline.outbound.application import (
     DispatchResult,
     GaveUp,
@@ -84,7 +84,9 @@ class DispatchHandler:
                 log.exception("dispatching %s failed", message.message_id)
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, str(error)))
-                return Retry(f"{type(error).__name__}: {error}")
+                # A permanent failure (e.g. a result too large to publish) is dead-lettered at
+                # once; anything that may pass is retried (the ledger keeps a send single).
+                return outcome_of(error)
             _describe(span, result)
             return _outcome(result)
 
