@@ -7,7 +7,7 @@ UV := python3 -m uv
 endif
 SYNCED := .venv/.threadline-synced
 
-.PHONY: setup run demo test test-integration lint protos protos-check bench chaos clean
+.PHONY: setup run demo test test-integration lint protos protos-check bench fuzz chaos clean
 
 setup: $(SYNCED)
 
@@ -41,6 +41,10 @@ protos-check: setup ## fail when the committed generated code is stale
 
 bench: setup ## throughput and latency figures (see docs/benchmarks.md)
 	$(UV) run python -m tests.bench
+
+FUZZ_MINUTES ?= 30
+fuzz: setup ## hostile webhooks, gateway and gRPC requests against the whole platform (bounded)
+	$(UV) run python -m tests.fuzz --webhooks 50000 --requests 10000 --max-minutes $(FUZZ_MINUTES) $(FUZZ_ARGS)
 
 chaos: setup ## fault test: every part SIGKILLed under load, then every count must agree (CHAOS_ARGS=--help)
 	$(UV) run python -m tests.chaos $(CHAOS_ARGS)
