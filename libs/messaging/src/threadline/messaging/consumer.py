@@ -230,7 +230,14 @@ class ConsumerLoop:
         self._stopping.set()
 
     async def _process(self, messages: list[Msg]) -> None:
-        pairs = [(m, _delivery(m)) for m in messages]
+        pairs: list[tuple[Msg, Delivery]] = []
+        for message in messages:
+            try:
+                pairs.append((message, _delivery(message)))
+            except Exception as error:  # not a JetStream delivery we can read: never will be
+                log.error("unreadable delivery on %s: %s", message.subject[:200], describe(error))
+                with contextlib.suppress(Exception):
+                    await message.term()
         unsettled = [(m, d) for m, d in pairs if d.num_delivered > self.settings.unsettled_limit]
         if unsettled:
             await asyncio.gather(*(self._give_up(m, d) for m, d in unsettled))
