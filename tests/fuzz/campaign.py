@@ -5,19 +5,21 @@ what the platform kept; then the whole-run checks (stored exactly once, nothing 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
 
-from tests.fuzz.cases import Case, Outcome, WebhookCase, family
+from tests.fuzz.cases import Case, HttpCase, Outcome, WebhookCase, family
 from tests.fuzz.gateway import GatewayGenerator, IdPool
 from tests.fuzz.grpc_cases import GrpcGenerator
 from tests.fuzz.oracle import Sender, body_digest
 from tests.fuzz.platform import Target
+from tests.fuzz.readmodels import wait_for_wamids
 from tests.fuzz.stall import StallCheck
 from tests.fuzz.watchers import EventLogWatcher, StreamWatcher
 from tests.fuzz.webhooks import WebhookGenerator
@@ -59,21 +61,27 @@ class Figures:
     read_model_seconds: list[float] = field(default_factory=list)
     drain_seconds: list[float] = field(default_factory=list)
     under_load_seconds: list[float] = field(default_factory=list)
+    follow_ups: int = 0
+    follow_ups_unanswered: int = 0
     valid_expected: int = 0
     valid_once: int = 0
     unsigned_sent: int = 0
     events_read: int = 0
     scanned: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    in_read_models: int = 0
+    read_model_sample: int = 0
     fuzz_seconds: float = 0.0
     total_seconds: float = 0.0
     stopped_by_time: bool = False
 
-    def count(self, case: Case, outcome: Outcome) -> None:
+    def count(self, case: Case, outcome: Outcome, related: Sequence[Case] = ()) -> None:
+        """One input tried; its violations keep it, and the inputs `related` to it."""
         name = family(case)
         self.tried[f"{name} {case.kind}"] += 1
         self.answers.setdefault(name, Counter())[outcome.answer] += 1
         for what in outcome.violations:
-            self.violations.append(Violation(what, [case], outcome))
+            self.violations.append(Violation(what, [case, *related], outcome))
 
 
 class Campaign:
@@ -89,6 +97,7 @@ class Campaign:
         self.streams = StreamWatcher(target)
         self.stall = StallCheck(target, settings.stall_seconds)
         self._accepted_valid: set[str] = set()
+        self._valid_customers: dict[str, str] = {}  # wamid -> wa_id of the valid messages
         seed = settings.seed
         self._webhooks = WebhookGenerator(random.Random(seed), target.numbers)
         self._gateway = GatewayGenerator(random.Random(seed + 1), self.pool, target.numbers)
@@ -135,6 +144,8 @@ class Campaign:
                 f.stalls += 1
                 f.violations.append(Violation(f"stall: {problem}", batch))
             stalled = await self._stall_check(http, batch)
+            if not stalled:
+                await self._follow_up(sender, http, batch)
             await self.log.catch_up()
             await self.streams.scan()
             self.progress(
@@ -166,6 +177,8 @@ class Campaign:
         if case.signed:
             self.streams.signed_digests.add(digest)
             self.log.tracked.update(case.valid_wamids)
+            if case.valid_wamids:
+                self._valid_customers.update(senders(case.body))
         else:
             self.figures.unsigned_sent += 1
             self.streams.unsigned_digests.add(digest)
@@ -208,6 +221,56 @@ class Campaign:
         f.violations.append(Violation(f"stall: {problem}", suspects))
         return True
 
+    async def _follow_up(
+        self, sender: Sender, http: aiohttp.ClientSession, batch: list[Case]
+    ) -> None:
+        """Customers of this round who sent hostile input write normally: still answered, and
+        their conversations readable through the gateway."""
+        f = self.figures
+        customers = sorted(
+            {c.customer for c in batch if isinstance(c, WebhookCase) and c.customer and c.signed}
+        )
+        for customer in self._mix.sample(customers, k=min(2, len(customers))):
+            f.follow_ups += 1
+            problem, conversations = await self.stall.follow_up(http, customer)
+            self.log.tracked.update(self.stall.wamids)
+            suspects: list[Case] = [
+                c for c in batch if isinstance(c, WebhookCase) and c.customer == customer
+            ]
+            if problem is not None:
+                f.follow_ups_unanswered += 1
+                f.violations.append(Violation(problem, suspects))
+            number = self.target.numbers.follow_up
+            reads = [f"/api/crm/{customer}/session-status?business_number={number}"]
+            for conversation in conversations:
+                reads += [
+                    f"/api/v1/conversations/{conversation}",
+                    f"/api/v1/conversations/{conversation}/messages",
+                ]
+            for path in reads:
+                read = HttpCase(
+                    "follow_up", "GET", path.encode(), note=f"customer {customer}", expect_ok=True
+                )
+                f.count(read, await sender.send(read), related=suspects)
+
+    async def _valid_in_read_models(self, wamids: list[str], sample: int = 100) -> None:
+        """A sample of the valid messages, each found in its customer's conversations."""
+        f = self.figures
+        chosen = self._mix.sample(wamids, k=min(sample, len(wamids)))
+        by_customer: dict[str, set[str]] = {}
+        for wamid in chosen:
+            by_customer.setdefault(self._valid_customers.get(wamid, ""), set()).add(wamid)
+        f.read_model_sample = len(chosen)
+        for wa_id, expected in by_customer.items():
+            view = await wait_for_wamids(
+                self.target, wa_id, expected, seconds=self.settings.stall_seconds
+            )
+            f.in_read_models += len(expected & view.wamids)
+            for wamid in sorted(expected - view.wamids):
+                f.violations.append(
+                    Violation(f"valid message {wamid} from {wa_id} is not in the read models")
+                )
+
     async def _settle(self) -> None:
         """Wait for every accepted valid message to be stored, then judge the whole run."""
         f = self.figures
@@ -220,6 +283,8 @@ class Campaign:
             await asyncio.sleep(1.0)
         await self.streams.scan()
         f.events_read, f.scanned = self.log.events, self.streams.scanned
+        f.dead_letters = self.streams.dead_letters
+        await self._valid_in_read_models(sorted(self._accepted_valid))
         f.valid_expected = len(expected)
         f.valid_once = sum(1 for w in expected if self.log.counts[w] == 1)
         for wamid in sorted(expected):
@@ -233,3 +298,14 @@ class Campaign:
                 f.violations.append(Violation(f"unsigned message {wamid} was stored"))
         f.violations += [Violation(found) for found in self.streams.found]
         f.violations += [Violation(failure) for failure in self.log.failures]
+
+
+def senders(body: bytes) -> dict[str, str]:
+    """wamid -> `from` of every message of a (valid) webhook body."""
+    document = json.loads(body)
+    return {
+        message["id"]: message["from"]
+        for entry in document["entry"]
+        for change in entry["changes"]
+        for message in change["value"].get("messages", [])
+    }

@@ -18,7 +18,8 @@ TOKENS = ("admin", "reader", "tenant_b", "invalid", "missing", "malformed")
 
 @dataclass(frozen=True)
 class WebhookCase:
-    """A POST to ingest. `valid_wamids` must be stored exactly once, `unsigned_wamids` never."""
+    """A POST to ingest. `valid_wamids` must be stored exactly once, `unsigned_wamids` never;
+    `customer` (on the follow-up number) must still be answered when writing normally later."""
 
     kind: str
     body: bytes
@@ -27,6 +28,7 @@ class WebhookCase:
     valid_wamids: tuple[str, ...] = ()
     unsigned_wamids: tuple[str, ...] = ()
     content_type: str = "application/json"
+    customer: str = ""
 
     @property
     def signed(self) -> bool:
@@ -46,6 +48,8 @@ class HttpCase:
     note: str = ""
     # A tenant probe: another tenant's id must look like no id at all.
     expect_not_found: bool = False
+    # A plain read of data that exists: must be answered 200.
+    expect_ok: bool = False
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,17 @@ def lines(f: Figures) -> list[str]:
         f"a round was being sent {_spread(f.under_load_seconds)}"
     )
     out.append(
+        f"  customers who sent hostile input and wrote again: {f.follow_ups}, "
+        f"unanswered {f.follow_ups_unanswered}"
+    )
+    out.append(
         f"  valid messages stored exactly once: {f.valid_once} of {f.valid_expected}; "
         f"unsigned bodies sent {f.unsigned_sent}, kept 0 expected "
         f"(scanned {dict(f.scanned)}; {f.events_read} events read from the EventLog)"
+    )
+    out.append(
+        f"  valid messages found in the read models: {f.in_read_models} of a sample of "
+        f"{f.read_model_sample}; dead letters: {_counts(f.dead_letters)}"
     )
     tried = sum(f.tried.values())
     out.append(

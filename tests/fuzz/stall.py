@@ -13,6 +13,7 @@ import aiohttp
 import grpc
 
 from tests.fuzz.platform import Target
+from tests.fuzz.readmodels import wait_for_wamids
 from tests.fuzz.seeds import DISPLAY_NUMBER
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
@@ -28,6 +29,7 @@ class StallCheck:
     reply_seconds: list[float] = field(default_factory=list)
     read_model_seconds: list[float] = field(default_factory=list)
     under_load_seconds: list[float] = field(default_factory=list)
+    follow_up_seconds: list[float] = field(default_factory=list)
     wamids: set[str] = field(default_factory=set)
 
     async def run(self, http: aiohttp.ClientSession, *, under_load: bool = False) -> str | None:
@@ -68,6 +70,53 @@ class StallCheck:
             )
         self.read_model_seconds.append(time.monotonic() - started)
         return None
+
+    async def follow_up(
+        self, http: aiohttp.ClientSession, wa_id: str
+    ) -> tuple[str | None, list[str]]:
+        """A customer who sent hostile input to the follow-up number writes normally: it must be
+        answered, and the message be in the read models, within the bound. What did not happen
+        (None: all did), and the customer's conversations there."""
+        before = len(self.target.sandbox.outbox.messages(to=wa_id))
+        try:
+            status, wamid = await send_inbound(
+                http,
+                self.target.webhook_url,
+                self.target.app_secret,
+                phone_number_id=self.target.numbers.follow_up,
+                display_phone_number=DISPLAY_NUMBER,
+                wa_id=wa_id,
+                profile_name="Returning Customer",
+                text=DEMO_TEXT,
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            return f"customer {wa_id}'s normal message got no answer: {error!r}", []
+        if status != 200:
+            return f"customer {wa_id}'s normal message was answered {status}", []
+        self.wamids.add(wamid)
+        started = time.monotonic()
+        if not await self._until(
+            lambda: len(self.target.sandbox.outbox.messages(to=wa_id)) > before,
+            started + self.bound_seconds,
+        ):
+            problem = (
+                f"customer {wa_id}, who sent the hostile input, got no reply to a normal "
+                f"message ({wamid}) within {self.bound_seconds:.0f} s"
+            )
+            return problem, []
+        self.follow_up_seconds.append(time.monotonic() - started)
+        number = self.target.numbers.follow_up
+        view = await wait_for_wamids(
+            self.target, wa_id, {wamid}, business_number=number, seconds=self.bound_seconds
+        )
+        if wamid not in view.wamids:
+            problem = (
+                f"customer {wa_id}'s normal message {wamid}, answered, is not in the read "
+                f"models within {self.bound_seconds:.0f} s (they hold {len(view.wamids)} of "
+                f"the customer's messages)"
+            )
+            return problem, view.conversations
+        return None, view.conversations
 
     async def _until(self, done: Callable[[], bool], deadline: float) -> bool:
         while time.monotonic() < deadline:

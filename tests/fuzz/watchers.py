@@ -34,6 +34,10 @@ from threadline.messaging.topology import (
 )
 
 ORIGINAL_SHA256 = "Threadline-Original-Sha256"
+DEAD_REASON = "Threadline-Dead-Reason"
+# Dead letters that mean a stored event is missing downstream: the read models dropped it, or
+# the relay could not publish it (events are bounded by construction, so neither may happen).
+MUST_NOT_DEAD_LETTER = ("analytics.", "session.unpublishable")
 
 
 @dataclass
@@ -93,6 +97,7 @@ class StreamWatcher:
     unsigned_wamids: set[str] = field(default_factory=set)
     found: list[str] = field(default_factory=list)
     scanned: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)  # "<service>.<slug>"
     _client: NatsClient | None = None
     _subscriptions: dict[str, JetStreamContext.PullSubscription] = field(default_factory=dict)
 
@@ -141,7 +146,18 @@ class StreamWatcher:
                     break
                 for message in messages:
                     self.scanned[stream] += 1
-                    self._check(stream, message.data, message.headers or {})
+                    headers = message.headers or {}
+                    if stream == DEAD_LETTERS:
+                        self._dead_letter(message.subject, headers)
+                    self._check(stream, message.data, headers)
+
+    def _dead_letter(self, subject: str, headers: dict[str, str]) -> None:
+        root = Topology(self.target.namespace).root(DEAD_LETTERS) + "."
+        where = subject.removeprefix(root)
+        self.dead_letters[where] += 1
+        if where.startswith(MUST_NOT_DEAD_LETTER):
+            reason = headers.get(DEAD_REASON, "")[:300]
+            self.found.append(f"{where} dead-lettered a stored event: {reason}")
 
     def _check(self, stream: str, data: bytes, headers: dict[str, str]) -> None:
         if stream == INGEST_EVENTS:

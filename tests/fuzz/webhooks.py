@@ -27,11 +27,14 @@ MAX_BODY = 1_200_000  # larger ones only cost time: the first 413 says all
 
 @dataclass(frozen=True)
 class Numbers:
-    """Business numbers: the demo tenant's (A), another tenant's (B), and one only fuzz uses."""
+    """Business numbers: the demo tenant's (A), another tenant's (B), one only fuzz uses, and
+    one where customers who sent hostile input write again later and must still be answered
+    (no gRPC or gateway input touches it)."""
 
     demo: str = "109000000000501"
     tenant_b: str = "109000000000502"
     hostile: str = "109000000000666"
+    follow_up: str = "109000000000503"
 
 
 def hex_id(rng: random.Random, bits: int = 96) -> str:
@@ -45,6 +48,7 @@ class WebhookGenerator:
     rng: random.Random
     numbers: Numbers = field(default_factory=Numbers)
     _sent_valid: list[WebhookCase] = field(default_factory=list)
+    _customer: str = ""  # who wrote the last seed drawn, when it went to the follow-up number
 
     def next(self) -> WebhookCase:
         while True:
@@ -123,9 +127,13 @@ class WebhookGenerator:
         """A documented shape with one to four hostile values, types, keys or nestings."""
         rng = self.rng
         tree = self._seed_tree(wamid="wamid.H" + hex_id(rng))
+        customer = self._customer
         notes = mutate_tree(rng, tree, count=rng.choice([1, 1, 2, 3, 4]))
         return WebhookCase(
-            "structured", write(tree, ascii_only=rng.random() < 0.5), note="; ".join(notes)
+            "structured",
+            write(tree, ascii_only=rng.random() < 0.5),
+            note="; ".join(notes),
+            customer=customer,
         )
 
     def mutated(self) -> WebhookCase:
@@ -167,7 +175,12 @@ class WebhookGenerator:
             else:
                 body["entry"][0]["changes"] = [b["entry"][0]["changes"][0] for b in bodies]
         note = f"{count} items, {layout}"
-        return WebhookCase("batched", write(body, ascii_only=rng.random() < 0.5), note=note)
+        return WebhookCase(
+            "batched",
+            write(body, ascii_only=rng.random() < 0.5),
+            note=note,
+            customer=wa_id if number == self.numbers.follow_up else "",
+        )
 
     def garbage(self) -> WebhookCase:
         """Not a webhook at all: random bytes, other JSON, other encodings, deep nesting."""
@@ -209,8 +222,10 @@ class WebhookGenerator:
 
     def _number(self) -> str:
         roll = self.rng.random()
-        if roll < 0.6:
+        if roll < 0.5:
             return self.numbers.hostile
+        if roll < 0.6:
+            return self.numbers.follow_up
         return self.numbers.demo if roll < 0.9 else self.numbers.tenant_b
 
     def _wa_id(self) -> str:
@@ -220,7 +235,9 @@ class WebhookGenerator:
         return self.rng.choice(list(seeds.MESSAGE_KINDS))
 
     def _seed_tree(self, *, wamid: str) -> dict[str, Any]:
-        bodies = seeds.documented(self._number(), self._wa_id(), wamid)
+        number, wa_id = self._number(), self._wa_id()
+        self._customer = wa_id if number == self.numbers.follow_up else ""
+        bodies = seeds.documented(number, wa_id, wamid)
         return copy.deepcopy(self.rng.choice(bodies))
 
 
@@ -231,11 +248,13 @@ def reproductions(rng: random.Random, numbers: Numbers) -> list[WebhookCase]:
     def body(note: str, message_fields: dict[str, Any], **value: Any) -> WebhookCase:
         wamid = "wamid.R" + hex_id(rng)
         found = {**seeds.message("text", wa_id=wa_id, wamid=wamid), **message_fields}
+        number = value.pop("number", numbers.follow_up)
         document = seeds.envelope(
-            value.pop("number", numbers.hostile),
-            {"contacts": [seeds.contact(wa_id)], "messages": [found], **value},
+            number, {"contacts": [seeds.contact(wa_id)], "messages": [found], **value}
         )
-        return WebhookCase("reproduction", write(document, ascii_only=True), note=note)
+        return WebhookCase(
+            "reproduction", write(document, ascii_only=True), note=note, customer=wa_id
+        )
 
     far_future = {"timestamp": "253402300799"}
     referral = {"referral": {"source_type": "ad", "source_id": "1", "ctwa_clid": "x"}}
@@ -244,6 +263,7 @@ def reproductions(rng: random.Random, numbers: Numbers) -> list[WebhookCase]:
         "reproduction",
         surrogate.body.replace(b"\\ud800", b"\xed\xa0\x80"),
         note="lone surrogate, raw bytes ED A0 80",
+        customer=wa_id,
     )
     shared = "wamid.SHARED" + hex_id(rng)
     return [
