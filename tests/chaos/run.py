@@ -115,13 +115,14 @@ async def run_chaos(options: Options) -> ChaosReport:
 
 
 def _attach_logs(report: ChaosReport, workdir: Path) -> None:
+    """The last error lines of each service (nats.py's reconnection noise left out)."""
     tails = []
     for path in sorted(workdir.glob("*.log")):
         lines = path.read_text(errors="replace").splitlines()
-        problems = [line for line in lines if "ERROR" in line or "Traceback" in line]
-        if problems:
-            tails.append(f"--- {path.name}: {len(problems)} error lines, the last:")
-            tails.extend(problems[-5:])
+        errors = [line for line in lines if " ERROR " in line and "nats.aio.client" not in line]
+        if errors:
+            tails.append(f"--- {path.name}: {len(errors)} error lines, the last:")
+            tails.extend(line[:300] for line in errors[-3:])
     if tails:
         report.error = (report.error + "\n" if report.error else "") + "\n".join(tails)
 
@@ -326,7 +327,7 @@ def summary(report: ChaosReport) -> str:
         f"    undelivered within {o.delivery_timeout:.0f}s                 {load.undelivered:>8}",
         f"    load span (first write → last 200)       {load.finished - load.started:>7.1f}s",
         "",
-        "  faults (time since load began, down for, every service ready again after)",
+        "  faults (time since load began, time down, until every /readyz answered 200 again)",
     ]
     for fault in report.faults:
         lines.append(
