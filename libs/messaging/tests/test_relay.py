@@ -192,9 +192,13 @@ async def test_an_event_the_source_cannot_read_is_dead_lettered_with_its_problem
     assert str((dead[0].headers or {})[REASON]) == "cannot decode: KeyError('x')"
 
 
-async def test_a_transient_failure_is_retried_without_publishing_again_what_was_acked(
+async def test_a_lost_publish_is_retried_and_the_stream_keeps_the_events_in_position_order(
     js: JetStreamContext, topology: Topology
 ) -> None:
+    # The third publish of a pipelined round is lost (as on a dropped connection) while the
+    # ones after it were sent: stored ahead of it, they would make a consumer that keeps its
+    # last position (analytics) skip it. Each publish names the event it must follow, so the
+    # server refuses them, and the next round sends the rest again in order.
     log, bus = StoredLog(), CountingBus(JetStreamBus(js), fail_once={"event-3"})
     for index in range(6):
         log.add(topology, f"event {index + 1}".encode())
@@ -202,17 +206,41 @@ async def test_a_transient_failure_is_retried_without_publishing_again_what_was_
     async with relaying(js, topology, log, bus) as relay:
         await eventually(lambda: relay.position == 6)
 
-    assert bus.calls == {
-        "event-1": 1,
-        "event-2": 1,
-        "event-3": 2,
-        "event-4": 1,
-        "event-5": 1,
-        "event-6": 1,
-    }
+    assert bus.calls["event-1"] == bus.calls["event-2"] == 1  # acknowledged: not sent again
+    assert bus.calls["event-3"] == 2
     stored = await published(js, topology)
-    assert sorted(m.data or b"" for m in stored) == sorted(r.payload for r in log.records)
-    assert len(stored) == 6  # each once: nothing republished
+    assert [m.data for m in stored] == [r.payload for r in log.records]  # once each, in order
+    assert [int((m.headers or {})[POSITION]) for m in stored] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_relay_behind_another_that_ran_ahead_publishes_nothing_twice(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    # Two session instances each run a relay over the same log: the one behind finds the
+    # stream ahead of it and goes on from there (deduplication alone covers only 10 minutes).
+    log = StoredLog()
+    for index in range(4):
+        log.add(topology, f"event {index + 1}".encode())
+    async with relaying(js, topology, log, CountingBus(JetStreamBus(js))) as first:
+        await eventually(lambda: first.position == 4)
+    behind = OutboxRelay(
+        log,
+        CountingBus(JetStreamBus(js)),
+        js,
+        topology.stream(SESSION_EVENTS),
+        topology=topology,
+        service="session",
+        backoff=Backoff(first=0.01, limit=0.05),
+    )
+    behind._last_msg_id = "event-2"  # as if it had stopped after event 2
+    behind.position = 2
+    log.add(topology, b"event 5")
+
+    published_now = await behind.publish_pending()
+
+    assert published_now == 3
+    stored = await published(js, topology)
+    assert [int((m.headers or {})[POSITION]) for m in stored] == [1, 2, 3, 4, 5]
 
 
 async def test_the_streams_own_message_size_limit_is_respected(

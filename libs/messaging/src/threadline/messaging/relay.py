@@ -13,6 +13,13 @@ checked before anything after it is published, so the stream's last position nev
 event that is neither published nor dead-lettered. A transient failure (a timeout, the
 connection lost, no responders) is retried with back-off and jitter from the first event not
 acknowledged; what was acknowledged after it is not published again.
+
+The stream holds the events in the order of their positions, always: consumers (analytics
+keeps the last position it applied) rely on it. Each publish says which event must be the
+stream's last before it (`Nats-Expected-Last-Msg-Id`), so when one publish of a pipelined round
+is lost the ones after it are refused by the server rather than stored ahead of it; the next
+round starts again from what the stream holds. A copy of an event already stored is still
+dropped by deduplication, which the server checks first.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from prometheus_client import Counter, Gauge
 
 from threadline.messaging.bus import MSG_ID, EventBus, encoded_size, payload_limit
@@ -36,6 +43,8 @@ from threadline.messaging.topology import DEAD_LETTERS, Topology
 log = logging.getLogger(__name__)
 
 POSITION = "Threadline-Position"
+EXPECTED_LAST = "Nats-Expected-Last-Msg-Id"
+_WRONG_LAST_MSG_ID = 10070  # JetStream's error code: the stream's last message is another
 EVENT_ID = "Threadline-Event-Id"
 UNPUBLISHABLE = "unpublishable"
 _TRACEPARENT_ROOM = {"traceparent": "00-" + "0" * 32 + "-" + "0" * 16 + "-01"}
@@ -74,14 +83,19 @@ class NotificationSource(Protocol):
 
 
 async def last_published_position(js: JetStreamContext, stream: str) -> int:
+    return (await last_published(js, stream))[0]
+
+
+async def last_published(js: JetStreamContext, stream: str) -> tuple[int, str | None]:
+    """The position and event id of the stream's last message ((0, None): it has none)."""
     info = await js.stream_info(stream)
     if not info.state.last_seq:
-        return 0
+        return 0, None
     try:
         message = await js.get_msg(stream, seq=info.state.last_seq)
     except NotFoundError:
-        return 0
-    return _position(message.headers)
+        return 0, None
+    return _position(message.headers), (message.headers or {}).get(MSG_ID)
 
 
 async def last_dead_lettered_position(js: JetStreamContext, stream: str, subject: str) -> int:
@@ -124,6 +138,8 @@ class OutboxRelay:
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
     _acked_ahead: set[int] = field(default_factory=set)
+    # The event id of the stream's last message: what the next publish expects to follow.
+    _last_msg_id: str | None = None
 
     def wake(self) -> None:
         """Something was stored: look now rather than at the next poll."""
@@ -138,17 +154,7 @@ class OutboxRelay:
         attempt = 0
         while not self._stopping:
             try:
-                # Dead letters are written in order too: an event dead-lettered after the last
-                # one published is not dead-lettered again.
-                self.position = max(
-                    await last_published_position(self.js, self.stream),
-                    await last_dead_lettered_position(
-                        self.js,
-                        self.topology.stream(DEAD_LETTERS),
-                        self.topology.dead_letter_subject(self.service, UNPUBLISHABLE),
-                    ),
-                )
-                self.max_message_bytes = await self._message_limit()
+                await self._resume()
                 break
             except Exception as error:
                 attempt = await self._pause(error, attempt)
@@ -160,11 +166,29 @@ class OutboxRelay:
                 attempt = 0
             except Exception as error:
                 attempt = await self._pause(error, attempt)
+                # What the stream holds decides where the next round starts (it may hold
+                # more than we know of, e.g. another session instance's relay ran ahead).
+                with contextlib.suppress(Exception):
+                    await self._resume()
                 continue
             if published == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_interval)
+
+    async def _resume(self) -> None:
+        """Start after what the stream holds: its last event, or the last one dead-lettered
+        when that is later (dead letters are written in order too, never twice)."""
+        published, last_msg_id = await last_published(self.js, self.stream)
+        dead = await last_dead_lettered_position(
+            self.js,
+            self.topology.stream(DEAD_LETTERS),
+            self.topology.dead_letter_subject(self.service, UNPUBLISHABLE),
+        )
+        self.position = max(published, dead)
+        self._last_msg_id = last_msg_id
+        self._acked_ahead = set()
+        self.max_message_bytes = await self._message_limit()
 
     async def _pause(self, error: BaseException, attempt: int) -> int:
         cause = error.error if isinstance(error, _Interrupted) else error
@@ -213,7 +237,8 @@ class OutboxRelay:
         return sum(1 for r in records if start < r.position <= self.position)
 
     def _too_large(self, record: OutboxRecord, limit: int) -> str:
-        headers = {**_TRACEPARENT_ROOM, **self._headers(record), MSG_ID: record.msg_id}
+        expected = {EXPECTED_LAST: record.msg_id}  # room for an id as long as its own
+        headers = {**_TRACEPARENT_ROOM, **self._headers(record), MSG_ID: record.msg_id, **expected}
         size = encoded_size(record.payload, headers)
         if size <= limit:
             return ""
@@ -223,14 +248,20 @@ class OutboxRelay:
         """Publish `run` in order: the first alone (it sets up the reply subscription), the rest
         on one connection with their acks awaited together. The position moves over the
         acknowledged prefix; a permanent refusal is dead-lettered; anything else interrupts."""
+        # Each event expects the one before it as the stream's last message.
+        expected: dict[int, str | None] = {}
+        previous = self._last_msg_id
+        for record in run:
+            expected[record.position], previous = previous, record.msg_id
         pending = [r for r in run if r.position not in self._acked_ahead]
         if not pending:
             for record in run:
-                self._advance(record.position)
+                self._stored(record)
             return
-        first = await self._try_publish(pending[0])
+        first = await self._try_publish(pending[0], expected[pending[0].position])
         rest = await asyncio.gather(
-            *(self._try_publish(r) for r in pending[1:]), return_exceptions=True
+            *(self._try_publish(r, expected[r.position]) for r in pending[1:]),
+            return_exceptions=True,
         )
         results = dict(zip((r.position for r in pending), [first, *rest], strict=True))
         interrupted: BaseException | None = None
@@ -238,27 +269,39 @@ class OutboxRelay:
             error = results.get(record.position)
             if error is None:
                 if interrupted is None:
-                    self._advance(record.position)
+                    self._stored(record)
                 else:
+                    # Stored although one before it failed: that one was stored too (only
+                    # its acknowledgement was lost), or this would have been refused.
                     self._acked_ahead.add(record.position)
                 continue
-            if interrupted is None and classify(error) is Failure.PERMANENT:
+            if interrupted is None and _refused_for_good(error):
                 await self._dead_letter(record, f"the stream refused it: {describe(error)}")
                 self._advance(record.position)
+                # What follows expected this one: it is refused too, and sent again next round.
                 continue
             interrupted = interrupted or error
         if interrupted is not None:
             raise _Interrupted(interrupted)
 
-    async def _try_publish(self, record: OutboxRecord) -> BaseException | None:
+    async def _try_publish(
+        self, record: OutboxRecord, expected: str | None
+    ) -> BaseException | None:
+        headers = self._headers(record)
+        if expected is not None:
+            headers[EXPECTED_LAST] = expected
         try:
             await self.bus.publish(
-                record.subject, record.payload, msg_id=record.msg_id, headers=self._headers(record)
+                record.subject, record.payload, msg_id=record.msg_id, headers=headers
             )
         except Exception as error:
             return error
         RELAYED.labels(self.stream, "published").inc()
         return None
+
+    def _stored(self, record: OutboxRecord) -> None:
+        self._last_msg_id = record.msg_id
+        self._advance(record.position)
 
     @staticmethod
     def _headers(record: OutboxRecord) -> dict[str, str]:
@@ -297,3 +340,10 @@ class OutboxRelay:
         self.position = position
         self._acked_ahead = {p for p in self._acked_ahead if p > position}
         RELAY_POSITION.labels(self.stream).set(position)
+
+
+def _refused_for_good(error: BaseException) -> bool:
+    """A refusal of this event itself, not a consequence of an earlier one's failure."""
+    if isinstance(error, APIError) and error.err_code == _WRONG_LAST_MSG_ID:
+        return False
+    return classify(error) is Failure.PERMANENT
