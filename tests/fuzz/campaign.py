@@ -72,6 +72,7 @@ class Figures:
     in_read_models: int = 0
     read_model_sample: int = 0
     fuzz_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of this process (the harness; in-process, the services too)
     total_seconds: float = 0.0
     stopped_by_time: bool = False
 
@@ -105,7 +106,7 @@ class Campaign:
         self._mix = random.Random(seed + 3)
 
     async def run(self) -> Figures:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         await self.streams.start()
         try:
             async with Sender(self.target) as sender, aiohttp.ClientSession() as http:
@@ -114,6 +115,7 @@ class Campaign:
         finally:
             await self.streams.stop()
         self.figures.total_seconds = time.monotonic() - started
+        self.figures.cpu_seconds = time.process_time() - cpu
         return self.figures
 
     async def _rounds(self, sender: Sender, http: aiohttp.ClientSession, started: float) -> None:

@@ -29,6 +29,8 @@ class WebhookCase:
     unsigned_wamids: tuple[str, ...] = ()
     content_type: str = "application/json"
     customer: str = ""
+    # Further headers (a Content-Encoding the body does not have, …): then any 4xx may answer.
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def signed(self) -> bool:

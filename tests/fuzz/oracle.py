@@ -123,6 +123,7 @@ class Sender:
     async def _webhook(self, case: WebhookCase) -> Outcome:
         assert self._http is not None
         headers = {"Content-Type": case.content_type} if case.content_type else {}
+        headers.update(case.headers)
         signed = signature(case, self.target.app_secret)
         if signed is not None:
             headers[SIGNATURE_HEADER] = signed
@@ -139,6 +140,8 @@ class Sender:
         expected = {200} if case.signed else {401}
         if len(case.body) >= MIN_TOO_LARGE:
             expected.add(413)
+        if case.headers:
+            expected |= {400, 413, 415}
         if status not in expected:
             outcome.violations.append(
                 f"ingest answered {status} to {'a signed' if case.signed else 'an unsigned'} body "

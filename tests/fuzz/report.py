@@ -61,7 +61,7 @@ def lines(f: Figures) -> list[str]:
     out.append(
         f"  throughput {tried / max(f.fuzz_seconds, 1e-9):.0f} inputs/s while fuzzing, "
         f"{tried / max(f.total_seconds, 1e-9):.0f} inputs/s over the whole run "
-        f"({f.total_seconds:.0f} s)"
+        f"({f.total_seconds:.0f} s; this process used {f.cpu_seconds:.0f} s of CPU)"
     )
     out.append(f"  violations: {len(f.violations)}")
     for violation in f.violations[:SHOWN_VIOLATIONS]:

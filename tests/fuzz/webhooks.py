@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import gzip
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tests.fuzz import seeds, values
@@ -23,6 +23,16 @@ from tests.fuzz.mutations import mutate_bytes, mutate_tree
 MIN_TOO_LARGE = 128 * 1024
 OVERSIZED = 1_100_000
 MAX_BODY = 1_200_000  # larger ones only cost time: the first 413 says all
+ODD_HEADERS: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("Content-Encoding", "gzip"),),
+    (("Content-Encoding", "deflate"),),
+    (("Content-Encoding", "br"),),
+    (("Content-Encoding", "identity, gzip"),),
+    (("Content-Encoding", "x-unknown"),),
+    (("Content-Type", "application/json; charset=utf-16"),),
+    (("X-Hub-Signature", "sha1=00"),),
+    (("Expect", "100-continue"),),
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,11 @@ class WebhookGenerator:
         while True:
             case = self._draw()
             if len(case.body) <= MAX_BODY:
-                return case
+                break
+        if self.rng.random() < 0.03:
+            headers = self.rng.choice(ODD_HEADERS)
+            case = replace(case, headers=headers, note=f"{case.note}; headers {headers}")
+        return case
 
     def _draw(self) -> WebhookCase:
         roll = self.rng.random()
