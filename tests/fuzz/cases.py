@@ -39,7 +39,8 @@ class WebhookCase:
 
 @dataclass(frozen=True)
 class HttpCase:
-    """A raw HTTP/1.1 request to the gateway (`target` is the path and query, as sent)."""
+    """A raw HTTP/1.1 request to the gateway, or to ingest's HTTP server (`server`);
+    `target` is the path and query, as sent."""
 
     kind: str
     method: str
@@ -52,6 +53,7 @@ class HttpCase:
     expect_not_found: bool = False
     # A plain read of data that exists: must be answered 200.
     expect_ok: bool = False
+    server: str = "gateway"
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,9 @@ _TYPES: dict[str, type[WebhookCase] | type[HttpCase] | type[GrpcCase]] = {
 
 
 def family(case: Case) -> str:
-    """`webhook`, `gateway` or `grpc`."""
+    """`webhook`, `gateway`, `ingest_http` (other requests to ingest's server) or `grpc`."""
+    if isinstance(case, HttpCase) and case.server == "ingest":
+        return "ingest_http"
     return next(name for name, kind in _TYPES.items() if isinstance(case, kind))
 
 
@@ -98,7 +102,7 @@ def to_json(case: Case) -> dict[str, Any]:
 
 
 def from_json(data: dict[str, Any]) -> Case:
-    kind = _TYPES[data["family"]]
+    kind = _TYPES.get(data["family"], HttpCase)
     names = {f for f in kind.__dataclass_fields__}
     values: dict[str, Any] = {k: _decode(v) for k, v in data.items() if k in names}
     return kind(**values)

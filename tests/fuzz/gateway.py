@@ -96,6 +96,8 @@ class GatewayGenerator:
         rng = self.rng
         if rng.random() < 0.1 and (self.pool.conversations_a or self.pool.contacts_a):
             return self.tenant_probe()
+        if rng.random() < 0.1:
+            return self.ingest()
         method, template, params = rng.choice(ROUTES)
         if rng.random() < 0.2:
             method = rng.choice(METHODS)
@@ -147,6 +149,25 @@ class GatewayGenerator:
             body,
             f"{token} asks for {what} ({method} {suffix or '/'})",
             expect_not_found=True,
+        )
+
+    def ingest(self) -> HttpCase:
+        """Ingest's own routes: the subscription handshake with hostile query strings, other
+        methods and paths."""
+        rng = self.rng
+        method = rng.choice(["GET", "GET", "GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD"])
+        path = rng.choice(["/webhooks/whatsapp", "/webhooks/whatsapp/", "/webhooks", "/", "/x"])
+        params = []
+        for name in ("hub.mode", "hub.verify_token", "hub.challenge"):
+            if rng.random() < 0.8:
+                value = rng.choice(["subscribe", "", values.hostile_string(rng)[:3000]])
+                params.append(f"{name}={encoded(value)}")
+        if rng.random() < 0.1:
+            params.append(rng.choice(["%", "hub.mode", "hub.challenge=%ED%A0%80", "&&&"]))
+        target = (path + "?" + "&".join(params)).encode()
+        body = rng.randbytes(rng.choice([0, 0, 10, 1000])) if method != "GET" else b""
+        return HttpCase(
+            "ingest", method, target, "missing", body=body, note=f"ingest {method}", server="ingest"
         )
 
     def _path(self, template: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ import json
 import time
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import grpc
@@ -85,6 +86,7 @@ class Sender:
         self.timeout = timeout
         self._http: aiohttp.ClientSession | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._ingest_port = urlsplit(target.webhook_url).port or 80
 
     async def __aenter__(self) -> Sender:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
@@ -162,7 +164,7 @@ class Sender:
         try:
             response = await rawhttp.request(
                 "127.0.0.1",
-                self.target.gateway_port,
+                self._ingest_port if case.server == "ingest" else self.target.gateway_port,
                 case.method,
                 case.target,
                 tuple(headers),
@@ -173,7 +175,9 @@ class Sender:
             if len(case.body) > 64 * 1024 or len(case.target) > 8 * 1024:
                 # A server refusing a large request may close before reading it all.
                 return Outcome("closed on a large request", str(error))
-            return Outcome("no answer", str(error), violations=[f"gateway gave no answer: {error}"])
+            return Outcome(
+                "no answer", str(error), violations=[f"{case.server} gave no answer: {error}"]
+            )
         except (TimeoutError, OSError) as error:
             return Outcome(
                 "no answer", repr(error), violations=[f"gateway gave no answer: {error!r}"]
@@ -181,7 +185,7 @@ class Sender:
         outcome = Outcome(str(response.status), preview(response.body, 200))
         if response.status >= 500:
             outcome.violations.append(
-                f"gateway answered {response.status}: {preview(response.body, 300)}"
+                f"{case.server} answered {response.status}: {preview(response.body, 300)}"
             )
         if case.expect_ok and response.status != 200:
             outcome.violations.append(

@@ -23,17 +23,18 @@ def lines(f: Figures) -> list[str]:
     ]
     if f.stopped_by_time:
         out.append("  STOPPED BY THE TIME LIMIT before every input was tried")
-    for name in ("webhook", "gateway", "grpc"):
+    for name in ("webhook", "ingest_http", "gateway", "grpc"):
         kinds = {k.split(" ", 1)[1]: n for k, n in f.tried.items() if k.startswith(name + " ")}
         total = sum(kinds.values())
-        out.append(f"  {name:8} {total:6d} tried: " + _counts(Counter(kinds)))
+        out.append(f"  {name:11} {total:6d} tried: " + _counts(Counter(kinds)))
         if name in f.answers:
             label = "codes" if name == "grpc" else "statuses"
-            out.append(f"  {'':8} {label}: " + _counts(f.answers[name]))
+            out.append(f"  {'':11} {label}: " + _counts(f.answers[name]))
     grpc_answers = f.answers.get("grpc", Counter())
     out.append(
         f"  gRPC UNKNOWN {grpc_answers['UNKNOWN']}, INTERNAL {grpc_answers['INTERNAL']}; "
         f"5xx from ingest {_five_hundreds(f.answers.get('webhook'))}, "
+        f"(other requests {_five_hundreds(f.answers.get('ingest_http'))}), "
         f"from the gateway {_five_hundreds(f.answers.get('gateway'))}"
     )
     out.append(
