@@ -13,6 +13,8 @@ from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.consumer import Projector, UndecodableEvent, decode
+from threadline.analytics.projection import PROJECTION
+from threadline.analytics.read_models.positions import read_position
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery
 from threadline.messaging.relay import POSITION
@@ -225,3 +227,63 @@ async def test_an_undecodable_delivery_is_dead_lettered_and_the_rest_applies(
     async with pool.connection() as connection:
         cursor = await connection.execute("SELECT count(*) FROM analytics.contacts")
         assert await cursor.fetchone() == (1,)
+
+
+async def stored_position(pool: AsyncConnectionPool[Any]) -> int:
+    async with pool.connection() as connection:
+        return await read_position(connection, PROJECTION)
+
+
+async def test_an_event_whose_predecessor_is_still_with_a_crashed_consumer_waits_for_it(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    # Found by make chaos: analytics SIGKILLed mid-batch leaves its deliveries unacknowledged
+    # until their ack wait ends, while its successor is handed the events after them. Projected
+    # first, those moved the position past the late ones, which were then skipped as seen.
+    contact, conversation = uuid4(), uuid4()
+    events = [
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, "m-1"),
+        log.inbound(conversation, "m-2"),
+    ]
+    first, second, late, after = delivered(*events)
+    positions = {
+        d.stream_sequence: e.position for d, e in zip(delivered(*events), events, strict=True)
+    }
+
+    async def position_at(sequence: int) -> int | None:
+        return positions.get(sequence)
+
+    crashed = Projector(pool, position_at=position_at)
+    assert list(await crashed.handle([first, second])) == [ACK, ACK]  # then killed with `late`
+
+    successor = Projector(pool, position_at=position_at)
+    waited = await successor.handle([after])
+
+    assert [type(o).__name__ for o in waited] == ["Wait"]
+    assert [row[0] for row in await message_rows(pool, conversation)] == []
+
+    assert list(await successor.handle([late])) == [ACK]  # its ack wait ended: redelivered
+    assert list(await successor.handle([after])) == [ACK]
+    assert [row[0] for row in await message_rows(pool, conversation)] == ["m-1", "m-2"]
+
+    restarted = Projector(pool, position_at=position_at)  # predecessor projected: no wait
+    assert list(await restarted.handle([after])) == [ACK]
+
+
+async def test_a_dead_lettered_event_moves_the_position_so_none_waits_on_it(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    contact, conversation = uuid4(), uuid4()
+    events = [
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, unindexable()),
+    ]
+    batch = delivered(*events)
+
+    outcomes = await Projector(pool).handle(batch)
+
+    assert isinstance(outcomes[2], DeadLetter)
+    assert await stored_position(pool) == events[2].position
