@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -10,7 +11,17 @@ from pathlib import Path
 from tests.fuzz.campaign import Figures, Violation
 from tests.fuzz.cases import preview, to_json
 
-SHOWN_VIOLATIONS = 25
+SHOWN_KINDS = 25
+_NUMBERS = re.compile(r"\d+(?= bytes| chars| s\b)|\d{4,}")
+
+
+def grouped(violations: list[Violation]) -> dict[str, list[Violation]]:
+    """Violations of one kind together (the same text but for its numbers), most first."""
+    groups: dict[str, list[Violation]] = {}
+    for violation in violations:
+        kind = _NUMBERS.sub("N", violation.what.split(":", 1)[0])[:120]
+        groups.setdefault(kind, []).append(violation)
+    return dict(sorted(groups.items(), key=lambda item: -len(item[1])))
 
 
 def lines(f: Figures) -> list[str]:
@@ -64,15 +75,17 @@ def lines(f: Figures) -> list[str]:
         f"{tried / max(f.total_seconds, 1e-9):.0f} inputs/s over the whole run "
         f"({f.total_seconds:.0f} s; this process used {f.cpu_seconds:.0f} s of CPU)"
     )
-    out.append(f"  violations: {len(f.violations)}")
-    for violation in f.violations[:SHOWN_VIOLATIONS]:
-        out.append("    - " + violation.what[:400])
-        for case in violation.cases[:1]:
+    groups = grouped(f.violations)
+    out.append(f"  violations: {len(f.violations)}, of {len(groups)} kinds")
+    for found in list(groups.values())[:SHOWN_KINDS]:
+        first = found[0]
+        out.append(f"    - {len(found)} times: {first.what[:400]}")
+        for case in first.cases[:1]:
             out.append(f"      input ({case.kind}, {case.note[:150]}): {_case_preview(case)}")
-        if len(violation.cases) > 1:
-            out.append(f"      ({len(violation.cases)} inputs of the round before it saved)")
-    if len(f.violations) > SHOWN_VIOLATIONS:
-        out.append(f"    … and {len(f.violations) - SHOWN_VIOLATIONS} more (all saved)")
+        if len(first.cases) > 1:
+            out.append(f"      ({len(first.cases)} inputs saved with it)")
+    if len(groups) > SHOWN_KINDS:
+        out.append(f"    … and {len(groups) - SHOWN_KINDS} more kinds (all saved)")
     return out
 
 
