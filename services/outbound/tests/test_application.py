@@ -1,8 +1,11 @@
 import uuid
 from datetime import UTC, datetime
 
+import nats.errors
+
 from threadline.contracts.events.v1 import outbound_pb2
 from threadline.messaging.bus import InMemoryBus
+from threadline.messaging.failures import Backoff
 from threadline.messaging.topology import Topology
 from threadline.outbound.application import GaveUp, MessageDispatcher, Refused, Sent, WillRetry
 from threadline.outbound.graph_api import ScriptedGraphApi
@@ -35,6 +38,8 @@ def dispatcher(
         bus=bus,
         topology=Topology(),
         clock=lambda: SENT_AT,
+        remember_for=0.05,  # a ledger that stays broken is given up on quickly here
+        remember_backoff=Backoff(first=0.001, limit=0.002),
     )
 
 
@@ -137,3 +142,41 @@ async def test_failing_ledger_write_still_announces_the_send() -> None:
 
     assert result == Sent("wamid.D1")
     assert len(bus.on(DISPATCHED)) == 1
+
+
+class FlakyLedger(InMemorySentLedger):
+    """A ledger whose first writes fail as a NATS restart makes them fail."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def record(self, message_id: str, sent: SentRecord) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise nats.errors.ConnectionClosedError
+        await super().record(message_id, sent)
+
+
+async def test_a_ledger_write_that_fails_for_a_moment_is_tried_again_so_nothing_goes_twice() -> (
+    None
+):
+    # Found by make chaos: NATS restarting between Meta's 200 and the ledger write made the
+    # redelivered message go out a second time.
+    graph, bus, message = ScriptedGraphApi(["wamid.A1", "wamid.A2"]), InMemoryBus(), a_message()
+    ledger = FlakyLedger(failures=3)
+    sender = MessageDispatcher(
+        graph=graph,
+        ledger=ledger,
+        bus=bus,
+        topology=Topology(),
+        clock=lambda: SENT_AT,
+        remember_backoff=Backoff(first=0.001, limit=0.002),
+    )
+
+    first = await sender.dispatch(message, last_attempt=False)
+    again = await sender.dispatch(message, last_attempt=False)  # a redelivery
+
+    assert first == Sent("wamid.A1")
+    assert again == Sent("wamid.A1", already_sent=True)
+    assert ledger.sent[message.message_id].wamid == "wamid.A1"

@@ -5,9 +5,13 @@ recorded wamid is announced again (same `Nats-Msg-Id`, so within the stream's du
 the re-publish is a no-op) and nothing goes to Meta. After a send is accepted, the wamid is
 recorded first and announced second, so a failed announcement retries without re-sending.
 
+A ledger write that fails for a reason that may pass (NATS restarting, a timeout) is tried
+again, with back-off, for up to `remember_for` seconds: the process knows the wamid, and losing
+NATS for a moment must not make the redelivered message go out twice (found by make chaos).
+
 What this does not close, honestly (the Cloud API takes no idempotency key, so nothing can):
-- a crash, or losing NATS, between Meta's HTTP 200 and the ledger write: the redelivered
-  message is sent a second time;
+- a crash between Meta's HTTP 200 and the ledger write, or NATS unreachable for longer than
+  `remember_for`: the redelivered message is sent a second time;
 - a request that times out or loses its connection after Meta accepted it: it looks like a
   network failure, is retried, and is sent a second time;
 - two stream messages queueing the same message id handled by two instances at once (the
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from threadline.messaging.bus import EventBus
+from threadline.messaging.failures import Backoff, Failure, classify, describe
 from threadline.messaging.topology import Topology
 from threadline.outbound import integration_events as events
 from threadline.outbound import metrics
@@ -87,9 +92,13 @@ class MessageDispatcher:
         bus: EventBus,
         topology: Topology,
         clock: Callable[[], datetime] = utc_now,
+        remember_for: float = 120.0,
+        remember_backoff: Backoff | None = None,
     ) -> None:
         self._graph, self._ledger, self._bus = graph, ledger, bus
         self._topology, self._clock = topology, clock
+        self._remember_for = remember_for
+        self._remember_backoff = remember_backoff or Backoff(first=0.2, limit=5.0)
         self._in_flight = _KeyedLocks()
 
     async def dispatch(self, message: OutgoingMessage, *, last_attempt: bool) -> DispatchResult:
@@ -134,11 +143,30 @@ class MessageDispatcher:
         return Refused(failure)
 
     async def _remember(self, message: OutgoingMessage, sent: SentRecord) -> None:
-        try:
-            await self._ledger.record(message.message_id, sent)
-        except Exception:
-            # Still announce: once the result is acked nothing redelivers the message.
-            log.exception("sent %s as %s but could not record it", message.message_id, sent.wamid)
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._remember_for
+        attempt = 0
+        while True:
+            try:
+                await self._ledger.record(message.message_id, sent)
+                return
+            except Exception as error:
+                delay = self._remember_backoff.delay(attempt)
+                if classify(error) is Failure.PERMANENT or loop.time() + delay > give_up_at:
+                    # Still announce: once the result is acked nothing redelivers the message.
+                    log.exception(
+                        "sent %s as %s but could not record it", message.message_id, sent.wamid
+                    )
+                    return
+                log.warning(
+                    "sent %s as %s; recording it failed (%s), trying again in %.1fs",
+                    message.message_id,
+                    sent.wamid,
+                    describe(error),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
 
     async def _announce_sent(self, message: OutgoingMessage, sent: SentRecord) -> None:
         await self._bus.publish(
