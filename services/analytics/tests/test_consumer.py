@@ -234,42 +234,37 @@ async def stored_position(pool: AsyncConnectionPool[Any]) -> int:
         return await read_position(connection, PROJECTION)
 
 
-async def test_an_event_whose_predecessor_is_still_with_a_crashed_consumer_waits_for_it(
+async def test_events_still_with_a_crashed_consumer_are_read_back_and_projected_first(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
     # Found by make chaos: analytics SIGKILLed mid-batch leaves its deliveries unacknowledged
     # until their ack wait ends, while its successor is handed the events after them. Projected
     # first, those moved the position past the late ones, which were then skipped as seen.
     contact, conversation = uuid4(), uuid4()
-    events = [
+    stream = delivered(
         log.contact(contact),
         log.conversation(conversation, contact),
         log.inbound(conversation, "m-1"),
         log.inbound(conversation, "m-2"),
-    ]
-    first, second, late, after = delivered(*events)
-    positions = {
-        d.stream_sequence: e.position for d, e in zip(delivered(*events), events, strict=True)
-    }
+        log.inbound(conversation, "m-3"),
+    )
+    reads: list[int] = []
 
-    async def position_at(sequence: int) -> int | None:
-        return positions.get(sequence)
+    async def read_at(sequence: int) -> Delivery | None:
+        reads.append(sequence)
+        return stream[sequence - 1] if 1 <= sequence <= len(stream) else None
 
-    crashed = Projector(pool, position_at=position_at)
-    assert list(await crashed.handle([first, second])) == [ACK, ACK]  # then killed with `late`
+    crashed = Projector(pool, read_at=read_at)
+    assert list(await crashed.handle(stream[:2])) == [ACK, ACK]  # then killed holding m-1, m-2
 
-    successor = Projector(pool, position_at=position_at)
-    waited = await successor.handle([after])
+    successor = Projector(pool, read_at=read_at)
+    assert list(await successor.handle([stream[4]])) == [ACK]
 
-    assert [type(o).__name__ for o in waited] == ["Wait"]
-    assert [row[0] for row in await message_rows(pool, conversation)] == []
-
-    assert list(await successor.handle([late])) == [ACK]  # its ack wait ended: redelivered
-    assert list(await successor.handle([after])) == [ACK]
-    assert [row[0] for row in await message_rows(pool, conversation)] == ["m-1", "m-2"]
-
-    restarted = Projector(pool, position_at=position_at)  # predecessor projected: no wait
-    assert list(await restarted.handle([after])) == [ACK]
+    assert [row[0] for row in await message_rows(pool, conversation)] == ["m-1", "m-2", "m-3"]
+    assert reads == [4, 3, 2]  # back to the last one projected, no further
+    # The crashed consumer's deliveries come back: already projected, they change nothing.
+    assert list(await successor.handle(stream[2:4])) == [ACK, ACK]
+    assert await message_count(pool, conversation) == 3
 
 
 async def test_a_dead_lettered_event_moves_the_position_so_none_waits_on_it(

@@ -55,8 +55,6 @@ class Ack:
 
 
 ACK = Ack()
-# The longest pause before a `Wait`ed message comes back (seconds): 0.5, 1, 2, 4, 8, 8, ...
-WAIT_LIMIT = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +72,7 @@ class DeadLetter:
     slug: str = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """Not yet: a message that must be handled first has not been (it is still with a consumer
-    that crashed, and comes back when its ack wait ends). Delivered again after a growing
-    pause; not a failure, so never dead-lettered for it (`unsettled_limit` still bounds it)."""
-
-    reason: str
-
-
-Outcome = Ack | Retry | DeadLetter | Wait
+Outcome = Ack | Retry | DeadLetter
 BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Sequence[Outcome]]]
 MessageHandler = Callable[[Delivery], Awaitable[Outcome]]
 
@@ -331,11 +320,6 @@ class ConsumerLoop:
     async def _settle(self, message: Msg, delivery: Delivery, outcome: Outcome) -> None:
         if isinstance(outcome, Ack):
             await self._ack(message)
-            return
-        if isinstance(outcome, Wait):
-            await self._nak(
-                message, jittered(min(WAIT_LIMIT, 0.5 * 2 ** (delivery.num_delivered - 1)))
-            )
             return
         if isinstance(outcome, Retry) and delivery.num_delivered < self.settings.max_deliver:
             backoff = self.settings.backoff

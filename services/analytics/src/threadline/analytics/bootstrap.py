@@ -13,7 +13,7 @@ import nats
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.config import AnalyticsConfig
-from threadline.analytics.consumer import Projector, stream_positions
+from threadline.analytics.consumer import Projector, stream_reader
 from threadline.analytics.export import ConversationExports
 from threadline.analytics.grpc_api import ERRORS, RULES, registration
 from threadline.analytics.http_gateway import local_address, start_gateway
@@ -79,7 +79,7 @@ async def start_analytics(
         handler=Projector(
             pool,
             rates=config.rates,
-            position_at=stream_positions(js, topology.stream(SESSION_EVENTS)),
+            read_at=stream_reader(js, topology.stream(SESSION_EVENTS)),
         ).handle,
     )
     task = asyncio.create_task(_keep_consuming(consumer), name=DURABLE)

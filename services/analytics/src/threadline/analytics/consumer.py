@@ -9,11 +9,11 @@ a time, and only the event that cannot be projected is dead-lettered, with its r
 Events are projected in the stream's order (the relay stores them in position order). A
 consumer killed mid-batch leaves its messages unacknowledged until their ack wait ends, while
 its successor is handed the ones after them: projected first, they would move the position past
-the late ones, which would then be skipped as seen. So before an event is projected whose
-stream predecessor was not handled by this process, the predecessor's position is looked up: if
-it is beyond the stored position, the event `Wait`s (delivered again shortly) until the
-predecessor has been handled. A dead-lettered event, and a known duplicate, move the position
-too, so nothing waits on them.
+the late ones, which would then be skipped as seen. So when the stream sequence of a delivery
+does not follow the last one handled here (always after a start), the events before it that
+are not projected yet are read back from the stream and projected first; their own deliveries,
+when they come back, find the position past them. A dead-lettered event, and a known
+duplicate, move the position too.
 
 A customer message whose id is already in the read models (the session derives an inbound
 message's id from its wamid alone, so the same wamid reaching two conversations gives two
@@ -42,7 +42,7 @@ from threadline.analytics.read_models.writer import write
 from threadline.analytics.retries import DEFAULT_BACKOFF, Backoff, until_done
 from threadline.analytics.sanitise import clean_event
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
-from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Wait
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome
 from threadline.messaging.failures import Failure, classify, describe
 from threadline.messaging.relay import POSITION
 from threadline.servicekit.telemetry import context_from_headers
@@ -59,9 +59,9 @@ DUPLICATES = Counter(
     "threadline_analytics_duplicate_messages_total",
     "Events adding a message whose id was already projected (the first is kept).",
 )
-WAITS = Counter(
-    "threadline_analytics_out_of_order_waits_total",
-    "Deliveries handed back because an earlier event of the stream was not projected yet.",
+GAP_FILLS = Counter(
+    "threadline_analytics_gap_events_total",
+    "Events read back from the stream because a consumer stopped before acknowledging them.",
 )
 POSITION_GAUGE = Gauge(
     "threadline_analytics_projection_position",
@@ -74,8 +74,11 @@ DUPLICATE_TABLES = frozenset({"messages", "response_facts"})
 UNIQUE_VIOLATION = "23505"
 
 
-# The position of the event at a stream sequence (None: no such message is kept).
-PositionAt = Callable[[int], Awaitable[int | None]]
+# The message at a stream sequence, as a delivery (None: no such message is kept).
+MessageAt = Callable[[int], Awaitable[Delivery | None]]
+# How many missing events one gap may hold before the oldest are given up on (a batch of the
+# consumer that stopped, and a few naked ones, are far fewer).
+MAX_GAP = 10_000
 
 
 class UndecodableEvent(ValueError):
@@ -109,26 +112,27 @@ class Projector:
         projection: str = PROJECTION,
         backoff: Backoff = DEFAULT_BACKOFF,
         rates: Rates = EXAMPLE_RATES,
-        position_at: PositionAt | None = None,
+        read_at: MessageAt | None = None,
     ) -> None:
-        """`position_at` reads the stream (the order check); None: deliveries are trusted to
-        come in order (unit tests of the projection)."""
+        """`read_at` reads a message of the stream by sequence (to fill gaps); None: deliveries
+        are trusted to come in order (unit tests of the projection)."""
         self._pool = pool
         self._rates = rates
         self._projection = projection
         self._backoff = backoff
-        self._position_at = position_at
+        self._read_at = read_at
         self._last_sequence: int | None = None  # the last stream sequence handled here
 
     async def handle(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
         outcomes: list[Outcome] = [ACK] * len(batch)
-        decoded: list[tuple[int, SessionEvent]] = []
-        for index in await self._in_order(batch, outcomes):
-            delivery = batch[index]
+        # (index in the batch, or None for an event read from the stream to fill a gap)
+        decoded: list[tuple[int | None, SessionEvent]] = []
+        for index, delivery in await self._in_order(batch):
             try:
                 decoded.append((index, decode(delivery)))
             except UndecodableEvent as error:
-                outcomes[index] = DeadLetter(str(error), "undecodable")
+                if index is not None:
+                    outcomes[index] = DeadLetter(str(error), "undecodable")
         with tracer.start_as_current_span("analytics.project", links=_links(batch)) as span:
             span.set_attribute("messaging.batch.message_count", len(batch))
             try:
@@ -140,48 +144,67 @@ class Projector:
                     "batch of %d failed (%s); projecting one at a time", len(batch), describe(error)
                 )
                 for index, event in decoded:
-                    outcomes[index] = await self._commit_alone(event)
+                    outcome = await self._commit_alone(event)
+                    if index is not None:
+                        outcomes[index] = outcome
+                    elif isinstance(outcome, DeadLetter):
+                        # Its own delivery will find the position past it: say so loudly here.
+                        log.error(
+                            "event at position %d, read from the stream to fill a gap, cannot"
+                            " be projected: %s",
+                            event.position,
+                            outcome.reason,
+                        )
         _count(outcomes)
         return outcomes
 
-    async def _in_order(self, batch: Sequence[Delivery], outcomes: list[Outcome]) -> list[int]:
-        """The indexes of the deliveries that may be projected now, in stream order; the others
-        are set to `Wait` (from the first whose predecessor is not handled yet)."""
+    async def _in_order(self, batch: Sequence[Delivery]) -> list[tuple[int | None, Delivery]]:
+        """The deliveries in stream order, with any event missing before them read from the
+        stream and put in its place (index None)."""
         order = sorted(range(len(batch)), key=lambda i: batch[i].stream_sequence)
-        if self._position_at is None:
-            return order
-        ready: list[int] = []
-        for at, index in enumerate(order):
+        if self._read_at is None:
+            return [(index, batch[index]) for index in order]
+        ordered: list[tuple[int | None, Delivery]] = []
+        for index in order:
             sequence = batch[index].stream_sequence
             last = self._last_sequence
-            if (last is not None and sequence <= last + 1) or await self._follows(sequence):
-                ready.append(index)
-                self._last_sequence = max(sequence, last or 0)
-                continue
-            for later in order[at:]:
-                outcomes[later] = Wait(f"stream sequence {sequence - 1} is not projected yet")
-            WAITS.inc(len(order) - at)
-            break
-        return ready
+            if last is None or sequence > last + 1:
+                ordered += [(None, missing) for missing in await self._missing_before(sequence)]
+            ordered.append((index, batch[index]))
+            self._last_sequence = max(sequence, last or 0)
+        return ordered
 
-    async def _follows(self, sequence: int) -> bool:
-        """Whether the event before `sequence` in the stream is already projected (or gone)."""
-        assert self._position_at is not None
-        if sequence <= 1:
-            return True
-        try:
-            before = await self._position_at(sequence - 1)
-            if before is None:
-                return True
-            async with self._pool.connection() as connection:
-                return before <= await read_position(connection, self._projection)
-        except PoolClosed:
-            raise
-        except Exception as error:
-            log.warning(
-                "cannot tell whether sequence %d may go first: %s", sequence, describe(error)
+    async def _missing_before(self, sequence: int) -> list[Delivery]:
+        """The events just before `sequence` in the stream that are not projected yet (still
+        with a consumer that crashed), oldest first: read back until one that is."""
+        assert self._read_at is not None
+        async with self._pool.connection() as connection:
+            stored = await read_position(connection, self._projection)
+        missing: list[Delivery] = []
+        at = sequence - 1
+        while at >= 1 and len(missing) < MAX_GAP:
+            found = await self._read_at(at)
+            if found is None or _position_of(found) <= stored:
+                break
+            missing.append(found)
+            at -= 1
+        else:
+            if at >= 1:
+                log.error(
+                    "more than %d events before stream sequence %d are not projected; the"
+                    " oldest of them may be skipped",
+                    MAX_GAP,
+                    sequence,
+                )
+        if missing:
+            GAP_FILLS.inc(len(missing))
+            log.info(
+                "read %d events before stream sequence %d back from the stream (a consumer"
+                " stopped before acknowledging them)",
+                len(missing),
+                sequence,
             )
-            return False
+        return missing[::-1]
 
     async def _commit_alone(self, event: SessionEvent) -> Outcome:
         try:
@@ -235,18 +258,28 @@ class Projector:
         POSITION_GAUGE.labels(self._projection).set(fresh[-1].position)
 
 
-def stream_positions(js: JetStreamContext, stream: str) -> PositionAt:
-    """`PositionAt` reading the relay's position header of a message kept in `stream`."""
+def stream_reader(js: JetStreamContext, stream: str) -> MessageAt:
+    """`MessageAt` over a JetStream stream."""
 
-    async def position_at(sequence: int) -> int | None:
+    async def read_at(sequence: int) -> Delivery | None:
         try:
             message = await js.get_msg(stream, seq=sequence)
         except NotFoundError:
             return None
-        header = str((message.headers or {}).get(POSITION, ""))
-        return int(header) if header.isdigit() else None
+        return Delivery(
+            subject=message.subject or "",
+            data=message.data or b"",
+            headers={k: str(v) for k, v in (message.headers or {}).items()},
+            stream_sequence=sequence,
+            num_delivered=1,
+        )
 
-    return position_at
+    return read_at
+
+
+def _position_of(delivery: Delivery) -> int:
+    header = delivery.headers.get(POSITION, "")
+    return int(header) if header.isdigit() else 0
 
 
 def known_duplicate(error: BaseException) -> bool:
