@@ -143,11 +143,12 @@ class Sender:
         if len(case.body) >= MIN_TOO_LARGE:
             expected.add(413)
         if case.headers:
-            expected |= {400, 413, 415}
+            # A Content-Encoding the body does not have, …: refusing it in any way is right.
+            expected |= set(range(400, 500))
         if status not in expected:
             outcome.violations.append(
                 f"ingest answered {status} to {'a signed' if case.signed else 'an unsigned'} body "
-                f"of {len(case.body)} bytes (expected {sorted(expected)}): {preview(body, 200)}"
+                f"of {len(case.body)} bytes (expected {_statuses(expected)}): {preview(body, 200)}"
             )
         if case.valid_wamids and status == 200 and _json(body).get("status") != "accepted":
             outcome.violations.append(f"a valid message was not accepted: {preview(body, 300)}")
@@ -243,6 +244,10 @@ class Sender:
 
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+def _statuses(expected: set[int]) -> str:
+    return "any 4xx" if len(expected) > 50 else ", ".join(map(str, sorted(expected)))
 
 
 def _ours(body: bytes) -> bool:

@@ -67,7 +67,7 @@ class WebhookGenerator:
                 break
         if self.rng.random() < 0.03:
             headers = self.rng.choice(ODD_HEADERS)
-            case = replace(case, headers=headers, note=f"{case.note}; headers {headers}")
+            case = replace(case, headers=headers, note=f"headers {headers}; {case.note}")
         return case
 
     def _draw(self) -> WebhookCase:
