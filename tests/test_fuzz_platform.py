@@ -7,15 +7,17 @@ import os
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.fuzz.campaign import Campaign, Settings
+from tests.fuzz.campaign import Campaign, Settings, senders
 from tests.fuzz.cases import SIGNINGS, Case, HttpCase, from_json, to_json
 from tests.fuzz.gateway import GatewayGenerator, IdPool
 from tests.fuzz.grpc_cases import GrpcGenerator
 from tests.fuzz.oracle import signature
 from tests.fuzz.platform import in_process
 from tests.fuzz.report import lines
-from tests.fuzz.webhooks import Numbers, WebhookGenerator, reproductions
+from tests.fuzz.webhooks import MAX_BODY, Numbers, WebhookGenerator, reproductions
 from threadline.ingest.signature import SignatureRejected, check_signature
 
 SEED = int(os.environ.get("THREADLINE_FUZZ_SEED", "20261204"))
@@ -78,3 +80,20 @@ def test_a_saved_input_replays_byte_for_byte() -> None:
 
     assert replayed == generated
     assert any(isinstance(case, HttpCase) for case in replayed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_generated_webhooks_keep_their_promises(rng: random.Random) -> None:
+    generator = WebhookGenerator(rng)
+
+    cases = [generator.next() for _ in range(25)]
+
+    for case in cases:
+        assert len(case.body) <= MAX_BODY
+        assert not (case.unsigned_wamids and case.signed)
+        if case.valid_wamids:
+            assert case.signed and set(senders(case.body)) == set(case.valid_wamids)
+            assert all(w.startswith("wamid.VALID") for w in case.valid_wamids)
+        else:
+            assert b"wamid.VALID" not in case.body
