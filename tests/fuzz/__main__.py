@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.fuzz.campaign import Campaign, Figures, Settings
 from tests.fuzz.cases import Case, from_json
-from tests.fuzz.platform import fresh_servers, in_process, processes
+from tests.fuzz.platform import drop_streams, fresh_servers, in_process, processes
 from tests.fuzz.report import lines, save_failures
 from tests.fuzz.webhooks import Numbers, reproductions
 
@@ -48,9 +48,12 @@ async def fuzz(args: argparse.Namespace, settings: Settings, run: str) -> Figure
         else:
             platform = in_process(nats_url, database_url, namespace, numbers)
         progress(f"starting the platform ({args.platform}); logs in {log}")
-        async with platform as target:
-            progress(f"fuzzing {target.description}")
-            return await Campaign(target, settings, progress).run()
+        try:
+            async with platform as target:
+                progress(f"fuzzing {target.description}")
+                return await Campaign(target, settings, progress).run()
+        finally:
+            await drop_streams(nats_url, namespace)
 
 
 def main() -> int:

@@ -25,6 +25,7 @@ from threadline.cli.supervisor import Supervisor
 from threadline.cli.up import PROCESSES, wait_until_ready
 from threadline.ingest.bootstrap import bootstrap as start_ingest
 from threadline.ingest.config import IngestConfig
+from threadline.messaging.topology import Topology
 from threadline.outbound.bootstrap import start_outbound
 from threadline.outbound.config import OutboundConfig
 from threadline.sandbox.config import SandboxConfig
@@ -107,6 +108,20 @@ def fresh_servers(stack: ExitStack) -> Iterator[tuple[str, str, str]]:
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+async def drop_streams(nats_url: str, namespace: str) -> None:
+    """Delete the namespace's streams: a long run leaves hundreds of megabytes in them."""
+    import nats
+
+    client = await nats.connect(nats_url, name="threadline-fuzz-cleanup")
+    try:
+        js = client.jetstream()
+        for stream in Topology(namespace).stream_configs():
+            with contextlib.suppress(Exception):
+                await js.delete_stream(stream.name or "")
+    finally:
+        await client.close()
 
 
 def _with_database(url: str, name: str) -> str:
