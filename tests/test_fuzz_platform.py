@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.campaign import Campaign, Settings, senders
-from tests.fuzz.cases import SIGNINGS, Case, HttpCase, from_json, to_json
-from tests.fuzz.gateway import GatewayGenerator, IdPool
+from tests.fuzz.cases import SIGNINGS, Case, HttpCase, IdPool, from_json, to_json
+from tests.fuzz.gateway import GatewayGenerator
 from tests.fuzz.grpc_cases import GrpcGenerator
 from tests.fuzz.oracle import signature
 from tests.fuzz.platform import in_process

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from tests.fuzz.cases import Case, HttpCase, Outcome, WebhookCase, family
-from tests.fuzz.gateway import GatewayGenerator, IdPool
+from tests.fuzz.cases import Case, HttpCase, IdPool, Outcome, WebhookCase, family
+from tests.fuzz.gateway import GatewayGenerator
 from tests.fuzz.grpc_cases import GrpcGenerator
 from tests.fuzz.oracle import Sender, body_digest
 from tests.fuzz.platform import Target
@@ -100,7 +100,7 @@ class Campaign:
         self._accepted_valid: set[str] = set()
         self._valid_customers: dict[str, str] = {}  # wamid -> wa_id of the valid messages
         seed = settings.seed
-        self._webhooks = WebhookGenerator(random.Random(seed), target.numbers)
+        self._webhooks = WebhookGenerator(random.Random(seed), target.numbers, self.pool)
         self._gateway = GatewayGenerator(random.Random(seed + 1), self.pool, target.numbers)
         self._grpc = GrpcGenerator(random.Random(seed + 2), self.pool, target.numbers)
         self._mix = random.Random(seed + 3)
@@ -150,6 +150,9 @@ class Campaign:
                 await self._follow_up(sender, http, batch)
             await self.log.catch_up()
             await self.streams.scan()
+            follow_up = self.target.numbers.follow_up
+            replies = self.target.sandbox.outbox.messages(phone_number_id=follow_up)
+            self.pool.replies = [(m.wamid, m.to) for m in replies[-300:]]
             self.progress(
                 f"  {sum(f.tried.values()):6d} inputs, {len(f.violations)} violations, "
                 f"backlog drained in {f.drain_seconds[-1] if f.drain_seconds else 0:.1f} s, "

@@ -7,6 +7,7 @@ fills them in from the platform it talks to, so a saved case replays against any
 from __future__ import annotations
 
 import base64
+import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -130,6 +131,20 @@ def _decode(value: object) -> object:
     if isinstance(value, list):
         return tuple(_decode(v) for v in value)
     return value
+
+
+@dataclass
+class IdPool:
+    """Ids the platform made: tenant A's conversations and contacts, learned from the event
+    log (for tenant probes and requests that reach real data), and replies sent on the
+    follow-up number with their recipients (for hostile statuses about real messages)."""
+
+    conversations_a: list[str] = field(default_factory=list)
+    contacts_a: list[str] = field(default_factory=list)
+    replies: list[tuple[str, str]] = field(default_factory=list)  # (wamid, wa_id)
+
+    def pick(self, rng: random.Random, ids: list[str]) -> str | None:
+        return rng.choice(ids[-500:]) if ids else None
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from tests.fuzz import values
-from tests.fuzz.cases import TOKENS, HttpCase
+from tests.fuzz.cases import TOKENS, HttpCase, IdPool
 from tests.fuzz.jsonwriter import Pairs, Raw, write
 from tests.fuzz.webhooks import Numbers
 
@@ -68,18 +68,6 @@ INTEGERS = (
     "+5",
     "-0",
 )
-
-
-@dataclass
-class IdPool:
-    """Ids the platform made, learned from its event log: tenant A's conversations and
-    contacts (for tenant probes and for requests that reach real data)."""
-
-    conversations_a: list[str] = field(default_factory=list)
-    contacts_a: list[str] = field(default_factory=list)
-
-    def pick(self, rng: random.Random, ids: list[str]) -> str | None:
-        return rng.choice(ids[-500:]) if ids else None
 
 
 def encoded(text: str) -> str:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from tests.fuzz import protowire, values
-from tests.fuzz.cases import TOKENS, GrpcCase
-from tests.fuzz.gateway import STATUSES, IdPool
+from tests.fuzz.cases import TOKENS, GrpcCase, IdPool
+from tests.fuzz.gateway import STATUSES
 from tests.fuzz.mutations import mutate_bytes
 from tests.fuzz.webhooks import Numbers
 from threadline.contracts.analytics.v1 import analytics_pb2

@@ -19,7 +19,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from tests.fuzz.gateway import IdPool
+from tests.fuzz.cases import IdPool
 from tests.fuzz.platform import Target
 from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.contracts.session.v1 import session_pb2, session_pb2_grpc

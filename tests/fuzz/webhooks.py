@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tests.fuzz import seeds, values
-from tests.fuzz.cases import SIGNINGS, WebhookCase
+from tests.fuzz.cases import SIGNINGS, IdPool, WebhookCase
 from tests.fuzz.jsonwriter import Pairs, Raw, write
 from tests.fuzz.mutations import mutate_bytes, mutate_tree
 
@@ -57,6 +57,7 @@ class WebhookGenerator:
 
     rng: random.Random
     numbers: Numbers = field(default_factory=Numbers)
+    pool: IdPool = field(default_factory=IdPool)
     _sent_valid: list[WebhookCase] = field(default_factory=list)
     _customer: str = ""  # who wrote the last seed drawn, when it went to the follow-up number
 
@@ -76,6 +77,8 @@ class WebhookGenerator:
             return self.valid()
         if roll < 0.20:
             return self.unsigned()
+        if roll < 0.24 and self.pool.replies:
+            return self.status_of_a_reply()
         if roll < 0.55:
             return self.structured()
         if roll < 0.75:
@@ -92,7 +95,8 @@ class WebhookGenerator:
         """One to three normal messages; a third of the time an earlier one delivered again."""
         rng = self.rng
         if self._sent_valid and rng.random() < 0.3:
-            again = rng.choice(self._sent_valid)
+            # The latest one is often still in flight: a concurrent duplicate.
+            again = rng.choice([self._sent_valid[-1], rng.choice(self._sent_valid)])
             return WebhookCase(
                 "valid",
                 again.body,
@@ -148,6 +152,23 @@ class WebhookGenerator:
             write(tree, ascii_only=rng.random() < 0.5),
             note="; ".join(notes),
             customer=customer,
+        )
+
+    def status_of_a_reply(self) -> WebhookCase:
+        """A status about a reply the platform really sent, with hostile values: out of
+        order, repeated, from the far future, with broken errors or pricing."""
+        rng = self.rng
+        wamid, wa_id = rng.choice(self.pool.replies[-300:])
+        state = rng.choice(["sent", "delivered", "read", "played", "failed", "deleted", "x"])
+        found = seeds.status(state, wamid=wamid, wa_id=wa_id)
+        document = seeds.envelope(self.numbers.follow_up, {"statuses": [found]})
+        notes = [f"{state} status of reply {wamid} to {wa_id}"]
+        notes += mutate_tree(rng, document, count=rng.choice([0, 1, 1, 2, 3]))
+        return WebhookCase(
+            "reply_status",
+            write(document, ascii_only=rng.random() < 0.5),
+            note="; ".join(notes),
+            customer=wa_id,
         )
 
     def mutated(self) -> WebhookCase:
