@@ -56,21 +56,24 @@ class EventLogWatcher:
         demo = self.target.numbers.demo
         async with grpc.aio.insecure_channel(
             self.target.session_address,
-            options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+            options=[("grpc.max_receive_message_length", 256 * 1024 * 1024)],
         ) as channel:
             log = session_pb2_grpc.EventLogStub(channel)
+            # Small pages: an event may be tens of kilobytes.
             request = session_pb2.ReadAllPagesRequest(
-                from_position=self.position + 1, page_size=1000
+                from_position=self.position + 1, page_size=200
             )
             try:
                 async for page in log.ReadAllPages(request, metadata=auth, timeout=120):
                     for event in page.events:
                         self._see(event, demo)
             except grpc.aio.AioRpcError as error:
-                self.failures.append(
+                failure = (
                     f"EventLog.ReadAllPages from {self.position + 1} answered "
                     f"{error.code().name}: {(error.details() or '')[:300]}"
                 )
+                if failure not in self.failures:
+                    self.failures.append(failure)
 
     def _see(self, event: events_pb.SessionEvent, demo: str) -> None:
         self.position = max(self.position, event.position)
