@@ -184,6 +184,25 @@ async def test_body_streamed_larger_than_allowed_is_refused(
         assert response.status == 413
 
 
+async def test_body_that_is_not_what_its_content_encoding_says_is_refused_with_400(
+    ingest: RunningIngest, js: JetStreamContext, http: aiohttp.ClientSession, nats_namespace: str
+) -> None:
+    # Found by make fuzz: aiohttp decodes while reading, and the decoding error was a 500.
+    body = json.dumps({"object": "whatsapp_business_account", "entry": []}).encode()
+    headers = {
+        SIGNATURE_HEADER: sign(body, SECRET),
+        "Content-Type": "application/json",
+        "Content-Encoding": "deflate",
+    }
+
+    async with http.post(_url(ingest), data=body, headers=headers) as response:
+        status, text = response.status, await response.text()
+
+    assert status == 400
+    assert "cannot be decoded" in text
+    assert await _stored(js, nats_namespace, INGEST_RAW) == []
+
+
 async def test_webhook_not_acknowledged_by_jetstream_is_answered_503(
     ingest: RunningIngest,
     js: JetStreamContext,

@@ -13,6 +13,8 @@ import time
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -116,7 +118,11 @@ class WebhookApi:
         return response
 
     async def _handle(self, request: web.Request) -> Handled:
-        body = await self._read_body(request)
+        try:
+            body = await self._read_body(request)
+        except (HttpProcessingError, RequestPayloadError):
+            # e.g. a Content-Encoding the body does not have: aiohttp decodes while reading.
+            return "unreadable", _refusal(400, "the body cannot be decoded as its headers say")
         if body is None:
             return "too_large", _refusal(413, f"the body exceeds {self._max_body_bytes} bytes")
         try:
