@@ -248,6 +248,7 @@ async def _exercise(
         models=models,
         sandbox=list(outbox.accepted),
         stream=stream,
+        faults=faults,
     )
     return report
 
