@@ -1,10 +1,12 @@
 """The short `make fuzz`: a few hundred hostile inputs against the whole platform, judged by
-the same oracle (tests/fuzz), plus every reproduction of issue 8 sent as found."""
+the same oracle (tests/fuzz), plus every reproduction of issue 8 and every input `make fuzz`
+found, sent as found."""
 
 from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,11 +15,13 @@ from hypothesis import strategies as st
 from tests.fuzz.campaign import Campaign, Settings, senders
 from tests.fuzz.cases import SIGNINGS, Case, HttpCase, IdPool, from_json, to_json
 from tests.fuzz.gateway import GatewayGenerator
+from tests.fuzz.gateway import found_by_fuzzing as gateway_found_by_fuzzing
 from tests.fuzz.grpc_cases import GrpcGenerator
 from tests.fuzz.oracle import signature
 from tests.fuzz.platform import in_process
-from tests.fuzz.report import lines
+from tests.fuzz.report import lines, save_failures
 from tests.fuzz.webhooks import MAX_BODY, Numbers, WebhookGenerator, reproductions
+from tests.fuzz.webhooks import found_by_fuzzing as webhooks_found_by_fuzzing
 from threadline.ingest.signature import SignatureRejected, check_signature
 
 SEED = int(os.environ.get("THREADLINE_FUZZ_SEED", "20261204"))
@@ -36,14 +40,19 @@ async def test_hostile_inputs_stop_nothing_and_lose_nothing(
         stall_seconds=20.0,
         drain_seconds=40.0,
         settle_seconds=30.0,
-        extra=tuple(reproductions(random.Random(SEED), numbers)),
+        extra=(
+            *reproductions(random.Random(SEED), numbers),
+            *webhooks_found_by_fuzzing(random.Random(SEED), numbers),
+            *gateway_found_by_fuzzing(),
+        ),
     )
 
     async with in_process(nats_server_url, database_url, nats_namespace, numbers) as target:
         figures = await Campaign(target, settings, progress=lambda line: None).run()
 
     report = "\n".join(lines(figures))
-    assert figures.violations == [], report
+    saved = save_failures(figures, Path(".threadline/fuzz-failures") / f"test-seed{SEED}")
+    assert figures.violations == [], f"{report}\ninputs saved in {saved}"
     fuzzed = sum(n for kind, n in figures.tried.items() if not kind.endswith(" follow_up"))
     assert fuzzed == 180 + 120 + len(settings.extra), report
     assert figures.valid_expected > 0 and figures.valid_once == figures.valid_expected, report

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from tests.fuzz.campaign import Campaign, Figures, Settings
 from tests.fuzz.cases import Case, from_json
+from tests.fuzz.gateway import found_by_fuzzing as gateway_found
 from tests.fuzz.platform import drop_streams, fresh_servers, in_process, processes
 from tests.fuzz.report import lines, save_failures
 from tests.fuzz.webhooks import Numbers, reproductions
+from tests.fuzz.webhooks import found_by_fuzzing as webhooks_found
 
 STATE = Path(".threadline")
 
@@ -72,7 +74,12 @@ def main() -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     extra = replayed(args.replay)
     if not args.replay and not args.no_reproductions:
-        extra = [*reproductions(random.Random(seed), Numbers())]
+        rng = random.Random(seed)
+        extra = [
+            *reproductions(rng, Numbers()),
+            *webhooks_found(rng, Numbers()),
+            *gateway_found(),
+        ]
     settings = Settings(
         webhooks=0 if args.replay else args.webhooks,
         requests=0 if args.replay else args.requests,

@@ -262,3 +262,17 @@ class GatewayGenerator:
             )
         body = write(document, ascii_only=rng.random() < 0.5)
         return body, f"body {body[:60]!r} ({len(body)} bytes)"
+
+
+def found_by_fuzzing() -> list[HttpCase]:
+    """Requests `make fuzz` found answered 5xx, kept as regressions."""
+    return [
+        HttpCase(
+            "found",
+            "PATCH",
+            f"/api/v1/conversations/{uuid.UUID(int=1)}".encode(),
+            headers=((b"Content-Type", b"application/json"), (b"Content-Encoding", b"gzip")),
+            body=b'{"status":"completed"}',
+            note="a plain PATCH body said to be gzip (was 500)",
+        )
+    ]

@@ -130,10 +130,16 @@ class Sender:
         if signed is not None:
             headers[SIGNATURE_HEADER] = signed
         try:
-            async with self._http.post(
-                self.target.webhook_url, data=case.body, headers=headers
-            ) as r:
-                status, body = r.status, await r.read()
+            try:
+                status, body = await self._post(self._http, case.body, headers)
+            except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+                # A kept-alive connection the server had closed: WhatsApp would send again,
+                # and so do we, once, on a connection of its own.
+                async with aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                    connector=aiohttp.TCPConnector(force_close=True),
+                ) as fresh:
+                    status, body = await self._post(fresh, case.body, headers)
         except (aiohttp.ClientError, TimeoutError) as error:
             return Outcome(
                 "no answer", repr(error), violations=[f"ingest gave no answer: {error!r}"]
@@ -156,6 +162,12 @@ class Sender:
         if refused and _ours(body) and len(body) > HTTP_ERROR_LIMIT:
             outcome.violations.append(f"ingest's answer of {len(body)} bytes echoes the input")
         return outcome
+
+    async def _post(
+        self, http: aiohttp.ClientSession, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        async with http.post(self.target.webhook_url, data=body, headers=headers) as response:
+            return response.status, await response.read()
 
     async def _gateway(self, case: HttpCase) -> Outcome:
         headers = list(case.headers)

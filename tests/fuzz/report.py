@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -93,7 +94,8 @@ def save_failures(f: Figures, folder: Path) -> Path | None:
     """One JSON file per violation (with its inputs, exact, base64) and a summary."""
     if not f.violations:
         return None
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     for index, violation in enumerate(f.violations):
         (folder / f"{index:04d}.json").write_text(json.dumps(_violation_json(violation), indent=1))
     (folder / "summary.txt").write_text("\n".join(lines(f)) + "\n")

@@ -341,3 +341,37 @@ def reproductions(rng: random.Random, numbers: Numbers) -> list[WebhookCase]:
             {"type": "location", "location": {"latitude": Raw("NaN"), "longitude": 1}},
         ),
     ]
+
+
+def found_by_fuzzing(rng: random.Random, numbers: Numbers) -> list[WebhookCase]:
+    """Inputs `make fuzz` found answered 5xx or never answered, kept as regressions."""
+    wa_id = "1888" + str(rng.randrange(10**8)).zfill(8)
+    wamid = "wamid.F" + hex_id(rng)
+    document = seeds.envelope(
+        numbers.follow_up,
+        {
+            "contacts": [seeds.contact(wa_id)],
+            "messages": [seeds.message("text", wa_id=wa_id, wamid=wamid)],
+        },
+    )
+    plain = write(document, ascii_only=True)
+    nested = b'{"a":' * 16_000 + b"1" + b"}" * 16_000
+    return [
+        WebhookCase(
+            "found",
+            plain,
+            note=f"a plain body said to be {encoding} (was 500)",
+            headers=(("Content-Encoding", encoding),),
+            customer=wa_id,
+        )
+        for encoding in ("gzip", "deflate")
+    ] + [
+        WebhookCase(
+            "found",
+            nested,
+            signing=signing,
+            note="96 KB of nesting said to be deflate (never answered)",
+            headers=(("Content-Encoding", "deflate"),),
+        )
+        for signing in ("valid", "missing")
+    ]
