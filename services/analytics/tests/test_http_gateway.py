@@ -278,6 +278,21 @@ async def test_an_operator_completes_a_conversation_through_the_session(
     assert body == {"id": started["id"], "status": "completed"}
 
 
+async def test_a_compressed_body_is_refused_and_never_inflated(platform: Platform) -> None:
+    # Found by make fuzz: a plain body said to be gzip made the gateway answer 500.
+    started = await platform.customer_writes("hello", wa_id=customer())
+
+    async with platform.http.patch(
+        f"/api/v1/conversations/{started['id']}",
+        data=b'{"status":"completed"}',
+        headers={**bearer(OPERATOR), "Content-Encoding": "gzip"},
+    ) as response:
+        body = await response.json()
+
+    assert response.status == 415
+    assert body["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
 async def test_a_change_the_lifecycle_forbids_is_a_conflict_with_the_sessions_reason(
     platform: Platform,
 ) -> None:

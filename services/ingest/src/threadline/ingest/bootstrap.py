@@ -111,7 +111,8 @@ async def _connect(url: str) -> NatsClient:
 
 
 async def _serve(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> int:
-    runner = web.AppRunner(app, access_log=None)
+    # Bodies are taken as sent: never inflated (see `WebhookApi`).
+    runner = web.AppRunner(app, access_log=None, auto_decompress=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     await web.TCPSite(runner, host, port).start()

@@ -118,6 +118,11 @@ class WebhookApi:
         return response
 
     async def _handle(self, request: web.Request) -> Handled:
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            # WhatsApp sends webhooks uncompressed; the server never inflates a body (no zip
+            # bombs, no decoder failing half-way through a read and leaving the client hanging).
+            return "encoded", _refusal(415, "Content-Encoding is not accepted: send the body plain")
         try:
             body = await self._read_body(request)
         except (HttpProcessingError, RequestPayloadError):

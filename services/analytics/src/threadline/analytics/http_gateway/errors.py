@@ -56,9 +56,20 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     return response
 
 
+def plain_body(request: web.BaseRequest) -> bool:
+    """Whether the body comes without a Content-Encoding. Bodies are never decompressed here
+    (`auto_decompress=False`): a compressed body is refused, not inflated (no zip bombs, no
+    decoder errors half-way through a read)."""
+    return request.headers.get("Content-Encoding", "identity").strip().lower() in ("", "identity")
+
+
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every refusal, ours or a gRPC API's, as `{"error": {"code", "message"}}`."""
+    if not plain_body(request):
+        return error_response(
+            415, "UNSUPPORTED_MEDIA_TYPE", "Content-Encoding is not accepted: send the body plain"
+        )
     try:
         return await handler(request)
     except GatewayError as error:

@@ -47,7 +47,7 @@ async def start_gateway(
         queries=analytics_pb2_grpc.ConversationQueriesStub(queries),
         commands=session_pb2_grpc.SessionCommandsStub(commands),
     )
-    runner = web.AppRunner(gateway_app(upstreams), access_log=None)
+    runner = web.AppRunner(gateway_app(upstreams), access_log=None, auto_decompress=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     await web.TCPSite(runner, host, port).start()
