@@ -69,6 +69,7 @@ class Figures:
     events_read: int = 0
     scanned: Counter[str] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)
+    dead_reasons: Counter[str] = field(default_factory=Counter)
     in_read_models: int = 0
     read_model_sample: int = 0
     fuzz_seconds: float = 0.0
@@ -288,7 +289,7 @@ class Campaign:
             await asyncio.sleep(1.0)
         await self.streams.scan()
         f.events_read, f.scanned = self.log.events, self.streams.scanned
-        f.dead_letters = self.streams.dead_letters
+        f.dead_letters, f.dead_reasons = self.streams.dead_letters, self.streams.dead_reasons
         await self._valid_in_read_models(sorted(self._accepted_valid))
         f.valid_expected = len(expected)
         f.valid_once = sum(1 for w in expected if self.log.counts[w] == 1)

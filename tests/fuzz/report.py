@@ -70,6 +70,8 @@ def lines(f: Figures) -> list[str]:
         f"  valid messages found in the read models: {f.in_read_models} of a sample of "
         f"{f.read_model_sample}; dead letters: {_counts(f.dead_letters)}"
     )
+    for reason, count in f.dead_reasons.most_common(5):
+        out.append(f"    dead-lettered after ingest {count} times: {reason}")
     tried = sum(f.tried.values())
     out.append(
         f"  throughput {tried / max(f.fuzz_seconds, 1e-9):.0f} inputs/s while fuzzing, "

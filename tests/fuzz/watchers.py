@@ -101,6 +101,9 @@ class StreamWatcher:
     found: list[str] = field(default_factory=list)
     scanned: Counter[str] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)  # "<service>.<slug>"
+    # Why facts and events were dead-lettered after ingest (allowed for hostile input, but a
+    # programming error among them is worth a look).
+    dead_reasons: Counter[str] = field(default_factory=Counter)
     _client: NatsClient | None = None
     _subscriptions: dict[str, JetStreamContext.PullSubscription] = field(default_factory=dict)
 
@@ -158,6 +161,8 @@ class StreamWatcher:
         root = Topology(self.target.namespace).root(DEAD_LETTERS) + "."
         where = subject.removeprefix(root)
         self.dead_letters[where] += 1
+        if not where.startswith("ingest."):
+            self.dead_reasons[f"{where}: {headers.get(DEAD_REASON, '')[:120]}"] += 1
         if where.startswith(MUST_NOT_DEAD_LETTER):
             reason = headers.get(DEAD_REASON, "")[:300]
             self.found.append(f"{where} dead-lettered a stored event: {reason}")
