@@ -21,6 +21,7 @@ from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import DraftedReply, InboundMessage
 from threadline.session.application.outcomes import APPLIED
 from threadline.session.application.unit_of_work import UnitOfWork
+from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.window import later, window_closes_at, window_is_open
 from threadline.session.incoming_facts import decode_fact
 from threadline.session.integration_events import SessionEvents
@@ -269,3 +270,37 @@ def test_a_content_payload_that_is_no_json_keeps_the_whole_raw_message() -> None
 
     assert isinstance(decoded_fact, InboundMessage)
     assert decoded_fact.metadata["raw"]["text"] == {"body": "kept"}
+
+
+def test_a_status_naming_a_customers_message_or_reaction_changes_nothing() -> None:
+    # Found by make fuzz: a status webhook for the wamid of a customer's reaction raised
+    # KeyError and the fact was dead-lettered; one for a customer's message moved it to "read".
+    talk = Conversation(
+        contact_id=uuid4(),
+        phone_number_id="109000000000001",
+        customer_wa_id="15550001111",
+        customer_user_id="",
+        customer_name="Ana",
+        session_key="whatsapp_+15550001111",
+    )
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    talk.receive_customer_message(
+        message_id=uuid4(),
+        wamid="wamid.in.1",
+        content={"type": "text", "text": "hi", "payload_json": "{}"},
+        sent_at=at,
+        metadata={},
+    )
+    talk.record_customer_change(
+        message_id=uuid4(),
+        wamid="wamid.in.2",
+        kind="reaction",
+        target_wamid="wamid.in.1",
+        content={"type": "reaction", "text": "👍"},
+        sent_at=at,
+        metadata={},
+    )
+
+    for wamid in ("wamid.in.1", "wamid.in.2"):
+        assert talk.report_status(wamid=wamid, status="read", reported_at=at) is False
+    assert [m["status"] for m in talk.messages.values()] == ["received"]

@@ -395,9 +395,11 @@ class Conversation(Aggregate):
         """Apply a status webhook. A forward move changes the message; a late, repeated or
         out-of-order one is recorded once but never moves it back."""
         message_id = self.message_ids_by_wamid.get(wamid)
-        if message_id is None:
+        state = self.messages.get(message_id) if message_id is not None else None
+        if message_id is None or state is None or state["direction"] != "out":
+            # Statuses are about messages the business sent; one naming a customer's message
+            # or a reaction, edit or revoke (found by make fuzz: KeyError) changes nothing.
             return False
-        state = self.messages[message_id]
         if moves_forward(state["status"], status):
             self._status_changed(
                 UUID(message_id), wamid, status, reported_at, pricing or {}, errors or [], trace
