@@ -95,7 +95,7 @@ async def last_published(js: JetStreamContext, stream: str) -> tuple[int, str | 
         message = await js.get_msg(stream, seq=info.state.last_seq)
     except NotFoundError:
         return 0, None
-    return _position(message.headers), (message.headers or {}).get(MSG_ID)
+    return position_of(message.headers), (message.headers or {}).get(MSG_ID)
 
 
 async def last_dead_lettered_position(js: JetStreamContext, stream: str, subject: str) -> int:
@@ -104,10 +104,11 @@ async def last_dead_lettered_position(js: JetStreamContext, stream: str, subject
         message = await js.get_last_msg(stream, subject)
     except NotFoundError:
         return 0
-    return _position(message.headers)
+    return position_of(message.headers)
 
 
-def _position(headers: Mapping[str, str] | None) -> int:
+def position_of(headers: Mapping[str, str] | None) -> int:
+    """The event-log position a relayed message carries in its header (0: none readable)."""
     value = str((headers or {}).get(POSITION, "0"))
     return int(value) if value.isdigit() else 0
 

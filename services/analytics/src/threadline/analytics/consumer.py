@@ -44,7 +44,7 @@ from threadline.analytics.sanitise import clean_event
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome
 from threadline.messaging.failures import Failure, classify, describe
-from threadline.messaging.relay import POSITION
+from threadline.messaging.relay import position_of
 from threadline.servicekit.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
@@ -95,10 +95,10 @@ def decode(delivery: Delivery) -> SessionEvent:
     if b"\x00" in delivery.data:  # a string holding NUL holds this byte (rarely anything else)
         clean_event(event)
     if not event.position:
-        header = delivery.headers.get(POSITION, "")
-        if not header.isdigit() or int(header) == 0:
+        position = position_of(delivery.headers)
+        if not position:
             raise UndecodableEvent("the event carries no position")
-        event.position = int(header)
+        event.position = position
     return event
 
 
@@ -184,7 +184,7 @@ class Projector:
         at = sequence - 1
         while at >= 1 and len(missing) < MAX_GAP:
             found = await self._read_at(at)
-            if found is None or _position_of(found) <= stored:
+            if found is None or position_of(found.headers) <= stored:
                 break
             missing.append(found)
             at -= 1
@@ -275,11 +275,6 @@ def stream_reader(js: JetStreamContext, stream: str) -> MessageAt:
         )
 
     return read_at
-
-
-def _position_of(delivery: Delivery) -> int:
-    header = delivery.headers.get(POSITION, "")
-    return int(header) if header.isdigit() else 0
 
 
 def known_duplicate(error: BaseException) -> bool:
