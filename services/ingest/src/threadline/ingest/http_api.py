@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from threadline.ingest.application import Accepted, DeadLettered, NotAcknowledged, WebhookIntake
 from threadline.ingest.metrics import IngestMetrics
 from threadline.ingest.signature import SIGNATURE_HEADER, SignatureRejected, check_signature
+from threadline.servicekit.http_bodies import ENCODED_BODY_REFUSAL, plain_body
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +119,8 @@ class WebhookApi:
         return response
 
     async def _handle(self, request: web.Request) -> Handled:
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
-            # WhatsApp sends webhooks uncompressed; the server never inflates a body (no zip
-            # bombs, no decoder failing half-way through a read and leaving the client hanging).
-            return "encoded", _refusal(415, "Content-Encoding is not accepted: send the body plain")
+        if not plain_body(request.headers):
+            return "encoded", _refusal(415, ENCODED_BODY_REFUSAL)
         try:
             body = await self._read_body(request)
         except (HttpProcessingError, RequestPayloadError):

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Handler
 
 from threadline.servicekit.errors import bounded
 from threadline.servicekit.grpc_kit import log_unexpected
+from threadline.servicekit.http_bodies import ENCODED_BODY_REFUSAL, plain_body
 from threadline.servicekit.validation import InvalidField
 
 log = logging.getLogger(__name__)
@@ -56,20 +57,11 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     return response
 
 
-def plain_body(request: web.BaseRequest) -> bool:
-    """Whether the body comes without a Content-Encoding. Bodies are never decompressed here
-    (`auto_decompress=False`): a compressed body is refused, not inflated (no zip bombs, no
-    decoder errors half-way through a read)."""
-    return request.headers.get("Content-Encoding", "identity").strip().lower() in ("", "identity")
-
-
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every refusal, ours or a gRPC API's, as `{"error": {"code", "message"}}`."""
-    if not plain_body(request):
-        return error_response(
-            415, "UNSUPPORTED_MEDIA_TYPE", "Content-Encoding is not accepted: send the body plain"
-        )
+    if not plain_body(request.headers):
+        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", ENCODED_BODY_REFUSAL)
     try:
         return await handler(request)
     except GatewayError as error:
