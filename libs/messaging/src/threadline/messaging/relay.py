@@ -138,7 +138,6 @@ class OutboxRelay:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
-    _acked_ahead: set[int] = field(default_factory=set)
     # The event id of the stream's last message: what the next publish expects to follow.
     _last_msg_id: str | None = None
 
@@ -188,7 +187,6 @@ class OutboxRelay:
         )
         self.position = max(published, dead)
         self._last_msg_id = last_msg_id
-        self._acked_ahead = set()
         self.max_message_bytes = await self._message_limit()
 
     async def _pause(self, error: BaseException, attempt: int) -> int:
@@ -254,27 +252,21 @@ class OutboxRelay:
         previous = self._last_msg_id
         for record in run:
             expected[record.position], previous = previous, record.msg_id
-        pending = [r for r in run if r.position not in self._acked_ahead]
-        if not pending:
-            for record in run:
-                self._stored(record)
+        if not run:
             return
-        first = await self._try_publish(pending[0], expected[pending[0].position])
+        first = await self._try_publish(run[0], expected[run[0].position])
         rest = await asyncio.gather(
-            *(self._try_publish(r, expected[r.position]) for r in pending[1:]),
+            *(self._try_publish(r, expected[r.position]) for r in run[1:]),
             return_exceptions=True,
         )
-        results = dict(zip((r.position for r in pending), [first, *rest], strict=True))
         interrupted: BaseException | None = None
-        for record in run:
-            error = results.get(record.position)
+        for record, error in zip(run, [first, *rest], strict=True):
             if error is None:
+                # Stored after one that failed? Then that one was stored too (only its
+                # acknowledgement was lost) or this would have been refused; the next round
+                # starts from what the stream holds either way.
                 if interrupted is None:
                     self._stored(record)
-                else:
-                    # Stored although one before it failed: that one was stored too (only
-                    # its acknowledgement was lost), or this would have been refused.
-                    self._acked_ahead.add(record.position)
                 continue
             if interrupted is None and _refused_for_good(error):
                 await self._dead_letter(record, f"the stream refused it: {describe(error)}")
@@ -339,7 +331,6 @@ class OutboxRelay:
         if position <= self.position:
             return
         self.position = position
-        self._acked_ahead = {p for p in self._acked_ahead if p > position}
         RELAY_POSITION.labels(self.stream).set(position)
 
 
