@@ -1,4 +1,11 @@
-"""The streams of the blueprint, optionally under a namespace so tests never collide.
+"""Every stream, every published subject and every durable consumer: the one table.
+
+Who publishes what and who consumes it is declared here and nowhere else (`ROUTES`,
+`DURABLES`); services take their subjects from these tables through `Topology`, and a test
+checks the table against what the running services actually publish and subscribe to. The
+table is printed in docs/architecture.md (`python -m threadline.messaging.topology`).
+
+The streams are the blueprint's, optionally under a namespace so tests never collide.
 
 With the empty namespace the names are exactly the blueprint's (`SESSION_EVENTS`,
 `session.events.>`); with namespace `t1` they become `t1_SESSION_EVENTS` and `t1.session.events.>`.
@@ -99,6 +106,109 @@ def stream_limits_from_env(env: Mapping[str, str]) -> Mapping[str, StreamLimits]
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """A subject one service publishes: `<root of stream>.<pattern>`, where a `{name}` token
+    is filled in at publish time (and matches any one token, `*`, in a filter)."""
+
+    stream: str
+    pattern: str
+    publisher: str
+    body: str  # what travels: the protobuf message, or a description
+
+    def fill(self, **tokens: str) -> str:
+        """The pattern with its `{name}` tokens filled in."""
+        return self.pattern.format(**tokens)
+
+    @property
+    def wildcard(self) -> str:
+        """The pattern as a NATS filter: each `{name}` token becomes `*`."""
+        return ".".join("*" if part.startswith("{") else part for part in self.pattern.split("."))
+
+
+@dataclass(frozen=True, slots=True)
+class Durable:
+    """A durable consumer: `name` on `stream`, bound to what `filter` matches (`>`: all)."""
+
+    name: str
+    service: str
+    stream: str
+    filter: str = ">"
+
+
+RAW_WEBHOOK = Route(INGEST_RAW, "{phone_number_id}", "ingest", "the webhook body as received")
+INBOUND_MESSAGE_RECEIVED = Route(
+    INGEST_EVENTS, "{phone_number_id}.InboundMessageReceived", "ingest", "InboundMessageReceived"
+)
+MESSAGE_STATUS_REPORTED = Route(
+    INGEST_EVENTS, "{phone_number_id}.MessageStatusReported", "ingest", "MessageStatusReported"
+)
+WEBHOOK_ERROR_REPORTED = Route(
+    INGEST_EVENTS, "{phone_number_id}.WebhookErrorReported", "ingest", "WebhookErrorReported"
+)
+SESSION_EVENT = Route(SESSION_EVENTS, "{aggregate}.{event}", "session", "SessionEvent")
+UNREADABLE_SESSION_EVENT = Route(
+    SESSION_EVENTS, "Unreadable", "session", "SessionEvent without a body (unreadable record)"
+)
+REPLY_DRAFTED = Route(AI_EVENTS, "Conversation.ReplyDrafted", "ai_responder", "ReplyDrafted")
+HAND_OFF_REQUESTED = Route(
+    AI_EVENTS, "Conversation.HandOffRequested", "ai_responder", "HandOffRequested"
+)
+FLOW_STEP_REACHED = Route(
+    AI_EVENTS, "Conversation.FlowStepReached", "ai_responder", "FlowStepReached (flows: not yet)"
+)
+MESSAGE_DISPATCHED = Route(OUTBOUND_EVENTS, "Message.Dispatched", "outbound", "MessageDispatched")
+MESSAGE_DISPATCH_FAILED = Route(
+    OUTBOUND_EVENTS, "Message.DispatchFailed", "outbound", "MessageDispatchFailed"
+)
+DEAD_LETTER = Route(
+    DEAD_LETTERS, "{service}.{reason}", "every service", "the message, with its reason in headers"
+)
+
+# Every published subject.
+ROUTES: tuple[Route, ...] = (
+    RAW_WEBHOOK,
+    INBOUND_MESSAGE_RECEIVED,
+    MESSAGE_STATUS_REPORTED,
+    WEBHOOK_ERROR_REPORTED,
+    SESSION_EVENT,
+    UNREADABLE_SESSION_EVENT,
+    REPLY_DRAFTED,
+    HAND_OFF_REQUESTED,
+    FLOW_STEP_REACHED,
+    MESSAGE_DISPATCHED,
+    MESSAGE_DISPATCH_FAILED,
+    DEAD_LETTER,
+)
+
+# Every durable consumer. The session records the facts of the three upstream streams; the
+# others follow the session's events.
+SESSION_INGEST = Durable("session-ingest", "session", INGEST_EVENTS)
+SESSION_DRAFTS = Durable("session-drafts", "session", AI_EVENTS)
+SESSION_DISPATCHES = Durable("session-dispatches", "session", OUTBOUND_EVENTS)
+AI_RESPONDER_REPLIES = Durable(
+    "ai_responder-replies", "ai_responder", SESSION_EVENTS, "Conversation.CustomerMessageReceived"
+)
+OUTBOUND_DISPATCH = Durable(
+    "outbound-dispatch", "outbound", SESSION_EVENTS, "Conversation.OutboundMessageQueued"
+)
+ANALYTICS_PROJECTIONS = Durable("analytics-projections", "analytics", SESSION_EVENTS)
+
+DURABLES: tuple[Durable, ...] = (
+    SESSION_INGEST,
+    SESSION_DRAFTS,
+    SESSION_DISPATCHES,
+    AI_RESPONDER_REPLIES,
+    OUTBOUND_DISPATCH,
+    ANALYTICS_PROJECTIONS,
+)
+
+
+def durables_of(service: str) -> tuple[Durable, ...]:
+    """The durable consumers `service` runs."""
+    return tuple(durable for durable in DURABLES if durable.service == service)
+
+
+@dataclass(frozen=True, slots=True)
 class Topology:
     """Names of streams and subjects, under an optional namespace."""
 
@@ -116,7 +226,20 @@ class Topology:
         return self.subject(_SUBJECT_ROOTS[stream])
 
     def dead_letter_subject(self, service: str, reason: str) -> str:
-        return self.subject("dlq", service, reason)
+        return self.publish_subject(DEAD_LETTER, service=service, reason=reason)
+
+    def publish_subject(self, route: Route, **tokens: str) -> str:
+        """The subject to publish `route` on, e.g.
+        `publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="1234")`."""
+        return f"{self.root(route.stream)}.{route.fill(**tokens)}"
+
+    def route_filter(self, route: Route) -> str:
+        """A filter matching every subject of `route`."""
+        return f"{self.root(route.stream)}.{route.wildcard}"
+
+    def filter_subject(self, durable: Durable) -> str:
+        """The namespaced filter subject of `durable`."""
+        return f"{self.root(durable.stream)}.{durable.filter}"
 
     def limits(
         self, configured: Mapping[str, StreamLimits] | None = None
@@ -169,3 +292,31 @@ async def ensure_streams(
                 await js.update_stream(config)
         else:
             await js.update_stream(config)
+
+
+def describe() -> str:
+    """The table as Markdown, for docs/architecture.md."""
+    lines = [
+        "| stream | subjects | limits |",
+        "|---|---|---|",
+    ]
+    for name, root in _SUBJECT_ROOTS.items():
+        limits = STREAM_LIMITS[name]
+        shown = [
+            f"max age {limits.max_age.days} days" if limits.max_age else "",
+            f"max {limits.max_bytes // MIB} MiB" if limits.max_bytes else "",
+        ]
+        lines.append(f"| `{name}` | `{root}.>` | {', '.join(s for s in shown if s) or '-'} |")
+    lines += ["", "| publisher | subject | carries |", "|---|---|---|"]
+    for route in ROUTES:
+        subject = f"{_SUBJECT_ROOTS[route.stream]}.{route.pattern}"
+        lines.append(f"| {route.publisher} | `{subject}` | {route.body} |")
+    lines += ["", "| durable consumer | service | stream | filter |", "|---|---|---|---|"]
+    for durable in DURABLES:
+        subject = f"{_SUBJECT_ROOTS[durable.stream]}.{durable.filter}"
+        lines.append(f"| `{durable.name}` | {durable.service} | `{durable.stream}` | `{subject}` |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(describe())

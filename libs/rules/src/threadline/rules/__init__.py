@@ -1,0 +1,1 @@
+"""Conversation rules shared by the session and analytics: one rule, one place."""

@@ -1,0 +1,1 @@
+"""The HTTP JSON gateway: an edge adapter in front of the session and analytics gRPC APIs."""
