@@ -54,7 +54,7 @@ class EventLogFacts:
     received: list[events_pb.CustomerMessageReceived] = field(default_factory=list)
     queued: list[events_pb.OutboundMessageQueued] = field(default_factory=list)
     dispatched: list[events_pb.OutboundMessageDispatched] = field(default_factory=list)
-    failed: list[events_pb.OutboundMessageFailed] = field(default_factory=list)
+    failed: list[events_pb.OutboundMessageDispatchFailed] = field(default_factory=list)
     status_of: dict[str, str] = field(default_factory=dict)  # outbound message id → status
     conversations: int = 0
     contacts: int = 0
@@ -72,8 +72,8 @@ class EventLogFacts:
             self.queued.append(event.outbound_message_queued)
         elif body == "outbound_message_dispatched":
             self.dispatched.append(event.outbound_message_dispatched)
-        elif body == "outbound_message_failed":
-            self.failed.append(event.outbound_message_failed)
+        elif body == "outbound_message_dispatch_failed":
+            self.failed.append(event.outbound_message_dispatch_failed)
         elif body == "message_status_changed":
             changed = event.message_status_changed
             self.status_of[changed.message_id] = changed.status

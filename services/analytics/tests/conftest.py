@@ -56,9 +56,9 @@ _SUBJECTS = {
     "outbound_message_dispatched": "Conversation.OutboundMessageDispatched",
     "message_status_changed": "Conversation.MessageStatusChanged",
     "late_status_recorded": "Conversation.LateStatusRecorded",
-    "outbound_message_failed": "Conversation.OutboundMessageFailed",
+    "outbound_message_dispatch_failed": "Conversation.OutboundMessageDispatchFailed",
     "conversation_status_changed": "Conversation.StatusChanged",
-    "flow_step_recorded": "Conversation.FlowStepRecorded",
+    "flow_step_reached": "Conversation.FlowStepReached",
 }
 
 
@@ -190,8 +190,8 @@ class EventLog:
 
     def failed(self, conversation_id: UUID, message_id: str, *, code: int) -> ev.SessionEvent:
         error = common_pb2.WhatsAppError(code=code, title="Re-engagement message")
-        body = ev.OutboundMessageFailed(message_id=message_id, error=error)
-        return self._event("Conversation", conversation_id, outbound_message_failed=body)
+        body = ev.OutboundMessageDispatchFailed(message_id=message_id, error=error)
+        return self._event("Conversation", conversation_id, outbound_message_dispatch_failed=body)
 
     def status_changed(
         self,
@@ -210,8 +210,8 @@ class EventLog:
     def flow_step(
         self, conversation_id: UUID, flow_id: str, step_id: str, *, completed: bool = False
     ) -> ev.SessionEvent:
-        body = ev.FlowStepRecorded(flow_id=flow_id, step_id=step_id, completed=completed)
-        return self._event("Conversation", conversation_id, flow_step_recorded=body)
+        body = ev.ConversationFlowStepReached(flow_id=flow_id, step_id=step_id, completed=completed)
+        return self._event("Conversation", conversation_id, flow_step_reached=body)
 
     def identity_linked(
         self, contact_id: UUID, *, wa_id: str = "", user_id: str = ""

@@ -149,7 +149,7 @@ def test_only_events_past_the_stored_position_are_unseen_each_once_in_order(
 
 def test_a_status_held_until_its_dispatch_is_known_changes_nothing_yet(log: EventLog) -> None:
     event = log.status(uuid4(), "m-1", "delivered")
-    event.status_reported_early.CopyFrom(ev.StatusReportedEarly(wamid="wamid.1", status="read"))
+    event.early_status_held.CopyFrom(ev.EarlyStatusHeld(wamid="wamid.1", status="read"))
 
     assert project([event]).empty
 

@@ -138,14 +138,14 @@ def _status_changed(e: Any, out: pb.SessionEvent) -> None:
 
 
 def _held(e: Any, out: pb.SessionEvent) -> None:
-    out.status_reported_early.CopyFrom(
-        pb.StatusReportedEarly(wamid=e.wamid, status=e.status, reported_at=timestamp(e.reported_at))
+    out.early_status_held.CopyFrom(
+        pb.EarlyStatusHeld(wamid=e.wamid, status=e.status, reported_at=timestamp(e.reported_at))
     )
 
 
 def _failed(e: Any, out: pb.SessionEvent) -> None:
-    out.outbound_message_failed.message_id = str(e.message_id)
-    out.outbound_message_failed.error.CopyFrom(
+    out.outbound_message_dispatch_failed.message_id = str(e.message_id)
+    out.outbound_message_dispatch_failed.error.CopyFrom(
         common_pb2.WhatsAppError(code=e.code, title=e.title, details=e.detail)
     )
 
@@ -234,8 +234,8 @@ def _auto_resolution(e: Any, out: pb.SessionEvent) -> None:
 
 
 def _flow(e: Any, out: pb.SessionEvent) -> None:
-    out.flow_step_recorded.CopyFrom(
-        pb.FlowStepRecorded(
+    out.flow_step_reached.CopyFrom(
+        pb.ConversationFlowStepReached(
             flow_id=e.flow_id,
             step_id=e.step_id,
             session_data_json=json.dumps(e.data, sort_keys=True),
@@ -263,13 +263,13 @@ BODIES: dict[str, Body] = {
     "Conversation.OutboundMessageDispatched": _dispatched,
     "Conversation.MessageStatusChanged": _status_changed,
     "Conversation.LateStatusRecorded": _late,
-    "Conversation.StatusReportedEarly": _held,
-    "Conversation.OutboundMessageFailed": _failed,
+    "Conversation.EarlyStatusHeld": _held,
+    "Conversation.OutboundMessageDispatchFailed": _failed,
     "Conversation.StatusChanged": _conversation_status(""),
     "Conversation.HandedOff": _conversation_status("escalated", ai_paused=True),
     "Conversation.AutopilotResumed": _conversation_status("active", ai_paused=False),
     "Conversation.AutoResolved": _conversation_status(""),
-    "Conversation.FlowStepRecorded": _flow,
+    "Conversation.FlowStepReached": _flow,
 }
 
 

@@ -159,7 +159,7 @@ def test_a_transcoded_value_nested_in_a_json_field_is_decoded_as_the_library_doe
 
     # The domain-object path raised TypeError here (`json` cannot write a UUID); the values
     # are written as the text the transcoder read them from.
-    flow = decoded(app)[1].flow_step_recorded
+    flow = decoded(app)[1].flow_step_reached
 
     assert json.loads(flow.session_data_json) == {
         "id": str(nested_id),
@@ -224,3 +224,58 @@ def test_outbox_records_are_those_of_the_domain_object_path(
             pb.SessionEvent.FromString(mine.payload), pb.SessionEvent.FromString(theirs.payload)
         )
     assert any("traceparent" in r.headers for r in mine_all)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "state", "body"),
+    [
+        (
+            "FlowStepRecorded",
+            "FlowStepReached",
+            {"flow_id": "f", "step_id": "s", "data": {}, "completed": True},
+            "flow_step_reached",
+        ),
+        (
+            "OutboundMessageFailed",
+            "OutboundMessageDispatchFailed",
+            {
+                "message_id": {"_type_": "uuid_hex", "_data_": "cd" * 16},
+                "code": 131047,
+                "title": "Re-engagement message",
+                "detail": "",
+                "trace": "",
+            },
+            "outbound_message_dispatch_failed",
+        ),
+        (
+            "StatusReportedEarly",
+            "EarlyStatusHeld",
+            {
+                "wamid": "wamid.1",
+                "status": "read",
+                "reported_at": {"_type_": "datetime_iso", "_data_": "2026-03-01T09:30:00+00:00"},
+                "pricing": {},
+                "errors": [],
+            },
+            "early_status_held",
+        ),
+    ],
+)
+def test_an_event_stored_under_its_old_name_loads_under_the_new_one(
+    old: str, new: str, state: dict[str, Any], body: str
+) -> None:
+    """History is never rewritten: an event renamed after it was stored still loads, as the
+    renamed event, through both the library's path and the relay's."""
+    app = Conversations({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    aggregate = uuid4()
+    stamp = {"_type_": "datetime_iso", "_data_": "2026-03-01T09:30:00+00:00"}
+    stored = StoredEvent(
+        aggregate, 7, f"{TOPIC}{old}", json.dumps({"timestamp": stamp, **state}).encode()
+    )
+
+    event = app.mapper.to_domain_event(stored)
+    assert type(event) is getattr(Conversation, new)
+
+    message = SessionEvents(app.mapper).decode((1, str(aggregate), 7, stored.topic, stored.state))
+    assert message.event_type == f"Conversation.{new}"
+    assert message.WhichOneof("body") == body

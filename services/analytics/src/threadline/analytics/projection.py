@@ -5,7 +5,7 @@ the body's name; bodies the projection does not use (and bodies newer than this 
 nothing, yet their positions still count as projected.
 
 Left out on purpose (`IGNORED`): `contact_conversation_opened` (the conversation names its
-contact) and `status_reported_early` (the session applies a held status later, as
+contact) and `early_status_held` (the session applies a held status later, as
 `message_status_changed`).
 """
 
@@ -26,7 +26,7 @@ from threadline.analytics.rates import EXAMPLE_RATES, Rates
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 
 PROJECTION = "conversations"
-IGNORED = frozenset({"contact_conversation_opened", "status_reported_early"})
+IGNORED = frozenset({"contact_conversation_opened", "early_status_held"})
 
 _PROJECTORS: dict[str, EventProjector] = {
     **contacts.PROJECTORS,

@@ -169,14 +169,14 @@ def _status_changed(f: Fields, out: pb.SessionEvent) -> None:
 
 
 def _held(f: Fields, out: pb.SessionEvent) -> None:
-    body = out.status_reported_early
+    body = out.early_status_held
     body.wamid = f.get("wamid", "")
     body.status = f.get("status", "")
     set_time(body.reported_at, f.get("reported_at"))
 
 
 def _failed(f: Fields, out: pb.SessionEvent) -> None:
-    body = out.outbound_message_failed
+    body = out.outbound_message_dispatch_failed
     body.message_id = str(f.get("message_id", ""))
     error = body.error
     error.code = f.get("code", 0)
@@ -247,7 +247,7 @@ def _auto_resolution(f: Fields, out: pb.SessionEvent) -> None:
 
 
 def _flow(f: Fields, out: pb.SessionEvent) -> None:
-    body = out.flow_step_recorded
+    body = out.flow_step_reached
     body.flow_id = f.get("flow_id", "")
     body.step_id = f.get("step_id", "")
     body.session_data_json = json_text(f.get("data", {}))
@@ -273,11 +273,11 @@ BODIES: dict[str, Body] = {
     "Conversation.OutboundMessageDispatched": _dispatched,
     "Conversation.MessageStatusChanged": _status_changed,
     "Conversation.LateStatusRecorded": _late,
-    "Conversation.StatusReportedEarly": _held,
-    "Conversation.OutboundMessageFailed": _failed,
+    "Conversation.EarlyStatusHeld": _held,
+    "Conversation.OutboundMessageDispatchFailed": _failed,
     "Conversation.StatusChanged": _conversation_status(""),
     "Conversation.HandedOff": _conversation_status("escalated", ai_paused=True),
     "Conversation.AutopilotResumed": _conversation_status("active", ai_paused=False),
     "Conversation.AutoResolved": _conversation_status(""),
-    "Conversation.FlowStepRecorded": _flow,
+    "Conversation.FlowStepReached": _flow,
 }

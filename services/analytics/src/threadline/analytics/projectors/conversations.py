@@ -57,8 +57,8 @@ def conversation_status_changed(event: SessionEvent, changes: Changes) -> None:
     patch.status_changed_at = at
 
 
-def flow_step_recorded(event: SessionEvent, changes: Changes) -> None:
-    body = event.flow_step_recorded
+def flow_step_reached(event: SessionEvent, changes: Changes) -> None:
+    body = event.flow_step_reached
     patch = changes.conversation(aggregate_uuid(event), occurred_at(event))
     patch.flow_id = body.flow_id
     patch.flow_step = body.step_id
@@ -68,5 +68,5 @@ def flow_step_recorded(event: SessionEvent, changes: Changes) -> None:
 PROJECTORS: dict[str, EventProjector] = {
     "conversation_started": conversation_started,
     "conversation_status_changed": conversation_status_changed,
-    "flow_step_recorded": flow_step_recorded,
+    "flow_step_reached": flow_step_reached,
 }

@@ -57,8 +57,8 @@ def late_status_recorded(event: SessionEvent, changes: Changes) -> None:
     _priced(changes, event, message_id, body.pricing)
 
 
-def outbound_message_failed(event: SessionEvent, changes: Changes) -> None:
-    body = event.outbound_message_failed
+def outbound_message_dispatch_failed(event: SessionEvent, changes: Changes) -> None:
+    body = event.outbound_message_dispatch_failed
     at = occurred_at(event)
     patch = changes.patch_message(
         message_id_of(body.message_id), at, status="failed", metadata={"error": as_dict(body.error)}
@@ -86,5 +86,5 @@ PROJECTORS: dict[str, EventProjector] = {
     "outbound_message_dispatched": outbound_message_dispatched,
     "message_status_changed": message_status_changed,
     "late_status_recorded": late_status_recorded,
-    "outbound_message_failed": outbound_message_failed,
+    "outbound_message_dispatch_failed": outbound_message_dispatch_failed,
 }

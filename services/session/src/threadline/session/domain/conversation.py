@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import register_topic
 
 from threadline.servicekit.errors import quoted
 from threadline.session.domain.business_number import Template
@@ -152,7 +153,7 @@ class Conversation(Aggregate):
         self._flow_step(flow_id, step_id, data, completed)
         return True
 
-    @event("FlowStepRecorded")
+    @event("FlowStepReached")
     def _flow_step(self, flow_id: str, step_id: str, data: dict[str, Any], completed: bool) -> None:
         self.flow = {"flow_id": flow_id, "step_id": step_id, "data": data, "completed": completed}
 
@@ -376,7 +377,7 @@ class Conversation(Aggregate):
         self._failed(message_id, code, title, detail, trace)
         return True
 
-    @event("OutboundMessageFailed")
+    @event("OutboundMessageDispatchFailed")
     def _failed(self, message_id: UUID, code: int, title: str, detail: str, trace: str) -> None:
         self.messages[str(message_id)]["status"] = "failed"
 
@@ -464,7 +465,7 @@ class Conversation(Aggregate):
         self._held(wamid, status, reported_at, pricing or {}, errors or [])
         return True
 
-    @event("StatusReportedEarly")
+    @event("EarlyStatusHeld")
     def _held(
         self,
         wamid: str,
@@ -485,3 +486,14 @@ class Conversation(Aggregate):
     def _touch(self, moment: datetime) -> None:
         if self.last_activity_at is None or moment > self.last_activity_at:
             self.last_activity_at = moment
+
+
+# Events renamed after they were first stored. History is never rewritten: a stored event keeps
+# its old topic, and the old topic resolves to the renamed class when it is read back.
+RENAMED_EVENTS = {
+    "FlowStepRecorded": "FlowStepReached",
+    "OutboundMessageFailed": "OutboundMessageDispatchFailed",
+    "StatusReportedEarly": "EarlyStatusHeld",
+}
+for _old, _new in RENAMED_EVENTS.items():
+    register_topic(f"{__name__}:Conversation.{_old}", getattr(Conversation, _new))

@@ -41,9 +41,9 @@ class SessionEvent(_message.Message):
     OUTBOUND_MESSAGE_QUEUED_FIELD_NUMBER: _builtins.int
     OUTBOUND_MESSAGE_DISPATCHED_FIELD_NUMBER: _builtins.int
     MESSAGE_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
-    OUTBOUND_MESSAGE_FAILED_FIELD_NUMBER: _builtins.int
+    OUTBOUND_MESSAGE_DISPATCH_FAILED_FIELD_NUMBER: _builtins.int
     CONTACT_CONVERSATION_OPENED_FIELD_NUMBER: _builtins.int
-    STATUS_REPORTED_EARLY_FIELD_NUMBER: _builtins.int
+    EARLY_STATUS_HELD_FIELD_NUMBER: _builtins.int
     CUSTOMER_MESSAGE_CHANGED_FIELD_NUMBER: _builtins.int
     LATE_STATUS_RECORDED_FIELD_NUMBER: _builtins.int
     CONVERSATION_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
@@ -54,7 +54,7 @@ class SessionEvent(_message.Message):
     AUTOPILOT_SET_FIELD_NUMBER: _builtins.int
     TEMPLATE_REGISTERED_FIELD_NUMBER: _builtins.int
     AUTO_RESOLUTION_SET_FIELD_NUMBER: _builtins.int
-    FLOW_STEP_RECORDED_FIELD_NUMBER: _builtins.int
+    FLOW_STEP_REACHED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -79,11 +79,11 @@ class SessionEvent(_message.Message):
     @_builtins.property
     def message_status_changed(self) -> Global___MessageStatusChanged: ...
     @_builtins.property
-    def outbound_message_failed(self) -> Global___OutboundMessageFailed: ...
+    def outbound_message_dispatch_failed(self) -> Global___OutboundMessageDispatchFailed: ...
     @_builtins.property
     def contact_conversation_opened(self) -> Global___ContactConversationOpened: ...
     @_builtins.property
-    def status_reported_early(self) -> Global___StatusReportedEarly: ...
+    def early_status_held(self) -> Global___EarlyStatusHeld: ...
     @_builtins.property
     def customer_message_changed(self) -> Global___CustomerMessageChanged: ...
     @_builtins.property
@@ -105,7 +105,7 @@ class SessionEvent(_message.Message):
     @_builtins.property
     def auto_resolution_set(self) -> Global___AutoResolutionSet: ...
     @_builtins.property
-    def flow_step_recorded(self) -> Global___FlowStepRecorded: ...
+    def flow_step_reached(self) -> Global___ConversationFlowStepReached: ...
     def __init__(
         self,
         *,
@@ -122,9 +122,9 @@ class SessionEvent(_message.Message):
         outbound_message_queued: Global___OutboundMessageQueued | None = ...,
         outbound_message_dispatched: Global___OutboundMessageDispatched | None = ...,
         message_status_changed: Global___MessageStatusChanged | None = ...,
-        outbound_message_failed: Global___OutboundMessageFailed | None = ...,
+        outbound_message_dispatch_failed: Global___OutboundMessageDispatchFailed | None = ...,
         contact_conversation_opened: Global___ContactConversationOpened | None = ...,
-        status_reported_early: Global___StatusReportedEarly | None = ...,
+        early_status_held: Global___EarlyStatusHeld | None = ...,
         customer_message_changed: Global___CustomerMessageChanged | None = ...,
         late_status_recorded: Global___LateStatusRecorded | None = ...,
         conversation_status_changed: Global___ConversationStatusChanged | None = ...,
@@ -135,13 +135,13 @@ class SessionEvent(_message.Message):
         autopilot_set: Global___AutopilotSet | None = ...,
         template_registered: Global___TemplateRegistered | None = ...,
         auto_resolution_set: Global___AutoResolutionSet | None = ...,
-        flow_step_recorded: Global___FlowStepRecorded | None = ...,
+        flow_step_reached: Global___ConversationFlowStepReached | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "flow_step_recorded", b"flow_step_recorded", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "status_reported_early", b"status_reported_early", "template_registered", b"template_registered"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "event_id", b"event_id", "event_type", b"event_type", "flow_step_recorded", b"flow_step_recorded", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_failed", b"outbound_message_failed", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "status_reported_early", b"status_reported_early", "template_registered", b"template_registered"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_failed", "contact_conversation_opened", "status_reported_early", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_recorded"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -381,7 +381,7 @@ class MessageStatusChanged(_message.Message):
 Global___MessageStatusChanged: _TypeAlias = MessageStatusChanged  # noqa: Y015
 
 @_typing.final
-class StatusReportedEarly(_message.Message):
+class EarlyStatusHeld(_message.Message):
     """A status webhook that arrived before the dispatch result naming its wamid: held by the
     conversation and applied (as MessageStatusChanged) once the wamid is known.
     """
@@ -408,10 +408,10 @@ class StatusReportedEarly(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StatusReportedEarly: _TypeAlias = StatusReportedEarly  # noqa: Y015
+Global___EarlyStatusHeld: _TypeAlias = EarlyStatusHeld  # noqa: Y015
 
 @_typing.final
-class OutboundMessageFailed(_message.Message):
+class OutboundMessageDispatchFailed(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
@@ -431,7 +431,7 @@ class OutboundMessageFailed(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___OutboundMessageFailed: _TypeAlias = OutboundMessageFailed  # noqa: Y015
+Global___OutboundMessageDispatchFailed: _TypeAlias = OutboundMessageDispatchFailed  # noqa: Y015
 
 @_typing.final
 class CustomerMessageChanged(_message.Message):
@@ -710,7 +710,7 @@ class AutoResolutionSet(_message.Message):
 Global___AutoResolutionSet: _TypeAlias = AutoResolutionSet  # noqa: Y015
 
 @_typing.final
-class FlowStepRecorded(_message.Message):
+class ConversationFlowStepReached(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FLOW_ID_FIELD_NUMBER: _builtins.int
@@ -735,4 +735,4 @@ class FlowStepRecorded(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___FlowStepRecorded: _TypeAlias = FlowStepRecorded  # noqa: Y015
+Global___ConversationFlowStepReached: _TypeAlias = ConversationFlowStepReached  # noqa: Y015
