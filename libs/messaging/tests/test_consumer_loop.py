@@ -21,8 +21,8 @@ from threadline.messaging.consumer import (
     ConsumerSettings,
     DeadLetter,
     Delivery,
-    Outcome,
     Retry,
+    Settlement,
     one_at_a_time,
 )
 from threadline.messaging.dead_letters import (
@@ -46,12 +46,12 @@ class Recorder:
     """A batch handler with a rule per payload; remembers what it committed, and how often
     it was called with what."""
 
-    rule: Callable[[Sequence[Delivery]], Awaitable[Sequence[Outcome]] | Sequence[Outcome]]
+    rule: Callable[[Sequence[Delivery]], Awaitable[Sequence[Settlement]] | Sequence[Settlement]]
     committed: list[bytes] = field(default_factory=list)
     calls: list[list[bytes]] = field(default_factory=list)
     deliveries: dict[bytes, list[int]] = field(default_factory=dict)
 
-    async def __call__(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
+    async def __call__(self, batch: Sequence[Delivery]) -> Sequence[Settlement]:
         self.calls.append([d.data for d in batch])
         for delivery in batch:
             self.deliveries.setdefault(delivery.data, []).append(delivery.num_delivered)
@@ -104,7 +104,7 @@ async def publish(js: JetStreamContext, topology: Topology, *payloads: bytes) ->
         await bus.publish(subject, payload, msg_id=hashlib.sha256(payload).hexdigest())
 
 
-def fails_with_poison(batch: Sequence[Delivery]) -> Sequence[Outcome]:
+def fails_with_poison(batch: Sequence[Delivery]) -> Sequence[Settlement]:
     if any(d.data == b"poison" for d in batch):
         raise ValueError("cannot handle poison")
     return [ACK] * len(batch)
@@ -147,7 +147,7 @@ async def test_an_unavailable_database_is_waited_out_without_retries_or_dead_let
 ) -> None:
     outages = iter(range(4))
 
-    def database_away_at_first(batch: Sequence[Delivery]) -> Sequence[Outcome]:
+    def database_away_at_first(batch: Sequence[Delivery]) -> Sequence[Settlement]:
         if next(outages, None) is not None:
             raise psycopg.OperationalError("connection refused")
         return [ACK] * len(batch)
@@ -169,7 +169,7 @@ async def test_an_unavailable_database_is_waited_out_without_retries_or_dead_let
 async def test_a_message_that_keeps_failing_transiently_is_dead_lettered_after_max_deliver(
     js: JetStreamContext, topology: Topology, dead_letters: DeadLetters, dead_lettered: DeadLettered
 ) -> None:
-    async def slow_one(delivery: Delivery) -> Outcome:
+    async def slow_one(delivery: Delivery) -> Settlement:
         if delivery.data == b"slow":
             raise TimeoutError("statement timeout")
         return ACK
@@ -190,7 +190,7 @@ async def test_a_message_that_keeps_failing_transiently_is_dead_lettered_after_m
 async def test_a_permanent_error_raised_for_one_message_dead_letters_it_at_once(
     js: JetStreamContext, topology: Topology, dead_letters: DeadLetters, dead_lettered: DeadLettered
 ) -> None:
-    async def strict(delivery: Delivery) -> Outcome:
+    async def strict(delivery: Delivery) -> Settlement:
         if delivery.data == b"bad":
             raise psycopg.errors.ProgramLimitExceeded("index row size 3016 exceeds maximum 2704")
         return ACK
@@ -243,7 +243,7 @@ async def test_a_dead_letter_too_large_to_publish_whole_is_cut_to_fit_with_its_d
     huge = bytes(range(256)) * ((limit - 600) // 256)  # fits the stream; not with dlq headers
     reason = "refused\r\nInjected: header " + "r" * 5000
 
-    def refuse_huge(batch: Sequence[Delivery]) -> Sequence[Outcome]:
+    def refuse_huge(batch: Sequence[Delivery]) -> Sequence[Settlement]:
         return [DeadLetter(reason, "too big") if d.data == huge else ACK for d in batch]
 
     await publish(js, topology, huge)
@@ -304,7 +304,7 @@ async def test_a_deleted_consumer_is_made_again_and_consumption_goes_on(
 async def test_retry_outcomes_come_back_until_max_deliver(
     js: JetStreamContext, topology: Topology, dead_letters: DeadLetters, dead_lettered: DeadLettered
 ) -> None:
-    def not_yet(batch: Sequence[Delivery]) -> Sequence[Outcome]:
+    def not_yet(batch: Sequence[Delivery]) -> Sequence[Settlement]:
         return [Retry("not yet") if d.data == b"later" else ACK for d in batch]
 
     await publish(js, topology, b"later")

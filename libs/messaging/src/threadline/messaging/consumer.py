@@ -1,6 +1,6 @@
 """A durable pull consumer that hands batches to a handler and acks only what it committed.
 
-The handler returns one `Outcome` per delivery. `ACK` is acked; `Retry` is redelivered with
+The handler returns one `Settlement` per delivery. `ACK` is acked; `Retry` is redelivered with
 back-off (and jitter) until `max_deliver` deliveries, then dead-lettered with its reason;
 `DeadLetter` goes to `DEAD_LETTERS` at once. Nothing blocks behind a message that keeps failing:
 
@@ -72,16 +72,16 @@ class DeadLetter:
     slug: str = "rejected"
 
 
-Outcome = Ack | Retry | DeadLetter
-BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Sequence[Outcome]]]
-MessageHandler = Callable[[Delivery], Awaitable[Outcome]]
+Settlement = Ack | Retry | DeadLetter
+BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Sequence[Settlement]]]
+MessageHandler = Callable[[Delivery], Awaitable[Settlement]]
 
 
 class Unavailable(Exception):
     """Raised by a handler: a dependency is away; handle the same batch again later."""
 
 
-def outcome_of(error: BaseException) -> Outcome:
+def settlement_of(error: BaseException) -> Settlement:
     """What a message whose handling raised `error` becomes, by the kind of failure."""
     if classify(error) is Failure.PERMANENT:
         return DeadLetter(describe(error), slug="poison")
@@ -93,8 +93,8 @@ def one_at_a_time(handler: MessageHandler) -> BatchHandler:
     at once when the error is permanent, retried when it may pass. A dependency that is
     unavailable raises `Unavailable`, so the loop waits and the batch is handled again."""
 
-    async def handle(batch: Sequence[Delivery]) -> Sequence[Outcome]:
-        outcomes: list[Outcome] = []
+    async def handle(batch: Sequence[Delivery]) -> Sequence[Settlement]:
+        outcomes: list[Settlement] = []
         for delivery in batch:
             try:
                 outcomes.append(await handler(delivery))
@@ -102,7 +102,7 @@ def one_at_a_time(handler: MessageHandler) -> BatchHandler:
                 if classify(error) is Failure.UNAVAILABLE:
                     raise Unavailable(describe(error)) from error
                 log.exception("handler failed on %s", delivery.subject)
-                outcomes.append(outcome_of(error))
+                outcomes.append(settlement_of(error))
         return outcomes
 
     return handle
@@ -253,7 +253,7 @@ class ConsumerLoop:
             *(self._settle(m, d, o) for (m, d), o in zip(pairs, outcomes, strict=True))
         )
 
-    async def _handle(self, batch: list[Delivery]) -> list[Outcome] | None:
+    async def _handle(self, batch: list[Delivery]) -> list[Settlement] | None:
         """The outcomes of `batch`; None when stopped while waiting for a dependency."""
         attempt = 0
         while True:
@@ -267,7 +267,7 @@ class ConsumerLoop:
                     continue
                 log.exception("batch handler failed on %d messages", len(batch))
                 if len(batch) == 1:
-                    return [outcome_of(error)]
+                    return [settlement_of(error)]
             else:
                 if len(outcomes) == len(batch):
                     return outcomes
@@ -277,7 +277,7 @@ class ConsumerLoop:
                     return [Retry(problem)]
             return [await self._handle_alone(delivery) for delivery in batch]
 
-    async def _handle_alone(self, delivery: Delivery) -> Outcome:
+    async def _handle_alone(self, delivery: Delivery) -> Settlement:
         attempt = 0
         while True:
             try:
@@ -287,7 +287,7 @@ class ConsumerLoop:
                     attempt = await self._pause("handling", error, attempt)
                     continue
                 log.exception("handler failed on %s", delivery.subject)
-                return outcome_of(error)
+                return settlement_of(error)
             if len(outcomes) != 1:
                 return Retry(f"handler returned {len(outcomes)} outcomes for 1")
             return outcomes[0]
@@ -317,7 +317,7 @@ class ConsumerLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _settle(self, message: Msg, delivery: Delivery, outcome: Outcome) -> None:
+    async def _settle(self, message: Msg, delivery: Delivery, outcome: Settlement) -> None:
         if isinstance(outcome, Ack):
             await self._ack(message)
             return

@@ -9,7 +9,7 @@ from opentelemetry import trace
 from threadline.ai_responder.application import Responder
 from threadline.contracts.events.v1 import session_pb2 as session_events
 from threadline.messaging.bus import EventBus
-from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement
 from threadline.messaging.topology import Topology
 from threadline.servicekit.telemetry import context_from_headers
 
@@ -24,7 +24,7 @@ class DraftOnCustomerMessage:
     def __init__(self, responder: Responder, bus: EventBus, topology: Topology) -> None:
         self._responder, self._bus, self._topology = responder, bus, topology
 
-    async def __call__(self, delivery: Delivery) -> Outcome:
+    async def __call__(self, delivery: Delivery) -> Settlement:
         try:
             event = session_events.SessionEvent.FromString(delivery.data)
         except Exception as error:

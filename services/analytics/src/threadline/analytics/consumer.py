@@ -42,7 +42,7 @@ from threadline.analytics.read_models.writer import write
 from threadline.analytics.retries import DEFAULT_BACKOFF, Backoff, until_done
 from threadline.analytics.sanitise import clean_event
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
-from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement
 from threadline.messaging.failures import Failure, classify, describe
 from threadline.messaging.relay import position_of
 from threadline.servicekit.telemetry import context_from_headers
@@ -123,8 +123,8 @@ class Projector:
         self._read_at = read_at
         self._last_sequence: int | None = None  # the last stream sequence handled here
 
-    async def handle(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
-        outcomes: list[Outcome] = [ACK] * len(batch)
+    async def handle(self, batch: Sequence[Delivery]) -> Sequence[Settlement]:
+        outcomes: list[Settlement] = [ACK] * len(batch)
         # (index in the batch, or None for an event read from the stream to fill a gap)
         decoded: list[tuple[int | None, SessionEvent]] = []
         for index, delivery in await self._in_order(batch):
@@ -206,7 +206,7 @@ class Projector:
             )
         return missing[::-1]
 
-    async def _commit_alone(self, event: SessionEvent) -> Outcome:
+    async def _commit_alone(self, event: SessionEvent) -> Settlement:
         try:
             await self._commit([event])
         except PoolClosed:
@@ -293,7 +293,7 @@ def _links(batch: Sequence[Delivery]) -> list[trace.Link]:
     return [trace.Link(context) for context in contexts if context.is_valid]
 
 
-def _count(outcomes: Sequence[Outcome]) -> None:
+def _count(outcomes: Sequence[Settlement]) -> None:
     dead = sum(isinstance(outcome, DeadLetter) for outcome in outcomes)
     EVENTS.labels("projected").inc(sum(outcome is ACK for outcome in outcomes))
     if dead:

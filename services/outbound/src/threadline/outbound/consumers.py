@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry, outcome_of
+from threadline.messaging.consumer import (
+    ACK,
+    DeadLetter,
+    Delivery,
+    Retry,
+    Settlement,
+    settlement_of,
+)
 from threadline.outbound.application import (
     DispatchResult,
     GaveUp,
@@ -42,8 +49,8 @@ class DispatchHandler:
         self._slots = asyncio.Semaphore(concurrency)
         self._max_deliver = max_deliver
 
-    async def __call__(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
-        outcomes: list[Outcome] = [ACK] * len(batch)
+    async def __call__(self, batch: Sequence[Delivery]) -> Sequence[Settlement]:
+        outcomes: list[Settlement] = [ACK] * len(batch)
         conversations: dict[str, list[_Queued]] = {}
         for index, delivery in enumerate(batch):
             try:
@@ -62,7 +69,7 @@ class DispatchHandler:
         await asyncio.gather(*(send_in_order(q) for q in conversations.values()))
         return outcomes
 
-    async def _send(self, delivery: Delivery, message: OutgoingMessage) -> Outcome:
+    async def _send(self, delivery: Delivery, message: OutgoingMessage) -> Settlement:
         with _tracer.start_as_current_span(
             "outbound.send",
             context=context_from_headers(delivery.headers),
@@ -86,12 +93,12 @@ class DispatchHandler:
                 span.set_status(Status(StatusCode.ERROR, str(error)))
                 # A permanent failure (e.g. a result too large to publish) is dead-lettered at
                 # once; anything that may pass is retried (the ledger keeps a send single).
-                return outcome_of(error)
+                return settlement_of(error)
             _describe(span, result)
             return _outcome(result)
 
 
-def _outcome(result: DispatchResult) -> Outcome:
+def _outcome(result: DispatchResult) -> Settlement:
     if isinstance(result, Sent | Refused):
         return ACK
     return Retry(f"{result.failure.code} {result.failure.title}: {result.failure.message}")

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 from opentelemetry import trace
 
-from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Retry
-from threadline.messaging.consumer import Outcome as Settlement
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Retry, Settlement
 from threadline.messaging.topology import AI_EVENTS, INGEST_EVENTS, OUTBOUND_EVENTS
 from threadline.servicekit.telemetry import context_from_headers, inject_trace_headers
 from threadline.session.application.facts import Fact
