@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
-from threadline.ai_responder.config import ResponderConfig
+from threadline.ai_responder.config import AiResponderConfig
 from threadline.analytics.bootstrap import start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
@@ -97,7 +97,7 @@ async def platform(
         stack.push_async_callback(sandbox.stop)
         env["THREADLINE_GRAPH_API_BASE_URL"] = sandbox.url
         session = await start_session(SessionConfig.from_env(env), stack)
-        await start_ai_responder(ResponderConfig.from_env(env), stack)
+        await start_ai_responder(AiResponderConfig.from_env(env), stack)
         await start_outbound(OutboundConfig.from_env(env), stack)
         analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{analytics.grpc_port}")

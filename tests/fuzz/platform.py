@@ -16,7 +16,7 @@ from typing import TextIO
 
 from tests.fuzz.webhooks import Numbers
 from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
-from threadline.ai_responder.config import ResponderConfig
+from threadline.ai_responder.config import AiResponderConfig
 from threadline.analytics.bootstrap import start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.cli.devstate import DevState, Ports, Secrets
@@ -188,7 +188,7 @@ async def in_process(
         env["THREADLINE_GRAPH_API_BASE_URL"] = sandbox.url
         session = await start_session(SessionConfig.from_env(env), stack)
         env["THREADLINE_SESSION_GRPC_ADDRESS"] = f"127.0.0.1:{session.grpc_port}"
-        await start_ai_responder(ResponderConfig.from_env(env), stack)
+        await start_ai_responder(AiResponderConfig.from_env(env), stack)
         await start_outbound(OutboundConfig.from_env(env), stack)
         analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)
         assert analytics.gateway_port is not None

@@ -1,23 +1,23 @@
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
-from threadline.ai_responder.application import Responder
-from threadline.ai_responder.model import OfflineModel, Prompt
-from threadline.contracts.events.v1 import common_pb2
-from threadline.contracts.events.v1 import session_pb2 as events
+from threadline.ai_responder.adapters.outbound.offline_model import OfflineModel
+from threadline.ai_responder.application.ports import Prompt
+from threadline.ai_responder.application.responder import Responder
+from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.testing.clock import FakeClock
 
 
-def customer_message(text: str, *, sent_at: datetime, kind: str = "text") -> events.SessionEvent:
-    event = events.SessionEvent(aggregate_id="conv-1")
-    message = event.customer_message_received
-    message.message_id = "m-1"
-    message.content.CopyFrom(common_pb2.MessageContent(type=kind, text=text))
-    message.metadata_json = json.dumps({"profile_name": "Ana Souza"})
-    message.sent_at.FromDatetime(sent_at)
-    return event
+def customer_message(text: str, *, sent_at: datetime, kind: str = "text") -> CustomerMessage:
+    return CustomerMessage(
+        message_id="m-1",
+        conversation_id="conv-1",
+        type=kind,
+        text=text,
+        sent_at=sent_at,
+        customer_name="Ana Souza",
+    )
 
 
 def responder(clock: FakeClock) -> Responder:

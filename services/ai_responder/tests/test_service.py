@@ -6,22 +6,32 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import nats
 import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from threadline.ai_responder.application.ports import Completion, Prompt
 from threadline.ai_responder.bootstrap import bootstrap
-from threadline.ai_responder.config import ResponderConfig
+from threadline.ai_responder.config import AiResponderConfig
 from threadline.contracts.events.v1 import ai_pb2, common_pb2
 from threadline.contracts.events.v1 import session_pb2 as events
-from threadline.messaging.topology import AI_EVENTS, SESSION_EVENTS, Topology
+from threadline.messaging.bus import InMemoryBus
+from threadline.messaging.topology import (
+    AI_EVENTS,
+    AI_RESPONDER_REPLIES,
+    REPLY_DRAFTED,
+    SESSION_EVENT,
+    SESSION_EVENTS,
+    Topology,
+)
 from threadline.testing import eventually, unique_id
 
 
 @pytest.fixture
 async def js(nats_server_url: str, nats_namespace: str) -> AsyncIterator[JetStreamContext]:
-    config = ResponderConfig(nats_url=nats_server_url, nats_namespace=nats_namespace, ops_port=0)
+    config = AiResponderConfig(nats_url=nats_server_url, nats_namespace=nats_namespace, ops_port=0)
     nc = await nats.connect(nats_server_url)
     async with AsyncExitStack() as stack:
         await bootstrap(config, stack)
@@ -38,7 +48,9 @@ async def publish_customer_message(
     message.content.CopyFrom(common_pb2.MessageContent(type="text", text=text))
     message.sent_at.FromDatetime(datetime.now(UTC) - age)
     await js.publish(
-        topology.subject("session.events", "Conversation", "CustomerMessageReceived"),
+        topology.publish_subject(
+            SESSION_EVENT, aggregate="Conversation", event="CustomerMessageReceived"
+        ),
         event.SerializeToString(),
         headers={"Nats-Msg-Id": event.event_id},
     )
@@ -56,7 +68,7 @@ async def published(js: JetStreamContext, topology: Topology) -> list[tuple[str,
 
 async def consumer_idle(js: JetStreamContext, topology: Topology) -> bool:
     try:
-        info = await js.consumer_info(topology.stream(SESSION_EVENTS), "ai_responder-replies")
+        info = await js.consumer_info(topology.stream(SESSION_EVENTS), AI_RESPONDER_REPLIES.name)
     except NotFoundError:  # the service creates its consumer as it starts
         return False
     return (info.num_pending, info.num_ack_pending) == (0, 0) and info.delivered.stream_seq > 0
@@ -98,3 +110,36 @@ async def test_a_stale_message_is_acknowledged_without_a_reply(
 
     await eventually(lambda: consumer_idle(js, topology))
     assert await published(js, topology) == []
+
+
+class EchoModel:
+    """A language model of the test's own: echoes the customer."""
+
+    def complete(self, prompt: Prompt) -> Completion:
+        return Completion(f"you said: {prompt.text}", "echo", 1, 1)
+
+
+async def test_the_model_and_the_bus_are_ports_a_test_can_swap(
+    nats_server_url: str, nats_namespace: str
+) -> None:
+    topology = Topology(nats_namespace)
+    config = AiResponderConfig(nats_url=nats_server_url, nats_namespace=nats_namespace, ops_port=0)
+    bus = InMemoryBus()
+    nc = await nats.connect(nats_server_url)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(nc.close)
+        running = await bootstrap(config, stack, bus=bus, model=EchoModel())
+        url = f"http://127.0.0.1:{running.ops.port}/readyz"
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            assert (response.status, await response.json()) == (
+                200,
+                {"ready": True, "problems": {}},
+            )
+
+        await publish_customer_message(nc.jetstream(), topology, "hello")
+
+        await eventually(lambda: len(bus.published) == 1)
+    (reply,) = bus.published
+    assert reply.subject == topology.publish_subject(REPLY_DRAFTED)
+    draft = ai_pb2.ReplyDrafted.FromString(reply.payload)
+    assert (draft.content.text, draft.model) == ("you said: hello", "echo")

@@ -1,29 +1,14 @@
-"""`threadline-ai-responder`: run the AI responder until stopped."""
+"""`threadline-ai-responder`: run the AI responder until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
-import logging
-import os
-from contextlib import AsyncExitStack
-
-from threadline.ai_responder.bootstrap import bootstrap
-from threadline.ai_responder.config import ResponderConfig
-from threadline.servicekit.lifecycle import run
-from threadline.servicekit.logs import configure_logging
-from threadline.servicekit.telemetry import configure_tracing
-
-log = logging.getLogger("threadline.ai_responder")
-
-
-async def start(stack: AsyncExitStack) -> None:
-    ops = await bootstrap(ResponderConfig.from_env(os.environ), stack)
-    log.info("ai_responder ops on :%d", ops.port)
+from threadline.ai_responder.bootstrap import SERVICE, bootstrap
+from threadline.ai_responder.config import AiResponderConfig
+from threadline.servicekit.main import service_main
 
 
 def main() -> None:
-    configure_logging("ai_responder")
-    configure_tracing("ai_responder")
-    run("ai_responder", start)
+    service_main(SERVICE, AiResponderConfig.from_env, bootstrap)
 
 
 if __name__ == "__main__":

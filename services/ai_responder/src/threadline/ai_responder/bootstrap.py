@@ -1,69 +1,89 @@
-"""The one place that builds the AI responder."""
+"""The one place that builds the AI responder: NATS, the model, the use case, its consumer."""
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import timedelta
 
-import nats
+from nats.aio.client import Client as NatsClient
 
-from threadline.ai_responder.application import Responder
-from threadline.ai_responder.config import ResponderConfig
-from threadline.ai_responder.consumers import DURABLE, DraftOnCustomerMessage
-from threadline.ai_responder.model import LanguageModel, OfflineModel
-from threadline.messaging.bus import JetStreamBus
+from threadline.ai_responder.adapters.inbound.consumer import DraftOnCustomerMessage
+from threadline.ai_responder.adapters.outbound.offline_model import OfflineModel
+from threadline.ai_responder.adapters.outbound.publisher import JetStreamReplies
+from threadline.ai_responder.application.ports import LanguageModel
+from threadline.ai_responder.application.responder import AnswerCustomerMessage, Responder
+from threadline.ai_responder.config import AiResponderConfig
+from threadline.messaging.bus import EventBus, JetStreamBus
+from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, one_at_a_time
 from threadline.messaging.readiness import nats_connected
-from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.messaging.topology import AI_RESPONDER_REPLIES, Topology, ensure_streams
+from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.ops_http import OpsServer
 
+log = logging.getLogger(__name__)
+
+SERVICE = "ai_responder"
+
+
+@dataclass(frozen=True)
+class RunningAiResponder:
+    """What `bootstrap` started; the exit stack stops it."""
+
+    nats: NatsClient
+    bus: EventBus
+    model: LanguageModel
+    consumer: Background
+    ops: OpsServer
+
 
 async def bootstrap(
-    config: ResponderConfig,
+    config: AiResponderConfig,
     stack: AsyncExitStack,
     *,
+    bus: EventBus | None = None,
     model: LanguageModel | None = None,
     clock: Clock = utc_now,
-) -> OpsServer:
+) -> RunningAiResponder:
+    """Connect, build and start everything, registering each stop on `stack`.
+
+    `bus` is where answers (and dead letters) are published: JetStream unless a test passes
+    its own; `model` the language model (the offline one by default)."""
     topology = Topology(config.nats_namespace)
-    nc = await nats.connect(
-        config.nats_url, name="threadline-ai_responder", max_reconnect_attempts=-1
-    )
-    stack.push_async_callback(nc.drain)
-    js = nc.jetstream()
+    client = await connect_nats(config.nats_url, SERVICE)
+    stack.push_async_callback(client.drain)
+    js = client.jetstream()
     await ensure_streams(js, topology, config.streams)
-    bus = JetStreamBus(js)
+    bus = bus if bus is not None else JetStreamBus(js)
+    model = model if model is not None else OfflineModel()
     responder = Responder(
-        model or OfflineModel(),
-        clock=clock,
-        stale_after=timedelta(seconds=config.stale_after_seconds),
+        model, clock=clock, stale_after=timedelta(seconds=config.stale_after_seconds)
     )
+    answer = AnswerCustomerMessage(responder, JetStreamReplies(bus, topology))
+    durable = AI_RESPONDER_REPLIES
     loop = ConsumerLoop(
         js=js,
         dead_letters=bus,
         topology=topology,
-        service="ai_responder",
-        handler=one_at_a_time(DraftOnCustomerMessage(responder, bus, topology)),
+        service=SERVICE,
+        handler=one_at_a_time(DraftOnCustomerMessage(answer)),
         settings=ConsumerSettings(
-            stream=topology.stream(SESSION_EVENTS),
-            durable=DURABLE,
-            filter_subject=topology.subject(
-                "session.events", "Conversation", "CustomerMessageReceived"
-            ),
+            stream=topology.stream(durable.stream),
+            durable=durable.name,
+            filter_subject=topology.filter_subject(durable),
         ),
     )
-    task = asyncio.create_task(loop.run())
+    consumer = run_in_background(stack, durable.name, loop.run, stop=loop.stop)
 
-    async def stop_loop() -> None:
-        loop.stop()
-        await asyncio.wait([task], timeout=5.0)
-        task.cancel()
-
-    stack.push_async_callback(stop_loop)
-
-    ops = OpsServer(host=config.host, port=config.ops_port, checks={"nats": nats_connected(nc)})
+    ops = OpsServer(
+        host=config.host,
+        port=config.ops_port,
+        checks={"nats": nats_connected(client), "consumer": consumer.check()},
+    )
     await ops.start()
     stack.push_async_callback(ops.stop)
-    return ops
+    log.info("ai_responder ops on %s:%d", config.host, ops.port)
+    return RunningAiResponder(nats=client, bus=bus, model=model, consumer=consumer, ops=ops)

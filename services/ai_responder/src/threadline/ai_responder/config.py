@@ -10,7 +10,7 @@ from threadline.servicekit.config import env_int, env_str
 
 
 @dataclass(frozen=True, slots=True)
-class ResponderConfig:
+class AiResponderConfig:
     nats_url: str
     nats_namespace: str
     host: str = "127.0.0.1"
@@ -20,7 +20,7 @@ class ResponderConfig:
     streams: Mapping[str, StreamLimits] | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ResponderConfig:
+    def from_env(cls, env: Mapping[str, str]) -> AiResponderConfig:
         return cls(
             nats_url=env_str(env, "THREADLINE_NATS_URL", "nats://127.0.0.1:4222"),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),

@@ -1,33 +1,13 @@
-"""The `LanguageModel` port and the offline model that answers without any network."""
+"""The offline `LanguageModel`: answers without any network."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Protocol
 
-from threadline.ai_responder.policy import asks_for_a_person
+from threadline.ai_responder.application.ports import Completion, Prompt
+from threadline.ai_responder.domain.policy import asks_for_a_person
 
 GREETING = re.compile(r"^\s*(hi|hello|hey|hola|ol[aá]|good (morning|afternoon|evening))\b", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    customer_name: str
-    message_type: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    text: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class LanguageModel(Protocol):
-    def complete(self, prompt: Prompt) -> Completion: ...
 
 
 class OfflineModel:

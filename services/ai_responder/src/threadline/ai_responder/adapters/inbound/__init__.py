@@ -1,0 +1,1 @@
+"""What calls the AI responder: the consumer of customer messages (`AI_RESPONDER_REPLIES`)."""

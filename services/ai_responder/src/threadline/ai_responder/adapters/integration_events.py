@@ -1,0 +1,68 @@
+"""The one place mapping the AI responder's types to and from integration events (protobuf):
+`CustomerMessageReceived` (a session event) in, `ReplyDrafted` and `HandOffRequested` out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
+from threadline.ai_responder.domain.customer_message import CustomerMessage
+from threadline.contracts.events.v1 import ai_pb2, common_pb2, session_pb2
+
+
+def session_event(data: bytes) -> session_pb2.SessionEvent:
+    """The `SessionEvent` a payload holds; raises when it holds none."""
+    return session_pb2.SessionEvent.FromString(data)
+
+
+def customer_message(event: session_pb2.SessionEvent) -> CustomerMessage:
+    """The customer message `event` (a `CustomerMessageReceived`) carries."""
+    message = event.customer_message_received
+    return CustomerMessage(
+        message_id=message.message_id,
+        conversation_id=event.aggregate_id,
+        type=message.content.type,
+        text=message.content.text,
+        sent_at=message.sent_at.ToDatetime(tzinfo=UTC),
+        customer_name=_customer_name(message.metadata_json),
+    )
+
+
+def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
+    return ai_pb2.ReplyDrafted(
+        draft_id=draft.draft_id,
+        conversation_id=draft.conversation_id,
+        in_reply_to_message_id=draft.in_reply_to_message_id,
+        content=common_pb2.MessageContent(type="text", text=draft.text),
+        model=draft.model,
+        prompt_tokens=draft.prompt_tokens,
+        completion_tokens=draft.completion_tokens,
+        drafted_at=_timestamp(draft.drafted_at),
+    )
+
+
+def hand_off_requested(request: HandOffRequest) -> ai_pb2.HandOffRequested:
+    return ai_pb2.HandOffRequested(
+        request_id=request.request_id,
+        conversation_id=request.conversation_id,
+        reason=request.reason,
+        requested_at=_timestamp(request.requested_at),
+    )
+
+
+def _customer_name(metadata_json: str) -> str:
+    try:
+        raw = json.loads(metadata_json or "{}")
+    except ValueError:
+        return ""
+    name = raw.get("profile_name", "") if isinstance(raw, dict) else ""
+    return name if isinstance(name, str) else ""
+
+
+def _timestamp(at: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(at)
+    return stamp

@@ -1,0 +1,25 @@
+"""The answers on AI_EVENTS: `ReplyDrafted` and `HandOffRequested`, each under its own id."""
+
+from __future__ import annotations
+
+from threadline.ai_responder.adapters.integration_events import hand_off_requested, reply_drafted
+from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
+from threadline.messaging.bus import EventBus
+from threadline.messaging.topology import HAND_OFF_REQUESTED, REPLY_DRAFTED, Topology
+
+
+class JetStreamReplies:
+    """`Replies` over an `EventBus`; the ids make a redelivered message's answers one each."""
+
+    def __init__(self, bus: EventBus, topology: Topology) -> None:
+        self._bus = bus
+        self._reply_drafted = topology.publish_subject(REPLY_DRAFTED)
+        self._hand_off_requested = topology.publish_subject(HAND_OFF_REQUESTED)
+
+    async def reply_drafted(self, draft: ReplyDraft) -> None:
+        await self._bus.publish(self._reply_drafted, reply_drafted(draft), msg_id=draft.draft_id)
+
+    async def hand_off_requested(self, request: HandOffRequest) -> None:
+        await self._bus.publish(
+            self._hand_off_requested, hand_off_requested(request), msg_id=request.request_id
+        )

@@ -1,0 +1,1 @@
+"""The AI responder's use case: answer a customer's message, through ports (model, replies)."""
