@@ -1,19 +1,17 @@
-"""The session's rules through ingest → NATS → session → PostgreSQL, with real webhook payloads.
+"""The session's rules through ingest → NATS → session → PostgreSQL, with webhook payloads in
+Meta's documented shape.
 
-Each test posts signed copies of the samples in `../shared/reference/webhook-samples/` (ids,
-numbers and timestamps changed) to the platform's webhook and reads what the session recorded
+Each test posts signed copies of the project's webhook samples (`threadline.testing.samples`:
+ids, numbers and timestamps changed) to the platform's webhook and reads what the session recorded
 from its event log over gRPC.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -28,11 +26,12 @@ from threadline.contracts.events.v1 import ai_pb2, common_pb2
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
-from threadline.messaging.topology import AI_EVENTS, INGEST_EVENTS, Topology
+from threadline.messaging.topology import AI_EVENTS, INGEST_EVENTS, SESSION_INGEST, Topology
 from threadline.sandbox.outbox import AcceptedMessage
 from threadline.sandbox.signing import sign
 from threadline.sandbox.statuses import StatusReporter
 from threadline.testing import eventually, unique_id
+from threadline.testing.samples import webhook_sample
 
 if TYPE_CHECKING:
     from threadline.contracts.session.v1.session_pb2_grpc import (
@@ -40,13 +39,8 @@ if TYPE_CHECKING:
         SessionCommandsAsyncStub,
     )
 
-SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "webhook-samples"
 DISPLAY_PHONE_NUMBER = "15550000077"
 Json = dict[str, Any]
-
-pytestmark = pytest.mark.skipif(
-    not SAMPLES.exists(), reason="../shared/reference is not beside the project"
-)
 
 
 # Who writes to whom ---------------------------------------------------------------------
@@ -79,19 +73,7 @@ def now_unix() -> int:
     return int(time.time())
 
 
-# Real payloads, readdressed --------------------------------------------------------------
-
-
-@cache
-def _sample_file(file: str) -> Json:
-    loaded: Json = json.loads((SAMPLES / file).read_text())
-    return loaded
-
-
-def sample(file: str, name: str) -> Json:
-    """A fresh copy of one whole webhook body from the samples."""
-    body: Json = copy.deepcopy(_sample_file(file)[name])
-    return body
+# Sample payloads, readdressed ------------------------------------------------------------
 
 
 def _value(body: Json) -> Json:
@@ -116,7 +98,7 @@ def inbound(
     `phone`/`bsuid` say which ids the payload carries: a customer known only by BSUID comes
     as `from_user_id` and `contacts[].user_id`, without `from` and `wa_id` (the 2026 shape).
     """
-    body = sample(file, name)
+    body = webhook_sample(file, name)
     value = _value(body)
     value["metadata"] = {
         "display_phone_number": DISPLAY_PHONE_NUMBER,
@@ -141,14 +123,14 @@ def inbound(
 
 
 def text_message(number: str, customer: Customer, text: str, **options: Any) -> tuple[Json, str]:
-    body, wamid = inbound("message.json", "text", number, customer, **options)
+    body, wamid = inbound("messages", "text", number, customer, **options)
     _value(body)["messages"][0]["text"] = {"body": text}
     return body, wamid
 
 
 def status_webhook(name: str, number: str, customer: Customer, wamid: str, **status: Any) -> Json:
-    """A `message_status.json` sample about the message `wamid` sent to `customer`."""
-    body = sample("message_status.json", name)
+    """A `statuses` sample about the message `wamid` sent to `customer`."""
+    body = webhook_sample("statuses", name)
     value = _value(body)
     value["metadata"] = {
         "display_phone_number": DISPLAY_PHONE_NUMBER,
@@ -294,7 +276,7 @@ async def ingest_facts_settled(streams: Streams) -> None:
 
     async def settled() -> bool:
         last = (await streams.js.stream_info(stream)).state.last_seq
-        info = await streams.js.consumer_info(stream, "session-ingest")
+        info = await streams.js.consumer_info(stream, SESSION_INGEST.name)
         floor = info.ack_floor.stream_seq if info.ack_floor else 0
         return (floor or 0) >= last and info.num_ack_pending == 0
 
@@ -403,9 +385,7 @@ async def test_an_ad_referral_opens_a_free_entry_window_in_which_an_operator_tex
 ) -> None:
     number, customer = new_business_number(), new_customer()
     # 30 hours ago: the 24-hour window has closed, the 72-hour free entry window has not.
-    body, wamid = inbound(
-        "message.json", "referral", number, customer, sent_at=now_unix() - 30 * 3600
-    )
+    body, wamid = inbound("messages", "referral", number, customer, sent_at=now_unix() - 30 * 3600)
 
     await post(platform, body)
     received = await session.received(wamid)
@@ -458,17 +438,17 @@ async def test_an_edit_a_revoke_a_reaction_and_its_removal_are_recorded_as_chang
     platform: Platform, session: Session
 ) -> None:
     number, customer = new_business_number(), new_customer()
-    original, original_wamid = inbound("message.json", "image", number, customer)
+    original, original_wamid = inbound("messages", "image", number, customer)
     await post(platform, original)
     target = await session.received(original_wamid)
 
-    edit, edit_wamid = inbound("edited_message.json", "image", number, customer)
+    edit, edit_wamid = inbound("changes", "edit", number, customer)
     _value(edit)["messages"][0]["edit"]["original_message_id"] = original_wamid
-    revoke, revoke_wamid = inbound("deleted_message.json", "revoke", number, customer)
+    revoke, revoke_wamid = inbound("changes", "revoke", number, customer)
     _value(revoke)["messages"][0]["revoke"]["original_message_id"] = original_wamid
-    reaction, reaction_wamid = inbound("message.json", "reaction", number, customer)
+    reaction, reaction_wamid = inbound("messages", "reaction", number, customer)
     _value(reaction)["messages"][0]["reaction"]["message_id"] = original_wamid
-    removal, removal_wamid = inbound("message.json", "unreaction_empty", number, customer)
+    removal, removal_wamid = inbound("messages", "reaction_removed", number, customer)
     _value(removal)["messages"][0]["reaction"]["message_id"] = original_wamid
     for body in (edit, revoke, reaction, removal):
         await post(platform, body)
@@ -486,9 +466,9 @@ async def test_an_edit_a_revoke_a_reaction_and_its_removal_are_recorded_as_chang
         )
         for e in changes
     ] == [
-        (edit_wamid, "edit", original_wamid, target_id, "Updated image caption"),
+        (edit_wamid, "edit", original_wamid, target_id, "The lid is chipped, see here"),
         (revoke_wamid, "revoke", original_wamid, target_id, ""),
-        (reaction_wamid, "reaction", original_wamid, target_id, "\N{FACE WITH OPEN MOUTH}"),
+        (reaction_wamid, "reaction", original_wamid, target_id, "\N{THUMBS UP SIGN}"),
         (removal_wamid, "reaction", original_wamid, target_id, ""),
     ]
 
@@ -501,7 +481,7 @@ async def test_a_reaction_to_the_assistants_reply_names_the_reply_it_changes(
     await post(platform, question)
     reply = await reply_at_sandbox(platform, customer.wa_id)
     dispatched = await session.dispatched(reply.wamid)
-    reaction, reaction_wamid = inbound("message.json", "reaction", number, customer)
+    reaction, reaction_wamid = inbound("messages", "reaction", number, customer)
     _value(reaction)["messages"][0]["reaction"]["message_id"] = reply.wamid
 
     await post(platform, reaction)
@@ -525,7 +505,7 @@ async def test_a_location_keeps_its_coordinates_and_a_map_link_in_the_metadata(
     platform: Platform, session: Session
 ) -> None:
     number, customer = new_business_number(), new_customer()
-    body, wamid = inbound("message.json", "chosen_location", number, customer)
+    body, wamid = inbound("messages", "chosen_location", number, customer)
 
     await post(platform, body)
     received = await session.received(wamid)
@@ -533,13 +513,13 @@ async def test_a_location_keeps_its_coordinates_and_a_map_link_in_the_metadata(
     message = received.customer_message_received
     metadata = json.loads(message.metadata_json)
     assert message.content.type == "location"
-    assert metadata["coordinates"] == {"latitude": 37.4611978, "longitude": -122.2164385}
-    assert metadata["map_link"] == "https://www.google.com/maps?q=37.4611978,-122.2164385"
+    assert metadata["coordinates"] == {"latitude": 51.5033635, "longitude": -0.1276248}
+    assert metadata["map_link"] == "https://www.google.com/maps?q=51.5033635,-0.1276248"
     # The location object is the content's payload (metadata["raw"] keeps the rest of the
     # message: a message's content is kept once, issue 8).
     location = json.loads(message.content.payload_json)
-    assert location["name"] == "Facebook HQ"
-    assert location["address"] == "1 Hacker Way, Menlo Park, CA 94025"
+    assert location["name"] == "Threadline Pottery Shop"
+    assert location["address"] == "12 Clay Lane, London SW1A 2AA"
     assert "location" not in metadata["raw"]
 
 

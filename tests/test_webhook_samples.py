@@ -1,32 +1,21 @@
-"""Every real webhook sample ends as recorded facts or a deliberate, logged ignore."""
+"""Every webhook sample of the project ends as recorded facts or a deliberate, logged ignore."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import grpc
 import nats
-import pytest
 
 from tests.conftest import Platform
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
-from threadline.messaging.topology import DEAD_LETTERS, INGEST_EVENTS, Topology
+from threadline.messaging.topology import DEAD_LETTERS, INGEST_EVENTS, SESSION_INGEST, Topology
 from threadline.sandbox.signing import sign
 from threadline.testing import eventually
-
-SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "webhook-samples"
-
-
-def samples() -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (f"{path.stem}.{name}", body)
-        for path in sorted(SAMPLES.glob("*.json"))
-        for name, body in json.loads(path.read_text()).items()
-    ]
+from threadline.testing.samples import webhook_samples
 
 
 def message_wamids(body: dict[str, Any]) -> set[str]:
@@ -39,13 +28,12 @@ def message_wamids(body: dict[str, Any]) -> set[str]:
     }
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/reference is not beside the project")
 async def test_every_sample_is_recorded_or_deliberately_ignored(
     platform: Platform, nats_server_url: str, nats_namespace: str
 ) -> None:
     expected: set[str] = set()
     async with aiohttp.ClientSession() as http:
-        for name, body in samples():
+        for name, body in webhook_samples():
             raw = json.dumps(body).encode()
             async with http.post(
                 platform.webhook_url,
@@ -81,7 +69,7 @@ async def test_every_sample_is_recorded_or_deliberately_ignored(
     js = nc.jetstream()
 
     async def session_idle() -> bool:
-        info = await js.consumer_info(topology.stream(INGEST_EVENTS), "session-ingest")
+        info = await js.consumer_info(topology.stream(INGEST_EVENTS), SESSION_INGEST.name)
         return (info.num_pending, info.num_ack_pending) == (0, 0)
 
     await eventually(session_idle, timeout=30)

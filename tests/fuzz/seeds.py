@@ -1,21 +1,19 @@
 """Webhook bodies in the shapes WhatsApp's Cloud API documents: the seeds the fuzzer mutates.
 
 Written here from Meta's documentation (messages of every kind, statuses with pricing and
-errors, webhook errors, and fields other than `messages`); when the reference samples are beside
-the project (`../shared/reference/webhook-samples`) they are read as further seeds.
+errors, webhook errors, and fields other than `messages`); the project's webhook samples
+(`threadline.testing.samples`) are further seeds.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from threadline.testing.samples import webhook_samples
+
 Json = dict[str, Any]
-REFERENCE_SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
-REFERENCE_SAMPLES = REFERENCE_SAMPLES / "webhook-samples"
 WABA_ID = "100000000000009"
 DISPLAY_NUMBER = "15550001234"
 
@@ -267,16 +265,4 @@ def documented(phone_number_id: str, wa_id: str, wamid: str) -> list[Json]:
             field="message_template_status_update",
         )
     )
-    return bodies + reference_samples()
-
-
-def reference_samples() -> list[Json]:
-    """The reference samples, when they are beside the project (read, never copied)."""
-    if not REFERENCE_SAMPLES.is_dir():
-        return []
-    found: list[Json] = []
-    for path in sorted(REFERENCE_SAMPLES.glob("*.json")):
-        for body in json.loads(path.read_text()).values():
-            if isinstance(body, dict):
-                found.append(body)
-    return found
+    return bodies + [body for _, body in webhook_samples()]

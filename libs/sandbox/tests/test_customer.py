@@ -1,21 +1,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import pytest
 
 from threadline.sandbox.customer import build_inbound_text, send_inbound
 from threadline.sandbox.receiver import WebhookReceiver
 from threadline.sandbox.server import Sandbox
+from threadline.testing.samples import webhook_sample
 
 if TYPE_CHECKING:
     from conftest import ConfigFactory
-
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "reference" / "webhook-samples"
 
 
 def shape(value: Any) -> Any:
@@ -33,9 +29,7 @@ def inbound(wa_id: str, **options: Any) -> dict[str, Any]:
 
 
 def test_inbound_text_has_the_shape_of_metas_text_sample() -> None:
-    if not (SAMPLES / "message.json").exists():
-        pytest.skip("the reference webhook samples are not beside the project")
-    sample = json.loads((SAMPLES / "message.json").read_text())["text"]
+    sample = webhook_sample("messages", "text")
     sample["entry"][0]["changes"][0]["value"]["contacts"][0].pop("parent_user_id")
 
     built = inbound("972987654321", user_id="US.13491208655302741918")

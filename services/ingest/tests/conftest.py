@@ -1,56 +1,25 @@
-"""Shared test data: WhatsApp's webhook samples, and signed webhook bodies made to order."""
+"""Shared test data: the project's webhook samples, and signed webhook bodies made to order."""
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from threadline.testing import unique_id
+from threadline.testing.samples import webhook_samples
 
-SAMPLES_VARIABLE = "THREADLINE_WEBHOOK_SAMPLES"
 Sample = tuple[str, dict[str, Any]]
 TextWebhook = Callable[..., dict[str, Any]]
 
 
-def samples_folder() -> Path | None:
-    """`reference/webhook-samples` near the workspace, or `$THREADLINE_WEBHOOK_SAMPLES`."""
-    if configured := os.environ.get(SAMPLES_VARIABLE):
-        return Path(configured) if Path(configured).is_dir() else None
-    for parent in Path(__file__).resolve().parents:
-        for candidate in (
-            parent / "shared/reference/webhook-samples",
-            parent / "reference/webhook-samples",
-        ):
-            if candidate.is_dir():
-                return candidate
-    return None
-
-
-def all_samples() -> Iterator[Sample]:
-    """Every named sample of every file, as (`file.name`, webhook body)."""
-    folder = samples_folder()
-    if folder is None:
-        return
-    for path in sorted(folder.glob("*.json")):
-        for name, body in json.loads(path.read_text()).items():
-            yield f"{path.stem}.{name}", body
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize `webhook_sample` over every sample; one skipped case when there are none."""
+    """Parametrize `webhook_sample` over every sample of `threadline.testing.samples`."""
     if "webhook_sample" not in metafunc.fixturenames:
         return
-    samples = list(all_samples())
-    if samples:
-        metafunc.parametrize("webhook_sample", samples, ids=[name for name, _ in samples])
-    else:
-        skip = pytest.mark.skip(reason="reference/webhook-samples is not there")
-        metafunc.parametrize("webhook_sample", [pytest.param(None, marks=skip)], ids=["none"])
+    samples = webhook_samples()
+    metafunc.parametrize("webhook_sample", samples, ids=[name for name, _ in samples])
 
 
 @pytest.fixture

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from threadline.contracts.events.v1 import common_pb2, ingest_pb2
 from threadline.session.application.contacts import find_contact
@@ -16,10 +13,10 @@ from threadline.session.application.facts import InboundMessage
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.identity import inbound_message_id
-from threadline.session.incoming_facts import decode_fact
+from threadline.session.adapters.integration_events.incoming_facts import decode_fact
+from threadline.testing.samples import webhook_sample
 
 InboundFactory = Callable[..., InboundMessage]
-SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "webhook-samples"
 
 
 def conversation_of(app: Conversations, wa_id: str) -> Conversation:
@@ -105,7 +102,7 @@ def test_a_reaction_and_its_removal_are_both_kept(
 
 
 def fact_from_sample(file: str, name: str) -> ingest_pb2.InboundMessageReceived:
-    body = json.loads((SAMPLES / file).read_text())[name]
+    body = webhook_sample(file, name)
     message: dict[str, Any] = body["entry"][0]["changes"][0]["value"]["messages"][0]
     fact = ingest_pb2.InboundMessageReceived(
         wamid=message["id"],
@@ -120,11 +117,10 @@ def fact_from_sample(file: str, name: str) -> ingest_pb2.InboundMessageReceived:
     return fact
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/reference is not beside the project")
 def test_a_location_keeps_its_coordinates_and_a_map_link() -> None:
     fact = decode_fact(
         "x.InboundMessageReceived",
-        fact_from_sample("message.json", "current_location").SerializeToString(),
+        fact_from_sample("messages", "current_location").SerializeToString(),
     )
 
     assert isinstance(fact, InboundMessage)
@@ -132,21 +128,19 @@ def test_a_location_keeps_its_coordinates_and_a_map_link() -> None:
     assert fact.metadata["map_link"].endswith("?q=12.25089,43.90539")
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/reference is not beside the project")
 def test_an_ad_referral_is_a_free_entry_point_and_keeps_the_whole_payload() -> None:
     fact = decode_fact(
-        "x.InboundMessageReceived", fact_from_sample("message.json", "referral").SerializeToString()
+        "x.InboundMessageReceived", fact_from_sample("messages", "referral").SerializeToString()
     )
 
     assert isinstance(fact, InboundMessage) and fact.free_entry is True
     assert fact.metadata["raw"]["referral"]["ctwa_clid"] == "CTWA_CLID"
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/reference is not beside the project")
 def test_an_edit_names_the_message_it_changes() -> None:
     fact = decode_fact(
         "x.InboundMessageReceived",
-        fact_from_sample("edited_message.json", "image").SerializeToString(),
+        fact_from_sample("changes", "edit").SerializeToString(),
     )
 
     assert isinstance(fact, InboundMessage)
