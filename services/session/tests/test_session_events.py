@@ -32,7 +32,8 @@ LONG = re.compile(rb"[0-9]{19}")
 ODD_NUMBERS = {"big": 2**70, "negative": -(2**70), "nan": float("nan"), "float": 1e300}
 
 
-@pytest.fixture(params=["memory", "postgres"])
+# The PostgreSQL case asks for its database at run time: it carries the integration mark.
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
 def store(request: pytest.FixtureRequest) -> Iterator[Conversations]:
     if request.param == "memory":
         yield Conversations({"PERSISTENCE_MODULE": "eventsourcing.popo"})
