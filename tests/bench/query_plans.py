@@ -15,11 +15,11 @@ import psycopg
 from psycopg import sql
 
 from tests.bench.conversation_data import Dataset
-from threadline.analytics.criteria import ConversationFilter, Paging
-from threadline.analytics.filter_sql import conversation_condition
-from threadline.analytics.queries import _COUNT, _PAGE  # the statements the service runs
+from threadline.analytics.read.criteria import ConversationFilter, Paging
+from threadline.analytics.read.filter_sql import conversation_condition
+from threadline.analytics.read.queries import _COUNT, _PAGE  # the statements the service runs
+from threadline.analytics.read.views import CONVERSATION_COLUMNS
 from threadline.analytics.read_models import migration_3
-from threadline.analytics.read_models.view_rows import CONVERSATION_COLUMNS
 from threadline.servicekit.auth import Principal
 
 EVERYONE = Principal(roles=frozenset({"read"}), numbers=None)

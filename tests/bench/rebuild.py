@@ -12,9 +12,9 @@ Measured in the same run:
       later batch changes are read back and written again);
   (a5) the replay holding at most 300,000 rows (less memory, more rows written twice);
   (a4) the replay from events already in memory: projection and loading alone;
-  (b) the live projection's batched path (`Projector.handle`, batches of 500, one
+  (b) the live projection's batched path (`ProjectionConsumer.handle`, batches of 500, one
       transaction each) over the first S events;
-  (c) event at a time (`Projector.handle` with one event, one transaction each) over the
+  (c) event at a time (`ProjectionConsumer.handle` with one event, one transaction each) over the
       first S' events;
 and whether (a4) over those S events leaves exactly the tables (b) left.
 """
@@ -37,12 +37,12 @@ import psycopg
 from psycopg import sql
 
 from tests.bench.event_log import LogShape, build_event_log, session_app, stored_events
-from threadline.analytics.bootstrap import open_pool
-from threadline.analytics.consumer import Projector
+from threadline.analytics.read_models.database import open_pool
 from threadline.analytics.read_models.schema import migrate
-from threadline.analytics.rebuild import EventLogReader, Replay
-from threadline.analytics.rebuild.event_log import EventSource
-from threadline.analytics.rebuild.tables import TABLES as REBUILT_TABLES
+from threadline.analytics.write.consumer import ProjectionConsumer
+from threadline.analytics.write.rebuild import EventLogReader, Replay
+from threadline.analytics.write.rebuild.event_log import EventSource
+from threadline.analytics.write.rebuild.tables import TABLES as REBUILT_TABLES
 from threadline.cli.embedded import EmbeddedPostgres, free_port
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.contracts.session.v1 import session_pb2 as pb
@@ -183,7 +183,7 @@ async def project_live(database_url: str, batches: Sequence[list[Delivery]]) -> 
     try:
         async with pool.connection() as connection:
             await migrate(connection)
-        projector = Projector(pool)
+        projector = ProjectionConsumer(pool)
         started = time.perf_counter()
         for batch in batches:
             await projector.handle(batch)

@@ -14,7 +14,7 @@ import nats
 import psycopg
 import pytest
 
-from threadline.analytics.rebuild.replay import REPLAY_LOCK
+from threadline.analytics.write.rebuild.replay import REPLAY_LOCK
 from threadline.cli.endpoints import Endpoints
 from threadline.cli.events import show_events, tail_events
 from threadline.cli.main import main
@@ -31,7 +31,7 @@ from threadline.session.application.facts import DraftedReply, InboundMessage
 from threadline.session.config import SessionConfig
 from threadline.session.domain.contact import Contact
 from threadline.session.domain.identity import contact_id, inbound_message_id
-from threadline.session.grpc_api import ERRORS, EventLogServicer
+from threadline.session.adapters.inbound.grpc_api import ERRORS, EventLogServicer
 
 TOKEN = "operator-token"
 NUMBER = "109000000000077"

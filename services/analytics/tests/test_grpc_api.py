@@ -4,13 +4,13 @@ import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from threadline.analytics.proto_mapping import (
+from threadline.analytics.adapters.inbound.grpc.proto_mapping import (
     conversation_filter,
     conversation_pb,
     message_pb,
     session_status_pb,
 )
-from threadline.analytics.views import (
+from threadline.analytics.read.views import (
     ConversationView,
     Lead,
     MessageView,

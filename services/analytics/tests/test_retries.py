@@ -5,7 +5,7 @@ import psycopg.errors
 import pytest
 from psycopg_pool import PoolClosed
 
-from threadline.analytics.retries import Backoff, is_transient, until_done
+from threadline.analytics.write.retries import Backoff, is_transient, until_done
 
 
 class Flaky:

@@ -13,15 +13,15 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.changes import Changes
-from threadline.analytics.consumer import Projector
-from threadline.analytics.projection import PROJECTION
-from threadline.analytics.rates import EXAMPLE_RATES
-from threadline.analytics.rebuild import EventLogReader, Replay, schemas
-from threadline.analytics.rebuild.apply import APPLIED
-from threadline.analytics.rebuild.batches import Skipped, project_into
-from threadline.analytics.rebuild.store import SchemaStore
-from threadline.analytics.rebuild.tables import UnknownColumns, check_columns
+from threadline.analytics.write.changes import Changes
+from threadline.analytics.write.consumer import ProjectionConsumer
+from threadline.analytics.write.projection import PROJECTION
+from threadline.analytics.write.rates import EXAMPLE_RATES
+from threadline.analytics.write.rebuild import EventLogReader, Replay, schemas
+from threadline.analytics.write.rebuild.apply import APPLIED
+from threadline.analytics.write.rebuild.batches import Skipped, project_into
+from threadline.analytics.write.rebuild.store import SchemaStore
+from threadline.analytics.write.rebuild.tables import UnknownColumns, check_columns
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import Delivery
 from threadline.messaging.relay import POSITION
@@ -43,7 +43,7 @@ async def project_live(
     pool: AsyncConnectionPool[Any], events: Sequence[SessionEvent], *, seed: int
 ) -> None:
     """As the live consumer does: batches of random sizes, one transaction each."""
-    rng, projector, start = random.Random(seed), Projector(pool), 0
+    rng, projector, start = random.Random(seed), ProjectionConsumer(pool), 0
     while start < len(events):
         size = rng.randrange(1, 60)
         await projector.handle(delivered(events[start : start + size]))

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from threadline.analytics.rebuild import EventLogReader, StreamNotFound, rebuild_conversation
+from threadline.analytics.write.rebuild import EventLogReader, StreamNotFound, rebuild_conversation
 
 if TYPE_CHECKING:
     from conftest import EventLog, History, RunningAnalytics, ScriptedEventLog

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 
-from threadline.analytics.rebuild import EventLogReader, Progress, Replay
-from threadline.analytics.rebuild.replay import DEFAULT_FLUSH_ROWS, REPLAY_LOCK, ReplayRunning
+from threadline.analytics.write.rebuild import EventLogReader, Progress, Replay
+from threadline.analytics.write.rebuild.replay import DEFAULT_FLUSH_ROWS, REPLAY_LOCK, ReplayRunning
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 

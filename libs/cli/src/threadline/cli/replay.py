@@ -16,17 +16,21 @@ from uuid import UUID
 import grpc
 import psycopg
 
-from threadline.analytics.projection import PROJECTION
-from threadline.analytics.rebuild import (
+from threadline.analytics.write.projection import PROJECTION
+from threadline.analytics.write.rebuild import (
     EventLogReader,
     Replay,
     ReplayResult,
     StreamNotFound,
     rebuild_conversation,
 )
-from threadline.analytics.rebuild.replay import DEFAULT_BATCH, DEFAULT_FLUSH_ROWS, ReplayRunning
-from threadline.analytics.rebuild.schemas import SchemaMismatch
-from threadline.analytics.rebuild.tables import UnknownColumns
+from threadline.analytics.write.rebuild.replay import (
+    DEFAULT_BATCH,
+    DEFAULT_FLUSH_ROWS,
+    ReplayRunning,
+)
+from threadline.analytics.write.rebuild.schemas import SchemaMismatch
+from threadline.analytics.write.rebuild.tables import UnknownColumns
 from threadline.cli.endpoints import Endpoints
 from threadline.cli.progress import ProgressBar
 

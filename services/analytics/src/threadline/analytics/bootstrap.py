@@ -7,20 +7,25 @@ import contextlib
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
 
 import nats
-from psycopg_pool import AsyncConnectionPool
 
+from threadline.analytics.adapters.inbound.grpc.conversation_queries import (
+    ERRORS,
+    RULES,
+    registration,
+)
+from threadline.analytics.adapters.inbound.grpc.metrics_api import (
+    registration as metrics_registration,
+)
 from threadline.analytics.config import AnalyticsConfig
-from threadline.analytics.consumer import Projector, stream_reader
-from threadline.analytics.export import ConversationExports
-from threadline.analytics.grpc_api import ERRORS, RULES, registration
 from threadline.analytics.http_gateway import local_address, start_gateway
-from threadline.analytics.metrics import ConversationMetrics
-from threadline.analytics.metrics_grpc import registration as metrics_registration
-from threadline.analytics.queries import ConversationQueries
+from threadline.analytics.read.conversation_metrics import ConversationMetrics
+from threadline.analytics.read.export import ConversationExports
+from threadline.analytics.read.queries import ConversationQueries
+from threadline.analytics.read_models.database import database_check, open_pool
 from threadline.analytics.read_models.schema import migrate
+from threadline.analytics.write.consumer import ProjectionConsumer, stream_reader
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
@@ -76,7 +81,7 @@ async def start_analytics(
             filter_subject=topology.subject("session.events.>"),
             batch_size=config.batch_size,
         ),
-        handler=Projector(
+        handler=ProjectionConsumer(
             pool,
             rates=config.rates,
             read_at=stream_reader(js, topology.stream(SESSION_EVENTS)),
@@ -112,7 +117,7 @@ async def start_analytics(
         host=config.host,
         port=config.ops_port,
         checks={
-            "database": _database_check(pool),
+            "database": database_check(pool),
             "nats": nats_connected(client),
             "projections": _task_check(task),
         },
@@ -122,20 +127,6 @@ async def start_analytics(
     return Analytics(
         grpc_port=grpc_port, ops_port=ops.port, queries=queries, gateway_port=gateway_port
     )
-
-
-async def open_pool(database_url: str) -> AsyncConnectionPool[Any]:
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        database_url,
-        min_size=2,
-        max_size=10,
-        open=False,
-        name=SERVICE,
-        check=AsyncConnectionPool.check_connection,
-        kwargs={"application_name": "threadline-analytics"},
-    )
-    await pool.open(wait=True, timeout=30.0)
-    return pool
 
 
 async def _keep_consuming(consumer: ConsumerLoop) -> None:
@@ -153,18 +144,6 @@ async def _stop_consuming(consumer: ConsumerLoop, task: asyncio.Task[None]) -> N
     consumer.stop()
     with contextlib.suppress(TimeoutError, asyncio.CancelledError):
         await asyncio.wait_for(task, GRACE_SECONDS)
-
-
-def _database_check(pool: AsyncConnectionPool[Any]) -> ReadinessCheck:
-    async def check() -> str | None:
-        try:
-            async with pool.connection(timeout=2.0) as connection:
-                await connection.execute("SELECT 1")
-        except Exception as error:
-            return f"database unreachable: {error}"
-        return None
-
-    return check
 
 
 def _task_check(task: asyncio.Task[None]) -> ReadinessCheck:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from threadline.analytics.rates import EXAMPLE_RATES, Rates
+from threadline.analytics.write.rates import EXAMPLE_RATES, Rates
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.config import ConfigError, env_int, env_str

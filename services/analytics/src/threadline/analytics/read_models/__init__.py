@@ -1,1 +1,2 @@
-"""The read models in PostgreSQL (schema `analytics`): their schema, writer and readers."""
+"""The read models in PostgreSQL (schema `analytics`), shared by the write and the read side:
+the schema and its migrations, and the connection pool."""

@@ -1,0 +1,1 @@
+"""What calls the analytics service (`inbound`)."""

@@ -1,0 +1,1 @@
+"""The gRPC APIs callers query the read models through (`grpc`)."""

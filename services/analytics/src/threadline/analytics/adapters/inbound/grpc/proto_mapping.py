@@ -1,0 +1,106 @@
+"""Views to `threadline.analytics.v1` messages, and request filters to `ConversationFilter`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from threadline.analytics.read.criteria import ConversationFilter
+from threadline.analytics.read.views import ConversationView, MessageView, SessionStatus
+from threadline.contracts.analytics.v1 import analytics_pb2 as pb
+
+FilterMessage = pb.ListConversationsRequest | pb.ConversationFilter
+
+
+def conversation_filter(request: FilterMessage) -> ConversationFilter:
+    """The filter of a `ListConversationsRequest` or of the shared `ConversationFilter`
+    message (GetMetrics, ExportConversations); an unset time leaves that end of a range open."""
+    return ConversationFilter.of(
+        lead_id=request.lead_id,
+        status=request.status,
+        channel=request.channel,
+        business_number=request.business_number,
+        customer_phone=request.customer_phone,
+        assistant=request.assistant,
+        created_from=moment(request.created_from, request.HasField("created_from")),
+        created_to=moment(request.created_to, request.HasField("created_to")),
+        last_message_from=moment(request.last_message_from, request.HasField("last_message_from")),
+        last_message_to=moment(request.last_message_to, request.HasField("last_message_to")),
+    )
+
+
+def moment(stamp: Timestamp, is_set: bool) -> datetime | None:
+    return stamp.ToDatetime(tzinfo=UTC) if is_set else None
+
+
+def conversation_pb(view: ConversationView) -> pb.Conversation:
+    return pb.Conversation(
+        id=str(view.id),
+        lead_id=str(view.lead_id),
+        session_key=view.session_key,
+        channel=view.channel,
+        status=view.status,
+        message_count=view.message_count,
+        created_at=timestamp(view.created_at),
+        updated_at=timestamp(view.updated_at),
+        lead=pb.Lead(
+            id=str(view.lead.id),
+            wa_id=view.lead.wa_id,
+            user_id=view.lead.user_id,
+            name=view.lead.name,
+        ),
+        last_message_at=timestamp(view.last_message_at),
+        last_message_preview=view.last_message_preview,
+        business_number=view.business_number,
+        category=view.category,
+        assistant=view.assistant,
+        ai_paused=view.ai_paused,
+        cost=float(view.cost),
+        tokens=view.tokens,
+        opened_by=view.opened_by,
+    )
+
+
+def message_pb(view: MessageView) -> pb.Message:
+    return pb.Message(
+        id=view.id,
+        conversation_id=str(view.conversation_id),
+        role=view.role,
+        author=view.author,
+        type=view.type,
+        content=view.content,
+        status=view.status,
+        metadata_json=json.dumps(view.details(), separators=(",", ":")),
+        created_at=timestamp(view.created_at),
+        wamid=view.wamid,
+        updated_at=timestamp(view.updated_at),
+    )
+
+
+def session_status_pb(status: SessionStatus) -> pb.GetSessionStatusResponse:
+    return pb.GetSessionStatusResponse(
+        window_active=status.window_active,
+        last_inbound_at=timestamp(status.last_inbound_at),
+        expires_at=timestamp(status.expires_at),
+        remaining_minutes=status.remaining_minutes,
+        templates=[
+            pb.SessionTemplate(
+                name=t.name,
+                language=t.language,
+                category=t.category,
+                parameter_count=t.parameter_count,
+            )
+            for t in status.templates
+        ],
+        conversation_id=str(status.conversation_id),
+    )
+
+
+def timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
