@@ -21,7 +21,7 @@ from threadline.analytics.config import AnalyticsConfig
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.ingest.bootstrap import bootstrap as start_ingest
 from threadline.ingest.config import IngestConfig
-from threadline.outbound.bootstrap import start_outbound
+from threadline.outbound.bootstrap import bootstrap as start_outbound
 from threadline.outbound.config import OutboundConfig
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.server import Sandbox

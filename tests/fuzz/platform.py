@@ -26,7 +26,7 @@ from threadline.cli.up import PROCESSES, wait_until_ready
 from threadline.ingest.bootstrap import bootstrap as start_ingest
 from threadline.ingest.config import IngestConfig
 from threadline.messaging.topology import Topology
-from threadline.outbound.bootstrap import start_outbound
+from threadline.outbound.bootstrap import bootstrap as start_outbound
 from threadline.outbound.config import OutboundConfig
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.server import Sandbox

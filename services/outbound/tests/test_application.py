@@ -7,26 +7,34 @@ from threadline.contracts.events.v1 import outbound_pb2
 from threadline.messaging.bus import InMemoryBus
 from threadline.messaging.failures import Backoff
 from threadline.messaging.topology import Topology
-from threadline.outbound.application import GaveUp, MessageDispatcher, Refused, Sent, WillRetry
-from threadline.outbound.graph_api import ScriptedGraphApi
-from threadline.outbound.graph_errors import GraphApiError, WhatsAppFailure
-from threadline.outbound.outgoing import Content, OutgoingMessage, Recipient
-from threadline.outbound.sent_ledger import InMemorySentLedger, SentRecord
+from threadline.outbound.adapters.outbound.graph_api import ScriptedGraphApi
+from threadline.outbound.adapters.outbound.publisher import JetStreamAnnouncements
+from threadline.outbound.adapters.outbound.sent_ledger import InMemorySentLedger
+from threadline.outbound.application.dispatcher import (
+    GaveUp,
+    MessageDispatcher,
+    Refused,
+    Sent,
+    WillRetry,
+)
+from threadline.outbound.application.ports import GraphApiError, SentRecord
+from threadline.outbound.domain.failure import WhatsAppFailure
+from threadline.outbound.domain.outbound_message import MessageContent, OutboundMessage, Recipient
 
 SENT_AT = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 DISPATCHED = "outbound.events.Message.Dispatched"
 FAILED = "outbound.events.Message.DispatchFailed"
 
 
-def a_message(**changes: object) -> OutgoingMessage:
+def a_message(**changes: object) -> OutboundMessage:
     fields: dict[str, object] = {
         "message_id": f"m-{uuid.uuid4()}",
         "conversation_id": f"c-{uuid.uuid4()}",
         "phone_number_id": "106540352242922",
         "recipient": Recipient(wa_id="16505551234"),
-        "content": Content(type="text", text="Hello"),
+        "content": MessageContent(type="text", text="Hello"),
     }
-    return OutgoingMessage(**{**fields, **changes})  # type: ignore[arg-type]
+    return OutboundMessage(**{**fields, **changes})  # type: ignore[arg-type]
 
 
 def dispatcher(
@@ -35,8 +43,7 @@ def dispatcher(
     return MessageDispatcher(
         graph=graph,
         ledger=ledger if ledger is not None else InMemorySentLedger(),
-        bus=bus,
-        topology=Topology(),
+        announcements=JetStreamAnnouncements(bus, Topology()),
         clock=lambda: SENT_AT,
         remember_for=0.05,  # a ledger that stays broken is given up on quickly here
         remember_backoff=Backoff(first=0.001, limit=0.002),
@@ -168,8 +175,7 @@ async def test_a_ledger_write_that_fails_for_a_moment_is_tried_again_so_nothing_
     sender = MessageDispatcher(
         graph=graph,
         ledger=ledger,
-        bus=bus,
-        topology=Topology(),
+        announcements=JetStreamAnnouncements(bus, Topology()),
         clock=lambda: SENT_AT,
         remember_backoff=Backoff(first=0.001, limit=0.002),
     )

@@ -2,14 +2,14 @@ import json
 
 import pytest
 
-from threadline.outbound.cloud_api_body import InvalidMessage, request_body
-from threadline.outbound.outgoing import Content, OutgoingMessage, Recipient
+from threadline.outbound.domain.cloud_api_body import UnsendableMessage, request_body
+from threadline.outbound.domain.outbound_message import MessageContent, OutboundMessage, Recipient
 
 PHONE = Recipient(wa_id="16505551234")
 
 
-def outgoing(content: Content, recipient: Recipient = PHONE) -> OutgoingMessage:
-    return OutgoingMessage(
+def outgoing(content: MessageContent, recipient: Recipient = PHONE) -> OutboundMessage:
+    return OutboundMessage(
         message_id="m-1",
         conversation_id="c-1",
         phone_number_id="106540352242922",
@@ -19,7 +19,7 @@ def outgoing(content: Content, recipient: Recipient = PHONE) -> OutgoingMessage:
 
 
 def test_text_message_becomes_a_cloud_api_text_body() -> None:
-    message = outgoing(Content(type="text", text="Hello there"))
+    message = outgoing(MessageContent(type="text", text="Hello there"))
 
     body = request_body(message)
 
@@ -34,7 +34,7 @@ def test_text_message_becomes_a_cloud_api_text_body() -> None:
 
 def test_text_message_with_its_own_object_keeps_it() -> None:
     own = {"body": "See https://example.com", "preview_url": True}
-    message = outgoing(Content(type="text", text="ignored", payload_json=json.dumps(own)))
+    message = outgoing(MessageContent(type="text", text="ignored", payload_json=json.dumps(own)))
 
     body = request_body(message)
 
@@ -43,7 +43,7 @@ def test_text_message_with_its_own_object_keeps_it() -> None:
 
 def test_other_types_carry_payload_json_as_their_object() -> None:
     image = {"link": "https://example.com/cat.jpg", "caption": "A cat"}
-    message = outgoing(Content(type="image", text="A cat", payload_json=json.dumps(image)))
+    message = outgoing(MessageContent(type="image", text="A cat", payload_json=json.dumps(image)))
 
     body = request_body(message)
 
@@ -53,7 +53,7 @@ def test_other_types_carry_payload_json_as_their_object() -> None:
 
 def test_contacts_payload_is_a_list() -> None:
     contacts = [{"name": {"formatted_name": "Ana", "first_name": "Ana"}}]
-    message = outgoing(Content(type="contacts", payload_json=json.dumps(contacts)))
+    message = outgoing(MessageContent(type="contacts", payload_json=json.dumps(contacts)))
 
     body = request_body(message)
 
@@ -61,7 +61,9 @@ def test_contacts_payload_is_a_list() -> None:
 
 
 def test_recipient_known_only_by_user_id_is_addressed_by_recipient() -> None:
-    message = outgoing(Content(type="text", text="Hi"), Recipient(user_id="US.1349120865530"))
+    message = outgoing(
+        MessageContent(type="text", text="Hi"), Recipient(user_id="US.1349120865530")
+    )
 
     body = request_body(message)
 
@@ -70,7 +72,9 @@ def test_recipient_known_only_by_user_id_is_addressed_by_recipient() -> None:
 
 
 def test_wa_id_is_preferred_when_both_ids_are_known() -> None:
-    message = outgoing(Content(type="text", text="Hi"), Recipient(wa_id="4915", user_id="DE.77"))
+    message = outgoing(
+        MessageContent(type="text", text="Hi"), Recipient(wa_id="4915", user_id="DE.77")
+    )
 
     body = request_body(message)
 
@@ -79,28 +83,28 @@ def test_wa_id_is_preferred_when_both_ids_are_known() -> None:
 
 
 def test_message_without_any_recipient_id_is_invalid() -> None:
-    message = outgoing(Content(type="text", text="Hi"), Recipient())
+    message = outgoing(MessageContent(type="text", text="Hi"), Recipient())
 
-    with pytest.raises(InvalidMessage, match="neither a wa_id nor a user_id"):
+    with pytest.raises(UnsendableMessage, match="neither a wa_id nor a user_id"):
         request_body(message)
 
 
 def test_non_text_message_without_payload_is_invalid() -> None:
-    message = outgoing(Content(type="image", text="caption only"))
+    message = outgoing(MessageContent(type="image", text="caption only"))
 
-    with pytest.raises(InvalidMessage, match="carries no payload_json"):
+    with pytest.raises(UnsendableMessage, match="carries no payload_json"):
         request_body(message)
 
 
 def test_payload_that_is_not_json_is_invalid() -> None:
-    message = outgoing(Content(type="interactive", payload_json="{not json"))
+    message = outgoing(MessageContent(type="interactive", payload_json="{not json"))
 
-    with pytest.raises(InvalidMessage, match="not JSON"):
+    with pytest.raises(UnsendableMessage, match="not JSON"):
         request_body(message)
 
 
 def test_payload_of_the_wrong_shape_is_invalid() -> None:
-    message = outgoing(Content(type="template", payload_json='["a list"]'))
+    message = outgoing(MessageContent(type="template", payload_json='["a list"]'))
 
-    with pytest.raises(InvalidMessage, match="non-empty JSON object"):
+    with pytest.raises(UnsendableMessage, match="non-empty JSON object"):
         request_body(message)

@@ -9,9 +9,9 @@ import pytest
 from threadline.contracts.events.v1 import common_pb2, session_pb2
 from threadline.messaging.bus import MessageTooLarge
 from threadline.messaging.consumer import DeadLetter, Delivery, Retry
-from threadline.outbound.application import DispatchResult, MessageDispatcher
-from threadline.outbound.consumers import DispatchHandler
-from threadline.outbound.outgoing import OutgoingMessage
+from threadline.outbound.adapters.inbound.consumer import DispatchHandler
+from threadline.outbound.application.dispatcher import DispatchResult, MessageDispatcher
+from threadline.outbound.domain.outbound_message import OutboundMessage
 
 
 class Raising:
@@ -20,7 +20,7 @@ class Raising:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    async def dispatch(self, message: OutgoingMessage, *, last_attempt: bool) -> DispatchResult:
+    async def dispatch(self, message: OutboundMessage, *, last_attempt: bool) -> DispatchResult:
         raise self.error
 
 

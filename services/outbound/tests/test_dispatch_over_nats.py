@@ -17,18 +17,21 @@ from nats.js.api import RawStreamMsg
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from threadline.contracts.events.v1 import common_pb2, outbound_pb2, session_pb2
+from threadline.messaging.bus import InMemoryBus
 from threadline.messaging.dead_letters import REASON
 from threadline.messaging.topology import (
     DEAD_LETTERS,
+    OUTBOUND_DISPATCH,
     OUTBOUND_EVENTS,
+    SESSION_EVENT,
     SESSION_EVENTS,
     Topology,
     ensure_streams,
 )
-from threadline.outbound.bootstrap import RunningOutbound, start_outbound
+from threadline.outbound.adapters.outbound.graph_api import ScriptedGraphApi
+from threadline.outbound.adapters.outbound.sent_ledger import BUCKET, InMemorySentLedger
+from threadline.outbound.bootstrap import RunningOutbound, bootstrap
 from threadline.outbound.config import OutboundConfig
-from threadline.outbound.consumers import DURABLE
-from threadline.outbound.sent_ledger import BUCKET
 from threadline.testing import eventually
 
 if TYPE_CHECKING:
@@ -65,7 +68,7 @@ async def services(
         yield stack
     for stream in topology.stream_configs():
         await js.delete_stream(stream.name or "")
-    with contextlib.suppress(BucketNotFoundError):
+    with contextlib.suppress(BucketNotFoundError, NotFoundError):  # not made, or deleted
         await js.delete_key_value(f"{nats_namespace}_{BUCKET}")
 
 
@@ -83,7 +86,7 @@ def config(nats_server_url: str, nats_namespace: str, cloud_api: CloudApiStub) -
 
 
 async def start(config: OutboundConfig, services: AsyncExitStack) -> RunningOutbound:
-    return await start_outbound(config, services, max_deliver=MAX_DELIVER, backoff=(0.05,))
+    return await bootstrap(config, services, max_deliver=MAX_DELIVER, backoff=(0.05,))
 
 
 @pytest.fixture
@@ -114,7 +117,9 @@ async def publish(
     msg_id: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> None:
-    subject = topology.subject("session.events", "Conversation", "OutboundMessageQueued")
+    subject = topology.publish_subject(
+        SESSION_EVENT, aggregate="Conversation", event="OutboundMessageQueued"
+    )
     all_headers = {"Nats-Msg-Id": msg_id or event.event_id, **(headers or {})}
     await js.publish(subject, event.SerializeToString(), headers=all_headers)
 
@@ -139,7 +144,7 @@ async def all_handled(js: JetStreamContext, topology: Topology, published: int) 
 
     async def settled() -> bool:
         try:
-            info = await js.consumer_info(topology.stream(SESSION_EVENTS), DURABLE)
+            info = await js.consumer_info(topology.stream(SESSION_EVENTS), OUTBOUND_DISPATCH.name)
         except NotFoundError:
             return False
         return info.ack_floor.stream_seq >= published and info.num_ack_pending == 0
@@ -250,7 +255,9 @@ async def test_message_that_keeps_failing_is_announced_failed_and_dead_lettered(
 async def test_undecodable_payload_is_dead_lettered(
     outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
 ) -> None:
-    subject = topology.subject("session.events", "Conversation", "OutboundMessageQueued")
+    subject = topology.publish_subject(
+        SESSION_EVENT, aggregate="Conversation", event="OutboundMessageQueued"
+    )
 
     await js.publish(subject, b"\xff\xffnot a protobuf", headers={"Nats-Msg-Id": "garbage"})
 
@@ -336,3 +343,39 @@ async def test_messages_of_one_conversation_are_sent_one_by_one_in_order(
     await all_handled(js, topology, 4)
     assert [r.body["text"]["body"] for r in cloud_api.requests] == texts
     assert cloud_api.most_in_flight == 1
+
+
+async def test_the_graph_api_the_sent_ledger_and_the_bus_are_ports_a_test_can_swap(
+    config: OutboundConfig,
+    services: AsyncExitStack,
+    js: JetStreamContext,
+    topology: Topology,
+    cloud_api: CloudApiStub,
+) -> None:
+    graph, ledger, bus = ScriptedGraphApi(["wamid.PORT"]), InMemorySentLedger(), InMemoryBus()
+    await bootstrap(config, services, bus=bus, graph_api=graph, sent_ledger=ledger)
+    event = queued_event()
+
+    await publish(js, topology, event)
+
+    await all_handled(js, topology, 1)
+    message_id = event.outbound_message_queued.message_id
+    assert [phone for phone, _ in graph.sent] == [PHONE_NUMBER_ID]
+    assert ledger.sent[message_id].wamid == "wamid.PORT"
+    [announced] = bus.published
+    assert announced.subject == topology.subject("outbound.events", "Message", "Dispatched")
+    assert outbound_pb2.MessageDispatched.FromString(announced.payload).wamid == "wamid.PORT"
+    assert cloud_api.requests == []
+
+
+async def test_not_ready_while_the_sent_ledger_does_not_answer(
+    outbound: RunningOutbound, js: JetStreamContext, nats_namespace: str
+) -> None:
+    url = f"http://127.0.0.1:{outbound.ops.port}/readyz"
+
+    await js.delete_key_value(f"{nats_namespace}_{BUCKET}")
+
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        body = await response.json()
+    assert response.status == 503
+    assert list(body["problems"]) == ["sent_ledger"]

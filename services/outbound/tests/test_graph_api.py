@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 
-from threadline.outbound.graph_api import HttpGraphApi
-from threadline.outbound.graph_errors import GraphApiError
+from threadline.outbound.adapters.outbound.graph_api import HttpGraphApi
+from threadline.outbound.application.ports import GraphApiError
 
 if TYPE_CHECKING:
     from conftest import CloudApiStub

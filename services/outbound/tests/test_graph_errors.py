@@ -1,11 +1,11 @@
 import pytest
 
-from threadline.outbound.graph_errors import (
-    NO_CODE,
+from threadline.outbound.adapters.outbound.graph_errors import (
     error_from_response,
     network_error,
     unexpected_answer,
 )
+from threadline.outbound.domain.failure import NO_CODE
 
 
 def graph_error_body(code: int, message: str, details: str = "", **extra: object) -> object:

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import aiohttp
-import nats
 from nats.aio.client import Client as NatsClient
 
-from threadline.messaging.bus import JetStreamBus
+from threadline.messaging.bus import EventBus, JetStreamBus
+from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
-from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
-from threadline.outbound.application import MessageDispatcher
+from threadline.messaging.topology import OUTBOUND_DISPATCH, Topology, ensure_streams
+from threadline.outbound.adapters.inbound.consumer import DispatchHandler
+from threadline.outbound.adapters.outbound.graph_api import HttpGraphApi
+from threadline.outbound.adapters.outbound.publisher import JetStreamAnnouncements
+from threadline.outbound.adapters.outbound.sent_ledger import KeyValueSentLedger
+from threadline.outbound.application.dispatcher import MessageDispatcher
+from threadline.outbound.application.ports import GraphApi, SentLedger
 from threadline.outbound.config import OutboundConfig
-from threadline.outbound.consumers import DURABLE, DispatchHandler
-from threadline.outbound.graph_api import HttpGraphApi
-from threadline.outbound.integration_events import queued_subject
-from threadline.outbound.sent_ledger import KeyValueSentLedger
+from threadline.servicekit.background import Background, run_in_background
+from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
 
 log = logging.getLogger(__name__)
@@ -35,46 +36,57 @@ BACKOFF = (1.0, 5.0, 15.0, 60.0)  # a throughput or pair rate limit needs second
 
 @dataclass(frozen=True)
 class RunningOutbound:
-    """What `start_outbound` started; the exit stack stops it."""
+    """What `bootstrap` started; the exit stack stops it."""
 
     nats: NatsClient
-    consumer: ConsumerLoop
+    bus: EventBus
+    graph_api: GraphApi
+    sent_ledger: SentLedger
+    consumer: Background
     ops: OpsServer
 
 
-async def start_outbound(
+async def bootstrap(
     config: OutboundConfig,
     stack: AsyncExitStack,
     *,
+    bus: EventBus | None = None,
+    graph_api: GraphApi | None = None,
+    sent_ledger: SentLedger | None = None,
+    clock: Clock = utc_now,
     max_deliver: int = MAX_DELIVER,
     backoff: Sequence[float] = BACKOFF,
 ) -> RunningOutbound:
-    """Connect, build and start everything, registering each stop on `stack`."""
-    nc = await nats.connect(config.nats_url, name="threadline-outbound", max_reconnect_attempts=-1)
-    stack.push_async_callback(nc.drain)
-    js = nc.jetstream()
+    """Connect, build and start everything, registering each stop on `stack`.
+
+    The ports a test may swap: `bus` (where results and dead letters are published; JetStream
+    by default), `graph_api` (HTTP to `config.graph_api_base_url` by default), `sent_ledger`
+    (the KeyValue bucket by default) and `clock`."""
+    client = await connect_nats(config.nats_url, SERVICE)
+    stack.push_async_callback(client.drain)
+    js = client.jetstream()
     topology = Topology(config.nats_namespace)
     await ensure_streams(js, topology, config.streams)
-    ledger = await KeyValueSentLedger.open(js, namespace=config.nats_namespace)
-
-    http = aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=GRAPH_API_TIMEOUT),
-        connector=aiohttp.TCPConnector(limit=config.concurrency),
+    checks: dict[str, ReadinessCheck] = {"nats": nats_connected(client)}
+    if sent_ledger is None:
+        ledger = await KeyValueSentLedger.open(js, namespace=config.nats_namespace)
+        checks["sent_ledger"] = ledger.check()
+        sent_ledger = ledger
+    if graph_api is None:
+        graph_api = _http_graph_api(config, stack)
+    bus = bus if bus is not None else JetStreamBus(js)
+    dispatcher = MessageDispatcher(
+        graph=graph_api,
+        ledger=sent_ledger,
+        announcements=JetStreamAnnouncements(bus, topology),
+        clock=clock,
     )
-    stack.push_async_callback(http.close)
-    graph = HttpGraphApi(
-        http,
-        base_url=config.graph_api_base_url,
-        version=config.graph_api_version,
-        access_token=config.access_token,
-    )
-    bus = JetStreamBus(js)
-    dispatcher = MessageDispatcher(graph=graph, ledger=ledger, bus=bus, topology=topology)
 
+    durable = OUTBOUND_DISPATCH
     settings = ConsumerSettings(
-        stream=topology.stream(SESSION_EVENTS),
-        durable=DURABLE,
-        filter_subject=queued_subject(topology),
+        stream=topology.stream(durable.stream),
+        durable=durable.name,
+        filter_subject=topology.filter_subject(durable),
         batch_size=config.concurrency * 2,
         max_deliver=max_deliver,
         backoff=backoff,
@@ -84,7 +96,7 @@ async def start_outbound(
     handler = DispatchHandler(
         dispatcher, concurrency=config.concurrency, max_deliver=settings.max_deliver
     )
-    consumer = ConsumerLoop(
+    loop = ConsumerLoop(
         js,
         dead_letters=bus,
         topology=topology,
@@ -92,14 +104,14 @@ async def start_outbound(
         settings=settings,
         handler=handler,
     )
-    task = asyncio.create_task(consumer.run(), name=f"{SERVICE}-{DURABLE}")
-    stack.push_async_callback(_stop_consumer, consumer, task)
-
-    ops = OpsServer(
-        host=config.host,
-        port=config.ops_port,
-        checks={"nats": nats_connected(nc), "consumer": _consumer_running(task)},
+    # A batch being sent is finished (each send bounded by the Graph API timeout) before NATS
+    # is drained.
+    consumer = run_in_background(
+        stack, durable.name, loop.run, stop=loop.stop, grace=GRAPH_API_TIMEOUT + 5
     )
+    checks["consumer"] = consumer.check()
+
+    ops = OpsServer(host=config.host, port=config.ops_port, checks=checks)
     await ops.start()
     stack.push_async_callback(ops.stop)
     log.info(
@@ -108,24 +120,25 @@ async def start_outbound(
         ops.port,
         config.graph_api_base_url,
     )
-    return RunningOutbound(nats=nc, consumer=consumer, ops=ops)
+    return RunningOutbound(
+        nats=client,
+        bus=bus,
+        graph_api=graph_api,
+        sent_ledger=sent_ledger,
+        consumer=consumer,
+        ops=ops,
+    )
 
 
-async def _stop_consumer(consumer: ConsumerLoop, task: asyncio.Task[None]) -> None:
-    consumer.stop()
-    try:
-        await asyncio.wait_for(asyncio.shield(task), GRAPH_API_TIMEOUT + 5)
-    except TimeoutError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _consumer_running(task: asyncio.Task[None]) -> ReadinessCheck:
-    async def check() -> str | None:
-        if not task.done():
-            return None
-        error = None if task.cancelled() else task.exception()
-        return f"consumer stopped: {error!r}" if error else "consumer stopped"
-
-    return check
+def _http_graph_api(config: OutboundConfig, stack: AsyncExitStack) -> HttpGraphApi:
+    http = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=GRAPH_API_TIMEOUT),
+        connector=aiohttp.TCPConnector(limit=config.concurrency),
+    )
+    stack.push_async_callback(http.close)
+    return HttpGraphApi(
+        http,
+        base_url=config.graph_api_base_url,
+        version=config.graph_api_version,
+        access_token=config.access_token,
+    )

@@ -1,4 +1,6 @@
-"""Integration events: the queued message outbound consumes, the results it publishes."""
+"""The one place mapping outbound's types to and from integration events (protobuf): the queued
+message it consumes (a session event), the results it publishes (`MessageDispatched`,
+`MessageDispatchFailed`)."""
 
 from __future__ import annotations
 
@@ -8,25 +10,16 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.contracts.events.v1 import common_pb2, outbound_pb2, session_pb2
-from threadline.messaging.topology import Topology
-from threadline.outbound.graph_errors import WhatsAppFailure
-from threadline.outbound.outgoing import Content, OutgoingMessage, Recipient
-
-QUEUED = ("session.events", "Conversation", "OutboundMessageQueued")
-DISPATCHED = ("outbound.events", "Message", "Dispatched")
-DISPATCH_FAILED = ("outbound.events", "Message", "DispatchFailed")
+from threadline.outbound.domain.failure import WhatsAppFailure
+from threadline.outbound.domain.outbound_message import MessageContent, OutboundMessage, Recipient
 
 
 class Undecodable(ValueError):
     """The payload is not a `SessionEvent` carrying an `outbound_message_queued`."""
 
 
-def queued_subject(topology: Topology) -> str:
-    return topology.subject(*QUEUED)
-
-
-def queued_message(data: bytes) -> OutgoingMessage:
-    """The message a `session.events.Conversation.OutboundMessageQueued` payload queues."""
+def queued_message(data: bytes) -> OutboundMessage:
+    """The message an `OutboundMessageQueued` session event's payload queues."""
     try:
         event = session_pb2.SessionEvent.FromString(data)
     except DecodeError as error:
@@ -36,12 +29,12 @@ def queued_message(data: bytes) -> OutgoingMessage:
     queued = event.outbound_message_queued
     if not queued.message_id:
         raise Undecodable(f"SessionEvent {event.event_id!r} queues a message without an id")
-    return OutgoingMessage(
+    return OutboundMessage(
         message_id=queued.message_id,
         conversation_id=event.aggregate_id,
         phone_number_id=queued.phone_number_id,
         recipient=Recipient(wa_id=queued.recipient.wa_id, user_id=queued.recipient.user_id),
-        content=Content(
+        content=MessageContent(
             type=queued.content.type,
             text=queued.content.text,
             payload_json=queued.content.payload_json,
@@ -51,8 +44,8 @@ def queued_message(data: bytes) -> OutgoingMessage:
     )
 
 
-def dispatched(
-    message: OutgoingMessage, *, wamid: str, at: datetime
+def message_dispatched(
+    message: OutboundMessage, *, wamid: str, at: datetime
 ) -> outbound_pb2.MessageDispatched:
     return outbound_pb2.MessageDispatched(
         message_id=message.message_id,
@@ -62,8 +55,8 @@ def dispatched(
     )
 
 
-def dispatch_failed(
-    message: OutgoingMessage, failure: WhatsAppFailure, *, at: datetime
+def message_dispatch_failed(
+    message: OutboundMessage, failure: WhatsAppFailure, *, at: datetime
 ) -> outbound_pb2.MessageDispatchFailed:
     return outbound_pb2.MessageDispatchFailed(
         message_id=message.message_id,
@@ -77,14 +70,6 @@ def dispatch_failed(
         retryable=failure.retryable,
         failed_at=_timestamp(at),
     )
-
-
-def dispatched_msg_id(message: OutgoingMessage) -> str:
-    return f"{message.message_id}:dispatched"
-
-
-def failed_msg_id(message: OutgoingMessage) -> str:
-    return f"{message.message_id}:failed"
 
 
 def _timestamp(at: datetime) -> Timestamp:

@@ -1,4 +1,4 @@
-"""An accepted outbound message, as outbound needs it to reach WhatsApp."""
+"""A message the session accepted and queued, as outbound needs it to reach WhatsApp."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
-class Content:
+class MessageContent:
     """`type` is WhatsApp's; `payload_json` the type's own object, `text` the readable body."""
 
     type: str
@@ -23,13 +23,13 @@ class Content:
 
 
 @dataclass(frozen=True, slots=True)
-class OutgoingMessage:
+class OutboundMessage:
     """One message the session accepted and queued; `message_id` is Threadline's own id."""
 
     message_id: str
     conversation_id: str
     phone_number_id: str
     recipient: Recipient
-    content: Content
+    content: MessageContent
     author: str = ""
     in_reply_to_message_id: str = ""

@@ -1,45 +1,32 @@
-"""The record of what was sent: message id → wamid, consulted before every send.
+"""The record of what was sent (`SentLedger`): message id → wamid, consulted before every send.
 
-`SentLedger` is the port; `KeyValueSentLedger` keeps it in a JetStream KeyValue bucket so every
-outbound instance, and every restart, sees it; `InMemorySentLedger` is the fake for unit tests.
+`KeyValueSentLedger` keeps it in a JetStream KeyValue bucket so every outbound instance, and
+every restart, sees it; `InMemorySentLedger` is the fake for unit tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from threadline.messaging.failures import describe
+from threadline.outbound.application.ports import SentRecord
+from threadline.servicekit.ops_http import ReadinessCheck
+
 BUCKET = "OUTBOUND_SENT"
 # Long enough to outlive every redelivery and any re-publish of an old queued event.
 KEEP_FOR = timedelta(days=30)
 _PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
-
-
-@dataclass(frozen=True, slots=True)
-class SentRecord:
-    """WhatsApp accepted the message as `wamid` at `sent_at`."""
-
-    wamid: str
-    sent_at: datetime
-
-
-class SentLedger(Protocol):
-    async def find(self, message_id: str) -> SentRecord | None:
-        """What was recorded for `message_id`, if it was sent."""
-        ...
-
-    async def record(self, message_id: str, sent: SentRecord) -> None:
-        """Remember that `message_id` was sent."""
-        ...
+CHECK_SECONDS = 2.0  # how long /readyz waits for the bucket to answer
 
 
 class KeyValueSentLedger:
@@ -79,6 +66,18 @@ class KeyValueSentLedger:
     async def record(self, message_id: str, sent: SentRecord) -> None:
         value = {"wamid": sent.wamid, "sent_at": sent.sent_at.isoformat()}
         await self._bucket.put(_key(message_id), json.dumps(value).encode())
+
+    def check(self) -> ReadinessCheck:
+        """Ready while the bucket answers: without it nothing is sent (every send asks it)."""
+
+        async def check() -> str | None:
+            try:
+                await asyncio.wait_for(self._bucket.status(), CHECK_SECONDS)
+            except Exception as error:
+                return f"the sent ledger's bucket does not answer: {describe(error)}"
+            return None
+
+        return check
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The `outbound-dispatch` consumer: queued messages in, one traced dispatch each, outcomes out.
+"""The dispatch consumer (`OUTBOUND_DISPATCH`): queued messages in, one traced dispatch each,
+outcomes out.
 
 A batch is handled concurrently (at most `concurrency` sends in flight). Messages of one
 conversation are sent one after another, in stream order, so an attachment queued before its
@@ -23,22 +24,22 @@ from threadline.messaging.consumer import (
     Settlement,
     settlement_of,
 )
-from threadline.outbound.application import (
+from threadline.outbound.adapters.integration_events import Undecodable, queued_message
+from threadline.outbound.adapters.outbound.prometheus import count_dispatch
+from threadline.outbound.application.dispatcher import (
     DispatchResult,
     GaveUp,
     MessageDispatcher,
     Refused,
     Sent,
 )
-from threadline.outbound.integration_events import Undecodable, queued_message
-from threadline.outbound.outgoing import OutgoingMessage
+from threadline.outbound.domain.outbound_message import OutboundMessage
 from threadline.servicekit.telemetry import context_from_headers
 
-DURABLE = "outbound-dispatch"
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("threadline.outbound")
 
-_Queued = tuple[int, Delivery, OutgoingMessage]
+_Queued = tuple[int, Delivery, OutboundMessage]
 
 
 class DispatchHandler:
@@ -69,7 +70,7 @@ class DispatchHandler:
         await asyncio.gather(*(send_in_order(q) for q in conversations.values()))
         return outcomes
 
-    async def _send(self, delivery: Delivery, message: OutgoingMessage) -> Settlement:
+    async def _send(self, delivery: Delivery, message: OutboundMessage) -> Settlement:
         with _tracer.start_as_current_span(
             "outbound.send",
             context=context_from_headers(delivery.headers),
@@ -94,6 +95,7 @@ class DispatchHandler:
                 # A permanent failure (e.g. a result too large to publish) is dead-lettered at
                 # once; anything that may pass is retried (the ledger keeps a send single).
                 return settlement_of(error)
+            count_dispatch(result)
             _describe(span, result)
             return _outcome(result)
 

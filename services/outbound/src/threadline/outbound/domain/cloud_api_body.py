@@ -14,6 +14,9 @@ keeps the request unambiguous.
 
 Replies are not quoted yet (no `context.message_id`): the queued event names the message it
 answers by Threadline id, and the Cloud API needs that message's wamid.
+
+A rule of the domain, not of the HTTP adapter: whether a message can be sent at all is decided
+here, before any call, and a message that cannot (`UnsendableMessage`) is refused without one.
 """
 
 from __future__ import annotations
@@ -21,20 +24,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from threadline.outbound.outgoing import OutgoingMessage
+from threadline.outbound.domain.outbound_message import OutboundMessage
 
 _LIST_TYPES = frozenset({"contacts"})
 
 
-class InvalidMessage(ValueError):
+class UnsendableMessage(ValueError):
     """The queued message cannot be expressed as a Cloud API request; sending it cannot work."""
 
 
-def request_body(message: OutgoingMessage) -> dict[str, Any]:
+def request_body(message: OutboundMessage) -> dict[str, Any]:
     """The JSON object to post for `message`."""
     kind = message.content.type
     if not kind:
-        raise InvalidMessage(f"message {message.message_id} has no content type")
+        raise UnsendableMessage(f"message {message.message_id} has no content type")
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -44,22 +47,22 @@ def request_body(message: OutgoingMessage) -> dict[str, Any]:
     }
 
 
-def _address(message: OutgoingMessage) -> dict[str, str]:
+def _address(message: OutboundMessage) -> dict[str, str]:
     recipient = message.recipient
     if recipient.wa_id:
         return {"to": recipient.wa_id}
     if recipient.user_id:
         return {"recipient": recipient.user_id}
-    raise InvalidMessage(f"message {message.message_id} has neither a wa_id nor a user_id")
+    raise UnsendableMessage(f"message {message.message_id} has neither a wa_id nor a user_id")
 
 
-def _type_object(message: OutgoingMessage) -> Any:
+def _type_object(message: OutboundMessage) -> Any:
     content = message.content
     if content.payload_json:
         return _parsed(message.message_id, content.type, content.payload_json)
     if content.type == "text" and content.text:
         return {"body": content.text, "preview_url": False}
-    raise InvalidMessage(
+    raise UnsendableMessage(
         f"message {message.message_id} of type {content.type!r} carries no payload_json"
     )
 
@@ -68,10 +71,12 @@ def _parsed(message_id: str, kind: str, payload_json: str) -> Any:
     try:
         value = json.loads(payload_json)
     except json.JSONDecodeError as error:
-        raise InvalidMessage(f"message {message_id}: payload_json is not JSON ({error})") from None
+        raise UnsendableMessage(
+            f"message {message_id}: payload_json is not JSON ({error})"
+        ) from None
     expected = list if kind in _LIST_TYPES else dict
     if not isinstance(value, expected) or not value:
-        raise InvalidMessage(
+        raise UnsendableMessage(
             f"message {message_id}: payload_json of a {kind!r} message must be a non-empty "
             f"JSON {'array' if expected is list else 'object'}"
         )

@@ -1,4 +1,4 @@
-"""The `GraphApi` port (send one Cloud API message, get its wamid) and its HTTP adapter."""
+"""The `GraphApi` port over HTTP (send one Cloud API message, get its wamid), and a fake."""
 
 from __future__ import annotations
 
@@ -6,25 +6,19 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
-from threadline.outbound import metrics
-from threadline.outbound.graph_errors import (
-    GraphApiError,
+from threadline.outbound.adapters.outbound import prometheus
+from threadline.outbound.adapters.outbound.graph_errors import (
     error_from_response,
     network_error,
     unexpected_answer,
 )
+from threadline.outbound.application.ports import GraphApiError
 from threadline.servicekit.telemetry import inject_trace_headers
-
-
-class GraphApi(Protocol):
-    async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
-        """Post `body` as `phone_number_id`; the wamid, or `GraphApiError`."""
-        ...
 
 
 class HttpGraphApi:
@@ -53,7 +47,7 @@ class HttpGraphApi:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise network_error(error) from error
         finally:
-            metrics.GRAPH_API_SECONDS.observe(time.perf_counter() - started)
+            prometheus.GRAPH_API_SECONDS.observe(time.perf_counter() - started)
         parsed = _json(text)
         if not 200 <= status < 300:
             raise error_from_response(status, parsed, text)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from threadline.outbound.application.ports import GraphApiError
+from threadline.outbound.domain.failure import NO_CODE, WhatsAppFailure
 
 RETRYABLE_CODES = frozenset(
     {
@@ -28,28 +30,7 @@ RETRYABLE_CODES = frozenset(
         133004,  # server temporarily unavailable
     }
 )
-NO_CODE = 0  # the failure did not come with a WhatsApp error code
 _CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
-
-
-@dataclass(frozen=True, slots=True)
-class WhatsAppFailure:
-    """A WhatsApp error as the conversation will hear of it."""
-
-    code: int
-    title: str
-    message: str = ""
-    details: str = ""
-    retryable: bool = False
-
-
-class GraphApiError(Exception):
-    """The Graph API did not accept a message; `failure` says why and whether to retry."""
-
-    def __init__(self, failure: WhatsAppFailure, *, http_status: int | None = None) -> None:
-        super().__init__(f"{failure.code} {failure.title}: {failure.details or failure.message}")
-        self.failure = failure
-        self.http_status = http_status
 
 
 def error_from_response(status: int, body: Any, text: str = "") -> GraphApiError:
@@ -83,7 +64,8 @@ def error_from_response(status: int, body: Any, text: str = "") -> GraphApiError
 
 
 def network_error(error: BaseException) -> GraphApiError:
-    """The request never got an answer: retry (see `application` for what that risks)."""
+    """The request never got an answer: retry (see `application.dispatcher` for what that
+    risks)."""
     failure = WhatsAppFailure(
         code=NO_CODE,
         title="Graph API unreachable",

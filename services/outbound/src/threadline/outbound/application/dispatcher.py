@@ -1,4 +1,4 @@
-"""Dispatching queued messages to WhatsApp: each one sent once, and what happened published.
+"""Dispatching queued messages to WhatsApp: each one sent once, and what happened announced.
 
 Before sending, the `SentLedger` is asked whether the message id was already sent; if so the
 recorded wamid is announced again (same `Nats-Msg-Id`, so within the stream's duplicate window
@@ -34,16 +34,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from threadline.messaging.bus import EventBus
 from threadline.messaging.failures import Backoff, Failure, classify, describe
-from threadline.messaging.topology import Topology
-from threadline.outbound import integration_events as events
-from threadline.outbound import metrics
-from threadline.outbound.cloud_api_body import InvalidMessage, request_body
-from threadline.outbound.graph_api import GraphApi
-from threadline.outbound.graph_errors import NO_CODE, GraphApiError, WhatsAppFailure
-from threadline.outbound.outgoing import OutgoingMessage
-from threadline.outbound.sent_ledger import SentLedger, SentRecord
+from threadline.outbound.application.ports import (
+    Announcements,
+    GraphApi,
+    GraphApiError,
+    SentLedger,
+    SentRecord,
+)
+from threadline.outbound.domain.cloud_api_body import UnsendableMessage, request_body
+from threadline.outbound.domain.failure import NO_CODE, WhatsAppFailure
+from threadline.outbound.domain.outbound_message import OutboundMessage
 from threadline.servicekit.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """WhatsApp will never take this message; `DispatchFailed` was published."""
+    """WhatsApp will never take this message; `MessageDispatchFailed` was announced."""
 
     failure: WhatsAppFailure
 
@@ -73,7 +74,8 @@ class WillRetry:
 
 @dataclass(frozen=True, slots=True)
 class GaveUp:
-    """A transient failure on the last attempt; `DispatchFailed` (retryable) was published."""
+    """A transient failure on the last attempt; `MessageDispatchFailed` (retryable) was
+    announced."""
 
     failure: WhatsAppFailure
 
@@ -82,39 +84,36 @@ DispatchResult = Sent | Refused | WillRetry | GaveUp
 
 
 class MessageDispatcher:
-    """The use case: send one queued message to the Graph API and publish the result."""
+    """The use case: send one queued message to the Graph API and announce the result."""
 
     def __init__(
         self,
         *,
         graph: GraphApi,
         ledger: SentLedger,
-        bus: EventBus,
-        topology: Topology,
+        announcements: Announcements,
         clock: Callable[[], datetime] = utc_now,
         remember_for: float = 120.0,
         remember_backoff: Backoff | None = None,
     ) -> None:
-        self._graph, self._ledger, self._bus = graph, ledger, bus
-        self._topology, self._clock = topology, clock
+        self._graph, self._ledger, self._announcements = graph, ledger, announcements
+        self._clock = clock
         self._remember_for = remember_for
         self._remember_backoff = remember_backoff or Backoff(first=0.2, limit=5.0)
         self._in_flight = _KeyedLocks()
 
-    async def dispatch(self, message: OutgoingMessage, *, last_attempt: bool) -> DispatchResult:
+    async def dispatch(self, message: OutboundMessage, *, last_attempt: bool) -> DispatchResult:
         async with self._in_flight.hold(message.message_id):
-            result = await self._dispatch(message, last_attempt=last_attempt)
-        metrics.DISPATCHES.labels(_label(result)).inc()
-        return result
+            return await self._dispatch(message, last_attempt=last_attempt)
 
-    async def _dispatch(self, message: OutgoingMessage, *, last_attempt: bool) -> DispatchResult:
+    async def _dispatch(self, message: OutboundMessage, *, last_attempt: bool) -> DispatchResult:
         earlier = await self._ledger.find(message.message_id)
         if earlier is not None:
             await self._announce_sent(message, earlier)
             return Sent(earlier.wamid, already_sent=True)
         try:
             body = request_body(message)
-        except InvalidMessage as error:
+        except UnsendableMessage as error:
             return await self._refuse(
                 message, WhatsAppFailure(NO_CODE, "Invalid message", str(error))
             )
@@ -128,7 +127,7 @@ class MessageDispatcher:
         return Sent(wamid)
 
     async def _failed(
-        self, message: OutgoingMessage, failure: WhatsAppFailure, *, last_attempt: bool
+        self, message: OutboundMessage, failure: WhatsAppFailure, *, last_attempt: bool
     ) -> DispatchResult:
         if not failure.retryable:
             return await self._refuse(message, failure)
@@ -138,11 +137,11 @@ class MessageDispatcher:
         await self._announce_failure(message, failure)
         return GaveUp(failure)
 
-    async def _refuse(self, message: OutgoingMessage, failure: WhatsAppFailure) -> Refused:
+    async def _refuse(self, message: OutboundMessage, failure: WhatsAppFailure) -> Refused:
         await self._announce_failure(message, failure)
         return Refused(failure)
 
-    async def _remember(self, message: OutgoingMessage, sent: SentRecord) -> None:
+    async def _remember(self, message: OutboundMessage, sent: SentRecord) -> None:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._remember_for
         attempt = 0
@@ -168,26 +167,12 @@ class MessageDispatcher:
                 await asyncio.sleep(delay)
                 attempt += 1
 
-    async def _announce_sent(self, message: OutgoingMessage, sent: SentRecord) -> None:
-        await self._bus.publish(
-            self._topology.subject(*events.DISPATCHED),
-            events.dispatched(message, wamid=sent.wamid, at=sent.sent_at),
-            msg_id=events.dispatched_msg_id(message),
-        )
+    async def _announce_sent(self, message: OutboundMessage, sent: SentRecord) -> None:
+        await self._announcements.message_dispatched(message, sent)
 
-    async def _announce_failure(self, message: OutgoingMessage, failure: WhatsAppFailure) -> None:
+    async def _announce_failure(self, message: OutboundMessage, failure: WhatsAppFailure) -> None:
         log.warning("message %s failed: %s", message.message_id, failure)
-        await self._bus.publish(
-            self._topology.subject(*events.DISPATCH_FAILED),
-            events.dispatch_failed(message, failure, at=self._clock()),
-            msg_id=events.failed_msg_id(message),
-        )
-
-
-def _label(result: DispatchResult) -> str:
-    if isinstance(result, Sent):
-        return "already_sent" if result.already_sent else "sent"
-    return {Refused: "refused", WillRetry: "will_retry", GaveUp: "gave_up"}[type(result)]
+        await self._announcements.message_dispatch_failed(message, failure, at=self._clock())
 
 
 class _KeyedLocks:

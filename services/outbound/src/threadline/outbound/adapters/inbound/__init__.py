@@ -1,0 +1,1 @@
+"""What calls outbound: the dispatch consumer of queued messages (`OUTBOUND_DISPATCH`)."""

@@ -1,0 +1,58 @@
+"""What dispatching needs from outside: the Graph API, the sent ledger, a place for results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from threadline.outbound.domain.failure import WhatsAppFailure
+from threadline.outbound.domain.outbound_message import OutboundMessage
+
+
+class GraphApiError(Exception):
+    """The Graph API did not accept a message; `failure` says why and whether to retry."""
+
+    def __init__(self, failure: WhatsAppFailure, *, http_status: int | None = None) -> None:
+        super().__init__(f"{failure.code} {failure.title}: {failure.details or failure.message}")
+        self.failure = failure
+        self.http_status = http_status
+
+
+class GraphApi(Protocol):
+    async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
+        """Post `body` as `phone_number_id`; the wamid, or `GraphApiError`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """WhatsApp accepted the message as `wamid` at `sent_at`."""
+
+    wamid: str
+    sent_at: datetime
+
+
+class SentLedger(Protocol):
+    """The record of what was sent: message id → wamid, consulted before every send."""
+
+    async def find(self, message_id: str) -> SentRecord | None:
+        """What was recorded for `message_id`, if it was sent."""
+        ...
+
+    async def record(self, message_id: str, sent: SentRecord) -> None:
+        """Remember that `message_id` was sent."""
+        ...
+
+
+class Announcements(Protocol):
+    """Where the result of a dispatch is told (the session hears of it); raises when not kept.
+
+    Announcing the same message's result again is harmless (the same id each time)."""
+
+    async def message_dispatched(self, message: OutboundMessage, sent: SentRecord) -> None: ...
+
+    async def message_dispatch_failed(
+        self, message: OutboundMessage, failure: WhatsAppFailure, *, at: datetime
+    ) -> None: ...
