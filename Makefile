@@ -7,7 +7,7 @@ UV := python3 -m uv
 endif
 SYNCED := .venv/.threadline-synced
 
-.PHONY: setup run demo test test-integration lint protos protos-check bench fuzz chaos clean
+.PHONY: setup run demo test test-unit test-integration lint protos protos-check bench fuzz chaos clean
 
 setup: $(SYNCED)
 
@@ -24,6 +24,9 @@ demo: setup ## play a customer against `make run` (in another shell)
 
 test: setup ## unit, integration and end-to-end tests (starts embedded servers itself)
 	$(UV) run pytest
+
+test-unit: setup ## only the tests that need no server (none starts; see threadline.testing.plugin)
+	$(UV) run pytest -m "not integration"
 
 test-integration: setup ## only the tests that need NATS and PostgreSQL
 	$(UV) run pytest -m integration

@@ -103,3 +103,72 @@ def test_unit_tests_start_no_server(
         ]
     )
     result.stdout.no_fnmatch_line("threadline PostgreSQL:*")
+
+
+def test_a_server_asked_for_at_run_time_fails_an_unmarked_test_before_it_starts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DATABASE_URL_VARIABLE, raising=False)
+    monkeypatch.setenv(NATS_URL_VARIABLE, "nats://127.0.0.1:1")
+    monkeypatch.setenv(DOCKER_VARIABLE, "0")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_sneaks_a_database(request):
+            request.getfixturevalue("database_url")
+
+        @pytest.fixture
+        def store(request):
+            return request.getfixturevalue("nats_server_url")
+
+        def test_through_a_fixture(store):
+            pass
+        """
+    )
+
+    result = pytester.runpytest(*INNER_ARGS, "-m", "not integration")
+
+    result.assert_outcomes(errors=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_sneaks_a_database asked for the server fixture 'database_url' at run time*"
+            "not marked integration*"
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["test_through_a_fixture asked for the server fixture 'nats_server_url' at run time*"]
+    )
+    result.stdout.no_fnmatch_line("threadline PostgreSQL:*")
+    result.stdout.no_fnmatch_line("threadline NATS:*")
+
+
+def test_a_test_marked_integration_may_ask_for_a_server_at_run_time(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(NATS_URL_VARIABLE, "nats://127.0.0.1:1")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.integration
+        def test_marked(request):
+            assert request.getfixturevalue("nats_server_url") == "nats://127.0.0.1:1"
+
+        @pytest.fixture(params=["memory", pytest.param("nats", marks=pytest.mark.integration)])
+        def store(request):
+            if request.param == "memory":
+                return "memory"
+            return request.getfixturevalue("nats_server_url")
+
+        def test_either_store(store):
+            assert store in ("memory", "nats://127.0.0.1:1")
+        """
+    )
+
+    everything = pytester.runpytest(*INNER_ARGS)
+    units = pytester.runpytest(*INNER_ARGS, "-m", "not integration", "-v")
+
+    everything.assert_outcomes(passed=3)
+    units.assert_outcomes(passed=1, deselected=2)
+    units.stdout.fnmatch_lines(["*test_either_store?memory? PASSED*"])

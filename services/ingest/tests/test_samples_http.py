@@ -1,4 +1,4 @@
-"""Every documented webhook sample, signed and delivered, is accepted (never a 5xx)."""
+"""Every webhook sample of the project, signed and delivered, is accepted (never a 5xx)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from threadline.testing import unique_id
 SECRET = "app-secret-for-samples"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def ingest(nats_server_url: str) -> AsyncIterator[RunningIngest]:
     config = IngestConfig(
         app_secret=SECRET,

@@ -3,6 +3,13 @@
 Servers start on first use, once per session, so unit tests never start one. Tests stay apart
 on shared servers: each gets its own database (`database_url`) and its own namespace for
 stream names and subjects (`nats_namespace`).
+
+The tiers cannot leak. A test that names a server fixture in its signature (or through its
+fixtures') is marked `integration` at collection; a test that asks for one at run time
+(`request.getfixturevalue("database_url")`) must carry the mark itself (on the test, or on the
+fixture parameter that needs the server: `pytest.param("postgres", marks=pytest.mark.integration)`)
+or it fails, before any server starts. So `pytest -m "not integration"` (`make test-unit`)
+never starts a server.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from threadline.testing.servers import (
 )
 
 SERVER_FIXTURES = frozenset({"nats_server_url", "postgres_server_url", "database_url"})
+INTEGRATION = "integration"
 
 STARTED_SERVERS = pytest.StashKey[list[SessionServer]]()
 
@@ -47,6 +55,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def require_integration(request: pytest.FixtureRequest, fixture: str) -> None:
+    """Fail the test asking for `fixture` unless it is marked `integration`."""
+    node = request.node
+    if node.get_closest_marker(INTEGRATION) is not None:
+        return
+    pytest.fail(
+        f"{node.name} asked for the server fixture '{fixture}' at run time "
+        "(request.getfixturevalue) but is not marked integration: name the fixture in the "
+        "test's signature, or mark the test (or the fixture parameter that needs the server) "
+        "with pytest.mark.integration",
+        pytrace=False,
+    )
+
+
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
@@ -57,9 +79,12 @@ def pytest_terminal_summary(
         )
 
 
+# The servers themselves: started once per session, on first use. Tests reach them only through
+# the function-scoped fixtures below, which check the mark before anything starts.
+
+
 @pytest.fixture(scope="session")
-def nats_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
-    """URL of a NATS server with JetStream, shared by the whole session."""
+def _threadline_nats_server(pytestconfig: pytest.Config) -> Iterator[str]:
     with ExitStack() as stack:
         server = start_nats(stack)
         pytestconfig.stash[STARTED_SERVERS].append(server)
@@ -67,8 +92,7 @@ def nats_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
-    """Admin URL of a PostgreSQL server shared by the whole session."""
+def _threadline_postgres_server(pytestconfig: pytest.Config) -> Iterator[str]:
     with ExitStack() as stack:
         server = start_postgres(stack)
         pytestconfig.stash[STARTED_SERVERS].append(server)
@@ -76,11 +100,29 @@ def postgres_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(postgres_server_url: str) -> Iterator[str]:
+def nats_server_url(request: pytest.FixtureRequest) -> str:
+    """URL of a NATS server with JetStream, shared by the whole session."""
+    require_integration(request, "nats_server_url")
+    url: str = request.getfixturevalue("_threadline_nats_server")
+    return url
+
+
+@pytest.fixture
+def postgres_server_url(request: pytest.FixtureRequest) -> str:
+    """Admin URL of a PostgreSQL server shared by the whole session."""
+    require_integration(request, "postgres_server_url")
+    url: str = request.getfixturevalue("_threadline_postgres_server")
+    return url
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """URL of a fresh, empty database of the test's own, dropped after the test."""
     import psycopg
     from psycopg import sql
 
+    require_integration(request, "database_url")
+    postgres_server_url: str = request.getfixturevalue("postgres_server_url")
     name = unique_id("t_", length=12)
     identifier = sql.Identifier(name)
     with psycopg.connect(postgres_server_url, autocommit=True) as connection:
