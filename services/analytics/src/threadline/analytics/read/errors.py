@@ -5,7 +5,7 @@ from __future__ import annotations
 from threadline.servicekit.errors import quoted
 
 
-class ConversationNotFound(LookupError):
+class UnknownConversation(LookupError):
     """No conversation with this id that the caller may see."""
 
     def __init__(self, conversation_id: object) -> None:
@@ -16,7 +16,7 @@ class InvalidQuery(ValueError):
     """A query argument out of range or malformed; the message names the argument."""
 
 
-class CustomerNotFound(LookupError):
+class UnknownCustomer(LookupError):
     """No customer by this id on a business number the caller may see."""
 
     def __init__(self, business_number: str, customer: str) -> None:

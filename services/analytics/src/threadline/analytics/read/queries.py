@@ -21,7 +21,7 @@ from threadline.analytics.read.criteria import (
     MessageWindow,
     Paging,
 )
-from threadline.analytics.read.errors import ConversationNotFound, CustomerNotFound
+from threadline.analytics.read.errors import UnknownConversation, UnknownCustomer
 from threadline.analytics.read.filter_sql import conversation_condition
 from threadline.analytics.read.views import (
     CONVERSATION_COLUMNS,
@@ -148,12 +148,12 @@ class ConversationQueries:
         """The window with this customer now, and the number's templates when it is closed."""
         viewer.require_role("read")
         if not viewer.can_see(customer.business_number):
-            raise CustomerNotFound(customer.business_number, customer.wa_id or customer.user_id)
+            raise UnknownCustomer(customer.business_number, customer.wa_id or customer.user_id)
         async with self._cursor() as cursor:
             await cursor.execute(_LATEST_CONVERSATION, _customer_params(customer))
             latest = await cursor.fetchone()
             if latest is None:
-                raise CustomerNotFound(customer.business_number, customer.wa_id or customer.user_id)
+                raise UnknownCustomer(customer.business_number, customer.wa_id or customer.user_id)
             window = customer_window(
                 last_inbound_at=latest["last_inbound_at"],
                 free_entry_until=latest["free_entry_until"],
@@ -186,7 +186,7 @@ async def _visible(cursor: Cursor, viewer: Principal, conversation_id: UUID) -> 
     await cursor.execute(_CONVERSATIONS + " WHERE c.id = %(id)s", {"id": conversation_id})
     row = await cursor.fetchone()
     if row is None or not viewer.can_see(row["business_number"]):
-        raise ConversationNotFound(conversation_id)
+        raise UnknownConversation(conversation_id)
     return conversation_view(row)
 
 

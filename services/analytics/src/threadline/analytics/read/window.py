@@ -1,14 +1,12 @@
-"""The customer service window: when a free-form message may still be sent to a customer."""
+"""The customer service window as analytics reports it, from the rule the session enforces
+(`threadline.rules.window.CustomerServiceWindow`: one rule, one place)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from threadline.servicekit.clock import later
-
-WINDOW = timedelta(hours=24)
-CLOSED_STATUSES = frozenset({"completed", "abandoned"})
+from threadline.rules.window import CustomerServiceWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,19 +23,16 @@ def customer_window(
     conversation_status: str,
     now: datetime,
 ) -> Window:
-    """The window of the customer's latest conversation, as the session judges a send.
-
-    It closes 24 hours after the customer's latest message, or 72 hours after a free-entry
-    (ad referral) message when that is later. A completed or abandoned conversation takes no
-    more messages (the session opens a new one, whose window only the customer can open), so
-    its window counts as closed. Remaining minutes are whole minutes, rounded down.
-    """
-    ends = [t for t in (last_inbound_at and later(last_inbound_at, WINDOW), free_entry_until) if t]
-    expires_at = max(ends) if ends else None
-    if expires_at is None or now >= expires_at or conversation_status in CLOSED_STATUSES:
-        return Window(active=False, expires_at=expires_at, remaining_minutes=0)
+    """The window of the customer's latest conversation at `now`, as the session judges a
+    send: a closed (completed or abandoned) conversation's window counts as closed, and
+    remaining minutes are whole minutes, rounded down."""
+    window = CustomerServiceWindow.of(
+        last_inbound_at=last_inbound_at,
+        free_entry_until=free_entry_until,
+        conversation_status=conversation_status,
+    )
     return Window(
-        active=True,
-        expires_at=expires_at,
-        remaining_minutes=int((expires_at - now).total_seconds() // 60),
+        active=window.is_open(now),
+        expires_at=window.closes_at,
+        remaining_minutes=window.remaining_minutes(now),
     )

@@ -11,9 +11,7 @@ from threadline.analytics.write.projectors.common import (
 )
 from threadline.analytics.write.rows_and_patches import ConversationRow
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
-
-ESCALATED = "escalated"
-CLOSED = frozenset({"completed", "abandoned"})
+from threadline.rules.lifecycle import ACTIVE, CLOSED, ESCALATED
 
 
 def conversation_started(event: SessionEvent, changes: Changes) -> None:
@@ -25,7 +23,7 @@ def conversation_started(event: SessionEvent, changes: Changes) -> None:
             business_number=body.phone_number_id,
             session_key=body.session_key,
             channel=body.channel or "whatsapp",
-            status="active",
+            status=ACTIVE,
             customer_wa_id=body.customer.wa_id,
             customer_user_id=body.customer.user_id,
             customer_name=body.customer.profile_name,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from threadline.analytics.write.changes import Changes
@@ -18,9 +17,8 @@ from threadline.analytics.write.projectors.common import (
 )
 from threadline.analytics.write.rows_and_patches import MessageRow, Reply, ResponseFact
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
-from threadline.servicekit.clock import later
+from threadline.rules.window import CustomerServiceWindow
 
-FREE_ENTRY_WINDOW = timedelta(hours=72)
 # WhatsApp's own notices (e.g. "the customer changed number") wait for no answer.
 NOT_AWAITING_ANSWER = frozenset({"system"})
 
@@ -57,7 +55,7 @@ def customer_message_received(event: SessionEvent, changes: Changes) -> None:
     # or 72 hours from the latest free-entry (ad referral) message.
     patch.last_inbound_at = max(sent, patch.last_inbound_at or sent)
     if body.free_entry:
-        patch.free_entry_until = later(sent, FREE_ENTRY_WINDOW)
+        patch.free_entry_until = CustomerServiceWindow.free_entry_closes_at(sent)
     if body.content.type not in NOT_AWAITING_ANSWER:
         fact = ResponseFact(row.id, conversation_id, event.position, received, sent_at=sent)
         changes.await_answer(fact)

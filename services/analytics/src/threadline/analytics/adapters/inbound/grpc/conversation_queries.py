@@ -18,7 +18,7 @@ from threadline.analytics.adapters.inbound.grpc.proto_mapping import (
     session_status_pb,
 )
 from threadline.analytics.read.criteria import CustomerRef, MessageWindow, Paging, parse_id
-from threadline.analytics.read.errors import ConversationNotFound, CustomerNotFound, InvalidQuery
+from threadline.analytics.read.errors import InvalidQuery, UnknownConversation, UnknownCustomer
 from threadline.analytics.read.queries import ConversationQueries
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
@@ -29,8 +29,8 @@ from threadline.servicekit.validation import RequestRules, Rule, field_rules
 Context = grpc.aio.ServicerContext[Any, Any]
 
 ERRORS: dict[type[BaseException], grpc.StatusCode] = {
-    ConversationNotFound: grpc.StatusCode.NOT_FOUND,
-    CustomerNotFound: grpc.StatusCode.NOT_FOUND,
+    UnknownConversation: grpc.StatusCode.NOT_FOUND,
+    UnknownCustomer: grpc.StatusCode.NOT_FOUND,
     InvalidQuery: grpc.StatusCode.INVALID_ARGUMENT,
 }
 
