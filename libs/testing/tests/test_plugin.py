@@ -172,3 +172,79 @@ def test_a_test_marked_integration_may_ask_for_a_server_at_run_time(
     everything.assert_outcomes(passed=3)
     units.assert_outcomes(passed=1, deselected=2)
     units.stdout.fnmatch_lines(["*test_either_store?memory? PASSED*"])
+
+
+STRAY_SKIPS = """
+    import pytest
+
+    def test_runs():
+        pass
+
+    def test_lacks_a_tool():
+        pytest.skip("needs Docker: the daemon does not answer")
+
+    @pytest.mark.skipif(True, reason="the samples are not there")
+    def test_hides():
+        pass
+
+    @pytest.mark.skip
+    def test_no_reason():
+        pass
+"""
+
+
+def test_strict_skips_fail_the_run_on_a_skip_that_names_no_missing_capability(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(STRAY_SKIPS)
+
+    result = pytester.runpytest(*INNER_ARGS, "--strict-skips")
+
+    result.assert_outcomes(passed=1, skipped=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*skipped without naming what the machine lacks*",
+            "*::test_hides: 'the samples are not there'",
+            "*::test_no_reason: 'unconditional skip'",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*::test_lacks_a_tool:*")
+
+
+def test_a_skip_for_what_the_machine_lacks_passes_strict_skips(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_lacking="""
+        import pytest
+
+        pytest.importorskip("no_such_module_at_all", reason="needs no_such_module_at_all")
+
+        def test_never_collected():
+            pass
+        """,
+        test_present="""
+        import pytest
+
+        def test_runs():
+            pass
+
+        @pytest.mark.skipif(True, reason="needs a second network interface")
+        def test_lacks_an_interface():
+            pass
+        """,
+    )
+
+    result = pytester.runpytest(*INNER_ARGS, "--strict-skips")
+
+    result.assert_outcomes(passed=1, skipped=2)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.no_fnmatch_line("*skipped without naming*")
+
+
+def test_without_strict_skips_any_skip_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(STRAY_SKIPS)
+
+    result = pytester.runpytest(*INNER_ARGS)
+
+    result.assert_outcomes(passed=1, skipped=3)
+    assert result.ret == pytest.ExitCode.OK

@@ -10,12 +10,17 @@ fixtures') is marked `integration` at collection; a test that asks for one at ru
 fixture parameter that needs the server: `pytest.param("postgres", marks=pytest.mark.integration)`)
 or it fails, before any server starts. So `pytest -m "not integration"` (`make test-unit`)
 never starts a server.
+
+A test may be skipped only for what the machine lacks, and says so: its reason starts with
+"needs " (`pytest.skip("needs Docker: the daemon does not answer")`). With `--strict-skips`
+(`.ci/run` sets it) any other skip fails the run, listed in the summary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -32,12 +37,25 @@ from threadline.testing.servers import (
 
 SERVER_FIXTURES = frozenset({"nats_server_url", "postgres_server_url", "database_url"})
 INTEGRATION = "integration"
+CAPABILITY_SKIP = "needs "
+STRICT_SKIPS = "--strict-skips"
 
 STARTED_SERVERS = pytest.StashKey[list[SessionServer]]()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        STRICT_SKIPS,
+        action="store_true",
+        help=f"fail the run when a test is skipped for a reason not starting with "
+        f"{CAPABILITY_SKIP.strip()!r} (what the machine lacks)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED_SERVERS] = []
+    if config.getoption(STRICT_SKIPS):
+        config.pluginmanager.register(StrictSkips(), "threadline-strict-skips")
     config.addinivalue_line(
         "markers", "integration: needs real NATS JetStream and PostgreSQL (added automatically)"
     )
@@ -81,6 +99,48 @@ def pytest_terminal_summary(
 
 # The servers themselves: started once per session, on first use. Tests reach them only through
 # the function-scoped fixtures below, which check the mark before anything starts.
+
+
+@dataclass
+class StrictSkips:
+    """Collects the skips whose reason names no missing capability; they fail the run."""
+
+    stray: list[tuple[str, str]] = field(default_factory=list)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped and not hasattr(report, "wasxfail"):
+            self._note(report.nodeid, report.longrepr)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.skipped:
+            self._note(report.nodeid, report.longrepr)
+
+    def _note(self, nodeid: str, longrepr: object) -> None:
+        reason = skip_reason(longrepr)
+        if not reason.startswith(CAPABILITY_SKIP):
+            self.stray.append((nodeid, reason))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.stray and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.stray:
+            return
+        terminalreporter.section("skipped without naming what the machine lacks", red=True)
+        for nodeid, reason in self.stray:
+            terminalreporter.write_line(f"{nodeid}: {reason!r}")
+        terminalreporter.write_line(
+            f"A skip's reason must start with {CAPABILITY_SKIP!r} and name what the machine lacks; "
+            "anything else is a test that does not run."
+        )
+
+
+def skip_reason(longrepr: object) -> str:
+    """The reason a skip report gives (`longrepr` is `(path, line, "Skipped: <reason>")`)."""
+    text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    text = str(text)
+    return text.removeprefix("Skipped: ")
 
 
 @pytest.fixture(scope="session")
