@@ -119,9 +119,16 @@ async def test_no_status_webhooks_are_sent_when_statuses_are_disabled(
         headers = {"Authorization": f"Bearer {config.access_token}"}
         async with http.post(url, json=text_message(wa_id), headers=headers) as response:
             assert response.status == 200
-        await asyncio.sleep(0.1)
+        # Statuses, had any been started, are delivered once this returns; then a customer's
+        # message, delivered before its reply: the receiver must hold that message alone.
+        await sandbox.wait_for_statuses()
+        customer = f"{sandbox.url}/sandbox/customers/{wa_id}/messages"
+        request = {"phone_number_id": phone_number_id, "text": "Are you there?"}
+        async with http.post(customer, json=request) as sent:
+            assert (await sent.json())["webhook_status"] == 200
 
-    assert receiver.received == []
+    values: list[Any] = [w.json()["entry"][0]["changes"][0]["value"] for w in receiver.received]
+    assert [("statuses" in value, "messages" in value) for value in values] == [(False, True)]
 
 
 async def test_stopping_cancels_status_webhooks_still_pending(
