@@ -150,3 +150,6 @@ async def test_stopping_cancels_status_webhooks_still_pending(
         await sandbox.stop()
 
     assert receiver.received == []
+    # Cancelled, not merely left to fail a minute from now on a closed client.
+    pending = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("statuses ")]
+    assert pending == []
