@@ -14,6 +14,9 @@ from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServ
 from threadline.cli.supervisor import ServerWatch, WatchSettings
 from threadline.testing import unique_id
 
+# These tests start nats-server and PostgreSQL themselves (not through the plugin's fixtures).
+pytestmark = pytest.mark.integration
+
 
 @contextmanager
 def occupied(port: int) -> Iterator[None]:
