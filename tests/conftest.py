@@ -81,8 +81,7 @@ async def platform(
         },
     }
     async with AsyncExitStack() as stack:
-        ingest = await start_ingest(IngestConfig.from_env(env))
-        stack.push_async_callback(ingest.aclose)
+        ingest = await start_ingest(IngestConfig.from_env(env), stack)
         webhook_url = f"http://127.0.0.1:{ingest.port}/webhooks/whatsapp"
         sandbox = Sandbox(
             SandboxConfig(

@@ -22,7 +22,7 @@ from tests.fuzz.platform import in_process
 from tests.fuzz.report import lines, save_failures
 from tests.fuzz.webhooks import MAX_BODY, Numbers, WebhookGenerator, reproductions
 from tests.fuzz.webhooks import found_by_fuzzing as webhooks_found_by_fuzzing
-from threadline.ingest.signature import SignatureRejected, check_signature
+from threadline.ingest.adapters.inbound.signature import SignatureRejected, check_signature
 
 SEED = int(os.environ.get("THREADLINE_FUZZ_SEED", "20261204"))
 

@@ -181,8 +181,7 @@ async def in_process(
         },
     }
     async with AsyncExitStack() as stack:
-        ingest = await start_ingest(IngestConfig.from_env(env))
-        stack.push_async_callback(ingest.aclose)
+        ingest = await start_ingest(IngestConfig.from_env(env), stack)
         webhook_url = f"http://127.0.0.1:{ingest.port}/webhooks/whatsapp"
         sandbox = await _sandbox(stack, env, webhook_url)
         env["THREADLINE_GRAPH_API_BASE_URL"] = sandbox.url

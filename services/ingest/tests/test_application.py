@@ -11,13 +11,9 @@ import pytest
 from google.protobuf.message import Message
 
 from threadline.contracts.events.v1 import ingest_pb2
-from threadline.ingest.application import (
-    RECEIVED_AT,
-    Accepted,
-    DeadLettered,
-    NotAcknowledged,
-    WebhookIntake,
-)
+from threadline.ingest.adapters.outbound.publisher import RECEIVED_AT, JetStreamPublisher
+from threadline.ingest.application.intake import Accepted, DeadLettered, WebhookIntake
+from threadline.ingest.application.ports import NotAcknowledged
 from threadline.messaging.bus import InMemoryBus, PublishAck
 from threadline.messaging.dead_letters import REASON
 from threadline.messaging.topology import Topology
@@ -27,7 +23,7 @@ TextWebhook = Callable[..., dict[str, Any]]
 
 
 def _intake(bus: InMemoryBus | FailingBus) -> WebhookIntake:
-    return WebhookIntake(bus, Topology("t1"), clock=lambda: NOW)
+    return WebhookIntake(JetStreamPublisher(bus, Topology("t1")), clock=lambda: NOW)
 
 
 def _encode(body: dict[str, Any]) -> bytes:
@@ -222,7 +218,23 @@ async def test_a_parser_bug_dead_letters_that_webhook_alone(
     def broken(document: object, *, received_at: datetime) -> None:
         raise TypeError("a bug")
 
-    monkeypatch.setattr("threadline.ingest.application.parse_document", broken)
+    monkeypatch.setattr("threadline.ingest.application.intake.parse_document", broken)
+    bus = InMemoryBus()
+
+    result = await _intake(bus).accept(_encode(text_webhook(phone_number_id="555")))
+
+    assert isinstance(result, DeadLettered)
+    assert result.reason == "the parser failed: TypeError"
+    assert [p.subject for p in bus.published] == ["t1.ingest.raw.555", "t1.dlq.ingest.parser-error"]
+
+
+async def test_a_fact_that_cannot_be_encoded_dead_letters_that_webhook_alone(
+    text_webhook: TextWebhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(fact: object) -> None:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr("threadline.ingest.adapters.outbound.publisher.integration_event", broken)
     bus = InMemoryBus()
 
     result = await _intake(bus).accept(_encode(text_webhook(phone_number_id="555")))

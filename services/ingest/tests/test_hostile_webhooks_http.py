@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
@@ -16,9 +17,9 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
 from threadline.contracts.events.v1 import ingest_pb2
+from threadline.ingest.adapters.inbound.signature import SIGNATURE_HEADER, sign
 from threadline.ingest.bootstrap import RunningIngest, bootstrap
 from threadline.ingest.config import IngestConfig
-from threadline.ingest.signature import SIGNATURE_HEADER, sign
 from threadline.messaging.dead_letters import REASON
 from threadline.messaging.topology import DEAD_LETTERS, INGEST_EVENTS, INGEST_RAW, Topology
 from threadline.testing import unique_id
@@ -38,9 +39,8 @@ async def ingest(nats_server_url: str, nats_namespace: str) -> AsyncIterator[Run
         port=0,
         ops_port=0,
     )
-    service = await bootstrap(config)
-    yield service
-    await service.aclose()
+    async with AsyncExitStack() as stack:
+        yield await bootstrap(config, stack)
 
 
 @pytest.fixture

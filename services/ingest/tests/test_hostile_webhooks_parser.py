@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from threadline.contracts.events.v1 import ingest_pb2
-from threadline.ingest import bounds
-from threadline.ingest.sanitize import clean, decode_json, quote
-from threadline.ingest.webhook_parser import (
+from threadline.ingest.adapters.integration_events import integration_event
+from threadline.ingest.domain import bounds
+from threadline.ingest.domain.sanitize import clean, decode_json, quote
+from threadline.ingest.domain.webhook_parser import (
     MalformedWebhook,
     ParsedWebhook,
     parse_document,
@@ -53,8 +54,8 @@ def message(wamid: str = "wamid.OK", **fields: Any) -> dict[str, Any]:
 
 def only_inbound(parsed: ParsedWebhook) -> ingest_pb2.InboundMessageReceived:
     (fact,) = parsed.facts
-    assert isinstance(fact.message, ingest_pb2.InboundMessageReceived)
-    return fact.message
+    assert isinstance(integration_event(fact), ingest_pb2.InboundMessageReceived)
+    return integration_event(fact)
 
 
 def parsed(*messages: dict[str, Any]) -> ParsedWebhook:
@@ -243,9 +244,9 @@ def test_a_status_keeps_the_id_of_its_time_as_sent_but_reports_the_clamped_time(
     (fact,) = parse_document(body, received_at=NOW).facts
 
     assert fact.msg_id == "wamid.S:read:99999999999"
-    assert isinstance(fact.message, ingest_pb2.MessageStatusReported)
-    assert fact.message.reported_at.ToDatetime(tzinfo=UTC) == NOW
-    assert len(fact.message.problems) == 1
+    assert isinstance(integration_event(fact), ingest_pb2.MessageStatusReported)
+    assert integration_event(fact).reported_at.ToDatetime(tzinfo=UTC) == NOW
+    assert len(integration_event(fact).problems) == 1
 
 
 def test_an_unreadable_timestamp_rejects_the_message_quoting_only_a_little_of_it() -> None:
@@ -361,7 +362,7 @@ def test_errors_of_a_change_with_hostile_values_get_stable_ids() -> None:
     again = parse_webhook(raw, received_at=NOW + timedelta(hours=1)).facts
 
     assert [f.msg_id for f in first] == [f.msg_id for f in again]
-    report = first[0].message
+    report = integration_event(first[0])
     assert isinstance(report, ingest_pb2.WebhookErrorReported)
     assert (report.error.code, report.error.title) == (0, "\ufffd" * 3)
     assert len(report.error.message) == bounds.ERROR_MESSAGE
@@ -386,7 +387,7 @@ def test_status_pricing_and_errors_are_bounded() -> None:
 
     (fact,) = parse_document(body, received_at=NOW).facts
 
-    report = fact.message
+    report = integration_event(fact)
     assert isinstance(report, ingest_pb2.MessageStatusReported)
     assert len(report.pricing.category) == bounds.PRICING_TEXT
     assert len(report.errors[0].title) == bounds.ERROR_TITLE
@@ -441,7 +442,7 @@ def test_any_value_in_any_field_gives_a_bounded_fact_or_a_rejection(
     assert result.facts[-1].msg_id == "wamid.after"
     assert len(result.facts) + len(result.rejected) == 2
     for fact in result.facts:
-        inbound = fact.message
+        inbound = integration_event(fact)
         assert isinstance(inbound, ingest_pb2.InboundMessageReceived)
         assert len(inbound.SerializeToString()) < MAX_FACT_BYTES
         assert len(inbound.problems) <= bounds.MAX_PROBLEMS + 1
@@ -494,6 +495,6 @@ def test_any_document_gives_bounded_facts_rejections_or_one_refusal(
         assert len(refused.reason) < 400
         return
     for fact in result.facts:
-        assert len(fact.message.SerializeToString()) < MAX_FACT_BYTES
+        assert len(integration_event(fact).SerializeToString()) < MAX_FACT_BYTES
         assert len(fact.msg_id) < 400 and fact.msg_id.isprintable()
     assert all(len(r.reason) < 400 and r.reason.isascii() for r in result.rejected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
@@ -13,9 +14,9 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
 from threadline.contracts.events.v1 import ingest_pb2
+from threadline.ingest.adapters.inbound.signature import SIGNATURE_HEADER, sign
 from threadline.ingest.bootstrap import RunningIngest, bootstrap
 from threadline.ingest.config import IngestConfig
-from threadline.ingest.signature import SIGNATURE_HEADER, sign
 from threadline.messaging.dead_letters import REASON
 from threadline.messaging.topology import (
     AI_EVENTS,
@@ -44,9 +45,8 @@ async def ingest(nats_server_url: str, nats_namespace: str) -> AsyncIterator[Run
         ops_port=0,
         max_body_bytes=MAX_BODY,
     )
-    service = await bootstrap(config)
-    yield service
-    await service.aclose()
+    async with AsyncExitStack() as stack:
+        yield await bootstrap(config, stack)
 
 
 @pytest.fixture

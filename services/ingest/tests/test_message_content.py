@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from threadline.ingest.message_content import message_content, readable_text
+from threadline.ingest.domain.message_content import message_content, readable_text
 
 
 @pytest.mark.parametrize(

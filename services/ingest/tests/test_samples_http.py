@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
 import pytest
 
+from threadline.ingest.adapters.inbound.signature import SIGNATURE_HEADER, sign
 from threadline.ingest.bootstrap import RunningIngest, bootstrap
 from threadline.ingest.config import IngestConfig
-from threadline.ingest.signature import SIGNATURE_HEADER, sign
 from threadline.testing import unique_id
 
 SECRET = "app-secret-for-samples"
@@ -27,9 +28,8 @@ async def ingest(nats_server_url: str) -> AsyncIterator[RunningIngest]:
         port=0,
         ops_port=0,
     )
-    service = await bootstrap(config)
-    yield service
-    await service.aclose()
+    async with AsyncExitStack() as stack:
+        yield await bootstrap(config, stack)
 
 
 async def test_sample_webhook_is_accepted(

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from threadline.ingest.signature import SignatureRejected, check_signature, sign
+from threadline.ingest.adapters.inbound.signature import SignatureRejected, check_signature, sign
 
 BODY = b'{"entry": []}'
 

@@ -6,7 +6,12 @@ import hashlib
 
 import pytest
 
-from threadline.ingest.subjects import fact_subject, raw_msg_id, raw_subject, subject_token
+from threadline.ingest.adapters.outbound.subjects import (
+    fact_subject,
+    raw_msg_id,
+    raw_subject,
+    subject_token,
+)
 from threadline.messaging.topology import Topology
 
 

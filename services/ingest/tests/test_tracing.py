@@ -15,10 +15,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from threadline.ingest.application import WebhookIntake
-from threadline.ingest.http_api import PATH, WebhookApi
-from threadline.ingest.metrics import IngestMetrics
-from threadline.ingest.signature import SIGNATURE_HEADER, sign
+from threadline.ingest.adapters.inbound.http_api import PATH, WebhookApi
+from threadline.ingest.adapters.inbound.signature import SIGNATURE_HEADER, sign
+from threadline.ingest.adapters.outbound.prometheus import IngestMetrics
+from threadline.ingest.adapters.outbound.publisher import JetStreamPublisher
+from threadline.ingest.application.intake import WebhookIntake
 from threadline.messaging.bus import InMemoryBus
 from threadline.messaging.topology import Topology
 
@@ -35,7 +36,7 @@ class Traced:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(self.spans))
         api = WebhookApi(
-            WebhookIntake(self.bus, Topology("t1")),
+            WebhookIntake(JetStreamPublisher(self.bus, Topology("t1"))),
             app_secret=SECRET,
             verify_token="unused",
             max_body_bytes=65536,

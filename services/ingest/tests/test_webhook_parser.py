@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from threadline.contracts.events.v1 import ingest_pb2
-from threadline.ingest.webhook_parser import (
+from threadline.ingest.adapters.integration_events import integration_event
+from threadline.ingest.domain.webhook_parser import (
     MalformedWebhook,
     decode,
     first_phone_number_id,
@@ -25,8 +26,8 @@ TextWebhook = Callable[..., dict[str, Any]]
 
 def _only_inbound(body: dict[str, Any]) -> ingest_pb2.InboundMessageReceived:
     (fact,) = parse_document(body, received_at=NOW).facts
-    assert isinstance(fact.message, ingest_pb2.InboundMessageReceived)
-    return fact.message
+    assert isinstance(integration_event(fact), ingest_pb2.InboundMessageReceived)
+    return integration_event(fact)
 
 
 def _status_webhook(**status: Any) -> dict[str, Any]:
@@ -151,7 +152,7 @@ def test_status_reports_recipient_pricing_and_time() -> None:
 
     (fact,) = parse_document(body, received_at=NOW).facts
 
-    report = fact.message
+    report = integration_event(fact)
     assert isinstance(report, ingest_pb2.MessageStatusReported)
     assert (report.recipient.wa_id, report.recipient.user_id) == ("16505551234", "US.42")
     assert (report.pricing.billable, report.pricing.category, report.pricing.type) == (
@@ -173,8 +174,8 @@ def test_failed_status_carries_whatsapp_errors() -> None:
 
     (fact,) = parse_document(body, received_at=NOW).facts
 
-    assert isinstance(fact.message, ingest_pb2.MessageStatusReported)
-    (reported,) = fact.message.errors
+    assert isinstance(integration_event(fact), ingest_pb2.MessageStatusReported)
+    (reported,) = integration_event(fact).errors
     assert (reported.code, reported.title, reported.details) == (
         131047,
         "Re-engagement message",

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from threadline.contracts.events.v1 import ingest_pb2
-from threadline.ingest.webhook_parser import parse_document
+from threadline.ingest.adapters.integration_events import integration_event
+from threadline.ingest.domain.webhook_parser import parse_document
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -29,7 +30,11 @@ def test_every_message_gives_one_inbound_message_of_its_type(
 
     facts = parse_document(body, received_at=NOW).facts
 
-    inbound = [f.message for f in facts if isinstance(f.message, ingest_pb2.InboundMessageReceived)]
+    inbound = [
+        integration_event(f)
+        for f in facts
+        if isinstance(integration_event(f), ingest_pb2.InboundMessageReceived)
+    ]
     assert [(m.wamid, m.content.type) for m in inbound] == expected
 
 
@@ -44,7 +49,11 @@ def test_every_inbound_message_keeps_its_object_and_business_number(
 
     facts = parse_document(body, received_at=NOW).facts
 
-    inbound = [f.message for f in facts if isinstance(f.message, ingest_pb2.InboundMessageReceived)]
+    inbound = [
+        integration_event(f)
+        for f in facts
+        if isinstance(integration_event(f), ingest_pb2.InboundMessageReceived)
+    ]
     assert [(m.phone_number_id, json.loads(m.raw_json)) for m in inbound] == expected
     assert all(m.customer.wa_id or m.customer.user_id for m in inbound)
     assert all(m.received_at.ToDatetime(tzinfo=UTC) == NOW for m in inbound)
@@ -58,7 +67,11 @@ def test_every_status_gives_one_status_report_with_its_pricing_and_errors(
 
     facts = parse_document(body, received_at=NOW).facts
 
-    reports = [f.message for f in facts if isinstance(f.message, ingest_pb2.MessageStatusReported)]
+    reports = [
+        integration_event(f)
+        for f in facts
+        if isinstance(integration_event(f), ingest_pb2.MessageStatusReported)
+    ]
     assert [(r.wamid, r.status) for r in reports] == [(s["id"], s["status"]) for s in statuses]
     for report, status in zip(reports, statuses, strict=True):
         assert report.HasField("pricing") == ("pricing" in status)
@@ -74,7 +87,11 @@ def test_every_change_error_gives_one_error_report(
 
     facts = parse_document(body, received_at=NOW).facts
 
-    reports = [f.message for f in facts if isinstance(f.message, ingest_pb2.WebhookErrorReported)]
+    reports = [
+        integration_event(f)
+        for f in facts
+        if isinstance(integration_event(f), ingest_pb2.WebhookErrorReported)
+    ]
     assert [r.error.code for r in reports] == [e["code"] for e in errors]
 
 

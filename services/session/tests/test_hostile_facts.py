@@ -14,7 +14,8 @@ import pytest
 
 from threadline.contracts.events.v1 import common_pb2, ingest_pb2
 from threadline.contracts.events.v1 import session_pb2 as pb
-from threadline.ingest.webhook_parser import parse_document
+from threadline.ingest.adapters.integration_events import integration_event
+from threadline.ingest.domain.webhook_parser import parse_document
 from threadline.messaging.topology import Topology
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
@@ -237,7 +238,7 @@ def test_the_largest_message_ingest_allows_makes_an_event_far_below_nats_payload
 ) -> None:
     kind, content = LARGEST[case]
     (fact,) = parse_document(webhook(largest(kind, content)), received_at=NOW).facts
-    data = fact.message.SerializeToString()
+    data = integration_event(fact).SerializeToString()
     inbound = decode_fact("x.InboundMessageReceived", data)
 
     assert app.record_facts([inbound]) == [APPLIED]

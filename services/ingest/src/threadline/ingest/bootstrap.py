@@ -10,31 +10,77 @@ from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
 
-from threadline.ingest.application import WebhookIntake
+from threadline.ingest.adapters.inbound.http_api import WebhookApi
+from threadline.ingest.adapters.outbound.prometheus import IngestMetrics, service_registry
+from threadline.ingest.adapters.outbound.publisher import JetStreamPublisher
+from threadline.ingest.application.intake import WebhookIntake
 from threadline.ingest.config import IngestConfig
-from threadline.ingest.http_api import WebhookApi
-from threadline.ingest.metrics import IngestMetrics, service_registry
-from threadline.messaging.bus import EventBus, JetStreamBus
+from threadline.messaging.bus import EventBus, JetStreamBus, payload_limit
+from threadline.messaging.connection import connect_nats
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import Topology, ensure_streams
 from threadline.servicekit.clock import Clock, utc_now
-from threadline.servicekit.ops_http import OpsServer
+from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
 
 log = logging.getLogger(__name__)
 
+SERVICE = "ingest"
 # Room for the headers and subject that travel with a raw body of the largest allowed size.
 _HEADROOM = 4096
 
 
-def build_app(
+@dataclass(frozen=True)
+class RunningIngest:
+    """Ingest serving webhooks on `port` and ops on `ops_port`, until its exit stack unwinds
+    (webhooks in flight are finished, then NATS is drained). `nats` is None when a test gave
+    its own `bus`."""
+
+    port: int
+    ops_port: int
+    bus: EventBus
+    nats: NatsClient | None
+
+
+async def bootstrap(
     config: IngestConfig,
-    bus: EventBus,
+    stack: AsyncExitStack,
     *,
-    registry: CollectorRegistry,
+    bus: EventBus | None = None,
     clock: Clock = utc_now,
+) -> RunningIngest:
+    """Connect to NATS, make sure the streams exist, and start both HTTP servers, registering
+    each stop on `stack`. With a `bus` of its own (an `InMemoryBus`), a test runs ingest
+    without NATS."""
+    topology = Topology(config.nats_namespace)
+    checks: dict[str, ReadinessCheck] = {}
+    client: NatsClient | None = None
+    if bus is None:
+        client = await connect_nats(config.nats_url, SERVICE)
+        stack.push_async_callback(client.drain)
+        js = client.jetstream()
+        await ensure_streams(js, topology, config.streams)
+        bus = JetStreamBus(js)
+        checks["nats"] = nats_connected(client)
+    config = _within_payload_limit(config, payload_limit(bus))
+    registry = service_registry()
+    app = _app(config, WebhookIntake(JetStreamPublisher(bus, topology), clock=clock), registry)
+    port = await _serve(stack, app, config.host, config.port)
+    ops = OpsServer(host=config.host, port=config.ops_port, checks=checks, registry=registry)
+    await ops.start()
+    stack.push_async_callback(ops.stop)
+    log.info(
+        "ingest started on %s:%d (ops :%d), NATS %s",
+        config.host,
+        port,
+        ops.port,
+        config.nats_url if client is not None else "not used",
+    )
+    return RunningIngest(port=port, ops_port=ops.port, bus=bus, nats=client)
+
+
+def _app(
+    config: IngestConfig, intake: WebhookIntake, registry: CollectorRegistry
 ) -> web.Application:
-    """The webhook HTTP application over `bus` (a `JetStreamBus`, or an `InMemoryBus`)."""
-    intake = WebhookIntake(bus, Topology(config.nats_namespace), clock=clock)
     api = WebhookApi(
         intake,
         app_secret=config.app_secret,
@@ -47,69 +93,6 @@ def build_app(
     return app
 
 
-@dataclass
-class RunningIngest:
-    """Ingest serving webhooks on `port` and ops on `ops_port`, until `aclose()`."""
-
-    port: int
-    ops_port: int
-    _stack: AsyncExitStack
-
-    async def aclose(self) -> None:
-        """Stop taking webhooks (finishing those in flight), then drain NATS."""
-        await self._stack.aclose()
-
-
-async def bootstrap(config: IngestConfig, *, clock: Clock = utc_now) -> RunningIngest:
-    """Connect to NATS, make sure the streams exist, and start both HTTP servers."""
-    stack = AsyncExitStack()
-    try:
-        client = await _connect(config.nats_url)
-        stack.push_async_callback(client.drain)
-        js = client.jetstream()
-        await ensure_streams(js, Topology(config.nats_namespace), config.streams)
-        config = _within_payload_limit(config, client)
-        registry = service_registry()
-        app = build_app(config, JetStreamBus(js), registry=registry, clock=clock)
-        port = await _serve(stack, app, config.host, config.port)
-        ops = OpsServer(
-            host=config.host,
-            port=config.ops_port,
-            checks={"nats": nats_connected(client)},
-            registry=registry,
-        )
-        await ops.start()
-        stack.push_async_callback(ops.stop)
-    except BaseException:
-        await stack.aclose()
-        raise
-    return RunningIngest(port=port, ops_port=ops.port, _stack=stack)
-
-
-async def _connect(url: str) -> NatsClient:
-    client = NatsClient()
-
-    async def on_error(error: Exception) -> None:
-        log.warning("NATS: %s", error)
-
-    async def on_disconnected() -> None:
-        if not client.is_closed:
-            log.warning("NATS disconnected; webhooks are answered 503 until it is back")
-
-    async def on_reconnected() -> None:
-        log.info("NATS reconnected")
-
-    await client.connect(
-        url,
-        name="threadline-ingest",
-        max_reconnect_attempts=-1,
-        error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
-    )
-    return client
-
-
 async def _serve(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> int:
     # Bodies are taken as sent: never inflated (see `WebhookApi`).
     runner = web.AppRunner(app, access_log=None, auto_decompress=False)
@@ -119,9 +102,9 @@ async def _serve(stack: AsyncExitStack, app: web.Application, host: str, port: i
     return int(runner.addresses[0][1])
 
 
-def _within_payload_limit(config: IngestConfig, client: NatsClient) -> IngestConfig:
+def _within_payload_limit(config: IngestConfig, max_payload: int) -> IngestConfig:
     """Bodies NATS could not carry are refused with 413 rather than failing forever with 503."""
-    limit = client.max_payload - _HEADROOM
+    limit = max_payload - _HEADROOM
     if config.max_body_bytes <= limit:
         return config
     log.info(
@@ -129,6 +112,6 @@ def _within_payload_limit(config: IngestConfig, client: NatsClient) -> IngestCon
         "NATS max_payload %d)",
         limit,
         config.max_body_bytes,
-        client.max_payload,
+        max_payload,
     )
     return replace(config, max_body_bytes=limit)

@@ -6,14 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from threadline.contracts.events.v1 import common_pb2
-from threadline.ingest.bounds import READABLE_TEXT
-from threadline.ingest.webhook_shape import JsonObject, compact_json, text_of
+from threadline.ingest.domain.bounds import READABLE_TEXT
+from threadline.ingest.domain.facts import MessageContent
+from threadline.ingest.domain.webhook_shape import JsonObject, compact_json, text_of
 
 
 @dataclass(frozen=True, slots=True)
 class Content:
-    content: common_pb2.MessageContent
+    """A message's content, and what reading it noted."""
+
+    content: MessageContent
     problems: list[str]
 
 
@@ -33,7 +35,7 @@ def message_content(kind: str, message: JsonObject, path: str = "message") -> Co
             f"{path}.location has no latitude and longitude that are numbers within ±90 and "
             "±180; no coordinates are derived"
         )
-    content = common_pb2.MessageContent(
+    content = MessageContent(
         type=kind,
         text=text,
         # "{}" rather than "" when WhatsApp sent no object, so readers can always parse it.

@@ -18,9 +18,14 @@ from aiohttp.web_protocol import RequestPayloadError
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from threadline.ingest.application import Accepted, DeadLettered, NotAcknowledged, WebhookIntake
-from threadline.ingest.metrics import IngestMetrics
-from threadline.ingest.signature import SIGNATURE_HEADER, SignatureRejected, check_signature
+from threadline.ingest.adapters.inbound.signature import (
+    SIGNATURE_HEADER,
+    SignatureRejected,
+    check_signature,
+)
+from threadline.ingest.adapters.outbound.prometheus import IngestMetrics
+from threadline.ingest.application.intake import Accepted, DeadLettered, WebhookIntake
+from threadline.ingest.application.ports import NotAcknowledged
 from threadline.servicekit.http_bodies import ENCODED_BODY_REFUSAL, plain_body
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from threadline.ingest.bounds import (
+from threadline.ingest.domain.bounds import (
     INT64,
     MAX_DEPTH,
     MAX_LIST_ITEMS,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from threadline.contracts.events.v1 import common_pb2
-from threadline.ingest.bounds import USER_ID, WA_ID
-from threadline.ingest.webhook_shape import JsonObject, MalformedWebhook, id_at, text_of
+from threadline.ingest.domain.bounds import USER_ID, WA_ID
+from threadline.ingest.domain.facts import CustomerIdentity
+from threadline.ingest.domain.webhook_shape import JsonObject, MalformedWebhook, id_at, text_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,9 @@ _NOBODY = Contact({})
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    customer: common_pb2.CustomerIdentity
+    """A customer's identity, and the problems of the contact it was completed from."""
+
+    customer: CustomerIdentity
     problems: list[str]
 
 
@@ -61,7 +63,7 @@ def recipient(status: JsonObject, path: str, contacts: Sequence[Contact]) -> Ide
 def _identity(wa_id: str, user_id: str, contacts: Sequence[Contact]) -> Identity:
     contact = _matching_contact(contacts, wa_id, user_id)
     profile = contact.value.get("profile")
-    customer = common_pb2.CustomerIdentity(
+    customer = CustomerIdentity(
         wa_id=wa_id or text_of(contact.value.get("wa_id")),
         user_id=user_id or text_of(contact.value.get("user_id")),
         profile_name=text_of(profile.get("name")) if isinstance(profile, dict) else "",

@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from threadline.ingest.bounds import TIMESTAMP_DIGITS
-from threadline.ingest.sanitize import quote
+from threadline.ingest.domain.bounds import TIMESTAMP_DIGITS
+from threadline.ingest.domain.sanitize import quote
 
 JsonObject = Mapping[str, Any]
 

@@ -1,0 +1,1 @@
+"""What calls ingest: WhatsApp, over HTTP (the webhook endpoint and its signature check)."""

@@ -1,0 +1,1 @@
+"""What ingest calls: JetStream (raw bodies, facts, dead letters) and Prometheus."""

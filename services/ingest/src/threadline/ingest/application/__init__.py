@@ -1,0 +1,2 @@
+"""Ingest's use case: accept a signed webhook body, keep it, publish its facts (through the
+`WebhookPublisher` port)."""
