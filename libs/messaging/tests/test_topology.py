@@ -1,7 +1,11 @@
-"""Every stream's limits, in one table, configurable through the environment."""
+"""The one table: every stream's limits (configurable through the environment), every
+published subject (`ROUTES`) and every durable consumer (`DURABLES`)."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -10,16 +14,31 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 
 from threadline.messaging.topology import (
+    AI_RESPONDER_REPLIES,
     DEAD_LETTERS,
+    DURABLES,
+    INBOUND_MESSAGE_RECEIVED,
+    INGEST_EVENTS,
     INGEST_RAW,
+    REPLY_DRAFTED,
+    ROUTES,
+    SESSION_DISPATCHES,
+    SESSION_DRAFTS,
+    SESSION_EVENT,
     SESSION_EVENTS,
+    SESSION_INGEST,
     STREAM_LIMITS,
+    Durable,
+    Route,
     StreamLimits,
     Topology,
+    describe,
+    durables_of,
     ensure_streams,
     stream_limits_from_env,
 )
 from threadline.servicekit.config import ConfigError
+from threadline.testing.subjects import filters_overlap, subject_matches
 
 MIB = 1024 * 1024
 
@@ -93,3 +112,98 @@ async def test_the_server_keeps_the_limits_and_lifts_them_again(
     assert (raw.max_bytes, raw.max_age) == (MIB, 3600)
     assert (dead.max_bytes, dead.max_msg_size) == (2 * MIB, 512 * 1024)
     assert (lifted.max_bytes, lifted.max_msg_size) == (-1, -1)
+
+
+# The table of routes and durables ------------------------------------------------------------
+
+
+def test_a_route_fills_its_tokens_and_matches_any_one_token_per_placeholder() -> None:
+    assert INBOUND_MESSAGE_RECEIVED.fill(phone_number_id="1093") == "1093.InboundMessageReceived"
+    assert INBOUND_MESSAGE_RECEIVED.wildcard == "*.InboundMessageReceived"
+    assert SESSION_EVENT.fill(aggregate="Conversation", event="Started") == "Conversation.Started"
+    assert SESSION_EVENT.wildcard == "*.*"
+    assert REPLY_DRAFTED.wildcard == REPLY_DRAFTED.fill() == "Conversation.ReplyDrafted"
+    with pytest.raises(KeyError):
+        SESSION_EVENT.fill(aggregate="Conversation")
+
+
+@pytest.mark.parametrize(("namespace", "prefix"), [("", ""), ("t1", "t1.")])
+def test_subjects_are_the_streams_root_then_the_route_under_the_namespace(
+    namespace: str, prefix: str
+) -> None:
+    topology = Topology(namespace)
+
+    assert (
+        topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="1093")
+        == f"{prefix}ingest.events.1093.InboundMessageReceived"
+    )
+    assert topology.route_filter(SESSION_EVENT) == f"{prefix}session.events.*.*"
+    assert topology.filter_subject(SESSION_INGEST) == f"{prefix}ingest.events.>"
+    assert (
+        topology.filter_subject(AI_RESPONDER_REPLIES)
+        == f"{prefix}session.events.Conversation.CustomerMessageReceived"
+    )
+    assert topology.dead_letter_subject("ingest", "bad-id") == f"{prefix}dlq.ingest.bad-id"
+    assert topology.stream(INGEST_EVENTS) == f"{namespace}_INGEST_EVENTS".lstrip("_")
+
+
+def example_subject(topology: Topology, route: Route) -> str:
+    """A subject of `route` with every token filled by a placeholder value."""
+    tokens = re.findall(r"{(\w+)}", route.pattern)
+    return topology.publish_subject(route, **{token: f"some-{token}" for token in tokens})
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.pattern)
+def test_every_route_lies_in_its_stream_and_its_filter_matches_what_it_publishes(
+    route: Route,
+) -> None:
+    topology = Topology("t1")
+    (stream,) = [c for c in topology.stream_configs() if c.name == topology.stream(route.stream)]
+    subject = example_subject(topology, route)
+
+    assert [subject_matches(s, subject) for s in stream.subjects or []] == [True]
+    assert subject_matches(topology.route_filter(route), subject)
+
+
+@pytest.mark.parametrize("durable", DURABLES, ids=lambda durable: durable.name)
+def test_every_durable_consumes_what_some_route_publishes_on_its_stream(durable: Durable) -> None:
+    topology = Topology("t1")
+    routes = [topology.route_filter(r) for r in ROUTES if r.stream == durable.stream]
+
+    assert any(filters_overlap(topology.filter_subject(durable), route) for route in routes)
+
+
+def test_durables_are_named_once_and_found_by_service() -> None:
+    assert len({d.name for d in DURABLES}) == len(DURABLES)
+    assert durables_of("session") == (SESSION_INGEST, SESSION_DRAFTS, SESSION_DISPATCHES)
+    assert durables_of("ai_responder") == (AI_RESPONDER_REPLIES,)
+    assert durables_of("nobody") == ()
+
+
+def test_describe_prints_every_stream_route_and_durable_as_markdown() -> None:
+    lines = describe().splitlines()
+
+    assert "| `INGEST_RAW` | `ingest.raw.>` | max age 7 days, max 1024 MiB |" in lines
+    assert "| `SESSION_EVENTS` | `session.events.>` | - |" in lines
+    assert (
+        "| ingest | `ingest.events.{phone_number_id}.InboundMessageReceived` "
+        "| InboundMessageReceived |"
+    ) in lines
+    assert (
+        "| `ai_responder-replies` | ai_responder | `SESSION_EVENTS` "
+        "| `session.events.Conversation.CustomerMessageReceived` |"
+    ) in lines
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| stream")]
+    headers = 3
+    assert len(rows) == len(STREAM_LIMITS) + len(ROUTES) + len(DURABLES) + headers - 1
+
+
+def test_the_module_prints_the_table() -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "threadline.messaging.topology"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    assert printed == describe() + "\n"
