@@ -1,24 +1,13 @@
-"""Conversation status: active, escalated (a human answers), completed, abandoned."""
+"""The conversation's lifecycle rules, on the statuses shared with analytics
+(`threadline.rules.lifecycle`): which moves are allowed, and what an idle one becomes."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from threadline.rules.lifecycle import ABANDONED, COMPLETED, STATUSES, TRANSITIONS
 from threadline.servicekit.errors import quoted
 from threadline.session.domain.errors import InvalidTransition
-
-ACTIVE = "active"
-ESCALATED = "escalated"
-COMPLETED = "completed"
-ABANDONED = "abandoned"
-STATUSES = frozenset({ACTIVE, ESCALATED, COMPLETED, ABANDONED})
-CLOSED = frozenset({COMPLETED, ABANDONED})
-
-# Closed conversations stay closed: the customer's next message opens a new one.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    ACTIVE: frozenset({ESCALATED, COMPLETED, ABANDONED}),
-    ESCALATED: frozenset({ACTIVE, COMPLETED, ABANDONED}),
-    COMPLETED: frozenset(),
-    ABANDONED: frozenset(),
-}
 
 
 def check_transition(current: str, target: str) -> None:
@@ -34,3 +23,8 @@ def check_transition(current: str, target: str) -> None:
 def resolution_status(*, unfinished_flow: bool) -> str:
     """What an idle conversation becomes when it is resolved automatically."""
     return ABANDONED if unfinished_flow else COMPLETED
+
+
+def idle(last_activity_at: datetime, now: datetime, after: timedelta) -> bool:
+    """Whether a conversation last active at `last_activity_at` is idle `after` that long."""
+    return now - last_activity_at >= after

@@ -1,0 +1,105 @@
+"""What the business sends: a message is accepted (queued for outbound) only when it may be
+sent — by a known author, into an open conversation, well formed, and inside the customer
+service window unless it is an approved template."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from threadline.servicekit.errors import quoted
+from threadline.session.domain.business_number import Template
+from threadline.session.domain.conversation_state import ConversationState
+from threadline.session.domain.errors import InvalidMessage, InvalidTransition, WindowClosed
+from threadline.session.domain.message_state import MessageState
+from threadline.session.domain.templates import check_template_parameters
+
+AUTHORS = frozenset({"ai", "agent", "flow"})
+
+
+class OutboundMessages(ConversationState):
+    """Messages the assistant, an agent or a flow sends, queued for outbound."""
+
+    class OutboundMessageQueued(Aggregate.Event):
+        # The sender and recipient travel with the event so outbound needs nothing else.
+        message_id: UUID
+        author: str
+        content: dict[str, str]
+        in_reply_to: str
+        phone_number_id: str
+        recipient_wa_id: str
+        recipient_user_id: str
+        queued_at: datetime
+        model: str
+        prompt_tokens: int
+        completion_tokens: int
+        trace: str
+
+        def apply(self, aggregate: ConversationState) -> None:
+            aggregate.messages[str(self.message_id)] = MessageState.queued()
+            aggregate.touch(self.queued_at)
+
+    def queue_outbound(
+        self,
+        *,
+        message_id: UUID,
+        author: str,
+        content: dict[str, str],
+        now: datetime,
+        in_reply_to: str = "",
+        trace: str = "",
+        template: Template | None = None,
+        usable_templates: list[str] | None = None,
+        model: str = "",
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> bool:
+        """Accept a message for sending; False when this message id was already queued."""
+        if str(message_id) in self.messages:
+            return False
+        self.check_outbound(
+            author, content, now, template=template, usable_templates=usable_templates
+        )
+        self.trigger_event(
+            self.OutboundMessageQueued,
+            message_id=message_id,
+            author=author,
+            content=content,
+            in_reply_to=in_reply_to,
+            phone_number_id=self.phone_number_id,
+            recipient_wa_id=self.customer_wa_id,
+            recipient_user_id=self.customer_user_id,
+            queued_at=now,
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            trace=trace,
+        )
+        return True
+
+    def check_outbound(
+        self,
+        author: str,
+        content: dict[str, str],
+        now: datetime,
+        *,
+        template: Template | None = None,
+        usable_templates: list[str] | None = None,
+    ) -> None:
+        if author not in AUTHORS:
+            raise InvalidMessage(f"author must be one of {sorted(AUTHORS)}, got {quoted(author)}")
+        if not self.is_open:
+            raise InvalidTransition(f"the conversation is {self.status}; nothing more is sent")
+        kind = content.get("type", "")
+        if not kind:
+            raise InvalidMessage("an outbound message needs a type")
+        if kind == "text" and not content.get("text", "").strip():
+            raise InvalidMessage("a text message needs a non-empty text")
+        if kind == "template":
+            if template is None:
+                raise InvalidMessage("a template message needs a registered template")
+            check_template_parameters(template, content.get("payload_json", ""))
+        elif not (window := self.window).is_open(now):
+            raise WindowClosed(window.closes_at, usable_templates or [])

@@ -1,0 +1,195 @@
+"""What is stored stays readable: every event keeps its topic and the fields of its state (in
+order), and a snapshot taken by an older version of the Conversation still loads."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+from threadline.session.application.conversations import Conversations
+from threadline.session.domain.business_number import BusinessNumber
+from threadline.session.domain.contact import Contact, ContactKey
+from threadline.session.domain.conversation import Conversation
+from threadline.session.domain.message_state import HeldStatus, MessageState
+
+CONTACT = "threadline.session.domain.contact"
+BUSINESS_NUMBER = "threadline.session.domain.business_number"
+CONVERSATION = "threadline.session.domain.conversation"
+
+# Every stored event's topic and the fields of its state, in the order they are written:
+# history is never rewritten, so none of this may change.
+STORED_FIELDS: dict[str, list[str]] = {
+    f"{CONTACT}:Contact.Registered": [
+        *("timestamp", "originator_topic", "phone_number_id", "wa_id", "user_id"),
+        "profile_name",
+    ],
+    f"{CONTACT}:Contact.ConversationOpened": ["timestamp", "conversation_id"],
+    f"{CONTACT}:Contact.IdentityLinked": ["timestamp", "wa_id", "user_id"],
+    f"{CONTACT}:Contact.ProfileNameChanged": ["timestamp", "profile_name"],
+    f"{CONTACT}:ContactKey.Claimed": [
+        *("timestamp", "originator_topic", "phone_number_id", "key", "contact_id"),
+    ],
+    f"{BUSINESS_NUMBER}:BusinessNumber.Registered": [
+        *("timestamp", "originator_topic", "phone_number_id"),
+    ],
+    f"{BUSINESS_NUMBER}:BusinessNumber.AutopilotSet": ["timestamp", "enabled"],
+    f"{BUSINESS_NUMBER}:BusinessNumber.AutoResolutionSet": ["timestamp", "hours"],
+    f"{BUSINESS_NUMBER}:BusinessNumber.TemplateRegistered": [
+        *("timestamp", "name", "language", "category", "body", "parameter_count"),
+    ],
+    f"{CONVERSATION}:Conversation.Started": [
+        *("timestamp", "originator_topic", "contact_id", "phone_number_id", "customer_wa_id"),
+        *("customer_user_id", "customer_name", "session_key", "channel", "opened_by"),
+        "category",
+    ],
+    f"{CONVERSATION}:Conversation.CustomerIdentityLearned": ["timestamp", "wa_id", "user_id"],
+    f"{CONVERSATION}:Conversation.CustomerMessageReceived": [
+        *("timestamp", "message_id", "wamid", "content", "sent_at", "context_wamid"),
+        *("metadata", "free_entry", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.CustomerMessageChanged": [
+        *("timestamp", "message_id", "wamid", "kind", "target_wamid", "target_message_id"),
+        *("content", "sent_at", "metadata", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.OutboundMessageQueued": [
+        *("timestamp", "message_id", "author", "content", "in_reply_to", "phone_number_id"),
+        *("recipient_wa_id", "recipient_user_id", "queued_at", "model", "prompt_tokens"),
+        *("completion_tokens", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.EarlyStatusHeld": [
+        *("timestamp", "wamid", "status", "reported_at", "pricing", "errors"),
+    ],
+    f"{CONVERSATION}:Conversation.OutboundMessageDispatched": [
+        *("timestamp", "message_id", "wamid", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.MessageStatusChanged": [
+        *("timestamp", "message_id", "wamid", "status", "reported_at", "pricing", "errors"),
+        "trace",
+    ],
+    f"{CONVERSATION}:Conversation.LateStatusRecorded": [
+        *("timestamp", "message_id", "wamid", "status", "reported_at", "pricing", "errors"),
+    ],
+    f"{CONVERSATION}:Conversation.OutboundMessageDispatchFailed": [
+        *("timestamp", "message_id", "code", "title", "detail", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.FlowStepReached": [
+        *("timestamp", "flow_id", "step_id", "data", "completed"),
+    ],
+    f"{CONVERSATION}:Conversation.HandedOff": ["timestamp", "reason", "by"],
+    f"{CONVERSATION}:Conversation.AutopilotResumed": ["timestamp", "by"],
+    f"{CONVERSATION}:Conversation.StatusChanged": ["timestamp", "status", "reason", "by"],
+    f"{CONVERSATION}:Conversation.AutoResolved": ["timestamp", "status", "idle_since"],
+}
+
+
+def test_every_event_type_keeps_its_topic() -> None:
+    topics = {
+        get_topic(value)
+        for aggregate in (Contact, ContactKey, BusinessNumber, Conversation)
+        for name, value in vars(aggregate).items()
+        if isinstance(value, type)
+        and issubclass(value, Aggregate.Event)
+        and name not in {"Event", "Created"}
+    }
+
+    assert topics == set(STORED_FIELDS)
+    assert get_topic(Conversation) == f"{CONVERSATION}:Conversation"  # snapshots name it
+
+
+def test_every_event_type_stores_the_same_fields_in_the_same_order(
+    app: Conversations, every_event_type: object
+) -> None:
+    assert callable(every_event_type)
+    every_event_type(app)
+
+    stored = {
+        note.topic: list(json.loads(note.state))
+        for note in app.recorder.select_notifications(1, 1000)
+    }
+
+    assert stored == STORED_FIELDS
+
+
+# A snapshot as the Conversation of class version 1 took it (messages as dicts, their reported
+# statuses comma-joined; held statuses as dicts with ISO times), byte for byte.
+CONVERSATION_ID = UUID("6a1f0b9e-2c3d-4e5f-8a7b-9c0d1e2f3a4b")
+VERSION_1_SNAPSHOT = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05.678901+00:00"},'
+    b'"topic":"threadline.session.domain.conversation:Conversation","state":{'
+    b'"_created_on":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05.678901+00:00"},'
+    b'"_modified_on":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05.678901+00:00"},'
+    b'"contact_id":{"_type_":"uuid_hex","_data_":"00000000000000000000000000000001"},'
+    b'"phone_number_id":"pn-old","customer_wa_id":"15550002222","customer_user_id":"",'
+    b'"customer_name":"Bo","session_key":"whatsapp_+15550002222","channel":"whatsapp",'
+    b'"opened_by":"customer","category":"SERVICE","status":"active","ai_paused":false,'
+    b'"last_inbound_at":{"_type_":"datetime_iso","_data_":"2026-03-01T09:30:00+00:00"},'
+    b'"free_entry_until":null,'
+    b'"last_activity_at":{"_type_":"datetime_iso","_data_":"2026-03-01T09:33:00+00:00"},'
+    b'"flow":null,"messages":{'
+    b'"00000000-0000-0000-0000-000000000002":'
+    b'{"direction":"in","wamid":"wamid.in.1","status":"received"},'
+    b'"00000000-0000-0000-0000-000000000003":'
+    b'{"direction":"out","wamid":"wamid.out.1","status":"read","reported":"read,delivered"},'
+    b'"00000000-0000-0000-0000-000000000004":{"direction":"out","wamid":"","status":"queued"}},'
+    b'"message_ids_by_wamid":{"wamid.in.1":"00000000-0000-0000-0000-000000000002",'
+    b'"wamid.out.1":"00000000-0000-0000-0000-000000000003"},'
+    b'"early_statuses":{"wamid.out.2":['
+    b'{"status":"sent","reported_at":"2026-03-01T09:34:00+00:00","pricing":{"billable":true},'
+    b'"errors":[]},'
+    b'{"status":"delivered","reported_at":"2026-03-01T09:35:00","pricing":{},"errors":[]}]}}}'
+)
+
+
+def old_snapshot_in(app: Conversations) -> None:
+    assert app.snapshots is not None
+    app.snapshots.recorder.insert_events(
+        [StoredEvent(CONVERSATION_ID, 9, get_topic(Snapshot), VERSION_1_SNAPSHOT)]
+    )
+
+
+def test_a_snapshot_of_class_version_1_loads_with_its_messages_as_values(
+    app: Conversations,
+) -> None:
+    old_snapshot_in(app)
+
+    talk = app.repository.get(CONVERSATION_ID)
+
+    assert isinstance(talk, Conversation) and talk.version == 9
+    assert talk.messages == {
+        "00000000-0000-0000-0000-000000000002": MessageState("in", "wamid.in.1", "received"),
+        "00000000-0000-0000-0000-000000000003": MessageState(
+            "out", "wamid.out.1", "read", ("read", "delivered")
+        ),
+        "00000000-0000-0000-0000-000000000004": MessageState("out", "", "queued"),
+    }
+    assert talk.early_statuses == {
+        "wamid.out.2": [
+            HeldStatus("sent", datetime(2026, 3, 1, 9, 34, tzinfo=UTC), {"billable": True}, []),
+            HeldStatus("delivered", datetime(2026, 3, 1, 9, 35), {}, []),
+        ]
+    }
+    # It behaves as it did: a repeated report changes nothing, the held ones apply.
+    assert not talk.report_status(
+        wamid="wamid.out.1", status="delivered", reported_at=datetime.now(UTC)
+    )
+    assert talk.record_dispatch(message_id=UUID(int=4), wamid="wamid.out.2")
+    assert talk.messages["00000000-0000-0000-0000-000000000004"].status == "delivered"
+    assert talk.early_statuses == {}
+
+
+def test_a_snapshot_of_class_version_2_loads_as_it_was_taken(app: Conversations) -> None:
+    old_snapshot_in(app)
+    talk = app.repository.get(CONVERSATION_ID)
+    assert isinstance(talk, Conversation)
+    stored = app.mapper.to_stored_event(Snapshot.take(talk))
+
+    again = app.mapper.to_domain_event(stored).mutate(None)
+
+    assert json.loads(stored.state)["state"]["class_version"] == 2
+    assert isinstance(again, Conversation)
+    assert (again.messages, again.early_statuses) == (talk.messages, talk.early_statuses)
