@@ -1,7 +1,7 @@
 """A session event log of a chosen size, recorded by the session's own application.
 
 Every event is a real stored session event: customers write (`InboundMessage`), the assistant
-answers (`DraftedReply`), outbound reports the send (`DispatchResult`) and WhatsApp the
+answers (`DraftedReply`), outbound reports the send (`DispatchReport`) and WhatsApp the
 statuses `sent`, `delivered`, `read` (`StatusReport`, some of them billable); now and then the
 assistant hands a conversation off (`HandOffRequest`) and an operator completes it
 (`change_status`), so the next message opens a new conversation. Facts go through
@@ -19,7 +19,7 @@ from uuid import UUID
 
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import (
-    DispatchResult,
+    DispatchReport,
     DraftedReply,
     Fact,
     HandOffRequest,
@@ -126,7 +126,7 @@ class _Writer:
         wamids = [f"wamid.out.bench.{first + i:012d}" for i in range(len(customers))]
         self._record(
             [
-                DispatchResult(drafted_message_id(drafts[i]), talks[c], wamid=wamids[i])
+                DispatchReport(drafted_message_id(drafts[i]), talks[c], wamid=wamids[i])
                 for i, c in enumerate(customers)
             ]
         )

@@ -1,9 +1,10 @@
 """The session's `EventLog` gRPC service alone, in a process of its own, over a recorded log.
 
 What `threadline replay` reads in production is the session service's EventLog; the rebuild
-benchmark serves the same servicer (`threadline.session.grpc_api.EventLogServicer`, with the
-same token guard) without the session's consumers and relay, which would only compete for the
-two cores. Run as `python -m tests.bench.event_log_server DATABASE_URL PORT TOKEN`.
+benchmark serves the same servicer (`EventLogServicer` of
+`threadline.session.adapters.inbound.grpc_api`, with the same token guard) without the
+session's consumers and relay, which would only compete for the two cores. Run as
+`python -m tests.bench.event_log_server DATABASE_URL PORT TOKEN`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tests.bench.event_log import session_app
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.servicekit.auth import TokenRegistry, hash_token
 from threadline.servicekit.grpc_kit import Registration, start_grpc_server
-from threadline.session.grpc_api import ERRORS, EventLogServicer
+from threadline.session.adapters.inbound.grpc_api import ERRORS, EventLogServicer
 
 
 async def serve(database_url: str, port: int, token: str) -> None:

@@ -3,37 +3,51 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-import nats
 from nats.aio.client import Client as NatsClient
 
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.messaging.bus import JetStreamBus
+from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.relay import OutboxRelay
-from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.messaging.topology import SESSION_EVENTS, Topology, durables_of, ensure_streams
 from threadline.servicekit.auth import TokenRegistry
+from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.grpc_kit import Registration, start_grpc_server
 from threadline.servicekit.ops_http import OpsServer
+from threadline.session.adapters.inbound.consumers import FactRecorder
+from threadline.session.adapters.inbound.grpc_api import (
+    ERRORS,
+    RULES,
+    EventLogServicer,
+    SessionCommandsServicer,
+)
+from threadline.session.adapters.outbound.event_store import store_reachable
+from threadline.session.adapters.outbound.outbox import StoredEvents
+from threadline.session.adapters.outbound.writer import EventStoreWriter
+from threadline.session.application.auto_resolution import AutoResolver
 from threadline.session.application.conversations import Conversations
-from threadline.session.auto_resolution import AutoResolver
 from threadline.session.config import SessionConfig
-from threadline.session.consumers import SOURCES, FactRecorder
-from threadline.session.grpc_api import ERRORS, RULES, EventLogServicer, SessionCommandsServicer
-from threadline.session.outbox import StoredEvents
-from threadline.session.writer import EventStoreWriter
+
+log = logging.getLogger("threadline.session")
+SERVICE = "session"
 
 
-@dataclass
-class SessionService:
+@dataclass(frozen=True)
+class RunningSession:
+    """The running service: its application and loops, its ports, its NATS connection."""
+
     app: Conversations
+    writer: EventStoreWriter
     relay: OutboxRelay
     auto_resolver: AutoResolver
+    loops: tuple[Background, ...]  # the relay, the auto-resolver, one consumer per durable
     grpc_port: int
     ops_port: int
     nats: NatsClient
@@ -41,12 +55,12 @@ class SessionService:
 
 async def bootstrap(
     config: SessionConfig, stack: AsyncExitStack, *, clock: Clock = utc_now
-) -> SessionService:
+) -> RunningSession:
     """Connect, start consumers, relay, gRPC and ops; `stack` unwinds them in reverse."""
     topology = Topology(config.nats_namespace)
     app = await asyncio.to_thread(Conversations, config.event_store_env(), clock=clock)
     stack.callback(app.close)
-    nc = await nats.connect(config.nats_url, name="threadline-session", max_reconnect_attempts=-1)
+    nc = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(nc.drain)
     js = nc.jetstream()
     await ensure_streams(js, topology, config.streams)
@@ -60,31 +74,31 @@ async def bootstrap(
         js,
         topology.stream(SESSION_EVENTS),
         topology=topology,
-        service="session",
+        service=SERVICE,
     )
     writer = EventStoreWriter(app, on_stored=relay.wake)
     stack.callback(writer.close)
-    _background(stack, relay.run(), relay.stop)
+    loops = [run_in_background(stack, "relay", relay.run, stop=relay.stop)]
 
-    resolver = AutoResolver(writer, interval=config.auto_resolve_interval)
-    _background(stack, resolver.run(), resolver.stop)
+    resolver = AutoResolver(app, writer, interval=config.auto_resolve_interval)
+    loops.append(run_in_background(stack, "auto-resolver", resolver.run, stop=resolver.stop))
 
     recorder = FactRecorder(writer)
-    for durable, stream, root in SOURCES:
+    for durable in durables_of(SERVICE):
         loop = ConsumerLoop(
             js=js,
             dead_letters=bus,
             topology=topology,
-            service="session",
+            service=SERVICE,
             handler=recorder,
             settings=ConsumerSettings(
-                stream=topology.stream(stream),
-                durable=durable,
-                filter_subject=f"{topology.subject(root)}.>",
+                stream=topology.stream(durable.stream),
+                durable=durable.name,
+                filter_subject=topology.filter_subject(durable),
                 batch_size=config.batch_size,
             ),
         )
-        _background(stack, loop.run(), loop.stop)
+        loops.append(run_in_background(stack, durable.name, loop.run, stop=loop.stop))
 
     server, grpc_port = await start_grpc_server(
         host=config.host,
@@ -107,28 +121,20 @@ async def bootstrap(
     )
     stack.push_async_callback(server.stop, 2.0)
 
-    ops = OpsServer(host=config.host, port=config.ops_port, checks={"nats": nats_connected(nc)})
+    # Ready when everything the session depends on is: its database, NATS, and every loop.
+    checks = {"database": store_reachable(app.recorder), "nats": nats_connected(nc)}
+    checks |= {loop.name: loop.check() for loop in loops}
+    ops = OpsServer(host=config.host, port=config.ops_port, checks=checks)
     await ops.start()
     stack.push_async_callback(ops.stop)
-    return SessionService(
+    log.info("session gRPC on :%d, ops on :%d", grpc_port, ops.port)
+    return RunningSession(
         app=app,
+        writer=writer,
         relay=relay,
         auto_resolver=resolver,
+        loops=tuple(loops),
         grpc_port=grpc_port,
         ops_port=ops.port,
         nats=nc,
     )
-
-
-def _background(stack: AsyncExitStack, work: Awaitable[None], stop: object) -> None:
-    task = asyncio.ensure_future(work)
-
-    async def finish() -> None:
-        if callable(stop):
-            stop()
-        try:
-            await asyncio.wait_for(task, 5.0)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-
-    stack.push_async_callback(finish)

@@ -9,7 +9,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import env_bool, env_float, env_int, env_str
-from threadline.session.event_store import RECORDER_TOPIC
+from threadline.session.adapters.outbound.event_store import RECORDER_TOPIC
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.utils import get_topic
 
 from threadline.messaging.failures import Failure, classify, describe
 from threadline.servicekit.clock import Clock, utc_now
@@ -24,13 +25,15 @@ from threadline.session.application.fact_handlers import (
 )
 from threadline.session.application.facts import Fact, OutboundRequest
 from threadline.session.application.outcomes import NotYet, Outcome, Rejected
+from threadline.session.application.ports import StoredHistories
+from threadline.session.application.transcodings import TRANSCODINGS
 from threadline.session.application.unit_of_work import UnitOfWork
+from threadline.session.application.views import ConversationView, conversation_view
 from threadline.session.domain.business_number import Template
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.errors import ConversationNotFound, DomainError, InvalidMessage
 from threadline.session.domain.identity import requested_message_id
 from threadline.session.domain.templates import template_reference
-from threadline.session.event_store import load_many
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,7 +41,12 @@ CONFLICT_RETRIES = 3
 
 
 class Conversations(Application[UUID]):
-    """Contacts, conversations and business numbers, stored as events."""
+    """Contacts, conversations and business numbers, stored as events.
+
+    This is eventsourcing's `Application`: its repository, recorder and mapper are configured
+    from `env` (the PostgreSQL store and its recorder are chosen there, by topic). What it
+    needs beyond the library's recorder, it asks through ports (`ports.StoredHistories`).
+    """
 
     name = "Session"
     snapshotting_intervals: ClassVar = {Conversation: 200}
@@ -46,6 +54,13 @@ class Conversations(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = utc_now) -> None:
         super().__init__(env)
         self.clock = clock
+        recorder = self.recorder
+        self._histories = recorder if isinstance(recorder, StoredHistories) else None
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for transcoding in TRANSCODINGS:
+            transcoder.register(transcoding)
 
     # Facts: micro-batches, one transaction each ----------------------------------------
 
@@ -59,7 +74,7 @@ class Conversations(Application[UUID]):
         try:
             unit.prefetch(
                 (i for fact in facts for i in small_aggregates(fact)),
-                lambda ids: load_many(self, ids),
+                self._load_many,
             )
             outcomes = [self._apply(fact, unit) for fact in facts]
             self._save(unit)
@@ -87,6 +102,24 @@ class Conversations(Application[UUID]):
             if kind is Failure.TRANSIENT:
                 return NotYet(describe(error))
             return Rejected(describe(error), slug="poison")
+
+    def _load_many(self, ids: Iterable[UUID]) -> dict[UUID, Any] | None:
+        """The aggregates among `ids` that the store has, read with one query (no snapshots:
+        this is for the small aggregates a batch touches — contact keys, business numbers).
+        None when the store cannot do this (the in-memory store of unit tests)."""
+        if self._histories is None:
+            return None
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        histories: dict[UUID, list[Any]] = {}
+        for stored in self._histories.select_histories(wanted):
+            event = self.mapper.to_domain_event(stored)
+            histories.setdefault(cast(UUID, stored.originator_id), []).append(event)
+        return {
+            aggregate_id: project_aggregate(None, history)
+            for aggregate_id, history in histories.items()
+        }
 
     def _apply(self, fact: Fact, unit: UnitOfWork) -> Outcome:
         try:
@@ -224,9 +257,16 @@ class Conversations(Application[UUID]):
 
     # Queries -------------------------------------------------------------------------
 
-    def find_conversation(self, conversation_id: UUID) -> Conversation:
+    def find_conversation(self, conversation_id: UUID) -> ConversationView:
         """The conversation with this id; the id of anything else (a contact, a key, a business
         number) is not found either, never named as what it is."""
+        return conversation_view(self._conversation(conversation_id))
+
+    def business_number_of(self, conversation_id: UUID) -> str:
+        """The business number a conversation belongs to (ConversationNotFound as above)."""
+        return self._conversation(conversation_id).phone_number_id
+
+    def _conversation(self, conversation_id: UUID) -> Conversation:
         found = UnitOfWork(self.repository).get(conversation_id, Aggregate)
         if not isinstance(found, Conversation):
             raise ConversationNotFound(conversation_id)
@@ -237,6 +277,17 @@ class Conversations(Application[UUID]):
 
     def templates(self, phone_number_id: str) -> list[Template]:
         return business_number(UnitOfWork(self.repository), phone_number_id).all_templates()
+
+    def stored_events(
+        self, after: int, limit: int, *, types: Sequence[type[Any]]
+    ) -> list[tuple[int, Any]]:
+        """Up to `limit` stored events of these types after position `after`, with their
+        positions (blocking I/O)."""
+        topics = [get_topic(event_type) for event_type in types]
+        page = self.recorder.select_notifications(
+            after, limit, topics=topics, inclusive_of_start=False
+        )
+        return [(note.id, self.mapper.to_domain_event(note)) for note in page]
 
 
 def _changed_status(talk: Conversation, status: str, reason: str, by: str) -> str:

@@ -10,9 +10,9 @@ from uuid import UUID
 from threadline.servicekit.clock import Clock
 from threadline.session.application.contacts import find_contact, find_or_register_contact
 from threadline.session.application.facts import (
-    DispatchResult,
+    DispatchReport,
     DraftedReply,
-    FlowProgress,
+    FlowStepReached,
     HandOffRequest,
     InboundMessage,
     StatusReport,
@@ -156,7 +156,7 @@ def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
     return APPLIED
 
 
-def record_dispatch(fact: DispatchResult, unit: UnitOfWork, clock: Clock) -> Outcome:
+def record_dispatch(fact: DispatchReport, unit: UnitOfWork, clock: Clock) -> Outcome:
     talk = conversation(unit, fact.conversation_id)
     if fact.succeeded:
         talk.record_dispatch(message_id=fact.message_id, wamid=fact.wamid, trace=fact.trace)
@@ -179,8 +179,8 @@ def record_hand_off(fact: HandOffRequest, unit: UnitOfWork, clock: Clock) -> Out
     return APPLIED
 
 
-def record_flow(fact: FlowProgress, unit: UnitOfWork, clock: Clock) -> Outcome:
-    conversation(unit, fact.conversation_id).record_flow_step(
+def reach_flow_step(fact: FlowStepReached, unit: UnitOfWork, clock: Clock) -> Outcome:
+    conversation(unit, fact.conversation_id).reach_flow_step(
         flow_id=fact.flow_id, step_id=fact.step_id, data=fact.data, completed=fact.completed
     )
     return APPLIED
@@ -204,7 +204,7 @@ HANDLERS: dict[type[Any], Callable[[Any, UnitOfWork, Clock], Outcome]] = {
     InboundMessage: record_inbound,
     StatusReport: record_status,
     DraftedReply: accept_draft,
-    DispatchResult: record_dispatch,
+    DispatchReport: record_dispatch,
     HandOffRequest: record_hand_off,
-    FlowProgress: record_flow,
+    FlowStepReached: reach_flow_step,
 }

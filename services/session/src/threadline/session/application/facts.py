@@ -50,7 +50,9 @@ class DraftedReply:
 
 
 @dataclass(frozen=True, slots=True)
-class DispatchResult:
+class DispatchReport:
+    """Outbound's report of a send: the wamid the Graph API named it by, or why it failed."""
+
     message_id: UUID
     conversation_id: UUID
     wamid: str = ""
@@ -75,7 +77,7 @@ class HandOffRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class FlowProgress:
+class FlowStepReached:
     """A structured flow run by the assistant reached a step."""
 
     conversation_id: UUID
@@ -99,4 +101,6 @@ class OutboundRequest:
     author: str = "agent"
 
 
-Fact = InboundMessage | StatusReport | DraftedReply | DispatchResult | HandOffRequest | FlowProgress
+Fact = (
+    InboundMessage | StatusReport | DraftedReply | DispatchReport | HandOffRequest | FlowStepReached
+)

@@ -12,11 +12,20 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2, outbound_pb2
+from threadline.messaging.topology import (
+    FLOW_STEP_REACHED,
+    HAND_OFF_REQUESTED,
+    INBOUND_MESSAGE_RECEIVED,
+    MESSAGE_DISPATCH_FAILED,
+    MESSAGE_DISPATCHED,
+    MESSAGE_STATUS_REPORTED,
+    REPLY_DRAFTED,
+)
 from threadline.session.application.facts import (
-    DispatchResult,
+    DispatchReport,
     DraftedReply,
     Fact,
-    FlowProgress,
+    FlowStepReached,
     HandOffRequest,
     InboundMessage,
     StatusReport,
@@ -147,7 +156,7 @@ def _draft(data: bytes, trace: str) -> Fact:
 
 def _dispatched(data: bytes, trace: str) -> Fact:
     fact = outbound_pb2.MessageDispatched.FromString(data)
-    return DispatchResult(
+    return DispatchReport(
         message_id=UUID(fact.message_id),
         conversation_id=UUID(fact.conversation_id),
         wamid=fact.wamid,
@@ -157,7 +166,7 @@ def _dispatched(data: bytes, trace: str) -> Fact:
 
 def _dispatch_failed(data: bytes, trace: str) -> Fact:
     fact = outbound_pb2.MessageDispatchFailed.FromString(data)
-    return DispatchResult(
+    return DispatchReport(
         message_id=UUID(fact.message_id),
         conversation_id=UUID(fact.conversation_id),
         error_code=fact.error.code,
@@ -179,7 +188,7 @@ def _hand_off(data: bytes, trace: str) -> Fact:
 
 def _flow(data: bytes, trace: str) -> Fact:
     fact = ai_pb2.FlowStepReached.FromString(data)
-    return FlowProgress(
+    return FlowStepReached(
         conversation_id=UUID(fact.conversation_id),
         flow_id=fact.flow_id,
         step_id=fact.step_id,
@@ -189,14 +198,18 @@ def _flow(data: bytes, trace: str) -> Fact:
     )
 
 
+# By the last token of the subject each fact comes on (the topology's routes name them).
 DECODERS: dict[str, Callable[[bytes, str], Fact]] = {
-    "HandOffRequested": _hand_off,
-    "FlowStepReached": _flow,
-    "InboundMessageReceived": _inbound,
-    "MessageStatusReported": _status,
-    "ReplyDrafted": _draft,
-    "Dispatched": _dispatched,
-    "DispatchFailed": _dispatch_failed,
+    route.pattern.rsplit(".", 1)[-1]: decoder
+    for route, decoder in (
+        (HAND_OFF_REQUESTED, _hand_off),
+        (FLOW_STEP_REACHED, _flow),
+        (INBOUND_MESSAGE_RECEIVED, _inbound),
+        (MESSAGE_STATUS_REPORTED, _status),
+        (REPLY_DRAFTED, _draft),
+        (MESSAGE_DISPATCHED, _dispatched),
+        (MESSAGE_DISPATCH_FAILED, _dispatch_failed),
+    )
 }
 
 

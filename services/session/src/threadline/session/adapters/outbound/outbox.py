@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from threadline.messaging.failures import describe
 from threadline.messaging.relay import OutboxRecord
-from threadline.messaging.topology import Topology
+from threadline.messaging.topology import UNREADABLE_SESSION_EVENT, Topology
+from threadline.session.adapters.integration_events.session_events import SessionEvents, event_id
+from threadline.session.adapters.outbound.stored_records import Record, StoredRecords
 from threadline.session.application.conversations import Conversations
-from threadline.session.integration_events import SessionEvents, event_id
-from threadline.session.stored_records import Record, StoredRecords
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class StoredEvents:
             log.exception("stored event at position %d cannot be read", position)
             return OutboxRecord(
                 position=position,
-                subject=self._topology.subject("session.events", "Unreadable"),
+                subject=self._topology.publish_subject(UNREADABLE_SESSION_EVENT),
                 payload=bytes(state),
                 msg_id=event_id(originator_id, version),
                 headers={TOPIC: topic[:500]},

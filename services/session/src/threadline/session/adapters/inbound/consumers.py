@@ -1,4 +1,6 @@
-"""NATS consumers: facts from ingest, ai_responder and outbound, recorded in micro-batches."""
+"""The NATS consumers' handler: facts from ingest, ai_responder and outbound (one durable
+consumer per upstream stream, `durables_of("session")` in the topology), recorded in
+micro-batches."""
 
 from __future__ import annotations
 
@@ -8,22 +10,14 @@ from collections.abc import Sequence
 from opentelemetry import trace
 
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Retry, Settlement
-from threadline.messaging.topology import AI_EVENTS, INGEST_EVENTS, OUTBOUND_EVENTS
 from threadline.servicekit.telemetry import context_from_headers, inject_trace_headers
+from threadline.session.adapters.integration_events.incoming_facts import UnknownFact, decode_fact
+from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.application.facts import Fact
 from threadline.session.application.outcomes import Applied, Ignored, NotYet, Outcome, Rejected
-from threadline.session.incoming_facts import UnknownFact, decode_fact
-from threadline.session.writer import EventStoreWriter
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("threadline.session")
-
-# (durable consumer, stream, subject root) — one durable consumer per upstream stream.
-SOURCES = (
-    ("session-ingest", INGEST_EVENTS, "ingest.events"),
-    ("session-drafts", AI_EVENTS, "ai_responder.events"),
-    ("session-dispatches", OUTBOUND_EVENTS, "outbound.events"),
-)
 
 
 class FactRecorder:

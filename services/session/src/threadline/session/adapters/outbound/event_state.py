@@ -34,14 +34,16 @@ STANDARD = {"uuid_hex": UUIDAsHex, "decimal_str": DecimalAsStr, "datetime_iso": 
 
 
 def quick_path_applies(mapper: Mapper[Any]) -> bool:
-    """The app stores plain JSON with only the library's default transcodings."""
+    """The app stores plain JSON with the library's default transcodings. Others it registers
+    (for its snapshots) are harmless: a `_type_` this module does not decode sends the record
+    to the library's path."""
     transcoder = mapper.transcoder
-    return (
-        type(transcoder) is JSONTranscoder
-        and mapper.cipher is None
-        and mapper.compressor is None
-        and {name: type(t) for name, t in transcoder.names.items()} == STANDARD
-    )
+    if type(transcoder) is not JSONTranscoder:
+        return False
+    if mapper.cipher is not None or mapper.compressor is not None:
+        return False
+    names = transcoder.names
+    return all(type(names.get(name)) is kind for name, kind in STANDARD.items())
 
 
 def uuid_text(hex_digits: str) -> str | None:

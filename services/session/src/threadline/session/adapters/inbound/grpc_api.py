@@ -22,6 +22,10 @@ from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.servicekit.auth import PermissionDenied, current_principal
 from threadline.servicekit.errors import quoted
 from threadline.servicekit.validation import RequestRules, Rule, field_rules, json_value
+from threadline.session.adapters.integration_events.incoming_facts import content
+from threadline.session.adapters.integration_events.session_events import SessionEvents
+from threadline.session.adapters.outbound.stored_records import StoredRecords
+from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import OutboundRequest
 from threadline.session.domain.business_number import Template, TemplateNotFound
@@ -32,10 +36,6 @@ from threadline.session.domain.errors import (
     InvalidTransition,
     WindowClosed,
 )
-from threadline.session.incoming_facts import content
-from threadline.session.integration_events import SessionEvents
-from threadline.session.stored_records import StoredRecords
-from threadline.session.writer import EventStoreWriter
 
 
 class InvalidRequest(Exception):
@@ -148,8 +148,8 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
         current_principal().require_role(role)
         conversation_id = parse_id(raw_id, "conversation_id")
         # On the writer thread: it changes cached aggregates in place.
-        talk = await self._writer.run(self._app.find_conversation, conversation_id)
-        if not current_principal().can_see(talk.phone_number_id):
+        number = await self._writer.run(self._app.business_number_of, conversation_id)
+        if not current_principal().can_see(number):
             raise ConversationNotFound(conversation_id)
         return conversation_id
 

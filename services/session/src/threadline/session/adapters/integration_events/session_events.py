@@ -1,4 +1,5 @@
-"""Stored events → `SessionEvent` protos on `session.events.<Aggregate>.<Event>`.
+"""Stored events → `SessionEvent` protos, published on the topology's `SESSION_EVENT` route
+(`<Aggregate>.<Event>` under the session's stream).
 
 Records are decoded without building domain event objects (`event_state`); a record the quick
 path cannot decode exactly, or an event class that upcasts, goes through the library's mapper.
@@ -17,11 +18,16 @@ from eventsourcing.utils import resolve_topic
 
 from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.messaging.relay import OutboxRecord
-from threadline.messaging.topology import Topology
+from threadline.messaging.topology import SESSION_EVENT, Topology
+from threadline.session.adapters.integration_events.event_bodies import (
+    BODIES,
+    Body,
+    Fields,
+    set_time,
+)
+from threadline.session.adapters.outbound.event_state import StateReader, quick_path_applies
+from threadline.session.adapters.outbound.stored_records import Record
 from threadline.session.domain.identity import NAMESPACE
-from threadline.session.event_bodies import BODIES, Body, Fields, set_time
-from threadline.session.event_state import StateReader, quick_path_applies
-from threadline.session.stored_records import Record
 
 log = logging.getLogger(__name__)
 _NAMESPACE_HASH = hashlib.sha1(NAMESPACE.bytes, usedforsecurity=False)
@@ -85,6 +91,7 @@ class SessionEvents:
         self._mapper = mapper
         self._quick = quick_path_applies(mapper)
         self._kinds: dict[str, tuple[EventKind, StateReader | None]] = {}
+        self._subjects: dict[tuple[Topology, str], str] = {}
 
     def decode(self, record: Record) -> pb.SessionEvent:
         event = pb.SessionEvent()
@@ -96,11 +103,20 @@ class SessionEvents:
         kind, trace = self.decode_into(record, event)
         return OutboxRecord(
             position=record[0],
-            subject=topology.subject("session.events", kind.aggregate, kind.name),
+            subject=self._subject(topology, kind),
             payload=event.SerializeToString(),
             msg_id=event.event_id,
             headers={"traceparent": trace} if trace else {},
         )
+
+    def _subject(self, topology: Topology, kind: EventKind) -> str:
+        subject = self._subjects.get((topology, kind.event_type))
+        if subject is None:
+            subject = topology.publish_subject(
+                SESSION_EVENT, aggregate=kind.aggregate, event=kind.name
+            )
+            self._subjects[(topology, kind.event_type)] = subject
+        return subject
 
     def decode_into(self, record: Record, event: pb.SessionEvent) -> tuple[EventKind, Any]:
         """Fills the empty `event`; the record's kind and the trace it was recorded under."""

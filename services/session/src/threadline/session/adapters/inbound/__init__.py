@@ -1,0 +1,1 @@
+"""What calls the session: the NATS consumers of upstream facts and the gRPC API."""

@@ -1,0 +1,83 @@
+"""The PostgreSQL event store as the session uses it: a faster insert, the histories of many
+aggregates read with one query (the application's `StoredHistories` port), and a readiness
+check."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import sql
+from psycopg.rows import DictRow
+
+from threadline.messaging.failures import describe
+from threadline.servicekit.ops_http import ReadinessCheck
+
+
+class ArrayInsertRecorder(PostgresApplicationRecorder):
+    """The library's locked `INSERT … RETURNING`, with the rows sent as four binary arrays.
+
+    The stock recorder sends one array of composites, which psycopg writes as escaped text (a
+    regex per row); measured in `make bench` at about half this one's insert rate. The table
+    lock (notification ids in commit order, which the relay relies on) and NOTIFY are kept.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.insert_events_statement = sql.SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
+        self.select_histories_statement = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
+
+    def _insert_stored_events(
+        self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        curs.execute(self.insert_events_statement, columns)
+
+    def select_histories(self, ids: Sequence[UUID]) -> list[StoredEvent]:
+        """The stored events of the aggregates among `ids`, by aggregate and version."""
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(self.select_histories_statement, (list(ids),)).fetchall()
+        return [
+            StoredEvent(row["originator_id"], row["originator_version"], row["topic"], row["state"])
+            for row in rows
+        ]
+
+
+RECORDER_TOPIC = f"{__name__}:ArrayInsertRecorder"
+READINESS_TIMEOUT = 5.0  # seconds a readiness probe waits for the store
+
+
+def store_reachable(recorder: ApplicationRecorder) -> ReadinessCheck:
+    """Ready while the event store answers a cheap query (on a worker thread)."""
+
+    async def check() -> str | None:
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(recorder.max_notification_id), READINESS_TIMEOUT
+            )
+        except TimeoutError:
+            return f"the event store did not answer within {READINESS_TIMEOUT:.0f}s"
+        except Exception as error:
+            return f"the event store is unreachable: {describe(error)}"
+        return None
+
+    return check
