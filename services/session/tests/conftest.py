@@ -1,21 +1,26 @@
-"""Unit-test helpers: the application on eventsourcing's in-memory persistence, and a
-history with every kind of stored event."""
+"""Test helpers: the application on eventsourcing's in-memory persistence (unit tests), on
+PostgreSQL and as the whole service (integration tests: their fixtures name `database_url` or
+`nats_server_url`), and a history with every kind of stored event."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
 from uuid import uuid4
 
+import nats
 import pytest
+from nats.js import JetStreamContext
 
 from threadline.contracts.events.v1 import session_pb2 as pb
+from threadline.servicekit.clock import Clock, utc_now
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage
+from threadline.session.config import SessionConfig
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
@@ -35,6 +40,64 @@ def app(clock: FakeClock) -> Conversations:
 
 
 InboundFactory = Callable[..., InboundMessage]
+ConfigFactory = Callable[..., SessionConfig]
+AppFactory = Callable[..., Conversations]
+
+
+@pytest.fixture
+def session_config(nats_server_url: str, database_url: str, nats_namespace: str) -> ConfigFactory:
+    """The service's settings for this test's NATS namespace and database; any field can be
+    given (gRPC and ops on free ports unless given)."""
+
+    def make(**settings: object) -> SessionConfig:
+        defaults: dict[str, object] = {
+            "nats_url": nats_server_url,
+            "nats_namespace": nats_namespace,
+            "database_url": database_url,
+            "api_tokens": "",
+            "grpc_port": 0,
+            "ops_port": 0,
+        }
+        return SessionConfig(**(defaults | settings))  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def service_clock() -> FakeClock:
+    """The running service's clock, from now (NATS and PostgreSQL stamp real times)."""
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
+async def js(nats_server_url: str) -> AsyncIterator[JetStreamContext]:
+    """JetStream, as the services around the session use it (publishing facts, reading events)."""
+    connection = await nats.connect(nats_server_url)
+    yield connection.jetstream()
+    await connection.close()
+
+
+@pytest.fixture
+def postgres_app(database_url: str) -> Iterator[AppFactory]:
+    """Applications on this test's PostgreSQL database (closed after the test), as the service
+    makes them; `fastforward=True` when more than one writes."""
+    apps: list[Conversations] = []
+
+    def make(clock: Clock = utc_now, *, fastforward: bool = False) -> Conversations:
+        config = SessionConfig(
+            nats_url="",
+            nats_namespace="",
+            database_url=database_url,
+            api_tokens="",
+            cache_fastforward=fastforward,
+        )
+        app = Conversations(config.event_store_env(), clock=clock)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
 
 
 @pytest.fixture
@@ -194,7 +257,7 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
     talk.record_dispatch_failure(
         message_id=failed, code=131026, title="Message undeliverable", detail="no WhatsApp"
     )
-    talk.record_flow_step(
+    talk.reach_flow_step(
         flow_id="order", step_id="size", data={"answers": {"size": "M", "qty": 2}}, completed=False
     )
     talk.hand_off(reason="asked for a person", by="ai")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -15,11 +15,10 @@ from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.servicekit.auth import TokenRegistry, hash_token
 from threadline.servicekit.grpc_kit import Registration, start_grpc_server
+from threadline.session.adapters.inbound.grpc_api import ERRORS, EventLogServicer
 from threadline.session.application.conversations import Conversations
-from threadline.session.config import SessionConfig
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.conversation import Conversation
-from threadline.session.grpc_api import ERRORS, EventLogServicer
 
 EveryEventType = Callable[..., None]
 TOKENS = {"reader": "read:*", "scoped": "read:pn-every", "other": "read:pn-7", "writer": "write:*"}
@@ -30,11 +29,8 @@ def auth(token: str = "reader") -> tuple[tuple[str, str]]:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Conversations]:
-    config = SessionConfig(nats_url="", nats_namespace="", database_url=database_url, api_tokens="")
-    app = Conversations(config.event_store_env())
-    yield app
-    app.close()
+def store(postgres_app: Callable[..., Conversations]) -> Conversations:
+    return postgres_app()
 
 
 @pytest.fixture

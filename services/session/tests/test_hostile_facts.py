@@ -17,16 +17,17 @@ from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.ingest.adapters.integration_events import integration_event
 from threadline.ingest.domain.webhook_parser import parse_document
 from threadline.messaging.topology import Topology
+from threadline.rules.window import CustomerServiceWindow
+from threadline.servicekit.clock import later
+from threadline.session.adapters.integration_events.incoming_facts import decode_fact
+from threadline.session.adapters.integration_events.session_events import SessionEvents
+from threadline.session.adapters.outbound.stored_records import StoredRecords
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import DraftedReply, InboundMessage
 from threadline.session.application.outcomes import APPLIED
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.domain.conversation import Conversation
-from threadline.session.domain.window import later, window_closes_at, window_is_open
-from threadline.session.incoming_facts import decode_fact
-from threadline.session.integration_events import SessionEvents
-from threadline.session.stored_records import StoredRecords
 
 InboundFactory = Callable[..., InboundMessage]
 LATEST = datetime.max.replace(tzinfo=UTC)
@@ -44,8 +45,10 @@ def test_window_arithmetic_saturates_at_the_latest_moment() -> None:
     near_the_end = LATEST - timedelta(hours=1)
 
     assert later(near_the_end, timedelta(hours=72)) == LATEST
-    assert window_closes_at(near_the_end) == LATEST
-    assert window_is_open(near_the_end, datetime(2026, 5, 1, tzinfo=UTC))
+    assert CustomerServiceWindow.of(last_inbound_at=near_the_end).closes_at == LATEST
+    assert CustomerServiceWindow.of(last_inbound_at=near_the_end).is_open(
+        datetime(2026, 5, 1, tzinfo=UTC)
+    )
     assert later(datetime(2026, 5, 1, tzinfo=UTC), timedelta(hours=24)) == datetime(
         2026, 5, 2, tzinfo=UTC
     )
@@ -70,7 +73,7 @@ def test_a_far_future_message_with_a_referral_is_recorded_and_later_drafts_are_q
     second = app.record_facts([draft])
 
     assert (first, second) == ([APPLIED], [APPLIED])
-    assert app.find_conversation(conversation.id).window_closes_at() == LATEST
+    assert app.find_conversation(conversation.id).window.closes_at == LATEST
 
 
 # Facts from ingest ------------------------------------------------------------------------------
@@ -304,4 +307,4 @@ def test_a_status_naming_a_customers_message_or_reaction_changes_nothing() -> No
 
     for wamid in ("wamid.in.1", "wamid.in.2"):
         assert talk.report_status(wamid=wamid, status="read", reported_at=at) is False
-    assert [m["status"] for m in talk.messages.values()] == ["received"]
+    assert [m.status for m in talk.messages.values()] == ["received"]

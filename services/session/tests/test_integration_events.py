@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from eventsourcing.domain import Aggregate
 
+from threadline.session.adapters.integration_events.event_bodies import BODIES
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
-from threadline.session.event_bodies import BODIES
 
 AGGREGATES = (Contact, ContactKey, Conversation, BusinessNumber)
 

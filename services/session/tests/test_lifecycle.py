@@ -10,24 +10,24 @@ import pytest
 
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
-from threadline.session.application.facts import DraftedReply, FlowProgress, InboundMessage
+from threadline.session.application.facts import DraftedReply, FlowStepReached, InboundMessage
 from threadline.session.application.outcomes import APPLIED, Ignored
 from threadline.session.application.unit_of_work import UnitOfWork
-from threadline.session.domain.conversation import Conversation
+from threadline.session.application.views import ConversationView
 from threadline.session.domain.errors import InvalidTransition
 from threadline.testing.clock import FakeClock
 
 InboundFactory = Callable[..., InboundMessage]
 
 
-def started(app: Conversations, inbound: InboundFactory, wa_id: str) -> Conversation:
+def started(app: Conversations, inbound: InboundFactory, wa_id: str) -> ConversationView:
     app.record_facts([inbound(wa_id=wa_id)])
     contact = find_contact(UnitOfWork(app.repository), "pn-1", wa_id, "")
     assert contact is not None and contact.open_conversation_id is not None
     return app.find_conversation(contact.open_conversation_id)
 
 
-def draft(conversation: Conversation) -> DraftedReply:
+def draft(conversation: ConversationView) -> DraftedReply:
     return DraftedReply(
         draft_id=uuid4().hex,
         conversation_id=conversation.id,
@@ -141,7 +141,7 @@ def test_an_idle_conversation_with_an_unfinished_flow_is_abandoned(
     conversation = started(app, inbound, "15552009")
     app.record_facts(
         [
-            FlowProgress(
+            FlowStepReached(
                 conversation_id=conversation.id,
                 flow_id="booking",
                 step_id="ask-date",
@@ -168,7 +168,7 @@ def test_the_flow_records_its_step_data_and_completion(
     app: Conversations, inbound: InboundFactory
 ) -> None:
     conversation = started(app, inbound, "15552010")
-    step = FlowProgress(
+    step = FlowStepReached(
         conversation_id=conversation.id,
         flow_id="booking",
         step_id="done",

@@ -7,19 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 from threadline.contracts.events.v1 import common_pb2, ingest_pb2
+from threadline.session.adapters.integration_events.incoming_facts import decode_fact
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage
 from threadline.session.application.unit_of_work import UnitOfWork
-from threadline.session.domain.conversation import Conversation
+from threadline.session.application.views import ConversationView
 from threadline.session.domain.identity import inbound_message_id
-from threadline.session.adapters.integration_events.incoming_facts import decode_fact
 from threadline.testing.samples import webhook_sample
 
 InboundFactory = Callable[..., InboundMessage]
 
 
-def conversation_of(app: Conversations, wa_id: str) -> Conversation:
+def conversation_of(app: Conversations, wa_id: str) -> ConversationView:
     contact = find_contact(UnitOfWork(app.repository), "pn-1", wa_id, "")
     assert contact is not None and contact.open_conversation_id is not None
     return app.find_conversation(contact.open_conversation_id)
@@ -54,7 +54,7 @@ def test_an_edit_is_recorded_against_the_message_it_changes(
 
     conversation = conversation_of(app, "15554001")
     assert conversation.knows("wamid.edit")
-    assert conversation.messages[str(inbound_message_id("wamid.original"))]["status"] == "received"
+    assert conversation.messages[str(inbound_message_id("wamid.original"))].status == "received"
 
 
 def test_a_revoke_marks_the_message_deleted(app: Conversations, inbound: InboundFactory) -> None:
@@ -72,7 +72,7 @@ def test_a_revoke_marks_the_message_deleted(app: Conversations, inbound: Inbound
     )
 
     conversation = conversation_of(app, "15554002")
-    assert conversation.messages[str(inbound_message_id("wamid.gone"))]["status"] == "deleted"
+    assert conversation.messages[str(inbound_message_id("wamid.gone"))].status == "deleted"
 
 
 def test_a_reaction_and_its_removal_are_both_kept(

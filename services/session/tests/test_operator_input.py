@@ -8,7 +8,7 @@ is said about it.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import grpc
-import nats
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import HealthCheck, event, given, settings
@@ -25,9 +24,9 @@ from nats.js import JetStreamContext
 
 from threadline.contracts.events.v1 import common_pb2, ingest_pb2
 from threadline.contracts.session.v1 import session_pb2 as pb
-from threadline.messaging.topology import Topology
+from threadline.messaging.topology import INBOUND_MESSAGE_RECEIVED, Topology
 from threadline.servicekit.auth import hash_token
-from threadline.session.bootstrap import SessionService, bootstrap
+from threadline.session.bootstrap import RunningSession, bootstrap
 from threadline.session.config import SessionConfig
 from threadline.session.domain.business_number import business_number_id
 from threadline.session.domain.contact import contact_key_id
@@ -44,6 +43,7 @@ TOKENS = {
 }
 CONVERSATION_COMMANDS = ("SendMessage", "UpdateConversationStatus", "HandOff", "ResumeAutopilot")
 METHODS = {m.name: m for m in session_methods()}
+ConfigFactory = Callable[..., SessionConfig]
 
 
 def auth(token: str) -> tuple[tuple[str, str]]:
@@ -52,7 +52,7 @@ def auth(token: str) -> tuple[tuple[str, str]]:
 
 @dataclass
 class Session:
-    service: SessionService
+    service: RunningSession
     channel: grpc.aio.Channel
     js: JetStreamContext
     topology: Topology
@@ -71,7 +71,7 @@ class Session:
         fact.sent_at.FromDatetime(datetime.now(UTC))
         fact.received_at.FromDatetime(datetime.now(UTC))
         await self.js.publish(
-            self.topology.subject("ingest.events", number, "InboundMessageReceived"),
+            self.topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id=number),
             fact.SerializeToString(),
             headers={"Nats-Msg-Id": fact.wamid},
         )
@@ -93,23 +93,16 @@ class Session:
 
 @pytest.fixture
 async def session(
-    nats_server_url: str, database_url: str, nats_namespace: str
+    session_config: ConfigFactory, js: JetStreamContext, nats_namespace: str
 ) -> AsyncIterator[Session]:
-    config = SessionConfig(
-        nats_url=nats_server_url,
-        nats_namespace=nats_namespace,
-        database_url=database_url,
-        api_tokens=";".join(f"{hash_token(name)}:{grant}" for name, grant in TOKENS.items()),
-        grpc_port=0,
-        ops_port=0,
+    config = session_config(
+        api_tokens=";".join(f"{hash_token(name)}:{grant}" for name, grant in TOKENS.items())
     )
     async with AsyncExitStack() as stack:
         service = await bootstrap(config, stack)
-        client = await nats.connect(nats_server_url)
-        stack.push_async_callback(client.close)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}")
         stack.push_async_callback(channel.close)
-        yield Session(service, channel, client.jetstream(), Topology(nats_namespace))
+        yield Session(service, channel, js, Topology(nats_namespace))
 
 
 def conversation_request(name: str, conversation_id: str) -> Any:

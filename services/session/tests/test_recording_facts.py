@@ -6,27 +6,28 @@ from uuid import uuid4
 
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import (
-    DispatchResult,
+    DispatchReport,
     DraftedReply,
     InboundMessage,
     StatusReport,
 )
 from threadline.session.application.outcomes import APPLIED, Ignored, Rejected
+from threadline.session.application.views import ConversationView
 from threadline.session.domain.contact import Contact
-from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.identity import contact_id, drafted_message_id
+from threadline.session.domain.message_state import MessageState
 from threadline.testing.clock import FakeClock
 
 InboundFactory = Callable[..., InboundMessage]
 
 
-def conversation_of(app: Conversations, phone_number_id: str, wa_id: str) -> Conversation:
+def conversation_of(app: Conversations, phone_number_id: str, wa_id: str) -> ConversationView:
     contact = app.repository.get(contact_id(phone_number_id, wa_id, ""))
     assert isinstance(contact, Contact) and contact.open_conversation_id is not None
     return app.find_conversation(contact.open_conversation_id)
 
 
-def draft_for(conversation: Conversation, text: str = "Hi!") -> DraftedReply:
+def draft_for(conversation: ConversationView, text: str = "Hi!") -> DraftedReply:
     return DraftedReply(
         draft_id=f"d-{uuid4().hex}",
         conversation_id=conversation.id,
@@ -93,7 +94,7 @@ def test_a_draft_is_queued_once_however_often_it_arrives(
 
     conversation = conversation_of(app, "pn-1", "15550005")
     state = conversation.messages[str(drafted_message_id(draft.draft_id))]
-    assert state == {"direction": "out", "wamid": "", "status": "queued"}
+    assert state == MessageState(direction="out", wamid="", status="queued")
     assert len(conversation.messages) == 2
 
 
@@ -119,7 +120,7 @@ def test_late_statuses_are_recorded_but_never_move_a_message_back(
     app.record_facts(
         [
             draft,
-            DispatchResult(
+            DispatchReport(
                 message_id=message_id, conversation_id=conversation.id, wamid="wamid.out7"
             ),
         ]
@@ -142,7 +143,7 @@ def test_late_statuses_are_recorded_but_never_move_a_message_back(
     final = conversation_of(app, "pn-1", "15550007").messages[str(message_id)]
     assert outcomes[:3] == [APPLIED, APPLIED, APPLIED]  # late ones are recorded…
     assert isinstance(outcomes[3], Ignored)  # …once
-    assert final["status"] == "read"  # …and never move the message back
+    assert final.status == "read"  # …and never move the message back
 
 
 def test_a_status_for_a_message_not_sent_from_here_is_ignored_with_the_reason(
@@ -205,7 +206,7 @@ def test_a_status_that_overtakes_its_dispatch_result_is_applied_when_the_wamid_i
     held = app.record_facts([early])
     app.record_facts(
         [
-            DispatchResult(
+            DispatchReport(
                 message_id=message_id, conversation_id=conversation.id, wamid="wamid.out10"
             )
         ]
@@ -213,5 +214,5 @@ def test_a_status_that_overtakes_its_dispatch_result_is_applied_when_the_wamid_i
 
     final = conversation_of(app, "pn-1", "15550010")
     assert held == [APPLIED]
-    assert final.messages[str(message_id)]["status"] == "delivered"
+    assert final.messages[str(message_id)].status == "delivered"
     assert final.early_statuses == {}

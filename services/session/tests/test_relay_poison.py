@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import random
 import string
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +20,6 @@ from typing import Any
 from uuid import uuid4
 
 import aiohttp
-import nats
 import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -30,43 +29,35 @@ from nats.js.api import RawStreamMsg
 from threadline.contracts.events.v1 import common_pb2, ingest_pb2
 from threadline.messaging.dead_letters import ORIGINAL_SHA256, ORIGINAL_SIZE, REASON, TRUNCATED
 from threadline.messaging.relay import EVENT_ID, POSITION
-from threadline.messaging.topology import DEAD_LETTERS, SESSION_EVENTS, Topology
+from threadline.messaging.topology import (
+    DEAD_LETTERS,
+    INBOUND_MESSAGE_RECEIVED,
+    SESSION_EVENTS,
+    Topology,
+)
 from threadline.servicekit.auth import hash_token
+from threadline.session.adapters.outbound.outbox import StoredEvents
 from threadline.session.application import fact_handlers
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage
 from threadline.session.application.outcomes import NotYet, Rejected
-from threadline.session.bootstrap import SessionService, bootstrap
+from threadline.session.bootstrap import RunningSession, bootstrap
 from threadline.session.config import SessionConfig
-from threadline.session.outbox import StoredEvents
 from threadline.testing import eventually
 from threadline.testing.clock import FakeClock
 
 TOKEN = "relay-poison-token"
+ConfigFactory = Callable[..., SessionConfig]
 MIB = 1024 * 1024
 
 
 @pytest.fixture
 async def service(
-    nats_server_url: str, database_url: str, nats_namespace: str
-) -> AsyncIterator[SessionService]:
-    config = SessionConfig(
-        nats_url=nats_server_url,
-        nats_namespace=nats_namespace,
-        database_url=database_url,
-        api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*",
-        grpc_port=0,
-        ops_port=0,
-    )
+    session_config: ConfigFactory, service_clock: FakeClock
+) -> AsyncIterator[RunningSession]:
+    config = session_config(api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*")
     async with AsyncExitStack() as stack:
-        yield await bootstrap(config, stack, clock=FakeClock(datetime.now(UTC)))
-
-
-@pytest.fixture
-async def js(nats_server_url: str) -> AsyncIterator[JetStreamContext]:
-    connection = await nats.connect(nats_server_url)
-    yield connection.jetstream()
-    await connection.close()
+        yield await bootstrap(config, stack, clock=service_clock)
 
 
 async def stream_messages(js: JetStreamContext, stream: str) -> list[RawStreamMsg]:
@@ -115,7 +106,7 @@ async def metrics(port: int) -> str:
 
 
 async def test_an_event_too_large_to_publish_is_dead_lettered_and_the_relay_goes_on(
-    service: SessionService, js: JetStreamContext, nats_namespace: str
+    service: RunningSession, js: JetStreamContext, nats_namespace: str
 ) -> None:
     topology = Topology(nats_namespace)
     # Through the session's own code, as a fact that made it past ingest would be stored.
@@ -130,7 +121,7 @@ async def test_an_event_too_large_to_publish_is_dead_lettered_and_the_relay_goes
     # Another customer writes afterwards, through NATS as ingest publishes facts.
     fact = inbound_fact("15557100002")
     await js.publish(
-        topology.subject("ingest.events", "pn-relay", "InboundMessageReceived"),
+        topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="pn-relay"),
         fact.SerializeToString(),
         headers={"Nats-Msg-Id": fact.wamid},
     )

@@ -17,13 +17,12 @@ from eventsourcing.persistence import StoredEvent
 
 from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.messaging.topology import Topology
+from threadline.session.adapters.integration_events.event_bodies import BODIES
+from threadline.session.adapters.integration_events.session_events import SessionEvents, event_id
+from threadline.session.adapters.outbound.stored_records import StoredRecords
 from threadline.session.application.conversations import Conversations
-from threadline.session.config import SessionConfig
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.identity import NAMESPACE
-from threadline.session.event_bodies import BODIES
-from threadline.session.integration_events import SessionEvents, event_id
-from threadline.session.stored_records import StoredRecords
 
 SameEvent = Callable[[pb.SessionEvent, pb.SessionEvent], None]
 EveryEventType = Callable[..., None]
@@ -38,11 +37,8 @@ def store(request: pytest.FixtureRequest) -> Iterator[Conversations]:
     if request.param == "memory":
         yield Conversations({"PERSISTENCE_MODULE": "eventsourcing.popo"})
         return
-    database_url = request.getfixturevalue("database_url")
-    config = SessionConfig(nats_url="", nats_namespace="", database_url=database_url, api_tokens="")
-    app = Conversations(config.event_store_env())
-    yield app
-    app.close()
+    make: Callable[..., Conversations] = request.getfixturevalue("postgres_app")
+    yield make()
 
 
 def oracle(app: Conversations, legacy: ModuleType) -> list[pb.SessionEvent]:
@@ -150,7 +146,7 @@ def test_a_transcoded_value_nested_in_a_json_field_is_decoded_as_the_library_doe
     at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     talk = a_conversation()
     nested_id = uuid4()
-    talk.record_flow_step(
+    talk.reach_flow_step(
         flow_id="f",
         step_id="s",
         data={"id": nested_id, "at": at, "n": [Decimal("2.5")]},

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from uuid import uuid4
 
+import aiohttp
 import grpc
-import nats
+import psycopg
 import pytest
 from nats.js import JetStreamContext
 
@@ -19,45 +20,36 @@ from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.messaging.relay import POSITION
-from threadline.messaging.topology import SESSION_EVENTS, Topology
+from threadline.messaging.topology import (
+    INBOUND_MESSAGE_RECEIVED,
+    INGEST_EVENTS,
+    REPLY_DRAFTED,
+    SESSION_EVENTS,
+    SESSION_INGEST,
+    Topology,
+    durables_of,
+)
 from threadline.servicekit.auth import hash_token
-from threadline.session.bootstrap import SessionService, bootstrap
+from threadline.session.adapters.outbound.event_store import store_reachable
+from threadline.session.bootstrap import RunningSession, bootstrap
 from threadline.session.config import SessionConfig
 from threadline.testing import eventually
 from threadline.testing.clock import FakeClock
 
 TOKEN = "session-test-token"
+ConfigFactory = Callable[..., SessionConfig]
 # A first message stores: the contact, its open conversation, the claim of its wa_id, the
 # business number, the conversation and the message.
 FIRST_MESSAGE_EVENTS = 6
 
 
 @pytest.fixture
-def service_clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC))
-
-
-@pytest.fixture
 async def service(
-    nats_server_url: str, database_url: str, nats_namespace: str, service_clock: FakeClock
-) -> AsyncIterator[SessionService]:
-    config = SessionConfig(
-        nats_url=nats_server_url,
-        nats_namespace=nats_namespace,
-        database_url=database_url,
-        api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*",
-        grpc_port=0,
-        ops_port=0,
-    )
+    session_config: ConfigFactory, service_clock: FakeClock
+) -> AsyncIterator[RunningSession]:
+    config = session_config(api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*")
     async with AsyncExitStack() as stack:
         yield await bootstrap(config, stack, clock=service_clock)
-
-
-@pytest.fixture
-async def js(nats_server_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_server_url)
-    yield nc.jetstream()
-    await nc.close()
 
 
 def inbound_fact(wa_id: str, text: str = "hello") -> ingest_pb2.InboundMessageReceived:
@@ -88,13 +80,13 @@ async def session_events(js: JetStreamContext, topology: Topology) -> list[tuple
 
 
 async def test_an_inbound_fact_is_stored_and_relayed_in_order(
-    service: SessionService, js: JetStreamContext, nats_namespace: str
+    service: RunningSession, js: JetStreamContext, nats_namespace: str
 ) -> None:
     topology = Topology(nats_namespace)
     fact = inbound_fact("15557000001")
 
     await js.publish(
-        topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
+        topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="pn-7"),
         fact.SerializeToString(),
         headers={"Nats-Msg-Id": fact.wamid},
     )
@@ -117,17 +109,17 @@ async def test_an_inbound_fact_is_stored_and_relayed_in_order(
 
 
 async def test_a_redelivered_fact_is_recorded_once(
-    service: SessionService, js: JetStreamContext, nats_namespace: str
+    service: RunningSession, js: JetStreamContext, nats_namespace: str
 ) -> None:
     topology = Topology(nats_namespace)
     fact = inbound_fact("15557000002")
-    subject = topology.subject("ingest.events", "pn-7", "InboundMessageReceived")
+    subject = topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="pn-7")
 
     await js.publish(subject, fact.SerializeToString(), headers={"Nats-Msg-Id": "first"})
     await js.publish(subject, fact.SerializeToString(), headers={"Nats-Msg-Id": "second"})
 
     async def both_handled() -> bool:
-        info = await js.consumer_info(topology.stream("INGEST_EVENTS"), "session-ingest")
+        info = await js.consumer_info(topology.stream(INGEST_EVENTS), SESSION_INGEST.name)
         return (
             info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.stream_seq == 2
         )
@@ -139,12 +131,12 @@ async def test_a_redelivered_fact_is_recorded_once(
 
 
 async def test_a_draft_is_queued_and_the_log_reads_back_in_order(
-    service: SessionService, js: JetStreamContext, nats_namespace: str
+    service: RunningSession, js: JetStreamContext, nats_namespace: str
 ) -> None:
     topology = Topology(nats_namespace)
     fact = inbound_fact("15557000003")
     await js.publish(
-        topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
+        topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="pn-7"),
         fact.SerializeToString(),
         headers={"Nats-Msg-Id": fact.wamid},
     )
@@ -161,7 +153,7 @@ async def test_a_draft_is_queued_and_the_log_reads_back_in_order(
     )
 
     await js.publish(
-        topology.subject("ai_responder.events", "Conversation", "ReplyDrafted"),
+        topology.publish_subject(REPLY_DRAFTED),
         draft.SerializeToString(),
         headers={"Nats-Msg-Id": draft.draft_id},
     )
@@ -178,7 +170,7 @@ async def test_a_draft_is_queued_and_the_log_reads_back_in_order(
 
 
 async def test_the_relay_publishes_what_the_domain_object_path_made(
-    service: SessionService,
+    service: RunningSession,
     js: JetStreamContext,
     nats_namespace: str,
     legacy: ModuleType,
@@ -211,7 +203,7 @@ async def test_the_relay_publishes_what_the_domain_object_path_made(
         )
 
 
-async def test_the_event_log_refuses_a_caller_without_a_token(service: SessionService) -> None:
+async def test_the_event_log_refuses_a_caller_without_a_token(service: RunningSession) -> None:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}")
     log = pb_grpc.EventLogStub(channel)
 
@@ -223,11 +215,11 @@ async def test_the_event_log_refuses_a_caller_without_a_token(service: SessionSe
 
 
 async def first_conversation(
-    service: SessionService, js: JetStreamContext, topology: Topology, wa_id: str
+    service: RunningSession, js: JetStreamContext, topology: Topology, wa_id: str
 ) -> str:
     fact = inbound_fact(wa_id)
     await js.publish(
-        topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
+        topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="pn-7"),
         fact.SerializeToString(),
         headers={"Nats-Msg-Id": fact.wamid},
     )
@@ -239,7 +231,7 @@ async def first_conversation(
 
 
 async def test_an_idle_conversation_is_resolved_automatically_and_relayed(
-    service: SessionService,
+    service: RunningSession,
     js: JetStreamContext,
     nats_namespace: str,
     service_clock: FakeClock,
@@ -257,7 +249,7 @@ async def test_an_idle_conversation_is_resolved_automatically_and_relayed(
 
 
 async def test_operators_hand_off_and_resume_over_grpc(
-    service: SessionService, js: JetStreamContext, nats_namespace: str
+    service: RunningSession, js: JetStreamContext, nats_namespace: str
 ) -> None:
     conversation_id = await first_conversation(service, js, Topology(nats_namespace), "15557000011")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
@@ -289,7 +281,7 @@ async def test_operators_hand_off_and_resume_over_grpc(
 
 
 async def test_a_send_outside_the_window_names_the_templates_that_fit(
-    service: SessionService,
+    service: RunningSession,
     js: JetStreamContext,
     nats_namespace: str,
     service_clock: FakeClock,
@@ -330,15 +322,10 @@ async def test_a_send_outside_the_window_names_the_templates_that_fit(
 
 
 async def test_a_token_for_another_number_cannot_touch_the_conversation(
-    nats_server_url: str, database_url: str, nats_namespace: str, js: JetStreamContext
+    session_config: ConfigFactory, nats_namespace: str, js: JetStreamContext
 ) -> None:
-    config = SessionConfig(
-        nats_url=nats_server_url,
-        nats_namespace=nats_namespace,
-        database_url=database_url,
-        api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*;{hash_token('other')}:write:pn-9",
-        grpc_port=0,
-        ops_port=0,
+    config = session_config(
+        api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*;{hash_token('other')}:write:pn-9"
     )
     async with AsyncExitStack() as stack:
         service = await bootstrap(config, stack)
@@ -356,16 +343,11 @@ async def test_a_token_for_another_number_cannot_touch_the_conversation(
 
 
 async def test_two_session_instances_racing_first_messages_open_one_conversation(
-    nats_server_url: str, database_url: str, nats_namespace: str, js: JetStreamContext
+    session_config: ConfigFactory, nats_namespace: str, js: JetStreamContext
 ) -> None:
     topology = Topology(nats_namespace)
-    config = SessionConfig(
-        nats_url=nats_server_url,
-        nats_namespace=nats_namespace,
-        database_url=database_url,
+    config = session_config(
         api_tokens=f"{hash_token(TOKEN)}:read,write,admin:*",
-        grpc_port=0,
-        ops_port=0,
         batch_size=4,
         cache_fastforward=True,  # two writers: each cache asks the store for newer events
     )
@@ -377,7 +359,7 @@ async def test_two_session_instances_racing_first_messages_open_one_conversation
         await asyncio.gather(
             *(
                 js.publish(
-                    topology.subject("ingest.events", "pn-7", "InboundMessageReceived"),
+                    topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="pn-7"),
                     fact.SerializeToString(),
                     headers={"Nats-Msg-Id": fact.wamid},
                 )
@@ -395,3 +377,37 @@ async def test_two_session_instances_racing_first_messages_open_one_conversation
 
     assert names.count("Conversation.Started") == 1
     assert names.count("Conversation.CustomerMessageReceived") == len(facts)
+
+
+async def readiness(port: int) -> tuple[int, dict[str, object]]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/readyz") as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_readiness_checks_the_database_nats_the_relay_and_every_consumer(
+    service: RunningSession,
+) -> None:
+    consumers = [durable.name for durable in durables_of("session")]
+    assert [loop.name for loop in service.loops] == ["relay", "auto-resolver", *consumers]
+    assert await readiness(service.ops_port) == (200, {"ready": True, "problems": {}})
+
+    service.relay.stop()
+    await eventually(lambda: not service.loops[0].running)
+
+    assert await readiness(service.ops_port) == (
+        503,
+        {"ready": False, "problems": {"relay": "relay stopped"}},
+    )
+
+
+async def test_the_database_check_says_when_the_store_does_not_answer() -> None:
+    class Unreachable:
+        def max_notification_id(self) -> int:
+            raise psycopg.OperationalError("connection refused")
+
+    problem = await store_reachable(Unreachable())()  # type: ignore[arg-type]
+
+    assert problem == "the event store is unreachable: OperationalError: connection refused"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from uuid import uuid4
 
@@ -14,33 +14,18 @@ from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import DraftedReply, InboundMessage
 from threadline.session.application.outcomes import APPLIED, NotYet, Outcome
 from threadline.session.application.unit_of_work import UnitOfWork
-from threadline.session.config import SessionConfig
 from threadline.testing.clock import FakeClock
 
 InboundFactory = Callable[..., InboundMessage]
 
 
-def store(database_url: str, clock: FakeClock, *, fastforward: bool = False) -> Conversations:
-    config = SessionConfig(
-        nats_url="",
-        nats_namespace="",
-        database_url=database_url,
-        api_tokens="",
-        cache_fastforward=fastforward,
-    )
-    return Conversations(config.event_store_env(), clock=clock)
+AppFactory = Callable[..., Conversations]
 
 
 @pytest.fixture
-def two_writers(database_url: str, clock: FakeClock) -> Iterator[tuple[Conversations, ...]]:
+def two_writers(postgres_app: AppFactory, clock: FakeClock) -> tuple[Conversations, ...]:
     # More than one writer: each cache must ask the store for newer events.
-    apps = (
-        store(database_url, clock, fastforward=True),
-        store(database_url, clock, fastforward=True),
-    )
-    yield apps
-    for app in apps:
-        app.close()
+    return (postgres_app(clock, fastforward=True), postgres_app(clock, fastforward=True))
 
 
 def record(app: Conversations, fact: InboundMessage) -> list[Outcome]:
@@ -75,9 +60,9 @@ def test_concurrent_first_messages_from_two_writers_open_one_conversation(
 
 
 def test_a_redelivered_batch_stores_nothing_the_second_time(
-    database_url: str, clock: FakeClock, inbound: InboundFactory
+    postgres_app: AppFactory, clock: FakeClock, inbound: InboundFactory
 ) -> None:
-    app = store(database_url, clock)
+    app = postgres_app(clock)
     batch = [inbound(wa_id=f"1555600{i}") for i in range(5)]
     app.record_facts(batch)
     stored = app.recorder.max_notification_id()
@@ -85,13 +70,12 @@ def test_a_redelivered_batch_stores_nothing_the_second_time(
     app.record_facts(batch)
 
     assert app.recorder.max_notification_id() == stored
-    app.close()
 
 
 def test_a_long_conversation_loads_from_its_snapshot(
-    database_url: str, clock: FakeClock, inbound: InboundFactory
+    postgres_app: AppFactory, clock: FakeClock, inbound: InboundFactory
 ) -> None:
-    app = store(database_url, clock)
+    app = postgres_app(clock)
     app.record_facts([inbound(wa_id="15556100")])
     contact = find_contact(UnitOfWork(app.repository), "pn-1", "15556100", "")
     assert contact is not None and contact.open_conversation_id is not None
@@ -108,7 +92,7 @@ def test_a_long_conversation_loads_from_its_snapshot(
                 for n in range(start, start + 500)
             ]
         )
-    cold = store(database_url, clock)  # no cache: loads from the database
+    cold = postgres_app(clock)  # no cache: loads from the database
 
     started = time.perf_counter()
     conversation = cold.find_conversation(conversation_id)
@@ -119,5 +103,3 @@ def test_a_long_conversation_loads_from_its_snapshot(
     assert snapshots and snapshots[-1].originator_version >= 10_000 - 200
     # Not a speed target (that is `make bench`): evidence that it did not replay 10,000 events.
     print(f"loaded a 10,002-event conversation in {seconds * 1000:.1f} ms")
-    app.close()
-    cold.close()

@@ -13,22 +13,22 @@ from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage, OutboundRequest
 from threadline.session.application.unit_of_work import UnitOfWork
+from threadline.session.application.views import ConversationView
 from threadline.session.domain.business_number import TemplateNotFound
-from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.errors import InvalidMessage, WindowClosed
 from threadline.testing.clock import FakeClock
 
 InboundFactory = Callable[..., InboundMessage]
 
 
-def started(app: Conversations, fact: InboundMessage) -> Conversation:
+def started(app: Conversations, fact: InboundMessage) -> ConversationView:
     app.record_facts([fact])
     contact = find_contact(UnitOfWork(app.repository), fact.phone_number_id, fact.wa_id, "")
     assert contact is not None and contact.open_conversation_id is not None
     return app.find_conversation(contact.open_conversation_id)
 
 
-def text(conversation: Conversation) -> OutboundRequest:
+def text(conversation: ConversationView) -> OutboundRequest:
     return OutboundRequest(
         conversation_id=conversation.id,
         idempotency_key=uuid4().hex,
