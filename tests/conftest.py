@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
 from threadline.ai_responder.config import AiResponderConfig
-from threadline.analytics.bootstrap import start_analytics
+from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.ingest.bootstrap import bootstrap as start_ingest

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-from threadline.analytics.bootstrap import start_analytics
+from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
 
 START_TIMEOUT = 60.0

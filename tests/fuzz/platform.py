@@ -17,12 +17,14 @@ from typing import TextIO
 from tests.fuzz.webhooks import Numbers
 from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
 from threadline.ai_responder.config import AiResponderConfig
-from threadline.analytics.bootstrap import start_analytics
+from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.cli.devstate import DevState, Ports, Secrets
 from threadline.cli.embedded import free_port
 from threadline.cli.supervisor import Supervisor
 from threadline.cli.up import PROCESSES, wait_until_ready
+from threadline.gateway.bootstrap import bootstrap as start_gateway
+from threadline.gateway.config import GatewayConfig
 from threadline.ingest.bootstrap import bootstrap as start_ingest
 from threadline.ingest.config import IngestConfig
 from threadline.messaging.topology import Topology
@@ -177,7 +179,7 @@ async def in_process(
         "THREADLINE_GATEWAY_PORT": "0",
         **{
             f"THREADLINE_{name}_OPS_PORT": "0"
-            for name in ("INGEST", "SESSION", "AI", "OUTBOUND", "ANALYTICS")
+            for name in ("INGEST", "SESSION", "AI", "OUTBOUND", "ANALYTICS", "GATEWAY")
         },
     }
     async with AsyncExitStack() as stack:
@@ -190,10 +192,11 @@ async def in_process(
         await start_ai_responder(AiResponderConfig.from_env(env), stack)
         await start_outbound(OutboundConfig.from_env(env), stack)
         analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)
-        assert analytics.gateway_port is not None
+        env["THREADLINE_ANALYTICS_GRPC_ADDRESS"] = analytics.grpc_address
+        gateway = await start_gateway(GatewayConfig.from_env(env), stack)
         yield Target(
             webhook_url=webhook_url,
-            gateway_port=analytics.gateway_port,
+            gateway_port=gateway.port,
             session_address=f"127.0.0.1:{session.grpc_port}",
             analytics_address=f"127.0.0.1:{analytics.grpc_port}",
             app_secret=env["THREADLINE_WHATSAPP_APP_SECRET"],
@@ -239,6 +242,7 @@ async def processes(
         "THREADLINE_ANALYTICS_GRPC_PORT": str(ports.analytics_grpc),
         "THREADLINE_GATEWAY_PORT": str(ports.gateway),
         "THREADLINE_SESSION_GRPC_ADDRESS": f"127.0.0.1:{ports.session_grpc}",
+        "THREADLINE_ANALYTICS_GRPC_ADDRESS": f"127.0.0.1:{ports.analytics_grpc}",
         "THREADLINE_GRAPH_API_BASE_URL": state.sandbox_url,
         "PYTHONUNBUFFERED": "1",
         **{variable: str(ports.ops[name]) for name, _, variable, _ in PROCESSES},

@@ -19,7 +19,8 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.bootstrap import Analytics, start_analytics
+from threadline.analytics.bootstrap import RunningAnalytics as Service
+from threadline.analytics.bootstrap import bootstrap
 from threadline.analytics.config import AnalyticsConfig
 from threadline.analytics.read_models.database import open_pool
 from threadline.analytics.read_models.schema import migrate
@@ -297,7 +298,7 @@ Metadata = tuple[tuple[str, str], ...]
 class RunningAnalytics:
     """The service under test, with a way to publish like the relay and to call it."""
 
-    service: Analytics
+    service: Service
     client: Nats
     topology: Topology
     database_url: str
@@ -416,7 +417,7 @@ async def analytics(
         rates=rates,
     )
     async with AsyncExitStack() as stack:
-        service = await start_analytics(config, stack, clock=clock)
+        service = await bootstrap(config, stack, clock=clock)
         client = await nats.connect(nats_server_url)
         stack.push_async_callback(client.drain)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}")

@@ -41,7 +41,7 @@ class Ports:
     analytics_grpc: int
     sandbox: int
     ops: dict[str, int]
-    gateway: int = 8081  # analytics' JSON-over-HTTP gateway (absent from older dev.json files)
+    gateway: int = 8081  # the gateway's REST API (absent from older dev.json files)
 
 
 @dataclass(frozen=True, slots=True)

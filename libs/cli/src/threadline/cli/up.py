@@ -28,6 +28,7 @@ PROCESSES = (
     ("ai_responder", "threadline.ai_responder", "THREADLINE_AI_OPS_PORT", 9103),
     ("outbound", "threadline.outbound", "THREADLINE_OUTBOUND_OPS_PORT", 9104),
     ("analytics", "threadline.analytics", "THREADLINE_ANALYTICS_OPS_PORT", 9105),
+    ("gateway", "threadline.gateway", "THREADLINE_GATEWAY_OPS_PORT", 9106),
 )
 
 
@@ -92,6 +93,7 @@ def environment(state: DevState) -> dict[str, str]:
         "THREADLINE_ANALYTICS_GRPC_PORT": str(state.ports.analytics_grpc),
         "THREADLINE_GATEWAY_PORT": str(state.ports.gateway),
         "THREADLINE_SESSION_GRPC_ADDRESS": f"127.0.0.1:{state.ports.session_grpc}",
+        "THREADLINE_ANALYTICS_GRPC_ADDRESS": f"127.0.0.1:{state.ports.analytics_grpc}",
         "THREADLINE_SANDBOX_PORT": str(state.ports.sandbox),
         "THREADLINE_GRAPH_API_BASE_URL": state.sandbox_url,
         "THREADLINE_WEBHOOK_URL": state.webhook_url,

@@ -1,25 +1,17 @@
-"""The one place that builds the analytics service: connections, projections, servers."""
+"""The one place that builds the analytics service: connections, the projection, servers."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
-import nats
+from nats.js import JetStreamContext
+from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.adapters.inbound.grpc.conversation_queries import (
-    ERRORS,
-    RULES,
-    registration,
-)
-from threadline.analytics.adapters.inbound.grpc.metrics_api import (
-    registration as metrics_registration,
-)
+from threadline.analytics.adapters.inbound.grpc import conversation_queries, metrics_api
 from threadline.analytics.config import AnalyticsConfig
-from threadline.analytics.http_gateway import local_address, start_gateway
 from threadline.analytics.read.conversation_metrics import ConversationMetrics
 from threadline.analytics.read.export import ConversationExports
 from threadline.analytics.read.queries import ConversationQueries
@@ -27,38 +19,42 @@ from threadline.analytics.read_models.database import database_check, open_pool
 from threadline.analytics.read_models.schema import migrate
 from threadline.analytics.write.consumer import ProjectionConsumer, stream_reader
 from threadline.messaging.bus import JetStreamBus
+from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
-from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.messaging.topology import ANALYTICS_PROJECTIONS, Topology, ensure_streams
+from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.grpc_kit import start_grpc_server
-from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
+from threadline.servicekit.ops_http import OpsServer
 
 log = logging.getLogger(__name__)
 
 SERVICE = "analytics"
-DURABLE = "analytics-projections"
 GRACE_SECONDS = 5.0
-RESTART_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class Analytics:
+class RunningAnalytics:
     """The running service, as the entry point and the tests reach it."""
 
+    host: str
     grpc_port: int
     ops_port: int
     queries: ConversationQueries
-    gateway_port: int | None = None
+    projection: Background
+
+    @property
+    def grpc_address(self) -> str:
+        """Where a process on this machine reaches the gRPC APIs."""
+        return local_address(self.host, self.grpc_port)
 
 
-async def start_analytics(
+async def bootstrap(
     config: AnalyticsConfig, stack: AsyncExitStack, *, clock: Clock = utc_now
-) -> Analytics:
+) -> RunningAnalytics:
     """Start everything; `stack` stops it all again, servers first and connections last."""
-    client = await nats.connect(
-        config.nats_url, name="threadline-analytics", max_reconnect_attempts=-1
-    )
+    client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
     js = client.jetstream()
     topology = Topology(config.nats_namespace)
@@ -70,48 +66,20 @@ async def start_analytics(
         version = await migrate(connection)
     log.info("analytics schema at version %d", version)
 
-    consumer = ConsumerLoop(
-        js=js,
-        dead_letters=JetStreamBus(js),
-        topology=topology,
-        service=SERVICE,
-        settings=ConsumerSettings(
-            stream=topology.stream(SESSION_EVENTS),
-            durable=DURABLE,
-            filter_subject=topology.subject("session.events.>"),
-            batch_size=config.batch_size,
-        ),
-        handler=ProjectionConsumer(
-            pool,
-            rates=config.rates,
-            read_at=stream_reader(js, topology.stream(SESSION_EVENTS)),
-        ).handle,
-    )
-    task = asyncio.create_task(_keep_consuming(consumer), name=DURABLE)
-    stack.push_async_callback(_stop_consuming, consumer, task)
-
+    projection = _start_projection(stack, config, js, topology, pool)
     queries = ConversationQueries(pool, clock=clock)
     server, grpc_port = await start_grpc_server(
         host=config.host,
         port=config.grpc_port,
         registrations=[
-            registration(queries),
-            metrics_registration(ConversationMetrics(pool), ConversationExports(pool)),
+            conversation_queries.registration(queries),
+            metrics_api.registration(ConversationMetrics(pool), ConversationExports(pool)),
         ],
         tokens=config.tokens,
-        errors=ERRORS,
-        rules=RULES,
+        errors=conversation_queries.ERRORS,
+        rules=conversation_queries.RULES,
     )
     stack.push_async_callback(server.stop, GRACE_SECONDS)
-    gateway_port = None
-    if config.gateway_port is not None:
-        gateway_port = await start_gateway(
-            stack,
-            host=config.host,
-            port=config.gateway_port,
-            queries_address=local_address(config.host, grpc_port),
-            commands_address=config.session_grpc_address,
-        )
 
     ops = OpsServer(
         host=config.host,
@@ -119,35 +87,53 @@ async def start_analytics(
         checks={
             "database": database_check(pool),
             "nats": nats_connected(client),
-            "projections": _task_check(task),
+            "projections": projection.check(),
         },
     )
     await ops.start()
     stack.push_async_callback(ops.stop)
-    return Analytics(
-        grpc_port=grpc_port, ops_port=ops.port, queries=queries, gateway_port=gateway_port
+    log.info("analytics started: gRPC on %s:%d, ops on :%d", config.host, grpc_port, ops.port)
+    return RunningAnalytics(config.host, grpc_port, ops.port, queries, projection)
+
+
+def _start_projection(
+    stack: AsyncExitStack,
+    config: AnalyticsConfig,
+    js: JetStreamContext,
+    topology: Topology,
+    pool: AsyncConnectionPool[Any],
+) -> Background:
+    """The projection's consumer loop, started again if it dies (e.g. NATS was briefly away)."""
+    stream = topology.stream(ANALYTICS_PROJECTIONS.stream)
+    consumer = ConsumerLoop(
+        js=js,
+        dead_letters=JetStreamBus(js),
+        topology=topology,
+        service=SERVICE,
+        settings=ConsumerSettings(
+            stream=stream,
+            durable=ANALYTICS_PROJECTIONS.name,
+            filter_subject=topology.filter_subject(ANALYTICS_PROJECTIONS),
+            batch_size=config.batch_size,
+        ),
+        handler=ProjectionConsumer(
+            pool, rates=config.rates, read_at=stream_reader(js, stream)
+        ).handle,
+    )
+    return run_in_background(
+        stack,
+        ANALYTICS_PROJECTIONS.name,
+        consumer.run,
+        stop=consumer.stop,
+        grace=GRACE_SECONDS,
+        restart=True,
     )
 
 
-async def _keep_consuming(consumer: ConsumerLoop) -> None:
-    """Run the consumer, starting it again if it dies (e.g. NATS was briefly away)."""
-    while True:
-        try:
-            await consumer.run()
-            return
-        except Exception:
-            log.exception("projection consumer failed; restarting in %.0fs", RESTART_SECONDS)
-            await asyncio.sleep(RESTART_SECONDS)
-
-
-async def _stop_consuming(consumer: ConsumerLoop, task: asyncio.Task[None]) -> None:
-    consumer.stop()
-    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-        await asyncio.wait_for(task, GRACE_SECONDS)
-
-
-def _task_check(task: asyncio.Task[None]) -> ReadinessCheck:
-    async def check() -> str | None:
-        return "the projection consumer has stopped" if task.done() else None
-
-    return check
+def local_address(host: str, port: int) -> str:
+    """How a process on this machine reaches a server bound to `host`."""
+    if host in {"", "0.0.0.0"}:
+        return f"127.0.0.1:{port}"
+    if host == "::":
+        return f"[::1]:{port}"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

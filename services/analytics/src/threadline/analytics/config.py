@@ -21,9 +21,7 @@ class AnalyticsConfig:
     grpc_port: int = 50052
     ops_port: int = 9105
     batch_size: int = 500
-    rates: Rates = EXAMPLE_RATES  # what tokens and WhatsApp messages cost (see rates.py)
-    gateway_port: int | None = None  # the JSON-over-HTTP gateway; None: not served
-    session_grpc_address: str = "127.0.0.1:50051"
+    rates: Rates = EXAMPLE_RATES  # what tokens and WhatsApp messages cost (see write/rates.py)
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
 
@@ -39,8 +37,6 @@ class AnalyticsConfig:
             ops_port=_port(env, "THREADLINE_ANALYTICS_OPS_PORT", 9105),
             batch_size=_positive(env, "THREADLINE_ANALYTICS_BATCH_SIZE", 500),
             rates=rates_from_setting(env.get("THREADLINE_ANALYTICS_RATES", "")),
-            gateway_port=_port(env, "THREADLINE_GATEWAY_PORT", 8081),
-            session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
             streams=stream_limits_from_env(env),
         )
 

@@ -1,4 +1,4 @@
-"""The JSON-over-HTTP gateway, served by analytics over real NATS and PostgreSQL.
+"""The JSON-over-HTTP gateway in front of session and analytics, over real NATS and PostgreSQL.
 
 Conversations come from the session service itself (customers write through ingest's
 subject), so a status change sent through the gateway reaches a session that knows them.
@@ -24,15 +24,17 @@ from multidict import MultiDict
 from nats.js import JetStreamContext
 from yarl import URL
 
-from threadline.analytics.bootstrap import Analytics, start_analytics
+from threadline.analytics.bootstrap import RunningAnalytics
+from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
-from threadline.analytics.http_gateway import local_address, start_gateway
-from threadline.analytics.http_gateway.errors import BadRequest
-from threadline.analytics.http_gateway.params import Query
 from threadline.contracts.events.v1 import common_pb2, ingest_pb2
-from threadline.messaging.topology import Topology
+from threadline.gateway.adapters.inbound.http.errors import BadRequest
+from threadline.gateway.adapters.inbound.http.params import Query
+from threadline.gateway.bootstrap import RunningGateway
+from threadline.gateway.bootstrap import bootstrap as start_gateway
+from threadline.gateway.config import GatewayConfig
+from threadline.messaging.topology import INBOUND_MESSAGE_RECEIVED, Topology
 from threadline.servicekit.auth import TokenRegistry, hash_token
-from threadline.servicekit.config import ConfigError
 from threadline.session.bootstrap import bootstrap
 from threadline.session.config import SessionConfig
 from threadline.session.domain.business_number import business_number_id
@@ -49,10 +51,6 @@ TOKENS = (
     f"{hash_token(READER)}:read:*;"
     f"{hash_token(TENANT)}:read,write:{OTHER_NUMBER}"
 )
-REQUIRED_SETTINGS = {
-    "THREADLINE_DATABASE_URL": "postgresql://db/a",
-    "THREADLINE_API_TOKENS": TOKENS,
-}
 CONVERSATION_FIELDS = {
     "id",
     "lead_id",
@@ -78,12 +76,13 @@ def bearer(token: str) -> dict[str, str]:
 
 @dataclass
 class Platform:
-    """Session and analytics (with its gateway) running; customers write, callers use HTTP."""
+    """Session, analytics and the gateway running; customers write, callers use HTTP."""
 
     http: aiohttp.ClientSession
     js: JetStreamContext
     topology: Topology
-    analytics: Analytics
+    analytics: RunningAnalytics
+    gateway: RunningGateway
     written: dict[str, int] = field(default_factory=dict)
 
     async def customer_writes(self, *texts: str, wa_id: str, number: str = BUSINESS_NUMBER) -> Json:
@@ -122,7 +121,7 @@ class Platform:
         )
         fact.sent_at.FromDatetime(datetime.now(UTC))
         fact.received_at.FromDatetime(datetime.now(UTC))
-        subject = self.topology.subject("ingest.events", number, "InboundMessageReceived")
+        subject = self.topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id=number)
         await self.js.publish(
             subject, fact.SerializeToString(), headers={"Nats-Msg-Id": fact.wamid}
         )
@@ -152,17 +151,24 @@ async def platform(
                 tokens=TokenRegistry.parse(TOKENS),
                 grpc_port=0,
                 ops_port=0,
-                gateway_port=0,
-                session_grpc_address=f"127.0.0.1:{session.grpc_port}",
                 batch_size=50,
+            ),
+            stack,
+        )
+        gateway = await start_gateway(
+            GatewayConfig(
+                port=0,
+                ops_port=0,
+                analytics_grpc_address=analytics.grpc_address,
+                session_grpc_address=f"127.0.0.1:{session.grpc_port}",
             ),
             stack,
         )
         client = await nats.connect(nats_server_url)
         stack.push_async_callback(client.drain)
-        http = aiohttp.ClientSession(f"http://127.0.0.1:{analytics.gateway_port}")
+        http = aiohttp.ClientSession(f"http://127.0.0.1:{gateway.port}")
         stack.push_async_callback(http.close)
-        yield Platform(http, client.jetstream(), Topology(nats_namespace), analytics)
+        yield Platform(http, client.jetstream(), Topology(nats_namespace), analytics, gateway)
 
 
 def customer() -> str:
@@ -405,14 +411,16 @@ async def test_a_session_service_that_is_away_makes_a_status_change_unavailable(
     platform: Platform,
 ) -> None:
     async with AsyncExitStack() as stack:
-        port = await start_gateway(
+        gateway = await start_gateway(
+            GatewayConfig(
+                port=0,
+                ops_port=0,
+                analytics_grpc_address=platform.analytics.grpc_address,
+                session_grpc_address="127.0.0.1:1",
+            ),
             stack,
-            host="127.0.0.1",
-            port=0,
-            queries_address=f"127.0.0.1:{platform.analytics.grpc_port}",
-            commands_address="127.0.0.1:1",
         )
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{gateway.port}") as http:
             response = await http.patch(
                 f"/api/v1/conversations/{uuid4()}",
                 json={"status": "completed"},
@@ -444,39 +452,12 @@ def test_a_number_beyond_what_the_api_carries_is_refused() -> None:
         Query(MultiDict(page=str(2**40))).integer("page")
 
 
-def test_the_gateway_reaches_its_own_grpc_server_on_loopback_when_bound_to_all() -> None:
-    assert local_address("0.0.0.0", 50052) == "127.0.0.1:50052"
-    assert local_address("::", 50052) == "[::1]:50052"
-    assert local_address("10.0.0.5", 50052) == "10.0.0.5:50052"
-
-
-def test_the_gateway_port_and_session_address_come_from_the_environment() -> None:
-    defaults = AnalyticsConfig.from_env(REQUIRED_SETTINGS)
-    chosen = AnalyticsConfig.from_env(
-        {
-            **REQUIRED_SETTINGS,
-            "THREADLINE_GATEWAY_PORT": "0",
-            "THREADLINE_SESSION_GRPC_ADDRESS": "session:50051",
-        }
-    )
-
-    assert (defaults.gateway_port, defaults.session_grpc_address) == (8081, "127.0.0.1:50051")
-    assert (chosen.gateway_port, chosen.session_grpc_address) == (0, "session:50051")
-
-
-def test_a_gateway_port_out_of_range_names_the_variable() -> None:
-    env = {**REQUIRED_SETTINGS, "THREADLINE_GATEWAY_PORT": "70000"}
-
-    with pytest.raises(ConfigError, match="THREADLINE_GATEWAY_PORT"):
-        AnalyticsConfig.from_env(env)
-
-
 # Hostile and broken requests (issue 8): a 4xx naming what is wrong, never a 5xx -------------
 
 
 def encoded_url(platform: Platform, path: str) -> URL:
     """The gateway's URL for `path` exactly as written (its percent-escapes kept)."""
-    return URL(f"http://127.0.0.1:{platform.analytics.gateway_port}{path}", encoded=True)
+    return URL(f"http://127.0.0.1:{platform.gateway.port}{path}", encoded=True)
 
 
 async def raw_request(

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from threadline.analytics.http_gateway.errors import BadRequest, MissingToken
+from threadline.gateway.adapters.inbound.http.errors import BadRequest, MissingToken
 from threadline.servicekit.errors import quoted
 from threadline.servicekit.validation import InvalidField, check_text, json_value
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aiohttp import web
 
-from threadline.analytics.http_gateway.params import (
+from threadline.contracts.analytics.v1 import analytics_pb2 as pb
+from threadline.contracts.session.v1 import session_pb2
+from threadline.gateway.adapters.inbound.http.params import (
     Query,
     credentials,
     json_object,
@@ -14,25 +14,15 @@ from threadline.analytics.http_gateway.params import (
     path_text,
     required_text,
 )
-from threadline.analytics.http_gateway.shapes import (
+from threadline.gateway.adapters.inbound.http.shapes import (
     conversation_json,
     message_json,
     session_status_json,
 )
-from threadline.contracts.analytics.v1 import analytics_pb2 as pb
-from threadline.contracts.analytics.v1 import analytics_pb2_grpc
-from threadline.contracts.session.v1 import session_pb2, session_pb2_grpc
+from threadline.gateway.adapters.outbound.upstreams import Upstreams
 
 # Long enough for a large page, short enough that a stuck upstream frees the HTTP request.
 DEADLINE_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Upstreams:
-    """The gRPC APIs the gateway translates to: reads from analytics, writes to the session."""
-
-    queries: analytics_pb2_grpc.ConversationQueriesAsyncStub
-    commands: session_pb2_grpc.SessionCommandsAsyncStub
 
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)

@@ -1,0 +1,48 @@
+"""What `threadline up` starts and how it wires the processes together (no process started)."""
+
+from __future__ import annotations
+
+from threadline.analytics.config import AnalyticsConfig
+from threadline.cli.devstate import DevState, Ports, Secrets
+from threadline.cli.up import PROCESSES, environment, summary
+from threadline.gateway.config import GatewayConfig
+
+STATE = DevState(
+    secrets=Secrets("app", "verify", "access", "dev-token"),
+    ports=Ports(
+        ingest=18080,
+        session_grpc=15051,
+        analytics_grpc=15052,
+        sandbox=18090,
+        gateway=18081,
+        ops={name: 19101 + index for index, (name, _, _, _) in enumerate(PROCESSES)},
+    ),
+    nats_url="nats://127.0.0.1:14222",
+    database_url="postgresql://dev@127.0.0.1:15432/threadline",
+)
+
+
+def test_the_gateway_runs_as_a_process_of_its_own() -> None:
+    modules = {name: module for name, module, _, _ in PROCESSES}
+
+    assert modules["gateway"] == "threadline.gateway"
+    assert modules["analytics"] == "threadline.analytics"
+
+
+def test_the_gateway_is_told_where_it_listens_and_where_session_and_analytics_are() -> None:
+    config = GatewayConfig.from_env(environment(STATE))
+
+    assert (config.port, config.ops_port) == (18081, STATE.ports.ops["gateway"])
+    assert config.session_grpc_address == "127.0.0.1:15051"
+    assert config.analytics_grpc_address == "127.0.0.1:15052"
+
+
+def test_analytics_no_longer_serves_http() -> None:
+    env = environment(STATE)
+
+    assert not hasattr(AnalyticsConfig.from_env(env), "gateway_port")
+    assert AnalyticsConfig.from_env(env).grpc_port == 15052
+
+
+def test_the_summary_shows_where_the_gateway_is() -> None:
+    assert "HTTP gateway (JSON)           http://127.0.0.1:18081/api/v1" in summary(STATE)

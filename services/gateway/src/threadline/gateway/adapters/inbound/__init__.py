@@ -1,0 +1,1 @@
+"""What calls the gateway: HTTP clients of the REST API (`http`)."""

@@ -1,0 +1,31 @@
+"""Serving the REST API: the aiohttp application and its listener."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from aiohttp import web
+
+from threadline.gateway.adapters.inbound.http.errors import errors_as_json
+from threadline.gateway.adapters.inbound.http.routes import UPSTREAMS, routes
+from threadline.gateway.adapters.outbound.upstreams import Upstreams
+
+# A status change is a few bytes; refuse anything much larger before reading it.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def gateway_app(upstreams: Upstreams) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY_BYTES)
+    app[UPSTREAMS] = upstreams
+    app.add_routes(routes)
+    return app
+
+
+async def serve(stack: AsyncExitStack, app: web.Application, *, host: str, port: int) -> int:
+    """Serve `app` on `host:port` until `stack` unwinds; returns the bound port (useful when
+    `port` is 0)."""
+    runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, host, port).start()
+    return int(runner.addresses[0][1])

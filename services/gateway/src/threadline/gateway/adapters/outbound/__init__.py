@@ -1,0 +1,1 @@
+"""What the gateway calls: the session's and analytics' gRPC APIs (`upstreams`)."""

@@ -1,0 +1,54 @@
+"""The one place that builds the gateway: channels to its upstreams, the REST API, ops."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from threadline.gateway.adapters.inbound.http.app import gateway_app, serve
+from threadline.gateway.adapters.outbound.upstreams import (
+    CONVERSATION_QUERIES,
+    SESSION_COMMANDS,
+    Upstreams,
+    open_upstream,
+)
+from threadline.gateway.config import GatewayConfig
+from threadline.servicekit.ops_http import OpsServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningGateway:
+    """The running gateway, as the entry point and the tests reach it."""
+
+    port: int
+    ops_port: int
+
+
+async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGateway:
+    """Start everything; `stack` stops it all again: ops and the listener first, then the
+    channels."""
+    analytics = open_upstream(
+        stack, "analytics", config.analytics_grpc_address, CONVERSATION_QUERIES
+    )
+    session = open_upstream(stack, "session", config.session_grpc_address, SESSION_COMMANDS)
+    app = gateway_app(Upstreams.of(analytics, session))
+    port = await serve(stack, app, host=config.host, port=config.port)
+    ops = OpsServer(
+        host=config.host,
+        port=config.ops_port,
+        checks={"analytics": analytics.check(), "session": session.check()},
+    )
+    await ops.start()
+    stack.push_async_callback(ops.stop)
+    log.info(
+        "gateway started: HTTP on %s:%d (analytics at %s, session at %s), ops on :%d",
+        config.host,
+        port,
+        analytics.address,
+        session.address,
+        ops.port,
+    )
+    return RunningGateway(port=port, ops_port=ops.port)

@@ -1,0 +1,36 @@
+"""The gateway's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from threadline.servicekit.config import ConfigError, env_int, env_str
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 8081  # the REST API
+    ops_port: int = 9106
+    analytics_grpc_address: str = "127.0.0.1:50052"  # ConversationQueries
+    session_grpc_address: str = "127.0.0.1:50051"  # SessionCommands
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
+        return cls(
+            host=env_str(env, "THREADLINE_GATEWAY_HOST", "127.0.0.1"),
+            port=_port(env, "THREADLINE_GATEWAY_PORT", 8081),
+            ops_port=_port(env, "THREADLINE_GATEWAY_OPS_PORT", 9106),
+            analytics_grpc_address=env_str(
+                env, "THREADLINE_ANALYTICS_GRPC_ADDRESS", "127.0.0.1:50052"
+            ),
+            session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
+        )
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    port = env_int(env, name, default)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"Config '{name}' must be a port between 0 and 65535, got {port}.")
+    return port
