@@ -101,7 +101,7 @@ def pytest_terminal_summary(
 # the function-scoped fixtures below, which check the mark before anything starts.
 
 
-@dataclass
+@dataclass(eq=False)  # a plugin must be hashable
 class StrictSkips:
     """Collects the skips whose reason names no missing capability; they fail the run."""
 
