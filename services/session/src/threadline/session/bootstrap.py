@@ -24,10 +24,10 @@ from threadline.servicekit.ops_http import OpsServer
 from threadline.session.adapters.inbound.consumers import FactRecorder
 from threadline.session.adapters.inbound.grpc_api import (
     ERRORS,
-    RULES,
     EventLogServicer,
     SessionCommandsServicer,
 )
+from threadline.session.adapters.inbound.request_rules import RULES
 from threadline.session.adapters.outbound.event_store import store_reachable
 from threadline.session.adapters.outbound.outbox import StoredEvents
 from threadline.session.adapters.outbound.writer import EventStoreWriter

@@ -1,9 +1,9 @@
 """gRPC adapters: `SessionCommands` and `EventLog`. Each method only translates.
 
-`RULES` bound every request field (checked by the server kit before a method runs): ids and
-numbers as WhatsApp writes them, texts as long as WhatsApp allows. An id that is not a
-conversation (or, for `ReadStream`, a stream) of the caller's numbers is NOT_FOUND, whatever
-it is otherwise: another tenant's conversation, a contact, a key, a business number or nothing.
+Every request field is bounded before a method runs (`request_rules.RULES`, checked by the
+server kit). An id that is not a conversation (or, for `ReadStream`, a stream) of the caller's
+numbers is NOT_FOUND, whatever it is otherwise: another tenant's conversation, a contact, a
+key, a business number or nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.servicekit.auth import PermissionDenied, current_principal
 from threadline.servicekit.errors import quoted
-from threadline.servicekit.validation import RequestRules, Rule, field_rules, json_value
+from threadline.servicekit.validation import json_value
 from threadline.session.adapters.integration_events.incoming_facts import content
 from threadline.session.adapters.integration_events.session_events import SessionEvents
 from threadline.session.adapters.outbound.stored_records import StoredRecords
@@ -63,48 +63,6 @@ PAGE = 1000  # events per read from the store, and ReadAllPages' default page si
 MAX_PAGE = 5000
 MAX_POSITION = 2**63 - 1  # positions are PostgreSQL bigints
 
-# Bounds of the request fields; any other string field is bounded by the server kit's default.
-UUID_TEXT = Rule(64)
-PHONE_NUMBER_ID = Rule(64, r"[A-Za-z0-9_-]+", "letters, digits, '_' or '-' (a phone_number_id)")
-WA_ID = Rule(32, r"[0-9]+", "digits only (a wa_id: country code and number, no '+')")
-TEMPLATE_NAME = Rule(512, r"[a-z0-9_]+", "lowercase letters, digits and '_' (a template name)")
-LANGUAGE = Rule(16, r"[A-Za-z]{2,3}(_[A-Za-z0-9]{2,4})?", "a language code such as en or pt_BR")
-WORD = Rule(32)  # status, author, category, message type
-REASON = Rule(1024)
-MAX_TEXT = 4096  # a WhatsApp text body
-MAX_PAYLOAD_JSON = 16384  # a message type's object (interactive, template with parameters, ...)
-RULES: RequestRules = (
-    field_rules(
-        pb.SendMessageRequest,
-        conversation_id=UUID_TEXT,
-        idempotency_key=Rule(256),
-        author=WORD,
-        phone_number_id=PHONE_NUMBER_ID,
-        customer_wa_id=WA_ID,
-    )
-    | field_rules(
-        common_pb.MessageContent,
-        type=WORD,
-        text=Rule(MAX_TEXT),
-        payload_json=Rule(MAX_PAYLOAD_JSON),
-    )
-    | field_rules(
-        pb.UpdateConversationStatusRequest, conversation_id=UUID_TEXT, status=WORD, reason=REASON
-    )
-    | field_rules(pb.HandOffRequest, conversation_id=UUID_TEXT, reason=REASON)
-    | field_rules(pb.ResumeAutopilotRequest, conversation_id=UUID_TEXT)
-    | field_rules(pb.SetAutopilotRequest, phone_number_id=PHONE_NUMBER_ID)
-    | field_rules(
-        pb.RegisterTemplateRequest,
-        phone_number_id=PHONE_NUMBER_ID,
-        name=TEMPLATE_NAME,
-        language=LANGUAGE,
-        category=WORD,
-        body=Rule(1024),  # a template's body text, as WhatsApp bounds it
-    )
-    | field_rules(pb.ListTemplatesRequest, phone_number_id=PHONE_NUMBER_ID)
-    | field_rules(pb.ReadStreamRequest, stream_id=UUID_TEXT)
-)
 Context = grpc.aio.ServicerContext[Any, Any]
 PageStream = AsyncIterator[pb.SessionEventPage]
 

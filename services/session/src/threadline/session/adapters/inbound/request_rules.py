@@ -1,0 +1,51 @@
+"""The bounds of every field of the session's gRPC requests, checked by the server kit before
+a method runs: ids and numbers as WhatsApp writes them, texts as long as WhatsApp allows. Any
+other string field is bounded by the server kit's default."""
+
+from __future__ import annotations
+
+from threadline.contracts.events.v1 import common_pb2 as common_pb
+from threadline.contracts.session.v1 import session_pb2 as pb
+from threadline.servicekit.validation import RequestRules, Rule, field_rules
+
+UUID_TEXT = Rule(64)
+PHONE_NUMBER_ID = Rule(64, r"[A-Za-z0-9_-]+", "letters, digits, '_' or '-' (a phone_number_id)")
+WA_ID = Rule(32, r"[0-9]+", "digits only (a wa_id: country code and number, no '+')")
+TEMPLATE_NAME = Rule(512, r"[a-z0-9_]+", "lowercase letters, digits and '_' (a template name)")
+LANGUAGE = Rule(16, r"[A-Za-z]{2,3}(_[A-Za-z0-9]{2,4})?", "a language code such as en or pt_BR")
+WORD = Rule(32)  # status, author, category, message type
+REASON = Rule(1024)
+MAX_TEXT = 4096  # a WhatsApp text body
+MAX_PAYLOAD_JSON = 16384  # a message type's object (interactive, template with parameters, ...)
+RULES: RequestRules = (
+    field_rules(
+        pb.SendMessageRequest,
+        conversation_id=UUID_TEXT,
+        idempotency_key=Rule(256),
+        author=WORD,
+        phone_number_id=PHONE_NUMBER_ID,
+        customer_wa_id=WA_ID,
+    )
+    | field_rules(
+        common_pb.MessageContent,
+        type=WORD,
+        text=Rule(MAX_TEXT),
+        payload_json=Rule(MAX_PAYLOAD_JSON),
+    )
+    | field_rules(
+        pb.UpdateConversationStatusRequest, conversation_id=UUID_TEXT, status=WORD, reason=REASON
+    )
+    | field_rules(pb.HandOffRequest, conversation_id=UUID_TEXT, reason=REASON)
+    | field_rules(pb.ResumeAutopilotRequest, conversation_id=UUID_TEXT)
+    | field_rules(pb.SetAutopilotRequest, phone_number_id=PHONE_NUMBER_ID)
+    | field_rules(
+        pb.RegisterTemplateRequest,
+        phone_number_id=PHONE_NUMBER_ID,
+        name=TEMPLATE_NAME,
+        language=LANGUAGE,
+        category=WORD,
+        body=Rule(1024),  # a template's body text, as WhatsApp bounds it
+    )
+    | field_rules(pb.ListTemplatesRequest, phone_number_id=PHONE_NUMBER_ID)
+    | field_rules(pb.ReadStreamRequest, stream_id=UUID_TEXT)
+)
