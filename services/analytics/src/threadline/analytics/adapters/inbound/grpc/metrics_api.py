@@ -12,13 +12,12 @@ from typing import Any
 
 import grpc
 
-from threadline.analytics.adapters.inbound.grpc.proto_mapping import conversation_filter, moment
-from threadline.analytics.read.conversation_metrics import (
-    ConversationMetrics,
-    MetricsReport,
-    Period,
-    ResponseTimes,
+from threadline.analytics.adapters.inbound.grpc.proto_mapping import (
+    conversation_filter,
+    metrics_pb,
+    moment,
 )
+from threadline.analytics.read.conversation_metrics import ConversationMetrics, Period
 from threadline.analytics.read.export import ConversationExports, ExportRequest
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
@@ -56,44 +55,6 @@ class MetricsApi(analytics_pb2_grpc.MetricsServicer):
         async with aclosing(self._exports.chunks(current_principal(), export)) as chunks:
             async for data in chunks:
                 yield pb.ExportChunk(data=data)
-
-
-def metrics_pb(report: MetricsReport) -> pb.GetMetricsResponse:
-    return pb.GetMetricsResponse(
-        total_conversations=report.conversations,
-        messages_per_conversation=report.messages_per_conversation,
-        response_rate=report.response_rate,
-        ai_response_time=_times_pb(report.ai),
-        human_response_time=_times_pb(report.human),
-        cost_per_conversation=float(report.cost_per_conversation),
-        total_cost=float(report.total_cost),
-        language_model_cost=float(report.language_model_cost),
-        whatsapp_cost=float(report.whatsapp_cost),
-        prompt_tokens=report.prompt_tokens,
-        completion_tokens=report.completion_tokens,
-        by_category=[pb.CountBy(key=key, count=count) for key, count in report.by_category],
-        by_status=[pb.CountBy(key=key, count=count) for key, count in report.by_status],
-        hand_offs=report.hand_offs,
-        series=[
-            pb.DailyMetrics(
-                day=day.day.isoformat(),
-                conversations=day.conversations,
-                customer_messages=day.customer_messages,
-                replies=day.replies,
-                response_rate=day.response_rate,
-                cost=float(day.cost),
-            )
-            for day in report.series
-        ],
-    )
-
-
-def _times_pb(times: ResponseTimes) -> pb.ResponseTimes:
-    return pb.ResponseTimes(
-        average_seconds=times.average_seconds,
-        p90_seconds=times.p90_seconds,
-        responses=times.responses,
-    )
 
 
 def registration(metrics: ConversationMetrics, exports: ConversationExports) -> Registration:

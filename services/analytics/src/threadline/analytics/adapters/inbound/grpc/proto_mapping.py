@@ -1,4 +1,5 @@
-"""Views to `threadline.analytics.v1` messages, and request filters to `ConversationFilter`."""
+"""The one place the read side meets `threadline.analytics.v1`: views and reports to messages,
+request filters to `ConversationFilter`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from threadline.analytics.read.conversation_metrics import MetricsReport, ResponseTimes
 from threadline.analytics.read.criteria import ConversationFilter
 from threadline.analytics.read.views import ConversationView, MessageView, SessionStatus
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
@@ -95,6 +97,44 @@ def session_status_pb(status: SessionStatus) -> pb.GetSessionStatusResponse:
             for t in status.templates
         ],
         conversation_id=str(status.conversation_id),
+    )
+
+
+def metrics_pb(report: MetricsReport) -> pb.GetMetricsResponse:
+    return pb.GetMetricsResponse(
+        total_conversations=report.conversations,
+        messages_per_conversation=report.messages_per_conversation,
+        response_rate=report.response_rate,
+        ai_response_time=_times_pb(report.ai),
+        human_response_time=_times_pb(report.human),
+        cost_per_conversation=float(report.cost_per_conversation),
+        total_cost=float(report.total_cost),
+        language_model_cost=float(report.language_model_cost),
+        whatsapp_cost=float(report.whatsapp_cost),
+        prompt_tokens=report.prompt_tokens,
+        completion_tokens=report.completion_tokens,
+        by_category=[pb.CountBy(key=key, count=count) for key, count in report.by_category],
+        by_status=[pb.CountBy(key=key, count=count) for key, count in report.by_status],
+        hand_offs=report.hand_offs,
+        series=[
+            pb.DailyMetrics(
+                day=day.day.isoformat(),
+                conversations=day.conversations,
+                customer_messages=day.customer_messages,
+                replies=day.replies,
+                response_rate=day.response_rate,
+                cost=float(day.cost),
+            )
+            for day in report.series
+        ],
+    )
+
+
+def _times_pb(times: ResponseTimes) -> pb.ResponseTimes:
+    return pb.ResponseTimes(
+        average_seconds=times.average_seconds,
+        p90_seconds=times.p90_seconds,
+        responses=times.responses,
     )
 
 
