@@ -57,7 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption(STRICT_SKIPS):
         config.pluginmanager.register(StrictSkips(), "threadline-strict-skips")
     config.addinivalue_line(
-        "markers", "integration: needs real NATS JetStream and PostgreSQL (added automatically)"
+        "markers",
+        "integration: needs real NATS JetStream and PostgreSQL (added for a server fixture in "
+        "the signature; required to ask for one at run time)",
     )
 
 
