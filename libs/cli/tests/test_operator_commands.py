@@ -26,12 +26,12 @@ from threadline.messaging.relay import POSITION
 from threadline.messaging.topology import Topology, ensure_streams
 from threadline.servicekit.auth import TokenRegistry, hash_token
 from threadline.servicekit.grpc_kit import Registration, start_grpc_server
+from threadline.session.adapters.inbound.grpc_api import ERRORS, EventLogServicer
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import DraftedReply, InboundMessage
 from threadline.session.config import SessionConfig
 from threadline.session.domain.contact import Contact
 from threadline.session.domain.identity import contact_id, inbound_message_id
-from threadline.session.adapters.inbound.grpc_api import ERRORS, EventLogServicer
 
 TOKEN = "operator-token"
 NUMBER = "109000000000077"
