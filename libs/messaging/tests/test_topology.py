@@ -138,6 +138,7 @@ def test_subjects_are_the_streams_root_then_the_route_under_the_namespace(
         == f"{prefix}ingest.events.1093.InboundMessageReceived"
     )
     assert topology.route_filter(SESSION_EVENT) == f"{prefix}session.events.*.*"
+    assert topology.stream_filter(SESSION_EVENTS) == f"{prefix}session.events.>"
     assert topology.filter_subject(SESSION_INGEST) == f"{prefix}ingest.events.>"
     assert (
         topology.filter_subject(AI_RESPONDER_REPLIES)

@@ -80,7 +80,7 @@ async def tail_events(
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=first
             )
         subscription = await js.subscribe(
-            topology.subject("session.events.>"),
+            topology.stream_filter(SESSION_EVENTS),
             stream=stream,
             ordered_consumer=True,
             config=config,

@@ -233,6 +233,10 @@ class Topology:
         `publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="1234")`."""
         return f"{self.root(route.stream)}.{route.fill(**tokens)}"
 
+    def stream_filter(self, stream: str) -> str:
+        """A filter matching every subject of `stream`."""
+        return f"{self.root(stream)}.>"
+
     def route_filter(self, route: Route) -> str:
         """A filter matching every subject of `route`."""
         return f"{self.root(route.stream)}.{route.wildcard}"
@@ -264,7 +268,7 @@ class Topology:
 def _config(topology: Topology, name: str, limits: StreamLimits) -> StreamConfig:
     return StreamConfig(
         name=topology.stream(name),
-        subjects=[f"{topology.root(name)}.>"],
+        subjects=[topology.stream_filter(name)],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
