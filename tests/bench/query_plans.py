@@ -15,11 +15,14 @@ import psycopg
 from psycopg import sql
 
 from tests.bench.conversation_data import Dataset
-from threadline.analytics.read.criteria import ConversationFilter, Paging
-from threadline.analytics.read.filter_sql import conversation_condition
-from threadline.analytics.read.queries import _COUNT, _PAGE  # the statements the service runs
-from threadline.analytics.read.views import CONVERSATION_COLUMNS
-from threadline.analytics.read_models import migration_3
+from threadline.analytics.adapters.outbound.read_models import migration_3
+from threadline.analytics.application.read.columns import CONVERSATION_COLUMNS
+from threadline.analytics.application.read.filter_sql import conversation_condition
+from threadline.analytics.application.read.queries import (  # the statements the service runs
+    _COUNT,
+    _PAGE,
+)
+from threadline.analytics.domain.read.criteria import ConversationFilter, Paging
 from threadline.servicekit.auth import Principal
 
 EVERYONE = Principal(roles=frozenset({"read"}), numbers=None)

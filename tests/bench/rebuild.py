@@ -37,12 +37,14 @@ import psycopg
 from psycopg import sql
 
 from tests.bench.event_log import LogShape, build_event_log, session_app, stored_events
-from threadline.analytics.read_models.database import open_pool
-from threadline.analytics.read_models.schema import migrate
-from threadline.analytics.write.consumer import ProjectionConsumer
-from threadline.analytics.write.rebuild import EventLogReader, Replay
-from threadline.analytics.write.rebuild.event_log import EventSource
-from threadline.analytics.write.rebuild.tables import TABLES as REBUILT_TABLES
+from threadline.analytics.adapters.outbound.read_models.database import open_pool
+from threadline.analytics.adapters.outbound.read_models.rebuild.database import PostgresRebuild
+from threadline.analytics.adapters.outbound.read_models.schema import migrate
+from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
+from threadline.analytics.application.write.rebuild import Replay
+from threadline.analytics.application.write.rebuild.ports import EventSource
+from threadline.analytics.application.write.rebuild.tables import TABLES as REBUILT_TABLES
+from threadline.analytics.bootstrap import projection_consumer
 from threadline.cli.embedded import EmbeddedPostgres, free_port
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.contracts.session.v1 import session_pb2 as pb
@@ -151,7 +153,11 @@ def drain(events: Iterator[Any]) -> int:
 
 def replay(database_url: str, source: EventSource, batch_size: int, **options: Any) -> int:
     with psycopg.connect(database_url) as connection:
-        return Replay(connection, source, batch_size=batch_size, **options).run().events
+        return (
+            Replay(PostgresRebuild(connection), source, batch_size=batch_size, **options)
+            .run()
+            .events
+        )
 
 
 def read_per_event(channel: grpc.Channel, limit: int) -> int:
@@ -183,7 +189,7 @@ async def project_live(database_url: str, batches: Sequence[list[Delivery]]) -> 
     try:
         async with pool.connection() as connection:
             await migrate(connection)
-        projector = ProjectionConsumer(pool)
+        projector = projection_consumer(pool)
         started = time.perf_counter()
         for batch in batches:
             await projector.handle(batch)

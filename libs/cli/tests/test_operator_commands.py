@@ -14,7 +14,7 @@ import nats
 import psycopg
 import pytest
 
-from threadline.analytics.write.rebuild.replay import REPLAY_LOCK
+from threadline.analytics.adapters.outbound.read_models.rebuild.database import REPLAY_LOCK
 from threadline.cli.endpoints import Endpoints
 from threadline.cli.events import show_events, tail_events
 from threadline.cli.main import main

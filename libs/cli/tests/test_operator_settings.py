@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from threadline.analytics.write.rebuild import Progress
+from threadline.analytics.application.write.rebuild import Progress
 from threadline.cli.devstate import DevState, Ports, Secrets
 from threadline.cli.endpoints import Endpoints
 from threadline.cli.main import main

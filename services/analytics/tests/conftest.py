@@ -19,13 +19,13 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from psycopg_pool import AsyncConnectionPool
 
+from threadline.analytics.adapters.outbound.read_models.database import open_pool
+from threadline.analytics.adapters.outbound.read_models.schema import migrate
 from threadline.analytics.bootstrap import RunningAnalytics as Service
 from threadline.analytics.bootstrap import bootstrap
 from threadline.analytics.config import AnalyticsConfig
-from threadline.analytics.read_models.database import open_pool
-from threadline.analytics.read_models.schema import migrate
-from threadline.analytics.write.projection import PROJECTION
-from threadline.analytics.write.rates import EXAMPLE_RATES, Rates
+from threadline.analytics.domain.write.projection import PROJECTION
+from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as ev

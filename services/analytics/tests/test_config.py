@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from threadline.analytics.config import AnalyticsConfig
-from threadline.analytics.write.rates import EXAMPLE_RATES
+from threadline.analytics.domain.write.rates import EXAMPLE_RATES
 from threadline.servicekit.auth import hash_token
 from threadline.servicekit.config import ConfigError
 

@@ -12,9 +12,10 @@ import pytest
 from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.write.consumer import ProjectionConsumer, UndecodableEvent, decode
-from threadline.analytics.write.positions import read_position
-from threadline.analytics.write.projection import PROJECTION
+from threadline.analytics.adapters.integration_events import UndecodableEvent, decode
+from threadline.analytics.adapters.outbound.read_models.positions import read_position
+from threadline.analytics.bootstrap import projection_consumer
+from threadline.analytics.domain.write.projection import PROJECTION
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery
 from threadline.messaging.relay import POSITION
@@ -93,7 +94,7 @@ async def test_a_batch_handled_twice_is_projected_once(
         log.queued(conversation, "m-2"),
         log.dispatched(conversation, "m-2", "wamid.2"),
     )
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
 
     first = await projector.handle(batch)
     second = await projector.handle(batch)
@@ -110,7 +111,7 @@ async def test_statuses_of_a_later_batch_update_messages_of_an_earlier_one(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
     contact, conversation = uuid4(), uuid4()
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
     await projector.handle(
         delivered(
             log.contact(contact),
@@ -152,7 +153,7 @@ async def test_only_the_event_the_database_rejects_is_dead_lettered(
         log.inbound(conversation, "m-2"),
     )
 
-    outcomes = await ProjectionConsumer(pool).handle(batch)
+    outcomes = await projection_consumer(pool).handle(batch)
 
     assert [type(o).__name__ for o in outcomes] == ["Ack", "Ack", "Ack", "DeadLetter", "Ack"]
     dead = outcomes[3]
@@ -168,7 +169,7 @@ async def test_a_message_added_again_under_a_new_position_is_a_known_duplicate(
     """Formerly dead-lettered: the session derives an inbound message's id from its wamid, so
     the same wamid in another conversation gives the same id. The first is kept."""
     contact, conversation, other = uuid4(), uuid4(), uuid4()
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
     await projector.handle(
         delivered(
             log.contact(contact),
@@ -196,7 +197,7 @@ async def test_a_message_id_twice_in_one_batch_keeps_the_first(
 ) -> None:
     contact, conversation, other = uuid4(), uuid4(), uuid4()
 
-    outcomes = await ProjectionConsumer(pool).handle(
+    outcomes = await projection_consumer(pool).handle(
         delivered(
             log.contact(contact),
             log.conversation(conversation, contact),
@@ -220,7 +221,7 @@ async def test_an_undecodable_delivery_is_dead_lettered_and_the_rest_applies(
         *delivered(log.contact(contact)),
     ]
 
-    outcomes = await ProjectionConsumer(pool).handle(batch)
+    outcomes = await projection_consumer(pool).handle(batch)
 
     assert isinstance(outcomes[0], DeadLetter) and outcomes[0].slug == "undecodable"
     assert outcomes[1] is ACK
@@ -254,10 +255,10 @@ async def test_events_still_with_a_crashed_consumer_are_read_back_and_projected_
         reads.append(sequence)
         return stream[sequence - 1] if 1 <= sequence <= len(stream) else None
 
-    crashed = ProjectionConsumer(pool, read_at=read_at)
+    crashed = projection_consumer(pool, read_at=read_at)
     assert list(await crashed.handle(stream[:2])) == [ACK, ACK]  # then killed holding m-1, m-2
 
-    successor = ProjectionConsumer(pool, read_at=read_at)
+    successor = projection_consumer(pool, read_at=read_at)
     assert list(await successor.handle([stream[4]])) == [ACK]
 
     assert [row[0] for row in await message_rows(pool, conversation)] == ["m-1", "m-2", "m-3"]
@@ -278,7 +279,7 @@ async def test_a_dead_lettered_event_moves_the_position_so_none_waits_on_it(
     ]
     batch = delivered(*events)
 
-    outcomes = await ProjectionConsumer(pool).handle(batch)
+    outcomes = await projection_consumer(pool).handle(batch)
 
     assert isinstance(outcomes[2], DeadLetter)
     assert await stored_position(pool) == events[2].position

@@ -6,13 +6,13 @@ from uuid import uuid4
 
 import pytest
 
-from threadline.analytics.read.criteria import (
+from threadline.analytics.domain.read.criteria import (
     ConversationFilter,
     CustomerRef,
     MessageWindow,
     Paging,
 )
-from threadline.analytics.read.errors import InvalidQuery
+from threadline.analytics.domain.read.errors import InvalidQuery
 
 
 def test_an_unset_page_and_size_mean_the_first_page_of_twenty() -> None:

@@ -14,9 +14,9 @@ import grpc
 import psycopg
 import pytest
 
-from threadline.analytics.read.export import CHUNK_BYTES
-from threadline.analytics.read.export_formats import CONVERSATION_FIELDS
-from threadline.analytics.write.rates import Rates, TokenPrice
+from threadline.analytics.application.read.export import CHUNK_BYTES
+from threadline.analytics.application.read.export_formats import CONVERSATION_FIELDS
+from threadline.analytics.domain.write.rates import Rates, TokenPrice
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.testing import eventually

@@ -7,14 +7,14 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
 
-from threadline.analytics.read.export_formats import (
+from threadline.analytics.application.read.export_formats import (
     MESSAGE_FIELDS,
     CsvFormat,
     JsonLinesFormat,
     csv_value,
     iso,
 )
-from threadline.analytics.read.views import ConversationView, Lead, MessageView
+from threadline.analytics.domain.read.views import ConversationView, Lead, MessageView
 
 CREATED = datetime(2025, 6, 1, 9, 0, tzinfo=timezone(timedelta(hours=2)))
 

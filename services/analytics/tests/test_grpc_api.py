@@ -10,7 +10,7 @@ from threadline.analytics.adapters.inbound.grpc.proto_mapping import (
     message_pb,
     session_status_pb,
 )
-from threadline.analytics.read.views import (
+from threadline.analytics.domain.read.views import (
     ConversationView,
     Lead,
     MessageView,

@@ -34,7 +34,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from threadline.analytics.write.rates import Rates, TokenPrice
+from threadline.analytics.domain.write.rates import Rates, TokenPrice
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.contracts.events.v1 import common_pb2

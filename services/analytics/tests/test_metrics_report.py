@@ -5,13 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from threadline.analytics.read.conversation_metrics import (
+from threadline.analytics.application.read.conversation_metrics import (
     DayMetrics,
     MetricsReport,
     Period,
     ResponseTimes,
 )
-from threadline.analytics.read.errors import InvalidQuery
+from threadline.analytics.domain.read.errors import InvalidQuery
 
 JUNE = datetime(2025, 6, 1, tzinfo=UTC)
 

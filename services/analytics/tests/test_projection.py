@@ -5,8 +5,8 @@ from uuid import uuid4
 
 import pytest
 
-from threadline.analytics.write.changes import ProjectionError
-from threadline.analytics.write.projection import IGNORED, project, projected_bodies, unseen
+from threadline.analytics.domain.write.changes import ProjectionError
+from threadline.analytics.domain.write.projection import IGNORED, project, projected_bodies, unseen
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as ev
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
-from threadline.analytics.write.projection import project
-from threadline.analytics.write.rates import Rates, TokenPrice
+from threadline.analytics.domain.write.projection import project
+from threadline.analytics.domain.write.rates import Rates, TokenPrice
 
 if TYPE_CHECKING:
     from conftest import EventLog

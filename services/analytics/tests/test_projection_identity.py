@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
-from threadline.analytics.write.projection import project
+from threadline.analytics.domain.write.projection import project
 
 if TYPE_CHECKING:
     from conftest import EventLog

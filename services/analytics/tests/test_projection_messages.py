@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
-from threadline.analytics.write.projection import project
-from threadline.analytics.write.rates import Rates, TokenPrice
+from threadline.analytics.domain.write.projection import project
+from threadline.analytics.domain.write.rates import Rates, TokenPrice
 from threadline.contracts.events.v1 import common_pb2
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from threadline.analytics.write.projectors.common import iso, moment_iso, utc
+from threadline.analytics.domain.write.projectors.common import iso, moment_iso, utc
 
 OTHERWISE = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 

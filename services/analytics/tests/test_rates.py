@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from threadline.analytics.write.rates import EXAMPLE_RATES, Rates
+from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
 
 
 def test_tokens_are_priced_per_thousand_for_their_model() -> None:

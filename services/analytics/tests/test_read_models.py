@@ -11,8 +11,9 @@ from uuid import UUID, uuid4
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.write.consumer import ProjectionConsumer
-from threadline.analytics.write.rates import Rates, TokenPrice
+from threadline.analytics.adapters.inbound.projection_consumer import ProjectionConsumer
+from threadline.analytics.bootstrap import projection_consumer
+from threadline.analytics.domain.write.rates import Rates, TokenPrice
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import Delivery
@@ -86,7 +87,7 @@ async def answers(pool: AsyncConnectionPool[Any], conversation: UUID) -> list[tu
 async def test_a_reply_answers_every_waiting_message_timed_from_the_first(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
     conversation = await started(projector, log)
     await projector.handle(delivered(log.inbound(conversation, "m-1")))
     log.wait(timedelta(seconds=29))
@@ -109,7 +110,7 @@ async def test_a_reply_answers_every_waiting_message_timed_from_the_first(
 async def test_a_reply_answers_only_the_messages_before_it_in_the_same_batch(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
     conversation = await started(projector, log)
 
     await projector.handle(
@@ -130,7 +131,7 @@ async def test_a_reply_answers_only_the_messages_before_it_in_the_same_batch(
 async def test_a_billable_message_is_charged_once_whichever_batches_repeat_its_pricing(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    projector = ProjectionConsumer(pool, rates=RATES)
+    projector = projection_consumer(pool, rates=RATES)
     conversation = await started(projector, log)
     marketing = common_pb2.Pricing(billable=True, category="marketing", pricing_model="PMP")
     await projector.handle(
@@ -167,7 +168,7 @@ async def test_a_billable_message_is_charged_once_whichever_batches_repeat_its_p
 async def test_ai_replies_add_tokens_and_cost_and_the_first_model_stays_the_assistant(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    projector = ProjectionConsumer(pool, rates=RATES)
+    projector = projection_consumer(pool, rates=RATES)
     conversation = await started(projector, log)
     await projector.handle(
         delivered(log.queued(conversation, "r-1", model="alpha", prompt_tokens=1000))
@@ -188,7 +189,7 @@ async def test_ai_replies_add_tokens_and_cost_and_the_first_model_stays_the_assi
 async def test_hand_offs_count_across_batches_and_resolution_closes_the_conversation(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
     conversation = await started(projector, log)
     await projector.handle(
         delivered(log.status_changed(conversation, "escalated", ai_paused=True, by="ai"))
@@ -215,7 +216,7 @@ async def test_hand_offs_count_across_batches_and_resolution_closes_the_conversa
 async def test_edits_deletions_and_reactions_change_the_messages_they_name(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
     conversation = await started(projector, log)
     await projector.handle(
         delivered(
@@ -254,7 +255,7 @@ async def test_edits_deletions_and_reactions_change_the_messages_they_name(
 async def test_contacts_learn_linked_ids_and_new_names(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
     contact = uuid4()
     await projector.handle(
         delivered(
@@ -282,7 +283,7 @@ async def test_contacts_learn_linked_ids_and_new_names(
 async def test_templates_and_settings_belong_to_their_business_number(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    projector = ProjectionConsumer(pool)
+    projector = projection_consumer(pool)
     number = uuid4()
     await projector.handle(delivered(log.number(number, number="pn-templates")))
 
@@ -328,7 +329,7 @@ async def test_a_story_delivered_twice_in_any_batching_leaves_the_same_rows(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
     events = story(log)
-    projector = ProjectionConsumer(pool, rates=RATES)
+    projector = projection_consumer(pool, rates=RATES)
     await projector.handle(delivered(*events[:7]))
     await projector.handle(delivered(*events[4:12]))
     await projector.handle(delivered(*events))

@@ -5,7 +5,11 @@ import psycopg.errors
 import pytest
 from psycopg_pool import PoolClosed
 
-from threadline.analytics.write.retries import Backoff, is_transient, until_done
+from threadline.analytics.adapters.outbound.read_models.retries import (
+    Backoff,
+    is_transient,
+    until_done,
+)
 
 
 class Flaky:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import psycopg
 
-from threadline.analytics.read_models.schema import MIGRATIONS, migrate
+from threadline.analytics.adapters.outbound.read_models.schema import MIGRATIONS, migrate
 
 
 async def test_migrating_twice_leaves_one_record_per_migration(database_url: str) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from threadline.analytics.read.window import customer_window
+from threadline.analytics.domain.read.window import customer_window
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -16,10 +16,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from threadline.analytics.read_models.database import open_pool
-from threadline.analytics.read_models.schema import migrate
-from threadline.analytics.write.consumer import ProjectionConsumer
-from threadline.analytics.write.rebuild import EventLogReader
+from threadline.analytics.adapters.outbound.read_models.database import open_pool
+from threadline.analytics.adapters.outbound.read_models.schema import migrate
+from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
+from threadline.analytics.bootstrap import projection_consumer
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.contracts.session.v1 import session_pb2 as pb
@@ -151,7 +151,7 @@ async def project_live(database_url: str, events: Sequence[SessionEvent]) -> Non
     try:
         async with pool.connection() as connection:
             await migrate(connection)
-        projector = ProjectionConsumer(pool)
+        projector = projection_consumer(pool)
         for start in range(0, len(events), 50):
             await projector.handle(
                 [

@@ -13,15 +13,18 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.write.changes import Changes
-from threadline.analytics.write.consumer import ProjectionConsumer
-from threadline.analytics.write.projection import PROJECTION
-from threadline.analytics.write.rates import EXAMPLE_RATES
-from threadline.analytics.write.rebuild import EventLogReader, Replay, schemas
-from threadline.analytics.write.rebuild.apply import APPLIED
-from threadline.analytics.write.rebuild.batches import Skipped, project_into
-from threadline.analytics.write.rebuild.store import SchemaStore
-from threadline.analytics.write.rebuild.tables import UnknownColumns, check_columns
+from threadline.analytics.adapters.outbound.read_models.rebuild import schemas
+from threadline.analytics.adapters.outbound.read_models.rebuild.database import PostgresRebuild
+from threadline.analytics.adapters.outbound.read_models.rebuild.store import SchemaStore
+from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
+from threadline.analytics.application.write.rebuild import Replay
+from threadline.analytics.application.write.rebuild.apply import APPLIED
+from threadline.analytics.application.write.rebuild.batches import Skipped, project_into
+from threadline.analytics.application.write.rebuild.ports import UnknownColumns
+from threadline.analytics.bootstrap import projection_consumer
+from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.projection import PROJECTION
+from threadline.analytics.domain.write.rates import EXAMPLE_RATES
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import Delivery
 from threadline.messaging.relay import POSITION
@@ -43,7 +46,7 @@ async def project_live(
     pool: AsyncConnectionPool[Any], events: Sequence[SessionEvent], *, seed: int
 ) -> None:
     """As the live consumer does: batches of random sizes, one transaction each."""
-    rng, projector, start = random.Random(seed), ProjectionConsumer(pool), 0
+    rng, projector, start = random.Random(seed), projection_consumer(pool), 0
     while start < len(events):
         size = rng.randrange(1, 60)
         await projector.handle(delivered(events[start : start + size]))
@@ -126,11 +129,11 @@ async def test_a_column_the_rebuild_does_not_know_stops_it(
     pool: AsyncConnectionPool[Any], database_url: str
 ) -> None:
     with psycopg.connect(database_url) as connection:
-        check_columns(connection, "analytics")
+        schemas.check_columns(connection, "analytics")
         connection.execute("ALTER TABLE analytics.messages ADD COLUMN sentiment text")
 
         with pytest.raises(UnknownColumns, match=r"messages: \['sentiment'\]"):
-            check_columns(connection, "analytics")
+            schemas.check_columns(connection, "analytics")
 
 
 @pytest.mark.parametrize("flush_rows", [1, 1_000_000], ids=["written each batch", "held"])
@@ -151,7 +154,7 @@ async def test_a_replay_skips_alone_the_events_the_live_projection_dead_letters(
     event_log[0].append(*events)
 
     with psycopg.connect(database_url) as connection:
-        replay = Replay(connection, reader, batch_size=2, flush_rows=flush_rows)
+        replay = Replay(PostgresRebuild(connection), reader, batch_size=2, flush_rows=flush_rows)
         result = await asyncio.to_thread(replay.run)
 
     assert [s.position for s in result.skipped] == [events[3].position, events[5].position]
@@ -183,7 +186,9 @@ async def test_a_replay_stores_nul_and_non_finite_numbers_as_the_live_projection
     event_log[0].append(*events)
 
     with psycopg.connect(database_url) as connection:
-        result = await asyncio.to_thread(Replay(connection, reader, batch_size=2).run)
+        result = await asyncio.to_thread(
+            Replay(PostgresRebuild(connection), reader, batch_size=2).run
+        )
 
     assert result.skipped == []
     assert await tables(database_url, "analytics") == live

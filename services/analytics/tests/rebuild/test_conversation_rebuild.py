@@ -9,7 +9,11 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from threadline.analytics.write.rebuild import EventLogReader, StreamNotFound, rebuild_conversation
+from threadline.analytics.adapters.outbound.read_models.rebuild.database import (
+    PostgresConversationRows,
+)
+from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
+from threadline.analytics.application.write.rebuild import StreamNotFound, rebuild_conversation
 
 if TYPE_CHECKING:
     from conftest import EventLog, History, RunningAnalytics, ScriptedEventLog
@@ -17,7 +21,7 @@ if TYPE_CHECKING:
 
 def rebuild(database_url: str, reader: EventLogReader, conversation: UUID) -> Any:
     with psycopg.connect(database_url) as connection:
-        return rebuild_conversation(connection, reader, conversation)
+        return rebuild_conversation(PostgresConversationRows(connection), reader, conversation)
 
 
 def damage(database_url: str, conversation: UUID) -> None:

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import grpc
 
-from threadline.analytics.write.rebuild import EventLogReader
+from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
 
 if TYPE_CHECKING:
     from conftest import EventLog, ScriptedEventLog

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from threadline.analytics.write.rebuild.store import jsonb_binary
+from threadline.analytics.adapters.outbound.read_models.rebuild.store import jsonb_binary
 
 
 @pytest.mark.parametrize(

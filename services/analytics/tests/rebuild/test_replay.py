@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 
-from threadline.analytics.write.rebuild import EventLogReader, Progress, Replay
-from threadline.analytics.write.rebuild.replay import DEFAULT_FLUSH_ROWS, REPLAY_LOCK, ReplayRunning
+from threadline.analytics.adapters.outbound.read_models.rebuild.database import (
+    REPLAY_LOCK,
+    PostgresRebuild,
+)
+from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
+from threadline.analytics.application.write.rebuild import Progress, Replay
+from threadline.analytics.application.write.rebuild.replay import DEFAULT_FLUSH_ROWS, ReplayRunning
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 
@@ -55,7 +60,7 @@ def replay(database_url: str, reader: EventLogReader, **options: Any) -> Any:
     progress = options.pop("progress", None)
     with psycopg.connect(database_url) as connection:
         runner = Replay(
-            connection,
+            PostgresRebuild(connection),
             reader,
             batch_size=options.pop("batch_size", 40),
             flush_rows=options.pop("flush_rows", DEFAULT_FLUSH_ROWS),

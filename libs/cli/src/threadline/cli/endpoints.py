@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from threadline.analytics.config import rates_from_setting
-from threadline.analytics.write.rates import EXAMPLE_RATES, Rates
+from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
 from threadline.cli.devstate import STATE_FILE, DevState
 from threadline.servicekit.config import ConfigError
 

@@ -21,7 +21,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from threadline.analytics.write.rebuild import EventLogReader, StreamNotFound
+from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
+from threadline.analytics.application.write.rebuild import StreamNotFound
 from threadline.cli.endpoints import Endpoints
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.relay import POSITION

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from threadline.analytics.write.rebuild import Progress
+from threadline.analytics.application.write.rebuild import Progress
 
 WIDTH = 24
 Clock = Callable[[], float]

@@ -16,21 +16,24 @@ from uuid import UUID
 import grpc
 import psycopg
 
-from threadline.analytics.write.projection import PROJECTION
-from threadline.analytics.write.rebuild import (
-    EventLogReader,
+from threadline.analytics.adapters.outbound.read_models.rebuild.database import (
+    PostgresConversationRows,
+    PostgresRebuild,
+)
+from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
+from threadline.analytics.application.write.rebuild import (
     Replay,
     ReplayResult,
     StreamNotFound,
     rebuild_conversation,
 )
-from threadline.analytics.write.rebuild.replay import (
+from threadline.analytics.application.write.rebuild.ports import SchemaMismatch, UnknownColumns
+from threadline.analytics.application.write.rebuild.replay import (
     DEFAULT_BATCH,
     DEFAULT_FLUSH_ROWS,
     ReplayRunning,
 )
-from threadline.analytics.write.rebuild.schemas import SchemaMismatch
-from threadline.analytics.write.rebuild.tables import UnknownColumns
+from threadline.analytics.domain.write.projection import PROJECTION
 from threadline.cli.endpoints import Endpoints
 from threadline.cli.progress import ProgressBar
 
@@ -57,7 +60,11 @@ def run_replay(
     ):
         reader = EventLogReader(channel, endpoints.token)
         replay = Replay(
-            db, reader, rates=endpoints.rates, batch_size=batch_size, flush_rows=flush_rows
+            PostgresRebuild(db),
+            reader,
+            rates=endpoints.rates,
+            batch_size=batch_size,
+            flush_rows=flush_rows,
         )
         try:
             result = replay.run(bar, restart=restart, keep_old=keep_old)
@@ -116,7 +123,10 @@ def run_conversation_replay(
     ):
         try:
             rebuilt = rebuild_conversation(
-                db, EventLogReader(channel, endpoints.token), conversation_id, rates=endpoints.rates
+                PostgresConversationRows(db),
+                EventLogReader(channel, endpoints.token),
+                conversation_id,
+                rates=endpoints.rates,
             )
         except StreamNotFound as error:
             err.write(f"{error}\n")

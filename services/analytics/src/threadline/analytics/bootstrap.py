@@ -11,13 +11,24 @@ from nats.js import JetStreamContext
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.adapters.inbound.grpc import conversation_queries, metrics_api
+from threadline.analytics.adapters.inbound.projection_consumer import ProjectionConsumer
+from threadline.analytics.adapters.outbound.prometheus import PrometheusReport
+from threadline.analytics.adapters.outbound.read_models.database import database_check, open_pool
+from threadline.analytics.adapters.outbound.read_models.projection_store import (
+    PostgresProjectionStore,
+)
+from threadline.analytics.adapters.outbound.read_models.schema import migrate
+from threadline.analytics.adapters.outbound.session_events_stream import (
+    MessageAt,
+    SessionEventsHistory,
+    stream_reader,
+)
+from threadline.analytics.application.read.conversation_metrics import ConversationMetrics
+from threadline.analytics.application.read.export import ConversationExports
+from threadline.analytics.application.read.queries import ConversationQueries
+from threadline.analytics.application.write.live_projection import LiveProjection
 from threadline.analytics.config import AnalyticsConfig
-from threadline.analytics.read.conversation_metrics import ConversationMetrics
-from threadline.analytics.read.export import ConversationExports
-from threadline.analytics.read.queries import ConversationQueries
-from threadline.analytics.read_models.database import database_check, open_pool
-from threadline.analytics.read_models.schema import migrate
-from threadline.analytics.write.consumer import ProjectionConsumer, stream_reader
+from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
@@ -116,7 +127,7 @@ def _start_projection(
             filter_subject=topology.filter_subject(ANALYTICS_PROJECTIONS),
             batch_size=config.batch_size,
         ),
-        handler=ProjectionConsumer(
+        handler=projection_consumer(
             pool, rates=config.rates, read_at=stream_reader(js, stream)
         ).handle,
     )
@@ -127,6 +138,22 @@ def _start_projection(
         stop=consumer.stop,
         grace=GRACE_SECONDS,
         restart=True,
+    )
+
+
+def projection_consumer(
+    pool: AsyncConnectionPool[Any],
+    *,
+    rates: Rates = EXAMPLE_RATES,
+    read_at: MessageAt | None = None,
+) -> ProjectionConsumer:
+    """The projection's batch handler, wired to the read models in `pool` (tests and benchmarks
+    build it here too). `read_at` reads SESSION_EVENTS back by sequence to fill gaps; None:
+    deliveries are trusted to come in order (unit tests of the projection)."""
+    history = None if read_at is None else SessionEventsHistory(read_at)
+    store = PostgresProjectionStore(pool)
+    return ProjectionConsumer(
+        LiveProjection(store, report=PrometheusReport(), history=history, rates=rates)
     )
 
 

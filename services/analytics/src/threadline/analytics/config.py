@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from threadline.analytics.write.rates import EXAMPLE_RATES, Rates
+from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.config import ConfigError, env_int, env_str
@@ -21,7 +21,9 @@ class AnalyticsConfig:
     grpc_port: int = 50052
     ops_port: int = 9105
     batch_size: int = 500
-    rates: Rates = EXAMPLE_RATES  # what tokens and WhatsApp messages cost (see write/rates.py)
+    rates: Rates = (
+        EXAMPLE_RATES  # what tokens and WhatsApp messages cost (see domain/write/rates.py)
+    )
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
 

@@ -17,9 +17,13 @@ from threadline.analytics.adapters.inbound.grpc.proto_mapping import (
     message_pb,
     session_status_pb,
 )
-from threadline.analytics.read.criteria import CustomerRef, MessageWindow, Paging, parse_id
-from threadline.analytics.read.errors import InvalidQuery, UnknownConversation, UnknownCustomer
-from threadline.analytics.read.queries import ConversationQueries
+from threadline.analytics.application.read.queries import ConversationQueries
+from threadline.analytics.domain.read.criteria import CustomerRef, MessageWindow, Paging, parse_id
+from threadline.analytics.domain.read.errors import (
+    InvalidQuery,
+    UnknownConversation,
+    UnknownCustomer,
+)
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.servicekit.auth import current_principal

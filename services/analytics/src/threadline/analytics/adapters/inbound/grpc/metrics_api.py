@@ -17,8 +17,8 @@ from threadline.analytics.adapters.inbound.grpc.proto_mapping import (
     metrics_pb,
     moment,
 )
-from threadline.analytics.read.conversation_metrics import ConversationMetrics, Period
-from threadline.analytics.read.export import ConversationExports, ExportRequest
+from threadline.analytics.application.read.conversation_metrics import ConversationMetrics, Period
+from threadline.analytics.application.read.export import ConversationExports, ExportRequest
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
 from threadline.servicekit.auth import current_principal

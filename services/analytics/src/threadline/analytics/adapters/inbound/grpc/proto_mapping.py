@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from threadline.analytics.read.conversation_metrics import MetricsReport, ResponseTimes
-from threadline.analytics.read.criteria import ConversationFilter
-from threadline.analytics.read.views import ConversationView, MessageView, SessionStatus
+from threadline.analytics.application.read.conversation_metrics import MetricsReport, ResponseTimes
+from threadline.analytics.domain.read.criteria import ConversationFilter
+from threadline.analytics.domain.read.views import ConversationView, MessageView, SessionStatus
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 
 FilterMessage = pb.ListConversationsRequest | pb.ConversationFilter

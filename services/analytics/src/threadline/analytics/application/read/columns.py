@@ -1,0 +1,45 @@
+"""The columns the queries select, and how a selected row becomes a view.
+
+`CONVERSATION_COLUMNS` reads conversations `c` joined to their contact `ct` into a
+`ConversationView` (`conversation_view`); `MESSAGE_COLUMNS` reads `analytics.messages`
+unaliased into a `MessageView` (`message_view`).
+"""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+from psycopg.rows import DictRow
+
+from threadline.analytics.domain.read.views import ConversationView, Lead, MessageView
+
+CONVERSATION_COLUMNS: LiteralString = """
+    c.id, c.lead_id, c.business_number, c.session_key, c.channel, c.status,
+    c.message_count, c.created_at, c.updated_at, c.last_message_at, c.last_message_preview,
+    c.category, c.opened_by, c.assistant, c.ai_paused, c.hand_offs, c.flow_id, c.flow_step,
+    c.flow_completed, c.first_customer_message_at, c.closed_at, c.prompt_tokens,
+    c.completion_tokens, c.llm_cost, c.whatsapp_cost,
+    coalesce(nullif(ct.wa_id, ''), c.customer_wa_id) AS lead_wa_id,
+    coalesce(nullif(ct.user_id, ''), c.customer_user_id) AS lead_user_id,
+    coalesce(nullif(ct.name, ''), c.customer_name) AS lead_name
+"""
+
+MESSAGE_COLUMNS: LiteralString = """
+    id, conversation_id, role, author, type, content, status, wamid, metadata, created_at,
+    updated_at, sent_at, in_reply_to, status_history, pricing, whatsapp_cost, error_code,
+    error_title, original_content, edits, deleted, deleted_at, reaction, reactions, model,
+    prompt_tokens, completion_tokens, llm_cost
+"""
+
+_LEAD = ("lead_wa_id", "lead_user_id", "lead_name")
+
+
+def conversation_view(row: DictRow) -> ConversationView:
+    lead = Lead(row["lead_id"], row["lead_wa_id"], row["lead_user_id"], row["lead_name"])
+    return ConversationView(
+        **{name: value for name, value in row.items() if name not in _LEAD}, lead=lead
+    )
+
+
+def message_view(row: DictRow) -> MessageView:
+    return MessageView(**row)

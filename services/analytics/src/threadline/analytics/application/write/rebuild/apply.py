@@ -1,0 +1,307 @@
+"""A batch's `Changes` applied to rows in memory, exactly as the live projection's `writer`
+applies them with SQL: the same thirteen steps in the same order, each one the Python reading
+of its statement in `adapters/outbound/read_models/statements.py` (the tests hold the two
+equal, table by table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import datetime
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any, TypeVar
+
+from threadline.analytics.application.write.rebuild.tables import (
+    BUSINESS_NUMBERS,
+    CONTACT_KEYS,
+    CONTACTS,
+    CONVERSATIONS,
+    MESSAGES,
+    RESPONSE_FACTS,
+    TEMPLATES,
+    Row,
+)
+from threadline.analytics.application.write.rebuild.working_set import WorkingSet
+from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.rows_and_patches import (
+    ConversationPatch,
+    MessagePatch,
+    Reply,
+)
+
+T = TypeVar("T")
+# Every field of `Changes` this module applies; a new one must be taught here (tested).
+APPLIED = frozenset(
+    {
+        "numbers",
+        "number_patches",
+        "templates",
+        "contacts",
+        "contact_patches",
+        "contact_keys",
+        "conversations",
+        "conversation_patches",
+        "messages",
+        "patches",
+        "waiting",
+        "replies",
+        "charges",
+    }
+)
+ZERO = Decimal(0)
+
+
+def _or(value: T | None, current: T) -> T:
+    """`coalesce(%(value)s, column)`."""
+    return current if value is None else value
+
+
+def _greatest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """PostgreSQL's `greatest`, which ignores NULLs."""
+    if a is None or b is None:
+        return a if b is None else b
+    return max(a, b)
+
+
+def apply(changes: Changes, rows: WorkingSet) -> None:
+    """Change `rows` as `writer.write(connection, changes)` changes the tables."""
+    _business_numbers(changes, rows)
+    _templates(changes, rows)
+    _contacts(changes, rows)
+    for key in changes.contact_keys.values():
+        rows.insert_missing(CONTACT_KEYS, _columns(key))
+    for conversation in changes.conversations.values():
+        rows.insert(CONVERSATIONS, _new_conversation(_columns(conversation)))
+    for message in changes.messages.values():
+        rows.insert(MESSAGES, _new_message(_columns(message)))
+    _await_answers(changes, rows)
+    for message_id, patch in changes.patches.items():
+        _patch_message(rows, message_id, patch)
+    _charge(changes, rows)
+    for conversation_id, conversation_patch in changes.conversation_patches.items():
+        _patch_conversation(rows, conversation_id, conversation_patch)
+    for reply in changes.replies:
+        _answer(rows, reply)
+
+
+def _columns(row: Any) -> Row:
+    """A row dataclass's fields as a dict (a single `attrgetter` per row type)."""
+    reader = _READERS.get(type(row))
+    if reader is None:
+        names = tuple(column.name for column in fields(row))
+        reader = _READERS[type(row)] = (names, attrgetter(*names))
+    names, values = reader
+    return dict(zip(names, values(row), strict=True))
+
+
+_READERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _business_numbers(changes: Changes, rows: WorkingSet) -> None:
+    for number in changes.numbers.values():
+        new = {**_columns(number), "autopilot": True, "auto_resolve_hours": 12}
+        rows.insert_missing(BUSINESS_NUMBERS, {**new, "updated_at": number.registered_at})
+    for number_id, patch in changes.number_patches.items():
+        row = rows.get(BUSINESS_NUMBERS, number_id)
+        if row is not None:
+            row["autopilot"] = _or(patch.autopilot, row["autopilot"])
+            row["auto_resolve_hours"] = _or(patch.auto_resolve_hours, row["auto_resolve_hours"])
+            row["updated_at"] = patch.updated_at
+            rows.touch(BUSINESS_NUMBERS, number_id)
+
+
+def _templates(changes: Changes, rows: WorkingSet) -> None:
+    for key, template in changes.templates.items():
+        row = rows.get(TEMPLATES, key)
+        if row is not None:
+            row["category"], row["body"] = template.category, template.body
+            row["parameter_count"] = template.parameter_count
+            row["updated_at"] = template.updated_at or template.registered_at
+            rows.touch(TEMPLATES, key)
+            continue
+        number = rows.get(BUSINESS_NUMBERS, template.number_id)
+        new = _columns(template)
+        new["business_number"] = number["phone_number_id"] if number else ""
+        new["updated_at"] = template.updated_at or template.registered_at
+        rows.insert(TEMPLATES, new)
+
+
+def _contacts(changes: Changes, rows: WorkingSet) -> None:
+    for contact in changes.contacts.values():
+        row = rows.get(CONTACTS, contact.id)
+        if row is None:
+            new = _columns(contact)
+            new["created_at"] = new["updated_at"] = new.pop("registered_at")
+            rows.insert(CONTACTS, new)
+            continue
+        row["wa_id"] = contact.wa_id or row["wa_id"]
+        row["user_id"] = contact.user_id or row["user_id"]
+        row["name"] = contact.name or row["name"]
+        row["updated_at"] = contact.registered_at
+        rows.touch(CONTACTS, contact.id)
+    for contact_id, patch in changes.contact_patches.items():
+        row = rows.get(CONTACTS, contact_id)
+        if row is not None:
+            row["wa_id"] = row["wa_id"] or _or(patch.wa_id, "")
+            row["user_id"] = row["user_id"] or _or(patch.user_id, "")
+            row["name"] = _or(patch.name, row["name"])
+            row["updated_at"] = patch.updated_at
+            rows.touch(CONTACTS, contact_id)
+
+
+def _new_conversation(row: Row) -> Row:
+    row.update(
+        updated_at=row["created_at"],
+        message_count=0,
+        last_message_at=None,
+        last_message_preview="",
+        assistant="",
+        ai_paused=False,
+        status_reason="",
+        status_changed_by="",
+        status_changed_at=None,
+        closed_at=None,
+        hand_offs=0,
+        flow_id="",
+        flow_step="",
+        flow_completed=False,
+        first_customer_message_at=None,
+        last_inbound_at=None,
+        free_entry_until=None,
+        prompt_tokens=0,
+        completion_tokens=0,
+        llm_cost=ZERO,
+        whatsapp_cost=ZERO,
+    )
+    return row
+
+
+def _new_message(row: Row) -> Row:
+    row |= _NEW_MESSAGE
+    row["updated_at"] = row["created_at"]
+    row["status_history"] = list(row["status_history"])
+    row["edits"], row["reactions"] = [], []
+    return row
+
+
+# The columns a new message starts with (immutable values; the lists are made per row).
+_NEW_MESSAGE: Row = {
+    "pricing": None,
+    "whatsapp_cost": None,
+    "error_code": None,
+    "error_title": "",
+    "original_content": None,
+    "deleted": False,
+    "deleted_at": None,
+    "reaction": "",
+}
+
+
+def _await_answers(changes: Changes, rows: WorkingSet) -> None:
+    for fact in changes.waiting.values():
+        conversation = rows.get(CONVERSATIONS, fact.conversation_id)
+        row = _columns(fact)
+        row |= _WAITING
+        row["business_number"] = conversation["business_number"] if conversation else ""
+        rows.insert(RESPONSE_FACTS, row)
+        rows.waiting.setdefault(fact.conversation_id, []).append(row)
+
+
+_WAITING: Row = {
+    "answered_at": None,
+    "answered_by": None,
+    "reply_message_id": None,
+    "waited_since": None,
+    "response_seconds": None,
+    "first_unanswered": False,
+}
+
+
+def _patch_message(rows: WorkingSet, message_id: str, patch: MessagePatch) -> None:
+    row = rows.get(MESSAGES, message_id)
+    if row is None:
+        return
+    # Every right-hand side reads the row as it was, as in the UPDATE.
+    old_content, old_original = row["content"], row["original_content"]
+    row["wamid"] = _or(patch.wamid, row["wamid"])
+    row["status"] = _or(patch.status, row["status"])
+    row["metadata"] = {**row["metadata"], **patch.metadata}
+    row["status_history"] = [*row["status_history"], *patch.status_history]
+    row["pricing"] = _or(patch.pricing, row["pricing"])
+    row["error_code"] = _or(patch.error_code, row["error_code"])
+    row["error_title"] = _or(patch.error_title, row["error_title"])
+    if patch.content is not None:
+        row["original_content"] = _or(old_original, old_content)
+    row["content"] = _or(patch.content, old_content)
+    row["edits"] = [*row["edits"], *patch.edits]
+    row["deleted"] = row["deleted"] or patch.deleted_at is not None
+    row["deleted_at"] = _or(row["deleted_at"], patch.deleted_at)
+    row["reaction"] = _or(patch.reaction, row["reaction"])
+    row["reactions"] = [*row["reactions"], *patch.reactions]
+    row["updated_at"] = patch.updated_at
+    rows.touch(MESSAGES, message_id)
+
+
+def _charge(changes: Changes, rows: WorkingSet) -> None:
+    for charge in changes.charges.values():
+        message = rows.get(MESSAGES, charge.message_id)
+        if message is None or message["whatsapp_cost"] is not None:
+            continue
+        message["whatsapp_cost"] = charge.cost
+        rows.touch(MESSAGES, charge.message_id)
+        conversation = rows.get(CONVERSATIONS, message["conversation_id"])
+        if conversation is not None:
+            conversation["whatsapp_cost"] += charge.cost
+            rows.touch(CONVERSATIONS, message["conversation_id"])
+
+
+def _patch_conversation(rows: WorkingSet, conversation_id: Any, patch: ConversationPatch) -> None:
+    row = rows.get(CONVERSATIONS, conversation_id)
+    if row is None:
+        return
+    row["message_count"] += patch.added
+    row["last_message_at"] = _or(patch.last_message_at, row["last_message_at"])
+    row["last_message_preview"] = _or(patch.preview, row["last_message_preview"])
+    row["first_customer_message_at"] = _or(
+        row["first_customer_message_at"], patch.first_customer_message_at
+    )
+    row["last_inbound_at"] = _greatest(row["last_inbound_at"], patch.last_inbound_at)
+    for column in ("free_entry_until", "status", "ai_paused", "status_reason"):
+        row[column] = _or(getattr(patch, column), row[column])
+    for column in ("status_changed_by", "status_changed_at", "closed_at"):
+        row[column] = _or(getattr(patch, column), row[column])
+    for column in ("flow_id", "flow_step", "flow_completed"):
+        row[column] = _or(getattr(patch, column), row[column])
+    row["hand_offs"] += patch.hand_offs
+    if row["assistant"] == "":
+        row["assistant"] = _or(patch.assistant, "")
+    row["prompt_tokens"] += patch.prompt_tokens
+    row["completion_tokens"] += patch.completion_tokens
+    row["llm_cost"] += patch.llm_cost
+    row["updated_at"] = _greatest(row["updated_at"], patch.updated_at)
+    rows.touch(CONVERSATIONS, conversation_id)
+
+
+def _answer(rows: WorkingSet, reply: Reply) -> None:
+    """The reply answers every waiting message of its conversation recorded before it."""
+    waiting = rows.waiting.get(reply.conversation_id)
+    if not waiting:
+        return
+    count = 0
+    while count < len(waiting) and waiting[count]["position"] < reply.position:
+        count += 1
+    if count == 0:
+        return
+    answered, rows.waiting[reply.conversation_id] = waiting[:count], waiting[count:]
+    first = answered[0]
+    seconds = max(0.0, (reply.at - first["received_at"]).total_seconds())
+    for fact in answered:
+        fact["answered_at"] = reply.at
+        fact["answered_by"] = reply.author
+        fact["reply_message_id"] = reply.message_id
+        fact["waited_since"] = first["received_at"]
+        fact["response_seconds"] = seconds
+        fact["first_unanswered"] = fact is first
+        rows.touch(RESPONSE_FACTS, fact["message_id"])

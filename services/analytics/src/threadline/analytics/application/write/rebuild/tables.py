@@ -1,0 +1,201 @@
+"""The read-model tables as the bulk rebuild holds and writes them: key, columns and their
+types (the rows in memory are dicts by column name).
+
+A rebuild writes every column it stores (the generated ones excepted) with binary `COPY`, so it
+must know them all: the adapter's `check_columns` refuses to run against tables that a later
+migration gave a column this module does not list, rather than leave that column at its default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (column, PostgreSQL type), in COPY order
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    @property
+    def types(self) -> list[str]:
+        return [kind for _, kind in self.columns]
+
+    def tuples(self, rows: Iterable[Row]) -> Iterable[tuple[Any, ...]]:
+        values = itemgetter(*self.names)
+        return (values(row) for row in rows)
+
+    def key_of(self, row: Row) -> Any:
+        if len(self.key) == 1:
+            return row[self.key[0]]
+        return tuple(row[k] for k in self.key)
+
+
+TSTZ = "timestamptz"
+
+BUSINESS_NUMBERS = Table(
+    "business_numbers",
+    ("id",),
+    (
+        ("id", "uuid"),
+        ("phone_number_id", "text"),
+        ("autopilot", "bool"),
+        ("auto_resolve_hours", "int4"),
+        ("registered_at", TSTZ),
+        ("updated_at", TSTZ),
+    ),
+)
+TEMPLATES = Table(
+    "templates",
+    ("number_id", "name", "language"),
+    (
+        ("number_id", "uuid"),
+        ("business_number", "text"),
+        ("name", "text"),
+        ("language", "text"),
+        ("category", "text"),
+        ("body", "text"),
+        ("parameter_count", "int4"),
+        ("registered_at", TSTZ),
+        ("updated_at", TSTZ),
+    ),
+)
+CONTACTS = Table(
+    "contacts",
+    ("id",),
+    (
+        ("id", "uuid"),
+        ("business_number", "text"),
+        ("wa_id", "text"),
+        ("user_id", "text"),
+        ("name", "text"),
+        ("created_at", TSTZ),
+        ("updated_at", TSTZ),
+    ),
+)
+CONTACT_KEYS = Table(
+    "contact_keys",
+    ("business_number", "key"),
+    (
+        ("business_number", "text"),
+        ("key", "text"),
+        ("contact_id", "uuid"),
+        ("claimed_at", TSTZ),
+    ),
+)
+CONVERSATIONS = Table(
+    "conversations",
+    ("id",),
+    (
+        ("id", "uuid"),
+        ("lead_id", "uuid"),
+        ("business_number", "text"),
+        ("session_key", "text"),
+        ("channel", "text"),
+        ("status", "text"),
+        ("message_count", "int4"),
+        ("customer_wa_id", "text"),
+        ("customer_user_id", "text"),
+        ("customer_name", "text"),
+        ("created_at", TSTZ),
+        ("updated_at", TSTZ),
+        ("last_message_at", TSTZ),
+        ("last_message_preview", "text"),
+        ("opened_by", "text"),
+        ("category", "text"),
+        ("assistant", "text"),
+        ("ai_paused", "bool"),
+        ("status_reason", "text"),
+        ("status_changed_by", "text"),
+        ("status_changed_at", TSTZ),
+        ("closed_at", TSTZ),
+        ("hand_offs", "int4"),
+        ("flow_id", "text"),
+        ("flow_step", "text"),
+        ("flow_completed", "bool"),
+        ("first_customer_message_at", TSTZ),
+        ("last_inbound_at", TSTZ),
+        ("free_entry_until", TSTZ),
+        ("prompt_tokens", "int8"),
+        ("completion_tokens", "int8"),
+        ("llm_cost", "numeric"),
+        ("whatsapp_cost", "numeric"),
+    ),
+)
+MESSAGES = Table(
+    "messages",
+    ("id",),
+    (
+        ("id", "text"),
+        ("conversation_id", "uuid"),
+        ("position", "int8"),
+        ("role", "text"),
+        ("author", "text"),
+        ("type", "text"),
+        ("content", "text"),
+        ("status", "text"),
+        ("wamid", "text"),
+        ("metadata", "jsonb"),
+        ("created_at", TSTZ),
+        ("updated_at", TSTZ),
+        ("sent_at", TSTZ),
+        ("in_reply_to", "text"),
+        ("status_history", "jsonb"),
+        ("pricing", "jsonb"),
+        ("whatsapp_cost", "numeric"),
+        ("error_code", "int4"),
+        ("error_title", "text"),
+        ("original_content", "text"),
+        ("edits", "jsonb"),
+        ("deleted", "bool"),
+        ("deleted_at", TSTZ),
+        ("reaction", "text"),
+        ("reactions", "jsonb"),
+        ("model", "text"),
+        ("prompt_tokens", "int4"),
+        ("completion_tokens", "int4"),
+        ("llm_cost", "numeric"),
+    ),
+)
+RESPONSE_FACTS = Table(
+    "response_facts",
+    ("message_id",),
+    (
+        ("message_id", "text"),
+        ("conversation_id", "uuid"),
+        ("business_number", "text"),
+        ("position", "int8"),
+        ("received_at", TSTZ),
+        ("sent_at", TSTZ),
+        ("answered_at", TSTZ),
+        ("answered_by", "text"),
+        ("reply_message_id", "text"),
+        ("waited_since", TSTZ),
+        ("response_seconds", "float8"),
+        ("first_unanswered", "bool"),
+    ),
+)
+
+# In the order a batch's rows are written (no foreign keys: any order would do).
+TABLES: tuple[Table, ...] = (
+    BUSINESS_NUMBERS,
+    TEMPLATES,
+    CONTACTS,
+    CONTACT_KEYS,
+    CONVERSATIONS,
+    MESSAGES,
+    RESPONSE_FACTS,
+)
+
+
+def by_key(table: Table, rows: Sequence[Row]) -> dict[Any, Row]:
+    return {table.key_of(row): row for row in rows}

@@ -1,0 +1,172 @@
+"""What the queries answer: frozen snapshots of the read models (how a row of them becomes
+one is `application/read/columns.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """The customer (contact) a conversation is with."""
+
+    id: UUID
+    wa_id: str
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    id: UUID
+    lead_id: UUID
+    business_number: str
+    session_key: str
+    channel: str
+    status: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime | None
+    last_message_preview: str
+    lead: Lead
+    category: str = "SERVICE"
+    opened_by: str = "customer"
+    assistant: str = ""
+    ai_paused: bool = False
+    hand_offs: int = 0
+    flow_id: str = ""
+    flow_step: str = ""
+    flow_completed: bool = False
+    first_customer_message_at: datetime | None = None
+    closed_at: datetime | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_cost: Decimal = Decimal(0)
+    whatsapp_cost: Decimal = Decimal(0)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def cost(self) -> Decimal:
+        """Language model plus WhatsApp pricing, in the rates' currency."""
+        return self.llm_cost + self.whatsapp_cost
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: str
+    conversation_id: UUID
+    role: str
+    author: str
+    type: str
+    content: str
+    status: str
+    wamid: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None = None
+    in_reply_to: str = ""
+    status_history: list[dict[str, Any]] = field(default_factory=list)
+    pricing: dict[str, Any] | None = None
+    whatsapp_cost: Decimal | None = None
+    error_code: int | None = None
+    error_title: str = ""
+    original_content: str | None = None
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    deleted: bool = False
+    deleted_at: datetime | None = None
+    reaction: str = ""
+    reactions: list[dict[str, Any]] = field(default_factory=list)
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_cost: Decimal = Decimal(0)
+
+    def details(self) -> dict[str, Any]:
+        """The metadata with what the read model knows of the message, as JSON values.
+
+        Keys appear only when they say something: `status_history`, `pricing`,
+        `whatsapp_cost`, `error` (code, title), `edits` with `original_content`, `deleted`
+        with `deleted_at`, `reaction` with `reactions`, and `model` with `prompt_tokens`,
+        `completion_tokens` and `llm_cost` for a reply a language model drafted.
+        """
+        found: dict[str, Any] = dict(self.metadata)
+        if self.status_history:
+            found["status_history"] = self.status_history
+        if self.pricing is not None:
+            found["pricing"] = self.pricing
+        if self.whatsapp_cost is not None:
+            found["whatsapp_cost"] = float(self.whatsapp_cost)
+        if self.error_code is not None:
+            earlier = found.get("error")
+            found["error"] = {
+                **(earlier if isinstance(earlier, dict) else {}),
+                "code": self.error_code,
+                "title": self.error_title,
+            }
+        if self.edits:
+            found.update(edits=self.edits, original_content=self.original_content)
+        if self.deleted:
+            found.update(deleted=True, deleted_at=_iso(self.deleted_at))
+        if self.reactions:
+            found.update(reaction=self.reaction, reactions=self.reactions)
+        if self.model or self.prompt_tokens or self.completion_tokens:
+            found.update(
+                model=self.model,
+                prompt_tokens=self.prompt_tokens,
+                completion_tokens=self.completion_tokens,
+                llm_cost=float(self.llm_cost),
+            )
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    conversations: tuple[ConversationView, ...]
+    total: int
+    page: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDetail:
+    conversation: ConversationView
+    messages: tuple[MessageView, ...]  # oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    messages: tuple[MessageView, ...]  # oldest first
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateView:
+    name: str
+    language: str
+    category: str
+    parameter_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    """The customer service window with one customer, as the session enforces it."""
+
+    window_active: bool
+    last_inbound_at: datetime | None
+    expires_at: datetime | None
+    remaining_minutes: int
+    conversation_id: UUID
+    templates: tuple[TemplateView, ...]  # only when the window is closed
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

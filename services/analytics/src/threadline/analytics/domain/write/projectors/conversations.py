@@ -1,0 +1,70 @@
+"""Conversations: who opened them and why, their status, hand-offs and flow progress."""
+
+from __future__ import annotations
+
+from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.projectors.common import (
+    EventProjector,
+    aggregate_uuid,
+    occurred_at,
+    uuid_of,
+)
+from threadline.analytics.domain.write.rows_and_patches import ConversationRow
+from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.rules.lifecycle import ACTIVE, CLOSED, ESCALATED
+
+
+def conversation_started(event: SessionEvent, changes: Changes) -> None:
+    body = event.conversation_started
+    changes.start_conversation(
+        ConversationRow(
+            id=aggregate_uuid(event),
+            lead_id=uuid_of(body.contact_id, "contact_id"),
+            business_number=body.phone_number_id,
+            session_key=body.session_key,
+            channel=body.channel or "whatsapp",
+            status=ACTIVE,
+            customer_wa_id=body.customer.wa_id,
+            customer_user_id=body.customer.user_id,
+            customer_name=body.customer.profile_name,
+            created_at=occurred_at(event),
+            # The session's own defaults, for events stored before it recorded these.
+            opened_by=body.opened_by or "customer",
+            category=body.category or "SERVICE",
+        )
+    )
+
+
+def conversation_status_changed(event: SessionEvent, changes: Changes) -> None:
+    """StatusChanged, HandedOff, AutopilotResumed and AutoResolved all carry this body.
+
+    The body cannot tell an operator's escalation from a hand-off, nor can a replay from the
+    event log (which carries no subject): every move into `escalated` counts as a hand-off,
+    which is what both mean (a human answers). The session emits it only on a real change.
+    """
+    body = event.conversation_status_changed
+    at = occurred_at(event)
+    patch = changes.conversation(aggregate_uuid(event), at)
+    if body.status:
+        patch.status = body.status
+        patch.closed_at = at if body.status in CLOSED else patch.closed_at
+        patch.hand_offs += body.status == ESCALATED
+    patch.ai_paused = body.ai_paused
+    patch.status_reason = body.reason
+    patch.status_changed_by = body.changed_by
+    patch.status_changed_at = at
+
+
+def flow_step_reached(event: SessionEvent, changes: Changes) -> None:
+    body = event.flow_step_reached
+    patch = changes.conversation(aggregate_uuid(event), occurred_at(event))
+    patch.flow_id = body.flow_id
+    patch.flow_step = body.step_id
+    patch.flow_completed = body.completed
+
+
+PROJECTORS: dict[str, EventProjector] = {
+    "conversation_started": conversation_started,
+    "conversation_status_changed": conversation_status_changed,
+    "flow_step_reached": flow_step_reached,
+}

@@ -1,0 +1,154 @@
+"""Messages in and out: the customer's messages and changes to them, and the replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.projectors.common import (
+    EventProjector,
+    aggregate_uuid,
+    message_id_of,
+    moment,
+    moment_iso,
+    occurred_at,
+    parsed_metadata,
+    preview,
+)
+from threadline.analytics.domain.write.rows_and_patches import MessageRow, Reply, ResponseFact
+from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.rules.window import CustomerServiceWindow
+
+# WhatsApp's own notices (e.g. "the customer changed number") wait for no answer.
+NOT_AWAITING_ANSWER = frozenset({"system"})
+
+
+def customer_message_received(event: SessionEvent, changes: Changes) -> None:
+    body = event.customer_message_received
+    conversation_id = aggregate_uuid(event)
+    received = occurred_at(event)
+    sent = moment(body.sent_at, otherwise=received)
+    metadata = parsed_metadata(body.metadata_json)
+    if body.context_wamid:
+        metadata.setdefault("context_wamid", body.context_wamid)
+    row = MessageRow(
+        id=message_id_of(body.message_id),
+        conversation_id=conversation_id,
+        position=event.position,
+        role="user",
+        author="customer",
+        type=body.content.type,
+        content=body.content.text,
+        status="received",
+        wamid=body.wamid,
+        metadata=metadata,
+        created_at=received,
+        sent_at=sent,
+        status_history=(
+            {"status": "received", "at": moment_iso(event.occurred_at, otherwise=received)},
+        ),
+    )
+    changes.add_message(row, preview=preview(body.content))
+    patch = changes.conversation(conversation_id, received)
+    patch.first_customer_message_at = patch.first_customer_message_at or received
+    # The window, as the session keeps it: renewed by the latest message the customer sent,
+    # or 72 hours from the latest free-entry (ad referral) message.
+    patch.last_inbound_at = max(sent, patch.last_inbound_at or sent)
+    if body.free_entry:
+        patch.free_entry_until = CustomerServiceWindow.free_entry_closes_at(sent)
+    if body.content.type not in NOT_AWAITING_ANSWER:
+        fact = ResponseFact(row.id, conversation_id, event.position, received, sent_at=sent)
+        changes.await_answer(fact)
+
+
+def customer_message_changed(event: SessionEvent, changes: Changes) -> None:
+    """An edit, a deletion or a reaction lands on the message it names; one naming a message
+    the platform never saw is kept as a message of its own kind."""
+    body = event.customer_message_changed
+    at = occurred_at(event)
+    when = moment_iso(body.sent_at, otherwise=at)
+    if not body.target_message_id:
+        _unmatched_change(event, changes)
+        return
+    target = changes.message(body.target_message_id, at)
+    if body.kind == "edit":
+        target.content = body.content.text
+        target.edits.append({"text": body.content.text, "at": when, "message_id": body.message_id})
+    elif body.kind == "revoke":
+        target.status = "deleted"
+        target.deleted_at = target.deleted_at or at
+        target.status_history.append({"status": "deleted", "at": when})
+    elif body.kind == "reaction":
+        target.reaction = body.content.text
+        target.reactions.append(
+            {"emoji": body.content.text, "at": when, "message_id": body.message_id}
+        )
+
+
+def _unmatched_change(event: SessionEvent, changes: Changes) -> None:
+    body = event.customer_message_changed
+    at = occurred_at(event)
+    metadata = parsed_metadata(body.metadata_json)
+    metadata["target_wamid"] = body.target_wamid
+    row = MessageRow(
+        id=message_id_of(body.message_id),
+        conversation_id=aggregate_uuid(event),
+        position=event.position,
+        role="user",
+        author="customer",
+        type=body.content.type or body.kind,
+        content=body.content.text,
+        status="received",
+        wamid=body.wamid,
+        metadata=metadata,
+        created_at=at,
+        sent_at=moment(body.sent_at, otherwise=at),
+        status_history=({"status": "received", "at": moment_iso(event.occurred_at, otherwise=at)},),
+    )
+    changes.add_message(row, preview=preview(body.content))
+
+
+def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
+    body = event.outbound_message_queued
+    conversation_id = aggregate_uuid(event)
+    at = occurred_at(event)
+    metadata: dict[str, Any] = {}
+    if body.in_reply_to_message_id:
+        metadata["in_reply_to"] = body.in_reply_to_message_id
+    llm_cost = changes.rates.language_model_cost(
+        body.model, body.prompt_tokens, body.completion_tokens
+    )
+    row = MessageRow(
+        id=message_id_of(body.message_id),
+        conversation_id=conversation_id,
+        position=event.position,
+        role="assistant",
+        author=body.author,
+        type=body.content.type,
+        content=body.content.text,
+        status="queued",
+        wamid="",
+        metadata=metadata,
+        created_at=at,
+        in_reply_to=body.in_reply_to_message_id,
+        model=body.model,
+        prompt_tokens=body.prompt_tokens,
+        completion_tokens=body.completion_tokens,
+        llm_cost=llm_cost,
+        status_history=({"status": "queued", "at": moment_iso(event.occurred_at, otherwise=at)},),
+    )
+    changes.add_message(row, preview=preview(body.content))
+    patch = changes.conversation(conversation_id, at)
+    if body.author == "ai" and body.model and patch.assistant is None:
+        patch.assistant = body.model
+    patch.prompt_tokens += body.prompt_tokens
+    patch.completion_tokens += body.completion_tokens
+    patch.llm_cost += llm_cost
+    changes.answer(Reply(row.id, conversation_id, event.position, author=body.author, at=at))
+
+
+PROJECTORS: dict[str, EventProjector] = {
+    "customer_message_received": customer_message_received,
+    "customer_message_changed": customer_message_changed,
+    "outbound_message_queued": outbound_message_queued,
+}
