@@ -14,6 +14,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from tests.conftest import PHONE_NUMBER_ID, Platform
+from tests.test_end_to_end import customer_writes
 from threadline.messaging.topology import (
     DURABLES,
     HAND_OFF_REQUESTED,
@@ -29,7 +30,6 @@ from threadline.messaging.topology import (
     Route,
     Topology,
 )
-from threadline.sandbox.customer import send_inbound
 from threadline.sandbox.signing import sign
 from threadline.testing import eventually, unique_id
 from threadline.testing.samples import webhook_sample
@@ -88,21 +88,6 @@ def route_of(topology: Topology, stream: str, subject: str) -> Route | None:
         ):
             return route
     return None
-
-
-async def customer_writes(platform: Platform, wa_id: str, text: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        status, _ = await send_inbound(
-            http,
-            platform.webhook_url,
-            platform.app_secret,
-            phone_number_id=PHONE_NUMBER_ID,
-            display_phone_number="15550000077",
-            wa_id=wa_id,
-            profile_name="Ana Souza",
-            text=text,
-        )
-    assert status == 200
 
 
 async def webhook_error_arrives(platform: Platform) -> None:
