@@ -1,14 +1,18 @@
 """What the business sends: a message is accepted (queued for outbound) only when it may be
 sent — by a known author, into an open conversation, well formed, and inside the customer
-service window unless it is an approved template."""
+service window unless it is an approved template. Well formed includes WhatsApp's limits
+(`threadline.rules.whatsapp_limits`): content that Meta would refuse is refused here, naming the
+limit, rather than accepted and failed later at Meta."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from threadline.rules.whatsapp_limits import TEXT_BODY, interactive_problem
 from threadline.servicekit.errors import quoted
 from threadline.session.domain.business_number import Template
 from threadline.session.domain.conversation_state import ConversationState
@@ -97,9 +101,26 @@ class OutboundMessages(ConversationState):
             raise InvalidMessage("an outbound message needs a type")
         if kind == "text" and not content.get("text", "").strip():
             raise InvalidMessage("a text message needs a non-empty text")
+        if kind == "text" and len(text := content.get("text", "")) > TEXT_BODY:
+            raise InvalidMessage(f"text.body: at most {TEXT_BODY} characters, got {len(text)}")
+        if kind == "interactive":
+            check_interactive(content.get("payload_json", ""))
         if kind == "template":
             if template is None:
                 raise InvalidMessage("a template message needs a registered template")
             check_template_parameters(template, content.get("payload_json", ""))
         elif not (window := self.window).is_open(now):
             raise WindowClosed(window.closes_at, usable_templates or [])
+
+
+def check_interactive(payload_json: str) -> None:
+    """An interactive message's object (the Cloud API's `interactive`) keeps WhatsApp's limits;
+    InvalidMessage names the first it breaks."""
+    try:
+        value = json.loads(payload_json) if payload_json else None
+    except ValueError:
+        raise InvalidMessage("content.payload_json is not valid JSON") from None
+    if value is None:
+        raise InvalidMessage("an interactive message needs its object in content.payload_json")
+    if (problem := interactive_problem(value)) is not None:
+        raise InvalidMessage(problem)
