@@ -1,0 +1,321 @@
+"""Local language-model servers for tests: the OpenAI and Anthropic protocols, scripted.
+
+Real aiohttp servers on a free port, so the official SDKs are exercised end to end (retries,
+timeouts, error classes) without any network. Each test scripts a queue of answers and reads
+back every request the server received:
+
+    async with OpenAIServer() as server:
+        server.script(TextAnswer("Hello!"), ErrorAnswer(429), ToolCallAnswer("hand_off", {...}))
+        ...  # point the SDK at server.base_url
+        assert server.requests[0].body["model"] == "gpt-4.1-mini"
+
+Non-streaming only. A request that finds the queue empty gets a 400 naming the problem (the
+SDKs do not retry a 400, so a missing script fails fast and visibly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+__all__ = [
+    "Answer",
+    "AnthropicServer",
+    "ErrorAnswer",
+    "JsonAnswer",
+    "ModelServer",
+    "OpenAIServer",
+    "RecordedRequest",
+    "SlowAnswer",
+    "TextAnswer",
+    "ToolCallAnswer",
+]
+
+
+@dataclass(frozen=True)
+class TextAnswer:
+    """The model answers with text."""
+
+    text: str
+    input_tokens: int = 12
+    output_tokens: int = 7
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class JsonAnswer:
+    """The model answers with a JSON document (structured output), as text."""
+
+    value: Any
+    input_tokens: int = 12
+    output_tokens: int = 7
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ToolCallAnswer:
+    """The model calls a tool with these arguments (and may say something beside it)."""
+
+    name: str
+    arguments: dict[str, Any]
+    text: str = ""
+    input_tokens: int = 12
+    output_tokens: int = 7
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """An HTTP error with the provider's own error body (429, 500, 529, 401, 400...)."""
+
+    status: int
+    message: str = "scripted error"
+    # Sent as `retry-after-ms` so the SDKs' bounded retries are quick in tests; None: no header.
+    retry_after_seconds: float | None = 0.01
+
+
+@dataclass(frozen=True)
+class SlowAnswer:
+    """`answer`, after `seconds` (the server stops waiting when it closes)."""
+
+    seconds: float
+    answer: TextAnswer | JsonAnswer | ToolCallAnswer | ErrorAnswer
+
+
+Answer = TextAnswer | JsonAnswer | ToolCallAnswer | ErrorAnswer | SlowAnswer
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the server received it (header names in lower case)."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class ModelServer:
+    """The shared machinery: queue, recording, free port, clean shutdown."""
+
+    host: str = "127.0.0.1"
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _answers: deque[Answer] = field(default_factory=deque)
+    _runner: web.AppRunner | None = None
+    _port: int = 0
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    path = "/"
+
+    @property
+    def url(self) -> str:
+        """The server's root, `http://host:port`."""
+        if self._runner is None:
+            raise RuntimeError("the model server is not started")
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """What the provider's SDK takes as `base_url`."""
+        return self.url
+
+    def script(self, *answers: Answer) -> None:
+        """Queue answers, given in the order the requests will get them."""
+        self._answers.extend(answers)
+
+    @property
+    def pending(self) -> int:
+        """Scripted answers not yet given."""
+        return len(self._answers)
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_post(self.path, self._handle)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((self.host, 0))
+        self._port = int(sock.getsockname()[1])
+        await web.SockSite(self._runner, sock).start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            body = {"_unreadable": await request.text()}
+        self.requests.append(
+            RecordedRequest(
+                path=request.path,
+                headers={name.lower(): value for name, value in request.headers.items()},
+                body=body,
+            )
+        )
+        if not self._answers:
+            return self._error(ErrorAnswer(400, "the test scripted no answer for this request"))
+        answer = self._answers.popleft()
+        if isinstance(answer, SlowAnswer):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), answer.seconds)
+            answer = answer.answer
+        if isinstance(answer, ErrorAnswer):
+            return self._error(answer)
+        return web.json_response(self._success(answer, body))
+
+    def _error(self, answer: ErrorAnswer) -> web.Response:
+        headers = {}
+        if answer.retry_after_seconds is not None:
+            headers["retry-after-ms"] = str(int(answer.retry_after_seconds * 1000))
+        return web.json_response(self._error_body(answer), status=answer.status, headers=headers)
+
+    def _next_id(self) -> int:
+        return next(self._ids)
+
+    def _success(
+        self, answer: TextAnswer | JsonAnswer | ToolCallAnswer, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _error_body(self, answer: ErrorAnswer) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _text_of(answer: TextAnswer | JsonAnswer | ToolCallAnswer) -> str:
+    if isinstance(answer, JsonAnswer):
+        return json.dumps(answer.value)
+    return answer.text
+
+
+OPENAI_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_exceeded",
+}
+
+
+@dataclass
+class OpenAIServer(ModelServer):
+    """OpenAI Chat Completions: `POST /v1/chat/completions` (tools, response_format, usage)."""
+
+    path = "/v1/chat/completions"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def _success(
+        self, answer: TextAnswer | JsonAnswer | ToolCallAnswer, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        number = self._next_id()
+        text = _text_of(answer)
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        finish_reason = "stop"
+        if isinstance(answer, ToolCallAnswer):
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{number}",
+                    "type": "function",
+                    "function": {"name": answer.name, "arguments": json.dumps(answer.arguments)},
+                }
+            ]
+            finish_reason = "tool_calls"
+        return {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "unknown"),
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
+            ],
+            "usage": {
+                "prompt_tokens": answer.input_tokens,
+                "completion_tokens": answer.output_tokens,
+                "total_tokens": answer.input_tokens + answer.output_tokens,
+                "prompt_tokens_details": {"cached_tokens": answer.cached_tokens},
+            },
+        }
+
+    def _error_body(self, answer: ErrorAnswer) -> dict[str, Any]:
+        kind = OPENAI_ERROR_TYPES.get(answer.status, "server_error")
+        return {"error": {"message": answer.message, "type": kind, "param": None, "code": kind}}
+
+
+ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+@dataclass
+class AnthropicServer(ModelServer):
+    """Anthropic Messages: `POST /v1/messages` (tools and tool_use blocks, usage with cache)."""
+
+    path = "/v1/messages"
+
+    def _success(
+        self, answer: TextAnswer | JsonAnswer | ToolCallAnswer, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        number = self._next_id()
+        text = _text_of(answer)
+        content: list[dict[str, Any]] = []
+        if text:
+            content.append({"type": "text", "text": text})
+        stop_reason = "end_turn"
+        if isinstance(answer, ToolCallAnswer):
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{number}",
+                    "name": answer.name,
+                    "input": answer.arguments,
+                }
+            )
+            stop_reason = "tool_use"
+        # Anthropic counts cache reads apart from `input_tokens` (which excludes them).
+        return {
+            "id": f"msg_{number}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "unknown"),
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": answer.input_tokens - answer.cached_tokens,
+                "output_tokens": answer.output_tokens,
+                "cache_read_input_tokens": answer.cached_tokens,
+                "cache_creation_input_tokens": 0,
+            },
+        }
+
+    def _error_body(self, answer: ErrorAnswer) -> dict[str, Any]:
+        kind = ANTHROPIC_ERROR_TYPES.get(answer.status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": answer.message}}
