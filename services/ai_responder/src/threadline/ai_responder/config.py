@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
-from threadline.servicekit.config import env_int, env_str
+from threadline.servicekit.config import ConfigError, env_float, env_int, env_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,11 @@ class AiResponderConfig:
     host: str = "127.0.0.1"
     ops_port: int = 9103
     stale_after_seconds: int = 3600
+    # The assistant's model, `provider:model` (adapters/outbound/models.model_for), and how
+    # patient to be with it: per-attempt timeout, then the SDK's bounded retries.
+    model: str = "offline:threadline-offline-1"
+    model_timeout_seconds: float = 30.0
+    model_max_retries: int = 2
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
 
@@ -27,5 +32,18 @@ class AiResponderConfig:
             host=env_str(env, "THREADLINE_AI_HOST", "127.0.0.1"),
             ops_port=env_int(env, "THREADLINE_AI_OPS_PORT", 9103),
             stale_after_seconds=env_int(env, "THREADLINE_AI_STALE_AFTER_SECONDS", 3600),
+            model=_model_name(env_str(env, "THREADLINE_AI_MODEL", "offline:threadline-offline-1")),
+            model_timeout_seconds=env_float(env, "THREADLINE_AI_MODEL_TIMEOUT_SECONDS", 30.0),
+            model_max_retries=env_int(env, "THREADLINE_AI_MODEL_MAX_RETRIES", 2),
             streams=stream_limits_from_env(env),
         )
+
+
+def _model_name(name: str) -> str:
+    provider, _, model = name.partition(":")
+    if not provider or not model:
+        raise ConfigError(
+            f"Config 'THREADLINE_AI_MODEL' must be provider:model (e.g. openai:gpt-4.1-mini), "
+            f"got {name!r}."
+        )
+    return name

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Final, Literal, Protocol
 
 from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
 
@@ -33,3 +34,88 @@ class Replies(Protocol):
     async def reply_drafted(self, draft: ReplyDraft) -> None: ...
 
     async def hand_off_requested(self, request: HandOffRequest) -> None: ...
+
+
+# The assistant's model (issue 10): a conversation in, text and tool calls out. Adapters over
+# the providers' SDKs live in adapters/outbound/models/; `LanguageModel` above stays until the
+# responder moves to this port.
+
+CUSTOMER: Final = "customer"
+ASSISTANT: Final = "assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn of the conversation the model sees: who spoke (customer/assistant) and what."""
+
+    role: Literal["customer", "assistant"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool the model may call: its name, what it is for, its JSON-schema parameters."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    system_prompt: str
+    turns: tuple[Turn, ...]
+    tools: tuple[Tool, ...] = ()
+    max_output_tokens: int = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens as the provider reports them; `input_tokens` includes `cached_tokens`."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnswer:
+    text: str
+    tool_calls: tuple[ToolCall, ...]
+    usage: Usage
+    model: str  # `provider:model`
+    latency_seconds: float
+
+
+class ModelError(Exception):
+    """The model gave no answer; `reason` is what an operator reads on the hand-off."""
+
+    def __init__(self, model: str, reason: str) -> None:
+        super().__init__(f"{model}: {reason}")
+        self.model = model
+        self.reason = reason
+
+
+class ModelUnavailable(ModelError):
+    """Down, timed out, overloaded or rate limited, after the SDK's bounded retries."""
+
+
+class ModelRefused(ModelError):
+    """The provider refused the request (bad request, authentication, permission)."""
+
+
+class AssistantModel(Protocol):
+    @property
+    def name(self) -> str:
+        """`provider:model`."""
+        ...
+
+    async def generate(self, request: ModelRequest) -> ModelAnswer:
+        """The model's answer; raises ModelUnavailable or ModelRefused."""
+        ...

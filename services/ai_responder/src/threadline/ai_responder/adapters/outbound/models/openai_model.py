@@ -1,0 +1,110 @@
+"""`openai:` models through the official `openai` SDK (OpenAI and every compatible server)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from threadline.ai_responder.adapters.outbound.models.failures import status_failure
+from threadline.ai_responder.application.ports import (
+    CUSTOMER,
+    ModelAnswer,
+    ModelRequest,
+    ModelUnavailable,
+    ToolCall,
+    Usage,
+)
+
+
+class OpenAIModel:
+    """Chat Completions, non-streaming; the SDK does the timeouts and bounded retries."""
+
+    def __init__(self, client: AsyncOpenAI, model: str) -> None:
+        self._client = client
+        self._model = model
+        self.name = f"openai:{model}"
+
+    async def generate(self, request: ModelRequest) -> ModelAnswer:
+        started = time.perf_counter()
+        messages: list[Any] = [{"role": "system", "content": request.system_prompt}]
+        messages += [
+            {"role": "user" if turn.role == CUSTOMER else "assistant", "content": turn.text}
+            for turn in request.turns
+        ]
+        tools: list[Any] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": dict(tool.parameters),
+                },
+            }
+            for tool in request.tools
+        ]
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self._model,
+                messages=messages,
+                max_completion_tokens=request.max_output_tokens,
+                tools=tools or openai.omit,
+            )
+        except openai.APIStatusError as error:
+            raise status_failure(self.name, error.status_code, _message(error)) from error
+        except openai.APITimeoutError as error:
+            raise ModelUnavailable(self.name, "timed out") from error
+        except openai.APIConnectionError as error:
+            raise ModelUnavailable(self.name, f"cannot connect: {error}") from error
+        except openai.APIError as error:
+            raise ModelUnavailable(self.name, f"unreadable answer: {error}") from error
+        if not completion.choices:
+            raise ModelUnavailable(self.name, "the answer has no choices")
+        message = completion.choices[0].message
+        calls = tuple(self._tool_call(call) for call in message.tool_calls or ())
+        usage = completion.usage
+        cached = 0
+        if usage is not None and usage.prompt_tokens_details is not None:
+            cached = usage.prompt_tokens_details.cached_tokens or 0
+        return ModelAnswer(
+            text=message.content or "",
+            tool_calls=calls,
+            usage=Usage(
+                input_tokens=usage.prompt_tokens if usage else 0,
+                output_tokens=usage.completion_tokens if usage else 0,
+                cached_tokens=cached,
+            ),
+            model=self.name,
+            latency_seconds=time.perf_counter() - started,
+        )
+
+    def _tool_call(self, call: Any) -> ToolCall:
+        function = getattr(call, "function", None)
+        if function is None:
+            raise ModelUnavailable(self.name, f"unsupported tool call type {call.type!r}")
+        try:
+            arguments = json.loads(function.arguments or "{}")
+        except json.JSONDecodeError as error:
+            raise ModelUnavailable(
+                self.name, f"tool {function.name!r} called with arguments that are not JSON"
+            ) from error
+        if not isinstance(arguments, dict):
+            raise ModelUnavailable(
+                self.name, f"tool {function.name!r} called with arguments that are not an object"
+            )
+        return ToolCall(name=function.name, arguments=arguments)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _message(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    return error.message
