@@ -21,6 +21,7 @@ from threadline.servicekit.clock import Clock, utc_now
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage
 from threadline.session.config import SessionConfig
+from threadline.session.domain.assistant import Assistant, AssistantSettings
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
@@ -264,4 +265,17 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
     talk.resume_autopilot(by="agent")
     talk.change_status("escalated", reason="complaint", by="agent")
     talk.auto_resolve(now=at + timedelta(days=2), after=timedelta(hours=12))
-    app.save(contact, key, business, talk)
+    assistant = Assistant(f"salon-{number}")
+    assistant.configure(
+        AssistantSettings.validated(
+            name=assistant.name,
+            model="openai:gpt-4.1-mini",
+            system_prompt="Você é a assistente do salão. 🙂 Be brief.",
+            language="pt_BR",
+            reply_delay_seconds=1.5,
+            tools=("hand_off",),
+            business_numbers=(number,),
+        )
+    )
+    business.assign_assistant(number, assistant.name)
+    app.save(contact, key, business, talk, assistant)

@@ -244,6 +244,33 @@ def _flow(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+# Events added after the decoder replaced this path (issue 10), written in its style.
+def _assistant_registered(e: Any, out: pb.SessionEvent) -> None:
+    out.assistant_registered.CopyFrom(pb.AssistantRegistered(name=e.name))
+
+
+def _assistant_configured(e: Any, out: pb.SessionEvent) -> None:
+    out.assistant_configured.CopyFrom(
+        pb.AssistantConfigured(
+            name=e.name,
+            version=e.version,
+            model=e.model,
+            system_prompt=e.system_prompt,
+            language=e.language,
+            reply_delay_seconds=e.reply_delay_seconds,
+            max_context_tokens=e.max_context_tokens,
+            tools=e.tools,
+            business_numbers=e.business_numbers,
+        )
+    )
+
+
+def _assistant_assigned(e: Any, out: pb.SessionEvent) -> None:
+    out.assistant_assigned.CopyFrom(
+        pb.AssistantAssigned(phone_number_id=e.phone_number_id, assistant=e.assistant)
+    )
+
+
 # Keyed by `Aggregate.Event` (the event classes are made by the `@event` decorator).
 BODIES: dict[str, Body] = {
     "Contact.Registered": _registered,
@@ -270,6 +297,9 @@ BODIES: dict[str, Body] = {
     "Conversation.AutopilotResumed": _conversation_status("active", ai_paused=False),
     "Conversation.AutoResolved": _conversation_status(""),
     "Conversation.FlowStepReached": _flow,
+    "Assistant.Registered": _assistant_registered,
+    "Assistant.Configured": _assistant_configured,
+    "BusinessNumber.AssistantAssigned": _assistant_assigned,
 }
 
 

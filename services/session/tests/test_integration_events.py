@@ -5,11 +5,12 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 
 from threadline.session.adapters.integration_events.event_bodies import BODIES
+from threadline.session.domain.assistant import Assistant
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
 
-AGGREGATES = (Contact, ContactKey, Conversation, BusinessNumber)
+AGGREGATES = (Contact, ContactKey, Conversation, BusinessNumber, Assistant)
 
 
 def test_every_domain_event_maps_to_a_session_event_body() -> None:

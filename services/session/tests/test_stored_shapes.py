@@ -12,6 +12,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from threadline.session.application.conversations import Conversations
+from threadline.session.domain.assistant import Assistant
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
@@ -20,6 +21,7 @@ from threadline.session.domain.message_state import HeldStatus, MessageState
 CONTACT = "threadline.session.domain.contact"
 BUSINESS_NUMBER = "threadline.session.domain.business_number"
 CONVERSATION = "threadline.session.domain.conversation"
+ASSISTANT = "threadline.session.domain.assistant"
 
 # Every stored event's topic and the fields of its state, in the order they are written:
 # history is never rewritten, so none of this may change.
@@ -39,6 +41,14 @@ STORED_FIELDS: dict[str, list[str]] = {
     ],
     f"{BUSINESS_NUMBER}:BusinessNumber.AutopilotSet": ["timestamp", "enabled"],
     f"{BUSINESS_NUMBER}:BusinessNumber.AutoResolutionSet": ["timestamp", "hours"],
+    f"{BUSINESS_NUMBER}:BusinessNumber.AssistantAssigned": [
+        *("timestamp", "phone_number_id", "assistant"),
+    ],
+    f"{ASSISTANT}:Assistant.Registered": ["timestamp", "originator_topic", "name"],
+    f"{ASSISTANT}:Assistant.Configured": [
+        *("timestamp", "name", "version", "model", "system_prompt", "language"),
+        *("reply_delay_seconds", "max_context_tokens", "tools", "business_numbers"),
+    ],
     f"{BUSINESS_NUMBER}:BusinessNumber.TemplateRegistered": [
         *("timestamp", "name", "language", "category", "body", "parameter_count"),
     ],
@@ -90,7 +100,7 @@ STORED_FIELDS: dict[str, list[str]] = {
 def test_every_event_type_keeps_its_topic() -> None:
     topics = {
         get_topic(value)
-        for aggregate in (Contact, ContactKey, BusinessNumber, Conversation)
+        for aggregate in (Contact, ContactKey, BusinessNumber, Conversation, Assistant)
         for name, value in vars(aggregate).items()
         if isinstance(value, type)
         and issubclass(value, Aggregate.Event)

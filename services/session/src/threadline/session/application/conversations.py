@@ -15,6 +15,13 @@ from eventsourcing.utils import get_topic
 
 from threadline.messaging.failures import Failure, classify, describe
 from threadline.servicekit.clock import Clock, utc_now
+from threadline.session.application.assistants import (
+    AssistantView,
+    ConfigureOutcome,
+    configure_assistant,
+    visible,
+)
+from threadline.session.application.assistants import view as assistant_view
 from threadline.session.application.contacts import find_or_register_contact
 from threadline.session.application.fact_handlers import (
     HANDLERS,
@@ -29,6 +36,11 @@ from threadline.session.application.ports import StoredHistories
 from threadline.session.application.transcodings import TRANSCODINGS
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.application.views import ConversationView, conversation_view
+from threadline.session.domain.assistant import (
+    ASSISTANT_REGISTERED,
+    Assistant,
+    AssistantSettings,
+)
 from threadline.session.domain.business_number import Template
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.errors import ConversationNotFound, DomainError, InvalidMessage
@@ -41,7 +53,7 @@ CONFLICT_RETRIES = 3
 
 
 class Conversations(Application[UUID]):
-    """Contacts, conversations and business numbers, stored as events.
+    """Contacts, conversations, business numbers and assistants, stored as events.
 
     This is eventsourcing's `Application`: its repository, recorder and mapper are configured
     from `env` (the PostgreSQL store and its recorder are chosen there, by topic). What it
@@ -245,6 +257,11 @@ class Conversations(Application[UUID]):
 
         return self._in_transaction(register)
 
+    def configure_assistant(
+        self, settings: AssistantSettings, may_serve: Callable[[str], bool]
+    ) -> ConfigureOutcome:
+        return self._in_transaction(lambda unit: configure_assistant(unit, settings, may_serve))
+
     def auto_resolve(self, conversation_id: UUID) -> bool:
         """Resolve one conversation if it has been idle past its number's threshold."""
 
@@ -277,6 +294,17 @@ class Conversations(Application[UUID]):
 
     def templates(self, phone_number_id: str) -> list[Template]:
         return business_number(UnitOfWork(self.repository), phone_number_id).all_templates()
+
+    def assistants(self, numbers: frozenset[str] | None) -> list[AssistantView]:
+        """Every assistant serving one of `numbers` (all of them for None), by name."""
+        found, after, unit = [], 0, UnitOfWork(self.repository)
+        while page := self.stored_events(after, 500, types=[ASSISTANT_REGISTERED]):
+            after = page[-1][0]
+            for _, registered in page:
+                assistant = unit.get(registered.originator_id, Assistant)
+                if assistant is not None and visible(assistant, numbers):
+                    found.append(assistant_view(assistant))
+        return sorted(found, key=lambda a: a.settings.name)
 
     def stored_events(
         self, after: int, limit: int, *, types: Sequence[type[Any]]

@@ -1,4 +1,5 @@
-"""A WhatsApp business number: its autopilot switch, templates and auto-resolution."""
+"""A WhatsApp business number: its autopilot switch, templates, auto-resolution and the
+assistant serving it."""
 
 from __future__ import annotations
 
@@ -55,10 +56,16 @@ class BusinessNumber(Aggregate):
         self.autopilot = True
         self.auto_resolve_hours = DEFAULT_AUTO_RESOLVE_HOURS
         self.templates: dict[str, dict[str, str | int]] = {}
+        self.assistant = ""  # the name of the assistant serving this number, if any
 
     @event("AutopilotSet")
     def set_autopilot(self, enabled: bool) -> None:
         self.autopilot = enabled
+
+    @event("AssistantAssigned")
+    def assign_assistant(self, phone_number_id: str, assistant: str) -> None:
+        """Served by this assistant from now on (empty: by none)."""
+        self.assistant = assistant
 
     @event("AutoResolutionSet")
     def set_auto_resolution(self, hours: int) -> None:

@@ -33,3 +33,27 @@ class InvalidMessage(DomainError):
 
 class InvalidTransition(DomainError):
     """A status change the conversation's lifecycle does not allow."""
+
+
+class InvalidConfiguration(DomainError):
+    """A configuration (an assistant's) with a field out of its rule; the message names it."""
+
+
+class NumberTaken(DomainError):
+    """A business number another assistant already serves."""
+
+    def __init__(self, phone_number_id: str, assistant: str) -> None:
+        super().__init__(
+            f"business number {phone_number_id} is served by assistant {assistant!r}; remove it"
+            " there first (a number is served by at most one assistant)"
+        )
+
+
+class NumbersNotCovered(DomainError):
+    """An assistant change that touches business numbers the caller may not act on."""
+
+    def __init__(self, name: str, numbers: Sequence[str]) -> None:
+        super().__init__(
+            f"assistant {name!r}: this token is not scoped to number(s)"
+            f" {', '.join(numbers[:3])}{' …' if len(numbers) > 3 else ''}"
+        )

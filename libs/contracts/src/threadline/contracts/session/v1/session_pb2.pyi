@@ -316,6 +316,146 @@ class ListTemplatesResponse(_message.Message):
 Global___ListTemplatesResponse: _TypeAlias = ListTemplatesResponse  # noqa: Y015
 
 @_typing.final
+class Assistant(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    SYSTEM_PROMPT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    REPLY_DELAY_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_CONTEXT_TOKENS_FIELD_NUMBER: _builtins.int
+    TOOLS_FIELD_NUMBER: _builtins.int
+    BUSINESS_NUMBERS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    model: _builtins.str
+    """provider:model, provider one of openai, anthropic, offline"""
+    system_prompt: _builtins.str
+    language: _builtins.str
+    reply_delay_seconds: _builtins.float
+    max_context_tokens: _builtins.int
+    version: _builtins.int
+    """set by the session; ignored in a request"""
+    @_builtins.property
+    def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def business_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        model: _builtins.str = ...,
+        system_prompt: _builtins.str = ...,
+        language: _builtins.str = ...,
+        reply_delay_seconds: _builtins.float = ...,
+        max_context_tokens: _builtins.int = ...,
+        tools: _abc.Iterable[_builtins.str] | None = ...,
+        business_numbers: _abc.Iterable[_builtins.str] | None = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Assistant: _TypeAlias = Assistant  # noqa: Y015
+
+@_typing.final
+class ConfigureAssistantRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSISTANT_FIELD_NUMBER: _builtins.int
+    REPLY_DELAY_SET_FIELD_NUMBER: _builtins.int
+    reply_delay_set: _builtins.bool
+    """Unset: the default (2 s). Assistant.reply_delay_seconds is read only when this is true,
+    so that 0 (answer at once) can be asked for.
+    """
+    @_builtins.property
+    def assistant(self) -> Global___Assistant: ...
+    def __init__(
+        self,
+        *,
+        assistant: Global___Assistant | None = ...,
+        reply_delay_set: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "reply_delay_set", b"reply_delay_set"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigureAssistantRequest: _TypeAlias = ConfigureAssistantRequest  # noqa: Y015
+
+@_typing.final
+class ConfigureAssistantResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSISTANT_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    changed: _builtins.bool
+    """false: the configuration was already this one"""
+    @_builtins.property
+    def assistant(self) -> Global___Assistant: ...
+    def __init__(
+        self,
+        *,
+        assistant: Global___Assistant | None = ...,
+        created: _builtins.bool = ...,
+        changed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "changed", b"changed", "created", b"created"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigureAssistantResponse: _TypeAlias = ConfigureAssistantResponse  # noqa: Y015
+
+@_typing.final
+class ListAssistantsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    phone_number_id: _builtins.str
+    """only the assistant serving this number (empty: all)"""
+    def __init__(
+        self,
+        *,
+        phone_number_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["phone_number_id", b"phone_number_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssistantsRequest: _TypeAlias = ListAssistantsRequest  # noqa: Y015
+
+@_typing.final
+class ListAssistantsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSISTANTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assistants(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assistant]: ...
+    def __init__(
+        self,
+        *,
+        assistants: _abc.Iterable[Global___Assistant] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistants", b"assistants"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssistantsResponse: _TypeAlias = ListAssistantsResponse  # noqa: Y015
+
+@_typing.final
 class ReadAllRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -71,6 +71,16 @@ class SessionCommandsStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesRequest.SerializeToString,
                 response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesResponse.FromString,
                 _registered_method=True)
+        self.ConfigureAssistant = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ConfigureAssistant',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureAssistantRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureAssistantResponse.FromString,
+                _registered_method=True)
+        self.ListAssistants = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ListAssistants',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsResponse.FromString,
+                _registered_method=True)
 
 
 class SessionCommandsServicer:
@@ -123,6 +133,21 @@ class SessionCommandsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfigureAssistant(self, request, context):
+        """Create or update an assistant by name (role admin). Identical configuration is a no-op;
+        every real change is a new version. A number is served by at most one assistant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAssistants(self, request, context):
+        """The assistants serving the caller's numbers (every assistant for a token on `*`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionCommandsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +185,16 @@ def add_SessionCommandsServicer_to_server(servicer, server):
                     servicer.ListTemplates,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesRequest.FromString,
                     response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesResponse.SerializeToString,
+            ),
+            'ConfigureAssistant': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfigureAssistant,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureAssistantRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureAssistantResponse.SerializeToString,
+            ),
+            'ListAssistants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssistants,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -352,6 +387,60 @@ class SessionCommands:
             '/threadline.session.v1.SessionCommands/ListTemplates',
             threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesRequest.SerializeToString,
             threadline_dot_session_dot_v1_dot_session__pb2.ListTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigureAssistant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ConfigureAssistant',
+            threadline_dot_session_dot_v1_dot_session__pb2.ConfigureAssistantRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ConfigureAssistantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssistants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ListAssistants',
+            threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,12 @@ class SessionCommandsStub:
     SetAutopilot: _grpc.UnaryUnaryMultiCallable[_session_pb2.SetAutopilotRequest, _session_pb2.SetAutopilotResponse]
     RegisterTemplate: _grpc.UnaryUnaryMultiCallable[_session_pb2.RegisterTemplateRequest, _session_pb2.Template]
     ListTemplates: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListTemplatesRequest, _session_pb2.ListTemplatesResponse]
+    ConfigureAssistant: _grpc.UnaryUnaryMultiCallable[_session_pb2.ConfigureAssistantRequest, _session_pb2.ConfigureAssistantResponse]
+    """Create or update an assistant by name (role admin). Identical configuration is a no-op;
+    every real change is a new version. A number is served by at most one assistant.
+    """
+    ListAssistants: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListAssistantsRequest, _session_pb2.ListAssistantsResponse]
+    """The assistants serving the caller's numbers (every assistant for a token on `*`)."""
 
 @_typing.type_check_only
 class SessionCommandsAsyncStub(SessionCommandsStub):
@@ -64,6 +70,12 @@ class SessionCommandsAsyncStub(SessionCommandsStub):
     SetAutopilot: _aio.UnaryUnaryMultiCallable[_session_pb2.SetAutopilotRequest, _session_pb2.SetAutopilotResponse]  # type: ignore[assignment]
     RegisterTemplate: _aio.UnaryUnaryMultiCallable[_session_pb2.RegisterTemplateRequest, _session_pb2.Template]  # type: ignore[assignment]
     ListTemplates: _aio.UnaryUnaryMultiCallable[_session_pb2.ListTemplatesRequest, _session_pb2.ListTemplatesResponse]  # type: ignore[assignment]
+    ConfigureAssistant: _aio.UnaryUnaryMultiCallable[_session_pb2.ConfigureAssistantRequest, _session_pb2.ConfigureAssistantResponse]  # type: ignore[assignment]
+    """Create or update an assistant by name (role admin). Identical configuration is a no-op;
+    every real change is a new version. A number is served by at most one assistant.
+    """
+    ListAssistants: _aio.UnaryUnaryMultiCallable[_session_pb2.ListAssistantsRequest, _session_pb2.ListAssistantsResponse]  # type: ignore[assignment]
+    """The assistants serving the caller's numbers (every assistant for a token on `*`)."""
 
 class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
     """Operator and integration commands. Every call needs `authorization: Bearer <token>`."""
@@ -121,6 +133,24 @@ class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
         request: _session_pb2.ListTemplatesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.ListTemplatesResponse, _abc.Awaitable[_session_pb2.ListTemplatesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ConfigureAssistant(
+        self,
+        request: _session_pb2.ConfigureAssistantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ConfigureAssistantResponse, _abc.Awaitable[_session_pb2.ConfigureAssistantResponse]]:
+        """Create or update an assistant by name (role admin). Identical configuration is a no-op;
+        every real change is a new version. A number is served by at most one assistant.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAssistants(
+        self,
+        request: _session_pb2.ListAssistantsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ListAssistantsResponse, _abc.Awaitable[_session_pb2.ListAssistantsResponse]]:
+        """The assistants serving the caller's numbers (every assistant for a token on `*`)."""
 
 def add_SessionCommandsServicer_to_server(servicer: SessionCommandsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -26,14 +26,18 @@ from threadline.session.adapters.integration_events.incoming_facts import conten
 from threadline.session.adapters.integration_events.session_events import SessionEvents
 from threadline.session.adapters.outbound.stored_records import StoredRecords
 from threadline.session.adapters.outbound.writer import EventStoreWriter
+from threadline.session.application.assistants import AssistantView
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import OutboundRequest
+from threadline.session.domain.assistant import AssistantSettings
 from threadline.session.domain.business_number import Template, TemplateNotFound
 from threadline.session.domain.errors import (
     ConversationNotFound,
     DomainError,
+    InvalidConfiguration,
     InvalidMessage,
     InvalidTransition,
+    NumbersNotCovered,
     WindowClosed,
 )
 
@@ -57,6 +61,8 @@ ERRORS: dict[type[BaseException], grpc.StatusCode] = {
     InvalidTransition: grpc.StatusCode.FAILED_PRECONDITION,
     InvalidMessage: grpc.StatusCode.INVALID_ARGUMENT,
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidConfiguration: grpc.StatusCode.INVALID_ARGUMENT,
+    NumbersNotCovered: grpc.StatusCode.PERMISSION_DENIED,
     DomainError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 PAGE = 1000  # events per read from the store, and ReadAllPages' default page size
@@ -93,6 +99,35 @@ def template_pb(template: Template) -> pb.Template:
         category=template.category,
         body=template.body,
         parameter_count=template.parameter_count,
+    )
+
+
+def assistant_pb(found: AssistantView) -> pb.Assistant:
+    settings = found.settings
+    return pb.Assistant(
+        name=settings.name,
+        model=settings.model,
+        system_prompt=settings.system_prompt,
+        language=settings.language,
+        reply_delay_seconds=settings.reply_delay_seconds,
+        max_context_tokens=settings.max_context_tokens,
+        tools=settings.tools,
+        business_numbers=settings.business_numbers,
+        version=found.version,
+    )
+
+
+def assistant_settings(request: pb.ConfigureAssistantRequest) -> AssistantSettings:
+    given = request.assistant
+    return AssistantSettings.validated(
+        name=given.name,
+        model=given.model,
+        system_prompt=given.system_prompt,
+        language=given.language,
+        reply_delay_seconds=given.reply_delay_seconds if request.reply_delay_set else None,
+        max_context_tokens=given.max_context_tokens,
+        tools=tuple(given.tools),
+        business_numbers=tuple(given.business_numbers),
     )
 
 
@@ -200,6 +235,30 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
         number = self._number(request.phone_number_id, "read")
         templates = await self._writer.run(self._app.templates, number)
         return pb.ListTemplatesResponse(templates=[template_pb(t) for t in templates])
+
+    async def ConfigureAssistant(
+        self, request: pb.ConfigureAssistantRequest, context: Context
+    ) -> pb.ConfigureAssistantResponse:
+        principal = current_principal()
+        principal.require_role("admin")
+        settings = assistant_settings(request)
+        outcome = await self._writer.run(self._app.configure_assistant, settings, principal.can_see)
+        return pb.ConfigureAssistantResponse(
+            assistant=assistant_pb(outcome.assistant),
+            created=outcome.created,
+            changed=outcome.changed,
+        )
+
+    async def ListAssistants(
+        self, request: pb.ListAssistantsRequest, context: Context
+    ) -> pb.ListAssistantsResponse:
+        numbers = current_principal().visible_numbers()
+        if request.phone_number_id:
+            numbers = frozenset({self._number(request.phone_number_id, "read")})
+        else:
+            current_principal().require_role("read")
+        found = await self._writer.run(self._app.assistants, numbers)
+        return pb.ListAssistantsResponse(assistants=[assistant_pb(a) for a in found])
 
 
 class EventLogServicer(pb_grpc.EventLogServicer):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from threadline.contracts.events.v1 import common_pb2 as common_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.servicekit.validation import RequestRules, Rule, field_rules
+from threadline.session.domain.assistant import MAX_NUMBERS, MAX_PROMPT_CODE_POINTS, MAX_TOOLS
 
 UUID_TEXT = Rule(64)
 PHONE_NUMBER_ID = Rule(64, r"[A-Za-z0-9_-]+", "letters, digits, '_' or '-' (a phone_number_id)")
@@ -48,4 +49,14 @@ RULES: RequestRules = (
     )
     | field_rules(pb.ListTemplatesRequest, phone_number_id=PHONE_NUMBER_ID)
     | field_rules(pb.ReadStreamRequest, stream_id=UUID_TEXT)
+    | field_rules(pb.ListAssistantsRequest, phone_number_id=PHONE_NUMBER_ID)
+    | field_rules(
+        pb.Assistant,
+        name=Rule(64, r"[a-z0-9][a-z0-9_-]*", "lowercase letters, digits, '_' or '-'"),
+        model=Rule(256),
+        system_prompt=Rule(MAX_PROMPT_CODE_POINTS),
+        language=LANGUAGE,
+        tools=Rule(MAX_TOOLS),  # items
+        business_numbers=Rule(MAX_NUMBERS),  # items
+    )
 )

@@ -19,6 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as pb
+from threadline.session.adapters.integration_events.assistant_bodies import ASSISTANT_BODIES
 
 Fields = Mapping[str, Any]
 Body = Callable[[Fields, pb.SessionEvent], None]
@@ -280,4 +281,5 @@ BODIES: dict[str, Body] = {
     "Conversation.AutopilotResumed": _conversation_status("active", ai_paused=False),
     "Conversation.AutoResolved": _conversation_status(""),
     "Conversation.FlowStepReached": _flow,
+    **ASSISTANT_BODIES,
 }
