@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -88,6 +89,17 @@ async def test_the_request_carries_system_prompt_turns_tools_and_key(
             "input_schema": {"type": "object", "properties": {"reason": {"type": "string"}}},
         }
     ]
+
+
+async def test_a_required_tool_is_asked_for_as_tool_choice_any(server: AnthropicServer) -> None:
+    server.script(TextAnswer("ok"), TextAnswer("ok"))
+
+    await model(server).generate(replace(REQUEST, tools=()))
+    await model(server).generate(replace(REQUEST, require_tool=True))
+
+    assert "tools" not in server.requests[0].body
+    assert "tool_choice" not in server.requests[0].body
+    assert server.requests[1].body["tool_choice"] == {"type": "any"}
 
 
 async def test_a_tool_use_block_comes_back_as_a_tool_call_beside_text(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -95,6 +96,17 @@ async def test_no_tools_means_no_tools_field(server: OpenAIServer) -> None:
     await model(server).generate(ModelRequest("Be brief.", (Turn("customer", "hi"),)))
 
     assert "tools" not in server.requests[0].body
+    assert "tool_choice" not in server.requests[0].body
+
+
+async def test_a_required_tool_is_asked_for_as_tool_choice_required(server: OpenAIServer) -> None:
+    server.script(TextAnswer("ok"), TextAnswer("ok"))
+
+    await model(server).generate(REQUEST)
+    await model(server).generate(replace(REQUEST, require_tool=True))
+
+    assert "tool_choice" not in server.requests[0].body
+    assert server.requests[1].body["tool_choice"] == "required"
 
 
 async def test_a_tool_call_comes_back_with_parsed_arguments(server: OpenAIServer) -> None:

@@ -67,6 +67,8 @@ class ModelRequest:
     turns: tuple[Turn, ...]
     tools: tuple[Tool, ...] = ()
     max_output_tokens: int = 1024
+    # The model must call one of `tools` (how it chooses a reply format or hands off).
+    require_tool: bool = False
 
 
 @dataclass(frozen=True, slots=True)

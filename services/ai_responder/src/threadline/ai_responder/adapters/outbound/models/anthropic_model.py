@@ -48,6 +48,7 @@ class AnthropicModel:
                 messages=messages,
                 max_tokens=request.max_output_tokens,
                 tools=tools or anthropic.omit,
+                tool_choice={"type": "any"} if tools and request.require_tool else anthropic.omit,
             )
         except anthropic.APIStatusError as error:
             raise status_failure(self.name, error.status_code, _message(error)) from error

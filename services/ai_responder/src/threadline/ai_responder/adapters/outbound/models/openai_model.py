@@ -52,6 +52,7 @@ class OpenAIModel:
                 messages=messages,
                 max_completion_tokens=request.max_output_tokens,
                 tools=tools or openai.omit,
+                tool_choice="required" if tools and request.require_tool else openai.omit,
             )
         except openai.APIStatusError as error:
             raise status_failure(self.name, error.status_code, _message(error)) from error
