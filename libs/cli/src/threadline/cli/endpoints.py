@@ -1,4 +1,4 @@
-"""Where the operator commands (`replay`, `events`) find the platform.
+"""Where the operator commands (`replay`, `events`, `assistants`) find the platform.
 
 Each setting comes from its environment variable when set, else from the `.threadline/dev.json`
 of a running `threadline up`; a setting found in neither is an error naming the variable.
@@ -30,13 +30,7 @@ class Endpoints:
         state = _load(state_file)
 
         def setting(name: str, from_state: str | None) -> str:
-            value = env.get(name) or from_state
-            if not value:
-                raise ConfigError(
-                    f"Config '{name}' is missing: set it, or start the platform with"
-                    f" `threadline up` (which writes {state_file})."
-                )
-            return value
+            return _setting(env, name, from_state, state_file)
 
         return cls(
             database_url=setting("THREADLINE_DATABASE_URL", state.database_url if state else None),
@@ -49,6 +43,40 @@ class Endpoints:
             nats_namespace=env.get("THREADLINE_NATS_NAMESPACE", ""),
             rates=rates_from_setting(env.get("THREADLINE_ANALYTICS_RATES", "")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEndpoint:
+    """What `threadline assistants` needs: the session's gRPC address and a token (with the
+    `admin` role on the numbers touched, to configure)."""
+
+    address: str
+    token: str
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> SessionEndpoint:
+        state = _load(state_file)
+        return cls(
+            address=_setting(
+                env,
+                "THREADLINE_SESSION_GRPC_ADDRESS",
+                f"127.0.0.1:{state.ports.session_grpc}" if state else None,
+                state_file,
+            ),
+            token=_setting(
+                env, "THREADLINE_API_TOKEN", state.secrets.api_token if state else None, state_file
+            ),
+        )
+
+
+def _setting(env: Mapping[str, str], name: str, from_state: str | None, state_file: Path) -> str:
+    value = env.get(name) or from_state
+    if not value:
+        raise ConfigError(
+            f"Config '{name}' is missing: set it, or start the platform with"
+            f" `threadline up` (which writes {state_file})."
+        )
+    return value
 
 
 def _load(state_file: Path) -> DevState | None:

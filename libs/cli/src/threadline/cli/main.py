@@ -46,6 +46,13 @@ def parser() -> argparse.ArgumentParser:
     tail.add_argument("--limit", type=int, default=None, help="stop after N events")
     show = reads.add_parser("show", help="one conversation's events, from the event log")
     show.add_argument("conversation", metavar="CONVERSATION_ID")
+    assistants = commands.add_parser("assistants", help="configure the platform's assistants")
+    configure = assistants.add_subparsers(dest="assistants_command", required=True)
+    apply = configure.add_parser(
+        "apply", help="create or update the assistant a YAML file describes (like kubectl apply)"
+    )
+    apply.add_argument("file", metavar="FILE.yaml")
+    configure.add_parser("list", help="the assistants, as a table")
     return root
 
 
@@ -69,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _operate(args: argparse.Namespace) -> int:
+    if args.command == "assistants":
+        from threadline.cli.assistants import run
+
+        return run(args.assistants_command, getattr(args, "file", None), os.environ)
     from threadline.cli.endpoints import Endpoints
 
     endpoints = Endpoints.resolve(os.environ)
