@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
-from threadline.ai_responder.domain.customer_message import CustomerMessage
+from threadline.ai_responder.domain.customer_message import CustomerMessage, choice_in
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, session_pb2
 
 
@@ -21,13 +21,15 @@ def session_event(data: bytes) -> session_pb2.SessionEvent:
 def customer_message(event: session_pb2.SessionEvent) -> CustomerMessage:
     """The customer message `event` (a `CustomerMessageReceived`) carries."""
     message = event.customer_message_received
+    choice = choice_in(message.content.type, _json_object(message.content.payload_json))
     return CustomerMessage(
         message_id=message.message_id,
         conversation_id=event.aggregate_id,
         type=message.content.type,
-        text=message.content.text,
+        text=choice.as_text() if choice is not None else message.content.text,
         sent_at=message.sent_at.ToDatetime(tzinfo=UTC),
         customer_name=_customer_name(message.metadata_json),
+        choice=choice,
     )
 
 
@@ -54,12 +56,18 @@ def hand_off_requested(request: HandOffRequest) -> ai_pb2.HandOffRequested:
 
 
 def _customer_name(metadata_json: str) -> str:
-    try:
-        raw = json.loads(metadata_json or "{}")
-    except ValueError:
-        return ""
-    name = raw.get("profile_name", "") if isinstance(raw, dict) else ""
+    raw = _json_object(metadata_json)
+    name = raw.get("profile_name", "")
     return name if isinstance(name, str) else ""
+
+
+def _json_object(text: str) -> dict[str, object]:
+    """The JSON object `text` holds; {} when it holds anything else."""
+    try:
+        raw = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 def _timestamp(at: datetime) -> Timestamp:
