@@ -25,6 +25,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -34,7 +35,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from threadline.messaging.bus import EventBus
 from threadline.messaging.dead_letters import dead_letter
 from threadline.messaging.failures import Backoff, Failure, classify, describe, jittered
-from threadline.messaging.topology import Topology
+from threadline.messaging.topology import Durable, Topology
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,17 @@ class ConsumerSettings:
     # While idle, how often to check that the consumer still exists (fetches from a deleted
     # one just time out); a missing one is made again.
     check_interval: float = 30.0
+
+    @classmethod
+    def of(cls, topology: Topology, durable: Durable, **options: Any) -> ConsumerSettings:
+        """The settings of `durable` from the topology table (stream, name, filter), with
+        `options` for the rest (batch size, redelivery, ack wait, ...)."""
+        return cls(
+            stream=topology.stream(durable.stream),
+            durable=durable.name,
+            filter_subject=topology.filter_subject(durable),
+            **options,
+        )
 
 
 @dataclass

@@ -121,12 +121,7 @@ def _start_projection(
         dead_letters=JetStreamBus(js),
         topology=topology,
         service=SERVICE,
-        settings=ConsumerSettings(
-            stream=stream,
-            durable=ANALYTICS_PROJECTIONS.name,
-            filter_subject=topology.filter_subject(ANALYTICS_PROJECTIONS),
-            batch_size=config.batch_size,
-        ),
+        settings=ConsumerSettings.of(topology, ANALYTICS_PROJECTIONS, batch_size=config.batch_size),
         handler=projection_consumer(
             pool, rates=config.rates, read_at=stream_reader(js, stream)
         ).handle,

@@ -83,10 +83,9 @@ async def bootstrap(
     )
 
     durable = OUTBOUND_DISPATCH
-    settings = ConsumerSettings(
-        stream=topology.stream(durable.stream),
-        durable=durable.name,
-        filter_subject=topology.filter_subject(durable),
+    settings = ConsumerSettings.of(
+        topology,
+        durable,
         batch_size=config.concurrency * 2,
         max_deliver=max_deliver,
         backoff=backoff,

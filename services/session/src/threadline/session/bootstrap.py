@@ -91,12 +91,7 @@ async def bootstrap(
             topology=topology,
             service=SERVICE,
             handler=recorder,
-            settings=ConsumerSettings(
-                stream=topology.stream(durable.stream),
-                durable=durable.name,
-                filter_subject=topology.filter_subject(durable),
-                batch_size=config.batch_size,
-            ),
+            settings=ConsumerSettings.of(topology, durable, batch_size=config.batch_size),
         )
         loops.append(run_in_background(stack, durable.name, loop.run, stop=loop.stop))
 
