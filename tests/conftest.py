@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from threadline.ai_responder.application.ports import AssistantModel
 from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.analytics.bootstrap import bootstrap as start_analytics
@@ -59,8 +60,19 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture
+def assistant_model() -> AssistantModel | None:
+    """The AI responder's model; None: the one its config names (offline). A test module
+    overrides this fixture to point the platform at a local model server."""
+    return None
+
+
+@pytest.fixture
 async def platform(
-    nats_server_url: str, database_url: str, nats_namespace: str, spans: InMemorySpanExporter
+    nats_server_url: str,
+    database_url: str,
+    nats_namespace: str,
+    spans: InMemorySpanExporter,
+    assistant_model: AssistantModel | None,
 ) -> AsyncIterator[Platform]:
     api_token = unique_id("token-")
     env = {
@@ -96,7 +108,7 @@ async def platform(
         stack.push_async_callback(sandbox.stop)
         env["THREADLINE_GRAPH_API_BASE_URL"] = sandbox.url
         session = await start_session(SessionConfig.from_env(env), stack)
-        await start_ai_responder(AiResponderConfig.from_env(env), stack)
+        await start_ai_responder(AiResponderConfig.from_env(env), stack, model=assistant_model)
         await start_outbound(OutboundConfig.from_env(env), stack)
         analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{analytics.grpc_port}")

@@ -12,7 +12,7 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from threadline.ai_responder.application.ports import Completion, Prompt
+from threadline.ai_responder.application.ports import ModelAnswer, ModelRequest, Usage
 from threadline.ai_responder.bootstrap import bootstrap
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.contracts.events.v1 import ai_pb2, common_pb2
@@ -113,10 +113,16 @@ async def test_a_stale_message_is_acknowledged_without_a_reply(
 
 
 class EchoModel:
-    """A language model of the test's own: echoes the customer."""
+    """A model of the test's own: echoes what it reads of the customer, as plain text."""
 
-    def complete(self, prompt: Prompt) -> Completion:
-        return Completion(f"you said: {prompt.text}", "echo", 1, 1)
+    name = "echo"
+
+    async def generate(self, request: ModelRequest) -> ModelAnswer:
+        (turn,) = request.turns
+        return ModelAnswer(f"you said: {turn.text}", (), Usage(1, 1), self.name, 0.0)
+
+    async def close(self) -> None:
+        return None
 
 
 async def test_the_model_and_the_bus_are_ports_a_test_can_swap(

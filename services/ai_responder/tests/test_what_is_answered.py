@@ -15,8 +15,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from threadline.ai_responder.adapters.integration_events import customer_message
-from threadline.ai_responder.adapters.outbound.offline_model import OfflineModel
-from threadline.ai_responder.application.ports import Completion, Prompt
+from threadline.ai_responder.adapters.outbound.models import OfflineAssistantModel
+from threadline.ai_responder.application.ports import ModelAnswer, ModelRequest, Usage
 from threadline.ai_responder.application.responder import Responder
 from threadline.ai_responder.bootstrap import bootstrap
 from threadline.ai_responder.config import AiResponderConfig
@@ -46,7 +46,7 @@ def message(kind: str, *, text: str = "", age: timedelta = timedelta(0)) -> Cust
 
 
 def responder() -> Responder:
-    return Responder(OfflineModel(), clock=FakeClock(), stale_after=timedelta(hours=1))
+    return Responder(OfflineAssistantModel(), clock=FakeClock(), stale_after=timedelta(hours=1))
 
 
 @pytest.mark.parametrize(
@@ -59,22 +59,22 @@ def responder() -> Responder:
         ("unknown", "a message type WhatsApp does not support is recorded, not answered"),
     ],
 )
-def test_what_is_recorded_but_not_answered(kind: str, reason: str) -> None:
-    assert responder().draft(message(kind, text="👍")) is None
+async def test_what_is_recorded_but_not_answered(kind: str, reason: str) -> None:
+    assert await responder().answer(message(kind, text="👍")) is None
     assert responder().why_not_answered(message(kind)) == reason
 
 
-def test_a_stale_message_is_not_answered_and_says_why() -> None:
+async def test_a_stale_message_is_not_answered_and_says_why() -> None:
     stale = message("text", text="hello", age=timedelta(hours=2))
 
-    assert responder().draft(stale) is None
+    assert await responder().answer(stale) is None
     assert responder().why_not_answered(stale).startswith("stale")
 
 
 @pytest.mark.parametrize("kind", ["text", "image", "audio", "location", "interactive", "button"])
-def test_what_a_customer_says_or_taps_is_answered(kind: str) -> None:
+async def test_what_a_customer_says_or_taps_is_answered(kind: str) -> None:
     assert responder().why_not_answered(message(kind, text="x")) == ""
-    assert responder().draft(message(kind, text="x")) is not None
+    assert await responder().answer(message(kind, text="x")) is not None
 
 
 @pytest.mark.parametrize(
@@ -135,10 +135,16 @@ def test_a_payload_that_is_not_json_is_read_as_no_choice() -> None:
 
 
 class EchoModel:
-    """A language model of the test's own: echoes what it reads of the customer."""
+    """A model of the test's own: echoes what it reads of the customer, as plain text."""
 
-    def complete(self, prompt: Prompt) -> Completion:
-        return Completion(f"you said: {prompt.text}", "echo", 1, 1)
+    name = "echo"
+
+    async def generate(self, request: ModelRequest) -> ModelAnswer:
+        (turn,) = request.turns
+        return ModelAnswer(f"you said: {turn.text}", (), Usage(1, 1), self.name, 0.0)
+
+    async def close(self) -> None:
+        return None
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,9 +11,9 @@ from datetime import timedelta
 from nats.aio.client import Client as NatsClient
 
 from threadline.ai_responder.adapters.inbound.consumer import DraftOnCustomerMessage
-from threadline.ai_responder.adapters.outbound.offline_model import OfflineModel
+from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.adapters.outbound.publisher import JetStreamReplies
-from threadline.ai_responder.application.ports import LanguageModel
+from threadline.ai_responder.application.ports import AssistantModel
 from threadline.ai_responder.application.responder import AnswerCustomerMessage, Responder
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.messaging.bus import EventBus, JetStreamBus
@@ -35,7 +36,7 @@ class RunningAiResponder:
 
     nats: NatsClient
     bus: EventBus
-    model: LanguageModel
+    model: AssistantModel
     consumer: Background
     ops: OpsServer
 
@@ -45,22 +46,29 @@ async def bootstrap(
     stack: AsyncExitStack,
     *,
     bus: EventBus | None = None,
-    model: LanguageModel | None = None,
+    model: AssistantModel | None = None,
     clock: Clock = utc_now,
 ) -> RunningAiResponder:
     """Connect, build and start everything, registering each stop on `stack`.
 
     `bus` is where answers (and dead letters) are published: JetStream unless a test passes
-    its own; `model` the language model (the offline one by default)."""
+    its own; `model` the assistant's model (by default `config.model`, built here from the
+    process environment's provider settings and closed with the stack)."""
     topology = Topology(config.nats_namespace)
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
     js = client.jetstream()
     await ensure_streams(js, topology, config.streams)
     bus = bus if bus is not None else JetStreamBus(js)
-    model = model if model is not None else OfflineModel()
+    if model is None:
+        settings = ModelSettings(config.model_timeout_seconds, config.model_max_retries)
+        model = model_for(config.model, os.environ, settings)
+        stack.push_async_callback(model.close)
     responder = Responder(
-        model, clock=clock, stale_after=timedelta(seconds=config.stale_after_seconds)
+        model,
+        clock=clock,
+        stale_after=timedelta(seconds=config.stale_after_seconds),
+        system_prompt=config.system_prompt,
     )
     answer = AnswerCustomerMessage(responder, JetStreamReplies(bus, topology))
     durable = AI_RESPONDER_REPLIES

@@ -21,6 +21,9 @@ class AiResponderConfig:
     model: str = "offline:threadline-offline-1"
     model_timeout_seconds: float = 30.0
     model_max_retries: int = 2
+    # The business's instructions to the assistant ("" : a sensible default); the platform
+    # appends WhatsApp's formatting guidance (application/model_request.py).
+    system_prompt: str = ""
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
 
@@ -35,6 +38,7 @@ class AiResponderConfig:
             model=_model_name(env_str(env, "THREADLINE_AI_MODEL", "offline:threadline-offline-1")),
             model_timeout_seconds=env_float(env, "THREADLINE_AI_MODEL_TIMEOUT_SECONDS", 30.0),
             model_max_retries=env_int(env, "THREADLINE_AI_MODEL_MAX_RETRIES", 2),
+            system_prompt=env_str(env, "THREADLINE_AI_SYSTEM_PROMPT", ""),
             streams=stream_limits_from_env(env),
         )
 

@@ -34,14 +34,17 @@ def customer_message(event: session_pb2.SessionEvent) -> CustomerMessage:
 
 
 def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
+    """The draft as an integration event. The usage's cached tokens and the latency do not
+    travel yet: `ReplyDrafted` has no fields for them (issue 10 item 8 adds them)."""
+    kind, text, payload_json = draft.content
     return ai_pb2.ReplyDrafted(
         draft_id=draft.draft_id,
         conversation_id=draft.conversation_id,
         in_reply_to_message_id=draft.in_reply_to_message_id,
-        content=common_pb2.MessageContent(type="text", text=draft.text),
+        content=common_pb2.MessageContent(type=kind, text=text, payload_json=payload_json),
         model=draft.model,
-        prompt_tokens=draft.prompt_tokens,
-        completion_tokens=draft.completion_tokens,
+        prompt_tokens=draft.usage.input_tokens,
+        completion_tokens=draft.usage.output_tokens,
         drafted_at=_timestamp(draft.drafted_at),
     )
 

@@ -1,4 +1,4 @@
-"""What the AI responder's use case needs from outside: a language model, a place for answers."""
+"""What the AI responder's use case needs from outside: an assistant model, a place for answers."""
 
 from __future__ import annotations
 
@@ -7,25 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
 from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
-
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    customer_name: str
-    message_type: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    text: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class LanguageModel(Protocol):
-    def complete(self, prompt: Prompt) -> Completion: ...
+from threadline.ai_responder.domain.answers import Usage as Usage  # the port speaks it too
 
 
 class Replies(Protocol):
@@ -37,8 +19,7 @@ class Replies(Protocol):
 
 
 # The assistant's model (issue 10): a conversation in, text and tool calls out. Adapters over
-# the providers' SDKs live in adapters/outbound/models/; `LanguageModel` above stays until the
-# responder moves to this port.
+# the providers' SDKs live in adapters/outbound/models/.
 
 CUSTOMER: Final = "customer"
 ASSISTANT: Final = "assistant"
@@ -78,15 +59,6 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
-class Usage:
-    """Tokens as the provider reports them; `input_tokens` includes `cached_tokens`."""
-
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class ModelAnswer:
     text: str
     tool_calls: tuple[ToolCall, ...]
@@ -120,4 +92,8 @@ class AssistantModel(Protocol):
 
     async def generate(self, request: ModelRequest) -> ModelAnswer:
         """The model's answer; raises ModelUnavailable or ModelRefused."""
+        ...
+
+    async def close(self) -> None:
+        """Release the model's connections."""
         ...

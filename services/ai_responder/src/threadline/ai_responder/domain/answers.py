@@ -11,21 +11,35 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from threadline.ai_responder.domain.customer_message import CustomerMessage
+from threadline.ai_responder.domain.reply_format import Reply, as_message_content
 
 HAND_OFF_REASON = "the customer asked for a person"
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens as the provider reports them; `input_tokens` includes `cached_tokens`."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int = 0
+
+
+NO_USAGE = Usage(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyDraft:
-    """A text reply to `in_reply_to_message_id`, written by `model`."""
+    """A reply to `in_reply_to_message_id` in one of WhatsApp's formats, written by `model`
+    (`provider:model`) in `latency_seconds`, at the cost of `usage`."""
 
     draft_id: str
     conversation_id: str
     in_reply_to_message_id: str
-    text: str
+    reply: Reply
     model: str
-    prompt_tokens: int
-    completion_tokens: int
+    usage: Usage
+    latency_seconds: float
     drafted_at: datetime
 
     @classmethod
@@ -33,28 +47,33 @@ class ReplyDraft:
         cls,
         message: CustomerMessage,
         *,
-        text: str,
+        reply: Reply,
         model: str,
-        tokens: tuple[int, int],
+        usage: Usage,
+        latency_seconds: float,
         at: datetime,
     ) -> ReplyDraft:
-        """The draft answering `message`; `tokens` are the prompt's and the completion's."""
-        prompt_tokens, completion_tokens = tokens
+        """The draft answering `message`."""
         return cls(
             draft_id=f"draft-{message.message_id}",
             conversation_id=message.conversation_id,
             in_reply_to_message_id=message.message_id,
-            text=text,
+            reply=reply,
             model=model,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
+            usage=usage,
+            latency_seconds=latency_seconds,
             drafted_at=at,
         )
+
+    @property
+    def content(self) -> tuple[str, str, str]:
+        """(type, text, payload_json) as the session stores the message and outbound sends it."""
+        return as_message_content(self.reply)
 
 
 @dataclass(frozen=True, slots=True)
 class HandOffRequest:
-    """The conversation should go to a person, for `reason`."""
+    """The conversation should go to a person, for `reason` (the operator reads it)."""
 
     request_id: str
     conversation_id: str
@@ -62,11 +81,21 @@ class HandOffRequest:
     requested_at: datetime
 
     @classmethod
-    def after(cls, message: CustomerMessage, *, at: datetime) -> HandOffRequest:
-        """The request `message` (which asks for a person) makes."""
+    def after(
+        cls, message: CustomerMessage, *, at: datetime, reason: str = HAND_OFF_REASON
+    ) -> HandOffRequest:
+        """The request answering `message` makes, for `reason`."""
         return cls(
             request_id=f"hand-off-{message.message_id}",
             conversation_id=message.conversation_id,
-            reason=HAND_OFF_REASON,
+            reason=reason,
             requested_at=at,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a customer message is answered with: at most one reply, then at most one hand-off."""
+
+    draft: ReplyDraft | None = None
+    hand_off: HandOffRequest | None = None
