@@ -78,11 +78,7 @@ async def bootstrap(
         topology=topology,
         service=SERVICE,
         handler=one_at_a_time(DraftOnCustomerMessage(answer)),
-        settings=ConsumerSettings(
-            stream=topology.stream(durable.stream),
-            durable=durable.name,
-            filter_subject=topology.filter_subject(durable),
-        ),
+        settings=ConsumerSettings.of(topology, durable),
     )
     consumer = run_in_background(stack, durable.name, loop.run, stop=loop.stop)
 
