@@ -8,12 +8,20 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 
+import grpc
 from nats.aio.client import Client as NatsClient
 
 from threadline.ai_responder.adapters.inbound.consumer import DraftOnCustomerMessage
+from threadline.ai_responder.adapters.outbound.conversation_history import (
+    SessionConversationHistory,
+)
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.adapters.outbound.publisher import JetStreamReplies
-from threadline.ai_responder.application.ports import AssistantModel
+from threadline.ai_responder.application.ports import (
+    AssistantModel,
+    ConversationHistory,
+    NoConversationHistory,
+)
 from threadline.ai_responder.application.responder import AnswerCustomerMessage, Responder
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.messaging.bus import EventBus, JetStreamBus
@@ -37,6 +45,7 @@ class RunningAiResponder:
     nats: NatsClient
     bus: EventBus
     model: AssistantModel
+    history: ConversationHistory
     consumer: Background
     ops: OpsServer
 
@@ -47,13 +56,16 @@ async def bootstrap(
     *,
     bus: EventBus | None = None,
     model: AssistantModel | None = None,
+    history: ConversationHistory | None = None,
     clock: Clock = utc_now,
 ) -> RunningAiResponder:
     """Connect, build and start everything, registering each stop on `stack`.
 
     `bus` is where answers (and dead letters) are published: JetStream unless a test passes
     its own; `model` the assistant's model (by default `config.model`, built here from the
-    process environment's provider settings and closed with the stack)."""
+    process environment's provider settings and closed with the stack); `history` where the
+    conversation's history is read (by default the session's event log at
+    `config.session_grpc_address`, or nothing but the current message without a token)."""
     topology = Topology(config.nats_namespace)
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
@@ -64,11 +76,15 @@ async def bootstrap(
         settings = ModelSettings(config.model_timeout_seconds, config.model_max_retries)
         model = model_for(config.model, os.environ, settings)
         stack.push_async_callback(model.close)
+    if history is None:
+        history = _session_history(config, stack)
     responder = Responder(
         model,
         clock=clock,
         stale_after=timedelta(seconds=config.stale_after_seconds),
         system_prompt=config.system_prompt,
+        history=history,
+        max_context_tokens=config.max_context_tokens,
     )
     answer = AnswerCustomerMessage(responder, JetStreamReplies(bus, topology))
     durable = AI_RESPONDER_REPLIES
@@ -90,4 +106,17 @@ async def bootstrap(
     await ops.start()
     stack.push_async_callback(ops.stop)
     log.info("ai_responder ops on %s:%d", config.host, ops.port)
-    return RunningAiResponder(nats=client, bus=bus, model=model, consumer=consumer, ops=ops)
+    return RunningAiResponder(
+        nats=client, bus=bus, model=model, history=history, consumer=consumer, ops=ops
+    )
+
+
+def _session_history(config: AiResponderConfig, stack: AsyncExitStack) -> ConversationHistory:
+    """The session's event log, through a channel `stack` closes; without a token to read it
+    with, no history (the assistant reads only the message it answers)."""
+    if not config.session_token:
+        log.info("no THREADLINE_AI_SESSION_TOKEN: the assistant reads no conversation history")
+        return NoConversationHistory()
+    channel = grpc.aio.insecure_channel(config.session_grpc_address)
+    stack.push_async_callback(channel.close)
+    return SessionConversationHistory(channel, config.session_token)

@@ -1,14 +1,31 @@
 """What the assistant's model is asked: the business's system prompt, the platform's WhatsApp
-guidance, the customer's message, and the two tools it answers with (`reply`, `hand_off`).
+guidance, who it is talking to, what it remembers of the customer's earlier conversations with
+the same business number, this conversation's messages, and the two tools it answers with
+(`reply`, `hand_off`).
 
-Only the message being answered is a turn for now: the conversation's earlier messages and the
-memory of the customer's earlier conversations come with issue 10 item 3."""
+The context budget (issue 10 item 3) bounds what the conversation costs, however long it grows:
+tokens are estimated as ceil(characters / 4) per turn (`estimate_tokens`), and the turns plus
+the memory block stay within `max_context_tokens` (the business's prompt, the platform's guidance
+and the tools are fixed per business and not counted). The message(s) being answered always go,
+whatever they cost; the memory takes at most a quarter of the budget (the newest earlier turns
+that fit); this conversation's newest earlier turns fill what is left."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Final
 
-from threadline.ai_responder.application.ports import CUSTOMER, ModelRequest, Tool, Turn
+from threadline.ai_responder.application.ports import (
+    ASSISTANT,
+    CUSTOMER,
+    NO_HISTORY,
+    EarlierConversation,
+    History,
+    ModelRequest,
+    Tool,
+    Turn,
+)
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.reply_format import REPLY_SCHEMA
 from threadline.rules import whatsapp_limits as limits
@@ -51,23 +68,124 @@ HAND_OFF_TOOL: Final = Tool(
 )
 
 
-def system_prompt(business_prompt: str) -> str:
-    """The business's prompt (the default when it has none) and the platform's guidance."""
-    return f"{business_prompt.strip() or DEFAULT_SYSTEM_PROMPT}\n\n{WHATSAPP_GUIDANCE}"
+DEFAULT_MAX_CONTEXT_TOKENS: Final = 4000
+CHARACTERS_PER_TOKEN: Final = 4
+MEMORY_SHARE: Final = 4  # the memory takes at most 1/MEMORY_SHARE of the budget
+MEMORY_HEADING: Final = (
+    "What you remember of this customer's earlier conversations with this business (for "
+    "context; answer the current conversation):"
+)
 
 
-def model_request(message: CustomerMessage, *, business_prompt: str) -> ModelRequest:
-    """The request answering `message`: the model must answer through a tool (a model without
-    tools, like the offline one, answers in plain text, which is read as a text reply)."""
+def system_prompt(business_prompt: str, *, context: str = "") -> str:
+    """The business's prompt (the default when it has none), the platform's guidance, and the
+    context of this conversation (who it is with, the memory) when there is any."""
+    prompt = f"{business_prompt.strip() or DEFAULT_SYSTEM_PROMPT}\n\n{WHATSAPP_GUIDANCE}"
+    return f"{prompt}\n\n{context}" if context else prompt
+
+
+def estimate_tokens(text: str) -> int:
+    """A provider-independent estimate: ceil(characters / 4), at least 1 for a turn."""
+    return max(1, math.ceil(len(text) / CHARACTERS_PER_TOKEN))
+
+
+def model_request(
+    message: CustomerMessage,
+    *,
+    business_prompt: str,
+    history: History = NO_HISTORY,
+    also: Sequence[CustomerMessage] = (),
+    max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
+) -> ModelRequest:
+    """The request answering `message` (after the customer's other unanswered messages `also`,
+    oldest first), in the context of `history`: the model must answer through a tool (a model
+    without tools, like the offline one, answers in plain text, read as a text reply)."""
+    current = (*also, message)
+    answering = {m.message_id for m in current}
+    now = tuple(Turn(CUSTOMER, what_the_customer_said(m)) for m in current)
+    who = _who(history)
+    left = max_context_tokens - sum(estimate_tokens(t.text) for t in now)
+    left -= estimate_tokens(who) if who else 0
+    memory = _memory(history.earlier, min(left, max_context_tokens // MEMORY_SHARE))
+    left -= estimate_tokens(memory) if memory else 0
+    earlier = [said.turn for said in history.turns if said.message_id not in answering]
+    kept = _newest_within(earlier, left)
+    context = "\n\n".join(part for part in (who, memory) if part)
     return ModelRequest(
-        system_prompt=system_prompt(business_prompt),
-        turns=(Turn(CUSTOMER, _what_the_customer_said(message)),),
+        system_prompt=system_prompt(business_prompt, context=context),
+        turns=(*_from_the_customer(kept), *now),
         tools=(REPLY_TOOL, HAND_OFF_TOOL),
         require_tool=True,
     )
 
 
-def _what_the_customer_said(message: CustomerMessage) -> str:
-    if message.text.strip():
-        return message.text
+def what_the_customer_said(message: CustomerMessage) -> str:
+    """The message as the model reads it: its text, a map link for a location, the choice of a
+    tapped option, the caption of a photo, or what kind of message came without text."""
+    text = message.text.strip()
+    if message.type == "location" and text:
+        return f"[location: https://maps.google.com/?q={text.replace(' ', '')}]"
+    if message.type in ("text", "button", "interactive") or message.choice is not None:
+        return text or f"[the customer sent {message.type} without any text]"
+    if text:
+        return f"[the customer sent {message.type}: {text}]"
     return f"[the customer sent {message.type} without any text]"
+
+
+def _who(history: History) -> str:
+    if not (history.customer_name or history.business_number):
+        return ""
+    customer = f"the customer {history.customer_name}" if history.customer_name else "a customer"
+    number = (
+        f" (WhatsApp business number {history.business_number})" if history.business_number else ""
+    )
+    return f"You are talking with {customer} on behalf of the business{number}."
+
+
+def _memory(conversations: Sequence[EarlierConversation], budget: int) -> str:
+    """The newest earlier turns that fit `budget` with their headings, oldest first; "" when
+    none fits."""
+    cost = _part_cost(MEMORY_HEADING)
+    blocks: list[str] = []
+    for conversation in conversations:  # most recent first
+        heading = f"Earlier conversation ({conversation.started_at:%Y-%m-%d}):"
+        lines: list[str] = []
+        spent = cost + _part_cost(heading)
+        for turn in reversed(conversation.turns):
+            line = f"{'customer' if turn.role == CUSTOMER else 'you'}: {turn.text}"
+            if spent + _part_cost(line) > budget:
+                break
+            lines.insert(0, line)
+            spent += _part_cost(line)
+        if not lines:
+            break
+        blocks.insert(0, "\n".join((heading, *lines)))
+        cost = spent
+        if len(lines) < len(conversation.turns):
+            break
+    return "\n\n".join((MEMORY_HEADING, *blocks)) if blocks else ""
+
+
+def _part_cost(part: str) -> int:
+    """A part of the memory with the separator that follows it: the parts' costs add up to at
+    least the whole block's estimate."""
+    return estimate_tokens(part + "\n\n")
+
+
+def _newest_within(turns: Sequence[Turn], budget: int) -> list[Turn]:
+    kept: list[Turn] = []
+    for turn in reversed(turns):
+        cost = estimate_tokens(turn.text)
+        if cost > budget:
+            break
+        kept.insert(0, turn)
+        budget -= cost
+    return kept
+
+
+def _from_the_customer(turns: list[Turn]) -> list[Turn]:
+    """The turns from the first of the customer's: a model's conversation opens with the user
+    (the business's opening messages before it are dropped with the rest that did not fit)."""
+    while turns and turns[0].role == ASSISTANT:
+        turns = turns[1:]
+    return turns

@@ -1,9 +1,11 @@
-"""What the AI responder's use case needs from outside: an assistant model, a place for answers."""
+"""What the AI responder's use case needs from outside: an assistant model, a place for answers,
+the conversation's history."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal, Protocol
 
 from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
@@ -97,3 +99,59 @@ class AssistantModel(Protocol):
     async def close(self) -> None:
         """Release the model's connections."""
         ...
+
+
+# The conversation's history (issue 10 item 3): what was said in this conversation and in the
+# same customer's earlier conversations with the same business number. The adapter reads the
+# session's event log (adapters/outbound/conversation_history.py).
+
+
+@dataclass(frozen=True, slots=True)
+class SaidTurn:
+    """A turn of a recorded conversation with the id of its message (so the message being
+    answered, already recorded, is not told twice)."""
+
+    message_id: str
+    turn: Turn
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierConversation:
+    """One of the customer's earlier conversations with the same business number: when it
+    started and its last turns, oldest first (already bounded by the adapter)."""
+
+    conversation_id: str
+    started_at: datetime
+    turns: tuple[Turn, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """This conversation's turns, oldest first, who it is with, and the earlier conversations
+    (most recent first)."""
+
+    turns: tuple[SaidTurn, ...] = ()
+    customer_name: str = ""
+    business_number: str = ""
+    earlier: tuple[EarlierConversation, ...] = ()
+
+
+NO_HISTORY: Final = History()
+
+
+class HistoryUnavailable(Exception):
+    """The history could not be read (the session is down, slow or refuses the reader)."""
+
+
+class ConversationHistory(Protocol):
+    async def read(self, conversation_id: str) -> History:
+        """The conversation's history; the customer and business number are the
+        conversation's own. Raises HistoryUnavailable."""
+        ...
+
+
+class NoConversationHistory:
+    """The history when the service has no way to read it: nothing but the current message."""
+
+    async def read(self, conversation_id: str) -> History:
+        return NO_HISTORY

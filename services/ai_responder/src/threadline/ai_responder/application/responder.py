@@ -4,7 +4,10 @@ A customer asking for a person in so many words is handed off without asking the
 cheap first path). Otherwise the model answers through its tools: `reply` (a WhatsApp format,
 repaired to WhatsApp's limits), `hand_off` (with a reason the operator reads), or both (the
 reply first). Plain text without a tool call is a text reply. A model that cannot answer hands
-the conversation off with the reason: never a silent drop, never two replies."""
+the conversation off with the reason: never a silent drop, never two replies.
+
+The model reads the message in its conversation's history (within the context budget); when the
+history cannot be read, it reads the message alone (logged, not a reason to hand off)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,20 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
-from threadline.ai_responder.application.model_request import model_request
+from threadline.ai_responder.application.model_request import (
+    DEFAULT_MAX_CONTEXT_TOKENS,
+    model_request,
+)
 from threadline.ai_responder.application.ports import (
+    NO_HISTORY,
     AssistantModel,
+    ConversationHistory,
+    History,
+    HistoryUnavailable,
     ModelAnswer,
     ModelError,
     ModelRefused,
+    NoConversationHistory,
     Replies,
 )
 from threadline.ai_responder.domain.answers import NO_USAGE, Answer, HandOffRequest, ReplyDraft
@@ -46,9 +57,13 @@ class Responder:
         clock: Clock,
         stale_after: timedelta,
         system_prompt: str = "",
+        history: ConversationHistory | None = None,
+        max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
     ) -> None:
         self._model, self._clock, self._stale_after = model, clock, stale_after
         self._system_prompt = system_prompt
+        self._history = history if history is not None else NoConversationHistory()
+        self._max_context_tokens = max_context_tokens
 
     def why_not_answered(self, message: CustomerMessage) -> str:
         """Why `message` is recorded but not answered; "" when it is answered."""
@@ -60,7 +75,12 @@ class Responder:
             return None
         if wants_a_person(message):
             return self._keyword_hand_off(message)
-        request = model_request(message, business_prompt=self._system_prompt)
+        request = model_request(
+            message,
+            business_prompt=self._system_prompt,
+            history=await self._read_history(message),
+            max_context_tokens=self._max_context_tokens,
+        )
         try:
             answer = await self._model.generate(request)
         except ModelError as error:
@@ -69,6 +89,17 @@ class Responder:
             log.warning("handing off message %s: %s", message.message_id, reason)
             return Answer(hand_off=self._hand_off(message, reason))
         return self._read(message, answer, at=self._clock())
+
+    async def _read_history(self, message: CustomerMessage) -> History:
+        try:
+            return await self._history.read(message.conversation_id)
+        except HistoryUnavailable as error:
+            log.warning(
+                "answering message %s without its conversation's history: %s",
+                message.message_id,
+                error,
+            )
+            return NO_HISTORY
 
     def _keyword_hand_off(self, message: CustomerMessage) -> Answer:
         first_name = message.customer_name.split(" ")[0]
