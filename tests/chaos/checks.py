@@ -9,14 +9,14 @@ exactly one reply: there is no reply that answers a burst.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import pairwise
 
 from tests.chaos.faults import Fault
-from tests.chaos.load import REPLY_TAG, LoadFigures
+from tests.chaos.load import LoadFigures
 from tests.chaos.truth import EventLogFacts, JetStreamFacts, ReadModelFacts
 from threadline.sandbox.outbox import AcceptedMessage
 
@@ -60,11 +60,25 @@ def _exact(name: str, expected: Collection[str], actual: Iterable[str], what: st
     return Check(name, len(expected), len(seen) if not detail else f"{len(seen)} (!)", detail)
 
 
-def reply_tag(message: AcceptedMessage) -> str:
-    text = message.request.get("text")
-    body = text.get("body", "") if isinstance(text, dict) else ""
-    found = REPLY_TAG.search(str(body))
-    return f"{message.to}/{found.group(1)}" if found else f"{message.to}/untagged:{body[:40]}"
+def answers_by_wamid(log: EventLogFacts, load: LoadFigures) -> dict[str, str]:
+    """The wamid of every reply the session recorded as dispatched → the customer message it
+    answers (`<wa_id>/<tag>`), followed through the event store: dispatch → queued reply →
+    customer message → the tag that message was sent with."""
+    customer_wamid = {r.message_id: r.wamid for r in log.received}
+    answered = {q.message_id: q.in_reply_to_message_id for q in log.queued}
+    answers = {}
+    for dispatched in log.dispatched:
+        sent = load.sent.get(customer_wamid.get(answered.get(dispatched.message_id, ""), ""))
+        answers[dispatched.wamid] = (
+            f"{sent.wa_id}/{sent.tag}" if sent else f"unknown:{dispatched.message_id}"
+        )
+    return answers
+
+
+def reply_tag(message: AcceptedMessage, answers: dict[str, str]) -> str:
+    """The customer message a reply at the sandbox answers; a send the session never recorded
+    (its wamid is in no dispatch) cannot be traced to one and is named as unrecorded."""
+    return answers.get(message.wamid) or f"{message.to}/unrecorded:{message.wamid[-12:]}"
 
 
 # Outbound's one window it cannot close: SIGKILLed after Meta's 200, before the sent-ledger
@@ -73,20 +87,19 @@ def reply_tag(message: AcceptedMessage) -> str:
 CRASH_WINDOW = timedelta(seconds=1)
 
 
-def in_outbound_crash_window(sandbox: list[AcceptedMessage], faults: Sequence[Fault]) -> set[str]:
-    """The answers sent twice whose first send came just before an outbound kill."""
+def in_outbound_crash_window(
+    sandbox: list[AcceptedMessage], faults: Sequence[Fault], answers: dict[str, str]
+) -> set[str]:
+    """The sends the session never recorded that came just before an outbound kill: outbound
+    was SIGKILLed after Meta's 200 and before its sent-ledger write, so it sent the reply again
+    when it came back (and that second send is the one recorded)."""
     kills = [f.killed_wall for f in faults if f.target == "outbound"]
-    by_answer: defaultdict[str, list[AcceptedMessage]] = defaultdict(list)
-    for message in sandbox:
-        by_answer[reply_tag(message)].append(message)
-    explained = set()
-    for answer, sends in by_answer.items():
-        if len(sends) < 2:
-            continue
-        first = min(m.accepted_at for m in sends)
-        if any(timedelta(0) <= kill - first <= CRASH_WINDOW for kill in kills):
-            explained.add(answer)
-    return explained
+    return {
+        m.wamid
+        for m in sandbox
+        if m.wamid not in answers
+        and any(timedelta(0) <= kill - m.accepted_at <= CRASH_WINDOW for kill in kills)
+    }
 
 
 def compare(
@@ -99,10 +112,10 @@ def compare(
     stream: JetStreamFacts,
     faults: Sequence[Fault] = (),
 ) -> list[Check]:
-    explained = in_outbound_crash_window(sandbox, faults)
+    answers = answers_by_wamid(log, load)
     # Of an answer sent twice in that window, the send the session recorded is the one kept.
-    recorded = {d.wamid for d in log.dispatched}
-    sandbox = [m for m in sandbox if reply_tag(m) not in explained or m.wamid in recorded]
+    explained = in_outbound_crash_window(sandbox, faults, answers)
+    sandbox = [m for m in sandbox if m.wamid not in explained]
     sent_wamids = set(load.sent)
     sent_tags = {f"{m.wa_id}/{m.tag}" for m in load.sent.values()}
     n = len(sent_wamids)
@@ -187,7 +200,7 @@ def compare(
         _exact(
             "sandbox: replies received (by message answered)",
             sent_tags,
-            (reply_tag(m) for m in sandbox),
+            (reply_tag(m, answers) for m in sandbox),
             "answers",
         ),
         # The read models (analytics schema).
@@ -252,26 +265,26 @@ def compare(
     ]
 
 
-def duplicate_sends(sandbox: list[AcceptedMessage], faults: list[Fault]) -> list[str]:
-    """Every answer WhatsApp received more than once, with the fault nearest its first send
-    (outbound documents one window it cannot close: a crash, or losing NATS, between Meta's
-    200 and the write of its sent-ledger)."""
-    by_answer: defaultdict[str, list[AcceptedMessage]] = defaultdict(list)
-    for message in sandbox:
-        by_answer[reply_tag(message)].append(message)
+def duplicate_sends(
+    sandbox: list[AcceptedMessage], faults: list[Fault], log: EventLogFacts, load: LoadFigures
+) -> list[str]:
+    """Every send WhatsApp received that the session never recorded — a reply sent again —
+    with the fault nearest it (outbound documents one window it cannot close: a crash, or
+    losing NATS, between Meta's 200 and the write of its sent-ledger)."""
+    answers = answers_by_wamid(log, load)
+    explained = in_outbound_crash_window(sandbox, faults, answers)
     lines = []
-    for answer, sends in sorted(by_answer.items()):
-        if len(sends) < 2:
+    for message in sorted(sandbox, key=lambda m: m.accepted_at):
+        if message.wamid in answers:
             continue
-        sends.sort(key=lambda m: m.accepted_at)
-        first = sends[0].accepted_at
-        at = ", ".join(f"{m.accepted_at:%H:%M:%S.%f} ({m.wamid[-12:]})" for m in sends)
-        line = f"{answer} sent {len(sends)} times: {at}"
+        line = f"{reply_tag(message, answers)} sent at {message.accepted_at:%H:%M:%S.%f}"
         if faults:
-            nearest = min(faults, key=lambda f: abs((f.killed_wall - first).total_seconds()))
-            gap = (nearest.killed_wall - first).total_seconds() * 1000
-            line += f"; nearest fault: {nearest.target} killed {gap:+.0f} ms from the first send"
-        if answer in in_outbound_crash_window(sandbox, faults):
+            nearest = min(
+                faults, key=lambda f: abs((f.killed_wall - message.accepted_at).total_seconds())
+            )
+            gap = (nearest.killed_wall - message.accepted_at).total_seconds() * 1000
+            line += f"; nearest fault: {nearest.target} killed {gap:+.0f} ms from the send"
+        if message.wamid in explained:
             line += " (outbound's documented crash window: not a mismatch)"
         lines.append(line)
     return lines

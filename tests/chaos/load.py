@@ -6,16 +6,16 @@ assistant does not answer messages older than an hour). Each webhook body is del
 at once, racing the first). Every delivery is retried with back-off until it gets a 200 or its
 time runs out, as Meta retries — the same bytes and signature each time.
 
-The profile name of each message is its tag (`c17m3`: customer 17, message 3), and the offline
-assistant greets the customer by the first word of that name, so every reply the sandbox
-receives names the one message it answers: a reply sent twice is seen as such.
+The profile name of each message is its tag (`c17m3`: customer 17, message 3). The checks find
+the message a reply answers through the event store (the reply's wamid → its dispatch → the
+queued reply → the customer message it answers → that message's tag), so a send the session
+never recorded is seen as such.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,7 +30,6 @@ from threadline.sandbox.signing import SIGNATURE_HEADER, sign
 from threadline.sandbox.webhooks import encode_webhook
 
 DISPLAY_NUMBER = "15550000000"
-REPLY_TAG = re.compile(r"\b(c\d+m\d+)\b")
 _REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 

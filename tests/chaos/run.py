@@ -239,7 +239,7 @@ async def _exercise(
         report.error = (report.error + "; " if report.error else "") + f"reading the truth: {exc!r}"
         return report
     report.replies_at_sandbox = len(outbox.accepted)
-    report.duplicates = duplicate_sends(list(outbox.accepted), faults)
+    report.duplicates = duplicate_sends(list(outbox.accepted), faults, reader.facts, load)
     report.events = reader.facts.last_position
     report.checks = compare(
         customers=options.customers,
