@@ -1,0 +1,216 @@
+"""The bursts in a JetStream KeyValue bucket, shared by every AI responder and every restart.
+
+Key = conversation id (hashed when it has characters KV keys may not), value = the burst as
+JSON. Every change is a compare-and-set on the key's revision, read again and retried on a
+conflict. An answered burst is not deleted: it keeps the ids it answered (so a redelivered
+message is not answered twice) until the bucket's TTL forgets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import (
+    BucketNotFoundError,
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
+from nats.js.kv import KeyValue
+
+from threadline.ai_responder.application.burst_ports import StoredBurst
+from threadline.ai_responder.domain.burst import Burst, Claim, Pending
+from threadline.messaging.failures import describe
+from threadline.servicekit.ops_http import ReadinessCheck
+
+log = logging.getLogger(__name__)
+
+BUCKET = "AI_RESPONDER_BURSTS"
+# Far longer than any burst lives; long enough to remember answered ids across redeliveries.
+KEEP_FOR = timedelta(hours=1)
+_PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
+CHECK_SECONDS = 2.0  # how long /readyz waits for the bucket to answer
+SCAN_SECONDS = 1.0  # how long a look for due bursts waits for the next one
+CONFLICT_TRIES = 50  # compare-and-set attempts before a change gives up (raises)
+
+
+class BurstConflictError(RuntimeError):
+    """A change lost the compare-and-set race too many times in a row."""
+
+
+class KeyValueBurstStore:
+    def __init__(self, bucket: KeyValue) -> None:
+        self._bucket = bucket
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, *, namespace: str = "") -> KeyValueBurstStore:
+        """The bucket `AI_RESPONDER_BURSTS` (`<namespace>_AI_RESPONDER_BURSTS`), created when
+        missing."""
+        name = f"{namespace}_{BUCKET}" if namespace else BUCKET
+        try:
+            bucket = await js.key_value(name)
+        except BucketNotFoundError:
+            bucket = await js.create_key_value(
+                KeyValueConfig(
+                    bucket=name,
+                    history=1,
+                    ttl=KEEP_FOR.total_seconds(),
+                    storage=StorageType.FILE,
+                    description="ai_responder: conversation id -> the burst awaiting an answer",
+                )
+            )
+        return cls(bucket)
+
+    async def add_message(
+        self,
+        conversation_id: str,
+        message_id: str,
+        at: datetime,
+        *,
+        delay: timedelta,
+        max_wait: timedelta,
+    ) -> StoredBurst:
+        def change(burst: Burst | None) -> Burst:
+            start = burst or Burst.start(conversation_id, delay=delay, max_wait=max_wait)
+            return start.with_message(message_id, at)
+
+        return await self._change(conversation_id, change)
+
+    async def due(self, now: datetime, lease: timedelta) -> list[StoredBurst]:
+        found: list[StoredBurst] = []
+        watcher = await self._bucket.watchall(ignore_deletes=True)
+        try:
+            while True:
+                entry: KeyValue.Entry | None = await watcher.updates(SCAN_SECONDS)  # type: ignore[no-untyped-call]
+                if entry is None:  # the end of what is stored now
+                    break
+                if not entry.value or entry.revision is None:
+                    continue
+                burst = _from_json(entry.value)
+                if burst.is_due(now, lease):
+                    found.append(StoredBurst(burst, entry.revision))
+        except NatsTimeoutError:
+            # The client may miss the end-of-snapshot marker when a write races the watcher's
+            # start; what was read is still good, and the next poll reads the rest.
+            log.debug("no more bursts came within %ss; taking what was read", SCAN_SECONDS)
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        return sorted(found, key=lambda stored: stored.burst.due_at or now)
+
+    async def claim(self, stored: StoredBurst, owner: str, now: datetime) -> StoredBurst | None:
+        claimed = stored.burst.claimed(owner, now)
+        revision = await self._write_if(stored.key, claimed, stored.revision)
+        return None if revision is None else StoredBurst(claimed, revision)
+
+    async def still_current(self, claimed: StoredBurst) -> bool:
+        current = await self._read(claimed.key)
+        return current is not None and current.revision == claimed.revision
+
+    async def finish(self, claimed: StoredBurst) -> None:
+        covered = claimed.burst.message_ids
+
+        def change(burst: Burst | None) -> Burst:
+            return (burst or claimed.burst).answered_with(covered)
+
+        await self._change(claimed.key, change)
+
+    async def release(self, claimed: StoredBurst) -> None:
+        await self._write_if(claimed.key, claimed.burst.released(), claimed.revision)
+
+    def check(self) -> ReadinessCheck:
+        """Ready while the bucket answers: without it no customer message is answered."""
+
+        async def check() -> str | None:
+            try:
+                await asyncio.wait_for(self._bucket.status(), CHECK_SECONDS)
+            except Exception as error:
+                return f"the bursts' bucket does not answer: {describe(error)}"
+            return None
+
+        return check
+
+    async def _change(
+        self, conversation_id: str, change: Callable[[Burst | None], Burst]
+    ) -> StoredBurst:
+        for _ in range(CONFLICT_TRIES):
+            current = await self._read(conversation_id)
+            changed = change(current.burst if current else None)
+            if current is not None and changed == current.burst:
+                return current
+            revision = await self._write_if(
+                conversation_id, changed, current.revision if current else None
+            )
+            if revision is not None:
+                return StoredBurst(changed, revision)
+        raise BurstConflictError(f"the burst of {conversation_id} kept changing under us")
+
+    async def _read(self, conversation_id: str) -> StoredBurst | None:
+        try:
+            entry = await self._bucket.get(_key(conversation_id))
+        except (KeyNotFoundError, KeyDeletedError):
+            return None
+        if not entry.value or entry.revision is None:
+            return None
+        return StoredBurst(_from_json(entry.value), entry.revision)
+
+    async def _write_if(
+        self, conversation_id: str, burst: Burst, revision: int | None
+    ) -> int | None:
+        """Write when the key is still at `revision` (None: absent); the new revision, or None
+        when someone else changed it first."""
+        value = json.dumps(_to_json(burst)).encode()
+        try:
+            if revision is None:
+                return await self._bucket.create(_key(conversation_id), value)
+            return await self._bucket.update(_key(conversation_id), value, last=revision)
+        except KeyWrongLastSequenceError:
+            return None
+
+
+def _to_json(burst: Burst) -> dict[str, Any]:
+    claim = burst.claim
+    return {
+        "conversation_id": burst.conversation_id,
+        "pending": [[message.message_id, message.at.isoformat()] for message in burst.pending],
+        "first_at": burst.first_at.isoformat() if burst.first_at else None,
+        "delay": burst.delay.total_seconds(),
+        "max_wait": burst.max_wait.total_seconds(),
+        "claim": None
+        if claim is None
+        else [claim.owner, claim.claimed_at.isoformat(), claim.generation],
+        "generations": burst.generations,
+        "answered": list(burst.answered),
+    }
+
+
+def _from_json(raw: bytes) -> Burst:
+    data = json.loads(raw)
+    claim = data.get("claim")
+    return Burst(
+        conversation_id=data["conversation_id"],
+        pending=tuple(Pending(i, datetime.fromisoformat(at)) for i, at in data["pending"]),
+        first_at=datetime.fromisoformat(data["first_at"]) if data.get("first_at") else None,
+        delay=timedelta(seconds=data["delay"]),
+        max_wait=timedelta(seconds=data["max_wait"]),
+        claim=None
+        if claim is None
+        else Claim(claim[0], datetime.fromisoformat(claim[1]), int(claim[2])),
+        generations=int(data.get("generations", 0)),
+        answered=tuple(data.get("answered", ())),
+    )
+
+
+def _key(conversation_id: str) -> str:
+    if _PLAIN_KEY.match(conversation_id):
+        return conversation_id
+    return "sha256." + hashlib.sha256(conversation_id.encode()).hexdigest()
