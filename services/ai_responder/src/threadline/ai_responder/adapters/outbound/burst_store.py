@@ -8,7 +8,6 @@ message is not answered twice) until the bucket's TTL forgets it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -19,9 +18,7 @@ from typing import Any
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import (
-    BucketNotFoundError,
     KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
@@ -30,7 +27,7 @@ from nats.js.kv import KeyValue
 
 from threadline.ai_responder.application.burst_ports import StoredBurst
 from threadline.ai_responder.domain.burst import Burst, Claim, Pending
-from threadline.messaging.failures import describe
+from threadline.messaging.key_value import bucket_answers, open_bucket
 from threadline.servicekit.ops_http import ReadinessCheck
 
 log = logging.getLogger(__name__)
@@ -39,7 +36,6 @@ BUCKET = "AI_RESPONDER_BURSTS"
 # Far longer than any burst lives; long enough to remember answered ids across redeliveries.
 KEEP_FOR = timedelta(hours=1)
 _PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
-CHECK_SECONDS = 2.0  # how long /readyz waits for the bucket to answer
 SCAN_SECONDS = 1.0  # how long a look for due bursts waits for the next one
 CONFLICT_TRIES = 50  # compare-and-set attempts before a change gives up (raises)
 
@@ -56,19 +52,13 @@ class KeyValueBurstStore:
     async def open(cls, js: JetStreamContext, *, namespace: str = "") -> KeyValueBurstStore:
         """The bucket `AI_RESPONDER_BURSTS` (`<namespace>_AI_RESPONDER_BURSTS`), created when
         missing."""
-        name = f"{namespace}_{BUCKET}" if namespace else BUCKET
-        try:
-            bucket = await js.key_value(name)
-        except BucketNotFoundError:
-            bucket = await js.create_key_value(
-                KeyValueConfig(
-                    bucket=name,
-                    history=1,
-                    ttl=KEEP_FOR.total_seconds(),
-                    storage=StorageType.FILE,
-                    description="ai_responder: conversation id -> the burst awaiting an answer",
-                )
-            )
+        bucket = await open_bucket(
+            js,
+            BUCKET,
+            namespace=namespace,
+            keep_for=KEEP_FOR,
+            description="ai_responder: conversation id -> the burst awaiting an answer",
+        )
         return cls(bucket)
 
     async def add_message(
@@ -130,14 +120,7 @@ class KeyValueBurstStore:
     def check(self) -> ReadinessCheck:
         """Ready while the bucket answers: without it no customer message is answered."""
 
-        async def check() -> str | None:
-            try:
-                await asyncio.wait_for(self._bucket.status(), CHECK_SECONDS)
-            except Exception as error:
-                return f"the bursts' bucket does not answer: {describe(error)}"
-            return None
-
-        return check
+        return bucket_answers(self._bucket, "the bursts' bucket")
 
     async def _change(
         self, conversation_id: str, change: Callable[[Burst | None], Burst]

@@ -6,7 +6,6 @@ every restart, sees it; `InMemorySentLedger` is the fake for unit tests.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -14,11 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from threadline.messaging.failures import describe
+from threadline.messaging.key_value import bucket_answers, open_bucket
 from threadline.outbound.application.ports import SentRecord
 from threadline.servicekit.ops_http import ReadinessCheck
 
@@ -26,7 +24,6 @@ BUCKET = "OUTBOUND_SENT"
 # Long enough to outlive every redelivery and any re-publish of an old queued event.
 KEEP_FOR = timedelta(days=30)
 _PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
-CHECK_SECONDS = 2.0  # how long /readyz waits for the bucket to answer
 
 
 class KeyValueSentLedger:
@@ -38,19 +35,13 @@ class KeyValueSentLedger:
     @classmethod
     async def open(cls, js: JetStreamContext, *, namespace: str = "") -> KeyValueSentLedger:
         """The bucket `OUTBOUND_SENT` (`<namespace>_OUTBOUND_SENT`), created when missing."""
-        name = f"{namespace}_{BUCKET}" if namespace else BUCKET
-        try:
-            bucket = await js.key_value(name)
-        except BucketNotFoundError:
-            bucket = await js.create_key_value(
-                KeyValueConfig(
-                    bucket=name,
-                    history=1,
-                    ttl=KEEP_FOR.total_seconds(),
-                    storage=StorageType.FILE,
-                    description="outbound: message id -> wamid of every message sent",
-                )
-            )
+        bucket = await open_bucket(
+            js,
+            BUCKET,
+            namespace=namespace,
+            keep_for=KEEP_FOR,
+            description="outbound: message id -> wamid of every message sent",
+        )
         return cls(bucket)
 
     async def find(self, message_id: str) -> SentRecord | None:
@@ -70,14 +61,7 @@ class KeyValueSentLedger:
     def check(self) -> ReadinessCheck:
         """Ready while the bucket answers: without it nothing is sent (every send asks it)."""
 
-        async def check() -> str | None:
-            try:
-                await asyncio.wait_for(self._bucket.status(), CHECK_SECONDS)
-            except Exception as error:
-                return f"the sent ledger's bucket does not answer: {describe(error)}"
-            return None
-
-        return check
+        return bucket_answers(self._bucket, "the sent ledger's bucket")
 
 
 @dataclass
