@@ -30,6 +30,7 @@ from threadline.servicekit.auth import hash_token
 from threadline.session.bootstrap import bootstrap as start_session
 from threadline.session.config import SessionConfig
 from threadline.testing import unique_id
+from threadline.testing.model_servers import OpenAIServer
 
 PHONE_NUMBER_ID = "109000000000077"
 
@@ -57,6 +58,14 @@ def spans() -> Iterator[InMemorySpanExporter]:
     trace.set_tracer_provider(provider)
     yield exporter
     provider.shutdown()
+
+
+@pytest.fixture
+async def model_server() -> AsyncIterator[OpenAIServer]:
+    """A local server speaking OpenAI's protocol, for a test module whose assistant talks to
+    it (see tests/openai_assistant.py)."""
+    async with OpenAIServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Platform
+from tests.openai_assistant import openai_assistant
 from tests.test_end_to_end import customer_number, customer_writes
-from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.testing import eventually
 from threadline.testing.model_servers import OpenAIServer, ToolCallAnswer
@@ -28,18 +28,10 @@ SLOTS = {
 
 
 @pytest.fixture
-async def model_server() -> AsyncIterator[OpenAIServer]:
-    async with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def assistant_model(model_server: OpenAIServer) -> AsyncIterator[AssistantModel]:
     """Overrides tests/conftest.py's: the platform's AI responder talks to `model_server`."""
-    env = {"OPENAI_BASE_URL": model_server.base_url, "OPENAI_API_KEY": "sk-test"}
-    model = model_for("openai:gpt-4.1-mini", env, ModelSettings(timeout_seconds=10.0))
-    yield model
-    await model.close()
+    async with openai_assistant(model_server) as model:
+        yield model
 
 
 async def test_the_model_answers_with_buttons_and_the_customer_gets_an_interactive_message(

@@ -14,8 +14,8 @@ import grpc
 import pytest
 
 from tests.conftest import PHONE_NUMBER_ID, Platform
+from tests.openai_assistant import openai_assistant
 from tests.test_end_to_end import conversation_of, customer_number, customer_writes
-from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.contracts.analytics.v1 import analytics_pb2 as analytics_pb
 from threadline.contracts.session.v1 import session_pb2 as session_pb
@@ -25,21 +25,6 @@ from threadline.testing import eventually
 from threadline.testing.model_servers import OpenAIServer, TextAnswer
 
 BUDGET = 4000  # THREADLINE_AI_MAX_CONTEXT_TOKENS's default, which the platform runs with
-
-
-@pytest.fixture
-async def model_server() -> AsyncIterator[OpenAIServer]:
-    async with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def assistant_model(model_server: OpenAIServer) -> AsyncIterator[AssistantModel]:
-    """Overrides tests/conftest.py's: the platform's AI responder talks to `model_server`."""
-    env = {"OPENAI_BASE_URL": model_server.base_url, "OPENAI_API_KEY": "sk-test"}
-    model = model_for("openai:gpt-4.1-mini", env, ModelSettings(timeout_seconds=10.0))
-    yield model
-    await model.close()
 
 
 def said(request: Any) -> list[tuple[str, str]]:
@@ -60,6 +45,13 @@ async def exchange(
     server.script(TextAnswer(answer))
     await customer_writes(platform, wa_id, text)
     await eventually(lambda: len(platform.sandbox.outbox.messages(to=wa_id)) == before + 1)
+
+
+@pytest.fixture
+async def assistant_model(model_server: OpenAIServer) -> AsyncIterator[AssistantModel]:
+    """Overrides tests/conftest.py's: the platform's AI responder talks to `model_server`."""
+    async with openai_assistant(model_server) as model:
+        yield model
 
 
 async def test_the_conversations_earlier_messages_reach_the_model(
