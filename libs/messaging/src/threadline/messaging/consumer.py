@@ -95,18 +95,52 @@ def one_at_a_time(handler: MessageHandler) -> BatchHandler:
     unavailable raises `Unavailable`, so the loop waits and the batch is handled again."""
 
     async def handle(batch: Sequence[Delivery]) -> Sequence[Settlement]:
-        outcomes: list[Settlement] = []
-        for delivery in batch:
-            try:
-                outcomes.append(await handler(delivery))
-            except Exception as error:
-                if classify(error) is Failure.UNAVAILABLE:
-                    raise Unavailable(describe(error)) from error
-                log.exception("handler failed on %s", delivery.subject)
-                outcomes.append(settlement_of(error))
-        return outcomes
+        return [await _settled(handler, delivery) for delivery in batch]
 
     return handle
+
+
+def concurrently_by_key(
+    handler: MessageHandler, *, key_of: Callable[[Delivery], str], limit: int
+) -> BatchHandler:
+    """As `one_at_a_time`, but deliveries with different keys (e.g. conversations) are
+    handled concurrently, at most `limit` at once, and those with the same key in their
+    order: for a handler that waits on I/O (a model, another service) per message."""
+
+    async def handle(batch: Sequence[Delivery]) -> Sequence[Settlement]:
+        slots = asyncio.Semaphore(limit)
+        outcomes: list[Settlement | None] = [None] * len(batch)
+        groups: dict[str, list[int]] = {}
+        for index, delivery in enumerate(batch):
+            groups.setdefault(key_of(delivery), []).append(index)
+
+        async def in_order(indices: list[int]) -> None:
+            for index in indices:
+                async with slots:
+                    outcomes[index] = await _settled(handler, batch[index])
+
+        results = await asyncio.gather(
+            *(in_order(indices) for indices in groups.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # `Unavailable`: the loop waits and handles the batch again
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    return handle
+
+
+async def _settled(handler: MessageHandler, delivery: Delivery) -> Settlement:
+    """The handler's settlement; a raising message fails alone (dead-lettered at once when the
+    error is permanent, retried when it may pass), an unavailable dependency raises
+    `Unavailable` for the whole batch."""
+    try:
+        return await handler(delivery)
+    except Exception as error:
+        if classify(error) is Failure.UNAVAILABLE:
+            raise Unavailable(describe(error)) from error
+        log.exception("handler failed on %s", delivery.subject)
+        return settlement_of(error)
 
 
 @dataclass

@@ -11,7 +11,11 @@ from datetime import timedelta
 import grpc
 from nats.aio.client import Client as NatsClient
 
-from threadline.ai_responder.adapters.inbound.consumer import DraftOnCustomerMessage
+from threadline.ai_responder.adapters.inbound.consumer import (
+    CONCURRENCY,
+    DraftOnCustomerMessage,
+    conversation_of,
+)
 from threadline.ai_responder.adapters.outbound.conversation_history import (
     SessionConversationHistory,
 )
@@ -26,7 +30,7 @@ from threadline.ai_responder.application.responder import AnswerCustomerMessage,
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
-from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, one_at_a_time
+from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, concurrently_by_key
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import AI_RESPONDER_REPLIES, Topology, ensure_streams
 from threadline.servicekit.background import Background, run_in_background
@@ -93,7 +97,9 @@ async def bootstrap(
         dead_letters=bus,
         topology=topology,
         service=SERVICE,
-        handler=one_at_a_time(DraftOnCustomerMessage(answer)),
+        handler=concurrently_by_key(
+            DraftOnCustomerMessage(answer), key_of=conversation_of, limit=CONCURRENCY
+        ),
         settings=ConsumerSettings.of(topology, durable),
     )
     consumer = run_in_background(stack, durable.name, loop.run, stop=loop.stop)

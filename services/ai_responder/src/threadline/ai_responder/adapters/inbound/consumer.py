@@ -10,6 +10,17 @@ from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement
 from threadline.servicekit.telemetry import context_from_headers
 
 tracer = trace.get_tracer("threadline.ai_responder")
+# Customer messages answered at once: each waits on the session (history) and the model.
+CONCURRENCY = 16
+
+
+def conversation_of(delivery: Delivery) -> str:
+    """The conversation a delivery belongs to (its messages are answered in order); an
+    undecodable one gets a key of its own, and the handler dead-letters it."""
+    try:
+        return session_event(delivery.data).aggregate_id
+    except Exception:
+        return f"undecodable:{delivery.stream_sequence}"
 
 
 class DraftOnCustomerMessage:
