@@ -156,6 +156,15 @@ HAND_OFF_REQUESTED = Route(
 FLOW_STEP_REACHED = Route(
     AI_EVENTS, "Conversation.FlowStepReached", "ai_responder", "FlowStepReached (flows: not yet)"
 )
+GENERATION_DISCARDED = Route(
+    AI_EVENTS, "Conversation.GenerationDiscarded", "ai_responder", "GenerationDiscarded"
+)
+TYPING_INDICATOR_REQUESTED = Route(
+    AI_EVENTS,
+    "Conversation.TypingIndicatorRequested",
+    "ai_responder",
+    "TypingIndicatorRequested (read receipt + typing indicator; not recorded by the session)",
+)
 MESSAGE_DISPATCHED = Route(OUTBOUND_EVENTS, "Message.Dispatched", "outbound", "MessageDispatched")
 MESSAGE_DISPATCH_FAILED = Route(
     OUTBOUND_EVENTS, "Message.DispatchFailed", "outbound", "MessageDispatchFailed"
@@ -175,21 +184,28 @@ ROUTES: tuple[Route, ...] = (
     REPLY_DRAFTED,
     HAND_OFF_REQUESTED,
     FLOW_STEP_REACHED,
+    GENERATION_DISCARDED,
+    TYPING_INDICATOR_REQUESTED,
     MESSAGE_DISPATCHED,
     MESSAGE_DISPATCH_FAILED,
     DEAD_LETTER,
 )
 
 # Every durable consumer. The session records the facts of the three upstream streams; the
-# others follow the session's events.
+# others follow the session's events. One filter each: NATS before 2.10 (the CI machine runs
+# 2.9) knows no `filter_subjects`, so a consumer that needs several event types takes the whole
+# stream and lets the others by (the AI responder's own view, the session's drafts).
 SESSION_INGEST = Durable("session-ingest", "session", INGEST_EVENTS)
 SESSION_DRAFTS = Durable("session-drafts", "session", AI_EVENTS)
 SESSION_DISPATCHES = Durable("session-dispatches", "session", OUTBOUND_EVENTS)
-AI_RESPONDER_REPLIES = Durable(
-    "ai_responder-replies", "ai_responder", SESSION_EVENTS, "Conversation.CustomerMessageReceived"
-)
+# The AI responder's view of conversations, business numbers and assistants (issue 10), and the
+# customer messages it answers.
+AI_RESPONDER_REPLIES = Durable("ai_responder-replies", "ai_responder", SESSION_EVENTS)
 OUTBOUND_DISPATCH = Durable(
     "outbound-dispatch", "outbound", SESSION_EVENTS, "Conversation.OutboundMessageQueued"
+)
+OUTBOUND_TYPING = Durable(
+    "outbound-typing", "outbound", AI_EVENTS, "Conversation.TypingIndicatorRequested"
 )
 ANALYTICS_PROJECTIONS = Durable("analytics-projections", "analytics", SESSION_EVENTS)
 
@@ -199,6 +215,7 @@ DURABLES: tuple[Durable, ...] = (
     SESSION_DISPATCHES,
     AI_RESPONDER_REPLIES,
     OUTBOUND_DISPATCH,
+    OUTBOUND_TYPING,
     ANALYTICS_PROJECTIONS,
 )
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from threadline.contracts.events.v1 import common_pb2 as threadline_dot_events_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dthreadline/events/v1/ai.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\x81\x02\n\x0cReplyDrafted\x12\x10\n\x08\x64raft_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x1e\n\x16in_reply_to_message_id\x18\x03 \x01(\t\x12\x35\n\x07\x63ontent\x18\x04 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12\r\n\x05model\x18\x05 \x01(\t\x12\x15\n\rprompt_tokens\x18\x06 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x07 \x01(\x05\x12.\n\ndrafted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n\x10HandOffRequested\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x30\n\x0crequested_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x01\n\x0f\x46lowStepReached\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x03 \x01(\t\x12\x0f\n\x07step_id\x18\x04 \x01(\t\x12\x19\n\x11session_data_json\x18\x05 \x01(\t\x12\x11\n\tcompleted\x18\x06 \x01(\x08\x12.\n\nreached_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dthreadline/events/v1/ai.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\x85\x03\n\x0cReplyDrafted\x12\x10\n\x08\x64raft_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x1e\n\x16in_reply_to_message_id\x18\x03 \x01(\t\x12\x35\n\x07\x63ontent\x18\x04 \x01(\x0b\x32$.threadline.events.v1.MessageContent\x12\r\n\x05model\x18\x05 \x01(\t\x12\x15\n\rprompt_tokens\x18\x06 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x07 \x01(\x05\x12.\n\ndrafted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rcached_tokens\x18\t \x01(\x05\x12\x12\n\nlatency_ms\x18\n \x01(\x05\x12\x11\n\tassistant\x18\x0b \x01(\t\x12\x19\n\x11\x61ssistant_version\x18\x0c \x01(\r\x12\x0c\n\x04\x63ost\x18\r \x01(\t\x12\x1b\n\x13\x63overed_message_ids\x18\x0e \x03(\t\"\xbc\x02\n\x13GenerationDiscarded\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x11\n\tassistant\x18\x04 \x01(\t\x12\x19\n\x11\x61ssistant_version\x18\x05 \x01(\r\x12\x15\n\rprompt_tokens\x18\x06 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x07 \x01(\x05\x12\x15\n\rcached_tokens\x18\x08 \x01(\x05\x12\x0c\n\x04\x63ost\x18\t \x01(\t\x12\x12\n\nlatency_ms\x18\n \x01(\x05\x12\x1b\n\x13\x63overed_message_ids\x18\x0b \x03(\t\x12\x30\n\x0c\x64iscarded_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x01\n\x18TypingIndicatorRequested\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x17\n\x0fphone_number_id\x18\x03 \x01(\t\x12\r\n\x05wamid\x18\x04 \x01(\t\x12\x30\n\x0crequested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n\x10HandOffRequested\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x30\n\x0crequested_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x01\n\x0f\x46lowStepReached\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x03 \x01(\t\x12\x0f\n\x07step_id\x18\x04 \x01(\t\x12\x19\n\x11session_data_json\x18\x05 \x01(\t\x12\x11\n\tcompleted\x18\x06 \x01(\x08\x12.\n\nreached_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'threadline.events.v1.ai_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REPLYDRAFTED']._serialized_start=124
-  _globals['_REPLYDRAFTED']._serialized_end=381
-  _globals['_HANDOFFREQUESTED']._serialized_start=384
-  _globals['_HANDOFFREQUESTED']._serialized_end=513
-  _globals['_FLOWSTEPREACHED']._serialized_start=516
-  _globals['_FLOWSTEPREACHED']._serialized_end=704
+  _globals['_REPLYDRAFTED']._serialized_end=513
+  _globals['_GENERATIONDISCARDED']._serialized_start=516
+  _globals['_GENERATIONDISCARDED']._serialized_end=832
+  _globals['_TYPINGINDICATORREQUESTED']._serialized_start=835
+  _globals['_TYPINGINDICATORREQUESTED']._serialized_end=996
+  _globals['_HANDOFFREQUESTED']._serialized_start=999
+  _globals['_HANDOFFREQUESTED']._serialized_end=1128
+  _globals['_FLOWSTEPREACHED']._serialized_start=1131
+  _globals['_FLOWSTEPREACHED']._serialized_end=1319
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from threadline.contracts.events.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -36,16 +38,36 @@ class ReplyDrafted(_message.Message):
     PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
     COMPLETION_TOKENS_FIELD_NUMBER: _builtins.int
     DRAFTED_AT_FIELD_NUMBER: _builtins.int
+    CACHED_TOKENS_FIELD_NUMBER: _builtins.int
+    LATENCY_MS_FIELD_NUMBER: _builtins.int
+    ASSISTANT_FIELD_NUMBER: _builtins.int
+    ASSISTANT_VERSION_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    COVERED_MESSAGE_IDS_FIELD_NUMBER: _builtins.int
     draft_id: _builtins.str
     conversation_id: _builtins.str
     in_reply_to_message_id: _builtins.str
     model: _builtins.str
     prompt_tokens: _builtins.int
     completion_tokens: _builtins.int
+    cached_tokens: _builtins.int
+    """of prompt_tokens, read from the provider's cache"""
+    latency_ms: _builtins.int
+    """the model's time to answer"""
+    assistant: _builtins.str
+    """the assistant's name ("" before issue 10's assistants)"""
+    assistant_version: _builtins.int
+    """its configuration's version (AssistantConfigured.version)"""
+    cost: _builtins.str
+    """decimal, USD, from the price table; "" when not priced"""
     @_builtins.property
     def content(self) -> _common_pb2.MessageContent: ...
     @_builtins.property
     def drafted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def covered_message_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the burst answered, oldest first (ends with in_reply_to)"""
+
     def __init__(
         self,
         *,
@@ -57,14 +79,118 @@ class ReplyDrafted(_message.Message):
         prompt_tokens: _builtins.int = ...,
         completion_tokens: _builtins.int = ...,
         drafted_at: _timestamp_pb2.Timestamp | None = ...,
+        cached_tokens: _builtins.int = ...,
+        latency_ms: _builtins.int = ...,
+        assistant: _builtins.str = ...,
+        assistant_version: _builtins.int = ...,
+        cost: _builtins.str = ...,
+        covered_message_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "drafted_at", b"drafted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["completion_tokens", b"completion_tokens", "content", b"content", "conversation_id", b"conversation_id", "draft_id", b"draft_id", "drafted_at", b"drafted_at", "in_reply_to_message_id", b"in_reply_to_message_id", "model", b"model", "prompt_tokens", b"prompt_tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "cached_tokens", b"cached_tokens", "completion_tokens", b"completion_tokens", "content", b"content", "conversation_id", b"conversation_id", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "draft_id", b"draft_id", "drafted_at", b"drafted_at", "in_reply_to_message_id", b"in_reply_to_message_id", "latency_ms", b"latency_ms", "model", b"model", "prompt_tokens", b"prompt_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReplyDrafted: _TypeAlias = ReplyDrafted  # noqa: Y015
+
+@_typing.final
+class GenerationDiscarded(_message.Message):
+    """A generation superseded by a newer customer message before it was sent: never sent, its
+    cost still counts. Nats-Msg-Id: generation_id.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GENERATION_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    ASSISTANT_FIELD_NUMBER: _builtins.int
+    ASSISTANT_VERSION_FIELD_NUMBER: _builtins.int
+    PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
+    COMPLETION_TOKENS_FIELD_NUMBER: _builtins.int
+    CACHED_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    LATENCY_MS_FIELD_NUMBER: _builtins.int
+    COVERED_MESSAGE_IDS_FIELD_NUMBER: _builtins.int
+    DISCARDED_AT_FIELD_NUMBER: _builtins.int
+    generation_id: _builtins.str
+    conversation_id: _builtins.str
+    model: _builtins.str
+    assistant: _builtins.str
+    assistant_version: _builtins.int
+    prompt_tokens: _builtins.int
+    completion_tokens: _builtins.int
+    cached_tokens: _builtins.int
+    cost: _builtins.str
+    """decimal, USD; "" when not priced"""
+    latency_ms: _builtins.int
+    @_builtins.property
+    def covered_message_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def discarded_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        generation_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        model: _builtins.str = ...,
+        assistant: _builtins.str = ...,
+        assistant_version: _builtins.int = ...,
+        prompt_tokens: _builtins.int = ...,
+        completion_tokens: _builtins.int = ...,
+        cached_tokens: _builtins.int = ...,
+        cost: _builtins.str = ...,
+        latency_ms: _builtins.int = ...,
+        covered_message_ids: _abc.Iterable[_builtins.str] | None = ...,
+        discarded_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discarded_at", b"discarded_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "cached_tokens", b"cached_tokens", "completion_tokens", b"completion_tokens", "conversation_id", b"conversation_id", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "discarded_at", b"discarded_at", "generation_id", b"generation_id", "latency_ms", b"latency_ms", "model", b"model", "prompt_tokens", b"prompt_tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GenerationDiscarded: _TypeAlias = GenerationDiscarded  # noqa: Y015
+
+@_typing.final
+class TypingIndicatorRequested(_message.Message):
+    """The assistant started generating a reply: the customer should see the message read and the
+    typing indicator (Graph API: status read + typing_indicator). Best effort, ephemeral: not
+    recorded by the session. Nats-Msg-Id: request_id.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    WAMID_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    conversation_id: _builtins.str
+    phone_number_id: _builtins.str
+    """the business number the customer wrote to"""
+    wamid: _builtins.str
+    """the customer's message shown as read"""
+    @_builtins.property
+    def requested_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        phone_number_id: _builtins.str = ...,
+        wamid: _builtins.str = ...,
+        requested_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["requested_at", b"requested_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "phone_number_id", b"phone_number_id", "request_id", b"request_id", "requested_at", b"requested_at", "wamid", b"wamid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TypingIndicatorRequested: _TypeAlias = TypingIndicatorRequested  # noqa: Y015
 
 @_typing.final
 class HandOffRequested(_message.Message):
