@@ -188,8 +188,8 @@ def test_describe_prints_every_stream_route_and_durable_as_markdown() -> None:
         "| InboundMessageReceived |"
     ) in lines
     assert (
-        "| `ai_responder-replies` | ai_responder | `SESSION_EVENTS` "
-        "| `session.events.Conversation.CustomerMessageReceived` |"
+        "| `outbound-typing` | outbound | `AI_EVENTS` "
+        "| `ai_responder.events.Conversation.TypingIndicatorRequested` |"
     ) in lines
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| stream")]
     headers = 3
