@@ -307,6 +307,7 @@ class OutboundMessageQueued(_message.Message):
     ASSISTANT_FIELD_NUMBER: _builtins.int
     ASSISTANT_VERSION_FIELD_NUMBER: _builtins.int
     COST_FIELD_NUMBER: _builtins.int
+    COVERED_MESSAGE_IDS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     author: _builtins.str
     """ai, agent, flow"""
@@ -327,6 +328,10 @@ class OutboundMessageQueued(_message.Message):
     def content(self) -> _common_pb2.MessageContent: ...
     @_builtins.property
     def recipient(self) -> _common_pb2.CustomerIdentity: ...
+    @_builtins.property
+    def covered_message_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """for an AI reply: the customer messages it answers"""
+
     def __init__(
         self,
         *,
@@ -344,10 +349,11 @@ class OutboundMessageQueued(_message.Message):
         assistant: _builtins.str = ...,
         assistant_version: _builtins.int = ...,
         cost: _builtins.str = ...,
+        covered_message_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "recipient", b"recipient"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "author", b"author", "cached_tokens", b"cached_tokens", "completion_tokens", b"completion_tokens", "content", b"content", "cost", b"cost", "in_reply_to_message_id", b"in_reply_to_message_id", "latency_ms", b"latency_ms", "message_id", b"message_id", "model", b"model", "phone_number_id", b"phone_number_id", "prompt_tokens", b"prompt_tokens", "recipient", b"recipient"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "author", b"author", "cached_tokens", b"cached_tokens", "completion_tokens", b"completion_tokens", "content", b"content", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "in_reply_to_message_id", b"in_reply_to_message_id", "latency_ms", b"latency_ms", "message_id", b"message_id", "model", b"model", "phone_number_id", b"phone_number_id", "prompt_tokens", b"prompt_tokens", "recipient", b"recipient"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
