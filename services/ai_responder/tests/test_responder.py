@@ -22,7 +22,12 @@ from threadline.ai_responder.application.responder import (
     AnswerCustomerMessage,
     Responder,
 )
-from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft, Usage
+from threadline.ai_responder.domain.answers import (
+    DiscardedGeneration,
+    HandOffRequest,
+    ReplyDraft,
+    Usage,
+)
 from threadline.ai_responder.domain.customer_message import Choice, CustomerMessage
 from threadline.ai_responder.domain.reply_format import ButtonsReply, ListReply, TextReply
 from threadline.testing.clock import FakeClock
@@ -169,13 +174,16 @@ async def test_buttons_through_anthropic_are_interactive_content_too() -> None:
 
 class RecordingReplies:
     def __init__(self) -> None:
-        self.published: list[ReplyDraft | HandOffRequest] = []
+        self.published: list[ReplyDraft | HandOffRequest | DiscardedGeneration] = []
 
     async def reply_drafted(self, draft: ReplyDraft) -> None:
         self.published.append(draft)
 
     async def hand_off_requested(self, request: HandOffRequest) -> None:
         self.published.append(request)
+
+    async def generation_discarded(self, discarded: DiscardedGeneration) -> None:
+        self.published.append(discarded)
 
 
 class BothToolsModel:

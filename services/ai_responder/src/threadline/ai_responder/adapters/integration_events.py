@@ -1,16 +1,24 @@
 """The one place mapping the AI responder's types to and from integration events (protobuf):
-`CustomerMessageReceived` (a session event) in, `ReplyDrafted` and `HandOffRequested` out."""
+`CustomerMessageReceived` (a session event) in, `ReplyDrafted`, `HandOffRequested` and
+`GenerationDiscarded` out."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
+from threadline.ai_responder.domain.answers import (
+    DiscardedGeneration,
+    HandOffRequest,
+    ReplyDraft,
+)
 from threadline.ai_responder.domain.customer_message import CustomerMessage, choice_in
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, session_pb2
+
+INT32_MAX = 2**31 - 1
 
 
 def session_event(data: bytes) -> session_pb2.SessionEvent:
@@ -34,8 +42,9 @@ def customer_message(event: session_pb2.SessionEvent) -> CustomerMessage:
 
 
 def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
-    """The draft as an integration event. The usage's cached tokens and the latency do not
-    travel yet: `ReplyDrafted` has no fields for them (issue 10 item 8 adds them)."""
+    """The draft as an integration event, with what it cost: tokens as the provider reported
+    them, the model's time in milliseconds, the price (USD, "" when not priced) and the
+    assistant (name and configuration version) that wrote it."""
     kind, text, payload_json = draft.content
     return ai_pb2.ReplyDrafted(
         draft_id=draft.draft_id,
@@ -46,7 +55,45 @@ def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
         prompt_tokens=draft.usage.input_tokens,
         completion_tokens=draft.usage.output_tokens,
         drafted_at=_timestamp(draft.drafted_at),
+        cached_tokens=draft.usage.cached_tokens,
+        latency_ms=milliseconds(draft.latency_seconds),
+        assistant=draft.assistant,
+        assistant_version=draft.assistant_version,
+        cost=cost_text(draft.cost),
+        covered_message_ids=draft.covered_message_ids,
     )
+
+
+def generation_discarded(discarded: DiscardedGeneration) -> ai_pb2.GenerationDiscarded:
+    """A superseded generation as an integration event: never sent, its usage still spent."""
+    producer = discarded.producer
+    return ai_pb2.GenerationDiscarded(
+        generation_id=discarded.generation_id,
+        conversation_id=discarded.conversation_id,
+        model=producer.model,
+        assistant=producer.assistant,
+        assistant_version=producer.assistant_version,
+        prompt_tokens=producer.usage.input_tokens,
+        completion_tokens=producer.usage.output_tokens,
+        cached_tokens=producer.usage.cached_tokens,
+        cost=cost_text(producer.cost),
+        latency_ms=milliseconds(producer.latency_seconds),
+        covered_message_ids=discarded.covered_message_ids,
+        discarded_at=_timestamp(discarded.discarded_at),
+    )
+
+
+def cost_text(cost: Decimal | None) -> str:
+    """A price as the events carry it: a plain decimal ("0.000123", never an exponent), or ""
+    when the model was not priced."""
+    if cost is None:
+        return ""
+    return format(cost.normalize(), "f")
+
+
+def milliseconds(seconds: float) -> int:
+    """Seconds as whole milliseconds, within the events' int32."""
+    return max(0, min(round(seconds * 1000), INT32_MAX))
 
 
 def hand_off_requested(request: HandOffRequest) -> ai_pb2.HandOffRequested:

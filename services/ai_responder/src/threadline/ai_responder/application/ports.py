@@ -1,14 +1,15 @@
 """What the AI responder's use case needs from outside: an assistant model, a place for answers,
-the conversation's history."""
+the conversation's history, the price of tokens."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final, Literal, Protocol
 
-from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
+from threadline.ai_responder.domain.answers import DiscardedGeneration, HandOffRequest, ReplyDraft
 from threadline.ai_responder.domain.answers import Usage as Usage  # the port speaks it too
 
 
@@ -18,6 +19,19 @@ class Replies(Protocol):
     async def reply_drafted(self, draft: ReplyDraft) -> None: ...
 
     async def hand_off_requested(self, request: HandOffRequest) -> None: ...
+
+    async def generation_discarded(self, discarded: DiscardedGeneration) -> None:
+        """A superseded generation's usage and cost (never sent, still spent)."""
+        ...
+
+
+class PriceTable(Protocol):
+    """What a model's tokens cost (issue 10 item 8): adapters/outbound/prices.py."""
+
+    def price(self, model: str, usage: Usage) -> Decimal | None:
+        """The price in US dollars of `usage` with `model` (`provider:model`); None when the
+        table does not know the model (the reply is then recorded without a cost)."""
+        ...
 
 
 # The assistant's model (issue 10): a conversation in, text and tool calls out. Adapters over

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.reply_format import Reply, as_message_content
@@ -29,9 +30,26 @@ NO_USAGE = Usage(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
+class Producer:
+    """Who produced an answer and what it cost: the assistant (name and configuration version;
+    "" and 0 for the platform's own keyword path) and its model (`provider:model`), the tokens
+    as the provider reported them, the model's time, and the price of the tokens (USD; None
+    when the price table does not know the model)."""
+
+    model: str
+    usage: Usage
+    latency_seconds: float = 0.0
+    assistant: str = ""
+    assistant_version: int = 0
+    cost: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyDraft:
     """A reply to `in_reply_to_message_id` in one of WhatsApp's formats, written by `model`
-    (`provider:model`) in `latency_seconds`, at the cost of `usage`."""
+    (`provider:model`) in `latency_seconds`, at the cost of `usage`; `covered_message_ids` are
+    the customer messages it answers (a burst, oldest first, ending with
+    `in_reply_to_message_id`)."""
 
     draft_id: str
     conversation_id: str
@@ -41,6 +59,10 @@ class ReplyDraft:
     usage: Usage
     latency_seconds: float
     drafted_at: datetime
+    assistant: str = ""
+    assistant_version: int = 0
+    cost: Decimal | None = None
+    covered_message_ids: tuple[str, ...] = ()
 
     @classmethod
     def answering(
@@ -91,6 +113,18 @@ class HandOffRequest:
             reason=reason,
             requested_at=at,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardedGeneration:
+    """A generation superseded before it was sent (the customer wrote again meanwhile): never
+    sent, but its tokens were spent. `generation_id` is unique per claim of the burst."""
+
+    generation_id: str
+    conversation_id: str
+    producer: Producer
+    covered_message_ids: tuple[str, ...]
+    discarded_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

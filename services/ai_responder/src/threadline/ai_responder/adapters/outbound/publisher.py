@@ -1,11 +1,21 @@
-"""The answers on AI_EVENTS: `ReplyDrafted` and `HandOffRequested`, each under its own id."""
+"""The answers on AI_EVENTS: `ReplyDrafted`, `HandOffRequested` and `GenerationDiscarded`, each
+under its own id."""
 
 from __future__ import annotations
 
-from threadline.ai_responder.adapters.integration_events import hand_off_requested, reply_drafted
-from threadline.ai_responder.domain.answers import HandOffRequest, ReplyDraft
+from threadline.ai_responder.adapters.integration_events import (
+    generation_discarded,
+    hand_off_requested,
+    reply_drafted,
+)
+from threadline.ai_responder.domain.answers import DiscardedGeneration, HandOffRequest, ReplyDraft
 from threadline.messaging.bus import EventBus
-from threadline.messaging.topology import HAND_OFF_REQUESTED, REPLY_DRAFTED, Topology
+from threadline.messaging.topology import (
+    GENERATION_DISCARDED,
+    HAND_OFF_REQUESTED,
+    REPLY_DRAFTED,
+    Topology,
+)
 
 
 class JetStreamReplies:
@@ -15,6 +25,7 @@ class JetStreamReplies:
         self._bus = bus
         self._reply_drafted = topology.publish_subject(REPLY_DRAFTED)
         self._hand_off_requested = topology.publish_subject(HAND_OFF_REQUESTED)
+        self._generation_discarded = topology.publish_subject(GENERATION_DISCARDED)
 
     async def reply_drafted(self, draft: ReplyDraft) -> None:
         await self._bus.publish(self._reply_drafted, reply_drafted(draft), msg_id=draft.draft_id)
@@ -22,4 +33,11 @@ class JetStreamReplies:
     async def hand_off_requested(self, request: HandOffRequest) -> None:
         await self._bus.publish(
             self._hand_off_requested, hand_off_requested(request), msg_id=request.request_id
+        )
+
+    async def generation_discarded(self, discarded: DiscardedGeneration) -> None:
+        await self._bus.publish(
+            self._generation_discarded,
+            generation_discarded(discarded),
+            msg_id=discarded.generation_id,
         )
