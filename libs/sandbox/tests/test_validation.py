@@ -179,3 +179,25 @@ def test_a_read_receipt_needs_the_message_id() -> None:
     message = {"messaging_product": "whatsapp", "status": "read"}
 
     assert validate_message(message) == ["message_id is required"]
+
+
+def test_a_read_receipt_with_the_typing_indicator_is_valid() -> None:
+    message = {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.HBgLMTU1NTAxMjM0NTYVAgASGBQ1QzZBMjBEQUVGMTBBOTg3QjREMQA=",
+        "typing_indicator": {"type": "text"},
+    }
+
+    assert validate_message(message) == []
+
+
+def test_a_typing_indicator_of_another_type_is_rejected() -> None:
+    message = {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.A",
+        "typing_indicator": {"type": "audio"},
+    }
+
+    assert validate_message(message) == ["typing_indicator.type must be 'text'"]

@@ -14,6 +14,7 @@ from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.envelope import DEFAULT_WABA_ID, BusinessNumber, webhook_envelope
 from threadline.sandbox.graph_errors import invalid_parameter
 from threadline.sandbox.identifiers import new_wamid
+from threadline.sandbox.inbox import Inbox
 from threadline.sandbox.limits import as_object, check_text
 from threadline.sandbox.webhooks import post_signed
 
@@ -89,11 +90,15 @@ async def send_inbound(
 
 
 class CustomerApi:
-    """`POST /sandbox/customers/{wa_id}/messages`: a customer writes to a business number."""
+    """`POST /sandbox/customers/{wa_id}/messages`: a customer writes to a business number.
 
-    def __init__(self, config: SandboxConfig, session: aiohttp.ClientSession) -> None:
+    Each message is recorded in `inbox` before its webhook goes, so the business's read receipt
+    for it, however quick, finds it."""
+
+    def __init__(self, config: SandboxConfig, session: aiohttp.ClientSession, inbox: Inbox) -> None:
         self._config = config
         self._session = session
+        self._inbox = inbox
 
     def routes(self) -> list[web.RouteDef]:
         """The routes this API serves."""
@@ -115,6 +120,7 @@ class CustomerApi:
             return invalid_parameter(problems)
         number = self._config.business_number(str(body["phone_number_id"]))
         wa_id, wamid = request.match_info["wa_id"], new_wamid()
+        self._inbox.record(wamid, phone_number_id=number.phone_number_id, wa_id=wa_id)
         try:
             status, _ = await send_inbound(
                 self._session,

@@ -1,4 +1,5 @@
-"""The Graph API's send-message endpoint, plus the sandbox's own look-up and health routes."""
+"""The Graph API's send-message endpoint (messages, and read receipts with "typing…"), plus the
+sandbox's own look-up and health routes."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from aiohttp import web
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.graph_errors import invalid_parameter, invalid_token
 from threadline.sandbox.identifiers import wa_id_of
+from threadline.sandbox.inbox import Inbox
 from threadline.sandbox.limits import as_object
 from threadline.sandbox.outbox import Outbox
+from threadline.sandbox.read_receipts import unknown_message
 from threadline.sandbox.statuses import StatusReporter
 from threadline.sandbox.validation import is_read_receipt, validate_message
 
@@ -27,10 +30,15 @@ class GraphApi:
     """`POST /{version}/{phone_number_id}/messages` as the Cloud API answers it."""
 
     def __init__(
-        self, config: SandboxConfig, outbox: Outbox, statuses: StatusReporter | None
+        self,
+        config: SandboxConfig,
+        outbox: Outbox,
+        inbox: Inbox,
+        statuses: StatusReporter | None,
     ) -> None:
         self._config = config
         self._outbox = outbox
+        self._inbox = inbox
         self._statuses = statuses
 
     def routes(self) -> list[web.RouteDef]:
@@ -38,6 +46,7 @@ class GraphApi:
         return [
             web.post(r"/{version:v\d+\.\d+}/{phone_number_id}/messages", self.send_message),
             web.get("/sandbox/messages", self.list_messages),
+            web.get("/sandbox/read_receipts", self.list_read_receipts),
             web.get("/healthz", self.health),
         ]
 
@@ -56,7 +65,7 @@ class GraphApi:
             log.info("rejected send: %s", "; ".join(problems))
             return invalid_parameter(problems)
         if is_read_receipt(message):
-            return web.json_response({"success": True})
+            return self._mark_read(request.match_info["phone_number_id"], message)
         trace = {name: request.headers[name] for name in TRACE_HEADERS if name in request.headers}
         return self._accept(request.match_info["phone_number_id"], message, trace)
 
@@ -68,6 +77,16 @@ class GraphApi:
             to=wa_id_of(to) if to else None,
         )
         return web.json_response([message.to_json() for message in found])
+
+    async def list_read_receipts(self, request: web.Request) -> web.Response:
+        """Read receipts taken, filtered by `phone_number_id`, `to` and `message_id` when given."""
+        to = request.query.get("to")
+        found = self._outbox.read_receipts(
+            phone_number_id=request.query.get("phone_number_id"),
+            to=wa_id_of(to) if to else None,
+            message_id=request.query.get("message_id"),
+        )
+        return web.json_response([receipt.to_json() for receipt in found])
 
     async def health(self, request: web.Request) -> web.Response:
         """Liveness: the sandbox answers."""
@@ -92,6 +111,23 @@ class GraphApi:
                 "messages": [{"id": accepted.wamid}],
             }
         )
+
+    def _mark_read(self, phone_number_id: str, request: Mapping[str, object]) -> web.Response:
+        message_id = str(request["message_id"])
+        problem = unknown_message(
+            message_id, phone_number_id, inbox=self._inbox, outbox=self._outbox
+        )
+        if problem is not None:
+            log.info("rejected read receipt: %s", problem)
+            return invalid_parameter([problem])
+        written = self._inbox.find(message_id)
+        receipt = self._outbox.mark_read(
+            phone_number_id, message_id, request, to=written.wa_id if written else ""
+        )
+        log.info(
+            "%s read %s%s", phone_number_id, message_id, " (typing…)" if receipt.typing else ""
+        )
+        return web.json_response({"success": True})
 
     def _check_token(self, request: web.Request) -> web.Response | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")

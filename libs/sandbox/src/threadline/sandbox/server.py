@@ -13,6 +13,7 @@ from aiohttp import web
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.customer import CustomerApi
 from threadline.sandbox.graph_api import GraphApi
+from threadline.sandbox.inbox import Inbox
 from threadline.sandbox.outbox import Outbox
 from threadline.sandbox.statuses import StatusReporter
 from threadline.sandbox.webhooks import WebhookSender
@@ -23,13 +24,17 @@ log = logging.getLogger(__name__)
 class Sandbox:
     """A local WhatsApp Cloud API: send endpoint, status webhooks, and a customer to play.
 
-    Use `async with Sandbox(config) as sandbox:`; with port 0 it listens on a free port,
-    and `port` and `url` tell which.
+    What the customers saw is in `outbox` (messages, read receipts with "typing…", in order:
+    `outbox.timeline`); what they wrote through the sandbox in `inbox`.
+
+        Use `async with Sandbox(config) as sandbox:`; with port 0 it listens on a free port,
+        and `port` and `url` tell which.
     """
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.outbox = Outbox(config.outbox_limit)
+        self.inbox = Inbox(config.outbox_limit)
         self._stack: AsyncExitStack | None = None
         self._statuses: StatusReporter | None = None
         self._port: int | None = None
@@ -111,6 +116,6 @@ class Sandbox:
         self, session: aiohttp.ClientSession, statuses: StatusReporter | None
     ) -> web.Application:
         app = web.Application()
-        app.add_routes(GraphApi(self.config, self.outbox, statuses).routes())
-        app.add_routes(CustomerApi(self.config, session).routes())
+        app.add_routes(GraphApi(self.config, self.outbox, self.inbox, statuses).routes())
+        app.add_routes(CustomerApi(self.config, session, self.inbox).routes())
         return app

@@ -41,7 +41,8 @@ def message_type(body: Mapping[str, object]) -> str:
 
 
 def is_read_receipt(body: Mapping[str, object]) -> bool:
-    """Whether the request marks an inbound message read (the same path, no recipient)."""
+    """Whether the request marks an inbound message read (the same path, no recipient), maybe
+    showing the typing indicator too (`"typing_indicator": {"type": "text"}`)."""
     return "status" in body and "to" not in body and "recipient" not in body
 
 
@@ -77,7 +78,14 @@ def _has_recipient(request: Mapping[str, object]) -> bool:
 
 def _check_read_receipt(request: Mapping[str, object]) -> list[str]:
     problems = [] if request.get("status") == "read" else ["status must be 'read'"]
-    return problems + check_text(request, "message_id", "message_id", limit=None, required=True)
+    problems += check_text(request, "message_id", "message_id", limit=None, required=True)
+    if "typing_indicator" in request:
+        indicator = as_object(request["typing_indicator"])
+        if indicator is None:
+            problems.append("typing_indicator must be an object")
+        elif indicator.get("type") != "text":
+            problems.append("typing_indicator.type must be 'text'")
+    return problems
 
 
 def _check_text(request: Mapping[str, object]) -> list[str]:
