@@ -17,6 +17,7 @@ from tests.conftest import PHONE_NUMBER_ID, Platform
 from tests.test_end_to_end import customer_writes
 from threadline.messaging.topology import (
     DURABLES,
+    FOLLOWERS,
     HAND_OFF_REQUESTED,
     INBOUND_MESSAGE_RECEIVED,
     MESSAGE_DISPATCHED,
@@ -110,6 +111,8 @@ async def test_the_durable_consumers_on_the_server_are_those_of_the_table(
 ) -> None:
     topology = Topology(nats_namespace)
     expected = {(d.name, topology.stream(d.stream), topology.filter_subject(d)) for d in DURABLES}
+    # Ordered consumers have no durable name (one per process of their service).
+    expected |= {("", topology.stream(f.stream), topology.filter_subject(f)) for f in FOLLOWERS}
 
     async with jetstream(nats_server_url) as js:
         # Each service makes its consumers as it starts; the last ones may still be on their way.

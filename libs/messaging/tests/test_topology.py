@@ -17,6 +17,7 @@ from threadline.messaging.topology import (
     AI_RESPONDER_REPLIES,
     DEAD_LETTERS,
     DURABLES,
+    FOLLOWERS,
     INBOUND_MESSAGE_RECEIVED,
     INGEST_EVENTS,
     INGEST_RAW,
@@ -140,7 +141,9 @@ def test_subjects_are_the_streams_root_then_the_route_under_the_namespace(
     assert topology.route_filter(SESSION_EVENT) == f"{prefix}session.events.*.*"
     assert topology.stream_filter(SESSION_EVENTS) == f"{prefix}session.events.>"
     assert topology.filter_subject(SESSION_INGEST) == f"{prefix}ingest.events.>"
-    assert topology.filter_subject(AI_RESPONDER_REPLIES) == f"{prefix}session.events.>"
+    assert (
+        topology.filter_subject(AI_RESPONDER_REPLIES) == f"{prefix}session.events.Conversation.>"
+    )
     assert topology.dead_letter_subject("ingest", "bad-id") == f"{prefix}dlq.ingest.bad-id"
     assert topology.stream(INGEST_EVENTS) == f"{namespace}_INGEST_EVENTS".lstrip("_")
 
@@ -193,7 +196,9 @@ def test_describe_prints_every_stream_route_and_durable_as_markdown() -> None:
     ) in lines
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| stream")]
     headers = 3
-    assert len(rows) == len(STREAM_LIMITS) + len(ROUTES) + len(DURABLES) + headers - 1
+    assert len(rows) == (
+        len(STREAM_LIMITS) + len(ROUTES) + len(DURABLES) + len(FOLLOWERS) + headers - 1
+    )
 
 
 def test_the_module_prints_the_table() -> None:

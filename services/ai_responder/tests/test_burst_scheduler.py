@@ -73,7 +73,7 @@ def scheduler(
         delay=DELAY,
         max_wait=MAX_WAIT,
         lease=lease,
-        poll_seconds=0.05,
+        scan_seconds=0.05,
     )
 
 

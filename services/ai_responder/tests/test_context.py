@@ -1,12 +1,11 @@
 """What the model reads of a conversation (issue 10 item 3): the history within the context
 budget, the memory of earlier conversations within its share, each kind of message readable;
-and, with the session down, the message alone (the service over real NATS and a local
-OpenAI-protocol server, the session's address answering nothing)."""
+and, over real NATS with a local OpenAI-protocol server, the responder's own view of the
+conversation and of the customer's earlier one, kept from the session's events."""
 
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -14,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import nats
 import pytest
+from nats.js import JetStreamContext
 
-from threadline.ai_responder.adapters.outbound.conversation_history import said_turns
+from threadline.ai_responder.adapters.inbound.business_messages import outbound_text
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.application.model_request import (
     MEMORY_SHARE,
@@ -130,49 +130,42 @@ def test_each_kind_of_customer_message_reads_as_text() -> None:
 
 
 def test_the_assistants_interactive_messages_read_as_their_body_and_options() -> None:
-    tapped = events.SessionEvent(aggregate_id="conv-1")
-    received = tapped.customer_message_received
-    received.message_id = "m-2"
-    received.content.CopyFrom(
-        common_pb2.MessageContent(
-            type="interactive",
-            text="Tuesday 3pm",
-            payload_json=json.dumps(
-                {"type": "button_reply", "button_reply": {"id": "tue", "title": "Tuesday 3pm"}}
-            ),
-        )
+    asked = common_pb2.MessageContent(
+        type="interactive",
+        text="Which day?",
+        payload_json=json.dumps(
+            {
+                "type": "button",
+                "body": {"text": "Which day?"},
+                "action": {
+                    "buttons": [{"type": "reply", "reply": {"id": "tue", "title": "Tuesday 3pm"}}]
+                },
+            }
+        ),
     )
-    asked = events.SessionEvent(aggregate_id="conv-1")
-    queued = asked.outbound_message_queued
-    queued.message_id = "m-1"
-    queued.content.CopyFrom(
-        common_pb2.MessageContent(
-            type="interactive",
-            text="Which day?",
-            payload_json=json.dumps(
-                {
-                    "type": "button",
-                    "body": {"text": "Which day?"},
-                    "action": {
-                        "buttons": [
-                            {"type": "reply", "reply": {"id": "tue", "title": "Tuesday 3pm"}}
-                        ]
-                    },
-                }
-            ),
-        )
+    link = common_pb2.MessageContent(
+        type="interactive",
+        text="Our prices",
+        payload_json=json.dumps(
+            {
+                "type": "cta_url",
+                "body": {"text": "Our prices"},
+                "action": {
+                    "name": "cta_url",
+                    "parameters": {"display_text": "See prices", "url": "https://x.test/p"},
+                },
+            }
+        ),
     )
 
-    assert said_turns([asked, tapped]) == (
-        SaidTurn("m-1", Turn(ASSISTANT, 'Which day? [options: "Tuesday 3pm" (tue)]')),
-        SaidTurn("m-2", Turn(CUSTOMER, '[chose "Tuesday 3pm", option id "tue"]')),
-    )
+    assert outbound_text(asked) == 'Which day? [options: "Tuesday 3pm" (tue)]'
+    assert outbound_text(link) == 'Our prices [link "See prices": https://x.test/p]'
+    assert outbound_text(common_pb2.MessageContent(type="text", text="Hi")) == "Hi"
 
 
 def test_the_context_budget_is_a_setting() -> None:
-    env = {"THREADLINE_AI_MAX_CONTEXT_TOKENS": "8000", "THREADLINE_AI_SESSION_TOKEN": "t"}
-    config = AiResponderConfig.from_env(env)
-    assert (config.max_context_tokens, config.session_token) == (8000, "t")
+    config = AiResponderConfig.from_env({"THREADLINE_AI_MAX_CONTEXT_TOKENS": "8000"})
+    assert config.max_context_tokens == 8000
     with pytest.raises(ConfigError, match="THREADLINE_AI_MAX_CONTEXT_TOKENS"):
         AiResponderConfig.from_env({"THREADLINE_AI_MAX_CONTEXT_TOKENS": "10"})
 
@@ -183,25 +176,71 @@ async def model_server() -> AsyncIterator[OpenAIServer]:
         yield server
 
 
-def nothing_listening() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
+class Session:
+    """Publishes conversation events as the session does (positions in order)."""
+
+    def __init__(self, js: JetStreamContext, topology: Topology) -> None:
+        self._js, self._topology, self._position = js, topology, 0
+
+    async def publish(self, event: events.SessionEvent, name: str) -> None:
+        self._position += 1
+        event.event_id = unique_id("e-")
+        event.position = self._position
+        event.occurred_at.FromDatetime(datetime.now(UTC))
+        subject = self._topology.publish_subject(
+            SESSION_EVENT, aggregate="Conversation", event=name
+        )
+        await self._js.publish(subject, event.SerializeToString())
+
+    async def started(self, conversation_id: str, contact_id: str, number: str) -> None:
+        event = events.SessionEvent(aggregate_id=conversation_id)
+        event.conversation_started.contact_id = contact_id
+        event.conversation_started.phone_number_id = number
+        event.conversation_started.customer.profile_name = "Ana Souza"
+        await self.publish(event, "Started")
+
+    async def customer(self, conversation_id: str, text: str) -> str:
+        event = events.SessionEvent(aggregate_id=conversation_id)
+        received = event.customer_message_received
+        received.message_id = unique_id("m-")
+        received.content.CopyFrom(common_pb2.MessageContent(type="text", text=text))
+        received.sent_at.FromDatetime(datetime.now(UTC))
+        await self.publish(event, "CustomerMessageReceived")
+        return received.message_id
+
+    async def business(self, conversation_id: str, text: str) -> None:
+        event = events.SessionEvent(aggregate_id=conversation_id)
+        queued = event.outbound_message_queued
+        queued.message_id = unique_id("o-")
+        queued.content.CopyFrom(common_pb2.MessageContent(type="text", text=text))
+        await self.publish(event, "OutboundMessageQueued")
 
 
-async def test_with_the_session_down_the_reply_comes_from_the_message_alone(
+async def drafts(js: JetStreamContext, topology: Topology) -> list[ai_pb2.ReplyDrafted]:
+    stream = topology.stream(AI_EVENTS)
+    info = await js.stream_info(stream)
+    found = []
+    for sequence in range(1, info.state.last_seq + 1):
+        message = await js.get_msg(stream, sequence)
+        if (message.subject or "").endswith(".ReplyDrafted"):
+            found.append(ai_pb2.ReplyDrafted.FromString(message.data))
+    return found
+
+
+async def test_the_model_reads_the_conversation_and_the_earlier_one_from_the_responders_view(
     nats_server_url: str, nats_namespace: str, model_server: OpenAIServer
 ) -> None:
     config = AiResponderConfig(
         nats_url=nats_server_url,
         nats_namespace=nats_namespace,
         ops_port=0,
-        session_grpc_address=nothing_listening(),
-        session_token="token",
+        reply_delay_seconds=1.0,  # long enough for the three events of the burst below
     )
     env = {"OPENAI_BASE_URL": model_server.base_url, "OPENAI_API_KEY": "sk-test"}
-    model_server.script(TextAnswer("Hello Ana!"))
+    model_server.script(TextAnswer("Hello Ana!"), TextAnswer("Tuesday it is."))
     topology = Topology(nats_namespace)
+    contact, number = unique_id("contact-"), "109000000000001"
+    earlier, now = str(uuid.uuid4()), str(uuid.uuid4())
     nc = await nats.connect(nats_server_url)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(nc.close)
@@ -209,27 +248,28 @@ async def test_with_the_session_down_the_reply_comes_from_the_message_alone(
         stack.push_async_callback(model.close)
         await bootstrap(config, stack, model=model)
         js = nc.jetstream()
-        event = events.SessionEvent(event_id=unique_id("e-"), aggregate_id=str(uuid.uuid4()))
-        received = event.customer_message_received
-        received.message_id = unique_id("m-")
-        received.content.CopyFrom(common_pb2.MessageContent(type="text", text="hi, anyone?"))
-        received.sent_at.FromDatetime(datetime.now(UTC))
-        subject = topology.publish_subject(
-            SESSION_EVENT, aggregate="Conversation", event="CustomerMessageReceived"
-        )
-        await js.publish(subject, event.SerializeToString())
+        session = Session(js, topology)
+        await session.started(earlier, contact, number)
+        await session.customer(earlier, "My name is Ana, I like mornings")
 
-        async def drafted() -> bool:
-            info = await js.stream_info(topology.stream(AI_EVENTS))
-            return info.state.last_seq >= 1
+        async def answered(n: int) -> bool:
+            return len(await drafts(js, topology)) >= n
 
-        await eventually(drafted, timeout=15)
-        draft = ai_pb2.ReplyDrafted.FromString(
-            (await js.get_msg(topology.stream(AI_EVENTS), 1)).data
-        )
+        await eventually(lambda: answered(1), timeout=15)
+        await session.business(earlier, "Hello Ana!")
+        await session.started(now, contact, number)
+        await session.customer(now, "Can I book?")
+        await session.business(now, "Which day?")
+        last = await session.customer(now, "Tuesday")
+        await eventually(lambda: answered(2), timeout=15)
+        second = (await drafts(js, topology))[1]
 
-    assert draft.in_reply_to_message_id == received.message_id
-    assert draft.content.text == "Hello Ana!"
-    (asked,) = model_server.requests
-    turns = [m for m in asked.body["messages"] if m["role"] != "system"]
-    assert turns == [{"role": "user", "content": "hi, anyone?"}]
+    assert second.in_reply_to_message_id == last
+    assert len(second.covered_message_ids) == 2  # "Can I book?" and "Tuesday": one burst
+    asked = model_server.requests[1].body["messages"]
+    system = asked[0]["content"]
+    assert "the customer Ana Souza" in system and number in system
+    assert "customer: My name is Ana, I like mornings" in system  # the earlier conversation
+    assert "you: Hello Ana!" in system
+    turns = [(m["role"], m["content"]) for m in asked[1:]]
+    assert turns == [("user", "Can I book?"), ("assistant", "Which day?"), ("user", "Tuesday")]

@@ -19,7 +19,6 @@ from threadline.ai_responder.application.ports import (
 )
 from threadline.ai_responder.application.responder import (
     KEYWORD_MODEL,
-    AnswerCustomerMessage,
     Responder,
 )
 from threadline.ai_responder.domain.answers import (
@@ -207,18 +206,15 @@ class BothToolsModel:
         return None
 
 
-async def test_both_tools_called_give_the_reply_then_the_hand_off() -> None:
+async def test_both_tools_called_give_a_reply_and_a_hand_off() -> None:
     clock = FakeClock()
-    replies = RecordingReplies()
     responder = Responder(BothToolsModel(), clock=clock, stale_after=timedelta(hours=1))
 
-    await AnswerCustomerMessage(responder, replies)(
-        customer_message("Where is my refund?", sent_at=clock.now)
-    )
+    answer = await responder.answer(customer_message("Where is my refund?", sent_at=clock.now))
 
-    draft, hand_off = replies.published
-    assert isinstance(draft, ReplyDraft) and draft.content[1] == "Passing you on."
-    assert isinstance(hand_off, HandOffRequest) and hand_off.reason == "asks about a refund"
+    assert answer is not None
+    assert answer.draft is not None and answer.draft.content[1] == "Passing you on."
+    assert answer.hand_off is not None and answer.hand_off.reason == "asks about a refund"
 
 
 async def test_plain_text_without_a_tool_call_is_a_repaired_text_reply(

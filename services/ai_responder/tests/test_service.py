@@ -1,7 +1,9 @@
-"""The AI responder over real NATS JetStream."""
+"""The AI responder over real NATS JetStream: the session's conversation events in, one answer
+per burst out on AI_EVENTS (after a short reply delay)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
@@ -28,10 +30,21 @@ from threadline.messaging.topology import (
 )
 from threadline.testing import eventually, unique_id
 
+DELAY = 0.2  # the reply delay these tests run with
+
+
+def config_of(nats_server_url: str, nats_namespace: str) -> AiResponderConfig:
+    return AiResponderConfig(
+        nats_url=nats_server_url,
+        nats_namespace=nats_namespace,
+        ops_port=0,
+        reply_delay_seconds=DELAY,
+    )
+
 
 @pytest.fixture
 async def js(nats_server_url: str, nats_namespace: str) -> AsyncIterator[JetStreamContext]:
-    config = AiResponderConfig(nats_url=nats_server_url, nats_namespace=nats_namespace, ops_port=0)
+    config = config_of(nats_server_url, nats_namespace)
     nc = await nats.connect(nats_server_url)
     async with AsyncExitStack() as stack:
         await bootstrap(config, stack)
@@ -40,9 +53,16 @@ async def js(nats_server_url: str, nats_namespace: str) -> AsyncIterator[JetStre
 
 
 async def publish_customer_message(
-    js: JetStreamContext, topology: Topology, text: str, *, age: timedelta = timedelta(0)
+    js: JetStreamContext,
+    topology: Topology,
+    text: str,
+    *,
+    age: timedelta = timedelta(0),
+    conversation_id: str = "",
 ) -> str:
-    event = events.SessionEvent(event_id=unique_id("e-"), aggregate_id=unique_id("c-"))
+    event = events.SessionEvent(
+        event_id=unique_id("e-"), aggregate_id=conversation_id or unique_id("c-")
+    )
     message = event.customer_message_received
     message.message_id = unique_id("m-")
     message.content.CopyFrom(common_pb2.MessageContent(type="text", text=text))
@@ -81,10 +101,37 @@ async def test_a_customer_message_gets_a_drafted_reply_on_ai_events(
 
     message_id = await publish_customer_message(js, topology, "hello there")
 
-    await eventually(lambda: consumer_idle(js, topology))
+    async def drafted() -> bool:
+        return len(await published(js, topology)) >= 1
+
+    await eventually(drafted)
     ((kind, data),) = await published(js, topology)
     draft = ai_pb2.ReplyDrafted.FromString(data)
     assert kind == "ReplyDrafted" and draft.in_reply_to_message_id == message_id
+    assert list(draft.covered_message_ids) == [message_id]
+    assert (draft.assistant, draft.assistant_version) == ("default", 0)
+
+
+async def test_three_quick_messages_get_one_reply_covering_all_three(
+    js: JetStreamContext, nats_namespace: str
+) -> None:
+    topology = Topology(nats_namespace)
+    conversation_id = unique_id("c-")
+
+    sent = [
+        await publish_customer_message(js, topology, text, conversation_id=conversation_id)
+        for text in ("hi", "I would like to book", "for Tuesday")
+    ]
+
+    async def drafted() -> bool:
+        return len(await published(js, topology)) >= 1
+
+    await eventually(drafted)
+    await asyncio.sleep(DELAY * 3)  # time enough for a second reply, were there one
+    ((kind, data),) = await published(js, topology)
+    draft = ai_pb2.ReplyDrafted.FromString(data)
+    assert kind == "ReplyDrafted"
+    assert (draft.in_reply_to_message_id, list(draft.covered_message_ids)) == (sent[-1], sent)
 
 
 async def test_asking_for_a_person_also_requests_a_hand_off_after_the_reply(
@@ -94,7 +141,10 @@ async def test_asking_for_a_person_also_requests_a_hand_off_after_the_reply(
 
     await publish_customer_message(js, topology, "I want to speak to an agent")
 
-    await eventually(lambda: consumer_idle(js, topology))
+    async def answered() -> bool:
+        return len(await published(js, topology)) >= 2
+
+    await eventually(answered)
     assert [kind for kind, _ in await published(js, topology)] == [
         "ReplyDrafted",
         "HandOffRequested",
@@ -109,6 +159,7 @@ async def test_a_stale_message_is_acknowledged_without_a_reply(
     await publish_customer_message(js, topology, "hello", age=timedelta(days=2))
 
     await eventually(lambda: consumer_idle(js, topology))
+    await asyncio.sleep(DELAY * 3)  # past the delay a reply would have waited
     assert await published(js, topology) == []
 
 
@@ -129,7 +180,7 @@ async def test_the_model_and_the_bus_are_ports_a_test_can_swap(
     nats_server_url: str, nats_namespace: str
 ) -> None:
     topology = Topology(nats_namespace)
-    config = AiResponderConfig(nats_url=nats_server_url, nats_namespace=nats_namespace, ops_port=0)
+    config = config_of(nats_server_url, nats_namespace)
     bus = InMemoryBus()
     nc = await nats.connect(nats_server_url)
     async with AsyncExitStack() as stack:

@@ -4,6 +4,7 @@ is answered, and reaches the model as the customer's choice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -134,6 +135,9 @@ def test_a_payload_that_is_not_json_is_read_as_no_choice() -> None:
     assert (read.choice, read.text) == (None, "Tuesday")
 
 
+DELAY = 0.2  # the reply delay the service runs with here
+
+
 class EchoModel:
     """A model of the test's own: echoes what it reads of the customer, as plain text."""
 
@@ -149,7 +153,12 @@ class EchoModel:
 
 @pytest.fixture
 async def js(nats_server_url: str, nats_namespace: str) -> AsyncIterator[JetStreamContext]:
-    config = AiResponderConfig(nats_url=nats_server_url, nats_namespace=nats_namespace, ops_port=0)
+    config = AiResponderConfig(
+        nats_url=nats_server_url,
+        nats_namespace=nats_namespace,
+        ops_port=0,
+        reply_delay_seconds=DELAY,
+    )
     nc = await nats.connect(nats_server_url)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(nc.close)
@@ -187,6 +196,12 @@ async def test_over_nats_only_the_tap_is_answered_and_the_model_reads_the_choice
 
     await eventually(lambda: consumer_idle(js, topology, len(sent)))
     stream = topology.stream(AI_EVENTS)
+
+    async def answered() -> bool:
+        return (await js.stream_info(stream)).state.messages >= 1
+
+    await eventually(answered)
+    await asyncio.sleep(DELAY * 3)  # time enough for other replies, were there any
     info = await js.stream_info(stream)
     drafts = [
         ai_pb2.ReplyDrafted.FromString((await js.get_msg(stream, seq)).data)

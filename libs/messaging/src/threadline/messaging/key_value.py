@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError
+from nats.js.errors import (
+    BucketNotFoundError,
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
 from nats.js.kv import KeyValue
 
 from threadline.messaging.failures import describe
@@ -22,11 +28,12 @@ async def open_bucket(
     bucket: str,
     *,
     namespace: str = "",
-    keep_for: timedelta,
+    keep_for: timedelta | None,
     description: str,
 ) -> KeyValue:
     """The bucket `bucket` (`<namespace>_<bucket>` under a namespace), made when missing: one
-    value per key (history 1), each kept `keep_for`, on file."""
+    value per key (history 1), each kept `keep_for` after its last change (None: for ever), on
+    file."""
     name = f"{namespace}_{bucket}" if namespace else bucket
     try:
         return await js.key_value(name)
@@ -35,7 +42,7 @@ async def open_bucket(
             KeyValueConfig(
                 bucket=name,
                 history=1,
-                ttl=keep_for.total_seconds(),
+                ttl=keep_for.total_seconds() if keep_for else None,
                 storage=StorageType.FILE,
                 description=description,
             )
@@ -53,3 +60,37 @@ def bucket_answers(bucket: KeyValue, what: str) -> ReadinessCheck:
         return None
 
     return check
+
+
+class ChangeConflictError(RuntimeError):
+    """A change lost the compare-and-set race too many times in a row."""
+
+
+async def change_value(
+    bucket: KeyValue,
+    key: str,
+    change: Callable[[bytes | None], bytes | None],
+    *,
+    tries: int = 50,
+) -> bytes | None:
+    """Read `key`, compute its new value with `change` (given None when absent; returning None
+    or the same bytes writes nothing) and write it only if nobody wrote the key meanwhile, read
+    again and retried on a conflict. The value the key holds afterwards."""
+    for _ in range(tries):
+        try:
+            entry = await bucket.get(key)
+            current, revision = entry.value or None, entry.revision
+        except (KeyNotFoundError, KeyDeletedError):
+            current, revision = None, None
+        changed = change(current)
+        if changed is None or changed == current:
+            return current
+        try:
+            if revision is None:
+                await bucket.create(key, changed)
+            else:
+                await bucket.update(key, changed, last=revision)
+        except KeyWrongLastSequenceError:
+            continue
+        return changed
+    raise ChangeConflictError(f"{key} kept changing under us")

@@ -198,9 +198,10 @@ ROUTES: tuple[Route, ...] = (
 SESSION_INGEST = Durable("session-ingest", "session", INGEST_EVENTS)
 SESSION_DRAFTS = Durable("session-drafts", "session", AI_EVENTS)
 SESSION_DISPATCHES = Durable("session-dispatches", "session", OUTBOUND_EVENTS)
-# The AI responder's view of conversations, business numbers and assistants (issue 10), and the
-# customer messages it answers.
-AI_RESPONDER_REPLIES = Durable("ai_responder-replies", "ai_responder", SESSION_EVENTS)
+# The AI responder's view of conversations (issue 10), and the customer messages it answers.
+AI_RESPONDER_REPLIES = Durable(
+    "ai_responder-replies", "ai_responder", SESSION_EVENTS, "Conversation.>"
+)
 OUTBOUND_DISPATCH = Durable(
     "outbound-dispatch", "outbound", SESSION_EVENTS, "Conversation.OutboundMessageQueued"
 )
@@ -217,6 +218,24 @@ DURABLES: tuple[Durable, ...] = (
     OUTBOUND_DISPATCH,
     OUTBOUND_TYPING,
     ANALYTICS_PROJECTIONS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Follower:
+    """An ordered consumer without a durable name: each process of `service` reads everything
+    `filter` matches on `stream` from the start, every time it starts, and keeps what it read in
+    memory (small, rarely changing configuration: business numbers, assistants)."""
+
+    service: str
+    stream: str
+    filter: str
+
+
+# Every process of the AI responder knows every business number and assistant.
+FOLLOWERS: tuple[Follower, ...] = (
+    Follower("ai_responder", SESSION_EVENTS, "BusinessNumber.>"),
+    Follower("ai_responder", SESSION_EVENTS, "Assistant.>"),
 )
 
 
@@ -258,9 +277,9 @@ class Topology:
         """A filter matching every subject of `route`."""
         return f"{self.root(route.stream)}.{route.wildcard}"
 
-    def filter_subject(self, durable: Durable) -> str:
-        """The namespaced filter subject of `durable`."""
-        return f"{self.root(durable.stream)}.{durable.filter}"
+    def filter_subject(self, consumer: Durable | Follower) -> str:
+        """The namespaced filter subject of `consumer`."""
+        return f"{self.root(consumer.stream)}.{consumer.filter}"
 
     def limits(
         self, configured: Mapping[str, StreamLimits] | None = None
@@ -336,6 +355,11 @@ def describe() -> str:
     for durable in DURABLES:
         subject = f"{_SUBJECT_ROOTS[durable.stream]}.{durable.filter}"
         lines.append(f"| `{durable.name}` | {durable.service} | `{durable.stream}` | `{subject}` |")
+    for follower in FOLLOWERS:
+        subject = f"{_SUBJECT_ROOTS[follower.stream]}.{follower.filter}"
+        lines.append(
+            f"| (ordered, per process) | {follower.service} | `{follower.stream}` | `{subject}` |"
+        )
     return "\n".join(lines)
 
 

@@ -1,33 +1,37 @@
-"""The one place that builds the AI responder: NATS, the model, the use case, its consumer."""
+"""The one place that builds the AI responder: NATS, its view of conversations, numbers and
+assistants, the burst scheduler and the models, the consumer that feeds them."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 
-import grpc
 from nats.aio.client import Client as NatsClient
 
 from threadline.ai_responder.adapters.inbound.consumer import (
     CONCURRENCY,
-    DraftOnCustomerMessage,
+    FollowConversationEvents,
     conversation_of,
 )
-from threadline.ai_responder.adapters.outbound.conversation_history import (
-    SessionConversationHistory,
-)
+from threadline.ai_responder.adapters.inbound.directory_follower import DirectoryFollower
+from threadline.ai_responder.adapters.outbound.burst_store import KeyValueBurstStore
+from threadline.ai_responder.adapters.outbound.conversation_view import KeyValueConversationViews
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
+from threadline.ai_responder.adapters.outbound.models.failures import UnusableModel
+from threadline.ai_responder.adapters.outbound.prices import GenaiPrices, rates_from_file
 from threadline.ai_responder.adapters.outbound.publisher import JetStreamReplies
-from threadline.ai_responder.application.ports import (
-    AssistantModel,
-    ConversationHistory,
-    NoConversationHistory,
-)
-from threadline.ai_responder.application.responder import AnswerCustomerMessage, Responder
+from threadline.ai_responder.adapters.outbound.typing import JetStreamTypingIndicator
+from threadline.ai_responder.application.answering import AnswerBursts, Generation
+from threadline.ai_responder.application.bursts import BurstScheduler
+from threadline.ai_responder.application.following import FollowConversations
+from threadline.ai_responder.application.ports import AssistantModel
+from threadline.ai_responder.application.responder import Responder
 from threadline.ai_responder.config import AiResponderConfig
+from threadline.ai_responder.domain.directory import AssistantSettings, Directory
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, concurrently_by_key
@@ -35,11 +39,13 @@ from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import AI_RESPONDER_REPLIES, Topology, ensure_streams
 from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
+from threadline.servicekit.config import ConfigError
 from threadline.servicekit.ops_http import OpsServer
 
 log = logging.getLogger(__name__)
 
 SERVICE = "ai_responder"
+DEFAULT_ASSISTANT = "default"
 
 
 @dataclass(frozen=True)
@@ -48,9 +54,11 @@ class RunningAiResponder:
 
     nats: NatsClient
     bus: EventBus
-    model: AssistantModel
-    history: ConversationHistory
+    directory: Directory
+    views: KeyValueConversationViews
+    bursts: BurstScheduler[Generation]
     consumer: Background
+    scheduler: Background
     ops: OpsServer
 
 
@@ -60,37 +68,69 @@ async def bootstrap(
     *,
     bus: EventBus | None = None,
     model: AssistantModel | None = None,
-    history: ConversationHistory | None = None,
     clock: Clock = utc_now,
 ) -> RunningAiResponder:
     """Connect, build and start everything, registering each stop on `stack`.
 
     `bus` is where answers (and dead letters) are published: JetStream unless a test passes
-    its own; `model` the assistant's model (by default `config.model`, built here from the
-    process environment's provider settings and closed with the stack); `history` where the
-    conversation's history is read (by default the session's event log at
-    `config.session_grpc_address`, or nothing but the current message without a token)."""
+    its own; `model` answers for every assistant when given (tests), else each assistant's model
+    is built from its `provider:model` name and the process environment's provider settings
+    (and closed with the stack)."""
     topology = Topology(config.nats_namespace)
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
     js = client.jetstream()
     await ensure_streams(js, topology, config.streams)
     bus = bus if bus is not None else JetStreamBus(js)
-    if model is None:
-        settings = ModelSettings(config.model_timeout_seconds, config.model_max_retries)
-        model = model_for(config.model, os.environ, settings)
-        stack.push_async_callback(model.close)
-    if history is None:
-        history = _session_history(config, stack)
+
+    default = AssistantSettings(
+        name=DEFAULT_ASSISTANT,
+        version=0,
+        model=config.model,
+        system_prompt=config.system_prompt,
+        reply_delay=timedelta(seconds=config.reply_delay_seconds),
+        max_context_tokens=config.max_context_tokens,
+    )
+    directory = Directory(default=default)
+    follower = DirectoryFollower(js, topology, directory)
+    await follower.start()
+    stack.push_async_callback(follower.stop)
+    views = await KeyValueConversationViews.open(js, namespace=config.nats_namespace)
+    burst_store = await KeyValueBurstStore.open(js, namespace=config.nats_namespace)
+
+    models = _models(config, stack, model)
+    prices = GenaiPrices(rates_from_file(config.prices_file) if config.prices_file else None)
     responder = Responder(
-        model,
+        models(config.model),
         clock=clock,
         stale_after=timedelta(seconds=config.stale_after_seconds),
         system_prompt=config.system_prompt,
-        history=history,
         max_context_tokens=config.max_context_tokens,
+        prices=prices,
     )
-    answer = AnswerCustomerMessage(responder, JetStreamReplies(bus, topology))
+    answering = AnswerBursts(
+        responder,
+        views=views,
+        directory=directory,
+        models=models,
+        replies=JetStreamReplies(bus, topology),
+        clock=clock,
+        directory_read=follower.caught_up,
+        typing=JetStreamTypingIndicator(bus, topology),
+    )
+    bursts: BurstScheduler[Generation] = BurstScheduler(
+        burst_store,
+        answer=answering.answer,
+        deliver=answering.deliver,
+        discard=answering.discard,
+        clock=clock,
+        delay=timedelta(seconds=config.reply_delay_seconds),
+        max_wait=timedelta(seconds=config.max_wait_seconds),
+    )
+    scheduler = run_in_background(stack, "bursts", bursts.run, stop=bursts.stop)
+    following = FollowConversations(
+        views=views, directory=directory, responder=responder, bursts=bursts
+    )
     durable = AI_RESPONDER_REPLIES
     loop = ConsumerLoop(
         js=js,
@@ -98,7 +138,7 @@ async def bootstrap(
         topology=topology,
         service=SERVICE,
         handler=concurrently_by_key(
-            DraftOnCustomerMessage(answer), key_of=conversation_of, limit=CONCURRENCY
+            FollowConversationEvents(following), key_of=conversation_of, limit=CONCURRENCY
         ),
         settings=ConsumerSettings.of(topology, durable),
     )
@@ -107,22 +147,56 @@ async def bootstrap(
     ops = OpsServer(
         host=config.host,
         port=config.ops_port,
-        checks={"nats": nats_connected(client), "consumer": consumer.check()},
+        checks={
+            "nats": nats_connected(client),
+            "consumer": consumer.check(),
+            "bursts": scheduler.check(),
+            "bursts_bucket": burst_store.check(),
+            "conversations_bucket": views.check(),
+            "directory": follower.check(),
+        },
     )
     await ops.start()
     stack.push_async_callback(ops.stop)
-    log.info("ai_responder ops on %s:%d", config.host, ops.port)
+    log.info(
+        "ai_responder ops on %s:%d; default assistant %s (reply delay %ss)",
+        config.host,
+        ops.port,
+        config.model,
+        config.reply_delay_seconds,
+    )
     return RunningAiResponder(
-        nats=client, bus=bus, model=model, history=history, consumer=consumer, ops=ops
+        nats=client,
+        bus=bus,
+        directory=directory,
+        views=views,
+        bursts=bursts,
+        consumer=consumer,
+        scheduler=scheduler,
+        ops=ops,
     )
 
 
-def _session_history(config: AiResponderConfig, stack: AsyncExitStack) -> ConversationHistory:
-    """The session's event log, through a channel `stack` closes; without a token to read it
-    with, no history (the assistant reads only the message it answers)."""
-    if not config.session_token:
-        log.info("no THREADLINE_AI_SESSION_TOKEN: the assistant reads no conversation history")
-        return NoConversationHistory()
-    channel = grpc.aio.insecure_channel(config.session_grpc_address)
-    stack.push_async_callback(channel.close)
-    return SessionConversationHistory(channel, config.session_token)
+def _models(
+    config: AiResponderConfig, stack: AsyncExitStack, given: AssistantModel | None
+) -> Callable[[str], AssistantModel]:
+    """Each assistant's model by its `provider:model` name, built once (and closed with the
+    stack); `given` for every name when a test gives one."""
+    if given is not None:
+        return lambda _name: given
+    settings = ModelSettings(config.model_timeout_seconds, config.model_max_retries)
+    built: dict[str, AssistantModel] = {}
+
+    def model(name: str) -> AssistantModel:
+        found = built.get(name)
+        if found is None:
+            try:
+                found = model_for(name, os.environ, settings)
+            except ConfigError as error:
+                log.error("the assistants' model %s cannot be used: %s", name, error)
+                found = UnusableModel(name, str(error))
+            built[name] = found
+            stack.push_async_callback(found.close)
+        return found
+
+    return model

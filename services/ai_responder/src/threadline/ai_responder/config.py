@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import ConfigError, env_float, env_int, env_str
 
 MIN_CONTEXT_TOKENS = 100
+N = TypeVar("N", int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +28,17 @@ class AiResponderConfig:
     # The business's instructions to the assistant ("" : a sensible default); the platform
     # appends WhatsApp's formatting guidance (application/model_request.py).
     system_prompt: str = ""
-    # Where the conversation's history is read (the session's gRPC `EventLog`) and the bearer
-    # token with the `read` role it is read with; without a token the assistant sees only the
-    # message it answers. The turns and memory it sees stay within `max_context_tokens`
+    # The turns and memory the default assistant's model sees stay within `max_context_tokens`
     # (estimated as characters / 4: application/model_request.py).
-    session_grpc_address: str = "127.0.0.1:50051"
-    session_token: str = ""
     max_context_tokens: int = 4000
+    # The default assistant waits `reply_delay_seconds` after a customer's message (restarted
+    # by each new one, never more than `max_wait_seconds` after the first) and answers them all
+    # at once (an assistant applied with its own delay waits that instead).
+    reply_delay_seconds: float = 2.0
+    max_wait_seconds: float = 10.0
+    # Where configured token prices are read (JSON object `provider:model` -> rates; the
+    # maintained `genai-prices` table otherwise: adapters/outbound/prices.py).
+    prices_file: str = ""
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
 
@@ -48,20 +54,27 @@ class AiResponderConfig:
             model_timeout_seconds=env_float(env, "THREADLINE_AI_MODEL_TIMEOUT_SECONDS", 30.0),
             model_max_retries=env_int(env, "THREADLINE_AI_MODEL_MAX_RETRIES", 2),
             system_prompt=env_str(env, "THREADLINE_AI_SYSTEM_PROMPT", ""),
-            session_grpc_address=env_str(
-                env, "THREADLINE_AI_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"
-            ),
-            session_token=env_str(env, "THREADLINE_AI_SESSION_TOKEN", ""),
             max_context_tokens=_at_least(
                 "THREADLINE_AI_MAX_CONTEXT_TOKENS",
                 env_int(env, "THREADLINE_AI_MAX_CONTEXT_TOKENS", 4000),
                 MIN_CONTEXT_TOKENS,
             ),
+            reply_delay_seconds=_at_least(
+                "THREADLINE_AI_REPLY_DELAY_SECONDS",
+                env_float(env, "THREADLINE_AI_REPLY_DELAY_SECONDS", 2.0),
+                0.0,
+            ),
+            max_wait_seconds=_at_least(
+                "THREADLINE_AI_MAX_WAIT_SECONDS",
+                env_float(env, "THREADLINE_AI_MAX_WAIT_SECONDS", 10.0),
+                0.0,
+            ),
+            prices_file=env_str(env, "THREADLINE_AI_PRICES_FILE", ""),
             streams=stream_limits_from_env(env),
         )
 
 
-def _at_least(name: str, value: int, least: int) -> int:
+def _at_least(name: str, value: N, least: N) -> N:
     if value < least:
         raise ConfigError(f"Config {name!r} must be at least {least}, got {value}.")
     return value

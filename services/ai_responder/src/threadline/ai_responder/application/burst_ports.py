@@ -37,6 +37,10 @@ class BurstStore(Protocol):
         returns once the store keeps it."""
         ...
 
+    async def read(self, conversation_id: str) -> StoredBurst | None:
+        """The conversation's burst as stored, or None."""
+        ...
+
     async def due(self, now: datetime, lease: timedelta) -> list[StoredBurst]:
         """The bursts due at `now` that nobody holds a live claim on."""
         ...

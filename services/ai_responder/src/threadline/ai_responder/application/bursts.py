@@ -1,13 +1,16 @@
 """Exactly one answer per burst of customer messages, with the state kept durably.
 
 `BurstScheduler.on_customer_message` records a message in its conversation's burst (the store
-keeps it before the message is acknowledged). `run()` polls the store for due bursts, claims
-one, and generates its answer with the injected `answer`; then, if nothing changed since the
+keeps it before the message is acknowledged) and sets a timer in this process for the moment the
+burst is due. `run()` wakes at each timer, claims the burst, and generates its answer with the
+injected `answer`; then, if nothing changed since the
 claim, hands the generation to `deliver` and forgets the answered messages; otherwise a message
 arrived meanwhile (or another responder took over after the lease): the generation is stale,
 given to `discard` (its cost is recorded) and the burst, now covering the new message too,
-waits for the next round. Nothing lives in process memory but the work under way: restarts and
-several responders share the store, and the claim's lease replaces a responder that died.
+waits for the next round. The timers are only a shortcut: every `scan_seconds` (and at start)
+`run()` also looks through the whole store for due bursts, so bursts whose responder restarted
+or died (after the claim's lease) are answered by whoever is running. Restarts and several
+responders share the store; nothing else lives in process memory but the work under way.
 
 An `answer` that raises is logged and the claim left to expire: the burst is tried again after
 the lease, which is the retry's backoff.
@@ -16,6 +19,7 @@ the lease, which is the retry's backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -34,8 +38,8 @@ log = logging.getLogger(__name__)
 
 G = TypeVar("G")
 
-POLL_SECONDS = 0.2
-MAX_AT_ONCE = 8  # answers generated at the same time by one responder
+SCAN_SECONDS = 5.0  # how often the whole store is looked through (the timers cover the rest)
+MAX_AT_ONCE = 64  # answers generated at the same time by one responder
 
 
 def _utc_now() -> datetime:
@@ -54,7 +58,7 @@ class BurstScheduler(Generic[G]):
         delay: timedelta = DEFAULT_DELAY,
         max_wait: timedelta = DEFAULT_MAX_WAIT,
         lease: timedelta = DEFAULT_LEASE,
-        poll_seconds: float = POLL_SECONDS,
+        scan_seconds: float = SCAN_SECONDS,
         max_at_once: int = MAX_AT_ONCE,
         owner: str = "",
     ) -> None:
@@ -66,22 +70,30 @@ class BurstScheduler(Generic[G]):
         self._delay = delay
         self._max_wait = max_wait
         self._lease = lease
-        self._poll_seconds = poll_seconds
+        self._scan_seconds = scan_seconds
         self._max_at_once = max_at_once
         self.owner = owner or f"ai-responder-{uuid.uuid4().hex[:12]}"
         self._working: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[str, datetime] = {}  # conversation id -> when to look at its burst
+        self._wake = asyncio.Event()
         self._stopping = False
 
-    async def on_customer_message(self, conversation_id: str, message_id: str) -> Burst:
-        """Record the message in its conversation's burst; returns once the store keeps it
-        (acknowledge the message after this). A message already recorded changes nothing."""
+    async def on_customer_message(
+        self, conversation_id: str, message_id: str, *, delay: timedelta | None = None
+    ) -> Burst:
+        """Record the message in its conversation's burst (waiting `delay`, the scheduler's
+        own by default); returns once the store keeps it (acknowledge the message after this).
+        A message already recorded changes nothing."""
+        delay = self._delay if delay is None else delay
         stored = await self._store.add_message(
             conversation_id,
             message_id,
             self._clock(),
-            delay=self._delay,
-            max_wait=self._max_wait,
+            delay=delay,
+            max_wait=max(self._max_wait, delay),
         )
+        if stored.burst.due_at is not None:
+            self._arm(conversation_id, stored.burst.due_at)
         return stored.burst
 
     def stop(self) -> None:
@@ -92,17 +104,22 @@ class BurstScheduler(Generic[G]):
     async def run(self) -> None:
         """Answer due bursts until stopped or cancelled."""
         me = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        next_scan = loop.time()
         try:
             while not self._stopping:
-                try:
-                    await self.answer_due()
-                except Exception:
-                    log.exception("could not look for due bursts; trying again")
+                if loop.time() >= next_scan:
+                    next_scan = loop.time() + self._scan_seconds
+                    try:
+                        await self.answer_due()
+                    except Exception:
+                        log.exception("could not look for due bursts; trying again")
+                await self._answer_timed()
                 if me is not None and me.cancelling():
                     # Python 3.11's wait_for (inside the NATS client) can swallow a
                     # cancellation that races a reply: honour it anyway.
                     raise asyncio.CancelledError
-                await asyncio.sleep(self._poll_seconds)
+                await self._sleep(until_scan=next_scan - loop.time())
             await asyncio.gather(*self._working.values(), return_exceptions=True)
         finally:
             working = list(self._working.values())
@@ -120,19 +137,73 @@ class BurstScheduler(Generic[G]):
                 break
             if stored.key in self._working:
                 continue
-            claimed = await self._store.claim(stored, self.owner, self._clock())
-            if claimed is None:  # another responder, or a new message, was first
-                continue
-            room -= 1
-            task = asyncio.create_task(self._work(claimed), name=f"burst {stored.key}")
-            self._working[stored.key] = task
-            task.add_done_callback(self._forget(stored.key))
+            if await self._start(stored):
+                room -= 1
+
+    async def _start(self, stored: StoredBurst) -> bool:
+        """Claim the burst and start answering it; False when someone else was first."""
+        claimed = await self._store.claim(stored, self.owner, self._clock())
+        if claimed is None:  # another responder, or a new message, was first
+            return False
+        task = asyncio.create_task(self._work(claimed), name=f"burst {stored.key}")
+        self._working[stored.key] = task
+        task.add_done_callback(self._forget(stored.key))
+        return True
 
     def _forget(self, key: str) -> Callable[[asyncio.Task[None]], None]:
         def forget(_: asyncio.Task[None]) -> None:
             self._working.pop(key, None)
+            # A message may have come while the answer was under way: look again at once.
+            self._arm(key, self._clock())
 
         return forget
+
+    def _arm(self, key: str, at: datetime) -> None:
+        """Look at the burst of `key` at `at` (or earlier, when already set to)."""
+        current = self._timers.get(key)
+        if current is None or at < current:
+            self._timers[key] = at
+            self._wake.set()
+
+    async def _sleep(self, *, until_scan: float) -> None:
+        """Until the next timer, the next scan, or a new timer, whichever comes first."""
+        seconds = max(0.0, until_scan)
+        if self._timers:
+            soonest = min(self._timers.values())
+            seconds = min(seconds, max(0.0, (soonest - self._clock()).total_seconds()))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _answer_timed(self) -> None:
+        """Claim and start the bursts whose timers are up (a burst that is not due after all
+        is looked at again when it will be)."""
+        now = self._clock()
+        for key in [key for key, at in self._timers.items() if at <= now]:
+            if key in self._working:  # looked at again when that answer is done
+                del self._timers[key]
+                continue
+            if len(self._working) >= self._max_at_once:
+                return  # the rest wait for room
+            del self._timers[key]
+            try:
+                stored = await self._store.read(key)
+            except Exception:
+                log.exception("could not read the burst of %s; trying again", key)
+                self._arm(key, now + timedelta(seconds=1))
+                continue
+            if stored is None or not stored.burst.pending:
+                continue
+            burst = stored.burst
+            if not burst.is_due(now, self._lease):
+                due_at = burst.due_at
+                claim = burst.claim
+                if due_at is not None and due_at > now:
+                    self._arm(key, due_at)
+                elif claim is not None:  # someone else answers; take over should they die
+                    self._arm(key, claim.claimed_at + self._lease)
+                continue
+            await self._start(stored)
 
     async def _work(self, claimed: StoredBurst) -> None:
         burst = claimed.burst

@@ -77,10 +77,16 @@ MEMORY_HEADING: Final = (
 )
 
 
-def system_prompt(business_prompt: str, *, context: str = "") -> str:
-    """The business's prompt (the default when it has none), the platform's guidance, and the
-    context of this conversation (who it is with, the memory) when there is any."""
+def system_prompt(business_prompt: str, *, context: str = "", language: str = "") -> str:
+    """The business's prompt (the default when it has none), the platform's guidance, the
+    assistant's language, and the context of this conversation (who it is with, the memory)
+    when there is any."""
     prompt = f"{business_prompt.strip() or DEFAULT_SYSTEM_PROMPT}\n\n{WHATSAPP_GUIDANCE}"
+    if language.strip():
+        prompt += (
+            f"\n\nThe business writes in {language.strip()}: answer in it, unless the customer "
+            "writes in another language; then answer in the customer's."
+        )
     return f"{prompt}\n\n{context}" if context else prompt
 
 
@@ -96,24 +102,34 @@ def model_request(
     history: History = NO_HISTORY,
     also: Sequence[CustomerMessage] = (),
     max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
+    language: str = "",
 ) -> ModelRequest:
     """The request answering `message` (after the customer's other unanswered messages `also`,
     oldest first), in the context of `history`: the model must answer through a tool (a model
     without tools, like the offline one, answers in plain text, read as a text reply)."""
     current = (*also, message)
     answering = {m.message_id for m in current}
-    now = tuple(Turn(CUSTOMER, what_the_customer_said(m)) for m in current)
+    said = [s.message_id for s in history.turns]
+    if answering <= set(said):
+        # The history holds the burst: what was said from its first message on goes as it was
+        # said (a business message between the customer's included), whatever it costs.
+        first = min(said.index(i) for i in answering)
+        last = max(said.index(i) for i in answering)
+        now = tuple(s.turn for s in history.turns[first : last + 1])
+        before = [s.turn for s in history.turns[:first]]
+    else:
+        now = tuple(Turn(CUSTOMER, what_the_customer_said(m)) for m in current)
+        before = [s.turn for s in history.turns if s.message_id not in answering]
     who = _who(history)
     left = max_context_tokens - sum(estimate_tokens(t.text) for t in now)
     left -= estimate_tokens(who) if who else 0
     memory = _memory(history.earlier, min(left, max_context_tokens // MEMORY_SHARE))
     left -= estimate_tokens(memory) if memory else 0
-    earlier = [said.turn for said in history.turns if said.message_id not in answering]
-    kept = _newest_within(earlier, left)
+    kept = _newest_within(before, left)
     context = "\n\n".join(part for part in (who, memory) if part)
     return ModelRequest(
-        system_prompt=system_prompt(business_prompt, context=context),
-        turns=(*_from_the_customer(kept), *now),
+        system_prompt=system_prompt(business_prompt, context=context, language=language),
+        turns=tuple(_from_the_customer([*kept, *now])),
         tools=(REPLY_TOOL, HAND_OFF_TOOL),
         require_tool=True,
     )

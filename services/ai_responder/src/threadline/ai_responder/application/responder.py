@@ -1,4 +1,5 @@
-"""Use case: a customer message arrives → maybe a drafted reply, maybe a hand-off.
+"""The assistant's answer to a customer's messages (a burst): a drafted reply, a hand-off, or
+both.
 
 A customer asking for a person in so many words is handed off without asking the model (the
 cheap first path). Otherwise the model answers through its tools: `reply` (a WhatsApp format,
@@ -6,14 +7,17 @@ repaired to WhatsApp's limits), `hand_off` (with a reason the operator reads), o
 reply first). Plain text without a tool call is a text reply. A model that cannot answer hands
 the conversation off with the reason: never a silent drop, never two replies.
 
-The model reads the message in its conversation's history (within the context budget); when the
-history cannot be read, it reads the message alone (logged, not a reason to hand off)."""
+The model reads the messages in their conversation's history (within the context budget) with
+the assistant's prompt and language; each draft records the assistant (and its version), the
+model, the tokens, the latency and the price, and which messages it answers."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
 from typing import Final
 
 from threadline.ai_responder.application.model_request import (
@@ -23,17 +27,21 @@ from threadline.ai_responder.application.model_request import (
 from threadline.ai_responder.application.ports import (
     NO_HISTORY,
     AssistantModel,
-    ConversationHistory,
     History,
-    HistoryUnavailable,
     ModelAnswer,
     ModelError,
     ModelRefused,
-    NoConversationHistory,
-    Replies,
+    PriceTable,
 )
-from threadline.ai_responder.domain.answers import NO_USAGE, Answer, HandOffRequest, ReplyDraft
+from threadline.ai_responder.domain.answers import (
+    NO_USAGE,
+    Answer,
+    HandOffRequest,
+    Producer,
+    ReplyDraft,
+)
 from threadline.ai_responder.domain.customer_message import CustomerMessage
+from threadline.ai_responder.domain.directory import AssistantSettings
 from threadline.ai_responder.domain.policy import wants_a_person, why_not_answered
 from threadline.ai_responder.domain.reply_format import TextReply, repair, shorten
 from threadline.servicekit.clock import Clock
@@ -57,51 +65,72 @@ class Responder:
         clock: Clock,
         stale_after: timedelta,
         system_prompt: str = "",
-        history: ConversationHistory | None = None,
         max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
+        prices: PriceTable | None = None,
     ) -> None:
         self._model, self._clock, self._stale_after = model, clock, stale_after
+        self._prices = prices
         self._system_prompt = system_prompt
-        self._history = history if history is not None else NoConversationHistory()
         self._max_context_tokens = max_context_tokens
 
     def why_not_answered(self, message: CustomerMessage) -> str:
         """Why `message` is recorded but not answered; "" when it is answered."""
         return why_not_answered(message, self._clock(), stale_after=self._stale_after)
 
-    async def answer(self, message: CustomerMessage) -> Answer | None:
-        """The answer to `message`; None when the policy does not answer it."""
+    async def answer(
+        self, message: CustomerMessage, *, history: History = NO_HISTORY
+    ) -> Answer | None:
+        """The answer to `message` alone, by this responder's own assistant, in the context of
+        `history`; None when the policy does not answer it."""
         if self.why_not_answered(message):
             return None
-        if wants_a_person(message):
-            return self._keyword_hand_off(message)
+        return await self.answer_burst([message], history=history)
+
+    async def answer_burst(
+        self,
+        messages: Sequence[CustomerMessage],
+        *,
+        history: History,
+        assistant: AssistantSettings | None = None,
+        model: AssistantModel | None = None,
+    ) -> Answer:
+        """One answer to the customer's `messages` (a burst, oldest first), by `assistant`
+        (this responder's own settings by default) through `model` (this responder's by
+        default), in the context of `history`."""
+        last = messages[-1]
+        covered = tuple(m.message_id for m in messages)
+        if any(wants_a_person(m) for m in messages):
+            return self._keyword_hand_off(last, covered)
+        model = model if model is not None else self._model
+        prompt = assistant.system_prompt if assistant is not None else self._system_prompt
         request = model_request(
-            message,
-            business_prompt=self._system_prompt,
-            history=await self._read_history(message),
-            max_context_tokens=self._max_context_tokens,
+            last,
+            also=messages[:-1],
+            business_prompt=prompt,
+            language=assistant.language if assistant is not None else "",
+            history=history,
+            max_context_tokens=(
+                assistant.max_context_tokens if assistant is not None else self._max_context_tokens
+            ),
         )
         try:
-            answer = await self._model.generate(request)
+            answer = await model.generate(request)
         except ModelError as error:
             refused = " refused the request" if isinstance(error, ModelRefused) else ""
             reason = f"the assistant is unavailable ({error.model}{refused}): {error.reason}"
-            log.warning("handing off message %s: %s", message.message_id, reason)
-            return Answer(hand_off=self._hand_off(message, reason))
-        return self._read(message, answer, at=self._clock())
+            log.warning("handing off message %s: %s", last.message_id, reason)
+            return Answer(hand_off=self._hand_off(last, reason))
+        producer = Producer(
+            model=answer.model,
+            usage=answer.usage,
+            latency_seconds=answer.latency_seconds,
+            assistant=assistant.name if assistant is not None else "",
+            assistant_version=assistant.version if assistant is not None else 0,
+            cost=self._prices.price(answer.model, answer.usage) if self._prices else None,
+        )
+        return self._read(last, answer, producer, covered)
 
-    async def _read_history(self, message: CustomerMessage) -> History:
-        try:
-            return await self._history.read(message.conversation_id)
-        except HistoryUnavailable as error:
-            log.warning(
-                "answering message %s without its conversation's history: %s",
-                message.message_id,
-                error,
-            )
-            return NO_HISTORY
-
-    def _keyword_hand_off(self, message: CustomerMessage) -> Answer:
+    def _keyword_hand_off(self, message: CustomerMessage, covered: tuple[str, ...]) -> Answer:
         first_name = message.customer_name.split(" ")[0]
         greeting = f"Of course, {first_name}." if first_name else "Of course."
         text = f"{greeting} A member of our team will take it from here."
@@ -114,9 +143,16 @@ class Responder:
             latency_seconds=0.0,
             at=now,
         )
+        draft = replace(draft, cost=Decimal(0), covered_message_ids=covered)
         return Answer(draft=draft, hand_off=HandOffRequest.after(message, at=now))
 
-    def _read(self, message: CustomerMessage, answer: ModelAnswer, *, at: datetime) -> Answer:
+    def _read(
+        self,
+        message: CustomerMessage,
+        answer: ModelAnswer,
+        producer: Producer,
+        covered: tuple[str, ...],
+    ) -> Answer:
         replies = [call.arguments for call in answer.tool_calls if call.name == "reply"]
         hand_offs = [call.arguments for call in answer.tool_calls if call.name == "hand_off"]
         if unknown := {c.name for c in answer.tool_calls} - {"reply", "hand_off"}:
@@ -130,13 +166,19 @@ class Responder:
             arguments = {"kind": "text", "text": answer.text}
         draft = None
         if arguments is not None:
-            draft = ReplyDraft.answering(
-                message,
-                reply=repair(arguments),
-                model=answer.model,
-                usage=answer.usage,
-                latency_seconds=answer.latency_seconds,
-                at=at,
+            draft = replace(
+                ReplyDraft.answering(
+                    message,
+                    reply=repair(arguments),
+                    model=answer.model,
+                    usage=answer.usage,
+                    latency_seconds=answer.latency_seconds,
+                    at=self._clock(),
+                ),
+                assistant=producer.assistant,
+                assistant_version=producer.assistant_version,
+                cost=producer.cost,
+                covered_message_ids=covered,
             )
         hand_off = None
         if hand_offs:
@@ -145,7 +187,7 @@ class Responder:
             hand_off = self._hand_off(
                 message, f"the assistant ({answer.model}) gave an empty answer"
             )
-        return Answer(draft=draft, hand_off=hand_off)
+        return Answer(draft=draft, hand_off=hand_off, producer=producer)
 
     def _hand_off(self, message: CustomerMessage, reason: str) -> HandOffRequest:
         return HandOffRequest.after(message, at=self._clock(), reason=shorten(reason, REASON_LIMIT))
@@ -154,26 +196,3 @@ class Responder:
 def _reason(arguments: Mapping[str, object]) -> str:
     reason = arguments.get("reason")
     return shorten(reason.strip(), REASON_LIMIT) if isinstance(reason, str) else ""
-
-
-class AnswerCustomerMessage:
-    """Answer, hand the draft on, and only then the hand-off (so the session queues the reply
-    before it escalates); a message the policy does not answer is answered with nothing."""
-
-    def __init__(self, responder: Responder, replies: Replies) -> None:
-        self._responder, self._replies = responder, replies
-
-    async def __call__(self, message: CustomerMessage) -> Answer | None:
-        answer = await self._responder.answer(message)
-        if answer is None:
-            reason = self._responder.why_not_answered(message)
-            log.info("not answering message %s: %s", message.message_id, reason)
-            return None
-        if answer.draft is not None:
-            await self._replies.reply_drafted(answer.draft)
-        if answer.hand_off is not None:
-            log.info(
-                "handing off conversation %s: %s", message.conversation_id, answer.hand_off.reason
-            )
-            await self._replies.hand_off_requested(answer.hand_off)
-        return answer

@@ -133,3 +133,6 @@ class Answer:
 
     draft: ReplyDraft | None = None
     hand_off: HandOffRequest | None = None
+    # Who produced it and what it cost, when a model did (not the keyword path, not a model
+    # that gave no answer).
+    producer: Producer | None = None

@@ -1,40 +1,104 @@
-"""Customer messages from SESSION_EVENTS in (durable `AI_RESPONDER_REPLIES`), answered."""
+"""The conversation events of SESSION_EVENTS in (durable `AI_RESPONDER_REPLIES`): the
+responder's view kept up to date, and customer messages added to their bursts.
+
+Each conversation's events are handled in order (`conversation_of` is the key of
+`concurrently_by_key`); the event types the responder has no use for (statuses, dispatches, ...)
+are acknowledged from their subject alone, without being decoded."""
 
 from __future__ import annotations
 
+from datetime import UTC
+from typing import Final
+
 from opentelemetry import trace
 
+from threadline.ai_responder.adapters.inbound.business_messages import outbound_text
 from threadline.ai_responder.adapters.integration_events import customer_message, session_event
-from threadline.ai_responder.application.responder import AnswerCustomerMessage
+from threadline.ai_responder.application.following import FollowConversations
+from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement
 from threadline.servicekit.telemetry import context_from_headers
 
 tracer = trace.get_tracer("threadline.ai_responder")
-# Customer messages answered at once: each waits on the session (history) and the model.
-CONCURRENCY = 16
+# Conversations whose events are handled at once (each conversation's in order).
+CONCURRENCY: Final = 32
+# The conversation events the view is made of (the last token of their subjects).
+FOLLOWED: Final = frozenset(
+    {
+        "Started",
+        "CustomerMessageReceived",
+        "OutboundMessageQueued",
+        "StatusChanged",
+        "HandedOff",
+        "AutopilotResumed",
+        "AutoResolved",
+    }
+)
 
 
 def conversation_of(delivery: Delivery) -> str:
-    """The conversation a delivery belongs to (its messages are answered in order); an
-    undecodable one gets a key of its own, and the handler dead-letters it."""
+    """The conversation a followed event belongs to (its aggregate id: the subject does not
+    carry it); the events not followed share one key, each acknowledged at once."""
+    if _event_name(delivery.subject) not in FOLLOWED:
+        return "not-followed"
     try:
         return session_event(delivery.data).aggregate_id
     except Exception:
         return f"undecodable:{delivery.stream_sequence}"
 
 
-class DraftOnCustomerMessage:
-    """Per-message handler: answer (draft, publish), and only then acknowledge."""
+def _event_name(subject: str) -> str:
+    return subject.rsplit(".", 1)[-1]
 
-    def __init__(self, answer: AnswerCustomerMessage) -> None:
-        self._answer = answer
+
+class FollowConversationEvents:
+    """Per-event handler: the view and the bursts keep the event, then it is acknowledged."""
+
+    def __init__(self, following: FollowConversations) -> None:
+        self._following = following
 
     async def __call__(self, delivery: Delivery) -> Settlement:
+        name = _event_name(delivery.subject)
+        if name not in FOLLOWED:
+            return ACK
         try:
             event = session_event(delivery.data)
         except Exception as error:
             return DeadLetter(f"cannot decode SessionEvent: {error!r}", slug="undecodable")
         parent = context_from_headers(delivery.headers)
-        with tracer.start_as_current_span("ai_responder.draft", context=parent):
-            await self._answer(customer_message(event))
+        with tracer.start_as_current_span(f"ai_responder.{name}", context=parent):
+            await self._follow(event)
         return ACK
+
+    async def _follow(self, event: SessionEvent) -> None:
+        body = event.WhichOneof("body")
+        conversation_id = event.aggregate_id
+        if body == "conversation_started":
+            started = event.conversation_started
+            await self._following.started(
+                conversation_id,
+                contact_id=started.contact_id,
+                business_number=started.phone_number_id,
+                customer_name=started.customer.profile_name,
+                started_at=event.occurred_at.ToDatetime(tzinfo=UTC),
+            )
+        elif body == "customer_message_received":
+            await self._following.customer_wrote(
+                customer_message(event),
+                position=event.position,
+                wamid=event.customer_message_received.wamid,
+            )
+        elif body == "outbound_message_queued":
+            queued = event.outbound_message_queued
+            await self._following.business_wrote(
+                conversation_id,
+                message_id=queued.message_id,
+                text=outbound_text(queued.content),
+                position=event.position,
+            )
+        elif body == "conversation_status_changed":
+            await self._following.ai_paused(
+                conversation_id,
+                paused=event.conversation_status_changed.ai_paused,
+                position=event.position,
+            )

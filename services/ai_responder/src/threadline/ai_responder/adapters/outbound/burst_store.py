@@ -76,6 +76,9 @@ class KeyValueBurstStore:
 
         return await self._change(conversation_id, change)
 
+    async def read(self, conversation_id: str) -> StoredBurst | None:
+        return await self._read(conversation_id)
+
     async def due(self, now: datetime, lease: timedelta) -> list[StoredBurst]:
         found: list[StoredBurst] = []
         watcher = await self._bucket.watchall(ignore_deletes=True)

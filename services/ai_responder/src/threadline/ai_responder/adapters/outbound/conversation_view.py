@@ -1,0 +1,214 @@
+"""The AI responder's view of conversations in a JetStream KeyValue bucket, shared by every
+responder process and every restart (`ConversationViews`).
+
+Keys: `c.<conversation id>` → the conversation as JSON (who, which number, paused or not, its
+newest messages); `k.<contact id>` → the contact's newest conversations (id, business number,
+start), so a returning customer's earlier conversations are found without a scan. Every change
+is a compare-and-set (`change_value`), so two responders applying events of one conversation at
+once lose nothing; applying an event twice changes nothing. Kept `KEEP_FOR` after the last
+change: the memory of a customer who has not written for that long is forgotten."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from threadline.ai_responder.application.view_ports import (
+    MAX_CHARACTERS,
+    MAX_MESSAGES,
+    ConversationView,
+    ViewedMessage,
+)
+from threadline.messaging.key_value import bucket_answers, change_value, open_bucket
+from threadline.servicekit.ops_http import ReadinessCheck
+
+BUCKET: Final = "AI_RESPONDER_CONVERSATIONS"
+KEEP_FOR: Final = timedelta(days=90)
+CONTACT_CONVERSATIONS: Final = 20  # a contact's conversations remembered
+_PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
+
+
+class KeyValueConversationViews:
+    def __init__(self, bucket: KeyValue) -> None:
+        self._bucket = bucket
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, *, namespace: str = "") -> KeyValueConversationViews:
+        bucket = await open_bucket(
+            js,
+            BUCKET,
+            namespace=namespace,
+            keep_for=KEEP_FOR,
+            description="ai_responder: its view of conversations and of contacts' conversations",
+        )
+        return cls(bucket)
+
+    def check(self) -> ReadinessCheck:
+        return bucket_answers(self._bucket, "the conversations' bucket")
+
+    async def started(
+        self,
+        conversation_id: str,
+        *,
+        contact_id: str,
+        business_number: str,
+        customer_name: str,
+        started_at: datetime,
+    ) -> None:
+        def start(view: ConversationView) -> ConversationView:
+            return replace(
+                view,
+                contact_id=contact_id,
+                business_number=business_number,
+                customer_name=customer_name or view.customer_name,
+                started_at=started_at,
+            )
+
+        await self._change(conversation_id, start)
+        if not contact_id:
+            return
+
+        def remember(raw: bytes | None) -> bytes:
+            known = [c for c in _list(raw) if c[0] != conversation_id]
+            known.append([conversation_id, business_number, started_at.isoformat()])
+            known.sort(key=lambda c: str(c[2]))
+            return json.dumps(known[-CONTACT_CONVERSATIONS:]).encode()
+
+        await change_value(self._bucket, _key("k", contact_id), remember)
+
+    async def said(self, conversation_id: str, message: ViewedMessage) -> ConversationView:
+        def add(view: ConversationView) -> ConversationView:
+            if any(m.message_id == message.message_id for m in view.messages):
+                return view
+            messages = sorted((*view.messages, message), key=lambda m: m.position)
+            return replace(view, messages=_bounded(messages))
+
+        return await self._change(conversation_id, add)
+
+    async def paused(self, conversation_id: str, *, paused: bool, position: int) -> None:
+        def pause(view: ConversationView) -> ConversationView:
+            if position <= view.paused_position:  # an older event, read late
+                return view
+            return replace(view, ai_paused=paused, paused_position=position)
+
+        await self._change(conversation_id, pause)
+
+    async def conversation(self, conversation_id: str) -> ConversationView | None:
+        try:
+            entry = await self._bucket.get(_key("c", conversation_id))
+        except (KeyNotFoundError, KeyDeletedError):
+            return None
+        return _from_json(conversation_id, entry.value) if entry.value else None
+
+    async def earlier(self, view: ConversationView, *, limit: int) -> list[ConversationView]:
+        if not view.contact_id or limit <= 0:
+            return []
+        try:
+            entry = await self._bucket.get(_key("k", view.contact_id))
+        except (KeyNotFoundError, KeyDeletedError):
+            return []
+        found: list[ConversationView] = []
+        for conversation_id, number, _ in reversed(_list(entry.value)):
+            if len(found) == limit:
+                break
+            if conversation_id == view.conversation_id or number != view.business_number:
+                continue
+            earlier = await self.conversation(str(conversation_id))
+            if earlier is not None and earlier.messages:
+                found.append(earlier)
+        return found
+
+    async def _change(
+        self, conversation_id: str, change: Callable[[ConversationView], ConversationView]
+    ) -> ConversationView:
+        def apply(raw: bytes | None) -> bytes:
+            view = _from_json(conversation_id, raw) if raw else ConversationView(conversation_id)
+            return _to_json(change(view))
+
+        raw = await change_value(self._bucket, _key("c", conversation_id), apply)
+        return _from_json(conversation_id, raw) if raw else ConversationView(conversation_id)
+
+
+def _bounded(messages: list[ViewedMessage]) -> tuple[ViewedMessage, ...]:
+    """The newest messages within `MAX_MESSAGES` and `MAX_CHARACTERS`."""
+    kept: list[ViewedMessage] = []
+    characters = 0
+    for message in reversed(messages[-MAX_MESSAGES:]):
+        characters += len(message.text)
+        if kept and characters > MAX_CHARACTERS:
+            break
+        kept.append(message)
+    return tuple(reversed(kept))
+
+
+def _list(raw: bytes | None) -> list[list[Any]]:
+    if not raw:
+        return []
+    value = json.loads(raw)
+    return value if isinstance(value, list) else []
+
+
+def _to_json(view: ConversationView) -> bytes:
+    return json.dumps(
+        {
+            "contact": view.contact_id,
+            "number": view.business_number,
+            "name": view.customer_name,
+            "started": view.started_at.isoformat() if view.started_at else None,
+            "paused": view.ai_paused,
+            "paused_at": view.paused_position,
+            "messages": [
+                [
+                    m.position,
+                    m.message_id,
+                    m.role,
+                    m.text,
+                    m.type,
+                    m.sent_at.isoformat() if m.sent_at else None,
+                    m.wamid,
+                ]
+                for m in view.messages
+            ],
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def _from_json(conversation_id: str, raw: bytes) -> ConversationView:
+    data = json.loads(raw)
+    return ConversationView(
+        conversation_id=conversation_id,
+        contact_id=data.get("contact", ""),
+        business_number=data.get("number", ""),
+        customer_name=data.get("name", ""),
+        started_at=datetime.fromisoformat(data["started"]) if data.get("started") else None,
+        ai_paused=bool(data.get("paused", False)),
+        paused_position=int(data.get("paused_at", 0)),
+        messages=tuple(
+            ViewedMessage(
+                position=int(position),
+                message_id=message_id,
+                role="assistant" if role == "assistant" else "customer",
+                text=text,
+                type=kind,
+                sent_at=datetime.fromisoformat(sent_at) if sent_at else None,
+                wamid=wamid,
+            )
+            for position, message_id, role, text, kind, sent_at, wamid in data.get("messages", [])
+        ),
+    )
+
+
+def _key(kind: str, identifier: str) -> str:
+    if _PLAIN_KEY.match(identifier):
+        return f"{kind}.{identifier}"
+    return f"{kind}.sha256-{hashlib.sha256(identifier.encode()).hexdigest()}"

@@ -1,0 +1,152 @@
+"""Use case: a burst of customer messages is due → one answer, or none.
+
+`AnswerBursts` is what the burst scheduler calls: `answer` generates (no model call at all when
+a person has the conversation or the number's autopilot is off), `deliver` hands a current
+generation on (unless a person took the conversation over meanwhile), `discard` records what a
+superseded generation cost. While generating, the customer sees the read receipt and the typing
+indicator (best effort: a failure to show them never stops the answer)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Protocol
+
+from threadline.ai_responder.application.ports import AssistantModel, Replies
+from threadline.ai_responder.application.responder import Responder
+from threadline.ai_responder.application.view_ports import (
+    EARLIER_CONVERSATIONS,
+    ConversationViews,
+    history_of,
+)
+from threadline.ai_responder.domain.answers import Answer, DiscardedGeneration
+from threadline.ai_responder.domain.burst import Burst
+from threadline.ai_responder.domain.directory import Directory
+from threadline.servicekit.clock import Clock
+
+log = logging.getLogger(__name__)
+
+# How long an answer waits for the directory to be read after a start, before it answers with
+# what it has (the default assistant for numbers it does not know yet).
+DIRECTORY_PATIENCE: Final = timedelta(seconds=10)
+
+
+class TypingIndicator(Protocol):
+    async def show_typing(
+        self,
+        *,
+        request_id: str,
+        conversation_id: str,
+        phone_number_id: str,
+        wamid: str,
+        at: datetime,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What answering a burst produced: an answer, or why there is none."""
+
+    answer: Answer | None
+    why_none: str = ""
+
+
+class AnswerBursts:
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        views: ConversationViews,
+        directory: Directory,
+        models: Callable[[str], AssistantModel],
+        replies: Replies,
+        clock: Clock,
+        directory_read: Callable[[timedelta], Awaitable[bool]],
+        typing: TypingIndicator | None = None,
+    ) -> None:
+        self._responder = responder
+        self._views = views
+        self._directory = directory
+        self._models = models
+        self._replies = replies
+        self._clock = clock
+        self._directory_read = directory_read
+        self._typing = typing
+
+    async def answer(self, burst: Burst) -> Generation:
+        view = await self._views.conversation(burst.conversation_id)
+        if view is None:
+            return Generation(None, "the conversation is not in the view")
+        messages = [
+            message
+            for message_id in burst.message_ids
+            if (message := view.customer_message(message_id)) is not None
+        ]
+        if not messages:
+            return Generation(None, "none of the burst's messages is in the view")
+        if view.ai_paused:
+            return Generation(None, "a person has the conversation")
+        if not await self._directory_read(DIRECTORY_PATIENCE):
+            log.warning("answering %s before every assistant was read", view.conversation_id)
+        if not self._directory.autopilot(view.business_number):
+            return Generation(None, f"the autopilot of {view.business_number} is off")
+        assistant = self._directory.assistant_for(view.business_number)
+        await self._show_typing(burst, view.business_number, view.wamid_of(messages[-1].message_id))
+        earlier = await self._views.earlier(view, limit=EARLIER_CONVERSATIONS)
+        answer = await self._responder.answer_burst(
+            messages,
+            history=history_of(view, earlier),
+            assistant=assistant,
+            model=self._models(assistant.model),
+        )
+        return Generation(answer)
+
+    async def deliver(self, burst: Burst, generation: Generation) -> None:
+        answer = generation.answer
+        if answer is None:
+            log.info("not answering %s: %s", burst.conversation_id, generation.why_none)
+            return
+        view = await self._views.conversation(burst.conversation_id)
+        if view is not None and view.ai_paused:
+            log.info("a person took %s over while answering: not sent", burst.conversation_id)
+            await self.discard(burst, generation)
+            return
+        if answer.draft is not None:
+            await self._replies.reply_drafted(answer.draft)
+        if answer.hand_off is not None:
+            log.info("handing off %s: %s", burst.conversation_id, answer.hand_off.reason)
+            await self._replies.hand_off_requested(answer.hand_off)
+
+    async def discard(self, burst: Burst, generation: Generation) -> None:
+        producer = generation.answer.producer if generation.answer is not None else None
+        if producer is None:  # no model was paid for it
+            return
+        claim = burst.claim
+        await self._replies.generation_discarded(
+            DiscardedGeneration(
+                generation_id=(
+                    f"discarded-{burst.conversation_id}-{claim.generation if claim else 0}"
+                ),
+                conversation_id=burst.conversation_id,
+                producer=producer,
+                covered_message_ids=burst.message_ids,
+                discarded_at=self._clock(),
+            )
+        )
+
+    async def _show_typing(self, burst: Burst, business_number: str, wamid: str) -> None:
+        if self._typing is None or not wamid or not business_number:
+            return
+        claim = burst.claim
+        try:
+            await self._typing.show_typing(
+                request_id=f"typing-{burst.conversation_id}-{claim.generation if claim else 0}",
+                conversation_id=burst.conversation_id,
+                phone_number_id=business_number,
+                wamid=wamid,
+                at=self._clock(),
+            )
+        except Exception as error:
+            log.warning("could not show %s the typing indicator: %s", burst.conversation_id, error)

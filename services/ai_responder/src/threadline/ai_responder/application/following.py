@@ -1,0 +1,85 @@
+"""Use case: the session's conversation events keep the responder's view up to date, and each
+customer message the assistant answers joins its conversation's burst.
+
+A customer message the policy does not answer (stickers, reactions, system notices,
+unsupported types, stale messages) is kept in the view (the model reads it as context later)
+but starts no burst. The burst waits the reply delay of the assistant serving the number."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from threadline.ai_responder.application.answering import Generation
+from threadline.ai_responder.application.bursts import BurstScheduler
+from threadline.ai_responder.application.ports import ASSISTANT, CUSTOMER
+from threadline.ai_responder.application.responder import Responder
+from threadline.ai_responder.application.view_ports import ConversationViews, ViewedMessage
+from threadline.ai_responder.domain.customer_message import CustomerMessage
+from threadline.ai_responder.domain.directory import Directory
+
+log = logging.getLogger(__name__)
+
+
+class FollowConversations:
+    def __init__(
+        self,
+        *,
+        views: ConversationViews,
+        directory: Directory,
+        responder: Responder,
+        bursts: BurstScheduler[Generation],
+    ) -> None:
+        self._views = views
+        self._directory = directory
+        self._responder = responder
+        self._bursts = bursts
+
+    async def started(
+        self,
+        conversation_id: str,
+        *,
+        contact_id: str,
+        business_number: str,
+        customer_name: str,
+        started_at: datetime,
+    ) -> None:
+        await self._views.started(
+            conversation_id,
+            contact_id=contact_id,
+            business_number=business_number,
+            customer_name=customer_name,
+            started_at=started_at,
+        )
+
+    async def customer_wrote(self, message: CustomerMessage, *, position: int, wamid: str) -> None:
+        """Keep the message; when it is answered, add it to its burst (once kept by both, the
+        event may be acknowledged)."""
+        said = ViewedMessage(
+            position=position,
+            message_id=message.message_id,
+            role=CUSTOMER,
+            text=message.text,
+            type=message.type,
+            sent_at=message.sent_at,
+            wamid=wamid,
+        )
+        view = await self._views.said(message.conversation_id, said)
+        if why := self._responder.why_not_answered(message):
+            log.info("not answering message %s: %s", message.message_id, why)
+            return
+        assistant = self._directory.assistant_for(view.business_number)
+        await self._bursts.on_customer_message(
+            message.conversation_id, message.message_id, delay=assistant.reply_delay
+        )
+
+    async def business_wrote(
+        self, conversation_id: str, *, message_id: str, text: str, position: int
+    ) -> None:
+        """A message queued to the customer (the assistant's, an operator's, a flow's)."""
+        said = ViewedMessage(position=position, message_id=message_id, role=ASSISTANT, text=text)
+        await self._views.said(conversation_id, said)
+
+    async def ai_paused(self, conversation_id: str, *, paused: bool, position: int) -> None:
+        """A person took the conversation over (paused) or gave it back to the assistant."""
+        await self._views.paused(conversation_id, paused=paused, position=position)
