@@ -233,10 +233,16 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         content={"type": "text", "text": "Oi, Ana"},
         now=at + timedelta(minutes=1),
         in_reply_to=str(uuid4()),
-        model="gpt-4o-mini",
+        model="openai:gpt-4o-mini",
         prompt_tokens=425,
         completion_tokens=40,
         trace=TRACE,
+        cached_tokens=128,
+        latency_ms=812,
+        assistant="salão",
+        assistant_version=3,
+        cost="0.00008775",
+        covered_message_ids=("m-1", "m-2"),
     )
     talk.hold_early_status(
         wamid="wamid.out.1",
@@ -260,6 +266,19 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
     )
     talk.reach_flow_step(
         flow_id="order", step_id="size", data={"answers": {"size": "M", "qty": 2}}, completed=False
+    )
+    talk.record_discarded_generation(
+        generation_id="gen-1",
+        model="anthropic:claude-sonnet-4-5",
+        assistant="salão",
+        assistant_version=3,
+        prompt_tokens=1000,
+        completion_tokens=200,
+        cached_tokens=400,
+        cost="0.00492",
+        latency_ms=1500,
+        covered_message_ids=("m-1",),
+        trace=TRACE,
     )
     talk.hand_off(reason="asked for a person", by="ai")
     talk.resume_autopilot(by="agent")

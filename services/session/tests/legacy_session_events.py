@@ -92,6 +92,13 @@ def _queued(e: Any, out: pb.SessionEvent) -> None:
             model=e.model,
             prompt_tokens=e.prompt_tokens,
             completion_tokens=e.completion_tokens,
+            # Issue 10 item 8, in this path's style (an older event has the class defaults).
+            cached_tokens=e.cached_tokens,
+            latency_ms=e.latency_ms,
+            assistant=e.assistant,
+            assistant_version=e.assistant_version,
+            cost=e.cost,
+            covered_message_ids=e.covered_message_ids,
         )
     )
 
@@ -271,6 +278,23 @@ def _assistant_assigned(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _generation_discarded(e: Any, out: pb.SessionEvent) -> None:
+    out.assistant_generation_discarded.CopyFrom(
+        pb.AssistantGenerationDiscarded(
+            generation_id=e.generation_id,
+            model=e.model,
+            assistant=e.assistant,
+            assistant_version=e.assistant_version,
+            prompt_tokens=e.prompt_tokens,
+            completion_tokens=e.completion_tokens,
+            cached_tokens=e.cached_tokens,
+            cost=e.cost,
+            latency_ms=e.latency_ms,
+            covered_message_ids=e.covered_message_ids,
+        )
+    )
+
+
 # Keyed by `Aggregate.Event` (the event classes are made by the `@event` decorator).
 BODIES: dict[str, Body] = {
     "Contact.Registered": _registered,
@@ -300,6 +324,7 @@ BODIES: dict[str, Body] = {
     "Assistant.Registered": _assistant_registered,
     "Assistant.Configured": _assistant_configured,
     "BusinessNumber.AssistantAssigned": _assistant_assigned,
+    "Conversation.AssistantGenerationDiscarded": _generation_discarded,
 }
 
 

@@ -1,5 +1,6 @@
 """What is stored stays readable: every event keeps its topic and the fields of its state (in
-order), and a snapshot taken by an older version of the Conversation still loads."""
+order), an event stored before fields were added reads back with their defaults, and a snapshot
+taken by an older version of the Conversation still loads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
+from threadline.session.adapters.integration_events.session_events import SessionEvents
 from threadline.session.application.conversations import Conversations
 from threadline.session.domain.assistant import Assistant
 from threadline.session.domain.business_number import BusinessNumber
@@ -69,7 +71,8 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{CONVERSATION}:Conversation.OutboundMessageQueued": [
         *("timestamp", "message_id", "author", "content", "in_reply_to", "phone_number_id"),
         *("recipient_wa_id", "recipient_user_id", "queued_at", "model", "prompt_tokens"),
-        *("completion_tokens", "trace"),
+        *("completion_tokens", "trace", "cached_tokens", "latency_ms", "assistant"),
+        *("assistant_version", "cost", "covered_message_ids"),
     ],
     f"{CONVERSATION}:Conversation.EarlyStatusHeld": [
         *("timestamp", "wamid", "status", "reported_at", "pricing", "errors"),
@@ -89,6 +92,11 @@ STORED_FIELDS: dict[str, list[str]] = {
     ],
     f"{CONVERSATION}:Conversation.FlowStepReached": [
         *("timestamp", "flow_id", "step_id", "data", "completed"),
+    ],
+    f"{CONVERSATION}:Conversation.AssistantGenerationDiscarded": [
+        *("timestamp", "generation_id", "model", "assistant", "assistant_version"),
+        *("prompt_tokens", "completion_tokens", "cached_tokens", "cost", "latency_ms"),
+        *("covered_message_ids", "trace"),
     ],
     f"{CONVERSATION}:Conversation.HandedOff": ["timestamp", "reason", "by"],
     f"{CONVERSATION}:Conversation.AutopilotResumed": ["timestamp", "by"],
@@ -123,6 +131,42 @@ def test_every_event_type_stores_the_same_fields_in_the_same_order(
     }
 
     assert stored == STORED_FIELDS
+
+
+# An AI reply queued before issue 10 item 8 added its usage fields, byte for byte.
+QUEUED_BEFORE_USAGE = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-03-01T09:31:00+00:00"},'
+    b'"message_id":{"_type_":"uuid_hex","_data_":"00000000000000000000000000000005"},'
+    b'"author":"ai","content":{"type":"text","text":"Hi","payload_json":""},'
+    b'"in_reply_to":"m-1","phone_number_id":"pn-old","recipient_wa_id":"15550002222",'
+    b'"recipient_user_id":"",'
+    b'"queued_at":{"_type_":"datetime_iso","_data_":"2026-03-01T09:31:00+00:00"},'
+    b'"model":"gpt-4o-mini","prompt_tokens":425,"completion_tokens":40,"trace":""}'
+)
+
+
+def test_a_reply_queued_before_usage_was_recorded_reads_back_with_the_defaults(
+    app: Conversations,
+) -> None:
+    topic = get_topic(Conversation.OutboundMessageQueued)
+    stored = StoredEvent(CONVERSATION_ID, 2, topic, QUEUED_BEFORE_USAGE)
+
+    by_library = app.mapper.to_domain_event(stored)
+    quickly = SessionEvents(app.mapper).decode((7, str(CONVERSATION_ID), 2, topic, stored.state))
+
+    assert isinstance(by_library, Conversation.OutboundMessageQueued)
+    assert (by_library.model, by_library.prompt_tokens, by_library.completion_tokens) == (
+        "gpt-4o-mini",
+        425,
+        40,
+    )
+    assert (by_library.cached_tokens, by_library.latency_ms, by_library.cost) == (0, 0, "")
+    assert (by_library.assistant, by_library.assistant_version) == ("", 0)
+    assert by_library.covered_message_ids == ()
+    body = quickly.outbound_message_queued
+    assert (body.model, body.prompt_tokens, body.completion_tokens) == ("gpt-4o-mini", 425, 40)
+    assert (body.cached_tokens, body.latency_ms, body.cost) == (0, 0, "")
+    assert (body.assistant, body.assistant_version, list(body.covered_message_ids)) == ("", 0, [])
 
 
 # A snapshot as the Conversation of class version 1 took it (messages as dicts, their reported
@@ -192,14 +236,67 @@ def test_a_snapshot_of_class_version_1_loads_with_its_messages_as_values(
     assert talk.early_statuses == {}
 
 
-def test_a_snapshot_of_class_version_2_loads_as_it_was_taken(app: Conversations) -> None:
+# A snapshot as the Conversation of class version 2 took it (before generations were
+# discarded), byte for byte.
+VERSION_2_ID = UUID("7b2e1c0a-3d4e-4f50-9b8c-0d1e2f3a4b5c")
+VERSION_2_SNAPSHOT = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-12-01T03:26:40.252037+00:00"},'
+    b'"topic":"threadline.session.domain.conversation:Conversation","state":{'
+    b'"_created_on":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05.678901+00:00"},'
+    b'"_modified_on":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05.678901+00:00"},'
+    b'"contact_id":{"_type_":"uuid_hex","_data_":"00000000000000000000000000000001"},'
+    b'"phone_number_id":"pn-old","customer_wa_id":"15550002222","customer_user_id":"",'
+    b'"customer_name":"Bo","session_key":"whatsapp_+15550002222","channel":"whatsapp",'
+    b'"opened_by":"customer","category":"SERVICE","status":"active","ai_paused":false,'
+    b'"last_inbound_at":{"_type_":"datetime_iso","_data_":"2026-03-01T09:30:00+00:00"},'
+    b'"free_entry_until":null,'
+    b'"last_activity_at":{"_type_":"datetime_iso","_data_":"2026-03-01T09:33:00+00:00"},'
+    b'"flow":null,"messages":{"00000000-0000-0000-0000-000000000002":'
+    b'{"_type_":"session_message_state","_data_":'
+    b'{"direction":"in","wamid":"wamid.in.1","status":"received","reported":[]}}},'
+    b'"message_ids_by_wamid":{"wamid.in.1":"00000000-0000-0000-0000-000000000002"},'
+    b'"early_statuses":{},"class_version":2}}'
+)
+
+
+def test_a_snapshot_of_class_version_1_has_no_discarded_generations(app: Conversations) -> None:
+    old_snapshot_in(app)
+
+    talk = app.repository.get(CONVERSATION_ID)
+
+    assert isinstance(talk, Conversation) and talk.discarded_generations == []
+
+
+def test_a_snapshot_of_class_version_2_loads_and_records_a_discarded_generation_once(
+    app: Conversations,
+) -> None:
+    assert app.snapshots is not None
+    app.snapshots.recorder.insert_events(
+        [StoredEvent(VERSION_2_ID, 5, get_topic(Snapshot), VERSION_2_SNAPSHOT)]
+    )
+
+    talk = app.repository.get(VERSION_2_ID)
+
+    assert isinstance(talk, Conversation) and talk.version == 5
+    assert talk.discarded_generations == []
+    assert talk.messages == {
+        "00000000-0000-0000-0000-000000000002": MessageState("in", "wamid.in.1", "received")
+    }
+    assert talk.record_discarded_generation(generation_id="gen-1", cost="0.0001")
+    assert not talk.record_discarded_generation(generation_id="gen-1", cost="0.0001")
+    assert talk.discarded_generations == ["gen-1"]
+
+
+def test_a_snapshot_of_class_version_3_loads_as_it_was_taken(app: Conversations) -> None:
     old_snapshot_in(app)
     talk = app.repository.get(CONVERSATION_ID)
     assert isinstance(talk, Conversation)
+    talk.record_discarded_generation(generation_id="gen-1")
     stored = app.mapper.to_stored_event(Snapshot.take(talk))
 
     again = app.mapper.to_domain_event(stored).mutate(None)
 
-    assert json.loads(stored.state)["state"]["class_version"] == 2
+    assert json.loads(stored.state)["state"]["class_version"] == 3
     assert isinstance(again, Conversation)
     assert (again.messages, again.early_statuses) == (talk.messages, talk.early_statuses)
+    assert again.discarded_generations == ["gen-1"]

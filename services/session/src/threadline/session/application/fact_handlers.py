@@ -10,6 +10,7 @@ from uuid import UUID
 from threadline.servicekit.clock import Clock
 from threadline.session.application.contacts import find_contact, find_or_register_contact
 from threadline.session.application.facts import (
+    DiscardedGeneration,
     DispatchReport,
     DraftedReply,
     FlowStepReached,
@@ -152,8 +153,35 @@ def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
         model=fact.model,
         prompt_tokens=fact.prompt_tokens,
         completion_tokens=fact.completion_tokens,
+        cached_tokens=fact.cached_tokens,
+        latency_ms=fact.latency_ms,
+        assistant=fact.assistant,
+        assistant_version=fact.assistant_version,
+        cost=fact.cost,
+        covered_message_ids=fact.covered_message_ids,
     )
     return APPLIED
+
+
+def record_discarded_generation(
+    fact: DiscardedGeneration, unit: UnitOfWork, clock: Clock
+) -> Outcome:
+    """Kept on the conversation whatever its status (the tokens were spent); one the session
+    never opened is refused as a draft for it is."""
+    recorded = conversation(unit, fact.conversation_id).record_discarded_generation(
+        generation_id=fact.generation_id,
+        model=fact.model,
+        assistant=fact.assistant,
+        assistant_version=fact.assistant_version,
+        prompt_tokens=fact.prompt_tokens,
+        completion_tokens=fact.completion_tokens,
+        cached_tokens=fact.cached_tokens,
+        cost=fact.cost,
+        latency_ms=fact.latency_ms,
+        covered_message_ids=fact.covered_message_ids,
+        trace=fact.trace,
+    )
+    return APPLIED if recorded else Ignored(f"generation {fact.generation_id} already recorded")
 
 
 def record_dispatch(fact: DispatchReport, unit: UnitOfWork, clock: Clock) -> Outcome:
@@ -207,4 +235,5 @@ HANDLERS: dict[type[Any], Callable[[Any, UnitOfWork, Clock], Outcome]] = {
     DispatchReport: record_dispatch,
     HandOffRequest: record_hand_off,
     FlowStepReached: reach_flow_step,
+    DiscardedGeneration: record_discarded_generation,
 }

@@ -39,6 +39,11 @@ class StatusReport:
 
 @dataclass(frozen=True, slots=True)
 class DraftedReply:
+    """A reply the assistant proposes, with what producing it cost (issue 10 item 8): the
+    assistant (name, configuration version) and model, tokens as the provider counted them
+    (`prompt_tokens` includes `cached_tokens`), the model's time, the price in US dollars as a
+    plain decimal ("" when not priced), and the customer messages it answers."""
+
     draft_id: str
     conversation_id: UUID
     in_reply_to_message_id: str
@@ -47,6 +52,31 @@ class DraftedReply:
     model: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: int = 0
+    assistant: str = ""
+    assistant_version: int = 0
+    cost: str = ""
+    covered_message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardedGeneration:
+    """A reply the assistant generated and dropped unsent because the customer wrote again
+    meanwhile: recorded on the conversation for what it cost (fields as `DraftedReply`'s)."""
+
+    generation_id: str
+    conversation_id: UUID
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: int = 0
+    assistant: str = ""
+    assistant_version: int = 0
+    cost: str = ""
+    covered_message_ids: tuple[str, ...] = ()
+    trace: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,5 +132,11 @@ class OutboundRequest:
 
 
 Fact = (
-    InboundMessage | StatusReport | DraftedReply | DispatchReport | HandOffRequest | FlowStepReached
+    InboundMessage
+    | StatusReport
+    | DraftedReply
+    | DispatchReport
+    | HandOffRequest
+    | FlowStepReached
+    | DiscardedGeneration
 )

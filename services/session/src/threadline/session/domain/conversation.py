@@ -18,13 +18,19 @@ from eventsourcing.utils import register_topic
 from threadline.rules.lifecycle import ACTIVE
 from threadline.session.domain.conversation_lifecycle import ConversationLifecycle
 from threadline.session.domain.customer_messages import CustomerMessages
+from threadline.session.domain.discarded_generations import DiscardedGenerations
 from threadline.session.domain.message_delivery import MessageDelivery
 from threadline.session.domain.message_state import HeldStatus, MessageState
 from threadline.session.domain.outbound_messages import OutboundMessages
 
 
 class Conversation(
-    ConversationLifecycle, CustomerMessages, OutboundMessages, MessageDelivery, Aggregate
+    ConversationLifecycle,
+    CustomerMessages,
+    OutboundMessages,
+    MessageDelivery,
+    DiscardedGenerations,
+    Aggregate,
 ):
     """Messages in and out, their statuses, the customer service window and who answers.
 
@@ -33,8 +39,10 @@ class Conversation(
     """
 
     # Version 2: a message's state is a `MessageState`, a held status a `HeldStatus` (version
-    # 1 snapshots held dicts; `upcast_v1_v2` reads them). Events are unchanged.
-    class_version = 2
+    # 1 snapshots held dicts; `upcast_v1_v2` reads them). Version 3: the ids of the assistant's
+    # discarded generations (`upcast_v2_v3`: none in an older snapshot). Events are unchanged
+    # (new event fields have defaults instead: outbound_messages.py).
+    class_version = 3
 
     @event("Started")
     def __init__(
@@ -67,6 +75,7 @@ class Conversation(
         self.messages = {}
         self.message_ids_by_wamid = {}
         self.early_statuses = {}
+        self.discarded_generations = []
 
     # Every event of a conversation, by the part that declares it. Named here, each becomes
     # `Conversation.<Event>` (eventsourcing subclasses it from `Conversation.Event`).
@@ -84,6 +93,7 @@ class Conversation(
     MessageStatusChanged = MessageDelivery.MessageStatusChanged
     LateStatusRecorded = MessageDelivery.LateStatusRecorded
     EarlyStatusHeld = MessageDelivery.EarlyStatusHeld
+    AssistantGenerationDiscarded = DiscardedGenerations.AssistantGenerationDiscarded
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -110,6 +120,11 @@ class Conversation(
             ]
             for wamid, held in state["early_statuses"].items()
         }
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A version 2 snapshot: taken before generations were discarded, so none were."""
+        state["discarded_generations"] = []
 
 
 # Events renamed after they were first stored. History is never rewritten: a stored event keeps

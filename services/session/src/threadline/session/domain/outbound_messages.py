@@ -40,6 +40,14 @@ class OutboundMessages(ConversationState):
         prompt_tokens: int
         completion_tokens: int
         trace: str
+        # Added with issue 10 item 8, after `trace` so stored fields keep their order; the
+        # defaults are what an event stored before them reads back with.
+        cached_tokens: int = 0
+        latency_ms: int = 0
+        assistant: str = ""
+        assistant_version: int = 0
+        cost: str = ""  # USD, a plain decimal; "" when not priced
+        covered_message_ids: tuple[str, ...] = ()
 
         def apply(self, aggregate: ConversationState) -> None:
             aggregate.messages[str(self.message_id)] = MessageState.queued()
@@ -59,8 +67,16 @@ class OutboundMessages(ConversationState):
         model: str = "",
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        cached_tokens: int = 0,
+        latency_ms: int = 0,
+        assistant: str = "",
+        assistant_version: int = 0,
+        cost: str = "",
+        covered_message_ids: tuple[str, ...] = (),
     ) -> bool:
-        """Accept a message for sending; False when this message id was already queued."""
+        """Accept a message for sending; False when this message id was already queued. An AI
+        reply carries what producing it cost (`model` … `cost`) and the customer messages it
+        answers."""
         if str(message_id) in self.messages:
             return False
         self.check_outbound(
@@ -80,6 +96,12 @@ class OutboundMessages(ConversationState):
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             trace=trace,
+            cached_tokens=cached_tokens,
+            latency_ms=latency_ms,
+            assistant=assistant,
+            assistant_version=assistant_version,
+            cost=cost,
+            covered_message_ids=tuple(covered_message_ids),
         )
         return True
 

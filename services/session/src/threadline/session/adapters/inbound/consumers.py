@@ -11,7 +11,11 @@ from opentelemetry import trace
 
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Retry, Settlement
 from threadline.servicekit.telemetry import context_from_headers, inject_trace_headers
-from threadline.session.adapters.integration_events.incoming_facts import UnknownFact, decode_fact
+from threadline.session.adapters.integration_events.incoming_facts import (
+    NotRecorded,
+    UnknownFact,
+    decode_fact,
+)
 from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.application.facts import Fact
 from threadline.session.application.outcomes import Applied, Ignored, NotYet, Outcome, Rejected
@@ -36,6 +40,9 @@ class FactRecorder:
                     decode_fact(delivery.subject, delivery.data, trace=self._trace_of(delivery))
                 )
                 positions.append(index)
+            except NotRecorded as error:
+                log.debug("acknowledged without recording: %s", error)
+                settlements[index] = ACK
             except UnknownFact as error:
                 log.info("acknowledged without recording: %s", error)
                 settlements[index] = ACK

@@ -148,6 +148,26 @@ def _queued(f: Fields, out: pb.SessionEvent) -> None:
     body.model = f.get("model", "")
     body.prompt_tokens = f.get("prompt_tokens", 0)
     body.completion_tokens = f.get("completion_tokens", 0)
+    body.cached_tokens = f.get("cached_tokens", 0)
+    body.latency_ms = f.get("latency_ms", 0)
+    body.assistant = f.get("assistant", "")
+    body.assistant_version = f.get("assistant_version", 0)
+    body.cost = f.get("cost", "")
+    body.covered_message_ids.extend(f.get("covered_message_ids", ()))
+
+
+def _generation_discarded(f: Fields, out: pb.SessionEvent) -> None:
+    body = out.assistant_generation_discarded
+    body.generation_id = f.get("generation_id", "")
+    body.model = f.get("model", "")
+    body.assistant = f.get("assistant", "")
+    body.assistant_version = f.get("assistant_version", 0)
+    body.prompt_tokens = f.get("prompt_tokens", 0)
+    body.completion_tokens = f.get("completion_tokens", 0)
+    body.cached_tokens = f.get("cached_tokens", 0)
+    body.cost = f.get("cost", "")
+    body.latency_ms = f.get("latency_ms", 0)
+    body.covered_message_ids.extend(f.get("covered_message_ids", ()))
 
 
 def _dispatched(f: Fields, out: pb.SessionEvent) -> None:
@@ -281,5 +301,6 @@ BODIES: dict[str, Body] = {
     "Conversation.AutopilotResumed": _conversation_status("active", ai_paused=False),
     "Conversation.AutoResolved": _conversation_status(""),
     "Conversation.FlowStepReached": _flow,
+    "Conversation.AssistantGenerationDiscarded": _generation_discarded,
     **ASSISTANT_BODIES,
 }

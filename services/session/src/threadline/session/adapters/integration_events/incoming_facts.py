@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeGuard
 from uuid import UUID
 
@@ -14,14 +16,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2, outbound_pb2
 from threadline.messaging.topology import (
     FLOW_STEP_REACHED,
+    GENERATION_DISCARDED,
     HAND_OFF_REQUESTED,
     INBOUND_MESSAGE_RECEIVED,
     MESSAGE_DISPATCH_FAILED,
     MESSAGE_DISPATCHED,
     MESSAGE_STATUS_REPORTED,
     REPLY_DRAFTED,
+    TYPING_INDICATOR_REQUESTED,
 )
 from threadline.session.application.facts import (
+    DiscardedGeneration,
     DispatchReport,
     DraftedReply,
     Fact,
@@ -31,9 +36,16 @@ from threadline.session.application.facts import (
     StatusReport,
 )
 
+log = logging.getLogger(__name__)
+
 
 class UnknownFact(ValueError):
     """A subject this service does not record (logged and acknowledged by the caller)."""
+
+
+class NotRecorded(UnknownFact):
+    """A fact on a stream the session follows that is for another service (acknowledged
+    quietly): the typing indicator the AI responder asks outbound for is ephemeral."""
 
 
 def moment(stamp: Timestamp) -> datetime:
@@ -151,7 +163,51 @@ def _draft(data: bytes, trace: str) -> Fact:
         model=fact.model,
         prompt_tokens=fact.prompt_tokens,
         completion_tokens=fact.completion_tokens,
+        cached_tokens=fact.cached_tokens,
+        latency_ms=fact.latency_ms,
+        assistant=fact.assistant,
+        assistant_version=fact.assistant_version,
+        cost=cost(fact.cost, fact.draft_id),
+        covered_message_ids=tuple(fact.covered_message_ids),
     )
+
+
+def _discarded(data: bytes, trace: str) -> Fact:
+    fact = ai_pb2.GenerationDiscarded.FromString(data)
+    return DiscardedGeneration(
+        generation_id=fact.generation_id,
+        conversation_id=UUID(fact.conversation_id),
+        model=fact.model,
+        prompt_tokens=fact.prompt_tokens,
+        completion_tokens=fact.completion_tokens,
+        cached_tokens=fact.cached_tokens,
+        latency_ms=fact.latency_ms,
+        assistant=fact.assistant,
+        assistant_version=fact.assistant_version,
+        cost=cost(fact.cost, fact.generation_id),
+        covered_message_ids=tuple(fact.covered_message_ids),
+        trace=trace,
+    )
+
+
+def cost(text: str, about: str) -> str:
+    """A price as the session keeps it: the plain decimal the AI responder sent ("0.00049"),
+    or "" (not priced). One that is no finite amount of 0 or more is kept as "" and logged:
+    the reply still counts, priced by analytics' rates instead."""
+    if not text:
+        return ""
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0:
+        log.warning("%s: cost %r is no amount; recorded as not priced", about, text[:40])
+        return ""
+    return text
+
+
+def _not_recorded(data: bytes, trace: str) -> Fact:
+    raise NotRecorded("TypingIndicatorRequested is for outbound; the session does not record it")
 
 
 def _dispatched(data: bytes, trace: str) -> Fact:
@@ -207,6 +263,8 @@ DECODERS: dict[str, Callable[[bytes, str], Fact]] = {
         (INBOUND_MESSAGE_RECEIVED, _inbound),
         (MESSAGE_STATUS_REPORTED, _status),
         (REPLY_DRAFTED, _draft),
+        (GENERATION_DISCARDED, _discarded),
+        (TYPING_INDICATOR_REQUESTED, _not_recorded),
         (MESSAGE_DISPATCHED, _dispatched),
         (MESSAGE_DISPATCH_FAILED, _dispatch_failed),
     )
