@@ -96,6 +96,8 @@ async def platform(
         "THREADLINE_SESSION_GRPC_PORT": "0",
         "THREADLINE_ANALYTICS_GRPC_PORT": "0",
         "THREADLINE_GATEWAY_PORT": "0",
+        # Short: most tests send a message and wait for its reply (tests of bursts set more).
+        "THREADLINE_AI_REPLY_DELAY_SECONDS": "0.05",
         **{
             f"THREADLINE_{name}_OPS_PORT": "0"
             for name in ("INGEST", "SESSION", "AI", "OUTBOUND", "ANALYTICS")
@@ -117,8 +119,6 @@ async def platform(
         stack.push_async_callback(sandbox.stop)
         env["THREADLINE_GRAPH_API_BASE_URL"] = sandbox.url
         session = await start_session(SessionConfig.from_env(env), stack)
-        env["THREADLINE_AI_SESSION_GRPC_ADDRESS"] = f"127.0.0.1:{session.grpc_port}"
-        env["THREADLINE_AI_SESSION_TOKEN"] = api_token
         await start_ai_responder(AiResponderConfig.from_env(env), stack, model=assistant_model)
         await start_outbound(OutboundConfig.from_env(env), stack)
         analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)

@@ -94,10 +94,6 @@ def environment(state: DevState) -> dict[str, str]:
         "THREADLINE_GATEWAY_PORT": str(state.ports.gateway),
         "THREADLINE_SESSION_GRPC_ADDRESS": f"127.0.0.1:{state.ports.session_grpc}",
         "THREADLINE_ANALYTICS_GRPC_ADDRESS": f"127.0.0.1:{state.ports.analytics_grpc}",
-        # The assistant reads the conversation's history (and the customer's earlier
-        # conversations) from the session's EventLog with the dev token.
-        "THREADLINE_AI_SESSION_GRPC_ADDRESS": f"127.0.0.1:{state.ports.session_grpc}",
-        "THREADLINE_AI_SESSION_TOKEN": state.secrets.api_token,
         "THREADLINE_SANDBOX_PORT": str(state.ports.sandbox),
         "THREADLINE_GRAPH_API_BASE_URL": state.sandbox_url,
         "THREADLINE_WEBHOOK_URL": state.webhook_url,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -75,6 +76,9 @@ class BurstScheduler(Generic[G]):
         self.owner = owner or f"ai-responder-{uuid.uuid4().hex[:12]}"
         self._working: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, datetime] = {}  # conversation id -> when to look at its burst
+        # The context (trace) of each conversation's latest message heard here: its answer is
+        # generated in it, so the reply continues the customer message's trace.
+        self._contexts: dict[str, contextvars.Context] = {}
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -93,6 +97,7 @@ class BurstScheduler(Generic[G]):
             max_wait=max(self._max_wait, delay),
         )
         if stored.burst.due_at is not None:
+            self._contexts[conversation_id] = contextvars.copy_context()
             self._arm(conversation_id, stored.burst.due_at)
         return stored.burst
 
@@ -145,7 +150,11 @@ class BurstScheduler(Generic[G]):
         claimed = await self._store.claim(stored, self.owner, self._clock())
         if claimed is None:  # another responder, or a new message, was first
             return False
-        task = asyncio.create_task(self._work(claimed), name=f"burst {stored.key}")
+        task = asyncio.create_task(
+            self._work(claimed),
+            name=f"burst {stored.key}",
+            context=self._contexts.pop(stored.key, None),
+        )
         self._working[stored.key] = task
         task.add_done_callback(self._forget(stored.key))
         return True
@@ -193,6 +202,7 @@ class BurstScheduler(Generic[G]):
                 self._arm(key, now + timedelta(seconds=1))
                 continue
             if stored is None or not stored.burst.pending:
+                self._contexts.pop(key, None)
                 continue
             burst = stored.burst
             if not burst.is_due(now, self._lease):
