@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from threadline.ai_responder.application.ports import AssistantModel
+from threadline.ai_responder.bootstrap import RunningAiResponder
 from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.analytics.bootstrap import bootstrap as start_analytics
@@ -43,6 +44,7 @@ class Platform:
     sandbox: Sandbox
     analytics: analytics_pb2_grpc.ConversationQueriesAsyncStub
     session_grpc_port: int
+    ai_responder: RunningAiResponder
 
     @property
     def auth(self) -> tuple[tuple[str, str]]:
@@ -119,7 +121,9 @@ async def platform(
         stack.push_async_callback(sandbox.stop)
         env["THREADLINE_GRAPH_API_BASE_URL"] = sandbox.url
         session = await start_session(SessionConfig.from_env(env), stack)
-        await start_ai_responder(AiResponderConfig.from_env(env), stack, model=assistant_model)
+        ai_responder = await start_ai_responder(
+            AiResponderConfig.from_env(env), stack, model=assistant_model
+        )
         await start_outbound(OutboundConfig.from_env(env), stack)
         analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{analytics.grpc_port}")
@@ -131,4 +135,5 @@ async def platform(
             sandbox=sandbox,
             analytics=analytics_pb2_grpc.ConversationQueriesStub(channel),
             session_grpc_port=session.grpc_port,
+            ai_responder=ai_responder,
         )
