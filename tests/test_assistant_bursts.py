@@ -12,13 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from tests.conftest import PHONE_NUMBER_ID, Platform
-from tests.test_end_to_end import customer_number, customer_writes
+from tests.test_end_to_end import conversation_of, customer_number, customer_writes
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.cli.assistants import apply_assistant
 from threadline.cli.endpoints import SessionEndpoint
+from threadline.contracts.analytics.v1 import analytics_pb2 as analytics_pb
+from threadline.contracts.session.v1 import session_pb2 as session_pb
+from threadline.contracts.session.v1 import session_pb2_grpc as session_grpc
 from threadline.testing import eventually
 from threadline.testing.model_servers import OpenAIServer, ToolCallAnswer
 
@@ -28,7 +32,7 @@ model: openai:gpt-4.1-mini
 system_prompt: |
   You are the assistant of Lina's Hair Salon. Be brief and friendly.
 language: en
-reply_delay_seconds: 1.5
+reply_delay_seconds: {delay}
 business_numbers: ["{number}"]
 """
 CHOICE = {
@@ -49,9 +53,9 @@ def assistant_model(
     yield None
 
 
-async def apply_salon(platform: Platform, tmp_path: Path) -> None:
+async def apply_salon(platform: Platform, tmp_path: Path, *, delay: float = 1.5) -> None:
     path = tmp_path / "salon.yaml"
-    path.write_text(SALON.format(number=PHONE_NUMBER_ID), encoding="utf-8")
+    path.write_text(SALON.format(number=PHONE_NUMBER_ID, delay=delay), encoding="utf-8")
     endpoint = SessionEndpoint(f"127.0.0.1:{platform.session_grpc_port}", platform.api_token)
     assert await asyncio.to_thread(apply_assistant, endpoint, path) == 0
     directory = platform.ai_responder.directory
@@ -87,3 +91,72 @@ async def test_three_quick_messages_get_one_reply_in_the_models_format_after_typ
     turns = [(m["role"], m["content"]) for m in asked.body["messages"][1:]]
     assert turns == [("user", "hi!"), ("user", "can I book a haircut"), ("user", "on Tuesday?")]
     assert json.dumps(asked.body["tools"]).count('"name": "reply"') == 1
+
+
+def session_commands(platform: Platform) -> tuple[Any, grpc.aio.Channel]:
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{platform.session_grpc_port}")
+    return session_grpc.SessionCommandsStub(channel), channel
+
+
+async def test_with_the_autopilot_off_the_model_is_never_called(
+    platform: Platform, model_server: OpenAIServer, tmp_path: Path
+) -> None:
+    await apply_salon(platform, tmp_path, delay=0.1)  # a model that would answer
+    model_server.script(ToolCallAnswer("reply", {"kind": "text", "text": "Hello!"}))
+    commands, channel = session_commands(platform)
+    async with channel:
+        await commands.SetAutopilot(
+            session_pb.SetAutopilotRequest(phone_number_id=PHONE_NUMBER_ID, enabled=False),
+            metadata=platform.auth,
+        )
+    directory = platform.ai_responder.directory
+    await eventually(lambda: not directory.autopilot(PHONE_NUMBER_ID))
+    wa_id = customer_number()
+
+    await customer_writes(platform, wa_id, "hello, anyone there?")
+
+    await eventually(lambda: conversation_recorded(platform, wa_id))
+    await asyncio.sleep(1.0)  # many times the reply delay the test platform runs with
+    assert model_server.requests == []
+    assert platform.sandbox.outbox.messages(to=wa_id) == []
+
+
+async def test_a_conversation_a_person_took_over_never_calls_the_model(
+    platform: Platform, model_server: OpenAIServer, tmp_path: Path
+) -> None:
+    await apply_salon(platform, tmp_path, delay=0.1)
+    model_server.script(ToolCallAnswer("reply", {"kind": "text", "text": "Hello!"}))
+    wa_id = customer_number()
+    await customer_writes(platform, wa_id, "hello")
+    await eventually(lambda: len(platform.sandbox.outbox.messages(to=wa_id)) == 1, timeout=20)
+    conversation = await conversation_of(platform, wa_id)
+    commands, channel = session_commands(platform)
+    async with channel:
+        await commands.HandOff(
+            session_pb.HandOffRequest(
+                conversation_id=conversation.conversation.id, reason="the owner answers"
+            ),
+            metadata=platform.auth,
+        )
+    views = platform.ai_responder.views
+
+    async def paused() -> bool:
+        view = await views.conversation(conversation.conversation.id)
+        return view is not None and view.ai_paused
+
+    await eventually(paused)
+
+    await customer_writes(platform, wa_id, "are you a person now?")
+
+    await eventually(lambda: conversation_recorded(platform, wa_id, messages=3))
+    await asyncio.sleep(1.0)
+    assert len(model_server.requests) == 1  # the first message's answer only
+    assert len(platform.sandbox.outbox.messages(to=wa_id)) == 1
+
+
+async def conversation_recorded(platform: Platform, wa_id: str, *, messages: int = 1) -> bool:
+    """The analytics read model holds the conversation with at least `messages` messages."""
+    listed = await platform.analytics.ListConversations(
+        analytics_pb.ListConversationsRequest(customer_phone=wa_id), metadata=platform.auth
+    )
+    return bool(listed.conversations) and listed.conversations[0].message_count >= messages
