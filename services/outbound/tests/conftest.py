@@ -24,15 +24,19 @@ class ReceivedRequest:
 class CloudApiStub:
     """Answers `POST /{version}/{phone_number_id}/messages` like the Cloud API and records it.
 
-    Every request is accepted with a fresh wamid, unless failures were scripted: those queued
-    with `fail_next` answer the next requests, one each; `fail_always` answers all the rest.
+    Every send is accepted with a fresh wamid and every read receipt (`"status": "read"`) with
+    `{"success": true}`, unless failures were scripted: those queued with `fail_next` answer the
+    next requests, one each (as do answers queued with `answer_next`); `fail_always` answers all
+    the rest.
     """
 
     def __init__(self) -> None:
         self.requests: list[ReceivedRequest] = []
         self.accepted: list[str] = []  # the wamids answered
-        self.delay = 0.0  # seconds each answer takes, so concurrent requests overlap
+        self.delay = 0.0  # seconds each send's answer takes, so concurrent requests overlap
+        self.read_receipt_delay = 0.0  # seconds each read receipt's answer takes
         self.most_in_flight = 0
+        self.read_receipts_in_flight = 0
         self._in_flight = 0
         self.url = ""
         self._next: deque[web.Response] = deque()
@@ -41,6 +45,9 @@ class CloudApiStub:
 
     def fail_next(self, status: int, code: int, message: str, details: str = "") -> None:
         self._next.append(_graph_error(status, code, message, details))
+
+    def answer_next(self, status: int, body: dict[str, Any]) -> None:
+        self._next.append(web.json_response(body, status=status))
 
     def fail_always(self, status: int, code: int, message: str) -> None:
         self._always = (status, code, message)
@@ -59,28 +66,44 @@ class CloudApiStub:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def sends(self) -> list[ReceivedRequest]:
+        return [r for r in self.requests if not _is_read_receipt(r.body)]
+
+    def read_receipts(self) -> list[ReceivedRequest]:
+        return [r for r in self.requests if _is_read_receipt(r.body)]
+
     async def _messages(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if _is_read_receipt(body):
+            self.read_receipts_in_flight += 1
+            try:
+                await asyncio.sleep(self.read_receipt_delay)
+                return self._answer(request, body)
+            finally:
+                self.read_receipts_in_flight -= 1
         self._in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self._in_flight)
         try:
             await asyncio.sleep(self.delay)
-            return await self._answer(request)
+            return self._answer(request, body)
         finally:
             self._in_flight -= 1
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    def _answer(self, request: web.Request, body: dict[str, Any]) -> web.Response:
         self.requests.append(
             ReceivedRequest(
                 path=request.path,
                 authorization=request.headers.get("Authorization", ""),
                 traceparent=request.headers.get("traceparent", ""),
-                body=await request.json(),
+                body=body,
             )
         )
         if self._next:
             return self._next.popleft()
         if self._always is not None:
             return _graph_error(*self._always)
+        if _is_read_receipt(body):
+            return web.json_response({"success": True})
         self.accepted.append(f"wamid.{uuid.uuid4().hex}")
         return web.json_response(
             {
@@ -89,6 +112,10 @@ class CloudApiStub:
                 "messages": [{"id": self.accepted[-1]}],
             }
         )
+
+
+def _is_read_receipt(body: dict[str, Any]) -> bool:
+    return "status" in body
 
 
 def _graph_error(status: int, code: int, message: str, details: str = "") -> web.Response:

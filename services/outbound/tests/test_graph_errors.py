@@ -95,6 +95,7 @@ def test_network_failure_is_retryable() -> None:
 
 
 def test_accepted_answer_without_wamid_is_never_retried() -> None:
-    failure = unexpected_answer(200, '{"messages": []}').failure
+    failure = unexpected_answer(200, '{"messages": []}', expected="messages[0].id").failure
 
     assert not failure.retryable
+    assert failure.message == 'HTTP 200 without messages[0].id: {"messages": []}'

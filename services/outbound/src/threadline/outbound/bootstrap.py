@@ -1,4 +1,4 @@
-"""The one place that builds the outbound service: connections, adapters, use case, consumer."""
+"""The one place that builds the outbound service: connections, adapters, use cases, consumers."""
 
 from __future__ import annotations
 
@@ -9,18 +9,26 @@ from dataclasses import dataclass
 
 import aiohttp
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
-from threadline.messaging.topology import OUTBOUND_DISPATCH, Topology, ensure_streams
+from threadline.messaging.topology import (
+    OUTBOUND_DISPATCH,
+    OUTBOUND_TYPING,
+    Topology,
+    ensure_streams,
+)
 from threadline.outbound.adapters.inbound.consumer import DispatchHandler
+from threadline.outbound.adapters.inbound.typing_indicators import typing_handler
 from threadline.outbound.adapters.outbound.graph_api import HttpGraphApi
 from threadline.outbound.adapters.outbound.publisher import JetStreamAnnouncements
 from threadline.outbound.adapters.outbound.sent_ledger import KeyValueSentLedger
 from threadline.outbound.application.dispatcher import MessageDispatcher
 from threadline.outbound.application.ports import GraphApi, SentLedger
+from threadline.outbound.application.typing_indicators import TypingIndicators
 from threadline.outbound.config import OutboundConfig
 from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
@@ -32,6 +40,12 @@ SERVICE = "outbound"
 GRAPH_API_TIMEOUT = 20.0  # seconds for one send, connection included
 MAX_DELIVER = 5
 BACKOFF = (1.0, 5.0, 15.0, 60.0)  # a throughput or pair rate limit needs seconds, not ms
+# A typing indicator is worth something for 25 s (`SHOWN_FOR`): its own client, so it never
+# takes a connection a send is waiting for, a shorter timeout, a few calls at once, and retries
+# within those seconds (a later one is dropped as stale anyway).
+TYPING_TIMEOUT = 10.0
+TYPING_CONCURRENCY = 8
+TYPING_BACKOFF = (0.5, 2.0, 5.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class RunningOutbound:
     graph_api: GraphApi
     sent_ledger: SentLedger
     consumer: Background
+    typing_consumer: Background
     ops: OpsServer
 
 
@@ -56,12 +71,13 @@ async def bootstrap(
     clock: Clock = utc_now,
     max_deliver: int = MAX_DELIVER,
     backoff: Sequence[float] = BACKOFF,
+    typing_backoff: Sequence[float] = TYPING_BACKOFF,
 ) -> RunningOutbound:
     """Connect, build and start everything, registering each stop on `stack`.
 
     The ports a test may swap: `bus` (where results and dead letters are published; JetStream
-    by default), `graph_api` (HTTP to `config.graph_api_base_url` by default), `sent_ledger`
-    (the KeyValue bucket by default) and `clock`."""
+    by default), `graph_api` (HTTP to `config.graph_api_base_url` by default; a swapped one
+    serves both consumers), `sent_ledger` (the KeyValue bucket by default) and `clock`."""
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
     js = client.jetstream()
@@ -72,8 +88,16 @@ async def bootstrap(
         ledger = await KeyValueSentLedger.open(js, namespace=config.nats_namespace)
         checks["sent_ledger"] = ledger.check()
         sent_ledger = ledger
+    typing_graph_api: GraphApi
     if graph_api is None:
-        graph_api = _http_graph_api(config, stack)
+        graph_api = _http_graph_api(
+            config, stack, timeout=GRAPH_API_TIMEOUT, connections=config.concurrency
+        )
+        typing_graph_api = _http_graph_api(
+            config, stack, timeout=TYPING_TIMEOUT, connections=TYPING_CONCURRENCY
+        )
+    else:
+        typing_graph_api = graph_api
     bus = bus if bus is not None else JetStreamBus(js)
     dispatcher = MessageDispatcher(
         graph=graph_api,
@@ -109,6 +133,16 @@ async def bootstrap(
         stack, durable.name, loop.run, stop=loop.stop, grace=GRAPH_API_TIMEOUT + 5
     )
     checks["consumer"] = consumer.check()
+    typing_consumer = _start_typing_consumer(
+        js,
+        stack,
+        topology=topology,
+        bus=bus,
+        indicators=TypingIndicators(graph=typing_graph_api, clock=clock),
+        max_deliver=max_deliver,
+        backoff=typing_backoff,
+    )
+    checks["typing_consumer"] = typing_consumer.check()
 
     ops = OpsServer(host=config.host, port=config.ops_port, checks=checks)
     await ops.start()
@@ -125,14 +159,50 @@ async def bootstrap(
         graph_api=graph_api,
         sent_ledger=sent_ledger,
         consumer=consumer,
+        typing_consumer=typing_consumer,
         ops=ops,
     )
 
 
-def _http_graph_api(config: OutboundConfig, stack: AsyncExitStack) -> HttpGraphApi:
+def _start_typing_consumer(
+    js: JetStreamContext,
+    stack: AsyncExitStack,
+    *,
+    topology: Topology,
+    bus: EventBus,
+    indicators: TypingIndicators,
+    max_deliver: int,
+    backoff: Sequence[float],
+) -> Background:
+    """The consumer of `OUTBOUND_TYPING`, beside (never in the way of) the dispatch consumer."""
+    durable = OUTBOUND_TYPING
+    settings = ConsumerSettings.of(
+        topology,
+        durable,
+        batch_size=TYPING_CONCURRENCY * 2,
+        max_deliver=max_deliver,
+        backoff=backoff,
+        ack_wait=TYPING_TIMEOUT * 3,
+    )
+    loop = ConsumerLoop(
+        js,
+        dead_letters=bus,
+        topology=topology,
+        service=SERVICE,
+        settings=settings,
+        handler=typing_handler(indicators, concurrency=TYPING_CONCURRENCY),
+    )
+    return run_in_background(
+        stack, durable.name, loop.run, stop=loop.stop, grace=TYPING_TIMEOUT + 5
+    )
+
+
+def _http_graph_api(
+    config: OutboundConfig, stack: AsyncExitStack, *, timeout: float, connections: int
+) -> HttpGraphApi:
     http = aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=GRAPH_API_TIMEOUT),
-        connector=aiohttp.TCPConnector(limit=config.concurrency),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        connector=aiohttp.TCPConnector(limit=connections),
     )
     stack.push_async_callback(http.close)
     return HttpGraphApi(

@@ -1,21 +1,23 @@
 """The one place mapping outbound's types to and from integration events (protobuf): the queued
-message it consumes (a session event), the results it publishes (`MessageDispatched`,
+message it consumes (a session event), the typing indicator the assistant asks for
+(`TypingIndicatorRequested`), the results it publishes (`MessageDispatched`,
 `MessageDispatchFailed`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from threadline.contracts.events.v1 import common_pb2, outbound_pb2, session_pb2
+from threadline.contracts.events.v1 import ai_pb2, common_pb2, outbound_pb2, session_pb2
 from threadline.outbound.domain.failure import WhatsAppFailure
 from threadline.outbound.domain.outbound_message import MessageContent, OutboundMessage, Recipient
+from threadline.outbound.domain.typing_indicator import TypingIndicatorRequest
 
 
 class Undecodable(ValueError):
-    """The payload is not a `SessionEvent` carrying an `outbound_message_queued`."""
+    """The payload is not the event it should be, or lacks what outbound needs of it."""
 
 
 def queued_message(data: bytes) -> OutboundMessage:
@@ -41,6 +43,30 @@ def queued_message(data: bytes) -> OutboundMessage:
         ),
         author=queued.author,
         in_reply_to_message_id=queued.in_reply_to_message_id,
+    )
+
+
+def typing_indicator_requested(data: bytes) -> TypingIndicatorRequest:
+    """The request a `TypingIndicatorRequested` payload carries."""
+    try:
+        event = ai_pb2.TypingIndicatorRequested.FromString(data)
+    except DecodeError as error:
+        raise Undecodable(f"not a TypingIndicatorRequested: {error}") from None
+    missing = [
+        name for name in ("request_id", "phone_number_id", "wamid") if not getattr(event, name)
+    ]
+    if not event.HasField("requested_at"):
+        missing.append("requested_at")
+    if missing:
+        raise Undecodable(
+            f"TypingIndicatorRequested {event.request_id!r} lacks {', '.join(missing)}"
+        )
+    return TypingIndicatorRequest(
+        request_id=event.request_id,
+        conversation_id=event.conversation_id,
+        phone_number_id=event.phone_number_id,
+        wamid=event.wamid,
+        requested_at=event.requested_at.ToDatetime(tzinfo=UTC),
     )
 
 

@@ -1,2 +1,2 @@
-"""Outbound's use case: dispatch one queued message, through ports (Graph API, sent ledger,
-announcements)."""
+"""Outbound's use cases, through ports: dispatch one queued message (Graph API, sent ledger,
+announcements), and show one typing indicator (Graph API)."""

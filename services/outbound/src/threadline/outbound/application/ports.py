@@ -1,4 +1,5 @@
-"""What dispatching needs from outside: the Graph API, the sent ledger, a place for results."""
+"""What outbound's use cases need from outside: the Graph API, the sent ledger, a place for
+results."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ class GraphApiError(Exception):
 class GraphApi(Protocol):
     async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
         """Post `body` as `phone_number_id`; the wamid, or `GraphApiError`."""
+        ...
+
+    async def mark_read(self, phone_number_id: str, body: Mapping[str, Any]) -> None:
+        """Post a read receipt `body` (which may also show the typing indicator) as
+        `phone_number_id`; returns when WhatsApp answered `success`, else `GraphApiError`."""
         ...
 
 

@@ -1,7 +1,8 @@
-"""The Cloud API request body for one message (`POST /{version}/{phone-number-id}/messages`).
+"""The Cloud API request bodies (`POST /{version}/{phone-number-id}/messages`): one message, and
+a read receipt with the typing indicator.
 
-The body is `{"messaging_product": "whatsapp", "recipient_type": "individual", "to": <wa_id>,
-"type": <type>, <type>: <object>}`, as in the `sendMessage` examples of Meta's OpenAPI
+A message's body is `{"messaging_product": "whatsapp", "recipient_type": "individual", "to":
+<wa_id>, "type": <type>, <type>: <object>}`, as in the `sendMessage` examples of Meta's OpenAPI
 description. A text message without its own object becomes `{"body": text, "preview_url":
 false}`; every other type carries `payload_json` as its object (`contacts` is a list).
 
@@ -25,6 +26,7 @@ import json
 from typing import Any
 
 from threadline.outbound.domain.outbound_message import OutboundMessage
+from threadline.outbound.domain.typing_indicator import TypingIndicatorRequest
 
 _LIST_TYPES = frozenset({"contacts"})
 
@@ -44,6 +46,18 @@ def request_body(message: OutboundMessage) -> dict[str, Any]:
         **_address(message),
         "type": kind,
         kind: _type_object(message),
+    }
+
+
+def typing_indicator_body(request: TypingIndicatorRequest) -> dict[str, Any]:
+    """Marks the customer's message read and shows "typing…", as in the "Send typing indicator
+    and read receipt" example of Meta's OpenAPI description (the answer is `{"success": true}`).
+    """
+    return {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": request.wamid,
+        "typing_indicator": {"type": "text"},
     }
 
 

@@ -1,4 +1,5 @@
-"""The `GraphApi` port over HTTP (send one Cloud API message, get its wamid), and a fake."""
+"""The `GraphApi` port over HTTP (send one Cloud API message and get its wamid; mark a customer's
+message read), and a fake."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ class HttpGraphApi:
         self._authorization = f"Bearer {access_token}"
 
     async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
+        status, parsed, text = await self._post(phone_number_id, body, request="send")
+        return _wamid(status, parsed, text)
+
+    async def mark_read(self, phone_number_id: str, body: Mapping[str, Any]) -> None:
+        status, parsed, text = await self._post(phone_number_id, body, request="read_receipt")
+        if not (isinstance(parsed, Mapping) and parsed.get("success") is True):
+            raise unexpected_answer(status, text, expected='{"success": true}')
+
+    async def _post(
+        self, phone_number_id: str, body: Mapping[str, Any], *, request: str
+    ) -> tuple[int, Any, str]:
+        """The status and the (parsed, raw) answer of a 2xx; `GraphApiError` for anything else.
+        `request` names the kind of call in the latency histogram."""
         url = f"{self._root}/{quote(phone_number_id, safe='')}/messages"
         headers = {"Authorization": self._authorization}
         inject_trace_headers(headers)  # lets the sandbox continue the trace
@@ -47,11 +61,11 @@ class HttpGraphApi:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise network_error(error) from error
         finally:
-            prometheus.GRAPH_API_SECONDS.observe(time.perf_counter() - started)
+            prometheus.GRAPH_API_SECONDS.labels(request).observe(time.perf_counter() - started)
         parsed = _json(text)
         if not 200 <= status < 300:
             raise error_from_response(status, parsed, text)
-        return _wamid(status, parsed, text)
+        return status, parsed, text
 
 
 def _json(text: str) -> Any:
@@ -65,18 +79,21 @@ def _wamid(status: int, parsed: Any, text: str) -> str:
     try:
         wamid = parsed["messages"][0]["id"]
     except (KeyError, IndexError, TypeError):
-        raise unexpected_answer(status, text) from None
+        raise unexpected_answer(status, text, expected="messages[0].id") from None
     if not isinstance(wamid, str) or not wamid:
-        raise unexpected_answer(status, text)
+        raise unexpected_answer(status, text, expected="messages[0].id")
     return wamid
 
 
 @dataclass
 class ScriptedGraphApi:
-    """A `GraphApi` for unit tests: answers from `script` in order (a wamid or an error)."""
+    """A `GraphApi` for unit tests: sends answer from `script` in order (a wamid or an error),
+    read receipts from `receipt_script` (None: accepted, or an error)."""
 
     script: list[str | GraphApiError] = field(default_factory=list)
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    receipt_script: list[GraphApiError | None] = field(default_factory=list)
+    marked_read: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
         self.sent.append((phone_number_id, dict(body)))
@@ -84,3 +101,9 @@ class ScriptedGraphApi:
         if isinstance(answer, GraphApiError):
             raise answer
         return answer
+
+    async def mark_read(self, phone_number_id: str, body: Mapping[str, Any]) -> None:
+        self.marked_read.append((phone_number_id, dict(body)))
+        answer = self.receipt_script.pop(0) if self.receipt_script else None
+        if answer is not None:
+            raise answer

@@ -75,12 +75,13 @@ def network_error(error: BaseException) -> GraphApiError:
     return GraphApiError(failure)
 
 
-def unexpected_answer(status: int, text: str) -> GraphApiError:
-    """A 2xx without `messages[0].id`: Meta may have accepted it, so never send it again."""
+def unexpected_answer(status: int, text: str, *, expected: str) -> GraphApiError:
+    """A 2xx without what it should hold (`expected`): Meta may have accepted the request, so
+    never send it again."""
     failure = WhatsAppFailure(
         code=NO_CODE,
         title="Unexpected Graph API answer",
-        message=f"HTTP {status} without messages[0].id: {text[:300]}",
+        message=f"HTTP {status} without {expected}: {text[:300]}",
         retryable=False,
     )
     return GraphApiError(failure, http_status=status)

@@ -11,20 +11,37 @@ from threadline.outbound.application.dispatcher import (
     Sent,
     WillRetry,
 )
+from threadline.outbound.application.typing_indicators import NotShown, TooLate, TypingResult
 
 DISPATCHES = Counter(
     "threadline_outbound_dispatches_total",
     "Queued messages handled, by result (sent, already_sent, refused, will_retry, gave_up).",
     ["result"],
 )
+TYPING_INDICATORS = Counter(
+    "threadline_outbound_typing_indicators_total",
+    "Typing indicators handled, by result: sent, stale (too old to show: not sent), failed "
+    "(the Graph API did not take it; a retried one counts each time).",
+    ["result"],
+)
 GRAPH_API_SECONDS = Histogram(
     "threadline_outbound_graph_api_seconds",
-    "Time taken by one Graph API send request.",
+    "Time taken by one Graph API request, by request (send, read_receipt).",
+    ["request"],
 )
 
 
 def count_dispatch(result: DispatchResult) -> None:
     DISPATCHES.labels(_label(result)).inc()
+
+
+def count_typing_indicator(result: TypingResult) -> None:
+    if isinstance(result, NotShown):
+        TYPING_INDICATORS.labels("failed").inc()
+    elif isinstance(result, TooLate):
+        TYPING_INDICATORS.labels("stale").inc()
+    else:
+        TYPING_INDICATORS.labels("sent").inc()
 
 
 def _label(result: DispatchResult) -> str:
