@@ -1,10 +1,11 @@
 """The exact agreements a chaos run must end with, each a row of the summary table.
 
-Expected reply count: the offline assistant drafts one reply per customer message (the draft id
-derives from the message, so a redelivery drafts the same reply) unless the message is stale
-(older than an hour: ours carry the current time) or asks for a person (ours never do); the
-session queues every draft of an open conversation with autopilot on. So each message gets
-exactly one reply: there is no reply that answers a burst.
+Expected replies: the offline assistant answers each burst of a customer's messages once (a
+redelivered message joins the burst it is already in) unless the message is stale (older than
+an hour: ours carry the current time) or asks for a person (ours never do); the session queues
+every draft of an open conversation with autopilot on. So each customer message is answered by
+exactly one reply (named in the reply's `covered_message_ids`), however the messages were
+grouped into bursts: the rows below count messages answered, and replies by their ids.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from itertools import pairwise
 from tests.chaos.faults import Fault
 from tests.chaos.load import LoadFigures
 from tests.chaos.truth import EventLogFacts, JetStreamFacts, ReadModelFacts
+from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.sandbox.outbox import AcceptedMessage
 
 
@@ -60,25 +62,32 @@ def _exact(name: str, expected: Collection[str], actual: Iterable[str], what: st
     return Check(name, len(expected), len(seen) if not detail else f"{len(seen)} (!)", detail)
 
 
-def answers_by_wamid(log: EventLogFacts, load: LoadFigures) -> dict[str, str]:
-    """The wamid of every reply the session recorded as dispatched → the customer message it
-    answers (`<wa_id>/<tag>`), followed through the event store: dispatch → queued reply →
-    customer message → the tag that message was sent with."""
+def covered(queued: events_pb.OutboundMessageQueued) -> list[str]:
+    """The customer messages a queued reply answers (a burst; the one it replies to for a
+    reply recorded without the list)."""
+    return list(queued.covered_message_ids) or [queued.in_reply_to_message_id]
+
+
+def answers_by_wamid(log: EventLogFacts, load: LoadFigures) -> dict[str, list[str]]:
+    """The wamid of every reply the session recorded as dispatched → the customer messages it
+    answers (`<wa_id>/<tag>` each), followed through the event store: dispatch → queued reply →
+    customer messages → the tags those messages were sent with."""
     customer_wamid = {r.message_id: r.wamid for r in log.received}
-    answered = {q.message_id: q.in_reply_to_message_id for q in log.queued}
+    answered = {q.message_id: covered(q) for q in log.queued}
     answers = {}
     for dispatched in log.dispatched:
-        sent = load.sent.get(customer_wamid.get(answered.get(dispatched.message_id, ""), ""))
-        answers[dispatched.wamid] = (
-            f"{sent.wa_id}/{sent.tag}" if sent else f"unknown:{dispatched.message_id}"
-        )
+        tags = []
+        for message_id in answered.get(dispatched.message_id, [""]):
+            sent = load.sent.get(customer_wamid.get(message_id, ""))
+            tags.append(f"{sent.wa_id}/{sent.tag}" if sent else f"unknown:{dispatched.message_id}")
+        answers[dispatched.wamid] = tags
     return answers
 
 
-def reply_tag(message: AcceptedMessage, answers: dict[str, str]) -> str:
-    """The customer message a reply at the sandbox answers; a send the session never recorded
-    (its wamid is in no dispatch) cannot be traced to one and is named as unrecorded."""
-    return answers.get(message.wamid) or f"{message.to}/unrecorded:{message.wamid[-12:]}"
+def reply_tags(message: AcceptedMessage, answers: dict[str, list[str]]) -> list[str]:
+    """The customer messages a reply at the sandbox answers; a send the session never recorded
+    (its wamid is in no dispatch) cannot be traced to any and is named as unrecorded."""
+    return answers.get(message.wamid) or [f"{message.to}/unrecorded:{message.wamid[-12:]}"]
 
 
 # Outbound's one window it cannot close: SIGKILLed after Meta's 200, before the sent-ledger
@@ -88,7 +97,7 @@ CRASH_WINDOW = timedelta(seconds=1)
 
 
 def in_outbound_crash_window(
-    sandbox: list[AcceptedMessage], faults: Sequence[Fault], answers: dict[str, str]
+    sandbox: list[AcceptedMessage], faults: Sequence[Fault], answers: dict[str, list[str]]
 ) -> set[str]:
     """The sends the session never recorded that came just before an outbound kill: outbound
     was SIGKILLed after Meta's 200 and before its sent-ledger write, so it sent the reply again
@@ -152,9 +161,9 @@ def compare(
             "sent messages",
         ),
         _exact(
-            "event store: AI replies queued (by message answered)",
+            "event store: customer messages answered by AI replies",
             received_ids,
-            (q.in_reply_to_message_id for q in ai_queued),
+            (message_id for q in ai_queued for message_id in covered(q)),
             "answers",
         ),
         _exact(
@@ -198,9 +207,9 @@ def compare(
             "dispatched wamids",
         ),
         _exact(
-            "sandbox: replies received (by message answered)",
+            "sandbox: customer messages answered",
             sent_tags,
-            (reply_tag(m, answers) for m in sandbox),
+            (tag for m in sandbox for tag in reply_tags(m, answers)),
             "answers",
         ),
         # The read models (analytics schema).
@@ -224,7 +233,7 @@ def compare(
         ),
         _exact(
             "analytics.messages: AI replies (by in_reply_to)",
-            received_ids,
+            {q.in_reply_to_message_id for q in ai_queued},
             (row[2] for row in ai_rows),
             "answers",
         ),
@@ -277,7 +286,8 @@ def duplicate_sends(
     for message in sorted(sandbox, key=lambda m: m.accepted_at):
         if message.wamid in answers:
             continue
-        line = f"{reply_tag(message, answers)} sent at {message.accepted_at:%H:%M:%S.%f}"
+        tags = ", ".join(reply_tags(message, answers))
+        line = f"{tags} sent at {message.accepted_at:%H:%M:%S.%f}"
         if faults:
             nearest = min(
                 faults, key=lambda f: abs((f.killed_wall - message.accepted_at).total_seconds())
