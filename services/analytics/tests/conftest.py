@@ -61,6 +61,7 @@ _SUBJECTS = {
     "outbound_message_dispatch_failed": "Conversation.OutboundMessageDispatchFailed",
     "conversation_status_changed": "Conversation.StatusChanged",
     "flow_step_reached": "Conversation.FlowStepReached",
+    "assistant_generation_discarded": "Conversation.AssistantGenerationDiscarded",
 }
 
 
@@ -155,7 +156,10 @@ class EventLog:
         model: str = "",
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        **usage: Any,
     ) -> ev.SessionEvent:
+        """`usage`: what issue 10 item 8 added (cached_tokens, latency_ms, assistant,
+        assistant_version, cost, covered_message_ids)."""
         body = ev.OutboundMessageQueued(
             message_id=message_id,
             author=author,
@@ -164,8 +168,14 @@ class EventLog:
             model=model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            **usage,
         )
         return self._event("Conversation", conversation_id, outbound_message_queued=body)
+
+    def discarded(self, conversation_id: UUID, generation_id: str, **usage: Any) -> ev.SessionEvent:
+        """A generation the assistant dropped unsent; `usage` as the body's fields."""
+        body = ev.AssistantGenerationDiscarded(generation_id=generation_id, **usage)
+        return self._event("Conversation", conversation_id, assistant_generation_discarded=body)
 
     def dispatched(self, conversation_id: UUID, message_id: str, wamid: str) -> ev.SessionEvent:
         body = ev.OutboundMessageDispatched(message_id=message_id, wamid=wamid)

@@ -234,8 +234,11 @@ def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[Session
                 model=model,
                 prompt_tokens=rng.randrange(500),
                 completion_tokens=rng.randrange(90),
+                **(_usage(rng) if author == "ai" else {}),
             )
         ]
+    if roll < 0.53:
+        return [log.discarded(talk.id, f"gen-{n}", model="openai:gpt-4.1-mini", **_usage(rng))]
     if roll < 0.7 and talk.queued:
         return _delivery(log, rng, talk)
     if roll < 0.8:
@@ -250,6 +253,19 @@ def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[Session
     if roll < 0.96:
         return [log.identity_linked(talk.contact, user_id=f"US.{n}")]
     return [log.renamed(talk.contact, f"Name {n}")]
+
+
+def _usage(rng: random.Random) -> dict[str, Any]:
+    """What an AI reply of issue 10 item 8 records: one of two assistants (or none, as before
+    it), a price or none ("" falls back to the rates)."""
+    assistant = rng.choice(["", "salon", "shop"])
+    return {
+        "cached_tokens": rng.randrange(100),
+        "latency_ms": rng.randrange(3000),
+        "assistant": assistant,
+        "assistant_version": rng.randrange(1, 4) if assistant else 0,
+        "cost": rng.choice(["", "0.000123", "0.0049200", "0"]),
+    }
 
 
 def _delivery(log: EventLog, rng: random.Random, talk: Talk) -> list[SessionEvent]:

@@ -18,7 +18,8 @@ CONVERSATION_COLUMNS: LiteralString = """
     c.message_count, c.created_at, c.updated_at, c.last_message_at, c.last_message_preview,
     c.category, c.opened_by, c.assistant, c.ai_paused, c.hand_offs, c.flow_id, c.flow_step,
     c.flow_completed, c.first_customer_message_at, c.closed_at, c.prompt_tokens,
-    c.completion_tokens, c.llm_cost, c.whatsapp_cost,
+    c.completion_tokens, c.llm_cost, c.whatsapp_cost, c.assistant_version, c.cached_tokens,
+    c.discarded_generations, c.discarded_llm_cost,
     coalesce(nullif(ct.wa_id, ''), c.customer_wa_id) AS lead_wa_id,
     coalesce(nullif(ct.user_id, ''), c.customer_user_id) AS lead_user_id,
     coalesce(nullif(ct.name, ''), c.customer_name) AS lead_name
@@ -28,7 +29,8 @@ MESSAGE_COLUMNS: LiteralString = """
     id, conversation_id, role, author, type, content, status, wamid, metadata, created_at,
     updated_at, sent_at, in_reply_to, status_history, pricing, whatsapp_cost, error_code,
     error_title, original_content, edits, deleted, deleted_at, reaction, reactions, model,
-    prompt_tokens, completion_tokens, llm_cost
+    prompt_tokens, completion_tokens, llm_cost, cached_tokens, latency_ms, assistant,
+    assistant_version
 """
 
 _LEAD = ("lead_wa_id", "lead_user_id", "lead_name")

@@ -51,6 +51,10 @@ CONVERSATION_FIELDS = (
     "llm_cost",
     "whatsapp_cost",
     "cost",
+    "assistant_version",
+    "cached_tokens",
+    "discarded_generations",
+    "discarded_llm_cost",
 )
 MESSAGE_FIELDS = (
     "id",
@@ -111,6 +115,10 @@ def conversation_fields(view: ConversationView) -> dict[str, Any]:
         "llm_cost": view.llm_cost,
         "whatsapp_cost": view.whatsapp_cost,
         "cost": view.cost,
+        "assistant_version": view.assistant_version,
+        "cached_tokens": view.cached_tokens,
+        "discarded_generations": view.discarded_generations,
+        "discarded_llm_cost": view.discarded_llm_cost,
     }
 
 

@@ -46,8 +46,12 @@ class ConversationView:
     closed_at: datetime | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    llm_cost: Decimal = Decimal(0)
+    llm_cost: Decimal = Decimal(0)  # replies and discarded generations
     whatsapp_cost: Decimal = Decimal(0)
+    assistant_version: int = 0
+    cached_tokens: int = 0  # of prompt_tokens
+    discarded_generations: int = 0
+    discarded_llm_cost: Decimal = Decimal(0)  # of llm_cost
 
     @property
     def tokens(self) -> int:
@@ -89,6 +93,10 @@ class MessageView:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     llm_cost: Decimal = Decimal(0)
+    cached_tokens: int = 0
+    latency_ms: int = 0
+    assistant: str = ""
+    assistant_version: int = 0
 
     def details(self) -> dict[str, Any]:
         """The metadata with what the read model knows of the message, as JSON values.
@@ -96,7 +104,9 @@ class MessageView:
         Keys appear only when they say something: `status_history`, `pricing`,
         `whatsapp_cost`, `error` (code, title), `edits` with `original_content`, `deleted`
         with `deleted_at`, `reaction` with `reactions`, and `model` with `prompt_tokens`,
-        `completion_tokens` and `llm_cost` for a reply a language model drafted.
+        `completion_tokens` and `llm_cost` for a reply a language model drafted, with
+        `cached_tokens`, `latency_ms`, `assistant` and `assistant_version` when its event
+        recorded them (issue 10 item 8).
         """
         found: dict[str, Any] = dict(self.metadata)
         if self.status_history:
@@ -124,6 +134,13 @@ class MessageView:
                 prompt_tokens=self.prompt_tokens,
                 completion_tokens=self.completion_tokens,
                 llm_cost=float(self.llm_cost),
+            )
+        if self.assistant or self.cached_tokens or self.latency_ms:
+            found.update(
+                cached_tokens=self.cached_tokens,
+                latency_ms=self.latency_ms,
+                assistant=self.assistant,
+                assistant_version=self.assistant_version,
             )
         return found
 

@@ -15,6 +15,7 @@ from typing import Any
 
 DEFAULT = "default"
 THOUSAND = Decimal(1000)
+USD = "USD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +40,16 @@ class Rates:
     whatsapp: Mapping[str, Decimal] = field(default_factory=dict)
 
     def language_model_cost(
-        self, model: str, prompt_tokens: int, completion_tokens: int
+        self, model: str, prompt_tokens: int, completion_tokens: int, *, reported: str = ""
     ) -> Decimal:
-        """What drafting one reply with `model` cost; the default price for unknown models."""
+        """What drafting one reply with `model` cost. The price the AI responder `reported`
+        (US dollars from its price table, cached tokens at their own rate) when these rates
+        are in US dollars and it is an amount; else the tokens at the model's rate here, the
+        default price for unknown models."""
+        if reported and self.currency.upper() == USD:
+            amount = reported_amount(reported)
+            if amount is not None:
+                return amount
         if not prompt_tokens and not completion_tokens:
             return Decimal(0)
         price = self.language_models.get(model) or self.language_models.get(DEFAULT)
@@ -72,6 +80,22 @@ class Rates:
         models = {**base.language_models, **_token_prices(raw.get("language_models", {}))}
         whatsapp = {**base.whatsapp, **_message_prices(raw.get("whatsapp", {}))}
         return cls(currency=currency.strip(), language_models=models, whatsapp=whatsapp)
+
+
+def reported_amount(text: str) -> Decimal | None:
+    """A price as the events carry it (a plain decimal, "" when not priced); None when it is
+    no finite amount of 0 or more, or none a `numeric` column holds as it is (below a
+    thousand trillion, at most 30 decimal places)."""
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0:
+        return None
+    exponent = amount.as_tuple().exponent
+    if amount and (amount.adjusted() >= 15 or not isinstance(exponent, int) or exponent < -30):
+        return None
+    return amount
 
 
 def _token_prices(raw: Any) -> dict[str, TokenPrice]:

@@ -109,10 +109,17 @@ class ConversationPatch:
     flow_id: str | None = None
     flow_step: str | None = None
     flow_completed: bool | None = None
+    # The assistant: set by a reply that names it (`assistant_named`, the latest wins), else
+    # the first AI reply's model stands in (replies from before issue 10, the keyword path).
     assistant: str | None = None
+    assistant_version: int = 0
+    assistant_named: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
     llm_cost: Decimal = Decimal(0)
+    discarded_generations: int = 0
+    discarded_llm_cost: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -135,6 +142,10 @@ class MessageRow:
     completion_tokens: int = 0
     llm_cost: Decimal = Decimal(0)
     status_history: tuple[dict[str, Any], ...] = ()
+    cached_tokens: int = 0
+    latency_ms: int = 0
+    assistant: str = ""
+    assistant_version: int = 0
 
 
 @dataclass(slots=True)

@@ -11,7 +11,11 @@ from typing import Any, LiteralString
 
 from psycopg import AsyncConnection
 
-from threadline.analytics.adapters.outbound.read_models import migration_2, migration_3
+from threadline.analytics.adapters.outbound.read_models import (
+    migration_2,
+    migration_3,
+    migration_4,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     ),
     migration_2.STATEMENTS,
     migration_3.STATEMENTS,
+    migration_4.STATEMENTS,
 )
 
 

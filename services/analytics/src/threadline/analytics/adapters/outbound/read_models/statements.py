@@ -79,12 +79,13 @@ INSERT_MESSAGE: LiteralString = """
     INSERT INTO analytics.messages
         (id, conversation_id, position, role, author, type, content, status, wamid, metadata,
          created_at, updated_at, sent_at, in_reply_to, model, prompt_tokens, completion_tokens,
-         llm_cost, status_history)
+         llm_cost, status_history, cached_tokens, latency_ms, assistant, assistant_version)
     VALUES
         (%(id)s, %(conversation_id)s, %(position)s, %(role)s, %(author)s, %(type)s,
          %(content)s, %(status)s, %(wamid)s, %(metadata)s, %(created_at)s, %(created_at)s,
          %(sent_at)s, %(in_reply_to)s, %(model)s, %(prompt_tokens)s, %(completion_tokens)s,
-         %(llm_cost)s, %(status_history)s)
+         %(llm_cost)s, %(status_history)s, %(cached_tokens)s, %(latency_ms)s, %(assistant)s,
+         %(assistant_version)s)
 """
 
 AWAIT_ANSWER: LiteralString = """
@@ -150,10 +151,18 @@ PATCH_CONVERSATION: LiteralString = """
         flow_id = coalesce(%(flow_id)s, flow_id),
         flow_step = coalesce(%(flow_step)s, flow_step),
         flow_completed = coalesce(%(flow_completed)s, flow_completed),
-        assistant = CASE WHEN assistant = '' THEN coalesce(%(assistant)s, '') ELSE assistant END,
+        assistant = CASE WHEN %(assistant_named)s THEN %(assistant)s
+                         WHEN assistant = '' THEN coalesce(%(assistant)s, '')
+                         ELSE assistant END,
+        assistant_version = CASE WHEN %(assistant_named)s OR assistant = ''
+                                 THEN %(assistant_version)s
+                                 ELSE assistant_version END,
         prompt_tokens = prompt_tokens + %(prompt_tokens)s,
         completion_tokens = completion_tokens + %(completion_tokens)s,
+        cached_tokens = cached_tokens + %(cached_tokens)s,
         llm_cost = llm_cost + %(llm_cost)s,
+        discarded_generations = discarded_generations + %(discarded_generations)s,
+        discarded_llm_cost = discarded_llm_cost + %(discarded_llm_cost)s,
         updated_at = greatest(updated_at, %(updated_at)s)
     WHERE id = %(id)s
 """

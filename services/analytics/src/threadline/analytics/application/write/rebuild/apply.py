@@ -174,6 +174,10 @@ def _new_conversation(row: Row) -> Row:
         completion_tokens=0,
         llm_cost=ZERO,
         whatsapp_cost=ZERO,
+        assistant_version=0,
+        cached_tokens=0,
+        discarded_generations=0,
+        discarded_llm_cost=ZERO,
     )
     return row
 
@@ -275,11 +279,15 @@ def _patch_conversation(rows: WorkingSet, conversation_id: Any, patch: Conversat
     for column in ("flow_id", "flow_step", "flow_completed"):
         row[column] = _or(getattr(patch, column), row[column])
     row["hand_offs"] += patch.hand_offs
-    if row["assistant"] == "":
-        row["assistant"] = _or(patch.assistant, "")
+    if patch.assistant_named or row["assistant"] == "":
+        row["assistant"] = _or(patch.assistant, row["assistant"])
+        row["assistant_version"] = patch.assistant_version
     row["prompt_tokens"] += patch.prompt_tokens
     row["completion_tokens"] += patch.completion_tokens
+    row["cached_tokens"] += patch.cached_tokens
     row["llm_cost"] += patch.llm_cost
+    row["discarded_generations"] += patch.discarded_generations
+    row["discarded_llm_cost"] += patch.discarded_llm_cost
     row["updated_at"] = _greatest(row["updated_at"], patch.updated_at)
     rows.touch(CONVERSATIONS, conversation_id)
 

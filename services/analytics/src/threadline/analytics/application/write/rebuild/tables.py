@@ -129,6 +129,10 @@ CONVERSATIONS = Table(
         ("completion_tokens", "int8"),
         ("llm_cost", "numeric"),
         ("whatsapp_cost", "numeric"),
+        ("assistant_version", "int4"),
+        ("cached_tokens", "int8"),
+        ("discarded_generations", "int4"),
+        ("discarded_llm_cost", "numeric"),
     ),
 )
 MESSAGES = Table(
@@ -164,6 +168,10 @@ MESSAGES = Table(
         ("prompt_tokens", "int4"),
         ("completion_tokens", "int4"),
         ("llm_cost", "numeric"),
+        ("cached_tokens", "int4"),
+        ("latency_ms", "int4"),
+        ("assistant", "text"),
+        ("assistant_version", "int4"),
     ),
 )
 RESPONSE_FACTS = Table(

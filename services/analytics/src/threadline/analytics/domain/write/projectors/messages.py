@@ -1,4 +1,5 @@
-"""Messages in and out: the customer's messages and changes to them, and the replies."""
+"""Messages in and out: the customer's messages and changes to them, the replies, and the
+replies the assistant generated and discarded unsent."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
     if body.in_reply_to_message_id:
         metadata["in_reply_to"] = body.in_reply_to_message_id
     llm_cost = changes.rates.language_model_cost(
-        body.model, body.prompt_tokens, body.completion_tokens
+        body.model, body.prompt_tokens, body.completion_tokens, reported=body.cost
     )
     row = MessageRow(
         id=message_id_of(body.message_id),
@@ -136,19 +137,47 @@ def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
         completion_tokens=body.completion_tokens,
         llm_cost=llm_cost,
         status_history=({"status": "queued", "at": moment_iso(event.occurred_at, otherwise=at)},),
+        cached_tokens=body.cached_tokens,
+        latency_ms=body.latency_ms,
+        assistant=body.assistant,
+        assistant_version=body.assistant_version,
     )
     changes.add_message(row, preview=preview(body.content))
     patch = changes.conversation(conversation_id, at)
-    if body.author == "ai" and body.model and patch.assistant is None:
-        patch.assistant = body.model
+    if body.author == "ai" and body.assistant:
+        patch.assistant, patch.assistant_version = body.assistant, body.assistant_version
+        patch.assistant_named = True
+    elif body.author == "ai" and body.model and patch.assistant is None:
+        # Before issue 10 a reply named only its model (so does the keyword hand-off): it
+        # stands in until a reply names its assistant.
+        patch.assistant, patch.assistant_version = body.model, 0
     patch.prompt_tokens += body.prompt_tokens
     patch.completion_tokens += body.completion_tokens
+    patch.cached_tokens += body.cached_tokens
     patch.llm_cost += llm_cost
     changes.answer(Reply(row.id, conversation_id, event.position, author=body.author, at=at))
+
+
+def assistant_generation_discarded(event: SessionEvent, changes: Changes) -> None:
+    """A reply the assistant generated and dropped unsent (the customer wrote again): no
+    message, but its tokens and cost count toward the conversation's, which cost what was
+    spent, sent or not."""
+    body = event.assistant_generation_discarded
+    llm_cost = changes.rates.language_model_cost(
+        body.model, body.prompt_tokens, body.completion_tokens, reported=body.cost
+    )
+    patch = changes.conversation(aggregate_uuid(event), occurred_at(event))
+    patch.prompt_tokens += body.prompt_tokens
+    patch.completion_tokens += body.completion_tokens
+    patch.cached_tokens += body.cached_tokens
+    patch.llm_cost += llm_cost
+    patch.discarded_generations += 1
+    patch.discarded_llm_cost += llm_cost
 
 
 PROJECTORS: dict[str, EventProjector] = {
     "customer_message_received": customer_message_received,
     "customer_message_changed": customer_message_changed,
     "outbound_message_queued": outbound_message_queued,
+    "assistant_generation_discarded": assistant_generation_discarded,
 }
