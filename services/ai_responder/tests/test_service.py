@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -200,3 +201,78 @@ async def test_the_model_and_the_bus_are_ports_a_test_can_swap(
     assert reply.subject == topology.publish_subject(REPLY_DRAFTED)
     draft = ai_pb2.ReplyDrafted.FromString(reply.payload)
     assert (draft.content.text, draft.model) == ("you said: hello", "echo")
+
+
+async def drafts_on(js: JetStreamContext, topology: Topology) -> list[ai_pb2.ReplyDrafted]:
+    return [
+        ai_pb2.ReplyDrafted.FromString(data)
+        for kind, data in await published(js, topology)
+        if kind == "ReplyDrafted"
+    ]
+
+
+async def test_a_responder_restarted_in_the_middle_of_a_wait_answers_once_after_it(
+    nats_server_url: str, nats_namespace: str
+) -> None:
+    topology = Topology(nats_namespace)
+    config = replace(config_of(nats_server_url, nats_namespace), reply_delay_seconds=1.0)
+    nc = await nats.connect(nats_server_url)
+    js = nc.jetstream()
+    conversation_id = unique_id("c-")
+    try:
+        async with AsyncExitStack() as first:
+            await bootstrap(config, first)
+            sent = [
+                await publish_customer_message(js, topology, text, conversation_id=conversation_id)
+                for text in ("one", "two")
+            ]
+            await eventually(lambda: consumer_idle(js, topology))
+        # Stopped before the delay was over: nothing answered yet.
+        assert await drafts_on(js, topology) == []
+        async with AsyncExitStack() as second:
+            await bootstrap(config, second)
+
+            async def drafted() -> bool:
+                return len(await drafts_on(js, topology)) >= 1
+
+            await eventually(drafted, timeout=15)
+            await asyncio.sleep(1.5)
+        (draft,) = await drafts_on(js, topology)
+    finally:
+        await nc.close()
+    assert list(draft.covered_message_ids) == sent
+
+
+async def test_two_responders_answer_each_burst_exactly_once(
+    nats_server_url: str, nats_namespace: str
+) -> None:
+    topology = Topology(nats_namespace)
+    config = replace(config_of(nats_server_url, nats_namespace), reply_delay_seconds=0.5)
+    nc = await nats.connect(nats_server_url)
+    js = nc.jetstream()
+    conversations = [unique_id("c-") for _ in range(20)]
+    try:
+        async with AsyncExitStack() as stack:
+            await bootstrap(config, stack)
+            await bootstrap(config, stack)
+            sent: dict[str, list[str]] = {c: [] for c in conversations}
+            for round_ in range(3):
+                for conversation_id in conversations:
+                    sent[conversation_id].append(
+                        await publish_customer_message(
+                            js, topology, f"message {round_}", conversation_id=conversation_id
+                        )
+                    )
+
+            async def all_answered() -> bool:
+                covered = {m for d in await drafts_on(js, topology) for m in d.covered_message_ids}
+                return covered >= {m for ms in sent.values() for m in ms}
+
+            await eventually(all_answered, timeout=30)
+            await asyncio.sleep(1.5)  # longer than the delay: a second answer would be out
+            drafts = await drafts_on(js, topology)
+    finally:
+        await nc.close()
+    covered = [m for d in drafts for m in d.covered_message_ids]
+    assert sorted(covered) == sorted(m for ms in sent.values() for m in ms)  # each once
+    assert {d.conversation_id for d in drafts} == set(conversations)

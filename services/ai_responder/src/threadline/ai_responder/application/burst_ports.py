@@ -41,8 +41,8 @@ class BurstStore(Protocol):
         """The conversation's burst as stored, or None."""
         ...
 
-    async def due(self, now: datetime, lease: timedelta) -> list[StoredBurst]:
-        """The bursts due at `now` that nobody holds a live claim on."""
+    async def pending(self) -> list[StoredBurst]:
+        """Every burst with messages waiting for an answer (due or not, claimed or not)."""
         ...
 
     async def claim(self, stored: StoredBurst, owner: str, now: datetime) -> StoredBurst | None:

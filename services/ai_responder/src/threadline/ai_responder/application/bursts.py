@@ -105,6 +105,7 @@ class BurstScheduler(Generic[G]):
         """Ask `run` to end: it takes no new burst and returns once the answers under way are
         done (cancelling `run` instead gives their claims up at once)."""
         self._stopping = True
+        self._wake.set()
 
     async def run(self) -> None:
         """Answer due bursts until stopped or cancelled."""
@@ -133,17 +134,28 @@ class BurstScheduler(Generic[G]):
             await asyncio.gather(*working, return_exceptions=True)
 
     async def answer_due(self) -> None:
-        """Claim the due bursts this responder has room for and start answering them."""
-        room = self._max_at_once - len(self._working)
-        if room <= 0:
-            return
-        for stored in await self._store.due(self._clock(), self._lease):
-            if room <= 0:
-                break
+        """Look through every waiting burst: claim the due ones this responder has room for
+        and start answering them; set a timer for the others (when they will be due, or when
+        the claim of whoever answers them runs out)."""
+        now = self._clock()
+        waiting = await self._store.pending()
+        for stored in sorted(waiting, key=lambda s: s.burst.due_at or now):
             if stored.key in self._working:
                 continue
-            if await self._start(stored):
-                room -= 1
+            burst = stored.burst
+            if burst.is_due(now, self._lease) and len(self._working) < self._max_at_once:
+                await self._start(stored)
+            else:
+                self._arm(stored.key, self._next_look(burst, now))
+
+    def _next_look(self, burst: Burst, now: datetime) -> datetime:
+        """When to look at a burst that cannot be answered now."""
+        due_at, claim = burst.due_at or now, burst.claim
+        if due_at > now:
+            return due_at
+        if claim is not None and not claim.expired(now, self._lease):
+            return claim.claimed_at + self._lease  # take over should its owner die
+        return now + timedelta(seconds=self._scan_seconds)  # no room here yet
 
     async def _start(self, stored: StoredBurst) -> bool:
         """Claim the burst and start answering it; False when someone else was first."""
@@ -204,14 +216,8 @@ class BurstScheduler(Generic[G]):
             if stored is None or not stored.burst.pending:
                 self._contexts.pop(key, None)
                 continue
-            burst = stored.burst
-            if not burst.is_due(now, self._lease):
-                due_at = burst.due_at
-                claim = burst.claim
-                if due_at is not None and due_at > now:
-                    self._arm(key, due_at)
-                elif claim is not None:  # someone else answers; take over should they die
-                    self._arm(key, claim.claimed_at + self._lease)
+            if not stored.burst.is_due(now, self._lease):
+                self._arm(key, self._next_look(stored.burst, now))
                 continue
             await self._start(stored)
 

@@ -79,7 +79,7 @@ class KeyValueBurstStore:
     async def read(self, conversation_id: str) -> StoredBurst | None:
         return await self._read(conversation_id)
 
-    async def due(self, now: datetime, lease: timedelta) -> list[StoredBurst]:
+    async def pending(self) -> list[StoredBurst]:
         found: list[StoredBurst] = []
         watcher = await self._bucket.watchall(ignore_deletes=True)
         try:
@@ -90,7 +90,7 @@ class KeyValueBurstStore:
                 if not entry.value or entry.revision is None:
                     continue
                 burst = _from_json(entry.value)
-                if burst.is_due(now, lease):
+                if burst.pending:
                     found.append(StoredBurst(burst, entry.revision))
         except NatsTimeoutError:
             # The client may miss the end-of-snapshot marker when a write races the watcher's
@@ -98,7 +98,7 @@ class KeyValueBurstStore:
             log.debug("no more bursts came within %ss; taking what was read", SCAN_SECONDS)
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
-        return sorted(found, key=lambda stored: stored.burst.due_at or now)
+        return found
 
     async def claim(self, stored: StoredBurst, owner: str, now: datetime) -> StoredBurst | None:
         claimed = stored.burst.claimed(owner, now)
