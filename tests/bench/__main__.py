@@ -10,11 +10,18 @@ import tempfile
 from pathlib import Path
 
 from tests.bench.append import AppendFigures, option_variants, run_append_benchmark
+from tests.bench.assistant import (
+    MODEL_SECONDS,
+    REPLY_DELAY,
+    assistant_env,
+    run_assistant_benchmark,
+)
 from tests.bench.platform import running_platform
 from tests.bench.queries import run_query_benchmark
 from tests.bench.query_report import report
 from tests.bench.rebuild import print_rebuild, run_rebuild_benchmark
 from tests.bench.webhooks import run_webhook_benchmark
+from threadline.testing.model_servers import OpenAIServer
 
 
 def machine() -> str:
@@ -29,7 +36,8 @@ def machine() -> str:
 
 async def webhooks(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="threadline-bench-") as workdir:
-        async with running_platform(Path(workdir)) as running:
+        no_delay = {"THREADLINE_AI_REPLY_DELAY_SECONDS": "0"}
+        async with running_platform(Path(workdir), env=no_delay) as running:
             figures = await run_webhook_benchmark(
                 running,
                 webhooks=args.webhooks,
@@ -40,16 +48,46 @@ async def webhooks(args: argparse.Namespace) -> None:
                 latency_messages=args.latency_messages,
             )
     f = figures
-    print("\nBenchmark 1 — signed text webhooks through all five services")
+    print("\nBenchmark 1 — signed text webhooks through all services (reply delay 0)")
     print(f"  {f.webhooks} webhooks, {f.customers} customers, {f.numbers} business numbers")
     print(f"  accepted by ingest:        {f.accepted_per_s:8.0f} webhooks/s")
-    print(f"  end to end (reply at sandbox): {f.end_to_end_per_s:8.0f} messages/s")
+    print(f"  end to end (answered at sandbox): {f.end_to_end_per_s:8.0f} messages/s")
     print(f"  statuses and projections settled {f.settled_s:.1f} s after the last reply")
     print(
         f"  latency webhook accepted → reply at sandbox, {f.latency_samples} samples "
         f"({args.latency_customers} customers in closed loop, {f.latency_rate_per_s:.0f}/s):"
     )
     print(f"    p50 {f.p50_ms:7.1f} ms   p99 {f.p99_ms:7.1f} ms")
+
+
+async def assistant(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-assistant-") as workdir:
+        async with (
+            OpenAIServer() as server,
+            running_platform(Path(workdir), env=assistant_env(server)) as running,
+        ):
+            figures, tokens = await run_assistant_benchmark(
+                running,
+                server,
+                parallel=tuple(args.assistant_parallel),
+                rounds=args.assistant_rounds,
+                burst=args.assistant_burst,
+                long_conversation=args.assistant_long,
+            )
+    print("\nBenchmark 1b — the assistant's path (a local OpenAI-protocol model server)")
+    print(
+        f"  model answers in {MODEL_SECONDS * 1000:.0f} ms; reply delay {REPLY_DELAY:.1f} s; "
+        f"each conversation sends bursts of {args.assistant_burst} messages, "
+        f"{args.assistant_rounds} rounds"
+    )
+    print("  overhead = reply at sandbox - last message's 200 - reply delay - model time")
+    for f in figures:
+        print(
+            f"    {f.conversations:4d} conversations in parallel: p50 {f.p50_ms:7.1f} ms   "
+            f"p99 {f.p99_ms:7.1f} ms   ({f.samples} replies, {f.replies_per_s:.0f}/s)"
+        )
+    print("  tokens sent per reply (estimate: characters / 4) as one conversation grows:")
+    print("    " + "   ".join(f"{n} msgs: {t}" for n, t in tokens))
 
 
 def append(args: argparse.Namespace) -> None:
@@ -121,6 +159,8 @@ def main(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     if args.only in (None, "webhooks"):
         asyncio.run(webhooks(args))
+    if args.only in (None, "assistant"):
+        asyncio.run(assistant(args))
     if args.only in (None, "append"):
         append(args)
     if args.only in (None, "queries"):
@@ -132,7 +172,7 @@ def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
-        "--only", choices=["webhooks", "append", "queries", "rebuild"], default=None
+        "--only", choices=["webhooks", "assistant", "append", "queries", "rebuild"], default=None
     )
     parser.add_argument("--webhooks", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=500)
@@ -140,6 +180,10 @@ if __name__ == "__main__":
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--latency-customers", type=int, default=20)
     parser.add_argument("--latency-messages", type=int, default=10)
+    parser.add_argument("--assistant-parallel", type=int, nargs="+", default=[50, 500])
+    parser.add_argument("--assistant-rounds", type=int, default=3)
+    parser.add_argument("--assistant-burst", type=int, default=3)
+    parser.add_argument("--assistant-long", type=int, default=200)
     parser.add_argument("--append-messages", type=int, default=20_000)
     parser.add_argument("--append-customers", type=int, default=5_000)
     parser.add_argument("--append-batch", type=int, default=256)

@@ -4,7 +4,7 @@ WhatsApp sandbox in the benchmark's own process (so reply times are read off its
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +23,16 @@ class RunningPlatform:
 
 
 @asynccontextmanager
-async def running_platform(workdir: Path) -> AsyncIterator[RunningPlatform]:
+async def running_platform(
+    workdir: Path, *, env: Mapping[str, str] | None = None
+) -> AsyncIterator[RunningPlatform]:
+    """The platform as `threadline up` runs it, with `env` added to every service's
+    environment."""
+    extra = env or {}
     with ExitStack() as servers:
         nats_url, database_url = start_servers(servers, workdir)
         state = plan(nats_url, database_url)
-        env = environment(state)
-        env["THREADLINE_LOG_LEVEL"] = "WARNING"
+        service_env = {**environment(state), "THREADLINE_LOG_LEVEL": "WARNING", **extra}
         sandbox = Sandbox(
             SandboxConfig(
                 app_secret=state.secrets.app_secret,
@@ -41,7 +45,7 @@ async def running_platform(workdir: Path) -> AsyncIterator[RunningPlatform]:
         await sandbox.start()
         supervisor = Supervisor(max_restarts=0)
         for name, module, _, _ in PROCESSES:
-            supervisor.add(name, [sys.executable, "-m", module], env)
+            supervisor.add(name, [sys.executable, "-m", module], service_env)
         await supervisor.start()
         try:
             await wait_until_ready(state)

@@ -1,8 +1,12 @@
 """Benchmark 1: signed text webhooks through the whole platform.
 
 Phase A (throughput): N webhooks from M customers across B business numbers are posted as fast
-as ingest takes them (C in flight); we time until all are accepted (webhooks/s) and until the
-sandbox has received every reply (end-to-end rate).
+as ingest takes them (C in flight); we time until all are accepted (webhooks/s) and until every
+message is answered at the sandbox (end-to-end rate). The assistant answers a burst of one
+customer's messages once, so the end is when the session has queued AI replies covering N
+messages (read off `OutboundMessageQueued.covered_message_ids`) and the sandbox holds them all.
+The platform runs with a reply delay of 0 here (the plumbing's figure; the assistant's own path,
+with its delay and a model, is `tests/bench/assistant.py`).
 Phase B (latency): L customers each send K messages one after another, each waiting for its
 reply; latency is from ingest's 200 to the sandbox accepting the reply (one clock, one process).
 """
@@ -10,16 +14,22 @@ reply; latency is from ingest's 200 to the sandbox accepting the reply (one cloc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
 from tests.bench.platform import RunningPlatform
+from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.messaging.topology import SESSION_EVENT, Topology
 from threadline.sandbox.customer import build_inbound_text
 from threadline.sandbox.signing import sign
 
@@ -38,9 +48,34 @@ class WebhookFigures:
     latency_rate_per_s: float
 
 
+class Answers:
+    """The AI replies the session queues, as they are relayed (a plain NATS subscription on
+    their subject): how many, and how many customer messages they answer."""
+
+    def __init__(self) -> None:
+        self.replies = 0
+        self.covered: set[str] = set()
+        self._subscription: Any = None
+
+    async def follow(self, nc: NatsClient, nats_namespace: str = "") -> None:
+        subject = Topology(nats_namespace).publish_subject(
+            SESSION_EVENT, aggregate="Conversation", event="OutboundMessageQueued"
+        )
+
+        async def seen(message: Msg) -> None:
+            queued = SessionEvent.FromString(message.data).outbound_message_queued
+            if queued.author == "ai":
+                self.replies += 1
+                self.covered.update(queued.covered_message_ids or [queued.in_reply_to_message_id])
+
+        self._subscription = await nc.subscribe(subject, cb=seen)
+
+
 class Client:
-    def __init__(self, platform: RunningPlatform, http: aiohttp.ClientSession) -> None:
-        self.platform, self.http = platform, http
+    def __init__(
+        self, platform: RunningPlatform, http: aiohttp.ClientSession, answers: Answers
+    ) -> None:
+        self.platform, self.http, self.answers = platform, http, answers
         self.state = platform.state
 
     async def post(self, number: str, wa_id: str, text: str) -> float:
@@ -73,6 +108,7 @@ async def throughput(
     client: Client, *, webhooks: int, customers: int, numbers: int, in_flight: int, run: str
 ) -> tuple[float, float]:
     before = client.replies()
+    replies_before, covered_before = client.answers.replies, len(client.answers.covered)
     gate = asyncio.Semaphore(in_flight)
 
     async def one(i: int) -> None:
@@ -86,9 +122,16 @@ async def throughput(
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(webhooks)))
     accepted = time.perf_counter() - started
-    while client.replies() - before < webhooks:
+
+    def answered() -> bool:
+        queued = client.answers.replies - replies_before
+        covered = len(client.answers.covered) - covered_before
+        return covered >= webhooks and client.replies() - before >= queued
+
+    while not answered():
         if time.perf_counter() - started > 600:
-            raise TimeoutError(f"only {client.replies() - before} of {webhooks} replies")
+            covered = len(client.answers.covered) - covered_before
+            raise TimeoutError(f"only {covered} of {webhooks} messages answered")
         await asyncio.sleep(0.01)
     finished = time.perf_counter() - started
     return webhooks / accepted, webhooks / finished
@@ -143,8 +186,15 @@ async def run_webhook_benchmark(
     latency_messages: int,
 ) -> WebhookFigures:
     run = f"{int(time.time()) % 100:02d}"
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as http:
-        client = Client(platform, http)
+    answers = Answers()
+    nc = await nats.connect(platform.state.nats_url)
+    await answers.follow(nc)
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as http,
+        contextlib.AsyncExitStack() as closing,
+    ):
+        closing.push_async_callback(nc.close)
+        client = Client(platform, http, answers)
         await throughput(
             client,
             webhooks=200,
