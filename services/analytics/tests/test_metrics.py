@@ -172,8 +172,10 @@ async def test_volumes_and_the_response_rate_count_the_period_and_the_number_ask
     assert found.total_conversations == 3
     # (5 + 4 + 6) messages / 3 conversations.
     assert found.messages_per_conversation == pytest.approx(5.0)
-    # Customer messages a1 a2 a3 b1 b2 c1 c2 c3 = 8; all but b2 answered: 7 / 8.
-    assert found.response_rate == pytest.approx(0.875)
+    # Customer messages a1 a2 a3 b1 b2 c1 c2 c3 = 8. The AI answered a1 a2 a3 c1: 4 / 8; an
+    # operator answered b1 and c3, a flow c2, and b2 got nothing, so all but b2: 7 / 8.
+    assert found.response_rate == pytest.approx(0.5)
+    assert found.answered_rate == pytest.approx(0.875)
     # B and C were each handed off once.
     assert found.hand_offs == 2
 
@@ -238,14 +240,17 @@ async def test_the_series_has_one_entry_per_utc_day_of_creation(
 
     found = await metrics(analytics, business_number=analytics.business_number)
 
-    # 06-01: A and B; customer messages 3 + 2 = 5, answered 3 + 1 = 4 → 0.8; replies that
-    # answered: r-a1, r-a2, r-b1 = 3; cost A (2 + 2) + B 0.05 = 4.05.
-    # 06-02: C; 3 messages, all answered by r-c1, r-c2, r-c3; cost 1 + 0.01 = 1.01.
+    # 06-01: A and B; customer messages 3 + 2 = 5, answered by the AI 3 (a1 a2 a3) → 0.6, by
+    # anyone 3 + 1 (b1, an operator) = 4 → 0.8; replies that answered: r-a1, r-a2, r-b1 = 3;
+    # cost A (2 + 2) + B 0.05 = 4.05.
+    # 06-02: C; 3 messages, all answered by r-c1 (AI), r-c2 (flow), r-c3 (operator), so the AI
+    # answered 1 / 3; cost 1 + 0.01 = 1.01.
     assert [(d.day, d.conversations, d.customer_messages, d.replies) for d in found.series] == [
         ("2025-06-01", 2, 5, 3),
         ("2025-06-02", 1, 3, 3),
     ]
-    assert [d.response_rate for d in found.series] == pytest.approx([0.8, 1.0])
+    assert [d.response_rate for d in found.series] == pytest.approx([0.6, 1 / 3])
+    assert [d.answered_rate for d in found.series] == pytest.approx([0.8, 1.0])
     assert [d.cost for d in found.series] == pytest.approx([4.05, 1.01])
 
 
@@ -259,10 +264,10 @@ async def test_days_without_conversations_inside_the_series_are_zeros(
 
     found = await metrics(analytics, period=(None, None))
 
-    assert [(d.day, d.conversations, d.response_rate) for d in found.series] == [
-        ("2025-06-01", 1, 0.0),
-        ("2025-06-02", 0, 0.0),
-        ("2025-06-03", 1, 0.0),
+    assert [(d.day, d.conversations, d.response_rate, d.answered_rate) for d in found.series] == [
+        ("2025-06-01", 1, 0.0, 0.0),
+        ("2025-06-02", 0, 0.0, 0.0),
+        ("2025-06-03", 1, 0.0, 0.0),
     ]
 
 
@@ -287,9 +292,10 @@ async def test_the_filter_narrows_the_conversations_measured(
 
     found = await metrics(analytics, status="escalated")
 
-    # Only C: 6 messages, c1 c2 c3 all answered, AI 6 s, a human 30 s, cost 1 + 0.01.
+    # Only C: 6 messages, c1 c2 c3 all answered but only c1 by the AI, AI 6 s, a human 30 s,
+    # cost 1 + 0.01.
     assert (found.total_conversations, found.messages_per_conversation) == (1, 6.0)
-    assert found.response_rate == pytest.approx(1.0)
+    assert (found.response_rate, found.answered_rate) == pytest.approx((1 / 3, 1.0))
     assert found.ai_response_time.average_seconds == pytest.approx(6.0)
     assert found.human_response_time.p90_seconds == pytest.approx(30.0)
     assert found.total_cost == pytest.approx(1.01)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,20 @@ def report(**figures: object) -> MetricsReport:
     return MetricsReport(**{**defaults, **figures})  # type: ignore[arg-type]
 
 
+def june(
+    day: int, customer_messages: int, answered: int, answered_by_ai: int, **more: Any
+) -> DayMetrics:
+    """A day's figures: customer messages, those answered by any reply, those by the AI."""
+    figures: dict[str, Any] = {"conversations": 1, "replies": 0, "cost": Decimal(0), **more}
+    return DayMetrics(
+        day=date(2025, 6, day),
+        customer_messages=customer_messages,
+        answered=answered,
+        answered_by_ai=answered_by_ai,
+        **figures,
+    )
+
+
 def test_a_period_must_move_forward() -> None:
     with pytest.raises(InvalidQuery, match="period_from must be before period_to"):
         Period.of(JUNE, JUNE)
@@ -49,18 +64,15 @@ def test_a_period_may_be_open_at_either_end() -> None:
 def test_nothing_to_measure_gives_zeros_not_errors() -> None:
     empty = report()
 
-    assert (empty.messages_per_conversation, empty.response_rate) == (0.0, 0.0)
+    assert empty.messages_per_conversation == 0.0
+    assert (empty.response_rate, empty.answered_rate) == (0.0, 0.0)
     assert empty.cost_per_conversation == Decimal(0)
 
 
 def test_the_ratios_come_from_the_sums() -> None:
     days = (
-        DayMetrics(
-            date(2025, 6, 1), 2, customer_messages=5, answered=4, replies=3, cost=Decimal(3)
-        ),
-        DayMetrics(
-            date(2025, 6, 2), 1, customer_messages=3, answered=3, replies=3, cost=Decimal(0)
-        ),
+        june(1, 5, 4, 4, conversations=2, replies=3, cost=Decimal(3)),
+        june(2, 3, 3, 3, conversations=1, replies=3),
     )
 
     found = report(
@@ -74,3 +86,15 @@ def test_the_ratios_come_from_the_sums() -> None:
     assert (found.messages_per_conversation, found.response_rate) == (5.0, 7 / 8)
     assert (found.total_cost, found.cost_per_conversation) == (Decimal(3), Decimal(1))
     assert days[0].response_rate == 0.8
+
+
+def test_the_response_rate_counts_only_what_the_ai_answered() -> None:
+    # June 1: 4 customer messages; the AI answered 2, an operator 1, one went unanswered.
+    # June 2: 2 customer messages, both answered by an operator after a hand-off.
+    days = (june(1, 4, 3, 2), june(2, 2, 2, 0))
+
+    found = report(conversations=2, messages=9, series=days)
+
+    assert [(d.response_rate, d.answered_rate) for d in days] == [(0.5, 0.75), (0.0, 1.0)]
+    assert (found.answered_by_ai, found.answered, found.customer_messages) == (2, 5, 6)
+    assert (found.response_rate, found.answered_rate) == (2 / 6, 5 / 6)

@@ -81,7 +81,9 @@ class Conversation(_message.Message):
     category: _builtins.str
     """SERVICE, MARKETING, UTILITY, AUTHENTICATION"""
     assistant: _builtins.str
-    """the model that answered (e.g. threadline-offline-1)"""
+    """The assistant (its name, e.g. salon) of the latest AI reply that names one; until one does,
+    the first AI reply's model stands in (replies from before assistants existed).
+    """
     ai_paused: _builtins.bool
     """handed off to a human"""
     cost: _builtins.float
@@ -594,13 +596,17 @@ class DailyMetrics(_message.Message):
     REPLIES_FIELD_NUMBER: _builtins.int
     RESPONSE_RATE_FIELD_NUMBER: _builtins.int
     COST_FIELD_NUMBER: _builtins.int
+    ANSWERED_RATE_FIELD_NUMBER: _builtins.int
     day: _builtins.str
     """YYYY-MM-DD (UTC)"""
     conversations: _builtins.int
     customer_messages: _builtins.int
     replies: _builtins.int
     response_rate: _builtins.float
+    """as GetMetricsResponse.response_rate, for this day"""
     cost: _builtins.float
+    answered_rate: _builtins.float
+    """as GetMetricsResponse.answered_rate, for this day"""
     def __init__(
         self,
         *,
@@ -610,10 +616,11 @@ class DailyMetrics(_message.Message):
         replies: _builtins.int = ...,
         response_rate: _builtins.float = ...,
         cost: _builtins.float = ...,
+        answered_rate: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversations", b"conversations", "cost", b"cost", "customer_messages", b"customer_messages", "day", b"day", "replies", b"replies", "response_rate", b"response_rate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_rate", b"answered_rate", "conversations", b"conversations", "cost", b"cost", "customer_messages", b"customer_messages", "day", b"day", "replies", b"replies", "response_rate", b"response_rate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -638,10 +645,13 @@ class GetMetricsResponse(_message.Message):
     BY_STATUS_FIELD_NUMBER: _builtins.int
     HAND_OFFS_FIELD_NUMBER: _builtins.int
     SERIES_FIELD_NUMBER: _builtins.int
+    ANSWERED_RATE_FIELD_NUMBER: _builtins.int
     total_conversations: _builtins.int
     messages_per_conversation: _builtins.float
     response_rate: _builtins.float
-    """share of customer messages that got a reply"""
+    """Share of customer messages answered by the AI (their first reply was the assistant's);
+    messages an operator or a flow answered first count as not answered here.
+    """
     cost_per_conversation: _builtins.float
     total_cost: _builtins.float
     language_model_cost: _builtins.float
@@ -649,6 +659,8 @@ class GetMetricsResponse(_message.Message):
     prompt_tokens: _builtins.int
     completion_tokens: _builtins.int
     hand_offs: _builtins.int
+    answered_rate: _builtins.float
+    """Share of customer messages answered by any reply: the AI, an operator or a flow."""
     @_builtins.property
     def ai_response_time(self) -> Global___ResponseTimes: ...
     @_builtins.property
@@ -677,10 +689,11 @@ class GetMetricsResponse(_message.Message):
         by_status: _abc.Iterable[Global___CountBy] | None = ...,
         hand_offs: _builtins.int = ...,
         series: _abc.Iterable[Global___DailyMetrics] | None = ...,
+        answered_rate: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ai_response_time", b"ai_response_time", "human_response_time", b"human_response_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_response_time", b"ai_response_time", "by_category", b"by_category", "by_status", b"by_status", "completion_tokens", b"completion_tokens", "cost_per_conversation", b"cost_per_conversation", "hand_offs", b"hand_offs", "human_response_time", b"human_response_time", "language_model_cost", b"language_model_cost", "messages_per_conversation", b"messages_per_conversation", "prompt_tokens", b"prompt_tokens", "response_rate", b"response_rate", "series", b"series", "total_conversations", b"total_conversations", "total_cost", b"total_cost", "whatsapp_cost", b"whatsapp_cost"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_response_time", b"ai_response_time", "answered_rate", b"answered_rate", "by_category", b"by_category", "by_status", b"by_status", "completion_tokens", b"completion_tokens", "cost_per_conversation", b"cost_per_conversation", "hand_offs", b"hand_offs", "human_response_time", b"human_response_time", "language_model_cost", b"language_model_cost", "messages_per_conversation", b"messages_per_conversation", "prompt_tokens", b"prompt_tokens", "response_rate", b"response_rate", "series", b"series", "total_conversations", b"total_conversations", "total_cost", b"total_cost", "whatsapp_cost", b"whatsapp_cost"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

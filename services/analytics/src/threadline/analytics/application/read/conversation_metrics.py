@@ -1,7 +1,11 @@
 """Metrics over the conversations created in a period: volumes, answers, response times, cost.
 
 `ConversationMetrics.report` reads sums from the read models in one snapshot; `MetricsReport`
-derives the ratios. The exact definitions are in `docs/read-models.md` ("Metrics definitions").
+derives the ratios. The response rate is the assistant's: customer messages the AI answered
+(their first reply was an AI one) over customer messages, so a hand-off to an operator or an
+unanswered message both lower it; the share answered by any reply (AI, operator or flow) is
+the answered rate beside it. The exact definitions are in `docs/read-models.md` ("Metrics
+definitions").
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from threadline.analytics.domain.read.criteria import ConversationFilter
 from threadline.analytics.domain.read.errors import InvalidQuery
 from threadline.servicekit.auth import Principal
 
-AI = "ai"
+AI = "ai"  # also in `conversation_metrics_sql.SERIES` (`answered_by_ai`)
 HUMAN = "agent"  # an operator answering in the platform; `flow` replies are neither
 
 
@@ -77,12 +81,17 @@ class DayMetrics:
     day: date
     conversations: int
     customer_messages: int
-    answered: int
+    answered: int  # by any reply
+    answered_by_ai: int  # whose first reply was the assistant's
     replies: int
     cost: Decimal
 
     @property
     def response_rate(self) -> float:
+        return ratio(self.answered_by_ai, self.customer_messages)
+
+    @property
+    def answered_rate(self) -> float:
         return ratio(self.answered, self.customer_messages)
 
 
@@ -113,11 +122,19 @@ class MetricsReport:
         return sum(day.answered for day in self.series)
 
     @property
+    def answered_by_ai(self) -> int:
+        return sum(day.answered_by_ai for day in self.series)
+
+    @property
     def messages_per_conversation(self) -> float:
         return ratio(self.messages, self.conversations)
 
     @property
     def response_rate(self) -> float:
+        return ratio(self.answered_by_ai, self.customer_messages)
+
+    @property
+    def answered_rate(self) -> float:
         return ratio(self.answered, self.customer_messages)
 
     @property
@@ -213,6 +230,7 @@ def _report(
                 conversations=int(row["conversations"]),
                 customer_messages=int(row["customer_messages"]),
                 answered=int(row["answered"]),
+                answered_by_ai=int(row["answered_by_ai"]),
                 replies=int(row["replies"]),
                 cost=Decimal(row["cost"]),
             )

@@ -53,7 +53,8 @@ COUNTS = sql.SQL(
 
 # Each UTC day from the first to the last creation day in scope (days in between without
 # conversations are zeros); a conversation's messages, replies and cost count on the day
-# it was created.
+# it was created. A customer message is answered by its first reply; `answered_by_ai` counts
+# those whose first reply was the assistant's (the response rate), `answered` any reply.
 SERIES = sql.SQL(
     """
     WITH scoped AS (
@@ -66,6 +67,7 @@ SERIES = sql.SQL(
         SELECT s.day,
                count(*) AS customer_messages,
                count(f.answered_at) AS answered,
+               count(*) FILTER (WHERE f.answered_by = 'ai') AS answered_by_ai,
                count(*) FILTER (WHERE f.first_unanswered) AS replies
         FROM analytics.response_facts f
         JOIN scoped s ON s.id = f.conversation_id
@@ -77,6 +79,7 @@ SERIES = sql.SQL(
            coalesce(cd.conversations, 0) AS conversations,
            coalesce(a.customer_messages, 0) AS customer_messages,
            coalesce(a.answered, 0) AS answered,
+           coalesce(a.answered_by_ai, 0) AS answered_by_ai,
            coalesce(a.replies, 0) AS replies,
            coalesce(cd.cost, 0) AS cost
     FROM bounds,

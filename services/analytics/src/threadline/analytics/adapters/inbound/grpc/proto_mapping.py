@@ -105,6 +105,7 @@ def metrics_pb(report: MetricsReport) -> pb.GetMetricsResponse:
         total_conversations=report.conversations,
         messages_per_conversation=report.messages_per_conversation,
         response_rate=report.response_rate,
+        answered_rate=report.answered_rate,
         ai_response_time=_times_pb(report.ai),
         human_response_time=_times_pb(report.human),
         cost_per_conversation=float(report.cost_per_conversation),
@@ -123,6 +124,7 @@ def metrics_pb(report: MetricsReport) -> pb.GetMetricsResponse:
                 customer_messages=day.customer_messages,
                 replies=day.replies,
                 response_rate=day.response_rate,
+                answered_rate=day.answered_rate,
                 cost=float(day.cost),
             )
             for day in report.series
