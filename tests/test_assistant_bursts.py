@@ -24,7 +24,7 @@ from threadline.contracts.analytics.v1 import analytics_pb2 as analytics_pb
 from threadline.contracts.session.v1 import session_pb2 as session_pb
 from threadline.contracts.session.v1 import session_pb2_grpc as session_grpc
 from threadline.testing import eventually
-from threadline.testing.model_servers import OpenAIServer, ToolCallAnswer
+from threadline.testing.model_servers import OpenAIServer, SlowAnswer, ToolCallAnswer
 
 SALON = """\
 name: salon
@@ -160,3 +160,50 @@ async def conversation_recorded(platform: Platform, wa_id: str, *, messages: int
         analytics_pb.ListConversationsRequest(customer_phone=wa_id), metadata=platform.auth
     )
     return bool(listed.conversations) and listed.conversations[0].message_count >= messages
+
+
+async def test_a_message_during_generation_supersedes_it_and_one_reply_covers_both(
+    platform: Platform, model_server: OpenAIServer, tmp_path: Path
+) -> None:
+    await apply_salon(platform, tmp_path, delay=0.2)
+    model_server.script(
+        SlowAnswer(1.5, ToolCallAnswer("reply", {"kind": "text", "text": "stale answer"})),
+        ToolCallAnswer("reply", {"kind": "text", "text": "Both answered."}),
+    )
+    wa_id = customer_number()
+
+    first = await customer_writes(platform, wa_id, "hi")
+    await eventually(lambda: len(model_server.requests) == 1)  # generating, slowly
+    second = await customer_writes(platform, wa_id, "and one more thing")
+
+    await eventually(lambda: len(platform.sandbox.outbox.messages(to=wa_id)) == 1, timeout=20)
+    await asyncio.sleep(1.0)
+    (sent,) = platform.sandbox.outbox.messages(to=wa_id)
+    request: Any = sent.request
+    assert request["text"]["body"] == "Both answered."
+    assert len(model_server.requests) == 2
+    turns = [m["content"] for m in model_server.requests[1].body["messages"][1:]]
+    assert turns == ["hi", "and one more thing"]
+    # The session recorded the superseded generation (its cost counts), and the reply as
+    # covering both messages.
+    conversation = await conversation_of(platform, wa_id)
+    events = await stream_of(platform, conversation.conversation.id)
+    (discarded,) = [e for e in events if e.HasField("assistant_generation_discarded")]
+    assert discarded.assistant_generation_discarded.assistant == "salon"
+    (queued,) = [e.outbound_message_queued for e in events if e.HasField("outbound_message_queued")]
+    received = {
+        e.customer_message_received.wamid: e.customer_message_received.message_id
+        for e in events
+        if e.HasField("customer_message_received")
+    }
+    assert list(queued.covered_message_ids) == [received[first], received[second]]
+    assert (queued.assistant, queued.assistant_version) == ("salon", 1)
+
+
+async def stream_of(platform: Platform, stream_id: str) -> list[Any]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.session_grpc_port}") as channel:
+        log = session_grpc.EventLogStub(channel)
+        call = log.ReadStream(
+            session_pb.ReadStreamRequest(stream_id=stream_id), metadata=platform.auth
+        )
+        return [event async for event in call]
