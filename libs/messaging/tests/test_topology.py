@@ -141,9 +141,7 @@ def test_subjects_are_the_streams_root_then_the_route_under_the_namespace(
     assert topology.route_filter(SESSION_EVENT) == f"{prefix}session.events.*.*"
     assert topology.stream_filter(SESSION_EVENTS) == f"{prefix}session.events.>"
     assert topology.filter_subject(SESSION_INGEST) == f"{prefix}ingest.events.>"
-    assert (
-        topology.filter_subject(AI_RESPONDER_REPLIES) == f"{prefix}session.events.Conversation.>"
-    )
+    assert topology.filter_subject(AI_RESPONDER_REPLIES) == f"{prefix}session.events.Conversation.>"
     assert topology.dead_letter_subject("ingest", "bad-id") == f"{prefix}dlq.ingest.bad-id"
     assert topology.stream(INGEST_EVENTS) == f"{namespace}_INGEST_EVENTS".lstrip("_")
 
