@@ -93,7 +93,10 @@ def reply_tags(message: AcceptedMessage, answers: dict[str, list[str]]) -> list[
 # Outbound's one window it cannot close: SIGKILLed after Meta's 200, before the sent-ledger
 # write (milliseconds later). An answer sent twice whose first send came at most this long
 # before an outbound kill is reported as that, and not counted as a mismatch; any other is.
+# A request already written to the socket still reaches Meta after the kill: a send accepted
+# up to `IN_FLIGHT` after it is in the same window.
 CRASH_WINDOW = timedelta(seconds=1)
+IN_FLIGHT = timedelta(milliseconds=200)
 
 
 def in_outbound_crash_window(
@@ -107,7 +110,7 @@ def in_outbound_crash_window(
         m.wamid
         for m in sandbox
         if m.wamid not in answers
-        and any(timedelta(0) <= kill - m.accepted_at <= CRASH_WINDOW for kill in kills)
+        and any(-IN_FLIGHT <= kill - m.accepted_at <= CRASH_WINDOW for kill in kills)
     }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
 from nats.js.errors import (
     BucketNotFoundError,
     KeyDeletedError,
@@ -94,3 +94,50 @@ async def change_value(
             continue
         return changed
     raise ChangeConflictError(f"{key} kept changing under us")
+
+
+SCAN_BATCH = 512
+SCAN_WAIT_SECONDS = 2.0
+# A scan's consumer left behind by a process that died mid-scan goes after this long.
+SCAN_INACTIVE_SECONDS = 30.0
+
+
+async def latest_values(
+    js: JetStreamContext, bucket: str, *, namespace: str = ""
+) -> list[tuple[str, bytes, int]]:
+    """Every key of the bucket with its value and revision (deleted keys left out), read by a
+    pull consumer of the bucket's last values that is deleted afterwards (a KV watcher would
+    leave its consumer on the server until it times out: one per scan)."""
+    name = f"{namespace}_{bucket}" if namespace else bucket
+    stream, prefix = f"KV_{name}", f"$KV.{name}."
+    subscription = await js.pull_subscribe(
+        f"{prefix}>",
+        stream=stream,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=SCAN_INACTIVE_SECONDS,
+            mem_storage=True,
+        ),
+    )
+    found: list[tuple[str, bytes, int]] = []
+    try:
+        info = await subscription.consumer_info()
+        left = info.num_pending or 0
+        while left > 0:
+            messages = await subscription.fetch(min(left, SCAN_BATCH), timeout=SCAN_WAIT_SECONDS)
+            for message in messages:
+                left = min(left - 1, message.metadata.num_pending)
+                operation = (message.headers or {}).get("KV-Operation")
+                if operation in ("DEL", "PURGE") or not message.data:
+                    continue
+                key = (message.subject or "").removeprefix(prefix)
+                found.append((key, message.data, message.metadata.sequence.stream))
+    finally:
+        try:
+            name_of = (await subscription.consumer_info()).name
+            await subscription.unsubscribe()
+            await js.delete_consumer(stream, name_of)
+        except Exception:  # the consumer times out on its own
+            pass
+    return found

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 SERVICE = "ai_responder"
 HEARTBEAT_SECONDS = 5.0
+# The server removes a follower whose process is gone (SIGKILLed, its connection lost) after
+# this long without interest, so dead followers do not pile up on the stream.
+INACTIVE_SECONDS = 30.0
 
 
 class DirectoryFollower:
@@ -51,6 +54,7 @@ class DirectoryFollower:
                 ordered_consumer=True,
                 deliver_policy=DeliverPolicy.ALL,
                 idle_heartbeat=HEARTBEAT_SECONDS,
+                inactive_threshold=INACTIVE_SECONDS,
             )
             self._subscriptions.append(subscription)
             info = await subscription.consumer_info()

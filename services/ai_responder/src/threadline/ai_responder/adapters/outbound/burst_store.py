@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import (
     KeyDeletedError,
@@ -27,7 +26,7 @@ from nats.js.kv import KeyValue
 
 from threadline.ai_responder.application.burst_ports import StoredBurst
 from threadline.ai_responder.domain.burst import Burst, Claim, Pending
-from threadline.messaging.key_value import bucket_answers, open_bucket
+from threadline.messaging.key_value import bucket_answers, latest_values, open_bucket
 from threadline.servicekit.ops_http import ReadinessCheck
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,6 @@ BUCKET = "AI_RESPONDER_BURSTS"
 # Far longer than any burst lives; long enough to remember answered ids across redeliveries.
 KEEP_FOR = timedelta(hours=1)
 _PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
-SCAN_SECONDS = 1.0  # how long a look for due bursts waits for the next one
 CONFLICT_TRIES = 50  # compare-and-set attempts before a change gives up (raises)
 
 
@@ -45,8 +43,8 @@ class BurstConflictError(RuntimeError):
 
 
 class KeyValueBurstStore:
-    def __init__(self, bucket: KeyValue) -> None:
-        self._bucket = bucket
+    def __init__(self, bucket: KeyValue, js: JetStreamContext, namespace: str = "") -> None:
+        self._bucket, self._js, self._namespace = bucket, js, namespace
 
     @classmethod
     async def open(cls, js: JetStreamContext, *, namespace: str = "") -> KeyValueBurstStore:
@@ -59,7 +57,7 @@ class KeyValueBurstStore:
             keep_for=KEEP_FOR,
             description="ai_responder: conversation id -> the burst awaiting an answer",
         )
-        return cls(bucket)
+        return cls(bucket, js, namespace)
 
     async def add_message(
         self,
@@ -81,23 +79,12 @@ class KeyValueBurstStore:
 
     async def pending(self) -> list[StoredBurst]:
         found: list[StoredBurst] = []
-        watcher = await self._bucket.watchall(ignore_deletes=True)
-        try:
-            while True:
-                entry: KeyValue.Entry | None = await watcher.updates(SCAN_SECONDS)  # type: ignore[no-untyped-call]
-                if entry is None:  # the end of what is stored now
-                    break
-                if not entry.value or entry.revision is None:
-                    continue
-                burst = _from_json(entry.value)
-                if burst.pending:
-                    found.append(StoredBurst(burst, entry.revision))
-        except NatsTimeoutError:
-            # The client may miss the end-of-snapshot marker when a write races the watcher's
-            # start; what was read is still good, and the next poll reads the rest.
-            log.debug("no more bursts came within %ss; taking what was read", SCAN_SECONDS)
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+        for _key, value, revision in await latest_values(
+            self._js, BUCKET, namespace=self._namespace
+        ):
+            burst = _from_json(value)
+            if burst.pending:
+                found.append(StoredBurst(burst, revision))
         return found
 
     async def claim(self, stored: StoredBurst, owner: str, now: datetime) -> StoredBurst | None:
