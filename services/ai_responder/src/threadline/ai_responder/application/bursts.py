@@ -34,13 +34,15 @@ from threadline.ai_responder.domain.burst import (
     DEFAULT_MAX_WAIT,
     Burst,
 )
+from threadline.messaging.failures import Failure, classify, describe
 
 log = logging.getLogger(__name__)
 
 G = TypeVar("G")
 
 SCAN_SECONDS = 5.0  # how often the whole store is looked through (the timers cover the rest)
-MAX_AT_ONCE = 64  # answers generated at the same time by one responder
+MAX_AT_ONCE = 256  # answers generated at the same time by one responder (waiting on models)
+RETRY_SECONDS = 2.0  # after a failure to answer (NATS out of reach, ...)
 
 
 def _utc_now() -> datetime:
@@ -118,9 +120,12 @@ class BurstScheduler(Generic[G]):
                     next_scan = loop.time() + self._scan_seconds
                     try:
                         await self.answer_due()
-                    except Exception:
-                        log.exception("could not look for due bursts; trying again")
-                await self._answer_timed()
+                    except Exception as error:
+                        _log_failure("looking for due bursts", error)
+                try:
+                    await self._answer_timed()
+                except Exception as error:
+                    _log_failure("answering the bursts that are due", error)
                 if me is not None and me.cancelling():
                     # Python 3.11's wait_for (inside the NATS client) can swallow a
                     # cancellation that races a reply: honour it anyway.
@@ -209,8 +214,8 @@ class BurstScheduler(Generic[G]):
             del self._timers[key]
             try:
                 stored = await self._store.read(key)
-            except Exception:
-                log.exception("could not read the burst of %s; trying again", key)
+            except Exception as error:
+                log.warning("could not read the burst of %s (%r); trying again", key, error)
                 self._arm(key, now + timedelta(seconds=1))
                 continue
             if stored is None or not stored.burst.pending:
@@ -219,7 +224,11 @@ class BurstScheduler(Generic[G]):
             if not stored.burst.is_due(now, self._lease):
                 self._arm(key, self._next_look(stored.burst, now))
                 continue
-            await self._start(stored)
+            try:
+                await self._start(stored)
+            except Exception as error:
+                log.warning("could not claim the burst of %s (%r); trying again", key, error)
+                self._arm(key, now + timedelta(seconds=1))
 
     async def _work(self, claimed: StoredBurst) -> None:
         burst = claimed.burst
@@ -229,17 +238,13 @@ class BurstScheduler(Generic[G]):
         except asyncio.CancelledError:
             await _quietly(self._store.release(claimed))
             raise
-        except Exception:
-            log.exception(
-                "answering the burst of %s (generation %d) failed; tried again after the lease",
-                burst.conversation_id,
-                generation,
-            )
+        except Exception as error:
+            await self._retry_soon(claimed, f"answering (generation {generation})", error)
             return
         try:
             current = await self._store.still_current(claimed)
-        except Exception:
-            log.exception("could not tell whether the burst of %s changed", burst.conversation_id)
+        except Exception as error:
+            await self._retry_soon(claimed, "telling whether the burst changed", error)
             return
         if not current:
             log.info(
@@ -251,14 +256,29 @@ class BurstScheduler(Generic[G]):
             return
         try:
             await self._deliver(burst, result)
-        except Exception:
-            log.exception(
-                "delivering the answer to %s failed; tried again after the lease",
-                burst.conversation_id,
-            )
+        except Exception as error:
+            # Answered again: the answer's ids derive from the burst, so what was delivered
+            # before the failure is not delivered twice.
+            await self._retry_soon(claimed, "delivering the answer", error)
             return
         # Should this fail, the lease expires and the burst is answered again: at least once.
         await _logged(self._store.finish(claimed), "forgetting the answered burst")
+
+    async def _retry_soon(self, claimed: StoredBurst, what: str, error: Exception) -> None:
+        """Give the claim up and look at the burst again in `RETRY_SECONDS` (were the claim
+        not given up, it runs out after the lease)."""
+        _log_failure(f"{what} for {claimed.key}", error)
+        await _quietly(self._store.release(claimed))
+        self._arm(claimed.key, self._clock() + timedelta(seconds=RETRY_SECONDS))
+
+
+def _log_failure(what: str, error: Exception) -> None:
+    """A dependency out of reach (NATS restarting, ...) is a warning: it passes, and the work
+    is tried again; anything else is an error with its traceback."""
+    if classify(error) is Failure.UNAVAILABLE or isinstance(error, TimeoutError):
+        log.warning("%s failed (%s); trying again", what, describe(error))
+    else:
+        log.exception("%s failed; trying again", what)
 
 
 async def _quietly(work: Awaitable[None]) -> None:
@@ -271,5 +291,5 @@ async def _quietly(work: Awaitable[None]) -> None:
 async def _logged(work: Awaitable[None], what: str) -> None:
     try:
         await work
-    except Exception:
-        log.exception("%s failed", what)
+    except Exception as error:
+        _log_failure(what, error)

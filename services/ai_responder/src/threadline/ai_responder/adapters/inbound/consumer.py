@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Final
 
+from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry import trace
 
 from threadline.ai_responder.adapters.inbound.business_messages import outbound_text
 from threadline.ai_responder.adapters.integration_events import customer_message, session_event
 from threadline.ai_responder.application.following import FollowConversations
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
-from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement
+from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement, Unavailable
+from threadline.messaging.failures import describe
 from threadline.servicekit.telemetry import context_from_headers
 
 tracer = trace.get_tracer("threadline.ai_responder")
@@ -67,7 +69,12 @@ class FollowConversationEvents:
             return DeadLetter(f"cannot decode SessionEvent: {error!r}", slug="undecodable")
         parent = context_from_headers(delivery.headers)
         with tracer.start_as_current_span(f"ai_responder.{name}", context=parent):
-            await self._follow(event)
+            try:
+                await self._follow(event)
+            except NatsTimeoutError as error:
+                # The view and the bursts live in NATS: NATS not answering is NATS being out
+                # of reach (restarting), not this event failing; the batch waits for it.
+                raise Unavailable(describe(error)) from error
         return ACK
 
     async def _follow(self, event: SessionEvent) -> None:
