@@ -8,6 +8,7 @@ from its event log over gRPC.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -242,6 +243,30 @@ async def reply_at_sandbox(platform: Platform, to: str, count: int = 1) -> Accep
     """The `count`-th message the sandbox accepted for `to`, once accepted."""
     await eventually(lambda: len(platform.sandbox.outbox.messages(to=to)) >= count, timeout=20)
     return platform.sandbox.outbox.messages(to=to)[count - 1]
+
+
+async def assistant_stayed_silent(
+    platform: Platform, streams: Streams, conversation_id: str, message_id: str
+) -> None:
+    """Wait until the AI responder has the message in its view, then past its reply delay
+    (0.05 s on the test platform) many times over: it drafted nothing for it (with a person
+    on the conversation or the autopilot off, the model is not even asked)."""
+    views = platform.ai_responder.views
+
+    async def seen() -> bool:
+        view = await views.conversation(conversation_id)
+        return view is not None and view.customer_message(message_id) is not None
+
+    await eventually(seen)
+    await asyncio.sleep(0.5)
+    stream = streams.topology.stream(AI_EVENTS)
+    subject = streams.topology.subject("ai_responder.events", "Conversation", "ReplyDrafted")
+    try:
+        last = await streams.js.get_last_msg(stream, subject)
+    except NotFoundError:
+        return
+    draft = ai_pb2.ReplyDrafted.FromString(last.data or b"")
+    assert message_id not in (draft.in_reply_to_message_id, *draft.covered_message_ids)
 
 
 async def draft_was_considered(streams: Streams, message_id: str) -> None:
@@ -669,7 +694,9 @@ async def test_after_a_hand_off_the_assistant_stays_silent_until_autopilot_is_re
     second, second_wamid = text_message(number, customer, "My parcel arrived broken")
     await post(platform, second)
     unanswered = await session.received(second_wamid)
-    await draft_was_considered(streams, unanswered.customer_message_received.message_id)
+    await assistant_stayed_silent(
+        platform, streams, conversation, unanswered.customer_message_received.message_id
+    )
 
     queued = await session.events_with("outbound_message_queued")
     assert unanswered.customer_message_received.message_id not in {
@@ -700,7 +727,9 @@ async def test_with_autopilot_off_for_the_number_new_messages_get_no_reply(
     body, wamid = text_message(number, customer, "Hello, anyone there?")
     await post(platform, body)
     received = await session.received(wamid)
-    await draft_was_considered(streams, received.customer_message_received.message_id)
+    await assistant_stayed_silent(
+        platform, streams, received.aggregate_id, received.customer_message_received.message_id
+    )
 
     assert await session.events_with("outbound_message_queued") == []
     assert platform.sandbox.outbox.messages(to=customer.wa_id) == []
