@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import aiohttp
 
 from tests.bench.platform import RunningPlatform
+from tests.bench.replies import ReplyFollower
 from threadline.sandbox.customer import build_inbound_text
 from threadline.sandbox.signing import sign
 from threadline.testing.model_servers import OpenAIServer, SlowAnswer, TextAnswer
@@ -65,8 +66,10 @@ class TokenFigures:
 
 
 class Customers:
-    def __init__(self, platform: RunningPlatform, http: aiohttp.ClientSession) -> None:
-        self.platform, self.http = platform, http
+    def __init__(
+        self, platform: RunningPlatform, http: aiohttp.ClientSession, replies: ReplyFollower
+    ) -> None:
+        self.platform, self.http, self.replies = platform, http, replies
 
     async def post(self, wa_id: str, text: str) -> float:
         state = self.platform.state
@@ -85,15 +88,10 @@ class Customers:
         return time.time()
 
     def replies_to(self, wa_id: str) -> list[datetime]:
-        return [m.accepted_at for m in self.platform.sandbox.outbox.messages(to=wa_id)]
+        return self.replies.replies_to(wa_id)
 
-    async def reply(self, wa_id: str, seen: int, timeout: float = 120.0) -> datetime:
-        deadline = time.perf_counter() + timeout
-        while len(replies := self.replies_to(wa_id)) == seen:
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"no reply to {wa_id}")
-            await asyncio.sleep(0.005)
-        return replies[-1]
+    async def reply(self, wa_id: str, seen: int) -> datetime:
+        return await self.replies.next_reply(wa_id, seen)
 
 
 async def overhead(
@@ -158,8 +156,11 @@ async def run_assistant_benchmark(
     run = f"{int(time.time()) % 100:02d}"
     answers(server, sum(parallel) * rounds + long_conversation + 100)
     limit = max(parallel) + 8
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as http:
-        customers = Customers(platform, http)
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as http,
+        ReplyFollower(platform.sandbox.outbox).running() as replies,
+    ):
+        customers = Customers(platform, http, replies)
         await overhead(customers, conversations=10, rounds=1, burst=1, run="0" + run[:1])
         figures = [
             await overhead(customers, conversations=n, rounds=rounds, burst=burst, run=run)

@@ -28,6 +28,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tests.bench.platform import RunningPlatform
+from tests.bench.replies import ReplyFollower
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.topology import SESSION_EVENT, Topology
 from threadline.sandbox.customer import build_inbound_text
@@ -73,9 +74,13 @@ class Answers:
 
 class Client:
     def __init__(
-        self, platform: RunningPlatform, http: aiohttp.ClientSession, answers: Answers
+        self,
+        platform: RunningPlatform,
+        http: aiohttp.ClientSession,
+        answers: Answers,
+        replies: ReplyFollower,
     ) -> None:
-        self.platform, self.http, self.answers = platform, http, answers
+        self.platform, self.http, self.answers, self.follower = platform, http, answers, replies
         self.state = platform.state
 
     async def post(self, number: str, wa_id: str, text: str) -> float:
@@ -98,10 +103,10 @@ class Client:
         return time.time()
 
     def replies(self) -> int:
-        return len(self.platform.sandbox.outbox.messages())
+        return self.follower.total
 
     def replies_to(self, wa_id: str) -> list[datetime]:
-        return [m.accepted_at for m in self.platform.sandbox.outbox.messages(to=wa_id)]
+        return self.follower.replies_to(wa_id)
 
 
 async def throughput(
@@ -145,9 +150,8 @@ async def latency(client: Client, *, customers: int, messages: int, run: str) ->
         for k in range(messages):
             seen = len(client.replies_to(wa_id))
             accepted_at = await client.post("109000000000001", wa_id, f"latency probe {k}")
-            while len(replies := client.replies_to(wa_id)) == seen:
-                await asyncio.sleep(0.002)
-            samples.append((replies[-1].timestamp() - accepted_at) * 1000)
+            replied = await client.follower.next_reply(wa_id, seen)
+            samples.append((replied.timestamp() - accepted_at) * 1000)
 
     await asyncio.gather(*(customer(c) for c in range(customers)))
     return samples
@@ -192,9 +196,10 @@ async def run_webhook_benchmark(
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as http,
         contextlib.AsyncExitStack() as closing,
+        ReplyFollower(platform.sandbox.outbox).running() as follower,
     ):
         closing.push_async_callback(nc.close)
-        client = Client(platform, http, answers)
+        client = Client(platform, http, answers, follower)
         await throughput(
             client,
             webhooks=200,

@@ -144,6 +144,17 @@ class Outbox:
         self._receipts.append(receipt)
         return receipt
 
+    def accepted_since(self, sequence: int) -> list[AcceptedMessage]:
+        """The kept messages accepted after `sequence`, oldest first: read from the newest
+        back, so a caller following the outbox pays for what is new, not for all it keeps."""
+        newer: list[AcceptedMessage] = []
+        for message in reversed(self._messages):
+            if message.sequence <= sequence:
+                break
+            newer.append(message)
+        newer.reverse()
+        return newer
+
     def sent(self, wamid: str) -> AcceptedMessage | None:
         """The kept message the sandbox accepted as `wamid`, if any."""
         return self._by_wamid.get(wamid)
