@@ -91,6 +91,37 @@ async def test_three_quick_messages_get_one_reply_in_the_models_format_after_typ
     turns = [(m["role"], m["content"]) for m in asked.body["messages"][1:]]
     assert turns == [("user", "hi!"), ("user", "can I book a haircut"), ("user", "on Tuesday?")]
     assert json.dumps(asked.body["tools"]).count('"name": "reply"') == 1
+    # The conversation shows the assistant, tokens and cost; the reply its version and usage.
+    conversation = await eventually_priced(platform, wa_id)
+    assert conversation.conversation.assistant == "salon"
+    assert conversation.conversation.tokens >= 19  # the server's 12 in + 7 out
+    assert conversation.conversation.cost > 0  # gpt-4.1-mini's price (genai-prices)
+    messages = await platform.analytics.ListMessages(
+        analytics_pb.ListMessagesRequest(conversation_id=conversation.conversation.id),
+        metadata=platform.auth,
+    )
+    (reply,) = [m for m in messages.messages if m.author == "ai"]
+    usage = json.loads(reply.metadata_json)
+    assert (usage["assistant"], usage["assistant_version"], usage["model"]) == (
+        "salon",
+        1,
+        "openai:gpt-4.1-mini",
+    )
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (12, 7)
+    assert usage["llm_cost"] > 0
+
+
+async def eventually_priced(platform: Platform, wa_id: str) -> Any:
+    """The conversation once analytics has projected its AI reply."""
+    found: Any = None
+
+    async def projected() -> bool:
+        nonlocal found
+        found = await conversation_of(platform, wa_id)
+        return bool(found.conversation.assistant)
+
+    await eventually(projected)
+    return found
 
 
 def session_commands(platform: Platform) -> tuple[Any, grpc.aio.Channel]:
