@@ -94,6 +94,12 @@ def graph(http: aiohttp.ClientSession, sandbox: Sandbox) -> GraphClient:
 
 
 @pytest.fixture
+def make_graph(http: aiohttp.ClientSession) -> Callable[[Sandbox], GraphClient]:
+    """A Cloud API client for a sandbox the test starts itself."""
+    return lambda sandbox: GraphClient(http, sandbox)
+
+
+@pytest.fixture
 def phone_number_id() -> str:
     """A business phone number id no other test uses."""
     return str(100_000_000_000_000 + uuid.uuid4().int % 10**14)

@@ -8,8 +8,15 @@ from types import MappingProxyType
 from typing import Final
 
 from threadline.sandbox.envelope import DEFAULT_WABA_ID, BusinessNumber
+from threadline.sandbox.media import (
+    DEFAULT_MEDIA_BYTES_LIMIT,
+    DEFAULT_MEDIA_LIMIT,
+    DEFAULT_RECEIVED_TTL_S,
+    DEFAULT_UPLOADED_TTL_S,
+    DEFAULT_URL_TTL_S,
+)
 from threadline.sandbox.outbox import DEFAULT_OUTBOX_LIMIT
-from threadline.servicekit.config import ConfigError, env_bool, env_int, env_str
+from threadline.servicekit.config import ConfigError, env_bool, env_float, env_int, env_str
 
 DEFAULT_DISPLAY_NUMBER: Final = "15550000000"
 _DISPLAY_NUMBERS: Final = "THREADLINE_SANDBOX_DISPLAY_NUMBERS"
@@ -31,6 +38,16 @@ class SandboxConfig:
     webhook_attempts: int = 4
     webhook_backoff_ms: int = 100
     outbox_limit: int = DEFAULT_OUTBOX_LIMIT
+    media_limit: int = DEFAULT_MEDIA_LIMIT
+    media_bytes_limit: int = DEFAULT_MEDIA_BYTES_LIMIT
+    media_url_ttl_s: float = DEFAULT_URL_TTL_S
+    uploaded_media_ttl_s: float = DEFAULT_UPLOADED_TTL_S
+    received_media_ttl_s: float = DEFAULT_RECEIVED_TTL_S
+    # Messages per second per business number past which sends get 130429; 0: no limit.
+    throughput_per_second: int = 0
+    # Messages to one customer per `pair_window_s` past which sends get 131056; 0: no limit.
+    pair_limit: int = 0
+    pair_window_s: float = 6.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SandboxConfig:
@@ -52,6 +69,20 @@ class SandboxConfig:
             outbox_limit=_at_least_one(
                 env, "THREADLINE_SANDBOX_OUTBOX_LIMIT", DEFAULT_OUTBOX_LIMIT
             ),
+            media_limit=_at_least_one(env, "THREADLINE_SANDBOX_MEDIA_LIMIT", DEFAULT_MEDIA_LIMIT),
+            media_bytes_limit=_at_least_one(
+                env, "THREADLINE_SANDBOX_MEDIA_BYTES_LIMIT", DEFAULT_MEDIA_BYTES_LIMIT
+            ),
+            media_url_ttl_s=_positive(env, "THREADLINE_SANDBOX_MEDIA_URL_TTL_S", DEFAULT_URL_TTL_S),
+            uploaded_media_ttl_s=_positive(
+                env, "THREADLINE_SANDBOX_UPLOADED_MEDIA_TTL_S", DEFAULT_UPLOADED_TTL_S
+            ),
+            received_media_ttl_s=_positive(
+                env, "THREADLINE_SANDBOX_RECEIVED_MEDIA_TTL_S", DEFAULT_RECEIVED_TTL_S
+            ),
+            throughput_per_second=_non_negative(env, "THREADLINE_SANDBOX_THROUGHPUT_PER_SECOND", 0),
+            pair_limit=_non_negative(env, "THREADLINE_SANDBOX_PAIR_LIMIT", 0),
+            pair_window_s=_positive(env, "THREADLINE_SANDBOX_PAIR_WINDOW_S", 6.0),
         )
 
     def business_number(self, phone_number_id: str) -> BusinessNumber:
@@ -91,4 +122,11 @@ def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
     value = env_int(env, name, default)
     if value < 1:
         raise ConfigError(f"Config '{name}' must be at least 1, got {value}.")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env_float(env, name, default)
+    if not value > 0:
+        raise ConfigError(f"Config '{name}' must be more than 0, got {value}.")
     return value

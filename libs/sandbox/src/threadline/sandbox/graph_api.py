@@ -3,7 +3,6 @@ sandbox's own look-up and health routes."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Mapping
 from typing import Final
@@ -11,13 +10,19 @@ from typing import Final
 from aiohttp import web
 
 from threadline.sandbox.config import SandboxConfig
-from threadline.sandbox.graph_errors import invalid_parameter, invalid_token
+from threadline.sandbox.graph_errors import (
+    bearer_refusal,
+    invalid_parameter,
+    pair_rate_reached,
+    throughput_reached,
+)
 from threadline.sandbox.identifiers import wa_id_of
 from threadline.sandbox.inbox import Inbox
 from threadline.sandbox.limits import as_object
 from threadline.sandbox.outbox import Outbox
 from threadline.sandbox.read_receipts import unknown_message
 from threadline.sandbox.statuses import StatusReporter
+from threadline.sandbox.throughput import THROUGHPUT_CODE, Throughput
 from threadline.sandbox.validation import is_read_receipt, validate_message
 
 log = logging.getLogger(__name__)
@@ -27,7 +32,10 @@ TRACE_HEADERS: Final = ("traceparent", "tracestate")
 
 
 class GraphApi:
-    """`POST /{version}/{phone_number_id}/messages` as the Cloud API answers it."""
+    """`POST /{version}/{phone_number_id}/messages` as the Cloud API answers it.
+
+    Messages (not read receipts) count against `throughput`: past its limits the answer is
+    Meta's 130429 or 131056 and nothing is accepted."""
 
     def __init__(
         self,
@@ -35,8 +43,10 @@ class GraphApi:
         outbox: Outbox,
         inbox: Inbox,
         statuses: StatusReporter | None,
+        throughput: Throughput | None = None,
     ) -> None:
         self._config = config
+        self._throughput = throughput or Throughput()
         self._outbox = outbox
         self._inbox = inbox
         self._statuses = statuses
@@ -52,7 +62,7 @@ class GraphApi:
 
     async def send_message(self, request: web.Request) -> web.Response:
         """Validate and accept a message: reply with its wamid, then play its statuses."""
-        denied = self._check_token(request)
+        denied = self.check_token(request)
         if denied is not None:
             return denied
         try:
@@ -97,6 +107,10 @@ class GraphApi:
     ) -> web.Response:
         address = str(request.get("to") or request.get("recipient"))
         wa_id = wa_id_of(address)
+        refusal = self._throughput.admit(phone_number_id, wa_id)
+        if refusal is not None:
+            log.info("refused %s to %s: rate limit %d", phone_number_id, wa_id, refusal)
+            return throughput_reached() if refusal == THROUGHPUT_CODE else pair_rate_reached()
         accepted = self._outbox.accept(phone_number_id, wa_id, request, trace_headers=trace)
         if self._statuses is not None:
             self._statuses.report(accepted)
@@ -129,10 +143,6 @@ class GraphApi:
         )
         return web.json_response({"success": True})
 
-    def _check_token(self, request: web.Request) -> web.Response | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return invalid_token("An access token is required to request this resource.")
-        if not hmac.compare_digest(token.strip().encode(), self._config.access_token.encode()):
-            return invalid_token("Invalid OAuth access token - Cannot parse access token")
-        return None
+    def check_token(self, request: web.Request) -> web.Response | None:
+        """401 unless the request carries the configured bearer token; else None."""
+        return bearer_refusal(request, self._config.access_token)

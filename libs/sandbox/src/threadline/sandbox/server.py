@@ -14,18 +14,23 @@ from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.customer import CustomerApi
 from threadline.sandbox.graph_api import GraphApi
 from threadline.sandbox.inbox import Inbox
+from threadline.sandbox.media import MediaLibrary
+from threadline.sandbox.media_api import LARGEST_MEDIA, MediaApi
 from threadline.sandbox.outbox import Outbox
 from threadline.sandbox.statuses import StatusReporter
+from threadline.sandbox.throughput import Throughput
 from threadline.sandbox.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
 
 class Sandbox:
-    """A local WhatsApp Cloud API: send endpoint, status webhooks, and a customer to play.
+    """A local WhatsApp Cloud API: send and media endpoints, status webhooks, throughput limits,
+    and a customer to play.
 
     What the customers saw is in `outbox` (messages, read receipts with "typing…", in order:
-    `outbox.timeline`); what they wrote through the sandbox in `inbox`.
+    `outbox.timeline`); what they wrote through the sandbox in `inbox`; the files businesses
+    uploaded and customers sent in `media`.
 
         Use `async with Sandbox(config) as sandbox:`; with port 0 it listens on a free port,
         and `port` and `url` tell which.
@@ -35,6 +40,18 @@ class Sandbox:
         self.config = config
         self.outbox = Outbox(config.outbox_limit)
         self.inbox = Inbox(config.outbox_limit)
+        self.media = MediaLibrary(
+            limit=config.media_limit,
+            bytes_limit=config.media_bytes_limit,
+            url_ttl_s=config.media_url_ttl_s,
+            uploaded_ttl_s=config.uploaded_media_ttl_s,
+            received_ttl_s=config.received_media_ttl_s,
+        )
+        self.throughput = Throughput(
+            per_second=config.throughput_per_second,
+            pair_limit=config.pair_limit,
+            pair_window_s=config.pair_window_s,
+        )
         self._stack: AsyncExitStack | None = None
         self._statuses: StatusReporter | None = None
         self._port: int | None = None
@@ -115,7 +132,10 @@ class Sandbox:
     def _build_app(
         self, session: aiohttp.ClientSession, statuses: StatusReporter | None
     ) -> web.Application:
-        app = web.Application()
-        app.add_routes(GraphApi(self.config, self.outbox, self.inbox, statuses).routes())
-        app.add_routes(CustomerApi(self.config, session, self.inbox).routes())
+        # Room for the largest file WhatsApp takes, even base64 in a customer's JSON message.
+        app = web.Application(client_max_size=LARGEST_MEDIA * 2)
+        graph = GraphApi(self.config, self.outbox, self.inbox, statuses, self.throughput)
+        app.add_routes(graph.routes())
+        app.add_routes(MediaApi(self.media, graph.check_token).routes())
+        app.add_routes(CustomerApi(self.config, session, self.inbox, self.media).routes())
         return app
