@@ -69,3 +69,40 @@ def test_malformed_display_numbers_fail_naming_the_variable() -> None:
 
     with pytest.raises(ConfigError, match="'THREADLINE_SANDBOX_DISPLAY_NUMBERS'"):
         SandboxConfig.from_env(env)
+
+
+def test_media_and_throughput_settings_default_to_metas_and_off() -> None:
+    config = SandboxConfig.from_env(REQUIRED)
+
+    assert (config.media_url_ttl_s, config.uploaded_media_ttl_s, config.received_media_ttl_s) == (
+        300.0,
+        30 * 24 * 3600.0,
+        7 * 24 * 3600.0,
+    )
+    assert (config.throughput_per_second, config.pair_limit) == (0, 0)
+
+
+def test_media_and_throughput_settings_are_read_from_the_environment() -> None:
+    env = {
+        **REQUIRED,
+        "THREADLINE_SANDBOX_MEDIA_URL_TTL_S": "1",
+        "THREADLINE_SANDBOX_RECEIVED_MEDIA_TTL_S": "2.5",
+        "THREADLINE_SANDBOX_MEDIA_LIMIT": "3",
+        "THREADLINE_SANDBOX_MEDIA_BYTES_LIMIT": "4096",
+        "THREADLINE_SANDBOX_THROUGHPUT_PER_SECOND": "80",
+        "THREADLINE_SANDBOX_PAIR_LIMIT": "1",
+        "THREADLINE_SANDBOX_PAIR_WINDOW_S": "6",
+    }
+
+    config = SandboxConfig.from_env(env)
+
+    assert (config.media_url_ttl_s, config.received_media_ttl_s) == (1.0, 2.5)
+    assert (config.media_limit, config.media_bytes_limit) == (3, 4096)
+    assert (config.throughput_per_second, config.pair_limit, config.pair_window_s) == (80, 1, 6.0)
+
+
+def test_a_download_url_that_never_lives_is_refused() -> None:
+    env = {**REQUIRED, "THREADLINE_SANDBOX_MEDIA_URL_TTL_S": "0"}
+
+    with pytest.raises(ConfigError, match="'THREADLINE_SANDBOX_MEDIA_URL_TTL_S' must be more"):
+        SandboxConfig.from_env(env)

@@ -1,5 +1,5 @@
-"""The Graph API's send-message endpoint (messages, and read receipts with "typing…"), plus the
-sandbox's own look-up and health routes."""
+"""The Graph API's send-message endpoint (messages, held to `Throughput`'s limits, and read
+receipts with "typing…"), plus the sandbox's own look-up and health routes."""
 
 from __future__ import annotations
 
