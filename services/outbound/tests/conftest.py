@@ -19,6 +19,17 @@ class ReceivedRequest:
     authorization: str
     traceparent: str
     body: dict[str, Any]
+    at: float = 0.0  # the event loop's time of the answer
+    status: int = 200  # the answer's HTTP status
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Answer sends with WhatsApp's `code` until `until` (loop time), to `recipient` only if set."""
+
+    code: int
+    until: float
+    recipient: str = ""
 
 
 class CloudApiStub:
@@ -27,7 +38,9 @@ class CloudApiStub:
     Every send is accepted with a fresh wamid and every read receipt (`"status": "read"`) with
     `{"success": true}`, unless failures were scripted: those queued with `fail_next` answer the
     next requests, one each (as do answers queued with `answer_next`); `fail_always` answers all
-    the rest.
+    the rest. Like Meta, it can also say "too fast": `throttle` answers sends with 130429 or
+    131056 for a while, and `limit_rate` answers 130429 to any send beyond a number of accepted
+    sends in the last second.
     """
 
     def __init__(self) -> None:
@@ -41,6 +54,9 @@ class CloudApiStub:
         self.url = ""
         self._next: deque[web.Response] = deque()
         self._always: tuple[int, int, str] | None = None
+        self._throttles: list[Throttle] = []
+        self._rate_limit: int | None = None
+        self._accepted_at: deque[float] = deque()
         self._runner: web.AppRunner | None = None
 
     def fail_next(self, status: int, code: int, message: str, details: str = "") -> None:
@@ -51,6 +67,19 @@ class CloudApiStub:
 
     def fail_always(self, status: int, code: int, message: str) -> None:
         self._always = (status, code, message)
+
+    def throttle(self, code: int, *, for_seconds: float, recipient: str = "") -> None:
+        until = asyncio.get_running_loop().time() + for_seconds
+        self._throttles.append(Throttle(code, until, recipient))
+
+    def limit_rate(self, per_second: int) -> None:
+        self._rate_limit = per_second
+
+    def accepted_sends(self) -> list[ReceivedRequest]:
+        return [r for r in self.sends() if r.status == 200]
+
+    def throttled_sends(self) -> list[ReceivedRequest]:
+        return [r for r in self.sends() if r.status != 200]
 
     async def start(self) -> None:
         app = web.Application()
@@ -90,20 +119,30 @@ class CloudApiStub:
             self._in_flight -= 1
 
     def _answer(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        response = self._response(body)
         self.requests.append(
             ReceivedRequest(
                 path=request.path,
                 authorization=request.headers.get("Authorization", ""),
                 traceparent=request.headers.get("traceparent", ""),
                 body=body,
+                at=asyncio.get_running_loop().time(),
+                status=response.status,
             )
         )
+        return response
+
+    def _response(self, body: dict[str, Any]) -> web.Response:
         if self._next:
             return self._next.popleft()
         if self._always is not None:
             return _graph_error(*self._always)
         if _is_read_receipt(body):
             return web.json_response({"success": True})
+        throttled = self._throttled(body)
+        if throttled:
+            return _graph_error(400, throttled, f"(#{throttled}) Rate limit hit")
+        self._accepted_at.append(asyncio.get_running_loop().time())
         self.accepted.append(f"wamid.{uuid.uuid4().hex}")
         return web.json_response(
             {
@@ -112,6 +151,19 @@ class CloudApiStub:
                 "messages": [{"id": self.accepted[-1]}],
             }
         )
+
+    def _throttled(self, body: dict[str, Any]) -> int:
+        """The throttle code this send is answered with, or 0."""
+        now = asyncio.get_running_loop().time()
+        for throttle in self._throttles:
+            if now < throttle.until and throttle.recipient in ("", body.get("to")):
+                return throttle.code
+        if self._rate_limit is not None:
+            while self._accepted_at and self._accepted_at[0] <= now - 1.0:
+                self._accepted_at.popleft()
+            if len(self._accepted_at) >= self._rate_limit:
+                return 130429
+        return 0
 
 
 def _is_read_receipt(body: dict[str, Any]) -> bool:

@@ -17,9 +17,10 @@ from threadline.outbound.application.dispatcher import (
     Sent,
     WillRetry,
 )
-from threadline.outbound.application.ports import GraphApiError, SentRecord
+from threadline.outbound.application.ports import GraphApiError, GraphApiThrottled, SentRecord
 from threadline.outbound.domain.failure import WhatsAppFailure
 from threadline.outbound.domain.outbound_message import MessageContent, OutboundMessage, Recipient
+from threadline.outbound.domain.pacing import Pacer, PacingSettings, ThrottleScope
 
 SENT_AT = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 DISPATCHED = "outbound.events.Message.Dispatched"
@@ -38,7 +39,10 @@ def a_message(**changes: object) -> OutboundMessage:
 
 
 def dispatcher(
-    graph: ScriptedGraphApi, bus: InMemoryBus, ledger: InMemorySentLedger | None = None
+    graph: ScriptedGraphApi,
+    bus: InMemoryBus,
+    ledger: InMemorySentLedger | None = None,
+    pacer: Pacer | None = None,
 ) -> MessageDispatcher:
     return MessageDispatcher(
         graph=graph,
@@ -47,6 +51,7 @@ def dispatcher(
         clock=lambda: SENT_AT,
         remember_for=0.05,  # a ledger that stays broken is given up on quickly here
         remember_backoff=Backoff(first=0.001, limit=0.002),
+        pacer=pacer,
     )
 
 
@@ -100,7 +105,7 @@ async def test_permanent_refusal_is_announced_as_failed() -> None:
 
 
 async def test_transient_failure_is_retried_quietly() -> None:
-    graph, bus = ScriptedGraphApi([refusal(130429, retryable=True)]), InMemoryBus()
+    graph, bus = ScriptedGraphApi([refusal(131000, retryable=True)]), InMemoryBus()
 
     result = await dispatcher(graph, bus).dispatch(a_message(), last_attempt=False)
 
@@ -109,13 +114,40 @@ async def test_transient_failure_is_retried_quietly() -> None:
 
 
 async def test_transient_failure_on_the_last_attempt_is_announced_as_failed() -> None:
-    graph, bus = ScriptedGraphApi([refusal(131056, retryable=True)]), InMemoryBus()
+    graph, bus = ScriptedGraphApi([refusal(133004, retryable=True)]), InMemoryBus()
 
     result = await dispatcher(graph, bus).dispatch(a_message(), last_attempt=True)
 
     assert isinstance(result, GaveUp)
     [published] = bus.on(FAILED)
     assert outbound_pb2.MessageDispatchFailed.FromString(published.payload).retryable
+
+
+def throttle(code: int, scope: ThrottleScope) -> GraphApiThrottled:
+    return GraphApiThrottled(WhatsAppFailure(code, "Rate limit hit", retryable=True), scope)
+
+
+async def test_a_throttled_send_slows_the_sender_down_and_goes_again_even_on_the_last_attempt() -> (
+    None
+):
+    pacer = Pacer(PacingSettings(rate=1000, pause=0.01, pair_interval=0.01))
+    graph = ScriptedGraphApi(
+        [
+            throttle(130429, ThrottleScope.NUMBER),
+            throttle(131056, ThrottleScope.RECIPIENT),
+            "wamid.A1",
+        ]
+    )
+    bus, message = InMemoryBus(), a_message()
+
+    result = await dispatcher(graph, bus, pacer=pacer).dispatch(message, last_attempt=True)
+
+    assert result == Sent("wamid.A1")
+    assert len(graph.sent) == 3
+    assert bus.on(FAILED) == []
+    assert len(bus.on(DISPATCHED)) == 1
+    assert pacer.rate(message.phone_number_id, 0.0) == 500
+    assert pacer.recipient_interval(message.phone_number_id, "16505551234", 0.0) == 0.01
 
 
 async def test_invalid_message_is_refused_without_calling_the_graph_api() -> None:

@@ -45,3 +45,36 @@ def test_access_token_is_kept_out_of_the_repr() -> None:
     config = OutboundConfig.from_env({"THREADLINE_WHATSAPP_ACCESS_TOKEN": "EAAG-secret"})
 
     assert "EAAG-secret" not in repr(config)
+
+
+def test_pacing_defaults_to_metas_80_messages_a_second_and_no_recipient_spacing() -> None:
+    pacing = OutboundConfig.from_env({"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s"}).pacing
+
+    assert (pacing.rate, pacing.burst, pacing.recipient_interval) == (80, 10, 0.0)
+
+
+def test_pacing_is_read_from_the_environment() -> None:
+    env = {
+        "THREADLINE_WHATSAPP_ACCESS_TOKEN": "s",
+        "THREADLINE_OUTBOUND_NUMBER_RATE": "1000",
+        "THREADLINE_OUTBOUND_NUMBER_BURST": "50",
+        "THREADLINE_OUTBOUND_RECIPIENT_INTERVAL_MS": "250",
+    }
+
+    pacing = OutboundConfig.from_env(env).pacing
+
+    assert (pacing.rate, pacing.burst, pacing.recipient_interval) == (1000, 50, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("THREADLINE_OUTBOUND_NUMBER_RATE", "1001"),
+        ("THREADLINE_OUTBOUND_NUMBER_RATE", "0"),
+        ("THREADLINE_OUTBOUND_NUMBER_BURST", "81"),
+        ("THREADLINE_OUTBOUND_RECIPIENT_INTERVAL_MS", "-1"),
+    ],
+)
+def test_pacing_beyond_metas_limits_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        OutboundConfig.from_env({"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s", name: value})

@@ -55,7 +55,7 @@ async def test_an_error_while_sending_is_dead_lettered_or_retried_by_its_kind(
     error: Exception, outcome: type
 ) -> None:
     dispatcher: MessageDispatcher = Raising(error)  # type: ignore[assignment]
-    handler = DispatchHandler(dispatcher, concurrency=2, max_deliver=5)
+    handler = DispatchHandler(dispatcher, max_deliver=5)
 
     [result] = await handler([queued()])
 

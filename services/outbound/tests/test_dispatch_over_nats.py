@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -32,10 +33,11 @@ from threadline.outbound.adapters.outbound.graph_api import ScriptedGraphApi
 from threadline.outbound.adapters.outbound.sent_ledger import BUCKET, InMemorySentLedger
 from threadline.outbound.bootstrap import RunningOutbound, bootstrap
 from threadline.outbound.config import OutboundConfig
+from threadline.outbound.domain.pacing import PacingSettings
 from threadline.testing import eventually
 
 if TYPE_CHECKING:
-    from conftest import CloudApiStub
+    from conftest import CloudApiStub, ReceivedRequest
 
 TOKEN = "EAAG-outbound-test"
 PHONE_NUMBER_ID = "106540352242922"
@@ -94,7 +96,9 @@ async def outbound(config: OutboundConfig, services: AsyncExitStack) -> RunningO
     return await start(config, services)
 
 
-def queued_event(conversation_id: str = "", **content: str) -> session_pb2.SessionEvent:
+def queued_event(
+    conversation_id: str = "", *, to: str = "16505551234", **content: str
+) -> session_pb2.SessionEvent:
     return session_pb2.SessionEvent(
         event_id=str(uuid.uuid4()),
         aggregate_type="Conversation",
@@ -104,7 +108,7 @@ def queued_event(conversation_id: str = "", **content: str) -> session_pb2.Sessi
             author="ai",
             content=common_pb2.MessageContent(**(content or {"type": "text", "text": "Hi!"})),
             phone_number_id=PHONE_NUMBER_ID,
-            recipient=common_pb2.CustomerIdentity(wa_id="16505551234"),
+            recipient=common_pb2.CustomerIdentity(wa_id=to),
         ),
     )
 
@@ -315,8 +319,8 @@ async def test_messages_of_different_conversations_are_sent_concurrently(
     cloud_api: CloudApiStub,
 ) -> None:
     cloud_api.delay = 0.2
-    for _ in range(4):
-        await publish(js, topology, queued_event())
+    for n in range(4):
+        await publish(js, topology, queued_event(to=f"1650555000{n}"))
 
     await start(config, services)
 
@@ -379,3 +383,97 @@ async def test_not_ready_while_the_sent_ledger_does_not_answer(
         body = await response.json()
     assert response.status == 503
     assert list(body["problems"]) == ["sent_ledger"]
+
+
+def texts_by_recipient(requests: list[ReceivedRequest]) -> dict[str, list[str]]:
+    sent: dict[str, list[str]] = {}
+    for request in requests:
+        sent.setdefault(request.body["to"], []).append(request.body["text"]["body"])
+    return sent
+
+
+async def publish_to_recipients(
+    js: JetStreamContext, topology: Topology, recipients: int, each: int
+) -> dict[str, list[str]]:
+    """`each` texts to each of `recipients` recipients (a conversation each), interleaved."""
+    queued: dict[str, list[str]] = {}
+    conversations = {f"1650556{r:04d}": f"conversation-{uuid.uuid4()}" for r in range(recipients)}
+    for n in range(each):
+        for to, conversation_id in conversations.items():
+            text = f"{to} part {n}"
+            queued.setdefault(to, []).append(text)
+            await publish(
+                js, topology, queued_event(conversation_id, to=to, type="text", text=text)
+            )
+    return queued
+
+
+async def test_throughput_and_pair_rate_limits_slow_the_sender_without_losing_or_reordering(
+    config: OutboundConfig,
+    services: AsyncExitStack,
+    js: JetStreamContext,
+    topology: Topology,
+    cloud_api: CloudApiStub,
+) -> None:
+    pacing = PacingSettings(
+        rate=50, burst=5, pause=0.2, recover_after=0.5, pair_interval=0.2, max_pair_interval=0.4
+    )
+    queued = await publish_to_recipients(js, topology, recipients=5, each=6)
+    slowed = next(iter(queued))
+    cloud_api.throttle(130429, for_seconds=0.6)
+    cloud_api.throttle(131056, for_seconds=1.5, recipient=slowed)
+
+    await start(dataclasses.replace(config, pacing=pacing), services)
+
+    await all_handled(js, topology, 30)
+    assert texts_by_recipient(cloud_api.accepted_sends()) == queued
+    throttled = {r.body["to"] for r in cloud_api.throttled_sends()}
+    assert len(throttled) == 5  # every recipient was told "too fast" at first
+    assert len(await results(js, topology, "Dispatched")) == 30
+    assert await results(js, topology, "DispatchFailed") == []
+    slowed_times = [r.at for r in cloud_api.accepted_sends() if r.body["to"] == slowed]
+    assert slowed_times[0] >= min(r.at for r in cloud_api.sends()) + 1.5
+
+
+async def test_a_number_limited_below_its_budget_is_slowed_to_what_whatsapp_takes(
+    config: OutboundConfig,
+    services: AsyncExitStack,
+    js: JetStreamContext,
+    topology: Topology,
+    cloud_api: CloudApiStub,
+) -> None:
+    # Configured for 40/s, but WhatsApp takes only 10/s of this number.
+    pacing = PacingSettings(rate=40, burst=1, pause=0.2, recover_after=5.0)
+    cloud_api.limit_rate(10)
+    queued = await publish_to_recipients(js, topology, recipients=10, each=4)
+
+    await start(dataclasses.replace(config, pacing=pacing), services)
+
+    await all_handled(js, topology, 40)
+    assert texts_by_recipient(cloud_api.accepted_sends()) == queued
+    assert await results(js, topology, "DispatchFailed") == []
+    # It slowed down instead of hammering: far fewer "too fast" answers than messages.
+    assert 0 < len(cloud_api.throttled_sends()) < 20
+
+
+async def test_sends_hold_the_numbers_budget(
+    config: OutboundConfig,
+    services: AsyncExitStack,
+    js: JetStreamContext,
+    topology: Topology,
+    cloud_api: CloudApiStub,
+) -> None:
+    budget = 25
+    queued = await publish_to_recipients(js, topology, recipients=25, each=4)
+
+    pacing = PacingSettings(rate=budget, burst=1)
+    await start(dataclasses.replace(config, pacing=pacing), services)
+
+    await all_handled(js, topology, 100)
+    sends = cloud_api.accepted_sends()
+    assert texts_by_recipient(sends) == queued
+    times = [r.at for r in sends]
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    assert budget * 0.8 <= rate <= budget * 1.05
+    in_any_second = max(sum(1 for t in times if start <= t < start + 1) for start in times)
+    assert in_any_second <= budget + 1

@@ -5,7 +5,9 @@ from threadline.outbound.adapters.outbound.graph_errors import (
     network_error,
     unexpected_answer,
 )
+from threadline.outbound.application.ports import GraphApiThrottled
 from threadline.outbound.domain.failure import NO_CODE
+from threadline.outbound.domain.pacing import ThrottleScope
 
 
 def graph_error_body(code: int, message: str, details: str = "", **extra: object) -> object:
@@ -37,8 +39,6 @@ def test_user_title_is_preferred_as_title() -> None:
 @pytest.mark.parametrize(
     ("status", "code"),
     [
-        (400, 130429),  # throughput
-        (400, 131056),  # pair rate limit
         (400, 131000),  # something went wrong
         (400, 80007),  # WABA rate limit
         (500, 100),  # any 5xx
@@ -50,6 +50,26 @@ def test_transient_failures_are_retryable(status: int, code: int) -> None:
     body = graph_error_body(code, f"(#{code}) whatever")
 
     assert error_from_response(status, body).failure.retryable
+
+
+@pytest.mark.parametrize(
+    ("code", "scope"),
+    [(130429, ThrottleScope.NUMBER), (131056, ThrottleScope.RECIPIENT)],
+)
+def test_throughput_and_pair_rate_limits_say_slow_down_not_failed(
+    code: int, scope: ThrottleScope
+) -> None:
+    error = error_from_response(400, graph_error_body(code, f"(#{code}) Rate limit hit"))
+
+    assert isinstance(error, GraphApiThrottled)
+    assert error.scope is scope
+    assert error.failure.code == code
+
+
+def test_other_errors_are_not_throttles() -> None:
+    error = error_from_response(400, graph_error_body(80007, "(#80007) Rate limit issues"))
+
+    assert not isinstance(error, GraphApiThrottled)
 
 
 @pytest.mark.parametrize(

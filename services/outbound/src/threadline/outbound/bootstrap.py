@@ -24,12 +24,14 @@ from threadline.messaging.topology import (
 from threadline.outbound.adapters.inbound.consumer import DispatchHandler
 from threadline.outbound.adapters.inbound.typing_indicators import typing_handler
 from threadline.outbound.adapters.outbound.graph_api import HttpGraphApi
+from threadline.outbound.adapters.outbound.prometheus import PrometheusPacingMetrics
 from threadline.outbound.adapters.outbound.publisher import JetStreamAnnouncements
 from threadline.outbound.adapters.outbound.sent_ledger import KeyValueSentLedger
 from threadline.outbound.application.dispatcher import MessageDispatcher
 from threadline.outbound.application.ports import GraphApi, SentLedger
 from threadline.outbound.application.typing_indicators import TypingIndicators
 from threadline.outbound.config import OutboundConfig
+from threadline.outbound.domain.pacing import Pacer
 from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
@@ -104,6 +106,9 @@ async def bootstrap(
         ledger=sent_ledger,
         announcements=JetStreamAnnouncements(bus, topology),
         clock=clock,
+        pacer=Pacer(config.pacing),
+        concurrency=config.concurrency,
+        metrics=PrometheusPacingMetrics(),
     )
 
     durable = OUTBOUND_DISPATCH
@@ -116,9 +121,7 @@ async def bootstrap(
         # Two rounds of sends that all take the full Graph API timeout, and some room.
         ack_wait=GRAPH_API_TIMEOUT * 3,
     )
-    handler = DispatchHandler(
-        dispatcher, concurrency=config.concurrency, max_deliver=settings.max_deliver
-    )
+    handler = DispatchHandler(dispatcher, max_deliver=settings.max_deliver)
     loop = ConsumerLoop(
         js,
         dead_letters=bus,

@@ -6,7 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
+from threadline.outbound.domain.pacing import PacingSettings
 from threadline.servicekit.config import ConfigError, env_int, env_str
+
+# Meta's default throughput per business number is 80 messages/s; it can be raised to 1,000.
+MAX_NUMBER_RATE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +23,7 @@ class OutboundConfig:
     ops_port: int
     concurrency: int
     host: str = "127.0.0.1"
+    pacing: PacingSettings = field(default_factory=PacingSettings)
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
 
@@ -35,6 +40,7 @@ class OutboundConfig:
                 f"Config 'THREADLINE_OUTBOUND_CONCURRENCY' must be at least 1, got {concurrency}."
             )
         return cls(
+            pacing=_pacing(env),
             nats_url=env_str(env, "THREADLINE_NATS_URL", "nats://127.0.0.1:4222"),
             nats_namespace=env.get("THREADLINE_NATS_NAMESPACE", ""),
             graph_api_base_url=base_url.rstrip("/"),
@@ -45,3 +51,31 @@ class OutboundConfig:
             host=env_str(env, "THREADLINE_OUTBOUND_HOST", "127.0.0.1"),
             streams=stream_limits_from_env(env),
         )
+
+
+def _pacing(env: Mapping[str, str]) -> PacingSettings:
+    """The throughput budget of each business number and the pace of each recipient.
+
+    The recipient interval defaults to 0: a conversation's messages already go one at a time
+    (each waits for the previous one's answer), Meta's pair rate limit allows bursts (about 45
+    messages, then one every 6 s) that a reply never reaches, and a fixed spacing would delay
+    every reply with attachments; a 131056 answer spaces that recipient's sends out anyway."""
+    rate = env_int(env, "THREADLINE_OUTBOUND_NUMBER_RATE", 80)
+    if not 1 <= rate <= MAX_NUMBER_RATE:
+        raise ConfigError(
+            f"Config 'THREADLINE_OUTBOUND_NUMBER_RATE' must be 1 to {MAX_NUMBER_RATE} messages"
+            f" a second (Meta's limit), got {rate}."
+        )
+    burst = env_int(env, "THREADLINE_OUTBOUND_NUMBER_BURST", min(10, rate))
+    if not 1 <= burst <= rate:
+        raise ConfigError(
+            f"Config 'THREADLINE_OUTBOUND_NUMBER_BURST' must be 1 to the number rate ({rate}),"
+            f" got {burst}."
+        )
+    interval_ms = env_int(env, "THREADLINE_OUTBOUND_RECIPIENT_INTERVAL_MS", 0)
+    if not 0 <= interval_ms <= 60_000:
+        raise ConfigError(
+            "Config 'THREADLINE_OUTBOUND_RECIPIENT_INTERVAL_MS' must be 0 to 60000,"
+            f" got {interval_ms}."
+        )
+    return PacingSettings(rate=rate, burst=burst, recipient_interval=interval_ms / 1000)

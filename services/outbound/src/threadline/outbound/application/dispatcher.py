@@ -19,32 +19,44 @@ What this does not close, honestly (the Cloud API takes no idempotency key, so n
 Within one process, dispatches of one message id are serialised, so a copy in the same batch
 finds the ledger already written.
 
-Not done yet: per-number throughput limits and per-recipient pacing (today a 130429 / 131056
-answer is simply retried with back-off), and media upload (media must already be an id or a
-link in `payload_json`).
+Every send waits for its turn first (`domain.pacing`: the business number's throughput budget
+and the recipient's pace), without taking one of the `concurrency` send slots while it waits, so
+a number at its budget never holds up another's sends. A throughput (130429) or pair rate limit
+(131056) answer is not a failure: the pacer slows the number or the recipient down and the same
+message waits for its next turn and goes again, in this call, for as long as WhatsApp keeps
+saying "too fast". Its recipient's later messages wait behind it (the consumer sends them
+one after another), so a throttle never reorders them, which a redelivery with back-off would.
+
+Not done yet: media upload (media must already be an id or a link in `payload_json`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from threadline.messaging.failures import Backoff, Failure, classify, describe
 from threadline.outbound.application.ports import (
     Announcements,
     GraphApi,
     GraphApiError,
+    GraphApiThrottled,
+    NoPacingMetrics,
+    PacingMetrics,
     SentLedger,
     SentRecord,
 )
 from threadline.outbound.domain.cloud_api_body import UnsendableMessage, request_body
 from threadline.outbound.domain.failure import NO_CODE, WhatsAppFailure
 from threadline.outbound.domain.outbound_message import OutboundMessage
+from threadline.outbound.domain.pacing import Pacer, PacingSettings
 from threadline.servicekit.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -95,9 +107,17 @@ class MessageDispatcher:
         clock: Callable[[], datetime] = utc_now,
         remember_for: float = 120.0,
         remember_backoff: Backoff | None = None,
+        pacer: Pacer | None = None,
+        concurrency: int = 32,
+        metrics: PacingMetrics | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._graph, self._ledger, self._announcements = graph, ledger, announcements
         self._clock = clock
+        self._pacer = pacer or Pacer(PacingSettings())
+        self._slots = asyncio.Semaphore(concurrency)
+        self._metrics = metrics or NoPacingMetrics()
+        self._monotonic = monotonic
         self._remember_for = remember_for
         self._remember_backoff = remember_backoff or Backoff(first=0.2, limit=5.0)
         self._in_flight = _KeyedLocks()
@@ -118,13 +138,38 @@ class MessageDispatcher:
                 message, WhatsAppFailure(NO_CODE, "Invalid message", str(error))
             )
         try:
-            wamid = await self._graph.send(message.phone_number_id, body)
+            wamid = await self._send_paced(message, body)
         except GraphApiError as error:
             return await self._failed(message, error.failure, last_attempt=last_attempt)
         sent = SentRecord(wamid=wamid, sent_at=self._clock())
         await self._remember(message, sent)
         await self._announce_sent(message, sent)
         return Sent(wamid)
+
+    async def _send_paced(self, message: OutboundMessage, body: Mapping[str, Any]) -> str:
+        """Send at `message`'s turn; after a throttle, slower, until WhatsApp takes it."""
+        number = message.phone_number_id
+        recipient = message.recipient.wa_id or message.recipient.user_id
+        while True:
+            started = self._monotonic()
+            while (wait := self._pacer.recipient_wait(number, recipient, self._monotonic())) > 0:
+                await asyncio.sleep(wait)
+            delay = self._pacer.reserve(number, recipient, self._monotonic())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._metrics.waited(self._monotonic() - started)
+            try:
+                async with self._slots:
+                    return await self._graph.send(number, body)
+            except GraphApiThrottled as throttle:
+                self._pacer.throttled(number, recipient, throttle.scope, self._monotonic())
+                self._metrics.throttled(throttle.scope)
+                log.info(
+                    "sending %s: %s, slowing %s down and sending it again",
+                    message.message_id,
+                    throttle.failure,
+                    throttle.scope.value,
+                )
 
     async def _failed(
         self, message: OutboundMessage, failure: WhatsAppFailure, *, last_attempt: bool

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from threadline.outbound.domain.failure import WhatsAppFailure
 from threadline.outbound.domain.outbound_message import OutboundMessage
+from threadline.outbound.domain.pacing import ThrottleScope
 
 
 class GraphApiError(Exception):
@@ -19,6 +20,17 @@ class GraphApiError(Exception):
         super().__init__(f"{failure.code} {failure.title}: {failure.details or failure.message}")
         self.failure = failure
         self.http_status = http_status
+
+
+class GraphApiThrottled(GraphApiError):
+    """WhatsApp said "too fast" (`scope`: the number's throughput or the pair rate limit): not a
+    failure of the message, which goes again once the sender slowed down."""
+
+    def __init__(
+        self, failure: WhatsAppFailure, scope: ThrottleScope, *, http_status: int | None = None
+    ) -> None:
+        super().__init__(failure, http_status=http_status)
+        self.scope = scope
 
 
 class GraphApi(Protocol):
@@ -62,3 +74,25 @@ class Announcements(Protocol):
     async def message_dispatch_failed(
         self, message: OutboundMessage, failure: WhatsAppFailure, *, at: datetime
     ) -> None: ...
+
+
+class PacingMetrics(Protocol):
+    """Where the dispatcher tells how pacing went (Prometheus in the service)."""
+
+    def waited(self, seconds: float) -> None:
+        """A send waited `seconds` for its turn (0 when it went at once)."""
+        ...
+
+    def throttled(self, scope: ThrottleScope) -> None:
+        """WhatsApp answered a send with a throttle of `scope`."""
+        ...
+
+
+class NoPacingMetrics:
+    """Tells nobody."""
+
+    def waited(self, seconds: float) -> None:
+        pass
+
+    def throttled(self, scope: ThrottleScope) -> None:
+        pass

@@ -1,10 +1,11 @@
 """The dispatch consumer (`OUTBOUND_DISPATCH`): queued messages in, one traced dispatch each,
 outcomes out.
 
-A batch is handled concurrently (at most `concurrency` sends in flight). Messages of one
-conversation are sent one after another, in stream order, so an attachment queued before its
-caption also reaches WhatsApp first; a message that must be retried can still be overtaken by a
-later one of its conversation.
+A batch is handled concurrently (the dispatcher bounds the sends in flight and paces them).
+Messages to one recipient (of one business number) are sent one after another, in stream
+order, so an attachment queued before its caption also reaches WhatsApp first; a throttled
+message is sent again before the recipient's next one, but a message that failed otherwise and
+must be retried can still be overtaken by a later one to its recipient.
 """
 
 from __future__ import annotations
@@ -45,29 +46,26 @@ _Queued = tuple[int, Delivery, OutboundMessage]
 class DispatchHandler:
     """A `BatchHandler` for `ConsumerLoop`; `max_deliver` must be the loop's own setting."""
 
-    def __init__(self, dispatcher: MessageDispatcher, *, concurrency: int, max_deliver: int):
+    def __init__(self, dispatcher: MessageDispatcher, *, max_deliver: int):
         self._dispatcher = dispatcher
-        self._slots = asyncio.Semaphore(concurrency)
         self._max_deliver = max_deliver
 
     async def __call__(self, batch: Sequence[Delivery]) -> Sequence[Settlement]:
         outcomes: list[Settlement] = [ACK] * len(batch)
-        conversations: dict[str, list[_Queued]] = {}
+        recipients: dict[str, list[_Queued]] = {}
         for index, delivery in enumerate(batch):
             try:
                 message = queued_message(delivery.data)
             except Undecodable as error:
                 outcomes[index] = DeadLetter(str(error), slug="undecodable")
                 continue
-            key = message.conversation_id or message.message_id
-            conversations.setdefault(key, []).append((index, delivery, message))
+            recipients.setdefault(_in_order_with(message), []).append((index, delivery, message))
 
         async def send_in_order(queued: list[_Queued]) -> None:
             for index, delivery, message in queued:
-                async with self._slots:
-                    outcomes[index] = await self._send(delivery, message)
+                outcomes[index] = await self._send(delivery, message)
 
-        await asyncio.gather(*(send_in_order(q) for q in conversations.values()))
+        await asyncio.gather(*(send_in_order(q) for q in recipients.values()))
         return outcomes
 
     async def _send(self, delivery: Delivery, message: OutboundMessage) -> Settlement:
@@ -98,6 +96,14 @@ class DispatchHandler:
             count_dispatch(result)
             _describe(span, result)
             return _outcome(result)
+
+
+def _in_order_with(message: OutboundMessage) -> str:
+    """The key of the messages `message` must be sent in order with: its recipient's."""
+    recipient = message.recipient.wa_id or message.recipient.user_id
+    if recipient:
+        return f"{message.phone_number_id}:{recipient}"
+    return message.conversation_id or message.message_id
 
 
 def _outcome(result: DispatchResult) -> Settlement:

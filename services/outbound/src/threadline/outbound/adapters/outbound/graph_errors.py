@@ -2,10 +2,13 @@
 
 Meta's error body is `{"error": {"message", "type", "code", "error_subcode", "error_data":
 {"details"}, "error_user_title", "is_transient", "fbtrace_id"}}`. A failure is worth retrying
-when it says "not now" rather than "never": a 5xx or 429, a network failure, a throughput or
-pair rate limit, a temporary Graph outage, or Meta's own `is_transient`. Everything else (invalid
-parameter, undeliverable, outside the re-engagement window, bad token, ...) will fail the same
-way every time.
+when it says "not now" rather than "never": a 5xx or 429, a network failure, a temporary Graph
+outage, or Meta's own `is_transient`. Everything else (invalid parameter, undeliverable, outside
+the re-engagement window, bad token, ...) will fail the same way every time.
+
+A throughput (130429) or pair rate limit (131056) answer is neither: it says "slower", and is
+raised as `GraphApiThrottled` so the sender slows down and sends the same message again
+(`domain.pacing`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from threadline.outbound.application.ports import GraphApiError
+from threadline.outbound.application.ports import GraphApiError, GraphApiThrottled
 from threadline.outbound.domain.failure import NO_CODE, WhatsAppFailure
+from threadline.outbound.domain.pacing import ThrottleScope
 
 RETRYABLE_CODES = frozenset(
     {
@@ -23,13 +27,15 @@ RETRYABLE_CODES = frozenset(
         2,  # API service: temporarily unavailable
         4,  # API too many calls (application rate limit)
         80007,  # WhatsApp Business Account rate limit
-        130429,  # throughput: the number's messages-per-second cap was reached
         131000,  # something went wrong (Meta's generic, usually transient)
         131016,  # service unavailable
-        131056,  # pair rate limit: too many messages to one recipient too fast
         133004,  # server temporarily unavailable
     }
 )
+THROTTLES = {
+    130429: ThrottleScope.NUMBER,  # throughput: the number's messages-per-second cap
+    131056: ThrottleScope.RECIPIENT,  # pair rate limit: too many to one user too fast
+}
 _CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
 
 
@@ -57,9 +63,13 @@ def error_from_response(status: int, body: Any, text: str = "") -> GraphApiError
         retryable=(
             _status_is_transient(status)
             or code in RETRYABLE_CODES
+            or code in THROTTLES
             or error.get("is_transient") is True
         ),
     )
+    scope = THROTTLES.get(code)
+    if scope is not None:
+        return GraphApiThrottled(failure, scope, http_status=status)
     return GraphApiError(failure, http_status=status)
 
 

@@ -12,6 +12,7 @@ from threadline.outbound.application.dispatcher import (
     WillRetry,
 )
 from threadline.outbound.application.typing_indicators import NotShown, TooLate, TypingResult
+from threadline.outbound.domain.pacing import ThrottleScope
 
 DISPATCHES = Counter(
     "threadline_outbound_dispatches_total",
@@ -29,6 +30,28 @@ GRAPH_API_SECONDS = Histogram(
     "Time taken by one Graph API request, by request (send, read_receipt).",
     ["request"],
 )
+
+PACING_WAIT_SECONDS = Histogram(
+    "threadline_outbound_pacing_wait_seconds",
+    "Time a send waited for its turn (the number's throughput budget, the recipient's pace).",
+    buckets=(0.0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+THROTTLES = Counter(
+    "threadline_outbound_throttles_total",
+    "Sends WhatsApp answered 'too fast', by scope: number (130429), recipient (131056); each "
+    "slowed the sender down and the message went again.",
+    ["scope"],
+)
+
+
+class PrometheusPacingMetrics:
+    """`PacingMetrics` as Prometheus instruments."""
+
+    def waited(self, seconds: float) -> None:
+        PACING_WAIT_SECONDS.observe(seconds)
+
+    def throttled(self, scope: ThrottleScope) -> None:
+        THROTTLES.labels(scope.value).inc()
 
 
 def count_dispatch(result: DispatchResult) -> None:
