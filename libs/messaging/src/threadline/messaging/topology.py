@@ -169,6 +169,8 @@ MESSAGE_DISPATCHED = Route(OUTBOUND_EVENTS, "Message.Dispatched", "outbound", "M
 MESSAGE_DISPATCH_FAILED = Route(
     OUTBOUND_EVENTS, "Message.DispatchFailed", "outbound", "MessageDispatchFailed"
 )
+MEDIA_KEPT = Route(OUTBOUND_EVENTS, "Media.Kept", "outbound", "MediaKept")
+MEDIA_KEEP_FAILED = Route(OUTBOUND_EVENTS, "Media.KeepFailed", "outbound", "MediaKeepFailed")
 DEAD_LETTER = Route(
     DEAD_LETTERS, "{service}.{reason}", "every service", "the message, with its reason in headers"
 )
@@ -188,6 +190,8 @@ ROUTES: tuple[Route, ...] = (
     TYPING_INDICATOR_REQUESTED,
     MESSAGE_DISPATCHED,
     MESSAGE_DISPATCH_FAILED,
+    MEDIA_KEPT,
+    MEDIA_KEEP_FAILED,
     DEAD_LETTER,
 )
 
@@ -208,6 +212,10 @@ OUTBOUND_DISPATCH = Durable(
 OUTBOUND_TYPING = Durable(
     "outbound-typing", "outbound", AI_EVENTS, "Conversation.TypingIndicatorRequested"
 )
+# Customers' media fetched from the Graph API and kept (issue 11).
+OUTBOUND_MEDIA = Durable(
+    "outbound-media", "outbound", SESSION_EVENTS, "Conversation.CustomerMessageReceived"
+)
 ANALYTICS_PROJECTIONS = Durable("analytics-projections", "analytics", SESSION_EVENTS)
 
 DURABLES: tuple[Durable, ...] = (
@@ -217,6 +225,7 @@ DURABLES: tuple[Durable, ...] = (
     AI_RESPONDER_REPLIES,
     OUTBOUND_DISPATCH,
     OUTBOUND_TYPING,
+    OUTBOUND_MEDIA,
     ANALYTICS_PROJECTIONS,
 )
 

@@ -86,3 +86,115 @@ class MessageDispatchFailed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MessageDispatchFailed: _TypeAlias = MessageDispatchFailed  # noqa: Y015
+
+@_typing.final
+class MediaKept(_message.Message):
+    """A customer's media (image, video, audio, voice note, document, sticker) was fetched from the
+    Graph API and kept in the media store (issue 11). Nats-Msg-Id: message_id:media-kept.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    CAPTION_FIELD_NUMBER: _builtins.int
+    VOICE_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    KEPT_AT_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """the customer message (session's id) the media came with"""
+    conversation_id: _builtins.str
+    media_id: _builtins.str
+    """Meta's media id"""
+    media_type: _builtins.str
+    """image, video, audio, document, sticker"""
+    content_type: _builtins.str
+    """MIME type, as fetched"""
+    size: _builtins.int
+    """bytes"""
+    sha256: _builtins.str
+    """hex, checked against Meta's"""
+    file_name: _builtins.str
+    caption: _builtins.str
+    voice: _builtins.bool
+    """an audio message recorded as a voice note"""
+    location: _builtins.str
+    """where the store keeps it (file:///..., s3://bucket/key)"""
+    @_builtins.property
+    def kept_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        media_id: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        size: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        caption: _builtins.str = ...,
+        voice: _builtins.bool = ...,
+        location: _builtins.str = ...,
+        kept_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["kept_at", b"kept_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "conversation_id", b"conversation_id", "file_name", b"file_name", "kept_at", b"kept_at", "location", b"location", "media_id", b"media_id", "media_type", b"media_type", "message_id", b"message_id", "sha256", b"sha256", "size", b"size", "voice", b"voice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MediaKept: _TypeAlias = MediaKept  # noqa: Y015
+
+@_typing.final
+class MediaKeepFailed(_message.Message):
+    """A customer's media could not be kept: retries ran out, the id expired, it was larger than the
+    configured limit, or its bytes did not match Meta's sha256. Nats-Msg-Id: message_id:media-failed.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    FAILED_AT_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    conversation_id: _builtins.str
+    media_id: _builtins.str
+    media_type: _builtins.str
+    reason: _builtins.str
+    """what an operator reads"""
+    refused: _builtins.bool
+    """refused on purpose (too large, wrong hash), not a failure to fetch"""
+    attempts: _builtins.int
+    @_builtins.property
+    def failed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        media_id: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        refused: _builtins.bool = ...,
+        attempts: _builtins.int = ...,
+        failed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["failed_at", b"failed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "conversation_id", b"conversation_id", "failed_at", b"failed_at", "media_id", b"media_id", "media_type", b"media_type", "message_id", b"message_id", "reason", b"reason", "refused", b"refused"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MediaKeepFailed: _TypeAlias = MediaKeepFailed  # noqa: Y015

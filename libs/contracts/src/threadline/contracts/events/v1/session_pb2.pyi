@@ -59,6 +59,8 @@ class SessionEvent(_message.Message):
     ASSISTANT_CONFIGURED_FIELD_NUMBER: _builtins.int
     ASSISTANT_ASSIGNED_FIELD_NUMBER: _builtins.int
     ASSISTANT_GENERATION_DISCARDED_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_STORED_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_FAILED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -118,6 +120,10 @@ class SessionEvent(_message.Message):
     def assistant_assigned(self) -> Global___AssistantAssigned: ...
     @_builtins.property
     def assistant_generation_discarded(self) -> Global___AssistantGenerationDiscarded: ...
+    @_builtins.property
+    def attachment_stored(self) -> Global___AttachmentStored: ...
+    @_builtins.property
+    def attachment_failed(self) -> Global___AttachmentFailed: ...
     def __init__(
         self,
         *,
@@ -152,12 +158,14 @@ class SessionEvent(_message.Message):
         assistant_configured: Global___AssistantConfigured | None = ...,
         assistant_assigned: Global___AssistantAssigned | None = ...,
         assistant_generation_discarded: Global___AssistantGenerationDiscarded | None = ...,
+        attachment_stored: Global___AttachmentStored | None = ...,
+        attachment_failed: Global___AttachmentFailed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -921,3 +929,88 @@ class AssistantGenerationDiscarded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AssistantGenerationDiscarded: _TypeAlias = AssistantGenerationDiscarded  # noqa: Y015
+
+@_typing.final
+class AttachmentStored(_message.Message):
+    """A customer message's media is kept in the media store (outbound's MediaKept): the
+    conversation's attachment (issue 11). Once per message.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    CAPTION_FIELD_NUMBER: _builtins.int
+    VOICE_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """the customer message it came with"""
+    media_id: _builtins.str
+    media_type: _builtins.str
+    """image, video, audio, document, sticker"""
+    content_type: _builtins.str
+    size: _builtins.int
+    sha256: _builtins.str
+    file_name: _builtins.str
+    caption: _builtins.str
+    voice: _builtins.bool
+    location: _builtins.str
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        media_id: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        size: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        caption: _builtins.str = ...,
+        voice: _builtins.bool = ...,
+        location: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "file_name", b"file_name", "location", b"location", "media_id", b"media_id", "media_type", b"media_type", "message_id", b"message_id", "sha256", b"sha256", "size", b"size", "voice", b"voice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttachmentStored: _TypeAlias = AttachmentStored  # noqa: Y015
+
+@_typing.final
+class AttachmentFailed(_message.Message):
+    """A customer message's media could not be kept (outbound's MediaKeepFailed), with why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    media_id: _builtins.str
+    media_type: _builtins.str
+    reason: _builtins.str
+    refused: _builtins.bool
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        media_id: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        refused: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["media_id", b"media_id", "media_type", b"media_type", "message_id", b"message_id", "reason", b"reason", "refused", b"refused"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttachmentFailed: _TypeAlias = AttachmentFailed  # noqa: Y015
