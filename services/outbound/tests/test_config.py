@@ -78,3 +78,32 @@ def test_pacing_is_read_from_the_environment() -> None:
 def test_pacing_beyond_metas_limits_is_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         OutboundConfig.from_env({"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s", name: value})
+
+
+def test_media_limit_and_store_variables_are_read() -> None:
+    env = {
+        "THREADLINE_WHATSAPP_ACCESS_TOKEN": "s",
+        "THREADLINE_MEDIA_MAX_BYTES": "1048576",
+        "THREADLINE_MEDIA_ROOT": "/var/lib/threadline/media",
+        "THREADLINE_SANDBOX_PORT": "8090",
+    }
+
+    config = OutboundConfig.from_env(env)
+
+    assert config.media_max_bytes == 1048576
+    assert config.media_env["THREADLINE_MEDIA_ROOT"] == "/var/lib/threadline/media"
+    assert "THREADLINE_SANDBOX_PORT" not in config.media_env
+
+
+def test_media_limit_defaults_to_whatsapps_largest_file() -> None:
+    config = OutboundConfig.from_env({"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s"})
+
+    assert config.media_max_bytes == 100 * 1024 * 1024
+    assert str(config.media_root) == ".threadline/media"
+
+
+def test_a_media_limit_below_one_byte_is_refused() -> None:
+    env = {"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s", "THREADLINE_MEDIA_MAX_BYTES": "0"}
+
+    with pytest.raises(ConfigError, match="THREADLINE_MEDIA_MAX_BYTES"):
+        OutboundConfig.from_env(env)

@@ -158,6 +158,10 @@ async def run_platform(state_dir: Path = STATE_DIR) -> int:
         watching = asyncio.create_task(watch.run(), name="watch embedded servers")
         supervisor = Supervisor()
         env = environment(state)
+        # Customers' files beside the other state (the services run in this directory).
+        env["THREADLINE_MEDIA_ROOT"] = os.environ.get(
+            "THREADLINE_MEDIA_ROOT", str(state_dir / "media")
+        )
         for name, module, _, _ in PROCESSES:
             supervisor.add(name, [sys.executable, "-m", module], env)
         supervisor.add("sandbox", [sys.executable, "-m", "threadline.sandbox"], env)

@@ -11,24 +11,36 @@ import aiohttp
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from threadline.media import FilesystemMediaStore, S3MediaStore, media_store_from_env
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import (
     OUTBOUND_DISPATCH,
+    OUTBOUND_MEDIA,
     OUTBOUND_TYPING,
     Topology,
     ensure_streams,
 )
 from threadline.outbound.adapters.inbound.consumer import DispatchHandler
+from threadline.outbound.adapters.inbound.customer_media import media_handler
 from threadline.outbound.adapters.inbound.typing_indicators import typing_handler
 from threadline.outbound.adapters.outbound.graph_api import HttpGraphApi
 from threadline.outbound.adapters.outbound.prometheus import PrometheusPacingMetrics
-from threadline.outbound.adapters.outbound.publisher import JetStreamAnnouncements
+from threadline.outbound.adapters.outbound.publisher import (
+    JetStreamAnnouncements,
+    JetStreamMediaAnnouncements,
+)
 from threadline.outbound.adapters.outbound.sent_ledger import KeyValueSentLedger
 from threadline.outbound.application.dispatcher import MessageDispatcher
-from threadline.outbound.application.ports import GraphApi, SentLedger
+from threadline.outbound.application.media_keeper import MediaKeeper
+from threadline.outbound.application.ports import (
+    AddressedMediaStore,
+    GraphApi,
+    GraphMedia,
+    SentLedger,
+)
 from threadline.outbound.application.typing_indicators import TypingIndicators
 from threadline.outbound.config import OutboundConfig
 from threadline.outbound.domain.pacing import Pacer
@@ -48,6 +60,12 @@ BACKOFF = (1.0, 5.0, 15.0, 60.0)  # a throughput or pair rate limit needs second
 TYPING_TIMEOUT = 10.0
 TYPING_CONCURRENCY = 8
 TYPING_BACKOFF = (0.5, 2.0, 5.0, 10.0)
+# Customers' media: its own client too (a 100 MB download must not take a send's connection),
+# a timeout for the whole of one download, a few at once; a Graph outage is retried for about
+# a minute and a half (Meta's download URL lives 5 minutes, the media id 7 days).
+MEDIA_TIMEOUT = 120.0
+MEDIA_CONCURRENCY = 4
+MEDIA_BACKOFF = (2.0, 10.0, 30.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,7 @@ class RunningOutbound:
     sent_ledger: SentLedger
     consumer: Background
     typing_consumer: Background
+    media_consumer: Background
     ops: OpsServer
 
 
@@ -74,12 +93,17 @@ async def bootstrap(
     max_deliver: int = MAX_DELIVER,
     backoff: Sequence[float] = BACKOFF,
     typing_backoff: Sequence[float] = TYPING_BACKOFF,
+    graph_media: GraphMedia | None = None,
+    media_store: AddressedMediaStore | None = None,
+    media_backoff: Sequence[float] = MEDIA_BACKOFF,
 ) -> RunningOutbound:
     """Connect, build and start everything, registering each stop on `stack`.
 
     The ports a test may swap: `bus` (where results and dead letters are published; JetStream
     by default), `graph_api` (HTTP to `config.graph_api_base_url` by default; a swapped one
-    serves both consumers), `sent_ledger` (the KeyValue bucket by default) and `clock`."""
+    serves both consumers), `sent_ledger` (the KeyValue bucket by default), `graph_media` (HTTP
+    like `graph_api`, on a client of its own), `media_store` (`threadline.media`'s from
+    `config.media_env`, files under `config.media_root` by default) and `clock`."""
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
     js = client.jetstream()
@@ -146,6 +170,29 @@ async def bootstrap(
         backoff=typing_backoff,
     )
     checks["typing_consumer"] = typing_consumer.check()
+    if graph_media is None:
+        graph_media = _http_graph_api(
+            config, stack, timeout=MEDIA_TIMEOUT, connections=MEDIA_CONCURRENCY
+        )
+    if media_store is None:
+        media_store = _media_store(config)
+    await stack.enter_async_context(media_store)
+    media_consumer = _start_media_consumer(
+        js,
+        stack,
+        topology=topology,
+        bus=bus,
+        keeper=MediaKeeper(
+            graph=graph_media,
+            store=media_store,
+            announcements=JetStreamMediaAnnouncements(bus, topology),
+            max_bytes=config.media_max_bytes,
+            clock=clock,
+        ),
+        max_deliver=max_deliver,
+        backoff=media_backoff,
+    )
+    checks["media_consumer"] = media_consumer.check()
 
     ops = OpsServer(host=config.host, port=config.ops_port, checks=checks)
     await ops.start()
@@ -163,6 +210,7 @@ async def bootstrap(
         sent_ledger=sent_ledger,
         consumer=consumer,
         typing_consumer=typing_consumer,
+        media_consumer=media_consumer,
         ops=ops,
     )
 
@@ -198,6 +246,50 @@ def _start_typing_consumer(
     return run_in_background(
         stack, durable.name, loop.run, stop=loop.stop, grace=TYPING_TIMEOUT + 5
     )
+
+
+def _start_media_consumer(
+    js: JetStreamContext,
+    stack: AsyncExitStack,
+    *,
+    topology: Topology,
+    bus: EventBus,
+    keeper: MediaKeeper,
+    max_deliver: int,
+    backoff: Sequence[float],
+) -> Background:
+    """The consumer of `OUTBOUND_MEDIA`: customers' files kept, beside the other two."""
+    durable = OUTBOUND_MEDIA
+    settings = ConsumerSettings.of(
+        topology,
+        durable,
+        batch_size=MEDIA_CONCURRENCY * 2,
+        max_deliver=max_deliver,
+        backoff=backoff,
+        # A batch is handled `MEDIA_CONCURRENCY` at a time: two rounds of full-length
+        # downloads, and some room.
+        ack_wait=MEDIA_TIMEOUT * 3,
+    )
+    loop = ConsumerLoop(
+        js,
+        dead_letters=bus,
+        topology=topology,
+        service=SERVICE,
+        settings=settings,
+        handler=media_handler(
+            keeper, concurrency=MEDIA_CONCURRENCY, max_deliver=settings.max_deliver
+        ),
+    )
+    # Not the full download timeout on stop: a download cut short is made again, whole, when
+    # the message is redelivered (the store is content-addressed).
+    return run_in_background(stack, durable.name, loop.run, stop=loop.stop, grace=30.0)
+
+
+def _media_store(config: OutboundConfig) -> AddressedMediaStore:
+    store = media_store_from_env(config.media_env, config.media_root)
+    if not isinstance(store, FilesystemMediaStore | S3MediaStore):
+        raise TypeError(f"media store {store!r} cannot name a location by hash")
+    return store
 
 
 def _http_graph_api(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.outbound.domain.pacing import PacingSettings
@@ -11,6 +12,9 @@ from threadline.servicekit.config import ConfigError, env_int, env_str
 
 # Meta's default throughput per business number is 80 messages/s; it can be raised to 1,000.
 MAX_NUMBER_RATE = 1000
+# WhatsApp's largest media file is a 100 MB document: nothing a customer sends is larger.
+DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_MEDIA_ROOT = Path(".threadline/media")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,12 @@ class OutboundConfig:
     pacing: PacingSettings = field(default_factory=PacingSettings)
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
+    # Customers' media: the largest file kept (a larger one is refused with its reason), and
+    # where the store is (`threadline.media.media_store_from_env` reads the `THREADLINE_MEDIA_*`
+    # variables of `media_env`; the filesystem store defaults to `media_root`).
+    media_max_bytes: int = DEFAULT_MEDIA_MAX_BYTES
+    media_root: Path = DEFAULT_MEDIA_ROOT
+    media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OutboundConfig:
@@ -50,7 +60,16 @@ class OutboundConfig:
             concurrency=concurrency,
             host=env_str(env, "THREADLINE_OUTBOUND_HOST", "127.0.0.1"),
             streams=stream_limits_from_env(env),
+            media_max_bytes=_media_max_bytes(env),
+            media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
         )
+
+
+def _media_max_bytes(env: Mapping[str, str]) -> int:
+    value = env_int(env, "THREADLINE_MEDIA_MAX_BYTES", DEFAULT_MEDIA_MAX_BYTES)
+    if value < 1:
+        raise ConfigError(f"Config 'THREADLINE_MEDIA_MAX_BYTES' must be at least 1, got {value}.")
+    return value
 
 
 def _pacing(env: Mapping[str, str]) -> PacingSettings:

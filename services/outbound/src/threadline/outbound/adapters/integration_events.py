@@ -1,17 +1,26 @@
 """The one place mapping outbound's types to and from integration events (protobuf): the queued
 message it consumes (a session event), the typing indicator the assistant asks for
-(`TypingIndicatorRequested`), the results it publishes (`MessageDispatched`,
-`MessageDispatchFailed`)."""
+(`TypingIndicatorRequested`), the customer's media it keeps (`CustomerMessageReceived`), the
+results it publishes (`MessageDispatched`, `MessageDispatchFailed`, `MediaKept`,
+`MediaKeepFailed`)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, outbound_pb2, session_pb2
+from threadline.media import StoredMedia
 from threadline.outbound.domain.failure import WhatsAppFailure
+from threadline.outbound.domain.inbound_media import (
+    MEDIA_TYPES,
+    InboundMedia,
+    NotMedia,
+    inbound_media,
+)
 from threadline.outbound.domain.outbound_message import MessageContent, OutboundMessage, Recipient
 from threadline.outbound.domain.typing_indicator import TypingIndicatorRequest
 
@@ -44,6 +53,35 @@ def queued_message(data: bytes) -> OutboundMessage:
         author=queued.author,
         in_reply_to_message_id=queued.in_reply_to_message_id,
     )
+
+
+def customer_media(data: bytes) -> InboundMedia | None:
+    """The media a `CustomerMessageReceived` session event's message carries; None for a text
+    or any other message without a file."""
+    try:
+        event = session_pb2.SessionEvent.FromString(data)
+    except DecodeError as error:
+        raise Undecodable(f"not a SessionEvent: {error}") from None
+    if event.WhichOneof("body") != "customer_message_received":
+        raise Undecodable(f"SessionEvent {event.event_id!r} is not a customer_message_received")
+    received = event.customer_message_received
+    if received.content.type not in MEDIA_TYPES:
+        return None
+    if not received.message_id:
+        raise Undecodable(f"SessionEvent {event.event_id!r} records a message without an id")
+    try:
+        payload = json.loads(received.content.payload_json or "null")
+    except ValueError:
+        payload = None
+    try:
+        return inbound_media(
+            message_id=received.message_id,
+            conversation_id=event.aggregate_id,
+            media_type=received.content.type,
+            payload=payload,
+        )
+    except NotMedia as error:
+        raise Undecodable(str(error)) from None
 
 
 def typing_indicator_requested(data: bytes) -> TypingIndicatorRequest:
@@ -94,6 +132,38 @@ def message_dispatch_failed(
             details=failure.details,
         ),
         retryable=failure.retryable,
+        failed_at=_timestamp(at),
+    )
+
+
+def media_kept(media: InboundMedia, stored: StoredMedia, *, at: datetime) -> outbound_pb2.MediaKept:
+    return outbound_pb2.MediaKept(
+        message_id=media.message_id,
+        conversation_id=media.conversation_id,
+        media_id=media.media_id,
+        media_type=media.media_type,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        file_name=media.file_name,
+        caption=media.caption,
+        voice=media.voice,
+        location=stored.location,
+        kept_at=_timestamp(at),
+    )
+
+
+def media_keep_failed(
+    media: InboundMedia, reason: str, *, refused: bool, attempts: int, at: datetime
+) -> outbound_pb2.MediaKeepFailed:
+    return outbound_pb2.MediaKeepFailed(
+        message_id=media.message_id,
+        conversation_id=media.conversation_id,
+        media_id=media.media_id,
+        media_type=media.media_type,
+        reason=reason,
+        refused=refused,
+        attempts=attempts,
         failed_at=_timestamp(at),
     )
 

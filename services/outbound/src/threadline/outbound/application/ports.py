@@ -1,5 +1,5 @@
 """What outbound's use cases need from outside: the Graph API, the sent ledger, a place for
-results."""
+results, and for customers' media: the Graph API's media endpoints and the media store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from threadline.media import MediaStore, StoredMedia
 from threadline.outbound.domain.failure import WhatsAppFailure
+from threadline.outbound.domain.inbound_media import InboundMedia
 from threadline.outbound.domain.outbound_message import OutboundMessage
 from threadline.outbound.domain.pacing import ThrottleScope
 
@@ -96,3 +98,61 @@ class NoPacingMetrics:
 
     def throttled(self, scope: ThrottleScope) -> None:
         pass
+
+
+class DownloadUrlExpired(GraphApiError):
+    """A media download URL was refused (Meta: 401 or 404; the sandbox: 404 once expired): ask
+    `GET /{media-id}` for a fresh one."""
+
+
+class MediaTooLarge(Exception):
+    """A download went past the size it was allowed (`limit` bytes)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file is larger than {limit} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class MediaDescription:
+    """What `GET /{media-id}` answers: a download URL (valid a few minutes) and the file's
+    type, hash (hex; "" when not given) and size (None when not given)."""
+
+    media_id: str
+    url: str
+    mime_type: str
+    sha256: str
+    file_size: int | None
+
+
+class GraphMedia(Protocol):
+    """The Graph API's media endpoints, as far as keeping a customer's file needs them."""
+
+    async def describe_media(self, media_id: str) -> MediaDescription:
+        """`GET /{media-id}`; `GraphApiError` (not retryable for an unknown or expired id)."""
+        ...
+
+    async def download_media(self, url: str, *, max_bytes: int) -> bytes:
+        """The file behind `url` (bearer token), at most `max_bytes`: `MediaTooLarge` past it,
+        `DownloadUrlExpired` when the URL is no longer good, `GraphApiError` otherwise."""
+        ...
+
+
+class AddressedMediaStore(MediaStore, Protocol):
+    """A `MediaStore` that can name where bytes of a given hash are, so a file already kept
+    is described without being downloaded again (both `threadline.media` adapters can)."""
+
+    def location_of(self, sha256: str) -> str: ...
+
+
+class MediaAnnouncements(Protocol):
+    """Where the fate of a customer's media is told; raises when not kept. The same message's
+    result announced again is harmless (the same `Nats-Msg-Id` each time)."""
+
+    async def media_kept(
+        self, media: InboundMedia, stored: StoredMedia, *, at: datetime
+    ) -> None: ...
+
+    async def media_keep_failed(
+        self, media: InboundMedia, reason: str, *, refused: bool, attempts: int, at: datetime
+    ) -> None: ...

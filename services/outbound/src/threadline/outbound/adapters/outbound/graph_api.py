@@ -1,5 +1,5 @@
 """The `GraphApi` port over HTTP (send one Cloud API message and get its wamid; mark a customer's
-message read), and a fake."""
+message read), the `GraphMedia` port (look a media id up, download its file), and a fake."""
 
 from __future__ import annotations
 
@@ -18,12 +18,22 @@ from threadline.outbound.adapters.outbound.graph_errors import (
     network_error,
     unexpected_answer,
 )
-from threadline.outbound.application.ports import GraphApiError
+from threadline.outbound.application.ports import (
+    DownloadUrlExpired,
+    GraphApiError,
+    MediaDescription,
+    MediaTooLarge,
+)
 from threadline.servicekit.telemetry import inject_trace_headers
+
+DOWNLOAD_CHUNK = 64 * 1024
+# A refused download URL: Meta answers 401 or 404 once it expired, the sandbox 404.
+_EXPIRED_URL_STATUSES = frozenset({401, 404})
 
 
 class HttpGraphApi:
-    """`POST {base}/{version}/{phone_number_id}/messages` with the access token as bearer."""
+    """`POST {base}/{version}/{phone_number_id}/messages` with the access token as bearer; and
+    `GET {base}/{version}/{media_id}` then its download URL, with the same bearer."""
 
     def __init__(
         self,
@@ -45,6 +55,53 @@ class HttpGraphApi:
         status, parsed, text = await self._post(phone_number_id, body, request="read_receipt")
         if not (isinstance(parsed, Mapping) and parsed.get("success") is True):
             raise unexpected_answer(status, text, expected='{"success": true}')
+
+    async def describe_media(self, media_id: str) -> MediaDescription:
+        url = f"{self._root}/{quote(media_id, safe='')}"
+        headers = {"Authorization": self._authorization}
+        inject_trace_headers(headers)
+        started = time.perf_counter()
+        try:
+            async with self._session.get(url, headers=headers) as response:
+                status, text = response.status, await response.text()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise network_error(error) from error
+        finally:
+            prometheus.GRAPH_API_SECONDS.labels("media_lookup").observe(
+                time.perf_counter() - started
+            )
+        parsed = _json(text)
+        if not 200 <= status < 300:
+            raise error_from_response(status, parsed, text)
+        return _media_description(media_id, status, parsed, text)
+
+    async def download_media(self, url: str, *, max_bytes: int) -> bytes:
+        """Streamed, and given up as soon as it passes `max_bytes` (or says it will)."""
+        headers = {"Authorization": self._authorization}
+        inject_trace_headers(headers)
+        started = time.perf_counter()
+        try:
+            async with self._session.get(url, headers=headers) as response:
+                if not 200 <= response.status < 300:
+                    text = await response.text()
+                    error = error_from_response(response.status, _json(text), text)
+                    if response.status in _EXPIRED_URL_STATUSES:
+                        raise DownloadUrlExpired(error.failure, http_status=response.status)
+                    raise error
+                if response.content_length is not None and response.content_length > max_bytes:
+                    raise MediaTooLarge(max_bytes)
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise MediaTooLarge(max_bytes)
+                return bytes(data)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise network_error(error) from error
+        finally:
+            prometheus.GRAPH_API_SECONDS.labels("media_download").observe(
+                time.perf_counter() - started
+            )
 
     async def _post(
         self, phone_number_id: str, body: Mapping[str, Any], *, request: str
@@ -73,6 +130,22 @@ def _json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+def _media_description(media_id: str, status: int, parsed: Any, text: str) -> MediaDescription:
+    if not isinstance(parsed, Mapping):
+        raise unexpected_answer(status, text, expected="a media object")
+    url = parsed.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise unexpected_answer(status, text, expected="url")
+    size = parsed.get("file_size")  # a string in Meta's OpenAPI, a number in some answers
+    return MediaDescription(
+        media_id=media_id,
+        url=url,
+        mime_type=str(parsed.get("mime_type") or ""),
+        sha256=str(parsed.get("sha256") or ""),
+        file_size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
+    )
 
 
 def _wamid(status: int, parsed: Any, text: str) -> str:

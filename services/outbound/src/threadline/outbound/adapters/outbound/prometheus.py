@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from threadline.outbound.application import media_keeper
 from threadline.outbound.application.dispatcher import (
     DispatchResult,
     GaveUp,
@@ -27,8 +28,24 @@ TYPING_INDICATORS = Counter(
 )
 GRAPH_API_SECONDS = Histogram(
     "threadline_outbound_graph_api_seconds",
-    "Time taken by one Graph API request, by request (send, read_receipt).",
+    "Time taken by one Graph API request, by request (send, read_receipt, media_lookup, "
+    "media_download).",
     ["request"],
+)
+MEDIA = Counter(
+    "threadline_outbound_media_total",
+    "Customers' media handled, by result: kept (downloaded), already_kept (the store had the "
+    "bytes), refused (too large, wrong hash), failed (WhatsApp refused it or retries ran out), "
+    "will_retry.",
+    ["result"],
+)
+MEDIA_BYTES = Counter(
+    "threadline_outbound_media_bytes_total",
+    "Bytes of customers' media downloaded and kept.",
+)
+MEDIA_URL_REFRESHES = Counter(
+    "threadline_outbound_media_url_refreshes_total",
+    "Media download URLs found expired and asked for again (of media then kept).",
 )
 
 PACING_WAIT_SECONDS = Histogram(
@@ -65,6 +82,20 @@ def count_typing_indicator(result: TypingResult) -> None:
         TYPING_INDICATORS.labels("stale").inc()
     else:
         TYPING_INDICATORS.labels("sent").inc()
+
+
+def count_media(result: media_keeper.KeepResult) -> None:
+    if isinstance(result, media_keeper.Kept):
+        MEDIA.labels("kept" if result.downloaded else "already_kept").inc()
+        MEDIA_BYTES.inc(result.downloaded)
+        if result.url_refreshed:
+            MEDIA_URL_REFRESHES.inc()
+    elif isinstance(result, media_keeper.Refused):
+        MEDIA.labels("refused").inc()
+    elif isinstance(result, media_keeper.GaveUp):
+        MEDIA.labels("failed").inc()
+    else:
+        MEDIA.labels("will_retry").inc()
 
 
 def _label(result: DispatchResult) -> str:

@@ -1,4 +1,5 @@
-"""Announcements on OUTBOUND_EVENTS: `MessageDispatched`, `MessageDispatchFailed`.
+"""Announcements on OUTBOUND_EVENTS: `MessageDispatched`, `MessageDispatchFailed`, and of a
+customer's media `MediaKept`, `MediaKeepFailed`.
 
 Each message's result has one `Nats-Msg-Id` per kind, so announcing it again (a redelivery
 found in the sent ledger) is dropped by the stream within its duplicate window."""
@@ -7,14 +8,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from threadline.media import StoredMedia
 from threadline.messaging.bus import EventBus
-from threadline.messaging.topology import MESSAGE_DISPATCH_FAILED, MESSAGE_DISPATCHED, Topology
+from threadline.messaging.topology import (
+    MEDIA_KEEP_FAILED,
+    MEDIA_KEPT,
+    MESSAGE_DISPATCH_FAILED,
+    MESSAGE_DISPATCHED,
+    Topology,
+)
 from threadline.outbound.adapters.integration_events import (
+    media_keep_failed,
+    media_kept,
     message_dispatch_failed,
     message_dispatched,
 )
 from threadline.outbound.application.ports import SentRecord
 from threadline.outbound.domain.failure import WhatsAppFailure
+from threadline.outbound.domain.inbound_media import InboundMedia
 from threadline.outbound.domain.outbound_message import OutboundMessage
 
 
@@ -49,3 +60,26 @@ def dispatched_msg_id(message: OutboundMessage) -> str:
 
 def failed_msg_id(message: OutboundMessage) -> str:
     return f"{message.message_id}:failed"
+
+
+class JetStreamMediaAnnouncements:
+    """`MediaAnnouncements` over an `EventBus`."""
+
+    def __init__(self, bus: EventBus, topology: Topology) -> None:
+        self._bus = bus
+        self._kept = topology.publish_subject(MEDIA_KEPT)
+        self._failed = topology.publish_subject(MEDIA_KEEP_FAILED)
+
+    async def media_kept(self, media: InboundMedia, stored: StoredMedia, *, at: datetime) -> None:
+        await self._bus.publish(
+            self._kept, media_kept(media, stored, at=at), msg_id=f"{media.message_id}:media-kept"
+        )
+
+    async def media_keep_failed(
+        self, media: InboundMedia, reason: str, *, refused: bool, attempts: int, at: datetime
+    ) -> None:
+        await self._bus.publish(
+            self._failed,
+            media_keep_failed(media, reason, refused=refused, attempts=attempts, at=at),
+            msg_id=f"{media.message_id}:media-failed",
+        )
