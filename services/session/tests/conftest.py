@@ -203,8 +203,9 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
     contact.learn_identity(wa_id="", user_id="BR.1234")
     contact.rename("Ána Souza")
     talk.learn_customer_identity(wa_id="", user_id="BR.1234")
+    photo = uuid4()
     talk.receive_customer_message(
-        message_id=uuid4(),
+        message_id=photo,
         wamid="wamid.in.1",
         content={"type": "text", "text": 'Olá! 🙂 "_type_"', "payload_json": ""},
         sent_at=at,
@@ -278,6 +279,30 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         cost="0.00492",
         latency_ms=1500,
         covered_message_ids=("m-1",),
+        trace=TRACE,
+    )
+    talk.fail_attachment(
+        message_id=photo,
+        media_id="media-1",
+        media_type="image",
+        reason="the Graph API answered 500 five times; último: «Service unavailable»",
+        refused=False,
+        attempts=5,
+        failed_at=at + timedelta(seconds=40),
+        trace=TRACE,
+    )
+    talk.store_attachment(
+        message_id=photo,
+        media_id="media-1",
+        media_type="image",
+        content_type="image/jpeg",
+        size=2_147_483_648 + 17,  # beyond 32 bits
+        sha256="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        file_name="fatura março.jpg",
+        caption="a foto 🙂",
+        voice=False,
+        location="file:///var/threadline/media/9f/86/9f86d081.jpg",
+        kept_at=(at + timedelta(minutes=3)).astimezone(timezone(timedelta(hours=-3))),
         trace=TRACE,
     )
     talk.hand_off(reason="asked for a person", by="ai")

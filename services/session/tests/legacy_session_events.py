@@ -295,6 +295,36 @@ def _generation_discarded(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _attachment_stored(e: Any, out: pb.SessionEvent) -> None:
+    # Issue 11 item 1, in this path's style.
+    out.attachment_stored.CopyFrom(
+        pb.AttachmentStored(
+            message_id=str(e.message_id),
+            media_id=e.media_id,
+            media_type=e.media_type,
+            content_type=e.content_type,
+            size=e.size,
+            sha256=e.sha256,
+            file_name=e.file_name,
+            caption=e.caption,
+            voice=e.voice,
+            location=e.location,
+        )
+    )
+
+
+def _attachment_failed(e: Any, out: pb.SessionEvent) -> None:
+    out.attachment_failed.CopyFrom(
+        pb.AttachmentFailed(
+            message_id=str(e.message_id),
+            media_id=e.media_id,
+            media_type=e.media_type,
+            reason=e.reason,
+            refused=e.refused,
+        )
+    )
+
+
 # Keyed by `Aggregate.Event` (the event classes are made by the `@event` decorator).
 BODIES: dict[str, Body] = {
     "Contact.Registered": _registered,
@@ -325,6 +355,8 @@ BODIES: dict[str, Body] = {
     "Assistant.Configured": _assistant_configured,
     "BusinessNumber.AssistantAssigned": _assistant_assigned,
     "Conversation.AssistantGenerationDiscarded": _generation_discarded,
+    "Conversation.AttachmentStored": _attachment_stored,
+    "Conversation.AttachmentFailed": _attachment_failed,
 }
 
 

@@ -98,6 +98,14 @@ STORED_FIELDS: dict[str, list[str]] = {
         *("prompt_tokens", "completion_tokens", "cached_tokens", "cost", "latency_ms"),
         *("covered_message_ids", "trace"),
     ],
+    f"{CONVERSATION}:Conversation.AttachmentStored": [
+        *("timestamp", "message_id", "media_id", "media_type", "content_type", "size"),
+        *("sha256", "file_name", "caption", "voice", "location", "kept_at", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.AttachmentFailed": [
+        *("timestamp", "message_id", "media_id", "media_type", "reason", "refused"),
+        *("attempts", "failed_at", "trace"),
+    ],
     f"{CONVERSATION}:Conversation.HandedOff": ["timestamp", "reason", "by"],
     f"{CONVERSATION}:Conversation.AutopilotResumed": ["timestamp", "by"],
     f"{CONVERSATION}:Conversation.StatusChanged": ["timestamp", "status", "reason", "by"],
@@ -287,16 +295,80 @@ def test_a_snapshot_of_class_version_2_loads_and_records_a_discarded_generation_
     assert talk.discarded_generations == ["gen-1"]
 
 
-def test_a_snapshot_of_class_version_3_loads_as_it_was_taken(app: Conversations) -> None:
+# A snapshot as the Conversation of class version 3 took it (before customers' media was
+# kept), byte for byte: version 2's with one discarded generation.
+VERSION_3_ID = UUID("8c3f2d1b-4e5f-4061-8c9d-1e2f3a4b5c6d")
+VERSION_3_SNAPSHOT = VERSION_2_SNAPSHOT.replace(
+    b'"early_statuses":{},"class_version":2}}',
+    b'"early_statuses":{},"discarded_generations":["gen-1"],"class_version":3}}',
+)
+CUSTOMER_MESSAGE = UUID("00000000-0000-0000-0000-000000000002")
+
+
+def test_a_snapshot_of_class_version_1_has_no_attachments(app: Conversations) -> None:
+    old_snapshot_in(app)
+
+    talk = app.repository.get(CONVERSATION_ID)
+
+    assert isinstance(talk, Conversation) and talk.attachments == {}
+
+
+def test_a_snapshot_of_class_version_3_loads_and_records_an_attachment_once(
+    app: Conversations,
+) -> None:
+    assert VERSION_3_SNAPSHOT != VERSION_2_SNAPSHOT
+    assert app.snapshots is not None
+    app.snapshots.recorder.insert_events(
+        [StoredEvent(VERSION_3_ID, 6, get_topic(Snapshot), VERSION_3_SNAPSHOT)]
+    )
+
+    talk = app.repository.get(VERSION_3_ID)
+
+    assert isinstance(talk, Conversation) and talk.version == 6
+    assert talk.discarded_generations == ["gen-1"]
+    assert talk.attachments == {}
+    assert talk.is_customer_message(CUSTOMER_MESSAGE)
+
+    def keep() -> bool:
+        return talk.store_attachment(
+            message_id=CUSTOMER_MESSAGE,
+            media_id="media-1",
+            media_type="image",
+            content_type="image/png",
+            size=10,
+            sha256="ab" * 32,
+            file_name="",
+            caption="",
+            voice=False,
+            location="file:///m/ab",
+            kept_at=datetime(2026, 3, 1, 9, 31, tzinfo=UTC),
+        )
+
+    assert keep()
+    assert not keep()
+    assert talk.attachments == {str(CUSTOMER_MESSAGE): "stored"}
+
+
+def test_a_snapshot_of_class_version_4_loads_as_it_was_taken(app: Conversations) -> None:
     old_snapshot_in(app)
     talk = app.repository.get(CONVERSATION_ID)
     assert isinstance(talk, Conversation)
     talk.record_discarded_generation(generation_id="gen-1")
+    talk.fail_attachment(
+        message_id=CUSTOMER_MESSAGE,
+        media_id="media-1",
+        media_type="audio",
+        reason="expired",
+        refused=False,
+        attempts=3,
+        failed_at=datetime(2026, 3, 1, 9, 31, tzinfo=UTC),
+    )
     stored = app.mapper.to_stored_event(Snapshot.take(talk))
 
     again = app.mapper.to_domain_event(stored).mutate(None)
 
-    assert json.loads(stored.state)["state"]["class_version"] == 3
+    assert json.loads(stored.state)["state"]["class_version"] == 4
     assert isinstance(again, Conversation)
     assert (again.messages, again.early_statuses) == (talk.messages, talk.early_statuses)
     assert again.discarded_generations == ["gen-1"]
+    assert again.attachments == {str(CUSTOMER_MESSAGE): "failed"}

@@ -16,6 +16,8 @@ from threadline.session.application.facts import (
     FlowStepReached,
     HandOffRequest,
     InboundMessage,
+    KeptMedia,
+    MediaNotKept,
     StatusReport,
 )
 from threadline.session.application.outcomes import APPLIED, Ignored, Outcome
@@ -199,6 +201,53 @@ def record_dispatch(fact: DispatchReport, unit: UnitOfWork, clock: Clock) -> Out
     return APPLIED
 
 
+def record_kept_media(fact: KeptMedia, unit: UnitOfWork, clock: Clock) -> Outcome:
+    """The attachment, on the conversation whatever its status; media of no customer message of
+    it is ignored as a dispatch report of a message it never queued is, and one of a
+    conversation the session never opened is refused as a dispatch report for it is."""
+    talk = conversation(unit, fact.conversation_id)
+    if not talk.is_customer_message(fact.message_id):
+        return Ignored(
+            f"media {fact.media_id}: {fact.message_id} is no customer message of {talk.id}"
+        )
+    stored = talk.store_attachment(
+        message_id=fact.message_id,
+        media_id=fact.media_id,
+        media_type=fact.media_type,
+        content_type=fact.content_type,
+        size=fact.size,
+        sha256=fact.sha256,
+        file_name=fact.file_name,
+        caption=fact.caption,
+        voice=fact.voice,
+        location=fact.location,
+        kept_at=fact.kept_at,
+        trace=fact.trace,
+    )
+    return APPLIED if stored else Ignored(f"attachment of {fact.message_id} already stored")
+
+
+def record_media_not_kept(fact: MediaNotKept, unit: UnitOfWork, clock: Clock) -> Outcome:
+    """Why the media could not be kept, once (as `record_kept_media`); after the media was
+    stored, a late failure changes nothing."""
+    talk = conversation(unit, fact.conversation_id)
+    if not talk.is_customer_message(fact.message_id):
+        return Ignored(
+            f"media {fact.media_id}: {fact.message_id} is no customer message of {talk.id}"
+        )
+    failed = talk.fail_attachment(
+        message_id=fact.message_id,
+        media_id=fact.media_id,
+        media_type=fact.media_type,
+        reason=fact.reason,
+        refused=fact.refused,
+        attempts=fact.attempts,
+        failed_at=fact.failed_at,
+        trace=fact.trace,
+    )
+    return APPLIED if failed else Ignored(f"attachment of {fact.message_id} already recorded")
+
+
 def record_hand_off(fact: HandOffRequest, unit: UnitOfWork, clock: Clock) -> Outcome:
     talk = conversation(unit, fact.conversation_id)
     if not talk.is_open:
@@ -236,4 +285,6 @@ HANDLERS: dict[type[Any], Callable[[Any, UnitOfWork, Clock], Outcome]] = {
     HandOffRequest: record_hand_off,
     FlowStepReached: reach_flow_step,
     DiscardedGeneration: record_discarded_generation,
+    KeptMedia: record_kept_media,
+    MediaNotKept: record_media_not_kept,
 }

@@ -97,6 +97,41 @@ class DispatchReport:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptMedia:
+    """Outbound kept a customer message's media in the media store (issue 11 item 1)."""
+
+    message_id: UUID  # the customer message (the session's id)
+    conversation_id: UUID
+    media_id: str
+    media_type: str
+    content_type: str
+    size: int
+    sha256: str
+    file_name: str
+    caption: str
+    voice: bool
+    location: str
+    kept_at: datetime
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaNotKept:
+    """Outbound could not keep a customer message's media (retries ran out, the id expired,
+    too large, wrong hash), with the reason an operator reads."""
+
+    message_id: UUID
+    conversation_id: UUID
+    media_id: str
+    media_type: str
+    reason: str
+    refused: bool
+    attempts: int
+    failed_at: datetime
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HandOffRequest:
     """The assistant asks for a human."""
 
@@ -139,4 +174,6 @@ Fact = (
     | HandOffRequest
     | FlowStepReached
     | DiscardedGeneration
+    | KeptMedia
+    | MediaNotKept
 )

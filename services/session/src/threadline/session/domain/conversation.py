@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import register_topic
 
 from threadline.rules.lifecycle import ACTIVE
+from threadline.session.domain.attachments import Attachments
 from threadline.session.domain.conversation_lifecycle import ConversationLifecycle
 from threadline.session.domain.customer_messages import CustomerMessages
 from threadline.session.domain.discarded_generations import DiscardedGenerations
@@ -30,6 +31,7 @@ class Conversation(
     OutboundMessages,
     MessageDelivery,
     DiscardedGenerations,
+    Attachments,
     Aggregate,
 ):
     """Messages in and out, their statuses, the customer service window and who answers.
@@ -40,9 +42,10 @@ class Conversation(
 
     # Version 2: a message's state is a `MessageState`, a held status a `HeldStatus` (version
     # 1 snapshots held dicts; `upcast_v1_v2` reads them). Version 3: the ids of the assistant's
-    # discarded generations (`upcast_v2_v3`: none in an older snapshot). Events are unchanged
-    # (new event fields have defaults instead: outbound_messages.py).
-    class_version = 3
+    # discarded generations (`upcast_v2_v3`: none in an older snapshot). Version 4: what became
+    # of each customer message's media (`upcast_v3_v4`: none in an older snapshot). Events are
+    # unchanged (new event fields have defaults instead: outbound_messages.py).
+    class_version = 4
 
     @event("Started")
     def __init__(
@@ -76,6 +79,7 @@ class Conversation(
         self.message_ids_by_wamid = {}
         self.early_statuses = {}
         self.discarded_generations = []
+        self.attachments = {}
 
     # Every event of a conversation, by the part that declares it. Named here, each becomes
     # `Conversation.<Event>` (eventsourcing subclasses it from `Conversation.Event`).
@@ -94,6 +98,8 @@ class Conversation(
     LateStatusRecorded = MessageDelivery.LateStatusRecorded
     EarlyStatusHeld = MessageDelivery.EarlyStatusHeld
     AssistantGenerationDiscarded = DiscardedGenerations.AssistantGenerationDiscarded
+    AttachmentStored = Attachments.AttachmentStored
+    AttachmentFailed = Attachments.AttachmentFailed
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -125,6 +131,11 @@ class Conversation(
     def upcast_v2_v3(state: dict[str, Any]) -> None:
         """A version 2 snapshot: taken before generations were discarded, so none were."""
         state["discarded_generations"] = []
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """A version 3 snapshot: taken before customers' media was kept, so none was."""
+        state["attachments"] = {}
 
 
 # Events renamed after they were first stored. History is never rewritten: a stored event keeps

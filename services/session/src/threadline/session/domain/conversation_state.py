@@ -2,8 +2,9 @@
 
 `Conversation` (conversation.py) is built from parts, one per concern: its lifecycle
 (conversation_lifecycle.py), the customer's messages (customer_messages.py), the business's
-outbound messages (outbound_messages.py), their delivery (message_delivery.py) and the
-assistant's discarded generations (discarded_generations.py). Each part
+outbound messages (outbound_messages.py), their delivery (message_delivery.py), the
+assistant's discarded generations (discarded_generations.py) and the customer's attachments
+(attachments.py). Each part
 declares its events (with the change each applies) and the commands that trigger them; all of
 them share the state declared here.
 """
@@ -41,6 +42,7 @@ class ConversationState:
     message_ids_by_wamid: dict[str, str]
     early_statuses: dict[str, list[HeldStatus]]  # by wamid, until its dispatch result
     discarded_generations: list[str]  # ids of the assistant's superseded generations
+    attachments: dict[str, str]  # by customer message id (text): "stored" or "failed"
 
     if TYPE_CHECKING:
         # Made by eventsourcing from `Conversation.__init__`.

@@ -170,6 +170,29 @@ def _generation_discarded(f: Fields, out: pb.SessionEvent) -> None:
     body.covered_message_ids.extend(f.get("covered_message_ids", ()))
 
 
+def _attachment_stored(f: Fields, out: pb.SessionEvent) -> None:
+    body = out.attachment_stored
+    body.message_id = str(f.get("message_id", ""))
+    body.media_id = f.get("media_id", "")
+    body.media_type = f.get("media_type", "")
+    body.content_type = f.get("content_type", "")
+    body.size = f.get("size", 0)
+    body.sha256 = f.get("sha256", "")
+    body.file_name = f.get("file_name", "")
+    body.caption = f.get("caption", "")
+    body.voice = f.get("voice", False)
+    body.location = f.get("location", "")
+
+
+def _attachment_failed(f: Fields, out: pb.SessionEvent) -> None:
+    body = out.attachment_failed
+    body.message_id = str(f.get("message_id", ""))
+    body.media_id = f.get("media_id", "")
+    body.media_type = f.get("media_type", "")
+    body.reason = f.get("reason", "")
+    body.refused = f.get("refused", False)
+
+
 def _dispatched(f: Fields, out: pb.SessionEvent) -> None:
     body = out.outbound_message_dispatched
     body.message_id = str(f.get("message_id", ""))
@@ -302,5 +325,7 @@ BODIES: dict[str, Body] = {
     "Conversation.AutoResolved": _conversation_status(""),
     "Conversation.FlowStepReached": _flow,
     "Conversation.AssistantGenerationDiscarded": _generation_discarded,
+    "Conversation.AttachmentStored": _attachment_stored,
+    "Conversation.AttachmentFailed": _attachment_failed,
     **ASSISTANT_BODIES,
 }

@@ -19,6 +19,8 @@ from threadline.messaging.topology import (
     GENERATION_DISCARDED,
     HAND_OFF_REQUESTED,
     INBOUND_MESSAGE_RECEIVED,
+    MEDIA_KEEP_FAILED,
+    MEDIA_KEPT,
     MESSAGE_DISPATCH_FAILED,
     MESSAGE_DISPATCHED,
     MESSAGE_STATUS_REPORTED,
@@ -33,6 +35,8 @@ from threadline.session.application.facts import (
     FlowStepReached,
     HandOffRequest,
     InboundMessage,
+    KeptMedia,
+    MediaNotKept,
     StatusReport,
 )
 
@@ -232,6 +236,40 @@ def _dispatch_failed(data: bytes, trace: str) -> Fact:
     )
 
 
+def _media_kept(data: bytes, trace: str) -> Fact:
+    fact = outbound_pb2.MediaKept.FromString(data)
+    return KeptMedia(
+        message_id=UUID(fact.message_id),
+        conversation_id=UUID(fact.conversation_id),
+        media_id=fact.media_id,
+        media_type=fact.media_type,
+        content_type=fact.content_type,
+        size=fact.size,
+        sha256=fact.sha256,
+        file_name=fact.file_name,
+        caption=fact.caption,
+        voice=fact.voice,
+        location=fact.location,
+        kept_at=moment(fact.kept_at),
+        trace=trace,
+    )
+
+
+def _media_keep_failed(data: bytes, trace: str) -> Fact:
+    fact = outbound_pb2.MediaKeepFailed.FromString(data)
+    return MediaNotKept(
+        message_id=UUID(fact.message_id),
+        conversation_id=UUID(fact.conversation_id),
+        media_id=fact.media_id,
+        media_type=fact.media_type,
+        reason=fact.reason,
+        refused=fact.refused,
+        attempts=fact.attempts,
+        failed_at=moment(fact.failed_at),
+        trace=trace,
+    )
+
+
 def _hand_off(data: bytes, trace: str) -> Fact:
     fact = ai_pb2.HandOffRequested.FromString(data)
     return HandOffRequest(
@@ -267,6 +305,8 @@ DECODERS: dict[str, Callable[[bytes, str], Fact]] = {
         (TYPING_INDICATOR_REQUESTED, _not_recorded),
         (MESSAGE_DISPATCHED, _dispatched),
         (MESSAGE_DISPATCH_FAILED, _dispatch_failed),
+        (MEDIA_KEPT, _media_kept),
+        (MEDIA_KEEP_FAILED, _media_keep_failed),
     )
 }
 
