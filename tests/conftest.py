@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
@@ -84,9 +85,12 @@ async def platform(
     nats_namespace: str,
     spans: InMemorySpanExporter,
     assistant_model: AssistantModel | None,
+    tmp_path: Path,
 ) -> AsyncIterator[Platform]:
     api_token = unique_id("token-")
     env = {
+        # Customers' media kept by outbound (issue 11), in the test's own folder.
+        "THREADLINE_MEDIA_ROOT": str(tmp_path / "media"),
         "THREADLINE_NATS_URL": nats_server_url,
         "THREADLINE_NATS_NAMESPACE": nats_namespace,
         "THREADLINE_DATABASE_URL": database_url,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
@@ -147,6 +148,8 @@ def _environment(
         "THREADLINE_WHATSAPP_APP_SECRET": secrets.token_urlsafe(24),
         "THREADLINE_WHATSAPP_VERIFY_TOKEN": secrets.token_urlsafe(24),
         "THREADLINE_WHATSAPP_ACCESS_TOKEN": secrets.token_urlsafe(24),
+        # Customers' media outbound keeps (fuzzed media ids are unknown: nothing is kept).
+        "THREADLINE_MEDIA_ROOT": tempfile.mkdtemp(prefix="threadline-fuzz-media-"),
     }
 
 
