@@ -510,6 +510,141 @@ class GetSessionStatusResponse(_message.Message):
 Global___GetSessionStatusResponse: _TypeAlias = GetSessionStatusResponse  # noqa: Y015
 
 @_typing.final
+class Attachment(_message.Message):
+    """A message's media as the platform kept it. Where the media store keeps the file is internal:
+    the message id is the attachment's id.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    CAPTION_FIELD_NUMBER: _builtins.int
+    VOICE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FAILURE_REASON_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    conversation_id: _builtins.str
+    direction: _builtins.str
+    """inbound (outbound media are not listed yet)"""
+    media_type: _builtins.str
+    """image, video, audio, document, sticker"""
+    content_type: _builtins.str
+    size: _builtins.int
+    """bytes"""
+    sha256: _builtins.str
+    """hex"""
+    file_name: _builtins.str
+    caption: _builtins.str
+    voice: _builtins.bool
+    """an audio recorded as a voice note"""
+    status: _builtins.str
+    """stored, failed"""
+    failure_reason: _builtins.str
+    """why it could not be kept (status failed)"""
+    refused: _builtins.bool
+    """failed because refused (e.g. too large), not retried"""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        direction: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        size: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        caption: _builtins.str = ...,
+        voice: _builtins.bool = ...,
+        status: _builtins.str = ...,
+        failure_reason: _builtins.str = ...,
+        refused: _builtins.bool = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "conversation_id", b"conversation_id", "created_at", b"created_at", "direction", b"direction", "failure_reason", b"failure_reason", "file_name", b"file_name", "media_type", b"media_type", "message_id", b"message_id", "refused", b"refused", "sha256", b"sha256", "size", b"size", "status", b"status", "updated_at", b"updated_at", "voice", b"voice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Attachment: _TypeAlias = Attachment  # noqa: Y015
+
+@_typing.final
+class ListAttachmentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    media_type: _builtins.str
+    """image, video, audio, document, sticker; empty: all"""
+    page: _builtins.int
+    """default 1"""
+    size: _builtins.int
+    """default 20, max 100"""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+        page: _builtins.int = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "media_type", b"media_type", "page", b"page", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAttachmentsRequest: _TypeAlias = ListAttachmentsRequest  # noqa: Y015
+
+@_typing.final
+class ListAttachmentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTACHMENTS_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    total: _builtins.int
+    page: _builtins.int
+    size: _builtins.int
+    @_builtins.property
+    def attachments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attachment]: ...
+    def __init__(
+        self,
+        *,
+        attachments: _abc.Iterable[Global___Attachment] | None = ...,
+        total: _builtins.int = ...,
+        page: _builtins.int = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "page", b"page", "size", b"size", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAttachmentsResponse: _TypeAlias = ListAttachmentsResponse  # noqa: Y015
+
+@_typing.final
 class GetMetricsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -56,6 +56,11 @@ class ConversationQueriesStub:
                 request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusRequest.SerializeToString,
                 response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusResponse.FromString,
                 _registered_method=True)
+        self.ListAttachments = channel.unary_unary(
+                '/threadline.analytics.v1.ConversationQueries/ListAttachments',
+                request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsRequest.SerializeToString,
+                response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsResponse.FromString,
+                _registered_method=True)
 
 
 class ConversationQueriesServicer:
@@ -88,6 +93,14 @@ class ConversationQueriesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAttachments(self, request, context):
+        """The conversation's attachments (kept or not), oldest first; no bytes: the gateway serves
+        a stored file by its message id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConversationQueriesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +123,11 @@ def add_ConversationQueriesServicer_to_server(servicer, server):
                     servicer.GetSessionStatus,
                     request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusRequest.FromString,
                     response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusResponse.SerializeToString,
+            ),
+            'ListAttachments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAttachments,
+                    request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsRequest.FromString,
+                    response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +240,33 @@ class ConversationQueries:
             '/threadline.analytics.v1.ConversationQueries/GetSessionStatus',
             threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusRequest.SerializeToString,
             threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetSessionStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAttachments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.analytics.v1.ConversationQueries/ListAttachments',
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsRequest.SerializeToString,
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,10 @@ class ConversationQueriesStub:
     ListMessages: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.ListMessagesRequest, _analytics_pb2.ListMessagesResponse]
     GetSessionStatus: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.GetSessionStatusRequest, _analytics_pb2.GetSessionStatusResponse]
     """Business number + customer → the 24-hour window, and the templates when it is closed."""
+    ListAttachments: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.ListAttachmentsRequest, _analytics_pb2.ListAttachmentsResponse]
+    """The conversation's attachments (kept or not), oldest first; no bytes: the gateway serves
+    a stored file by its message id.
+    """
 
 @_typing.type_check_only
 class ConversationQueriesAsyncStub(ConversationQueriesStub):
@@ -53,6 +57,10 @@ class ConversationQueriesAsyncStub(ConversationQueriesStub):
     ListMessages: _aio.UnaryUnaryMultiCallable[_analytics_pb2.ListMessagesRequest, _analytics_pb2.ListMessagesResponse]  # type: ignore[assignment]
     GetSessionStatus: _aio.UnaryUnaryMultiCallable[_analytics_pb2.GetSessionStatusRequest, _analytics_pb2.GetSessionStatusResponse]  # type: ignore[assignment]
     """Business number + customer → the 24-hour window, and the templates when it is closed."""
+    ListAttachments: _aio.UnaryUnaryMultiCallable[_analytics_pb2.ListAttachmentsRequest, _analytics_pb2.ListAttachmentsResponse]  # type: ignore[assignment]
+    """The conversation's attachments (kept or not), oldest first; no bytes: the gateway serves
+    a stored file by its message id.
+    """
 
 class ConversationQueriesServicer(metaclass=_abc_1.ABCMeta):
     """Read models built by the analytics projections. Every call needs `authorization: Bearer <token>`;
@@ -87,6 +95,16 @@ class ConversationQueriesServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_analytics_pb2.GetSessionStatusResponse, _abc.Awaitable[_analytics_pb2.GetSessionStatusResponse]]:
         """Business number + customer → the 24-hour window, and the templates when it is closed."""
+
+    @_abc_1.abstractmethod
+    def ListAttachments(
+        self,
+        request: _analytics_pb2.ListAttachmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_pb2.ListAttachmentsResponse, _abc.Awaitable[_analytics_pb2.ListAttachmentsResponse]]:
+        """The conversation's attachments (kept or not), oldest first; no bytes: the gateway serves
+        a stored file by its message id.
+        """
 
 def add_ConversationQueriesServicer_to_server(servicer: ConversationQueriesServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
