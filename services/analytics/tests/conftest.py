@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ _SUBJECTS = {
     "conversation_status_changed": "Conversation.StatusChanged",
     "flow_step_reached": "Conversation.FlowStepReached",
     "assistant_generation_discarded": "Conversation.AssistantGenerationDiscarded",
+    "attachment_stored": "Conversation.AttachmentStored",
+    "attachment_failed": "Conversation.AttachmentFailed",
 }
 
 
@@ -271,6 +274,51 @@ class EventLog:
             parameter_count=parameter_count,
         )
         return self._event("BusinessNumber", number_id, template_registered=registered)
+
+    def attachment_stored(
+        self,
+        conversation_id: UUID,
+        message_id: str,
+        *,
+        media_type: str = "image",
+        content_type: str = "image/jpeg",
+        size: int = 2048,
+        file_name: str = "",
+        caption: str = "",
+        voice: bool = False,
+    ) -> ev.SessionEvent:
+        """The media of `message_id` kept in the store (its location derived from the id)."""
+        body = ev.AttachmentStored(
+            message_id=message_id,
+            media_id=f"media-{message_id}",
+            media_type=media_type,
+            content_type=content_type,
+            size=size,
+            sha256=hashlib.sha256(message_id.encode()).hexdigest(),
+            file_name=file_name,
+            caption=caption,
+            voice=voice,
+            location=f"media/{message_id}",
+        )
+        return self._event("Conversation", conversation_id, attachment_stored=body)
+
+    def attachment_failed(
+        self,
+        conversation_id: UUID,
+        message_id: str,
+        *,
+        media_type: str = "video",
+        reason: str = "download failed: 404",
+        refused: bool = False,
+    ) -> ev.SessionEvent:
+        body = ev.AttachmentFailed(
+            message_id=message_id,
+            media_id=f"media-{message_id}",
+            media_type=media_type,
+            reason=reason,
+            refused=refused,
+        )
+        return self._event("Conversation", conversation_id, attachment_failed=body)
 
     def wait(self, delta: timedelta) -> None:
         """Let time pass before the next event."""

@@ -34,6 +34,7 @@ TABLES = {
     "conversations": "id",
     "messages": "id",
     "response_facts": "message_id",
+    "attachments": "message_id",
 }
 
 

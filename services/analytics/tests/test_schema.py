@@ -35,6 +35,7 @@ async def test_the_read_models_live_in_the_analytics_schema(database_url: str) -
         "response_facts",
         "responses",
         "projection_positions",
+        "attachments",
     } <= tables
 
 

@@ -40,6 +40,7 @@ TABLES = (
     "messages",
     "response_facts",
     "responses",
+    "attachments",
     "projection_positions",
 )
 Snapshot = dict[str, list[tuple[Any, ...]]]
@@ -222,6 +223,8 @@ def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[Session
         talk.inbound.append(f"in-{n}")
         kind = rng.choice(["text", "text", "image", "system"])
         return [log.inbound(talk.id, f"in-{n}", text=f"question {n}", kind=kind)]
+    if roll < 0.38:
+        return [_attachment(log, rng, talk)]
     if roll < 0.5:
         talk.queued.append(f"out-{n}")
         author = rng.choice(["ai", "ai", "agent", "flow"])
@@ -253,6 +256,29 @@ def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[Session
     if roll < 0.96:
         return [log.identity_linked(talk.contact, user_id=f"US.{n}")]
     return [log.renamed(talk.contact, f"Name {n}")]
+
+
+def _attachment(log: EventLog, rng: random.Random, talk: Talk) -> SessionEvent:
+    """A customer message's media kept or not; some twice (failed, then kept after all), some
+    naming a message the read models never saw."""
+    message = rng.choice([*talk.inbound, f"unseen-{rng.randrange(1000)}"])
+    if rng.random() < 0.3:
+        refused = rng.random() < 0.3
+        reason = "larger than 16 MB" if refused else "download failed: HTTP 404"
+        return log.attachment_failed(talk.id, message, reason=reason, refused=refused)
+    kind = rng.choice(["image", "audio", "document"])
+    return log.attachment_stored(
+        talk.id,
+        message,
+        media_type=kind,
+        content_type={"image": "image/jpeg", "audio": "audio/ogg", "document": "application/pdf"}[
+            kind
+        ],
+        size=rng.randrange(1, 5_000_000),
+        file_name="invoice.pdf" if kind == "document" else "",
+        caption=rng.choice(["", f"look {message}"]),
+        voice=kind == "audio",
+    )
 
 
 def _usage(rng: random.Random) -> dict[str, Any]:

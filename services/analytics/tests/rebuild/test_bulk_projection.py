@@ -21,6 +21,7 @@ from threadline.analytics.application.write.rebuild import Replay
 from threadline.analytics.application.write.rebuild.apply import APPLIED
 from threadline.analytics.application.write.rebuild.batches import Skipped, project_into
 from threadline.analytics.application.write.rebuild.ports import UnknownColumns
+from threadline.analytics.application.write.rebuild.tables import ATTACHMENTS
 from threadline.analytics.bootstrap import projection_consumer
 from threadline.analytics.domain.write.changes import Changes
 from threadline.analytics.domain.write.projection import PROJECTION
@@ -106,6 +107,8 @@ async def test_bulk_projection_leaves_the_rows_the_live_projection_leaves(
     for table, rows in live.items():
         assert bulk[table] == rows, table
     assert len(live["messages"]) > 100 and len(live["responses"]) > 10
+    status = ATTACHMENTS.names.index("status")
+    assert {row[status] for row in live["attachments"]} == {"stored", "failed"}
 
 
 async def test_an_event_the_live_projection_dead_letters_is_skipped_alone(

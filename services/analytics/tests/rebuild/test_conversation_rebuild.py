@@ -25,7 +25,8 @@ def rebuild(database_url: str, reader: EventLogReader, conversation: UUID) -> An
 
 
 def damage(database_url: str, conversation: UUID) -> None:
-    """What a bug might leave: a lost message, a wrong count, a wrong contact name."""
+    """What a bug might leave: a lost message, a wrong count, a wrong contact name, lost
+    answers and a wrong attachment."""
     with psycopg.connect(database_url) as connection:
         connection.execute(
             "DELETE FROM analytics.messages WHERE id = (SELECT id FROM analytics.messages"
@@ -44,6 +45,10 @@ def damage(database_url: str, conversation: UUID) -> None:
         )
         connection.execute(
             "DELETE FROM analytics.response_facts WHERE conversation_id = %s", (conversation,)
+        )
+        connection.execute(
+            "UPDATE analytics.attachments SET status = 'wrong' WHERE conversation_id = %s",
+            (conversation,),
         )
 
 

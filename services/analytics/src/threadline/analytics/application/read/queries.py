@@ -30,6 +30,8 @@ from threadline.analytics.domain.read.criteria import (
 )
 from threadline.analytics.domain.read.errors import UnknownConversation, UnknownCustomer
 from threadline.analytics.domain.read.views import (
+    AttachmentPage,
+    AttachmentView,
     ConversationDetail,
     ConversationPage,
     ConversationView,
@@ -59,6 +61,21 @@ _MESSAGES: LiteralString = (
 )
 _COUNT_MESSAGES: LiteralString = """
     SELECT count(*) AS total FROM analytics.messages WHERE conversation_id = %(conversation_id)s
+"""
+# `location` is left out: where the store keeps a file is the gateway's business only.
+_ATTACHMENTS: LiteralString = """
+    SELECT message_id, conversation_id, direction, media_type, content_type, size, sha256,
+           file_name, caption, voice, status, failure_reason, refused, created_at, updated_at
+    FROM analytics.attachments
+    WHERE conversation_id = %(conversation_id)s
+      AND (%(media_type)s = '' OR media_type = %(media_type)s)
+    ORDER BY created_at, position
+    LIMIT %(limit)s OFFSET %(offset)s
+"""
+_COUNT_ATTACHMENTS: LiteralString = """
+    SELECT count(*) AS total FROM analytics.attachments
+    WHERE conversation_id = %(conversation_id)s
+      AND (%(media_type)s = '' OR media_type = %(media_type)s)
 """
 _COUNT = sql.SQL("SELECT count(*) AS total FROM analytics.conversations c WHERE {}")
 # The page's ids come off the activity index first; only those rows are joined to their
@@ -145,6 +162,26 @@ class ConversationQueries:
             )
             messages = tuple(message_view(row) for row in await cursor.fetchall())
         return MessagePage(messages, total=total)
+
+    async def list_attachments(
+        self, viewer: Principal, conversation_id: UUID, media_type: str, paging: Paging
+    ) -> AttachmentPage:
+        """A page of the conversation's attachments of `media_type` ("" for all), oldest
+        first, and how many there are."""
+        viewer.require_role("read")
+        params = {
+            "conversation_id": conversation_id,
+            "media_type": media_type,
+            "limit": paging.size,
+            "offset": paging.offset,
+        }
+        async with self._cursor() as cursor:
+            await _visible(cursor, viewer, conversation_id)
+            await cursor.execute(_COUNT_ATTACHMENTS, params)
+            total = int((await cursor.fetchone() or {"total": 0})["total"])
+            await cursor.execute(_ATTACHMENTS, params)
+            found = tuple(AttachmentView(**row) for row in await cursor.fetchall())
+        return AttachmentPage(found, total=total, page=paging.page, size=paging.size)
 
     async def session_status(self, viewer: Principal, customer: CustomerRef) -> SessionStatus:
         """The window with this customer now, and the number's templates when it is closed."""

@@ -14,6 +14,8 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 DEFAULT_MESSAGE_LIMIT = 100
 MAX_MESSAGE_LIMIT = 500
+# The kinds of media WhatsApp carries, as attachments name them.
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 # A phone number as people write it: digits, maybe a leading + and separators.
 _PHONE = re.compile(r"\+?[\d\s().-]*\d[\d\s().-]*")
 
@@ -174,3 +176,14 @@ class CustomerRef:
     def key(self) -> str:
         """The key the session claims this id under (`wa:<wa_id>` or `bsuid:<user_id>`)."""
         return f"wa:{self.wa_id}" if self.wa_id else f"bsuid:{self.user_id}"
+
+
+def media_type_of(text: str) -> str:
+    """An attachments filter by kind of media; "" lists them all."""
+    media_type = text.strip().lower()
+    if media_type and media_type not in MEDIA_TYPES:
+        raise InvalidQuery(
+            f"media_type must be one of {', '.join(MEDIA_TYPES)} (or empty for all),"
+            f" got {quoted(text)}"
+        )
+    return media_type

@@ -166,6 +166,35 @@ class MessagePage:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentView:
+    """A message's media as kept; its id is the message's (where it is stored stays inside)."""
+
+    message_id: str
+    conversation_id: UUID
+    direction: str
+    media_type: str
+    content_type: str
+    size: int
+    sha256: str
+    file_name: str
+    caption: str
+    voice: bool
+    status: str
+    failure_reason: str
+    refused: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentPage:
+    attachments: tuple[AttachmentView, ...]  # oldest first
+    total: int
+    page: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class TemplateView:
     name: str
     language: str

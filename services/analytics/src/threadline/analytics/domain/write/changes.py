@@ -16,6 +16,7 @@ from uuid import UUID
 
 from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
 from threadline.analytics.domain.write.rows_and_patches import (
+    AttachmentRow,
     BusinessNumberPatch,
     BusinessNumberRow,
     Charge,
@@ -52,6 +53,7 @@ class Changes:
     waiting: dict[str, ResponseFact] = field(default_factory=dict)
     replies: list[Reply] = field(default_factory=list)
     charges: dict[str, Charge] = field(default_factory=dict)
+    attachments: dict[str, AttachmentRow] = field(default_factory=dict)
 
     # Business numbers and contacts -----------------------------------------------------
 
@@ -133,6 +135,17 @@ class Changes:
         patch.metadata.update(metadata or {})
         return patch
 
+    def keep_attachment(self, row: AttachmentRow) -> None:
+        """The latest facts of a message's attachment; an earlier one of the batch keeps its
+        position and time, as the upsert keeps the stored row's, and one naming the same
+        message in another conversation is passed over, as the upsert passes it over."""
+        earlier = self.attachments.get(row.message_id)
+        if earlier is not None:
+            if earlier.conversation_id != row.conversation_id:
+                return  # the same message id in another conversation: the first is kept
+            row = replace(row, position=earlier.position, created_at=earlier.created_at)
+        self.attachments[row.message_id] = row
+
     # Facts for the metrics -------------------------------------------------------------
 
     def await_answer(self, fact: ResponseFact) -> None:
@@ -165,5 +178,6 @@ class Changes:
                 self.waiting,
                 self.replies,
                 self.charges,
+                self.attachments,
             )
         )

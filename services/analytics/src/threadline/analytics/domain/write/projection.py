@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from threadline.analytics.domain.write.changes import Changes
 from threadline.analytics.domain.write.projectors import (
+    attachments,
     business_numbers,
     contacts,
     conversations,
@@ -43,6 +44,7 @@ _PROJECTORS: dict[str, EventProjector] = {
     **conversations.PROJECTORS,
     **messages.PROJECTORS,
     **statuses.PROJECTORS,
+    **attachments.PROJECTORS,
 }
 
 

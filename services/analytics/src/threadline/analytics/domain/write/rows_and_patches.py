@@ -168,6 +168,31 @@ class MessagePatch:
 
 
 @dataclass(slots=True)
+class AttachmentRow:
+    """A message's media as kept (or not) by the platform: one row per message, the latest
+    attachment event's facts under the first one's position and time."""
+
+    message_id: str
+    conversation_id: UUID
+    position: int
+    direction: str  # inbound (outbound media are not projected yet)
+    media_id: str
+    media_type: str
+    content_type: str
+    size: int
+    sha256: str
+    file_name: str
+    caption: str
+    voice: bool
+    location: str  # where the media store keeps it: internal, never served as is
+    status: str  # stored, failed
+    failure_reason: str
+    refused: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
 class ResponseFact:
     """A customer message waiting for an answer (one row per customer message)."""
 

@@ -12,13 +12,20 @@ from typing import Any
 import grpc
 
 from threadline.analytics.adapters.inbound.grpc.proto_mapping import (
+    attachment_pb,
     conversation_filter,
     conversation_pb,
     message_pb,
     session_status_pb,
 )
 from threadline.analytics.application.read.queries import ConversationQueries
-from threadline.analytics.domain.read.criteria import CustomerRef, MessageWindow, Paging, parse_id
+from threadline.analytics.domain.read.criteria import (
+    CustomerRef,
+    MessageWindow,
+    Paging,
+    media_type_of,
+    parse_id,
+)
 from threadline.analytics.domain.read.errors import (
     InvalidQuery,
     UnknownConversation,
@@ -54,6 +61,7 @@ RULES: RequestRules = (
     | field_rules(pb.ConversationFilter, **_FILTER)
     | field_rules(pb.GetConversationRequest, conversation_id=ID)
     | field_rules(pb.ListMessagesRequest, conversation_id=ID)
+    | field_rules(pb.ListAttachmentsRequest, conversation_id=ID, media_type=WORD)
     | field_rules(pb.GetSessionStatusRequest, business_number=ID, customer=Rule(128))
     | field_rules(pb.ExportConversationsRequest, format=Rule(16))
 )
@@ -94,6 +102,22 @@ class ConversationQueriesApi(analytics_pb2_grpc.ConversationQueriesServicer):
         found = await self._queries.list_messages(current_principal(), conversation_id, window)
         return pb.ListMessagesResponse(
             messages=[message_pb(m) for m in found.messages], total=found.total
+        )
+
+    async def ListAttachments(  # noqa: N802 (named by the proto)
+        self, request: pb.ListAttachmentsRequest, context: Context
+    ) -> pb.ListAttachmentsResponse:
+        conversation_id = parse_id(request.conversation_id, "conversation_id")
+        media_type = media_type_of(request.media_type)
+        paging = Paging.of(request.page, request.size)
+        found = await self._queries.list_attachments(
+            current_principal(), conversation_id, media_type, paging
+        )
+        return pb.ListAttachmentsResponse(
+            attachments=[attachment_pb(a) for a in found.attachments],
+            total=found.total,
+            page=found.page,
+            size=found.size,
         )
 
     async def GetSessionStatus(  # noqa: N802 (named by the proto)

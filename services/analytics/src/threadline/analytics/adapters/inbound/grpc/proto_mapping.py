@@ -10,7 +10,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.analytics.application.read.conversation_metrics import MetricsReport, ResponseTimes
 from threadline.analytics.domain.read.criteria import ConversationFilter
-from threadline.analytics.domain.read.views import ConversationView, MessageView, SessionStatus
+from threadline.analytics.domain.read.views import (
+    AttachmentView,
+    ConversationView,
+    MessageView,
+    SessionStatus,
+)
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 
 FilterMessage = pb.ListConversationsRequest | pb.ConversationFilter
@@ -77,6 +82,26 @@ def message_pb(view: MessageView) -> pb.Message:
         metadata_json=json.dumps(view.details(), separators=(",", ":")),
         created_at=timestamp(view.created_at),
         wamid=view.wamid,
+        updated_at=timestamp(view.updated_at),
+    )
+
+
+def attachment_pb(view: AttachmentView) -> pb.Attachment:
+    return pb.Attachment(
+        message_id=view.message_id,
+        conversation_id=str(view.conversation_id),
+        direction=view.direction,
+        media_type=view.media_type,
+        content_type=view.content_type,
+        size=view.size,
+        sha256=view.sha256,
+        file_name=view.file_name,
+        caption=view.caption,
+        voice=view.voice,
+        status=view.status,
+        failure_reason=view.failure_reason,
+        refused=view.refused,
+        created_at=timestamp(view.created_at),
         updated_at=timestamp(view.updated_at),
     )
 

@@ -15,6 +15,7 @@ from threadline.analytics.adapters.outbound.read_models import (
     migration_2,
     migration_3,
     migration_4,
+    migration_5,
 )
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     migration_2.STATEMENTS,
     migration_3.STATEMENTS,
     migration_4.STATEMENTS,
+    migration_5.STATEMENTS,
 )
 
 

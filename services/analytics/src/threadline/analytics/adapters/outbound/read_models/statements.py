@@ -188,3 +188,33 @@ ANSWER: LiteralString = """
     FROM pending, first
     WHERE f.message_id = pending.message_id
 """
+
+# The latest facts of a message's attachment; the first event's position and time stay, and
+# an event naming the same message in another conversation changes nothing.
+UPSERT_ATTACHMENT: LiteralString = """
+    INSERT INTO analytics.attachments
+        (message_id, conversation_id, position, direction, media_id, media_type, content_type,
+         size, sha256, file_name, caption, voice, location, status, failure_reason, refused,
+         created_at, updated_at)
+    VALUES
+        (%(message_id)s, %(conversation_id)s, %(position)s, %(direction)s, %(media_id)s,
+         %(media_type)s, %(content_type)s, %(size)s, %(sha256)s, %(file_name)s, %(caption)s,
+         %(voice)s, %(location)s, %(status)s, %(failure_reason)s, %(refused)s, %(created_at)s,
+         %(updated_at)s)
+    ON CONFLICT (message_id) DO UPDATE SET
+        direction = excluded.direction,
+        media_id = excluded.media_id,
+        media_type = excluded.media_type,
+        content_type = excluded.content_type,
+        size = excluded.size,
+        sha256 = excluded.sha256,
+        file_name = excluded.file_name,
+        caption = excluded.caption,
+        voice = excluded.voice,
+        location = excluded.location,
+        status = excluded.status,
+        failure_reason = excluded.failure_reason,
+        refused = excluded.refused,
+        updated_at = excluded.updated_at
+    WHERE attachments.conversation_id = excluded.conversation_id
+"""

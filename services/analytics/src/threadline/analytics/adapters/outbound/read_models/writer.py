@@ -39,6 +39,7 @@ async def write(connection: AsyncConnection[Any], changes: Changes) -> None:
         await _each(cursor, sql.CHARGE, map(_columns, changes.charges.values()))
         await _each(cursor, sql.PATCH_CONVERSATION, _keyed(changes.conversation_patches))
         await _each(cursor, sql.ANSWER, map(_columns, changes.replies))
+        await _each(cursor, sql.UPSERT_ATTACHMENT, map(_columns, changes.attachments.values()))
 
 
 async def _each(cursor: AsyncCursor[Any], statement: LiteralString, rows: Iterable[Params]) -> None:

@@ -1,5 +1,5 @@
 """A batch's `Changes` applied to rows in memory, exactly as the live projection's `writer`
-applies them with SQL: the same thirteen steps in the same order, each one the Python reading
+applies them with SQL: the same fourteen steps in the same order, each one the Python reading
 of its statement in `adapters/outbound/read_models/statements.py` (the tests hold the two
 equal, table by table).
 """
@@ -14,6 +14,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from threadline.analytics.application.write.rebuild.tables import (
+    ATTACHMENTS,
     BUSINESS_NUMBERS,
     CONTACT_KEYS,
     CONTACTS,
@@ -48,6 +49,7 @@ APPLIED = frozenset(
         "waiting",
         "replies",
         "charges",
+        "attachments",
     }
 )
 ZERO = Decimal(0)
@@ -84,6 +86,7 @@ def apply(changes: Changes, rows: WorkingSet) -> None:
         _patch_conversation(rows, conversation_id, conversation_patch)
     for reply in changes.replies:
         _answer(rows, reply)
+    _attachments(changes, rows)
 
 
 def _columns(row: Any) -> Row:
@@ -313,3 +316,24 @@ def _answer(rows: WorkingSet, reply: Reply) -> None:
         fact["response_seconds"] = seconds
         fact["first_unanswered"] = fact is first
         rows.touch(RESPONSE_FACTS, fact["message_id"])
+
+
+# What `UPSERT_ATTACHMENT` changes on a stored row: all but its conversation, position and
+# creation time.
+_ATTACHMENT_FACTS = tuple(
+    name
+    for name in ATTACHMENTS.names
+    if name not in {"message_id", "conversation_id", "position", "created_at"}
+)
+
+
+def _attachments(changes: Changes, rows: WorkingSet) -> None:
+    for attachment in changes.attachments.values():
+        new = _columns(attachment)
+        row = rows.get(ATTACHMENTS, attachment.message_id)
+        if row is None:
+            rows.insert(ATTACHMENTS, new)
+        elif row["conversation_id"] == attachment.conversation_id:
+            for column in _ATTACHMENT_FACTS:
+                row[column] = new[column]
+            rows.touch(ATTACHMENTS, attachment.message_id)

@@ -192,6 +192,30 @@ RESPONSE_FACTS = Table(
         ("first_unanswered", "bool"),
     ),
 )
+ATTACHMENTS = Table(
+    "attachments",
+    ("message_id",),
+    (
+        ("message_id", "text"),
+        ("conversation_id", "uuid"),
+        ("position", "int8"),
+        ("direction", "text"),
+        ("media_id", "text"),
+        ("media_type", "text"),
+        ("content_type", "text"),
+        ("size", "int8"),
+        ("sha256", "text"),
+        ("file_name", "text"),
+        ("caption", "text"),
+        ("voice", "bool"),
+        ("location", "text"),
+        ("status", "text"),
+        ("failure_reason", "text"),
+        ("refused", "bool"),
+        ("created_at", TSTZ),
+        ("updated_at", TSTZ),
+    ),
+)
 
 # In the order a batch's rows are written (no foreign keys: any order would do).
 TABLES: tuple[Table, ...] = (
@@ -202,6 +226,7 @@ TABLES: tuple[Table, ...] = (
     CONVERSATIONS,
     MESSAGES,
     RESPONSE_FACTS,
+    ATTACHMENTS,
 )
 
 

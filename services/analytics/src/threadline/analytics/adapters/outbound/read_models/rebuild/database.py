@@ -120,6 +120,7 @@ class PostgresConversationRows:
         name = sql.Identifier(self.schema)
         for table, column in (
             ("response_facts", "conversation_id"),
+            ("attachments", "conversation_id"),
             ("messages", "conversation_id"),
             ("conversations", "id"),
         ):
