@@ -46,6 +46,7 @@ class Platform:
     analytics: analytics_pb2_grpc.ConversationQueriesAsyncStub
     session_grpc_port: int
     ai_responder: RunningAiResponder
+    media_root: Path
 
     @property
     def auth(self) -> tuple[tuple[str, str]]:
@@ -140,4 +141,5 @@ async def platform(
             analytics=analytics_pb2_grpc.ConversationQueriesStub(channel),
             session_grpc_port=session.grpc_port,
             ai_responder=ai_responder,
+            media_root=tmp_path / "media",
         )

@@ -1,0 +1,87 @@
+"""Issue 11 item 1 through all services and the WhatsApp sandbox: a customer sends a photo, a
+PDF and a voice note through the sandbox; outbound fetches each from the sandbox's Graph API
+(`GET /{media-id}`, then the download URL with the bearer token), checks its hash, keeps it in
+the media store, and the session records it as the conversation's attachment."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import aiohttp
+import grpc
+
+from tests.conftest import PHONE_NUMBER_ID, Platform
+from tests.test_end_to_end import customer_number
+from threadline.contracts.session.v1 import session_pb2 as session_pb
+from threadline.contracts.session.v1 import session_pb2_grpc as session_grpc
+from threadline.media import FilesystemMediaStore
+from threadline.testing import eventually
+
+
+async def customer_sends(platform: Platform, wa_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    url = f"{platform.sandbox.url}/sandbox/customers/{wa_id}/messages"
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as response:
+        answer: dict[str, Any] = await response.json()
+        assert response.status == 200, answer
+        return answer
+
+
+async def session_events(platform: Platform) -> list[Any]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.session_grpc_port}") as channel:
+        call = session_grpc.EventLogStub(channel).ReadAll(
+            session_pb.ReadAllRequest(from_position=1), metadata=platform.auth
+        )
+        return [event async for event in call]
+
+
+async def test_a_photo_a_pdf_and_a_voice_note_are_kept_and_recorded_as_attachments(
+    platform: Platform,
+) -> None:
+    wa_id = customer_number()
+    sent = [
+        await customer_sends(
+            platform,
+            wa_id,
+            {"phone_number_id": PHONE_NUMBER_ID, "type": "image", "caption": "my broken screen"},
+        ),
+        await customer_sends(
+            platform,
+            wa_id,
+            {"phone_number_id": PHONE_NUMBER_ID, "type": "document", "filename": "invoice.pdf"},
+        ),
+        await customer_sends(
+            platform, wa_id, {"phone_number_id": PHONE_NUMBER_ID, "type": "audio"}
+        ),
+    ]
+    media_ids = [answer["media_id"] for answer in sent]
+
+    async def recorded() -> list[Any]:
+        return [
+            e.attachment_stored
+            for e in await session_events(platform)
+            if e.HasField("attachment_stored") and e.attachment_stored.media_id in media_ids
+        ]
+
+    await eventually(lambda: _count(recorded, 3), timeout=30)
+    stored = {a.media_id: a for a in await recorded()}
+    image, document, voice = (stored[m] for m in media_ids)
+    assert (image.media_type, image.content_type, image.caption) == (
+        "image",
+        "image/png",
+        "my broken screen",
+    )
+    assert (document.media_type, document.file_name) == ("document", "invoice.pdf")
+    assert (voice.media_type, voice.voice) == ("audio", True)
+    async with FilesystemMediaStore(platform.media_root) as store:
+        for attachment, media_id in zip((image, document, voice), media_ids, strict=True):
+            kept = await store.get(attachment.location)
+            original = platform.sandbox.media.get(media_id)
+            assert original is not None
+            assert kept == original.data
+            assert attachment.sha256 == hashlib.sha256(kept).hexdigest()
+            assert attachment.size == len(kept)
+
+
+async def _count(read: Any, n: int) -> bool:
+    return len(await read()) >= n
