@@ -41,6 +41,7 @@ BY_NAME = {m.name: m for m in METHODS}
 CONVERSATION_METHODS = (
     "GetConversation",
     "ListMessages",
+    "ListAttachments",
     "UpdateConversationStatus",
     "HandOff",
     "ResumeAutopilot",
