@@ -159,6 +159,12 @@ FLOW_STEP_REACHED = Route(
 GENERATION_DISCARDED = Route(
     AI_EVENTS, "Conversation.GenerationDiscarded", "ai_responder", "GenerationDiscarded"
 )
+TRANSCRIPT_READY = Route(
+    AI_EVENTS, "Conversation.TranscriptReady", "ai_responder", "TranscriptReady"
+)
+TRANSCRIPTION_FAILED = Route(
+    AI_EVENTS, "Conversation.TranscriptionFailed", "ai_responder", "TranscriptionFailed"
+)
 TYPING_INDICATOR_REQUESTED = Route(
     AI_EVENTS,
     "Conversation.TypingIndicatorRequested",
@@ -187,6 +193,8 @@ ROUTES: tuple[Route, ...] = (
     HAND_OFF_REQUESTED,
     FLOW_STEP_REACHED,
     GENERATION_DISCARDED,
+    TRANSCRIPT_READY,
+    TRANSCRIPTION_FAILED,
     TYPING_INDICATOR_REQUESTED,
     MESSAGE_DISPATCHED,
     MESSAGE_DISPATCH_FAILED,

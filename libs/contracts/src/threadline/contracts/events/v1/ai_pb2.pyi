@@ -264,3 +264,85 @@ class FlowStepReached(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FlowStepReached: _TypeAlias = FlowStepReached  # noqa: Y015
+
+@_typing.final
+class TranscriptReady(_message.Message):
+    """A customer's voice note (an audio attachment) transcribed (issue 11): the assistant answers
+    the transcript. Nats-Msg-Id: transcript:<message_id>.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    TRANSCRIBED_AT_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """the customer message the audio came with"""
+    conversation_id: _builtins.str
+    text: _builtins.str
+    language: _builtins.str
+    """as the model reported it, or as asked"""
+    model: _builtins.str
+    """provider:model"""
+    duration_seconds: _builtins.float
+    """of the audio, when the provider says"""
+    @_builtins.property
+    def transcribed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        language: _builtins.str = ...,
+        model: _builtins.str = ...,
+        duration_seconds: _builtins.float = ...,
+        transcribed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["transcribed_at", b"transcribed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "duration_seconds", b"duration_seconds", "language", b"language", "message_id", b"message_id", "model", b"model", "text", b"text", "transcribed_at", b"transcribed_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TranscriptReady: _TypeAlias = TranscriptReady  # noqa: Y015
+
+@_typing.final
+class TranscriptionFailed(_message.Message):
+    """A voice note that could not be transcribed (no transcription model, refused, retries ran
+    out): the assistant is told a voice note could not be heard. Nats-Msg-Id: transcript:<message_id>.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    FAILED_AT_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    conversation_id: _builtins.str
+    reason: _builtins.str
+    model: _builtins.str
+    @_builtins.property
+    def failed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        model: _builtins.str = ...,
+        failed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["failed_at", b"failed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "failed_at", b"failed_at", "message_id", b"message_id", "model", b"model", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TranscriptionFailed: _TypeAlias = TranscriptionFailed  # noqa: Y015
