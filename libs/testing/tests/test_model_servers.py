@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import aiohttp
@@ -14,6 +15,7 @@ from threadline.testing.model_servers import (
     SlowAnswer,
     TextAnswer,
     ToolCallAnswer,
+    TranscriptAnswer,
 )
 
 
@@ -120,3 +122,78 @@ async def test_a_slow_answer_waits_and_closing_the_server_does_not_wait_for_it()
             pass
         closing = time.perf_counter()
     assert time.perf_counter() - closing < 5
+
+
+async def transcribe(
+    server: OpenAIServer, fields: dict[str, str], audio: bytes = b"OggS voice"
+) -> tuple[int, str, str]:
+    form = aiohttp.FormData()
+    form.add_field("file", audio, filename="note.ogg", content_type="audio/ogg; codecs=opus")
+    for name, value in fields.items():
+        form.add_field(name, value)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{server.base_url}/audio/transcriptions", data=form) as response,
+    ):
+        return response.status, response.content_type, await response.text()
+
+
+async def test_openai_transcribes_multipart_audio_and_records_the_file_and_fields() -> None:
+    async with OpenAIServer() as server:
+        server.script(TranscriptAnswer("Hi there", language="en", duration_seconds=1.5))
+        status, _, text = await transcribe(
+            server, {"model": "whisper-1", "language": "en", "response_format": "json"}
+        )
+
+    assert status == 200
+    assert json.loads(text) == {
+        "text": "Hi there",
+        "languages": [{"code": "en"}],
+        "usage": {"type": "duration", "seconds": 1.5},
+    }
+    (request,) = server.requests
+    assert request.path == "/v1/audio/transcriptions"
+    assert request.body == {"model": "whisper-1", "language": "en", "response_format": "json"}
+    assert request.file is not None
+    assert (request.file.name, request.file.content_type) == ("note.ogg", "audio/ogg; codecs=opus")
+    assert request.file.data == b"OggS voice" and request.file.size == 10
+
+
+async def test_a_transcript_says_only_what_it_was_given_in_each_response_format() -> None:
+    async with OpenAIServer() as server:
+        server.script(
+            TranscriptAnswer("Hi"), TranscriptAnswer("Hi", "en", 2.0), TranscriptAnswer("Hi")
+        )
+        _, _, plain_json = await transcribe(server, {"model": "m"})
+        _, _, verbose = await transcribe(server, {"model": "m", "response_format": "verbose_json"})
+        _, kind, text = await transcribe(server, {"model": "m", "response_format": "text"})
+
+    assert json.loads(plain_json) == {"text": "Hi"}
+    assert json.loads(verbose)["language"] == "en"
+    assert json.loads(verbose)["duration"] == 2.0
+    assert (kind, text) == ("text/plain", "Hi")
+
+
+async def test_a_transcript_scripted_for_a_chat_or_a_chat_answer_for_audio_is_a_400() -> None:
+    async with OpenAIServer() as server:
+        server.script(TranscriptAnswer("Hi"), TextAnswer("Hello"))
+        chat_status, _, chat = await post(f"{server.base_url}/chat/completions", {})
+        audio_status, _, audio = await transcribe(server, {"model": "m"})
+
+    assert chat_status == 400
+    assert "transcript for a chat" in chat["error"]["message"]  # type: ignore[index]
+    assert audio_status == 400
+    assert "chat answer for audio" in json.loads(audio)["error"]["message"]
+
+
+async def test_transcription_errors_and_slowness_are_scripted_like_chat_ones() -> None:
+    async with OpenAIServer() as server:
+        server.script(ErrorAnswer(429, "slow down"), SlowAnswer(0.2, TranscriptAnswer("late")))
+        status, _, error = await transcribe(server, {"model": "m"})
+        started = time.perf_counter()
+        _, _, late = await transcribe(server, {"model": "m"})
+
+    assert status == 429
+    assert json.loads(error)["error"]["message"] == "slow down"
+    assert time.perf_counter() - started >= 0.2
+    assert json.loads(late) == {"text": "late"}

@@ -9,8 +9,17 @@ back every request the server received:
         ...  # point the SDK at server.base_url
         assert server.requests[0].body["model"] == "gpt-4.1-mini"
 
-Non-streaming only. A request that finds the queue empty gets a 400 naming the problem (the
-SDKs do not retry a 400, so a missing script fails fast and visibly).
+The OpenAI server also transcribes: `POST /v1/audio/transcriptions` (multipart: file, model,
+language, response_format) gets the next scripted `TranscriptAnswer`, and its request records
+the form fields as `body` and the uploaded file as `file`:
+
+    server.script(TranscriptAnswer("Hello", language="en"))
+    ...  # client.audio.transcriptions.create(file=..., model="whisper-1")
+    assert server.requests[0].file.size == len(audio)
+
+Non-streaming only. A request that finds the queue empty, or a transcript scripted where a chat
+answer is due (or the reverse), gets a 400 naming the problem (the SDKs do not retry a 400, so
+a missing script fails fast and visibly).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
@@ -39,6 +48,8 @@ __all__ = [
     "SlowAnswer",
     "TextAnswer",
     "ToolCallAnswer",
+    "TranscriptAnswer",
+    "UploadedFile",
 ]
 
 
@@ -75,6 +86,16 @@ class ToolCallAnswer:
 
 
 @dataclass(frozen=True)
+class TranscriptAnswer:
+    """The transcription model heard `text`; `language` and `duration_seconds` are said only
+    when given (as `languages` and a duration `usage` in json, top level in verbose_json)."""
+
+    text: str
+    language: str = ""
+    duration_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class ErrorAnswer:
     """An HTTP error with the provider's own error body (429, 500, 529, 401, 400...)."""
 
@@ -89,19 +110,37 @@ class SlowAnswer:
     """`answer`, after `seconds` (the server stops waiting when it closes)."""
 
     seconds: float
-    answer: TextAnswer | JsonAnswer | ToolCallAnswer | ErrorAnswer
+    answer: TextAnswer | JsonAnswer | ToolCallAnswer | TranscriptAnswer | ErrorAnswer
 
 
-Answer = TextAnswer | JsonAnswer | ToolCallAnswer | ErrorAnswer | SlowAnswer
+Answer = TextAnswer | JsonAnswer | ToolCallAnswer | TranscriptAnswer | ErrorAnswer | SlowAnswer
+
+# Whisper's own limit is 25 MB; aiohttp's default (1 MB) would refuse a long voice note.
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """The file part of a multipart request: its name, content type and bytes."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request as the server received it (header names in lower case)."""
+    """One request as the server received it (header names in lower case); a multipart
+    request's text fields are its `body` and its file part is `file`."""
 
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    file: UploadedFile | None = None
 
 
 @dataclass
@@ -117,6 +156,8 @@ class ModelServer:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     path = "/"
+    # Where transcriptions are asked for; None: this protocol has no transcription endpoint.
+    transcription_path: ClassVar[str | None] = None
 
     @property
     def url(self) -> str:
@@ -140,8 +181,10 @@ class ModelServer:
         return len(self._answers)
 
     async def __aenter__(self) -> Self:
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
         app.router.add_post(self.path, self._handle)
+        if self.transcription_path is not None:
+            app.router.add_post(self.transcription_path, self._handle)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -161,15 +204,20 @@ class ModelServer:
             await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except json.JSONDecodeError:
-            body = {"_unreadable": await request.text()}
+        file: UploadedFile | None = None
+        if request.content_type == "multipart/form-data":
+            body, file = await _read_multipart(request)
+        else:
+            try:
+                body = await request.json()
+            except json.JSONDecodeError:
+                body = {"_unreadable": await request.text()}
         self.requests.append(
             RecordedRequest(
                 path=request.path,
                 headers={name.lower(): value for name, value in request.headers.items()},
                 body=body,
+                file=file,
             )
         )
         if not self._answers:
@@ -181,6 +229,13 @@ class ModelServer:
             answer = answer.answer
         if isinstance(answer, ErrorAnswer):
             return self._error(answer)
+        transcribing = request.path == self.transcription_path
+        if isinstance(answer, TranscriptAnswer):
+            if not transcribing:
+                return self._error(ErrorAnswer(400, "the test scripted a transcript for a chat"))
+            return _transcript(answer, body)
+        if transcribing:
+            return self._error(ErrorAnswer(400, "the test scripted a chat answer for audio"))
         return web.json_response(self._success(answer, body))
 
     def _error(self, answer: ErrorAnswer) -> web.Response:
@@ -201,6 +256,36 @@ class ModelServer:
         raise NotImplementedError
 
 
+async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], UploadedFile | None]:
+    body: dict[str, Any] = {}
+    file: UploadedFile | None = None
+    for name, value in (await request.post()).items():
+        if isinstance(value, web.FileField):
+            file = UploadedFile(
+                name=value.filename, content_type=value.content_type, data=value.file.read()
+            )
+        else:
+            body[name] = value
+    return body, file
+
+
+def _transcript(answer: TranscriptAnswer, body: dict[str, Any]) -> web.Response:
+    """The OpenAI transcription answer in the asked `response_format` (json by default)."""
+    response_format = body.get("response_format", "json")
+    if response_format == "text":
+        return web.Response(text=answer.text, content_type="text/plain")
+    document: dict[str, Any] = {"text": answer.text}
+    if response_format == "verbose_json":
+        document |= {"task": "transcribe", "language": answer.language, "segments": []}
+        document["duration"] = answer.duration_seconds or 0.0
+        return web.json_response(document)
+    if answer.language:
+        document["languages"] = [{"code": answer.language}]
+    if answer.duration_seconds is not None:
+        document["usage"] = {"type": "duration", "seconds": answer.duration_seconds}
+    return web.json_response(document)
+
+
 def _text_of(answer: TextAnswer | JsonAnswer | ToolCallAnswer) -> str:
     if isinstance(answer, JsonAnswer):
         return json.dumps(answer.value)
@@ -218,9 +303,11 @@ OPENAI_ERROR_TYPES = {
 
 @dataclass
 class OpenAIServer(ModelServer):
-    """OpenAI Chat Completions: `POST /v1/chat/completions` (tools, response_format, usage)."""
+    """OpenAI Chat Completions: `POST /v1/chat/completions` (tools, response_format, usage),
+    and transcriptions: `POST /v1/audio/transcriptions` (multipart)."""
 
     path = "/v1/chat/completions"
+    transcription_path = "/v1/audio/transcriptions"
 
     @property
     def base_url(self) -> str:
