@@ -9,6 +9,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from nats.aio.client import Client as NatsClient
 
@@ -24,14 +25,19 @@ from threadline.ai_responder.adapters.outbound.models import ModelSettings, mode
 from threadline.ai_responder.adapters.outbound.models.failures import UnusableModel
 from threadline.ai_responder.adapters.outbound.prices import GenaiPrices, rates_from_file
 from threadline.ai_responder.adapters.outbound.publisher import JetStreamReplies
+from threadline.ai_responder.adapters.outbound.transcribers import transcriber_for
+from threadline.ai_responder.adapters.outbound.transcripts import JetStreamTranscripts, StoredMedia
 from threadline.ai_responder.adapters.outbound.typing import JetStreamTypingIndicator
 from threadline.ai_responder.application.answering import AnswerBursts, Generation
 from threadline.ai_responder.application.bursts import BurstScheduler
 from threadline.ai_responder.application.following import FollowConversations
+from threadline.ai_responder.application.hearing import HearVoiceNotes
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.ai_responder.application.responder import Responder
+from threadline.ai_responder.application.transcription import Transcriber
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.ai_responder.domain.directory import AssistantSettings, Directory
+from threadline.media import media_store_from_env
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, concurrently_by_key
@@ -46,6 +52,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "ai_responder"
 DEFAULT_ASSISTANT = "default"
+DEFAULT_MEDIA_ROOT = Path(".threadline/media")  # as outbound's default
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ async def bootstrap(
     *,
     bus: EventBus | None = None,
     model: AssistantModel | None = None,
+    transcriber: Transcriber | None = None,
     clock: Clock = utc_now,
 ) -> RunningAiResponder:
     """Connect, build and start everything, registering each stop on `stack`.
@@ -128,8 +136,26 @@ async def bootstrap(
         max_wait=timedelta(seconds=config.max_wait_seconds),
     )
     scheduler = run_in_background(stack, "bursts", bursts.run, stop=bursts.stop)
+    if transcriber is None:
+        settings = ModelSettings(config.model_timeout_seconds, config.model_max_retries)
+        transcriber = transcriber_for(
+            config.transcription_model,
+            os.environ,
+            settings,
+            setting="THREADLINE_AI_TRANSCRIPTION_MODEL",
+        )
+        stack.push_async_callback(transcriber.close)
+    media = media_store_from_env(os.environ, DEFAULT_MEDIA_ROOT)
+    stack.push_async_callback(media.close)
+    hearing = HearVoiceNotes(
+        media=StoredMedia(media),
+        transcriber=transcriber,
+        transcripts=JetStreamTranscripts(bus, topology),
+        directory=directory,
+        clock=clock,
+    )
     following = FollowConversations(
-        views=views, directory=directory, responder=responder, bursts=bursts
+        views=views, directory=directory, responder=responder, bursts=bursts, hearing=hearing
     )
     durable = AI_RESPONDER_REPLIES
     loop = ConsumerLoop(

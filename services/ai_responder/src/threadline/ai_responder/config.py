@@ -36,6 +36,11 @@ class AiResponderConfig:
     # at once (an assistant applied with its own delay waits that instead).
     reply_delay_seconds: float = 2.0
     max_wait_seconds: float = 10.0
+    # The model voice notes are transcribed with (`provider:model`, adapters/outbound/
+    # transcribers.py: `openai:whisper-1`, `openai:gpt-4o-mini-transcribe`, any compatible
+    # server through OPENAI_BASE_URL); `offline:` transcribes nothing, and the assistant is told
+    # a voice note could not be heard.
+    transcription_model: str = "offline:no-transcription"
     # Where configured token prices are read (JSON object `provider:model` -> rates; the
     # maintained `genai-prices` table otherwise: adapters/outbound/prices.py).
     prices_file: str = ""
@@ -70,6 +75,9 @@ class AiResponderConfig:
                 0.0,
             ),
             prices_file=env_str(env, "THREADLINE_AI_PRICES_FILE", ""),
+            transcription_model=env_str(
+                env, "THREADLINE_AI_TRANSCRIPTION_MODEL", "offline:no-transcription"
+            ),
             streams=stream_limits_from_env(env),
         )
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
+from threadline.ai_responder.application.bursts import NotReady
 from threadline.ai_responder.application.ports import AssistantModel, Replies
 from threadline.ai_responder.application.responder import Responder
 from threadline.ai_responder.application.view_ports import (
     EARLIER_CONVERSATIONS,
+    TRANSCRIPT_WAIT_SECONDS,
+    VOICE_UNHEARD,
     ConversationViews,
     history_of,
 )
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 # How long an answer waits for the directory to be read after a start, before it answers with
 # what it has (the default assistant for numbers it does not know yet).
 DIRECTORY_PATIENCE: Final = timedelta(seconds=10)
+TRANSCRIPT_WAIT: Final = timedelta(seconds=TRANSCRIPT_WAIT_SECONDS)
 
 
 class TypingIndicator(Protocol):
@@ -88,6 +92,19 @@ class AnswerBursts:
             return Generation(None, "none of the burst's messages is in the view")
         if view.ai_paused:
             return Generation(None, "a person has the conversation")
+        if view.awaiting_transcripts(burst.message_ids):
+            waited = self._clock() - (burst.first_at or self._clock())
+            if waited < TRANSCRIPT_WAIT:
+                raise NotReady("a voice note's transcript is on its way")
+            log.warning(
+                "answering %s without a transcript that did not come", burst.conversation_id
+            )
+            messages = [
+                replace(m, type=VOICE_UNHEARD, text="")
+                if view.awaiting_transcripts((m.message_id,))
+                else m
+                for m in messages
+            ]
         if not await self._directory_read(DIRECTORY_PATIENCE):
             log.warning("answering %s before every assistant was read", view.conversation_id)
         if not self._directory.autopilot(view.business_number):

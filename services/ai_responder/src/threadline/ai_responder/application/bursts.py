@@ -45,6 +45,15 @@ MAX_AT_ONCE = 256  # answers generated at the same time by one responder (waitin
 RETRY_SECONDS = 2.0  # after a failure to answer (NATS out of reach, ...)
 
 
+class NotReady(Exception):
+    """Raised by `answer`: the burst cannot be answered yet (a voice note's transcript is on
+    its way); look again in `seconds`. Not a failure."""
+
+    def __init__(self, why: str, seconds: float = 1.0) -> None:
+        super().__init__(why)
+        self.seconds = seconds
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -238,6 +247,11 @@ class BurstScheduler(Generic[G]):
         except asyncio.CancelledError:
             await _quietly(self._store.release(claimed))
             raise
+        except NotReady as waiting:
+            log.debug("the burst of %s waits: %s", burst.conversation_id, waiting)
+            await _quietly(self._store.release(claimed))
+            self._arm(claimed.key, self._clock() + timedelta(seconds=waiting.seconds))
+            return
         except Exception as error:
             await self._retry_soon(claimed, f"answering (generation {generation})", error)
             return

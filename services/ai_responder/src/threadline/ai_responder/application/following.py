@@ -12,6 +12,7 @@ from datetime import datetime
 
 from threadline.ai_responder.application.answering import Generation
 from threadline.ai_responder.application.bursts import BurstScheduler
+from threadline.ai_responder.application.hearing import HearVoiceNotes
 from threadline.ai_responder.application.ports import ASSISTANT, CUSTOMER
 from threadline.ai_responder.application.responder import Responder
 from threadline.ai_responder.application.view_ports import ConversationViews, ViewedMessage
@@ -29,11 +30,13 @@ class FollowConversations:
         directory: Directory,
         responder: Responder,
         bursts: BurstScheduler[Generation],
+        hearing: HearVoiceNotes | None = None,
     ) -> None:
         self._views = views
         self._directory = directory
         self._responder = responder
         self._bursts = bursts
+        self._hearing = hearing
 
     async def started(
         self,
@@ -63,6 +66,8 @@ class FollowConversations:
             type=message.type,
             sent_at=message.sent_at,
             wamid=wamid,
+            # Its transcript comes later (issue 11); the burst waits for it.
+            awaiting_transcript=message.type == "audio" and self._hearing is not None,
         )
         view = await self._views.said(message.conversation_id, said)
         if why := self._responder.why_not_answered(message):
@@ -83,3 +88,29 @@ class FollowConversations:
     async def ai_paused(self, conversation_id: str, *, paused: bool, position: int) -> None:
         """A person took the conversation over (paused) or gave it back to the assistant."""
         await self._views.paused(conversation_id, paused=paused, position=position)
+
+    async def audio_kept(
+        self,
+        conversation_id: str,
+        *,
+        message_id: str,
+        location: str,
+        content_type: str,
+        file_name: str,
+    ) -> None:
+        """A customer's audio was kept: transcribe it (its transcript comes back as an event)."""
+        if self._hearing is None:
+            return
+        view = await self._views.conversation(conversation_id)
+        await self._hearing.audio_kept(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            business_number=view.business_number if view is not None else "",
+            location=location,
+            content_type=content_type,
+            file_name=file_name,
+        )
+
+    async def heard(self, conversation_id: str, message_id: str, *, transcript: str | None) -> None:
+        """A voice note's transcript was recorded, or will not be (None)."""
+        await self._views.heard(conversation_id, message_id, transcript=transcript)

@@ -139,6 +139,10 @@ def what_the_customer_said(message: CustomerMessage) -> str:
     """The message as the model reads it: its text, a map link for a location, the choice of a
     tapped option, the caption of a photo, or what kind of message came without text."""
     text = message.text.strip()
+    if message.type == "voice_transcribed":
+        return f"[voice note] {text}"
+    if message.type == "voice_unheard":
+        return "[the customer sent a voice note that could not be heard]"
     if message.type == "location" and text:
         return f"[location: https://maps.google.com/?q={text.replace(' ', '')}]"
     if message.type in ("text", "button", "interactive") or message.choice is not None:

@@ -44,6 +44,16 @@ class ViewedMessage:
     type: str = ""
     sent_at: datetime | None = None
     wamid: str = ""
+    # A voice note whose transcript has not come yet: its burst waits for it (issue 11).
+    awaiting_transcript: bool = False
+
+
+# What a voice note becomes in the view once heard (types of the view only, not WhatsApp's):
+# transcribed (its text is the transcript) or not (the model is told it could not be heard).
+VOICE_TRANSCRIBED: Final = "voice_transcribed"
+VOICE_UNHEARD: Final = "voice_unheard"
+# How long a burst waits for its voice notes' transcripts before it is answered without them.
+TRANSCRIPT_WAIT_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,11 @@ class ConversationView:
                     customer_name=self.customer_name,
                 )
         return None
+
+    def awaiting_transcripts(self, message_ids: tuple[str, ...]) -> bool:
+        """Whether a voice note among `message_ids` still waits for its transcript."""
+        wanted = set(message_ids)
+        return any(m.awaiting_transcript for m in self.messages if m.message_id in wanted)
 
     def wamid_of(self, message_id: str) -> str:
         """WhatsApp's id of the customer's message `message_id` ("" when unknown)."""
@@ -124,6 +139,11 @@ class ConversationViews(Protocol):
         ...
 
     async def paused(self, conversation_id: str, *, paused: bool, position: int) -> None: ...
+
+    async def heard(self, conversation_id: str, message_id: str, *, transcript: str | None) -> None:
+        """A voice note's transcript came (`transcript`), or it will not (None): the message
+        reads as the transcript, or as a voice note that could not be heard."""
+        ...
 
     async def conversation(self, conversation_id: str) -> ConversationView | None: ...
 

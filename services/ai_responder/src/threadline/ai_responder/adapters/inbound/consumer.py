@@ -17,6 +17,7 @@ from threadline.ai_responder.adapters.inbound.business_messages import outbound_
 from threadline.ai_responder.adapters.integration_events import customer_message, session_event
 from threadline.ai_responder.application.following import FollowConversations
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
+from threadline.media import MediaStoreUnavailable
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement, Unavailable
 from threadline.messaging.failures import describe
 from threadline.servicekit.telemetry import context_from_headers
@@ -34,6 +35,10 @@ FOLLOWED: Final = frozenset(
         "HandedOff",
         "AutopilotResumed",
         "AutoResolved",
+        "AttachmentStored",
+        "AttachmentFailed",
+        "TranscriptRecorded",
+        "TranscriptMissing",
     }
 )
 
@@ -71,9 +76,10 @@ class FollowConversationEvents:
         with tracer.start_as_current_span(f"ai_responder.{name}", context=parent):
             try:
                 await self._follow(event)
-            except NatsTimeoutError as error:
-                # The view and the bursts live in NATS: NATS not answering is NATS being out
-                # of reach (restarting), not this event failing; the batch waits for it.
+            except (NatsTimeoutError, MediaStoreUnavailable) as error:
+                # The view and the bursts live in NATS, voice notes in the media store: either
+                # not answering is it being out of reach, not this event failing; the batch
+                # waits for it.
                 raise Unavailable(describe(error)) from error
         return ACK
 
@@ -108,4 +114,28 @@ class FollowConversationEvents:
                 conversation_id,
                 paused=event.conversation_status_changed.ai_paused,
                 position=event.position,
+            )
+        elif body == "attachment_stored":
+            stored = event.attachment_stored
+            if stored.media_type == "audio":
+                await self._following.audio_kept(
+                    conversation_id,
+                    message_id=stored.message_id,
+                    location=stored.location,
+                    content_type=stored.content_type,
+                    file_name=stored.file_name,
+                )
+        elif body == "attachment_failed":
+            if event.attachment_failed.media_type == "audio":
+                await self._following.heard(
+                    conversation_id, event.attachment_failed.message_id, transcript=None
+                )
+        elif body == "transcript_recorded":
+            recorded = event.transcript_recorded
+            await self._following.heard(
+                conversation_id, recorded.message_id, transcript=recorded.text
+            )
+        elif body == "transcript_missing":
+            await self._following.heard(
+                conversation_id, event.transcript_missing.message_id, transcript=None
             )

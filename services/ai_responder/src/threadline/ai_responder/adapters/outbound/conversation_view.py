@@ -25,6 +25,8 @@ from nats.js.kv import KeyValue
 from threadline.ai_responder.application.view_ports import (
     MAX_CHARACTERS,
     MAX_MESSAGES,
+    VOICE_TRANSCRIBED,
+    VOICE_UNHEARD,
     ConversationView,
     ViewedMessage,
 )
@@ -93,6 +95,23 @@ class KeyValueConversationViews:
             return replace(view, messages=_bounded(messages))
 
         return await self._change(conversation_id, add)
+
+    async def heard(self, conversation_id: str, message_id: str, *, transcript: str | None) -> None:
+        def hear(view: ConversationView) -> ConversationView:
+            messages = tuple(
+                replace(
+                    m,
+                    type=VOICE_TRANSCRIBED if transcript is not None else VOICE_UNHEARD,
+                    text=transcript or "",
+                    awaiting_transcript=False,
+                )
+                if m.message_id == message_id and m.role == "customer"
+                else m
+                for m in view.messages
+            )
+            return replace(view, messages=messages)
+
+        await self._change(conversation_id, hear)
 
     async def paused(self, conversation_id: str, *, paused: bool, position: int) -> None:
         def pause(view: ConversationView) -> ConversationView:
@@ -175,6 +194,7 @@ def _to_json(view: ConversationView) -> bytes:
                     m.type,
                     m.sent_at.isoformat() if m.sent_at else None,
                     m.wamid,
+                    m.awaiting_transcript,
                 ]
                 for m in view.messages
             ],
@@ -193,18 +213,23 @@ def _from_json(conversation_id: str, raw: bytes) -> ConversationView:
         started_at=datetime.fromisoformat(data["started"]) if data.get("started") else None,
         ai_paused=bool(data.get("paused", False)),
         paused_position=int(data.get("paused_at", 0)),
-        messages=tuple(
-            ViewedMessage(
-                position=int(position),
-                message_id=message_id,
-                role="assistant" if role == "assistant" else "customer",
-                text=text,
-                type=kind,
-                sent_at=datetime.fromisoformat(sent_at) if sent_at else None,
-                wamid=wamid,
-            )
-            for position, message_id, role, text, kind, sent_at, wamid in data.get("messages", [])
-        ),
+        messages=tuple(_message(fields) for fields in data.get("messages", [])),
+    )
+
+
+def _message(fields: list[Any]) -> ViewedMessage:
+    """A message as stored: [position, id, role, text, type, sent_at, wamid, awaiting] (the
+    last one added for voice notes: absent in views written before)."""
+    position, message_id, role, text, kind, sent_at, wamid = fields[:7]
+    return ViewedMessage(
+        position=int(position),
+        message_id=message_id,
+        role="assistant" if role == "assistant" else "customer",
+        text=text,
+        type=kind,
+        sent_at=datetime.fromisoformat(sent_at) if sent_at else None,
+        wamid=wamid,
+        awaiting_transcript=bool(fields[7]) if len(fields) > 7 else False,
     )
 
 
