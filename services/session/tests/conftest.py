@@ -305,6 +305,22 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         kept_at=(at + timedelta(minutes=3)).astimezone(timezone(timedelta(hours=-3))),
         trace=TRACE,
     )
+    talk.record_missing_transcript(
+        message_id=photo,
+        reason="the transcription server answered 503 three times; último: «busy»",
+        model="openai:whisper-1",
+        failed_at=at + timedelta(seconds=50),
+        trace=TRACE,
+    )
+    talk.record_transcript(
+        message_id=photo,
+        text='Olá, é sobre a "fatura" de março 🙂',
+        language="pt",
+        model="faster-whisper:small",
+        duration_seconds=7.25,
+        transcribed_at=(at + timedelta(minutes=4)).astimezone(timezone(timedelta(hours=-3))),
+        trace=TRACE,
+    )
     talk.hand_off(reason="asked for a person", by="ai")
     talk.resume_autopilot(by="agent")
     talk.change_status("escalated", reason="complaint", by="agent")

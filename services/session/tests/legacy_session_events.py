@@ -325,6 +325,25 @@ def _attachment_failed(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _transcript_recorded(e: Any, out: pb.SessionEvent) -> None:
+    # Issue 11 item 2, in this path's style.
+    out.transcript_recorded.CopyFrom(
+        pb.TranscriptRecorded(
+            message_id=str(e.message_id),
+            text=e.text,
+            language=e.language,
+            model=e.model,
+            duration_seconds=e.duration_seconds,
+        )
+    )
+
+
+def _transcript_missing(e: Any, out: pb.SessionEvent) -> None:
+    out.transcript_missing.CopyFrom(
+        pb.TranscriptMissing(message_id=str(e.message_id), reason=e.reason, model=e.model)
+    )
+
+
 # Keyed by `Aggregate.Event` (the event classes are made by the `@event` decorator).
 BODIES: dict[str, Body] = {
     "Contact.Registered": _registered,
@@ -357,6 +376,8 @@ BODIES: dict[str, Body] = {
     "Conversation.AssistantGenerationDiscarded": _generation_discarded,
     "Conversation.AttachmentStored": _attachment_stored,
     "Conversation.AttachmentFailed": _attachment_failed,
+    "Conversation.TranscriptRecorded": _transcript_recorded,
+    "Conversation.TranscriptMissing": _transcript_missing,
 }
 
 

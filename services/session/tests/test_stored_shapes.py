@@ -106,6 +106,13 @@ STORED_FIELDS: dict[str, list[str]] = {
         *("timestamp", "message_id", "media_id", "media_type", "reason", "refused"),
         *("attempts", "failed_at", "trace"),
     ],
+    f"{CONVERSATION}:Conversation.TranscriptMissing": [
+        *("timestamp", "message_id", "reason", "model", "failed_at", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.TranscriptRecorded": [
+        *("timestamp", "message_id", "text", "language", "model", "duration_seconds"),
+        *("transcribed_at", "trace"),
+    ],
     f"{CONVERSATION}:Conversation.HandedOff": ["timestamp", "reason", "by"],
     f"{CONVERSATION}:Conversation.AutopilotResumed": ["timestamp", "by"],
     f"{CONVERSATION}:Conversation.StatusChanged": ["timestamp", "status", "reason", "by"],
@@ -349,7 +356,55 @@ def test_a_snapshot_of_class_version_3_loads_and_records_an_attachment_once(
     assert talk.attachments == {str(CUSTOMER_MESSAGE): "stored"}
 
 
-def test_a_snapshot_of_class_version_4_loads_as_it_was_taken(app: Conversations) -> None:
+# A snapshot as the Conversation of class version 4 took it (before voice notes were
+# transcribed), byte for byte: version 3's with its customer message's media stored.
+VERSION_4_ID = UUID("9d4e3c2b-5f60-4172-9dae-2f3a4b5c6d7e")
+VERSION_4_SNAPSHOT = VERSION_3_SNAPSHOT.replace(
+    b'"discarded_generations":["gen-1"],"class_version":3}}',
+    b'"discarded_generations":["gen-1"],'
+    b'"attachments":{"00000000-0000-0000-0000-000000000002":"stored"},"class_version":4}}',
+)
+
+
+def test_a_snapshot_of_class_version_1_has_no_transcripts(app: Conversations) -> None:
+    old_snapshot_in(app)
+
+    talk = app.repository.get(CONVERSATION_ID)
+
+    assert isinstance(talk, Conversation) and talk.transcripts == {}
+
+
+def test_a_snapshot_of_class_version_4_loads_and_records_a_transcript_once(
+    app: Conversations,
+) -> None:
+    assert VERSION_4_SNAPSHOT != VERSION_3_SNAPSHOT
+    assert app.snapshots is not None
+    app.snapshots.recorder.insert_events(
+        [StoredEvent(VERSION_4_ID, 7, get_topic(Snapshot), VERSION_4_SNAPSHOT)]
+    )
+
+    talk = app.repository.get(VERSION_4_ID)
+
+    assert isinstance(talk, Conversation) and talk.version == 7
+    assert talk.attachments == {str(CUSTOMER_MESSAGE): "stored"}
+    assert talk.transcripts == {}
+
+    def hear() -> bool:
+        return talk.record_transcript(
+            message_id=CUSTOMER_MESSAGE,
+            text="hello",
+            language="en",
+            model="openai:whisper-1",
+            duration_seconds=1.5,
+            transcribed_at=datetime(2026, 3, 1, 9, 32, tzinfo=UTC),
+        )
+
+    assert hear()
+    assert not hear()
+    assert talk.transcripts == {str(CUSTOMER_MESSAGE): "recorded"}
+
+
+def test_a_snapshot_of_class_version_5_loads_as_it_was_taken(app: Conversations) -> None:
     old_snapshot_in(app)
     talk = app.repository.get(CONVERSATION_ID)
     assert isinstance(talk, Conversation)
@@ -363,12 +418,19 @@ def test_a_snapshot_of_class_version_4_loads_as_it_was_taken(app: Conversations)
         attempts=3,
         failed_at=datetime(2026, 3, 1, 9, 31, tzinfo=UTC),
     )
+    talk.record_missing_transcript(
+        message_id=CUSTOMER_MESSAGE,
+        reason="no transcription model",
+        model="",
+        failed_at=datetime(2026, 3, 1, 9, 31, tzinfo=UTC),
+    )
     stored = app.mapper.to_stored_event(Snapshot.take(talk))
 
     again = app.mapper.to_domain_event(stored).mutate(None)
 
-    assert json.loads(stored.state)["state"]["class_version"] == 4
+    assert json.loads(stored.state)["state"]["class_version"] == 5
     assert isinstance(again, Conversation)
     assert (again.messages, again.early_statuses) == (talk.messages, talk.early_statuses)
     assert again.discarded_generations == ["gen-1"]
     assert again.attachments == {str(CUSTOMER_MESSAGE): "failed"}
+    assert again.transcripts == {str(CUSTOMER_MESSAGE): "missing"}

@@ -3,6 +3,7 @@ acts, and says what became of the fact; saving is the caller's."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -15,10 +16,12 @@ from threadline.session.application.facts import (
     DraftedReply,
     FlowStepReached,
     HandOffRequest,
+    HeardVoiceNote,
     InboundMessage,
     KeptMedia,
     MediaNotKept,
     StatusReport,
+    UnheardVoiceNote,
 )
 from threadline.session.application.outcomes import APPLIED, Ignored, Outcome
 from threadline.session.application.unit_of_work import UnitOfWork
@@ -27,7 +30,9 @@ from threadline.session.domain.contact import Contact, contact_key_id, contact_k
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.errors import ConversationNotFound
 from threadline.session.domain.identity import drafted_message_id, inbound_message_id
+from threadline.session.domain.transcripts import TRANSCRIPT_LIMIT
 
+log = logging.getLogger(__name__)
 CHANGES = frozenset({"edit", "revoke", "reaction"})
 
 
@@ -248,6 +253,50 @@ def record_media_not_kept(fact: MediaNotKept, unit: UnitOfWork, clock: Clock) ->
     return APPLIED if failed else Ignored(f"attachment of {fact.message_id} already recorded")
 
 
+def record_transcript(fact: HeardVoiceNote, unit: UnitOfWork, clock: Clock) -> Outcome:
+    """The voice note's transcript, on the conversation whatever its status (as
+    `record_kept_media`), cut to TRANSCRIPT_LIMIT characters (logged); one of no customer
+    message of the conversation is ignored, one of a conversation never opened refused."""
+    talk = conversation(unit, fact.conversation_id)
+    if not talk.is_customer_message(fact.message_id):
+        return Ignored(f"transcript: {fact.message_id} is no customer message of {talk.id}")
+    recorded = talk.record_transcript(
+        message_id=fact.message_id,
+        text=fact.text,
+        language=fact.language,
+        model=fact.model,
+        duration_seconds=fact.duration_seconds,
+        transcribed_at=fact.transcribed_at,
+        trace=fact.trace,
+    )
+    if not recorded:
+        return Ignored(f"transcript of {fact.message_id} already recorded")
+    if len(fact.text) > TRANSCRIPT_LIMIT:
+        log.warning(
+            "transcript of %s is %d characters; its first %d are recorded",
+            fact.message_id,
+            len(fact.text),
+            TRANSCRIPT_LIMIT,
+        )
+    return APPLIED
+
+
+def record_missing_transcript(fact: UnheardVoiceNote, unit: UnitOfWork, clock: Clock) -> Outcome:
+    """Why the voice note could not be heard, once (as `record_transcript`); after its
+    transcript was recorded, a late failure changes nothing."""
+    talk = conversation(unit, fact.conversation_id)
+    if not talk.is_customer_message(fact.message_id):
+        return Ignored(f"transcript: {fact.message_id} is no customer message of {talk.id}")
+    missing = talk.record_missing_transcript(
+        message_id=fact.message_id,
+        reason=fact.reason,
+        model=fact.model,
+        failed_at=fact.failed_at,
+        trace=fact.trace,
+    )
+    return APPLIED if missing else Ignored(f"transcript of {fact.message_id} already recorded")
+
+
 def record_hand_off(fact: HandOffRequest, unit: UnitOfWork, clock: Clock) -> Outcome:
     talk = conversation(unit, fact.conversation_id)
     if not talk.is_open:
@@ -287,4 +336,6 @@ HANDLERS: dict[type[Any], Callable[[Any, UnitOfWork, Clock], Outcome]] = {
     DiscardedGeneration: record_discarded_generation,
     KeptMedia: record_kept_media,
     MediaNotKept: record_media_not_kept,
+    HeardVoiceNote: record_transcript,
+    UnheardVoiceNote: record_missing_transcript,
 }

@@ -132,6 +132,33 @@ class MediaNotKept:
 
 
 @dataclass(frozen=True, slots=True)
+class HeardVoiceNote:
+    """The AI responder transcribed a customer's voice note (issue 11 item 2)."""
+
+    message_id: UUID  # the customer message the audio came with (the session's id)
+    conversation_id: UUID
+    text: str
+    language: str
+    model: str
+    duration_seconds: float
+    transcribed_at: datetime
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnheardVoiceNote:
+    """The AI responder could not transcribe a customer's voice note (no transcription model,
+    refused, retries ran out), with the reason an operator reads."""
+
+    message_id: UUID
+    conversation_id: UUID
+    reason: str
+    model: str
+    failed_at: datetime
+    trace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HandOffRequest:
     """The assistant asks for a human."""
 
@@ -176,4 +203,6 @@ Fact = (
     | DiscardedGeneration
     | KeptMedia
     | MediaNotKept
+    | HeardVoiceNote
+    | UnheardVoiceNote
 )

@@ -23,6 +23,7 @@ from threadline.session.domain.discarded_generations import DiscardedGenerations
 from threadline.session.domain.message_delivery import MessageDelivery
 from threadline.session.domain.message_state import HeldStatus, MessageState
 from threadline.session.domain.outbound_messages import OutboundMessages
+from threadline.session.domain.transcripts import Transcripts
 
 
 class Conversation(
@@ -32,6 +33,7 @@ class Conversation(
     MessageDelivery,
     DiscardedGenerations,
     Attachments,
+    Transcripts,
     Aggregate,
 ):
     """Messages in and out, their statuses, the customer service window and who answers.
@@ -43,9 +45,11 @@ class Conversation(
     # Version 2: a message's state is a `MessageState`, a held status a `HeldStatus` (version
     # 1 snapshots held dicts; `upcast_v1_v2` reads them). Version 3: the ids of the assistant's
     # discarded generations (`upcast_v2_v3`: none in an older snapshot). Version 4: what became
-    # of each customer message's media (`upcast_v3_v4`: none in an older snapshot). Events are
-    # unchanged (new event fields have defaults instead: outbound_messages.py).
-    class_version = 4
+    # of each customer message's media (`upcast_v3_v4`: none in an older snapshot). Version 5:
+    # what became of each voice note's transcription (`upcast_v4_v5`: none in an older
+    # snapshot). Events are unchanged (new event fields have defaults instead:
+    # outbound_messages.py).
+    class_version = 5
 
     @event("Started")
     def __init__(
@@ -80,6 +84,7 @@ class Conversation(
         self.early_statuses = {}
         self.discarded_generations = []
         self.attachments = {}
+        self.transcripts = {}
 
     # Every event of a conversation, by the part that declares it. Named here, each becomes
     # `Conversation.<Event>` (eventsourcing subclasses it from `Conversation.Event`).
@@ -100,6 +105,8 @@ class Conversation(
     AssistantGenerationDiscarded = DiscardedGenerations.AssistantGenerationDiscarded
     AttachmentStored = Attachments.AttachmentStored
     AttachmentFailed = Attachments.AttachmentFailed
+    TranscriptRecorded = Transcripts.TranscriptRecorded
+    TranscriptMissing = Transcripts.TranscriptMissing
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -136,6 +143,11 @@ class Conversation(
     def upcast_v3_v4(state: dict[str, Any]) -> None:
         """A version 3 snapshot: taken before customers' media was kept, so none was."""
         state["attachments"] = {}
+
+    @staticmethod
+    def upcast_v4_v5(state: dict[str, Any]) -> None:
+        """A version 4 snapshot: taken before voice notes were transcribed, so none was."""
+        state["transcripts"] = {}
 
 
 # Events renamed after they were first stored. History is never rewritten: a stored event keeps

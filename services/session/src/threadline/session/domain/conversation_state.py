@@ -3,8 +3,8 @@
 `Conversation` (conversation.py) is built from parts, one per concern: its lifecycle
 (conversation_lifecycle.py), the customer's messages (customer_messages.py), the business's
 outbound messages (outbound_messages.py), their delivery (message_delivery.py), the
-assistant's discarded generations (discarded_generations.py) and the customer's attachments
-(attachments.py). Each part
+assistant's discarded generations (discarded_generations.py), the customer's attachments
+(attachments.py) and the transcripts of their voice notes (transcripts.py). Each part
 declares its events (with the change each applies) and the commands that trigger them; all of
 them share the state declared here.
 """
@@ -43,6 +43,7 @@ class ConversationState:
     early_statuses: dict[str, list[HeldStatus]]  # by wamid, until its dispatch result
     discarded_generations: list[str]  # ids of the assistant's superseded generations
     attachments: dict[str, str]  # by customer message id (text): "stored" or "failed"
+    transcripts: dict[str, str]  # by customer message id (text): "recorded" or "missing"
 
     if TYPE_CHECKING:
         # Made by eventsourcing from `Conversation.__init__`.

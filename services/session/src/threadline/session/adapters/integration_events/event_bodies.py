@@ -193,6 +193,22 @@ def _attachment_failed(f: Fields, out: pb.SessionEvent) -> None:
     body.refused = f.get("refused", False)
 
 
+def _transcript_recorded(f: Fields, out: pb.SessionEvent) -> None:
+    body = out.transcript_recorded
+    body.message_id = str(f.get("message_id", ""))
+    body.text = f.get("text", "")
+    body.language = f.get("language", "")
+    body.model = f.get("model", "")
+    body.duration_seconds = f.get("duration_seconds", 0.0)
+
+
+def _transcript_missing(f: Fields, out: pb.SessionEvent) -> None:
+    body = out.transcript_missing
+    body.message_id = str(f.get("message_id", ""))
+    body.reason = f.get("reason", "")
+    body.model = f.get("model", "")
+
+
 def _dispatched(f: Fields, out: pb.SessionEvent) -> None:
     body = out.outbound_message_dispatched
     body.message_id = str(f.get("message_id", ""))
@@ -327,5 +343,7 @@ BODIES: dict[str, Body] = {
     "Conversation.AssistantGenerationDiscarded": _generation_discarded,
     "Conversation.AttachmentStored": _attachment_stored,
     "Conversation.AttachmentFailed": _attachment_failed,
+    "Conversation.TranscriptRecorded": _transcript_recorded,
+    "Conversation.TranscriptMissing": _transcript_missing,
     **ASSISTANT_BODIES,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -25,6 +26,8 @@ from threadline.messaging.topology import (
     MESSAGE_DISPATCHED,
     MESSAGE_STATUS_REPORTED,
     REPLY_DRAFTED,
+    TRANSCRIPT_READY,
+    TRANSCRIPTION_FAILED,
     TYPING_INDICATOR_REQUESTED,
 )
 from threadline.session.application.facts import (
@@ -34,10 +37,12 @@ from threadline.session.application.facts import (
     Fact,
     FlowStepReached,
     HandOffRequest,
+    HeardVoiceNote,
     InboundMessage,
     KeptMedia,
     MediaNotKept,
     StatusReport,
+    UnheardVoiceNote,
 )
 
 log = logging.getLogger(__name__)
@@ -270,6 +275,41 @@ def _media_keep_failed(data: bytes, trace: str) -> Fact:
     )
 
 
+def _transcript_ready(data: bytes, trace: str) -> Fact:
+    fact = ai_pb2.TranscriptReady.FromString(data)
+    return HeardVoiceNote(
+        message_id=UUID(fact.message_id),
+        conversation_id=UUID(fact.conversation_id),
+        text=fact.text,
+        language=fact.language,
+        model=fact.model,
+        duration_seconds=seconds(fact.duration_seconds, fact.message_id),
+        transcribed_at=moment(fact.transcribed_at),
+        trace=trace,
+    )
+
+
+def seconds(value: float, about: str) -> float:
+    """An audio's duration as the session keeps it: 0 (not said) for one that is no finite
+    number of 0 or more, logged; JSON has no NaN or infinity to store it as."""
+    if math.isfinite(value) and value >= 0:
+        return value
+    log.warning("%s: duration %r is no number of seconds; recorded as not said", about, value)
+    return 0.0
+
+
+def _transcription_failed(data: bytes, trace: str) -> Fact:
+    fact = ai_pb2.TranscriptionFailed.FromString(data)
+    return UnheardVoiceNote(
+        message_id=UUID(fact.message_id),
+        conversation_id=UUID(fact.conversation_id),
+        reason=fact.reason,
+        model=fact.model,
+        failed_at=moment(fact.failed_at),
+        trace=trace,
+    )
+
+
 def _hand_off(data: bytes, trace: str) -> Fact:
     fact = ai_pb2.HandOffRequested.FromString(data)
     return HandOffRequest(
@@ -302,6 +342,8 @@ DECODERS: dict[str, Callable[[bytes, str], Fact]] = {
         (MESSAGE_STATUS_REPORTED, _status),
         (REPLY_DRAFTED, _draft),
         (GENERATION_DISCARDED, _discarded),
+        (TRANSCRIPT_READY, _transcript_ready),
+        (TRANSCRIPTION_FAILED, _transcription_failed),
         (TYPING_INDICATOR_REQUESTED, _not_recorded),
         (MESSAGE_DISPATCHED, _dispatched),
         (MESSAGE_DISPATCH_FAILED, _dispatch_failed),
