@@ -532,6 +532,7 @@ class Attachment(_message.Message):
     REFUSED_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    TRANSCRIPT_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     conversation_id: _builtins.str
     direction: _builtins.str
@@ -557,6 +558,10 @@ class Attachment(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def transcript(self) -> Global___Transcript:
+        """a voice note heard or not; unset: no transcript (yet)"""
+
     def __init__(
         self,
         *,
@@ -575,14 +580,60 @@ class Attachment(_message.Message):
         refused: _builtins.bool = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        transcript: Global___Transcript | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "transcript", b"transcript", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "conversation_id", b"conversation_id", "created_at", b"created_at", "direction", b"direction", "failure_reason", b"failure_reason", "file_name", b"file_name", "media_type", b"media_type", "message_id", b"message_id", "refused", b"refused", "sha256", b"sha256", "size", b"size", "status", b"status", "updated_at", b"updated_at", "voice", b"voice"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "conversation_id", b"conversation_id", "created_at", b"created_at", "direction", b"direction", "failure_reason", b"failure_reason", "file_name", b"file_name", "media_type", b"media_type", "message_id", b"message_id", "refused", b"refused", "sha256", b"sha256", "size", b"size", "status", b"status", "transcript", b"transcript", "updated_at", b"updated_at", "voice", b"voice"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Attachment: _TypeAlias = Attachment  # noqa: Y015
+
+@_typing.final
+class Transcript(_message.Message):
+    """What the transcriber heard of a voice note, or why it heard nothing (issue 11 item 2)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """recorded, missing"""
+    text: _builtins.str
+    """recorded"""
+    language: _builtins.str
+    """recorded: as the transcriber detected or was told it"""
+    model: _builtins.str
+    duration_seconds: _builtins.float
+    """recorded: the audio's length"""
+    reason: _builtins.str
+    """missing: why"""
+    @_builtins.property
+    def recorded_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        text: _builtins.str = ...,
+        language: _builtins.str = ...,
+        model: _builtins.str = ...,
+        duration_seconds: _builtins.float = ...,
+        reason: _builtins.str = ...,
+        recorded_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_at", b"recorded_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "language", b"language", "model", b"model", "reason", b"reason", "recorded_at", b"recorded_at", "status", b"status", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Transcript: _TypeAlias = Transcript  # noqa: Y015
 
 @_typing.final
 class ListAttachmentsRequest(_message.Message):
