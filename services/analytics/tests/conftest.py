@@ -65,6 +65,8 @@ _SUBJECTS = {
     "assistant_generation_discarded": "Conversation.AssistantGenerationDiscarded",
     "attachment_stored": "Conversation.AttachmentStored",
     "attachment_failed": "Conversation.AttachmentFailed",
+    "transcript_recorded": "Conversation.TranscriptRecorded",
+    "transcript_missing": "Conversation.TranscriptMissing",
 }
 
 
@@ -319,6 +321,36 @@ class EventLog:
             refused=refused,
         )
         return self._event("Conversation", conversation_id, attachment_failed=body)
+
+    def transcript_recorded(
+        self,
+        conversation_id: UUID,
+        message_id: str,
+        *,
+        text: str = "Hello, do you deliver on Sundays?",
+        language: str = "en",
+        model: str = "whisper-1",
+        duration_seconds: float = 3.5,
+    ) -> ev.SessionEvent:
+        body = ev.TranscriptRecorded(
+            message_id=message_id,
+            text=text,
+            language=language,
+            model=model,
+            duration_seconds=duration_seconds,
+        )
+        return self._event("Conversation", conversation_id, transcript_recorded=body)
+
+    def transcript_missing(
+        self,
+        conversation_id: UUID,
+        message_id: str,
+        *,
+        reason: str = "transcription failed: HTTP 503",
+        model: str = "whisper-1",
+    ) -> ev.SessionEvent:
+        body = ev.TranscriptMissing(message_id=message_id, reason=reason, model=model)
+        return self._event("Conversation", conversation_id, transcript_missing=body)
 
     def wait(self, delta: timedelta) -> None:
         """Let time pass before the next event."""

@@ -225,6 +225,8 @@ def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[Session
         return [log.inbound(talk.id, f"in-{n}", text=f"question {n}", kind=kind)]
     if roll < 0.38:
         return [_attachment(log, rng, talk)]
+    if roll < 0.42:
+        return [_transcript(log, rng, talk)]
     if roll < 0.5:
         talk.queued.append(f"out-{n}")
         author = rng.choice(["ai", "ai", "agent", "flow"])
@@ -278,6 +280,21 @@ def _attachment(log: EventLog, rng: random.Random, talk: Talk) -> SessionEvent:
         file_name="invoice.pdf" if kind == "document" else "",
         caption=rng.choice(["", f"look {message}"]),
         voice=kind == "audio",
+    )
+
+
+def _transcript(log: EventLog, rng: random.Random, talk: Talk) -> SessionEvent:
+    """A customer message's voice note heard or not; some before their attachment (creating
+    it pending), some twice, some naming a message the read models never saw."""
+    message = rng.choice([*talk.inbound, f"unseen-{rng.randrange(1000)}"])
+    if rng.random() < 0.3:
+        return log.transcript_missing(talk.id, message, reason="transcription failed: timeout")
+    return log.transcript_recorded(
+        talk.id,
+        message,
+        text=f"voice {message}",
+        language=rng.choice(["en", "pt", ""]),
+        duration_seconds=rng.choice([0.0, 1.25, 7.5]),
     )
 
 

@@ -108,7 +108,9 @@ async def test_bulk_projection_leaves_the_rows_the_live_projection_leaves(
         assert bulk[table] == rows, table
     assert len(live["messages"]) > 100 and len(live["responses"]) > 10
     status = ATTACHMENTS.names.index("status")
-    assert {row[status] for row in live["attachments"]} == {"stored", "failed"}
+    assert {row[status] for row in live["attachments"]} == {"stored", "failed", "pending"}
+    heard = ATTACHMENTS.names.index("transcript_status")
+    assert {row[heard] for row in live["attachments"]} == {"", "recorded", "missing"}
 
 
 async def test_an_event_the_live_projection_dead_letters_is_skipped_alone(

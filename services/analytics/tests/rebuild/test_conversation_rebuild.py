@@ -26,7 +26,7 @@ def rebuild(database_url: str, reader: EventLogReader, conversation: UUID) -> An
 
 def damage(database_url: str, conversation: UUID) -> None:
     """What a bug might leave: a lost message, a wrong count, a wrong contact name, lost
-    answers and a wrong attachment."""
+    answers and a wrong attachment and transcript."""
     with psycopg.connect(database_url) as connection:
         connection.execute(
             "DELETE FROM analytics.messages WHERE id = (SELECT id FROM analytics.messages"
@@ -47,7 +47,8 @@ def damage(database_url: str, conversation: UUID) -> None:
             "DELETE FROM analytics.response_facts WHERE conversation_id = %s", (conversation,)
         )
         connection.execute(
-            "UPDATE analytics.attachments SET status = 'wrong' WHERE conversation_id = %s",
+            "UPDATE analytics.attachments SET status = 'wrong', transcript = 'misheard'"
+            " WHERE conversation_id = %s",
             (conversation,),
         )
 

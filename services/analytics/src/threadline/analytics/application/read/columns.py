@@ -2,7 +2,8 @@
 
 `CONVERSATION_COLUMNS` reads conversations `c` joined to their contact `ct` into a
 `ConversationView` (`conversation_view`); `MESSAGE_COLUMNS` reads `analytics.messages`
-unaliased into a `MessageView` (`message_view`).
+unaliased into a `MessageView` (`message_view`). `attachment_view` makes an
+`analytics.attachments` row an `AttachmentView`, its transcript columns a `TranscriptView`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from typing import LiteralString
 
 from psycopg.rows import DictRow
 
-from threadline.analytics.domain.read.views import ConversationView, Lead, MessageView
+from threadline.analytics.domain.read.views import (
+    AttachmentView,
+    ConversationView,
+    Lead,
+    MessageView,
+    TranscriptView,
+)
 
 CONVERSATION_COLUMNS: LiteralString = """
     c.id, c.lead_id, c.business_number, c.session_key, c.channel, c.status,
@@ -45,3 +52,20 @@ def conversation_view(row: DictRow) -> ConversationView:
 
 def message_view(row: DictRow) -> MessageView:
     return MessageView(**row)
+
+
+def attachment_view(row: DictRow) -> AttachmentView:
+    """An attachment row as read, with its transcript when the voice note has one."""
+    status = row.pop("transcript_status")
+    heard = {name: row.pop(f"transcript_{name}") for name in ("language", "model", "reason")}
+    text, seconds, at = (
+        row.pop("transcript"),
+        row.pop("transcript_seconds"),
+        row.pop("transcript_at"),
+    )
+    transcript = (
+        TranscriptView(status, text, duration_seconds=seconds, recorded_at=at, **heard)
+        if status
+        else None
+    )
+    return AttachmentView(**row, transcript=transcript)

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from threadline.analytics.application.read.columns import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
+    attachment_view,
     conversation_view,
     message_view,
 )
@@ -31,7 +32,6 @@ from threadline.analytics.domain.read.criteria import (
 from threadline.analytics.domain.read.errors import UnknownConversation, UnknownCustomer
 from threadline.analytics.domain.read.views import (
     AttachmentPage,
-    AttachmentView,
     ConversationDetail,
     ConversationPage,
     ConversationView,
@@ -65,7 +65,9 @@ _COUNT_MESSAGES: LiteralString = """
 # `location` is left out: where the store keeps a file is the gateway's business only.
 _ATTACHMENTS: LiteralString = """
     SELECT message_id, conversation_id, direction, media_type, content_type, size, sha256,
-           file_name, caption, voice, status, failure_reason, refused, created_at, updated_at
+           file_name, caption, voice, status, failure_reason, refused, created_at, updated_at,
+           transcript_status, transcript, transcript_language, transcript_model,
+           transcript_seconds, transcript_reason, transcript_at
     FROM analytics.attachments
     WHERE conversation_id = %(conversation_id)s
       AND (%(media_type)s = '' OR media_type = %(media_type)s)
@@ -180,7 +182,7 @@ class ConversationQueries:
             await cursor.execute(_COUNT_ATTACHMENTS, params)
             total = int((await cursor.fetchone() or {"total": 0})["total"])
             await cursor.execute(_ATTACHMENTS, params)
-            found = tuple(AttachmentView(**row) for row in await cursor.fetchall())
+            found = tuple(attachment_view(row) for row in await cursor.fetchall())
         return AttachmentPage(found, total=total, page=paging.page, size=paging.size)
 
     async def session_status(self, viewer: Principal, customer: CustomerRef) -> SessionStatus:

@@ -106,7 +106,8 @@ class MessageView:
         with `deleted_at`, `reaction` with `reactions`, and `model` with `prompt_tokens`,
         `completion_tokens` and `llm_cost` for a reply a language model drafted, with
         `cached_tokens`, `latency_ms`, `assistant` and `assistant_version` when its event
-        recorded them (issue 10 item 8).
+        recorded them (issue 10 item 8). A voice note's `transcript` (issue 11 item 2) is
+        also shown inside its `attachment` entry.
         """
         found: dict[str, Any] = dict(self.metadata)
         if self.status_history:
@@ -142,6 +143,10 @@ class MessageView:
                 assistant=self.assistant,
                 assistant_version=self.assistant_version,
             )
+        transcript, attachment = found.get("transcript"), found.get("attachment")
+        if isinstance(transcript, dict) and isinstance(attachment, dict):
+            # shown beside the audio as well: recorded apart, so that neither replaces the other
+            found["attachment"] = {**attachment, "transcript": transcript}
         return found
 
 
@@ -184,6 +189,20 @@ class AttachmentView:
     refused: bool
     created_at: datetime
     updated_at: datetime
+    transcript: TranscriptView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptView:
+    """What was heard of a voice note (`recorded`), or why nothing was (`missing`)."""
+
+    status: str
+    text: str
+    language: str
+    model: str
+    duration_seconds: float
+    reason: str
+    recorded_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from threadline.analytics.domain.write.rows_and_patches import (
     Reply,
     ResponseFact,
     TemplateRow,
+    TranscriptRow,
 )
 
 
@@ -54,6 +55,7 @@ class Changes:
     replies: list[Reply] = field(default_factory=list)
     charges: dict[str, Charge] = field(default_factory=dict)
     attachments: dict[str, AttachmentRow] = field(default_factory=dict)
+    transcripts: dict[str, TranscriptRow] = field(default_factory=dict)
 
     # Business numbers and contacts -----------------------------------------------------
 
@@ -144,7 +146,30 @@ class Changes:
             if earlier.conversation_id != row.conversation_id:
                 return  # the same message id in another conversation: the first is kept
             row = replace(row, position=earlier.position, created_at=earlier.created_at)
+        else:
+            # A transcript earlier in the batch creates the row first (pending), as it would
+            # have had it been written alone: its position, time and conversation hold.
+            heard = self.transcripts.get(row.message_id)
+            if heard is not None:
+                if heard.conversation_id != row.conversation_id:
+                    return
+                row = replace(row, position=heard.position, created_at=heard.created_at)
         self.attachments[row.message_id] = row
+
+    def keep_transcript(self, row: TranscriptRow) -> None:
+        """The latest transcript of a message's voice note, written after the batch's
+        attachments (only its own columns change on an existing row); the first one of the
+        batch keeps its position and time, and one naming the message in another
+        conversation than the batch's earlier attachment or transcript is passed over."""
+        attachment = self.attachments.get(row.message_id)
+        if attachment is not None and attachment.conversation_id != row.conversation_id:
+            return
+        earlier = self.transcripts.get(row.message_id)
+        if earlier is not None:
+            if earlier.conversation_id != row.conversation_id:
+                return
+            row = replace(row, position=earlier.position, created_at=earlier.created_at)
+        self.transcripts[row.message_id] = row
 
     # Facts for the metrics -------------------------------------------------------------
 
@@ -179,5 +204,6 @@ class Changes:
                 self.replies,
                 self.charges,
                 self.attachments,
+                self.transcripts,
             )
         )

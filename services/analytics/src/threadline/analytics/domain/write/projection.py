@@ -21,6 +21,7 @@ from threadline.analytics.domain.write.projectors import (
     conversations,
     messages,
     statuses,
+    transcripts,
 )
 from threadline.analytics.domain.write.projectors.common import EventProjector
 from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
@@ -45,6 +46,7 @@ _PROJECTORS: dict[str, EventProjector] = {
     **messages.PROJECTORS,
     **statuses.PROJECTORS,
     **attachments.PROJECTORS,
+    **transcripts.PROJECTORS,
 }
 
 

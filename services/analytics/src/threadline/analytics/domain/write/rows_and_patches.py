@@ -193,6 +193,25 @@ class AttachmentRow:
 
 
 @dataclass(slots=True)
+class TranscriptRow:
+    """What was heard of a message's voice note, or why nothing was (the latest transcript
+    event's facts). Written onto the message's attachment row; should that row not exist yet,
+    it is created `pending` under the first transcript event's position and time."""
+
+    message_id: str
+    conversation_id: UUID
+    position: int
+    status: str  # recorded, missing
+    text: str
+    language: str
+    model: str
+    seconds: float  # the audio's duration as the transcriber measured it
+    reason: str  # missing: why
+    created_at: datetime  # the first transcript event (a pending row's creation time)
+    recorded_at: datetime  # the latest
+
+
+@dataclass(slots=True)
 class ResponseFact:
     """A customer message waiting for an answer (one row per customer message)."""
 

@@ -15,6 +15,7 @@ from threadline.analytics.domain.read.views import (
     ConversationView,
     MessageView,
     SessionStatus,
+    TranscriptView,
 )
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 
@@ -103,6 +104,19 @@ def attachment_pb(view: AttachmentView) -> pb.Attachment:
         refused=view.refused,
         created_at=timestamp(view.created_at),
         updated_at=timestamp(view.updated_at),
+        transcript=None if view.transcript is None else transcript_pb(view.transcript),
+    )
+
+
+def transcript_pb(view: TranscriptView) -> pb.Transcript:
+    return pb.Transcript(
+        status=view.status,
+        text=view.text,
+        language=view.language,
+        model=view.model,
+        duration_seconds=view.duration_seconds,
+        reason=view.reason,
+        recorded_at=timestamp(view.recorded_at),
     )
 
 

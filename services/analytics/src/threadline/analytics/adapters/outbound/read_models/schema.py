@@ -16,6 +16,7 @@ from threadline.analytics.adapters.outbound.read_models import (
     migration_3,
     migration_4,
     migration_5,
+    migration_6,
 )
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     migration_3.STATEMENTS,
     migration_4.STATEMENTS,
     migration_5.STATEMENTS,
+    migration_6.STATEMENTS,
 )
 
 

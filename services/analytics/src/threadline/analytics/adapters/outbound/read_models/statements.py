@@ -218,3 +218,26 @@ UPSERT_ATTACHMENT: LiteralString = """
         updated_at = excluded.updated_at
     WHERE attachments.conversation_id = excluded.conversation_id
 """
+
+# A voice note's latest transcript on its attachment row, after the batch's attachments: only
+# the transcript's columns change on a row of the same conversation; a message with no row yet
+# gets one, `pending` (an inbound audio) until its attachment event fills in the media.
+UPSERT_TRANSCRIPT: LiteralString = """
+    INSERT INTO analytics.attachments
+        (message_id, conversation_id, position, direction, media_type, status,
+         transcript_status, transcript, transcript_language, transcript_model,
+         transcript_seconds, transcript_reason, transcript_at, created_at, updated_at)
+    VALUES
+        (%(message_id)s, %(conversation_id)s, %(position)s, 'inbound', 'audio', 'pending',
+         %(status)s, %(text)s, %(language)s, %(model)s, %(seconds)s, %(reason)s,
+         %(recorded_at)s, %(created_at)s, %(created_at)s)
+    ON CONFLICT (message_id) DO UPDATE SET
+        transcript_status = excluded.transcript_status,
+        transcript = excluded.transcript,
+        transcript_language = excluded.transcript_language,
+        transcript_model = excluded.transcript_model,
+        transcript_seconds = excluded.transcript_seconds,
+        transcript_reason = excluded.transcript_reason,
+        transcript_at = excluded.transcript_at
+    WHERE attachments.conversation_id = excluded.conversation_id
+"""

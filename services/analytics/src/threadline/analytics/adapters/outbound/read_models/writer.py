@@ -40,6 +40,7 @@ async def write(connection: AsyncConnection[Any], changes: Changes) -> None:
         await _each(cursor, sql.PATCH_CONVERSATION, _keyed(changes.conversation_patches))
         await _each(cursor, sql.ANSWER, map(_columns, changes.replies))
         await _each(cursor, sql.UPSERT_ATTACHMENT, map(_columns, changes.attachments.values()))
+        await _each(cursor, sql.UPSERT_TRANSCRIPT, map(_columns, changes.transcripts.values()))
 
 
 async def _each(cursor: AsyncCursor[Any], statement: LiteralString, rows: Iterable[Params]) -> None:

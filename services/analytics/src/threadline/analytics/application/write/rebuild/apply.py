@@ -1,5 +1,5 @@
 """A batch's `Changes` applied to rows in memory, exactly as the live projection's `writer`
-applies them with SQL: the same fourteen steps in the same order, each one the Python reading
+applies them with SQL: the same fifteen steps in the same order, each one the Python reading
 of its statement in `adapters/outbound/read_models/statements.py` (the tests hold the two
 equal, table by table).
 """
@@ -50,6 +50,7 @@ APPLIED = frozenset(
         "replies",
         "charges",
         "attachments",
+        "transcripts",
     }
 )
 ZERO = Decimal(0)
@@ -87,6 +88,7 @@ def apply(changes: Changes, rows: WorkingSet) -> None:
     for reply in changes.replies:
         _answer(rows, reply)
     _attachments(changes, rows)
+    _transcripts(changes, rows)
 
 
 def _columns(row: Any) -> Row:
@@ -318,12 +320,13 @@ def _answer(rows: WorkingSet, reply: Reply) -> None:
         rows.touch(RESPONSE_FACTS, fact["message_id"])
 
 
-# What `UPSERT_ATTACHMENT` changes on a stored row: all but its conversation, position and
-# creation time.
+# What `UPSERT_ATTACHMENT` changes on a stored row: all but its conversation, position,
+# creation time and transcript (a new row has none: the columns' defaults).
 _ATTACHMENT_FACTS = tuple(
     name
     for name in ATTACHMENTS.names
     if name not in {"message_id", "conversation_id", "position", "created_at"}
+    and not name.startswith("transcript")
 )
 
 
@@ -332,8 +335,63 @@ def _attachments(changes: Changes, rows: WorkingSet) -> None:
         new = _columns(attachment)
         row = rows.get(ATTACHMENTS, attachment.message_id)
         if row is None:
-            rows.insert(ATTACHMENTS, new)
+            rows.insert(ATTACHMENTS, {**_NO_TRANSCRIPT, **new})
         elif row["conversation_id"] == attachment.conversation_id:
             for column in _ATTACHMENT_FACTS:
                 row[column] = new[column]
             rows.touch(ATTACHMENTS, attachment.message_id)
+
+
+_NO_TRANSCRIPT: Row = {
+    "transcript_status": "",
+    "transcript": "",
+    "transcript_language": "",
+    "transcript_model": "",
+    "transcript_seconds": 0.0,
+    "transcript_reason": "",
+    "transcript_at": None,
+}
+# A transcript's facts by the column `UPSERT_TRANSCRIPT` writes them to.
+_TRANSCRIPT_COLUMNS = {
+    "transcript_status": "status",
+    "transcript": "text",
+    "transcript_language": "language",
+    "transcript_model": "model",
+    "transcript_seconds": "seconds",
+    "transcript_reason": "reason",
+    "transcript_at": "recorded_at",
+}
+# The row a transcript creates for a message with no attachment row yet (the columns' defaults
+# but for those `UPSERT_TRANSCRIPT` names).
+_PENDING_ATTACHMENT: Row = {
+    **{name: "" for name, kind in ATTACHMENTS.columns if kind == "text"},
+    **_NO_TRANSCRIPT,
+    "size": 0,
+    "voice": False,
+    "refused": False,
+    "direction": "inbound",
+    "media_type": "audio",
+    "status": "pending",
+}
+
+
+def _transcripts(changes: Changes, rows: WorkingSet) -> None:
+    for transcript in changes.transcripts.values():
+        heard = {column: getattr(transcript, name) for column, name in _TRANSCRIPT_COLUMNS.items()}
+        row = rows.get(ATTACHMENTS, transcript.message_id)
+        if row is None:
+            rows.insert(
+                ATTACHMENTS,
+                {
+                    **_PENDING_ATTACHMENT,
+                    **heard,
+                    "message_id": transcript.message_id,
+                    "conversation_id": transcript.conversation_id,
+                    "position": transcript.position,
+                    "created_at": transcript.created_at,
+                    "updated_at": transcript.created_at,
+                },
+            )
+        elif row["conversation_id"] == transcript.conversation_id:
+            row.update(heard)
+            rows.touch(ATTACHMENTS, transcript.message_id)

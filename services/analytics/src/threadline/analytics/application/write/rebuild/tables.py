@@ -214,6 +214,13 @@ ATTACHMENTS = Table(
         ("refused", "bool"),
         ("created_at", TSTZ),
         ("updated_at", TSTZ),
+        ("transcript_status", "text"),
+        ("transcript", "text"),
+        ("transcript_language", "text"),
+        ("transcript_model", "text"),
+        ("transcript_seconds", "float8"),
+        ("transcript_reason", "text"),
+        ("transcript_at", TSTZ),
     ),
 )
 

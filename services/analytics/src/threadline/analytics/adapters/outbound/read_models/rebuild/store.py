@@ -1,10 +1,10 @@
 """Reading the rows a batch needs from a read-model schema, and writing its rows back with COPY.
 
 Rows a batch's changes name are read first, with one query per table: rows it may patch,
-upsert (attachments among them) or charge, the conversations of its waiting messages and
-charged messages, and the still unanswered customer messages of the conversations it replies
-in. Then `apply` changes them in memory, and `flush` deletes the stored rows that changed and
-copies every row written.
+upsert (attachments and transcripts among them) or charge, the conversations of its waiting
+messages and charged messages, and the still unanswered customer messages of the conversations
+it replies in. Then `apply` changes them in memory, and `flush` deletes the stored rows that
+changed and copies every row written.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class SchemaStore:
                 conversations.add(message["conversation_id"])
         self._load(CONVERSATIONS, rows, conversations)
         self._load_waiting(rows, {reply.conversation_id for reply in changes.replies})
-        self._load(ATTACHMENTS, rows, changes.attachments)
+        self._load(ATTACHMENTS, rows, {*changes.attachments, *changes.transcripts})
 
     def _load(self, table: Table, rows: WorkingSet, keys: Iterable[Any]) -> None:
         wanted = rows.missing(table, keys)
