@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from threadline.ai_responder.application.ports import AssistantModel
+from threadline.ai_responder.application.transcription import Transcriber
 from threadline.ai_responder.bootstrap import RunningAiResponder
 from threadline.ai_responder.bootstrap import bootstrap as start_ai_responder
 from threadline.ai_responder.config import AiResponderConfig
@@ -80,12 +81,20 @@ def assistant_model() -> AssistantModel | None:
 
 
 @pytest.fixture
+def transcriber() -> Transcriber | None:
+    """The AI responder's transcriber of voice notes; None: the one its config names (offline,
+    which hears nothing). A test module overrides this fixture to use a local server."""
+    return None
+
+
+@pytest.fixture
 async def platform(
     nats_server_url: str,
     database_url: str,
     nats_namespace: str,
     spans: InMemorySpanExporter,
     assistant_model: AssistantModel | None,
+    transcriber: Transcriber | None,
     tmp_path: Path,
 ) -> AsyncIterator[Platform]:
     api_token = unique_id("token-")
@@ -127,7 +136,7 @@ async def platform(
         env["THREADLINE_GRAPH_API_BASE_URL"] = sandbox.url
         session = await start_session(SessionConfig.from_env(env), stack)
         ai_responder = await start_ai_responder(
-            AiResponderConfig.from_env(env), stack, model=assistant_model
+            AiResponderConfig.from_env(env), stack, model=assistant_model, transcriber=transcriber
         )
         await start_outbound(OutboundConfig.from_env(env), stack)
         analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)

@@ -1,22 +1,32 @@
-"""Issue 11 item 1 through all services and the WhatsApp sandbox: a customer sends a photo, a
-PDF and a voice note through the sandbox; outbound fetches each from the sandbox's Graph API
-(`GET /{media-id}`, then the download URL with the bearer token), checks its hash, keeps it in
-the media store, and the session records it as the conversation's attachment."""
+"""Issue 11 items 1 and 2 through all services and the WhatsApp sandbox: a customer sends a
+photo, a PDF and a voice note through the sandbox; outbound fetches each from the sandbox's Graph
+API (`GET /{media-id}`, then the download URL with the bearer token), checks its hash, keeps it
+in the media store, and the session records it as the conversation's attachment. A voice note is
+transcribed by a local OpenAI-protocol server (the SDK's audio.transcriptions) and the assistant
+answers the transcript."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import grpc
+import pytest
 
 from tests.conftest import PHONE_NUMBER_ID, Platform
+from tests.openai_assistant import openai_assistant
 from tests.test_end_to_end import customer_number
+from threadline.ai_responder.adapters.outbound.models import ModelSettings
+from threadline.ai_responder.adapters.outbound.transcribers import transcriber_for
+from threadline.ai_responder.application.ports import AssistantModel
+from threadline.ai_responder.application.transcription import Transcriber
 from threadline.contracts.session.v1 import session_pb2 as session_pb
 from threadline.contracts.session.v1 import session_pb2_grpc as session_grpc
 from threadline.media import FilesystemMediaStore
 from threadline.testing import eventually
+from threadline.testing.model_servers import OpenAIServer, ToolCallAnswer, TranscriptAnswer
 
 
 async def customer_sends(platform: Platform, wa_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -85,3 +95,46 @@ async def test_a_photo_a_pdf_and_a_voice_note_are_kept_and_recorded_as_attachmen
 
 async def _count(read: Any, n: int) -> bool:
     return len(await read()) >= n
+
+
+@pytest.fixture
+async def assistant_model(model_server: OpenAIServer) -> AsyncIterator[AssistantModel]:
+    async with openai_assistant(model_server) as model:
+        yield model
+
+
+@pytest.fixture
+async def transcriber(model_server: OpenAIServer) -> AsyncIterator[Transcriber]:
+    """Voice notes heard by `model_server`'s /v1/audio/transcriptions, through the SDK."""
+    env = {"OPENAI_BASE_URL": model_server.base_url, "OPENAI_API_KEY": "sk-test"}
+    heard = transcriber_for("openai:whisper-1", env, ModelSettings(timeout_seconds=10.0))
+    yield heard
+    await heard.close()
+
+
+async def test_a_voice_note_is_transcribed_and_the_assistant_answers_the_transcript(
+    platform: Platform, model_server: OpenAIServer
+) -> None:
+    model_server.script(
+        TranscriptAnswer("Hello, do you have a table for two tonight at eight?", "en"),
+        ToolCallAnswer("reply", {"kind": "text", "text": "Yes! A table for two at eight."}),
+    )
+    wa_id = customer_number()
+
+    sent = await customer_sends(
+        platform, wa_id, {"phone_number_id": PHONE_NUMBER_ID, "type": "audio"}
+    )
+
+    await eventually(lambda: len(platform.sandbox.outbox.messages(to=wa_id)) == 1, timeout=30)
+    heard, asked = model_server.requests
+    assert heard.path.endswith("/audio/transcriptions") and heard.file is not None
+    original = platform.sandbox.media.get(sent["media_id"])
+    assert original is not None and heard.file.data == original.data
+    user_turns = [m["content"] for m in asked.body["messages"] if m["role"] == "user"]
+    assert user_turns == ["[voice note] Hello, do you have a table for two tonight at eight?"]
+    (reply,) = platform.sandbox.outbox.messages(to=wa_id)
+    request: Any = reply.request
+    assert request["text"]["body"] == "Yes! A table for two at eight."
+    events = await session_events(platform)
+    (recorded,) = [e.transcript_recorded for e in events if e.HasField("transcript_recorded")]
+    assert recorded.text.startswith("Hello, do you have a table")

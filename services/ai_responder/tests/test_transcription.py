@@ -201,7 +201,7 @@ def test_names_become_transcribers_or_a_config_error_naming_the_setting() -> Non
 
     assert isinstance(openai, OpenAITranscriber)
     assert openai.name == "openai:whisper-large-v3"
-    with pytest.raises(ConfigError, match="'THREADLINE_TRANSCRIPTION_MODEL' must be"):
+    with pytest.raises(ConfigError, match="'THREADLINE_AI_TRANSCRIPTION_MODEL' must be"):
         transcriber_for("whisper-1", {"OPENAI_API_KEY": "k"})
     with pytest.raises(ConfigError, match="'assistant salon: transcription' must be"):
         transcriber_for("anthropic:claude", {}, setting="assistant salon: transcription")

@@ -145,7 +145,7 @@ async def bootstrap(
             setting="THREADLINE_AI_TRANSCRIPTION_MODEL",
         )
         stack.push_async_callback(transcriber.close)
-    media = media_store_from_env(os.environ, DEFAULT_MEDIA_ROOT)
+    media = media_store_from_env(config.media_env, DEFAULT_MEDIA_ROOT)
     stack.push_async_callback(media.close)
     hearing = HearVoiceNotes(
         media=StoredMedia(media),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
@@ -41,6 +41,9 @@ class AiResponderConfig:
     # server through OPENAI_BASE_URL); `offline:` transcribes nothing, and the assistant is told
     # a voice note could not be heard.
     transcription_model: str = "offline:no-transcription"
+    # Where voice notes are read from: the media store outbound keeps them in (the
+    # `THREADLINE_MEDIA_*` variables, read by `threadline.media.media_store_from_env`).
+    media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Where configured token prices are read (JSON object `provider:model` -> rates; the
     # maintained `genai-prices` table otherwise: adapters/outbound/prices.py).
     prices_file: str = ""
@@ -78,6 +81,7 @@ class AiResponderConfig:
             transcription_model=env_str(
                 env, "THREADLINE_AI_TRANSCRIPTION_MODEL", "offline:no-transcription"
             ),
+            media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
             streams=stream_limits_from_env(env),
         )
 

@@ -179,7 +179,7 @@ def transcriber_for(
     env: Mapping[str, str],
     settings: ModelSettings | None = None,
     *,
-    setting: str = "THREADLINE_TRANSCRIPTION_MODEL",
+    setting: str = "THREADLINE_AI_TRANSCRIPTION_MODEL",
 ) -> Transcriber:
     """The transcriber called `provider:model`; `setting` is what a ConfigError names."""
     provider, _, model = name.partition(":")
