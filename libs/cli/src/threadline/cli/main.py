@@ -8,9 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from threadline.servicekit.config import ConfigError
 from threadline.servicekit.logs import configure_logging
+
+if TYPE_CHECKING:
+    from threadline.cli.demo import Media
 
 
 def parser() -> argparse.ArgumentParser:
@@ -18,7 +23,13 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the whole platform on this machine")
     demo = commands.add_parser("demo", help="play a customer against the running platform")
-    demo.add_argument("--text", default="Hello! Do you deliver on Saturdays?")
+    sent = demo.add_mutually_exclusive_group()
+    sent.add_argument("--text", default=None, help="what the customer writes")
+    sent.add_argument("--photo", action="store_true", help="send the sandbox's sample photo")
+    sent.add_argument("--voice", action="store_true", help="send the sandbox's voice note")
+    sent.add_argument("--document", action="store_true", help="send the sandbox's PDF")
+    sent.add_argument("--file", type=Path, metavar="PATH", help="send a file (MIME type guessed)")
+    demo.add_argument("--caption", default=None, help="the photo's or document's caption")
     demo.add_argument("--timeout", type=float, default=30.0)
     replay = commands.add_parser(
         "replay",
@@ -65,14 +76,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_platform())
     logging.basicConfig(level=logging.WARNING)
     if args.command == "demo":
-        from threadline.cli.demo import run_demo
+        from threadline.cli.demo import DEFAULT_TEXT, run_demo
 
-        return asyncio.run(run_demo(args.text, timeout=args.timeout))
+        media = _demo_media(args)
+        text = args.text if args.text is not None else DEFAULT_TEXT
+        return asyncio.run(run_demo(text, media=media, timeout=args.timeout))
     try:
         return _operate(args)
     except ConfigError as error:
         sys.stderr.write(f"threadline {args.command}: {error}\n")
         return 2
+
+
+def _demo_media(args: argparse.Namespace) -> Media | None:
+    """The file `threadline demo` sends instead of a text, if any."""
+    from threadline.cli.demo import Media
+
+    kind = "image" if args.photo else "audio" if args.voice else "document" if args.document else ""
+    if args.file is not None:
+        return Media.of_file(args.file, args.caption)
+    if kind:
+        return Media(kind, args.caption)
+    if args.caption is not None:
+        parser().error("--caption goes with --photo, --document or --file")
+    return None
 
 
 def _operate(args: argparse.Namespace) -> int:
