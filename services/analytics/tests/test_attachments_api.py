@@ -206,3 +206,77 @@ async def test_a_call_needs_a_token_with_the_read_role(analytics: RunningAnalyti
 
     assert unauthenticated.code() == grpc.StatusCode.UNAUTHENTICATED
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def one(conversation: UUID, name: str) -> pb.GetAttachmentRequest:
+    return pb.GetAttachmentRequest(
+        conversation_id=str(conversation), message_id=f"{conversation}-{name}"
+    )
+
+
+async def test_a_stored_attachment_is_read_with_its_location_for_the_gateway(
+    analytics: RunningAnalytics, log: EventLog
+) -> None:
+    conversation = await conversation_with_media(analytics, log)
+
+    found = await analytics.queries.GetAttachment(
+        one(conversation, "pdf"), metadata=analytics.reader
+    )
+
+    assert found.location == f"media/{conversation}-pdf"
+    assert (found.attachment.message_id, found.attachment.file_name) == (
+        f"{conversation}-pdf",
+        "invoice.pdf",
+    )
+    assert (found.attachment.status, found.attachment.content_type) == ("stored", "application/pdf")
+
+
+async def test_an_attachment_not_stored_unknown_or_another_tenants_is_not_found(
+    analytics: RunningAnalytics, log: EventLog
+) -> None:
+    conversation = await conversation_with_media(analytics, log)
+
+    failed = await refusal(
+        analytics.queries.GetAttachment(one(conversation, "video"), metadata=analytics.reader)
+    )
+    unknown = await refusal(
+        analytics.queries.GetAttachment(one(conversation, "nothing"), metadata=analytics.reader)
+    )
+    theirs = await refusal(
+        analytics.queries.GetAttachment(one(conversation, "photo"), metadata=analytics.tenant)
+    )
+    elsewhere = await refusal(
+        analytics.queries.GetAttachment(
+            pb.GetAttachmentRequest(
+                conversation_id=str(uuid4()), message_id=f"{conversation}-photo"
+            ),
+            metadata=analytics.reader,
+        )
+    )
+
+    assert [r.code() for r in (failed, unknown, theirs, elsewhere)] == [
+        grpc.StatusCode.NOT_FOUND
+    ] * 4
+    assert (
+        failed.details()
+        == f"no stored attachment '{conversation}-video' in conversation {conversation}"
+    )
+    assert theirs.details() == f"conversation {conversation} not found"
+    assert "media/" not in str([r.details() for r in (failed, unknown, theirs, elsewhere)])
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (pb.GetAttachmentRequest(conversation_id="c-17", message_id="m-1"), "conversation_id"),
+        (pb.GetAttachmentRequest(conversation_id=str(uuid4())), "message_id"),
+        (pb.GetAttachmentRequest(conversation_id=str(uuid4()), message_id="m" * 129), "message_id"),
+    ],
+)
+async def test_a_bad_attachment_request_is_invalid_and_names_the_field(
+    analytics: RunningAnalytics, request_: pb.GetAttachmentRequest, field: str
+) -> None:
+    refused = await refusal(analytics.queries.GetAttachment(request_, metadata=analytics.reader))
+
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (refused.details() or "")

@@ -61,6 +61,11 @@ class ConversationQueriesStub:
                 request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsRequest.SerializeToString,
                 response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsResponse.FromString,
                 _registered_method=True)
+        self.GetAttachment = channel.unary_unary(
+                '/threadline.analytics.v1.ConversationQueries/GetAttachment',
+                request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentRequest.SerializeToString,
+                response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentResponse.FromString,
+                _registered_method=True)
 
 
 class ConversationQueriesServicer:
@@ -101,6 +106,15 @@ class ConversationQueriesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAttachment(self, request, context):
+        """One stored attachment with where the media store keeps it: for the gateway, which serves
+        the file. NOT_FOUND outside the caller's scope, for an unknown message, and for media that
+        was not kept (failed, refused, or not fetched yet).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConversationQueriesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +142,11 @@ def add_ConversationQueriesServicer_to_server(servicer, server):
                     servicer.ListAttachments,
                     request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsRequest.FromString,
                     response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsResponse.SerializeToString,
+            ),
+            'GetAttachment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAttachment,
+                    request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentRequest.FromString,
+                    response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,6 +286,33 @@ class ConversationQueries:
             '/threadline.analytics.v1.ConversationQueries/ListAttachments',
             threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsRequest.SerializeToString,
             threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListAttachmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.analytics.v1.ConversationQueries/GetAttachment',
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentRequest.SerializeToString,
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

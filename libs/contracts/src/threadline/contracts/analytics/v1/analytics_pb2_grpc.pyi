@@ -44,6 +44,11 @@ class ConversationQueriesStub:
     """The conversation's attachments (kept or not), oldest first; no bytes: the gateway serves
     a stored file by its message id.
     """
+    GetAttachment: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.GetAttachmentRequest, _analytics_pb2.GetAttachmentResponse]
+    """One stored attachment with where the media store keeps it: for the gateway, which serves
+    the file. NOT_FOUND outside the caller's scope, for an unknown message, and for media that
+    was not kept (failed, refused, or not fetched yet).
+    """
 
 @_typing.type_check_only
 class ConversationQueriesAsyncStub(ConversationQueriesStub):
@@ -60,6 +65,11 @@ class ConversationQueriesAsyncStub(ConversationQueriesStub):
     ListAttachments: _aio.UnaryUnaryMultiCallable[_analytics_pb2.ListAttachmentsRequest, _analytics_pb2.ListAttachmentsResponse]  # type: ignore[assignment]
     """The conversation's attachments (kept or not), oldest first; no bytes: the gateway serves
     a stored file by its message id.
+    """
+    GetAttachment: _aio.UnaryUnaryMultiCallable[_analytics_pb2.GetAttachmentRequest, _analytics_pb2.GetAttachmentResponse]  # type: ignore[assignment]
+    """One stored attachment with where the media store keeps it: for the gateway, which serves
+    the file. NOT_FOUND outside the caller's scope, for an unknown message, and for media that
+    was not kept (failed, refused, or not fetched yet).
     """
 
 class ConversationQueriesServicer(metaclass=_abc_1.ABCMeta):
@@ -104,6 +114,17 @@ class ConversationQueriesServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_analytics_pb2.ListAttachmentsResponse, _abc.Awaitable[_analytics_pb2.ListAttachmentsResponse]]:
         """The conversation's attachments (kept or not), oldest first; no bytes: the gateway serves
         a stored file by its message id.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAttachment(
+        self,
+        request: _analytics_pb2.GetAttachmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_pb2.GetAttachmentResponse, _abc.Awaitable[_analytics_pb2.GetAttachmentResponse]]:
+        """One stored attachment with where the media store keeps it: for the gateway, which serves
+        the file. NOT_FOUND outside the caller's scope, for an unknown message, and for media that
+        was not kept (failed, refused, or not fetched yet).
         """
 
 def add_ConversationQueriesServicer_to_server(servicer: ConversationQueriesServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -29,9 +29,14 @@ from threadline.analytics.domain.read.criteria import (
     MessageWindow,
     Paging,
 )
-from threadline.analytics.domain.read.errors import UnknownConversation, UnknownCustomer
+from threadline.analytics.domain.read.errors import (
+    UnknownAttachment,
+    UnknownConversation,
+    UnknownCustomer,
+)
 from threadline.analytics.domain.read.views import (
     AttachmentPage,
+    AttachmentView,
     ConversationDetail,
     ConversationPage,
     ConversationView,
@@ -62,18 +67,34 @@ _MESSAGES: LiteralString = (
 _COUNT_MESSAGES: LiteralString = """
     SELECT count(*) AS total FROM analytics.messages WHERE conversation_id = %(conversation_id)s
 """
+_ATTACHMENT_COLUMNS: LiteralString = """
+    message_id, conversation_id, direction, media_type, content_type, size, sha256,
+    file_name, caption, voice, status, failure_reason, refused, created_at, updated_at,
+    transcript_status, transcript, transcript_language, transcript_model,
+    transcript_seconds, transcript_reason, transcript_at
+"""
 # `location` is left out: where the store keeps a file is the gateway's business only.
-_ATTACHMENTS: LiteralString = """
-    SELECT message_id, conversation_id, direction, media_type, content_type, size, sha256,
-           file_name, caption, voice, status, failure_reason, refused, created_at, updated_at,
-           transcript_status, transcript, transcript_language, transcript_model,
-           transcript_seconds, transcript_reason, transcript_at
+_ATTACHMENTS: LiteralString = (
+    "SELECT "
+    + _ATTACHMENT_COLUMNS
+    + """
     FROM analytics.attachments
     WHERE conversation_id = %(conversation_id)s
       AND (%(media_type)s = '' OR media_type = %(media_type)s)
     ORDER BY created_at, position
     LIMIT %(limit)s OFFSET %(offset)s
 """
+)
+# One kept file, with its location, for the gateway to serve.
+_STORED_ATTACHMENT: LiteralString = (
+    "SELECT "
+    + _ATTACHMENT_COLUMNS
+    + """, location
+    FROM analytics.attachments
+    WHERE conversation_id = %(conversation_id)s AND message_id = %(message_id)s
+      AND status = 'stored' AND location <> ''
+"""
+)
 _COUNT_ATTACHMENTS: LiteralString = """
     SELECT count(*) AS total FROM analytics.attachments
     WHERE conversation_id = %(conversation_id)s
@@ -184,6 +205,22 @@ class ConversationQueries:
             await cursor.execute(_ATTACHMENTS, params)
             found = tuple(attachment_view(row) for row in await cursor.fetchall())
         return AttachmentPage(found, total=total, page=paging.page, size=paging.size)
+
+    async def stored_attachment(
+        self, viewer: Principal, conversation_id: UUID, message_id: str
+    ) -> tuple[AttachmentView, str]:
+        """The conversation's attachment `message_id` and where the media store keeps it;
+        UnknownAttachment unless it is stored."""
+        viewer.require_role("read")
+        params = {"conversation_id": conversation_id, "message_id": message_id}
+        async with self._cursor() as cursor:
+            await _visible(cursor, viewer, conversation_id)
+            await cursor.execute(_STORED_ATTACHMENT, params)
+            row = await cursor.fetchone()
+        if row is None:
+            raise UnknownAttachment(conversation_id, message_id)
+        location = str(row.pop("location"))
+        return attachment_view(row), location
 
     async def session_status(self, viewer: Principal, customer: CustomerRef) -> SessionStatus:
         """The window with this customer now, and the number's templates when it is closed."""

@@ -12,6 +12,16 @@ class UnknownConversation(LookupError):
         super().__init__(f"conversation {conversation_id} not found")
 
 
+class UnknownAttachment(LookupError):
+    """No kept file for this message in a conversation the caller may see: unknown, or its
+    media failed, was refused or is not fetched yet (there is nothing to serve either way)."""
+
+    def __init__(self, conversation_id: object, message_id: str) -> None:
+        super().__init__(
+            f"no stored attachment {quoted(message_id)} in conversation {conversation_id}"
+        )
+
+
 class InvalidQuery(ValueError):
     """A query argument out of range or malformed; the message names the argument."""
 

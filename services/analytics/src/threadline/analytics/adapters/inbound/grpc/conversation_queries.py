@@ -28,6 +28,7 @@ from threadline.analytics.domain.read.criteria import (
 )
 from threadline.analytics.domain.read.errors import (
     InvalidQuery,
+    UnknownAttachment,
     UnknownConversation,
     UnknownCustomer,
 )
@@ -41,6 +42,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 ERRORS: dict[type[BaseException], grpc.StatusCode] = {
     UnknownConversation: grpc.StatusCode.NOT_FOUND,
+    UnknownAttachment: grpc.StatusCode.NOT_FOUND,
     UnknownCustomer: grpc.StatusCode.NOT_FOUND,
     InvalidQuery: grpc.StatusCode.INVALID_ARGUMENT,
 }
@@ -62,6 +64,7 @@ RULES: RequestRules = (
     | field_rules(pb.GetConversationRequest, conversation_id=ID)
     | field_rules(pb.ListMessagesRequest, conversation_id=ID)
     | field_rules(pb.ListAttachmentsRequest, conversation_id=ID, media_type=WORD)
+    | field_rules(pb.GetAttachmentRequest, conversation_id=ID, message_id=Rule(128))
     | field_rules(pb.GetSessionStatusRequest, business_number=ID, customer=Rule(128))
     | field_rules(pb.ExportConversationsRequest, format=Rule(16))
 )
@@ -119,6 +122,18 @@ class ConversationQueriesApi(analytics_pb2_grpc.ConversationQueriesServicer):
             page=found.page,
             size=found.size,
         )
+
+    async def GetAttachment(  # noqa: N802 (named by the proto)
+        self, request: pb.GetAttachmentRequest, context: Context
+    ) -> pb.GetAttachmentResponse:
+        conversation_id = parse_id(request.conversation_id, "conversation_id")
+        message_id = request.message_id.strip()
+        if not message_id:
+            raise InvalidQuery("message_id is required")
+        found, location = await self._queries.stored_attachment(
+            current_principal(), conversation_id, message_id
+        )
+        return pb.GetAttachmentResponse(attachment=attachment_pb(found), location=location)
 
     async def GetSessionStatus(  # noqa: N802 (named by the proto)
         self, request: pb.GetSessionStatusRequest, context: Context
