@@ -59,3 +59,22 @@ def test_where_it_listens_and_where_analytics_is_come_from_the_environment() -> 
 def test_a_malformed_port_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         GatewayConfig.from_env({name: value})
+
+
+def test_the_media_store_settings_are_read_at_start_and_kept_out_of_logs() -> None:
+    config = GatewayConfig.from_env(
+        {
+            **REQUIRED_SETTINGS,
+            "THREADLINE_MEDIA_STORE": "s3",
+            "THREADLINE_MEDIA_S3_BUCKET": "media",
+            "THREADLINE_MEDIA_S3_SECRET_ACCESS_KEY": "s3cret",
+        }
+    )
+
+    assert config.media_env == {
+        "THREADLINE_MEDIA_STORE": "s3",
+        "THREADLINE_MEDIA_S3_BUCKET": "media",
+        "THREADLINE_MEDIA_S3_SECRET_ACCESS_KEY": "s3cret",
+    }
+    assert str(config.media_root) == ".threadline/media"
+    assert "s3cret" not in repr(config)

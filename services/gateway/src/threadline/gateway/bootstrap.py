@@ -1,4 +1,5 @@
-"""The one place that builds the gateway: channels to its upstreams, the REST API, ops."""
+"""The one place that builds the gateway: channels to its upstreams, the media store it serves
+attachments' files from, the REST API, ops."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from threadline.gateway.adapters.outbound.upstreams import (
     open_upstream,
 )
 from threadline.gateway.config import GatewayConfig
+from threadline.media import media_store_from_env
 from threadline.servicekit.ops_http import OpsServer
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,9 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
         stack, "analytics", config.analytics_grpc_address, CONVERSATION_QUERIES
     )
     session = open_upstream(stack, "session", config.session_grpc_address, SESSION_COMMANDS)
-    app = gateway_app(Upstreams.of(analytics, session))
+    media = media_store_from_env(config.media_env, config.media_root)
+    stack.push_async_callback(media.close)
+    app = gateway_app(Upstreams.of(analytics, session), media)
     port = await serve(stack, app, host=config.host, port=config.port)
     ops = OpsServer(
         host=config.host,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from threadline.servicekit.config import ConfigError, env_int, env_str
+
+DEFAULT_MEDIA_ROOT = Path(".threadline/media")  # as outbound's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +18,11 @@ class GatewayConfig:
     ops_port: int = 9106
     analytics_grpc_address: str = "127.0.0.1:50052"  # ConversationQueries
     session_grpc_address: str = "127.0.0.1:50051"  # SessionCommands
+    # Where attachments' files are served from: the media store outbound keeps them in (the
+    # `THREADLINE_MEDIA_*` variables, read by `threadline.media.media_store_from_env`; the
+    # filesystem store defaults to `media_root`).
+    media_root: Path = DEFAULT_MEDIA_ROOT
+    media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
@@ -26,6 +34,7 @@ class GatewayConfig:
                 env, "THREADLINE_ANALYTICS_GRPC_ADDRESS", "127.0.0.1:50052"
             ),
             session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
+            media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
         )
 
 

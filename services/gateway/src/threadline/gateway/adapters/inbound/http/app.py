@@ -7,16 +7,18 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 
 from threadline.gateway.adapters.inbound.http.errors import errors_as_json
-from threadline.gateway.adapters.inbound.http.routes import UPSTREAMS, routes
+from threadline.gateway.adapters.inbound.http.routes import MEDIA, UPSTREAMS, routes
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
+from threadline.media import MediaStore
 
 # A status change is a few bytes; refuse anything much larger before reading it.
 MAX_BODY_BYTES = 64 * 1024
 
 
-def gateway_app(upstreams: Upstreams) -> web.Application:
+def gateway_app(upstreams: Upstreams, media: MediaStore) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY_BYTES)
     app[UPSTREAMS] = upstreams
+    app[MEDIA] = media
     app.add_routes(routes)
     return app
 

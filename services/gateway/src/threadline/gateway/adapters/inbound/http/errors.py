@@ -49,6 +49,20 @@ class MissingToken(GatewayError):
     code = "UNAUTHENTICATED"
 
 
+class NotFound(GatewayError):
+    """Nothing to serve at this path (e.g. an attachment whose file the store does not have)."""
+
+    status = 404
+    code = "NOT_FOUND"
+
+
+class Unavailable(GatewayError):
+    """A backend the gateway reads itself (the media store) failed for now; try again."""
+
+    status = 503
+    code = "UNAVAILABLE"
+
+
 def error_response(status: int, code: str, message: str) -> web.Response:
     body = {"error": {"code": code, "message": bounded(message)}}
     response = web.json_response(body, status=status)

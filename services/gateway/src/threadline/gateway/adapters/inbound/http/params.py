@@ -67,6 +67,22 @@ class Query:
         return stamp
 
 
+# The kinds of media an attachment can be, as analytics names them.
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+
+
+def media_type(query: Query, name: str) -> str:
+    """An attachments filter by kind, "" for all; refused by its HTTP name (`type`) rather
+    than by the gRPC field it becomes."""
+    value = query.text(name).lower()
+    if value and value not in MEDIA_TYPES:
+        raise BadRequest(
+            f"{name} must be one of {', '.join(MEDIA_TYPES)} (or absent for all),"
+            f" got {quoted(value)}"
+        )
+    return value
+
+
 def credentials(request: web.Request) -> Metadata:
     """The caller's bearer token, passed on as gRPC metadata so the same scoping applies."""
     authorization = request.headers.get("Authorization", "").strip()

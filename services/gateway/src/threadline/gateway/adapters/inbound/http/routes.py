@@ -6,26 +6,31 @@ from aiohttp import web
 
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2
+from threadline.gateway.adapters.inbound.http.files import serve_file
 from threadline.gateway.adapters.inbound.http.params import (
     Query,
     credentials,
     json_object,
+    media_type,
     optional_text,
     path_text,
     required_text,
 )
 from threadline.gateway.adapters.inbound.http.shapes import (
+    attachment_json,
     conversation_json,
     message_json,
     session_status_json,
 )
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
+from threadline.media import MediaStore
 
 # Long enough for a large page, short enough that a stuck upstream frees the HTTP request.
 DEADLINE_SECONDS = 10.0
 
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
+MEDIA = web.AppKey("media", MediaStore)
 routes = web.RouteTableDef()
 
 
@@ -87,6 +92,44 @@ async def list_messages(request: web.Request) -> web.Response:
     return web.json_response(
         {"data": [message_json(m) for m in reply.messages], "total": reply.total}
     )
+
+
+@routes.get("/api/v1/conversations/{id}/attachments")
+async def list_attachments(request: web.Request) -> web.Response:
+    metadata = credentials(request)
+    query = Query(request.query)
+    ask = pb.ListAttachmentsRequest(
+        conversation_id=path_text(request, "id", "conversation_id"),
+        media_type=media_type(query, "type"),
+        page=query.integer("page"),
+        size=query.integer("size"),
+    )
+    reply = await request.app[UPSTREAMS].queries.ListAttachments(
+        ask, metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    return web.json_response(
+        {
+            "data": [attachment_json(a) for a in reply.attachments],
+            "total": reply.total,
+            "page": reply.page,
+            "size": reply.size,
+        }
+    )
+
+
+@routes.get("/api/v1/conversations/{id}/attachments/{message_id}/file")
+async def attachment_file(request: web.Request) -> web.StreamResponse:
+    """The file itself, streamed from the media store; analytics first checks the token may
+    see the conversation and says where the file is."""
+    metadata = credentials(request)
+    ask = pb.GetAttachmentRequest(
+        conversation_id=path_text(request, "id", "conversation_id"),
+        message_id=path_text(request, "message_id", "message_id"),
+    )
+    found = await request.app[UPSTREAMS].queries.GetAttachment(
+        ask, metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    return await serve_file(request, request.app[MEDIA], found)
 
 
 @routes.patch("/api/v1/conversations/{id}")

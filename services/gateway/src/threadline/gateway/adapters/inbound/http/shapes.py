@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC
 from typing import Any
+from urllib.parse import quote
 
 from google.protobuf.message import Message as ProtoMessage
 
@@ -52,6 +53,38 @@ def message_json(message: pb.Message) -> Json:
     }
 
 
+def attachment_json(attachment: pb.Attachment) -> Json:
+    """An attachment; `file` is where a stored one's bytes are served (None when not kept)."""
+    stored = attachment.status == "stored"
+    return {
+        "id": attachment.message_id,
+        "message_id": attachment.message_id,
+        "conversation_id": attachment.conversation_id,
+        "direction": attachment.direction,
+        "type": attachment.media_type,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "file_name": attachment.file_name,
+        "caption": attachment.caption,
+        "voice": attachment.voice,
+        "status": attachment.status,
+        "failure_reason": attachment.failure_reason,
+        "refused": attachment.refused,
+        "created_at": _moment(attachment, "created_at"),
+        "updated_at": _moment(attachment, "updated_at"),
+        "transcript": (
+            _transcript(attachment.transcript) if attachment.HasField("transcript") else None
+        ),
+        "file": (
+            f"/api/v1/conversations/{quote(attachment.conversation_id, safe='')}"
+            f"/attachments/{quote(attachment.message_id, safe='')}/file"
+            if stored
+            else None
+        ),
+    }
+
+
 def session_status_json(status: pb.GetSessionStatusResponse) -> Json:
     return {
         "window_active": status.window_active,
@@ -73,6 +106,18 @@ def session_status_json(status: pb.GetSessionStatusResponse) -> Json:
 
 def _lead(lead: pb.Lead) -> Json:
     return {"id": lead.id, "wa_id": lead.wa_id, "user_id": lead.user_id, "name": lead.name}
+
+
+def _transcript(transcript: pb.Transcript) -> Json:
+    return {
+        "status": transcript.status,
+        "text": transcript.text,
+        "language": transcript.language,
+        "model": transcript.model,
+        "duration_seconds": transcript.duration_seconds,
+        "reason": transcript.reason,
+        "recorded_at": _moment(transcript, "recorded_at"),
+    }
 
 
 def _moment(message: ProtoMessage, field: str) -> str | None:
