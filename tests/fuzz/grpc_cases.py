@@ -42,6 +42,7 @@ CONVERSATION_METHODS = (
     "GetConversation",
     "ListMessages",
     "ListAttachments",
+    "GetAttachment",
     "UpdateConversationStatus",
     "HandOff",
     "ResumeAutopilot",
@@ -150,6 +151,8 @@ class GrpcGenerator:
             extra += protowire.bytes_field(fields["content"].number, content)
         if "status" in fields:
             extra += protowire.bytes_field(fields["status"].number, b"completed")
+        if "message_id" in fields:  # GetAttachment: a well-formed id, so scope is what refuses
+            extra += protowire.bytes_field(fields["message_id"].number, uuid.uuid4().hex.encode())
         return extra
 
     # -- requests written field by field -----------------------------------------------------

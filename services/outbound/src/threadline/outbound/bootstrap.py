@@ -66,6 +66,7 @@ TYPING_BACKOFF = (0.5, 2.0, 5.0, 10.0)
 MEDIA_TIMEOUT = 120.0
 MEDIA_CONCURRENCY = 4
 MEDIA_BACKOFF = (2.0, 10.0, 30.0, 60.0)
+MEDIA_ACK_WAIT = 45.0
 
 
 @dataclass(frozen=True)
@@ -266,9 +267,11 @@ def _start_media_consumer(
         batch_size=MEDIA_CONCURRENCY * 2,
         max_deliver=max_deliver,
         backoff=backoff,
-        # A batch is handled `MEDIA_CONCURRENCY` at a time: two rounds of full-length
-        # downloads, and some room.
-        ack_wait=MEDIA_TIMEOUT * 3,
+        # Not the longest download: a message whose process died (SIGKILL, a crash) comes
+        # back after `ack_wait`, and customers' files should not wait minutes for that. A
+        # download outliving it is done again by the redelivery, harmlessly (the store is
+        # content-addressed; the announcement's id makes it one).
+        ack_wait=MEDIA_ACK_WAIT,
     )
     loop = ConsumerLoop(
         js,
