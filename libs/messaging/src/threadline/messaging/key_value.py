@@ -72,10 +72,11 @@ async def change_value(
     change: Callable[[bytes | None], bytes | None],
     *,
     tries: int = 50,
-) -> bytes | None:
+) -> tuple[bytes | None, int | None]:
     """Read `key`, compute its new value with `change` (given None when absent; returning None
     or the same bytes writes nothing) and write it only if nobody wrote the key meanwhile, read
-    again and retried on a conflict. The value the key holds afterwards."""
+    again and retried on a conflict. The value the key holds afterwards and its revision (None,
+    None when absent)."""
     for _ in range(tries):
         try:
             entry = await bucket.get(key)
@@ -84,15 +85,15 @@ async def change_value(
             current, revision = None, None
         changed = change(current)
         if changed is None or changed == current:
-            return current
+            return current, revision
         try:
             if revision is None:
-                await bucket.create(key, changed)
+                written = await bucket.create(key, changed)
             else:
-                await bucket.update(key, changed, last=revision)
+                written = await bucket.update(key, changed, last=revision)
         except KeyWrongLastSequenceError:
             continue
-        return changed
+        return changed, written
     raise ChangeConflictError(f"{key} kept changing under us")
 
 

@@ -26,7 +26,12 @@ from nats.js.kv import KeyValue
 
 from threadline.ai_responder.application.burst_ports import StoredBurst
 from threadline.ai_responder.domain.burst import Burst, Claim, Pending
-from threadline.messaging.key_value import bucket_answers, latest_values, open_bucket
+from threadline.messaging.key_value import (
+    bucket_answers,
+    change_value,
+    latest_values,
+    open_bucket,
+)
 from threadline.servicekit.ops_http import ReadinessCheck
 
 log = logging.getLogger(__name__)
@@ -35,11 +40,6 @@ BUCKET = "AI_RESPONDER_BURSTS"
 # Far longer than any burst lives; long enough to remember answered ids across redeliveries.
 KEEP_FOR = timedelta(hours=1)
 _PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
-CONFLICT_TRIES = 50  # compare-and-set attempts before a change gives up (raises)
-
-
-class BurstConflictError(RuntimeError):
-    """A change lost the compare-and-set race too many times in a row."""
 
 
 class KeyValueBurstStore:
@@ -115,17 +115,16 @@ class KeyValueBurstStore:
     async def _change(
         self, conversation_id: str, change: Callable[[Burst | None], Burst]
     ) -> StoredBurst:
-        for _ in range(CONFLICT_TRIES):
-            current = await self._read(conversation_id)
-            changed = change(current.burst if current else None)
-            if current is not None and changed == current.burst:
-                return current
-            revision = await self._write_if(
-                conversation_id, changed, current.revision if current else None
-            )
-            if revision is not None:
-                return StoredBurst(changed, revision)
-        raise BurstConflictError(f"the burst of {conversation_id} kept changing under us")
+        changed: Burst | None = None
+
+        def apply(raw: bytes | None) -> bytes:
+            nonlocal changed
+            changed = change(_from_json(raw) if raw else None)
+            return _encoded(changed)
+
+        _, revision = await change_value(self._bucket, _key(conversation_id), apply)
+        assert changed is not None and revision is not None  # `apply` always gives a value
+        return StoredBurst(changed, revision)
 
     async def _read(self, conversation_id: str) -> StoredBurst | None:
         try:
@@ -141,13 +140,17 @@ class KeyValueBurstStore:
     ) -> int | None:
         """Write when the key is still at `revision` (None: absent); the new revision, or None
         when someone else changed it first."""
-        value = json.dumps(_to_json(burst)).encode()
+        value = _encoded(burst)
         try:
             if revision is None:
                 return await self._bucket.create(_key(conversation_id), value)
             return await self._bucket.update(_key(conversation_id), value, last=revision)
         except KeyWrongLastSequenceError:
             return None
+
+
+def _encoded(burst: Burst) -> bytes:
+    return json.dumps(_to_json(burst)).encode()
 
 
 def _to_json(burst: Burst) -> dict[str, Any]:

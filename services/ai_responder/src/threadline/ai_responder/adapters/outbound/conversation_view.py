@@ -149,12 +149,17 @@ class KeyValueConversationViews:
     async def _change(
         self, conversation_id: str, change: Callable[[ConversationView], ConversationView]
     ) -> ConversationView:
-        def apply(raw: bytes | None) -> bytes:
-            view = _from_json(conversation_id, raw) if raw else ConversationView(conversation_id)
-            return _to_json(change(view))
+        changed = ConversationView(conversation_id)
 
-        raw = await change_value(self._bucket, _key("c", conversation_id), apply)
-        return _from_json(conversation_id, raw) if raw else ConversationView(conversation_id)
+        def apply(raw: bytes | None) -> bytes:
+            nonlocal changed
+            view = _from_json(conversation_id, raw) if raw else ConversationView(conversation_id)
+            changed = change(view)
+            return _to_json(changed)
+
+        # The view as last computed is what the key now holds (written, or unchanged).
+        await change_value(self._bucket, _key("c", conversation_id), apply)
+        return changed
 
 
 def _bounded(messages: list[ViewedMessage]) -> tuple[ViewedMessage, ...]:
