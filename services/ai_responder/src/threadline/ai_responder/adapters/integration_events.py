@@ -29,7 +29,7 @@ def session_event(data: bytes) -> session_pb2.SessionEvent:
 def customer_message(event: session_pb2.SessionEvent) -> CustomerMessage:
     """The customer message `event` (a `CustomerMessageReceived`) carries."""
     message = event.customer_message_received
-    choice = choice_in(message.content.type, _json_object(message.content.payload_json))
+    choice = choice_in(message.content.type, json_object(message.content.payload_json))
     return CustomerMessage(
         message_id=message.message_id,
         conversation_id=event.aggregate_id,
@@ -106,12 +106,12 @@ def hand_off_requested(request: HandOffRequest) -> ai_pb2.HandOffRequested:
 
 
 def _customer_name(metadata_json: str) -> str:
-    raw = _json_object(metadata_json)
+    raw = json_object(metadata_json)
     name = raw.get("profile_name", "")
     return name if isinstance(name, str) else ""
 
 
-def _json_object(text: str) -> dict[str, object]:
+def json_object(text: str) -> dict[str, object]:
     """The JSON object `text` holds; {} when it holds anything else."""
     try:
         raw = json.loads(text or "{}")

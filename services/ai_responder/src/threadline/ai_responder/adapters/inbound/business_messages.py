@@ -4,8 +4,7 @@ button's label and address; a template's name."""
 
 from __future__ import annotations
 
-import json
-
+from threadline.ai_responder.adapters.integration_events import json_object
 from threadline.contracts.events.v1.common_pb2 import MessageContent
 
 
@@ -17,7 +16,7 @@ def outbound_text(content: MessageContent) -> str:
 def _outbound_text(kind: str, text: str, payload_json: str) -> str:
     """An outbound message as the model reads it: the text; an interactive message's body and
     its options (`[options: "Title" (id), ...]`); a template's name."""
-    payload = _json_object(payload_json)
+    payload = json_object(payload_json)
     if kind == "interactive":
         body = payload.get("body")
         said = body.get("text", "") if isinstance(body, dict) else ""
@@ -51,11 +50,3 @@ def _options(action: object) -> list[tuple[str, str]]:
             if isinstance(row, dict):
                 found.append((str(row.get("id", "")), str(row.get("title", ""))))
     return found
-
-
-def _json_object(text: str) -> dict[str, object]:
-    try:
-        raw = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return raw if isinstance(raw, dict) else {}
