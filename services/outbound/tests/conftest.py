@@ -25,10 +25,12 @@ class ReceivedRequest:
 
 @dataclass(frozen=True)
 class Throttle:
-    """Answer sends with WhatsApp's `code` until `until` (loop time), to `recipient` only if set."""
+    """Answer sends with WhatsApp's `code` for `seconds` from the first send the stub sees, to
+    `recipient` only if set (counted from traffic, not from when the test asked, so a slow start
+    of the service does not shorten the window)."""
 
     code: int
-    until: float
+    seconds: float
     recipient: str = ""
 
 
@@ -57,6 +59,7 @@ class CloudApiStub:
         self._throttles: list[Throttle] = []
         self._rate_limit: int | None = None
         self._accepted_at: deque[float] = deque()
+        self.first_send_at: float | None = None  # loop time of the first send, throttled or not
         self._runner: web.AppRunner | None = None
 
     def fail_next(self, status: int, code: int, message: str, details: str = "") -> None:
@@ -69,8 +72,7 @@ class CloudApiStub:
         self._always = (status, code, message)
 
     def throttle(self, code: int, *, for_seconds: float, recipient: str = "") -> None:
-        until = asyncio.get_running_loop().time() + for_seconds
-        self._throttles.append(Throttle(code, until, recipient))
+        self._throttles.append(Throttle(code, for_seconds, recipient))
 
     def limit_rate(self, per_second: int) -> None:
         self._rate_limit = per_second
@@ -155,8 +157,13 @@ class CloudApiStub:
     def _throttled(self, body: dict[str, Any]) -> int:
         """The throttle code this send is answered with, or 0."""
         now = asyncio.get_running_loop().time()
+        if self.first_send_at is None:
+            self.first_send_at = now
         for throttle in self._throttles:
-            if now < throttle.until and throttle.recipient in ("", body.get("to")):
+            if now < self.first_send_at + throttle.seconds and throttle.recipient in (
+                "",
+                body.get("to"),
+            ):
                 return throttle.code
         if self._rate_limit is not None:
             while self._accepted_at and self._accepted_at[0] <= now - 1.0:
