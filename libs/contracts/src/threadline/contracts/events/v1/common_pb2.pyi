@@ -134,3 +134,46 @@ class MessageContent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MessageContent: _TypeAlias = MessageContent  # noqa: Y015
+
+@_typing.final
+class StoredMedia(_message.Message):
+    """A file the platform keeps in its media store (issue 11): where, what and how big. An operator's
+    file waiting to be sent carries one; outbound uploads it to the Graph API and sends it by id.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    location: _builtins.str
+    """where the store keeps it (file:///..., s3://bucket/key)"""
+    content_type: _builtins.str
+    """MIME type"""
+    size: _builtins.int
+    """bytes"""
+    sha256: _builtins.str
+    """hex"""
+    file_name: _builtins.str
+    media_type: _builtins.str
+    """WhatsApp's: image, video, audio, document, sticker"""
+    def __init__(
+        self,
+        *,
+        location: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        size: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "file_name", b"file_name", "location", b"location", "media_type", b"media_type", "sha256", b"sha256", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoredMedia: _TypeAlias = StoredMedia  # noqa: Y015

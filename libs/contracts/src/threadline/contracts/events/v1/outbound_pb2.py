@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from threadline.contracts.events.v1 import common_pb2 as threadline_dot_events_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#threadline/events/v1/outbound.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\x82\x01\n\x11MessageDispatched\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\r\n\x05wamid\x18\x03 \x01(\t\x12\x31\n\rdispatched_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\x15MessageDispatchFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x32\n\x05\x65rror\x18\x03 \x01(\x0b\x32#.threadline.events.v1.WhatsAppError\x12\x11\n\tretryable\x18\x04 \x01(\x08\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x02\n\tMediaKept\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08media_id\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\x11\n\tfile_name\x18\x08 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\t \x01(\t\x12\r\n\x05voice\x18\n \x01(\x08\x12\x10\n\x08location\x18\x0b \x01(\t\x12+\n\x07kept_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc6\x01\n\x0fMediaKeepFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08media_id\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07refused\x18\x06 \x01(\x08\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12-\n\tfailed_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#threadline/events/v1/outbound.proto\x12\x14threadline.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!threadline/events/v1/common.proto\"\x94\x01\n\x11MessageDispatched\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\r\n\x05wamid\x18\x03 \x01(\t\x12\x31\n\rdispatched_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08media_id\x18\x05 \x01(\t\"\xba\x01\n\x15MessageDispatchFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x32\n\x05\x65rror\x18\x03 \x01(\x0b\x32#.threadline.events.v1.WhatsAppError\x12\x11\n\tretryable\x18\x04 \x01(\x08\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x02\n\tMediaKept\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08media_id\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\x11\n\tfile_name\x18\x08 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\t \x01(\t\x12\r\n\x05voice\x18\n \x01(\x08\x12\x10\n\x08location\x18\x0b \x01(\t\x12+\n\x07kept_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc6\x01\n\x0fMediaKeepFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08media_id\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07refused\x18\x06 \x01(\x08\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12-\n\tfailed_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'threadline.events.v1.outbou
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MESSAGEDISPATCHED']._serialized_start=130
-  _globals['_MESSAGEDISPATCHED']._serialized_end=260
-  _globals['_MESSAGEDISPATCHFAILED']._serialized_start=263
-  _globals['_MESSAGEDISPATCHFAILED']._serialized_end=449
-  _globals['_MEDIAKEPT']._serialized_start=452
-  _globals['_MEDIAKEPT']._serialized_end=712
-  _globals['_MEDIAKEEPFAILED']._serialized_start=715
-  _globals['_MEDIAKEEPFAILED']._serialized_end=913
+  _globals['_MESSAGEDISPATCHED']._serialized_end=278
+  _globals['_MESSAGEDISPATCHFAILED']._serialized_start=281
+  _globals['_MESSAGEDISPATCHFAILED']._serialized_end=467
+  _globals['_MEDIAKEPT']._serialized_start=470
+  _globals['_MEDIAKEPT']._serialized_end=730
+  _globals['_MEDIAKEEPFAILED']._serialized_start=733
+  _globals['_MEDIAKEEPFAILED']._serialized_end=931
 # @@protoc_insertion_point(module_scope)

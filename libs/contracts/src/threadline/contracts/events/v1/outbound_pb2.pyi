@@ -31,9 +31,12 @@ class MessageDispatched(_message.Message):
     CONVERSATION_ID_FIELD_NUMBER: _builtins.int
     WAMID_FIELD_NUMBER: _builtins.int
     DISPATCHED_AT_FIELD_NUMBER: _builtins.int
+    MEDIA_ID_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     conversation_id: _builtins.str
     wamid: _builtins.str
+    media_id: _builtins.str
+    """for a file from the media store: the Graph API media id it was uploaded as"""
     @_builtins.property
     def dispatched_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -43,10 +46,11 @@ class MessageDispatched(_message.Message):
         conversation_id: _builtins.str = ...,
         wamid: _builtins.str = ...,
         dispatched_at: _timestamp_pb2.Timestamp | None = ...,
+        media_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["dispatched_at", b"dispatched_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "dispatched_at", b"dispatched_at", "message_id", b"message_id", "wamid", b"wamid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "dispatched_at", b"dispatched_at", "media_id", b"media_id", "message_id", b"message_id", "wamid", b"wamid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -324,6 +324,13 @@ class OutboundMessageQueued(_message.Message):
     ASSISTANT_VERSION_FIELD_NUMBER: _builtins.int
     COST_FIELD_NUMBER: _builtins.int
     COVERED_MESSAGE_IDS_FIELD_NUMBER: _builtins.int
+    INTERPRETATION_FIELD_NUMBER: _builtins.int
+    QUOTED_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    QUOTED_WAMID_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
+    REPLY_ID_FIELD_NUMBER: _builtins.int
+    REPLY_PART_FIELD_NUMBER: _builtins.int
+    REPLY_PARTS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     author: _builtins.str
     """ai, agent, flow"""
@@ -340,6 +347,18 @@ class OutboundMessageQueued(_message.Message):
     assistant_version: _builtins.int
     cost: _builtins.str
     """decimal, USD; "" when not priced"""
+    interpretation: _builtins.str
+    """for an AI reply: what the model saw in the customer's images"""
+    quoted_message_id: _builtins.str
+    """the earlier message this one answers (shown quoted), if any"""
+    quoted_wamid: _builtins.str
+    """its WhatsApp id: sent as context.message_id"""
+    reply_id: _builtins.str
+    """the messages of one reply (attachments, then the text) share it"""
+    reply_part: _builtins.int
+    """this message's place in its reply, from 0"""
+    reply_parts: _builtins.int
+    """how many messages the reply has"""
     @_builtins.property
     def content(self) -> _common_pb2.MessageContent: ...
     @_builtins.property
@@ -347,6 +366,10 @@ class OutboundMessageQueued(_message.Message):
     @_builtins.property
     def covered_message_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """for an AI reply: the customer messages it answers"""
+
+    @_builtins.property
+    def media(self) -> _common_pb2.StoredMedia:
+        """a file from the media store, uploaded to the Graph API when sent"""
 
     def __init__(
         self,
@@ -366,10 +389,17 @@ class OutboundMessageQueued(_message.Message):
         assistant_version: _builtins.int = ...,
         cost: _builtins.str = ...,
         covered_message_ids: _abc.Iterable[_builtins.str] | None = ...,
+        interpretation: _builtins.str = ...,
+        quoted_message_id: _builtins.str = ...,
+        quoted_wamid: _builtins.str = ...,
+        media: _common_pb2.StoredMedia | None = ...,
+        reply_id: _builtins.str = ...,
+        reply_part: _builtins.int = ...,
+        reply_parts: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "recipient", b"recipient"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "media", b"media", "recipient", b"recipient"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "author", b"author", "cached_tokens", b"cached_tokens", "completion_tokens", b"completion_tokens", "content", b"content", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "in_reply_to_message_id", b"in_reply_to_message_id", "latency_ms", b"latency_ms", "message_id", b"message_id", "model", b"model", "phone_number_id", b"phone_number_id", "prompt_tokens", b"prompt_tokens", "recipient", b"recipient"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "author", b"author", "cached_tokens", b"cached_tokens", "completion_tokens", b"completion_tokens", "content", b"content", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "in_reply_to_message_id", b"in_reply_to_message_id", "interpretation", b"interpretation", "latency_ms", b"latency_ms", "media", b"media", "message_id", b"message_id", "model", b"model", "phone_number_id", b"phone_number_id", "prompt_tokens", b"prompt_tokens", "quoted_message_id", b"quoted_message_id", "quoted_wamid", b"quoted_wamid", "recipient", b"recipient", "reply_id", b"reply_id", "reply_part", b"reply_part", "reply_parts", b"reply_parts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -956,6 +986,7 @@ class AttachmentStored(_message.Message):
     CAPTION_FIELD_NUMBER: _builtins.int
     VOICE_FIELD_NUMBER: _builtins.int
     LOCATION_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """the customer message it came with"""
     media_id: _builtins.str
@@ -968,6 +999,8 @@ class AttachmentStored(_message.Message):
     caption: _builtins.str
     voice: _builtins.bool
     location: _builtins.str
+    direction: _builtins.str
+    """inbound (a customer's media), outbound (a file the business sent)"""
     def __init__(
         self,
         *,
@@ -981,10 +1014,11 @@ class AttachmentStored(_message.Message):
         caption: _builtins.str = ...,
         voice: _builtins.bool = ...,
         location: _builtins.str = ...,
+        direction: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "file_name", b"file_name", "location", b"location", "media_id", b"media_id", "media_type", b"media_type", "message_id", b"message_id", "sha256", b"sha256", "size", b"size", "voice", b"voice"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "direction", b"direction", "file_name", b"file_name", "location", b"location", "media_id", b"media_id", "media_type", b"media_type", "message_id", b"message_id", "sha256", b"sha256", "size", b"size", "voice", b"voice"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

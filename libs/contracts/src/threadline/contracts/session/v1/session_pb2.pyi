@@ -30,6 +30,7 @@ class SendMessageRequest(_message.Message):
     AUTHOR_FIELD_NUMBER: _builtins.int
     PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
     CUSTOMER_WA_ID_FIELD_NUMBER: _builtins.int
+    QUOTED_MESSAGE_ID_FIELD_NUMBER: _builtins.int
     conversation_id: _builtins.str
     idempotency_key: _builtins.str
     author: _builtins.str
@@ -37,6 +38,8 @@ class SendMessageRequest(_message.Message):
     phone_number_id: _builtins.str
     """with customer_wa_id, when there is no conversation_id"""
     customer_wa_id: _builtins.str
+    quoted_message_id: _builtins.str
+    """an earlier message of the conversation this one answers"""
     @_builtins.property
     def content(self) -> _common_pb2.MessageContent: ...
     def __init__(
@@ -48,10 +51,11 @@ class SendMessageRequest(_message.Message):
         author: _builtins.str = ...,
         phone_number_id: _builtins.str = ...,
         customer_wa_id: _builtins.str = ...,
+        quoted_message_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "content", b"content", "conversation_id", b"conversation_id", "customer_wa_id", b"customer_wa_id", "idempotency_key", b"idempotency_key", "phone_number_id", b"phone_number_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "content", b"content", "conversation_id", b"conversation_id", "customer_wa_id", b"customer_wa_id", "idempotency_key", b"idempotency_key", "phone_number_id", b"phone_number_id", "quoted_message_id", b"quoted_message_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -78,6 +82,137 @@ class SendMessageResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SendMessageResponse: _TypeAlias = SendMessageResponse  # noqa: Y015
+
+@_typing.final
+class SendFilesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    FILE_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    """the current file's next bytes (at most 1 MiB each)"""
+    @_builtins.property
+    def header(self) -> Global___SendFilesHeader:
+        """first, once"""
+
+    @_builtins.property
+    def file(self) -> Global___FileStart:
+        """starts a file; its bytes follow"""
+
+    def __init__(
+        self,
+        *,
+        header: Global___SendFilesHeader | None = ...,
+        file: Global___FileStart | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "file", b"file", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "file", b"file", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "file", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___SendFilesRequest: _TypeAlias = SendFilesRequest  # noqa: Y015
+
+@_typing.final
+class SendFilesHeader(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_WA_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    QUOTED_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    phone_number_id: _builtins.str
+    """with customer_wa_id, when there is no conversation_id"""
+    customer_wa_id: _builtins.str
+    text: _builtins.str
+    """sent after the files ("" for none)"""
+    idempotency_key: _builtins.str
+    author: _builtins.str
+    """agent (default), ai, flow"""
+    quoted_message_id: _builtins.str
+    """the first message quotes it"""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+        phone_number_id: _builtins.str = ...,
+        customer_wa_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        author: _builtins.str = ...,
+        quoted_message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "conversation_id", b"conversation_id", "customer_wa_id", b"customer_wa_id", "idempotency_key", b"idempotency_key", "phone_number_id", b"phone_number_id", "quoted_message_id", b"quoted_message_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendFilesHeader: _TypeAlias = SendFilesHeader  # noqa: Y015
+
+@_typing.final
+class FileStart(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    CAPTION_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    file_name: _builtins.str
+    content_type: _builtins.str
+    """MIME type; decides the WhatsApp type (image, video, audio, document, sticker)"""
+    caption: _builtins.str
+    """not for audio and stickers (WhatsApp shows none)"""
+    size: _builtins.int
+    """declared bytes, if known: refused early when over the limit"""
+    def __init__(
+        self,
+        *,
+        file_name: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        caption: _builtins.str = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "file_name", b"file_name", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FileStart: _TypeAlias = FileStart  # noqa: Y015
+
+@_typing.final
+class SendFilesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_IDS_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    @_builtins.property
+    def message_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """in the order they are sent: the files, then the text"""
+
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+        message_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "message_ids", b"message_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendFilesResponse: _TypeAlias = SendFilesResponse  # noqa: Y015
 
 @_typing.final
 class UpdateConversationStatusRequest(_message.Message):

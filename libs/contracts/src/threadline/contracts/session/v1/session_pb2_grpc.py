@@ -41,6 +41,11 @@ class SessionCommandsStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendMessageRequest.SerializeToString,
                 response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendMessageResponse.FromString,
                 _registered_method=True)
+        self.SendFiles = channel.stream_unary(
+                '/threadline.session.v1.SessionCommands/SendFiles',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendFilesRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendFilesResponse.FromString,
+                _registered_method=True)
         self.UpdateConversationStatus = channel.unary_unary(
                 '/threadline.session.v1.SessionCommands/UpdateConversationStatus',
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.UpdateConversationStatusRequest.SerializeToString,
@@ -92,6 +97,16 @@ class SessionCommandsServicer:
         business number. A retried call with the same idempotency_key returns the first call's
         message id and queues nothing new. Outside the 24-hour window only a registered template
         is accepted: FAILED_PRECONDITION says when the window closed and which templates fit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendFiles(self, request_iterator, context):
+        """An operator's files, streamed: first a `header`, then for each file its `file` and its bytes
+        in `chunk`s. Each file is checked against WhatsApp's type and size limits before anything is
+        kept or sent, kept in the media store, and queued as one message (caption on it); the text,
+        if any, follows as the reply's last message (issue 11 items 5 and 6).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -155,6 +170,11 @@ def add_SessionCommandsServicer_to_server(servicer, server):
                     servicer.SendMessage,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendMessageRequest.FromString,
                     response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendMessageResponse.SerializeToString,
+            ),
+            'SendFiles': grpc.stream_unary_rpc_method_handler(
+                    servicer.SendFiles,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendFilesRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendFilesResponse.SerializeToString,
             ),
             'UpdateConversationStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateConversationStatus,
@@ -225,6 +245,33 @@ class SessionCommands:
             '/threadline.session.v1.SessionCommands/SendMessage',
             threadline_dot_session_dot_v1_dot_session__pb2.SendMessageRequest.SerializeToString,
             threadline_dot_session_dot_v1_dot_session__pb2.SendMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendFiles(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/threadline.session.v1.SessionCommands/SendFiles',
+            threadline_dot_session_dot_v1_dot_session__pb2.SendFilesRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.SendFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

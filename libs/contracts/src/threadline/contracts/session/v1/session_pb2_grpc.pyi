@@ -40,6 +40,12 @@ class SessionCommandsStub:
     message id and queues nothing new. Outside the 24-hour window only a registered template
     is accepted: FAILED_PRECONDITION says when the window closed and which templates fit.
     """
+    SendFiles: _grpc.StreamUnaryMultiCallable[_session_pb2.SendFilesRequest, _session_pb2.SendFilesResponse]
+    """An operator's files, streamed: first a `header`, then for each file its `file` and its bytes
+    in `chunk`s. Each file is checked against WhatsApp's type and size limits before anything is
+    kept or sent, kept in the media store, and queued as one message (caption on it); the text,
+    if any, follows as the reply's last message (issue 11 items 5 and 6).
+    """
     UpdateConversationStatus: _grpc.UnaryUnaryMultiCallable[_session_pb2.UpdateConversationStatusRequest, _session_pb2.ConversationStatusResponse]
     HandOff: _grpc.UnaryUnaryMultiCallable[_session_pb2.HandOffRequest, _session_pb2.ConversationStatusResponse]
     ResumeAutopilot: _grpc.UnaryUnaryMultiCallable[_session_pb2.ResumeAutopilotRequest, _session_pb2.ConversationStatusResponse]
@@ -63,6 +69,12 @@ class SessionCommandsAsyncStub(SessionCommandsStub):
     business number. A retried call with the same idempotency_key returns the first call's
     message id and queues nothing new. Outside the 24-hour window only a registered template
     is accepted: FAILED_PRECONDITION says when the window closed and which templates fit.
+    """
+    SendFiles: _aio.StreamUnaryMultiCallable[_session_pb2.SendFilesRequest, _session_pb2.SendFilesResponse]  # type: ignore[assignment]
+    """An operator's files, streamed: first a `header`, then for each file its `file` and its bytes
+    in `chunk`s. Each file is checked against WhatsApp's type and size limits before anything is
+    kept or sent, kept in the media store, and queued as one message (caption on it); the text,
+    if any, follows as the reply's last message (issue 11 items 5 and 6).
     """
     UpdateConversationStatus: _aio.UnaryUnaryMultiCallable[_session_pb2.UpdateConversationStatusRequest, _session_pb2.ConversationStatusResponse]  # type: ignore[assignment]
     HandOff: _aio.UnaryUnaryMultiCallable[_session_pb2.HandOffRequest, _session_pb2.ConversationStatusResponse]  # type: ignore[assignment]
@@ -90,6 +102,18 @@ class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
         business number. A retried call with the same idempotency_key returns the first call's
         message id and queues nothing new. Outside the 24-hour window only a registered template
         is accepted: FAILED_PRECONDITION says when the window closed and which templates fit.
+        """
+
+    @_abc_1.abstractmethod
+    def SendFiles(
+        self,
+        request_iterator: _MaybeAsyncIterator[_session_pb2.SendFilesRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.SendFilesResponse, _abc.Awaitable[_session_pb2.SendFilesResponse]]:
+        """An operator's files, streamed: first a `header`, then for each file its `file` and its bytes
+        in `chunk`s. Each file is checked against WhatsApp's type and size limits before anything is
+        kept or sent, kept in the media store, and queued as one message (caption on it); the text,
+        if any, follows as the reply's last message (issue 11 items 5 and 6).
         """
 
     @_abc_1.abstractmethod
