@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -88,6 +89,13 @@ def transcriber() -> Transcriber | None:
 
 
 @pytest.fixture
+def sandbox_limits() -> dict[str, Any]:
+    """SandboxConfig fields a test module overrides, e.g. WhatsApp's throughput limits
+    (`throughput_per_second`, `pair_limit`, `pair_window_s`); none by default."""
+    return {}
+
+
+@pytest.fixture
 async def platform(
     nats_server_url: str,
     database_url: str,
@@ -95,6 +103,7 @@ async def platform(
     spans: InMemorySpanExporter,
     assistant_model: AssistantModel | None,
     transcriber: Transcriber | None,
+    sandbox_limits: dict[str, Any],
     tmp_path: Path,
 ) -> AsyncIterator[Platform]:
     api_token = unique_id("token-")
@@ -114,6 +123,8 @@ async def platform(
         "THREADLINE_GATEWAY_PORT": "0",
         # Short: most tests send a message and wait for its reply (tests of bursts set more).
         "THREADLINE_AI_REPLY_DELAY_SECONDS": "0.05",
+        # Short, but long enough to be seen between an operator's attachments and the text.
+        "THREADLINE_OUTBOUND_REPLY_PAUSE_SECONDS": "0.3",
         **{
             f"THREADLINE_{name}_OPS_PORT": "0"
             for name in ("INGEST", "SESSION", "AI", "OUTBOUND", "ANALYTICS")
@@ -129,6 +140,7 @@ async def platform(
                 port=0,
                 webhook_url=webhook_url,
                 status_delay_ms=20,
+                **sandbox_limits,
             )
         )
         await sandbox.start()

@@ -11,7 +11,7 @@ Read receipts are not messages and are not counted.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Final, Literal, TypeVar
 
@@ -43,12 +43,14 @@ class Throughput:
         self._clock = clock
         self._numbers: dict[str, deque[float]] = {}
         self._pairs: dict[tuple[str, str], deque[float]] = {}
+        self.refused: Counter[int] = Counter()  # sends refused so far, by WhatsApp's code
 
     def admit(self, phone_number_id: str, wa_id: str) -> Refusal | None:
         """Count a message from `phone_number_id` to `wa_id`, or the error code refusing it."""
         now = self._clock()
         sent = self._recent(self._numbers, phone_number_id, now - 1.0) if self._per_second else None
         if sent is not None and len(sent) >= self._per_second:
+            self.refused[THROUGHPUT_CODE] += 1
             return THROUGHPUT_CODE
         pair_sent = None
         if self._pair_limit:
@@ -56,6 +58,7 @@ class Throughput:
                 self._pairs, (phone_number_id, wa_id), now - self._pair_window_s
             )
             if len(pair_sent) >= self._pair_limit:
+                self.refused[PAIR_RATE_CODE] += 1
                 return PAIR_RATE_CODE
         if sent is not None:
             sent.append(now)
