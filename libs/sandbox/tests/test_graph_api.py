@@ -73,6 +73,16 @@ MALFORMED: list[Any] = [
         "interactive.action.sections has 11 rows in all; the maximum is 10",
         id="eleven-list-rows",
     ),
+    pytest.param(
+        lambda to: {**text_message(to), "context": "wamid.1"},
+        "context must be an object",
+        id="context-not-an-object",
+    ),
+    pytest.param(
+        lambda to: {**text_message(to), "context": {"message_id": ""}},
+        "context.message_id must not be empty",
+        id="context-without-message-id",
+    ),
 ]
 
 
@@ -175,6 +185,25 @@ async def test_accepted_messages_are_listed_by_phone_number_and_recipient(
     assert [m["wamid"] for m in listed] == [reply["messages"][0]["id"]]
     assert listed[0]["request"]["text"]["body"] == "First"
     assert listed[0]["accepted_at"].endswith("Z")
+
+
+async def test_a_reply_keeps_the_message_it_quotes(
+    graph: GraphClient, phone_number_id: str, wa_id: str
+) -> None:
+    quoting = {**text_message(wa_id, "Yes, two left"), "context": {"message_id": "wamid.asked"}}
+    await graph.send(phone_number_id, quoting)
+    await graph.send(phone_number_id, text_message(wa_id, "Anything else?"))
+
+    async with graph.http.get(
+        f"{graph.sandbox.url}/sandbox/messages", params={"to": wa_id}
+    ) as response:
+        listed = await response.json()
+
+    assert [(m["quotes"], m["request"].get("context")) for m in listed] == [
+        ("wamid.asked", {"message_id": "wamid.asked"}),
+        ("", None),
+    ]
+    assert graph.sandbox.outbox.messages(to=wa_id)[0].quoted_wamid == "wamid.asked"
 
 
 async def test_a_read_receipt_is_answered_with_success(

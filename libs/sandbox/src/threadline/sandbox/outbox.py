@@ -37,6 +37,14 @@ class AcceptedMessage:
     trace_headers: Mapping[str, str] = field(default_factory=dict)
     sequence: int = 0  # its place among everything the outbox took
 
+    @property
+    def quoted_wamid(self) -> str:
+        """The message it quotes, as the customer sees it above the reply
+        (`context.message_id`); "" when it quotes none."""
+        context = self.request.get("context")
+        found = context.get("message_id") if isinstance(context, Mapping) else None
+        return found if isinstance(found, str) else ""
+
     def to_json(self) -> dict[str, object]:
         """The message as `GET /sandbox/messages` lists it."""
         return {
@@ -45,6 +53,7 @@ class AcceptedMessage:
             "to": self.to,
             "accepted_at": _json_time(self.accepted_at),
             "sequence": self.sequence,
+            "quotes": self.quoted_wamid,
             "request": dict(self.request),
         }
 

@@ -66,7 +66,17 @@ def validate_message(body: object) -> list[str]:
         problems.append(f"{kind} is required when type is {kind!r}")
     else:
         problems.extend(check(request))
-    return problems
+    return problems + _check_context(request)
+
+
+def _check_context(request: Mapping[str, object]) -> list[str]:
+    """A reply quoting an earlier message: `"context": {"message_id": <wamid>}`."""
+    if "context" not in request:
+        return []
+    context = as_object(request["context"])
+    if context is None:
+        return ["context must be an object"]
+    return check_text(context, "message_id", "context.message_id", limit=None, required=True)
 
 
 def _has_recipient(request: Mapping[str, object]) -> bool:
