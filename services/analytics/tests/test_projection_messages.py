@@ -216,3 +216,25 @@ def test_a_change_to_a_message_never_seen_is_kept_as_a_message_of_its_kind(
     assert row.metadata["target_wamid"] == "wamid.in.unknown"
     assert changes.waiting == {}
     assert changes.conversation_patches[conversation].added == 1
+
+
+def test_a_reply_shows_what_it_quotes_and_a_template_its_readable_text(log: EventLog) -> None:
+    conversation = uuid4()
+    quoting = log.queued(
+        conversation, "m-2", text="Yes, two left", quoted_message_id="m-1", quoted_wamid="wamid.1"
+    )
+    template = log.queued(conversation, "m-3", text="Hi Ana, your order #42 ships today.")
+    template.outbound_message_queued.content.type = "template"
+
+    changes = project([quoting, template])
+
+    assert changes.messages["m-2"].metadata == {
+        "quoted_message_id": "m-1",
+        "quoted_wamid": "wamid.1",
+    }
+    assert changes.messages["m-2"].content == "Yes, two left"
+    assert (changes.messages["m-3"].type, changes.messages["m-3"].content) == (
+        "template",
+        "Hi Ana, your order #42 ships today.",
+    )
+    assert changes.messages["m-3"].metadata == {}

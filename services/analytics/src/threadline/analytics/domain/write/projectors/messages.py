@@ -116,6 +116,9 @@ def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
     metadata: dict[str, Any] = {}
     if body.in_reply_to_message_id:
         metadata["in_reply_to"] = body.in_reply_to_message_id
+    if body.quoted_message_id:  # what the message quotes (issue 11 item 8)
+        metadata["quoted_message_id"] = body.quoted_message_id
+        metadata["quoted_wamid"] = body.quoted_wamid
     llm_cost = changes.rates.language_model_cost(
         body.model, body.prompt_tokens, body.completion_tokens, reported=body.cost
     )
