@@ -108,3 +108,41 @@ def test_payload_of_the_wrong_shape_is_invalid() -> None:
 
     with pytest.raises(UnsendableMessage, match="non-empty JSON object"):
         request_body(message)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        MessageContent(type="text", text="Yes, two left"),
+        MessageContent(type="image", payload_json='{"link": "https://example.com/cat.jpg"}'),
+        MessageContent(type="document", payload_json='{"id": "1234", "filename": "a.pdf"}'),
+        MessageContent(
+            type="template",
+            payload_json='{"name": "follow_up", "language": {"code": "en"}}',
+        ),
+        MessageContent(
+            type="interactive",
+            payload_json='{"type": "button", "body": {"text": "Book?"}, "action": {}}',
+        ),
+    ],
+)
+def test_a_message_answering_an_earlier_one_quotes_it_by_its_wamid(
+    content: MessageContent,
+) -> None:
+    message = OutboundMessage(
+        message_id="m-2",
+        conversation_id="c-1",
+        phone_number_id="106540352242922",
+        recipient=PHONE,
+        content=content,
+        quoted_wamid="wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTdCQzE=",
+    )
+
+    body = request_body(message)
+
+    assert body["context"] == {"message_id": "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTdCQzE="}
+    assert body["type"] == content.type and content.type in body
+
+
+def test_a_message_quoting_nothing_has_no_context() -> None:
+    assert "context" not in request_body(outgoing(MessageContent(type="text", text="Hi")))

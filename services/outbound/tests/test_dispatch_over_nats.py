@@ -301,6 +301,21 @@ async def test_interactive_payload_is_sent_as_its_object(
     assert cloud_api.requests[0].body["interactive"] == buttons
 
 
+async def test_a_quoting_message_is_sent_with_its_context(
+    outbound: RunningOutbound, js: JetStreamContext, topology: Topology, cloud_api: CloudApiStub
+) -> None:
+    event = queued_event(type="text", text="Yes, two left")
+    event.outbound_message_queued.quoted_message_id = "customer-message-1"
+    event.outbound_message_queued.quoted_wamid = "wamid.customer.1"
+
+    await publish(js, topology, event)
+
+    await all_handled(js, topology, 1)
+    [request] = cloud_api.requests
+    assert request.body["context"] == {"message_id": "wamid.customer.1"}
+    assert request.body["text"] == {"body": "Yes, two left", "preview_url": False}
+
+
 async def test_ops_server_is_ready_while_connected(outbound: RunningOutbound) -> None:
     url = f"http://127.0.0.1:{outbound.ops.port}/readyz"
 

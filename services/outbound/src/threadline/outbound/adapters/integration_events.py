@@ -52,6 +52,7 @@ def queued_message(data: bytes) -> OutboundMessage:
         ),
         author=queued.author,
         in_reply_to_message_id=queued.in_reply_to_message_id,
+        quoted_wamid=queued.quoted_wamid,
     )
 
 

@@ -13,8 +13,9 @@ webhooks. A customer known only by the business-scoped user id is addressed with
 to a BSUID, e.g. some authentication templates). We never send both: one address per request
 keeps the request unambiguous.
 
-Replies are not quoted yet (no `context.message_id`): the queued event names the message it
-answers by Threadline id, and the Cloud API needs that message's wamid.
+A message that answers a specific earlier one (issue 11 item 8: the session put that message's
+wamid in `quoted_wamid`) carries `"context": {"message_id": <wamid>}`, whatever its type, so
+WhatsApp shows it quoted.
 
 A rule of the domain, not of the HTTP adapter: whether a message can be sent at all is decided
 here, before any call, and a message that cannot (`UnsendableMessage`) is refused without one.
@@ -40,13 +41,16 @@ def request_body(message: OutboundMessage) -> dict[str, Any]:
     kind = message.content.type
     if not kind:
         raise UnsendableMessage(f"message {message.message_id} has no content type")
-    return {
+    body = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         **_address(message),
         "type": kind,
         kind: _type_object(message),
     }
+    if message.quoted_wamid:
+        body["context"] = {"message_id": message.quoted_wamid}
+    return body
 
 
 def typing_indicator_body(request: TypingIndicatorRequest) -> dict[str, Any]:

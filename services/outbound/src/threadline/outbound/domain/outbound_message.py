@@ -24,7 +24,9 @@ class MessageContent:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """One message the session accepted and queued; `message_id` is Threadline's own id."""
+    """One message the session accepted and queued; `message_id` is Threadline's own id;
+    `quoted_wamid` the WhatsApp id of the earlier message it answers, shown quoted ("" for
+    none)."""
 
     message_id: str
     conversation_id: str
@@ -33,3 +35,4 @@ class OutboundMessage:
     content: MessageContent
     author: str = ""
     in_reply_to_message_id: str = ""
+    quoted_wamid: str = ""
