@@ -260,7 +260,11 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         errors=[{"code": 131047, "title": "Re-engagement", "message": "m", "details": "d"}],
     )
     talk.queue_outbound(
-        message_id=failed, author="agent", content={"type": "text", "text": "?"}, now=at
+        message_id=failed,
+        author="agent",
+        content={"type": "text", "text": "?"},
+        now=at,
+        quoted_message_id=str(photo),
     )
     talk.record_dispatch_failure(
         message_id=failed, code=131026, title="Message undeliverable", detail="no WhatsApp"

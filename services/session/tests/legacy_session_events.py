@@ -99,6 +99,8 @@ def _queued(e: Any, out: pb.SessionEvent) -> None:
             assistant_version=e.assistant_version,
             cost=e.cost,
             covered_message_ids=e.covered_message_ids,
+            quoted_message_id=e.quoted_message_id,
+            quoted_wamid=e.quoted_wamid,
         )
     )
 

@@ -72,7 +72,8 @@ STORED_FIELDS: dict[str, list[str]] = {
         *("timestamp", "message_id", "author", "content", "in_reply_to", "phone_number_id"),
         *("recipient_wa_id", "recipient_user_id", "queued_at", "model", "prompt_tokens"),
         *("completion_tokens", "trace", "cached_tokens", "latency_ms", "assistant"),
-        *("assistant_version", "cost", "covered_message_ids"),
+        *("assistant_version", "cost", "covered_message_ids", "quoted_message_id"),
+        "quoted_wamid",
     ],
     f"{CONVERSATION}:Conversation.EarlyStatusHeld": [
         *("timestamp", "wamid", "status", "reported_at", "pricing", "errors"),
@@ -178,10 +179,12 @@ def test_a_reply_queued_before_usage_was_recorded_reads_back_with_the_defaults(
     assert (by_library.cached_tokens, by_library.latency_ms, by_library.cost) == (0, 0, "")
     assert (by_library.assistant, by_library.assistant_version) == ("", 0)
     assert by_library.covered_message_ids == ()
+    assert (by_library.quoted_message_id, by_library.quoted_wamid) == ("", "")
     body = quickly.outbound_message_queued
     assert (body.model, body.prompt_tokens, body.completion_tokens) == ("gpt-4o-mini", 425, 40)
     assert (body.cached_tokens, body.latency_ms, body.cost) == (0, 0, "")
     assert (body.assistant, body.assistant_version, list(body.covered_message_ids)) == ("", 0, [])
+    assert (body.quoted_message_id, body.quoted_wamid) == ("", "")
 
 
 # A snapshot as the Conversation of class version 1 took it (messages as dicts, their reported

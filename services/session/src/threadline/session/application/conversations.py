@@ -197,6 +197,7 @@ class Conversations(Application[UUID]):
                 now=self.clock(),
                 template=template,
                 usable_templates=[f"{t.name} ({t.language})" for t in number.all_templates()],
+                quoted_message_id=request.quoted_message_id,
             )
             return talk.id, message_id
 

@@ -166,8 +166,24 @@ def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
         assistant_version=fact.assistant_version,
         cost=fact.cost,
         covered_message_ids=fact.covered_message_ids,
+        quoted_message_id=_quotable(talk, fact),
     )
     return APPLIED
+
+
+def _quotable(talk: Conversation, fact: DraftedReply) -> str:
+    """The message the draft quotes, when the conversation can quote it; else none (logged):
+    a reply is never lost over its quote."""
+    quoted = fact.quoted_message_id
+    if quoted and not talk.can_quote(quoted):
+        log.warning(
+            "draft %s quotes %s, which %s cannot quote: sent unquoted",
+            fact.draft_id,
+            quoted,
+            talk.id,
+        )
+        return ""
+    return quoted
 
 
 def record_discarded_generation(

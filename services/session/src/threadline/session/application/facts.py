@@ -42,7 +42,8 @@ class DraftedReply:
     """A reply the assistant proposes, with what producing it cost (issue 10 item 8): the
     assistant (name, configuration version) and model, tokens as the provider counted them
     (`prompt_tokens` includes `cached_tokens`), the model's time, the price in US dollars as a
-    plain decimal ("" when not priced), and the customer messages it answers."""
+    plain decimal ("" when not priced), and the customer messages it answers; the customer
+    message it quotes, if any (issue 11 item 8)."""
 
     draft_id: str
     conversation_id: UUID
@@ -58,6 +59,7 @@ class DraftedReply:
     assistant_version: int = 0
     cost: str = ""
     covered_message_ids: tuple[str, ...] = ()
+    quoted_message_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,7 @@ class OutboundRequest:
     phone_number_id: str = ""
     customer_wa_id: str = ""
     author: str = "agent"
+    quoted_message_id: str = ""  # an earlier message of the conversation this one answers
 
 
 Fact = (

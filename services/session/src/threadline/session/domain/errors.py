@@ -31,6 +31,17 @@ class InvalidMessage(DomainError):
     """An outbound message that is not well formed (empty text, unknown type, ...)."""
 
 
+class QuoteUnavailable(DomainError):
+    """A message to quote that WhatsApp has not named yet (queued, not sent, or failed): it has
+    no wamid for `context.message_id` (FAILED_PRECONDITION: quote it once it is sent)."""
+
+    def __init__(self, message_id: str, status: str) -> None:
+        super().__init__(
+            f"quoted_message_id {message_id} is {status or 'not sent'} and has no WhatsApp id "
+            "yet; quote it once it is sent"
+        )
+
+
 class InvalidTransition(DomainError):
     """A status change the conversation's lifecycle does not allow."""
 

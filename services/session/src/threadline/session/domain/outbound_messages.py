@@ -16,8 +16,14 @@ from threadline.rules.whatsapp_limits import TEXT_BODY, interactive_problem
 from threadline.servicekit.errors import quoted
 from threadline.session.domain.business_number import Template
 from threadline.session.domain.conversation_state import ConversationState
-from threadline.session.domain.errors import InvalidMessage, InvalidTransition, WindowClosed
+from threadline.session.domain.errors import (
+    InvalidMessage,
+    InvalidTransition,
+    QuoteUnavailable,
+    WindowClosed,
+)
 from threadline.session.domain.message_state import MessageState
+from threadline.session.domain.readable_content import with_readable_text
 from threadline.session.domain.templates import check_template_parameters
 
 AUTHORS = frozenset({"ai", "agent", "flow"})
@@ -48,6 +54,10 @@ class OutboundMessages(ConversationState):
         assistant_version: int = 0
         cost: str = ""  # USD, a plain decimal; "" when not priced
         covered_message_ids: tuple[str, ...] = ()
+        # Issue 11 item 8: the earlier message this one answers, shown quoted (its wamid is
+        # sent as `context.message_id`); "" for none.
+        quoted_message_id: str = ""
+        quoted_wamid: str = ""
 
         def apply(self, aggregate: ConversationState) -> None:
             aggregate.messages[str(self.message_id)] = MessageState.queued()
@@ -73,20 +83,24 @@ class OutboundMessages(ConversationState):
         assistant_version: int = 0,
         cost: str = "",
         covered_message_ids: tuple[str, ...] = (),
+        quoted_message_id: str = "",
     ) -> bool:
         """Accept a message for sending; False when this message id was already queued. An AI
         reply carries what producing it cost (`model` … `cost`) and the customer messages it
-        answers."""
+        answers. A message may quote an earlier one of the conversation (`quoted_message_id`,
+        see `quoted_wamid`). A template or media message without a text of its own is given a
+        readable one (`readable_content`)."""
         if str(message_id) in self.messages:
             return False
         self.check_outbound(
             author, content, now, template=template, usable_templates=usable_templates
         )
+        quoted_wamid = self.quoted_wamid(quoted_message_id)
         self.trigger_event(
             self.OutboundMessageQueued,
             message_id=message_id,
             author=author,
-            content=content,
+            content=with_readable_text(content, template),
             in_reply_to=in_reply_to,
             phone_number_id=self.phone_number_id,
             recipient_wa_id=self.customer_wa_id,
@@ -102,8 +116,33 @@ class OutboundMessages(ConversationState):
             assistant_version=assistant_version,
             cost=cost,
             covered_message_ids=tuple(covered_message_ids),
+            quoted_message_id=quoted_message_id,
+            quoted_wamid=quoted_wamid,
         )
         return True
+
+    def quoted_wamid(self, quoted_message_id: str) -> str:
+        """The WhatsApp id of the message a new one quotes ("" when it quotes none): a message
+        of this conversation, the customer's or the business's, that WhatsApp has named. Any
+        other id is InvalidMessage in the same words, so nothing is said of other
+        conversations; a business message not sent yet (or never sent) has no wamid to quote:
+        QuoteUnavailable."""
+        if not quoted_message_id:
+            return ""
+        quoted_message = self.messages.get(quoted_message_id)
+        if quoted_message is None:
+            raise InvalidMessage(
+                f"quoted_message_id {quoted(quoted_message_id)} is not a message of this "
+                "conversation"
+            )
+        if not quoted_message.wamid:
+            raise QuoteUnavailable(quoted_message_id, quoted_message.status)
+        return quoted_message.wamid
+
+    def can_quote(self, quoted_message_id: str) -> bool:
+        """Whether a new message may quote `quoted_message_id` (see `quoted_wamid`)."""
+        found = self.messages.get(quoted_message_id)
+        return found is not None and bool(found.wamid)
 
     def check_outbound(
         self,

@@ -174,6 +174,11 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
                 phone_number_id=request.phone_number_id,
                 customer_wa_id=request.customer_wa_id,
                 author=request.author or "agent",
+                quoted_message_id=(
+                    str(parse_id(request.quoted_message_id, "quoted_message_id"))
+                    if request.quoted_message_id
+                    else ""
+                ),
             ),
         )
         return pb.SendMessageResponse(message_id=str(message), conversation_id=str(conversation))

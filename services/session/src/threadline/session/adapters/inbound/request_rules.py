@@ -26,6 +26,7 @@ RULES: RequestRules = (
         author=WORD,
         phone_number_id=PHONE_NUMBER_ID,
         customer_wa_id=WA_ID,
+        quoted_message_id=UUID_TEXT,
     )
     | field_rules(
         common_pb.MessageContent,

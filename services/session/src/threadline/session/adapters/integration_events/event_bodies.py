@@ -154,6 +154,8 @@ def _queued(f: Fields, out: pb.SessionEvent) -> None:
     body.assistant_version = f.get("assistant_version", 0)
     body.cost = f.get("cost", "")
     body.covered_message_ids.extend(f.get("covered_message_ids", ()))
+    body.quoted_message_id = f.get("quoted_message_id", "")
+    body.quoted_wamid = f.get("quoted_wamid", "")
 
 
 def _generation_discarded(f: Fields, out: pb.SessionEvent) -> None:
