@@ -65,7 +65,10 @@ CONVERSATION_FIELDS = {
     "last_message_preview",
     "business_number",
 }
-MESSAGE_FIELDS = {"id", "conversation_id", "role", "type", "content", "status", "metadata"}
+MESSAGE_FIELDS = {
+    *("id", "conversation_id", "role", "type", "content", "status", "metadata"),
+    "interpretation",  # an AI reply's: what its model saw in the customer's images
+}
 
 Json = dict[str, Any]
 
@@ -254,6 +257,7 @@ async def test_a_conversation_comes_with_its_messages_oldest_first(platform: Pla
         "text",
     )
     assert isinstance(message["metadata"], dict)
+    assert message["interpretation"] == ""  # a customer's message: no model saw anything
     assert datetime.fromisoformat(message["created_at"]).tzinfo is not None
 
 

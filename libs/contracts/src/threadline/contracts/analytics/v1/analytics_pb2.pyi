@@ -144,6 +144,7 @@ class Message(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     WAMID_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    INTERPRETATION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     conversation_id: _builtins.str
     role: _builtins.str
@@ -155,6 +156,8 @@ class Message(_message.Message):
     status: _builtins.str
     metadata_json: _builtins.str
     wamid: _builtins.str
+    interpretation: _builtins.str
+    """an AI reply: what its model saw in the customer's images ("" none)"""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -173,10 +176,11 @@ class Message(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         wamid: _builtins.str = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        interpretation: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "content", b"content", "conversation_id", b"conversation_id", "created_at", b"created_at", "id", b"id", "metadata_json", b"metadata_json", "role", b"role", "status", b"status", "type", b"type", "updated_at", b"updated_at", "wamid", b"wamid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "content", b"content", "conversation_id", b"conversation_id", "created_at", b"created_at", "id", b"id", "interpretation", b"interpretation", "metadata_json", b"metadata_json", "role", b"role", "status", b"status", "type", b"type", "updated_at", b"updated_at", "wamid", b"wamid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -37,7 +37,7 @@ MESSAGE_COLUMNS: LiteralString = """
     updated_at, sent_at, in_reply_to, status_history, pricing, whatsapp_cost, error_code,
     error_title, original_content, edits, deleted, deleted_at, reaction, reactions, model,
     prompt_tokens, completion_tokens, llm_cost, cached_tokens, latency_ms, assistant,
-    assistant_version
+    assistant_version, interpretation
 """
 
 _LEAD = ("lead_wa_id", "lead_user_id", "lead_name")

@@ -97,6 +97,7 @@ class MessageView:
     latency_ms: int = 0
     assistant: str = ""
     assistant_version: int = 0
+    interpretation: str = ""
 
     def details(self) -> dict[str, Any]:
         """The metadata with what the read model knows of the message, as JSON values.
@@ -106,8 +107,9 @@ class MessageView:
         with `deleted_at`, `reaction` with `reactions`, and `model` with `prompt_tokens`,
         `completion_tokens` and `llm_cost` for a reply a language model drafted, with
         `cached_tokens`, `latency_ms`, `assistant` and `assistant_version` when its event
-        recorded them (issue 10 item 8). A voice note's `transcript` (issue 11 item 2) is
-        also shown inside its `attachment` entry.
+        recorded them (issue 10 item 8), and `interpretation`, what the model saw in the
+        customer's images, for a reply shown some (issue 11 item 3). A voice note's
+        `transcript` (issue 11 item 2) is also shown inside its `attachment` entry.
         """
         found: dict[str, Any] = dict(self.metadata)
         if self.status_history:
@@ -143,6 +145,8 @@ class MessageView:
                 assistant=self.assistant,
                 assistant_version=self.assistant_version,
             )
+        if self.interpretation:
+            found["interpretation"] = self.interpretation
         transcript, attachment = found.get("transcript"), found.get("attachment")
         if isinstance(transcript, dict) and isinstance(attachment, dict):
             # shown beside the audio as well: recorded apart, so that neither replaces the other

@@ -146,6 +146,7 @@ class MessageRow:
     latency_ms: int = 0
     assistant: str = ""
     assistant_version: int = 0
+    interpretation: str = ""  # what the model saw in the customer's images (issue 11 item 3)
 
 
 @dataclass(slots=True)

@@ -84,6 +84,7 @@ def message_pb(view: MessageView) -> pb.Message:
         created_at=timestamp(view.created_at),
         wamid=view.wamid,
         updated_at=timestamp(view.updated_at),
+        interpretation=view.interpretation,
     )
 
 

@@ -17,6 +17,7 @@ from threadline.analytics.adapters.outbound.read_models import (
     migration_4,
     migration_5,
     migration_6,
+    migration_7,
 )
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     migration_4.STATEMENTS,
     migration_5.STATEMENTS,
     migration_6.STATEMENTS,
+    migration_7.STATEMENTS,
 )
 
 

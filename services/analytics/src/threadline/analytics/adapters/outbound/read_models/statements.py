@@ -79,13 +79,14 @@ INSERT_MESSAGE: LiteralString = """
     INSERT INTO analytics.messages
         (id, conversation_id, position, role, author, type, content, status, wamid, metadata,
          created_at, updated_at, sent_at, in_reply_to, model, prompt_tokens, completion_tokens,
-         llm_cost, status_history, cached_tokens, latency_ms, assistant, assistant_version)
+         llm_cost, status_history, cached_tokens, latency_ms, assistant, assistant_version,
+         interpretation)
     VALUES
         (%(id)s, %(conversation_id)s, %(position)s, %(role)s, %(author)s, %(type)s,
          %(content)s, %(status)s, %(wamid)s, %(metadata)s, %(created_at)s, %(created_at)s,
          %(sent_at)s, %(in_reply_to)s, %(model)s, %(prompt_tokens)s, %(completion_tokens)s,
          %(llm_cost)s, %(status_history)s, %(cached_tokens)s, %(latency_ms)s, %(assistant)s,
-         %(assistant_version)s)
+         %(assistant_version)s, %(interpretation)s)
 """
 
 AWAIT_ANSWER: LiteralString = """

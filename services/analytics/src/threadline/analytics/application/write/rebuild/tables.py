@@ -172,6 +172,7 @@ MESSAGES = Table(
         ("latency_ms", "int4"),
         ("assistant", "text"),
         ("assistant_version", "int4"),
+        ("interpretation", "text"),
     ),
 )
 RESPONSE_FACTS = Table(

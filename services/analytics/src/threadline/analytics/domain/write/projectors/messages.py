@@ -144,6 +144,7 @@ def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
         latency_ms=body.latency_ms,
         assistant=body.assistant,
         assistant_version=body.assistant_version,
+        interpretation=body.interpretation,
     )
     changes.add_message(row, preview=preview(body.content))
     patch = changes.conversation(conversation_id, at)

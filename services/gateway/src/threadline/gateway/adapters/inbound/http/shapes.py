@@ -50,6 +50,8 @@ def message_json(message: pb.Message) -> Json:
         "created_at": _moment(message, "created_at"),
         "updated_at": _moment(message, "updated_at"),
         "wamid": message.wamid,
+        # An AI reply: what its model saw in the customer's images (issue 11 item 3).
+        "interpretation": message.interpretation,
     }
 
 
