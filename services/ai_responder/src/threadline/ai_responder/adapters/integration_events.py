@@ -61,6 +61,7 @@ def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
         assistant_version=draft.assistant_version,
         cost=cost_text(draft.cost),
         covered_message_ids=draft.covered_message_ids,
+        quoted_message_id=draft.quoted_message_id,
     )
 
 

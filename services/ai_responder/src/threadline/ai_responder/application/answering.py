@@ -21,12 +21,14 @@ from threadline.ai_responder.application.view_ports import (
     EARLIER_CONVERSATIONS,
     TRANSCRIPT_WAIT_SECONDS,
     VOICE_UNHEARD,
+    ConversationView,
     ConversationViews,
     history_of,
 )
-from threadline.ai_responder.domain.answers import Answer, DiscardedGeneration
+from threadline.ai_responder.domain.answers import Answer, DiscardedGeneration, ReplyDraft
 from threadline.ai_responder.domain.burst import Burst
 from threadline.ai_responder.domain.directory import Directory
+from threadline.ai_responder.domain.quoting import quoted_message_id
 from threadline.servicekit.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,7 @@ class AnswerBursts:
             await self.discard(burst, generation)
             return
         if answer.draft is not None:
-            await self._replies.reply_drafted(answer.draft)
+            await self._replies.reply_drafted(quoting(answer.draft, view))
         if answer.hand_off is not None:
             log.info("handing off %s: %s", burst.conversation_id, answer.hand_off.reason)
             await self._replies.hand_off_requested(answer.hand_off)
@@ -167,3 +169,13 @@ class AnswerBursts:
             )
         except Exception as error:
             log.warning("could not show %s the typing indicator: %s", burst.conversation_id, error)
+
+
+def quoting(draft: ReplyDraft, view: ConversationView | None) -> ReplyDraft:
+    """The draft quoting the message it answers when the conversation, as it is when the
+    draft goes out, says it should (domain/quoting.py)."""
+    if view is None:
+        return draft
+    said = [message.message_id for message in view.messages]
+    quoted = quoted_message_id(draft.in_reply_to_message_id, said)
+    return replace(draft, quoted_message_id=quoted) if quoted else draft

@@ -63,6 +63,7 @@ class ReplyDraft:
     assistant_version: int = 0
     cost: Decimal | None = None
     covered_message_ids: tuple[str, ...] = ()
+    quoted_message_id: str = ""  # the customer message it quotes (domain/quoting.py); "" none
 
     @classmethod
     def answering(
