@@ -34,6 +34,7 @@ from threadline.ai_responder.application.following import FollowConversations
 from threadline.ai_responder.application.hearing import HearVoiceNotes
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.ai_responder.application.responder import Responder
+from threadline.ai_responder.application.seeing import SeeImages
 from threadline.ai_responder.application.transcription import Transcriber
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.ai_responder.domain.directory import AssistantSettings, Directory
@@ -106,6 +107,8 @@ async def bootstrap(
     views = await KeyValueConversationViews.open(js, namespace=config.nats_namespace)
     burst_store = await KeyValueBurstStore.open(js, namespace=config.nats_namespace)
 
+    media = media_store_from_env(config.media_env, DEFAULT_MEDIA_ROOT)
+    stack.push_async_callback(media.close)
     models = _models(config, stack, model)
     prices = GenaiPrices(rates_from_file(config.prices_file) if config.prices_file else None)
     responder = Responder(
@@ -125,6 +128,7 @@ async def bootstrap(
         clock=clock,
         directory_read=follower.caught_up,
         typing=JetStreamTypingIndicator(bus, topology),
+        seeing=SeeImages(media=StoredMedia(media), settings=config.vision),
     )
     bursts: BurstScheduler[Generation] = BurstScheduler(
         burst_store,
@@ -145,8 +149,6 @@ async def bootstrap(
             setting="THREADLINE_AI_TRANSCRIPTION_MODEL",
         )
         stack.push_async_callback(transcriber.close)
-    media = media_store_from_env(config.media_env, DEFAULT_MEDIA_ROOT)
-    stack.push_async_callback(media.close)
     hearing = HearVoiceNotes(
         media=StoredMedia(media),
         transcriber=transcriber,

@@ -6,6 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from threadline.ai_responder.domain.vision import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_IMAGES,
+    DEFAULT_VISION_MODELS,
+    VisionSettings,
+)
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import ConfigError, env_float, env_int, env_str
 
@@ -44,11 +50,23 @@ class AiResponderConfig:
     # Where voice notes are read from: the media store outbound keeps them in (the
     # `THREADLINE_MEDIA_*` variables, read by `threadline.media.media_store_from_env`).
     media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Which models are shown the images of the burst they answer (issue 11 item 3): glob
+    # patterns over `provider:model` or the model alone, `!` excluding, `default` standing for
+    # the built-in list (domain/vision.py); at most `max_images` per answer, each at most
+    # `max_image_bytes` (JPEG, PNG, WebP, GIF).
+    vision_models: tuple[str, ...] = DEFAULT_VISION_MODELS
+    max_images: int = DEFAULT_MAX_IMAGES
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
     # Where configured token prices are read (JSON object `provider:model` -> rates; the
     # maintained `genai-prices` table otherwise: adapters/outbound/prices.py).
     prices_file: str = ""
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
+
+    @property
+    def vision(self) -> VisionSettings:
+        """Which models see images, and how many and how large they are shown."""
+        return VisionSettings(self.vision_models, self.max_images, self.max_image_bytes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AiResponderConfig:
@@ -81,9 +99,31 @@ class AiResponderConfig:
             transcription_model=env_str(
                 env, "THREADLINE_AI_TRANSCRIPTION_MODEL", "offline:no-transcription"
             ),
+            vision_models=_patterns(env_str(env, "THREADLINE_AI_VISION_MODELS", "default")),
+            max_images=_at_least(
+                "THREADLINE_AI_MAX_IMAGES",
+                env_int(env, "THREADLINE_AI_MAX_IMAGES", DEFAULT_MAX_IMAGES),
+                0,
+            ),
+            max_image_bytes=_at_least(
+                "THREADLINE_AI_MAX_IMAGE_BYTES",
+                env_int(env, "THREADLINE_AI_MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES),
+                1,
+            ),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
             streams=stream_limits_from_env(env),
         )
+
+
+def _patterns(raw: str) -> tuple[str, ...]:
+    """Comma-separated glob patterns; `default` stands for the built-in list."""
+    patterns: list[str] = []
+    for pattern in (p.strip() for p in raw.split(",")):
+        if pattern == "default":
+            patterns.extend(DEFAULT_VISION_MODELS)
+        elif pattern:
+            patterns.append(pattern)
+    return tuple(patterns)
 
 
 def _at_least(name: str, value: N, least: N) -> N:

@@ -15,6 +15,7 @@ from threadline.ai_responder.domain.answers import (
     HandOffRequest,
     ReplyDraft,
 )
+from threadline.ai_responder.domain.attachment import MEDIA_TYPES, Attachment
 from threadline.ai_responder.domain.customer_message import CustomerMessage, choice_in
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, session_pb2
 
@@ -29,7 +30,8 @@ def session_event(data: bytes) -> session_pb2.SessionEvent:
 def customer_message(event: session_pb2.SessionEvent) -> CustomerMessage:
     """The customer message `event` (a `CustomerMessageReceived`) carries."""
     message = event.customer_message_received
-    choice = choice_in(message.content.type, json_object(message.content.payload_json))
+    payload = json_object(message.content.payload_json)
+    choice = choice_in(message.content.type, payload)
     return CustomerMessage(
         message_id=message.message_id,
         conversation_id=event.aggregate_id,
@@ -38,7 +40,38 @@ def customer_message(event: session_pb2.SessionEvent) -> CustomerMessage:
         sent_at=message.sent_at.ToDatetime(tzinfo=UTC),
         customer_name=_customer_name(message.metadata_json),
         choice=choice,
+        attachment=declared_attachment(message.content.type, payload),
     )
+
+
+def declared_attachment(message_type: str, payload: dict[str, object]) -> Attachment | None:
+    """The file a media message declares (its Cloud API object: `mime_type`, `filename`,
+    `caption`), before it is kept; None for a message without one."""
+    if message_type not in MEDIA_TYPES:
+        return None
+    return Attachment(
+        media_type=message_type,
+        content_type=_text(payload, "mime_type"),
+        file_name=_text(payload, "filename"),
+        caption=_text(payload, "caption"),
+    )
+
+
+def stored_attachment(stored: session_pb2.AttachmentStored) -> Attachment:
+    """A file the session recorded as kept."""
+    return Attachment(
+        media_type=stored.media_type,
+        content_type=stored.content_type,
+        file_name=stored.file_name,
+        caption=stored.caption,
+        size=stored.size,
+        location=stored.location,
+    )
+
+
+def failed_attachment(failed: session_pb2.AttachmentFailed) -> Attachment:
+    """A file the session recorded as not kept, with why."""
+    return Attachment(media_type=failed.media_type, failed=failed.reason or "not kept")
 
 
 def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
@@ -61,6 +94,7 @@ def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
         assistant_version=draft.assistant_version,
         cost=cost_text(draft.cost),
         covered_message_ids=draft.covered_message_ids,
+        interpretation=draft.interpretation,
         quoted_message_id=draft.quoted_message_id,
     )
 
@@ -104,6 +138,11 @@ def hand_off_requested(request: HandOffRequest) -> ai_pb2.HandOffRequested:
         reason=request.reason,
         requested_at=_timestamp(request.requested_at),
     )
+
+
+def _text(value: dict[str, object], key: str) -> str:
+    found = value.get(key)
+    return found.strip() if isinstance(found, str) else ""
 
 
 def _customer_name(metadata_json: str) -> str:

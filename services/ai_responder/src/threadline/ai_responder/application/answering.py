@@ -3,7 +3,9 @@
 `AnswerBursts` is what the burst scheduler calls: `answer` generates (no model call at all when
 a person has the conversation or the number's autopilot is off), `deliver` hands a current
 generation on (unless a person took the conversation over meanwhile), `discard` records what a
-superseded generation cost. While generating, the customer sees the read receipt and the typing
+superseded generation cost. A burst waits (up to `TRANSCRIPT_WAIT`) for its voice notes'
+transcripts and its images' keeping; a model that sees is then shown the burst's images
+(application/seeing.py). While generating, the customer sees the read receipt and the typing
 indicator (best effort: a failure to show them never stops the answer)."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Final, Protocol
 from threadline.ai_responder.application.bursts import NotReady
 from threadline.ai_responder.application.ports import AssistantModel, Replies
 from threadline.ai_responder.application.responder import Responder
+from threadline.ai_responder.application.seeing import NO_SIGHT, SeeImages
 from threadline.ai_responder.application.view_ports import (
     EARLIER_CONVERSATIONS,
     TRANSCRIPT_WAIT_SECONDS,
@@ -71,6 +74,7 @@ class AnswerBursts:
         clock: Clock,
         directory_read: Callable[[timedelta], Awaitable[bool]],
         typing: TypingIndicator | None = None,
+        seeing: SeeImages | None = None,
     ) -> None:
         self._responder = responder
         self._views = views
@@ -80,6 +84,7 @@ class AnswerBursts:
         self._clock = clock
         self._directory_read = directory_read
         self._typing = typing
+        self._seeing = seeing
 
     async def answer(self, burst: Burst) -> Generation:
         view = await self._views.conversation(burst.conversation_id)
@@ -94,10 +99,12 @@ class AnswerBursts:
             return Generation(None, "none of the burst's messages is in the view")
         if view.ai_paused:
             return Generation(None, "a person has the conversation")
-        if view.awaiting_transcripts(burst.message_ids):
+        waiting_images = view.awaiting_attachments(burst.message_ids)
+        if view.awaiting_transcripts(burst.message_ids) or waiting_images:
             waited = self._clock() - (burst.first_at or self._clock())
             if waited < TRANSCRIPT_WAIT:
-                raise NotReady("a voice note's transcript is on its way")
+                raise NotReady("a voice note's transcript or an image is on its way")
+        if view.awaiting_transcripts(burst.message_ids):
             log.warning(
                 "answering %s without a transcript that did not come", burst.conversation_id
             )
@@ -113,12 +120,19 @@ class AnswerBursts:
             return Generation(None, f"the autopilot of {view.business_number} is off")
         assistant = self._directory.assistant_for(view.business_number)
         await self._show_typing(burst, view.business_number, view.wamid_of(messages[-1].message_id))
+        if waiting_images:
+            log.warning("answering %s without an image that was not kept", burst.conversation_id)
         earlier = await self._views.earlier(view, limit=EARLIER_CONVERSATIONS)
+        model = self._models(assistant.model)
+        sight = NO_SIGHT
+        if self._seeing is not None:
+            sight = await self._seeing.look(messages, model=model.name)
         answer = await self._responder.answer_burst(
             messages,
             history=history_of(view, earlier),
             assistant=assistant,
-            model=self._models(assistant.model),
+            model=model,
+            sight=sight,
         )
         return Generation(answer)
 

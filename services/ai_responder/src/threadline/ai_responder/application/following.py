@@ -16,6 +16,7 @@ from threadline.ai_responder.application.hearing import HearVoiceNotes
 from threadline.ai_responder.application.ports import ASSISTANT, CUSTOMER
 from threadline.ai_responder.application.responder import Responder
 from threadline.ai_responder.application.view_ports import ConversationViews, ViewedMessage
+from threadline.ai_responder.domain.attachment import Attachment
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.directory import Directory
 
@@ -68,6 +69,10 @@ class FollowConversations:
             wamid=wamid,
             # Its transcript comes later (issue 11); the burst waits for it.
             awaiting_transcript=message.type == "audio" and self._hearing is not None,
+            attachment=message.attachment,
+            # The image is kept (or not) later (issue 11); the burst waits for it, so a model
+            # that sees is shown it.
+            awaiting_attachment=message.type == "image",
         )
         view = await self._views.said(message.conversation_id, said)
         if why := self._responder.why_not_answered(message):
@@ -110,6 +115,10 @@ class FollowConversations:
             content_type=content_type,
             file_name=file_name,
         )
+
+    async def attached(self, conversation_id: str, message_id: str, attachment: Attachment) -> None:
+        """A customer message's file was kept, or could not be (`attachment.failed`)."""
+        await self._views.attached(conversation_id, message_id, attachment)
 
     async def heard(self, conversation_id: str, message_id: str, *, transcript: str | None) -> None:
         """A voice note's transcript was recorded, or will not be (None)."""

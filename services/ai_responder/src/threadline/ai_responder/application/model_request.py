@@ -8,12 +8,21 @@ tokens are estimated as ceil(characters / 4) per turn (`estimate_tokens`), and t
 the memory block stay within `max_context_tokens` (the business's prompt, the platform's guidance
 and the tools are fixed per business and not counted). The message(s) being answered always go,
 whatever they cost; the memory takes at most a quarter of the budget (the newest earlier turns
-that fit); this conversation's newest earlier turns fill what is left."""
+that fit); this conversation's newest earlier turns fill what is left. An image shown to the
+model counts `IMAGE_TOKENS`.
+
+Media (issue 11 item 3): the images of the burst a model that sees is shown (`Sight`, from
+application/seeing.py) go with their turn, the caption as text beside them, and the `reply` tool
+then asks for the model's `interpretation` of them (recorded with the reply, never sent); an
+image it is not shown is said in words, with why ("a photo you cannot see"); images of the
+history are mentioned by name and caption; videos, documents, stickers and audio files by
+name, type and size."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Final
 
 from threadline.ai_responder.application.ports import (
@@ -26,6 +35,8 @@ from threadline.ai_responder.application.ports import (
     Tool,
     Turn,
 )
+from threadline.ai_responder.application.seeing import NO_SIGHT, Sight
+from threadline.ai_responder.domain.attachment import Attachment
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.reply_format import REPLY_SCHEMA
 from threadline.rules import whatsapp_limits as limits
@@ -52,6 +63,29 @@ REPLY_TOOL: Final = Tool(
     description="Send the customer one WhatsApp message, in the format that suits it best.",
     parameters=REPLY_SCHEMA,
 )
+INTERPRETATION: Final = "interpretation"
+INTERPRETATION_FIELD: Final[Mapping[str, object]] = {
+    "type": "string",
+    "description": (
+        "What you see in the customer's image(s), in one or two factual sentences, for the "
+        "business's records (the customer does not see this)."
+    ),
+}
+
+
+def reply_tool(*, seeing: bool = False) -> Tool:
+    """The `reply` tool; when the model is shown images, it also asks what the model sees."""
+    if not seeing:
+        return REPLY_TOOL
+    schema = dict(REPLY_SCHEMA)
+    properties = schema["properties"]
+    required = schema["required"]
+    assert isinstance(properties, Mapping) and isinstance(required, list)
+    schema["properties"] = {**properties, INTERPRETATION: INTERPRETATION_FIELD}
+    schema["required"] = [*required, INTERPRETATION]
+    return replace(REPLY_TOOL, parameters=schema)
+
+
 HAND_OFF_TOOL: Final = Tool(
     name="hand_off",
     description="Transfer the conversation to a person (an operator of the business).",
@@ -70,6 +104,9 @@ HAND_OFF_TOOL: Final = Tool(
 
 DEFAULT_MAX_CONTEXT_TOKENS: Final = 4000
 CHARACTERS_PER_TOKEN: Final = 4
+# What an image shown to the model is counted as (OpenAI's high detail tiles a 1024 px square
+# at 765 tokens, Anthropic's ~1,600 at most: an estimate between).
+IMAGE_TOKENS: Final = 1000
 MEMORY_SHARE: Final = 4  # the memory takes at most 1/MEMORY_SHARE of the budget
 MEMORY_HEADING: Final = (
     "What you remember of this customer's earlier conversations with this business (for "
@@ -103,10 +140,12 @@ def model_request(
     also: Sequence[CustomerMessage] = (),
     max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
     language: str = "",
+    sight: Sight = NO_SIGHT,
 ) -> ModelRequest:
     """The request answering `message` (after the customer's other unanswered messages `also`,
-    oldest first), in the context of `history`: the model must answer through a tool (a model
-    without tools, like the offline one, answers in plain text, read as a text reply)."""
+    oldest first), in the context of `history`, showing the model the images `sight` holds:
+    the model must answer through a tool (a model without tools, like the offline one, answers
+    in plain text, read as a text reply)."""
     current = (*also, message)
     answering = {m.message_id for m in current}
     said = [s.message_id for s in history.turns]
@@ -115,13 +154,15 @@ def model_request(
         # said (a business message between the customer's included), whatever it costs.
         first = min(said.index(i) for i in answering)
         last = max(said.index(i) for i in answering)
-        now = tuple(s.turn for s in history.turns[first : last + 1])
+        now_said = [(s.message_id, s.turn) for s in history.turns[first : last + 1]]
         before = [s.turn for s in history.turns[:first]]
     else:
-        now = tuple(Turn(CUSTOMER, what_the_customer_said(m)) for m in current)
+        now_said = [(m.message_id, Turn(CUSTOMER, what_the_customer_said(m))) for m in current]
         before = [s.turn for s in history.turns if s.message_id not in answering]
+    by_id = {m.message_id: m for m in current}
+    now = tuple(_as_seen(turn, by_id.get(i), sight) for i, turn in now_said)
     who = _who(history)
-    left = max_context_tokens - sum(estimate_tokens(t.text) for t in now)
+    left = max_context_tokens - sum(_turn_tokens(t) for t in now)
     left -= estimate_tokens(who) if who else 0
     memory = _memory(history.earlier, min(left, max_context_tokens // MEMORY_SHARE))
     left -= estimate_tokens(memory) if memory else 0
@@ -130,7 +171,7 @@ def model_request(
     return ModelRequest(
         system_prompt=system_prompt(business_prompt, context=context, language=language),
         turns=tuple(_from_the_customer([*kept, *now])),
-        tools=(REPLY_TOOL, HAND_OFF_TOOL),
+        tools=(reply_tool(seeing=bool(sight.seen)), HAND_OFF_TOOL),
         require_tool=True,
     )
 
@@ -139,6 +180,11 @@ def what_the_customer_said(message: CustomerMessage) -> str:
     """The message as the model reads it: its text, a map link for a location, the choice of a
     tapped option, the caption of a photo, or what kind of message came without text."""
     text = message.text.strip()
+    if message.attachment is not None and message.type in MENTIONED_MEDIA:
+        described = _described(message.attachment, text)
+        if message.type == "image":
+            return f"[image: {described}]"
+        return f"[the customer sent {_a(message.type)}: {described}]"
     if message.type == "voice_transcribed":
         return f"[voice note] {text}"
     if message.type == "voice_unheard":
@@ -150,6 +196,39 @@ def what_the_customer_said(message: CustomerMessage) -> str:
     if text:
         return f"[the customer sent {message.type}: {text}]"
     return f"[the customer sent {message.type} without any text]"
+
+
+# The media messages mentioned by their file (audio: a voice note reads as its transcript).
+MENTIONED_MEDIA: Final = frozenset({"image", "video", "document", "sticker", "audio"})
+
+
+def _as_seen(turn: Turn, message: CustomerMessage | None, sight: Sight) -> Turn:
+    """A turn of the burst with its image shown, or said to be unseen and why."""
+    if message is None or message.attachment is None:
+        return turn
+    described = _described(message.attachment, message.text)
+    if (image := sight.seen.get(message.message_id)) is not None:
+        return Turn(CUSTOMER, f"[the customer sent this image: {described}]", images=(image,))
+    if (why := sight.unseen.get(message.message_id)) is not None:
+        return Turn(CUSTOMER, f"[the customer sent a photo you cannot see ({why}): {described}]")
+    return turn
+
+
+def _described(attachment: Attachment, text: str) -> str:
+    """A file by name, type and size, with its caption (the message's text) if any."""
+    return f"{attachment.described()}{_caption(attachment.caption or text.strip())}"
+
+
+def _caption(caption: str) -> str:
+    return f', caption "{caption}"' if caption else ""
+
+
+def _a(media_type: str) -> str:
+    return f"an {media_type}" if media_type[:1] in "aeiou" else f"a {media_type}"
+
+
+def _turn_tokens(turn: Turn) -> int:
+    return estimate_tokens(turn.text) + IMAGE_TOKENS * len(turn.images)
 
 
 def _who(history: History) -> str:

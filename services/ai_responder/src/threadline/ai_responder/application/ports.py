@@ -11,6 +11,7 @@ from typing import Any, Final, Literal, Protocol
 
 from threadline.ai_responder.domain.answers import DiscardedGeneration, HandOffRequest, ReplyDraft
 from threadline.ai_responder.domain.answers import Usage as Usage  # the port speaks it too
+from threadline.ai_responder.domain.vision import Image
 
 
 class Replies(Protocol):
@@ -43,10 +44,13 @@ ASSISTANT: Final = "assistant"
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One turn of the conversation the model sees: who spoke (customer/assistant) and what."""
+    """One turn of the conversation the model sees: who spoke (customer/assistant) and what;
+    a customer's turn may show the model `images` (issue 11: OpenAI image parts, Anthropic
+    image blocks), `text` beside them."""
 
     role: Literal["customer", "assistant"]
     text: str
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

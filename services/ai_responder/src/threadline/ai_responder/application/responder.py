@@ -22,6 +22,7 @@ from typing import Final
 
 from threadline.ai_responder.application.model_request import (
     DEFAULT_MAX_CONTEXT_TOKENS,
+    INTERPRETATION,
     model_request,
 )
 from threadline.ai_responder.application.ports import (
@@ -33,6 +34,7 @@ from threadline.ai_responder.application.ports import (
     ModelRefused,
     PriceTable,
 )
+from threadline.ai_responder.application.seeing import NO_SIGHT, Sight
 from threadline.ai_responder.domain.answers import (
     NO_USAGE,
     Answer,
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 KEYWORD_MODEL: Final = "threadline:keyword-hand-off"
 REASON_LIMIT: Final = 500
 NO_REASON: Final = "the assistant handed the conversation off without saying why"
+INTERPRETATION_LIMIT: Final = 1000
 
 
 class Responder:
@@ -93,10 +96,12 @@ class Responder:
         history: History,
         assistant: AssistantSettings | None = None,
         model: AssistantModel | None = None,
+        sight: Sight = NO_SIGHT,
     ) -> Answer:
         """One answer to the customer's `messages` (a burst, oldest first), by `assistant`
         (this responder's own settings by default) through `model` (this responder's by
-        default), in the context of `history`."""
+        default), in the context of `history`, shown the burst's images `sight` holds (the
+        draft records what the model said it saw in them)."""
         last = messages[-1]
         covered = tuple(m.message_id for m in messages)
         if any(wants_a_person(m) for m in messages):
@@ -112,6 +117,7 @@ class Responder:
             max_context_tokens=(
                 assistant.max_context_tokens if assistant is not None else self._max_context_tokens
             ),
+            sight=sight,
         )
         try:
             answer = await model.generate(request)
@@ -128,7 +134,7 @@ class Responder:
             assistant_version=assistant.version if assistant is not None else 0,
             cost=self._prices.price(answer.model, answer.usage) if self._prices else None,
         )
-        return self._read(last, answer, producer, covered)
+        return self._read(last, answer, producer, covered, seeing=bool(sight.seen))
 
     def _keyword_hand_off(self, message: CustomerMessage, covered: tuple[str, ...]) -> Answer:
         first_name = message.customer_name.split(" ")[0]
@@ -152,6 +158,8 @@ class Responder:
         answer: ModelAnswer,
         producer: Producer,
         covered: tuple[str, ...],
+        *,
+        seeing: bool,
     ) -> Answer:
         replies = [call.arguments for call in answer.tool_calls if call.name == "reply"]
         hand_offs = [call.arguments for call in answer.tool_calls if call.name == "hand_off"]
@@ -179,6 +187,8 @@ class Responder:
                 assistant_version=producer.assistant_version,
                 cost=producer.cost,
                 covered_message_ids=covered,
+                # Asked for only when the model was shown images: never made up otherwise.
+                interpretation=_interpretation(arguments) if seeing else "",
             )
         hand_off = None
         if hand_offs:
@@ -191,6 +201,11 @@ class Responder:
 
     def _hand_off(self, message: CustomerMessage, reason: str) -> HandOffRequest:
         return HandOffRequest.after(message, at=self._clock(), reason=shorten(reason, REASON_LIMIT))
+
+
+def _interpretation(arguments: Mapping[str, object]) -> str:
+    seen = arguments.get(INTERPRETATION)
+    return shorten(" ".join(seen.split()), INTERPRETATION_LIMIT) if isinstance(seen, str) else ""
 
 
 def _reason(arguments: Mapping[str, object]) -> str:

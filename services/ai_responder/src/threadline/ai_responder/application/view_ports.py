@@ -23,6 +23,7 @@ from threadline.ai_responder.application.ports import (
     SaidTurn,
     Turn,
 )
+from threadline.ai_responder.domain.attachment import Attachment
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 
 MAX_MESSAGES: Final = 200
@@ -46,13 +47,18 @@ class ViewedMessage:
     wamid: str = ""
     # A voice note whose transcript has not come yet: its burst waits for it (issue 11).
     awaiting_transcript: bool = False
+    # A media message's file (issue 11): as declared in the message, then as kept or not.
+    attachment: Attachment | None = None
+    # An image not kept yet: its burst waits for it (the model that sees is shown it).
+    awaiting_attachment: bool = False
 
 
 # What a voice note becomes in the view once heard (types of the view only, not WhatsApp's):
 # transcribed (its text is the transcript) or not (the model is told it could not be heard).
 VOICE_TRANSCRIBED: Final = "voice_transcribed"
 VOICE_UNHEARD: Final = "voice_unheard"
-# How long a burst waits for its voice notes' transcripts before it is answered without them.
+# How long a burst waits for its voice notes' transcripts (and its images' keeping) before it is
+# answered without them.
 TRANSCRIPT_WAIT_SECONDS: Final = 60.0
 
 
@@ -78,6 +84,7 @@ class ConversationView:
                     text=message.text,
                     sent_at=message.sent_at or datetime.min,
                     customer_name=self.customer_name,
+                    attachment=message.attachment,
                 )
         return None
 
@@ -85,6 +92,11 @@ class ConversationView:
         """Whether a voice note among `message_ids` still waits for its transcript."""
         wanted = set(message_ids)
         return any(m.awaiting_transcript for m in self.messages if m.message_id in wanted)
+
+    def awaiting_attachments(self, message_ids: tuple[str, ...]) -> bool:
+        """Whether an image among `message_ids` is still to be kept (or to fail)."""
+        wanted = set(message_ids)
+        return any(m.awaiting_attachment for m in self.messages if m.message_id in wanted)
 
     def wamid_of(self, message_id: str) -> str:
         """WhatsApp's id of the customer's message `message_id` ("" when unknown)."""
@@ -143,6 +155,12 @@ class ConversationViews(Protocol):
     async def heard(self, conversation_id: str, message_id: str, *, transcript: str | None) -> None:
         """A voice note's transcript came (`transcript`), or it will not (None): the message
         reads as the transcript, or as a voice note that could not be heard."""
+        ...
+
+    async def attached(self, conversation_id: str, message_id: str, attachment: Attachment) -> None:
+        """A customer message's file was kept (`attachment.location`) or could not be
+        (`attachment.failed`): either way its burst no longer waits for it; what the message
+        declared (file name, type, caption) fills in what `attachment` leaves out."""
         ...
 
     async def conversation(self, conversation_id: str) -> ConversationView | None: ...

@@ -49,7 +49,8 @@ class ReplyDraft:
     """A reply to `in_reply_to_message_id` in one of WhatsApp's formats, written by `model`
     (`provider:model`) in `latency_seconds`, at the cost of `usage`; `covered_message_ids` are
     the customer messages it answers (a burst, oldest first, ending with
-    `in_reply_to_message_id`)."""
+    `in_reply_to_message_id`); `interpretation` is what the model said it saw in the images
+    it was shown ("" when it was shown none)."""
 
     draft_id: str
     conversation_id: str
@@ -63,6 +64,7 @@ class ReplyDraft:
     assistant_version: int = 0
     cost: Decimal | None = None
     covered_message_ids: tuple[str, ...] = ()
+    interpretation: str = ""
     quoted_message_id: str = ""  # the customer message it quotes (domain/quoting.py); "" none
 
     @classmethod

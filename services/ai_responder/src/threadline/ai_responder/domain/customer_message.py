@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from threadline.ai_responder.domain.attachment import Attachment
+
 
 @dataclass(frozen=True, slots=True)
 class Choice:
@@ -28,7 +30,7 @@ class CustomerMessage:
 
     `type` is WhatsApp's message type (`text`, `image`, ...); `text` what a person reads of it
     (for a tapped button or list row, the `choice` as text); `customer_name` the profile name
-    WhatsApp gave, when it gave one."""
+    WhatsApp gave, when it gave one; `attachment` the file of a media message (issue 11)."""
 
     message_id: str
     conversation_id: str
@@ -37,6 +39,7 @@ class CustomerMessage:
     sent_at: datetime
     customer_name: str = ""
     choice: Choice | None = None
+    attachment: Attachment | None = None
 
 
 def choice_in(message_type: str, payload: object) -> Choice | None:

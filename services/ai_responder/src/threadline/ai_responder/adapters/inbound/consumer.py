@@ -14,7 +14,12 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry import trace
 
 from threadline.ai_responder.adapters.inbound.business_messages import outbound_text
-from threadline.ai_responder.adapters.integration_events import customer_message, session_event
+from threadline.ai_responder.adapters.integration_events import (
+    customer_message,
+    failed_attachment,
+    session_event,
+    stored_attachment,
+)
 from threadline.ai_responder.application.following import FollowConversations
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.media import MediaStoreUnavailable
@@ -117,6 +122,11 @@ class FollowConversationEvents:
             )
         elif body == "attachment_stored":
             stored = event.attachment_stored
+            if stored.direction == "outbound":  # a file the business sent
+                return
+            await self._following.attached(
+                conversation_id, stored.message_id, stored_attachment(stored)
+            )
             if stored.media_type == "audio":
                 await self._following.audio_kept(
                     conversation_id,
@@ -126,6 +136,11 @@ class FollowConversationEvents:
                     file_name=stored.file_name,
                 )
         elif body == "attachment_failed":
+            await self._following.attached(
+                conversation_id,
+                event.attachment_failed.message_id,
+                failed_attachment(event.attachment_failed),
+            )
             if event.attachment_failed.media_type == "audio":
                 await self._following.heard(
                     conversation_id, event.attachment_failed.message_id, transcript=None

@@ -30,6 +30,7 @@ from threadline.ai_responder.application.view_ports import (
     ConversationView,
     ViewedMessage,
 )
+from threadline.ai_responder.domain.attachment import Attachment
 from threadline.messaging.key_value import bucket_answers, change_value, open_bucket
 from threadline.servicekit.ops_http import ReadinessCheck
 
@@ -112,6 +113,18 @@ class KeyValueConversationViews:
             return replace(view, messages=messages)
 
         await self._change(conversation_id, hear)
+
+    async def attached(self, conversation_id: str, message_id: str, attachment: Attachment) -> None:
+        def attach(view: ConversationView) -> ConversationView:
+            messages = tuple(
+                replace(m, attachment=_merged(m.attachment, attachment), awaiting_attachment=False)
+                if m.message_id == message_id and m.role == "customer"
+                else m
+                for m in view.messages
+            )
+            return replace(view, messages=messages)
+
+        await self._change(conversation_id, attach)
 
     async def paused(self, conversation_id: str, *, paused: bool, position: int) -> None:
         def pause(view: ConversationView) -> ConversationView:
@@ -200,6 +213,8 @@ def _to_json(view: ConversationView) -> bytes:
                     m.sent_at.isoformat() if m.sent_at else None,
                     m.wamid,
                     m.awaiting_transcript,
+                    _attachment_fields(m.attachment),
+                    m.awaiting_attachment,
                 ]
                 for m in view.messages
             ],
@@ -223,8 +238,9 @@ def _from_json(conversation_id: str, raw: bytes) -> ConversationView:
 
 
 def _message(fields: list[Any]) -> ViewedMessage:
-    """A message as stored: [position, id, role, text, type, sent_at, wamid, awaiting] (the
-    last one added for voice notes: absent in views written before)."""
+    """A message as stored: [position, id, role, text, type, sent_at, wamid, awaiting
+    transcript, attachment, awaiting attachment] (the last three added with issue 11: absent in
+    views written before)."""
     position, message_id, role, text, kind, sent_at, wamid = fields[:7]
     return ViewedMessage(
         position=int(position),
@@ -235,6 +251,42 @@ def _message(fields: list[Any]) -> ViewedMessage:
         sent_at=datetime.fromisoformat(sent_at) if sent_at else None,
         wamid=wamid,
         awaiting_transcript=bool(fields[7]) if len(fields) > 7 else False,
+        attachment=_attachment(fields[8]) if len(fields) > 8 else None,
+        awaiting_attachment=bool(fields[9]) if len(fields) > 9 else False,
+    )
+
+
+def _merged(declared: Attachment | None, kept: Attachment) -> Attachment:
+    """The file as kept (or not), what the message declared filling in what it leaves out."""
+    if declared is None:
+        return kept
+    return replace(
+        kept,
+        content_type=kept.content_type or declared.content_type,
+        file_name=kept.file_name or declared.file_name,
+        caption=kept.caption or declared.caption,
+    )
+
+
+def _attachment_fields(attachment: Attachment | None) -> list[Any] | None:
+    if attachment is None:
+        return None
+    a = attachment
+    return [a.media_type, a.content_type, a.file_name, a.caption, a.size, a.location, a.failed]
+
+
+def _attachment(fields: Any) -> Attachment | None:
+    if not isinstance(fields, list) or len(fields) < 7:
+        return None
+    media_type, content_type, file_name, caption, size, location, failed = fields[:7]
+    return Attachment(
+        media_type=str(media_type),
+        content_type=str(content_type),
+        file_name=str(file_name),
+        caption=str(caption),
+        size=int(size),
+        location=str(location),
+        failed=str(failed),
     )
 
 

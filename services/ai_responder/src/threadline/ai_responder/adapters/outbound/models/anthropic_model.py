@@ -1,4 +1,7 @@
-"""`anthropic:` models through the official `anthropic` SDK (the Messages API)."""
+"""`anthropic:` models through the official `anthropic` SDK (the Messages API).
+
+A turn showing images is a list of content blocks: each image an `image` block with a base64
+source, then the text beside it (Anthropic's advice: images before the text about them)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from threadline.ai_responder.application.ports import (
     ModelRequest,
     ModelUnavailable,
     ToolCall,
+    Turn,
     Usage,
 )
 
@@ -30,7 +34,7 @@ class AnthropicModel:
     async def generate(self, request: ModelRequest) -> ModelAnswer:
         started = time.perf_counter()
         messages: list[Any] = [
-            {"role": "user" if turn.role == CUSTOMER else "assistant", "content": turn.text}
+            {"role": "user" if turn.role == CUSTOMER else "assistant", "content": _content(turn)}
             for turn in request.turns
         ]
         tools: list[Any] = [
@@ -87,6 +91,20 @@ class AnthropicModel:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _content(turn: Turn) -> str | list[dict[str, Any]]:
+    """The turn's text, or its images and then its text as content blocks."""
+    if not turn.images:
+        return turn.text
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "source": {"type": "base64", "media_type": image.content_type, "data": image.base64},
+        }
+        for image in turn.images
+    ]
+    return [*blocks, {"type": "text", "text": turn.text}]
 
 
 def _message(error: anthropic.APIStatusError) -> str:

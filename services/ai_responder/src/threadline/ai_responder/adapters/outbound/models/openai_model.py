@@ -1,4 +1,7 @@
-"""`openai:` models through the official `openai` SDK (OpenAI and every compatible server)."""
+"""`openai:` models through the official `openai` SDK (OpenAI and every compatible server).
+
+A turn showing images is a list of content parts: each image an `image_url` part holding a
+base64 `data:` URL (no URL of ours is ever fetched by the provider), then the text beside it."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from threadline.ai_responder.application.ports import (
     ModelRequest,
     ModelUnavailable,
     ToolCall,
+    Turn,
     Usage,
 )
 
@@ -32,7 +36,7 @@ class OpenAIModel:
         started = time.perf_counter()
         messages: list[Any] = [{"role": "system", "content": request.system_prompt}]
         messages += [
-            {"role": "user" if turn.role == CUSTOMER else "assistant", "content": turn.text}
+            {"role": "user" if turn.role == CUSTOMER else "assistant", "content": _content(turn)}
             for turn in request.turns
         ]
         tools: list[Any] = [
@@ -100,6 +104,16 @@ class OpenAIModel:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _content(turn: Turn) -> str | list[dict[str, Any]]:
+    """The turn's text, or its images and then its text as content parts."""
+    if not turn.images:
+        return turn.text
+    parts: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": image.data_url}} for image in turn.images
+    ]
+    return [*parts, {"type": "text", "text": turn.text}]
 
 
 def _message(error: openai.APIStatusError) -> str:
