@@ -295,7 +295,7 @@ def test_an_image_counts_against_the_context_budget() -> None:
         ),
         (
             Attachment("sticker", "image/webp", size=812),
-            "[the customer sent a sticker: no file name (image/webp, 812 bytes)]",
+            "[the customer sent a sticker: image/webp, 812 bytes]",
         ),
         (
             Attachment("audio", "audio/mpeg", "song.mp3"),

@@ -42,33 +42,35 @@ class SeeImages:
     async def look(self, messages: Sequence[CustomerMessage], *, model: str) -> Sight:
         """The burst's images `model` (`provider:model`) is shown, oldest first, at most the
         configured number. A store out of reach raises (the burst is answered again soon)."""
-        images = [m for m in messages if m.type == "image" and m.attachment is not None]
+        images = [
+            (m.message_id, m.attachment)
+            for m in messages
+            if m.type == "image" and m.attachment is not None
+        ]
         if not images:
             return NO_SIGHT
         if not self._settings.sees(model):
-            return Sight(unseen={m.message_id: NOT_A_VISION_MODEL for m in images})
+            return Sight(unseen={message_id: NOT_A_VISION_MODEL for message_id, _ in images})
         seen: dict[str, Image] = {}
         unseen: dict[str, str] = {}
-        for message in images:
-            attachment = message.attachment
-            assert attachment is not None
+        for message_id, attachment in images:
             if why := self._settings.why_not_shown(attachment):
-                unseen[message.message_id] = why
+                unseen[message_id] = why
                 continue
             if len(seen) >= self._settings.max_images:
-                unseen[message.message_id] = (
+                unseen[message_id] = (
                     f"only {self._settings.max_images} images of a message are shown"
                 )
                 continue
             try:
                 data = await self._media.get(attachment.location)
             except MediaGone as gone:
-                log.warning("image of message %s is gone: %s", message.message_id, gone)
-                unseen[message.message_id] = "it is no longer kept"
+                log.warning("image of message %s is gone: %s", message_id, gone)
+                unseen[message_id] = "it is no longer kept"
                 continue
             if len(data) > self._settings.max_bytes:  # the record understated it
-                unseen[message.message_id] = "it is too large to show"
+                unseen[message_id] = "it is too large to show"
                 continue
             content_type = attachment.content_type.split(";")[0].strip().lower()
-            seen[message.message_id] = Image(content_type, data)
+            seen[message_id] = Image(content_type, data)
         return Sight(seen=seen, unseen=unseen)

@@ -29,10 +29,11 @@ class Attachment:
         return bool(self.location)
 
     def described(self) -> str:
-        """The file as the model reads of it: its name, type and size where known."""
+        """The file as the model reads of it: its name, type and size, those known."""
         facts = ", ".join(f for f in (self.content_type, readable_size(self.size)) if f)
-        name = self.file_name or "no file name"
-        return f"{name} ({facts})" if facts else name
+        if not self.file_name:
+            return facts or "a file"
+        return f"{self.file_name} ({facts})" if facts else self.file_name
 
 
 def readable_size(size: int) -> str:
