@@ -25,6 +25,7 @@ from threadline.session.domain.assistant import Assistant, AssistantSettings
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
+from threadline.session.domain.operator_files import OutgoingMedia, ReplyPlace
 from threadline.testing.clock import FakeClock
 
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -308,6 +309,38 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         location="file:///var/threadline/media/9f/86/9f86d081.jpg",
         kept_at=(at + timedelta(minutes=3)).astimezone(timezone(timedelta(hours=-3))),
         trace=TRACE,
+    )
+    operator_file = uuid4()
+    sent_pdf = OutgoingMedia(
+        location="file:///var/threadline/media/ab/abcdef.pdf",
+        content_type="application/pdf",
+        size=2_147_483_648 + 5,  # beyond 32 bits
+        sha256="ab" * 32,
+        file_name="orçamento «março».pdf",
+        media_type="document",
+        caption="o orçamento 🙂",
+    )
+    talk.queue_outbound(
+        message_id=operator_file,
+        author="agent",
+        content=sent_pdf.content(),
+        now=at,
+        media=sent_pdf,
+        reply=ReplyPlace(reply_id=str(uuid4()), part=0, parts=2),
+    )
+    talk.store_attachment(
+        message_id=operator_file,
+        media_id="",
+        media_type="document",
+        content_type="application/pdf",
+        size=sent_pdf.size,
+        sha256=sent_pdf.sha256,
+        file_name=sent_pdf.file_name,
+        caption=sent_pdf.caption,
+        voice=False,
+        location=sent_pdf.location,
+        kept_at=at,
+        direction="outbound",
     )
     talk.record_missing_transcript(
         message_id=photo,

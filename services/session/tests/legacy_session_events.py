@@ -101,6 +101,22 @@ def _queued(e: Any, out: pb.SessionEvent) -> None:
             covered_message_ids=e.covered_message_ids,
             quoted_message_id=e.quoted_message_id,
             quoted_wamid=e.quoted_wamid,
+            # Issue 11 items 5 and 6, in this path's style.
+            media=(
+                common_pb2.StoredMedia(
+                    location=e.media_location,
+                    content_type=e.media_content_type,
+                    size=e.media_size,
+                    sha256=e.media_sha256,
+                    file_name=e.media_file_name,
+                    media_type=e.media_type,
+                )
+                if e.media_location
+                else None
+            ),
+            reply_id=e.reply_id,
+            reply_part=e.reply_part,
+            reply_parts=e.reply_parts,
         )
     )
 
@@ -311,6 +327,7 @@ def _attachment_stored(e: Any, out: pb.SessionEvent) -> None:
             caption=e.caption,
             voice=e.voice,
             location=e.location,
+            direction=e.direction,
         )
     )
 

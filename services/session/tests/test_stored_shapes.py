@@ -73,7 +73,8 @@ STORED_FIELDS: dict[str, list[str]] = {
         *("recipient_wa_id", "recipient_user_id", "queued_at", "model", "prompt_tokens"),
         *("completion_tokens", "trace", "cached_tokens", "latency_ms", "assistant"),
         *("assistant_version", "cost", "covered_message_ids", "quoted_message_id"),
-        "quoted_wamid",
+        *("quoted_wamid", "media_location", "media_content_type", "media_size", "media_sha256"),
+        *("media_file_name", "media_type", "reply_id", "reply_part", "reply_parts"),
     ],
     f"{CONVERSATION}:Conversation.EarlyStatusHeld": [
         *("timestamp", "wamid", "status", "reported_at", "pricing", "errors"),
@@ -102,6 +103,7 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{CONVERSATION}:Conversation.AttachmentStored": [
         *("timestamp", "message_id", "media_id", "media_type", "content_type", "size"),
         *("sha256", "file_name", "caption", "voice", "location", "kept_at", "trace"),
+        "direction",
     ],
     f"{CONVERSATION}:Conversation.AttachmentFailed": [
         *("timestamp", "message_id", "media_id", "media_type", "reason", "refused"),

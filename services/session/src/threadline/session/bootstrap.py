@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from nats.aio.client import Client as NatsClient
 
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
+from threadline.media import media_store_from_env
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
@@ -95,6 +96,8 @@ async def bootstrap(
         )
         loops.append(run_in_background(stack, durable.name, loop.run, stop=loop.stop))
 
+    media_store = media_store_from_env(config.media_env, config.media_root)
+    stack.push_async_callback(media_store.close)
     server, grpc_port = await start_grpc_server(
         host=config.host,
         port=config.grpc_port,
@@ -104,7 +107,7 @@ async def bootstrap(
         registrations=[
             Registration(
                 pb_grpc.add_SessionCommandsServicer_to_server,
-                SessionCommandsServicer(writer),
+                SessionCommandsServicer(writer, media_store),
                 "threadline.session.v1.SessionCommands",
             ),
             Registration(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import env_bool, env_float, env_int, env_str
 from threadline.session.adapters.outbound.event_store import RECORDER_TOPIC
+
+DEFAULT_MEDIA_ROOT = Path(".threadline/media")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,11 @@ class SessionConfig:
     cache_fastforward: bool = False
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
+    # Where operators' files are kept (SendFiles): `threadline.media.media_store_from_env`
+    # reads the `THREADLINE_MEDIA_*` variables of `media_env`, files under `media_root` by
+    # default (the store outbound reads them from to upload them).
+    media_root: Path = DEFAULT_MEDIA_ROOT
+    media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SessionConfig:
@@ -47,6 +55,7 @@ class SessionConfig:
             cache_size=env_int(env, "THREADLINE_SESSION_CACHE_SIZE", 20_000),
             cache_fastforward=env_bool(env, "THREADLINE_SESSION_CACHE_FASTFORWARD", False),
             streams=stream_limits_from_env(env),
+            media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
         )
 
     def event_store_env(self) -> dict[str, str]:

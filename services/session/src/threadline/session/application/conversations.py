@@ -33,6 +33,7 @@ from threadline.session.application.fact_handlers import (
 from threadline.session.application.facts import Fact, OutboundRequest
 from threadline.session.application.outcomes import NotYet, Outcome, Rejected
 from threadline.session.application.ports import StoredHistories
+from threadline.session.application.sending_files import FilesRequest, queue_files
 from threadline.session.application.transcodings import TRANSCODINGS
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.application.views import ConversationView, conversation_view
@@ -200,6 +201,35 @@ class Conversations(Application[UUID]):
                 quoted_message_id=request.quoted_message_id,
             )
             return talk.id, message_id
+
+        return self._in_transaction(send)
+
+    def check_files_sendable(self, conversation_id: UUID, author: str) -> None:
+        """Whether an operator's files may go into this conversation now (author, status, the
+        24-hour window), asked before any file is read or kept; raises as sending would."""
+        talk = self._conversation(conversation_id)
+        talk.check_outbound(author, {"type": "document"}, self.clock())
+
+    def send_files(self, request: FilesRequest) -> tuple[UUID, list[UUID]]:
+        """Queue an operator's kept files, then the text (`sending_files`); a repeated
+        idempotency key returns the first ids and queues nothing new."""
+
+        def send(unit: UnitOfWork) -> tuple[UUID, list[UUID]]:
+            first = request.files[0].content() if request.files else {"type": "text"}
+            talk = self._target_conversation(
+                OutboundRequest(
+                    content=first,
+                    idempotency_key=request.idempotency_key,
+                    conversation_id=request.conversation_id,
+                    phone_number_id=request.phone_number_id,
+                    customer_wa_id=request.customer_wa_id,
+                ),
+                unit,
+            )
+            number = business_number(unit, talk.phone_number_id)
+            usable = [f"{t.name} ({t.language})" for t in number.all_templates()]
+            ids = queue_files(talk, request, now=self.clock(), usable_templates=usable)
+            return talk.id, ids
 
         return self._in_transaction(send)
 

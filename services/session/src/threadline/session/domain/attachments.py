@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from threadline.session.domain.conversation_state import ConversationState
 
 STORED, FAILED = "stored", "failed"
+INBOUND, OUTBOUND = "inbound", "outbound"  # whose media: the customer's, the business's
 
 
 class Attachments(ConversationState):
@@ -31,6 +32,9 @@ class Attachments(ConversationState):
         location: str  # where the media store keeps it (file:///..., s3://bucket/key)
         kept_at: datetime
         trace: str
+        # Added with issue 11 item 5 (last, with a default: events stored before it read back
+        # as a customer's media): inbound, or outbound for a file the business sent.
+        direction: str = INBOUND
 
         def apply(self, aggregate: ConversationState) -> None:
             aggregate.attachments[str(self.message_id)] = STORED
@@ -67,6 +71,7 @@ class Attachments(ConversationState):
         location: str,
         kept_at: datetime,
         trace: str = "",
+        direction: str = INBOUND,
     ) -> bool:
         """Record the customer message's media as kept; False when it was already. One
         recorded as failed is recorded again as stored: the media is kept after all (outbound
@@ -87,6 +92,7 @@ class Attachments(ConversationState):
             location=location,
             kept_at=kept_at,
             trace=trace,
+            direction=direction,
         )
         return True
 

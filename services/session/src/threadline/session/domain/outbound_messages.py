@@ -23,6 +23,7 @@ from threadline.session.domain.errors import (
     WindowClosed,
 )
 from threadline.session.domain.message_state import MessageState
+from threadline.session.domain.operator_files import OutgoingMedia, ReplyPlace
 from threadline.session.domain.readable_content import with_readable_text
 from threadline.session.domain.templates import check_template_parameters
 
@@ -58,6 +59,18 @@ class OutboundMessages(ConversationState):
         # sent as `context.message_id`); "" for none.
         quoted_message_id: str = ""
         quoted_wamid: str = ""
+        # Issue 11 items 5 and 6: an operator's file from the media store (its location, MIME
+        # type, size, sha256, file name and WhatsApp type; "" / 0 when the message carries
+        # none), and the reply it is a part of (attachments, then the text).
+        media_location: str = ""
+        media_content_type: str = ""
+        media_size: int = 0
+        media_sha256: str = ""
+        media_file_name: str = ""
+        media_type: str = ""
+        reply_id: str = ""
+        reply_part: int = 0
+        reply_parts: int = 0
 
         def apply(self, aggregate: ConversationState) -> None:
             aggregate.messages[str(self.message_id)] = MessageState.queued()
@@ -84,6 +97,8 @@ class OutboundMessages(ConversationState):
         cost: str = "",
         covered_message_ids: tuple[str, ...] = (),
         quoted_message_id: str = "",
+        media: OutgoingMedia | None = None,
+        reply: ReplyPlace | None = None,
     ) -> bool:
         """Accept a message for sending; False when this message id was already queued. An AI
         reply carries what producing it cost (`model` … `cost`) and the customer messages it
@@ -118,6 +133,8 @@ class OutboundMessages(ConversationState):
             covered_message_ids=tuple(covered_message_ids),
             quoted_message_id=quoted_message_id,
             quoted_wamid=quoted_wamid,
+            **(media.event_fields() if media is not None else {}),
+            **(reply.event_fields() if reply is not None else {}),
         )
         return True
 

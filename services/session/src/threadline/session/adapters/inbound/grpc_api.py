@@ -19,9 +19,11 @@ from threadline.contracts.events.v1 import common_pb2 as common_pb
 from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
+from threadline.media import MediaStore
 from threadline.servicekit.auth import PermissionDenied, current_principal
 from threadline.servicekit.errors import quoted
 from threadline.servicekit.validation import json_value
+from threadline.session.adapters.inbound.file_stream import files_of, header_of, keep_file
 from threadline.session.adapters.integration_events.incoming_facts import content
 from threadline.session.adapters.integration_events.session_events import SessionEvents
 from threadline.session.adapters.outbound.stored_records import StoredRecords
@@ -29,6 +31,7 @@ from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.application.assistants import AssistantView
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import OutboundRequest
+from threadline.session.application.sending_files import FilesRequest
 from threadline.session.domain.assistant import AssistantSettings
 from threadline.session.domain.business_number import Template, TemplateNotFound
 from threadline.session.domain.errors import (
@@ -132,8 +135,9 @@ def assistant_settings(request: pb.ConfigureAssistantRequest) -> AssistantSettin
 
 
 class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
-    def __init__(self, writer: EventStoreWriter) -> None:
+    def __init__(self, writer: EventStoreWriter, media_store: MediaStore | None = None) -> None:
         self._writer, self._app = writer, writer.app
+        self._media_store = media_store  # where operators' files are kept (SendFiles)
 
     async def _conversation_for(self, raw_id: str, role: str) -> UUID:
         """The conversation's id, when the caller may act on it. Any other id is not found,
@@ -182,6 +186,47 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
             ),
         )
         return pb.SendMessageResponse(message_id=str(message), conversation_id=str(conversation))
+
+    async def SendFiles(
+        self, requests: AsyncIterator[pb.SendFilesRequest], context: Context
+    ) -> pb.SendFilesResponse:
+        """An operator's files, then the text: authorised and checked against the window like
+        `SendMessage`; every file checked against WhatsApp's limits while the stream is read
+        (`file_stream`), and only then kept in the media store and queued."""
+        header = await header_of(requests)
+        if not header.idempotency_key:
+            raise InvalidMessage("idempotency_key is required, so a retried call is a no-op")
+        author = header.author or "agent"
+        conversation_id = None
+        if header.conversation_id:
+            conversation_id = await self._conversation_for(header.conversation_id, "write")
+            await self._writer.run(self._app.check_files_sendable, conversation_id, author)
+        else:
+            self._number(header.phone_number_id, "write")
+        if self._media_store is None:
+            raise DomainError("this session keeps no files: it has no media store")
+        received = await files_of(requests)
+        kept = [await keep_file(self._media_store, checked, data) for checked, data in received]
+        conversation, message_ids = await self._writer.run(
+            self._app.send_files,
+            FilesRequest(
+                files=tuple(kept),
+                text=header.text,
+                idempotency_key=header.idempotency_key,
+                conversation_id=conversation_id,
+                phone_number_id=header.phone_number_id,
+                customer_wa_id=header.customer_wa_id,
+                author=author,
+                quoted_message_id=(
+                    str(parse_id(header.quoted_message_id, "quoted_message_id"))
+                    if header.quoted_message_id
+                    else ""
+                ),
+            ),
+        )
+        return pb.SendFilesResponse(
+            conversation_id=str(conversation), message_ids=[str(m) for m in message_ids]
+        )
 
     async def UpdateConversationStatus(
         self, request: pb.UpdateConversationStatusRequest, context: Context

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from threadline.contracts.events.v1 import common_pb2 as common_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
+from threadline.media.whatsapp_media import CAPTION_LENGTH, FILE_NAME_LENGTH
 from threadline.servicekit.validation import RequestRules, Rule, field_rules
+from threadline.session.adapters.inbound.file_stream import MAX_CHUNK
 from threadline.session.domain.assistant import MAX_NUMBERS, MAX_PROMPT_CODE_POINTS, MAX_TOOLS
 
 UUID_TEXT = Rule(64)
@@ -27,6 +29,23 @@ RULES: RequestRules = (
         phone_number_id=PHONE_NUMBER_ID,
         customer_wa_id=WA_ID,
         quoted_message_id=UUID_TEXT,
+    )
+    | field_rules(
+        pb.SendFilesHeader,
+        conversation_id=UUID_TEXT,
+        phone_number_id=PHONE_NUMBER_ID,
+        customer_wa_id=WA_ID,
+        text=Rule(MAX_TEXT),
+        idempotency_key=Rule(256),
+        author=WORD,
+        quoted_message_id=UUID_TEXT,
+    )
+    | field_rules(pb.SendFilesRequest, chunk=Rule(MAX_CHUNK))  # bytes
+    | field_rules(
+        pb.FileStart,
+        file_name=Rule(FILE_NAME_LENGTH),
+        content_type=Rule(255),
+        caption=Rule(CAPTION_LENGTH),
     )
     | field_rules(
         common_pb.MessageContent,

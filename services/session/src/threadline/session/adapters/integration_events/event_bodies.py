@@ -156,6 +156,17 @@ def _queued(f: Fields, out: pb.SessionEvent) -> None:
     body.covered_message_ids.extend(f.get("covered_message_ids", ()))
     body.quoted_message_id = f.get("quoted_message_id", "")
     body.quoted_wamid = f.get("quoted_wamid", "")
+    if location := f.get("media_location", ""):
+        media = body.media
+        media.location = location
+        media.content_type = f.get("media_content_type", "")
+        media.size = f.get("media_size", 0)
+        media.sha256 = f.get("media_sha256", "")
+        media.file_name = f.get("media_file_name", "")
+        media.media_type = f.get("media_type", "")
+    body.reply_id = f.get("reply_id", "")
+    body.reply_part = f.get("reply_part", 0)
+    body.reply_parts = f.get("reply_parts", 0)
 
 
 def _generation_discarded(f: Fields, out: pb.SessionEvent) -> None:
@@ -184,6 +195,7 @@ def _attachment_stored(f: Fields, out: pb.SessionEvent) -> None:
     body.caption = f.get("caption", "")
     body.voice = f.get("voice", False)
     body.location = f.get("location", "")
+    body.direction = f.get("direction", "inbound")
 
 
 def _attachment_failed(f: Fields, out: pb.SessionEvent) -> None:

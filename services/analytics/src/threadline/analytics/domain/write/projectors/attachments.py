@@ -1,5 +1,6 @@
-"""Customers' media as the platform kept them (issue 11 item 4): one `attachments` row per
-message, and the message's metadata naming its attachment.
+"""Media as the platform kept them (issue 11 item 4): a customer's, and a file an operator sent
+(`direction` outbound, item 5); one `attachments` row per message, and the message's metadata
+naming its attachment.
 
 A message's attachment is recorded stored or failed; should a later event record it again (a
 retry kept it after all), the latest facts win, under the first event's position and time.
@@ -32,7 +33,7 @@ def attachment_stored(event: SessionEvent, changes: Changes) -> None:
         message_id=message_id_of(body.message_id),
         conversation_id=aggregate_uuid(event),
         position=event.position,
-        direction=INBOUND,
+        direction=body.direction or INBOUND,  # "" in events stored before directions
         media_id=body.media_id,
         media_type=body.media_type,
         content_type=body.content_type,
