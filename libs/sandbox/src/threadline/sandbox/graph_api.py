@@ -10,8 +10,10 @@ from typing import Final
 from aiohttp import web
 
 from threadline.sandbox.config import SandboxConfig
+from threadline.sandbox.faults import SendFaults
 from threadline.sandbox.graph_errors import (
     bearer_refusal,
+    graph_error,
     invalid_parameter,
     pair_rate_reached,
     throughput_reached,
@@ -44,8 +46,10 @@ class GraphApi:
         inbox: Inbox,
         statuses: StatusReporter | None,
         throughput: Throughput | None = None,
+        faults: SendFaults | None = None,
     ) -> None:
         self._config = config
+        self._faults = faults or SendFaults()
         self._throughput = throughput or Throughput()
         self._outbox = outbox
         self._inbox = inbox
@@ -107,6 +111,9 @@ class GraphApi:
     ) -> web.Response:
         address = str(request.get("to") or request.get("recipient"))
         wa_id = wa_id_of(address)
+        if self._faults.take(wa_id):
+            log.info("failing a send to %s on request (500)", wa_id)
+            return graph_error(500, "Service temporarily unavailable", code=2)
         refusal = self._throughput.admit(phone_number_id, wa_id)
         if refusal is not None:
             log.info("refused %s to %s: rate limit %d", phone_number_id, wa_id, refusal)

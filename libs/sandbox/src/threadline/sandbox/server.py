@@ -12,6 +12,7 @@ from aiohttp import web
 
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.customer import CustomerApi
+from threadline.sandbox.faults import SendFaults
 from threadline.sandbox.graph_api import GraphApi
 from threadline.sandbox.inbox import Inbox
 from threadline.sandbox.media import MediaLibrary
@@ -52,6 +53,7 @@ class Sandbox:
             pair_limit=config.pair_limit,
             pair_window_s=config.pair_window_s,
         )
+        self.faults = SendFaults()  # sends a test wants failed (`fail_next`)
         self._stack: AsyncExitStack | None = None
         self._statuses: StatusReporter | None = None
         self._port: int | None = None
@@ -134,7 +136,9 @@ class Sandbox:
     ) -> web.Application:
         # Room for the largest file WhatsApp takes, even base64 in a customer's JSON message.
         app = web.Application(client_max_size=LARGEST_MEDIA * 2)
-        graph = GraphApi(self.config, self.outbox, self.inbox, statuses, self.throughput)
+        graph = GraphApi(
+            self.config, self.outbox, self.inbox, statuses, self.throughput, self.faults
+        )
         app.add_routes(graph.routes())
         app.add_routes(MediaApi(self.media, graph.check_token).routes())
         app.add_routes(CustomerApi(self.config, session, self.inbox, self.media).routes())

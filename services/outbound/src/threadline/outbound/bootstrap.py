@@ -126,6 +126,9 @@ async def bootstrap(
     else:
         typing_graph_api = graph_api
     bus = bus if bus is not None else JetStreamBus(js)
+    if media_store is None:
+        media_store = _media_store(config)
+    await stack.enter_async_context(media_store)
     dispatcher = MessageDispatcher(
         graph=graph_api,
         ledger=sent_ledger,
@@ -134,6 +137,8 @@ async def bootstrap(
         pacer=Pacer(config.pacing),
         concurrency=config.concurrency,
         metrics=PrometheusPacingMetrics(),
+        media_store=media_store,
+        reply_pause=config.reply_pause,
     )
 
     durable = OUTBOUND_DISPATCH
@@ -175,9 +180,6 @@ async def bootstrap(
         graph_media = _http_graph_api(
             config, stack, timeout=MEDIA_TIMEOUT, connections=MEDIA_CONCURRENCY
         )
-    if media_store is None:
-        media_store = _media_store(config)
-    await stack.enter_async_context(media_store)
     media_consumer = _start_media_consumer(
         js,
         stack,

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.outbound.domain.pacing import PacingSettings
-from threadline.servicekit.config import ConfigError, env_int, env_str
+from threadline.servicekit.config import ConfigError, env_float, env_int, env_str
 
 # Meta's default throughput per business number is 80 messages/s; it can be raised to 1,000.
 MAX_NUMBER_RATE = 1000
 # WhatsApp's largest media file is a 100 MB document: nothing a customer sends is larger.
 DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_MEDIA_ROOT = Path(".threadline/media")
+DEFAULT_REPLY_PAUSE = 1.0  # seconds between the messages of one reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,9 @@ class OutboundConfig:
     media_max_bytes: int = DEFAULT_MEDIA_MAX_BYTES
     media_root: Path = DEFAULT_MEDIA_ROOT
     media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The pause between the messages of one reply (an operator's attachments, then the text),
+    # after the previous one was accepted.
+    reply_pause: float = DEFAULT_REPLY_PAUSE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OutboundConfig:
@@ -62,7 +66,17 @@ class OutboundConfig:
             streams=stream_limits_from_env(env),
             media_max_bytes=_media_max_bytes(env),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
+            reply_pause=_reply_pause(env),
         )
+
+
+def _reply_pause(env: Mapping[str, str]) -> float:
+    value = env_float(env, "THREADLINE_OUTBOUND_REPLY_PAUSE_SECONDS", DEFAULT_REPLY_PAUSE)
+    if not 0 <= value <= 60:
+        raise ConfigError(
+            f"Config 'THREADLINE_OUTBOUND_REPLY_PAUSE_SECONDS' must be 0 to 60, got {value}."
+        )
+    return value
 
 
 def _media_max_bytes(env: Mapping[str, str]) -> int:

@@ -21,7 +21,12 @@ from threadline.outbound.domain.inbound_media import (
     NotMedia,
     inbound_media,
 )
-from threadline.outbound.domain.outbound_message import MessageContent, OutboundMessage, Recipient
+from threadline.outbound.domain.outbound_message import (
+    MessageContent,
+    OutboundMessage,
+    Recipient,
+    ReplyPlace,
+)
 from threadline.outbound.domain.typing_indicator import TypingIndicatorRequest
 
 
@@ -53,6 +58,22 @@ def queued_message(data: bytes) -> OutboundMessage:
         author=queued.author,
         in_reply_to_message_id=queued.in_reply_to_message_id,
         quoted_wamid=queued.quoted_wamid,
+        media=_stored_media(queued.media) if queued.HasField("media") else None,
+        reply=(
+            ReplyPlace(queued.reply_id, queued.reply_part, queued.reply_parts)
+            if queued.reply_id
+            else None
+        ),
+    )
+
+
+def _stored_media(media: common_pb2.StoredMedia) -> StoredMedia:
+    return StoredMedia(
+        location=media.location,
+        sha256=media.sha256,
+        size=media.size,
+        content_type=media.content_type,
+        file_name=media.file_name,
     )
 
 
@@ -110,13 +131,14 @@ def typing_indicator_requested(data: bytes) -> TypingIndicatorRequest:
 
 
 def message_dispatched(
-    message: OutboundMessage, *, wamid: str, at: datetime
+    message: OutboundMessage, *, wamid: str, at: datetime, media_id: str = ""
 ) -> outbound_pb2.MessageDispatched:
     return outbound_pb2.MessageDispatched(
         message_id=message.message_id,
         conversation_id=message.conversation_id,
         wamid=wamid,
         dispatched_at=_timestamp(at),
+        media_id=media_id,
     )
 
 

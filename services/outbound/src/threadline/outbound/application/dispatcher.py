@@ -27,7 +27,17 @@ message waits for its next turn and goes again, in this call, for as long as Wha
 saying "too fast". Its recipient's later messages wait behind it (the consumer sends them
 one after another), so a throttle never reorders them, which a redelivery with back-off would.
 
-Not done yet: media upload (media must already be an id or a link in `payload_json`).
+**Files and replies of several messages** (issue 11 items 5 and 6). A message carrying a file
+from the media store (`media`) has it read from the store and uploaded first (`POST
+/{phone-number-id}/media`), then is sent by the media id the Graph API answers; the id is
+recorded with the wamid and announced in `MessageDispatched.media_id`. A failed upload is a
+failed send (retried or refused by the same rules); an upload repeated after a crash or a retry
+leaves an unused media id at Meta, never a second message (the ledger is asked first). The
+messages of one reply (`reply`: the attachments, then the text) go in order: part n > 0 is sent
+only once part n - 1 was accepted or failed for good (recorded in the ledger under the reply's
+key), and not before `reply_pause` seconds after that; until then it is `Waiting` and delivered
+again later, so a part that is retried holds the ones after it back. On its last delivery a
+part waits no longer and is sent (logged): late rather than never.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from threadline.media import MediaStore, MediaStoreError, MediaStoreUnavailable, StoredMedia
 from threadline.messaging.failures import Backoff, Failure, classify, describe
 from threadline.outbound.application.ports import (
     Announcements,
@@ -92,7 +103,15 @@ class GaveUp:
     failure: WhatsAppFailure
 
 
-DispatchResult = Sent | Refused | WillRetry | GaveUp
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An earlier part of the message's reply is not sent yet; try again later. Nothing was
+    sent or published."""
+
+    reason: str
+
+
+DispatchResult = Sent | Refused | WillRetry | GaveUp | Waiting
 
 
 class MessageDispatcher:
@@ -111,6 +130,8 @@ class MessageDispatcher:
         concurrency: int = 32,
         metrics: PacingMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        media_store: MediaStore | None = None,
+        reply_pause: float = 1.0,
     ) -> None:
         self._graph, self._ledger, self._announcements = graph, ledger, announcements
         self._clock = clock
@@ -121,6 +142,8 @@ class MessageDispatcher:
         self._remember_for = remember_for
         self._remember_backoff = remember_backoff or Backoff(first=0.2, limit=5.0)
         self._in_flight = _KeyedLocks()
+        self._media_store = media_store
+        self._reply_pause = reply_pause
 
     async def dispatch(self, message: OutboundMessage, *, last_attempt: bool) -> DispatchResult:
         async with self._in_flight.hold(message.message_id):
@@ -130,21 +153,86 @@ class MessageDispatcher:
         earlier = await self._ledger.find(message.message_id)
         if earlier is not None:
             await self._announce_sent(message, earlier)
+            await self._part_done(message, earlier.sent_at)
             return Sent(earlier.wamid, already_sent=True)
+        waiting = await self._wait_for_previous_part(message, last_attempt=last_attempt)
+        if waiting is not None:
+            return waiting
+        media_id = ""
         try:
-            body = request_body(message)
+            if message.media is not None:
+                media_id = await self._upload(message, message.media)
+            body = request_body(message, media_id=media_id)
         except UnsendableMessage as error:
             return await self._refuse(
                 message, WhatsAppFailure(NO_CODE, "Invalid message", str(error))
             )
+        except GraphApiError as error:
+            return await self._failed(message, error.failure, last_attempt=last_attempt)
         try:
             wamid = await self._send_paced(message, body)
         except GraphApiError as error:
             return await self._failed(message, error.failure, last_attempt=last_attempt)
-        sent = SentRecord(wamid=wamid, sent_at=self._clock())
+        sent = SentRecord(wamid=wamid, sent_at=self._clock(), media_id=media_id)
         await self._remember(message, sent)
         await self._announce_sent(message, sent)
+        await self._part_done(message, sent.sent_at)
         return Sent(wamid)
+
+    async def _wait_for_previous_part(
+        self, message: OutboundMessage, *, last_attempt: bool
+    ) -> Waiting | None:
+        """None once the part before `message` in its reply is done and the pause after it
+        has passed (waited here); `Waiting` while that part is not done."""
+        previous = message.reply.previous if message.reply is not None else None
+        if previous is None:
+            return None
+        done = await self._ledger.find(previous.key)
+        if done is None:
+            if not last_attempt:
+                return Waiting(f"part {previous.part} of reply {previous.reply_id} is not sent yet")
+            log.warning(
+                "sending %s although part %d of its reply is not sent: its last attempt",
+                message.message_id,
+                previous.part,
+            )
+            return None
+        elapsed = (self._clock() - done.sent_at).total_seconds()
+        if (pause := self._reply_pause - elapsed) > 0:
+            await asyncio.sleep(pause)
+        return None
+
+    async def _part_done(self, message: OutboundMessage, at: datetime) -> None:
+        """Record that `message`'s place in its reply is done (sent or failed for good), so the
+        next part may go."""
+        if message.reply is None or message.reply.part + 1 >= message.reply.parts:
+            return
+        await self._remember_as(message, message.reply.key, SentRecord(wamid="", sent_at=at))
+
+    async def _upload(self, message: OutboundMessage, media: StoredMedia) -> str:
+        """The file read from the media store and uploaded; its media id. A file the store no
+        longer has cannot be sent (UnsendableMessage); a store that does not answer, or a
+        transient upload failure, is retried like a failed send."""
+        if self._media_store is None:
+            raise UnsendableMessage(f"message {message.message_id}: no media store to read from")
+        try:
+            data = await self._media_store.get(media.location)
+        except MediaStoreUnavailable as error:
+            raise GraphApiError(
+                WhatsAppFailure(NO_CODE, "Media store unavailable", str(error), retryable=True)
+            ) from error
+        except MediaStoreError as error:
+            raise UnsendableMessage(
+                f"message {message.message_id}: its file is not in the media store ({error})"
+            ) from error
+        content_type = media.content_type
+        async with self._slots:
+            return await self._graph.upload_media(
+                message.phone_number_id,
+                data,
+                content_type=content_type,
+                file_name=media.file_name,
+            )
 
     async def _send_paced(self, message: OutboundMessage, body: Mapping[str, Any]) -> str:
         """Send at `message`'s turn; after a throttle, slower, until WhatsApp takes it."""
@@ -180,19 +268,24 @@ class MessageDispatcher:
             log.info("sending %s failed, will retry: %s", message.message_id, failure)
             return WillRetry(failure)
         await self._announce_failure(message, failure)
+        await self._part_done(message, self._clock())
         return GaveUp(failure)
 
     async def _refuse(self, message: OutboundMessage, failure: WhatsAppFailure) -> Refused:
         await self._announce_failure(message, failure)
+        await self._part_done(message, self._clock())
         return Refused(failure)
 
     async def _remember(self, message: OutboundMessage, sent: SentRecord) -> None:
+        await self._remember_as(message, message.message_id, sent)
+
+    async def _remember_as(self, message: OutboundMessage, key: str, sent: SentRecord) -> None:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._remember_for
         attempt = 0
         while True:
             try:
-                await self._ledger.record(message.message_id, sent)
+                await self._ledger.record(key, sent)
                 return
             except Exception as error:
                 delay = self._remember_backoff.delay(attempt)

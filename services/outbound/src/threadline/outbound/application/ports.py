@@ -45,13 +45,22 @@ class GraphApi(Protocol):
         `phone_number_id`; returns when WhatsApp answered `success`, else `GraphApiError`."""
         ...
 
+    async def upload_media(
+        self, phone_number_id: str, data: bytes, *, content_type: str, file_name: str
+    ) -> str:
+        """`POST /{phone_number_id}/media` (multipart): the media id to send the file by, or
+        `GraphApiError`."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SentRecord:
-    """WhatsApp accepted the message as `wamid` at `sent_at`."""
+    """WhatsApp accepted the message as `wamid` at `sent_at`; a file from the media store was
+    uploaded first as `media_id`."""
 
     wamid: str
     sent_at: datetime
+    media_id: str = ""
 
 
 class SentLedger(Protocol):

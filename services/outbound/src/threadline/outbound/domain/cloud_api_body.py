@@ -36,8 +36,9 @@ class UnsendableMessage(ValueError):
     """The queued message cannot be expressed as a Cloud API request; sending it cannot work."""
 
 
-def request_body(message: OutboundMessage) -> dict[str, Any]:
-    """The JSON object to post for `message`."""
+def request_body(message: OutboundMessage, *, media_id: str = "") -> dict[str, Any]:
+    """The JSON object to post for `message`; a file from the media store goes by the
+    `media_id` it was uploaded as."""
     kind = message.content.type
     if not kind:
         raise UnsendableMessage(f"message {message.message_id} has no content type")
@@ -46,7 +47,7 @@ def request_body(message: OutboundMessage) -> dict[str, Any]:
         "recipient_type": "individual",
         **_address(message),
         "type": kind,
-        kind: _type_object(message),
+        kind: _media_object(message, media_id) if message.media else _type_object(message),
     }
     if message.quoted_wamid:
         body["context"] = {"message_id": message.quoted_wamid}
@@ -72,6 +73,19 @@ def _address(message: OutboundMessage) -> dict[str, str]:
     if recipient.user_id:
         return {"recipient": recipient.user_id}
     raise UnsendableMessage(f"message {message.message_id} has neither a wa_id nor a user_id")
+
+
+def _media_object(message: OutboundMessage, media_id: str) -> dict[str, Any]:
+    """An uploaded file's object: `{"id": <media id>}` with what the session put in
+    `payload_json` (a caption, a document's `filename`)."""
+    if not media_id:
+        raise UnsendableMessage(f"message {message.message_id}: its file was not uploaded")
+    extra: dict[str, Any] = {}
+    if message.content.payload_json:
+        parsed = _parsed(message.message_id, message.content.type, message.content.payload_json)
+        if isinstance(parsed, dict):
+            extra = {k: v for k, v in parsed.items() if k not in ("id", "link")}
+    return {"id": media_id, **extra}
 
 
 def _type_object(message: OutboundMessage) -> Any:

@@ -5,7 +5,9 @@ A batch is handled concurrently (the dispatcher bounds the sends in flight and p
 Messages to one recipient (of one business number) are sent one after another, in stream
 order, so an attachment queued before its caption also reaches WhatsApp first; a throttled
 message is sent again before the recipient's next one, but a message that failed otherwise and
-must be retried can still be overtaken by a later one to its recipient.
+must be retried can still be overtaken by a later one to its recipient — except by the later
+parts of its own reply (an operator's attachments, then the text), which wait for it
+(`Waiting`, retried).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from threadline.outbound.application.dispatcher import (
     MessageDispatcher,
     Refused,
     Sent,
+    Waiting,
 )
 from threadline.outbound.domain.outbound_message import OutboundMessage
 from threadline.servicekit.telemetry import context_from_headers
@@ -109,6 +112,8 @@ def _in_order_with(message: OutboundMessage) -> str:
 def _outcome(result: DispatchResult) -> Settlement:
     if isinstance(result, Sent | Refused):
         return ACK
+    if isinstance(result, Waiting):
+        return Retry(result.reason)
     return Retry(f"{result.failure.code} {result.failure.title}: {result.failure.message}")
 
 
@@ -116,6 +121,9 @@ def _describe(span: Span, result: DispatchResult) -> None:
     if isinstance(result, Sent):
         span.set_attribute("whatsapp.wamid", result.wamid)
         span.set_attribute("threadline.already_sent", result.already_sent)
+        return
+    if isinstance(result, Waiting):
+        span.set_attribute("threadline.waiting", result.reason)
         return
     span.set_attribute("whatsapp.error.code", result.failure.code)
     span.set_attribute("whatsapp.error.retryable", result.failure.retryable)

@@ -10,6 +10,7 @@ from threadline.outbound.application.dispatcher import (
     GaveUp,
     Refused,
     Sent,
+    Waiting,
     WillRetry,
 )
 from threadline.outbound.application.typing_indicators import NotShown, TooLate, TypingResult
@@ -17,7 +18,8 @@ from threadline.outbound.domain.pacing import ThrottleScope
 
 DISPATCHES = Counter(
     "threadline_outbound_dispatches_total",
-    "Queued messages handled, by result (sent, already_sent, refused, will_retry, gave_up).",
+    "Queued messages handled, by result (sent, already_sent, refused, will_retry, gave_up, "
+    "waiting: an earlier part of its reply is not sent yet).",
     ["result"],
 )
 TYPING_INDICATORS = Counter(
@@ -29,7 +31,7 @@ TYPING_INDICATORS = Counter(
 GRAPH_API_SECONDS = Histogram(
     "threadline_outbound_graph_api_seconds",
     "Time taken by one Graph API request, by request (send, read_receipt, media_lookup, "
-    "media_download).",
+    "media_download, media_upload).",
     ["request"],
 )
 MEDIA = Counter(
@@ -101,4 +103,5 @@ def count_media(result: media_keeper.KeepResult) -> None:
 def _label(result: DispatchResult) -> str:
     if isinstance(result, Sent):
         return "already_sent" if result.already_sent else "sent"
-    return {Refused: "refused", WillRetry: "will_retry", GaveUp: "gave_up"}[type(result)]
+    labels = {Refused: "refused", WillRetry: "will_retry", GaveUp: "gave_up", Waiting: "waiting"}
+    return labels[type(result)]

@@ -40,7 +40,7 @@ class JetStreamAnnouncements:
     async def message_dispatched(self, message: OutboundMessage, sent: SentRecord) -> None:
         await self._bus.publish(
             self._dispatched,
-            message_dispatched(message, wamid=sent.wamid, at=sent.sent_at),
+            message_dispatched(message, wamid=sent.wamid, at=sent.sent_at, media_id=sent.media_id),
             msg_id=dispatched_msg_id(message),
         )
 

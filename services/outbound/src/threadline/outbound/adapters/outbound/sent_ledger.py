@@ -52,10 +52,16 @@ class KeyValueSentLedger:
         if not entry.value:
             return None
         data = json.loads(entry.value)
-        return SentRecord(wamid=data["wamid"], sent_at=datetime.fromisoformat(data["sent_at"]))
+        return SentRecord(
+            wamid=data["wamid"],
+            sent_at=datetime.fromisoformat(data["sent_at"]),
+            media_id=data.get("media_id", ""),
+        )
 
     async def record(self, message_id: str, sent: SentRecord) -> None:
         value = {"wamid": sent.wamid, "sent_at": sent.sent_at.isoformat()}
+        if sent.media_id:
+            value["media_id"] = sent.media_id
         await self._bucket.put(_key(message_id), json.dumps(value).encode())
 
     def check(self) -> ReadinessCheck:
