@@ -49,6 +49,7 @@ class Platform:
     session_grpc_port: int
     ai_responder: RunningAiResponder
     media_root: Path
+    analytics_grpc_port: int = 0
 
     @property
     def auth(self) -> tuple[tuple[str, str]]:
@@ -163,4 +164,5 @@ async def platform(
             session_grpc_port=session.grpc_port,
             ai_responder=ai_responder,
             media_root=tmp_path / "media",
+            analytics_grpc_port=analytics.grpc_port,
         )

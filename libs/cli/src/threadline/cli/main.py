@@ -57,6 +57,13 @@ def parser() -> argparse.ArgumentParser:
     tail.add_argument("--limit", type=int, default=None, help="stop after N events")
     show = reads.add_parser("show", help="one conversation's events, from the event log")
     show.add_argument("conversation", metavar="CONVERSATION_ID")
+    send = commands.add_parser("send", help="send files, then a text, into a conversation")
+    send.add_argument("conversation", metavar="CONVERSATION_ID")
+    send.add_argument(
+        "--file", type=Path, action="append", required=True, metavar="PATH", dest="files"
+    )
+    send.add_argument("--caption", default="", help="the first file's caption")
+    send.add_argument("--text", default="", help="sent after the files")
     assistants = commands.add_parser("assistants", help="configure the platform's assistants")
     configure = assistants.add_subparsers(dest="assistants_command", required=True)
     apply = configure.add_parser(
@@ -107,6 +114,12 @@ def _operate(args: argparse.Namespace) -> int:
         from threadline.cli.assistants import run
 
         return run(args.assistants_command, getattr(args, "file", None), os.environ)
+    if args.command == "send":
+        from threadline.cli import send
+
+        return send.run(
+            args.conversation, args.files, caption=args.caption, text=args.text, env=os.environ
+        )
     from threadline.cli.endpoints import Endpoints
 
     endpoints = Endpoints.resolve(os.environ)

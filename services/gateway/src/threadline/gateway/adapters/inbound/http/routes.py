@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from aiohttp import web
 
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
@@ -22,11 +24,18 @@ from threadline.gateway.adapters.inbound.http.shapes import (
     message_json,
     session_status_json,
 )
+from threadline.gateway.adapters.inbound.http.uploads import (
+    idempotency_key,
+    read_upload,
+    send_files_requests,
+)
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
 from threadline.media import MediaStore
 
 # Long enough for a large page, short enough that a stuck upstream frees the HTTP request.
 DEADLINE_SECONDS = 10.0
+# Files of up to 100 MB in all go upstream in one call.
+UPLOAD_DEADLINE_SECONDS = 120.0
 
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
@@ -130,6 +139,26 @@ async def attachment_file(request: web.Request) -> web.StreamResponse:
         ask, metadata=metadata, timeout=DEADLINE_SECONDS
     )
     return await serve_file(request, request.app[MEDIA], found)
+
+
+@routes.post("/api/v1/conversations/{id}/files")
+async def send_files(request: web.Request) -> web.Response:
+    """An operator's files (multipart: `file` parts, `caption`s, an optional `text`), streamed
+    into the session's `SendFiles`: one message per file, then the text (`uploads`)."""
+    metadata = credentials(request)
+    conversation_id = path_text(request, "id", "conversation_id")
+    key = idempotency_key(request)
+    with ExitStack() as spools:
+        upload = await read_upload(request, spools)
+        reply = await request.app[UPSTREAMS].commands.SendFiles(
+            send_files_requests(conversation_id, upload, key),
+            metadata=metadata,
+            timeout=UPLOAD_DEADLINE_SECONDS,
+        )
+    return web.json_response(
+        {"conversation_id": reply.conversation_id, "message_ids": list(reply.message_ids)},
+        status=202,
+    )
 
 
 @routes.patch("/api/v1/conversations/{id}")
