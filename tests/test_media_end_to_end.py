@@ -7,6 +7,7 @@ answers the transcript."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,6 +23,7 @@ from threadline.ai_responder.adapters.outbound.models import ModelSettings
 from threadline.ai_responder.adapters.outbound.transcribers import transcriber_for
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.ai_responder.application.transcription import Transcriber
+from threadline.contracts.analytics.v1 import analytics_pb2 as analytics_pb
 from threadline.contracts.session.v1 import session_pb2 as session_pb
 from threadline.contracts.session.v1 import session_pb2_grpc as session_grpc
 from threadline.media import FilesystemMediaStore
@@ -138,3 +140,61 @@ async def test_a_voice_note_is_transcribed_and_the_assistant_answers_the_transcr
     events = await session_events(platform)
     (recorded,) = [e.transcript_recorded for e in events if e.HasField("transcript_recorded")]
     assert recorded.text.startswith("Hello, do you have a table")
+
+
+async def test_a_photo_reaches_the_model_as_an_image_part_and_the_reply_records_what_it_saw(
+    platform: Platform, model_server: OpenAIServer
+) -> None:
+    """Issue 11 item 3: the burst waits for the photo to be kept; the vision model is shown
+    it (an `image_url` part, a base64 data URL of exactly the kept bytes) with its caption
+    beside it, and what it says it saw is recorded with the reply the session queues."""
+    model_server.script(
+        ToolCallAnswer(
+            "reply",
+            {
+                "kind": "text",
+                "text": "Sorry about your screen! We can replace it today.",
+                "interpretation": "A phone whose screen is cracked across the top corner.",
+            },
+        )
+    )
+    wa_id = customer_number()
+
+    sent = await customer_sends(
+        platform,
+        wa_id,
+        {"phone_number_id": PHONE_NUMBER_ID, "type": "image", "caption": "my broken screen"},
+    )
+
+    await eventually(lambda: len(platform.sandbox.outbox.messages(to=wa_id)) == 1, timeout=30)
+    (asked,) = model_server.requests
+    (user_turn,) = [m["content"] for m in asked.body["messages"] if m["role"] == "user"]
+    image_part, text_part = user_turn
+    assert image_part["type"] == "image_url"
+    prefix, encoded = image_part["image_url"]["url"].split(",", 1)
+    assert prefix == "data:image/png;base64"
+    original = platform.sandbox.media.get(sent["media_id"])
+    assert original is not None and base64.b64decode(encoded) == original.data
+    assert text_part["type"] == "text" and 'caption "my broken screen"' in text_part["text"]
+    (reply_tool,) = [t for t in asked.body["tools"] if t["function"]["name"] == "reply"]
+    assert "interpretation" in reply_tool["function"]["parameters"]["required"]
+    (reply,) = platform.sandbox.outbox.messages(to=wa_id)
+    request: Any = reply.request
+    assert request["text"]["body"] == "Sorry about your screen! We can replace it today."
+    seen = "A phone whose screen is cracked across the top corner."
+    (queued,) = [
+        e
+        for e in await session_events(platform)
+        if e.HasField("outbound_message_queued")
+        and e.outbound_message_queued.recipient.wa_id == wa_id
+    ]
+    assert queued.outbound_message_queued.interpretation == seen
+
+    async def shown_by_analytics() -> bool:
+        listed = await platform.analytics.ListMessages(
+            analytics_pb.ListMessagesRequest(conversation_id=queued.aggregate_id),
+            metadata=platform.auth,
+        )
+        return [m.interpretation for m in listed.messages if m.role == "assistant"] == [seen]
+
+    await eventually(shown_by_analytics, timeout=30)

@@ -167,6 +167,7 @@ def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
         cost=fact.cost,
         covered_message_ids=fact.covered_message_ids,
         quoted_message_id=_quotable(talk, fact),
+        interpretation=fact.interpretation,
     )
     return APPLIED
 

@@ -60,6 +60,7 @@ class DraftedReply:
     cost: str = ""
     covered_message_ids: tuple[str, ...] = ()
     quoted_message_id: str = ""
+    interpretation: str = ""  # what the model saw in the customer's images (issue 11 item 3)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,8 @@ class OutboundMessages(ConversationState):
         reply_id: str = ""
         reply_part: int = 0
         reply_parts: int = 0
+        # Issue 11 item 3: for an AI reply, what the model saw in the customer's images.
+        interpretation: str = ""
 
         def apply(self, aggregate: ConversationState) -> None:
             aggregate.messages[str(self.message_id)] = MessageState.queued()
@@ -99,12 +101,14 @@ class OutboundMessages(ConversationState):
         quoted_message_id: str = "",
         media: OutgoingMedia | None = None,
         reply: ReplyPlace | None = None,
+        interpretation: str = "",
     ) -> bool:
         """Accept a message for sending; False when this message id was already queued. An AI
         reply carries what producing it cost (`model` … `cost`) and the customer messages it
         answers. A message may quote an earlier one of the conversation (`quoted_message_id`,
         see `quoted_wamid`). A template or media message without a text of its own is given a
-        readable one (`readable_content`)."""
+        readable one (`readable_content`). An AI reply records what its model saw in the
+        customer's images (`interpretation`)."""
         if str(message_id) in self.messages:
             return False
         self.check_outbound(
@@ -135,6 +139,7 @@ class OutboundMessages(ConversationState):
             quoted_wamid=quoted_wamid,
             **(media.event_fields() if media is not None else {}),
             **(reply.event_fields() if reply is not None else {}),
+            interpretation=interpretation,
         )
         return True
 

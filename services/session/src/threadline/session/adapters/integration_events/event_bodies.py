@@ -167,6 +167,7 @@ def _queued(f: Fields, out: pb.SessionEvent) -> None:
     body.reply_id = f.get("reply_id", "")
     body.reply_part = f.get("reply_part", 0)
     body.reply_parts = f.get("reply_parts", 0)
+    body.interpretation = f.get("interpretation", "")
 
 
 def _generation_discarded(f: Fields, out: pb.SessionEvent) -> None:

@@ -179,6 +179,7 @@ def _draft(data: bytes, trace: str) -> Fact:
         cost=cost(fact.cost, fact.draft_id),
         covered_message_ids=tuple(fact.covered_message_ids),
         quoted_message_id=fact.quoted_message_id,
+        interpretation=fact.interpretation,
     )
 
 
