@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import platform
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from tests.bench.append import AppendFigures, option_variants, run_append_benchmark
@@ -16,7 +18,9 @@ from tests.bench.assistant import (
     assistant_env,
     run_assistant_benchmark,
 )
-from tests.bench.platform import running_platform
+from tests.bench.media import print_media, run_media_benchmark
+from tests.bench.pacing import Variant, print_pacing, run_pacing_benchmark
+from tests.bench.platform import nats_server, running_platform
 from tests.bench.queries import run_query_benchmark
 from tests.bench.query_report import report
 from tests.bench.rebuild import print_rebuild, run_rebuild_benchmark
@@ -155,6 +159,44 @@ def rebuild(args: argparse.Namespace) -> None:
     print_rebuild(figures, args.rebuild_batch)
 
 
+async def media(args: argparse.Namespace) -> None:
+    photos = args.media_customers * args.media_photos + args.media_alone
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-media-") as workdir:
+        async with running_platform(
+            Path(workdir),
+            # The sandbox holds every photo sent (and the warm-up's) until the run ends.
+            sandbox=lambda config: dataclasses.replace(
+                config,
+                media_limit=photos + 10,
+                media_bytes_limit=(photos + 10) * args.media_size,
+            ),
+        ) as running:
+            figures = await run_media_benchmark(
+                running,
+                customers=args.media_customers,
+                photos=args.media_photos,
+                alone=args.media_alone,
+                size=args.media_size,
+            )
+    print_media(figures)
+
+
+async def pacing(args: argparse.Namespace) -> None:
+    variants = [Variant(budget) for budget in args.pacing_budgets]
+    variants += [Variant(*map(int, pair.split(":"))) for pair in args.pacing_throttled]
+    with (
+        tempfile.TemporaryDirectory(prefix="threadline-bench-pacing-") as workdir,
+        ExitStack() as servers,
+    ):
+        figures = await run_pacing_benchmark(
+            nats_server(servers, Path(workdir)),
+            variants,
+            seconds=args.pacing_seconds,
+            recipients=args.pacing_recipients,
+        )
+    print_pacing(figures)
+
+
 def main(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     if args.only in (None, "webhooks"):
@@ -167,12 +209,18 @@ def main(args: argparse.Namespace) -> None:
         queries(args)
     if args.only in (None, "rebuild"):
         rebuild(args)
+    if args.only in (None, "media"):
+        asyncio.run(media(args))
+    if args.only in (None, "pacing"):
+        asyncio.run(pacing(args))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
-        "--only", choices=["webhooks", "assistant", "append", "queries", "rebuild"], default=None
+        "--only",
+        choices=["webhooks", "assistant", "append", "queries", "rebuild", "media", "pacing"],
+        default=None,
     )
     parser.add_argument("--webhooks", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=500)
@@ -205,4 +253,19 @@ if __name__ == "__main__":
         "--rebuild-log-url",
         help="a PostgreSQL database to keep the recorded log in and reuse (empty the first time)",
     )
+    parser.add_argument("--media-customers", type=int, default=10)
+    parser.add_argument("--media-photos", type=int, default=20, help="photos per customer")
+    parser.add_argument("--media-alone", type=int, default=20, help="photos sent one at a time")
+    parser.add_argument("--media-size", type=int, default=1024 * 1024, help="bytes per photo")
+    parser.add_argument("--pacing-budgets", type=int, nargs="*", default=[80, 200, 1000])
+    parser.add_argument(
+        "--pacing-throttled",
+        nargs="*",
+        default=["80:80", "80:80:1", "200:120"],
+        help="BUDGET:SANDBOX_LIMIT[:BURST]: the sandbox refuses past its limit with 130429",
+    )
+    parser.add_argument(
+        "--pacing-seconds", type=float, default=20.0, help="backlog: budget times this"
+    )
+    parser.add_argument("--pacing-recipients", type=int, default=500)
     main(parser.parse_args())

@@ -3,13 +3,19 @@ WhatsApp sandbox in the benchmark's own process (so reply times are read off its
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+
 from threadline.cli.devstate import DevState
+from threadline.cli.embedded import EmbeddedNats, free_port
 from threadline.cli.supervisor import Supervisor
 from threadline.cli.up import PROCESSES, environment, plan, start_servers, wait_until_ready
 from threadline.sandbox.config import SandboxConfig
@@ -20,17 +26,30 @@ from threadline.sandbox.server import Sandbox
 class RunningPlatform:
     state: DevState
     sandbox: Sandbox
+    env: Mapping[str, str]  # every service's environment
+
+    @property
+    def media_root(self) -> Path:
+        """Where outbound keeps customers' files (the filesystem media store)."""
+        return Path(self.env["THREADLINE_MEDIA_ROOT"])
 
 
 @asynccontextmanager
 async def running_platform(
-    workdir: Path, *, env: Mapping[str, str] | None = None
+    workdir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    servers: tuple[str, str] | None = None,
+    nats_namespace: str = "",
+    sandbox: Callable[[SandboxConfig], SandboxConfig] = lambda config: config,
 ) -> AsyncIterator[RunningPlatform]:
     """The platform as `threadline up` runs it, with `env` added to every service's
-    environment."""
+    environment; on the NATS and PostgreSQL URLs `servers` names (else the environment's, else
+    embedded ones), its streams and subjects under `nats_namespace`; its sandbox's settings
+    changed by `sandbox`."""
     extra = env or {}
-    with ExitStack() as servers:
-        nats_url, database_url = start_servers(servers, workdir)
+    with ExitStack() as stack:
+        nats_url, database_url = servers or start_servers(stack, workdir)
         state = plan(nats_url, database_url)
         # The benchmarks measure the platform, not a number's send budget: every number gets
         # the most Meta allows one (1,000 messages/s; 80 is outbound's default).
@@ -38,25 +57,76 @@ async def running_platform(
             **environment(state),
             "THREADLINE_LOG_LEVEL": "WARNING",
             "THREADLINE_OUTBOUND_NUMBER_RATE": "1000",
+            "THREADLINE_NATS_NAMESPACE": nats_namespace,
+            # Customers' files in the run's own folder (not the working directory's).
+            "THREADLINE_MEDIA_ROOT": str(workdir / "media"),
             **extra,
         }
-        sandbox = Sandbox(
-            SandboxConfig(
-                app_secret=state.secrets.app_secret,
-                access_token=state.secrets.access_token,
-                port=state.ports.sandbox,
-                webhook_url=state.webhook_url,
-                status_delay_ms=0,
+        running = Sandbox(
+            sandbox(
+                SandboxConfig(
+                    app_secret=state.secrets.app_secret,
+                    access_token=state.secrets.access_token,
+                    port=state.ports.sandbox,
+                    webhook_url=state.webhook_url,
+                    status_delay_ms=0,
+                )
             )
         )
-        await sandbox.start()
+        await running.start()
         supervisor = Supervisor(max_restarts=0)
         for name, module, _, _ in PROCESSES:
             supervisor.add(name, [sys.executable, "-m", module], service_env)
         await supervisor.start()
         try:
             await wait_until_ready(state)
-            yield RunningPlatform(state=state, sandbox=sandbox)
+            yield RunningPlatform(state=state, sandbox=running, env=service_env)
         finally:
             await supervisor.stop()
-            await sandbox.stop()
+            await running.stop()
+
+
+def nats_server(stack: ExitStack, workdir: Path) -> str:
+    """The environment's NATS (`THREADLINE_NATS_URL`), else one embedded under `workdir`."""
+    given = os.environ.get("THREADLINE_NATS_URL")
+    return given or stack.enter_context(EmbeddedNats(workdir / "nats")).url
+
+
+@asynccontextmanager
+async def running_outbound(
+    workdir: Path, *, nats_url: str, graph_api_url: str, env: Mapping[str, str]
+) -> AsyncIterator[str]:
+    """Outbound alone, as a process of its own sending to `graph_api_url`, with `env` added to
+    its environment (namespace, access token, pacing); yields its ops URL once it is ready."""
+    ops_port = free_port(None)
+    service_env = {
+        "THREADLINE_NATS_URL": nats_url,
+        "THREADLINE_GRAPH_API_BASE_URL": graph_api_url,
+        "THREADLINE_OUTBOUND_OPS_PORT": str(ops_port),
+        "THREADLINE_MEDIA_ROOT": str(workdir / "media"),
+        "THREADLINE_LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    supervisor = Supervisor(max_restarts=0)
+    supervisor.add("outbound", [sys.executable, "-m", "threadline.outbound"], service_env)
+    await supervisor.start()
+    ops_url = f"http://127.0.0.1:{ops_port}"
+    try:
+        await _ready(f"{ops_url}/readyz", timeout=60.0)
+        yield ops_url
+    finally:
+        await supervisor.stop()
+
+
+async def _ready(url: str, *, timeout: float) -> None:
+    async with (
+        asyncio.timeout(timeout),
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http,
+    ):
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.2)

@@ -1,0 +1,51 @@
+"""The issue 11 benchmarks, run small so they cannot rot: each end to end, with its own checks
+(every photo kept once with its bytes; no send lost, sent twice or reordered). No figure is
+asserted: rates belong in docs/benchmarks.md, measured with `make bench` on a quiet machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.bench.media import run_media_benchmark
+from tests.bench.pacing import Variant, run_pacing_benchmark
+from tests.bench.platform import running_platform
+
+
+@pytest.mark.timeout(300)
+async def test_the_media_benchmark_keeps_every_photo_once(
+    nats_server_url: str, database_url: str, nats_namespace: str, tmp_path: Path
+) -> None:
+    async with running_platform(
+        tmp_path, servers=(nats_server_url, database_url), nats_namespace=nats_namespace
+    ) as running:
+        # Raises unless each photo is recorded once and its stored file hashes as sent.
+        figures = await run_media_benchmark(
+            running, customers=2, photos=2, alone=2, size=256 * 1024
+        )
+
+    assert (figures.photos, figures.failed) == (4, 0)
+    assert figures.kept_per_s > 0 and figures.stored_p99_ms >= figures.stored_p50_ms > 0
+    assert figures.alone == 2 and figures.alone_p99_ms >= figures.alone_p50_ms > 0
+
+
+@pytest.mark.timeout(300)
+async def test_the_pacing_benchmark_loses_and_reorders_nothing_even_when_throttled(
+    nats_server_url: str,
+) -> None:
+    figures = await run_pacing_benchmark(
+        nats_server_url,
+        # The second: the sandbox takes 2 sends a second, so outbound's first burst (10 at
+        # once) is refused in part, however slow the machine.
+        [Variant(50), Variant(10, sandbox_limit=2)],
+        seconds=1.0,
+        recipients=5,
+    )
+
+    plain, throttled = figures
+    assert (plain.messages, throttled.messages) == (50, 10)
+    for f in figures:
+        assert (f.lost, f.duplicated, f.out_of_order) == (0, 0, 0), f
+    assert plain.throttled == 0
+    assert throttled.throttled > 0
