@@ -248,7 +248,9 @@ class MessageDispatcher:
             self._metrics.waited(self._monotonic() - started)
             try:
                 async with self._slots:
-                    return await self._graph.send(number, body)
+                    wamid = await self._graph.send(number, body)
+                self._pacer.accepted(number, self._monotonic())
+                return wamid
             except GraphApiThrottled as throttle:
                 self._pacer.throttled(number, recipient, throttle.scope, self._monotonic())
                 self._metrics.throttled(throttle.scope)
