@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from threadline.cli.demo import Media, media_told, render, send_as_customer
-from threadline.cli.main import main
+from threadline.cli.demo import Media, media_told, render, replies_delivered, send_as_customer
+from threadline.cli.main import main, parser
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.receiver import WebhookReceiver
@@ -119,8 +119,11 @@ def test_a_caption_without_a_file_and_two_files_at_once_are_usage_errors() -> No
         assert stopped.value.code == 2
 
 
-def message(kind: str, content: str, metadata: dict[str, Any], *, role: str = "user") -> Any:
+def message(
+    kind: str, content: str, metadata: dict[str, Any], *, role: str = "user", wamid: str = ""
+) -> Any:
     return pb.Message(
+        wamid=wamid,
         role=role,
         author="customer" if role == "user" else "ai",
         type=kind,
@@ -192,3 +195,26 @@ def test_the_demo_waits_for_the_attachment_and_a_voice_notes_transcript() -> Non
     told = [media_told(c) for c in (photo_pending, photo_kept, voice_unheard_yet, voice_heard)]
 
     assert told == [False, True, False, True]
+
+
+def test_a_customer_writing_again_waits_for_the_new_answer_not_the_earlier_one() -> None:
+    answered = message("text", "Yes, at eight.", {}, role="assistant")
+    first = conversation(message("text", "A table?", {}), answered)
+    again = conversation(message("text", "A table?", {}), answered, message("image", "", {}))
+    answered_again = conversation(
+        message("text", "A table?", {}),
+        answered,
+        message("image", "", {}, wamid="wamid.PHOTO"),
+        message("text", "Nice photo.", {}, role="assistant"),
+    )
+
+    assert [replies_delivered(c) for c in (first, again, answered_again)] == [True, False, True]
+    # The message just sent, not projected yet: the earlier answer is not taken for its answer.
+    assert not replies_delivered(first, "wamid.JUST-SENT")
+    assert replies_delivered(answered_again, "wamid.PHOTO")
+
+
+def test_the_demo_writes_again_as_a_given_customer() -> None:
+    assert parser().parse_args(["demo", "--customer", "+15551234567"]).customer == "15551234567"
+    with pytest.raises(SystemExit):
+        parser().parse_args(["demo", "--customer", "ana"])

@@ -76,10 +76,15 @@ def _mime_type(path: Path) -> str:
 
 
 async def run_demo(
-    text: str = DEFAULT_TEXT, *, media: Media | None = None, timeout: float = 30.0
+    text: str = DEFAULT_TEXT,
+    *,
+    media: Media | None = None,
+    timeout: float = 30.0,
+    customer: str | None = None,
 ) -> int:
+    """`customer` (a wa_id) writes again in their conversation; by default a new customer."""
     state = DevState.load()
-    wa_id = f"1555{random.randrange(10**7):07d}"
+    wa_id = customer or f"1555{random.randrange(10**7):07d}"
     if media is None:
         body: dict[str, Any] = {"phone_number_id": state.phone_number_id, "text": text}
         said = f"wrote {text!r}"
@@ -99,7 +104,7 @@ async def run_demo(
     metadata = (("authorization", f"Bearer {state.secrets.api_token}"),)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{state.ports.analytics_grpc}") as channel:
         queries = pb_grpc.ConversationQueriesStub(channel)
-        conversation = await _wait_for_reply(queries, wa_id, metadata, timeout)
+        conversation = await _wait_for_reply(queries, wa_id, answer["wamid"], metadata, timeout)
     if conversation is None:
         print("no delivered reply within the time allowed; see the platform's logs")
         return 1
@@ -124,6 +129,7 @@ async def send_as_customer(
 async def _wait_for_reply(
     queries: pb_grpc.ConversationQueriesAsyncStub,
     wa_id: str,
+    wamid: str,
     metadata: tuple[tuple[str, str], ...],
     timeout: float,
 ) -> pb.GetConversationResponse | None:
@@ -140,7 +146,7 @@ async def _wait_for_reply(
                 pb.GetConversationRequest(conversation_id=listed.conversations[0].id),
                 metadata=metadata,
             )
-            if replies_delivered(found):
+            if replies_delivered(found, wamid):
                 replied = found
                 if media_told(found):
                     return found
@@ -148,8 +154,15 @@ async def _wait_for_reply(
     return replied
 
 
-def replies_delivered(found: pb.GetConversationResponse) -> bool:
-    replies = [m for m in found.messages if m.role == "assistant"]
+def replies_delivered(found: pb.GetConversationResponse, wamid: str = "") -> bool:
+    """Whether the customer's message `wamid` (by default their newest) is in the conversation
+    and answered, every answer since it delivered (a customer writing again waits for the new
+    answer, not the earlier one)."""
+    messages = list(found.messages)
+    users = [i for i, m in enumerate(messages) if m.role == "user" and wamid in ("", m.wamid)]
+    if not users:
+        return False
+    replies = [m for m in messages[users[-1] + 1 :] if m.role == "assistant"]
     return bool(replies) and all(m.status in FINAL for m in replies)
 
 

@@ -31,6 +31,12 @@ def parser() -> argparse.ArgumentParser:
     sent.add_argument("--file", type=Path, metavar="PATH", help="send a file (MIME type guessed)")
     demo.add_argument("--caption", default=None, help="the photo's or document's caption")
     demo.add_argument("--timeout", type=float, default=30.0)
+    demo.add_argument(
+        "--customer",
+        metavar="WA_ID",
+        type=_wa_id,
+        help="write as this customer (digits; e.g. the one a previous demo printed) again",
+    )
     replay = commands.add_parser(
         "replay",
         help="rebuild the read models from the session's event log, then switch to them",
@@ -87,12 +93,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         media = _demo_media(args)
         text = args.text if args.text is not None else DEFAULT_TEXT
-        return asyncio.run(run_demo(text, media=media, timeout=args.timeout))
+        return asyncio.run(
+            run_demo(text, media=media, timeout=args.timeout, customer=args.customer)
+        )
     try:
         return _operate(args)
     except ConfigError as error:
         sys.stderr.write(f"threadline {args.command}: {error}\n")
         return 2
+
+
+def _wa_id(value: str) -> str:
+    digits = value.removeprefix("+")
+    if not digits.isdigit() or not 7 <= len(digits) <= 15:
+        raise argparse.ArgumentTypeError(f"a customer's phone number in digits, got {value!r}")
+    return digits
 
 
 def _demo_media(args: argparse.Namespace) -> Media | None:
