@@ -540,7 +540,7 @@ class Attachment(_message.Message):
     message_id: _builtins.str
     conversation_id: _builtins.str
     direction: _builtins.str
-    """inbound (outbound media are not listed yet)"""
+    """inbound (a customer's), outbound (a file the business sent)"""
     media_type: _builtins.str
     """image, video, audio, document, sticker"""
     content_type: _builtins.str
