@@ -34,6 +34,16 @@ def test_zero_concurrency_is_refused() -> None:
         OutboundConfig.from_env(env)
 
 
+def test_customers_files_fetched_at_once_are_read_and_bounded() -> None:
+    env = {"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s"}
+    assert OutboundConfig.from_env(env).media_concurrency == 4
+    more = env | {"THREADLINE_OUTBOUND_MEDIA_CONCURRENCY": "16"}
+    assert OutboundConfig.from_env(more).media_concurrency == 16
+
+    with pytest.raises(ConfigError, match="THREADLINE_OUTBOUND_MEDIA_CONCURRENCY"):
+        OutboundConfig.from_env(env | {"THREADLINE_OUTBOUND_MEDIA_CONCURRENCY": "0"})
+
+
 def test_base_url_must_be_http() -> None:
     env = {"THREADLINE_WHATSAPP_ACCESS_TOKEN": "s", "THREADLINE_GRAPH_API_BASE_URL": "graph"}
 

@@ -64,7 +64,6 @@ TYPING_BACKOFF = (0.5, 2.0, 5.0, 10.0)
 # a timeout for the whole of one download, a few at once; a Graph outage is retried for about
 # a minute and a half (Meta's download URL lives 5 minutes, the media id 7 days).
 MEDIA_TIMEOUT = 120.0
-MEDIA_CONCURRENCY = 4
 MEDIA_BACKOFF = (2.0, 10.0, 30.0, 60.0)
 MEDIA_ACK_WAIT = 45.0
 
@@ -178,13 +177,14 @@ async def bootstrap(
     checks["typing_consumer"] = typing_consumer.check()
     if graph_media is None:
         graph_media = _http_graph_api(
-            config, stack, timeout=MEDIA_TIMEOUT, connections=MEDIA_CONCURRENCY
+            config, stack, timeout=MEDIA_TIMEOUT, connections=config.media_concurrency
         )
     media_consumer = _start_media_consumer(
         js,
         stack,
         topology=topology,
         bus=bus,
+        concurrency=config.media_concurrency,
         keeper=MediaKeeper(
             graph=graph_media,
             store=media_store,
@@ -258,6 +258,7 @@ def _start_media_consumer(
     topology: Topology,
     bus: EventBus,
     keeper: MediaKeeper,
+    concurrency: int,
     max_deliver: int,
     backoff: Sequence[float],
 ) -> Background:
@@ -266,7 +267,7 @@ def _start_media_consumer(
     settings = ConsumerSettings.of(
         topology,
         durable,
-        batch_size=MEDIA_CONCURRENCY * 2,
+        batch_size=concurrency * 2,
         max_deliver=max_deliver,
         backoff=backoff,
         # Not the longest download: a message whose process died (SIGKILL, a crash) comes
@@ -281,9 +282,7 @@ def _start_media_consumer(
         topology=topology,
         service=SERVICE,
         settings=settings,
-        handler=media_handler(
-            keeper, concurrency=MEDIA_CONCURRENCY, max_deliver=settings.max_deliver
-        ),
+        handler=media_handler(keeper, concurrency=concurrency, max_deliver=settings.max_deliver),
     )
     # Not the full download timeout on stop: a download cut short is made again, whole, when
     # the message is redelivered (the store is content-addressed).

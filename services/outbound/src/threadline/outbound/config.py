@@ -40,6 +40,8 @@ class OutboundConfig:
     # The pause between the messages of one reply (an operator's attachments, then the text),
     # after the previous one was accepted.
     reply_pause: float = DEFAULT_REPLY_PAUSE
+    # Customers' files fetched at once (THREADLINE_OUTBOUND_MEDIA_CONCURRENCY, 1 to 64).
+    media_concurrency: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OutboundConfig:
@@ -67,7 +69,17 @@ class OutboundConfig:
             media_max_bytes=_media_max_bytes(env),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
             reply_pause=_reply_pause(env),
+            media_concurrency=_media_concurrency(env),
         )
+
+
+def _media_concurrency(env: Mapping[str, str]) -> int:
+    value = env_int(env, "THREADLINE_OUTBOUND_MEDIA_CONCURRENCY", 4)
+    if not 1 <= value <= 64:
+        raise ConfigError(
+            f"Config 'THREADLINE_OUTBOUND_MEDIA_CONCURRENCY' must be 1 to 64, got {value}."
+        )
+    return value
 
 
 def _reply_pause(env: Mapping[str, str]) -> float:
