@@ -355,7 +355,7 @@ def choose(options: tuple[Choice, ...], text: str) -> Choice | None:
     """The option `text` names by id, title or position (1-based), ignoring case and accents."""
     wanted = " ".join(_plain_words(text))
     for option in options:
-        if wanted in (_folded(option.id), " ".join(_plain_words(option.title))):
+        if wanted in (fold(option.id), " ".join(_plain_words(option.title))):
             return option
     if wanted.isdigit() and 1 <= int(wanted) <= len(options):
         return options[int(wanted) - 1]
@@ -365,14 +365,14 @@ def choose(options: tuple[Choice, ...], text: str) -> Choice | None:
 # --- words ----------------------------------------------------------------------------------
 
 
-def _folded(text: str) -> str:
+def fold(text: str) -> str:
     """Lower case without accents: "Mañana" -> "manana", "Amanhã" -> "amanha"."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _plain_words(text: str) -> list[str]:
-    return _folded(text).strip(" .!?,;").split()
+    return fold(text).strip(" .!?,;").split()
 
 
 # --- definitions ----------------------------------------------------------------------------
@@ -423,15 +423,19 @@ def _choices(raw: object, path: str) -> tuple[Choice, ...]:
         found.append(
             Choice(text_at(option, "id", at) or title, title, text_at(option, "description", at))
         )
-    ids = [_folded(choice.id) for choice in found]
+    ids = [fold(choice.id) for choice in found]
     if len(set(ids)) != len(ids):
         raise DefinitionError(path, "option ids must be different")
     return tuple(found)
 
 
 def mapping(raw: object, path: str) -> Mapping[str, object]:
-    if not isinstance(raw, Mapping) or not all(isinstance(k, str) for k in raw):
+    if not isinstance(raw, Mapping):
         raise DefinitionError(path, "must be a mapping")
+    if any(isinstance(k, bool) for k in raw):
+        raise DefinitionError(path, "quote the keys yes, no, on and off (YAML reads them as true)")
+    if not all(isinstance(k, str) for k in raw):
+        raise DefinitionError(path, "keys must be text")
     return raw
 
 
