@@ -126,6 +126,22 @@ def broken(change: str, value: object) -> dict[str, Any]:
             broken("steps.3.send", {"text": "x", "buttons": ["a", {"id": "a", "title": "b"}]}),
             "steps[3].send.buttons: option ids must be different",
         ),
+        (
+            broken("steps.3.send", {"text": "x", "list": [{"id": "i" * 201, "title": "b"}]}),
+            "steps[3].send.list[0].id: at most 200 characters",
+        ),
+        (
+            broken(
+                "steps.1.ask",
+                {
+                    "field": "c",
+                    "type": "choice",
+                    "prompt": "?",
+                    "options": [{"id": "i" * 201, "title": "b"}],
+                },
+            ),
+            "steps[1].ask.options[0].id: at most 200 characters",
+        ),
     ],
 )
 def test_a_mistake_is_named_by_its_path(flow: dict[str, Any], message: str) -> None:

@@ -4,6 +4,7 @@ expiry and triggers."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from threadline.ai_responder.domain.fields import FieldKind
 from threadline.ai_responder.domain.flows.definition import Ask, FlowDefinition, parse_flow
@@ -35,7 +38,13 @@ from threadline.ai_responder.domain.flows.engine import (
     triggered,
     triggers,
 )
-from threadline.ai_responder.domain.reply_format import ButtonsReply, Option, TextReply
+from threadline.ai_responder.domain.reply_format import (
+    ButtonsReply,
+    Option,
+    TextReply,
+    as_message_content,
+)
+from threadline.rules.whatsapp_limits import interactive_problem, text_problem
 
 SALON_FILE = Path(__file__).resolve().parents[3] / "examples" / "salon" / "booking-flow.yaml"
 SALON = parse_flow(yaml.safe_load(SALON_FILE.read_text()))
@@ -315,6 +324,8 @@ def test_a_choice_shown_as_text_lists_its_options_and_takes_their_number() -> No
 def test_triggers_by_keyword_button_or_first_message() -> None:
     assert triggers(SALON, say("Quero AGENDAR um horário!"), first_message=False)
     assert triggers(SALON, say("Can I book?"), first_message=False)
+    assert triggers(SALON, say("Book."), first_message=False)
+    assert triggers(SALON, say("marcar,por favor"), first_message=False)
     assert triggers(SALON, say("¿Puedo pedir una cita?"), first_message=False)
     assert triggers(SALON, say("Book now", reply_id="book"), first_message=False)
     assert not triggers(SALON, say("my notebook broke"), first_message=False)
@@ -328,3 +339,48 @@ def test_triggers_by_keyword_button_or_first_message() -> None:
     assert triggered(flows, say("I want to book"), first_message=True) is SALON
     assert triggered(flows, say("book", reply_id="menu"), first_message=True) is menu
     assert triggered(flows, say("hello"), first_message=False) is None
+
+
+ANSWERS = st.sampled_from(
+    ["", "Ana", "maria da silva", "1", "2", "3", "cut", "Coloring", "amanhã", "31/02", "friday",
+     "2026-11-01", "2pm", "25:00", "yes", "change", "no", "Cancel", "book", "🙂"]
+)  # fmt: skip
+INPUTS = st.one_of(
+    st.builds(CustomerReply, ANSWERS, st.sampled_from(["", "yes", "change", "no", "color"])),
+    st.builds(CustomerReply, st.text(max_size=40)),
+    st.builds(ToolResult, st.sampled_from(["book", "ask_date"]), st.booleans(), ANSWERS, ANSWERS),
+    st.builds(Extraction, st.sampled_from(["ask_date", "ask_name"]), ANSWERS),
+    st.just(Tick()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(INPUTS, st.integers(min_value=0, max_value=20)), max_size=25))
+def test_any_inputs_keep_the_flow_consistent_and_its_replies_sendable(
+    events: list[tuple[Input, int]],
+) -> None:
+    state, actions = start(SALON, NOW)
+    minutes = 0
+    for event, later in events:
+        minutes += later
+        before = state
+        state, actions = step(state, event, minutes=minutes)
+        if not before.running:
+            assert (state, actions) == (before, ())
+        ended = [a for a in actions if isinstance(a, FlowEnded)]
+        assert len(ended) == (0 if state.running or not before.running else 1)
+        if ended:
+            assert actions[-1] == ended[0] and ended[0].status is state.status
+        if state.running:
+            assert state.current_step_id in {s.id for s in SALON.steps}
+            assert state.retries < 3
+        for action in actions:
+            if isinstance(action, SendReply):
+                kind, _, payload = as_message_content(action.reply)
+                problem = (
+                    text_problem(action.reply.text)
+                    if isinstance(action.reply, TextReply)
+                    else interactive_problem(json.loads(payload))
+                )
+                assert problem is None, (kind, problem)
+        assert set(state.session_data) <= {"name", "service", "date", "time", "confirm", "booking"}

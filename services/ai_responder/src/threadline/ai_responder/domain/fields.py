@@ -40,6 +40,8 @@ from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from threadline.rules import whatsapp_limits as limits
+
 
 class DefinitionError(ValueError):
     """A definition (a field, a flow) that cannot be used; the message starts with its path."""
@@ -426,6 +428,9 @@ def _choices(raw: object, path: str) -> tuple[Choice, ...]:
     ids = [fold(choice.id) for choice in found]
     if len(set(ids)) != len(ids):
         raise DefinitionError(path, "option ids must be different")
+    for index, choice in enumerate(found):
+        if len(choice.id) > limits.ROW_ID:  # WhatsApp's limit on what a tap comes back as
+            raise DefinitionError(f"{path}[{index}].id", f"at most {limits.ROW_ID} characters")
     return tuple(found)
 
 

@@ -56,6 +56,7 @@ from threadline.ai_responder.domain.fields import (
     text_at,
 )
 from threadline.ai_responder.domain.reply_format import Option
+from threadline.rules import whatsapp_limits as limits
 
 IDENTIFIER: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
 PLACEHOLDER: Final = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -298,6 +299,9 @@ def _options(raw: object, path: str) -> tuple[Option, ...]:
         options.append(Option(option_id, title, text_at(fields, "description", at)))
     if len({option.id for option in options}) != len(options):
         raise DefinitionError(path, "option ids must be different")
+    for index, option in enumerate(options):
+        if len(option.id) > limits.ROW_ID:  # WhatsApp's limit on what a tap comes back as
+            raise DefinitionError(f"{path}[{index}].id", f"at most {limits.ROW_ID} characters")
     return tuple(options)
 
 

@@ -22,6 +22,7 @@ conversation's `conversation_flow_id`, `current_step_id`, `session_data`, `expir
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -47,6 +48,7 @@ from threadline.ai_responder.domain.flows.definition import (
 )
 from threadline.ai_responder.domain.reply_format import Reply, repair
 
+WORD: Final = re.compile(r"\w+")
 # More steps than this in one advance is a definition the checks let through by mistake.
 MAX_STEPS_PER_ADVANCE: Final = 200
 
@@ -165,8 +167,13 @@ def triggers(definition: FlowDefinition, message: CustomerReply, *, first_messag
         return True
     if first_message and trigger.first_message:
         return True
-    words = f" {' '.join(fold(message.text).replace('!', ' ').replace('?', ' ').split())} "
-    return any(f" {' '.join(fold(k).split())} " in words for k in trigger.keywords)
+    words = _words(message.text)
+    return any(_words(keyword) in words for keyword in trigger.keywords)
+
+
+def _words(text: str) -> str:
+    """`text` as " word word ", so a keyword matches whole words only ("book", not "notebook")."""
+    return f" {' '.join(WORD.findall(fold(text)))} "
 
 
 def triggered(
