@@ -223,3 +223,19 @@ def test_a_field_definition_s_mistake_names_its_path(raw: object, message: str) 
     with pytest.raises(DefinitionError) as raised:
         parse_field(raw, "steps[1].ask")
     assert str(raised.value).startswith(message)
+
+
+def test_a_kind_s_hint_speaks_the_flow_s_language_and_the_spec_s_own_wins() -> None:
+    date_spec = FieldSpec("day", FieldKind.DATE, future_only=True)
+    hint = validate(date_spec, "ontem", NOW, SAO_PAULO, "pt_BR")
+    assert hint == Refused("Por favor, envie uma data de hoje em diante, como 25/12 ou amanhã.")
+    number = FieldSpec("people", FieldKind.NUMBER, minimum=Decimal(1), maximum=Decimal(8))
+    assert number.hint_in("es") == "Por favor, envía un número desde 1 hasta 8."
+    assert number.hint_in("de") == "Please send a number from 1 up to 8."  # none in German
+    options = (Choice("cut", "Corte"), Choice("color", "Coloração"))
+    choice = FieldSpec("service", FieldKind.CHOICE, options=options)
+    assert choice.hint_in("pt") == "Por favor, escolha uma destas: Corte, Coloração."
+    assert FieldSpec("x", FieldKind.TIME, hint="Que horas?").hint_in("es") == "Que horas?"
+    for kind in FieldKind:
+        for language in ("en", "pt", "es"):
+            assert FieldSpec("x", kind, options=options).hint_in(language)

@@ -61,6 +61,7 @@ def test_the_salon_s_example_flow_is_accepted() -> None:
 def test_a_minimal_flow_gets_defaults() -> None:
     flow = parse_flow(minimal())
     assert flow.name == "quiz" and flow.version == 1 and flow.expiry == DEFAULT_EXPIRY
+    assert flow.language == "en"
     assert flow.trigger.assistant and not flow.trigger.keywords
     assert isinstance(flow.first_step.action, Send)
     assert flow.step("red").next == "bye"
@@ -110,6 +111,7 @@ def broken(change: str, value: object) -> dict[str, Any]:
         (broken("steps", []), "steps: must be a list of at least one step"),
         (broken("id", "Quiz!"), "id: 'Quiz!' must be lower-case"),
         (broken("version", "1"), "version: must be a whole number from 1"),
+        (broken("language", "portuguese"), "language: 'portuguese' is not a language code"),
         (broken("colour", "red"), "colour: unknown key"),
         (broken("expiry", {"after": "soon"}), "expiry.after: 'soon' is not a duration"),
         (broken("expiry", {"after": "5m", "then": "message"}), "expiry.message: is required"),

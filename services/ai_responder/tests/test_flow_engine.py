@@ -291,6 +291,19 @@ def test_an_expiry_may_hand_off() -> None:
     assert actions == (HandOffToPerson("the flow expired"), FlowEnded(FlowStatus.EXPIRED, {}))
 
 
+def test_a_re_ask_without_the_field_s_own_hint_speaks_the_flow_s_language() -> None:
+    definition = flow(
+        [{"id": "when", "ask": {"field": "date", "type": "date", "prompt": "Qual dia?"}}],
+        language="pt_BR",
+    )
+    state, _ = start(definition, NOW)
+    state, actions = step(state, say("sei lá"), flow=definition)
+    hint = "Por favor, envie uma data como 25/12, 2026-12-25 ou amanhã."
+    assert texts(actions) == [f"{hint}\nQual dia?"]
+    state, _ = step(state, say("amanhã"), flow=definition)
+    assert state.completed and state.session_data == {"date": "2026-12-04"}
+
+
 def test_a_running_flow_whose_step_is_gone_hands_off() -> None:
     state, _ = start(SALON, NOW)
     state, actions = step(replace(state, current_step_id="old"), say("Ana"))

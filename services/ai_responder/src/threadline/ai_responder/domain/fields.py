@@ -24,6 +24,9 @@ Values are strings, as `session_data` stores them:
   the value is the option's id;
 - text: any non-empty text up to `max_length` characters.
 
+A refused answer's hint is the spec's own, or the kind's in the flow's language (English,
+Portuguese or Spanish; `FieldSpec.hint_in`).
+
 `parse_field(raw, path)` reads a spec from a YAML-loaded mapping and raises `DefinitionError`
 naming the path of what is wrong.
 """
@@ -76,7 +79,7 @@ class Choice:
 class FieldSpec:
     key: str
     kind: FieldKind
-    hint: str = ""  # shown when an answer is refused; the kind's default when empty
+    hint: str = ""  # shown when an answer is refused; the kind's in the flow's language if empty
     options: tuple[Choice, ...] = ()  # choice
     future_only: bool = False  # date: refuse dates before today
     country_code: str = ""  # phone: digits put in front of a national number
@@ -85,30 +88,68 @@ class FieldSpec:
     integer: bool = False  # number
     max_length: int = 500  # text, name
 
-    @property
-    def refusal_hint(self) -> str:
+    def hint_in(self, language: str) -> str:
+        """The hint shown when an answer is refused: the spec's own, or the kind's in
+        `language` ("pt_BR" is Portuguese; a language without hints gets English)."""
         if self.hint:
             return self.hint
+        hints = HINTS.get(language.split("_")[0].split("-")[0].lower(), HINTS["en"])
         if self.kind is FieldKind.CHOICE:
-            return "Please choose one of: " + ", ".join(o.title for o in self.options) + "."
+            return hints["choose"].format(options=", ".join(o.title for o in self.options))
         if self.kind is FieldKind.DATE and self.future_only:
-            return "Please send a date from today on, like 25/12 or tomorrow."
-        if self.kind is FieldKind.NUMBER and (self.minimum is not None or self.maximum is not None):
-            low = "" if self.minimum is None else f" from {_plain(self.minimum)}"
-            high = "" if self.maximum is None else f" up to {_plain(self.maximum)}"
-            return f"Please send a number{low}{high}."
-        return DEFAULT_HINTS[self.kind]
+            return hints["future_date"]
+        if self.kind is FieldKind.NUMBER:
+            low = "" if self.minimum is None else hints["from"].format(_plain(self.minimum))
+            high = "" if self.maximum is None else hints["up_to"].format(_plain(self.maximum))
+            return hints["number"].format(bounds=low + high)
+        return hints[self.kind.value]
 
 
-DEFAULT_HINTS: Final[Mapping[FieldKind, str]] = {
-    FieldKind.NAME: "Please send your name, letters only.",
-    FieldKind.EMAIL: "Please send an email address like name@example.com.",
-    FieldKind.PHONE: "Please send a phone number with its country code, like +55 11 91234 5678.",
-    FieldKind.DATE: "Please send a date like 25/12, 2026-12-25 or tomorrow.",
-    FieldKind.TIME: "Please send a time like 14:30 or 2pm.",
-    FieldKind.NUMBER: "Please send a number.",
-    FieldKind.CHOICE: "Please choose one of the options.",
-    FieldKind.TEXT: "Please send a short text.",
+# The kinds' hints by language; "choose", "future_date", "from" and "up_to" fill the ones that
+# depend on the spec.
+HINTS: Final[Mapping[str, Mapping[str, str]]] = {
+    "en": {
+        "name": "Please send your name, letters only.",
+        "email": "Please send an email address like name@example.com.",
+        "phone": "Please send a phone number with its country code, like +55 11 91234 5678.",
+        "date": "Please send a date like 25/12, 2026-12-25 or tomorrow.",
+        "future_date": "Please send a date from today on, like 25/12 or tomorrow.",
+        "time": "Please send a time like 14:30 or 2pm.",
+        "number": "Please send a number{bounds}.",
+        "from": " from {}",
+        "up_to": " up to {}",
+        "choice": "Please choose one of the options.",
+        "choose": "Please choose one of: {options}.",
+        "text": "Please send a short text.",
+    },
+    "pt": {
+        "name": "Por favor, envie seu nome, só com letras.",
+        "email": "Por favor, envie um e-mail como nome@exemplo.com.",
+        "phone": "Por favor, envie um telefone com o código do país, como +55 11 91234 5678.",
+        "date": "Por favor, envie uma data como 25/12, 2026-12-25 ou amanhã.",
+        "future_date": "Por favor, envie uma data de hoje em diante, como 25/12 ou amanhã.",
+        "time": "Por favor, envie um horário como 14:30 ou 14h.",
+        "number": "Por favor, envie um número{bounds}.",
+        "from": " a partir de {}",
+        "up_to": " até {}",
+        "choice": "Por favor, escolha uma das opções.",
+        "choose": "Por favor, escolha uma destas: {options}.",
+        "text": "Por favor, envie um texto curto.",
+    },
+    "es": {
+        "name": "Por favor, envía tu nombre, solo con letras.",
+        "email": "Por favor, envía un correo como nombre@ejemplo.com.",
+        "phone": "Por favor, envía un teléfono con el código de país, como +34 612 345 678.",
+        "date": "Por favor, envía una fecha como 25/12, 2026-12-25 o mañana.",
+        "future_date": "Por favor, envía una fecha de hoy en adelante, como 25/12 o mañana.",
+        "time": "Por favor, envía una hora como 14:30 o 2pm.",
+        "number": "Por favor, envía un número{bounds}.",
+        "from": " desde {}",
+        "up_to": " hasta {}",
+        "choice": "Por favor, elige una de las opciones.",
+        "choose": "Por favor, elige una de estas: {options}.",
+        "text": "Por favor, envía un texto corto.",
+    },
 }
 
 
@@ -125,11 +166,14 @@ class Refused:
 Outcome = Accepted | Refused
 
 
-def validate(spec: FieldSpec, text: str, now: datetime, timezone: ZoneInfo) -> Outcome:
-    """`text` as the value of `spec`, or why not; `now` and `timezone` give "today"."""
+def validate(
+    spec: FieldSpec, text: str, now: datetime, timezone: ZoneInfo, language: str = "en"
+) -> Outcome:
+    """`text` as the value of `spec`, or why not (in `language`); `now` and `timezone` give
+    "today"."""
     text = " ".join(text.split())
     value = _normalise(spec, text, now.astimezone(timezone).date()) if text else None
-    return Refused(spec.refusal_hint) if value is None else Accepted(value)
+    return Refused(spec.hint_in(language)) if value is None else Accepted(value)
 
 
 def _normalise(spec: FieldSpec, text: str, today: date) -> str | None:

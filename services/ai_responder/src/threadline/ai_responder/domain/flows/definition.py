@@ -5,6 +5,7 @@ mapping and checked before it is ever run.
 id: salon-booking            # lower-case letters, digits, "-" and "_"
 name: Book an appointment
 version: 1
+language: pt_BR              # of the fields' default hints (en, pt, es; others read English)
 trigger:                     # any of these; a flow with none is started by the assistant only
   keywords: [book, agendar]  # a whole word of the customer's text (case and accents ignored)
   first_message: false       # the conversation's first customer message
@@ -58,6 +59,7 @@ from threadline.ai_responder.domain.fields import (
 from threadline.ai_responder.domain.reply_format import Option
 from threadline.rules import whatsapp_limits as limits
 
+LANGUAGE: Final = re.compile(r"[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,4})?")
 IDENTIFIER: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
 PLACEHOLDER: Final = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 DURATION: Final = re.compile(r"(\d+)\s*(s|m|h|d)?")
@@ -167,6 +169,7 @@ class FlowDefinition:
     id: str
     name: str
     version: int
+    language: str  # of the hints the engine shows when a field has none of its own
     trigger: Trigger
     expiry: Expiry
     steps: tuple[Step, ...]
@@ -189,13 +192,16 @@ DEFAULT_EXPIRY: Final = Expiry(timedelta(hours=1))
 def parse_flow(raw: object) -> FlowDefinition:
     """The flow `raw` (a YAML-loaded mapping) defines, or a `DefinitionError` naming the path."""
     top = mapping(raw, "flow")
-    _known(top, ("id", "name", "version", "trigger", "expiry", "steps"), "")
+    _known(top, ("id", "name", "version", "language", "trigger", "expiry", "steps"), "")
     flow_id = text_at(top, "id", "", required=True)
     if IDENTIFIER.fullmatch(flow_id) is None:
         raise DefinitionError("id", f"'{flow_id}' must be lower-case letters, digits, - and _")
     version = top.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise DefinitionError("version", "must be a whole number from 1")
+    language = text_at(top, "language", "") or "en"
+    if LANGUAGE.fullmatch(language) is None:
+        raise DefinitionError("language", f"'{language}' is not a language code like en or pt_BR")
     raw_steps = top.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise DefinitionError("steps", "must be a list of at least one step")
@@ -204,6 +210,7 @@ def parse_flow(raw: object) -> FlowDefinition:
         id=flow_id,
         name=text_at(top, "name", "") or flow_id,
         version=version,
+        language=language,
         trigger=_trigger(top.get("trigger")),
         expiry=_expiry(top.get("expiry")),
         steps=steps,

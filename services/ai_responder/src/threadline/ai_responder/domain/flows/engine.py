@@ -256,7 +256,7 @@ def _answer(
 ) -> Advanced:
     candidates = [event.value] if isinstance(event, Extraction) else [event.reply_id, event.text]
     for candidate in (c for c in candidates if c):
-        outcome = validate(ask.field, candidate, now, timezone)
+        outcome = validate(ask.field, candidate, now, timezone, definition.language)
         if isinstance(outcome, Accepted):
             data = {**state.session_data, ask.field.key: outcome.value}
             return _run(definition, replace(state, session_data=data, retries=0), step.next, [])
@@ -264,7 +264,7 @@ def _answer(
         return state, (RequestExtraction(step.id, ask.field, event.text),)
     retries = state.retries + 1
     if retries < ask.attempts:
-        hint = ask.field.refusal_hint
+        hint = ask.field.hint_in(definition.language)
         prompt = replace(ask.prompt, text=f"{hint}\n{ask.prompt.text}")
         reply = _ask_reply(ask, prompt, state.session_data)
         return replace(state, retries=retries), (SendReply(reply),)
