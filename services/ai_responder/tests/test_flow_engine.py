@@ -175,6 +175,39 @@ def test_changing_the_day_goes_back_to_the_date_and_cancelling_ends_without_book
     assert state.completed and not any(isinstance(a, RequestTool) for a in actions)
 
 
+def test_a_tap_on_an_older_message_s_button_is_not_an_answer_to_this_question() -> None:
+    state, _ = start(SALON, NOW)
+    state, actions = step(state, say("Cancel", reply_id="no"))  # an old confirmation's button
+    assert state.retries == 1 and "name" not in state.session_data
+    assert texts(actions) == [
+        "Please send your name, letters only.\nLet's book your appointment. What is your name?"
+    ]
+    state, _ = step(state, say("Ana"))
+    state, _ = step(state, say("Manicure", reply_id="menu-3"))  # not one of this question's
+    assert state.current_step_id == "ask_service" and state.retries == 1
+    state, _ = step(state, say("Manicure", reply_id="nails"))
+    assert state.session_data == {"name": "Ana", "service": "nails"}
+
+
+def test_a_date_question_s_own_buttons_answer_it_by_id() -> None:
+    definition = flow(
+        [
+            {
+                "id": "when",
+                "ask": {
+                    "field": "date",
+                    "type": "date",
+                    "prompt": {"text": "When?", "buttons": [{"id": "tomorrow", "title": "Tmrw"}]},
+                },
+            }
+        ]
+    )
+    state, actions = start(definition, NOW)
+    assert isinstance(actions[-1], SendReply) and isinstance(actions[-1].reply, ButtonsReply)
+    state, _ = step(state, say("Tmrw", reply_id="tomorrow"), flow=definition)
+    assert state.session_data == {"date": "2026-12-04"}
+
+
 def test_a_date_refused_three_times_hands_off() -> None:
     state = at_date()
     for attempt in range(2):

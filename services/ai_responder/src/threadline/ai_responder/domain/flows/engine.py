@@ -8,7 +8,9 @@ engine performs nothing and reads no clock: the application records the state (t
 conversation's `conversation_flow_id`, `current_step_id`, `session_data`, `expires_at`,
 `is_completed`) and does what the actions say.
 
-- An ask's answer is validated (`fields.validate`); a tapped button or list row counts by its id.
+- An ask's answer is validated (`fields.validate`); a tapped button or list row counts by its id
+  (or title) when it is one of this question's options, and is refused when it is an older
+  message's.
   A refused answer is re-asked with the field's hint, up to the ask's `attempts`, then the flow
   hands off or skips the field (`on_fail`). With `extract`, a refused answer first goes to the
   model (`RequestExtraction`); what the model reads (`Extraction`) is validated the same way.
@@ -254,13 +256,18 @@ def _answer(
     now: datetime,
     timezone: ZoneInfo,
 ) -> Advanced:
-    candidates = [event.value] if isinstance(event, Extraction) else [event.reply_id, event.text]
+    if isinstance(event, Extraction):
+        candidates = [event.value]
+    elif event.reply_id:  # a tap counts only on this question's own options
+        candidates = [event.reply_id, event.text] if event.reply_id in _option_ids(ask) else []
+    else:
+        candidates = [event.text]
     for candidate in (c for c in candidates if c):
         outcome = validate(ask.field, candidate, now, timezone, definition.language)
         if isinstance(outcome, Accepted):
             data = {**state.session_data, ask.field.key: outcome.value}
             return _run(definition, replace(state, session_data=data, retries=0), step.next, [])
-    if ask.extract and isinstance(event, CustomerReply) and event.text.strip():
+    if ask.extract and isinstance(event, CustomerReply) and candidates and event.text.strip():
         return state, (RequestExtraction(step.id, ask.field, event.text),)
     retries = state.retries + 1
     if retries < ask.attempts:
@@ -271,6 +278,12 @@ def _answer(
     if ask.on_fail is OnFail.SKIP:
         return _run(definition, replace(state, retries=0), step.next, [])
     return _hand_off(state, [], f"no valid {ask.field.key} after {retries} answers", None)
+
+
+def _option_ids(ask: Ask) -> set[str]:
+    """What a tap on this question's buttons or list rows comes back as."""
+    shown = (*ask.prompt.buttons, *ask.prompt.rows)
+    return {o.id for o in shown} | {o.id for o in ask.field.options}
 
 
 def _run(
