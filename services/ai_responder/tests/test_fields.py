@@ -66,6 +66,11 @@ def refused(spec: FieldSpec, text: str) -> str:
         ("segunda-feira", date(2026, 12, 7)),
         ("sábado", date(2026, 12, 5)),
         ("el lunes", date(2026, 12, 7)),
+        ("sexta que vem", date(2026, 12, 4)),
+        ("na próxima terça", date(2026, 12, 8)),
+        ("el viernes que viene", date(2026, 12, 4)),
+        ("this coming Monday", date(2026, 12, 7)),
+        ("25 de dezembro de 2027", date(2027, 12, 25)),
         ("miércoles", date(2026, 12, 9)),
     ],
 )

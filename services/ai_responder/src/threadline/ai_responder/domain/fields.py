@@ -295,7 +295,7 @@ MONTHS: Final[Mapping[str, int]] = {
 # Words around a date that say nothing about which day: "on friday", "next monday", "el lunes".
 DATE_FILLERS: Final = frozenset(
     {"on", "next", "this", "the", "of", "em", "na", "no", "de", "del", "el", "la", "proxima",
-     "proximo", "esta", "este", "a", "feira"}
+     "proximo", "esta", "este", "a", "feira", "coming", "que", "vem", "viene"}
 )  # fmt: skip
 
 
