@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -189,3 +190,26 @@ def test_a_missing_session_is_named(
     code = main(["assistants", "list"])
 
     assert code == 2 and "THREADLINE_SESSION_GRPC_ADDRESS" in capsys.readouterr().err
+
+
+def test_http_tools_in_the_file_go_to_the_session_as_json(tmp_path: Path) -> None:
+    tools = """http_tools:
+  - name: book_appointment
+    description: Book an appointment.
+    method: POST
+    url: https://salon.example/api/bookings
+    headers:
+      Authorization: "Bearer ${SALON_API_TOKEN}"
+    parameters:
+      type: object
+      properties:
+        date: {type: string}
+      required: [date]
+"""
+    request = read_assistant_file(written(tmp_path, SALON + tools))
+
+    sent = json.loads(request.assistant.http_tools_json)
+    assert sent[0]["headers"] == {"Authorization": "Bearer ${SALON_API_TOKEN}"}
+    assert sent[0]["parameters"]["required"] == ["date"]
+    with pytest.raises(AssistantFileError, match="http_tools must be a list of mappings"):
+        read_assistant_file(written(tmp_path, SALON + "http_tools: [book]\n"))

@@ -13,11 +13,15 @@ The file, at least:
     reply_delay_seconds: 2
     business_numbers: ["109000000000001"]
 
-and optionally `max_context_tokens` and `tools` (a list of names).
+and optionally `max_context_tokens`, `tools` (a list of names) and `http_tools`: the
+business's HTTP tools, each with name, description, parameters (a JSON schema), method, url
+(`{param}` placeholders), headers (secrets as `${ENV_VAR}`, read by the AI responder at call
+time), timeout_seconds and mutating (see the README; the session checks them).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,7 +38,7 @@ from threadline.servicekit.config import ConfigError
 REQUIRED = ("name", "model", "system_prompt")
 TEXT = ("name", "model", "system_prompt", "language")
 LISTS = ("tools", "business_numbers")
-KNOWN = (*TEXT, *LISTS, "reply_delay_seconds", "max_context_tokens")
+KNOWN = (*TEXT, *LISTS, "reply_delay_seconds", "max_context_tokens", "http_tools")
 TIMEOUT = 10.0
 PROMPT_WIDTH = 40
 
@@ -82,6 +86,14 @@ def assistant_request(given: Mapping[Any, Any], where: str) -> pb.ConfigureAssis
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
             raise AssistantFileError(f"{where}: max_context_tokens must be a whole number")
         assistant.max_context_tokens = min(tokens, 2**32 - 1)
+    http_tools = given.get("http_tools")
+    if http_tools is not None:
+        if not isinstance(http_tools, list) or not all(isinstance(t, Mapping) for t in http_tools):
+            raise AssistantFileError(f"{where}: http_tools must be a list of mappings")
+        try:
+            assistant.http_tools_json = json.dumps(http_tools) if http_tools else ""
+        except (TypeError, ValueError) as error:
+            raise AssistantFileError(f"{where}: http_tools cannot be JSON: {error}") from None
     return pb.ConfigureAssistantRequest(assistant=assistant, reply_delay_set=delay is not None)
 
 

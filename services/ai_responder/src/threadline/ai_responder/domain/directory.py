@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from threadline.ai_responder.domain.http_tools import HttpTool
+
 
 @dataclass(frozen=True, slots=True)
 class AssistantSettings:
@@ -26,6 +28,7 @@ class AssistantSettings:
     reply_delay: timedelta = timedelta(seconds=2)
     max_context_tokens: int = 4000
     tools: tuple[str, ...] = ()
+    http_tools: tuple[HttpTool, ...] = ()  # the business's own (domain/http_tools.py)
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from threadline.session.domain.errors import InvalidConfiguration
+from threadline.session.domain.http_tools import validated_http_tools
 from threadline.session.domain.identity import NAMESPACE
 
 PROVIDERS = ("openai", "anthropic", "offline")
@@ -44,6 +45,8 @@ class AssistantSettings:
     max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS
     tools: tuple[str, ...] = ()
     business_numbers: tuple[str, ...] = ()
+    # The business's HTTP tools, canonical JSON ("" for none; domain/http_tools.py).
+    http_tools_json: str = ""
 
     @classmethod
     def validated(
@@ -57,6 +60,7 @@ class AssistantSettings:
         max_context_tokens: int = 0,
         tools: tuple[str, ...] = (),
         business_numbers: tuple[str, ...] = (),
+        http_tools_json: str = "",
     ) -> AssistantSettings:
         if not NAME.fullmatch(name):
             _invalid("name", "lowercase letters, digits, '_' or '-' (at most 64)", name)
@@ -97,6 +101,7 @@ class AssistantSettings:
             max_context_tokens=tokens,
             tools=tuple(tools),
             business_numbers=tuple(sorted(business_numbers)),
+            http_tools_json=validated_http_tools(http_tools_json),
         )
 
 
@@ -134,6 +139,7 @@ class Assistant(Aggregate):
         self.max_context_tokens = DEFAULT_MAX_CONTEXT_TOKENS
         self.tools: list[str] = []
         self.business_numbers: list[str] = []
+        self.http_tools_json = ""
 
     def settings(self) -> AssistantSettings:
         return AssistantSettings(
@@ -145,6 +151,7 @@ class Assistant(Aggregate):
             max_context_tokens=self.max_context_tokens,
             tools=tuple(self.tools),
             business_numbers=tuple(self.business_numbers),
+            http_tools_json=self.http_tools_json,
         )
 
     def configure(self, settings: AssistantSettings) -> bool:
@@ -161,6 +168,7 @@ class Assistant(Aggregate):
             max_context_tokens=settings.max_context_tokens,
             tools=list(settings.tools),
             business_numbers=list(settings.business_numbers),
+            http_tools_json=settings.http_tools_json,
         )
         return True
 
@@ -176,6 +184,7 @@ class Assistant(Aggregate):
         max_context_tokens: int,
         tools: list[str],
         business_numbers: list[str],
+        http_tools_json: str = "",  # last, with a default: older events read back ""
     ) -> None:
         self.settings_version = version
         self.model = model
@@ -185,6 +194,7 @@ class Assistant(Aggregate):
         self.max_context_tokens = max_context_tokens
         self.tools = list(tools)
         self.business_numbers = list(business_numbers)
+        self.http_tools_json = http_tools_json
 
 
 @lru_cache(maxsize=1024)

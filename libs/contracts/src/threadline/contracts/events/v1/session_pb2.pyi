@@ -860,6 +860,7 @@ class AssistantConfigured(_message.Message):
     MAX_CONTEXT_TOKENS_FIELD_NUMBER: _builtins.int
     TOOLS_FIELD_NUMBER: _builtins.int
     BUSINESS_NUMBERS_FIELD_NUMBER: _builtins.int
+    HTTP_TOOLS_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     model: _builtins.str
@@ -868,6 +869,8 @@ class AssistantConfigured(_message.Message):
     language: _builtins.str
     reply_delay_seconds: _builtins.float
     max_context_tokens: _builtins.int
+    http_tools_json: _builtins.str
+    """canonical JSON array of the HTTP tools ("" for none)"""
     @_builtins.property
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -884,10 +887,11 @@ class AssistantConfigured(_message.Message):
         max_context_tokens: _builtins.int = ...,
         tools: _abc.Iterable[_builtins.str] | None = ...,
         business_numbers: _abc.Iterable[_builtins.str] | None = ...,
+        http_tools_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "http_tools_json", b"http_tools_json", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

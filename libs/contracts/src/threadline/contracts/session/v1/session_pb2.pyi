@@ -463,6 +463,7 @@ class Assistant(_message.Message):
     TOOLS_FIELD_NUMBER: _builtins.int
     BUSINESS_NUMBERS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    HTTP_TOOLS_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     model: _builtins.str
     """provider:model, provider one of openai, anthropic, offline"""
@@ -472,6 +473,11 @@ class Assistant(_message.Message):
     max_context_tokens: _builtins.int
     version: _builtins.int
     """set by the session; ignored in a request"""
+    http_tools_json: _builtins.str
+    """The business's HTTP tools: a JSON array of {name, description, parameters (JSON schema),
+    method, url ({param} placeholders), headers (secrets as ${ENV}), timeout_seconds,
+    mutating}; validated and stored canonical by the session ("" or "[]": none).
+    """
     @_builtins.property
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -488,10 +494,11 @@ class Assistant(_message.Message):
         tools: _abc.Iterable[_builtins.str] | None = ...,
         business_numbers: _abc.Iterable[_builtins.str] | None = ...,
         version: _builtins.int = ...,
+        http_tools_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "http_tools_json", b"http_tools_json", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

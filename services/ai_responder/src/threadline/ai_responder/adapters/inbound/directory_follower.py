@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
 from threadline.ai_responder.domain.directory import AssistantSettings, Directory
+from threadline.ai_responder.domain.http_tools import http_tools_from_json
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.topology import FOLLOWERS, Topology
 from threadline.servicekit.ops_http import ReadinessCheck
@@ -136,5 +137,6 @@ def apply(directory: Directory, event: SessionEvent) -> None:
                     configured.max_context_tokens or directory.default.max_context_tokens
                 ),
                 tools=tuple(configured.tools),
+                http_tools=http_tools_from_json(configured.http_tools_json),
             )
         )

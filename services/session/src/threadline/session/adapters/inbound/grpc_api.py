@@ -117,6 +117,7 @@ def assistant_pb(found: AssistantView) -> pb.Assistant:
         tools=settings.tools,
         business_numbers=settings.business_numbers,
         version=found.version,
+        http_tools_json=settings.http_tools_json,
     )
 
 
@@ -131,6 +132,7 @@ def assistant_settings(request: pb.ConfigureAssistantRequest) -> AssistantSettin
         max_context_tokens=given.max_context_tokens,
         tools=tuple(given.tools),
         business_numbers=tuple(given.business_numbers),
+        http_tools_json=given.http_tools_json,
     )
 
 

@@ -10,6 +10,7 @@ from threadline.media.whatsapp_media import CAPTION_LENGTH, FILE_NAME_LENGTH
 from threadline.servicekit.validation import RequestRules, Rule, field_rules
 from threadline.session.adapters.inbound.file_stream import MAX_CHUNK
 from threadline.session.domain.assistant import MAX_NUMBERS, MAX_PROMPT_CODE_POINTS, MAX_TOOLS
+from threadline.session.domain.http_tools import MAX_HTTP_TOOLS_JSON
 
 UUID_TEXT = Rule(64)
 PHONE_NUMBER_ID = Rule(64, r"[A-Za-z0-9_-]+", "letters, digits, '_' or '-' (a phone_number_id)")
@@ -78,5 +79,6 @@ RULES: RequestRules = (
         language=LANGUAGE,
         tools=Rule(MAX_TOOLS),  # items
         business_numbers=Rule(MAX_NUMBERS),  # items
+        http_tools_json=Rule(MAX_HTTP_TOOLS_JSON),
     )
 )

@@ -30,6 +30,7 @@ def _configured(f: Fields, out: pb.SessionEvent) -> None:
     body.max_context_tokens = f.get("max_context_tokens", DEFAULT_MAX_CONTEXT_TOKENS)
     body.tools.extend(f.get("tools", []))
     body.business_numbers.extend(f.get("business_numbers", []))
+    body.http_tools_json = f.get("http_tools_json", "")
 
 
 def _assigned(f: Fields, out: pb.SessionEvent) -> None:
