@@ -17,6 +17,13 @@ the form fields as `body` and the uploaded file as `file`:
     ...  # client.audio.transcriptions.create(file=..., model="whisper-1")
     assert server.requests[0].file.size == len(audio)
 
+It also embeds: `POST /v1/embeddings` gets the next scripted `EmbeddingAnswer`: the vectors
+given, or (none given) a bag-of-words vector of each input, hashed into `dimensions`, so texts
+sharing words are near each other:
+
+    server.script(EmbeddingAnswer())
+    ...  # client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+
 Non-streaming only. A request that finds the queue empty, or a transcript scripted where a chat
 answer is due (or the reverse), gets a 400 naming the problem (the SDKs do not retry a 400, so
 a missing script fails fast and visibly).
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import socket
@@ -40,6 +48,7 @@ from aiohttp import web
 __all__ = [
     "Answer",
     "AnthropicServer",
+    "EmbeddingAnswer",
     "ErrorAnswer",
     "JsonAnswer",
     "ModelServer",
@@ -96,6 +105,16 @@ class TranscriptAnswer:
 
 
 @dataclass(frozen=True)
+class EmbeddingAnswer:
+    """The embedding model's vectors, one per input in order; None: a bag-of-words vector of
+    each input (words hashed into `dimensions`, stable across runs)."""
+
+    vectors: tuple[tuple[float, ...], ...] | None = None
+    dimensions: int = 64
+    input_tokens: int = 5
+
+
+@dataclass(frozen=True)
 class ErrorAnswer:
     """An HTTP error with the provider's own error body (429, 500, 529, 401, 400...)."""
 
@@ -110,10 +129,20 @@ class SlowAnswer:
     """`answer`, after `seconds` (the server stops waiting when it closes)."""
 
     seconds: float
-    answer: TextAnswer | JsonAnswer | ToolCallAnswer | TranscriptAnswer | ErrorAnswer
+    answer: (
+        TextAnswer | JsonAnswer | ToolCallAnswer | TranscriptAnswer | EmbeddingAnswer | ErrorAnswer
+    )
 
 
-Answer = TextAnswer | JsonAnswer | ToolCallAnswer | TranscriptAnswer | ErrorAnswer | SlowAnswer
+Answer = (
+    TextAnswer
+    | JsonAnswer
+    | ToolCallAnswer
+    | TranscriptAnswer
+    | EmbeddingAnswer
+    | ErrorAnswer
+    | SlowAnswer
+)
 
 # Whisper's own limit is 25 MB; aiohttp's default (1 MB) would refuse a long voice note.
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
@@ -158,6 +187,8 @@ class ModelServer:
     path = "/"
     # Where transcriptions are asked for; None: this protocol has no transcription endpoint.
     transcription_path: ClassVar[str | None] = None
+    # Where embeddings are asked for; None: this protocol has no embeddings endpoint.
+    embeddings_path: ClassVar[str | None] = None
 
     @property
     def url(self) -> str:
@@ -185,6 +216,8 @@ class ModelServer:
         app.router.add_post(self.path, self._handle)
         if self.transcription_path is not None:
             app.router.add_post(self.transcription_path, self._handle)
+        if self.embeddings_path is not None:
+            app.router.add_post(self.embeddings_path, self._handle)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -229,6 +262,13 @@ class ModelServer:
             answer = answer.answer
         if isinstance(answer, ErrorAnswer):
             return self._error(answer)
+        embedding = request.path == self.embeddings_path
+        if isinstance(answer, EmbeddingAnswer) != embedding:
+            return self._error(
+                ErrorAnswer(400, "the test scripted embeddings for another kind of request")
+            )
+        if isinstance(answer, EmbeddingAnswer):
+            return web.json_response(_embeddings(answer, body))
         transcribing = request.path == self.transcription_path
         if isinstance(answer, TranscriptAnswer):
             if not transcribing:
@@ -286,6 +326,36 @@ def _transcript(answer: TranscriptAnswer, body: dict[str, Any]) -> web.Response:
     return web.json_response(document)
 
 
+def _embeddings(answer: EmbeddingAnswer, body: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI embeddings answer (float encoding) for the request's `input`."""
+    given = body.get("input", [])
+    inputs = [given] if isinstance(given, str) else list(given)
+    vectors = (
+        [list(vector) for vector in answer.vectors]
+        if answer.vectors is not None
+        else [_bag_of_words(str(text), answer.dimensions) for text in inputs]
+    )
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": index, "embedding": vector}
+            for index, vector in enumerate(vectors)
+        ],
+        "model": body.get("model", "unknown"),
+        "usage": {"prompt_tokens": answer.input_tokens, "total_tokens": answer.input_tokens},
+    }
+
+
+def _bag_of_words(text: str, dimensions: int) -> list[float]:
+    vector = [0.0] * dimensions
+    for word in text.lower().split():
+        word = word.strip(".,;:!?¿¡\"'()")
+        if word:
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            vector[int.from_bytes(digest, "big") % dimensions] += 1.0
+    return vector
+
+
 def _text_of(answer: TextAnswer | JsonAnswer | ToolCallAnswer) -> str:
     if isinstance(answer, JsonAnswer):
         return json.dumps(answer.value)
@@ -304,10 +374,12 @@ OPENAI_ERROR_TYPES = {
 @dataclass
 class OpenAIServer(ModelServer):
     """OpenAI Chat Completions: `POST /v1/chat/completions` (tools, response_format, usage),
-    and transcriptions: `POST /v1/audio/transcriptions` (multipart)."""
+    transcriptions: `POST /v1/audio/transcriptions` (multipart), and embeddings:
+    `POST /v1/embeddings`."""
 
     path = "/v1/chat/completions"
     transcription_path = "/v1/audio/transcriptions"
+    embeddings_path = "/v1/embeddings"
 
     @property
     def base_url(self) -> str:

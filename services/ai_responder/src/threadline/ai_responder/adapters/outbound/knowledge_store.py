@@ -1,0 +1,247 @@
+"""Passages in PostgreSQL, in ai_responder's own schema (`ai_responder.passages`), issue 12.
+
+`prepare` makes the schema, idempotently, under an advisory lock: with pgvector when the server
+has the extension (`embedding vector`, cosine distance `<=>`), otherwise (or with
+`vectors="exact"`) an exact search over a `real[]` column computed in SQL, logged once at start
+and never a crash. The column's type decides the mode afterwards, so a database made without
+pgvector keeps exact search until it is made again. Vectors are unit length, so the cosine
+similarity is their dot product.
+
+Full text is PostgreSQL's with the `simple` configuration (no stemming, no stop words: the
+questions come in any language), a generated `tsvector` with a GIN index. Stop words are
+learned instead: a word of the question found in more than a quarter of the searched passages
+is not counted (counted through the index); a passage must match two of the counted words (or
+the one there is), and is ranked by `ts_rank` over their OR.
+
+Re-adding a document replaces its passages in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector_async
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from threadline.ai_responder.application.knowledge import Vectors
+from threadline.ai_responder.domain.knowledge import Hit, StoredPassage
+
+__all__ = ["PostgresPassageStore", "VectorMode"]
+
+logger = logging.getLogger(__name__)
+
+VectorMode = Literal["pgvector", "exact"]
+_LOCK_KEY = 0x6B6E6F776C656467  # "knowledg": one advisory lock for every preparing instance
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS ai_responder.passages (
+    id bigserial PRIMARY KEY,
+    knowledge_base text NOT NULL,
+    document text NOT NULL,
+    position integer NOT NULL,
+    text text NOT NULL,
+    embedder text NOT NULL,
+    embedding {column} NOT NULL,
+    words tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED,
+    UNIQUE (knowledge_base, document, position)
+)
+"""
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS passages_words ON ai_responder.passages USING gin (words)",
+    "CREATE INDEX IF NOT EXISTS passages_base ON ai_responder.passages (knowledge_base, embedder)",
+)
+# A word of the question counts when it is rare enough among the searched passages: one found in
+# more than this share of them ("the", "de", "a", in whichever language) only adds noise.
+COMMON_WORD_SHARE = 0.25
+# A passage must match this many of the question's counted words (all of them when fewer).
+MIN_MATCHED_WORDS = 2
+_FREQUENCIES = """
+SELECT word, (SELECT count(*) FROM ai_responder.passages
+              WHERE knowledge_base = ANY(%(bases)s)
+                AND words @@ to_tsquery('simple', quote_literal(word))) AS passages
+FROM (SELECT DISTINCT lexeme AS word FROM unnest(to_tsvector('simple', %(q)s))) AS asked
+UNION ALL
+SELECT NULL, count(*) FROM ai_responder.passages WHERE knowledge_base = ANY(%(bases)s)
+"""
+_TEXT_QUERY = """
+WITH asked AS (
+    SELECT to_tsquery('simple', string_agg(quote_literal(word), ' | ')) AS query
+    FROM unnest(%(words)s::text[]) AS word
+)
+SELECT id, knowledge_base, document, position, text, ts_rank(words, asked.query) AS rank
+FROM ai_responder.passages, asked
+WHERE knowledge_base = ANY(%(bases)s) AND words @@ asked.query
+  AND (SELECT count(*) FROM unnest(%(words)s::text[]) AS word
+       WHERE words @@ to_tsquery('simple', quote_literal(word))) >= %(matched)s
+ORDER BY rank DESC, id
+LIMIT %(limit)s
+"""
+_PGVECTOR_QUERY = """
+SELECT id, knowledge_base, document, position, text, 1 - (embedding <=> %(v)s) AS similarity
+FROM ai_responder.passages
+WHERE knowledge_base = ANY(%(bases)s) AND embedder = %(embedder)s
+ORDER BY embedding <=> %(v)s, id
+LIMIT %(limit)s
+"""
+_EXACT_QUERY = """
+SELECT id, knowledge_base, document, position, text,
+       (SELECT sum(a * b) FROM unnest(embedding, %(v)s::real[]) AS pair(a, b)) AS similarity
+FROM ai_responder.passages
+WHERE knowledge_base = ANY(%(bases)s) AND embedder = %(embedder)s
+ORDER BY similarity DESC NULLS LAST, id
+LIMIT %(limit)s
+"""
+
+
+class PostgresPassageStore:
+    """The `PassageStore` port over a psycopg pool; `prepare` first."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+        self.mode: VectorMode = "exact"
+
+    async def prepare(self, vectors: Literal["auto", "exact"] = "auto") -> VectorMode:
+        """Make the schema if needed and learn the vector mode (logged)."""
+        async with self._pool.connection() as connection, connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            await connection.execute("CREATE SCHEMA IF NOT EXISTS ai_responder")
+            column = "real[]"
+            if vectors == "auto" and await _pgvector(connection):
+                column = "vector"
+            await connection.execute(_TABLE.format(column=column).encode())
+            for statement in _INDEXES:
+                await connection.execute(statement.encode())
+            cursor = await connection.execute(
+                "SELECT udt_name FROM information_schema.columns WHERE table_schema = "
+                "'ai_responder' AND table_name = 'passages' AND column_name = 'embedding'"
+            )
+            row = await cursor.fetchone()
+        self.mode = "pgvector" if row is not None and row[0] == "vector" else "exact"
+        if self.mode == "pgvector":
+            logger.info("Knowledge search: pgvector (cosine distance in PostgreSQL)")
+        else:
+            logger.warning(
+                "Knowledge search: exact search over real[] in SQL (%s); fine for small "
+                "knowledge bases, slower for large ones",
+                "pgvector is not available on this PostgreSQL server"
+                if vectors == "auto"
+                else "THREADLINE_AI_KNOWLEDGE_VECTORS=exact",
+            )
+        return self.mode
+
+    async def replace_document(
+        self,
+        knowledge_base: str,
+        document: str,
+        passages: Sequence[str],
+        *,
+        embedder: str,
+        vectors: Vectors,
+    ) -> None:
+        if len(passages) != len(vectors) and passages:
+            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+        async with self._pool.connection() as connection, connection.transaction():
+            await self._adapt(connection)
+            await connection.execute(
+                "DELETE FROM ai_responder.passages WHERE knowledge_base = %s AND document = %s",
+                (knowledge_base, document),
+            )
+            if not passages:
+                return
+            async with connection.cursor() as cursor:
+                await cursor.executemany(
+                    "INSERT INTO ai_responder.passages (knowledge_base, document, position, "
+                    "text, embedder, embedding) VALUES (%s, %s, %s, %s, %s, %s)",
+                    [
+                        (knowledge_base, document, position, text, embedder, self._value(row))
+                        for position, (text, row) in enumerate(zip(passages, vectors, strict=True))
+                    ],
+                )
+
+    async def nearest(
+        self, knowledge_bases: Sequence[str], *, embedder: str, question: Vectors, limit: int
+    ) -> list[Hit]:
+        query = _PGVECTOR_QUERY if self.mode == "pgvector" else _EXACT_QUERY
+        parameters = {
+            "v": self._value(question.reshape(-1)),
+            "bases": list(knowledge_bases),
+            "embedder": embedder,
+            "limit": limit,
+        }
+        async with self._pool.connection() as connection:
+            await self._adapt(connection)
+            cursor = await connection.execute(query.encode(), parameters)
+            return [_hit(row) for row in await cursor.fetchall()]
+
+    async def matching(
+        self, knowledge_bases: Sequence[str], question: str, limit: int
+    ) -> list[Hit]:
+        bases = list(knowledge_bases)
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(
+                _FREQUENCIES.encode(), {"q": question, "bases": bases}
+            )
+            frequencies = await cursor.fetchall()
+            total = next((int(n) for word, n in frequencies if word is None), 0)
+            counted = [
+                (str(word), int(n))
+                for word, n in frequencies
+                if word is not None and int(n) <= max(1.0, total * COMMON_WORD_SHARE)
+            ]
+            words = [word for word, n in counted if n > 0]
+            if not words:
+                return []
+            parameters = {
+                "words": words,
+                "bases": bases,
+                "matched": min(MIN_MATCHED_WORDS, len(counted)),
+                "limit": limit,
+            }
+            cursor = await connection.execute(_TEXT_QUERY.encode(), parameters)
+            return [_hit(row) for row in await cursor.fetchall()]
+
+    async def count(self, knowledge_base: str, document: str | None = None) -> int:
+        """How many passages the knowledge base (or one of its documents) has."""
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(
+                "SELECT count(*) FROM ai_responder.passages WHERE knowledge_base = %s "
+                "AND (%s::text IS NULL OR document = %s)",
+                (knowledge_base, document, document),
+            )
+            row = await cursor.fetchone()
+        return int(row[0]) if row is not None else 0
+
+    async def _adapt(self, connection: AsyncConnection[Any]) -> None:
+        if self.mode == "pgvector":
+            await register_vector_async(connection)
+
+    def _value(self, row: Vectors) -> Any:
+        array = np.asarray(row, dtype=np.float32)
+        return array if self.mode == "pgvector" else array.tolist()
+
+
+async def _pgvector(connection: AsyncConnection[Any]) -> bool:
+    """Whether the `vector` extension is (or could be made) installed in this database."""
+    try:
+        async with connection.transaction():
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    except psycopg.Error as error:
+        logger.warning("pgvector is not available: %s", error.diag.message_primary or error)
+        return False
+    return True
+
+
+def _hit(row: tuple[Any, ...]) -> Hit:
+    passage_id, knowledge_base, document, position, text, score = row
+    return Hit(
+        passage_id=int(passage_id),
+        passage=StoredPassage(
+            knowledge_base=knowledge_base, document=document, position=int(position), text=text
+        ),
+        score=float(score) if score is not None else 0.0,
+    )
