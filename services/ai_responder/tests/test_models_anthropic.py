@@ -110,7 +110,7 @@ async def test_a_tool_use_block_comes_back_as_a_tool_call_beside_text(
     answer = await model(server).generate(REQUEST)
 
     assert answer.text == "One moment."
-    assert answer.tool_calls == (ToolCall("hand_off", {"reason": "wants a refund"}),)
+    assert answer.tool_calls == (ToolCall("hand_off", {"reason": "wants a refund"}, "toolu_1"),)
 
 
 async def test_a_429_then_an_answer_is_retried(server: AnthropicServer) -> None:

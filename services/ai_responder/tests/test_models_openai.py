@@ -115,7 +115,7 @@ async def test_a_tool_call_comes_back_with_parsed_arguments(server: OpenAIServer
     answer = await model(server).generate(REQUEST)
 
     assert answer.text == ""
-    assert answer.tool_calls == (ToolCall("hand_off", {"reason": "wants a refund"}),)
+    assert answer.tool_calls == (ToolCall("hand_off", {"reason": "wants a refund"}, "call_1"),)
 
 
 async def test_a_429_is_retried_and_the_next_answer_is_used(server: OpenAIServer) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 from nats.aio.client import Client as NatsClient
 
 from threadline.ai_responder.adapters.inbound.consumer import (
@@ -21,10 +22,12 @@ from threadline.ai_responder.adapters.inbound.consumer import (
 from threadline.ai_responder.adapters.inbound.directory_follower import DirectoryFollower
 from threadline.ai_responder.adapters.outbound.burst_store import KeyValueBurstStore
 from threadline.ai_responder.adapters.outbound.conversation_view import KeyValueConversationViews
+from threadline.ai_responder.adapters.outbound.http_tools import AiohttpToolCaller
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.adapters.outbound.models.failures import UnusableModel
 from threadline.ai_responder.adapters.outbound.prices import GenaiPrices, rates_from_file
 from threadline.ai_responder.adapters.outbound.publisher import JetStreamReplies
+from threadline.ai_responder.adapters.outbound.tool_ledger import KeyValueMutationLedger
 from threadline.ai_responder.adapters.outbound.transcribers import transcriber_for
 from threadline.ai_responder.adapters.outbound.transcripts import JetStreamTranscripts, StoredMedia
 from threadline.ai_responder.adapters.outbound.typing import JetStreamTypingIndicator
@@ -35,6 +38,7 @@ from threadline.ai_responder.application.hearing import HearVoiceNotes
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.ai_responder.application.responder import Responder
 from threadline.ai_responder.application.seeing import SeeImages
+from threadline.ai_responder.application.tool_calls import CallTools
 from threadline.ai_responder.application.transcription import Transcriber
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.ai_responder.domain.directory import AssistantSettings, Directory
@@ -111,6 +115,15 @@ async def bootstrap(
     stack.push_async_callback(media.close)
     models = _models(config, stack, model)
     prices = GenaiPrices(rates_from_file(config.prices_file) if config.prices_file else None)
+    # The business's HTTP tools: no cookies kept between calls, secrets read at call time.
+    tool_http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+    stack.push_async_callback(tool_http.close)
+    tools = CallTools(
+        AiohttpToolCaller(tool_http),
+        ledger=await KeyValueMutationLedger.open(js, namespace=config.nats_namespace),
+        environment=os.environ,
+        clock=clock,
+    )
     responder = Responder(
         models(config.model),
         clock=clock,
@@ -118,6 +131,7 @@ async def bootstrap(
         system_prompt=config.system_prompt,
         max_context_tokens=config.max_context_tokens,
         prices=prices,
+        tools=tools,
     )
     answering = AnswerBursts(
         responder,

@@ -133,6 +133,9 @@ class AnswerBursts:
             assistant=assistant,
             model=model,
             sight=sight,
+            generation_id=(
+                f"{burst.conversation_id}-{burst.claim.generation if burst.claim else 0}"
+            ),
         )
         return Generation(answer)
 

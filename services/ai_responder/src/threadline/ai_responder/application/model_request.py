@@ -38,6 +38,7 @@ from threadline.ai_responder.application.ports import (
 from threadline.ai_responder.application.seeing import NO_SIGHT, Sight
 from threadline.ai_responder.domain.attachment import Attachment
 from threadline.ai_responder.domain.customer_message import CustomerMessage
+from threadline.ai_responder.domain.http_tools import HttpTool
 from threadline.ai_responder.domain.reply_format import REPLY_SCHEMA
 from threadline.rules import whatsapp_limits as limits
 
@@ -141,6 +142,7 @@ def model_request(
     max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
     language: str = "",
     sight: Sight = NO_SIGHT,
+    http_tools: Sequence[HttpTool] = (),
 ) -> ModelRequest:
     """The request answering `message` (after the customer's other unanswered messages `also`,
     oldest first), in the context of `history`, showing the model the images `sight` holds:
@@ -168,12 +170,28 @@ def model_request(
     left -= estimate_tokens(memory) if memory else 0
     kept = _newest_within(before, left)
     context = "\n\n".join(part for part in (who, memory) if part)
+    prompt = system_prompt(business_prompt, context=context, language=language)
+    if http_tools:
+        prompt = f"{prompt}\n\n{HTTP_TOOLS_GUIDANCE}"
     return ModelRequest(
-        system_prompt=system_prompt(business_prompt, context=context, language=language),
+        system_prompt=prompt,
         turns=tuple(_from_the_customer([*kept, *now])),
-        tools=(reply_tool(seeing=bool(sight.seen)), HAND_OFF_TOOL),
+        tools=(
+            reply_tool(seeing=bool(sight.seen)),
+            HAND_OFF_TOOL,
+            *(Tool(t.name, t.description, t.parameters) for t in http_tools),
+        ),
         require_tool=True,
     )
+
+
+# Told to a model offered the business's HTTP tools (issue 12 item 2).
+HTTP_TOOLS_GUIDANCE: Final = (
+    "The business's own tools look things up and act in its systems: call them when the "
+    "customer's request needs them, then answer with `reply` using what they gave. When a tool "
+    "reports an error, tell the customer plainly that it did not work and offer a person; never "
+    "say something was done when the tool did not confirm it."
+)
 
 
 def what_the_customer_said(message: CustomerMessage) -> str:

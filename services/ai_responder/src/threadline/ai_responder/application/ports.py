@@ -63,6 +63,22 @@ class Tool:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    name: str
+    arguments: Mapping[str, Any]
+    call_id: str = ""  # the provider's id of the call, which its result names
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRound:
+    """Tools the model called and what they gave (issue 12: the business's HTTP tools), told
+    back to it after the turns: `results[i]` (JSON text) answers `calls[i]`."""
+
+    calls: tuple[ToolCall, ...]
+    results: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRequest:
     system_prompt: str
     turns: tuple[Turn, ...]
@@ -70,12 +86,8 @@ class ModelRequest:
     max_output_tokens: int = 1024
     # The model must call one of `tools` (how it chooses a reply format or hands off).
     require_tool: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    name: str
-    arguments: Mapping[str, Any]
+    # The tool calls of this answer so far and their results, oldest first.
+    tool_rounds: tuple[ToolRound, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,13 @@ from threadline.ai_responder.application.ports import (
     ModelAnswer,
     ModelError,
     ModelRefused,
+    ModelRequest,
     PriceTable,
+    ToolRound,
+    Usage,
 )
 from threadline.ai_responder.application.seeing import NO_SIGHT, Sight
+from threadline.ai_responder.application.tool_calls import CallTools
 from threadline.ai_responder.domain.answers import (
     NO_USAGE,
     Answer,
@@ -55,6 +59,8 @@ KEYWORD_MODEL: Final = "threadline:keyword-hand-off"
 REASON_LIMIT: Final = 500
 NO_REASON: Final = "the assistant handed the conversation off without saying why"
 INTERPRETATION_LIMIT: Final = 1000
+# Rounds of the business's HTTP tools in one answer; then the model must reply or hand off.
+MAX_TOOL_ROUNDS: Final = 4
 
 
 class Responder:
@@ -70,8 +76,10 @@ class Responder:
         system_prompt: str = "",
         max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
         prices: PriceTable | None = None,
+        tools: CallTools | None = None,
     ) -> None:
         self._model, self._clock, self._stale_after = model, clock, stale_after
+        self._tools = tools
         self._prices = prices
         self._system_prompt = system_prompt
         self._max_context_tokens = max_context_tokens
@@ -97,11 +105,14 @@ class Responder:
         assistant: AssistantSettings | None = None,
         model: AssistantModel | None = None,
         sight: Sight = NO_SIGHT,
+        generation_id: str = "",
     ) -> Answer:
         """One answer to the customer's `messages` (a burst, oldest first), by `assistant`
         (this responder's own settings by default) through `model` (this responder's by
         default), in the context of `history`, shown the burst's images `sight` holds (the
-        draft records what the model said it saw in them)."""
+        draft records what the model said it saw in them). The assistant's HTTP tools the model
+        calls are run (`CallTools`) and the model asked again with their results, at most
+        `MAX_TOOL_ROUNDS` times; the draft counts every round's tokens and time."""
         last = messages[-1]
         covered = tuple(m.message_id for m in messages)
         if any(wants_a_person(m) for m in messages):
@@ -118,9 +129,12 @@ class Responder:
                 assistant.max_context_tokens if assistant is not None else self._max_context_tokens
             ),
             sight=sight,
+            http_tools=(
+                assistant.http_tools if assistant is not None and self._tools is not None else ()
+            ),
         )
         try:
-            answer = await model.generate(request)
+            answer = await self._with_tools(model, request, assistant, last, generation_id)
         except ModelError as error:
             refused = " refused the request" if isinstance(error, ModelRefused) else ""
             reason = f"the assistant is unavailable ({error.model}{refused}): {error.reason}"
@@ -135,6 +149,52 @@ class Responder:
             cost=self._prices.price(answer.model, answer.usage) if self._prices else None,
         )
         return self._read(last, answer, producer, covered, seeing=bool(sight.seen))
+
+    async def _with_tools(
+        self,
+        model: AssistantModel,
+        request: ModelRequest,
+        assistant: AssistantSettings | None,
+        last: CustomerMessage,
+        generation_id: str,
+    ) -> ModelAnswer:
+        """The model's answer after the rounds of HTTP tools it called (none when it calls
+        none): the last answer, with the tokens and time of every round."""
+        answer = await model.generate(request)
+        if self._tools is None or assistant is None or not assistant.http_tools:
+            return answer
+        by_name = {tool.name: tool for tool in assistant.http_tools}
+        usage, latency = answer.usage, answer.latency_seconds
+        rounds: list[ToolRound] = []
+        while calls := tuple(c for c in answer.tool_calls if c.name in by_name):
+            results = []
+            for call in calls:
+                result = await self._tools.run(
+                    by_name[call.name],
+                    call,
+                    conversation_id=last.conversation_id,
+                    generation_id=generation_id or last.message_id,
+                )
+                results.append(result.for_model())
+            rounds.append(ToolRound(calls, tuple(results)))
+            last_round = len(rounds) >= MAX_TOOL_ROUNDS
+            answer = await model.generate(
+                replace(
+                    request,
+                    tool_rounds=tuple(rounds),
+                    # After the last round only `reply` and `hand_off` are offered.
+                    tools=request.tools[:2] if last_round else request.tools,
+                )
+            )
+            usage = Usage(
+                usage.input_tokens + answer.usage.input_tokens,
+                usage.output_tokens + answer.usage.output_tokens,
+                usage.cached_tokens + answer.usage.cached_tokens,
+            )
+            latency += answer.latency_seconds
+            if last_round:
+                break
+        return replace(answer, usage=usage, latency_seconds=latency)
 
     def _keyword_hand_off(self, message: CustomerMessage, covered: tuple[str, ...]) -> Answer:
         first_name = message.customer_name.split(" ")[0]

@@ -18,6 +18,7 @@ from threadline.ai_responder.application.ports import (
     ModelRequest,
     ModelUnavailable,
     ToolCall,
+    ToolRound,
     Turn,
     Usage,
 )
@@ -37,6 +38,8 @@ class AnthropicModel:
             {"role": "user" if turn.role == CUSTOMER else "assistant", "content": _content(turn)}
             for turn in request.turns
         ]
+        for tool_round in request.tool_rounds:
+            messages += _round_messages(tool_round)
         tools: list[Any] = [
             {
                 "name": tool.name,
@@ -72,7 +75,7 @@ class AnthropicModel:
                     raise ModelUnavailable(
                         self.name, f"tool {block.name!r} called with arguments not an object"
                     )
-                calls.append(ToolCall(name=block.name, arguments=block.input))
+                calls.append(ToolCall(name=block.name, arguments=block.input, call_id=block.id))
         usage = message.usage
         cached = usage.cache_read_input_tokens or 0
         # Anthropic's `input_tokens` excludes cache reads and writes; the port's includes them.
@@ -105,6 +108,19 @@ def _content(turn: Turn) -> str | list[dict[str, Any]]:
         for image in turn.images
     ]
     return [*blocks, {"type": "text", "text": turn.text}]
+
+
+def _round_messages(tool_round: ToolRound) -> list[dict[str, Any]]:
+    """The assistant's `tool_use` blocks, then the user's `tool_result` blocks answering them."""
+    uses = [
+        {"type": "tool_use", "id": call.call_id, "name": call.name, "input": dict(call.arguments)}
+        for call in tool_round.calls
+    ]
+    results = [
+        {"type": "tool_result", "tool_use_id": call.call_id, "content": result}
+        for call, result in zip(tool_round.calls, tool_round.results, strict=True)
+    ]
+    return [{"role": "assistant", "content": uses}, {"role": "user", "content": results}]
 
 
 def _message(error: anthropic.APIStatusError) -> str:

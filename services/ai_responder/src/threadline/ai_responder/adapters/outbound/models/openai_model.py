@@ -19,6 +19,7 @@ from threadline.ai_responder.application.ports import (
     ModelRequest,
     ModelUnavailable,
     ToolCall,
+    ToolRound,
     Turn,
     Usage,
 )
@@ -39,6 +40,8 @@ class OpenAIModel:
             {"role": "user" if turn.role == CUSTOMER else "assistant", "content": _content(turn)}
             for turn in request.turns
         ]
+        for tool_round in request.tool_rounds:
+            messages += _round_messages(tool_round)
         tools: list[Any] = [
             {
                 "type": "function",
@@ -100,7 +103,7 @@ class OpenAIModel:
             raise ModelUnavailable(
                 self.name, f"tool {function.name!r} called with arguments that are not an object"
             )
-        return ToolCall(name=function.name, arguments=arguments)
+        return ToolCall(name=function.name, arguments=arguments, call_id=call.id or "")
 
     async def close(self) -> None:
         await self._client.close()
@@ -114,6 +117,23 @@ def _content(turn: Turn) -> str | list[dict[str, Any]]:
         {"type": "image_url", "image_url": {"url": image.data_url}} for image in turn.images
     ]
     return [*parts, {"type": "text", "text": turn.text}]
+
+
+def _round_messages(tool_round: ToolRound) -> list[dict[str, Any]]:
+    """The assistant's message calling the tools, then one `tool` message per result."""
+    calls = [
+        {
+            "id": call.call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": json.dumps(dict(call.arguments))},
+        }
+        for call in tool_round.calls
+    ]
+    results = [
+        {"role": "tool", "tool_call_id": call.call_id, "content": result}
+        for call, result in zip(tool_round.calls, tool_round.results, strict=True)
+    ]
+    return [{"role": "assistant", "content": None, "tool_calls": calls}, *results]
 
 
 def _message(error: openai.APIStatusError) -> str:
