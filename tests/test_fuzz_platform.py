@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.campaign import Campaign, Settings, senders
-from tests.fuzz.cases import SIGNINGS, Case, HttpCase, IdPool, from_json, to_json
+from tests.fuzz.cases import SIGNINGS, Case, GrpcCase, HttpCase, IdPool, from_json, to_json
+from tests.fuzz.files import FilesGenerator
 from tests.fuzz.gateway import GatewayGenerator
 from tests.fuzz.gateway import found_by_fuzzing as gateway_found_by_fuzzing
 from tests.fuzz.grpc_cases import GrpcGenerator
@@ -83,12 +84,14 @@ def test_a_saved_input_replays_byte_for_byte() -> None:
         *(WebhookGenerator(rng).next() for _ in range(50)),
         *(GatewayGenerator(rng, pool).next() for _ in range(50)),
         *(GrpcGenerator(rng, pool).next() for _ in range(50)),
+        *(FilesGenerator(rng, pool).next() for _ in range(50)),
     ]
 
     replayed = [from_json(to_json(case)) for case in generated]
 
     assert replayed == generated
     assert any(isinstance(case, HttpCase) for case in replayed)
+    assert any(isinstance(case, GrpcCase) and case.client_streaming for case in replayed)
 
 
 @settings(max_examples=40, deadline=None)

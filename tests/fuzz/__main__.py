@@ -61,7 +61,12 @@ async def fuzz(args: argparse.Namespace, settings: Settings, run: str) -> Figure
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__)
     parser.add_argument("--webhooks", type=int, default=50_000)
-    parser.add_argument("--requests", type=int, default=10_000, help="gateway and gRPC, half each")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=10_000,
+        help="gateway and gRPC, half each (a fifth of them operators' file sends)",
+    )
     parser.add_argument("--max-minutes", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=None, help="default: a new one, printed")
     parser.add_argument("--stall-every", type=int, default=500)

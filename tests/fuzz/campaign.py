@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from tests.fuzz.cases import Case, HttpCase, IdPool, Outcome, WebhookCase, family
+from tests.fuzz.files import FilesGenerator
 from tests.fuzz.gateway import GatewayGenerator
 from tests.fuzz.grpc_cases import GrpcGenerator
 from tests.fuzz.oracle import Sender, body_digest
@@ -23,6 +24,8 @@ from tests.fuzz.readmodels import wait_for_wamids
 from tests.fuzz.stall import StallCheck
 from tests.fuzz.watchers import EventLogWatcher, StreamWatcher
 from tests.fuzz.webhooks import WebhookGenerator
+
+FILE_SHARE = 0.2  # of the gateway and gRPC requests: operators' file sends (`files`)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class Campaign:
         self._gateway = GatewayGenerator(random.Random(seed + 1), self.pool, target.numbers)
         self._grpc = GrpcGenerator(random.Random(seed + 2), self.pool, target.numbers)
         self._mix = random.Random(seed + 3)
+        self._files = FilesGenerator(random.Random(seed + 4), self.pool, target.numbers)
 
     async def run(self) -> Figures:
         started, cpu = time.monotonic(), time.process_time()
@@ -136,8 +140,12 @@ class Campaign:
                     batch.append(self._webhooks.next())
                     webhooks_left -= 1
                 else:
-                    gateway = self._mix.random() < 0.5
-                    batch.append(self._gateway.next() if gateway else self._grpc.next())
+                    roll = self._mix.random()
+                    if roll < FILE_SHARE:
+                        batch.append(self._files.next())
+                    else:
+                        gateway = roll < (1 + FILE_SHARE) / 2
+                        batch.append(self._gateway.next() if gateway else self._grpc.next())
                     requests_left -= 1
             round_started = time.monotonic()
             loaded = asyncio.create_task(self.stall.run(http, under_load=True))

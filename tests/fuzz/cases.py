@@ -55,6 +55,8 @@ class HttpCase:
     # A plain read of data that exists: must be answered 200.
     expect_ok: bool = False
     server: str = "gateway"
+    # sha256 of each file a file upload carries: none may be kept when it is refused.
+    files_sha256: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class GrpcCase:
     token: str = "admin"
     note: str = ""
     expect_not_found: bool = False
+    # A client-streaming call (SendFiles): these messages, in order, instead of `request`.
+    client_streaming: bool = False
+    requests: tuple[bytes, ...] = ()
+    # sha256 of each file the call carries: none may be kept when it is refused.
+    files_sha256: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:

@@ -5,6 +5,8 @@
 - gateway: never 5xx; a tenant probe 404.
 - gRPC: never UNKNOWN, INTERNAL, DATA_LOSS, UNIMPLEMENTED, UNAVAILABLE, RESOURCE_EXHAUSTED or a
   missed deadline; a tenant probe NOT_FOUND.
+- operators' file sends (`files`): a refused one (not 202 / OK) leaves none of its files in the
+  media store.
 - no answer at all within the timeout is a violation everywhere, and so is an error message
   longer than `ERROR_TEXT_LIMIT` (it echoes the input).
 
@@ -208,6 +210,8 @@ class Sender:
             outcome.violations.append(
                 f"tenant probe answered {response.status}, not 404: {preview(response.body, 300)}"
             )
+        if response.status != 202:
+            self._nothing_kept(case.files_sha256, outcome)
         if (
             response.status >= 400
             and _ours(response.body)
@@ -224,7 +228,10 @@ class Sender:
         metadata = (("authorization", authorization),) if authorization is not None else ()
         code, details = grpc.StatusCode.OK, ""
         try:
-            if case.streaming:
+            if case.client_streaming:
+                stream_in: Any = channel.stream_unary(case.path)
+                await stream_in(iter(case.requests), metadata=metadata, timeout=self.timeout)
+            elif case.streaming:
                 streaming: Any = channel.unary_stream(case.path)  # bytes in, bytes out
                 call = streaming(case.request, metadata=metadata, timeout=self.timeout)
                 received = 0
@@ -251,7 +258,20 @@ class Sender:
             outcome.violations.append(
                 f"{case.method}'s error of {len(details)} chars echoes the input"
             )
+        if code != grpc.StatusCode.OK:
+            self._nothing_kept(case.files_sha256, outcome)
         return outcome
+
+    def _nothing_kept(self, digests: tuple[str, ...], outcome: Outcome) -> None:
+        """A refused file upload left none of its files in the media store."""
+        root = self.target.media_root
+        if root is None:
+            return
+        for digest in digests:
+            if (root / digest[:2] / digest).exists():
+                outcome.violations.append(
+                    f"refused ({outcome.answer}) yet the file {digest} is in the media store"
+                )
 
 
 def body_digest(body: bytes) -> str:

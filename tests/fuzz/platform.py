@@ -90,6 +90,7 @@ class Target:
     nats_url: str
     namespace: str
     description: str
+    media_root: Path | None = None  # the media store's directory (operators' files kept)
 
 
 @contextlib.contextmanager
@@ -209,6 +210,7 @@ async def in_process(
             nats_url=nats_url,
             namespace=namespace,
             description="five services in this process",
+            media_root=Path(env["THREADLINE_MEDIA_ROOT"]),
         )
 
 
@@ -284,4 +286,5 @@ async def processes(
             nats_url=nats_url,
             namespace=namespace,
             description=f"five supervised service processes (their output in {log})",
+            media_root=Path(env["THREADLINE_MEDIA_ROOT"]),
         )

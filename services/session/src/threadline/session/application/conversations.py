@@ -204,11 +204,19 @@ class Conversations(Application[UUID]):
 
         return self._in_transaction(send)
 
-    def check_files_sendable(self, conversation_id: UUID, author: str) -> None:
-        """Whether an operator's files may go into this conversation now (author, status, the
-        24-hour window), asked before any file is read or kept; raises as sending would."""
+    def check_files_sendable(
+        self, conversation_id: UUID, author: str, *, text: str = "", quoted_message_id: str = ""
+    ) -> None:
+        """Whether an operator's files, their text and the message they quote may go into this
+        conversation now (author, status, the 24-hour window, the text's length, a quotable
+        message), asked before any file is read or kept, so a refused call keeps nothing;
+        raises as sending would."""
         talk = self._conversation(conversation_id)
-        talk.check_outbound(author, {"type": "document"}, self.clock())
+        now = self.clock()
+        talk.check_outbound(author, {"type": "document"}, now)
+        if text:
+            talk.check_outbound(author, {"type": "text", "text": text}, now)
+        talk.quoted_wamid(quoted_message_id)
 
     def send_files(self, request: FilesRequest) -> tuple[UUID, list[UUID]]:
         """Queue an operator's kept files, then the text (`sending_files`); a repeated

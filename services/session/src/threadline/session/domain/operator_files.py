@@ -78,6 +78,9 @@ def check_declared(declared: FileDeclared, index: int) -> CheckedFile:
         raise FileRefused(f"{field}.file_name is required")
     if len(declared.file_name) > FILE_NAME_LENGTH:
         raise FileRefused(f"{field}.file_name: at most {FILE_NAME_LENGTH} characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in declared.file_name):
+        # A CR or LF would break the multipart header outbound uploads the file with.
+        raise FileRefused(f"{field}.file_name must not contain control characters")
     try:
         kind = media_kind(declared.content_type, field=f"{field}.content_type")
     except MediaRefused as refused:

@@ -7,6 +7,8 @@ late leaves nothing kept and nothing queued.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -25,6 +27,9 @@ from threadline.session.domain.operator_files import (
 
 MAX_CHUNK = 1024 * 1024  # bytes in one chunk message
 MAX_TOTAL = LARGEST_FILE  # bytes of all the files of one call
+# What is read, and for how long, of a refused call's rest before the refusal goes back.
+DRAIN_BYTES = MAX_TOTAL + 2 * MAX_CHUNK
+DRAIN_SECONDS = 5.0
 
 
 @dataclass
@@ -80,6 +85,20 @@ async def files_of(requests: AsyncIterator[pb.SendFilesRequest]) -> list[tuple[C
         raise InvalidMessage("files: SendFiles needs at least one file (SendMessage sends text)")
     _complete(files[-1], len(files) - 1)
     return [(received.checked, bytes(received.data)) for received in files]
+
+
+async def drain(requests: AsyncIterator[pb.SendFilesRequest]) -> None:
+    """Read (and drop) what the client still sends, within `DRAIN_BYTES` and `DRAIN_SECONDS`,
+    before a refusal goes back: an asyncio client still writing when the call ends may report
+    INTERNAL ("Internal error from Core") instead of the refusal (grpc/grpc#36066), and the
+    gateway would answer 500 for a 404."""
+    read = 0
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for request in requests:
+                read += request.ByteSize()
+                if read > DRAIN_BYTES:
+                    return
 
 
 def _complete(received: ReceivedFile, index: int) -> None:

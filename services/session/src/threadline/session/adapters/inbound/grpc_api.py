@@ -9,6 +9,7 @@ key, a business number or nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -23,7 +24,12 @@ from threadline.media import MediaStore
 from threadline.servicekit.auth import PermissionDenied, current_principal
 from threadline.servicekit.errors import quoted
 from threadline.servicekit.validation import json_value
-from threadline.session.adapters.inbound.file_stream import files_of, header_of, keep_file
+from threadline.session.adapters.inbound.file_stream import (
+    drain,
+    files_of,
+    header_of,
+    keep_file,
+)
 from threadline.session.adapters.integration_events.incoming_facts import content
 from threadline.session.adapters.integration_events.session_events import SessionEvents
 from threadline.session.adapters.outbound.stored_records import StoredRecords
@@ -81,6 +87,11 @@ def parse_id(raw: str, what: str) -> UUID:
         return UUID(raw)
     except ValueError:
         raise InvalidMessage(f"{what} must be a UUID, got {quoted(raw)}") from None
+
+
+def _quoted_id(raw: str) -> str:
+    """A request's `quoted_message_id` as the domain names messages ("" for none)."""
+    return str(parse_id(raw, "quoted_message_id")) if raw else ""
 
 
 def check_payload(content: common_pb.MessageContent) -> None:
@@ -194,17 +205,41 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
     ) -> pb.SendFilesResponse:
         """An operator's files, then the text: authorised and checked against the window like
         `SendMessage`; every file checked against WhatsApp's limits while the stream is read
-        (`file_stream`), and only then kept in the media store and queued."""
+        (`file_stream`), and only then kept in the media store and queued. A refused call's
+        rest is read first, so the client hears the refusal (`drain`)."""
+        try:
+            return await self._send_files(requests)
+        except Exception:
+            await drain(requests)
+            raise
+
+    async def _send_files(
+        self, requests: AsyncIterator[pb.SendFilesRequest]
+    ) -> pb.SendFilesResponse:
         header = await header_of(requests)
         if not header.idempotency_key:
             raise InvalidMessage("idempotency_key is required, so a retried call is a no-op")
         author = header.author or "agent"
         conversation_id = None
+        # Everything that can refuse the call is asked before a file is kept; the caller's
+        # access first, so another tenant's conversation is not found whatever else is sent.
         if header.conversation_id:
             conversation_id = await self._conversation_for(header.conversation_id, "write")
-            await self._writer.run(self._app.check_files_sendable, conversation_id, author)
+            quoted_message_id = _quoted_id(header.quoted_message_id)
+            await self._writer.run(
+                functools.partial(
+                    self._app.check_files_sendable,
+                    conversation_id,
+                    author,
+                    text=header.text,
+                    quoted_message_id=quoted_message_id,
+                )
+            )
         else:
             self._number(header.phone_number_id, "write")
+            if not header.customer_wa_id:
+                raise InvalidMessage("give a conversation_id, or a phone_number_id and customer")
+            quoted_message_id = _quoted_id(header.quoted_message_id)
         if self._media_store is None:
             raise DomainError("this session keeps no files: it has no media store")
         received = await files_of(requests)
@@ -219,11 +254,7 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
                 phone_number_id=header.phone_number_id,
                 customer_wa_id=header.customer_wa_id,
                 author=author,
-                quoted_message_id=(
-                    str(parse_id(header.quoted_message_id, "quoted_message_id"))
-                    if header.quoted_message_id
-                    else ""
-                ),
+                quoted_message_id=quoted_message_id,
             ),
         )
         return pb.SendFilesResponse(

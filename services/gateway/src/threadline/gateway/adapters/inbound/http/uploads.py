@@ -21,7 +21,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.gateway.adapters.inbound.http.errors import BadRequest, GatewayError
@@ -33,7 +34,7 @@ from threadline.media.whatsapp_media import (
     essence,
     media_kind,
 )
-from threadline.servicekit.validation import check_text
+from threadline.servicekit.validation import InvalidField, check_text
 
 MAX_FILES = 10  # as the session takes in one call
 MAX_TOTAL = LARGEST_FILE  # bytes of all the files of one request
@@ -81,6 +82,24 @@ async def read_upload(request: web.Request, spools: ExitStack) -> Upload:
     except (ValueError, AssertionError) as error:
         raise BadRequest(f"the multipart body cannot be read: {error}") from None
     upload = Upload(files=[], captions=[], text="")
+    try:
+        await _read_parts(reader, upload, spools)
+    except InvalidField:
+        raise
+    except LineTooLong:
+        raise BadRequest("the multipart body cannot be read: a part's header is too long") from None
+    except (ValueError, AssertionError, BadHttpMessage) as error:
+        # A boundary never found, a body cut short, a malformed part header: the client's.
+        reason = str(error)[:200]
+        raise BadRequest(f"the multipart body cannot be read: {reason}") from None
+    if not upload.files:
+        raise BadRequest("file: give at least one file part")
+    _assign_captions(upload)
+    return upload
+
+
+async def _read_parts(reader: MultipartReader, upload: Upload, spools: ExitStack) -> None:
+    """Each part of the form into `upload`: files spooled and checked, texts decoded."""
     total = 0
     async for part in reader:
         if not isinstance(part, BodyPartReader):
@@ -110,10 +129,6 @@ async def read_upload(request: web.Request, spools: ExitStack) -> Upload:
                 upload.text = value
         else:
             raise BadRequest(f"unknown part {name[:64]!r}: give file, caption or text")
-    if not upload.files:
-        raise BadRequest("file: give at least one file part")
-    _assign_captions(upload)
-    return upload
 
 
 def _start_file(part: BodyPartReader, index: int, spools: ExitStack) -> SpooledFile:
