@@ -197,7 +197,7 @@ async def test_a_lookup_fills_its_url_and_reads_its_secret_at_call_time(
     [called] = told.calls
     assert (called.tool, called.call_id, called.generation_id) == (
         "opening_hours",
-        "call_1",
+        "conv-1-1:call_1",
         "conv-1-1",
     )
     assert json.loads(called.arguments_json) == {"day": "tue sday", "who": "Lina"}

@@ -358,6 +358,19 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         transcribed_at=(at + timedelta(minutes=4)).astimezone(timezone(timedelta(hours=-3))),
         trace=TRACE,
     )
+    talk.record_tool_call(
+        call_id="gen-7:call_1",
+        generation_id="gen-7",
+        tool="book_appointment",
+        arguments_json='{"day":"sábado","service":"cut"}',
+        status="ok",
+        http_status=201,
+        result_json='{"status": "ok", "response": {"booking_id": 7}}',
+        latency_ms=42,
+        mutating=True,
+        replayed=False,
+        trace=TRACE,
+    )
     talk.hand_off(reason="asked for a person", by="ai")
     talk.resume_autopilot(by="agent")
     talk.change_status("escalated", reason="complaint", by="agent")

@@ -286,6 +286,7 @@ def _assistant_configured(e: Any, out: pb.SessionEvent) -> None:
             max_context_tokens=e.max_context_tokens,
             tools=e.tools,
             business_numbers=e.business_numbers,
+            http_tools_json=getattr(e, "http_tools_json", ""),
         )
     )
 
@@ -357,6 +358,24 @@ def _transcript_recorded(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _tool_call_recorded(e: Any, out: pb.SessionEvent) -> None:
+    # Issue 12 item 2, in this path's style.
+    out.tool_call_recorded.CopyFrom(
+        pb.ToolCallRecorded(
+            call_id=e.call_id,
+            generation_id=e.generation_id,
+            tool=e.tool,
+            arguments_json=e.arguments_json,
+            status=e.status,
+            http_status=e.http_status,
+            result_json=e.result_json,
+            latency_ms=e.latency_ms,
+            mutating=e.mutating,
+            replayed=e.replayed,
+        )
+    )
+
+
 def _transcript_missing(e: Any, out: pb.SessionEvent) -> None:
     out.transcript_missing.CopyFrom(
         pb.TranscriptMissing(message_id=str(e.message_id), reason=e.reason, model=e.model)
@@ -397,6 +416,7 @@ BODIES: dict[str, Body] = {
     "Conversation.AttachmentFailed": _attachment_failed,
     "Conversation.TranscriptRecorded": _transcript_recorded,
     "Conversation.TranscriptMissing": _transcript_missing,
+    "Conversation.ToolCallRecorded": _tool_call_recorded,
 }
 
 

@@ -50,6 +50,7 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{ASSISTANT}:Assistant.Configured": [
         *("timestamp", "name", "version", "model", "system_prompt", "language"),
         *("reply_delay_seconds", "max_context_tokens", "tools", "business_numbers"),
+        "http_tools_json",
     ],
     f"{BUSINESS_NUMBER}:BusinessNumber.TemplateRegistered": [
         *("timestamp", "name", "language", "category", "body", "parameter_count"),
@@ -116,6 +117,10 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{CONVERSATION}:Conversation.TranscriptRecorded": [
         *("timestamp", "message_id", "text", "language", "model", "duration_seconds"),
         *("transcribed_at", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.ToolCallRecorded": [
+        *("timestamp", "call_id", "generation_id", "tool", "arguments_json", "status"),
+        *("http_status", "result_json", "latency_ms", "mutating", "replayed", "trace"),
     ],
     f"{CONVERSATION}:Conversation.HandedOff": ["timestamp", "reason", "by"],
     f"{CONVERSATION}:Conversation.AutopilotResumed": ["timestamp", "by"],
@@ -410,7 +415,7 @@ def test_a_snapshot_of_class_version_4_loads_and_records_a_transcript_once(
     assert talk.transcripts == {str(CUSTOMER_MESSAGE): "recorded"}
 
 
-def test_a_snapshot_of_class_version_5_loads_as_it_was_taken(app: Conversations) -> None:
+def test_a_snapshot_of_class_version_6_loads_as_it_was_taken(app: Conversations) -> None:
     old_snapshot_in(app)
     talk = app.repository.get(CONVERSATION_ID)
     assert isinstance(talk, Conversation)
@@ -430,13 +435,55 @@ def test_a_snapshot_of_class_version_5_loads_as_it_was_taken(app: Conversations)
         model="",
         failed_at=datetime(2026, 3, 1, 9, 31, tzinfo=UTC),
     )
+    talk.record_tool_call(
+        call_id="gen-1:call_1",
+        generation_id="gen-1",
+        tool="book_appointment",
+        arguments_json='{"day":"tuesday"}',
+        status="ok",
+        http_status=201,
+        result_json='{"status":"ok"}',
+        latency_ms=12,
+        mutating=True,
+        replayed=False,
+    )
     stored = app.mapper.to_stored_event(Snapshot.take(talk))
 
     again = app.mapper.to_domain_event(stored).mutate(None)
 
-    assert json.loads(stored.state)["state"]["class_version"] == 5
+    assert json.loads(stored.state)["state"]["class_version"] == 6
+    assert isinstance(again, Conversation) and again.tool_calls == ["gen-1:call_1"]
     assert isinstance(again, Conversation)
     assert (again.messages, again.early_statuses) == (talk.messages, talk.early_statuses)
     assert again.discarded_generations == ["gen-1"]
     assert again.attachments == {str(CUSTOMER_MESSAGE): "failed"}
     assert again.transcripts == {str(CUSTOMER_MESSAGE): "missing"}
+
+
+def test_a_snapshot_of_class_version_5_has_no_tool_calls(app: Conversations) -> None:
+    old_snapshot_in(app)
+    talk = app.repository.get(CONVERSATION_ID)
+    assert isinstance(talk, Conversation)
+    stored = app.mapper.to_stored_event(Snapshot.take(talk))
+    state = json.loads(stored.state)
+    del state["state"]["tool_calls"]
+    state["state"]["class_version"] = 5
+    version_5 = StoredEvent(
+        stored.originator_id, stored.originator_version, stored.topic, json.dumps(state).encode()
+    )
+
+    again = app.mapper.to_domain_event(version_5).mutate(None)
+
+    assert isinstance(again, Conversation) and again.tool_calls == []
+    assert again.record_tool_call(
+        call_id="gen-2:call_1",
+        generation_id="gen-2",
+        tool="opening_hours",
+        arguments_json="{}",
+        status="timeout",
+        http_status=0,
+        result_json='{"status":"timeout"}',
+        latency_ms=10_000,
+        mutating=False,
+        replayed=False,
+    )

@@ -165,6 +165,7 @@ TRANSCRIPT_READY = Route(
 TRANSCRIPTION_FAILED = Route(
     AI_EVENTS, "Conversation.TranscriptionFailed", "ai_responder", "TranscriptionFailed"
 )
+TOOL_CALLED = Route(AI_EVENTS, "Conversation.ToolCalled", "ai_responder", "ToolCalled")
 TYPING_INDICATOR_REQUESTED = Route(
     AI_EVENTS,
     "Conversation.TypingIndicatorRequested",
@@ -195,6 +196,7 @@ ROUTES: tuple[Route, ...] = (
     GENERATION_DISCARDED,
     TRANSCRIPT_READY,
     TRANSCRIPTION_FAILED,
+    TOOL_CALLED,
     TYPING_INDICATOR_REQUESTED,
     MESSAGE_DISPATCHED,
     MESSAGE_DISPATCH_FAILED,

@@ -27,6 +27,7 @@ from threadline.ai_responder.adapters.outbound.models import ModelSettings, mode
 from threadline.ai_responder.adapters.outbound.models.failures import UnusableModel
 from threadline.ai_responder.adapters.outbound.prices import GenaiPrices, rates_from_file
 from threadline.ai_responder.adapters.outbound.publisher import JetStreamReplies
+from threadline.ai_responder.adapters.outbound.tool_events import JetStreamToolCalls
 from threadline.ai_responder.adapters.outbound.tool_ledger import KeyValueMutationLedger
 from threadline.ai_responder.adapters.outbound.transcribers import transcriber_for
 from threadline.ai_responder.adapters.outbound.transcripts import JetStreamTranscripts, StoredMedia
@@ -123,6 +124,7 @@ async def bootstrap(
         ledger=await KeyValueMutationLedger.open(js, namespace=config.nats_namespace),
         environment=os.environ,
         clock=clock,
+        events=JetStreamToolCalls(bus, topology),
     )
     responder = Responder(
         models(config.model),

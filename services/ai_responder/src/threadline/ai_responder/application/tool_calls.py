@@ -85,7 +85,7 @@ class CallTools:
             if key and result.status in REACHED:
                 await self._record(key, result)
         called = ToolCalled(
-            call_id=call.call_id or f"{generation_id}-{tool.name}",
+            call_id=f"{generation_id}:{call.call_id or tool.name}",
             conversation_id=conversation_id,
             generation_id=generation_id,
             tool=tool.name,

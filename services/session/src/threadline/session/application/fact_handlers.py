@@ -21,6 +21,7 @@ from threadline.session.application.facts import (
     KeptMedia,
     MediaNotKept,
     StatusReport,
+    ToolCallReport,
     UnheardVoiceNote,
 )
 from threadline.session.application.outcomes import APPLIED, Ignored, Outcome
@@ -314,6 +315,24 @@ def record_missing_transcript(fact: UnheardVoiceNote, unit: UnitOfWork, clock: C
     return APPLIED if missing else Ignored(f"transcript of {fact.message_id} already recorded")
 
 
+def record_tool_call(fact: ToolCallReport, unit: UnitOfWork, clock: Clock) -> Outcome:
+    """The call on its conversation, once by its id, whatever the conversation's status."""
+    recorded = conversation(unit, fact.conversation_id).record_tool_call(
+        call_id=fact.call_id,
+        generation_id=fact.generation_id,
+        tool=fact.tool,
+        arguments_json=fact.arguments_json,
+        status=fact.status,
+        http_status=fact.http_status,
+        result_json=fact.result_json,
+        latency_ms=fact.latency_ms,
+        mutating=fact.mutating,
+        replayed=fact.replayed,
+        trace=fact.trace,
+    )
+    return APPLIED if recorded else Ignored(f"tool call {fact.call_id} already recorded")
+
+
 def record_hand_off(fact: HandOffRequest, unit: UnitOfWork, clock: Clock) -> Outcome:
     talk = conversation(unit, fact.conversation_id)
     if not talk.is_open:
@@ -355,4 +374,5 @@ HANDLERS: dict[type[Any], Callable[[Any, UnitOfWork, Clock], Outcome]] = {
     MediaNotKept: record_media_not_kept,
     HeardVoiceNote: record_transcript,
     UnheardVoiceNote: record_missing_transcript,
+    ToolCallReport: record_tool_call,
 }

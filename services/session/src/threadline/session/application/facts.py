@@ -197,6 +197,24 @@ class OutboundRequest:
     quoted_message_id: str = ""  # an earlier message of the conversation this one answers
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCallReport:
+    """The assistant's model called one of the business's HTTP tools (issue 12 item 2)."""
+
+    call_id: str
+    conversation_id: UUID
+    generation_id: str
+    tool: str
+    arguments_json: str
+    status: str
+    http_status: int
+    result_json: str
+    latency_ms: int
+    mutating: bool
+    replayed: bool
+    trace: str = ""
+
+
 Fact = (
     InboundMessage
     | StatusReport
@@ -209,4 +227,5 @@ Fact = (
     | MediaNotKept
     | HeardVoiceNote
     | UnheardVoiceNote
+    | ToolCallReport
 )

@@ -23,6 +23,7 @@ from threadline.session.domain.discarded_generations import DiscardedGenerations
 from threadline.session.domain.message_delivery import MessageDelivery
 from threadline.session.domain.message_state import HeldStatus, MessageState
 from threadline.session.domain.outbound_messages import OutboundMessages
+from threadline.session.domain.tool_calls import ToolCalls
 from threadline.session.domain.transcripts import Transcripts
 
 
@@ -34,6 +35,7 @@ class Conversation(
     DiscardedGenerations,
     Attachments,
     Transcripts,
+    ToolCalls,
     Aggregate,
 ):
     """Messages in and out, their statuses, the customer service window and who answers.
@@ -47,9 +49,10 @@ class Conversation(
     # discarded generations (`upcast_v2_v3`: none in an older snapshot). Version 4: what became
     # of each customer message's media (`upcast_v3_v4`: none in an older snapshot). Version 5:
     # what became of each voice note's transcription (`upcast_v4_v5`: none in an older
-    # snapshot). Events are unchanged (new event fields have defaults instead:
+    # snapshot). Version 6: the ids of the recorded tool calls (`upcast_v5_v6`: none in an
+    # older snapshot). Events are unchanged (new event fields have defaults instead:
     # outbound_messages.py).
-    class_version = 5
+    class_version = 6
 
     @event("Started")
     def __init__(
@@ -85,6 +88,7 @@ class Conversation(
         self.discarded_generations = []
         self.attachments = {}
         self.transcripts = {}
+        self.tool_calls = []
 
     # Every event of a conversation, by the part that declares it. Named here, each becomes
     # `Conversation.<Event>` (eventsourcing subclasses it from `Conversation.Event`).
@@ -107,6 +111,7 @@ class Conversation(
     AttachmentFailed = Attachments.AttachmentFailed
     TranscriptRecorded = Transcripts.TranscriptRecorded
     TranscriptMissing = Transcripts.TranscriptMissing
+    ToolCallRecorded = ToolCalls.ToolCallRecorded
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -148,6 +153,11 @@ class Conversation(
     def upcast_v4_v5(state: dict[str, Any]) -> None:
         """A version 4 snapshot: taken before voice notes were transcribed, so none was."""
         state["transcripts"] = {}
+
+    @staticmethod
+    def upcast_v5_v6(state: dict[str, Any]) -> None:
+        """A version 5 snapshot: taken before tools were called, so none was."""
+        state["tool_calls"] = []
 
 
 # Events renamed after they were first stored. History is never rewritten: a stored event keeps

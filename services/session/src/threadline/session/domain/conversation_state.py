@@ -4,7 +4,8 @@
 (conversation_lifecycle.py), the customer's messages (customer_messages.py), the business's
 outbound messages (outbound_messages.py), their delivery (message_delivery.py), the
 assistant's discarded generations (discarded_generations.py), the customer's attachments
-(attachments.py) and the transcripts of their voice notes (transcripts.py). Each part
+(attachments.py), the transcripts of their voice notes (transcripts.py) and the assistant's
+calls of the business's HTTP tools (tool_calls.py). Each part
 declares its events (with the change each applies) and the commands that trigger them; all of
 them share the state declared here.
 """
@@ -44,6 +45,7 @@ class ConversationState:
     discarded_generations: list[str]  # ids of the assistant's superseded generations
     attachments: dict[str, str]  # by customer message id (text): "stored" or "failed"
     transcripts: dict[str, str]  # by customer message id (text): "recorded" or "missing"
+    tool_calls: list[str]  # ids of the recorded calls of the business's HTTP tools
 
     if TYPE_CHECKING:
         # Made by eventsourcing from `Conversation.__init__`.

@@ -354,3 +354,68 @@ class TranscriptionFailed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TranscriptionFailed: _TypeAlias = TranscriptionFailed  # noqa: Y015
+
+@_typing.final
+class ToolCalled(_message.Message):
+    """The assistant's model called one of the business's HTTP tools (issue 12), and what it gave:
+    recorded by the session on the conversation (ToolCallRecorded). Secrets are never in it.
+    Nats-Msg-Id: tool:<call_id>.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    GENERATION_ID_FIELD_NUMBER: _builtins.int
+    TOOL_FIELD_NUMBER: _builtins.int
+    ARGUMENTS_JSON_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    RESULT_JSON_FIELD_NUMBER: _builtins.int
+    LATENCY_SECONDS_FIELD_NUMBER: _builtins.int
+    MUTATING_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    CALLED_AT_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """<generation_id>:<the provider's call id>, one per call"""
+    conversation_id: _builtins.str
+    generation_id: _builtins.str
+    """the burst's generation (claim) that called it"""
+    tool: _builtins.str
+    arguments_json: _builtins.str
+    """canonical (sorted keys)"""
+    status: _builtins.str
+    """ok, http_error, timeout, invalid_arguments, connection_error, unavailable"""
+    http_status: _builtins.int
+    """0 when no HTTP answer"""
+    result_json: _builtins.str
+    """what the model read"""
+    latency_seconds: _builtins.float
+    mutating: _builtins.bool
+    replayed: _builtins.bool
+    """a mutating call's recorded result, not called again"""
+    @_builtins.property
+    def called_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        generation_id: _builtins.str = ...,
+        tool: _builtins.str = ...,
+        arguments_json: _builtins.str = ...,
+        status: _builtins.str = ...,
+        http_status: _builtins.int = ...,
+        result_json: _builtins.str = ...,
+        latency_seconds: _builtins.float = ...,
+        mutating: _builtins.bool = ...,
+        replayed: _builtins.bool = ...,
+        called_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["called_at", b"called_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arguments_json", b"arguments_json", "call_id", b"call_id", "called_at", b"called_at", "conversation_id", b"conversation_id", "generation_id", b"generation_id", "http_status", b"http_status", "latency_seconds", b"latency_seconds", "mutating", b"mutating", "replayed", b"replayed", "result_json", b"result_json", "status", b"status", "tool", b"tool"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ToolCalled: _TypeAlias = ToolCalled  # noqa: Y015

@@ -63,6 +63,7 @@ class SessionEvent(_message.Message):
     ATTACHMENT_FAILED_FIELD_NUMBER: _builtins.int
     TRANSCRIPT_RECORDED_FIELD_NUMBER: _builtins.int
     TRANSCRIPT_MISSING_FIELD_NUMBER: _builtins.int
+    TOOL_CALL_RECORDED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -130,6 +131,8 @@ class SessionEvent(_message.Message):
     def transcript_recorded(self) -> Global___TranscriptRecorded: ...
     @_builtins.property
     def transcript_missing(self) -> Global___TranscriptMissing: ...
+    @_builtins.property
+    def tool_call_recorded(self) -> Global___ToolCallRecorded: ...
     def __init__(
         self,
         *,
@@ -168,12 +171,13 @@ class SessionEvent(_message.Message):
         attachment_failed: Global___AttachmentFailed | None = ...,
         transcript_recorded: Global___TranscriptRecorded | None = ...,
         transcript_missing: Global___TranscriptMissing | None = ...,
+        tool_call_recorded: Global___ToolCallRecorded | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed", "transcript_recorded", "transcript_missing"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed", "transcript_recorded", "transcript_missing", "tool_call_recorded"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -1122,3 +1126,53 @@ class TranscriptMissing(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TranscriptMissing: _TypeAlias = TranscriptMissing  # noqa: Y015
+
+@_typing.final
+class ToolCallRecorded(_message.Message):
+    """A call of one of the business's HTTP tools by the assistant, and its result (issue 12; from
+    ai_responder's ToolCalled), recorded once by call_id.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    GENERATION_ID_FIELD_NUMBER: _builtins.int
+    TOOL_FIELD_NUMBER: _builtins.int
+    ARGUMENTS_JSON_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    RESULT_JSON_FIELD_NUMBER: _builtins.int
+    LATENCY_MS_FIELD_NUMBER: _builtins.int
+    MUTATING_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    generation_id: _builtins.str
+    tool: _builtins.str
+    arguments_json: _builtins.str
+    status: _builtins.str
+    http_status: _builtins.int
+    result_json: _builtins.str
+    latency_ms: _builtins.int
+    mutating: _builtins.bool
+    replayed: _builtins.bool
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        generation_id: _builtins.str = ...,
+        tool: _builtins.str = ...,
+        arguments_json: _builtins.str = ...,
+        status: _builtins.str = ...,
+        http_status: _builtins.int = ...,
+        result_json: _builtins.str = ...,
+        latency_ms: _builtins.int = ...,
+        mutating: _builtins.bool = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arguments_json", b"arguments_json", "call_id", b"call_id", "generation_id", b"generation_id", "http_status", b"http_status", "latency_ms", b"latency_ms", "mutating", b"mutating", "replayed", b"replayed", "result_json", b"result_json", "status", b"status", "tool", b"tool"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ToolCallRecorded: _TypeAlias = ToolCallRecorded  # noqa: Y015

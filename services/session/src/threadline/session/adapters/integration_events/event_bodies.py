@@ -217,6 +217,20 @@ def _transcript_recorded(f: Fields, out: pb.SessionEvent) -> None:
     body.duration_seconds = f.get("duration_seconds", 0.0)
 
 
+def _tool_call_recorded(f: Fields, out: pb.SessionEvent) -> None:
+    body = out.tool_call_recorded
+    body.call_id = f.get("call_id", "")
+    body.generation_id = f.get("generation_id", "")
+    body.tool = f.get("tool", "")
+    body.arguments_json = f.get("arguments_json", "")
+    body.status = f.get("status", "")
+    body.http_status = f.get("http_status", 0)
+    body.result_json = f.get("result_json", "")
+    body.latency_ms = f.get("latency_ms", 0)
+    body.mutating = f.get("mutating", False)
+    body.replayed = f.get("replayed", False)
+
+
 def _transcript_missing(f: Fields, out: pb.SessionEvent) -> None:
     body = out.transcript_missing
     body.message_id = str(f.get("message_id", ""))
@@ -360,5 +374,6 @@ BODIES: dict[str, Body] = {
     "Conversation.AttachmentFailed": _attachment_failed,
     "Conversation.TranscriptRecorded": _transcript_recorded,
     "Conversation.TranscriptMissing": _transcript_missing,
+    "Conversation.ToolCallRecorded": _tool_call_recorded,
     **ASSISTANT_BODIES,
 }

@@ -26,6 +26,7 @@ from threadline.messaging.topology import (
     MESSAGE_DISPATCHED,
     MESSAGE_STATUS_REPORTED,
     REPLY_DRAFTED,
+    TOOL_CALLED,
     TRANSCRIPT_READY,
     TRANSCRIPTION_FAILED,
     TYPING_INDICATOR_REQUESTED,
@@ -42,6 +43,7 @@ from threadline.session.application.facts import (
     KeptMedia,
     MediaNotKept,
     StatusReport,
+    ToolCallReport,
     UnheardVoiceNote,
 )
 
@@ -312,6 +314,25 @@ def _transcription_failed(data: bytes, trace: str) -> Fact:
     )
 
 
+def _tool_called(data: bytes, trace: str) -> Fact:
+    fact = ai_pb2.ToolCalled.FromString(data)
+    latency = fact.latency_seconds
+    return ToolCallReport(
+        call_id=fact.call_id,
+        conversation_id=UUID(fact.conversation_id),
+        generation_id=fact.generation_id,
+        tool=fact.tool,
+        arguments_json=fact.arguments_json,
+        status=fact.status,
+        http_status=fact.http_status,
+        result_json=fact.result_json,
+        latency_ms=round(latency * 1000) if math.isfinite(latency) and latency >= 0 else 0,
+        mutating=fact.mutating,
+        replayed=fact.replayed,
+        trace=trace,
+    )
+
+
 def _hand_off(data: bytes, trace: str) -> Fact:
     fact = ai_pb2.HandOffRequested.FromString(data)
     return HandOffRequest(
@@ -346,6 +367,7 @@ DECODERS: dict[str, Callable[[bytes, str], Fact]] = {
         (GENERATION_DISCARDED, _discarded),
         (TRANSCRIPT_READY, _transcript_ready),
         (TRANSCRIPTION_FAILED, _transcription_failed),
+        (TOOL_CALLED, _tool_called),
         (TYPING_INDICATOR_REQUESTED, _not_recorded),
         (MESSAGE_DISPATCHED, _dispatched),
         (MESSAGE_DISPATCH_FAILED, _dispatch_failed),
