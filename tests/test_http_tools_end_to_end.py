@@ -22,7 +22,7 @@ from threadline.ai_responder.application.ports import AssistantModel
 from threadline.cli.assistants import apply_assistant
 from threadline.cli.endpoints import SessionEndpoint
 from threadline.testing import eventually
-from threadline.testing.model_servers import OpenAIServer, ToolCallAnswer
+from threadline.testing.model_servers import OpenAIServer, SlowAnswer, ToolCallAnswer
 
 TOKEN = "salon-token-from-the-environment"
 SALON = """\
@@ -80,6 +80,28 @@ async def bookings() -> AsyncIterator[tuple[str, list[tuple[str, Any]]]]:
     await runner.cleanup()
 
 
+async def apply_salon(platform: Platform, url: str, tmp_path: Path) -> None:
+    path = tmp_path / "salon.yaml"
+    path.write_text(SALON.format(number=PHONE_NUMBER_ID, url=url), encoding="utf-8")
+    endpoint = SessionEndpoint(f"127.0.0.1:{platform.session_grpc_port}", platform.api_token)
+    assert await asyncio.to_thread(apply_assistant, endpoint, path) == 0
+    directory = platform.ai_responder.directory
+    await eventually(lambda: bool(directory.assistant_for(PHONE_NUMBER_ID).http_tools))
+
+
+async def recorded_calls(platform: Platform, wa_id: str, count: int) -> list[Any]:
+    """The conversation's ToolCallRecorded events, once there are `count` (or after ~10 s)."""
+    conversation = await conversation_of(platform, wa_id)
+    calls: list[Any] = []
+    for _ in range(100):
+        events = await stream_of(platform, conversation.conversation.id)
+        calls = [e.tool_call_recorded for e in events if e.HasField("tool_call_recorded")]
+        if len(calls) >= count:
+            break
+        await asyncio.sleep(0.1)
+    return calls
+
+
 async def test_the_model_books_through_the_http_tool_and_the_session_records_the_call(
     platform: Platform,
     model_server: OpenAIServer,
@@ -87,12 +109,7 @@ async def test_the_model_books_through_the_http_tool_and_the_session_records_the
     tmp_path: Path,
 ) -> None:
     url, made = bookings
-    path = tmp_path / "salon.yaml"
-    path.write_text(SALON.format(number=PHONE_NUMBER_ID, url=url), encoding="utf-8")
-    endpoint = SessionEndpoint(f"127.0.0.1:{platform.session_grpc_port}", platform.api_token)
-    assert await asyncio.to_thread(apply_assistant, endpoint, path) == 0
-    directory = platform.ai_responder.directory
-    await eventually(lambda: bool(directory.assistant_for(PHONE_NUMBER_ID).http_tools))
+    await apply_salon(platform, url, tmp_path)
     model_server.script(
         ToolCallAnswer("book_appointment", {"service": "cut", "day": "tuesday"}),
         ToolCallAnswer("reply", {"kind": "text", "text": "Booked! Your number is B-17."}),
@@ -111,21 +128,46 @@ async def test_the_model_books_through_the_http_tool_and_the_session_records_the
     assert told["role"] == "tool"
     assert json.loads(told["content"])["response"]["booking_id"] == "B-17"
 
-    conversation = await conversation_of(platform, wa_id)
-
-    async def recorded() -> list[Any]:
-        events = await stream_of(platform, conversation.conversation.id)
-        return [e.tool_call_recorded for e in events if e.HasField("tool_call_recorded")]
-
-    calls: list[Any] = []
-    for _ in range(100):
-        calls = await recorded()
-        if calls:
-            break
-        await asyncio.sleep(0.1)
-    (call,) = calls
+    (call,) = await recorded_calls(platform, wa_id, 1)
     assert (call.tool, call.status, call.http_status) == ("book_appointment", "ok", 201)
     assert json.loads(call.arguments_json) == {"day": "tuesday", "service": "cut"}
     assert call.mutating and not call.replayed
     assert json.loads(call.result_json)["response"]["booking_id"] == "B-17"
     assert TOKEN not in call.result_json and TOKEN not in call.arguments_json
+
+
+async def test_a_regenerated_reply_does_not_book_again(
+    platform: Platform,
+    model_server: OpenAIServer,
+    bookings: tuple[str, list[tuple[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    url, made = bookings
+    await apply_salon(platform, url, tmp_path)
+    book = ToolCallAnswer("book_appointment", {"service": "cut", "day": "tuesday"})
+    model_server.script(
+        book,
+        # The first generation reads the booking slowly; the customer writes again meanwhile,
+        # so it is discarded and the burst answered anew: the model books again.
+        SlowAnswer(1.5, ToolCallAnswer("reply", {"kind": "text", "text": "stale answer"})),
+        ToolCallAnswer("book_appointment", {"day": "tuesday", "service": "cut"}),
+        ToolCallAnswer("reply", {"kind": "text", "text": "Booked once: B-17."}),
+    )
+    wa_id = customer_number()
+
+    await customer_writes(platform, wa_id, "Book me a cut on Tuesday")
+    await eventually(lambda: len(model_server.requests) == 2, timeout=20)  # reading, slowly
+    await customer_writes(platform, wa_id, "at 3pm if you can")
+
+    await eventually(lambda: len(platform.sandbox.outbox.messages(to=wa_id)) == 1, timeout=20)
+    await asyncio.sleep(1.0)
+    (sent,) = platform.sandbox.outbox.messages(to=wa_id)
+    assert sent.request["text"]["body"] == "Booked once: B-17."
+    assert len(made) == 1  # the salon's system was asked to book once
+    assert len(model_server.requests) == 4
+    told = model_server.requests[3].body["messages"][-1]
+    assert json.loads(told["content"])["response"]["booking_id"] == "B-17"
+    first, again = await recorded_calls(platform, wa_id, 2)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert first.generation_id != again.generation_id
+    assert first.result_json == again.result_json
