@@ -11,6 +11,8 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+import psycopg
+
 from tests.bench.append import AppendFigures, option_variants, run_append_benchmark
 from tests.bench.assistant import (
     MODEL_SECONDS,
@@ -18,6 +20,7 @@ from tests.bench.assistant import (
     assistant_env,
     run_assistant_benchmark,
 )
+from tests.bench.knowledge import print_knowledge, run_knowledge_benchmark
 from tests.bench.media import print_media, run_media_benchmark
 from tests.bench.pacing import Variant, print_pacing, run_pacing_benchmark
 from tests.bench.platform import nats_server, running_platform
@@ -197,6 +200,32 @@ async def pacing(args: argparse.Namespace) -> None:
     print_pacing(figures)
 
 
+async def knowledge(args: argparse.Namespace) -> None:
+    from threadline.cli.embedded import EmbeddedPostgres
+
+    modes = ("auto", "exact") if args.knowledge_exact else ("auto",)
+    with (
+        tempfile.TemporaryDirectory(prefix="threadline-bench-knowledge-") as workdir,
+        EmbeddedPostgres(Path(workdir), fast=True, database="knowledge") as server,
+    ):
+        figures = []
+        for mode in modes:
+            # Each mode in a database of its own (the embedded server has pgvector).
+            with psycopg.connect(server.admin_url, autocommit=True) as connection:
+                connection.execute(f"CREATE DATABASE knowledge_{mode}")
+            url = server.admin_url.rsplit("/", 1)[0] + f"/knowledge_{mode}"
+            figures.append(
+                await run_knowledge_benchmark(
+                    url,
+                    passages=args.knowledge_passages,
+                    rounds=args.knowledge_rounds,
+                    embedded=args.knowledge_embedded,
+                    vectors="exact" if mode == "exact" else "auto",
+                )
+            )
+    print_knowledge(figures)
+
+
 def main(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     if args.only in (None, "webhooks"):
@@ -213,13 +242,24 @@ def main(args: argparse.Namespace) -> None:
         asyncio.run(media(args))
     if args.only in (None, "pacing"):
         asyncio.run(pacing(args))
+    if args.only in (None, "knowledge"):
+        asyncio.run(knowledge(args))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
         "--only",
-        choices=["webhooks", "assistant", "append", "queries", "rebuild", "media", "pacing"],
+        choices=[
+            "webhooks",
+            "assistant",
+            "append",
+            "queries",
+            "rebuild",
+            "media",
+            "pacing",
+            "knowledge",
+        ],
         default=None,
     )
     parser.add_argument("--webhooks", type=int, default=5000)
@@ -268,4 +308,13 @@ if __name__ == "__main__":
         "--pacing-seconds", type=float, default=20.0, help="backlog: budget times this"
     )
     parser.add_argument("--pacing-recipients", type=int, default=500)
+    parser.add_argument("--knowledge-passages", type=int, default=100_000)
+    parser.add_argument("--knowledge-rounds", type=int, default=3, help="times each question")
+    parser.add_argument("--knowledge-embedded", type=int, default=256)
+    parser.add_argument(
+        "--knowledge-exact",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure exact search (as on a server without pgvector)",
+    )
     main(parser.parse_args())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench.knowledge import run_knowledge_benchmark
 from tests.bench.media import run_media_benchmark
 from tests.bench.pacing import Variant, run_pacing_benchmark
 from tests.bench.platform import running_platform
@@ -49,3 +50,16 @@ async def test_the_pacing_benchmark_loses_and_reorders_nothing_even_when_throttl
         assert (f.lost, f.duplicated, f.out_of_order) == (0, 0, 0), f
     assert plain.throttled == 0
     assert throttled.throttled > 0
+
+
+@pytest.mark.timeout(300)
+async def test_the_knowledge_benchmark_searches_and_embeds(database_url: str) -> None:
+    figures = await run_knowledge_benchmark(database_url, passages=300, rounds=1, embedded=8)
+
+    assert figures.passages == 300 + 25
+    assert figures.searches == 35
+    assert figures.search_p99_ms >= figures.search_p50_ms > 0
+    assert figures.question_p50_ms > 0
+    # Random vectors and word salad do not crowd out the FAQ's own passages.
+    assert figures.recall_at_3 >= 0.9
+    assert figures.embedded == 8 and figures.embedded_per_s > 0

@@ -131,6 +131,19 @@ async def test_the_embedded_server_searches_with_pgvector(pgvector_server: str) 
                 "WHERE attrelid = 'ai_responder.passages'::regclass AND attname = 'embedding'"
             )
             assert await cursor.fetchone() == ("vector",)
+            # The HNSW index of the dimension used, and the search can use it.
+            cursor = await connection.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'ai_responder' "
+                "AND indexname LIKE 'passages_hnsw_%'"
+            )
+            assert await cursor.fetchall() == [("passages_hnsw_3",)]
+            await connection.execute("SET enable_seqscan = off")
+            cursor = await connection.execute(
+                "EXPLAIN SELECT id FROM ai_responder.passages WHERE vector_dims(embedding) = 3 "
+                "ORDER BY embedding::vector(3) <=> '[1,0,0]'::vector(3) LIMIT 2"
+            )
+            plan = " ".join(str(row[0]) for row in await cursor.fetchall())
+            assert "passages_hnsw_3" in plan
     finally:
         await pool.close()
 
