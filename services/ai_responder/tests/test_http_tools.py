@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,6 +71,10 @@ async def salon() -> AsyncIterator[Salon]:
         state.bookings.append(await request.json())
         return web.json_response({"booking_id": len(state.bookings)}, status=201)
 
+    async def book_slowly(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.3)
+        return await book(request)
+
     async def broken(request: web.Request) -> web.Response:
         return web.json_response({"error": "the calendar is down"}, status=503)
 
@@ -87,6 +91,7 @@ async def salon() -> AsyncIterator[Salon]:
     app = web.Application()
     app.router.add_get("/hours/{day}", hours)
     app.router.add_post("/bookings", book)
+    app.router.add_post("/slow-bookings", book_slowly)
     app.router.add_get("/broken", broken)
     app.router.add_get("/slow", slow)
     app.router.add_get("/elsewhere", elsewhere)
@@ -275,6 +280,41 @@ async def test_the_ledger_in_jetstream_survives_another_responder(
 
     assert len(salon.bookings) == 1
     assert replayed == booked
+
+
+async def test_two_identical_bookings_at_once_reach_the_system_once(
+    salon: Salon, http: aiohttp.ClientSession, nats_server_url: str, nats_namespace: str
+) -> None:
+    nc = await nats.connect(nats_server_url)
+    slow = replace(booking(salon), url=f"{salon.url}/slow-bookings")
+    try:
+        js = nc.jetstream()
+        first = runner(http, await KeyValueMutationLedger.open(js, namespace=nats_namespace))
+        second = runner(http, await KeyValueMutationLedger.open(js, namespace=nats_namespace))
+
+        results = await asyncio.gather(
+            run(first, slow, service="cut", day="monday"),
+            run(second, slow, service="cut", day="monday"),
+        )
+    finally:
+        await nc.close()
+
+    assert len(salon.bookings) == 1
+    (made, _), (waited, _) = results
+    assert made == waited and json.loads(made.body) == {"booking_id": 1}
+
+
+async def test_a_booking_that_did_not_reach_the_system_is_tried_again(
+    salon: Salon, http: aiohttp.ClientSession
+) -> None:
+    ledger = MemoryLedger()
+    down = replace(booking(salon), url="http://127.0.0.1:9/bookings")
+
+    failed, _ = await run(runner(http, ledger), down, service="cut", day="monday")
+    booked, _ = await run(runner(http, ledger), booking(salon), service="cut", day="monday")
+
+    assert failed.status == "connection_error"
+    assert booked.status == "ok" and len(salon.bookings) == 1
 
 
 # The responder: rounds of tools, then the reply -----------------------------------------

@@ -1,14 +1,18 @@
 """Use case: the model called one of the business's HTTP tools → its result (issue 12 item 2).
 
-`CallTools.run` checks the arguments against the tool's schema, gives a mutating call the
-result an identical earlier call recorded (`MutationLedger`) instead of calling again, otherwise
-builds the request (secrets resolved from the environment at call time) and calls it
-(`HttpToolCaller`, which never raises), records a mutating call's result when it may have
-reached the business, and tells the conversation (`ToolCallEvents`). Nothing here raises out of
+`CallTools.run` checks the arguments against the tool's schema; a mutating call first claims
+its key in the `MutationLedger` (atomically: of two identical calls at once, one claims it),
+and one that finds the key taken gets the result the identical call recorded (waiting for it
+while that call runs, at most the tool's timeout and a second) instead of calling again.
+Otherwise it builds the request (secrets resolved from the environment at call time) and calls
+it (`HttpToolCaller`, which never raises), records a mutating call's result when the request
+may have reached the business (else releases the claim, so the call can be made again), and
+tells the conversation (`ToolCallEvents`). Nothing here raises out of
 the burst: a failing ledger or event is logged and the call's result still goes to the model."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -33,6 +37,8 @@ from threadline.servicekit.clock import Clock
 
 log = logging.getLogger(__name__)
 
+POLL_SECONDS = 0.1  # how often a call finding its key taken looks for the result
+
 
 class HttpToolCaller(Protocol):
     async def call(self, request: HttpToolRequest) -> ToolResult:
@@ -43,9 +49,20 @@ class HttpToolCaller(Protocol):
 class MutationLedger(Protocol):
     """The results of mutating calls by `mutation_key` (adapters/outbound/tool_ledger.py)."""
 
-    async def recorded(self, key: str) -> ToolResult | None: ...
+    async def claim(self, key: str) -> bool:
+        """Take the key for a call about to be made; False when it is taken (a call made or
+        being made)."""
+        ...
+
+    async def recorded(self, key: str) -> ToolResult | None:
+        """The result recorded under the key; None while the call runs (or never was)."""
+        ...
 
     async def record(self, key: str, result: ToolResult) -> None: ...
+
+    async def release(self, key: str) -> None:
+        """Forget a claim whose call did not reach the system."""
+        ...
 
 
 class ToolCallEvents(Protocol):
@@ -77,13 +94,13 @@ class CallTools:
         result = None
         if violations := schema_violations(tool.parameters, dict(call.arguments)):
             result = ToolResult("invalid_arguments", detail="; ".join(violations[:5]))
-        elif key:
-            result = await self._recorded(key)
-            replayed = result is not None
+        elif key and not await self._claim(key):
+            result = await self._recorded(key, wait=tool.timeout_seconds + 1.0)
+            replayed = result.status != "unavailable"
         if result is None:
             result = await self._call(tool, call)
-            if key and result.status in REACHED:
-                await self._record(key, result)
+            if key:
+                await self._settle(key, result)
         called = ToolCalled(
             call_id=f"{generation_id}:{call.call_id or tool.name}",
             conversation_id=conversation_id,
@@ -118,16 +135,41 @@ class CallTools:
             return ToolResult("unavailable", detail="the tool is not set up (a secret is missing)")
         return await self._caller.call(request)
 
-    async def _recorded(self, key: str) -> ToolResult | None:
+    async def _claim(self, key: str) -> bool:
         try:
-            return await self._ledger.recorded(key)
+            return await self._ledger.claim(key)
         except Exception as error:
-            log.warning("tool ledger unreadable (%s): calling", error)
-            return None
+            log.warning("tool ledger unreachable (%s): calling", error)
+            return True
 
-    async def _record(self, key: str, result: ToolResult) -> None:
+    async def _recorded(self, key: str, *, wait: float) -> ToolResult:
+        """The identical call's result, waited for while it runs; `unavailable` when none
+        comes (that call is still running, or ended without a result: not repeated)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                found = await self._ledger.recorded(key)
+            except Exception as error:
+                log.warning("tool ledger unreadable (%s)", error)
+                found = None
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                return ToolResult(
+                    "unavailable",
+                    detail=(
+                        "the same request was made a moment ago and its result is not known; "
+                        "it was not sent again"
+                    ),
+                )
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _settle(self, key: str, result: ToolResult) -> None:
         try:
-            await self._ledger.record(key, result)
+            if result.status in REACHED:
+                await self._ledger.record(key, result)
+            else:
+                await self._ledger.release(key)
         except Exception as error:
             log.warning("tool ledger did not keep %s: %s", key, error)
 
@@ -136,10 +178,19 @@ class MemoryLedger:
     """A ledger in memory (unit tests; a responder without NATS)."""
 
     def __init__(self) -> None:
-        self.results: dict[str, ToolResult] = {}
+        self.results: dict[str, ToolResult | None] = {}  # None: claimed, call running
+
+    async def claim(self, key: str) -> bool:
+        if key in self.results:
+            return False
+        self.results[key] = None
+        return True
 
     async def recorded(self, key: str) -> ToolResult | None:
         return self.results.get(key)
 
     async def record(self, key: str, result: ToolResult) -> None:
         self.results[key] = result
+
+    async def release(self, key: str) -> None:
+        self.results.pop(key, None)

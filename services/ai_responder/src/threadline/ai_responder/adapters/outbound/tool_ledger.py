@@ -1,7 +1,9 @@
 """The results of mutating HTTP tool calls in a JetStream KeyValue bucket, shared by every AI
 responder and every restart: key = `mutation_key(conversation, tool, canonical arguments)`,
-value = the `ToolResult` as JSON. A second identical call (a regenerated reply, a redelivery)
-reads the result instead of booking again, for `KEEP_FOR`."""
+value = `PENDING` while the call runs (taken with a create, so one of two identical calls gets
+it), then the `ToolResult` as JSON. A second identical call (a regenerated reply, a redelivery)
+reads the result instead of booking again, for `KEEP_FOR`; a call that did not reach the
+system deletes its claim."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from datetime import timedelta
 from typing import Final
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyDeletedError, KeyNotFoundError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from threadline.ai_responder.domain.tool_calls import ToolResult
@@ -19,6 +21,7 @@ BUCKET: Final = "AI_RESPONDER_TOOL_CALLS"
 # Longer than a conversation's bursts are regenerated over; a day later the same booking
 # asked again is a new booking.
 KEEP_FOR: Final = timedelta(hours=24)
+PENDING: Final = b"pending"
 
 
 class KeyValueMutationLedger:
@@ -36,12 +39,22 @@ class KeyValueMutationLedger:
         )
         return cls(bucket)
 
+    async def claim(self, key: str) -> bool:
+        try:
+            await self._bucket.create(key, PENDING)
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def release(self, key: str) -> None:
+        await self._bucket.delete(key)
+
     async def recorded(self, key: str) -> ToolResult | None:
         try:
             entry = await self._bucket.get(key)
         except (KeyNotFoundError, KeyDeletedError):
             return None
-        if not entry.value:
+        if not entry.value or entry.value == PENDING:
             return None
         return ToolResult.from_json(entry.value.decode())
 
