@@ -264,6 +264,24 @@ async def test_the_same_booking_again_returns_the_recorded_result(
     assert json.loads(other.body) == {"booking_id": 2}
 
 
+class UnreachableLedger(MemoryLedger):
+    async def claim(self, key: str) -> bool:
+        raise ConnectionError("nats: no servers available")
+
+
+async def test_a_booking_is_not_made_while_the_ledger_cannot_say_it_was_not_made_before(
+    salon: Salon, http: aiohttp.ClientSession
+) -> None:
+    calls = runner(http, ledger=UnreachableLedger())
+
+    result, told_model = await run(calls, booking(salon), service="cut", day="tuesday")
+    looked_up, _ = await run(calls, hours(salon), day="tuesday")
+
+    assert salon.bookings == []  # a changing call is not risked
+    assert result.status == "unavailable" and "not sent" in told_model["error"]
+    assert looked_up.status != "unavailable"  # a lookup changes nothing: it is still made
+
+
 async def test_the_ledger_in_jetstream_survives_another_responder(
     salon: Salon, http: aiohttp.ClientSession, nats_server_url: str, nats_namespace: str
 ) -> None:

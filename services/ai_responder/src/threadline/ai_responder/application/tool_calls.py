@@ -94,9 +94,17 @@ class CallTools:
         result = None
         if violations := schema_violations(tool.parameters, dict(call.arguments)):
             result = ToolResult("invalid_arguments", detail="; ".join(violations[:5]))
-        elif key and not await self._claim(key):
-            result = await self._recorded(key, wait=tool.timeout_seconds + 1.0)
-            replayed = result.status != "unavailable"
+        elif key:
+            claimed = await self._claim(key)
+            if claimed is None:  # cannot tell whether it was made before: not made now
+                result = ToolResult(
+                    "unavailable",
+                    detail="the request cannot be checked against earlier ones right now; "
+                    "it was not sent",
+                )
+            elif not claimed:
+                result = await self._recorded(key, wait=tool.timeout_seconds + 1.0)
+                replayed = result.status != "unavailable"
         if result is None:
             result = await self._call(tool, call)
             if key:
@@ -135,12 +143,15 @@ class CallTools:
             return ToolResult("unavailable", detail="the tool is not set up (a secret is missing)")
         return await self._caller.call(request)
 
-    async def _claim(self, key: str) -> bool:
+    async def _claim(self, key: str) -> bool | None:
+        """Whether this call may be made (False: an identical one was made or is running);
+        None when the ledger cannot say: a call that changes something is then not made, since
+        it might repeat one already made (a booking twice is worse than "try again later")."""
         try:
             return await self._ledger.claim(key)
         except Exception as error:
-            log.warning("tool ledger unreachable (%s): calling", error)
-            return True
+            log.warning("tool ledger unreachable (%s): the changing call is not made", error)
+            return None
 
     async def _recorded(self, key: str, *, wait: float) -> ToolResult:
         """The identical call's result, waited for while it runs; `unavailable` when none
