@@ -18,7 +18,7 @@ import numpy as np
 import openai
 from openai import AsyncOpenAI
 
-from threadline.ai_responder.adapters.outbound.models.factory import ModelSettings
+from threadline.ai_responder.adapters.outbound.models.factory import ModelSettings, openai_client
 from threadline.ai_responder.application.knowledge import EmbeddingError, Vectors
 from threadline.servicekit.config import ConfigError
 
@@ -117,20 +117,7 @@ class OfflineEmbedder:
 
 
 def _openai(model: str, env: Mapping[str, str], settings: ModelSettings) -> OpenAIEmbedder:
-    key = env.get("OPENAI_API_KEY", "")
-    if not key:
-        raise ConfigError(
-            "Config 'OPENAI_API_KEY' is missing: openai: embedders need an API key "
-            "(any non-empty value for a local server that does not check keys)."
-        )
-    client = AsyncOpenAI(
-        api_key=key,
-        # Always explicit, so the SDK never falls back to the process environment.
-        base_url=env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-        timeout=settings.timeout_seconds,
-        max_retries=settings.max_retries,
-    )
-    return OpenAIEmbedder(client, model)
+    return OpenAIEmbedder(openai_client(env, settings, what="embedders"), model)
 
 
 def _offline(model: str, env: Mapping[str, str], settings: ModelSettings) -> OfflineEmbedder:

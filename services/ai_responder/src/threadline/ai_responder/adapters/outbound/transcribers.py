@@ -16,7 +16,7 @@ import openai
 from openai import AsyncOpenAI
 
 from threadline.ai_responder.adapters.outbound.local_transcriber import local_transcriber
-from threadline.ai_responder.adapters.outbound.models.factory import ModelSettings
+from threadline.ai_responder.adapters.outbound.models.factory import ModelSettings, openai_client
 from threadline.ai_responder.adapters.outbound.models.failures import TRANSIENT_STATUSES
 from threadline.ai_responder.application.transcription import (
     Transcriber,
@@ -150,19 +150,7 @@ def _message(error: openai.APIStatusError) -> str:
 
 
 def _openai(model: str, env: Mapping[str, str], settings: ModelSettings) -> Transcriber:
-    key = env.get("OPENAI_API_KEY", "")
-    if not key:
-        raise ConfigError(
-            "Config 'OPENAI_API_KEY' is missing: openai: transcription models need an API key "
-            "(any non-empty value for a local server that does not check keys)."
-        )
-    client = AsyncOpenAI(
-        api_key=key,
-        # Always explicit, so the SDK never falls back to the process environment.
-        base_url=env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-        timeout=settings.timeout_seconds,
-        max_retries=settings.max_retries,
-    )
+    client = openai_client(env, settings, what="transcription models")
     return OpenAITranscriber(client, model)
 
 

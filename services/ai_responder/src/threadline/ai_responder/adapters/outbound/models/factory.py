@@ -23,20 +23,28 @@ class ModelSettings:
     max_retries: int = 2
 
 
-def _openai(model: str, env: Mapping[str, str], settings: ModelSettings) -> AssistantModel:
-    client = AsyncOpenAI(
-        api_key=_key(env, "OPENAI_API_KEY", "openai"),
+def openai_client(
+    env: Mapping[str, str], settings: ModelSettings, *, what: str = "models"
+) -> AsyncOpenAI:
+    """The official SDK's client for any OpenAI-protocol server (`OPENAI_BASE_URL`, key from
+    `OPENAI_API_KEY`): the one place chat models, transcribers and embedders get theirs;
+    `what` names them in the ConfigError for a missing key."""
+    return AsyncOpenAI(
+        api_key=_key(env, "OPENAI_API_KEY", f"openai: {what}"),
         # Always explicit, so the SDK never falls back to the process environment.
         base_url=env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
         timeout=settings.timeout_seconds,
         max_retries=settings.max_retries,
     )
-    return OpenAIModel(client, model)
+
+
+def _openai(model: str, env: Mapping[str, str], settings: ModelSettings) -> AssistantModel:
+    return OpenAIModel(openai_client(env, settings), model)
 
 
 def _anthropic(model: str, env: Mapping[str, str], settings: ModelSettings) -> AssistantModel:
     client = AsyncAnthropic(
-        api_key=_key(env, "ANTHROPIC_API_KEY", "anthropic"),
+        api_key=_key(env, "ANTHROPIC_API_KEY", "anthropic: models"),
         base_url=env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
         timeout=settings.timeout_seconds,
         max_retries=settings.max_retries,
@@ -76,7 +84,7 @@ def _key(env: Mapping[str, str], variable: str, provider: str) -> str:
     key = env.get(variable, "")
     if not key:
         raise ConfigError(
-            f"Config '{variable}' is missing: {provider}: models need an API key "
+            f"Config '{variable}' is missing: {provider} need an API key "
             "(any non-empty value for a local server that does not check keys)."
         )
     return key
