@@ -15,8 +15,6 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threadline.ai_responder.domain.fields import FieldKind
-from threadline.ai_responder.domain.flows.definition import Ask, FlowDefinition, parse_flow
 from threadline.ai_responder.domain.flows.engine import (
     Action,
     Advanced,
@@ -44,6 +42,8 @@ from threadline.ai_responder.domain.reply_format import (
     TextReply,
     as_message_content,
 )
+from threadline.rules.fields import FieldKind
+from threadline.rules.flow_definition import Ask, FlowDefinition, parse_flow
 from threadline.rules.whatsapp_limits import interactive_problem, text_problem
 
 SALON_FILE = Path(__file__).resolve().parents[3] / "examples" / "salon" / "booking-flow.yaml"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "RRF_K",
+    "DocumentSummary",
     "FoundPassage",
     "Hit",
     "KnowledgeAnswer",
@@ -33,6 +34,15 @@ class StoredPassage:
     document: str
     position: int
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSummary:
+    """A document kept in a knowledge base, and how many passages it has."""
+
+    knowledge_base: str
+    document: str
+    passages: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from threadline.rules import whatsapp_limits as limits
+from threadline.rules.options import Option
 
 KINDS: Final = ("text", "buttons", "list", "cta_url")
 # Stand-ins when the model leaves a required label out: signs, not words, so they read in any
@@ -46,15 +47,6 @@ class TextReply:
     @property
     def preview_url(self) -> bool:
         return WEB_LINK.search(self.text) is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """A quick-reply button or a list row: what the customer taps, and the id it comes back as."""
-
-    id: str
-    title: str
-    description: str = ""  # list rows only
 
 
 @dataclass(frozen=True, slots=True)

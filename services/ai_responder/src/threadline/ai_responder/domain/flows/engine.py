@@ -32,8 +32,9 @@ from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from threadline.ai_responder.domain.fields import Accepted, FieldKind, FieldSpec, fold, validate
-from threadline.ai_responder.domain.flows.definition import (
+from threadline.ai_responder.domain.reply_format import Reply, repair
+from threadline.rules.fields import Accepted, FieldKind, FieldSpec, fold, validate
+from threadline.rules.flow_definition import (
     PLACEHOLDER,
     Ask,
     Branch,
@@ -48,7 +49,6 @@ from threadline.ai_responder.domain.flows.definition import (
     ShowAs,
     Step,
 )
-from threadline.ai_responder.domain.reply_format import Reply, repair
 
 WORD: Final = re.compile(r"\w+")
 # More steps than this in one advance is a definition the checks let through by mistake.

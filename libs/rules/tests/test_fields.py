@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from threadline.ai_responder.domain.fields import (
+from threadline.rules.fields import (
     Accepted,
     Choice,
     DefinitionError,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from threadline.ai_responder.domain.fields import DefinitionError, FieldKind
-from threadline.ai_responder.domain.flows.definition import (
+from threadline.rules.fields import DefinitionError, FieldKind
+from threadline.rules.flow_definition import (
     DEFAULT_EXPIRY,
     Ask,
     Branch,

@@ -49,15 +49,15 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Final, TypeVar
 
-from threadline.ai_responder.domain.fields import (
+from threadline.rules import whatsapp_limits as limits
+from threadline.rules.fields import (
     DefinitionError,
     FieldSpec,
     mapping,
     parse_field,
     text_at,
 )
-from threadline.ai_responder.domain.reply_format import Option
-from threadline.rules import whatsapp_limits as limits
+from threadline.rules.options import Option
 
 LANGUAGE: Final = re.compile(r"[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,4})?")
 IDENTIFIER: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
