@@ -213,3 +213,13 @@ def test_http_tools_in_the_file_go_to_the_session_as_json(tmp_path: Path) -> Non
     assert sent[0]["parameters"]["required"] == ["date"]
     with pytest.raises(AssistantFileError, match="http_tools must be a list of mappings"):
         read_assistant_file(written(tmp_path, SALON + "http_tools: [book]\n"))
+
+
+def test_knowledge_bases_in_the_file_go_to_the_session(tmp_path: Path) -> None:
+    request = read_assistant_file(
+        written(tmp_path, SALON + "knowledge_bases: [salon-faq, prices]\n")
+    )
+
+    assert list(request.assistant.knowledge_bases) == ["salon-faq", "prices"]
+    with pytest.raises(AssistantFileError, match="knowledge_bases must be a list of text"):
+        read_assistant_file(written(tmp_path, SALON + "knowledge_bases: salon-faq\n"))

@@ -287,6 +287,7 @@ def _assistant_configured(e: Any, out: pb.SessionEvent) -> None:
             tools=e.tools,
             business_numbers=e.business_numbers,
             http_tools_json=getattr(e, "http_tools_json", ""),
+            knowledge_bases=getattr(e, "knowledge_bases", None) or [],
         )
     )
 

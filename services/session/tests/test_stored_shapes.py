@@ -50,7 +50,7 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{ASSISTANT}:Assistant.Configured": [
         *("timestamp", "name", "version", "model", "system_prompt", "language"),
         *("reply_delay_seconds", "max_context_tokens", "tools", "business_numbers"),
-        "http_tools_json",
+        *("http_tools_json", "knowledge_bases"),
     ],
     f"{BUSINESS_NUMBER}:BusinessNumber.TemplateRegistered": [
         *("timestamp", "name", "language", "category", "body", "parameter_count"),

@@ -13,7 +13,8 @@ The file, at least:
     reply_delay_seconds: 2
     business_numbers: ["109000000000001"]
 
-and optionally `max_context_tokens`, `tools` (a list of names) and `http_tools`: the
+and optionally `max_context_tokens`, `tools` (a list of names), `knowledge_bases` (names of the
+knowledge bases it answers from, citing them) and `http_tools`: the
 business's HTTP tools, each with name, description, parameters (a JSON schema), method, url
 (`{param}` placeholders), headers (secrets as `${ENV_VAR}`, read by the AI responder at call
 time), timeout_seconds and mutating (see the README; the session checks them).
@@ -37,7 +38,7 @@ from threadline.servicekit.config import ConfigError
 
 REQUIRED = ("name", "model", "system_prompt")
 TEXT = ("name", "model", "system_prompt", "language")
-LISTS = ("tools", "business_numbers")
+LISTS = ("tools", "business_numbers", "knowledge_bases")
 KNOWN = (*TEXT, *LISTS, "reply_delay_seconds", "max_context_tokens", "http_tools")
 TIMEOUT = 10.0
 PROMPT_WIDTH = 40

@@ -25,12 +25,13 @@ MAX_REPLY_DELAY_SECONDS = 60.0
 DEFAULT_MAX_CONTEXT_TOKENS = 8000
 MIN_CONTEXT_TOKENS, MAX_CONTEXT_TOKENS = 256, 1_000_000
 MAX_PROMPT_CODE_POINTS = 20_000
-MAX_TOOLS, MAX_NUMBERS = 32, 100
+MAX_TOOLS, MAX_NUMBERS, MAX_KNOWLEDGE_BASES = 32, 100, 16
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 TOOL = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MODEL = re.compile(r"([a-z][a-z0-9_-]*):(\S{1,200})")
 LANGUAGE = re.compile(r"[A-Za-z]{2,3}(_[A-Za-z0-9]{2,4})?")
 NUMBER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+KNOWLEDGE_BASE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # as ai_responder's knowledge bases
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class AssistantSettings:
     business_numbers: tuple[str, ...] = ()
     # The business's HTTP tools, canonical JSON ("" for none; domain/http_tools.py).
     http_tools_json: str = ""
+    # The knowledge bases it answers from (names; the AI responder searches them).
+    knowledge_bases: tuple[str, ...] = ()
 
     @classmethod
     def validated(
@@ -61,6 +64,7 @@ class AssistantSettings:
         tools: tuple[str, ...] = (),
         business_numbers: tuple[str, ...] = (),
         http_tools_json: str = "",
+        knowledge_bases: tuple[str, ...] = (),
     ) -> AssistantSettings:
         if not NAME.fullmatch(name):
             _invalid("name", "lowercase letters, digits, '_' or '-' (at most 64)", name)
@@ -92,6 +96,13 @@ class AssistantSettings:
             )
         _names("tools", tools, TOOL, MAX_TOOLS, "lowercase letters, digits and '_'")
         _names("business_numbers", business_numbers, NUMBER, MAX_NUMBERS, "a phone_number_id")
+        _names(
+            "knowledge_bases",
+            knowledge_bases,
+            KNOWLEDGE_BASE,
+            MAX_KNOWLEDGE_BASES,
+            "lowercase letters, digits, '_' or '-' (at most 64)",
+        )
         return cls(
             name=name,
             model=model,
@@ -102,6 +113,7 @@ class AssistantSettings:
             tools=tuple(tools),
             business_numbers=tuple(sorted(business_numbers)),
             http_tools_json=validated_http_tools(http_tools_json),
+            knowledge_bases=tuple(knowledge_bases),
         )
 
 
@@ -140,6 +152,7 @@ class Assistant(Aggregate):
         self.tools: list[str] = []
         self.business_numbers: list[str] = []
         self.http_tools_json = ""
+        self.knowledge_bases: list[str] = []
 
     def settings(self) -> AssistantSettings:
         return AssistantSettings(
@@ -152,6 +165,7 @@ class Assistant(Aggregate):
             tools=tuple(self.tools),
             business_numbers=tuple(self.business_numbers),
             http_tools_json=self.http_tools_json,
+            knowledge_bases=tuple(self.knowledge_bases),
         )
 
     def configure(self, settings: AssistantSettings) -> bool:
@@ -169,6 +183,7 @@ class Assistant(Aggregate):
             tools=list(settings.tools),
             business_numbers=list(settings.business_numbers),
             http_tools_json=settings.http_tools_json,
+            knowledge_bases=list(settings.knowledge_bases),
         )
         return True
 
@@ -185,6 +200,7 @@ class Assistant(Aggregate):
         tools: list[str],
         business_numbers: list[str],
         http_tools_json: str = "",  # last, with a default: older events read back ""
+        knowledge_bases: list[str] | None = None,  # likewise: older events read back none
     ) -> None:
         self.settings_version = version
         self.model = model
@@ -195,6 +211,7 @@ class Assistant(Aggregate):
         self.tools = list(tools)
         self.business_numbers = list(business_numbers)
         self.http_tools_json = http_tools_json
+        self.knowledge_bases = list(knowledge_bases or [])
 
 
 @lru_cache(maxsize=1024)

@@ -46,6 +46,7 @@ class ReplyDrafted(_message.Message):
     COVERED_MESSAGE_IDS_FIELD_NUMBER: _builtins.int
     INTERPRETATION_FIELD_NUMBER: _builtins.int
     QUOTED_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    CITATIONS_FIELD_NUMBER: _builtins.int
     draft_id: _builtins.str
     conversation_id: _builtins.str
     in_reply_to_message_id: _builtins.str
@@ -74,6 +75,10 @@ class ReplyDrafted(_message.Message):
     def covered_message_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """the burst answered, oldest first (ends with in_reply_to)"""
 
+    @_builtins.property
+    def citations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Citation]:
+        """the knowledge-base passages the reply used (given to the model)"""
+
     def __init__(
         self,
         *,
@@ -93,14 +98,51 @@ class ReplyDrafted(_message.Message):
         covered_message_ids: _abc.Iterable[_builtins.str] | None = ...,
         interpretation: _builtins.str = ...,
         quoted_message_id: _builtins.str = ...,
+        citations: _abc.Iterable[Global___Citation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "drafted_at", b"drafted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "cached_tokens", b"cached_tokens", "completion_tokens", b"completion_tokens", "content", b"content", "conversation_id", b"conversation_id", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "draft_id", b"draft_id", "drafted_at", b"drafted_at", "in_reply_to_message_id", b"in_reply_to_message_id", "interpretation", b"interpretation", "latency_ms", b"latency_ms", "model", b"model", "prompt_tokens", b"prompt_tokens", "quoted_message_id", b"quoted_message_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "cached_tokens", b"cached_tokens", "citations", b"citations", "completion_tokens", b"completion_tokens", "content", b"content", "conversation_id", b"conversation_id", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "draft_id", b"draft_id", "drafted_at", b"drafted_at", "in_reply_to_message_id", b"in_reply_to_message_id", "interpretation", b"interpretation", "latency_ms", b"latency_ms", "model", b"model", "prompt_tokens", b"prompt_tokens", "quoted_message_id", b"quoted_message_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReplyDrafted: _TypeAlias = ReplyDrafted  # noqa: Y015
+
+@_typing.final
+class Citation(_message.Message):
+    """A knowledge-base passage a reply used, as it was given to the model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PASSAGE_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    KNOWLEDGE_BASE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    SNIPPET_FIELD_NUMBER: _builtins.int
+    passage_id: _builtins.str
+    document: _builtins.str
+    """the document's name in its knowledge base"""
+    knowledge_base: _builtins.str
+    score: _builtins.float
+    """the search's score for the passage"""
+    snippet: _builtins.str
+    """the passage's text, at most 300 code points"""
+    def __init__(
+        self,
+        *,
+        passage_id: _builtins.str = ...,
+        document: _builtins.str = ...,
+        knowledge_base: _builtins.str = ...,
+        score: _builtins.float = ...,
+        snippet: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "knowledge_base", b"knowledge_base", "passage_id", b"passage_id", "score", b"score", "snippet", b"snippet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Citation: _TypeAlias = Citation  # noqa: Y015
 
 @_typing.final
 class GenerationDiscarded(_message.Message):

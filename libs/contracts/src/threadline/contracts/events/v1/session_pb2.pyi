@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from threadline.contracts.events.v1 import ai_pb2 as _ai_pb2
 from threadline.contracts.events.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -335,6 +336,7 @@ class OutboundMessageQueued(_message.Message):
     REPLY_ID_FIELD_NUMBER: _builtins.int
     REPLY_PART_FIELD_NUMBER: _builtins.int
     REPLY_PARTS_FIELD_NUMBER: _builtins.int
+    CITATIONS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     author: _builtins.str
     """ai, agent, flow"""
@@ -375,6 +377,10 @@ class OutboundMessageQueued(_message.Message):
     def media(self) -> _common_pb2.StoredMedia:
         """a file from the media store, uploaded to the Graph API when sent"""
 
+    @_builtins.property
+    def citations(self) -> _containers.RepeatedCompositeFieldContainer[_ai_pb2.Citation]:
+        """the knowledge-base passages the reply used (its draft's)"""
+
     def __init__(
         self,
         *,
@@ -400,10 +406,11 @@ class OutboundMessageQueued(_message.Message):
         reply_id: _builtins.str = ...,
         reply_part: _builtins.int = ...,
         reply_parts: _builtins.int = ...,
+        citations: _abc.Iterable[_ai_pb2.Citation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "media", b"media", "recipient", b"recipient"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "author", b"author", "cached_tokens", b"cached_tokens", "completion_tokens", b"completion_tokens", "content", b"content", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "in_reply_to_message_id", b"in_reply_to_message_id", "interpretation", b"interpretation", "latency_ms", b"latency_ms", "media", b"media", "message_id", b"message_id", "model", b"model", "phone_number_id", b"phone_number_id", "prompt_tokens", b"prompt_tokens", "quoted_message_id", b"quoted_message_id", "quoted_wamid", b"quoted_wamid", "recipient", b"recipient", "reply_id", b"reply_id", "reply_part", b"reply_part", "reply_parts", b"reply_parts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "author", b"author", "cached_tokens", b"cached_tokens", "citations", b"citations", "completion_tokens", b"completion_tokens", "content", b"content", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "in_reply_to_message_id", b"in_reply_to_message_id", "interpretation", b"interpretation", "latency_ms", b"latency_ms", "media", b"media", "message_id", b"message_id", "model", b"model", "phone_number_id", b"phone_number_id", "prompt_tokens", b"prompt_tokens", "quoted_message_id", b"quoted_message_id", "quoted_wamid", b"quoted_wamid", "recipient", b"recipient", "reply_id", b"reply_id", "reply_part", b"reply_part", "reply_parts", b"reply_parts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -865,6 +872,7 @@ class AssistantConfigured(_message.Message):
     TOOLS_FIELD_NUMBER: _builtins.int
     BUSINESS_NUMBERS_FIELD_NUMBER: _builtins.int
     HTTP_TOOLS_JSON_FIELD_NUMBER: _builtins.int
+    KNOWLEDGE_BASES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     model: _builtins.str
@@ -879,6 +887,10 @@ class AssistantConfigured(_message.Message):
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def business_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def knowledge_bases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """names of the knowledge bases it answers from"""
+
     def __init__(
         self,
         *,
@@ -892,10 +904,11 @@ class AssistantConfigured(_message.Message):
         tools: _abc.Iterable[_builtins.str] | None = ...,
         business_numbers: _abc.Iterable[_builtins.str] | None = ...,
         http_tools_json: _builtins.str = ...,
+        knowledge_bases: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "http_tools_json", b"http_tools_json", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "http_tools_json", b"http_tools_json", "knowledge_bases", b"knowledge_bases", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

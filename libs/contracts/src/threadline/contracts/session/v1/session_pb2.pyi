@@ -464,6 +464,7 @@ class Assistant(_message.Message):
     BUSINESS_NUMBERS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     HTTP_TOOLS_JSON_FIELD_NUMBER: _builtins.int
+    KNOWLEDGE_BASES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     model: _builtins.str
     """provider:model, provider one of openai, anthropic, offline"""
@@ -482,6 +483,10 @@ class Assistant(_message.Message):
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def business_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def knowledge_bases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """names of the knowledge bases it answers from"""
+
     def __init__(
         self,
         *,
@@ -495,10 +500,11 @@ class Assistant(_message.Message):
         business_numbers: _abc.Iterable[_builtins.str] | None = ...,
         version: _builtins.int = ...,
         http_tools_json: _builtins.str = ...,
+        knowledge_bases: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "http_tools_json", b"http_tools_json", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "http_tools_json", b"http_tools_json", "knowledge_bases", b"knowledge_bases", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -129,6 +129,7 @@ def assistant_pb(found: AssistantView) -> pb.Assistant:
         business_numbers=settings.business_numbers,
         version=found.version,
         http_tools_json=settings.http_tools_json,
+        knowledge_bases=settings.knowledge_bases,
     )
 
 
@@ -144,6 +145,7 @@ def assistant_settings(request: pb.ConfigureAssistantRequest) -> AssistantSettin
         tools=tuple(given.tools),
         business_numbers=tuple(given.business_numbers),
         http_tools_json=given.http_tools_json,
+        knowledge_bases=tuple(given.knowledge_bases),
     )
 
 

@@ -9,7 +9,12 @@ from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.media.whatsapp_media import CAPTION_LENGTH, FILE_NAME_LENGTH
 from threadline.servicekit.validation import RequestRules, Rule, field_rules
 from threadline.session.adapters.inbound.file_stream import MAX_CHUNK
-from threadline.session.domain.assistant import MAX_NUMBERS, MAX_PROMPT_CODE_POINTS, MAX_TOOLS
+from threadline.session.domain.assistant import (
+    MAX_KNOWLEDGE_BASES,
+    MAX_NUMBERS,
+    MAX_PROMPT_CODE_POINTS,
+    MAX_TOOLS,
+)
 from threadline.session.domain.http_tools import MAX_HTTP_TOOLS_JSON
 
 UUID_TEXT = Rule(64)
@@ -80,5 +85,6 @@ RULES: RequestRules = (
         tools=Rule(MAX_TOOLS),  # items
         business_numbers=Rule(MAX_NUMBERS),  # items
         http_tools_json=Rule(MAX_HTTP_TOOLS_JSON),
+        knowledge_bases=Rule(MAX_KNOWLEDGE_BASES),  # items
     )
 )

@@ -31,6 +31,7 @@ def _configured(f: Fields, out: pb.SessionEvent) -> None:
     body.tools.extend(f.get("tools", []))
     body.business_numbers.extend(f.get("business_numbers", []))
     body.http_tools_json = f.get("http_tools_json", "")
+    body.knowledge_bases.extend(f.get("knowledge_bases") or [])
 
 
 def _assigned(f: Fields, out: pb.SessionEvent) -> None:
