@@ -76,7 +76,7 @@ STORED_FIELDS: dict[str, list[str]] = {
         *("assistant_version", "cost", "covered_message_ids", "quoted_message_id"),
         *("quoted_wamid", "media_location", "media_content_type", "media_size", "media_sha256"),
         *("media_file_name", "media_type", "reply_id", "reply_part", "reply_parts"),
-        "interpretation",
+        *("interpretation", "citations"),
     ],
     f"{CONVERSATION}:Conversation.EarlyStatusHeld": [
         *("timestamp", "wamid", "status", "reported_at", "pricing", "errors"),

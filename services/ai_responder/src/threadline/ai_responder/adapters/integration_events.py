@@ -96,6 +96,16 @@ def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
         covered_message_ids=draft.covered_message_ids,
         interpretation=draft.interpretation,
         quoted_message_id=draft.quoted_message_id,
+        citations=[
+            ai_pb2.Citation(
+                passage_id=c.passage_id,
+                document=c.document,
+                knowledge_base=c.knowledge_base,
+                score=c.score,
+                snippet=c.snippet,
+            )
+            for c in draft.citations
+        ],
     )
 
 

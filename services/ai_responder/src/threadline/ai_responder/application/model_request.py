@@ -16,7 +16,14 @@ application/seeing.py) go with their turn, the caption as text beside them, and 
 then asks for the model's `interpretation` of them (recorded with the reply, never sent); an
 image it is not shown is said in words, with why ("a photo you cannot see"); images of the
 history are mentioned by name and caption; videos, documents, stickers and audio files by
-name, type and size."""
+name, type and size.
+
+Knowledge (issue 12 item 1): an assistant with knowledge bases is given the passages its search
+found (`Grounding`), numbered, with their documents' names, after its guidance; the `reply`
+tool then asks for `sources`, the numbers of the passages the reply used. When the search
+abstained, the model is told there is no relevant passage and that it must say it does not know
+or hand off, never make an answer up (the prompt and the `reply` tool's description both say
+so). The passages count against the context budget like the memory."""
 
 from __future__ import annotations
 
@@ -37,6 +44,7 @@ from threadline.ai_responder.application.ports import (
 )
 from threadline.ai_responder.application.seeing import NO_SIGHT, Sight
 from threadline.ai_responder.domain.attachment import Attachment
+from threadline.ai_responder.domain.citations import Grounding
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.http_tools import HttpTool
 from threadline.ai_responder.domain.reply_format import REPLY_SCHEMA
@@ -74,17 +82,72 @@ INTERPRETATION_FIELD: Final[Mapping[str, object]] = {
 }
 
 
-def reply_tool(*, seeing: bool = False) -> Tool:
-    """The `reply` tool; when the model is shown images, it also asks what the model sees."""
-    if not seeing:
+SOURCES: Final = "sources"
+SOURCES_FIELD: Final[Mapping[str, object]] = {
+    "type": "array",
+    "items": {"type": "integer"},
+    "description": (
+        "The numbers of the knowledge-base passages your reply uses ([1], [2], ...); an empty "
+        "list when it uses none."
+    ),
+}
+# Said on the `reply` tool when the assistant answers from knowledge bases.
+GROUNDED_REPLY: Final = (
+    " Answer questions about the business only from the numbered knowledge-base passages you "
+    "were given, and list the ones you used in `sources`; when none of them answers the "
+    "question, say you do not know (or call `hand_off`): never make an answer up."
+)
+ABSTAINED_REPLY: Final = (
+    " No knowledge-base passage answers this question: do not make an answer up; say you do "
+    "not know and offer a person, or call `hand_off`."
+)
+
+
+def reply_tool(*, seeing: bool = False, grounding: Grounding | None = None) -> Tool:
+    """The `reply` tool; when the model is shown images, it also asks what the model sees;
+    when it answers from knowledge bases, which passages it used (`sources`)."""
+    if not seeing and grounding is None:
         return REPLY_TOOL
     schema = dict(REPLY_SCHEMA)
     properties = schema["properties"]
     required = schema["required"]
     assert isinstance(properties, Mapping) and isinstance(required, list)
-    schema["properties"] = {**properties, INTERPRETATION: INTERPRETATION_FIELD}
-    schema["required"] = [*required, INTERPRETATION]
-    return replace(REPLY_TOOL, parameters=schema)
+    description = REPLY_TOOL.description
+    if seeing:
+        properties = {**properties, INTERPRETATION: INTERPRETATION_FIELD}
+        required = [*required, INTERPRETATION]
+    if grounding is not None:
+        description += ABSTAINED_REPLY if grounding.abstained else GROUNDED_REPLY
+        if not grounding.abstained:
+            properties = {**properties, SOURCES: SOURCES_FIELD}
+            required = [*required, SOURCES]
+    schema["properties"] = properties
+    schema["required"] = required
+    return replace(REPLY_TOOL, description=description, parameters=schema)
+
+
+KNOWLEDGE_HEADING: Final = (
+    "Passages from the business's knowledge base for the customer's question (answer questions "
+    "about the business only from these; cite the numbers you use in the `reply` tool's "
+    "`sources`; if none answers the question, say you do not know or call `hand_off`, never "
+    "make an answer up):"
+)
+NO_KNOWLEDGE: Final = (
+    "The business's knowledge base has no passage relevant to the customer's question. Do not "
+    "make an answer up: tell the customer you do not know and offer a person, or call "
+    "`hand_off`."
+)
+
+
+def knowledge_block(grounding: Grounding) -> str:
+    """The passages as the model reads them, numbered, with their documents' names."""
+    if grounding.abstained:
+        return NO_KNOWLEDGE
+    passages = (
+        f"[{given.number}] (from {given.document}) {' '.join(given.text.split())}"
+        for given in grounding.passages
+    )
+    return "\n".join((KNOWLEDGE_HEADING, *passages))
 
 
 HAND_OFF_TOOL: Final = Tool(
@@ -143,11 +206,13 @@ def model_request(
     language: str = "",
     sight: Sight = NO_SIGHT,
     http_tools: Sequence[HttpTool] = (),
+    grounding: Grounding | None = None,
 ) -> ModelRequest:
     """The request answering `message` (after the customer's other unanswered messages `also`,
     oldest first), in the context of `history`, showing the model the images `sight` holds:
     the model must answer through a tool (a model without tools, like the offline one, answers
-    in plain text, read as a text reply)."""
+    in plain text, read as a text reply). `grounding`: what the assistant's knowledge bases gave
+    (None when it has none)."""
     current = (*also, message)
     answering = {m.message_id for m in current}
     said = [s.message_id for s in history.turns]
@@ -166,10 +231,12 @@ def model_request(
     who = _who(history)
     left = max_context_tokens - sum(_turn_tokens(t) for t in now)
     left -= estimate_tokens(who) if who else 0
+    knowledge = knowledge_block(grounding) if grounding is not None else ""
+    left -= estimate_tokens(knowledge) if knowledge else 0
     memory = _memory(history.earlier, min(left, max_context_tokens // MEMORY_SHARE))
     left -= estimate_tokens(memory) if memory else 0
     kept = _newest_within(before, left)
-    context = "\n\n".join(part for part in (who, memory) if part)
+    context = "\n\n".join(part for part in (who, memory, knowledge) if part)
     prompt = system_prompt(business_prompt, context=context, language=language)
     if http_tools:
         prompt = f"{prompt}\n\n{HTTP_TOOLS_GUIDANCE}"
@@ -177,11 +244,12 @@ def model_request(
         system_prompt=prompt,
         turns=tuple(_from_the_customer([*kept, *now])),
         tools=(
-            reply_tool(seeing=bool(sight.seen)),
+            reply_tool(seeing=bool(sight.seen), grounding=grounding),
             HAND_OFF_TOOL,
             *(Tool(t.name, t.description, t.parameters) for t in http_tools),
         ),
         require_tool=True,
+        grounding=grounding,
     )
 
 

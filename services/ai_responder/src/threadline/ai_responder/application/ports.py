@@ -11,6 +11,7 @@ from typing import Any, Final, Literal, Protocol
 
 from threadline.ai_responder.domain.answers import DiscardedGeneration, HandOffRequest, ReplyDraft
 from threadline.ai_responder.domain.answers import Usage as Usage  # the port speaks it too
+from threadline.ai_responder.domain.citations import Grounding
 from threadline.ai_responder.domain.vision import Image
 
 
@@ -88,6 +89,9 @@ class ModelRequest:
     require_tool: bool = False
     # The tool calls of this answer so far and their results, oldest first.
     tool_rounds: tuple[ToolRound, ...] = ()
+    # What the assistant's knowledge bases gave for the question (None: it has none); the
+    # passages are also in `system_prompt`, this is for a model that reads them as data.
+    grounding: Grounding | None = None
 
 
 @dataclass(frozen=True, slots=True)

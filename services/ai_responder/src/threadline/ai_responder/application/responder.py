@@ -9,7 +9,11 @@ the conversation off with the reason: never a silent drop, never two replies.
 
 The model reads the messages in their conversation's history (within the context budget) with
 the assistant's prompt and language; each draft records the assistant (and its version), the
-model, the tokens, the latency and the price, and which messages it answers."""
+model, the tokens, the latency and the price, and which messages it answers.
+
+An assistant with knowledge bases (issue 12 item 1) has them searched with the burst's question
+first (application/grounding.py); the model is given the passages found, or told there are
+none, and the draft keeps as `citations` the given passages the `reply` tool's `sources` name."""
 
 from __future__ import annotations
 
@@ -20,9 +24,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Final
 
+from threadline.ai_responder.application.grounding import KnowledgeSearch, ground, question_for
 from threadline.ai_responder.application.model_request import (
     DEFAULT_MAX_CONTEXT_TOKENS,
     INTERPRETATION,
+    SOURCES,
     model_request,
 )
 from threadline.ai_responder.application.ports import (
@@ -46,6 +52,7 @@ from threadline.ai_responder.domain.answers import (
     Producer,
     ReplyDraft,
 )
+from threadline.ai_responder.domain.citations import Grounding, cited
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.directory import AssistantSettings
 from threadline.ai_responder.domain.policy import wants_a_person, why_not_answered
@@ -77,9 +84,11 @@ class Responder:
         max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
         prices: PriceTable | None = None,
         tools: CallTools | None = None,
+        knowledge: KnowledgeSearch | None = None,
     ) -> None:
         self._model, self._clock, self._stale_after = model, clock, stale_after
         self._tools = tools
+        self._knowledge = knowledge
         self._prices = prices
         self._system_prompt = system_prompt
         self._max_context_tokens = max_context_tokens
@@ -119,6 +128,11 @@ class Responder:
             return self._keyword_hand_off(last, covered)
         model = model if model is not None else self._model
         prompt = assistant.system_prompt if assistant is not None else self._system_prompt
+        grounding = None
+        if assistant is not None and assistant.knowledge_bases and self._knowledge is not None:
+            grounding = await ground(
+                self._knowledge, assistant.knowledge_bases, question_for(messages, history)
+            )
         request = model_request(
             last,
             also=messages[:-1],
@@ -132,6 +146,7 @@ class Responder:
             http_tools=(
                 assistant.http_tools if assistant is not None and self._tools is not None else ()
             ),
+            grounding=grounding,
         )
         try:
             answer = await self._with_tools(model, request, assistant, last, generation_id)
@@ -148,7 +163,9 @@ class Responder:
             assistant_version=assistant.version if assistant is not None else 0,
             cost=self._prices.price(answer.model, answer.usage) if self._prices else None,
         )
-        return self._read(last, answer, producer, covered, seeing=bool(sight.seen))
+        return self._read(
+            last, answer, producer, covered, seeing=bool(sight.seen), grounding=grounding
+        )
 
     async def _with_tools(
         self,
@@ -220,6 +237,7 @@ class Responder:
         covered: tuple[str, ...],
         *,
         seeing: bool,
+        grounding: Grounding | None = None,
     ) -> Answer:
         replies = [call.arguments for call in answer.tool_calls if call.name == "reply"]
         hand_offs = [call.arguments for call in answer.tool_calls if call.name == "hand_off"]
@@ -249,6 +267,8 @@ class Responder:
                 covered_message_ids=covered,
                 # Asked for only when the model was shown images: never made up otherwise.
                 interpretation=_interpretation(arguments) if seeing else "",
+                # Only passages the model was given: a number it made up is no citation.
+                citations=cited(grounding, arguments.get(SOURCES)) if grounding is not None else (),
             )
         hand_off = None
         if hand_offs:

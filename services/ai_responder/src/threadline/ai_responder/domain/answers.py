@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from threadline.ai_responder.domain.citations import Citation
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.reply_format import Reply, as_message_content
 
@@ -50,7 +51,8 @@ class ReplyDraft:
     (`provider:model`) in `latency_seconds`, at the cost of `usage`; `covered_message_ids` are
     the customer messages it answers (a burst, oldest first, ending with
     `in_reply_to_message_id`); `interpretation` is what the model said it saw in the images
-    it was shown ("" when it was shown none)."""
+    it was shown ("" when it was shown none); `citations` are the knowledge-base passages it
+    says it used (only passages it was given; domain/citations.py)."""
 
     draft_id: str
     conversation_id: str
@@ -66,6 +68,7 @@ class ReplyDraft:
     covered_message_ids: tuple[str, ...] = ()
     interpretation: str = ""
     quoted_message_id: str = ""  # the customer message it quotes (domain/quoting.py); "" none
+    citations: tuple[Citation, ...] = ()
 
     @classmethod
     def answering(

@@ -29,6 +29,7 @@ class AssistantSettings:
     max_context_tokens: int = 4000
     tools: tuple[str, ...] = ()
     http_tools: tuple[HttpTool, ...] = ()  # the business's own (domain/http_tools.py)
+    knowledge_bases: tuple[str, ...] = ()  # the knowledge bases it answers from, citing them
 
 
 @dataclass(slots=True)

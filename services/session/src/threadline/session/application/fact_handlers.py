@@ -169,6 +169,7 @@ def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
         covered_message_ids=fact.covered_message_ids,
         quoted_message_id=_quotable(talk, fact),
         interpretation=fact.interpretation,
+        citations=tuple(c.stored() for c in fact.citations),
     )
     return APPLIED
 

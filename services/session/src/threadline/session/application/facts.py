@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from threadline.session.domain.citations import Citation
+
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
@@ -61,6 +63,7 @@ class DraftedReply:
     covered_message_ids: tuple[str, ...] = ()
     quoted_message_id: str = ""
     interpretation: str = ""  # what the model saw in the customer's images (issue 11 item 3)
+    citations: tuple[Citation, ...] = ()  # the knowledge-base passages it used (issue 12)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from threadline.rules.whatsapp_limits import TEXT_BODY, interactive_problem
 from threadline.servicekit.errors import quoted
 from threadline.session.domain.business_number import Template
+from threadline.session.domain.citations import StoredCitation
 from threadline.session.domain.conversation_state import ConversationState
 from threadline.session.domain.errors import (
     InvalidMessage,
@@ -73,6 +74,9 @@ class OutboundMessages(ConversationState):
         reply_parts: int = 0
         # Issue 11 item 3: for an AI reply, what the model saw in the customer's images.
         interpretation: str = ""
+        # Issue 12 item 1: for an AI reply, the knowledge-base passages it used
+        # (domain/citations.py's stored shape).
+        citations: tuple[StoredCitation, ...] = ()
 
         def apply(self, aggregate: ConversationState) -> None:
             aggregate.messages[str(self.message_id)] = MessageState.queued()
@@ -102,13 +106,15 @@ class OutboundMessages(ConversationState):
         media: OutgoingMedia | None = None,
         reply: ReplyPlace | None = None,
         interpretation: str = "",
+        citations: tuple[StoredCitation, ...] = (),
     ) -> bool:
         """Accept a message for sending; False when this message id was already queued. An AI
         reply carries what producing it cost (`model` … `cost`) and the customer messages it
         answers. A message may quote an earlier one of the conversation (`quoted_message_id`,
         see `quoted_wamid`). A template or media message without a text of its own is given a
         readable one (`readable_content`). An AI reply records what its model saw in the
-        customer's images (`interpretation`)."""
+        customer's images (`interpretation`) and the knowledge-base passages it used
+        (`citations`)."""
         if str(message_id) in self.messages:
             return False
         self.check_outbound(
@@ -140,6 +146,7 @@ class OutboundMessages(ConversationState):
             **(media.event_fields() if media is not None else {}),
             **(reply.event_fields() if reply is not None else {}),
             interpretation=interpretation,
+            citations=tuple(citations),
         )
         return True
 

@@ -138,5 +138,6 @@ def apply(directory: Directory, event: SessionEvent) -> None:
                 ),
                 tools=tuple(configured.tools),
                 http_tools=http_tools_from_json(configured.http_tools_json),
+                knowledge_bases=tuple(configured.knowledge_bases),
             )
         )

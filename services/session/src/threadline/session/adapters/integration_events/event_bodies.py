@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.session.adapters.integration_events.assistant_bodies import ASSISTANT_BODIES
+from threadline.session.domain.citations import Citation
 
 Fields = Mapping[str, Any]
 Body = Callable[[Fields, pb.SessionEvent], None]
@@ -168,6 +169,15 @@ def _queued(f: Fields, out: pb.SessionEvent) -> None:
     body.reply_part = f.get("reply_part", 0)
     body.reply_parts = f.get("reply_parts", 0)
     body.interpretation = f.get("interpretation", "")
+    for stored in f.get("citations") or ():
+        citation = Citation.from_stored(stored)
+        body.citations.add(
+            passage_id=citation.passage_id,
+            document=citation.document,
+            knowledge_base=citation.knowledge_base,
+            score=citation.score,
+            snippet=citation.snippet,
+        )
 
 
 def _generation_discarded(f: Fields, out: pb.SessionEvent) -> None:

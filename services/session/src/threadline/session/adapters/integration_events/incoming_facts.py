@@ -46,6 +46,7 @@ from threadline.session.application.facts import (
     ToolCallReport,
     UnheardVoiceNote,
 )
+from threadline.session.domain.citations import Citation
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,16 @@ def _draft(data: bytes, trace: str) -> Fact:
         covered_message_ids=tuple(fact.covered_message_ids),
         quoted_message_id=fact.quoted_message_id,
         interpretation=fact.interpretation,
+        citations=tuple(
+            Citation(
+                passage_id=c.passage_id,
+                document=c.document,
+                knowledge_base=c.knowledge_base,
+                score=c.score,
+                snippet=c.snippet,
+            )
+            for c in fact.citations
+        ),
     )
 
 
