@@ -25,6 +25,7 @@ from threadline.session.domain.assistant import Assistant, AssistantSettings
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
+from threadline.session.domain.flow import Flow, FlowSettings
 from threadline.session.domain.operator_files import OutgoingMedia, ReplyPlace
 from threadline.testing.clock import FakeClock
 
@@ -388,4 +389,16 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         )
     )
     business.assign_assistant(number, assistant.name)
-    app.save(contact, key, business, talk, assistant)
+    flow = Flow.of(FlowSettings.from_text(flow_text(f"greet-{number}", number, "Olá, {name}! 🙂")))
+    flow.configure(FlowSettings.from_text(flow_text(f"greet-{number}", number, "Oi, {name}!")))
+    app.save(contact, key, business, talk, assistant, flow)
+
+
+def flow_text(flow_id: str, number: str, greeting: str) -> str:
+    """A small flow's YAML on `number`: ask the name, greet with it."""
+    return (
+        f"id: {flow_id}\nname: Cumprimentar\nlanguage: pt_BR\n"
+        f"business_numbers: [{number!r}]\ntrigger: {{keywords: [olá]}}\nsteps:\n"
+        "  - {id: ask, ask: {field: name, type: name, prompt: 'Como se chama?'}}\n"
+        f"  - {{id: done, end: {{text: {greeting!r}}}}}\n"
+    )

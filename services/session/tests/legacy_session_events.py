@@ -292,6 +292,20 @@ def _assistant_configured(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _flow_configured(e: Any, out: pb.SessionEvent) -> None:
+    out.flow_configured.CopyFrom(
+        pb.FlowConfigured(
+            id=e.flow_id,
+            version=getattr(e, "version", 1),
+            name=e.name,
+            definition_version=e.definition_version,
+            trigger_kinds=e.trigger_kinds,
+            business_numbers=e.business_numbers,
+            definition_json=e.definition_json,
+        )
+    )
+
+
 def _assistant_assigned(e: Any, out: pb.SessionEvent) -> None:
     out.assistant_assigned.CopyFrom(
         pb.AssistantAssigned(phone_number_id=e.phone_number_id, assistant=e.assistant)
@@ -418,6 +432,8 @@ BODIES: dict[str, Body] = {
     "Conversation.TranscriptRecorded": _transcript_recorded,
     "Conversation.TranscriptMissing": _transcript_missing,
     "Conversation.ToolCallRecorded": _tool_call_recorded,
+    "Flow.Defined": _flow_configured,
+    "Flow.Redefined": _flow_configured,
 }
 
 

@@ -9,8 +9,9 @@ from threadline.session.domain.assistant import Assistant
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
+from threadline.session.domain.flow import Flow
 
-AGGREGATES = (Contact, ContactKey, Conversation, BusinessNumber, Assistant)
+AGGREGATES = (Contact, ContactKey, Conversation, BusinessNumber, Assistant, Flow)
 
 
 def test_every_domain_event_maps_to_a_session_event_body() -> None:

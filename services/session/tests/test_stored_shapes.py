@@ -18,12 +18,14 @@ from threadline.session.domain.assistant import Assistant
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
+from threadline.session.domain.flow import Flow
 from threadline.session.domain.message_state import HeldStatus, MessageState
 
 CONTACT = "threadline.session.domain.contact"
 BUSINESS_NUMBER = "threadline.session.domain.business_number"
 CONVERSATION = "threadline.session.domain.conversation"
 ASSISTANT = "threadline.session.domain.assistant"
+FLOW = "threadline.session.domain.flow"
 
 # Every stored event's topic and the fields of its state, in the order they are written:
 # history is never rewritten, so none of this may change.
@@ -51,6 +53,14 @@ STORED_FIELDS: dict[str, list[str]] = {
         *("timestamp", "name", "version", "model", "system_prompt", "language"),
         *("reply_delay_seconds", "max_context_tokens", "tools", "business_numbers"),
         *("http_tools_json", "knowledge_bases"),
+    ],
+    f"{FLOW}:Flow.Defined": [
+        *("timestamp", "originator_topic", "flow_id", "name", "definition_version"),
+        *("trigger_kinds", "business_numbers", "definition_json"),
+    ],
+    f"{FLOW}:Flow.Redefined": [
+        *("timestamp", "flow_id", "version", "name", "definition_version", "trigger_kinds"),
+        *("business_numbers", "definition_json"),
     ],
     f"{BUSINESS_NUMBER}:BusinessNumber.TemplateRegistered": [
         *("timestamp", "name", "language", "category", "body", "parameter_count"),
@@ -132,7 +142,7 @@ STORED_FIELDS: dict[str, list[str]] = {
 def test_every_event_type_keeps_its_topic() -> None:
     topics = {
         get_topic(value)
-        for aggregate in (Contact, ContactKey, BusinessNumber, Conversation, Assistant)
+        for aggregate in (Contact, ContactKey, BusinessNumber, Conversation, Assistant, Flow)
         for name, value in vars(aggregate).items()
         if isinstance(value, type)
         and issubclass(value, Aggregate.Event)

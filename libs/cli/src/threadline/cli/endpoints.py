@@ -47,8 +47,8 @@ class Endpoints:
 
 @dataclass(frozen=True, slots=True)
 class SessionEndpoint:
-    """What `threadline assistants` needs: the session's gRPC address and a token (with the
-    `admin` role on the numbers touched, to configure)."""
+    """What `threadline assistants` and `threadline flows` need: the session's gRPC address
+    and a token (with the `admin` role on the numbers touched, to configure)."""
 
     address: str
     token: str

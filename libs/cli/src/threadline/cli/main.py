@@ -77,6 +77,13 @@ def parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("file", metavar="FILE.yaml")
     configure.add_parser("list", help="the assistants, as a table")
+    flows = commands.add_parser("flows", help="configure the business's flows")
+    flow_commands = flows.add_subparsers(dest="flows_command", required=True)
+    apply_flow = flow_commands.add_parser(
+        "apply", help="create or update the flow a YAML file defines (like kubectl apply)"
+    )
+    apply_flow.add_argument("file", metavar="FILE.yaml")
+    flow_commands.add_parser("list", help="the flows, as a table")
     return root
 
 
@@ -129,6 +136,10 @@ def _operate(args: argparse.Namespace) -> int:
         from threadline.cli.assistants import run
 
         return run(args.assistants_command, getattr(args, "file", None), os.environ)
+    if args.command == "flows":
+        from threadline.cli import flows
+
+        return flows.run(args.flows_command, getattr(args, "file", None), os.environ)
     if args.command == "send":
         from threadline.cli import send
 

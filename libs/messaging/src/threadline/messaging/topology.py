@@ -255,6 +255,7 @@ class Follower:
 FOLLOWERS: tuple[Follower, ...] = (
     Follower("ai_responder", SESSION_EVENTS, "BusinessNumber.>"),
     Follower("ai_responder", SESSION_EVENTS, "Assistant.>"),
+    Follower("ai_responder", SESSION_EVENTS, "Flow.>"),
 )
 
 

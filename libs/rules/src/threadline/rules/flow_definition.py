@@ -6,6 +6,7 @@ id: salon-booking            # lower-case letters, digits, "-" and "_"
 name: Book an appointment
 version: 1
 language: pt_BR              # of the fields' default hints (en, pt, es; others read English)
+business_numbers: ["109000000000001"]  # the numbers it runs on (phone_number_id; none: all)
 trigger:                     # any of these; a flow with none is started by the assistant only
   keywords: [book, agendar]  # a whole word of the customer's text (case and accents ignored)
   first_message: false       # the conversation's first customer message
@@ -94,6 +95,17 @@ class Trigger:
     button_payloads: tuple[str, ...] = ()
     assistant: bool = True
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """How the flow starts: keyword, first_message, button_payload, assistant."""
+        given = (
+            ("keyword", bool(self.keywords)),
+            ("first_message", self.first_message),
+            ("button_payload", bool(self.button_payloads)),
+            ("assistant", self.assistant),
+        )
+        return tuple(kind for kind, present in given if present)
+
 
 @dataclass(frozen=True, slots=True)
 class Expiry:
@@ -173,6 +185,8 @@ class FlowDefinition:
     trigger: Trigger
     expiry: Expiry
     steps: tuple[Step, ...]
+    # The business numbers (phone_number_id) it runs on, sorted; none: every number.
+    business_numbers: tuple[str, ...] = ()
 
     @property
     def first_step(self) -> Step:
@@ -187,12 +201,17 @@ class FlowDefinition:
 
 E = TypeVar("E", bound=StrEnum)
 DEFAULT_EXPIRY: Final = Expiry(timedelta(hours=1))
+TOP_KEYS: Final = (
+    "id", "name", "version", "language", "business_numbers", "trigger", "expiry", "steps",
+)  # fmt: skip
+NUMBER: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a phone_number_id, as the session's
+MAX_NUMBERS: Final = 100
 
 
 def parse_flow(raw: object) -> FlowDefinition:
     """The flow `raw` (a YAML-loaded mapping) defines, or a `DefinitionError` naming the path."""
     top = mapping(raw, "flow")
-    _known(top, ("id", "name", "version", "language", "trigger", "expiry", "steps"), "")
+    _known(top, (*TOP_KEYS,), "")
     flow_id = text_at(top, "id", "", required=True)
     if IDENTIFIER.fullmatch(flow_id) is None:
         raise DefinitionError("id", f"'{flow_id}' must be lower-case letters, digits, - and _")
@@ -214,6 +233,7 @@ def parse_flow(raw: object) -> FlowDefinition:
         trigger=_trigger(top.get("trigger")),
         expiry=_expiry(top.get("expiry")),
         steps=steps,
+        business_numbers=_numbers(top.get("business_numbers")),
     )
     _check(flow)
     return flow
@@ -403,6 +423,24 @@ def _expiry(raw: object) -> Expiry:
         raise DefinitionError("expiry.message", "is required when then is message")
     seconds = int(found[1]) * UNITS[found[2] or "s"]
     return Expiry(timedelta(seconds=seconds), then, message)
+
+
+def _numbers(raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise DefinitionError("business_numbers", "must be a list of phone_number_ids")
+    if len(raw) > MAX_NUMBERS:
+        raise DefinitionError("business_numbers", f"has {len(raw)} numbers, at most {MAX_NUMBERS}")
+    numbers: list[str] = []
+    for index, item in enumerate(raw):
+        number = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        if not isinstance(number, str) or NUMBER.fullmatch(number) is None:
+            raise DefinitionError(f"business_numbers[{index}]", "must be a phone_number_id")
+        if number in numbers:
+            raise DefinitionError(f"business_numbers[{index}]", f"'{number}' is listed twice")
+        numbers.append(number)
+    return tuple(sorted(numbers))
 
 
 def _words(raw: object, path: str) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from threadline.ai_responder.domain.flow_catalog import FlowCatalog
 from threadline.ai_responder.domain.http_tools import HttpTool
 
 
@@ -48,6 +49,8 @@ class Directory:
     _numbers: dict[str, _Number] = field(default_factory=dict)
     _by_phone: dict[str, _Number] = field(default_factory=dict)
     _assistants: dict[str, AssistantSettings] = field(default_factory=dict)
+    # The business's flows (`Flow.*` events), for the flow runner to find by number.
+    flows: FlowCatalog = field(default_factory=FlowCatalog)
 
     # -- what the events say -------------------------------------------------------------------
 

@@ -31,6 +31,9 @@ from threadline.session.application.fact_handlers import (
     small_aggregates,
 )
 from threadline.session.application.facts import Fact, OutboundRequest
+from threadline.session.application.flows import ConfigureFlowOutcome, FlowView, configure_flow
+from threadline.session.application.flows import view as flow_view
+from threadline.session.application.flows import visible as flow_visible
 from threadline.session.application.outcomes import NotYet, Outcome, Rejected
 from threadline.session.application.ports import StoredHistories
 from threadline.session.application.sending_files import FilesRequest, queue_files
@@ -45,6 +48,7 @@ from threadline.session.domain.assistant import (
 from threadline.session.domain.business_number import Template
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.errors import ConversationNotFound, DomainError, InvalidMessage
+from threadline.session.domain.flow import FLOW_DEFINED, Flow, FlowSettings
 from threadline.session.domain.identity import requested_message_id
 from threadline.session.domain.templates import template_reference
 
@@ -301,6 +305,11 @@ class Conversations(Application[UUID]):
     ) -> ConfigureOutcome:
         return self._in_transaction(lambda unit: configure_assistant(unit, settings, may_serve))
 
+    def configure_flow(
+        self, settings: FlowSettings, may_serve: Callable[[str], bool], every: bool
+    ) -> ConfigureFlowOutcome:
+        return self._in_transaction(lambda unit: configure_flow(unit, settings, may_serve, every))
+
     def auto_resolve(self, conversation_id: UUID) -> bool:
         """Resolve one conversation if it has been idle past its number's threshold."""
 
@@ -344,6 +353,18 @@ class Conversations(Application[UUID]):
                 if assistant is not None and visible(assistant, numbers):
                     found.append(assistant_view(assistant))
         return sorted(found, key=lambda a: a.settings.name)
+
+    def flows(self, numbers: frozenset[str] | None) -> list[FlowView]:
+        """Every flow running on one of `numbers` or on every number (all of them for None),
+        by id."""
+        found, after, unit = [], 0, UnitOfWork(self.repository)
+        while page := self.stored_events(after, 500, types=[FLOW_DEFINED]):
+            after = page[-1][0]
+            for _, defined in page:
+                flow = unit.get(defined.originator_id, Flow)
+                if flow is not None and flow_visible(flow, numbers):
+                    found.append(flow_view(flow))
+        return sorted(found, key=lambda f: f.settings.id)
 
     def stored_events(
         self, after: int, limit: int, *, types: Sequence[type[Any]]

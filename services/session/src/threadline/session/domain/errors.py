@@ -61,10 +61,11 @@ class NumberTaken(DomainError):
 
 
 class NumbersNotCovered(DomainError):
-    """An assistant change that touches business numbers the caller may not act on."""
+    """An assistant or flow change that touches business numbers the caller may not act on
+    ("*": a flow on every number)."""
 
-    def __init__(self, name: str, numbers: Sequence[str]) -> None:
+    def __init__(self, name: str, numbers: Sequence[str], *, what: str = "assistant") -> None:
         super().__init__(
-            f"assistant {name!r}: this token is not scoped to number(s)"
+            f"{what} {name!r}: this token is not scoped to number(s)"
             f" {', '.join(numbers[:3])}{' …' if len(numbers) > 3 else ''}"
         )

@@ -65,6 +65,7 @@ class SessionEvent(_message.Message):
     TRANSCRIPT_RECORDED_FIELD_NUMBER: _builtins.int
     TRANSCRIPT_MISSING_FIELD_NUMBER: _builtins.int
     TOOL_CALL_RECORDED_FIELD_NUMBER: _builtins.int
+    FLOW_CONFIGURED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -134,6 +135,8 @@ class SessionEvent(_message.Message):
     def transcript_missing(self) -> Global___TranscriptMissing: ...
     @_builtins.property
     def tool_call_recorded(self) -> Global___ToolCallRecorded: ...
+    @_builtins.property
+    def flow_configured(self) -> Global___FlowConfigured: ...
     def __init__(
         self,
         *,
@@ -173,12 +176,13 @@ class SessionEvent(_message.Message):
         transcript_recorded: Global___TranscriptRecorded | None = ...,
         transcript_missing: Global___TranscriptMissing | None = ...,
         tool_call_recorded: Global___ToolCallRecorded | None = ...,
+        flow_configured: Global___FlowConfigured | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed", "transcript_recorded", "transcript_missing", "tool_call_recorded"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed", "transcript_recorded", "transcript_missing", "tool_call_recorded", "flow_configured"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -1189,3 +1193,52 @@ class ToolCallRecorded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ToolCallRecorded: _TypeAlias = ToolCallRecorded  # noqa: Y015
+
+@_typing.final
+class FlowConfigured(_message.Message):
+    """A flow's whole definition, as of `version` (1, 2, ...: one per real change; a flow is never
+    removed). The AI responder's view of flows is built from these.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DEFINITION_VERSION_FIELD_NUMBER: _builtins.int
+    TRIGGER_KINDS_FIELD_NUMBER: _builtins.int
+    BUSINESS_NUMBERS_FIELD_NUMBER: _builtins.int
+    DEFINITION_JSON_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    version: _builtins.int
+    name: _builtins.str
+    definition_version: _builtins.int
+    """the definition's own `version:`"""
+    definition_json: _builtins.str
+    """canonical JSON of the definition"""
+    @_builtins.property
+    def trigger_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """keyword, first_message, button_payload, assistant"""
+
+    @_builtins.property
+    def business_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: every number"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        name: _builtins.str = ...,
+        definition_version: _builtins.int = ...,
+        trigger_kinds: _abc.Iterable[_builtins.str] | None = ...,
+        business_numbers: _abc.Iterable[_builtins.str] | None = ...,
+        definition_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "definition_json", b"definition_json", "definition_version", b"definition_version", "id", b"id", "name", b"name", "trigger_kinds", b"trigger_kinds", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlowConfigured: _TypeAlias = FlowConfigured  # noqa: Y015

@@ -604,6 +604,141 @@ class ListAssistantsResponse(_message.Message):
 Global___ListAssistantsResponse: _TypeAlias = ListAssistantsResponse  # noqa: Y015
 
 @_typing.final
+class Flow(_message.Message):
+    """A flow as the session keeps it: the definition (canonical JSON) and what it says in short."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DEFINITION_VERSION_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    TRIGGER_KINDS_FIELD_NUMBER: _builtins.int
+    BUSINESS_NUMBERS_FIELD_NUMBER: _builtins.int
+    DEFINITION_JSON_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    definition_version: _builtins.int
+    """the definition's own `version:`"""
+    version: _builtins.int
+    """set by the session: 1, 2, ... one per real change"""
+    definition_json: _builtins.str
+    """the parsed definition as canonical JSON"""
+    @_builtins.property
+    def trigger_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How it starts: keyword, first_message, button_payload, assistant."""
+
+    @_builtins.property
+    def business_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the numbers it runs on (empty: every number)"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        definition_version: _builtins.int = ...,
+        version: _builtins.int = ...,
+        trigger_kinds: _abc.Iterable[_builtins.str] | None = ...,
+        business_numbers: _abc.Iterable[_builtins.str] | None = ...,
+        definition_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "definition_json", b"definition_json", "definition_version", b"definition_version", "id", b"id", "name", b"name", "trigger_kinds", b"trigger_kinds", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Flow: _TypeAlias = Flow  # noqa: Y015
+
+@_typing.final
+class ConfigureFlowRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFINITION_FIELD_NUMBER: _builtins.int
+    definition: _builtins.str
+    """the flow file's text, YAML or JSON"""
+    def __init__(
+        self,
+        *,
+        definition: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigureFlowRequest: _TypeAlias = ConfigureFlowRequest  # noqa: Y015
+
+@_typing.final
+class ConfigureFlowResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLOW_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    changed: _builtins.bool
+    """false: the definition was already this one"""
+    @_builtins.property
+    def flow(self) -> Global___Flow: ...
+    def __init__(
+        self,
+        *,
+        flow: Global___Flow | None = ...,
+        created: _builtins.bool = ...,
+        changed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["flow", b"flow"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "created", b"created", "flow", b"flow"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigureFlowResponse: _TypeAlias = ConfigureFlowResponse  # noqa: Y015
+
+@_typing.final
+class ListFlowsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    phone_number_id: _builtins.str
+    """only the flows running on this number (empty: all)"""
+    def __init__(
+        self,
+        *,
+        phone_number_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["phone_number_id", b"phone_number_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFlowsRequest: _TypeAlias = ListFlowsRequest  # noqa: Y015
+
+@_typing.final
+class ListFlowsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLOWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def flows(self) -> _containers.RepeatedCompositeFieldContainer[Global___Flow]: ...
+    def __init__(
+        self,
+        *,
+        flows: _abc.Iterable[Global___Flow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flows", b"flows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFlowsResponse: _TypeAlias = ListFlowsResponse  # noqa: Y015
+
+@_typing.final
 class ReadAllRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -86,6 +86,16 @@ class SessionCommandsStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsRequest.SerializeToString,
                 response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsResponse.FromString,
                 _registered_method=True)
+        self.ConfigureFlow = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ConfigureFlow',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureFlowRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureFlowResponse.FromString,
+                _registered_method=True)
+        self.ListFlows = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ListFlows',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsResponse.FromString,
+                _registered_method=True)
 
 
 class SessionCommandsServicer:
@@ -163,6 +173,22 @@ class SessionCommandsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfigureFlow(self, request, context):
+        """Create or update a flow by its id (role admin), checked with the shared flow parser
+        (INVALID_ARGUMENT naming the path at fault). An identical definition is a no-op; every
+        real change is a new version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFlows(self, request, context):
+        """The flows that run on the caller's numbers (every flow for a token on `*`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionCommandsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +241,16 @@ def add_SessionCommandsServicer_to_server(servicer, server):
                     servicer.ListAssistants,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsRequest.FromString,
                     response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsResponse.SerializeToString,
+            ),
+            'ConfigureFlow': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfigureFlow,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureFlowRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureFlowResponse.SerializeToString,
+            ),
+            'ListFlows': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFlows,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -488,6 +524,60 @@ class SessionCommands:
             '/threadline.session.v1.SessionCommands/ListAssistants',
             threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsRequest.SerializeToString,
             threadline_dot_session_dot_v1_dot_session__pb2.ListAssistantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigureFlow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ConfigureFlow',
+            threadline_dot_session_dot_v1_dot_session__pb2.ConfigureFlowRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ConfigureFlowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFlows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ListFlows',
+            threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,13 @@ class SessionCommandsStub:
     """
     ListAssistants: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListAssistantsRequest, _session_pb2.ListAssistantsResponse]
     """The assistants serving the caller's numbers (every assistant for a token on `*`)."""
+    ConfigureFlow: _grpc.UnaryUnaryMultiCallable[_session_pb2.ConfigureFlowRequest, _session_pb2.ConfigureFlowResponse]
+    """Create or update a flow by its id (role admin), checked with the shared flow parser
+    (INVALID_ARGUMENT naming the path at fault). An identical definition is a no-op; every
+    real change is a new version.
+    """
+    ListFlows: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListFlowsRequest, _session_pb2.ListFlowsResponse]
+    """The flows that run on the caller's numbers (every flow for a token on `*`)."""
 
 @_typing.type_check_only
 class SessionCommandsAsyncStub(SessionCommandsStub):
@@ -88,6 +95,13 @@ class SessionCommandsAsyncStub(SessionCommandsStub):
     """
     ListAssistants: _aio.UnaryUnaryMultiCallable[_session_pb2.ListAssistantsRequest, _session_pb2.ListAssistantsResponse]  # type: ignore[assignment]
     """The assistants serving the caller's numbers (every assistant for a token on `*`)."""
+    ConfigureFlow: _aio.UnaryUnaryMultiCallable[_session_pb2.ConfigureFlowRequest, _session_pb2.ConfigureFlowResponse]  # type: ignore[assignment]
+    """Create or update a flow by its id (role admin), checked with the shared flow parser
+    (INVALID_ARGUMENT naming the path at fault). An identical definition is a no-op; every
+    real change is a new version.
+    """
+    ListFlows: _aio.UnaryUnaryMultiCallable[_session_pb2.ListFlowsRequest, _session_pb2.ListFlowsResponse]  # type: ignore[assignment]
+    """The flows that run on the caller's numbers (every flow for a token on `*`)."""
 
 class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
     """Operator and integration commands. Every call needs `authorization: Bearer <token>`."""
@@ -175,6 +189,25 @@ class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.ListAssistantsResponse, _abc.Awaitable[_session_pb2.ListAssistantsResponse]]:
         """The assistants serving the caller's numbers (every assistant for a token on `*`)."""
+
+    @_abc_1.abstractmethod
+    def ConfigureFlow(
+        self,
+        request: _session_pb2.ConfigureFlowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ConfigureFlowResponse, _abc.Awaitable[_session_pb2.ConfigureFlowResponse]]:
+        """Create or update a flow by its id (role admin), checked with the shared flow parser
+        (INVALID_ARGUMENT naming the path at fault). An identical definition is a no-op; every
+        real change is a new version.
+        """
+
+    @_abc_1.abstractmethod
+    def ListFlows(
+        self,
+        request: _session_pb2.ListFlowsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ListFlowsResponse, _abc.Awaitable[_session_pb2.ListFlowsResponse]]:
+        """The flows that run on the caller's numbers (every flow for a token on `*`)."""
 
 def add_SessionCommandsServicer_to_server(servicer: SessionCommandsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

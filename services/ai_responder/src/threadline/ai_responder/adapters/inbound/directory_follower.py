@@ -123,6 +123,9 @@ def apply(directory: Directory, event: SessionEvent) -> None:
     elif body == "assistant_assigned":
         assigned = event.assistant_assigned
         directory.assistant_assigned(number_id, assigned.phone_number_id, assigned.assistant)
+    elif body == "flow_configured":
+        configured_flow = event.flow_configured
+        directory.flows.flow_configured(configured_flow.version, configured_flow.definition_json)
     elif body == "assistant_configured":
         configured = event.assistant_configured
         directory.assistant_configured(

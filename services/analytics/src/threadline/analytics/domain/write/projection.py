@@ -39,6 +39,9 @@ IGNORED = frozenset(
         # The assistant's calls of the business's HTTP tools (issue 12): in the event log, not
         # in the read models yet.
         "tool_call_recorded",
+        # Flows' definitions (issue 12): configuration, not conversations; the flows a
+        # conversation runs reach analytics as FlowStepReached.
+        "flow_configured",
     }
 )
 

@@ -37,6 +37,7 @@ from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.application.assistants import AssistantView
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import OutboundRequest
+from threadline.session.application.flows import FlowView
 from threadline.session.application.sending_files import FilesRequest
 from threadline.session.domain.assistant import AssistantSettings
 from threadline.session.domain.business_number import Template, TemplateNotFound
@@ -49,6 +50,7 @@ from threadline.session.domain.errors import (
     NumbersNotCovered,
     WindowClosed,
 )
+from threadline.session.domain.flow import FlowSettings
 
 
 class InvalidRequest(Exception):
@@ -130,6 +132,19 @@ def assistant_pb(found: AssistantView) -> pb.Assistant:
         version=found.version,
         http_tools_json=settings.http_tools_json,
         knowledge_bases=settings.knowledge_bases,
+    )
+
+
+def flow_pb(found: FlowView) -> pb.Flow:
+    settings = found.settings
+    return pb.Flow(
+        id=settings.id,
+        name=settings.name,
+        definition_version=settings.definition_version,
+        version=found.version,
+        trigger_kinds=settings.trigger_kinds,
+        business_numbers=settings.business_numbers,
+        definition_json=settings.definition_json,
     )
 
 
@@ -344,6 +359,31 @@ class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
             current_principal().require_role("read")
         found = await self._writer.run(self._app.assistants, numbers)
         return pb.ListAssistantsResponse(assistants=[assistant_pb(a) for a in found])
+
+    async def ConfigureFlow(
+        self, request: pb.ConfigureFlowRequest, context: Context
+    ) -> pb.ConfigureFlowResponse:
+        principal = current_principal()
+        principal.require_role("admin")
+        settings = FlowSettings.from_text(request.definition)
+        every = principal.visible_numbers() is None
+        outcome = await self._writer.run(
+            self._app.configure_flow, settings, principal.can_see, every
+        )
+        return pb.ConfigureFlowResponse(
+            flow=flow_pb(outcome.flow), created=outcome.created, changed=outcome.changed
+        )
+
+    async def ListFlows(
+        self, request: pb.ListFlowsRequest, context: Context
+    ) -> pb.ListFlowsResponse:
+        numbers = current_principal().visible_numbers()
+        if request.phone_number_id:
+            numbers = frozenset({self._number(request.phone_number_id, "read")})
+        else:
+            current_principal().require_role("read")
+        found = await self._writer.run(self._app.flows, numbers)
+        return pb.ListFlowsResponse(flows=[flow_pb(f) for f in found])
 
 
 class EventLogServicer(pb_grpc.EventLogServicer):

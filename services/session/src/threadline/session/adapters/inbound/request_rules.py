@@ -7,6 +7,7 @@ from __future__ import annotations
 from threadline.contracts.events.v1 import common_pb2 as common_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.media.whatsapp_media import CAPTION_LENGTH, FILE_NAME_LENGTH
+from threadline.rules.flow_files import MAX_FLOW_TEXT
 from threadline.servicekit.validation import RequestRules, Rule, field_rules
 from threadline.session.adapters.inbound.file_stream import MAX_CHUNK
 from threadline.session.domain.assistant import (
@@ -87,4 +88,6 @@ RULES: RequestRules = (
         http_tools_json=Rule(MAX_HTTP_TOOLS_JSON),
         knowledge_bases=Rule(MAX_KNOWLEDGE_BASES),  # items
     )
+    | field_rules(pb.ConfigureFlowRequest, definition=Rule(MAX_FLOW_TEXT))
+    | field_rules(pb.ListFlowsRequest, phone_number_id=PHONE_NUMBER_ID)
 )

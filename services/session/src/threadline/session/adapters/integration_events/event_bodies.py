@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.session.adapters.integration_events.assistant_bodies import ASSISTANT_BODIES
+from threadline.session.adapters.integration_events.flow_bodies import FLOW_BODIES
 from threadline.session.domain.citations import Citation
 
 Fields = Mapping[str, Any]
@@ -386,4 +387,5 @@ BODIES: dict[str, Body] = {
     "Conversation.TranscriptMissing": _transcript_missing,
     "Conversation.ToolCallRecorded": _tool_call_recorded,
     **ASSISTANT_BODIES,
+    **FLOW_BODIES,
 }
