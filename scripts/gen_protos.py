@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 TARGET = ROOT / "libs" / "contracts" / "src" / "threadline" / "contracts"
-GROUPS = ("events", "session", "analytics")
-IMPORT = re.compile(r"\b(from|import) threadline\.(events|session|analytics)\.v1\b")
+GROUPS = ("events", "session", "analytics", "knowledge")
+IMPORT = re.compile(r"\b(from|import) threadline\.(events|session|analytics|knowledge)\.v1\b")
 
 
 def generate(into: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from threadline.ai_responder.config import AiResponderConfig
 from threadline.analytics.config import AnalyticsConfig
 from threadline.cli.devstate import DevState, Ports, Secrets
 from threadline.cli.up import PROCESSES, environment, summary, transcription_model
@@ -15,6 +16,7 @@ STATE = DevState(
         analytics_grpc=15052,
         sandbox=18090,
         gateway=18081,
+        knowledge_grpc=15053,
         ops={name: 19101 + index for index, (name, _, _, _) in enumerate(PROCESSES)},
     ),
     nats_url="nats://127.0.0.1:14222",
@@ -55,3 +57,12 @@ def test_make_run_hears_voice_notes_locally_unless_told_otherwise() -> None:
     assert transcription_model({setting: "openai:whisper-1"}) == "openai:whisper-1"
     env = {**environment(STATE), setting: "local:bundled"}
     assert "voice notes heard by          local:bundled" in summary(STATE, env)
+
+
+def test_the_ai_responder_serves_knowledge_bases_from_the_platforms_database() -> None:
+    config = AiResponderConfig.from_env(environment(STATE))
+
+    assert config.database_url == STATE.database_url
+    assert config.grpc_port == STATE.ports.knowledge_grpc
+    assert config.api_tokens == STATE.secrets.api_tokens_setting()
+    assert f"knowledge bases gRPC          127.0.0.1:{STATE.ports.knowledge_grpc}" in summary(STATE)

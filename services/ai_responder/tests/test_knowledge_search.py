@@ -14,7 +14,7 @@ from threadline.ai_responder.application.knowledge import (
     Retrieval,
     Vectors,
 )
-from threadline.ai_responder.domain.knowledge import Hit, StoredPassage, fuse
+from threadline.ai_responder.domain.knowledge import DocumentSummary, Hit, StoredPassage, fuse
 
 WORDS = ["hours", "price", "parking", "colour", "other"]
 
@@ -82,6 +82,24 @@ class MemoryStore:
             if passage.knowledge_base in knowledge_bases
         ]
         return sorted((h for h in hits if h.score > 0), key=lambda hit: -hit.score)[:limit]
+
+    async def documents(self, knowledge_base: str | None = None) -> list[DocumentSummary]:
+        counts: dict[tuple[str, str], int] = {}
+        for passage, _, _ in self.rows.values():
+            if knowledge_base in (None, passage.knowledge_base):
+                key = (passage.knowledge_base, passage.document)
+                counts[key] = counts.get(key, 0) + 1
+        return [DocumentSummary(base, name, n) for (base, name), n in sorted(counts.items())]
+
+    async def remove_document(self, knowledge_base: str, document: str) -> bool:
+        keys = [
+            key
+            for key, (passage, _, _) in self.rows.items()
+            if (passage.knowledge_base, passage.document) == (knowledge_base, document)
+        ]
+        for key in keys:
+            del self.rows[key]
+        return bool(keys)
 
 
 def passage(number: int) -> StoredPassage:

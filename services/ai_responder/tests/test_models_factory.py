@@ -79,3 +79,15 @@ def test_the_config_reads_the_model_and_its_patience() -> None:
 def test_the_config_rejects_a_model_without_provider() -> None:
     with pytest.raises(ConfigError, match="THREADLINE_AI_MODEL"):
         AiResponderConfig.from_env({"THREADLINE_AI_MODEL": "gpt-4.1-mini"})
+
+
+def test_knowledge_settings_default_to_the_offline_embedder_and_no_database() -> None:
+    config = AiResponderConfig.from_env({})
+    assert (config.database_url, config.grpc_port) == ("", 50053)
+    assert config.knowledge_embedder == "offline:multilingual-e5-small"
+    chosen = AiResponderConfig.from_env(
+        {"THREADLINE_AI_KNOWLEDGE_EMBEDDER": "openai:text-embedding-3-small"}
+    )
+    assert chosen.knowledge_embedder == "openai:text-embedding-3-small"
+    with pytest.raises(ConfigError):
+        AiResponderConfig.from_env({"THREADLINE_AI_GRPC_PORT": "-1"})

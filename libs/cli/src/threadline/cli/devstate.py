@@ -42,6 +42,7 @@ class Ports:
     sandbox: int
     ops: dict[str, int]
     gateway: int = 8081  # the gateway's REST API (absent from older dev.json files)
+    knowledge_grpc: int = 50053  # the AI responder's KnowledgeBases (absent from older files)
 
 
 @dataclass(frozen=True, slots=True)

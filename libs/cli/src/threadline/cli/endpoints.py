@@ -1,4 +1,4 @@
-"""Where the operator commands (`replay`, `events`, `assistants`) find the platform.
+"""Where the operator commands (`replay`, `events`, `assistants`, `kb`) find the platform.
 
 Each setting comes from its environment variable when set, else from the `.threadline/dev.json`
 of a running `threadline up`; a setting found in neither is an error naming the variable.
@@ -61,6 +61,30 @@ class SessionEndpoint:
                 env,
                 "THREADLINE_SESSION_GRPC_ADDRESS",
                 f"127.0.0.1:{state.ports.session_grpc}" if state else None,
+                state_file,
+            ),
+            token=_setting(
+                env, "THREADLINE_API_TOKEN", state.secrets.api_token if state else None, state_file
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeEndpoint:
+    """What `threadline kb` needs: the AI responder's KnowledgeBases gRPC address and a token
+    (`write` to add documents, `read` to list and search)."""
+
+    address: str
+    token: str
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> KnowledgeEndpoint:
+        state = _load(state_file)
+        return cls(
+            address=_setting(
+                env,
+                "THREADLINE_AI_GRPC_ADDRESS",
+                f"127.0.0.1:{state.ports.knowledge_grpc}" if state else None,
                 state_file,
             ),
             token=_setting(

@@ -84,11 +84,34 @@ def parser() -> argparse.ArgumentParser:
     )
     apply_flow.add_argument("file", metavar="FILE.yaml")
     flow_commands.add_parser("list", help="the flows, as a table")
+    kb = commands.add_parser("kb", help="knowledge bases: add documents, list, search")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True)
+    kb_add = kb_commands.add_parser(
+        "add", help="add files (.txt .md .html .pdf) to a knowledge base, replacing same names"
+    )
+    kb_add.add_argument("name", metavar="NAME")
+    kb_add.add_argument("files", metavar="FILE", nargs="+")
+    kb_list = kb_commands.add_parser("list", help="the documents, of one knowledge base or all")
+    kb_list.add_argument("name", metavar="NAME", nargs="?")
+    kb_search = kb_commands.add_parser(
+        "search", help="the passages that best answer a question: NAME... -- QUESTION"
+    )
+    kb_search.add_argument("names", metavar="NAME", nargs="+")
+    kb_search.add_argument("--question", "-q", default="", help="instead of -- QUESTION")
+    kb_search.add_argument("-k", type=int, default=3, help="passages wanted (1 to 20)")
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    question = ""
+    if given[:2] == ["kb", "search"] and "--" in given:
+        # `kb search NAME... -- QUESTION`: the words after `--` are the question.
+        split = given.index("--")
+        given, question = given[:split], " ".join(given[split + 1 :])
+    args = parser().parse_args(given)
+    if question:
+        args.question = question
     if args.command == "up":
         configure_logging("threadline")
         from threadline.cli.up import run_platform
@@ -132,6 +155,17 @@ def _demo_media(args: argparse.Namespace) -> Media | None:
 
 
 def _operate(args: argparse.Namespace) -> int:
+    if args.command == "kb":
+        from threadline.cli import kb
+
+        return kb.run(
+            args.kb_command,
+            names=getattr(args, "names", None) or [n for n in [getattr(args, "name", None)] if n],
+            files=getattr(args, "files", ()),
+            question=getattr(args, "question", ""),
+            k=getattr(args, "k", 3),
+            env=os.environ,
+        )
     if args.command == "assistants":
         from threadline.cli.assistants import run
 

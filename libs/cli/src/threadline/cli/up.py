@@ -74,6 +74,7 @@ def plan(nats_url: str, database_url: str) -> DevState:
         analytics_grpc=free_port(50052),
         sandbox=free_port(8090),
         gateway=free_port(8081),
+        knowledge_grpc=free_port(50053),
         ops={name: free_port(port) for name, _, _, port in PROCESSES},
     )
     return DevState(
@@ -93,9 +94,11 @@ def environment(state: DevState) -> dict[str, str]:
         "THREADLINE_INGEST_PORT": str(state.ports.ingest),
         "THREADLINE_SESSION_GRPC_PORT": str(state.ports.session_grpc),
         "THREADLINE_ANALYTICS_GRPC_PORT": str(state.ports.analytics_grpc),
+        "THREADLINE_AI_GRPC_PORT": str(state.ports.knowledge_grpc),
         "THREADLINE_GATEWAY_PORT": str(state.ports.gateway),
         "THREADLINE_SESSION_GRPC_ADDRESS": f"127.0.0.1:{state.ports.session_grpc}",
         "THREADLINE_ANALYTICS_GRPC_ADDRESS": f"127.0.0.1:{state.ports.analytics_grpc}",
+        "THREADLINE_AI_GRPC_ADDRESS": f"127.0.0.1:{state.ports.knowledge_grpc}",
         "THREADLINE_SANDBOX_PORT": str(state.ports.sandbox),
         "THREADLINE_GRAPH_API_BASE_URL": state.sandbox_url,
         "THREADLINE_WEBHOOK_URL": state.webhook_url,
@@ -145,6 +148,7 @@ def summary(state: DevState, env: Mapping[str, str] | None = None) -> str:
             f"  webhook (WhatsApp → ingest)   {state.webhook_url}",
             f"  session gRPC                  127.0.0.1:{state.ports.session_grpc}",
             f"  analytics gRPC                127.0.0.1:{state.ports.analytics_grpc}",
+            f"  knowledge bases gRPC          127.0.0.1:{state.ports.knowledge_grpc}",
             f"  HTTP gateway (JSON)           http://127.0.0.1:{state.ports.gateway}/api/v1",
             f"  WhatsApp sandbox (Graph API)  {state.sandbox_url}",
             f"  ops (/healthz /readyz /metrics) {ops}",

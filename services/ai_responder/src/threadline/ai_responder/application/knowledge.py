@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from threadline.ai_responder.domain.knowledge import Hit, KnowledgeAnswer, fuse
+from threadline.ai_responder.domain.knowledge import DocumentSummary, Hit, KnowledgeAnswer, fuse
 from threadline.ai_responder.domain.passages import PassageShape, split_into_passages
 
 __all__ = [
@@ -87,6 +87,14 @@ class PassageStore(Protocol):
         """The passages whose words best match the question's, best first (score: ts_rank)."""
         ...
 
+    async def documents(self, knowledge_base: str | None = None) -> list[DocumentSummary]:
+        """The documents of one knowledge base (None: of all), by knowledge base then name."""
+        ...
+
+    async def remove_document(self, knowledge_base: str, document: str) -> bool:
+        """Remove the document's passages; whether it had any."""
+        ...
+
 
 class Retrieval(StrEnum):
     """Which retrievers a search uses: both (the default) or one, to measure them apart."""
@@ -132,6 +140,14 @@ class Knowledge:
             knowledge_base, document, passages, embedder=self._embedder.name, vectors=vectors
         )
         return len(passages)
+
+    async def documents(self, knowledge_base: str | None = None) -> list[DocumentSummary]:
+        """The documents kept, of one knowledge base or of all."""
+        return await self._store.documents(knowledge_base)
+
+    async def remove_document(self, knowledge_base: str, document: str) -> bool:
+        """Remove a document and its passages; whether there was one by that name."""
+        return await self._store.remove_document(knowledge_base, document)
 
     async def search(
         self,

@@ -29,7 +29,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.ai_responder.application.knowledge import Vectors
-from threadline.ai_responder.domain.knowledge import Hit, StoredPassage
+from threadline.ai_responder.domain.knowledge import DocumentSummary, Hit, StoredPassage
 
 __all__ = ["PostgresPassageStore", "VectorMode"]
 
@@ -227,6 +227,25 @@ class PostgresPassageStore:
             }
             cursor = await connection.execute(_TEXT_QUERY.encode(), parameters)
             return [_hit(row) for row in await cursor.fetchall()]
+
+    async def documents(self, knowledge_base: str | None = None) -> list[DocumentSummary]:
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(
+                "SELECT knowledge_base, document, count(*) FROM ai_responder.passages "
+                "WHERE %s::text IS NULL OR knowledge_base = %s "
+                "GROUP BY knowledge_base, document ORDER BY knowledge_base, document",
+                (knowledge_base, knowledge_base),
+            )
+            rows = await cursor.fetchall()
+        return [DocumentSummary(str(base), str(name), int(n)) for base, name, n in rows]
+
+    async def remove_document(self, knowledge_base: str, document: str) -> bool:
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(
+                "DELETE FROM ai_responder.passages WHERE knowledge_base = %s AND document = %s",
+                (knowledge_base, document),
+            )
+            return bool(cursor.rowcount > 0)
 
     async def count(self, knowledge_base: str, document: str | None = None) -> int:
         """How many passages the knowledge base (or one of its documents) has."""
