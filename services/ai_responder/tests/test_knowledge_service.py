@@ -9,9 +9,12 @@ import io
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -22,6 +25,8 @@ from threadline.cli.main import main
 from threadline.contracts.knowledge.v1 import knowledge_pb2 as pb
 from threadline.contracts.knowledge.v1 import knowledge_pb2_grpc as pb_grpc
 from threadline.servicekit.auth import hash_token
+from threadline.testing.grpc_fuzz import request_bytes, requests
+from threadline.testing.grpc_surface import FAILURES, GrpcMethod, knowledge_methods
 
 WRITER, READER = "kb-writer", "kb-reader"
 HOURS_MD = """\
@@ -245,3 +250,72 @@ async def test_the_kb_commands_add_list_and_search(
     notes.write_bytes(b"x")
     assert await asyncio.to_thread(main, ["kb", "add", "salon", str(notes)]) == 2
     assert ".pdf" in capsys.readouterr().err
+
+
+async def test_broken_document_streams_are_refused_naming_the_problem(
+    stub: pb_grpc.KnowledgeBasesAsyncStub,
+) -> None:
+    header = pb.AddDocumentRequest(
+        header=pb.AddDocumentHeader(
+            knowledge_base="salon", document="a.pdf", content_type="application/pdf"
+        )
+    )
+    chunk = pb.AddDocumentRequest(chunk=b"%PDF-1.4 not really")
+    for parts, named in (
+        ([chunk], "header"),
+        ([header, header, chunk], "header"),
+        ([], "header"),
+        ([header], "chunk"),
+        ([header, chunk], "a.pdf"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.AddDocument(iter(parts), metadata=auth(WRITER))
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, parts
+        assert named in (refused.value.details() or ""), (parts, refused.value.details())
+    listed = await stub.ListDocuments(pb.ListDocumentsRequest(), metadata=auth(READER))
+    assert list(listed.documents) == []
+
+
+KNOWN = ["salon", "faq.md", "horário"]
+
+
+def any_method_and_request(raw: bool) -> st.SearchStrategy[tuple[GrpcMethod, Any]]:
+    """A method of KnowledgeBases and a hostile request (or bytes) for it."""
+
+    def calls(method: GrpcMethod) -> st.SearchStrategy[tuple[GrpcMethod, Any]]:
+        made: st.SearchStrategy[Any] = (
+            request_bytes(method.request, known=KNOWN)
+            if raw
+            else requests(method.request, known=KNOWN)
+        )
+        return st.tuples(st.just(method), made)
+
+    return st.one_of([calls(method) for method in knowledge_methods()])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(call_=st.one_of(any_method_and_request(raw=False), any_method_and_request(raw=True)))
+async def test_no_request_ends_in_a_failure(address: str, call_: tuple[GrpcMethod, Any]) -> None:
+    method, request = call_
+    async with grpc.aio.insecure_channel(address) as channel:
+        outcome = await method.call(channel, request, metadata=auth(WRITER))
+
+    event(f"{method.name}: {outcome.code.name}")
+    assert outcome.code not in FAILURES, (method.name, outcome)
+    assert len(outcome.details.encode()) <= 1024
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(question=st.text(max_size=300), k=st.integers(0, 20))
+async def test_any_question_is_searched_or_refused(address: str, question: str, k: int) -> None:
+    request = pb.SearchRequest(knowledge_bases=["salon", "prices"], question=question, k=k)
+    method = next(m for m in knowledge_methods() if m.name == "Search")
+    async with grpc.aio.insecure_channel(address) as channel:
+        outcome = await method.call(channel, request, metadata=auth(READER))
+
+    event(outcome.code.name)
+    assert outcome.code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT), outcome

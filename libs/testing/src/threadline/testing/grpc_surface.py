@@ -1,6 +1,7 @@
 """Every method of Threadline's gRPC services, callable with a message or with raw bytes.
 
-What property tests and the long fuzz run send: `session_methods()` and `analytics_methods()`
+What property tests and the long fuzz run send: `session_methods()`, `analytics_methods()` and
+`knowledge_methods()`
 list each method with its request type (from the proto descriptors, so a new method is
 covered without a change here); `GrpcMethod.call` sends a request (or any bytes) and returns
 the status it ended with. A service must answer every input with a status a caller can act on:
@@ -18,6 +19,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
 from threadline.contracts.analytics.v1 import analytics_pb2
+from threadline.contracts.knowledge.v1 import knowledge_pb2
 from threadline.contracts.session.v1 import session_pb2
 
 # Statuses that mean the service failed rather than refused: an unhandled exception (UNKNOWN,
@@ -106,3 +108,8 @@ def analytics_methods() -> list[GrpcMethod]:
     """`ConversationQueries` and `Metrics`."""
     services = analytics_pb2.DESCRIPTOR.services_by_name
     return service_methods(services["ConversationQueries"], services["Metrics"])
+
+
+def knowledge_methods() -> list[GrpcMethod]:
+    """The AI responder's `KnowledgeBases` (but `AddDocument`, whose requests stream)."""
+    return service_methods(knowledge_pb2.DESCRIPTOR.services_by_name["KnowledgeBases"])
