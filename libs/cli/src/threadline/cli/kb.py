@@ -90,10 +90,8 @@ def add_documents(
             except grpc.RpcError as error:
                 return _refused("add", error, err)
             verb = "replaced" if response.replaced else "added"
-            out.write(
-                f"{verb} {response.knowledge_base}/{response.document} "
-                f"({response.passages} passages)\n"
-            )
+            count = f"{response.passages} passage{'' if response.passages == 1 else 's'}"
+            out.write(f"{verb} {response.knowledge_base}/{response.document} ({count})\n")
     return 0
 
 
