@@ -10,7 +10,8 @@ similarity is their dot product.
 Full text is PostgreSQL's with the `simple` configuration (no stemming, no stop words: the
 questions come in any language), a generated `tsvector` with a GIN index. Stop words are
 learned instead: a word of the question found in more than a quarter of the searched passages
-is not counted (counted through the index); a passage must match two of the counted words (or
+is not counted (counted through the index), nor is a word of one or two letters (without a
+digit); a passage must match two of the counted words (or
 the one there is), and is ranked by `ts_rank` over their OR.
 
 Re-adding a document replaces its passages in one transaction.
@@ -19,6 +20,7 @@ Re-adding a document replaces its passages in one transaction.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -58,6 +60,8 @@ _INDEXES = (
 # A word of the question counts when it is rare enough among the searched passages: one found in
 # more than this share of them ("the", "de", "a", in whichever language) only adds noise.
 COMMON_WORD_SHARE = 0.25
+# Short words written in capitals: names and brands ("MB Way"), not function words.
+_CAPITALS = re.compile(r"\b[A-Z]{1,2}\b")
 # A passage must match this many of the question's counted words (all of them when fewer).
 MIN_MATCHED_WORDS = 2
 _FREQUENCIES = """
@@ -214,7 +218,9 @@ class PostgresPassageStore:
             counted = [
                 (str(word), int(n))
                 for word, n in frequencies
-                if word is not None and int(n) <= max(1.0, total * COMMON_WORD_SHARE)
+                if word is not None
+                and _telling(str(word), question)
+                and int(n) <= max(1.0, total * COMMON_WORD_SHARE)
             ]
             words = [word for word, n in counted if n > 0]
             if not words:
@@ -276,6 +282,18 @@ async def _pgvector(connection: AsyncConnection[Any]) -> bool:
         logger.warning("pgvector is not available: %s", error.diag.message_primary or error)
         return False
     return True
+
+
+def _telling(word: str, question: str) -> bool:
+    """Whether a word of the question may count in full text: not one or two letters ("a",
+    "is", "de", the "s" of "women's"), function words in every language, which in a small
+    knowledge base are rare enough to pass the common-word share and matched passages for
+    nothing (measured: "How much is a women's cut?" ranked the opening hours first through
+    "is" and "s"); numbers ("35", "9h") and short words the customer wrote in capitals ("MB
+    Way", "TV") always count."""
+    if len(word) >= 3 or any(character.isdigit() for character in word):
+        return True
+    return word.upper() in _CAPITALS.findall(question)
 
 
 def _hit(row: tuple[Any, ...]) -> Hit:
