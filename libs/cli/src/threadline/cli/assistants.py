@@ -32,6 +32,7 @@ import grpc
 import yaml
 
 from threadline.cli.endpoints import SessionEndpoint
+from threadline.cli.refusals import refused
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.servicekit.config import ConfigError
@@ -102,14 +103,6 @@ def _commands(channel: grpc.Channel) -> pb_grpc.SessionCommandsStub:
     return pb_grpc.SessionCommandsStub(channel)
 
 
-def _refused(command: str, error: grpc.RpcError, err: TextIO) -> int:
-    code = error.code() if isinstance(error, grpc.Call) else None
-    details = error.details() if isinstance(error, grpc.Call) else str(error)
-    name = code.name if code is not None else "ERROR"
-    err.write(f"threadline assistants {command}: {name}: {details}\n")
-    return 1
-
-
 def apply_assistant(
     endpoint: SessionEndpoint, path: Path, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -127,7 +120,7 @@ def apply_assistant(
                 request, metadata=metadata, timeout=TIMEOUT
             )
         except grpc.RpcError as error:
-            return _refused("apply", error, err)
+            return refused("assistants apply", error, err)
     verb = "created" if response.created else "updated" if response.changed else "unchanged"
     out.write(f"{verb} {response.assistant.name} v{response.assistant.version}\n")
     return 0
@@ -144,7 +137,7 @@ def list_assistants(
                 pb.ListAssistantsRequest(), metadata=metadata, timeout=TIMEOUT
             )
         except grpc.RpcError as error:
-            return _refused("list", error, err)
+            return refused("assistants list", error, err)
     out.write(table(response.assistants))
     return 0
 

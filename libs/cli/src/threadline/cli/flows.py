@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import grpc
 
 from threadline.cli.endpoints import SessionEndpoint
+from threadline.cli.refusals import refused
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.rules.fields import DefinitionError
@@ -42,14 +43,6 @@ def read_flow_file(path: Path) -> pb.ConfigureFlowRequest:
     return pb.ConfigureFlowRequest(definition=text)
 
 
-def _refused(command: str, error: grpc.RpcError, err: TextIO) -> int:
-    code = error.code() if isinstance(error, grpc.Call) else None
-    details = error.details() if isinstance(error, grpc.Call) else str(error)
-    name = code.name if code is not None else "ERROR"
-    err.write(f"threadline flows {command}: {name}: {details}\n")
-    return 1
-
-
 def apply_flow(
     endpoint: SessionEndpoint, path: Path, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -67,7 +60,7 @@ def apply_flow(
                 request, metadata=metadata, timeout=TIMEOUT
             )
         except grpc.RpcError as error:
-            return _refused("apply", error, err)
+            return refused("flows apply", error, err)
     verb = "created" if response.created else "updated" if response.changed else "unchanged"
     out.write(f"{verb} {response.flow.id} v{response.flow.version}\n")
     return 0
@@ -84,7 +77,7 @@ def list_flows(
                 pb.ListFlowsRequest(), metadata=metadata, timeout=TIMEOUT
             )
         except grpc.RpcError as error:
-            return _refused("list", error, err)
+            return refused("flows list", error, err)
     out.write(table(response.flows))
     return 0
 

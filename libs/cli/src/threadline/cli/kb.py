@@ -18,6 +18,7 @@ from typing import TextIO
 import grpc
 
 from threadline.cli.endpoints import KnowledgeEndpoint
+from threadline.cli.refusals import refused
 from threadline.contracts.knowledge.v1 import knowledge_pb2 as pb
 from threadline.contracts.knowledge.v1 import knowledge_pb2_grpc as pb_grpc
 from threadline.servicekit.config import ConfigError
@@ -55,14 +56,6 @@ def _parts(knowledge_base: str, path: Path, data: bytes) -> Iterator[pb.AddDocum
         yield pb.AddDocumentRequest(chunk=data[start : start + CHUNK])
 
 
-def _refused(command: str, error: grpc.RpcError, err: TextIO) -> int:
-    code = error.code() if isinstance(error, grpc.Call) else None
-    details = error.details() if isinstance(error, grpc.Call) else str(error)
-    name = code.name if code is not None else "ERROR"
-    err.write(f"threadline kb {command}: {name}: {details}\n")
-    return 1
-
-
 def add_documents(
     endpoint: KnowledgeEndpoint,
     knowledge_base: str,
@@ -88,7 +81,7 @@ def add_documents(
                     timeout=ADD_TIMEOUT,
                 )
             except grpc.RpcError as error:
-                return _refused("add", error, err)
+                return refused("kb add", error, err)
             verb = "replaced" if response.replaced else "added"
             count = f"{response.passages} passage{'' if response.passages == 1 else 's'}"
             out.write(f"{verb} {response.knowledge_base}/{response.document} ({count})\n")
@@ -112,7 +105,7 @@ def list_documents(
                 timeout=TIMEOUT,
             )
         except grpc.RpcError as error:
-            return _refused("list", error, err)
+            return refused("kb list", error, err)
     rows = [("KNOWLEDGE BASE", "DOCUMENT", "PASSAGES")]
     rows += [(d.knowledge_base, d.document, str(d.passages)) for d in response.documents]
     if len(rows) == 1:
@@ -143,7 +136,7 @@ def search(
                 timeout=TIMEOUT,
             )
         except grpc.RpcError as error:
-            return _refused("search", error, err)
+            return refused("kb search", error, err)
     if response.abstained:
         out.write("nothing relevant enough to answer from (closest passages below)\n")
     if not response.passages:
