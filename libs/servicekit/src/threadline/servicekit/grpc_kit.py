@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import traceback
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -265,3 +267,19 @@ async def start_grpc_server(
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, bound
+
+
+async def drain_refused_stream(
+    requests: AsyncIterator[Message], *, max_bytes: int, max_seconds: float
+) -> None:
+    """Read (and drop) what a client-streaming caller still sends, within `max_bytes` and
+    `max_seconds`, before a refusal goes back: an asyncio client still writing when the call
+    ends may report INTERNAL ("Internal error from Core") instead of the refusal
+    (grpc/grpc#36066), and a gateway in front would answer 500 for a 4xx."""
+    read = 0
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(max_seconds):
+            async for request in requests:
+                read += request.ByteSize()
+                if read > max_bytes:
+                    return

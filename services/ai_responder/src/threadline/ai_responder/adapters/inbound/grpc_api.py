@@ -9,8 +9,6 @@ Every request field is bounded before a method runs (`RULES`, checked by the ser
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +23,7 @@ from threadline.ai_responder.application.knowledge import EmbeddingError, Knowle
 from threadline.contracts.knowledge.v1 import knowledge_pb2 as pb
 from threadline.contracts.knowledge.v1 import knowledge_pb2_grpc as pb_grpc
 from threadline.servicekit.auth import current_principal
+from threadline.servicekit.grpc_kit import drain_refused_stream
 from threadline.servicekit.validation import RequestRules, Rule, field_rules
 
 __all__ = [
@@ -99,7 +98,9 @@ class KnowledgeBasesServicer(pb_grpc.KnowledgeBasesServicer):
         try:
             header, data = await _document_of(request_iterator)
         except Exception:
-            await _drain(request_iterator)
+            await drain_refused_stream(
+                request_iterator, max_bytes=DRAIN_BYTES, max_seconds=DRAIN_SECONDS
+            )
             raise
         text = document_text(data, header.document, header.content_type)
         replaced = any(
@@ -203,14 +204,3 @@ async def _document_of(
 def _required(value: str, field: str) -> None:
     if not value.strip():
         raise InvalidRequest(f"{field} is required")
-
-
-async def _drain(requests: AsyncIterator[pb.AddDocumentRequest]) -> None:
-    """Read (and drop) what the client still sends, within `DRAIN_BYTES` and `DRAIN_SECONDS`."""
-    read = 0
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(DRAIN_SECONDS):
-            async for request in requests:
-                read += request.ByteSize()
-                if read > DRAIN_BYTES:
-                    return

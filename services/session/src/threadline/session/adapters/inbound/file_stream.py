@@ -7,14 +7,13 @@ late leaves nothing kept and nothing queued.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.media import MediaStore
 from threadline.media.whatsapp_media import LARGEST_FILE
+from threadline.servicekit.grpc_kit import drain_refused_stream
 from threadline.session.domain.errors import InvalidMessage
 from threadline.session.domain.operator_files import (
     MAX_FILES,
@@ -88,17 +87,9 @@ async def files_of(requests: AsyncIterator[pb.SendFilesRequest]) -> list[tuple[C
 
 
 async def drain(requests: AsyncIterator[pb.SendFilesRequest]) -> None:
-    """Read (and drop) what the client still sends, within `DRAIN_BYTES` and `DRAIN_SECONDS`,
-    before a refusal goes back: an asyncio client still writing when the call ends may report
-    INTERNAL ("Internal error from Core") instead of the refusal (grpc/grpc#36066), and the
-    gateway would answer 500 for a 404."""
-    read = 0
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(DRAIN_SECONDS):
-            async for request in requests:
-                read += request.ByteSize()
-                if read > DRAIN_BYTES:
-                    return
+    """What a refused SendFiles caller still sends, read within `DRAIN_BYTES` and
+    `DRAIN_SECONDS` (see `drain_refused_stream`)."""
+    await drain_refused_stream(requests, max_bytes=DRAIN_BYTES, max_seconds=DRAIN_SECONDS)
 
 
 def _complete(received: ReceivedFile, index: int) -> None:
