@@ -27,10 +27,16 @@ class Lead(_message.Message):
     WA_ID_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    DATA_JSON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     wa_id: _builtins.str
     user_id: _builtins.str
     name: _builtins.str
+    email: _builtins.str
+    """collected in a conversation (issue 12)"""
+    data_json: _builtins.str
+    """every field collected from this customer, latest values"""
     def __init__(
         self,
         *,
@@ -38,10 +44,12 @@ class Lead(_message.Message):
         wa_id: _builtins.str = ...,
         user_id: _builtins.str = ...,
         name: _builtins.str = ...,
+        email: _builtins.str = ...,
+        data_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "name", b"name", "user_id", b"user_id", "wa_id", b"wa_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_json", b"data_json", "email", b"email", "id", b"id", "name", b"name", "user_id", b"user_id", "wa_id", b"wa_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -69,6 +77,12 @@ class Conversation(_message.Message):
     COST_FIELD_NUMBER: _builtins.int
     TOKENS_FIELD_NUMBER: _builtins.int
     OPENED_BY_FIELD_NUMBER: _builtins.int
+    CONVERSATION_FLOW_ID_FIELD_NUMBER: _builtins.int
+    CURRENT_STEP_ID_FIELD_NUMBER: _builtins.int
+    SESSION_DATA_JSON_FIELD_NUMBER: _builtins.int
+    FLOW_EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    IS_COMPLETED_FIELD_NUMBER: _builtins.int
+    FLOW_STATUS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     lead_id: _builtins.str
     session_key: _builtins.str
@@ -91,6 +105,14 @@ class Conversation(_message.Message):
     tokens: _builtins.int
     opened_by: _builtins.str
     """customer, business"""
+    conversation_flow_id: _builtins.str
+    """The conversation's flow (issue 12; seed 000's fields): empty when no flow ran."""
+    current_step_id: _builtins.str
+    session_data_json: _builtins.str
+    """the data the flow collected, {"key": "value"}"""
+    is_completed: _builtins.bool
+    flow_status: _builtins.str
+    """running, completed, handed_off, expired"""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -99,6 +121,8 @@ class Conversation(_message.Message):
     def lead(self) -> Global___Lead: ...
     @_builtins.property
     def last_message_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def flow_expires_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -120,10 +144,16 @@ class Conversation(_message.Message):
         cost: _builtins.float = ...,
         tokens: _builtins.int = ...,
         opened_by: _builtins.str = ...,
+        conversation_flow_id: _builtins.str = ...,
+        current_step_id: _builtins.str = ...,
+        session_data_json: _builtins.str = ...,
+        flow_expires_at: _timestamp_pb2.Timestamp | None = ...,
+        is_completed: _builtins.bool = ...,
+        flow_status: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "last_message_at", b"last_message_at", "lead", b"lead", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "flow_expires_at", b"flow_expires_at", "last_message_at", b"last_message_at", "lead", b"lead", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_paused", b"ai_paused", "assistant", b"assistant", "business_number", b"business_number", "category", b"category", "channel", b"channel", "cost", b"cost", "created_at", b"created_at", "id", b"id", "last_message_at", b"last_message_at", "last_message_preview", b"last_message_preview", "lead", b"lead", "lead_id", b"lead_id", "message_count", b"message_count", "opened_by", b"opened_by", "session_key", b"session_key", "status", b"status", "tokens", b"tokens", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_paused", b"ai_paused", "assistant", b"assistant", "business_number", b"business_number", "category", b"category", "channel", b"channel", "conversation_flow_id", b"conversation_flow_id", "cost", b"cost", "created_at", b"created_at", "current_step_id", b"current_step_id", "flow_expires_at", b"flow_expires_at", "flow_status", b"flow_status", "id", b"id", "is_completed", b"is_completed", "last_message_at", b"last_message_at", "last_message_preview", b"last_message_preview", "lead", b"lead", "lead_id", b"lead_id", "message_count", b"message_count", "opened_by", b"opened_by", "session_data_json", b"session_data_json", "session_key", b"session_key", "status", b"status", "tokens", b"tokens", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

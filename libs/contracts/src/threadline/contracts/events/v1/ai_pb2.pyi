@@ -288,14 +288,27 @@ class FlowStepReached(_message.Message):
     SESSION_DATA_JSON_FIELD_NUMBER: _builtins.int
     COMPLETED_FIELD_NUMBER: _builtins.int
     REACHED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FLOW_VERSION_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     conversation_id: _builtins.str
     flow_id: _builtins.str
     step_id: _builtins.str
     session_data_json: _builtins.str
     completed: _builtins.bool
+    status: _builtins.str
+    """running, completed, handed_off, expired ("" = running)"""
+    flow_version: _builtins.int
+    """the FlowConfigured version the flow runs in"""
     @_builtins.property
     def reached_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the flow ends unless the customer answers (issue 12): its expiry runs from the start
+        and from each answer. Unset on events from before flows expired.
+        """
+
     def __init__(
         self,
         *,
@@ -306,10 +319,13 @@ class FlowStepReached(_message.Message):
         session_data_json: _builtins.str = ...,
         completed: _builtins.bool = ...,
         reached_at: _timestamp_pb2.Timestamp | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        status: _builtins.str = ...,
+        flow_version: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reached_at", b"reached_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "reached_at", b"reached_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "conversation_id", b"conversation_id", "event_id", b"event_id", "flow_id", b"flow_id", "reached_at", b"reached_at", "session_data_json", b"session_data_json", "step_id", b"step_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "conversation_id", b"conversation_id", "event_id", b"event_id", "expires_at", b"expires_at", "flow_id", b"flow_id", "flow_version", b"flow_version", "reached_at", b"reached_at", "session_data_json", b"session_data_json", "status", b"status", "step_id", b"step_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
