@@ -154,7 +154,7 @@ HAND_OFF_REQUESTED = Route(
     AI_EVENTS, "Conversation.HandOffRequested", "ai_responder", "HandOffRequested"
 )
 FLOW_STEP_REACHED = Route(
-    AI_EVENTS, "Conversation.FlowStepReached", "ai_responder", "FlowStepReached (flows: not yet)"
+    AI_EVENTS, "Conversation.FlowStepReached", "ai_responder", "FlowStepReached"
 )
 GENERATION_DISCARDED = Route(
     AI_EVENTS, "Conversation.GenerationDiscarded", "ai_responder", "GenerationDiscarded"

@@ -47,6 +47,7 @@ class ReplyDrafted(_message.Message):
     INTERPRETATION_FIELD_NUMBER: _builtins.int
     QUOTED_MESSAGE_ID_FIELD_NUMBER: _builtins.int
     CITATIONS_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
     draft_id: _builtins.str
     conversation_id: _builtins.str
     in_reply_to_message_id: _builtins.str
@@ -67,6 +68,8 @@ class ReplyDrafted(_message.Message):
     """what the model saw in the burst's images ("" when none)"""
     quoted_message_id: _builtins.str
     """the customer message the reply quotes ("" for none)"""
+    author: _builtins.str
+    """ai ("" = ai), or flow: a flow's step wrote it (issue 12)"""
     @_builtins.property
     def content(self) -> _common_pb2.MessageContent: ...
     @_builtins.property
@@ -99,10 +102,11 @@ class ReplyDrafted(_message.Message):
         interpretation: _builtins.str = ...,
         quoted_message_id: _builtins.str = ...,
         citations: _abc.Iterable[Global___Citation] | None = ...,
+        author: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "drafted_at", b"drafted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "cached_tokens", b"cached_tokens", "citations", b"citations", "completion_tokens", b"completion_tokens", "content", b"content", "conversation_id", b"conversation_id", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "draft_id", b"draft_id", "drafted_at", b"drafted_at", "in_reply_to_message_id", b"in_reply_to_message_id", "interpretation", b"interpretation", "latency_ms", b"latency_ms", "model", b"model", "prompt_tokens", b"prompt_tokens", "quoted_message_id", b"quoted_message_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant", b"assistant", "assistant_version", b"assistant_version", "author", b"author", "cached_tokens", b"cached_tokens", "citations", b"citations", "completion_tokens", b"completion_tokens", "content", b"content", "conversation_id", b"conversation_id", "cost", b"cost", "covered_message_ids", b"covered_message_ids", "draft_id", b"draft_id", "drafted_at", b"drafted_at", "in_reply_to_message_id", b"in_reply_to_message_id", "interpretation", b"interpretation", "latency_ms", b"latency_ms", "model", b"model", "prompt_tokens", b"prompt_tokens", "quoted_message_id", b"quoted_message_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
