@@ -153,7 +153,7 @@ def accept_draft(fact: DraftedReply, unit: UnitOfWork, clock: Clock) -> Outcome:
         return Ignored(f"autopilot is off for {talk.phone_number_id}")
     talk.queue_outbound(
         message_id=drafted_message_id(fact.draft_id),
-        author="ai",
+        author=fact.author,
         content=fact.content,
         now=clock(),
         in_reply_to=fact.in_reply_to_message_id,
@@ -343,9 +343,24 @@ def record_hand_off(fact: HandOffRequest, unit: UnitOfWork, clock: Clock) -> Out
 
 
 def reach_flow_step(fact: FlowStepReached, unit: UnitOfWork, clock: Clock) -> Outcome:
-    conversation(unit, fact.conversation_id).reach_flow_step(
-        flow_id=fact.flow_id, step_id=fact.step_id, data=fact.data, completed=fact.completed
+    """The step on the conversation, and the data it collected on its contact (only the
+    fields whose value the contact does not have yet), in the same unit of work."""
+    talk = conversation(unit, fact.conversation_id)
+    reached = talk.reach_flow_step(
+        flow_id=fact.flow_id,
+        step_id=fact.step_id,
+        data=fact.data,
+        completed=fact.completed,
+        expires_at=fact.expires_at,
+        status=fact.status,
+        flow_version=fact.flow_version,
     )
+    if reached and fact.data:
+        contact = unit.get(talk.contact_id, Contact)
+        if contact is None:
+            log.warning("conversation %s has no contact %s", talk.id, talk.contact_id)
+        else:
+            contact.collect_data(talk.id, fact.data)
     return APPLIED
 
 

@@ -64,6 +64,7 @@ class DraftedReply:
     quoted_message_id: str = ""
     interpretation: str = ""  # what the model saw in the customer's images (issue 11 item 3)
     citations: tuple[Citation, ...] = ()  # the knowledge-base passages it used (issue 12)
+    author: str = "ai"  # or "flow": a flow's step wrote it (issue 12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +182,12 @@ class FlowStepReached:
     conversation_id: UUID
     flow_id: str
     step_id: str
-    data: dict[str, Any]
+    data: dict[str, Any]  # collected so far, by the flow's field keys (name, email, ...)
     completed: bool
     trace: str = ""
+    expires_at: datetime | None = None  # unset before flows expired
+    status: str = ""  # running, completed, handed_off, expired ("" = running)
+    flow_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

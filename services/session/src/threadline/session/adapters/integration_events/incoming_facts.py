@@ -183,6 +183,7 @@ def _draft(data: bytes, trace: str) -> Fact:
         covered_message_ids=tuple(fact.covered_message_ids),
         quoted_message_id=fact.quoted_message_id,
         interpretation=fact.interpretation,
+        author="flow" if fact.author == "flow" else "ai",
         citations=tuple(
             Citation(
                 passage_id=c.passage_id,
@@ -363,6 +364,9 @@ def _flow(data: bytes, trace: str) -> Fact:
         data=json.loads(fact.session_data_json or "{}"),
         completed=fact.completed,
         trace=trace,
+        expires_at=moment(fact.expires_at) if fact.HasField("expires_at") else None,
+        status=fact.status,
+        flow_version=fact.flow_version,
     )
 
 
