@@ -160,7 +160,7 @@ def same_event() -> Callable[[pb.SessionEvent, pb.SessionEvent], None]:
     return assert_same_event
 
 
-_JSON_TEXT = ("metadata_json", "session_data_json")
+_JSON_TEXT = ("metadata_json", "session_data_json", "fields_json")
 
 
 def assert_same_event(new: pb.SessionEvent, old: pb.SessionEvent) -> None:
@@ -274,6 +274,16 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
     talk.reach_flow_step(
         flow_id="order", step_id="size", data={"answers": {"size": "M", "qty": 2}}, completed=False
     )
+    talk.reach_flow_step(
+        flow_id="booking",
+        step_id="ask-date",
+        data={"name": "Ána Souza", "email": "ana@example.com", "guests": 2, "notes": None},
+        completed=False,
+        expires_at=(at + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-3))),
+        status="running",
+        flow_version=3,
+    )
+    contact.collect_data(talk.id, {"name": "Ána Souza", "email": "ana@example.com", "guests": 2})
     talk.record_discarded_generation(
         generation_id="gen-1",
         model="anthropic:claude-sonnet-4-5",

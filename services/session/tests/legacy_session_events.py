@@ -265,6 +265,10 @@ def _flow(e: Any, out: pb.SessionEvent) -> None:
             step_id=e.step_id,
             session_data_json=json.dumps(e.data, sort_keys=True),
             completed=e.completed,
+            # Issue 12 item 3, in this path's style.
+            expires_at=None if e.expires_at is None else timestamp(e.expires_at),
+            status=e.status,
+            flow_version=e.flow_version,
         )
     )
 
@@ -391,6 +395,16 @@ def _tool_call_recorded(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _data_collected(e: Any, out: pb.SessionEvent) -> None:
+    # Issue 12 item 2, in this path's style.
+    out.contact_data_collected.CopyFrom(
+        pb.ContactDataCollected(
+            conversation_id=str(e.conversation_id),
+            fields_json=json.dumps(e.fields, sort_keys=True),
+        )
+    )
+
+
 def _transcript_missing(e: Any, out: pb.SessionEvent) -> None:
     out.transcript_missing.CopyFrom(
         pb.TranscriptMissing(message_id=str(e.message_id), reason=e.reason, model=e.model)
@@ -403,6 +417,7 @@ BODIES: dict[str, Body] = {
     "Contact.ConversationOpened": _opened,
     "Contact.IdentityLinked": _identity,
     "Contact.ProfileNameChanged": _renamed,
+    "Contact.DataCollected": _data_collected,
     "ContactKey.Claimed": _claimed,
     "BusinessNumber.Registered": _number_registered,
     "BusinessNumber.AutopilotSet": _autopilot,

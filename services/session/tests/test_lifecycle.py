@@ -161,6 +161,9 @@ def test_an_idle_conversation_with_an_unfinished_flow_is_abandoned(
         "step_id": "ask-date",
         "data": {"party": 2},
         "completed": False,
+        "expires_at": None,
+        "status": "",
+        "flow_version": 0,
     }
 
 

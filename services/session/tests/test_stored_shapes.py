@@ -37,6 +37,7 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{CONTACT}:Contact.ConversationOpened": ["timestamp", "conversation_id"],
     f"{CONTACT}:Contact.IdentityLinked": ["timestamp", "wa_id", "user_id"],
     f"{CONTACT}:Contact.ProfileNameChanged": ["timestamp", "profile_name"],
+    f"{CONTACT}:Contact.DataCollected": ["timestamp", "conversation_id", "fields"],
     f"{CONTACT}:ContactKey.Claimed": [
         *("timestamp", "originator_topic", "phone_number_id", "key", "contact_id"),
     ],
@@ -106,6 +107,7 @@ STORED_FIELDS: dict[str, list[str]] = {
     ],
     f"{CONVERSATION}:Conversation.FlowStepReached": [
         *("timestamp", "flow_id", "step_id", "data", "completed"),
+        *("expires_at", "status", "flow_version"),
     ],
     f"{CONVERSATION}:Conversation.AssistantGenerationDiscarded": [
         *("timestamp", "generation_id", "model", "assistant", "assistant_version"),

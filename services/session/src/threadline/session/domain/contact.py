@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -25,6 +26,9 @@ class Contact(Aggregate):
         self.profile_name = profile_name
         self.open_conversation_id: UUID | None = None
         self.conversation_ids: list[UUID] = []
+        # What the customer gave in conversations (issue 12: a flow's asks), the latest value
+        # of each field by its key (name, email, phone, date, ...).
+        self.data: dict[str, Any] = {}
 
     @event("ConversationOpened")
     def open_conversation(self, conversation_id: UUID) -> None:
@@ -55,6 +59,20 @@ class Contact(Aggregate):
     @event("ProfileNameChanged")
     def _renamed(self, profile_name: str) -> None:
         self.profile_name = profile_name
+
+    def collect_data(self, conversation_id: UUID, data: dict[str, Any]) -> bool:
+        """A conversation collected these fields; the ones whose value changed are kept (a
+        value is never forgotten: a field the conversation does not name keeps its own).
+        False when nothing changed."""
+        changed = {key: value for key, value in data.items() if self.data.get(key) != value}
+        if not changed:
+            return False
+        self._data_collected(conversation_id, changed)
+        return True
+
+    @event("DataCollected")
+    def _data_collected(self, conversation_id: UUID, fields: dict[str, Any]) -> None:
+        self.data = {**self.data, **fields}
 
     def recent_conversations(self, limit: int = 5) -> list[UUID]:
         """Newest first: where a status for an earlier message is looked for."""

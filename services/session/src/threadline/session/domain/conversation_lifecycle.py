@@ -52,15 +52,27 @@ class ConversationLifecycle(ConversationState):
     class FlowStepReached(Aggregate.Event):
         flow_id: str
         step_id: str
-        data: dict[str, Any]
+        data: dict[str, Any]  # the data the flow collected so far, by field key
         completed: bool
+        # Added with issue 12 item 3 (last, with defaults: events stored before them read back
+        # with no expiry, no status and no version): when the flow ends unless the customer
+        # answers, running/completed/handed_off/expired ("" before statuses), and the
+        # FlowConfigured version the flow runs in.
+        expires_at: datetime | None = None
+        status: str = ""
+        flow_version: int = 0
 
         def apply(self, aggregate: ConversationState) -> None:
+            # A snapshot taken before issue 12 holds the first four keys only: readers `get`
+            # the others.
             aggregate.flow = {
                 "flow_id": self.flow_id,
                 "step_id": self.step_id,
                 "data": self.data,
                 "completed": self.completed,
+                "expires_at": self.expires_at,
+                "status": self.status,
+                "flow_version": self.flow_version,
             }
 
     def change_status(self, status: str, *, reason: str = "", by: str = "agent") -> bool:
@@ -103,7 +115,15 @@ class ConversationLifecycle(ConversationState):
         return True
 
     def reach_flow_step(
-        self, *, flow_id: str, step_id: str, data: dict[str, Any], completed: bool
+        self,
+        *,
+        flow_id: str,
+        step_id: str,
+        data: dict[str, Any],
+        completed: bool,
+        expires_at: datetime | None = None,
+        status: str = "",
+        flow_version: int = 0,
     ) -> bool:
         """The assistant's flow reached a step; False when the conversation is already there."""
         current = self.flow or {}
@@ -112,9 +132,19 @@ class ConversationLifecycle(ConversationState):
             current.get("step_id"),
             current.get("data"),
             current.get("completed"),
-        ) == (flow_id, step_id, data, completed):
+            current.get("expires_at"),
+            current.get("status", ""),
+            current.get("flow_version", 0),
+        ) == (flow_id, step_id, data, completed, expires_at, status, flow_version):
             return False
         self.trigger_event(
-            self.FlowStepReached, flow_id=flow_id, step_id=step_id, data=data, completed=completed
+            self.FlowStepReached,
+            flow_id=flow_id,
+            step_id=step_id,
+            data=data,
+            completed=completed,
+            expires_at=expires_at,
+            status=status,
+            flow_version=flow_version,
         )
         return True

@@ -352,6 +352,16 @@ def _flow(f: Fields, out: pb.SessionEvent) -> None:
     body.step_id = f.get("step_id", "")
     body.session_data_json = json_text(f.get("data", {}))
     body.completed = f.get("completed", False)
+    if (expires_at := f.get("expires_at")) is not None:
+        set_time(body.expires_at, expires_at)  # unset before flows expired
+    body.status = f.get("status", "")
+    body.flow_version = f.get("flow_version", 0)
+
+
+def _data_collected(f: Fields, out: pb.SessionEvent) -> None:
+    body = out.contact_data_collected
+    body.conversation_id = str(f.get("conversation_id", ""))
+    body.fields_json = json_text(f.get("fields", {}))
 
 
 # Keyed by `Aggregate.Event` (the event classes are made by the `@event` decorator).
@@ -360,6 +370,7 @@ BODIES: dict[str, Body] = {
     "Contact.ConversationOpened": _opened,
     "Contact.IdentityLinked": _identity,
     "Contact.ProfileNameChanged": _renamed,
+    "Contact.DataCollected": _data_collected,
     "ContactKey.Claimed": _claimed,
     "BusinessNumber.Registered": _number_registered,
     "BusinessNumber.AutopilotSet": _autopilot,
