@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -21,6 +23,15 @@ from threadline.messaging.failures import describe
 from threadline.servicekit.ops_http import ReadinessCheck
 
 CHECK_SECONDS = 2.0  # how long /readyz waits for a bucket to answer
+_PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
+
+
+def plain_key(kind: str, identifier: str) -> str:
+    """The key `<kind>.<identifier>`; an identifier a key cannot hold as it is (dots, spaces,
+    other characters) by its SHA-256 instead."""
+    if _PLAIN_KEY.match(identifier):
+        return f"{kind}.{identifier}"
+    return f"{kind}.sha256-{hashlib.sha256(identifier.encode()).hexdigest()}"
 
 
 async def open_bucket(

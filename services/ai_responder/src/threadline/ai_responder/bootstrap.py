@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import grpc
@@ -32,12 +33,13 @@ from threadline.ai_responder.adapters.inbound.grpc_api import (
 from threadline.ai_responder.adapters.outbound.burst_store import KeyValueBurstStore
 from threadline.ai_responder.adapters.outbound.conversation_view import KeyValueConversationViews
 from threadline.ai_responder.adapters.outbound.embedders import embedder_for
+from threadline.ai_responder.adapters.outbound.flow_states import KeyValueFlowStates
 from threadline.ai_responder.adapters.outbound.http_tools import AiohttpToolCaller
 from threadline.ai_responder.adapters.outbound.knowledge_store import PostgresPassageStore
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.adapters.outbound.models.failures import UnusableModel
 from threadline.ai_responder.adapters.outbound.prices import GenaiPrices, rates_from_file
-from threadline.ai_responder.adapters.outbound.publisher import JetStreamReplies
+from threadline.ai_responder.adapters.outbound.publisher import JetStreamFlowSteps, JetStreamReplies
 from threadline.ai_responder.adapters.outbound.tool_events import JetStreamToolCalls
 from threadline.ai_responder.adapters.outbound.tool_ledger import KeyValueMutationLedger
 from threadline.ai_responder.adapters.outbound.transcribers import transcriber_for
@@ -45,6 +47,7 @@ from threadline.ai_responder.adapters.outbound.transcripts import JetStreamTrans
 from threadline.ai_responder.adapters.outbound.typing import JetStreamTypingIndicator
 from threadline.ai_responder.application.answering import AnswerBursts, Generation
 from threadline.ai_responder.application.bursts import BurstScheduler
+from threadline.ai_responder.application.flow_running import FlowExpiry, RunFlows
 from threadline.ai_responder.application.following import FollowConversations
 from threadline.ai_responder.application.hearing import HearVoiceNotes
 from threadline.ai_responder.application.knowledge import Embedder, Knowledge
@@ -159,6 +162,14 @@ async def bootstrap(
         tools=tools,
         knowledge=knowledge,
     )
+    flow_states = await KeyValueFlowStates.open(js, namespace=config.nats_namespace)
+    flows = RunFlows(
+        states=flow_states,
+        catalog=directory.flows,
+        clock=clock,
+        timezone=ZoneInfo(config.timezone),
+        tools=tools,
+    )
     answering = AnswerBursts(
         responder,
         views=views,
@@ -169,6 +180,8 @@ async def bootstrap(
         directory_read=follower.caught_up,
         typing=JetStreamTypingIndicator(bus, topology),
         seeing=SeeImages(media=StoredMedia(media), settings=config.vision),
+        flows=flows,
+        flow_steps=JetStreamFlowSteps(bus, topology),
     )
     bursts: BurstScheduler[Generation] = BurstScheduler(
         burst_store,
@@ -180,6 +193,10 @@ async def bootstrap(
         max_wait=timedelta(seconds=config.max_wait_seconds),
     )
     scheduler = run_in_background(stack, "bursts", bursts.run, stop=bursts.stop)
+    expiry = FlowExpiry(
+        flows, publish=answering.publish_flow, every_seconds=config.flow_expiry_scan_seconds
+    )
+    expiring = run_in_background(stack, "flow expiry", expiry.run, stop=expiry.stop)
     if transcriber is None:
         settings = ModelSettings(config.model_timeout_seconds, config.model_max_retries)
         transcriber = transcriber_for(
@@ -224,6 +241,8 @@ async def bootstrap(
             "bursts_bucket": burst_store.check(),
             "conversations_bucket": views.check(),
             "directory": follower.check(),
+            "flows_bucket": flow_states.check(),
+            "flow_expiry": expiring.check(),
         },
     )
     await ops.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from threadline.ai_responder.domain.vision import (
     DEFAULT_MAX_IMAGE_BYTES,
@@ -72,6 +73,10 @@ class AiResponderConfig:
     knowledge_embedder: str = DEFAULT_KNOWLEDGE_EMBEDDER
     grpc_port: int = 50053
     api_tokens: str = field(default="", repr=False)
+    # Flows (issue 12 item 3): the business's time zone, in which the customer's "tomorrow" or
+    # "friday" is read (an IANA name), and how often running flows are looked at for expiry.
+    timezone: str = "UTC"
+    flow_expiry_scan_seconds: float = 5.0
 
     @property
     def vision(self) -> VisionSettings:
@@ -130,7 +135,24 @@ class AiResponderConfig:
                 "THREADLINE_AI_GRPC_PORT", env_int(env, "THREADLINE_AI_GRPC_PORT", 50053), 0
             ),
             api_tokens=env_str(env, "THREADLINE_API_TOKENS", ""),
+            timezone=_timezone(env_str(env, "THREADLINE_AI_TIMEZONE", "UTC")),
+            flow_expiry_scan_seconds=_at_least(
+                "THREADLINE_AI_FLOW_EXPIRY_SCAN_SECONDS",
+                env_float(env, "THREADLINE_AI_FLOW_EXPIRY_SCAN_SECONDS", 5.0),
+                0.1,
+            ),
         )
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigError(
+            f"Config 'THREADLINE_AI_TIMEZONE' must be an IANA time zone (e.g. Europe/Lisbon), "
+            f"got {name!r}"
+        ) from error
+    return name
 
 
 def _patterns(raw: str) -> tuple[str, ...]:
@@ -151,10 +173,11 @@ def _at_least(name: str, value: N, least: N) -> N:
 
 
 def _model_name(name: str) -> str:
+    """`provider:model`, or the bare `offline` (the offline assistant: models.model_for)."""
     provider, _, model = name.partition(":")
-    if not provider or not model:
+    if name != "offline" and (not provider or not model):
         raise ConfigError(
-            f"Config 'THREADLINE_AI_MODEL' must be provider:model (e.g. openai:gpt-4.1-mini), "
-            f"got {name!r}."
+            f"Config 'THREADLINE_AI_MODEL' must be provider:model (e.g. openai:gpt-4.1-mini) "
+            f"or offline, got {name!r}."
         )
     return name

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from threadline.ai_responder.application.flow_running import FlowStep
 from threadline.ai_responder.domain.answers import (
     DiscardedGeneration,
     HandOffRequest,
@@ -17,6 +18,7 @@ from threadline.ai_responder.domain.answers import (
 )
 from threadline.ai_responder.domain.attachment import MEDIA_TYPES, Attachment
 from threadline.ai_responder.domain.customer_message import CustomerMessage, choice_in
+from threadline.ai_responder.domain.flows.engine import FlowStatus
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, session_pb2
 
 INT32_MAX = 2**31 - 1
@@ -96,6 +98,7 @@ def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
         covered_message_ids=draft.covered_message_ids,
         interpretation=draft.interpretation,
         quoted_message_id=draft.quoted_message_id,
+        author=draft.author,
         citations=[
             ai_pb2.Citation(
                 passage_id=c.passage_id,
@@ -106,6 +109,22 @@ def reply_drafted(draft: ReplyDraft) -> ai_pb2.ReplyDrafted:
             )
             for c in draft.citations
         ],
+    )
+
+
+def flow_step_reached(step: FlowStep) -> ai_pb2.FlowStepReached:
+    """Where a conversation's flow is, with its collected data as a JSON object."""
+    return ai_pb2.FlowStepReached(
+        event_id=step.event_id,
+        conversation_id=step.conversation_id,
+        flow_id=step.flow_id,
+        step_id=step.step_id,
+        session_data_json=json.dumps(dict(step.session_data), ensure_ascii=False, sort_keys=True),
+        completed=step.status is FlowStatus.COMPLETED,
+        reached_at=_timestamp(step.reached_at),
+        expires_at=_timestamp(step.expires_at),
+        status=step.status.value,
+        flow_version=step.flow_version,
     )
 
 

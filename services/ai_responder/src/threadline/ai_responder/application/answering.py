@@ -6,7 +6,9 @@ generation on (unless a person took the conversation over meanwhile), `discard` 
 superseded generation cost. A burst waits (up to `TRANSCRIPT_WAIT`) for its voice notes'
 transcripts and its images' keeping; a model that sees is then shown the burst's images
 (application/seeing.py). While generating, the customer sees the read receipt and the typing
-indicator (best effort: a failure to show them never stops the answer)."""
+indicator (best effort: a failure to show them never stops the answer). A conversation's flow
+takes the burst before the model does (application/flow_running.py); what it did is delivered,
+and kept, with the generation."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 from threadline.ai_responder.application.bursts import NotReady
+from threadline.ai_responder.application.flow_running import FlowSteps, FlowTurn, RunFlows
 from threadline.ai_responder.application.ports import AssistantModel, Replies
 from threadline.ai_responder.application.responder import Responder
 from threadline.ai_responder.application.seeing import NO_SIGHT, SeeImages
@@ -60,6 +63,9 @@ class Generation:
 
     answer: Answer | None
     why_none: str = ""
+    # What the conversation's flow did with the burst (application/flow_running.py): its
+    # replies instead of the model's, or the flow ended and the model answers too.
+    flow: FlowTurn | None = None
 
 
 class AnswerBursts:
@@ -75,6 +81,8 @@ class AnswerBursts:
         directory_read: Callable[[timedelta], Awaitable[bool]],
         typing: TypingIndicator | None = None,
         seeing: SeeImages | None = None,
+        flows: RunFlows | None = None,
+        flow_steps: FlowSteps | None = None,
     ) -> None:
         self._responder = responder
         self._views = views
@@ -85,6 +93,8 @@ class AnswerBursts:
         self._directory_read = directory_read
         self._typing = typing
         self._seeing = seeing
+        self._flows = flows
+        self._flow_steps = flow_steps
 
     async def answer(self, burst: Burst) -> Generation:
         view = await self._views.conversation(burst.conversation_id)
@@ -122,8 +132,13 @@ class AnswerBursts:
         await self._show_typing(burst, view.business_number, view.wamid_of(messages[-1].message_id))
         if waiting_images:
             log.warning("answering %s without an image that was not kept", burst.conversation_id)
-        earlier = await self._views.earlier(view, limit=EARLIER_CONVERSATIONS)
         model = self._models(assistant.model)
+        turn = None
+        if self._flows is not None:
+            turn = await self._flows.take(messages, view=view, assistant=assistant, model=model)
+            if turn is not None and not turn.model_answers:
+                return Generation(None, flow=turn)
+        earlier = await self._views.earlier(view, limit=EARLIER_CONVERSATIONS)
         sight = NO_SIGHT
         if self._seeing is not None:
             sight = await self._seeing.look(messages, model=model.name)
@@ -137,11 +152,11 @@ class AnswerBursts:
                 f"{burst.conversation_id}-{burst.claim.generation if burst.claim else 0}"
             ),
         )
-        return Generation(answer)
+        return Generation(answer, flow=turn)
 
     async def deliver(self, burst: Burst, generation: Generation) -> None:
         answer = generation.answer
-        if answer is None:
+        if answer is None and generation.flow is None:
             log.info("not answering %s: %s", burst.conversation_id, generation.why_none)
             return
         view = await self._views.conversation(burst.conversation_id)
@@ -149,11 +164,27 @@ class AnswerBursts:
             log.info("a person took %s over while answering: not sent", burst.conversation_id)
             await self.discard(burst, generation)
             return
+        if generation.flow is not None:
+            await self.publish_flow(generation.flow)
+            if self._flows is not None and not await self._flows.keep(generation.flow):
+                log.warning("the flow of %s changed while answering", burst.conversation_id)
+        if answer is None:
+            return
         if answer.draft is not None:
             await self._replies.reply_drafted(quoting(answer.draft, view))
         if answer.hand_off is not None:
             log.info("handing off %s: %s", burst.conversation_id, answer.hand_off.reason)
             await self._replies.hand_off_requested(answer.hand_off)
+
+    async def publish_flow(self, turn: FlowTurn) -> None:
+        """The flow's replies, then its hand-off, then where it is, to the session."""
+        for draft in turn.drafts:
+            await self._replies.reply_drafted(draft)
+        if turn.hand_off is not None:
+            log.info("handing off %s: %s", turn.flow.conversation_id, turn.hand_off.reason)
+            await self._replies.hand_off_requested(turn.hand_off)
+        if self._flow_steps is not None:
+            await self._flow_steps.step_reached(turn.step)
 
     async def discard(self, burst: Burst, generation: Generation) -> None:
         producer = generation.answer.producer if generation.answer is not None else None

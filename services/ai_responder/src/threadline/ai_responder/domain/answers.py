@@ -69,6 +69,7 @@ class ReplyDraft:
     interpretation: str = ""
     quoted_message_id: str = ""  # the customer message it quotes (domain/quoting.py); "" none
     citations: tuple[Citation, ...] = ()
+    author: str = "ai"  # or "flow": a flow's step wrote it (application/flow_running.py)
 
     @classmethod
     def answering(

@@ -10,9 +10,7 @@ change: the memory of a customer who has not written for that long is forgotten.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -31,13 +29,12 @@ from threadline.ai_responder.application.view_ports import (
     ViewedMessage,
 )
 from threadline.ai_responder.domain.attachment import Attachment
-from threadline.messaging.key_value import bucket_answers, change_value, open_bucket
+from threadline.messaging.key_value import bucket_answers, change_value, open_bucket, plain_key
 from threadline.servicekit.ops_http import ReadinessCheck
 
 BUCKET: Final = "AI_RESPONDER_CONVERSATIONS"
 KEEP_FOR: Final = timedelta(days=90)
 CONTACT_CONVERSATIONS: Final = 20  # a contact's conversations remembered
-_PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
 
 
 class KeyValueConversationViews:
@@ -86,7 +83,7 @@ class KeyValueConversationViews:
             known.sort(key=lambda c: str(c[2]))
             return json.dumps(known[-CONTACT_CONVERSATIONS:]).encode()
 
-        await change_value(self._bucket, _key("k", contact_id), remember)
+        await change_value(self._bucket, plain_key("k", contact_id), remember)
 
     async def said(self, conversation_id: str, message: ViewedMessage) -> ConversationView:
         def add(view: ConversationView) -> ConversationView:
@@ -136,7 +133,7 @@ class KeyValueConversationViews:
 
     async def conversation(self, conversation_id: str) -> ConversationView | None:
         try:
-            entry = await self._bucket.get(_key("c", conversation_id))
+            entry = await self._bucket.get(plain_key("c", conversation_id))
         except (KeyNotFoundError, KeyDeletedError):
             return None
         return _from_json(conversation_id, entry.value) if entry.value else None
@@ -145,7 +142,7 @@ class KeyValueConversationViews:
         if not view.contact_id or limit <= 0:
             return []
         try:
-            entry = await self._bucket.get(_key("k", view.contact_id))
+            entry = await self._bucket.get(plain_key("k", view.contact_id))
         except (KeyNotFoundError, KeyDeletedError):
             return []
         found: list[ConversationView] = []
@@ -171,7 +168,7 @@ class KeyValueConversationViews:
             return _to_json(changed)
 
         # The view as last computed is what the key now holds (written, or unchanged).
-        await change_value(self._bucket, _key("c", conversation_id), apply)
+        await change_value(self._bucket, plain_key("c", conversation_id), apply)
         return changed
 
 
@@ -288,9 +285,3 @@ def _attachment(fields: Any) -> Attachment | None:
         location=str(location),
         failed=str(failed),
     )
-
-
-def _key(kind: str, identifier: str) -> str:
-    if _PLAIN_KEY.match(identifier):
-        return f"{kind}.{identifier}"
-    return f"{kind}.sha256-{hashlib.sha256(identifier.encode()).hexdigest()}"

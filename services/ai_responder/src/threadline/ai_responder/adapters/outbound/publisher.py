@@ -1,16 +1,19 @@
-"""The answers on AI_EVENTS: `ReplyDrafted`, `HandOffRequested` and `GenerationDiscarded`, each
-under its own id."""
+"""The answers on AI_EVENTS: `ReplyDrafted`, `HandOffRequested`, `GenerationDiscarded` and a
+flow's `FlowStepReached`, each under its own id."""
 
 from __future__ import annotations
 
 from threadline.ai_responder.adapters.integration_events import (
+    flow_step_reached,
     generation_discarded,
     hand_off_requested,
     reply_drafted,
 )
+from threadline.ai_responder.application.flow_running import FlowStep
 from threadline.ai_responder.domain.answers import DiscardedGeneration, HandOffRequest, ReplyDraft
 from threadline.messaging.bus import EventBus
 from threadline.messaging.topology import (
+    FLOW_STEP_REACHED,
     GENERATION_DISCARDED,
     HAND_OFF_REQUESTED,
     REPLY_DRAFTED,
@@ -41,3 +44,14 @@ class JetStreamReplies:
             generation_discarded(discarded),
             msg_id=discarded.generation_id,
         )
+
+
+class JetStreamFlowSteps:
+    """`FlowSteps` over an `EventBus`: where each conversation's flow is, for the session."""
+
+    def __init__(self, bus: EventBus, topology: Topology) -> None:
+        self._bus = bus
+        self._subject = topology.publish_subject(FLOW_STEP_REACHED)
+
+    async def step_reached(self, step: FlowStep) -> None:
+        await self._bus.publish(self._subject, flow_step_reached(step), msg_id=step.event_id)
