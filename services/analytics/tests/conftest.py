@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _SUBJECTS = {
     "contact_identity_linked": "Contact.IdentityLinked",
     "contact_profile_name_changed": "Contact.ProfileNameChanged",
     "contact_key_claimed": "ContactKey.Claimed",
+    "contact_data_collected": "Contact.DataCollected",
     "business_number_registered": "BusinessNumber.Registered",
     "autopilot_set": "BusinessNumber.AutopilotSet",
     "auto_resolution_set": "BusinessNumber.AutoResolutionSet",
@@ -225,10 +227,39 @@ class EventLog:
         return self._event("Conversation", conversation_id, conversation_status_changed=body)
 
     def flow_step(
-        self, conversation_id: UUID, flow_id: str, step_id: str, *, completed: bool = False
+        self,
+        conversation_id: UUID,
+        flow_id: str,
+        step_id: str,
+        *,
+        completed: bool = False,
+        data: dict[str, Any] | None = None,
+        expires_at: datetime | None = None,
+        status: str = "",
+        flow_version: int = 0,
     ) -> ev.SessionEvent:
-        body = ev.ConversationFlowStepReached(flow_id=flow_id, step_id=step_id, completed=completed)
+        """A step as the session records it; without `status` and `expires_at` as before
+        issue 12."""
+        body = ev.ConversationFlowStepReached(
+            flow_id=flow_id,
+            step_id=step_id,
+            completed=completed,
+            session_data_json=json.dumps(data or {}),
+            status=status,
+            flow_version=flow_version,
+        )
+        if expires_at is not None:
+            body.expires_at.CopyFrom(stamp(expires_at))
         return self._event("Conversation", conversation_id, flow_step_reached=body)
+
+    def data_collected(
+        self, contact_id: UUID, conversation_id: UUID, fields: dict[str, Any]
+    ) -> ev.SessionEvent:
+        """Fields a flow collected, kept on the contact (issue 12): only the changed ones."""
+        body = ev.ContactDataCollected(
+            conversation_id=str(conversation_id), fields_json=json.dumps(fields)
+        )
+        return self._event("Contact", contact_id, contact_data_collected=body)
 
     def identity_linked(
         self, contact_id: UUID, *, wa_id: str = "", user_id: str = ""

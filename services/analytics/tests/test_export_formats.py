@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
@@ -20,7 +21,7 @@ CREATED = datetime(2025, 6, 1, 9, 0, tzinfo=timezone(timedelta(hours=2)))
 
 
 def conversation() -> ConversationView:
-    lead = Lead(uuid4(), "15550001111", "", "Ana")
+    lead = Lead(uuid4(), "15550001111", "", "Ana", email="ana@example.com")
     return ConversationView(
         id=uuid4(),
         lead_id=lead.id,
@@ -92,10 +93,38 @@ def test_a_json_line_nests_the_lead_and_writes_costs_as_numbers() -> None:
         "wa_id": "15550001111",
         "user_id": "",
         "name": "Ana",
+        "email": "ana@example.com",
     }
     assert "lead_name" not in record
     assert (record["kind"], record["llm_cost"], record["last_message_at"]) == (
         "conversation",
         1e-07,
         None,
+    )
+
+
+def test_a_conversation_s_flow_is_exported_with_its_collected_data() -> None:
+    view = replace(
+        conversation(),
+        flow_id="booking",
+        flow_step="confirm",
+        session_data={"name": "Ana", "date": "2025-06-02", "guests": 2},
+        flow_expires_at=CREATED + timedelta(hours=1),
+        flow_status="running",
+    )
+    writer = CsvFormat(include_messages=False)
+
+    header, row = csv.reader(io.StringIO(writer.header() + writer.conversation(view), newline=""))
+    record = json.loads(JsonLinesFormat().conversation(view))
+
+    fields = dict(zip(header, row, strict=True))
+    assert (fields["flow_status"], fields["flow_expires_at"]) == ("running", "2025-06-01T08:00:00Z")
+    assert json.loads(fields["session_data"]) == {"name": "Ana", "date": "2025-06-02", "guests": 2}
+    assert fields["lead_email"] == "ana@example.com"
+    assert record["session_data"] == {"name": "Ana", "date": "2025-06-02", "guests": 2}
+    assert (record["flow_status"], record["flow_expires_at"]) == ("running", "2025-06-01T08:00:00Z")
+    assert (record["flow_id"], record["flow_step"], record["flow_completed"]) == (
+        "booking",
+        "confirm",
+        False,
     )

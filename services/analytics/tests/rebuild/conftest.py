@@ -254,10 +254,42 @@ def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[Session
         status = rng.choice(["escalated", "active", "completed", "abandoned"])
         return [log.status_changed(talk.id, status, ai_paused=status == "escalated")]
     if roll < 0.92:
-        return [log.flow_step(talk.id, "checkout", f"step-{n}", completed=rng.random() < 0.3)]
+        return _flow_step(log, random.Random(f"flow-{n}"), talk, n, completed=rng.random() < 0.3)
     if roll < 0.96:
         return [log.identity_linked(talk.contact, user_id=f"US.{n}")]
     return [log.renamed(talk.contact, f"Name {n}")]
+
+
+def _flow_step(
+    log: EventLog, rng: random.Random, talk: Talk, n: str, *, completed: bool
+) -> list[SessionEvent]:
+    """A step (issue 12: with the data collected so far, an expiry or none, a status or none
+    as before statuses), and on its contact the fields that changed, some with a non-text
+    `email` or `name`, some with none (`{}`)."""
+    data = {
+        key: rng.choice(values)
+        for key, values in (
+            ("name", ["Ana", "Bo", 7]),
+            ("email", ["ana@example.com", "bo@example.pt", None]),
+            ("date", ["2026-06-02", "2026-06-03"]),
+        )
+        if rng.random() < 0.6
+    }
+    expires_at = log.now + timedelta(minutes=30) if rng.random() < 0.7 else None
+    status = rng.choice(["", "running", "completed" if completed else "expired", "handed_off"])
+    step = log.flow_step(
+        talk.id,
+        "checkout",
+        f"step-{n}",
+        completed=completed,
+        data=data,
+        expires_at=expires_at,
+        status=status,
+        flow_version=rng.randrange(3),
+    )
+    if not data or rng.random() < 0.3:
+        return [step]
+    return [step, log.data_collected(talk.contact, talk.id, data)]
 
 
 def _attachment(log: EventLog, rng: random.Random, talk: Talk) -> SessionEvent:

@@ -26,10 +26,13 @@ CONVERSATION_COLUMNS: LiteralString = """
     c.category, c.opened_by, c.assistant, c.ai_paused, c.hand_offs, c.flow_id, c.flow_step,
     c.flow_completed, c.first_customer_message_at, c.closed_at, c.prompt_tokens,
     c.completion_tokens, c.llm_cost, c.whatsapp_cost, c.assistant_version, c.cached_tokens,
-    c.discarded_generations, c.discarded_llm_cost,
+    c.discarded_generations, c.discarded_llm_cost, c.session_data, c.flow_expires_at,
+    c.flow_status,
     coalesce(nullif(ct.wa_id, ''), c.customer_wa_id) AS lead_wa_id,
     coalesce(nullif(ct.user_id, ''), c.customer_user_id) AS lead_user_id,
-    coalesce(nullif(ct.name, ''), c.customer_name) AS lead_name
+    coalesce(nullif(ct.data ->> 'name', ''), nullif(ct.name, ''), c.customer_name) AS lead_name,
+    coalesce(ct.email, '') AS lead_email,
+    coalesce(ct.data, jsonb_build_object()) AS lead_data
 """
 
 MESSAGE_COLUMNS: LiteralString = """
@@ -40,11 +43,19 @@ MESSAGE_COLUMNS: LiteralString = """
     assistant_version, interpretation
 """
 
-_LEAD = ("lead_wa_id", "lead_user_id", "lead_name")
+_LEAD = ("lead_wa_id", "lead_user_id", "lead_name", "lead_email", "lead_data")
 
 
 def conversation_view(row: DictRow) -> ConversationView:
-    lead = Lead(row["lead_id"], row["lead_wa_id"], row["lead_user_id"], row["lead_name"])
+    """The lead's name is the `name` a flow collected, else the WhatsApp profile name."""
+    lead = Lead(
+        row["lead_id"],
+        row["lead_wa_id"],
+        row["lead_user_id"],
+        row["lead_name"],
+        email=row["lead_email"],
+        data=row["lead_data"],
+    )
     return ConversationView(
         **{name: value for name, value in row.items() if name not in _LEAD}, lead=lead
     )

@@ -26,6 +26,7 @@ CONVERSATION_FIELDS = (
     "lead_wa_id",
     "lead_user_id",
     "lead_name",
+    "lead_email",
     "business_number",
     "session_key",
     "channel",
@@ -45,6 +46,9 @@ CONVERSATION_FIELDS = (
     "flow_id",
     "flow_step",
     "flow_completed",
+    "flow_status",
+    "flow_expires_at",
+    "session_data",
     "prompt_tokens",
     "completion_tokens",
     "tokens",
@@ -90,6 +94,7 @@ def conversation_fields(view: ConversationView) -> dict[str, Any]:
         "lead_wa_id": view.lead.wa_id,
         "lead_user_id": view.lead.user_id,
         "lead_name": view.lead.name,
+        "lead_email": view.lead.email,
         "business_number": view.business_number,
         "session_key": view.session_key,
         "channel": view.channel,
@@ -109,6 +114,9 @@ def conversation_fields(view: ConversationView) -> dict[str, Any]:
         "flow_id": view.flow_id,
         "flow_step": view.flow_step,
         "flow_completed": view.flow_completed,
+        "flow_status": view.flow_status,
+        "flow_expires_at": iso(view.flow_expires_at),
+        "session_data": view.session_data,
         "prompt_tokens": view.prompt_tokens,
         "completion_tokens": view.completion_tokens,
         "tokens": view.tokens,
@@ -195,6 +203,7 @@ class JsonLinesFormat:
             "wa_id": fields.pop("lead_wa_id"),
             "user_id": fields.pop("lead_user_id"),
             "name": fields.pop("lead_name"),
+            "email": fields.pop("lead_email"),
         }
         return _json_line({"kind": CONVERSATION, **fields, "lead": lead})
 

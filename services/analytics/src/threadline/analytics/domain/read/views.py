@@ -12,12 +12,15 @@ from uuid import UUID
 
 @dataclass(frozen=True, slots=True)
 class Lead:
-    """The customer (contact) a conversation is with."""
+    """The customer (contact) a conversation is with: `name` is the one they gave a flow
+    when they gave one, else their WhatsApp profile name (issue 12)."""
 
     id: UUID
     wa_id: str
     user_id: str
     name: str
+    email: str = ""  # collected in a conversation
+    data: dict[str, Any] = field(default_factory=dict)  # every field collected, latest values
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,10 @@ class ConversationView:
     flow_id: str = ""
     flow_step: str = ""
     flow_completed: bool = False
+    # The flow's data, expiry and status (issue 12): {} / None / '' when no flow ran.
+    session_data: dict[str, Any] = field(default_factory=dict)
+    flow_expires_at: datetime | None = None
+    flow_status: str = ""
     first_customer_message_at: datetime | None = None
     closed_at: datetime | None = None
     prompt_tokens: int = 0

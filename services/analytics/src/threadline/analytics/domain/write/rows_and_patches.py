@@ -28,12 +28,15 @@ class ContactRow:
 
 @dataclass(slots=True)
 class ContactPatch:
-    """Ids linked to a contact later (kept only where it had none) and its newest name."""
+    """Ids linked to a contact later (kept only where it had none), its newest name, and the
+    data collected from the customer (issue 12): each field's latest value, `email` apart."""
 
     updated_at: datetime
     wa_id: str | None = None
     user_id: str | None = None
     name: str | None = None
+    email: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # merged into the contact's
 
 
 @dataclass(slots=True)
@@ -109,6 +112,11 @@ class ConversationPatch:
     flow_id: str | None = None
     flow_step: str | None = None
     flow_completed: bool | None = None
+    # Set with flow_id by each flow step (issue 12): the data collected so far, the step's
+    # expiry (None: it named none, written as NULL since flow_id is set) and status.
+    session_data: dict[str, Any] | None = None
+    flow_expires_at: datetime | None = None
+    flow_status: str | None = None
     # The assistant: set by a reply that names it (`assistant_named`, the latest wins), else
     # the first AI reply's model stands in (replies from before issue 10, the keyword path).
     assistant: str | None = None

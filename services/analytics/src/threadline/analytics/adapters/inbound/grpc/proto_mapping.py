@@ -58,6 +58,8 @@ def conversation_pb(view: ConversationView) -> pb.Conversation:
             wa_id=view.lead.wa_id,
             user_id=view.lead.user_id,
             name=view.lead.name,
+            email=view.lead.email,
+            data_json=json_text(view.lead.data),
         ),
         last_message_at=timestamp(view.last_message_at),
         last_message_preview=view.last_message_preview,
@@ -68,7 +70,18 @@ def conversation_pb(view: ConversationView) -> pb.Conversation:
         cost=float(view.cost),
         tokens=view.tokens,
         opened_by=view.opened_by,
+        conversation_flow_id=view.flow_id,
+        current_step_id=view.flow_step,
+        session_data_json=json_text(view.session_data),
+        flow_expires_at=timestamp(view.flow_expires_at),
+        is_completed=view.flow_completed,
+        flow_status=view.flow_status,
     )
+
+
+def json_text(value: object) -> str:
+    """Collected data as compact JSON ("{}" for none)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def message_pb(view: MessageView) -> pb.Message:

@@ -18,6 +18,7 @@ from threadline.analytics.adapters.outbound.read_models import (
     migration_5,
     migration_6,
     migration_7,
+    migration_8,
 )
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     migration_5.STATEMENTS,
     migration_6.STATEMENTS,
     migration_7.STATEMENTS,
+    migration_8.STATEMENTS,
 )
 
 

@@ -55,6 +55,8 @@ PATCH_CONTACT: LiteralString = """
         wa_id = coalesce(nullif(wa_id, ''), %(wa_id)s, ''),
         user_id = coalesce(nullif(user_id, ''), %(user_id)s, ''),
         name = coalesce(%(name)s, name),
+        email = coalesce(%(email)s, email),
+        data = data || %(data)s,
         updated_at = %(updated_at)s
     WHERE id = %(id)s
 """
@@ -152,6 +154,10 @@ PATCH_CONVERSATION: LiteralString = """
         flow_id = coalesce(%(flow_id)s, flow_id),
         flow_step = coalesce(%(flow_step)s, flow_step),
         flow_completed = coalesce(%(flow_completed)s, flow_completed),
+        session_data = coalesce(%(session_data)s, session_data),
+        flow_expires_at = CASE WHEN %(flow_id)s::text IS NULL THEN flow_expires_at
+                               ELSE %(flow_expires_at)s::timestamptz END,
+        flow_status = coalesce(%(flow_status)s, flow_status),
         assistant = CASE WHEN %(assistant_named)s THEN %(assistant)s
                          WHEN assistant = '' THEN coalesce(%(assistant)s, '')
                          ELSE assistant END,

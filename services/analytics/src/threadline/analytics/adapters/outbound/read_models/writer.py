@@ -30,14 +30,15 @@ async def write(connection: AsyncConnection[Any], changes: Changes) -> None:
         await _each(cursor, sql.PATCH_NUMBER, _keyed(changes.number_patches))
         await _each(cursor, sql.UPSERT_TEMPLATE, map(_columns, changes.templates.values()))
         await _each(cursor, sql.UPSERT_CONTACT, map(_columns, changes.contacts.values()))
-        await _each(cursor, sql.PATCH_CONTACT, _keyed(changes.contact_patches))
+        await _each(cursor, sql.PATCH_CONTACT, map(_as_jsonb, _keyed(changes.contact_patches)))
         await _each(cursor, sql.CLAIM_KEY, map(_columns, changes.contact_keys.values()))
         await _each(cursor, sql.INSERT_CONVERSATION, map(_columns, changes.conversations.values()))
         await _each(cursor, sql.INSERT_MESSAGE, map(_message, changes.messages.values()))
         await _each(cursor, sql.AWAIT_ANSWER, map(_columns, changes.waiting.values()))
         await _each(cursor, sql.PATCH_MESSAGE, (_patch(i, p) for i, p in changes.patches.items()))
         await _each(cursor, sql.CHARGE, map(_columns, changes.charges.values()))
-        await _each(cursor, sql.PATCH_CONVERSATION, _keyed(changes.conversation_patches))
+        patches = _keyed(changes.conversation_patches)
+        await _each(cursor, sql.PATCH_CONVERSATION, map(_as_jsonb, patches))
         await _each(cursor, sql.ANSWER, map(_columns, changes.replies))
         await _each(cursor, sql.UPSERT_ATTACHMENT, map(_columns, changes.attachments.values()))
         await _each(cursor, sql.UPSERT_TRANSCRIPT, map(_columns, changes.transcripts.values()))
@@ -55,6 +56,11 @@ def _columns(row: DataclassInstance) -> Params:
 
 def _keyed(patches: Mapping[Any, DataclassInstance]) -> Iterable[Params]:
     return ({**_columns(patch), "id": key} for key, patch in patches.items())
+
+
+def _as_jsonb(params: Params) -> Params:
+    """A contact's or conversation's patch, its collected data (the dicts) as jsonb."""
+    return {k: Jsonb(v) if isinstance(v, dict) else v for k, v in params.items()}
 
 
 def _message(row: MessageRow) -> Params:

@@ -139,6 +139,7 @@ def _contacts(changes: Changes, rows: WorkingSet) -> None:
         if row is None:
             new = _columns(contact)
             new["created_at"] = new["updated_at"] = new.pop("registered_at")
+            new["email"], new["data"] = "", {}
             rows.insert(CONTACTS, new)
             continue
         row["wa_id"] = contact.wa_id or row["wa_id"]
@@ -152,6 +153,8 @@ def _contacts(changes: Changes, rows: WorkingSet) -> None:
             row["wa_id"] = row["wa_id"] or _or(patch.wa_id, "")
             row["user_id"] = row["user_id"] or _or(patch.user_id, "")
             row["name"] = _or(patch.name, row["name"])
+            row["email"] = _or(patch.email, row["email"])
+            row["data"] = {**row["data"], **patch.data}  # `data || %(data)s`
             row["updated_at"] = patch.updated_at
             rows.touch(CONTACTS, contact_id)
 
@@ -172,6 +175,9 @@ def _new_conversation(row: Row) -> Row:
         flow_id="",
         flow_step="",
         flow_completed=False,
+        session_data={},
+        flow_expires_at=None,
+        flow_status="",
         first_customer_message_at=None,
         last_inbound_at=None,
         free_entry_until=None,
@@ -281,7 +287,9 @@ def _patch_conversation(rows: WorkingSet, conversation_id: Any, patch: Conversat
         row[column] = _or(getattr(patch, column), row[column])
     for column in ("status_changed_by", "status_changed_at", "closed_at"):
         row[column] = _or(getattr(patch, column), row[column])
-    for column in ("flow_id", "flow_step", "flow_completed"):
+    if patch.flow_id is not None:  # a flow step: its expiry, NULL included
+        row["flow_expires_at"] = patch.flow_expires_at
+    for column in ("flow_id", "flow_step", "flow_completed", "session_data", "flow_status"):
         row[column] = _or(getattr(patch, column), row[column])
     row["hand_offs"] += patch.hand_offs
     if patch.assistant_named or row["assistant"] == "":

@@ -80,6 +80,8 @@ CONTACTS = Table(
         ("name", "text"),
         ("created_at", TSTZ),
         ("updated_at", TSTZ),
+        ("email", "text"),
+        ("data", "jsonb"),
     ),
 )
 CONTACT_KEYS = Table(
@@ -133,6 +135,9 @@ CONVERSATIONS = Table(
         ("cached_tokens", "int8"),
         ("discarded_generations", "int4"),
         ("discarded_llm_cost", "numeric"),
+        ("session_data", "jsonb"),
+        ("flow_expires_at", TSTZ),
+        ("flow_status", "text"),
     ),
 )
 MESSAGES = Table(

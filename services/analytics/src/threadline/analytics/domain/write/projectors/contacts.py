@@ -1,4 +1,5 @@
-"""Contacts: who writes to a business number, by which ids, under which profile name."""
+"""Contacts: who writes to a business number, by which ids, under which profile name, and
+what they told a flow about themselves (issue 12)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from threadline.analytics.domain.write.projectors.common import (
     EventProjector,
     aggregate_uuid,
     occurred_at,
+    parsed_metadata,
     uuid_of,
 )
 from threadline.analytics.domain.write.rows_and_patches import ContactKeyRow, ContactRow
@@ -41,6 +43,20 @@ def contact_profile_name_changed(event: SessionEvent, changes: Changes) -> None:
         changes.contact(aggregate_uuid(event), occurred_at(event)).name = name
 
 
+def contact_data_collected(event: SessionEvent, changes: Changes) -> None:
+    """The fields that changed, merged into the contact's data (the latest value of each). The
+    `email` field is also kept on its own; a collected `name` is shown as the lead's name in
+    place of the WhatsApp profile name (`columns.py`), which stays the contact's `name`."""
+    fields = parsed_metadata(event.contact_data_collected.fields_json)
+    if not fields:
+        return
+    patch = changes.contact(aggregate_uuid(event), occurred_at(event))
+    patch.data.update(fields)
+    email = fields.get("email")
+    if isinstance(email, str):
+        patch.email = email
+
+
 def contact_key_claimed(event: SessionEvent, changes: Changes) -> None:
     body = event.contact_key_claimed
     changes.claim_key(
@@ -58,4 +74,5 @@ PROJECTORS: dict[str, EventProjector] = {
     "contact_identity_linked": contact_identity_linked,
     "contact_profile_name_changed": contact_profile_name_changed,
     "contact_key_claimed": contact_key_claimed,
+    "contact_data_collected": contact_data_collected,
 }

@@ -7,11 +7,16 @@ from threadline.analytics.domain.write.projectors.common import (
     EventProjector,
     aggregate_uuid,
     occurred_at,
+    parsed_metadata,
+    utc,
     uuid_of,
 )
 from threadline.analytics.domain.write.rows_and_patches import ConversationRow
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.rules.lifecycle import ACTIVE, CLOSED, ESCALATED
+
+# A flow's status when its step names none (session.proto: "" = running).
+RUNNING, COMPLETED = "running", "completed"
 
 
 def conversation_started(event: SessionEvent, changes: Changes) -> None:
@@ -56,11 +61,16 @@ def conversation_status_changed(event: SessionEvent, changes: Changes) -> None:
 
 
 def flow_step_reached(event: SessionEvent, changes: Changes) -> None:
+    """The latest step wins whole: its data (all collected so far), expiry and status. A step
+    recorded before flows had a status (issue 12) is `completed` or `running` by its flag."""
     body = event.flow_step_reached
     patch = changes.conversation(aggregate_uuid(event), occurred_at(event))
     patch.flow_id = body.flow_id
     patch.flow_step = body.step_id
     patch.flow_completed = body.completed
+    patch.session_data = parsed_metadata(body.session_data_json)
+    patch.flow_expires_at = utc(body.expires_at) if body.HasField("expires_at") else None
+    patch.flow_status = body.status or (COMPLETED if body.completed else RUNNING)
 
 
 PROJECTORS: dict[str, EventProjector] = {
