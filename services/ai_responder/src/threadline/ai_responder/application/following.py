@@ -73,6 +73,7 @@ class FollowConversations:
             # The image is kept (or not) later (issue 11); the burst waits for it, so a model
             # that sees is shown it.
             awaiting_attachment=message.type == "image",
+            choice=message.choice,
         )
         view = await self._views.said(message.conversation_id, said)
         if why := self._responder.why_not_answered(message):

@@ -24,7 +24,7 @@ from threadline.ai_responder.application.ports import (
     Turn,
 )
 from threadline.ai_responder.domain.attachment import Attachment
-from threadline.ai_responder.domain.customer_message import CustomerMessage
+from threadline.ai_responder.domain.customer_message import Choice, CustomerMessage
 
 MAX_MESSAGES: Final = 200
 MAX_CHARACTERS: Final = 64_000
@@ -51,6 +51,8 @@ class ViewedMessage:
     attachment: Attachment | None = None
     # An image not kept yet: its burst waits for it (the model that sees is shown it).
     awaiting_attachment: bool = False
+    # The button or list row a customer's tap chose (a flow reads the option's id).
+    choice: Choice | None = None
 
 
 # What a voice note becomes in the view once heard (types of the view only, not WhatsApp's):
@@ -85,6 +87,7 @@ class ConversationView:
                     sent_at=message.sent_at or datetime.min,
                     customer_name=self.customer_name,
                     attachment=message.attachment,
+                    choice=message.choice,
                 )
         return None
 

@@ -29,6 +29,7 @@ from threadline.ai_responder.application.view_ports import (
     ViewedMessage,
 )
 from threadline.ai_responder.domain.attachment import Attachment
+from threadline.ai_responder.domain.customer_message import Choice
 from threadline.messaging.key_value import bucket_answers, change_value, open_bucket, plain_key
 from threadline.servicekit.ops_http import ReadinessCheck
 
@@ -212,6 +213,7 @@ def _to_json(view: ConversationView) -> bytes:
                     m.awaiting_transcript,
                     _attachment_fields(m.attachment),
                     m.awaiting_attachment,
+                    [m.choice.id, m.choice.title, m.choice.description] if m.choice else None,
                 ]
                 for m in view.messages
             ],
@@ -236,8 +238,8 @@ def _from_json(conversation_id: str, raw: bytes) -> ConversationView:
 
 def _message(fields: list[Any]) -> ViewedMessage:
     """A message as stored: [position, id, role, text, type, sent_at, wamid, awaiting
-    transcript, attachment, awaiting attachment] (the last three added with issue 11: absent in
-    views written before)."""
+    transcript, attachment, awaiting attachment, choice] (the three before the last added with
+    issue 11, the choice with issue 12: absent in views written before)."""
     position, message_id, role, text, kind, sent_at, wamid = fields[:7]
     return ViewedMessage(
         position=int(position),
@@ -250,7 +252,14 @@ def _message(fields: list[Any]) -> ViewedMessage:
         awaiting_transcript=bool(fields[7]) if len(fields) > 7 else False,
         attachment=_attachment(fields[8]) if len(fields) > 8 else None,
         awaiting_attachment=bool(fields[9]) if len(fields) > 9 else False,
+        choice=_choice(fields[10]) if len(fields) > 10 else None,
     )
+
+
+def _choice(fields: Any) -> Choice | None:
+    if not isinstance(fields, list) or len(fields) < 3:
+        return None
+    return Choice(id=str(fields[0]), title=str(fields[1]), description=str(fields[2]))
 
 
 def _merged(declared: Attachment | None, kept: Attachment) -> Attachment:
