@@ -43,6 +43,7 @@ CONVERSATION_METHODS = (
     "ListMessages",
     "ListAttachments",
     "GetAttachment",
+    "ListToolCalls",
     "UpdateConversationStatus",
     "HandOff",
     "ResumeAutopilot",

@@ -69,6 +69,7 @@ _SUBJECTS = {
     "attachment_failed": "Conversation.AttachmentFailed",
     "transcript_recorded": "Conversation.TranscriptRecorded",
     "transcript_missing": "Conversation.TranscriptMissing",
+    "tool_call_recorded": "Conversation.ToolCallRecorded",
 }
 
 
@@ -382,6 +383,29 @@ class EventLog:
     ) -> ev.SessionEvent:
         body = ev.TranscriptMissing(message_id=message_id, reason=reason, model=model)
         return self._event("Conversation", conversation_id, transcript_missing=body)
+
+    def tool_call(
+        self,
+        conversation_id: UUID,
+        call_id: str,
+        *,
+        tool: str = "check_availability",
+        arguments_json: str = '{"day":"2026-06-02"}',
+        status: str = "ok",
+        http_status: int = 200,
+        **fields: Any,
+    ) -> ev.SessionEvent:
+        """A call of a business's HTTP tool as the session records it (issue 12); `fields`:
+        generation_id, result_json, latency_ms, mutating, replayed."""
+        body = ev.ToolCallRecorded(
+            call_id=call_id,
+            tool=tool,
+            arguments_json=arguments_json,
+            status=status,
+            http_status=http_status,
+            **fields,
+        )
+        return self._event("Conversation", conversation_id, tool_call_recorded=body)
 
     def wait(self, delta: timedelta) -> None:
         """Let time pass before the next event."""

@@ -35,6 +35,7 @@ TABLES = {
     "messages": "id",
     "response_facts": "message_id",
     "attachments": "message_id",
+    "tool_calls": "call_id",
 }
 
 

@@ -36,6 +36,7 @@ async def test_the_read_models_live_in_the_analytics_schema(database_url: str) -
         "responses",
         "projection_positions",
         "attachments",
+        "tool_calls",
     } <= tables
 
 

@@ -20,7 +20,7 @@ from threadline.analytics.adapters.outbound.read_models.database import open_poo
 from threadline.analytics.adapters.outbound.read_models.schema import migrate
 from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
 from threadline.analytics.bootstrap import projection_consumer
-from threadline.contracts.events.v1 import common_pb2
+from threadline.contracts.events.v1 import ai_pb2, common_pb2
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
@@ -41,6 +41,7 @@ TABLES = (
     "response_facts",
     "responses",
     "attachments",
+    "tool_calls",
     "projection_positions",
 )
 Snapshot = dict[str, list[tuple[Any, ...]]]
@@ -231,7 +232,11 @@ def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[Session
         talk.queued.append(f"out-{n}")
         author = rng.choice(["ai", "ai", "agent", "flow"])
         model = "gpt-4o-mini" if author == "ai" else ""
+        # An AI reply may follow the assistant's tool calls and cite passages (issue 12),
+        # drawn from the step's own generator so that the other steps stay as they were.
+        own = random.Random(n)
         return [
+            *(_tool_calls(log, own, talk, n) if author == "ai" else []),
             log.queued(
                 talk.id,
                 f"out-{n}",
@@ -240,7 +245,8 @@ def _step(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[Session
                 prompt_tokens=rng.randrange(500),
                 completion_tokens=rng.randrange(90),
                 **(_usage(rng) if author == "ai" else {}),
-            )
+                citations=_citations(own) if author == "ai" else (),
+            ),
         ]
     if roll < 0.53:
         return [log.discarded(talk.id, f"gen-{n}", model="openai:gpt-4.1-mini", **_usage(rng))]
@@ -327,6 +333,44 @@ def _transcript(log: EventLog, rng: random.Random, talk: Talk) -> SessionEvent:
         text=f"voice {message}",
         language=rng.choice(["en", "pt", ""]),
         duration_seconds=rng.choice([0.0, 1.25, 7.5]),
+    )
+
+
+def _citations(rng: random.Random) -> list[ai_pb2.Citation]:
+    """The passages an AI reply used: none, or one to three of a small salon's."""
+    return [
+        ai_pb2.Citation(
+            passage_id=f"p-{rng.randrange(50)}",
+            document=rng.choice(["faq.md", "prices.pdf"]),
+            knowledge_base="salon",
+            score=rng.choice([0.5, 0.031, 1.0]),
+            snippet=f"passage {rng.randrange(1000)}",
+        )
+        for _ in range(rng.choice([0, 0, 1, 3]))
+    ]
+
+
+def _tool_calls(log: EventLog, rng: random.Random, talk: Talk, n: str) -> list[SessionEvent]:
+    """The assistant's calls of a business's tools before a reply: none, one or two; some
+    call ids recorded again (the first stays), some arguments not an object."""
+    return [
+        _tool_call(log, rng, talk, rng.choice([f"call-{n}-{i}", f"call-{talk.id}-again"]), n)
+        for i in range(rng.choice([0, 0, 1, 2]))
+    ]
+
+
+def _tool_call(log: EventLog, rng: random.Random, talk: Talk, call_id: str, n: str) -> SessionEvent:
+    return log.tool_call(
+        talk.id,
+        call_id,
+        tool=rng.choice(["check_availability", "book"]),
+        arguments_json=rng.choice(['{"day":"2026-06-02"}', '{"n":[1,2]}', "[1]", "{}"]),
+        status=rng.choice(["ok", "http_error", "timeout"]),
+        http_status=rng.choice([200, 409, 0]),
+        generation_id=f"gen-{n}",
+        latency_ms=rng.randrange(2000),
+        mutating=rng.random() < 0.5,
+        replayed=rng.random() < 0.2,
     )
 
 

@@ -175,6 +175,7 @@ class Message(_message.Message):
     WAMID_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     INTERPRETATION_FIELD_NUMBER: _builtins.int
+    CITATIONS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     conversation_id: _builtins.str
     role: _builtins.str
@@ -192,6 +193,10 @@ class Message(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def citations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Citation]:
+        """an AI reply: the knowledge-base passages it used, as recorded"""
+
     def __init__(
         self,
         *,
@@ -207,14 +212,51 @@ class Message(_message.Message):
         wamid: _builtins.str = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         interpretation: _builtins.str = ...,
+        citations: _abc.Iterable[Global___Citation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "content", b"content", "conversation_id", b"conversation_id", "created_at", b"created_at", "id", b"id", "interpretation", b"interpretation", "metadata_json", b"metadata_json", "role", b"role", "status", b"status", "type", b"type", "updated_at", b"updated_at", "wamid", b"wamid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "citations", b"citations", "content", b"content", "conversation_id", b"conversation_id", "created_at", b"created_at", "id", b"id", "interpretation", b"interpretation", "metadata_json", b"metadata_json", "role", b"role", "status", b"status", "type", b"type", "updated_at", b"updated_at", "wamid", b"wamid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Message: _TypeAlias = Message  # noqa: Y015
+
+@_typing.final
+class Citation(_message.Message):
+    """A knowledge-base passage a reply used, as the AI responder gave it to the model (issue 12)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PASSAGE_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    KNOWLEDGE_BASE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    SNIPPET_FIELD_NUMBER: _builtins.int
+    passage_id: _builtins.str
+    document: _builtins.str
+    """the document's name in its knowledge base"""
+    knowledge_base: _builtins.str
+    score: _builtins.float
+    """the search's score for the passage"""
+    snippet: _builtins.str
+    """the passage's text, at most 300 code points"""
+    def __init__(
+        self,
+        *,
+        passage_id: _builtins.str = ...,
+        document: _builtins.str = ...,
+        knowledge_base: _builtins.str = ...,
+        score: _builtins.float = ...,
+        snippet: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "knowledge_base", b"knowledge_base", "passage_id", b"passage_id", "score", b"score", "snippet", b"snippet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Citation: _TypeAlias = Citation  # noqa: Y015
 
 @_typing.final
 class ConversationFilter(_message.Message):
@@ -1013,3 +1055,117 @@ class ExportChunk(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportChunk: _TypeAlias = ExportChunk  # noqa: Y015
+
+@_typing.final
+class ToolCall(_message.Message):
+    """One call of a business's HTTP tool by the assistant (issue 12), as the session recorded it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    GENERATION_ID_FIELD_NUMBER: _builtins.int
+    TOOL_FIELD_NUMBER: _builtins.int
+    ARGUMENTS_JSON_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    LATENCY_MS_FIELD_NUMBER: _builtins.int
+    MUTATING_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    CALLED_AT_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    conversation_id: _builtins.str
+    generation_id: _builtins.str
+    """the generation (the reply being drafted) that called it"""
+    tool: _builtins.str
+    arguments_json: _builtins.str
+    """the arguments the model gave, a JSON object"""
+    status: _builtins.str
+    """how the call went (ok, http_error, timeout, ...)"""
+    http_status: _builtins.int
+    """0 when no HTTP answer came"""
+    latency_ms: _builtins.int
+    mutating: _builtins.bool
+    """the tool changes something (POST/PUT/PATCH/DELETE by default)"""
+    replayed: _builtins.bool
+    """answered from an earlier identical call, not made again"""
+    @_builtins.property
+    def called_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        generation_id: _builtins.str = ...,
+        tool: _builtins.str = ...,
+        arguments_json: _builtins.str = ...,
+        status: _builtins.str = ...,
+        http_status: _builtins.int = ...,
+        latency_ms: _builtins.int = ...,
+        mutating: _builtins.bool = ...,
+        replayed: _builtins.bool = ...,
+        called_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["called_at", b"called_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arguments_json", b"arguments_json", "call_id", b"call_id", "called_at", b"called_at", "conversation_id", b"conversation_id", "generation_id", b"generation_id", "http_status", b"http_status", "latency_ms", b"latency_ms", "mutating", b"mutating", "replayed", b"replayed", "status", b"status", "tool", b"tool"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ToolCall: _TypeAlias = ToolCall  # noqa: Y015
+
+@_typing.final
+class ListToolCallsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    page: _builtins.int
+    """default 1"""
+    size: _builtins.int
+    """default 20, max 100"""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+        page: _builtins.int = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "page", b"page", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListToolCallsRequest: _TypeAlias = ListToolCallsRequest  # noqa: Y015
+
+@_typing.final
+class ListToolCallsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOOL_CALLS_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    total: _builtins.int
+    page: _builtins.int
+    size: _builtins.int
+    @_builtins.property
+    def tool_calls(self) -> _containers.RepeatedCompositeFieldContainer[Global___ToolCall]: ...
+    def __init__(
+        self,
+        *,
+        tool_calls: _abc.Iterable[Global___ToolCall] | None = ...,
+        total: _builtins.int = ...,
+        page: _builtins.int = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "size", b"size", "tool_calls", b"tool_calls", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListToolCallsResponse: _TypeAlias = ListToolCallsResponse  # noqa: Y015

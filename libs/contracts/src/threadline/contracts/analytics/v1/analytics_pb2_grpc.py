@@ -66,6 +66,11 @@ class ConversationQueriesStub:
                 request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentRequest.SerializeToString,
                 response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentResponse.FromString,
                 _registered_method=True)
+        self.ListToolCalls = channel.unary_unary(
+                '/threadline.analytics.v1.ConversationQueries/ListToolCalls',
+                request_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListToolCallsRequest.SerializeToString,
+                response_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListToolCallsResponse.FromString,
+                _registered_method=True)
 
 
 class ConversationQueriesServicer:
@@ -115,6 +120,14 @@ class ConversationQueriesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListToolCalls(self, request, context):
+        """The conversation's calls of the business's HTTP tools by its assistant (issue 12), oldest
+        first: what was called with which arguments, and how it went (not what it answered).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConversationQueriesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +160,11 @@ def add_ConversationQueriesServicer_to_server(servicer, server):
                     servicer.GetAttachment,
                     request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentRequest.FromString,
                     response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentResponse.SerializeToString,
+            ),
+            'ListToolCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListToolCalls,
+                    request_deserializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListToolCallsRequest.FromString,
+                    response_serializer=threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListToolCallsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class ConversationQueries:
             '/threadline.analytics.v1.ConversationQueries/GetAttachment',
             threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentRequest.SerializeToString,
             threadline_dot_analytics_dot_v1_dot_analytics__pb2.GetAttachmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListToolCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.analytics.v1.ConversationQueries/ListToolCalls',
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListToolCallsRequest.SerializeToString,
+            threadline_dot_analytics_dot_v1_dot_analytics__pb2.ListToolCallsResponse.FromString,
             options,
             channel_credentials,
             insecure,

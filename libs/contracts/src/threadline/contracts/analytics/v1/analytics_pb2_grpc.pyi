@@ -49,6 +49,10 @@ class ConversationQueriesStub:
     the file. NOT_FOUND outside the caller's scope, for an unknown message, and for media that
     was not kept (failed, refused, or not fetched yet).
     """
+    ListToolCalls: _grpc.UnaryUnaryMultiCallable[_analytics_pb2.ListToolCallsRequest, _analytics_pb2.ListToolCallsResponse]
+    """The conversation's calls of the business's HTTP tools by its assistant (issue 12), oldest
+    first: what was called with which arguments, and how it went (not what it answered).
+    """
 
 @_typing.type_check_only
 class ConversationQueriesAsyncStub(ConversationQueriesStub):
@@ -70,6 +74,10 @@ class ConversationQueriesAsyncStub(ConversationQueriesStub):
     """One stored attachment with where the media store keeps it: for the gateway, which serves
     the file. NOT_FOUND outside the caller's scope, for an unknown message, and for media that
     was not kept (failed, refused, or not fetched yet).
+    """
+    ListToolCalls: _aio.UnaryUnaryMultiCallable[_analytics_pb2.ListToolCallsRequest, _analytics_pb2.ListToolCallsResponse]  # type: ignore[assignment]
+    """The conversation's calls of the business's HTTP tools by its assistant (issue 12), oldest
+    first: what was called with which arguments, and how it went (not what it answered).
     """
 
 class ConversationQueriesServicer(metaclass=_abc_1.ABCMeta):
@@ -125,6 +133,16 @@ class ConversationQueriesServicer(metaclass=_abc_1.ABCMeta):
         """One stored attachment with where the media store keeps it: for the gateway, which serves
         the file. NOT_FOUND outside the caller's scope, for an unknown message, and for media that
         was not kept (failed, refused, or not fetched yet).
+        """
+
+    @_abc_1.abstractmethod
+    def ListToolCalls(
+        self,
+        request: _analytics_pb2.ListToolCallsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_pb2.ListToolCallsResponse, _abc.Awaitable[_analytics_pb2.ListToolCallsResponse]]:
+        """The conversation's calls of the business's HTTP tools by its assistant (issue 12), oldest
+        first: what was called with which arguments, and how it went (not what it answered).
         """
 
 def add_ConversationQueriesServicer_to_server(servicer: ConversationQueriesServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

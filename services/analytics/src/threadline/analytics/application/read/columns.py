@@ -4,6 +4,7 @@
 `ConversationView` (`conversation_view`); `MESSAGE_COLUMNS` reads `analytics.messages`
 unaliased into a `MessageView` (`message_view`). `attachment_view` makes an
 `analytics.attachments` row an `AttachmentView`, its transcript columns a `TranscriptView`.
+`TOOL_CALL_COLUMNS` reads `analytics.tool_calls` into a `ToolCallView`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from threadline.analytics.domain.read.views import (
     ConversationView,
     Lead,
     MessageView,
+    ToolCallView,
     TranscriptView,
 )
 
@@ -40,7 +42,12 @@ MESSAGE_COLUMNS: LiteralString = """
     updated_at, sent_at, in_reply_to, status_history, pricing, whatsapp_cost, error_code,
     error_title, original_content, edits, deleted, deleted_at, reaction, reactions, model,
     prompt_tokens, completion_tokens, llm_cost, cached_tokens, latency_ms, assistant,
-    assistant_version, interpretation
+    assistant_version, interpretation, citations
+"""
+
+TOOL_CALL_COLUMNS: LiteralString = """
+    call_id, conversation_id, generation_id, tool, arguments, status, http_status, latency_ms,
+    mutating, replayed, called_at
 """
 
 _LEAD = ("lead_wa_id", "lead_user_id", "lead_name", "lead_email", "lead_data")
@@ -80,3 +87,7 @@ def attachment_view(row: DictRow) -> AttachmentView:
         else None
     )
     return AttachmentView(**row, transcript=transcript)
+
+
+def tool_call_view(row: DictRow) -> ToolCallView:
+    return ToolCallView(**row)

@@ -18,9 +18,11 @@ from psycopg_pool import AsyncConnectionPool
 from threadline.analytics.application.read.columns import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
+    TOOL_CALL_COLUMNS,
     attachment_view,
     conversation_view,
     message_view,
+    tool_call_view,
 )
 from threadline.analytics.application.read.filter_sql import conversation_condition
 from threadline.analytics.domain.read.criteria import (
@@ -43,6 +45,7 @@ from threadline.analytics.domain.read.views import (
     MessagePage,
     SessionStatus,
     TemplateView,
+    ToolCallPage,
 )
 from threadline.analytics.domain.read.window import customer_window
 from threadline.servicekit.auth import Principal
@@ -99,6 +102,18 @@ _COUNT_ATTACHMENTS: LiteralString = """
     SELECT count(*) AS total FROM analytics.attachments
     WHERE conversation_id = %(conversation_id)s
       AND (%(media_type)s = '' OR media_type = %(media_type)s)
+"""
+_TOOL_CALLS: LiteralString = (
+    "SELECT "
+    + TOOL_CALL_COLUMNS
+    + """
+    FROM analytics.tool_calls WHERE conversation_id = %(conversation_id)s
+    ORDER BY called_at, position
+    LIMIT %(limit)s OFFSET %(offset)s
+"""
+)
+_COUNT_TOOL_CALLS: LiteralString = """
+    SELECT count(*) AS total FROM analytics.tool_calls WHERE conversation_id = %(conversation_id)s
 """
 _COUNT = sql.SQL("SELECT count(*) AS total FROM analytics.conversations c WHERE {}")
 # The page's ids come off the activity index first; only those rows are joined to their
@@ -221,6 +236,20 @@ class ConversationQueries:
             raise UnknownAttachment(conversation_id, message_id)
         location = str(row.pop("location"))
         return attachment_view(row), location
+
+    async def list_tool_calls(
+        self, viewer: Principal, conversation_id: UUID, paging: Paging
+    ) -> ToolCallPage:
+        """A page of the conversation's tool calls, oldest first, and how many there are."""
+        viewer.require_role("read")
+        params = {"conversation_id": conversation_id, "limit": paging.size, "offset": paging.offset}
+        async with self._cursor() as cursor:
+            await _visible(cursor, viewer, conversation_id)
+            await cursor.execute(_COUNT_TOOL_CALLS, params)
+            total = int((await cursor.fetchone() or {"total": 0})["total"])
+            await cursor.execute(_TOOL_CALLS, params)
+            found = tuple(tool_call_view(row) for row in await cursor.fetchall())
+        return ToolCallPage(found, total=total, page=paging.page, size=paging.size)
 
     async def session_status(self, viewer: Principal, customer: CustomerRef) -> SessionStatus:
         """The window with this customer now, and the number's templates when it is closed."""

@@ -3,6 +3,7 @@ one is `application/read/columns.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -105,6 +106,9 @@ class MessageView:
     assistant: str = ""
     assistant_version: int = 0
     interpretation: str = ""
+    # An AI reply's knowledge-base passages (issue 12): {passage_id, document, knowledge_base,
+    # score, snippet} each, as recorded.
+    citations: Sequence[dict[str, Any]] = ()
 
     def details(self) -> dict[str, Any]:
         """The metadata with what the read model knows of the message, as JSON values.
@@ -115,7 +119,8 @@ class MessageView:
         `completion_tokens` and `llm_cost` for a reply a language model drafted, with
         `cached_tokens`, `latency_ms`, `assistant` and `assistant_version` when its event
         recorded them (issue 10 item 8), and `interpretation`, what the model saw in the
-        customer's images, for a reply shown some (issue 11 item 3). A voice note's
+        customer's images, for a reply shown some (issue 11 item 3), and `citations`, the
+        knowledge-base passages an AI reply used (issue 12). A voice note's
         `transcript` (issue 11 item 2) is also shown inside its `attachment` entry.
         """
         found: dict[str, Any] = dict(self.metadata)
@@ -154,6 +159,8 @@ class MessageView:
             )
         if self.interpretation:
             found["interpretation"] = self.interpretation
+        if self.citations:
+            found["citations"] = list(self.citations)
         transcript, attachment = found.get("transcript"), found.get("attachment")
         if isinstance(transcript, dict) and isinstance(attachment, dict):
             # shown beside the audio as well: recorded apart, so that neither replaces the other
@@ -219,6 +226,31 @@ class TranscriptView:
 @dataclass(frozen=True, slots=True)
 class AttachmentPage:
     attachments: tuple[AttachmentView, ...]  # oldest first
+    total: int
+    page: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallView:
+    """One call of a business's HTTP tool by the assistant, as the session recorded it."""
+
+    call_id: str
+    conversation_id: UUID
+    generation_id: str
+    tool: str
+    arguments: dict[str, Any]
+    status: str
+    http_status: int
+    latency_ms: int
+    mutating: bool
+    replayed: bool
+    called_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallPage:
+    tool_calls: tuple[ToolCallView, ...]  # oldest first
     total: int
     page: int
     size: int

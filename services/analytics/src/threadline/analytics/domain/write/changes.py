@@ -30,6 +30,7 @@ from threadline.analytics.domain.write.rows_and_patches import (
     Reply,
     ResponseFact,
     TemplateRow,
+    ToolCallRow,
     TranscriptRow,
 )
 
@@ -56,6 +57,7 @@ class Changes:
     charges: dict[str, Charge] = field(default_factory=dict)
     attachments: dict[str, AttachmentRow] = field(default_factory=dict)
     transcripts: dict[str, TranscriptRow] = field(default_factory=dict)
+    tool_calls: dict[str, ToolCallRow] = field(default_factory=dict)
 
     # Business numbers and contacts -----------------------------------------------------
 
@@ -171,6 +173,11 @@ class Changes:
             row = replace(row, position=earlier.position, created_at=earlier.created_at)
         self.transcripts[row.message_id] = row
 
+    def record_tool_call(self, row: ToolCallRow) -> None:
+        """A tool call, kept once per call id: the first of the batch, as the insert keeps
+        the stored one."""
+        self.tool_calls.setdefault(row.call_id, row)
+
     # Facts for the metrics -------------------------------------------------------------
 
     def await_answer(self, fact: ResponseFact) -> None:
@@ -205,5 +212,6 @@ class Changes:
                 self.charges,
                 self.attachments,
                 self.transcripts,
+                self.tool_calls,
             )
         )

@@ -21,6 +21,7 @@ from threadline.analytics.domain.write.projectors import (
     conversations,
     messages,
     statuses,
+    tool_calls,
     transcripts,
 )
 from threadline.analytics.domain.write.projectors.common import EventProjector
@@ -36,9 +37,6 @@ IGNORED = frozenset(
         "assistant_registered",
         "assistant_configured",
         "assistant_assigned",
-        # The assistant's calls of the business's HTTP tools (issue 12): in the event log, not
-        # in the read models yet.
-        "tool_call_recorded",
         # Flows' definitions (issue 12): configuration, not conversations; the flows a
         # conversation runs reach analytics as FlowStepReached.
         "flow_configured",
@@ -53,6 +51,7 @@ _PROJECTORS: dict[str, EventProjector] = {
     **statuses.PROJECTORS,
     **attachments.PROJECTORS,
     **transcripts.PROJECTORS,
+    **tool_calls.PROJECTORS,
 }
 
 

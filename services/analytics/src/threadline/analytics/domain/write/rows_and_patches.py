@@ -155,6 +155,9 @@ class MessageRow:
     assistant: str = ""
     assistant_version: int = 0
     interpretation: str = ""  # what the model saw in the customer's images (issue 11 item 3)
+    # The knowledge-base passages an AI reply used (issue 12): {passage_id, document,
+    # knowledge_base, score, snippet} each.
+    citations: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(slots=True)
@@ -218,6 +221,25 @@ class TranscriptRow:
     reason: str  # missing: why
     created_at: datetime  # the first transcript event (a pending row's creation time)
     recorded_at: datetime  # the latest
+
+
+@dataclass(slots=True)
+class ToolCallRow:
+    """One call of a business's HTTP tool by the assistant (issue 12), kept once per call id
+    (a later event for the same call changes nothing, as the session records it once)."""
+
+    call_id: str
+    conversation_id: UUID
+    position: int
+    generation_id: str
+    tool: str
+    arguments: dict[str, Any]
+    status: str
+    http_status: int
+    latency_ms: int
+    mutating: bool
+    replayed: bool
+    called_at: datetime
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from threadline.analytics.adapters.inbound.grpc.proto_mapping import (
     conversation_pb,
     message_pb,
     session_status_pb,
+    tool_call_pb,
 )
 from threadline.analytics.application.read.queries import ConversationQueries
 from threadline.analytics.domain.read.criteria import (
@@ -65,6 +66,7 @@ RULES: RequestRules = (
     | field_rules(pb.ListMessagesRequest, conversation_id=ID)
     | field_rules(pb.ListAttachmentsRequest, conversation_id=ID, media_type=WORD)
     | field_rules(pb.GetAttachmentRequest, conversation_id=ID, message_id=Rule(128))
+    | field_rules(pb.ListToolCallsRequest, conversation_id=ID)
     | field_rules(pb.GetSessionStatusRequest, business_number=ID, customer=Rule(128))
     | field_rules(pb.ExportConversationsRequest, format=Rule(16))
 )
@@ -134,6 +136,19 @@ class ConversationQueriesApi(analytics_pb2_grpc.ConversationQueriesServicer):
             current_principal(), conversation_id, message_id
         )
         return pb.GetAttachmentResponse(attachment=attachment_pb(found), location=location)
+
+    async def ListToolCalls(  # noqa: N802 (named by the proto)
+        self, request: pb.ListToolCallsRequest, context: Context
+    ) -> pb.ListToolCallsResponse:
+        conversation_id = parse_id(request.conversation_id, "conversation_id")
+        paging = Paging.of(request.page, request.size)
+        found = await self._queries.list_tool_calls(current_principal(), conversation_id, paging)
+        return pb.ListToolCallsResponse(
+            tool_calls=[tool_call_pb(t) for t in found.tool_calls],
+            total=found.total,
+            page=found.page,
+            size=found.size,
+        )
 
     async def GetSessionStatus(  # noqa: N802 (named by the proto)
         self, request: pb.GetSessionStatusRequest, context: Context

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -15,6 +16,7 @@ from threadline.analytics.domain.read.views import (
     ConversationView,
     MessageView,
     SessionStatus,
+    ToolCallView,
     TranscriptView,
 )
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
@@ -98,6 +100,34 @@ def message_pb(view: MessageView) -> pb.Message:
         wamid=view.wamid,
         updated_at=timestamp(view.updated_at),
         interpretation=view.interpretation,
+        citations=[citation_pb(c) for c in view.citations],
+    )
+
+
+def citation_pb(cited: dict[str, Any]) -> pb.Citation:
+    """A cited passage as its message row keeps it (a score stored as null is 0)."""
+    return pb.Citation(
+        passage_id=str(cited.get("passage_id", "")),
+        document=str(cited.get("document", "")),
+        knowledge_base=str(cited.get("knowledge_base", "")),
+        score=float(cited.get("score") or 0.0),
+        snippet=str(cited.get("snippet", "")),
+    )
+
+
+def tool_call_pb(view: ToolCallView) -> pb.ToolCall:
+    return pb.ToolCall(
+        call_id=view.call_id,
+        conversation_id=str(view.conversation_id),
+        generation_id=view.generation_id,
+        tool=view.tool,
+        arguments_json=json.dumps(view.arguments, separators=(",", ":"), ensure_ascii=False),
+        status=view.status,
+        http_status=view.http_status,
+        latency_ms=view.latency_ms,
+        mutating=view.mutating,
+        replayed=view.replayed,
+        called_at=timestamp(view.called_at),
     )
 
 

@@ -19,6 +19,7 @@ from threadline.analytics.adapters.outbound.read_models import (
     migration_6,
     migration_7,
     migration_8,
+    migration_9,
 )
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     migration_6.STATEMENTS,
     migration_7.STATEMENTS,
     migration_8.STATEMENTS,
+    migration_9.STATEMENTS,
 )
 
 

@@ -82,13 +82,13 @@ INSERT_MESSAGE: LiteralString = """
         (id, conversation_id, position, role, author, type, content, status, wamid, metadata,
          created_at, updated_at, sent_at, in_reply_to, model, prompt_tokens, completion_tokens,
          llm_cost, status_history, cached_tokens, latency_ms, assistant, assistant_version,
-         interpretation)
+         interpretation, citations)
     VALUES
         (%(id)s, %(conversation_id)s, %(position)s, %(role)s, %(author)s, %(type)s,
          %(content)s, %(status)s, %(wamid)s, %(metadata)s, %(created_at)s, %(created_at)s,
          %(sent_at)s, %(in_reply_to)s, %(model)s, %(prompt_tokens)s, %(completion_tokens)s,
          %(llm_cost)s, %(status_history)s, %(cached_tokens)s, %(latency_ms)s, %(assistant)s,
-         %(assistant_version)s, %(interpretation)s)
+         %(assistant_version)s, %(interpretation)s, %(citations)s)
 """
 
 AWAIT_ANSWER: LiteralString = """
@@ -247,4 +247,16 @@ UPSERT_TRANSCRIPT: LiteralString = """
         transcript_reason = excluded.transcript_reason,
         transcript_at = excluded.transcript_at
     WHERE attachments.conversation_id = excluded.conversation_id
+"""
+
+# The assistant's tool calls (issue 12), once per call id: the first recorded stays.
+INSERT_TOOL_CALL: LiteralString = """
+    INSERT INTO analytics.tool_calls
+        (call_id, conversation_id, position, generation_id, tool, arguments, status,
+         http_status, latency_ms, mutating, replayed, called_at)
+    VALUES
+        (%(call_id)s, %(conversation_id)s, %(position)s, %(generation_id)s, %(tool)s,
+         %(arguments)s, %(status)s, %(http_status)s, %(latency_ms)s, %(mutating)s,
+         %(replayed)s, %(called_at)s)
+    ON CONFLICT (call_id) DO NOTHING
 """

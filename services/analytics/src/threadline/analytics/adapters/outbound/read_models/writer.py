@@ -15,7 +15,11 @@ from psycopg.types.json import Jsonb
 
 from threadline.analytics.adapters.outbound.read_models import statements as sql
 from threadline.analytics.domain.write.changes import Changes
-from threadline.analytics.domain.write.rows_and_patches import MessagePatch, MessageRow
+from threadline.analytics.domain.write.rows_and_patches import (
+    MessagePatch,
+    MessageRow,
+    ToolCallRow,
+)
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -42,6 +46,7 @@ async def write(connection: AsyncConnection[Any], changes: Changes) -> None:
         await _each(cursor, sql.ANSWER, map(_columns, changes.replies))
         await _each(cursor, sql.UPSERT_ATTACHMENT, map(_columns, changes.attachments.values()))
         await _each(cursor, sql.UPSERT_TRANSCRIPT, map(_columns, changes.transcripts.values()))
+        await _each(cursor, sql.INSERT_TOOL_CALL, map(_tool_call, changes.tool_calls.values()))
 
 
 async def _each(cursor: AsyncCursor[Any], statement: LiteralString, rows: Iterable[Params]) -> None:
@@ -68,7 +73,12 @@ def _message(row: MessageRow) -> Params:
         **_columns(row),
         "metadata": Jsonb(row.metadata),
         "status_history": Jsonb(list(row.status_history)),
+        "citations": Jsonb(list(row.citations)),
     }
+
+
+def _tool_call(row: ToolCallRow) -> Params:
+    return {**_columns(row), "arguments": Jsonb(row.arguments)}
 
 
 def _patch(message_id: str, patch: MessagePatch) -> Params:

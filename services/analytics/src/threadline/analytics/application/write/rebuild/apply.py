@@ -1,5 +1,5 @@
 """A batch's `Changes` applied to rows in memory, exactly as the live projection's `writer`
-applies them with SQL: the same fifteen steps in the same order, each one the Python reading
+applies them with SQL: the same sixteen steps in the same order, each one the Python reading
 of its statement in `adapters/outbound/read_models/statements.py` (the tests hold the two
 equal, table by table).
 """
@@ -22,6 +22,7 @@ from threadline.analytics.application.write.rebuild.tables import (
     MESSAGES,
     RESPONSE_FACTS,
     TEMPLATES,
+    TOOL_CALLS,
     Row,
 )
 from threadline.analytics.application.write.rebuild.working_set import WorkingSet
@@ -51,6 +52,7 @@ APPLIED = frozenset(
         "charges",
         "attachments",
         "transcripts",
+        "tool_calls",
     }
 )
 ZERO = Decimal(0)
@@ -89,6 +91,8 @@ def apply(changes: Changes, rows: WorkingSet) -> None:
         _answer(rows, reply)
     _attachments(changes, rows)
     _transcripts(changes, rows)
+    for call in changes.tool_calls.values():
+        rows.insert_missing(TOOL_CALLS, _columns(call))
 
 
 def _columns(row: Any) -> Row:
@@ -197,6 +201,7 @@ def _new_message(row: Row) -> Row:
     row |= _NEW_MESSAGE
     row["updated_at"] = row["created_at"]
     row["status_history"] = list(row["status_history"])
+    row["citations"] = list(row["citations"])
     row["edits"], row["reactions"] = [], []
     return row
 

@@ -178,6 +178,7 @@ MESSAGES = Table(
         ("assistant", "text"),
         ("assistant_version", "int4"),
         ("interpretation", "text"),
+        ("citations", "jsonb"),
     ),
 )
 RESPONSE_FACTS = Table(
@@ -229,6 +230,24 @@ ATTACHMENTS = Table(
         ("transcript_at", TSTZ),
     ),
 )
+TOOL_CALLS = Table(
+    "tool_calls",
+    ("call_id",),
+    (
+        ("call_id", "text"),
+        ("conversation_id", "uuid"),
+        ("position", "int8"),
+        ("generation_id", "text"),
+        ("tool", "text"),
+        ("arguments", "jsonb"),
+        ("status", "text"),
+        ("http_status", "int4"),
+        ("latency_ms", "int4"),
+        ("mutating", "bool"),
+        ("replayed", "bool"),
+        ("called_at", TSTZ),
+    ),
+)
 
 # In the order a batch's rows are written (no foreign keys: any order would do).
 TABLES: tuple[Table, ...] = (
@@ -240,6 +259,7 @@ TABLES: tuple[Table, ...] = (
     MESSAGES,
     RESPONSE_FACTS,
     ATTACHMENTS,
+    TOOL_CALLS,
 )
 
 

@@ -3,6 +3,7 @@ replies the assistant generated and discarded unsent."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from threadline.analytics.domain.write.changes import Changes
@@ -17,6 +18,7 @@ from threadline.analytics.domain.write.projectors.common import (
     preview,
 )
 from threadline.analytics.domain.write.rows_and_patches import MessageRow, Reply, ResponseFact
+from threadline.contracts.events.v1.ai_pb2 import Citation
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.rules.window import CustomerServiceWindow
 
@@ -145,6 +147,7 @@ def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
         assistant=body.assistant,
         assistant_version=body.assistant_version,
         interpretation=body.interpretation,
+        citations=tuple(citation(c) for c in body.citations),
     )
     changes.add_message(row, preview=preview(body.content))
     patch = changes.conversation(conversation_id, at)
@@ -177,6 +180,17 @@ def assistant_generation_discarded(event: SessionEvent, changes: Changes) -> Non
     patch.llm_cost += llm_cost
     patch.discarded_generations += 1
     patch.discarded_llm_cost += llm_cost
+
+
+def citation(cited: Citation) -> dict[str, Any]:
+    """A passage a reply used, as its row keeps it (a score jsonb cannot hold is null)."""
+    return {
+        "passage_id": cited.passage_id,
+        "document": cited.document,
+        "knowledge_base": cited.knowledge_base,
+        "score": cited.score if math.isfinite(cited.score) else None,
+        "snippet": cited.snippet,
+    }
 
 
 PROJECTORS: dict[str, EventProjector] = {

@@ -121,6 +121,7 @@ class PostgresConversationRows:
         for table, column in (
             ("response_facts", "conversation_id"),
             ("attachments", "conversation_id"),
+            ("tool_calls", "conversation_id"),
             ("messages", "conversation_id"),
             ("conversations", "id"),
         ):

@@ -30,6 +30,7 @@ from threadline.analytics.application.write.rebuild.tables import (
     RESPONSE_FACTS,
     TABLES,
     TEMPLATES,
+    TOOL_CALLS,
     Row,
     Table,
 )
@@ -101,6 +102,7 @@ class SchemaStore:
         self._load(CONVERSATIONS, rows, conversations)
         self._load_waiting(rows, {reply.conversation_id for reply in changes.replies})
         self._load(ATTACHMENTS, rows, {*changes.attachments, *changes.transcripts})
+        self._load(TOOL_CALLS, rows, changes.tool_calls)
 
     def _load(self, table: Table, rows: WorkingSet, keys: Iterable[Any]) -> None:
         wanted = rows.missing(table, keys)
