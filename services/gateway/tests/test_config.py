@@ -38,6 +38,13 @@ def test_defaults_follow_the_blueprint() -> None:
 
     assert (config.host, config.port, config.ops_port) == ("127.0.0.1", 8081, 9106)
     assert config.analytics_grpc_address == "127.0.0.1:50052"
+    assert config.knowledge_grpc_address == "127.0.0.1:50053"
+
+
+def test_the_knowledge_service_is_where_the_cli_finds_it() -> None:
+    config = GatewayConfig.from_env({"THREADLINE_AI_GRPC_ADDRESS": "ai_responder:50053"})
+
+    assert config.knowledge_grpc_address == "ai_responder:50053"
 
 
 def test_where_it_listens_and_where_analytics_is_come_from_the_environment() -> None:

@@ -27,13 +27,13 @@ from yarl import URL
 from threadline.analytics.bootstrap import RunningAnalytics
 from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
-from threadline.contracts.events.v1 import common_pb2, ingest_pb2
+from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2
 from threadline.gateway.adapters.inbound.http.errors import BadRequest
 from threadline.gateway.adapters.inbound.http.params import Query
 from threadline.gateway.bootstrap import RunningGateway
 from threadline.gateway.bootstrap import bootstrap as start_gateway
 from threadline.gateway.config import GatewayConfig
-from threadline.messaging.topology import INBOUND_MESSAGE_RECEIVED, Topology
+from threadline.messaging.topology import INBOUND_MESSAGE_RECEIVED, TOOL_CALLED, Topology
 from threadline.servicekit.auth import TokenRegistry, hash_token
 from threadline.session.bootstrap import bootstrap
 from threadline.session.config import SessionConfig
@@ -68,6 +68,7 @@ CONVERSATION_FIELDS = {
 MESSAGE_FIELDS = {
     *("id", "conversation_id", "role", "type", "content", "status", "metadata"),
     "interpretation",  # an AI reply's: what its model saw in the customer's images
+    "citations",  # an AI reply's: the knowledge-base passages it used (issue 12)
 }
 
 Json = dict[str, Any]
@@ -258,7 +259,67 @@ async def test_a_conversation_comes_with_its_messages_oldest_first(platform: Pla
     )
     assert isinstance(message["metadata"], dict)
     assert message["interpretation"] == ""  # a customer's message: no model saw anything
+    assert message["citations"] == []
     assert datetime.fromisoformat(message["created_at"]).tzinfo is not None
+
+
+async def test_a_conversations_tool_calls_are_listed_as_the_session_recorded_them(
+    platform: Platform,
+) -> None:
+    started = await platform.customer_writes("is Tuesday free?", wa_id=customer())
+    for n, (tool, arguments, status, http_status) in enumerate(
+        [
+            ("check_availability", '{"day":"2026-06-02"}', "ok", 200),
+            ("book", '{"day":"2026-06-02","time":"10:00"}', "http_error", 409),
+        ]
+    ):
+        called = ai_pb2.ToolCalled(
+            call_id=f"gen-1:call-{n}",
+            conversation_id=started["id"],
+            generation_id="gen-1",
+            tool=tool,
+            arguments_json=arguments,
+            status=status,
+            http_status=http_status,
+            result_json='{"free":true}',
+            latency_seconds=0.25,
+            mutating=tool == "book",
+        )
+        called.called_at.FromDatetime(datetime.now(UTC))
+        await platform.js.publish(
+            platform.topology.publish_subject(TOOL_CALLED),
+            called.SerializeToString(),
+            headers={"Nats-Msg-Id": called.call_id},
+        )
+    path = f"/api/v1/conversations/{started['id']}/tool-calls"
+    listed: Json = {}
+
+    async def recorded() -> bool:
+        listed.update(await platform.get(path))
+        return bool(listed["total"] == 2)
+
+    await eventually(recorded, timeout=15)
+
+    assert (listed["page"], listed["size"]) == (1, 20)
+    first, second = listed["data"]
+    assert set(first) == {
+        *("id", "conversation_id", "generation_id", "tool", "arguments", "status"),
+        *("http_status", "latency_ms", "mutating", "replayed", "at"),
+    }
+    assert (first["id"], first["tool"], first["arguments"]) == (
+        "gen-1:call-0",
+        "check_availability",
+        {"day": "2026-06-02"},
+    )
+    assert (first["status"], first["http_status"], first["mutating"]) == ("ok", 200, False)
+    assert first["latency_ms"] == 250 and datetime.fromisoformat(first["at"]).tzinfo is not None
+    assert (second["tool"], second["status"], second["http_status"], second["mutating"]) == (
+        "book",
+        "http_error",
+        409,
+        True,
+    )
+    assert (await platform.refusal("GET", path, token=TENANT))[0] == 404
 
 
 async def test_messages_are_listed_in_windows_with_their_total(platform: Platform) -> None:

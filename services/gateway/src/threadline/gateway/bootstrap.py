@@ -1,5 +1,9 @@
 """The one place that builds the gateway: channels to its upstreams, the media store it serves
-attachments' files from, the REST API, ops."""
+attachments' files from, the REST API, ops.
+
+The knowledge bases' upstream (the AI responder's `KnowledgeBases`, served only when it has a
+database) is not part of `/readyz`: a platform without knowledge bases still serves
+conversations, and the knowledge routes answer 503 while it is not there."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 from threadline.gateway.adapters.inbound.http.app import gateway_app, serve
 from threadline.gateway.adapters.outbound.upstreams import (
     CONVERSATION_QUERIES,
+    KNOWLEDGE_BASES,
     SESSION_COMMANDS,
     Upstreams,
     open_upstream,
@@ -36,9 +41,10 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
         stack, "analytics", config.analytics_grpc_address, CONVERSATION_QUERIES
     )
     session = open_upstream(stack, "session", config.session_grpc_address, SESSION_COMMANDS)
+    knowledge = open_upstream(stack, "knowledge", config.knowledge_grpc_address, KNOWLEDGE_BASES)
     media = media_store_from_env(config.media_env, config.media_root)
     stack.push_async_callback(media.close)
-    app = gateway_app(Upstreams.of(analytics, session), media)
+    app = gateway_app(Upstreams.of(analytics, session, knowledge), media)
     port = await serve(stack, app, host=config.host, port=config.port)
     ops = OpsServer(
         host=config.host,
@@ -48,11 +54,13 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
     await ops.start()
     stack.push_async_callback(ops.stop)
     log.info(
-        "gateway started: HTTP on %s:%d (analytics at %s, session at %s), ops on :%d",
+        "gateway started: HTTP on %s:%d (analytics at %s, session at %s, knowledge at %s),"
+        " ops on :%d",
         config.host,
         port,
         analytics.address,
         session.address,
+        knowledge.address,
         ops.port,
     )
     return RunningGateway(port=port, ops_port=ops.port)

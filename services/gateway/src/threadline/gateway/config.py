@@ -18,6 +18,9 @@ class GatewayConfig:
     ops_port: int = 9106
     analytics_grpc_address: str = "127.0.0.1:50052"  # ConversationQueries
     session_grpc_address: str = "127.0.0.1:50051"  # SessionCommands
+    # KnowledgeBases (the AI responder's, when it has a database); the CLI's `threadline kb`
+    # reads the same variable.
+    knowledge_grpc_address: str = "127.0.0.1:50053"
     # Where attachments' files are served from: the media store outbound keeps them in (the
     # `THREADLINE_MEDIA_*` variables, read by `threadline.media.media_store_from_env`; the
     # filesystem store defaults to `media_root`).
@@ -34,6 +37,7 @@ class GatewayConfig:
                 env, "THREADLINE_ANALYTICS_GRPC_ADDRESS", "127.0.0.1:50052"
             ),
             session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
+            knowledge_grpc_address=env_str(env, "THREADLINE_AI_GRPC_ADDRESS", "127.0.0.1:50053"),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
         )
 

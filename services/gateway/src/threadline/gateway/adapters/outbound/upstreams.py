@@ -1,4 +1,5 @@
-"""The gRPC APIs the gateway translates to: reads from analytics, writes to the session.
+"""The gRPC APIs the gateway translates to: reads from analytics, writes to the session,
+knowledge bases at the AI responder.
 
 One channel to each, opened lazily by gRPC (a service that starts after the gateway is found
 when it comes); `/readyz` asks each one's `grpc.health.v1.Health` whether it serves the API the
@@ -14,11 +15,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from threadline.contracts.analytics.v1 import analytics_pb2, analytics_pb2_grpc
+from threadline.contracts.knowledge.v1 import knowledge_pb2, knowledge_pb2_grpc
 from threadline.contracts.session.v1 import session_pb2, session_pb2_grpc
 from threadline.servicekit.ops_http import ReadinessCheck
 
 CONVERSATION_QUERIES = analytics_pb2.DESCRIPTOR.services_by_name["ConversationQueries"].full_name
 SESSION_COMMANDS = session_pb2.DESCRIPTOR.services_by_name["SessionCommands"].full_name
+KNOWLEDGE_BASES = knowledge_pb2.DESCRIPTOR.services_by_name["KnowledgeBases"].full_name
 # A readiness probe must answer quickly, whatever the upstream does.
 CHECK_SECONDS = 2.0
 
@@ -63,14 +66,16 @@ def open_upstream(stack: AsyncExitStack, name: str, address: str, service: str) 
 @dataclass(frozen=True, slots=True)
 class Upstreams:
     """The stubs the routes call: `ConversationQueries` (analytics), `SessionCommands`
-    (session)."""
+    (session), `KnowledgeBases` (the AI responder)."""
 
     queries: analytics_pb2_grpc.ConversationQueriesAsyncStub
     commands: session_pb2_grpc.SessionCommandsAsyncStub
+    knowledge: knowledge_pb2_grpc.KnowledgeBasesAsyncStub
 
     @classmethod
-    def of(cls, analytics: Upstream, session: Upstream) -> Upstreams:
+    def of(cls, analytics: Upstream, session: Upstream, knowledge: Upstream) -> Upstreams:
         return cls(
             queries=analytics_pb2_grpc.ConversationQueriesStub(analytics.channel),
             commands=session_pb2_grpc.SessionCommandsStub(session.channel),
+            knowledge=knowledge_pb2_grpc.KnowledgeBasesStub(knowledge.channel),
         )

@@ -7,7 +7,13 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 
 from threadline.gateway.adapters.inbound.http.errors import errors_as_json
-from threadline.gateway.adapters.inbound.http.routes import MEDIA, UPSTREAMS, routes
+from threadline.gateway.adapters.inbound.http.knowledge import AnsweredUploads
+from threadline.gateway.adapters.inbound.http.routes import (
+    ANSWERED_UPLOADS,
+    MEDIA,
+    UPSTREAMS,
+    routes,
+)
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
 from threadline.media import MediaStore
 
@@ -19,6 +25,7 @@ def gateway_app(upstreams: Upstreams, media: MediaStore) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY_BYTES)
     app[UPSTREAMS] = upstreams
     app[MEDIA] = media
+    app[ANSWERED_UPLOADS] = AnsweredUploads()
     app.add_routes(routes)
     return app
 

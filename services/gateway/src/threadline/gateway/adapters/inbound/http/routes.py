@@ -7,8 +7,18 @@ from contextlib import ExitStack
 from aiohttp import web
 
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
+from threadline.contracts.knowledge.v1 import knowledge_pb2
 from threadline.contracts.session.v1 import session_pb2
+from threadline.gateway.adapters.inbound.http.errors import BadRequest
 from threadline.gateway.adapters.inbound.http.files import serve_file
+from threadline.gateway.adapters.inbound.http.knowledge import (
+    AnsweredUploads,
+    add_document_requests,
+    fingerprint,
+    knowledge_bases_json,
+    passage_json,
+    read_documents,
+)
 from threadline.gateway.adapters.inbound.http.params import (
     Query,
     credentials,
@@ -23,8 +33,10 @@ from threadline.gateway.adapters.inbound.http.shapes import (
     conversation_json,
     message_json,
     session_status_json,
+    tool_call_json,
 )
 from threadline.gateway.adapters.inbound.http.uploads import (
+    given_idempotency_key,
     idempotency_key,
     read_upload,
     send_files_requests,
@@ -40,6 +52,7 @@ UPLOAD_DEADLINE_SECONDS = 120.0
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
 MEDIA = web.AppKey("media", MediaStore)
+ANSWERED_UPLOADS = web.AppKey("answered_uploads", AnsweredUploads)
 routes = web.RouteTableDef()
 
 
@@ -126,6 +139,29 @@ async def list_attachments(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/api/v1/conversations/{id}/tool-calls")
+async def list_tool_calls(request: web.Request) -> web.Response:
+    """The assistant's calls of the business's HTTP tools in the conversation, oldest first."""
+    metadata = credentials(request)
+    query = Query(request.query)
+    ask = pb.ListToolCallsRequest(
+        conversation_id=path_text(request, "id", "conversation_id"),
+        page=query.integer("page"),
+        size=query.integer("size"),
+    )
+    reply = await request.app[UPSTREAMS].queries.ListToolCalls(
+        ask, metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    return web.json_response(
+        {
+            "data": [tool_call_json(c) for c in reply.tool_calls],
+            "total": reply.total,
+            "page": reply.page,
+            "size": reply.size,
+        }
+    )
+
+
 @routes.get("/api/v1/conversations/{id}/attachments/{message_id}/file")
 async def attachment_file(request: web.Request) -> web.StreamResponse:
     """The file itself, streamed from the media store; analytics first checks the token may
@@ -187,3 +223,68 @@ async def session_status(request: web.Request) -> web.Response:
         ask, metadata=metadata, timeout=DEADLINE_SECONDS
     )
     return web.json_response(session_status_json(reply))
+
+
+@routes.get("/api/v1/knowledge-bases")
+async def list_knowledge_bases(request: web.Request) -> web.Response:
+    """Every knowledge base, with how many documents and passages it has."""
+    metadata = credentials(request)
+    reply = await request.app[UPSTREAMS].knowledge.ListDocuments(
+        knowledge_pb2.ListDocumentsRequest(), metadata=metadata, timeout=DEADLINE_SECONDS
+    )
+    return web.json_response({"data": knowledge_bases_json(list(reply.documents))})
+
+
+@routes.post("/api/v1/knowledge-bases/{name}/documents")
+async def add_documents(request: web.Request) -> web.Response:
+    """Documents (multipart: `file` parts) into a knowledge base, one `AddDocument` call each,
+    in order (`knowledge`)."""
+    metadata = credentials(request)
+    knowledge_base = path_text(request, "name", "knowledge_base")
+    key = given_idempotency_key(request)
+    answered = request.app[ANSWERED_UPLOADS]
+    authorization = metadata[0][1]
+    with ExitStack() as spools:
+        documents = await read_documents(request, spools)
+        upload = fingerprint(knowledge_base, documents) if key else ""
+        if key and (earlier := answered.answer(authorization, key, upload)) is not None:
+            return web.json_response(earlier)
+        added = []
+        for document in documents:
+            reply = await request.app[UPSTREAMS].knowledge.AddDocument(
+                add_document_requests(knowledge_base, document),
+                metadata=metadata,
+                timeout=UPLOAD_DEADLINE_SECONDS,
+            )
+            added.append(
+                {"document": reply.document, "passages": reply.passages, "replaced": reply.replaced}
+            )
+    answer = {"knowledge_base": knowledge_base, "documents": added}
+    if key:
+        answered.remember(authorization, key, upload, answer)
+    return web.json_response(answer)
+
+
+@routes.get("/api/v1/knowledge-bases/{name}/search")
+async def search_knowledge_base(request: web.Request) -> web.Response:
+    """The passages of the knowledge base that best answer `q` (`k` of them, default 3)."""
+    metadata = credentials(request)
+    query = Query(request.query)
+    question = query.text("q")
+    if not question:
+        raise BadRequest("q is required: the question to search for")
+    knowledge_base = path_text(request, "name", "knowledge_base")
+    reply = await request.app[UPSTREAMS].knowledge.Search(
+        knowledge_pb2.SearchRequest(
+            knowledge_bases=[knowledge_base], question=question, k=query.integer("k")
+        ),
+        metadata=metadata,
+        timeout=DEADLINE_SECONDS,
+    )
+    return web.json_response(
+        {
+            "knowledge_base": knowledge_base,
+            "abstained": reply.abstained,
+            "data": [passage_json(p) for p in reply.passages],
+        }
+    )

@@ -34,6 +34,13 @@ def conversation_json(conversation: pb.Conversation) -> Json:
         "cost": conversation.cost,
         "tokens": conversation.tokens,
         "opened_by": conversation.opened_by,
+        # The conversation's flow (issue 12; seed 000's fields): "" / {} / null when none ran.
+        "conversation_flow_id": conversation.conversation_flow_id,
+        "current_step_id": conversation.current_step_id,
+        "session_data": _metadata(conversation.session_data_json),
+        "expires_at": _moment(conversation, "flow_expires_at"),
+        "is_completed": conversation.is_completed,
+        "flow_status": conversation.flow_status,
     }
 
 
@@ -52,6 +59,25 @@ def message_json(message: pb.Message) -> Json:
         "wamid": message.wamid,
         # An AI reply: what its model saw in the customer's images (issue 11 item 3).
         "interpretation": message.interpretation,
+        # An AI reply: the knowledge-base passages it used (issue 12); [] when none.
+        "citations": [_citation(c) for c in message.citations],
+    }
+
+
+def tool_call_json(call: pb.ToolCall) -> Json:
+    """One call of a business's HTTP tool by the assistant (issue 12)."""
+    return {
+        "id": call.call_id,
+        "conversation_id": call.conversation_id,
+        "generation_id": call.generation_id,
+        "tool": call.tool,
+        "arguments": _metadata(call.arguments_json),
+        "status": call.status,
+        "http_status": call.http_status or None,
+        "latency_ms": call.latency_ms,
+        "mutating": call.mutating,
+        "replayed": call.replayed,
+        "at": _moment(call, "called_at"),
     }
 
 
@@ -107,7 +133,23 @@ def session_status_json(status: pb.GetSessionStatusResponse) -> Json:
 
 
 def _lead(lead: pb.Lead) -> Json:
-    return {"id": lead.id, "wa_id": lead.wa_id, "user_id": lead.user_id, "name": lead.name}
+    return {
+        "id": lead.id,
+        "wa_id": lead.wa_id,
+        "user_id": lead.user_id,
+        "name": lead.name,  # the name the customer gave a flow, else the WhatsApp profile name
+        "email": lead.email,  # collected in a conversation (issue 12), "" until then
+    }
+
+
+def _citation(citation: pb.Citation) -> Json:
+    return {
+        "passage_id": citation.passage_id,
+        "document": citation.document,
+        "knowledge_base": citation.knowledge_base,
+        "score": citation.score,
+        "snippet": citation.snippet,
+    }
 
 
 def _transcript(transcript: pb.Transcript) -> Json:

@@ -212,8 +212,13 @@ async def send_files_requests(
 def idempotency_key(request: web.Request) -> str:
     """The `Idempotency-Key` header (a retried upload with it queues nothing new), else a new
     key: the upload is then sent once per request."""
+    return given_idempotency_key(request) or f"upload-{uuid.uuid4()}"
+
+
+def given_idempotency_key(request: web.Request) -> str:
+    """The `Idempotency-Key` header as given ("" when there is none), checked."""
     key = request.headers.get("Idempotency-Key", "").strip()
     check_text(key, "Idempotency-Key")
     if len(key) > 256:
         raise BadRequest("Idempotency-Key: at most 256 characters")
-    return key or f"upload-{uuid.uuid4()}"
+    return key
