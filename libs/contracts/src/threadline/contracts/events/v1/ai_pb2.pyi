@@ -336,6 +336,46 @@ class FlowStepReached(_message.Message):
 Global___FlowStepReached: _TypeAlias = FlowStepReached  # noqa: Y015
 
 @_typing.final
+class CustomerDataCollected(_message.Message):
+    """Customer data the assistant's model collected with its `collect_customer_data` tool (issue
+    12 item 2): the values the field rules accepted, normalised (name, email, phone, date, ...),
+    for the session to keep in the conversation's session_data and on the contact.
+    Nats-Msg-Id: event_id.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    FIELDS_JSON_FIELD_NUMBER: _builtins.int
+    COLLECTED_AT_FIELD_NUMBER: _builtins.int
+    GENERATION_ID_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    conversation_id: _builtins.str
+    fields_json: _builtins.str
+    """{"key": "value", ...}, only accepted values"""
+    generation_id: _builtins.str
+    """the burst's generation (claim) that collected them"""
+    @_builtins.property
+    def collected_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        fields_json: _builtins.str = ...,
+        collected_at: _timestamp_pb2.Timestamp | None = ...,
+        generation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["collected_at", b"collected_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collected_at", b"collected_at", "conversation_id", b"conversation_id", "event_id", b"event_id", "fields_json", b"fields_json", "generation_id", b"generation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomerDataCollected: _TypeAlias = CustomerDataCollected  # noqa: Y015
+
+@_typing.final
 class TranscriptReady(_message.Message):
     """A customer's voice note (an audio attachment) transcribed (issue 11): the assistant answers
     the transcript. Nats-Msg-Id: transcript:<message_id>.

@@ -67,6 +67,7 @@ class SessionEvent(_message.Message):
     TOOL_CALL_RECORDED_FIELD_NUMBER: _builtins.int
     FLOW_CONFIGURED_FIELD_NUMBER: _builtins.int
     CONTACT_DATA_COLLECTED_FIELD_NUMBER: _builtins.int
+    CONVERSATION_DATA_COLLECTED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -140,6 +141,8 @@ class SessionEvent(_message.Message):
     def flow_configured(self) -> Global___FlowConfigured: ...
     @_builtins.property
     def contact_data_collected(self) -> Global___ContactDataCollected: ...
+    @_builtins.property
+    def conversation_data_collected(self) -> Global___ConversationDataCollected: ...
     def __init__(
         self,
         *,
@@ -181,12 +184,13 @@ class SessionEvent(_message.Message):
         tool_call_recorded: Global___ToolCallRecorded | None = ...,
         flow_configured: Global___FlowConfigured | None = ...,
         contact_data_collected: Global___ContactDataCollected | None = ...,
+        conversation_data_collected: Global___ConversationDataCollected | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_data_collected", b"contact_data_collected", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_data_collected", b"contact_data_collected", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_data_collected", b"conversation_data_collected", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_data_collected", b"contact_data_collected", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_data_collected", b"contact_data_collected", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_data_collected", b"conversation_data_collected", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed", "transcript_recorded", "transcript_missing", "tool_call_recorded", "flow_configured", "contact_data_collected"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed", "transcript_recorded", "transcript_missing", "tool_call_recorded", "flow_configured", "contact_data_collected", "conversation_data_collected"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -882,6 +886,30 @@ class ContactDataCollected(_message.Message):
 Global___ContactDataCollected: _TypeAlias = ContactDataCollected  # noqa: Y015
 
 @_typing.final
+class ConversationDataCollected(_message.Message):
+    """Data the assistant collected in a conversation (its collect_customer_data tool; ai
+    CustomerDataCollected): the conversation's session_data gains or changes these keys.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELDS_JSON_FIELD_NUMBER: _builtins.int
+    fields_json: _builtins.str
+    """{"key": "value", ...}, the values accepted"""
+    def __init__(
+        self,
+        *,
+        fields_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields_json", b"fields_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConversationDataCollected: _TypeAlias = ConversationDataCollected  # noqa: Y015
+
+@_typing.final
 class AssistantRegistered(_message.Message):
     """An assistant (configuration with history) was registered under this name; its configuration
     follows in AssistantConfigured.
@@ -921,6 +949,7 @@ class AssistantConfigured(_message.Message):
     BUSINESS_NUMBERS_FIELD_NUMBER: _builtins.int
     HTTP_TOOLS_JSON_FIELD_NUMBER: _builtins.int
     KNOWLEDGE_BASES_FIELD_NUMBER: _builtins.int
+    COLLECT_FIELDS_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     model: _builtins.str
@@ -931,6 +960,8 @@ class AssistantConfigured(_message.Message):
     max_context_tokens: _builtins.int
     http_tools_json: _builtins.str
     """canonical JSON array of the HTTP tools ("" for none)"""
+    collect_fields_json: _builtins.str
+    """canonical JSON array of the fields it collects ("" for none)"""
     @_builtins.property
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -953,10 +984,11 @@ class AssistantConfigured(_message.Message):
         business_numbers: _abc.Iterable[_builtins.str] | None = ...,
         http_tools_json: _builtins.str = ...,
         knowledge_bases: _abc.Iterable[_builtins.str] | None = ...,
+        collect_fields_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "http_tools_json", b"http_tools_json", "knowledge_bases", b"knowledge_bases", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "collect_fields_json", b"collect_fields_json", "http_tools_json", b"http_tools_json", "knowledge_bases", b"knowledge_bases", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

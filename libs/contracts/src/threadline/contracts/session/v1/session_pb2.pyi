@@ -465,6 +465,7 @@ class Assistant(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     HTTP_TOOLS_JSON_FIELD_NUMBER: _builtins.int
     KNOWLEDGE_BASES_FIELD_NUMBER: _builtins.int
+    COLLECT_FIELDS_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     model: _builtins.str
     """provider:model, provider one of openai, anthropic, offline"""
@@ -478,6 +479,11 @@ class Assistant(_message.Message):
     """The business's HTTP tools: a JSON array of {name, description, parameters (JSON schema),
     method, url ({param} placeholders), headers (secrets as ${ENV}), timeout_seconds,
     mutating}; validated and stored canonical by the session ("" or "[]": none).
+    """
+    collect_fields_json: _builtins.str
+    """The customer data it collects with its collect_customer_data tool: a JSON array of {key,
+    type (name, email, phone, date, time, number, choice, text), label, options [{id, title}]
+    (choice), required}; validated and stored canonical by the session ("" or "[]": none).
     """
     @_builtins.property
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -501,10 +507,11 @@ class Assistant(_message.Message):
         version: _builtins.int = ...,
         http_tools_json: _builtins.str = ...,
         knowledge_bases: _abc.Iterable[_builtins.str] | None = ...,
+        collect_fields_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "http_tools_json", b"http_tools_json", "knowledge_bases", b"knowledge_bases", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_numbers", b"business_numbers", "collect_fields_json", b"collect_fields_json", "http_tools_json", b"http_tools_json", "knowledge_bases", b"knowledge_bases", "language", b"language", "max_context_tokens", b"max_context_tokens", "model", b"model", "name", b"name", "reply_delay_seconds", b"reply_delay_seconds", "system_prompt", b"system_prompt", "tools", b"tools", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
