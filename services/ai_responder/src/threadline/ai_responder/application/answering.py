@@ -151,7 +151,12 @@ class AnswerBursts:
             generation_id=(
                 f"{burst.conversation_id}-{burst.claim.generation if burst.claim else 0}"
             ),
+            flows=self._flows.startable(view.business_number) if self._flows else (),
         )
+        if answer.start_flow and turn is None and self._flows is not None:
+            turn = await self._flows.start(
+                answer.start_flow, messages, view=view, assistant=assistant, model=model
+            )
         return Generation(answer, flow=turn)
 
     async def deliver(self, burst: Burst, generation: Generation) -> None:
@@ -164,15 +169,14 @@ class AnswerBursts:
             log.info("a person took %s over while answering: not sent", burst.conversation_id)
             await self.discard(burst, generation)
             return
+        # The model's reply first (it may have started the flow), then the flow's.
+        if answer is not None and answer.draft is not None:
+            await self._replies.reply_drafted(quoting(answer.draft, view))
         if generation.flow is not None:
             await self.publish_flow(generation.flow)
             if self._flows is not None and not await self._flows.keep(generation.flow):
                 log.warning("the flow of %s changed while answering", burst.conversation_id)
-        if answer is None:
-            return
-        if answer.draft is not None:
-            await self._replies.reply_drafted(quoting(answer.draft, view))
-        if answer.hand_off is not None:
+        if answer is not None and answer.hand_off is not None:
             log.info("handing off %s: %s", burst.conversation_id, answer.hand_off.reason)
             await self._replies.hand_off_requested(answer.hand_off)
 

@@ -211,6 +211,40 @@ class RunFlows:
         drafts, hand_off = self._answers(actions, running, assistant, covered, last.message_id)
         return FlowTurn(running, revision, drafts, hand_off, self._step(running, now))
 
+    def startable(self, business_number: str) -> list[FlowDefinition]:
+        """The flows on `business_number` the assistant's model may start (trigger `assistant`)."""
+        return [d for d in self._catalog.flows_for(business_number) if d.trigger.assistant]
+
+    async def start(
+        self,
+        flow_id: str,
+        messages: Sequence[CustomerMessage],
+        *,
+        view: ConversationView,
+        assistant: AssistantSettings,
+        model: AssistantModel,
+    ) -> FlowTurn | None:
+        """The model started `flow_id` answering `messages`: its first turn (after the model's
+        reply, which covers the burst); None when the flow may not be started here or a flow
+        already runs."""
+        if not any(d.id == flow_id for d in self.startable(view.business_number)):
+            log.warning("the model asked for flow %s, which it may not start here", flow_id)
+            return None
+        running, revision = await self._states.read(view.conversation_id)
+        if running is not None and running.state.running:
+            return None
+        definition = self._definition(flow_id)
+        if definition is None:
+            return None
+        now = self._clock()
+        last = messages[-1].message_id
+        state, actions = start(definition, now)
+        log.info("the assistant starts flow %s in %s", flow_id, view.conversation_id)
+        flow = RunningFlow(view.conversation_id, view.business_number, state, last, now)
+        flow, more = await self._resolve(flow, definition, list(actions), assistant, model)
+        drafts, hand_off = self._answers([*actions, *more], flow, assistant, (), last)
+        return FlowTurn(flow, revision, drafts, hand_off, self._step(flow, now))
+
     async def keep(self, turn: FlowTurn) -> bool:
         """Keep where the turn left the flow; False when another turn changed it meanwhile."""
         return await self._states.keep(turn.flow, turn.revision)

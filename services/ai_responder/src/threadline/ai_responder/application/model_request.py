@@ -49,6 +49,7 @@ from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.http_tools import HttpTool
 from threadline.ai_responder.domain.reply_format import REPLY_SCHEMA
 from threadline.rules import whatsapp_limits as limits
+from threadline.rules.flow_definition import FlowDefinition
 
 DEFAULT_SYSTEM_PROMPT: Final = (
     "You are the assistant of a business on WhatsApp. Be brief, friendly and accurate. "
@@ -166,6 +167,28 @@ HAND_OFF_TOOL: Final = Tool(
 )
 
 
+START_FLOW: Final = "start_flow"
+
+
+def start_flow_tool(flows: Sequence[FlowDefinition]) -> Tool:
+    """`start_flow`, offered when the business has flows the assistant may start (issue 12
+    item 3: their trigger says `assistant`): the flow then asks its own questions."""
+    return Tool(
+        name=START_FLOW,
+        description=(
+            "Start one of the business's guided flows when the customer wants what it does; the "
+            "flow then asks the customer its questions itself (do not ask them too). Flows: "
+            + "; ".join(f"{flow.id} ({flow.name})" for flow in flows)
+        ),
+        parameters={
+            "type": "object",
+            "properties": {"flow_id": {"type": "string", "enum": [flow.id for flow in flows]}},
+            "required": ["flow_id"],
+            "additionalProperties": False,
+        },
+    )
+
+
 DEFAULT_MAX_CONTEXT_TOKENS: Final = 4000
 CHARACTERS_PER_TOKEN: Final = 4
 # What an image shown to the model is counted as (OpenAI's high detail tiles a 1024 px square
@@ -207,12 +230,13 @@ def model_request(
     sight: Sight = NO_SIGHT,
     http_tools: Sequence[HttpTool] = (),
     grounding: Grounding | None = None,
+    flows: Sequence[FlowDefinition] = (),
 ) -> ModelRequest:
     """The request answering `message` (after the customer's other unanswered messages `also`,
     oldest first), in the context of `history`, showing the model the images `sight` holds:
     the model must answer through a tool (a model without tools, like the offline one, answers
     in plain text, read as a text reply). `grounding`: what the assistant's knowledge bases gave
-    (None when it has none)."""
+    (None when it has none); `flows`: the business's flows the model may start."""
     current = (*also, message)
     answering = {m.message_id for m in current}
     said = [s.message_id for s in history.turns]
@@ -247,9 +271,11 @@ def model_request(
             reply_tool(seeing=bool(sight.seen), grounding=grounding),
             HAND_OFF_TOOL,
             *(Tool(t.name, t.description, t.parameters) for t in http_tools),
+            *((start_flow_tool(flows),) if flows else ()),
         ),
         require_tool=True,
         grounding=grounding,
+        language=language.strip(),
     )
 
 

@@ -13,7 +13,9 @@ model, the tokens, the latency and the price, and which messages it answers.
 
 An assistant with knowledge bases (issue 12 item 1) has them searched with the burst's question
 first (application/grounding.py); the model is given the passages found, or told there are
-none, and the draft keeps as `citations` the given passages the `reply` tool's `sources` name."""
+none, and the draft keeps as `citations` the given passages the `reply` tool's `sources` name.
+The model may start one of the business's flows (`start_flow`, offered when there are flows it
+may start): the answer says which, and the flow asks next (application/flow_running.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from threadline.ai_responder.application.model_request import (
     DEFAULT_MAX_CONTEXT_TOKENS,
     INTERPRETATION,
     SOURCES,
+    START_FLOW,
     model_request,
 )
 from threadline.ai_responder.application.ports import (
@@ -57,6 +60,7 @@ from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.directory import AssistantSettings
 from threadline.ai_responder.domain.policy import wants_a_person, why_not_answered
 from threadline.ai_responder.domain.reply_format import TextReply, repair, shorten
+from threadline.rules.flow_definition import FlowDefinition
 from threadline.servicekit.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -115,6 +119,7 @@ class Responder:
         model: AssistantModel | None = None,
         sight: Sight = NO_SIGHT,
         generation_id: str = "",
+        flows: Sequence[FlowDefinition] = (),
     ) -> Answer:
         """One answer to the customer's `messages` (a burst, oldest first), by `assistant`
         (this responder's own settings by default) through `model` (this responder's by
@@ -147,6 +152,7 @@ class Responder:
                 assistant.http_tools if assistant is not None and self._tools is not None else ()
             ),
             grounding=grounding,
+            flows=flows,
         )
         try:
             answer = await self._with_tools(model, request, assistant, last, generation_id)
@@ -164,7 +170,13 @@ class Responder:
             cost=self._prices.price(answer.model, answer.usage) if self._prices else None,
         )
         return self._read(
-            last, answer, producer, covered, seeing=bool(sight.seen), grounding=grounding
+            last,
+            answer,
+            producer,
+            covered,
+            seeing=bool(sight.seen),
+            grounding=grounding,
+            flows={flow.id for flow in flows},
         )
 
     async def _with_tools(
@@ -238,10 +250,18 @@ class Responder:
         *,
         seeing: bool,
         grounding: Grounding | None = None,
+        flows: set[str] | None = None,
     ) -> Answer:
         replies = [call.arguments for call in answer.tool_calls if call.name == "reply"]
         hand_offs = [call.arguments for call in answer.tool_calls if call.name == "hand_off"]
-        if unknown := {c.name for c in answer.tool_calls} - {"reply", "hand_off"}:
+        starts = [
+            flow_id
+            for call in answer.tool_calls
+            if call.name == START_FLOW
+            and (flow_id := call.arguments.get("flow_id")) in (flows or ())
+        ]
+        start_flow = str(starts[0]) if starts and not hand_offs else ""
+        if unknown := {c.name for c in answer.tool_calls} - {"reply", "hand_off", START_FLOW}:
             log.warning("model %s called unknown tools %s", answer.model, sorted(unknown))
         if len(replies) > 1:
             log.warning(
@@ -273,11 +293,11 @@ class Responder:
         hand_off = None
         if hand_offs:
             hand_off = self._hand_off(message, _reason(hand_offs[0]) or NO_REASON)
-        elif draft is None:
+        elif draft is None and not start_flow:
             hand_off = self._hand_off(
                 message, f"the assistant ({answer.model}) gave an empty answer"
             )
-        return Answer(draft=draft, hand_off=hand_off, producer=producer)
+        return Answer(draft=draft, hand_off=hand_off, producer=producer, start_flow=start_flow)
 
     def _hand_off(self, message: CustomerMessage, reason: str) -> HandOffRequest:
         return HandOffRequest.after(message, at=self._clock(), reason=shorten(reason, REASON_LIMIT))

@@ -143,3 +143,5 @@ class Answer:
     # Who produced it and what it cost, when a model did (not the keyword path, not a model
     # that gave no answer).
     producer: Producer | None = None
+    # The business's flow the model started (issue 12 item 3; "" none): it asks next.
+    start_flow: str = ""
