@@ -26,7 +26,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Final
 
-from threadline.ai_responder.application.grounding import KnowledgeSearch, ground, question_for
+from threadline.ai_responder.application.grounding import (
+    KnowledgeSearch,
+    ground,
+    rewritten_question,
+)
 from threadline.ai_responder.application.model_request import (
     DEFAULT_MAX_CONTEXT_TOKENS,
     INTERPRETATION,
@@ -134,10 +138,10 @@ class Responder:
         model = model if model is not None else self._model
         prompt = assistant.system_prompt if assistant is not None else self._system_prompt
         grounding = None
+        rewriting = NO_USAGE  # what rewriting the question cost
         if assistant is not None and assistant.knowledge_bases and self._knowledge is not None:
-            grounding = await ground(
-                self._knowledge, assistant.knowledge_bases, question_for(messages, history)
-            )
+            question, rewriting = await rewritten_question(model, messages, history)
+            grounding = await ground(self._knowledge, assistant.knowledge_bases, question)
         request = model_request(
             last,
             also=messages[:-1],
@@ -156,6 +160,7 @@ class Responder:
         )
         try:
             answer = await self._with_tools(model, request, assistant, last, generation_id)
+            answer = replace(answer, usage=_sum(rewriting, answer.usage))
         except ModelError as error:
             refused = " refused the request" if isinstance(error, ModelRefused) else ""
             reason = f"the assistant is unavailable ({error.model}{refused}): {error.reason}"
@@ -215,11 +220,7 @@ class Responder:
                     tools=request.tools[:2] if last_round else request.tools,
                 )
             )
-            usage = Usage(
-                usage.input_tokens + answer.usage.input_tokens,
-                usage.output_tokens + answer.usage.output_tokens,
-                usage.cached_tokens + answer.usage.cached_tokens,
-            )
+            usage = _sum(usage, answer.usage)
             latency += answer.latency_seconds
             if last_round:
                 break
@@ -311,3 +312,11 @@ def _interpretation(arguments: Mapping[str, object]) -> str:
 def _reason(arguments: Mapping[str, object]) -> str:
     reason = arguments.get("reason")
     return shorten(reason.strip(), REASON_LIMIT) if isinstance(reason, str) else ""
+
+
+def _sum(one: Usage, other: Usage) -> Usage:
+    return Usage(
+        one.input_tokens + other.input_tokens,
+        one.output_tokens + other.output_tokens,
+        one.cached_tokens + other.cached_tokens,
+    )
