@@ -154,9 +154,16 @@ async def test_audio_that_is_not_ogg_is_not_a_voice_note_unless_asked(
         ({"type": "image", "file_base64": "!!", "mime_type": "image/png"}, "valid base64"),
         ({"type": "image", "file_base64": "AAAA", "mime_type": "image/gif"}, "not a supported"),
         ({"type": "image", "file_base64": "AAAA"}, "mime_type is required"),
-        ({"type": "sticker"}, "type must be one of text, image, document, audio"),
+        (
+            {"type": "sticker"},
+            "type must be one of text, button_reply, list_reply, image, document, audio",
+        ),
+        ({"type": "button_reply", "title": "Yes"}, "reply_id"),
     ],
-    ids=["audio-caption", "image-filename", "image-voice", "bad-base64", "gif", "no-mime", "kind"],
+    ids=[
+        *("audio-caption", "image-filename", "image-voice", "bad-base64", "gif", "no-mime"),
+        *("kind", "tap-without-id"),
+    ],
 )
 async def test_malformed_media_requests_are_refused_and_send_nothing(
     sandbox: Sandbox,
@@ -174,3 +181,29 @@ async def test_malformed_media_requests_are_refused_and_send_nothing(
     assert status == 400
     assert problem in error["error"]["error_data"]["details"]
     assert receiver.received == []
+
+
+async def test_a_customer_taps_a_button_the_business_sent(
+    sandbox: Sandbox,
+    receiver: WebhookReceiver,
+    http: aiohttp.ClientSession,
+    phone_number_id: str,
+    wa_id: str,
+) -> None:
+    request = {
+        "phone_number_id": phone_number_id,
+        "type": "button_reply",
+        "reply_id": "yes",
+        "title": "Yes, book it",
+    }
+
+    status, _ = await customer_sends(http, sandbox, wa_id, request)
+
+    assert status == 200
+    async with asyncio.timeout(5):
+        message = message_of((await receiver.wait_for(1))[0])
+    assert message["type"] == "interactive"
+    assert message["interactive"] == {
+        "type": "button_reply",
+        "button_reply": {"id": "yes", "title": "Yes, book it"},
+    }

@@ -88,6 +88,20 @@ def media_content(
     return {"type": kind, kind: fields}
 
 
+# A customer's tap on a quick-reply button or a list row the business sent (Cloud API
+# `interactive` message of type `button_reply` / `list_reply`: the option's id and title).
+TAP_KINDS: Final = ("button_reply", "list_reply")
+TAP_TITLE_LIMIT: Final = 24
+
+
+def tap_content(kind: str, reply_id: str, title: str) -> dict[str, object]:
+    """The message content of a tap on the option `reply_id` titled `title`."""
+    return {
+        "type": "interactive",
+        "interactive": {"type": kind, kind: {"id": reply_id, "title": title}},
+    }
+
+
 def build_inbound_message(
     phone_number_id: str,
     display_phone_number: str,
@@ -160,8 +174,10 @@ class CustomerApi:
     "image" | "document" | "audio", "caption"?, "filename"?, "voice"?, "file_base64"?,
     "mime_type"?}` for a file: the customer's own (base64, with its MIME type) or, without one,
     the sandbox's sample of that kind (a PNG photo, a PDF invoice, an OGG Opus voice note).
-    `profile_name` and `user_id` are optional. Each message is recorded in `inbox` before its
-    webhook goes, so the business's read receipt for it, however quick, finds it."""
+    `{"phone_number_id", "type": "button_reply" | "list_reply", "reply_id", "title"}` is a tap
+    on a button or list row the business sent. `profile_name` and `user_id` are optional. Each
+    message is recorded in `inbox` before its webhook goes, so the business's read receipt for
+    it, however quick, finds it."""
 
     def __init__(
         self,
@@ -196,6 +212,10 @@ class CustomerApi:
         if kind == "text":
             problems += check_text(body, "text", "text", limit=4096, required=True)
             content: dict[str, object] = {"text": {"body": body.get("text")}, "type": "text"}
+        elif kind in TAP_KINDS:
+            problems += check_text(body, "reply_id", "reply_id", limit=256, required=True)
+            problems += check_text(body, "title", "title", limit=TAP_TITLE_LIMIT, required=True)
+            content = tap_content(kind, str(body.get("reply_id")), str(body.get("title")))
         elif kind in MEDIA_KINDS:
             problems += _media_request_problems(kind, body)
             media = None if problems else self._keep(kind, body, number.phone_number_id, problems)
@@ -209,7 +229,8 @@ class CustomerApi:
             )
             reply["media_id"] = media.id
         else:
-            problems.append(f"type must be one of text, {', '.join(MEDIA_KINDS)}; got {kind!r}")
+            kinds = ", ".join(("text", *TAP_KINDS, *MEDIA_KINDS))
+            problems.append(f"type must be one of {kinds}; got {kind!r}")
         if problems:
             return invalid_parameter(problems)
         wa_id, wamid = request.match_info["wa_id"], new_wamid()
