@@ -14,10 +14,8 @@ import pytest
 
 from threadline.ai_responder.adapters.integration_events import reply_drafted
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
-from threadline.ai_responder.adapters.outbound.models.offline import (
-    DO_NOT_KNOW_REASON,
-    OFFLINE_TEXT,
-)
+from threadline.ai_responder.adapters.outbound.models.offline import DO_NOT_KNOW_REASON
+from threadline.ai_responder.adapters.outbound.models.offline_language import PHRASES
 from threadline.ai_responder.application.grounding import KnowledgeSearch, question_for
 from threadline.ai_responder.application.ports import (
     ASSISTANT,
@@ -261,7 +259,8 @@ async def test_the_offline_assistant_abstaining_says_it_does_not_know_and_hands_
     result = await answer(model_for("offline:faq", {}), knowledge, "Vocês vendem bicicletas?")
 
     assert result.draft is not None and isinstance(result.draft.reply, TextReply)
-    assert "don't know" in result.draft.reply.text and PRICES not in result.draft.reply.text
+    # In the customer's language (test_offline_assistant.py: the others).
+    assert result.draft.reply.text == PHRASES["pt"].do_not_know
     assert result.draft.citations == ()
     assert result.hand_off is not None and result.hand_off.reason == DO_NOT_KNOW_REASON
 
@@ -269,7 +268,7 @@ async def test_the_offline_assistant_abstaining_says_it_does_not_know_and_hands_
 async def test_the_offline_assistant_without_knowledge_bases_is_as_before() -> None:
     result = await answer(model_for("offline:faq", {}), FakeKnowledge(found()), assistant=SALON)
 
-    assert result.draft is not None and result.draft.reply == TextReply(OFFLINE_TEXT)
+    assert result.draft is not None and result.draft.reply == TextReply(PHRASES["pt"].offline)
 
 
 def said(message_id: str, role: str, text: str) -> SaidTurn:

@@ -91,6 +91,18 @@ class MemoryStore:
                 counts[key] = counts.get(key, 0) + 1
         return [DocumentSummary(base, name, n) for (base, name), n in sorted(counts.items())]
 
+    async def passage_texts(
+        self, knowledge_base: str, document: str, *, embedder: str
+    ) -> list[str]:
+        rows = sorted(
+            (passage.position, passage.text, name)
+            for passage, name, _ in self.rows.values()
+            if (passage.knowledge_base, passage.document) == (knowledge_base, document)
+        )
+        if any(name != embedder for _, _, name in rows):
+            return []
+        return [text for _, text, _ in rows]
+
     async def remove_document(self, knowledge_base: str, document: str) -> bool:
         keys = [
             key
@@ -139,6 +151,19 @@ async def test_search_abstains_below_the_threshold_but_still_says_what_it_saw() 
     assert answer.abstained
     assert answer.relevant == ()
     assert len(answer.passages) == 1
+    assert answer.near == ()  # 0.58 is not close to 0.9
+
+
+async def test_an_abstaining_search_says_which_passages_came_close() -> None:
+    settings = KnowledgeSettings(threshold=0.75, near_margin=0.1)
+    knowledge = Knowledge(MemoryStore(), WordEmbedder(), settings)
+    await knowledge.add_document("salon", "a", "The hours and the price.")  # 0.71 to "hours"
+    await knowledge.add_document("salon", "b", "The hours, price and colour.")  # 0.58
+    answer = await knowledge.search(["salon"], "hours", 3)
+    assert answer.abstained
+    assert [p.passage.document for p in answer.near] == ["a"]
+    answered = await knowledge.search(["salon"], "hours price", 3)  # 1.0 to "a"
+    assert not answered.abstained and answered.near == ()
 
 
 async def test_search_abstains_when_nothing_is_there_or_nothing_is_asked() -> None:
@@ -166,3 +191,23 @@ async def test_re_adding_a_document_replaces_its_passages() -> None:
     assert [p.text for p, _, _ in store.rows.values()] == ["New price."]
     assert await knowledge.add_document("salon", "faq", "") == 0
     assert store.rows == {}
+
+
+class CountingEmbedder(WordEmbedder):
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    async def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        self.embedded.extend(texts)
+        return await super().embed_passages(texts)
+
+
+async def test_re_adding_an_unchanged_document_keeps_it_as_it_is() -> None:
+    store, embedder = MemoryStore(), CountingEmbedder()
+    knowledge = Knowledge(store, embedder)
+    assert await knowledge.add_document("salon", "faq", "Old hours.") == 1
+    kept = dict(store.rows)
+    assert await knowledge.add_document("salon", "faq", "Old hours.") == 1
+    assert store.rows == kept and embedder.embedded == ["Old hours."]
+    assert await knowledge.add_document("salon", "faq", "New hours.") == 1
+    assert embedder.embedded == ["Old hours.", "New hours."]

@@ -158,6 +158,13 @@ def test_a_configuration_out_of_its_rules_names_the_field(
     assert str(raised.value).startswith(expected)
 
 
+def test_the_offline_assistant_may_be_named_offline_alone() -> None:
+    assert salon(model="offline").model == "offline"
+    assert salon(model="offline:threadline-offline-1").model == "offline:threadline-offline-1"
+    with pytest.raises(InvalidConfiguration, match="provider:model, e.g. .*, or offline"):
+        salon(model="openai")
+
+
 def test_a_prompt_of_20000_code_points_and_no_delay_are_accepted() -> None:
     settings = salon(system_prompt="🙂" * 20_000, reply_delay_seconds=0.0)
 

@@ -91,6 +91,12 @@ class PassageStore(Protocol):
         """The documents of one knowledge base (None: of all), by knowledge base then name."""
         ...
 
+    async def passage_texts(
+        self, knowledge_base: str, document: str, *, embedder: str
+    ) -> list[str]:
+        """The document's passages in order, when `embedder` embedded them all (else none)."""
+        ...
+
     async def remove_document(self, knowledge_base: str, document: str) -> bool:
         """Remove the document's passages; whether it had any."""
         ...
@@ -109,9 +115,11 @@ class KnowledgeSettings:
     """`threshold`: the cosine similarity under which a search abstains (measured for the
     offline embedder on the project's retrieval set, docs/benchmarks.md); `candidates`: how
     many passages each retriever proposes to the fusion; `text_weight`: full text's weight in
-    the fusion (vectors weigh 1)."""
+    the fusion (vectors weigh 1); `near_margin`: how far under the threshold a passage's
+    similarity may be for an abstaining search to still offer it as `near`."""
 
     threshold: float = 0.78
+    near_margin: float = 0.03
     candidates: int = 20
     text_weight: float = 0.5
     shape: PassageShape = field(default_factory=PassageShape)
@@ -129,8 +137,15 @@ class Knowledge:
 
     async def add_document(self, knowledge_base: str, document: str, text: str) -> int:
         """Split, embed and keep `text` as the document's passages, replacing any it had;
-        returns how many passages it has now."""
+        returns how many passages it has now. A document that already has exactly these
+        passages, embedded by this embedder, is left as it is (nothing is embedded again, so
+        adding the same files at every start costs nothing)."""
         passages = split_into_passages(text, self._settings.shape)
+        kept = await self._store.passage_texts(
+            knowledge_base, document, embedder=self._embedder.name
+        )
+        if passages and kept == passages:
+            return len(passages)
         vectors = (
             await self._embedder.embed_passages(passages)
             if passages
@@ -174,4 +189,11 @@ class Knowledge:
         found = fuse(rankings, k, weights={"text": settings.text_weight}, similarities=similarities)
         best = max((p.similarity for p in found if p.similarity is not None), default=None)
         abstained = best is None or best < settings.threshold
-        return KnowledgeAnswer(passages=tuple(found), abstained=abstained)
+        near = tuple(
+            p
+            for p in found
+            if abstained
+            and p.similarity is not None
+            and p.similarity >= settings.threshold - settings.near_margin
+        )
+        return KnowledgeAnswer(passages=tuple(found), abstained=abstained, near=near)

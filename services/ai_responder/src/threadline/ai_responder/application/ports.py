@@ -92,6 +92,9 @@ class ModelRequest:
     # What the assistant's knowledge bases gave for the question (None: it has none); the
     # passages are also in `system_prompt`, this is for a model that reads them as data.
     grounding: Grounding | None = None
+    # The assistant's language ("" when it has none): also in `system_prompt`; this is for a
+    # model that writes fixed sentences (the offline one).
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from threadline.ai_responder.domain.knowledge import KnowledgeAnswer
+from threadline.ai_responder.domain.knowledge import FoundPassage, KnowledgeAnswer
 
 __all__ = ["SNIPPET_LIMIT", "Citation", "GivenPassage", "Grounding", "cited"]
 
@@ -47,9 +47,12 @@ class GivenPassage:
 @dataclass(frozen=True, slots=True)
 class Grounding:
     """What the knowledge bases gave for a question: the passages to answer from, best first
-    (none when the search abstained: nothing was relevant enough)."""
+    (none when the search abstained: nothing was relevant enough), and when it abstained the
+    `closest` ones, close to being an answer (never given to a model as an answer, never
+    cited; the offline assistant offers them as a list to choose from)."""
 
     passages: tuple[GivenPassage, ...]
+    closest: tuple[GivenPassage, ...] = ()
 
     @property
     def abstained(self) -> bool:
@@ -57,25 +60,26 @@ class Grounding:
 
     @classmethod
     def of(cls, found: KnowledgeAnswer) -> Grounding:
-        """The relevant passages of a search, numbered (none when it abstained)."""
-        return cls(
-            tuple(
-                GivenPassage(
-                    number=number,
-                    citation=Citation(
-                        passage_id=str(passage.passage_id),
-                        document=passage.passage.document,
-                        knowledge_base=passage.passage.knowledge_base,
-                        score=(
-                            passage.similarity if passage.similarity is not None else passage.score
-                        ),
-                        snippet=_snippet(passage.passage.text),
-                    ),
-                    text=passage.passage.text,
-                )
-                for number, passage in enumerate(found.relevant, start=1)
-            )
+        """The relevant passages of a search, numbered (none when it abstained, then the
+        passages near an answer as `closest`)."""
+        return cls(_numbered(found.relevant), _numbered(found.near if found.abstained else ()))
+
+
+def _numbered(found: Sequence[FoundPassage]) -> tuple[GivenPassage, ...]:
+    return tuple(
+        GivenPassage(
+            number=number,
+            citation=Citation(
+                passage_id=str(passage.passage_id),
+                document=passage.passage.document,
+                knowledge_base=passage.passage.knowledge_base,
+                score=passage.similarity if passage.similarity is not None else passage.score,
+                snippet=_snippet(passage.passage.text),
+            ),
+            text=passage.passage.text,
         )
+        for number, passage in enumerate(found, start=1)
+    )
 
 
 def cited(grounding: Grounding, sources: object) -> tuple[Citation, ...]:

@@ -68,10 +68,13 @@ class FoundPassage:
 @dataclass(frozen=True, slots=True)
 class KnowledgeAnswer:
     """The passages found, best first, and whether the search abstains: nothing was similar
-    enough to the question to answer from (the passages are still given, for a hint)."""
+    enough to the question to answer from (the passages are still given, for a hint). `near`:
+    when it abstained, the passages found that were close to being an answer (within the
+    search's margin under its threshold), which a customer may be offered to choose from."""
 
     passages: tuple[FoundPassage, ...]
     abstained: bool
+    near: tuple[FoundPassage, ...] = ()
 
     @property
     def relevant(self) -> tuple[FoundPassage, ...]:

@@ -20,6 +20,9 @@ from threadline.session.domain.http_tools import validated_http_tools
 from threadline.session.domain.identity import NAMESPACE
 
 PROVIDERS = ("openai", "anthropic", "offline")
+# The offline assistant may be named by its provider alone (`model: offline`); the AI
+# responder reads it as `offline:threadline-offline-1`.
+OFFLINE = "offline"
 DEFAULT_REPLY_DELAY_SECONDS = 2.0
 MAX_REPLY_DELAY_SECONDS = 60.0
 DEFAULT_MAX_CONTEXT_TOKENS = 8000
@@ -69,8 +72,10 @@ class AssistantSettings:
         if not NAME.fullmatch(name):
             _invalid("name", "lowercase letters, digits, '_' or '-' (at most 64)", name)
         found = MODEL.fullmatch(model)
-        if found is None:
-            _invalid("model", "provider:model, e.g. openai:gpt-4.1-mini", model)
+        if model == OFFLINE:
+            pass
+        elif found is None:
+            _invalid("model", "provider:model, e.g. openai:gpt-4.1-mini, or offline", model)
         elif found.group(1) not in PROVIDERS:
             _invalid("model", f"of a known provider ({', '.join(PROVIDERS)})", model)
         if not system_prompt.strip():

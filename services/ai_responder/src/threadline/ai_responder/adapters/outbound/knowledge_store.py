@@ -245,6 +245,20 @@ class PostgresPassageStore:
             rows = await cursor.fetchall()
         return [DocumentSummary(str(base), str(name), int(n)) for base, name, n in rows]
 
+    async def passage_texts(
+        self, knowledge_base: str, document: str, *, embedder: str
+    ) -> list[str]:
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(
+                "SELECT text, embedder FROM ai_responder.passages WHERE knowledge_base = %s "
+                "AND document = %s ORDER BY position",
+                (knowledge_base, document),
+            )
+            rows = await cursor.fetchall()
+        if any(str(by) != embedder for _, by in rows):
+            return []  # embedded by another embedder: it must be embedded again
+        return [str(text) for text, _ in rows]
+
     async def remove_document(self, knowledge_base: str, document: str) -> bool:
         async with self._pool.connection() as connection:
             cursor = await connection.execute(

@@ -1,4 +1,6 @@
-"""`model_for("provider:model", env)`: the one place a model name becomes a model."""
+"""`model_for("provider:model", env)`: the one place a model name becomes a model. The bare
+name `offline` is the offline assistant (`offline:threadline-offline-1`), so an assistant file
+may say `model: offline`."""
 
 from __future__ import annotations
 
@@ -9,7 +11,11 @@ from anthropic import AsyncAnthropic
 from openai import AsyncOpenAI
 
 from threadline.ai_responder.adapters.outbound.models.anthropic_model import AnthropicModel
-from threadline.ai_responder.adapters.outbound.models.offline import OfflineAssistantModel
+from threadline.ai_responder.adapters.outbound.models.offline import (
+    OFFLINE,
+    OfflineAssistantModel,
+    offline_name,
+)
 from threadline.ai_responder.adapters.outbound.models.openai_model import OpenAIModel
 from threadline.ai_responder.application.ports import AssistantModel
 from threadline.servicekit.config import ConfigError
@@ -59,7 +65,7 @@ def _offline(model: str, env: Mapping[str, str], settings: ModelSettings) -> Ass
 PROVIDERS: Mapping[str, Callable[[str, Mapping[str, str], ModelSettings], AssistantModel]] = {
     "openai": _openai,
     "anthropic": _anthropic,
-    "offline": _offline,
+    OFFLINE: _offline,
 }
 
 
@@ -70,12 +76,13 @@ def model_for(
     *,
     setting: str = "THREADLINE_AI_MODEL",
 ) -> AssistantModel:
-    """The model called `provider:model`; `setting` is what a ConfigError names as its source."""
-    provider, _, model = name.partition(":")
+    """The model called `provider:model` (or `offline`); `setting` is what a ConfigError names
+    as its source."""
+    provider, _, model = offline_name(name).partition(":")
     if not model or provider not in PROVIDERS:
         raise ConfigError(
             f"Config '{setting}' must be provider:model with provider one of "
-            f"{', '.join(sorted(PROVIDERS))} (e.g. openai:gpt-4.1-mini), got {name!r}."
+            f"{', '.join(sorted(PROVIDERS))} (e.g. openai:gpt-4.1-mini), or offline, got {name!r}."
         )
     return PROVIDERS[provider](model, env, settings or ModelSettings())
 
