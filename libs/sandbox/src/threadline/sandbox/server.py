@@ -18,6 +18,7 @@ from threadline.sandbox.inbox import Inbox
 from threadline.sandbox.media import MediaLibrary
 from threadline.sandbox.media_api import LARGEST_MEDIA, MediaApi
 from threadline.sandbox.outbox import Outbox
+from threadline.sandbox.salon_bookings import SalonBookings
 from threadline.sandbox.statuses import StatusReporter
 from threadline.sandbox.throughput import Throughput
 from threadline.sandbox.webhooks import WebhookSender
@@ -54,6 +55,8 @@ class Sandbox:
             pair_window_s=config.pair_window_s,
         )
         self.faults = SendFaults()  # sends a test wants failed (`fail_next`)
+        # Not WhatsApp: the example salon's booking system (examples/salon), on its own path.
+        self.salon_bookings = SalonBookings()
         self._stack: AsyncExitStack | None = None
         self._statuses: StatusReporter | None = None
         self._port: int | None = None
@@ -142,4 +145,5 @@ class Sandbox:
         app.add_routes(graph.routes())
         app.add_routes(MediaApi(self.media, graph.check_token).routes())
         app.add_routes(CustomerApi(self.config, session, self.inbox, self.media).routes())
+        app.add_routes(self.salon_bookings.routes())
         return app
