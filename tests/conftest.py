@@ -122,6 +122,9 @@ async def platform(
         "THREADLINE_SESSION_GRPC_PORT": "0",
         "THREADLINE_ANALYTICS_GRPC_PORT": "0",
         "THREADLINE_GATEWAY_PORT": "0",
+        # Any free port: gRPC binds with SO_REUSEPORT, so two platforms on the default 50053
+        # would share it and answer each other's calls.
+        "THREADLINE_AI_GRPC_PORT": "0",
         # Short: most tests send a message and wait for its reply (tests of bursts set more).
         "THREADLINE_AI_REPLY_DELAY_SECONDS": "0.05",
         # Short, but long enough to be seen between an operator's attachments and the text.

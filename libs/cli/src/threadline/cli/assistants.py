@@ -17,12 +17,15 @@ and optionally `max_context_tokens`, `tools` (a list of names), `knowledge_bases
 knowledge bases it answers from, citing them) and `http_tools`: the
 business's HTTP tools, each with name, description, parameters (a JSON schema), method, url
 (`{param}` placeholders), headers (secrets as `${ENV_VAR}`, read by the AI responder at call
-time), timeout_seconds and mutating (see the README; the session checks them).
+time), timeout_seconds and mutating (see the README; the session checks them). A tool's
+`url` may name variables as `${NAME}`, filled here from the environment of whoever applies the
+file (examples/salon/assistant.yaml's booking endpoint); headers' are left to the AI responder.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,24 +46,30 @@ LISTS = ("tools", "business_numbers", "knowledge_bases")
 KNOWN = (*TEXT, *LISTS, "reply_delay_seconds", "max_context_tokens", "http_tools")
 TIMEOUT = 10.0
 PROMPT_WIDTH = 40
+VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
 
 class AssistantFileError(ValueError):
     """A file that does not describe an assistant; the message names the key."""
 
 
-def read_assistant_file(path: Path) -> pb.ConfigureAssistantRequest:
-    """The request an assistant file describes (shapes checked here, rules by the session)."""
+def read_assistant_file(
+    path: Path, env: Mapping[str, str] | None = None
+) -> pb.ConfigureAssistantRequest:
+    """The request an assistant file describes (shapes checked here, rules by the session);
+    `env` fills the `${NAME}`s of its tools' URLs."""
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise AssistantFileError(f"{path}: cannot be read as YAML: {error}") from None
     if not isinstance(loaded, Mapping):
         raise AssistantFileError(f"{path}: must be a mapping of name, model, system_prompt, ...")
-    return assistant_request(loaded, str(path))
+    return assistant_request(loaded, str(path), env)
 
 
-def assistant_request(given: Mapping[Any, Any], where: str) -> pb.ConfigureAssistantRequest:
+def assistant_request(
+    given: Mapping[Any, Any], where: str, env: Mapping[str, str] | None = None
+) -> pb.ConfigureAssistantRequest:
     unknown = sorted(str(key) for key in given if key not in KNOWN)
     if unknown:
         raise AssistantFileError(f"{where}: unknown key(s) {unknown}; known: {list(KNOWN)}")
@@ -92,6 +101,10 @@ def assistant_request(given: Mapping[Any, Any], where: str) -> pb.ConfigureAssis
     if http_tools is not None:
         if not isinstance(http_tools, list) or not all(isinstance(t, Mapping) for t in http_tools):
             raise AssistantFileError(f"{where}: http_tools must be a list of mappings")
+        http_tools = [
+            _filled(tool, env or {}, f"{where}: http_tools[{i}].url")
+            for i, tool in enumerate(http_tools)
+        ]
         try:
             assistant.http_tools_json = json.dumps(http_tools) if http_tools else ""
         except (TypeError, ValueError) as error:
@@ -99,20 +112,48 @@ def assistant_request(given: Mapping[Any, Any], where: str) -> pb.ConfigureAssis
     return pb.ConfigureAssistantRequest(assistant=assistant, reply_delay_set=delay is not None)
 
 
+def _filled(tool: Mapping[Any, Any], env: Mapping[str, str], where: str) -> Mapping[Any, Any]:
+    """`tool` with the `${NAME}`s of its url replaced by the environment's values."""
+    url = tool.get("url")
+    if not isinstance(url, str):
+        return tool
+    missing = sorted({name for name in VARIABLE.findall(url) if not env.get(name)})
+    if missing:
+        raise AssistantFileError(f"{where} names {', '.join(missing)}, which is not set")
+    return {**tool, "url": VARIABLE.sub(lambda found: env[found.group(1)], url)}
+
+
 def _commands(channel: grpc.Channel) -> pb_grpc.SessionCommandsStub:
     return pb_grpc.SessionCommandsStub(channel)
 
 
 def apply_assistant(
-    endpoint: SessionEndpoint, path: Path, *, out: TextIO | None = None, err: TextIO | None = None
+    endpoint: SessionEndpoint,
+    path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Create or update the assistant of `path`; 0 when the session took it."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        request = read_assistant_file(path)
+        request = read_assistant_file(path, env)
     except AssistantFileError as error:
         err.write(f"threadline assistants apply: {error}\n")
         return 2
+    return configure_assistant(endpoint, request, out=out, err=err)
+
+
+def configure_assistant(
+    endpoint: SessionEndpoint,
+    request: pb.ConfigureAssistantRequest,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Send `request` to the session; prints created|updated|unchanged NAME vN, 0 when taken."""
+    out, err = out or sys.stdout, err or sys.stderr
     metadata = (("authorization", f"Bearer {endpoint.token}"),)
     with grpc.insecure_channel(endpoint.address) as channel:
         try:
@@ -177,5 +218,5 @@ def run(command: str, file: str | None, env: Mapping[str, str]) -> int:
     if command == "apply":
         if file is None:
             raise ConfigError("threadline assistants apply needs a FILE.yaml")
-        return apply_assistant(endpoint, Path(file))
+        return apply_assistant(endpoint, Path(file), env=env)
     return list_assistants(endpoint)

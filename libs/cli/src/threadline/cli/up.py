@@ -19,6 +19,8 @@ import aiohttp
 
 from threadline.cli.devstate import STATE_DIR, DevState, Ports, saved_secrets
 from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from threadline.cli.endpoints import KnowledgeEndpoint, SessionEndpoint
+from threadline.cli.example import example_directory, load_example
 from threadline.cli.supervisor import ServerWatch, Supervisor, WatchedServer
 
 log = logging.getLogger(__name__)
@@ -138,9 +140,30 @@ def transcription_model(environ: Mapping[str, str]) -> str:
     return "offline:no-transcription"
 
 
-def summary(state: DevState, env: Mapping[str, str] | None = None) -> str:
+async def load_the_example(state: DevState, environ: Mapping[str, str]) -> str:
+    """The example business (examples/salon) applied through the operator's commands, as the
+    summary says it ("" when there is none to load)."""
+    directory = example_directory(environ)
+    if directory is None:
+        return ""
+    token = state.secrets.api_token
+    loaded = await asyncio.to_thread(
+        load_example,
+        directory,
+        session=SessionEndpoint(f"127.0.0.1:{state.ports.session_grpc}", token),
+        knowledge=KnowledgeEndpoint(f"127.0.0.1:{state.ports.knowledge_grpc}", token),
+        business_number=state.phone_number_id,
+        sandbox_url=state.sandbox_url,
+    )
+    for problem in loaded.problems:
+        log.warning("example %s: %s", directory, problem)
+    return loaded.describe()
+
+
+def summary(state: DevState, env: Mapping[str, str] | None = None, example: str = "") -> str:
     ops = ", ".join(f"{name} :{port}" for name, port in state.ports.ops.items())
     heard_by = (env or {}).get("THREADLINE_AI_TRANSCRIPTION_MODEL", "offline:no-transcription")
+    loaded = [f"  example loaded                {example}"] if example else []
     return "\n".join(
         [
             "",
@@ -157,6 +180,7 @@ def summary(state: DevState, env: Mapping[str, str] | None = None) -> str:
             f"  dev API token                 {state.secrets.api_token}",
             f"  business number (sandbox)     {state.phone_number_id}",
             f"  voice notes heard by          {heard_by}",
+            *loaded,
             "",
             "In another shell: `uv run threadline demo`. Ctrl-C stops everything.",
             "",
@@ -198,7 +222,8 @@ async def run_platform(state_dir: Path = STATE_DIR) -> int:
                 failure = f"{ready.exception()} (its lines above say why)"
             else:
                 ready.result()
-                print(summary(state, env), flush=True)
+                example = await load_the_example(state, os.environ)
+                print(summary(state, env, example), flush=True)
                 await asyncio.wait([stopped, watching], return_when=asyncio.FIRST_COMPLETED)
             if watching.done() and not failure:
                 failure = watching.result()
