@@ -382,6 +382,11 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         replayed=False,
         trace=TRACE,
     )
+    talk.collect_data(
+        event_id="collect:gen-7:call_2",
+        generation_id="gen-7",
+        fields={"name": "Ána Souza", "email": "ana@example.com", "guests": "2"},
+    )
     talk.hand_off(reason="asked for a person", by="ai")
     talk.resume_autopilot(by="agent")
     talk.change_status("escalated", reason="complaint", by="agent")

@@ -292,6 +292,7 @@ def _assistant_configured(e: Any, out: pb.SessionEvent) -> None:
             business_numbers=e.business_numbers,
             http_tools_json=getattr(e, "http_tools_json", ""),
             knowledge_bases=getattr(e, "knowledge_bases", None) or [],
+            collect_fields_json=getattr(e, "collect_fields_json", ""),
         )
     )
 
@@ -405,6 +406,13 @@ def _data_collected(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _conversation_data_collected(e: Any, out: pb.SessionEvent) -> None:
+    # Issue 12 item 2, in this path's style.
+    out.conversation_data_collected.CopyFrom(
+        pb.ConversationDataCollected(fields_json=json.dumps(e.fields, sort_keys=True))
+    )
+
+
 def _transcript_missing(e: Any, out: pb.SessionEvent) -> None:
     out.transcript_missing.CopyFrom(
         pb.TranscriptMissing(message_id=str(e.message_id), reason=e.reason, model=e.model)
@@ -447,6 +455,7 @@ BODIES: dict[str, Body] = {
     "Conversation.TranscriptRecorded": _transcript_recorded,
     "Conversation.TranscriptMissing": _transcript_missing,
     "Conversation.ToolCallRecorded": _tool_call_recorded,
+    "Conversation.DataCollected": _conversation_data_collected,
     "Flow.Defined": _flow_configured,
     "Flow.Redefined": _flow_configured,
 }

@@ -53,7 +53,7 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{ASSISTANT}:Assistant.Configured": [
         *("timestamp", "name", "version", "model", "system_prompt", "language"),
         *("reply_delay_seconds", "max_context_tokens", "tools", "business_numbers"),
-        *("http_tools_json", "knowledge_bases"),
+        *("http_tools_json", "knowledge_bases", "collect_fields_json"),
     ],
     f"{FLOW}:Flow.Defined": [
         *("timestamp", "originator_topic", "flow_id", "name", "definition_version"),
@@ -133,6 +133,9 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{CONVERSATION}:Conversation.ToolCallRecorded": [
         *("timestamp", "call_id", "generation_id", "tool", "arguments_json", "status"),
         *("http_status", "result_json", "latency_ms", "mutating", "replayed", "trace"),
+    ],
+    f"{CONVERSATION}:Conversation.DataCollected": [
+        *("timestamp", "event_id", "generation_id", "fields"),
     ],
     f"{CONVERSATION}:Conversation.HandedOff": ["timestamp", "reason", "by"],
     f"{CONVERSATION}:Conversation.AutopilotResumed": ["timestamp", "by"],
@@ -463,7 +466,7 @@ def test_a_snapshot_of_class_version_6_loads_as_it_was_taken(app: Conversations)
 
     again = app.mapper.to_domain_event(stored).mutate(None)
 
-    assert json.loads(stored.state)["state"]["class_version"] == 6
+    assert json.loads(stored.state)["state"]["class_version"] == 7
     assert isinstance(again, Conversation) and again.tool_calls == ["gen-1:call_1"]
     assert isinstance(again, Conversation)
     assert (again.messages, again.early_statuses) == (talk.messages, talk.early_statuses)
@@ -479,6 +482,8 @@ def test_a_snapshot_of_class_version_5_has_no_tool_calls(app: Conversations) -> 
     stored = app.mapper.to_stored_event(Snapshot.take(talk))
     state = json.loads(stored.state)
     del state["state"]["tool_calls"]
+    del state["state"]["collected_data"]
+    del state["state"]["data_collections"]
     state["state"]["class_version"] = 5
     version_5 = StoredEvent(
         stored.originator_id, stored.originator_version, stored.topic, json.dumps(state).encode()
@@ -499,3 +504,27 @@ def test_a_snapshot_of_class_version_5_has_no_tool_calls(app: Conversations) -> 
         mutating=False,
         replayed=False,
     )
+
+
+def test_a_snapshot_of_class_version_6_has_no_collected_data(app: Conversations) -> None:
+    old_snapshot_in(app)
+    talk = app.repository.get(CONVERSATION_ID)
+    assert isinstance(talk, Conversation)
+    stored = app.mapper.to_stored_event(Snapshot.take(talk))
+    state = json.loads(stored.state)
+    del state["state"]["collected_data"]
+    del state["state"]["data_collections"]
+    state["state"]["class_version"] = 6
+    version_6 = StoredEvent(
+        stored.originator_id, stored.originator_version, stored.topic, json.dumps(state).encode()
+    )
+
+    again = app.mapper.to_domain_event(version_6).mutate(None)
+
+    assert isinstance(again, Conversation)
+    assert (again.collected_data, again.data_collections) == ({}, [])
+    changed = again.collect_data(
+        event_id="collect:gen-1:c1", generation_id="gen-1", fields={"email": "ana@example.com"}
+    )
+    assert changed == {"email": "ana@example.com"}
+    assert again.collected_data == {"email": "ana@example.com"}

@@ -166,6 +166,9 @@ TRANSCRIPTION_FAILED = Route(
     AI_EVENTS, "Conversation.TranscriptionFailed", "ai_responder", "TranscriptionFailed"
 )
 TOOL_CALLED = Route(AI_EVENTS, "Conversation.ToolCalled", "ai_responder", "ToolCalled")
+CUSTOMER_DATA_COLLECTED = Route(
+    AI_EVENTS, "Conversation.CustomerDataCollected", "ai_responder", "CustomerDataCollected"
+)
 TYPING_INDICATOR_REQUESTED = Route(
     AI_EVENTS,
     "Conversation.TypingIndicatorRequested",
@@ -197,6 +200,7 @@ ROUTES: tuple[Route, ...] = (
     TRANSCRIPT_READY,
     TRANSCRIPTION_FAILED,
     TOOL_CALLED,
+    CUSTOMER_DATA_COLLECTED,
     TYPING_INDICATOR_REQUESTED,
     MESSAGE_DISPATCHED,
     MESSAGE_DISPATCH_FAILED,

@@ -11,6 +11,7 @@ from uuid import UUID
 from threadline.servicekit.clock import Clock
 from threadline.session.application.contacts import find_contact, find_or_register_contact
 from threadline.session.application.facts import (
+    CollectedData,
     DiscardedGeneration,
     DispatchReport,
     DraftedReply,
@@ -364,6 +365,24 @@ def reach_flow_step(fact: FlowStepReached, unit: UnitOfWork, clock: Clock) -> Ou
     return APPLIED
 
 
+def collect_data(fact: CollectedData, unit: UnitOfWork, clock: Clock) -> Outcome:
+    """The values the assistant collected on the conversation (those that change its data,
+    once by the report's id, whatever its status) and on its contact (those the contact does
+    not have yet), in the same unit of work."""
+    talk = conversation(unit, fact.conversation_id)
+    changed = talk.collect_data(
+        event_id=fact.event_id, generation_id=fact.generation_id, fields=fact.fields
+    )
+    if not changed:
+        return Ignored(f"collected data {fact.event_id} already recorded or unchanged")
+    contact = unit.get(talk.contact_id, Contact)
+    if contact is None:
+        log.warning("conversation %s has no contact %s", talk.id, talk.contact_id)
+    else:
+        contact.collect_data(talk.id, changed)
+    return APPLIED
+
+
 def small_aggregates(fact: Any) -> list[UUID]:
     """Ids a fact will look up among the many small aggregates (contact keys, business
     numbers), so a batch can load them all with one query."""
@@ -391,4 +410,5 @@ HANDLERS: dict[type[Any], Callable[[Any, UnitOfWork, Clock], Outcome]] = {
     HeardVoiceNote: record_transcript,
     UnheardVoiceNote: record_missing_transcript,
     ToolCallReport: record_tool_call,
+    CollectedData: collect_data,
 }

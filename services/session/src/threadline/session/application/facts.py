@@ -222,6 +222,18 @@ class ToolCallReport:
     trace: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CollectedData:
+    """The assistant's collect_customer_data tool gathered these values (issue 12 item 2),
+    already accepted by the field rules."""
+
+    event_id: str
+    conversation_id: UUID
+    generation_id: str
+    fields: dict[str, Any]  # by the assistant's field keys (name, email, ...)
+    trace: str = ""
+
+
 Fact = (
     InboundMessage
     | StatusReport
@@ -235,4 +247,5 @@ Fact = (
     | HeardVoiceNote
     | UnheardVoiceNote
     | ToolCallReport
+    | CollectedData
 )

@@ -15,6 +15,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from threadline.session.domain.collect_fields import validated_collect_fields
 from threadline.session.domain.errors import InvalidConfiguration
 from threadline.session.domain.http_tools import validated_http_tools
 from threadline.session.domain.identity import NAMESPACE
@@ -53,6 +54,9 @@ class AssistantSettings:
     http_tools_json: str = ""
     # The knowledge bases it answers from (names; the AI responder searches them).
     knowledge_bases: tuple[str, ...] = ()
+    # The customer data it collects (collect_customer_data), canonical JSON ("" for none;
+    # domain/collect_fields.py).
+    collect_fields_json: str = ""
 
     @classmethod
     def validated(
@@ -68,6 +72,7 @@ class AssistantSettings:
         business_numbers: tuple[str, ...] = (),
         http_tools_json: str = "",
         knowledge_bases: tuple[str, ...] = (),
+        collect_fields_json: str = "",
     ) -> AssistantSettings:
         if not NAME.fullmatch(name):
             _invalid("name", "lowercase letters, digits, '_' or '-' (at most 64)", name)
@@ -119,6 +124,7 @@ class AssistantSettings:
             business_numbers=tuple(sorted(business_numbers)),
             http_tools_json=validated_http_tools(http_tools_json),
             knowledge_bases=tuple(knowledge_bases),
+            collect_fields_json=validated_collect_fields(collect_fields_json),
         )
 
 
@@ -158,6 +164,7 @@ class Assistant(Aggregate):
         self.business_numbers: list[str] = []
         self.http_tools_json = ""
         self.knowledge_bases: list[str] = []
+        self.collect_fields_json = ""
 
     def settings(self) -> AssistantSettings:
         return AssistantSettings(
@@ -171,6 +178,7 @@ class Assistant(Aggregate):
             business_numbers=tuple(self.business_numbers),
             http_tools_json=self.http_tools_json,
             knowledge_bases=tuple(self.knowledge_bases),
+            collect_fields_json=self.collect_fields_json,
         )
 
     def configure(self, settings: AssistantSettings) -> bool:
@@ -189,6 +197,7 @@ class Assistant(Aggregate):
             business_numbers=list(settings.business_numbers),
             http_tools_json=settings.http_tools_json,
             knowledge_bases=list(settings.knowledge_bases),
+            collect_fields_json=settings.collect_fields_json,
         )
         return True
 
@@ -206,6 +215,7 @@ class Assistant(Aggregate):
         business_numbers: list[str],
         http_tools_json: str = "",  # last, with a default: older events read back ""
         knowledge_bases: list[str] | None = None,  # likewise: older events read back none
+        collect_fields_json: str = "",  # likewise: older events collect nothing
     ) -> None:
         self.settings_version = version
         self.model = model
@@ -217,6 +227,7 @@ class Assistant(Aggregate):
         self.business_numbers = list(business_numbers)
         self.http_tools_json = http_tools_json
         self.knowledge_bases = list(knowledge_bases or [])
+        self.collect_fields_json = collect_fields_json
 
 
 @lru_cache(maxsize=1024)

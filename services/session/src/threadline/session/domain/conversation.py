@@ -17,6 +17,7 @@ from eventsourcing.utils import register_topic
 
 from threadline.rules.lifecycle import ACTIVE
 from threadline.session.domain.attachments import Attachments
+from threadline.session.domain.collected_data import CollectedData
 from threadline.session.domain.conversation_lifecycle import ConversationLifecycle
 from threadline.session.domain.customer_messages import CustomerMessages
 from threadline.session.domain.discarded_generations import DiscardedGenerations
@@ -36,6 +37,7 @@ class Conversation(
     Attachments,
     Transcripts,
     ToolCalls,
+    CollectedData,
     Aggregate,
 ):
     """Messages in and out, their statuses, the customer service window and who answers.
@@ -50,9 +52,10 @@ class Conversation(
     # of each customer message's media (`upcast_v3_v4`: none in an older snapshot). Version 5:
     # what became of each voice note's transcription (`upcast_v4_v5`: none in an older
     # snapshot). Version 6: the ids of the recorded tool calls (`upcast_v5_v6`: none in an
-    # older snapshot). Events are unchanged (new event fields have defaults instead:
-    # outbound_messages.py).
-    class_version = 6
+    # older snapshot). Version 7: the customer data the assistant collected and the reports
+    # recorded (`upcast_v6_v7`: none in an older snapshot). Events are unchanged (new event
+    # fields have defaults instead: outbound_messages.py).
+    class_version = 7
 
     @event("Started")
     def __init__(
@@ -89,6 +92,8 @@ class Conversation(
         self.attachments = {}
         self.transcripts = {}
         self.tool_calls = []
+        self.collected_data = {}
+        self.data_collections = []
 
     # Every event of a conversation, by the part that declares it. Named here, each becomes
     # `Conversation.<Event>` (eventsourcing subclasses it from `Conversation.Event`).
@@ -112,6 +117,7 @@ class Conversation(
     TranscriptRecorded = Transcripts.TranscriptRecorded
     TranscriptMissing = Transcripts.TranscriptMissing
     ToolCallRecorded = ToolCalls.ToolCallRecorded
+    DataCollected = CollectedData.DataCollected
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -158,6 +164,12 @@ class Conversation(
     def upcast_v5_v6(state: dict[str, Any]) -> None:
         """A version 5 snapshot: taken before tools were called, so none was."""
         state["tool_calls"] = []
+
+    @staticmethod
+    def upcast_v6_v7(state: dict[str, Any]) -> None:
+        """A version 6 snapshot: taken before the assistant collected customer data."""
+        state["collected_data"] = {}
+        state["data_collections"] = []
 
 
 # Events renamed after they were first stored. History is never rewritten: a stored event keeps

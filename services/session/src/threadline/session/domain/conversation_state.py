@@ -4,8 +4,9 @@
 (conversation_lifecycle.py), the customer's messages (customer_messages.py), the business's
 outbound messages (outbound_messages.py), their delivery (message_delivery.py), the
 assistant's discarded generations (discarded_generations.py), the customer's attachments
-(attachments.py), the transcripts of their voice notes (transcripts.py) and the assistant's
-calls of the business's HTTP tools (tool_calls.py). Each part
+(attachments.py), the transcripts of their voice notes (transcripts.py), the assistant's
+calls of the business's HTTP tools (tool_calls.py) and the customer data it collected
+(collected_data.py). Each part
 declares its events (with the change each applies) and the commands that trigger them; all of
 them share the state declared here.
 """
@@ -46,6 +47,8 @@ class ConversationState:
     attachments: dict[str, str]  # by customer message id (text): "stored" or "failed"
     transcripts: dict[str, str]  # by customer message id (text): "recorded" or "missing"
     tool_calls: list[str]  # ids of the recorded calls of the business's HTTP tools
+    collected_data: dict[str, Any]  # what the assistant's collect tool recorded, by key
+    data_collections: list[str]  # ids of the recorded CustomerDataCollected reports
 
     if TYPE_CHECKING:
         # Made by eventsourcing from `Conversation.__init__`.

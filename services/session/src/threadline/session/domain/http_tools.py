@@ -30,7 +30,9 @@ MAX_TIMEOUT_SECONDS: Final = 30.0
 METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MUTATING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The names the platform's own tools have: a business tool cannot take them.
-RESERVED: Final = frozenset({"reply", "hand_off", "collect_data", "search_knowledge"})
+RESERVED: Final = frozenset(
+    {"reply", "hand_off", "collect_customer_data", "search_knowledge", "start_flow"}
+)
 TOOL_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 HEADER_NAME: Final = re.compile(r"[A-Za-z0-9-]{1,64}")
 PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

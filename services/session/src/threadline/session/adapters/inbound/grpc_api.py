@@ -132,6 +132,7 @@ def assistant_pb(found: AssistantView) -> pb.Assistant:
         version=found.version,
         http_tools_json=settings.http_tools_json,
         knowledge_bases=settings.knowledge_bases,
+        collect_fields_json=settings.collect_fields_json,
     )
 
 
@@ -161,6 +162,7 @@ def assistant_settings(request: pb.ConfigureAssistantRequest) -> AssistantSettin
         business_numbers=tuple(given.business_numbers),
         http_tools_json=given.http_tools_json,
         knowledge_bases=tuple(given.knowledge_bases),
+        collect_fields_json=given.collect_fields_json,
     )
 
 

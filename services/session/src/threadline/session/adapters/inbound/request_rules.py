@@ -16,6 +16,7 @@ from threadline.session.domain.assistant import (
     MAX_PROMPT_CODE_POINTS,
     MAX_TOOLS,
 )
+from threadline.session.domain.collect_fields import MAX_COLLECT_FIELDS_JSON
 from threadline.session.domain.http_tools import MAX_HTTP_TOOLS_JSON
 
 UUID_TEXT = Rule(64)
@@ -87,6 +88,7 @@ RULES: RequestRules = (
         business_numbers=Rule(MAX_NUMBERS),  # items
         http_tools_json=Rule(MAX_HTTP_TOOLS_JSON),
         knowledge_bases=Rule(MAX_KNOWLEDGE_BASES),  # items
+        collect_fields_json=Rule(MAX_COLLECT_FIELDS_JSON),
     )
     | field_rules(pb.ConfigureFlowRequest, definition=Rule(MAX_FLOW_TEXT))
     | field_rules(pb.ListFlowsRequest, phone_number_id=PHONE_NUMBER_ID)

@@ -32,6 +32,7 @@ def _configured(f: Fields, out: pb.SessionEvent) -> None:
     body.business_numbers.extend(f.get("business_numbers", []))
     body.http_tools_json = f.get("http_tools_json", "")
     body.knowledge_bases.extend(f.get("knowledge_bases") or [])
+    body.collect_fields_json = f.get("collect_fields_json", "")
 
 
 def _assigned(f: Fields, out: pb.SessionEvent) -> None:

@@ -364,6 +364,10 @@ def _data_collected(f: Fields, out: pb.SessionEvent) -> None:
     body.fields_json = json_text(f.get("fields", {}))
 
 
+def _conversation_data_collected(f: Fields, out: pb.SessionEvent) -> None:
+    out.conversation_data_collected.fields_json = json_text(f.get("fields", {}))
+
+
 # Keyed by `Aggregate.Event` (the event classes are made by the `@event` decorator).
 BODIES: dict[str, Body] = {
     "Contact.Registered": _registered,
@@ -397,6 +401,7 @@ BODIES: dict[str, Body] = {
     "Conversation.TranscriptRecorded": _transcript_recorded,
     "Conversation.TranscriptMissing": _transcript_missing,
     "Conversation.ToolCallRecorded": _tool_call_recorded,
+    "Conversation.DataCollected": _conversation_data_collected,
     **ASSISTANT_BODIES,
     **FLOW_BODIES,
 }

@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2, outbound_pb2
 from threadline.messaging.topology import (
+    CUSTOMER_DATA_COLLECTED,
     FLOW_STEP_REACHED,
     GENERATION_DISCARDED,
     HAND_OFF_REQUESTED,
@@ -32,6 +33,7 @@ from threadline.messaging.topology import (
     TYPING_INDICATOR_REQUESTED,
 )
 from threadline.session.application.facts import (
+    CollectedData,
     DiscardedGeneration,
     DispatchReport,
     DraftedReply,
@@ -345,6 +347,20 @@ def _tool_called(data: bytes, trace: str) -> Fact:
     )
 
 
+def _data_collected(data: bytes, trace: str) -> Fact:
+    fact = ai_pb2.CustomerDataCollected.FromString(data)
+    fields = json.loads(fact.fields_json or "{}")
+    if not isinstance(fields, dict):
+        raise ValueError("CustomerDataCollected.fields_json is not a JSON object")
+    return CollectedData(
+        event_id=fact.event_id,
+        conversation_id=UUID(fact.conversation_id),
+        generation_id=fact.generation_id,
+        fields={str(key): value for key, value in fields.items()},
+        trace=trace,
+    )
+
+
 def _hand_off(data: bytes, trace: str) -> Fact:
     fact = ai_pb2.HandOffRequested.FromString(data)
     return HandOffRequest(
@@ -383,6 +399,7 @@ DECODERS: dict[str, Callable[[bytes, str], Fact]] = {
         (TRANSCRIPT_READY, _transcript_ready),
         (TRANSCRIPTION_FAILED, _transcription_failed),
         (TOOL_CALLED, _tool_called),
+        (CUSTOMER_DATA_COLLECTED, _data_collected),
         (TYPING_INDICATOR_REQUESTED, _not_recorded),
         (MESSAGE_DISPATCHED, _dispatched),
         (MESSAGE_DISPATCH_FAILED, _dispatch_failed),
