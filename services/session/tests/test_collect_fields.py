@@ -109,9 +109,7 @@ def test_fields_are_versioned_and_carried_by_the_event(app: Conversations) -> No
     assert (changed.changed, changed.assistant.version) == (True, 2)
     assert (again.changed, again.assistant.version) == (False, 2)
     configured = [
-        e.assistant_configured
-        for e in session_events(app)
-        if e.HasField("assistant_configured")
+        e.assistant_configured for e in session_events(app) if e.HasField("assistant_configured")
     ]
     assert configured[0].collect_fields_json == ""
     assert [f["key"] for f in json.loads(configured[1].collect_fields_json)] == [
@@ -185,7 +183,10 @@ def test_collected_values_are_recorded_on_the_conversation_and_the_contact(
     assert on_conversation == [{"name": "Ana", "email": "a@x.com"}, {"email": "ana@x.com"}]
     assert on_contact == on_conversation
     (event,) = [e for e in events if e.HasField("conversation_data_collected")][:1]
-    assert (event.aggregate_type, event.event_type) == ("Conversation", "Conversation.DataCollected")
+    assert (event.aggregate_type, event.event_type) == (
+        "Conversation",
+        "Conversation.DataCollected",
+    )
 
 
 def test_a_report_is_recorded_once_by_its_event_id(
