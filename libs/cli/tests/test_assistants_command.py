@@ -215,6 +215,24 @@ def test_http_tools_in_the_file_go_to_the_session_as_json(tmp_path: Path) -> Non
         read_assistant_file(written(tmp_path, SALON + "http_tools: [book]\n"))
 
 
+def test_collect_fields_in_the_file_go_to_the_session_as_json(tmp_path: Path) -> None:
+    fields = """collect:
+  - {key: name, type: name, required: true}
+  - key: service
+    type: choice
+    options: [{id: cut, title: Haircut}]
+"""
+    request = read_assistant_file(written(tmp_path, SALON + fields))
+
+    sent = json.loads(request.assistant.collect_fields_json)
+    assert sent == [
+        {"key": "name", "type": "name", "required": True},
+        {"key": "service", "type": "choice", "options": [{"id": "cut", "title": "Haircut"}]},
+    ]
+    with pytest.raises(AssistantFileError, match="collect must be a list of mappings"):
+        read_assistant_file(written(tmp_path, SALON + "collect: [name]\n"))
+
+
 def test_knowledge_bases_in_the_file_go_to_the_session(tmp_path: Path) -> None:
     request = read_assistant_file(
         written(tmp_path, SALON + "knowledge_bases: [salon-faq, prices]\n")

@@ -20,6 +20,9 @@ business's HTTP tools, each with name, description, parameters (a JSON schema), 
 time), timeout_seconds and mutating (see the README; the session checks them). A tool's
 `url` may name variables as `${NAME}`, filled here from the environment of whoever applies the
 file (examples/salon/assistant.yaml's booking endpoint); headers' are left to the AI responder.
+`collect` lists the customer data the assistant collects with its `collect_customer_data` tool:
+each field a `key`, a `type` (name, email, phone, date, time, number, choice, text), an
+optional `label`, `options` for a choice and `required` (the session checks them).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from threadline.servicekit.config import ConfigError
 REQUIRED = ("name", "model", "system_prompt")
 TEXT = ("name", "model", "system_prompt", "language")
 LISTS = ("tools", "business_numbers", "knowledge_bases")
-KNOWN = (*TEXT, *LISTS, "reply_delay_seconds", "max_context_tokens", "http_tools")
+KNOWN = (*TEXT, *LISTS, "reply_delay_seconds", "max_context_tokens", "http_tools", "collect")
 TIMEOUT = 10.0
 PROMPT_WIDTH = 40
 VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
@@ -109,6 +112,14 @@ def assistant_request(
             assistant.http_tools_json = json.dumps(http_tools) if http_tools else ""
         except (TypeError, ValueError) as error:
             raise AssistantFileError(f"{where}: http_tools cannot be JSON: {error}") from None
+    collect = given.get("collect")
+    if collect is not None:
+        if not isinstance(collect, list) or not all(isinstance(f, Mapping) for f in collect):
+            raise AssistantFileError(f"{where}: collect must be a list of mappings")
+        try:
+            assistant.collect_fields_json = json.dumps(collect) if collect else ""
+        except (TypeError, ValueError) as error:
+            raise AssistantFileError(f"{where}: collect cannot be JSON: {error}") from None
     return pb.ConfigureAssistantRequest(assistant=assistant, reply_delay_set=delay is not None)
 
 
