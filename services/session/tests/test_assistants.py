@@ -161,7 +161,7 @@ def test_a_configuration_out_of_its_rules_names_the_field(
 def test_the_offline_assistant_may_be_named_offline_alone() -> None:
     assert salon(model="offline").model == "offline"
     assert salon(model="offline:threadline-offline-1").model == "offline:threadline-offline-1"
-    with pytest.raises(InvalidConfiguration, match="provider:model, e.g. .*, or offline"):
+    with pytest.raises(InvalidConfiguration, match=r"provider:model, e\.g\. .*, or offline"):
         salon(model="openai")
 
 
