@@ -32,6 +32,7 @@ from threadline.ai_responder.adapters.inbound.grpc_api import (
 )
 from threadline.ai_responder.adapters.outbound.burst_store import KeyValueBurstStore
 from threadline.ai_responder.adapters.outbound.conversation_view import KeyValueConversationViews
+from threadline.ai_responder.adapters.outbound.customer_data_events import JetStreamCustomerData
 from threadline.ai_responder.adapters.outbound.embedders import embedder_for
 from threadline.ai_responder.adapters.outbound.flow_states import KeyValueFlowStates
 from threadline.ai_responder.adapters.outbound.http_tools import AiohttpToolCaller
@@ -47,6 +48,7 @@ from threadline.ai_responder.adapters.outbound.transcripts import JetStreamTrans
 from threadline.ai_responder.adapters.outbound.typing import JetStreamTypingIndicator
 from threadline.ai_responder.application.answering import AnswerBursts, Generation
 from threadline.ai_responder.application.bursts import BurstScheduler
+from threadline.ai_responder.application.collecting import CollectCustomerData
 from threadline.ai_responder.application.flow_running import FlowExpiry, RunFlows
 from threadline.ai_responder.application.following import FollowConversations
 from threadline.ai_responder.application.hearing import HearVoiceNotes
@@ -161,6 +163,12 @@ async def bootstrap(
         prices=prices,
         tools=tools,
         knowledge=knowledge,
+        # The built-in collect_customer_data tool: values read in the business's timezone.
+        collector=CollectCustomerData(
+            timezone=ZoneInfo(config.timezone),
+            clock=clock,
+            events=JetStreamCustomerData(bus, topology),
+        ),
     )
     flow_states = await KeyValueFlowStates.open(js, namespace=config.nats_namespace)
     flows = RunFlows(

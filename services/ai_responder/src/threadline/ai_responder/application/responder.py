@@ -15,7 +15,10 @@ An assistant with knowledge bases (issue 12 item 1) has them searched with the b
 first (application/grounding.py); the model is given the passages found, or told there are
 none, and the draft keeps as `citations` the given passages the `reply` tool's `sources` name.
 The model may start one of the business's flows (`start_flow`, offered when there are flows it
-may start): the answer says which, and the flow asks next (application/flow_running.py)."""
+may start): the answer says which, and the flow asks next (application/flow_running.py).
+An assistant that collects customer data (issue 12 item 2) is offered `collect_customer_data`,
+run in the same rounds as the HTTP tools (application/collecting.py): the model reads what was
+saved and what was refused, with a hint to ask again."""
 
 from __future__ import annotations
 
@@ -26,6 +29,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Final
 
+from threadline.ai_responder.application.collecting import (
+    COLLECT_CUSTOMER_DATA,
+    COLLECT_GUIDANCE,
+    CollectCustomerData,
+    collect_tool,
+)
 from threadline.ai_responder.application.grounding import (
     KnowledgeSearch,
     ground,
@@ -47,6 +56,7 @@ from threadline.ai_responder.application.ports import (
     ModelRefused,
     ModelRequest,
     PriceTable,
+    ToolCall,
     ToolRound,
     Usage,
 )
@@ -62,6 +72,7 @@ from threadline.ai_responder.domain.answers import (
 from threadline.ai_responder.domain.citations import Grounding, cited
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.directory import AssistantSettings
+from threadline.ai_responder.domain.http_tools import HttpTool
 from threadline.ai_responder.domain.policy import wants_a_person, why_not_answered
 from threadline.ai_responder.domain.reply_format import TextReply, repair, shorten
 from threadline.rules.flow_definition import FlowDefinition
@@ -74,7 +85,8 @@ KEYWORD_MODEL: Final = "threadline:keyword-hand-off"
 REASON_LIMIT: Final = 500
 NO_REASON: Final = "the assistant handed the conversation off without saying why"
 INTERPRETATION_LIMIT: Final = 1000
-# Rounds of the business's HTTP tools in one answer; then the model must reply or hand off.
+# Rounds of tools (the business's HTTP tools, collect_customer_data) in one answer; then the
+# model must reply or hand off.
 MAX_TOOL_ROUNDS: Final = 4
 
 
@@ -93,9 +105,11 @@ class Responder:
         prices: PriceTable | None = None,
         tools: CallTools | None = None,
         knowledge: KnowledgeSearch | None = None,
+        collector: CollectCustomerData | None = None,
     ) -> None:
         self._model, self._clock, self._stale_after = model, clock, stale_after
         self._tools = tools
+        self._collector = collector
         self._knowledge = knowledge
         self._prices = prices
         self._system_prompt = system_prompt
@@ -158,6 +172,12 @@ class Responder:
             grounding=grounding,
             flows=flows,
         )
+        if assistant is not None and assistant.collect_fields and self._collector is not None:
+            request = replace(
+                request,
+                system_prompt=f"{request.system_prompt}\n\n{COLLECT_GUIDANCE}",
+                tools=(*request.tools, collect_tool(assistant.collect_fields)),
+            )
         try:
             answer = await self._with_tools(model, request, assistant, last, generation_id)
             answer = replace(answer, usage=_sum(rewriting, answer.usage))
@@ -192,24 +212,21 @@ class Responder:
         last: CustomerMessage,
         generation_id: str,
     ) -> ModelAnswer:
-        """The model's answer after the rounds of HTTP tools it called (none when it calls
-        none): the last answer, with the tokens and time of every round."""
+        """The model's answer after the rounds of tools it called (the business's HTTP tools,
+        `collect_customer_data`; none when it calls none): the last answer, with the tokens and
+        time of every round."""
         answer = await model.generate(request)
-        if self._tools is None or assistant is None or not assistant.http_tools:
+        if assistant is None:
             return answer
-        by_name = {tool.name: tool for tool in assistant.http_tools}
+        by_name = {tool.name: tool for tool in assistant.http_tools} if self._tools else {}
+        collecting = bool(assistant.collect_fields) and self._collector is not None
+        run = {*by_name, *((COLLECT_CUSTOMER_DATA,) if collecting else ())}
         usage, latency = answer.usage, answer.latency_seconds
         rounds: list[ToolRound] = []
-        while calls := tuple(c for c in answer.tool_calls if c.name in by_name):
+        while calls := tuple(c for c in answer.tool_calls if c.name in run):
             results = []
             for call in calls:
-                result = await self._tools.run(
-                    by_name[call.name],
-                    call,
-                    conversation_id=last.conversation_id,
-                    generation_id=generation_id or last.message_id,
-                )
-                results.append(result.for_model())
+                results.append(await self._run_tool(call, by_name, assistant, last, generation_id))
             rounds.append(ToolRound(calls, tuple(results)))
             last_round = len(rounds) >= MAX_TOOL_ROUNDS
             answer = await model.generate(
@@ -225,6 +242,32 @@ class Responder:
             if last_round:
                 break
         return replace(answer, usage=usage, latency_seconds=latency)
+
+    async def _run_tool(
+        self,
+        call: ToolCall,
+        by_name: Mapping[str, HttpTool],
+        assistant: AssistantSettings,
+        last: CustomerMessage,
+        generation_id: str,
+    ) -> str:
+        """What the tool `call` names gave, as the model reads it."""
+        if call.name == COLLECT_CUSTOMER_DATA and self._collector is not None:
+            return await self._collector.run(
+                assistant.collect_fields,
+                call,
+                conversation_id=last.conversation_id,
+                generation_id=generation_id or last.message_id,
+                language=assistant.language,
+            )
+        assert self._tools is not None  # only offered with a tool runner
+        result = await self._tools.run(
+            by_name[call.name],
+            call,
+            conversation_id=last.conversation_id,
+            generation_id=generation_id or last.message_id,
+        )
+        return result.for_model()
 
     def _keyword_hand_off(self, message: CustomerMessage, covered: tuple[str, ...]) -> Answer:
         first_name = message.customer_name.split(" ")[0]
@@ -262,7 +305,8 @@ class Responder:
             and (flow_id := call.arguments.get("flow_id")) in (flows or ())
         ]
         start_flow = str(starts[0]) if starts and not hand_offs else ""
-        if unknown := {c.name for c in answer.tool_calls} - {"reply", "hand_off", START_FLOW}:
+        known = {"reply", "hand_off", START_FLOW, COLLECT_CUSTOMER_DATA}
+        if unknown := {c.name for c in answer.tool_calls} - known:
             log.warning("model %s called unknown tools %s", answer.model, sorted(unknown))
         if len(replies) > 1:
             log.warning(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from threadline.ai_responder.domain.customer_data import CollectField
 from threadline.ai_responder.domain.flow_catalog import FlowCatalog
 from threadline.ai_responder.domain.http_tools import HttpTool
 
@@ -31,6 +32,8 @@ class AssistantSettings:
     tools: tuple[str, ...] = ()
     http_tools: tuple[HttpTool, ...] = ()  # the business's own (domain/http_tools.py)
     knowledge_bases: tuple[str, ...] = ()  # the knowledge bases it answers from, citing them
+    # The customer data it collects with `collect_customer_data` (domain/customer_data.py).
+    collect_fields: tuple[CollectField, ...] = ()
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
+from threadline.ai_responder.domain.customer_data import collect_fields_from_json
 from threadline.ai_responder.domain.directory import AssistantSettings, Directory
 from threadline.ai_responder.domain.http_tools import http_tools_from_json
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
@@ -142,5 +143,6 @@ def apply(directory: Directory, event: SessionEvent) -> None:
                 tools=tuple(configured.tools),
                 http_tools=http_tools_from_json(configured.http_tools_json),
                 knowledge_bases=tuple(configured.knowledge_bases),
+                collect_fields=collect_fields_from_json(configured.collect_fields_json),
             )
         )
