@@ -178,8 +178,7 @@ class Customer:
         outbox = self.platform.sandbox.outbox
         await eventually(lambda: len(outbox.messages(to=self.wa_id)) > self.seen, timeout=20)
         self.seen += 1
-        request: dict[str, Any] = outbox.messages(to=self.wa_id)[self.seen - 1].request
-        return request
+        return dict(outbox.messages(to=self.wa_id)[self.seen - 1].request)
 
 
 def body_of(request: dict[str, Any]) -> str:
@@ -218,7 +217,7 @@ async def test_a_whole_booking_through_the_flow_with_a_re_ask_buttons_and_the_bo
     assert body_of(await ana.receives()) == "At what time? We are open 9:00-19:00."
     await ana.writes("15:30")
     confirm = await ana.receives()
-    assert body_of(confirm) == f"Ana, cut on {day.isoformat()} at 15:30. Shall I book it?"
+    assert body_of(confirm) == f"Ana, Haircut on {day.isoformat()} at 15:30. Shall I book it?"
     await ana.taps("yes", "Yes, book it")
 
     booked = await ana.receives()

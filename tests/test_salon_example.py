@@ -74,10 +74,13 @@ async def test_the_salon_loads_once_and_loading_it_again_changes_nothing(
     assert first.problems == ()
     assert first.describe() == (
         f"assistant salon (offline) answering from knowledge base salon ({DOCUMENTS} passages); "
-        "flow salon-booking"
+        "flow salon-booking-pt; flow salon-booking"
     )
     loaded = await what_is_configured(platform, database_url)
-    assert loaded[:2] == ([("salon", 1, (PHONE_NUMBER_ID,))], [("salon-booking", 1)])
+    assert loaded[:2] == (
+        [("salon", 1, (PHONE_NUMBER_ID,))],
+        [("salon-booking", 1), ("salon-booking-pt", 1)],
+    )
     assert len(loaded[2]) == DOCUMENTS
 
     again = await load(platform)
@@ -92,7 +95,7 @@ async def test_the_customer_asks_the_hours_in_portuguese_then_books_through_the_
     assert (await load(platform)).problems == ()
     directory = platform.ai_responder.directory
     await eventually(lambda: bool(directory.assistant_for(PHONE_NUMBER_ID).http_tools))
-    await eventually(lambda: directory.flows.flow("salon-booking") is not None)
+    await eventually(lambda: directory.flows.flow("salon-booking-pt") is not None)
     ana = Customer(platform)
 
     await ana.writes("Olá! Qual é o horário de funcionamento do salão?")
@@ -105,20 +108,22 @@ async def test_the_customer_asks_the_hours_in_portuguese_then_books_through_the_
     while day.weekday() == 6:  # the salon is closed on Sundays
         day += timedelta(days=1)
     await ana.writes("Quero marcar um corte")
-    assert body_of(await ana.receives()).endswith("What is your name?")
+    assert body_of(await ana.receives()) == "Vamos marcar o seu horário. Como se chama?"
     await ana.writes("Ana")
-    assert body_of(await ana.receives()).startswith("Thanks, Ana!")
-    await ana.taps("cut", "Haircut")
-    assert body_of(await ana.receives()).startswith("Which day?")
+    assert body_of(await ana.receives()) == "Obrigada, Ana! Que serviço deseja?"
+    await ana.taps("cut", "Corte")
+    assert body_of(await ana.receives()).startswith("Para que dia?")
     await ana.writes(day.strftime("%d/%m"))
-    assert body_of(await ana.receives()).startswith("At what time?")
-    await ana.writes("10:30")
-    assert body_of(await ana.receives()).endswith("Shall I book it?")
-    await ana.taps("yes", "Yes, book it")
+    assert body_of(await ana.receives()).startswith("A que horas?")
+    await ana.writes("10h30")
+    assert body_of(await ana.receives()) == (
+        f"Ana, Corte no dia {day.isoformat()} às 10:30. Posso marcar?"
+    )
+    await ana.taps("yes", "Sim, marcar")
 
     booked = body_of(await ana.receives())
 
-    assert booked.startswith("Booked! Your reference is SAL-0001.")
+    assert booked.startswith("Marcado! A sua referência é SAL-0001.")
     [booking] = platform.sandbox.salon_bookings.bookings
     assert (booking.reference, booking.name, booking.service, booking.date, booking.time) == (
         *("SAL-0001", "Ana", "cut", day.isoformat(), "10:30"),

@@ -48,6 +48,7 @@ from threadline.rules.whatsapp_limits import interactive_problem, text_problem
 
 SALON_FILE = Path(__file__).resolve().parents[3] / "examples" / "salon" / "booking-flow.yaml"
 SALON = parse_flow(yaml.safe_load(SALON_FILE.read_text()))
+SALON_PT = parse_flow(yaml.safe_load((SALON_FILE.parent / "agendamento-flow.yaml").read_text()))
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 NOW = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)  # Thursday 11:00 in São Paulo
 DATE_HINT = "I could not read that as a day from today on."
@@ -127,7 +128,9 @@ def test_the_salon_booking_flow_collects_confirms_books_and_completes() -> None:
     assert state.session_data["time"] == "14:00"
     (_, confirm) = actions
     assert isinstance(confirm, SendReply) and isinstance(confirm.reply, ButtonsReply)
-    assert confirm.reply.body == "Maria da Silva, color on 2026-12-04 at 14:00. Shall I book it?"
+    # The choice shown by its title; the data keeps its id.
+    assert confirm.reply.body == "Maria da Silva, Coloring on 2026-12-04 at 14:00. Shall I book it?"
+    assert state.session_data["service"] == "color"
     assert [b.id for b in confirm.reply.buttons] == ["yes", "change", "no"]
 
     state, actions = step(state, say("Yes, book it", reply_id="yes"))
@@ -368,10 +371,11 @@ def test_a_choice_shown_as_text_lists_its_options_and_takes_their_number() -> No
 
 
 def test_triggers_by_keyword_button_or_first_message() -> None:
-    assert triggers(SALON, say("Quero AGENDAR um horário!"), first_message=False)
+    assert triggers(SALON_PT, say("Quero AGENDAR um horário!"), first_message=False)
     assert triggers(SALON, say("Can I book?"), first_message=False)
     assert triggers(SALON, say("Book."), first_message=False)
-    assert triggers(SALON, say("marcar,por favor"), first_message=False)
+    assert triggers(SALON_PT, say("marcar,por favor"), first_message=False)
+    assert not triggers(SALON, say("marcar,por favor"), first_message=False)
     assert triggers(SALON, say("¿Puedo pedir una cita?"), first_message=False)
     assert triggers(SALON, say("Book now", reply_id="book"), first_message=False)
     assert not triggers(SALON, say("my notebook broke"), first_message=False)

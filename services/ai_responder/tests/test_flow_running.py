@@ -159,7 +159,7 @@ async def test_the_salons_booking_flow_from_its_keyword_to_the_booking() -> None
     assert re_asked is not None and re_asked.step.step_id == "ask_date"
     await talk.writes("tomorrow")
     confirm = await talk.writes("15:30")
-    assert texts(confirm) == ["Ana, cut on 2026-12-04 at 15:30. Shall I book it?"]
+    assert texts(confirm) == ["Ana, Haircut on 2026-12-04 at 15:30. Shall I book it?"]
     assert confirm is not None and isinstance(confirm.drafts[0].reply, ButtonsReply)
 
     booked = await talk.writes(tap=Choice(id="yes", title="Yes, book it"))

@@ -17,6 +17,8 @@ conversation's `conversation_flow_id`, `current_step_id`, `session_data`, `expir
 - A tool step asks for the call (`RequestTool`, arguments filled from the collected data) and
   waits for its `ToolResult`: saved under `save_as`, then on; an error goes to `on_error`, or
   hands off. A customer message while a tool runs is not the flow's: nothing changes.
+- A reply shows a collected choice by its option's title ("Haircut"); the data keeps its id
+  ("cut") for branches and tool arguments.
 - The flow expires `expiry.after` after it started or after the customer's last answer; any input
   at or after `expires_at` (a `Tick` when nothing else comes) ends it the way the definition says.
   An input for another step (a late tool result) or for a flow that has ended changes nothing.
@@ -273,7 +275,7 @@ def _answer(
     if retries < ask.attempts:
         hint = ask.field.hint_in(definition.language)
         prompt = replace(ask.prompt, text=f"{hint}\n{ask.prompt.text}")
-        reply = _ask_reply(ask, prompt, state.session_data)
+        reply = _ask_reply(ask, prompt, shown(definition, state.session_data))
         return replace(state, retries=retries), (SendReply(reply),)
     if ask.on_fail is OnFail.SKIP:
         return _run(definition, replace(state, retries=0), step.next, [])
@@ -296,7 +298,7 @@ def _run(
         step = definition.step(step_id)
         state = replace(state, current_step_id=step_id, retries=0)
         actions.append(StepReached(step_id))
-        data = state.session_data
+        data = shown(definition, state.session_data)
         action = step.action
         if isinstance(action, Send):
             actions.append(SendReply(_reply(action.message, data)))
@@ -305,11 +307,11 @@ def _run(
             actions.append(SendReply(_ask_reply(action, action.prompt, data)))
             return state, tuple(actions)
         elif isinstance(action, Branch):
-            value = fold(data.get(action.on, ""))
+            value = fold(state.session_data.get(action.on, ""))
             cases = {fold(case): target for case, target in action.cases.items()}
             step_id = cases.get(value) or action.default or step.next
         elif isinstance(action, CallTool):
-            arguments = {k: fill(v, data) for k, v in action.arguments.items()}
+            arguments = {k: fill(v, state.session_data) for k, v in action.arguments.items()}
             actions.append(RequestTool(step_id, action.name, arguments))
             return state, tuple(actions)
         elif isinstance(action, HandOff):
@@ -326,7 +328,8 @@ def _expire(definition: FlowDefinition, state: FlowState) -> Advanced:
     expiry = definition.expiry
     actions: list[Action] = []
     if expiry.message:
-        actions.append(SendReply(_reply(Message(expiry.message), state.session_data)))
+        shown_data = shown(definition, state.session_data)
+        actions.append(SendReply(_reply(Message(expiry.message), shown_data)))
     if expiry.then is ExpiryAction.HAND_OFF:
         actions.append(HandOffToPerson("the flow expired"))
     return _end(state, actions, FlowStatus.EXPIRED)
@@ -347,6 +350,17 @@ def _end(state: FlowState, actions: list[Action], status: FlowStatus) -> Advance
 
 
 # --- replies --------------------------------------------------------------------------------
+
+
+def shown(definition: FlowDefinition, data: Mapping[str, str]) -> Mapping[str, str]:
+    """The collected data as a message shows it: a choice by its option's title (the data
+    keeps the id, for branches and tools)."""
+    titles = {
+        step.action.field.key: {o.id: o.title for o in step.action.field.options}
+        for step in definition.steps
+        if isinstance(step.action, Ask) and step.action.field.options
+    }
+    return {key: titles.get(key, {}).get(value, value) for key, value in data.items()}
 
 
 def fill(template: str, data: Mapping[str, str]) -> str:
