@@ -70,6 +70,7 @@ _SUBJECTS = {
     "transcript_recorded": "Conversation.TranscriptRecorded",
     "transcript_missing": "Conversation.TranscriptMissing",
     "tool_call_recorded": "Conversation.ToolCallRecorded",
+    "conversation_data_collected": "Conversation.DataCollected",
 }
 
 
@@ -261,6 +262,13 @@ class EventLog:
             conversation_id=str(conversation_id), fields_json=json.dumps(fields)
         )
         return self._event("Contact", contact_id, contact_data_collected=body)
+
+    def conversation_data_collected(
+        self, conversation_id: UUID, fields: dict[str, Any]
+    ) -> ev.SessionEvent:
+        """Values the assistant's collect tool saved (issue 12 item 2): only the changed ones."""
+        body = ev.ConversationDataCollected(fields_json=json.dumps(fields))
+        return self._event("Conversation", conversation_id, conversation_data_collected=body)
 
     def identity_linked(
         self, contact_id: UUID, *, wa_id: str = "", user_id: str = ""

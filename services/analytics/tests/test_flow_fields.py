@@ -109,6 +109,21 @@ def test_collected_fields_merge_on_the_contact_and_a_text_email_is_kept_apart(
     assert patch.email == "ana@example.pt"  # the latest email that is text
 
 
+def test_collected_data_and_flow_data_merge_into_the_session_data(log: EventLog) -> None:
+    conversation = uuid4()
+
+    patch = project(
+        [
+            log.conversation_data_collected(conversation, {"email": "a@example.com"}),
+            log.flow_step(conversation, "booking", "ask-date", data={"name": "Ana"}),
+            log.conversation_data_collected(conversation, {"email": "ana@example.pt"}),
+        ]
+    ).conversation_patches[conversation]
+
+    assert patch.session_data == {"email": "ana@example.pt", "name": "Ana"}
+    assert patch.flow_step == "ask-date"
+
+
 async def started(pool: AsyncConnectionPool[Any], log: EventLog) -> tuple[UUID, UUID]:
     contact, conversation = uuid4(), uuid4()
     await projection_consumer(pool).handle(
@@ -180,6 +195,33 @@ async def test_the_conversation_api_shows_the_flow_and_the_lead_its_collected_da
     }
     row = await one(pool, "SELECT name, email FROM analytics.contacts WHERE id = %s", contact)
     assert row == {"name": "Ana (WhatsApp)", "email": "ana@example.com"}
+
+
+async def test_the_conversation_api_shows_what_the_assistant_collected_with_the_flow_data(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    _, conversation = await started(pool, log)
+    projector = projection_consumer(pool)
+    await projector.handle(
+        delivered(log.conversation_data_collected(conversation, {"email": "ana@example.com"}))
+    )
+    await projector.handle(
+        delivered(
+            log.flow_step(conversation, "booking", "ask-date", data={"name": "Ana Souza"}),
+            log.conversation_data_collected(conversation, {"phone": "+5511912345678"}),
+        )
+    )
+
+    shown = conversation_pb(
+        (await ConversationQueries(pool).get_conversation(READER, conversation)).conversation
+    )
+
+    assert json.loads(shown.session_data_json) == {
+        "email": "ana@example.com",
+        "name": "Ana Souza",
+        "phone": "+5511912345678",
+    }
+    assert shown.current_step_id == "ask-date"
 
 
 async def test_a_conversation_without_a_flow_shows_empty_flow_fields(

@@ -283,6 +283,12 @@ def _flow_step(
     }
     expires_at = log.now + timedelta(minutes=30) if rng.random() < 0.7 else None
     status = rng.choice(["", "running", "completed" if completed else "expired", "handed_off"])
+    # What the assistant's collect tool saved (issue 12 item 2), merged into the same
+    # session_data: before the step or after it (made in that order, as positions follow), a
+    # key the step has or one of its own.
+    collected = {rng.choice(["email", "phone"]): rng.choice(["c@example.com", "+5511912345678"])}
+    collecting, first = rng.random() < 0.3, rng.random() < 0.5
+    before = [log.conversation_data_collected(talk.id, collected)] if collecting and first else []
     step = log.flow_step(
         talk.id,
         "checkout",
@@ -293,9 +299,11 @@ def _flow_step(
         status=status,
         flow_version=rng.randrange(3),
     )
+    late = collecting and not first
+    after = [log.conversation_data_collected(talk.id, collected)] if late else []
     if not data or rng.random() < 0.3:
-        return [step]
-    return [step, log.data_collected(talk.contact, talk.id, data)]
+        return [*before, step, *after]
+    return [*before, step, *after, log.data_collected(talk.contact, talk.id, data)]
 
 
 def _attachment(log: EventLog, rng: random.Random, talk: Talk) -> SessionEvent:

@@ -112,8 +112,9 @@ class ConversationPatch:
     flow_id: str | None = None
     flow_step: str | None = None
     flow_completed: bool | None = None
-    # Set with flow_id by each flow step (issue 12): the data collected so far, the step's
-    # expiry (None: it named none, written as NULL since flow_id is set) and status.
+    # Set with flow_id by each flow step (issue 12): the step's expiry (None: it named none,
+    # written as NULL since flow_id is set) and status. `session_data`: the keys the batch's
+    # flow steps and collected data set, merged into the conversation's (None: none).
     session_data: dict[str, Any] | None = None
     flow_expires_at: datetime | None = None
     flow_status: str | None = None

@@ -154,7 +154,7 @@ PATCH_CONVERSATION: LiteralString = """
         flow_id = coalesce(%(flow_id)s, flow_id),
         flow_step = coalesce(%(flow_step)s, flow_step),
         flow_completed = coalesce(%(flow_completed)s, flow_completed),
-        session_data = coalesce(%(session_data)s, session_data),
+        session_data = session_data || coalesce(%(session_data)s, '{}'::jsonb),
         flow_expires_at = CASE WHEN %(flow_id)s::text IS NULL THEN flow_expires_at
                                ELSE %(flow_expires_at)s::timestamptz END,
         flow_status = coalesce(%(flow_status)s, flow_status),

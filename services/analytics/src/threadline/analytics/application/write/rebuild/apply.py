@@ -294,8 +294,10 @@ def _patch_conversation(rows: WorkingSet, conversation_id: Any, patch: Conversat
         row[column] = _or(getattr(patch, column), row[column])
     if patch.flow_id is not None:  # a flow step: its expiry, NULL included
         row["flow_expires_at"] = patch.flow_expires_at
-    for column in ("flow_id", "flow_step", "flow_completed", "session_data", "flow_status"):
+    for column in ("flow_id", "flow_step", "flow_completed", "flow_status"):
         row[column] = _or(getattr(patch, column), row[column])
+    if patch.session_data is not None:  # `session_data || %(session_data)s`
+        row["session_data"] = {**row["session_data"], **patch.session_data}
     row["hand_offs"] += patch.hand_offs
     if patch.assistant_named or row["assistant"] == "":
         row["assistant"] = _or(patch.assistant, row["assistant"])

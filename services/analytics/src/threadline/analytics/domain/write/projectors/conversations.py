@@ -61,20 +61,36 @@ def conversation_status_changed(event: SessionEvent, changes: Changes) -> None:
 
 
 def flow_step_reached(event: SessionEvent, changes: Changes) -> None:
-    """The latest step wins whole: its data (all collected so far), expiry and status. A step
-    recorded before flows had a status (issue 12) is `completed` or `running` by its flag."""
+    """The latest step wins whole: its expiry and status; its data (all the flow collected so
+    far) is merged into the conversation's session_data, which also holds what the assistant's
+    collect tool saved (the latest value of each key wins). A step recorded before flows had a
+    status (issue 12) is `completed` or `running` by its flag."""
     body = event.flow_step_reached
     patch = changes.conversation(aggregate_uuid(event), occurred_at(event))
     patch.flow_id = body.flow_id
     patch.flow_step = body.step_id
     patch.flow_completed = body.completed
-    patch.session_data = parsed_metadata(body.session_data_json)
+    patch.session_data = {
+        **(patch.session_data or {}),
+        **parsed_metadata(body.session_data_json),
+    }
     patch.flow_expires_at = utc(body.expires_at) if body.HasField("expires_at") else None
     patch.flow_status = body.status or (COMPLETED if body.completed else RUNNING)
+
+
+def conversation_data_collected(event: SessionEvent, changes: Changes) -> None:
+    """What the assistant's collect tool saved (issue 12 item 2), merged into the
+    conversation's session_data with the flow's data (the latest value of each key wins)."""
+    fields = parsed_metadata(event.conversation_data_collected.fields_json)
+    if not fields:
+        return
+    patch = changes.conversation(aggregate_uuid(event), occurred_at(event))
+    patch.session_data = {**(patch.session_data or {}), **fields}
 
 
 PROJECTORS: dict[str, EventProjector] = {
     "conversation_started": conversation_started,
     "conversation_status_changed": conversation_status_changed,
     "flow_step_reached": flow_step_reached,
+    "conversation_data_collected": conversation_data_collected,
 }
