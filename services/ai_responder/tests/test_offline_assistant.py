@@ -17,6 +17,8 @@ from threadline.ai_responder.adapters.outbound.models.offline import DO_NOT_KNOW
 from threadline.ai_responder.adapters.outbound.models.offline_language import (
     PHRASES,
     guess_language,
+    is_greeting,
+    is_thanks,
 )
 from threadline.ai_responder.application.ports import NO_HISTORY
 from threadline.ai_responder.application.responder import Responder
@@ -254,3 +256,55 @@ async def test_the_person_row_tapped_hands_off() -> None:
 
     assert text_of(result) == PHRASES["de"].person
     assert result.hand_off is not None and result.hand_off.reason == HAND_OFF_REASON
+
+
+@pytest.mark.parametrize(
+    ("said", "greets", "thanks"),
+    [
+        ("Oi", True, False),
+        ("Bom dia!", True, False),
+        ("hello there", True, False),
+        ("Oi Lina", True, False),
+        ("Hola, buenas tardes", True, False),
+        ("مرحبا", True, False),
+        ("Obrigada!", False, True),
+        ("thanks a lot", False, True),
+        ("Vielen Dank", False, True),
+        ("muito bom", False, False),
+        ("Lina", False, False),
+        ("Oi, vocês abrem quando?", False, False),
+        ("hi, is it 40 euros?", False, False),
+    ],
+)
+def test_a_message_that_only_greets_or_only_thanks_is_told_apart(
+    said: str, greets: bool, thanks: bool
+) -> None:
+    assert (is_greeting(said), is_thanks(said)) == (greets, thanks)
+
+
+async def test_a_greeting_is_greeted_back_above_what_the_knowledge_base_can_answer() -> None:
+    # "Oi" finds something, as any text does: the offline model does not answer it with it.
+    found = KnowledgeAnswer(
+        (passage(9, "cancelamento.md", CANCEL_PT, 0.79), passage(7, "horario.md", HOURS_PT, 0.785)),
+        abstained=False,
+    )
+
+    result = await answer(found, message("Oi"))
+
+    assert result.hand_off is None and result.draft is not None
+    reply = result.draft.reply
+    assert isinstance(reply, ListReply)
+    assert reply.body == PHRASES["pt"].greeting
+    assert [row.id for row in reply.rows] == ["kb:9", "kb:7", "kb:person"]
+    assert result.draft.citations == ()
+
+
+async def test_a_greeting_with_nothing_found_is_a_plain_hello_and_thanks_a_welcome() -> None:
+    nothing = KnowledgeAnswer((), abstained=True)
+
+    hello = await answer(nothing, message("Hello!"))
+    thanks = await answer(nothing, message("Obrigada!"))
+
+    assert text_of(hello) == "Hello! How can I help?"
+    assert hello.hand_off is None
+    assert text_of(thanks) == PHRASES["pt"].welcome and thanks.hand_off is None

@@ -11,7 +11,10 @@ knowledge bases (the request's `grounding`, issue 12) it answers from them:
   headings or first sentences as rows, ids `kb:<passage id>`), and a last row to talk to a
   person (`kb:person`): a tapped row comes back as the customer's choice and is answered with
   that passage, when the search finds it again (the person's row with a hand-off);
-- when nothing came close, that it does not know, and a hand-off.
+- when nothing came close, that it does not know, and a hand-off;
+- a message that only greets ("Oi", "Bom dia!") is greeted back above the list of the closest
+  passages as questions (what the knowledge base can answer), and one that only thanks is
+  answered "you're welcome": neither is a question to answer with a passage.
 
 Its fixed sentences ("Source", "I don't know", the list's) are in the customer's language as
 `guess_language` reads the message, else the assistant's `language`, else English
@@ -28,6 +31,8 @@ from typing import Final
 from threadline.ai_responder.adapters.outbound.models.offline_language import (
     PHRASES,
     guess_language,
+    is_greeting,
+    is_thanks,
     phrases_for,
     written,
 )
@@ -55,6 +60,7 @@ PERSON_ROW: Final = f"{ROW_ID_PREFIX}person"
 _TAPPED: Final = re.compile(r'option id "kb:([^"]+)"\]\s*$')
 _HEADING: Final = re.compile(r"^\s*#{1,6}\s+(.+?)\s*#*\s*$")
 _SENTENCE: Final = re.compile(r"(?<=[.!?\u061f])\s")
+_QUESTION_END: Final = re.compile(r"(?<=[?\u061f])\s")
 HEADING_LIMIT: Final = 80
 
 
@@ -99,6 +105,15 @@ def _last_customer_turn(request: ModelRequest) -> str:
 def _from_knowledge(grounding: Grounding, language: str, asked: str) -> tuple[ToolCall, ...]:
     """The passage the customer tapped or the best one with its source; else the closest as a
     list; else "I don't know" and a hand-off."""
+    if is_thanks(asked):
+        return (ToolCall("reply", {"kind": "text", "text": phrases_for(language).welcome}),)
+    if is_greeting(asked):
+        greeting = phrases_for(language).greeting
+        menu = (*grounding.passages, *grounding.closest)
+        if menu:
+            return (_closest_list(menu, language, text=greeting),)
+        hello = _QUESTION_END.split(greeting, maxsplit=1)[0]  # without the list's sentence
+        return (ToolCall("reply", {"kind": "text", "text": hello}),)
     tapped = _TAPPED.search(asked)
     if tapped is not None and f"{ROW_ID_PREFIX}{tapped.group(1)}" == PERSON_ROW:
         return (
@@ -141,7 +156,7 @@ def _answer_with(given: GivenPassage, language: str, *, cited: bool) -> ToolCall
     return ToolCall("reply", arguments)
 
 
-def _closest_list(closest: Sequence[GivenPassage], language: str) -> ToolCall:
+def _closest_list(closest: Sequence[GivenPassage], language: str, *, text: str = "") -> ToolCall:
     """A list whose rows are the closest passages (in the customer's language when some are),
     each a title and a description, then a person; reply_format.repair bounds them to
     WhatsApp's limits."""
@@ -162,7 +177,7 @@ def _closest_list(closest: Sequence[GivenPassage], language: str) -> ToolCall:
         "reply",
         {
             "kind": "list",
-            "text": words.closest,
+            "text": text or words.closest,
             "options": options,
             "list_button": words.closest_button,
         },

@@ -13,7 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["ENGLISH", "PHRASES", "Phrases", "guess_language", "phrases_for", "written"]
+__all__ = [
+    "ENGLISH",
+    "PHRASES",
+    "Phrases",
+    "guess_language",
+    "is_greeting",
+    "is_thanks",
+    "phrases_for",
+    "written",
+]
 
 ENGLISH: Final = "en"
 
@@ -23,7 +32,8 @@ class Phrases:
     """What the offline assistant says in one language: the word before a passage's source,
     that it has no answer (and a person will follow), that it is offline (no knowledge bases),
     the body and button of the list of the closest questions, its last row (a person), and
-    what it says when that row is tapped."""
+    what it says when that row is tapped; what it answers a greeting (above the list of the
+    knowledge base's questions) and thanks."""
 
     source: str
     do_not_know: str
@@ -32,6 +42,8 @@ class Phrases:
     closest_button: str
     person_row: str
     person: str
+    greeting: str
+    welcome: str
 
 
 PHRASES: Final[Mapping[str, Phrases]] = {
@@ -48,6 +60,8 @@ PHRASES: Final[Mapping[str, Phrases]] = {
         closest_button="See questions",
         person_row="Talk to a person",
         person="Of course. A member of our team will get back to you here.",
+        greeting="Hello! How can I help? Here are some of the questions I can answer.",
+        welcome="You're welcome! Anything else, just write.",
     ),
     "pt": Phrases(
         source="Fonte",
@@ -62,6 +76,8 @@ PHRASES: Final[Mapping[str, Phrases]] = {
         closest_button="Ver perguntas",
         person_row="Falar com uma pessoa",
         person="Claro. Alguém da nossa equipa vai responder aqui em breve.",
+        greeting="Olá! Em que posso ajudar? Estas são algumas das perguntas a que sei responder.",
+        welcome="De nada! Se precisar de mais alguma coisa, é só escrever.",
     ),
     "es": Phrases(
         source="Fuente",
@@ -77,6 +93,8 @@ PHRASES: Final[Mapping[str, Phrases]] = {
         closest_button="Ver preguntas",
         person_row="Hablar con una persona",
         person="Claro. Una persona de nuestro equipo te responderá aquí pronto.",
+        greeting="¡Hola! ¿En qué puedo ayudarte? Estas son algunas preguntas que sé responder.",
+        welcome="¡De nada! Si necesitas algo más, solo escribe.",
     ),
     "de": Phrases(
         source="Quelle",
@@ -91,6 +109,8 @@ PHRASES: Final[Mapping[str, Phrases]] = {
         closest_button="Fragen ansehen",
         person_row="Mit jemandem sprechen",
         person="Gern. Jemand aus unserem Team meldet sich hier bald bei Ihnen.",
+        greeting="Hallo! Wie kann ich helfen? Das sind einige Fragen, die ich beantworten kann.",
+        welcome="Gern geschehen! Wenn Sie noch etwas brauchen, schreiben Sie einfach.",
     ),
     "ar": Phrases(
         source="المصدر",
@@ -100,6 +120,8 @@ PHRASES: Final[Mapping[str, Phrases]] = {
         closest_button="عرض الأسئلة",
         person_row="التحدث إلى شخص",
         person="بالتأكيد. سيتواصل معك أحد أعضاء فريقنا هنا قريبًا.",
+        greeting="مرحبًا! كيف يمكنني المساعدة؟ هذه بعض الأسئلة التي يمكنني الإجابة عنها.",
+        welcome="على الرحب والسعة! إذا احتجت أي شيء آخر، فقط اكتب.",
     ),
 }
 
@@ -171,3 +193,46 @@ def written(language: str) -> str:
     """`language` as one of PHRASES' keys, "" when the offline assistant does not write it."""
     short = language.strip().lower()[:2]
     return short if short in PHRASES else ""
+
+
+# Words that only greet or only thank (and the small words around them), in the languages the
+# offline assistant writes: a message made of nothing else asks no question of the knowledge.
+_GREETING: Final = _words(
+    "hi hello hey hiya good morning afternoon evening there olá ola oi bom boa dia tarde noite "
+    "tardes noites noches "
+    "hola buenos buenas días dias hallo guten tag morgen abend servus moin "
+    "مرحبا مرحبًا أهلا اهلا السلام عليكم صباح مساء الخير"
+)
+_THANKS: Final = _words(
+    "thanks thank you thx ty very much a lot many obrigado obrigada muito muitas valeu gracias "
+    "muchas danke schön schon vielen dank شكرا شكرًا جزيلا جزيلًا"
+)
+_THANKING: Final = _words(
+    "thanks thank thx ty obrigado obrigada valeu gracias danke dank شكرا شكرًا"
+)
+_NAME_LIKE: Final = 3  # at most this many words (a greeting with a name, "oi lina")
+
+
+def is_greeting(text: str) -> bool:
+    """Whether `text` only greets ("Oi", "Bom dia!", "hello there")."""
+    return _only(text, _GREETING, leeway=1)
+
+
+def is_thanks(text: str) -> bool:
+    """Whether `text` only thanks ("Obrigada!", "thanks a lot")."""
+    return _only(text, _THANKS | _GREETING, leeway=0) and bool(_found(text) & _THANKING)
+
+
+def _found(text: str) -> set[str]:
+    return {word.lower() for word in _WORD.findall(text)}
+
+
+def _only(text: str, words: frozenset[str], *, leeway: int) -> bool:
+    """Whether `text` has a few words, all among `words` but at most `leeway` names (written
+    with a capital: "Oi Lina", not "muito bom")."""
+    found = _WORD.findall(text)
+    if not found or len(found) > _NAME_LIKE + leeway or any(c.isdigit() for c in text):
+        return False
+    unknown = [word for word in found if word.lower() not in words]
+    names = all(word[0].isupper() for word in unknown)
+    return names and len(unknown) <= leeway and len(unknown) < len(found)
