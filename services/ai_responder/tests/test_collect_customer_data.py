@@ -28,6 +28,7 @@ from threadline.ai_responder.domain.customer_data import (
 )
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.directory import AssistantSettings
+from threadline.ai_responder.domain.reply_format import TextReply
 from threadline.contracts.events.v1 import ai_pb2
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.topology import (
@@ -158,7 +159,8 @@ async def test_the_model_collects_is_told_what_was_refused_and_the_values_are_pu
     finally:
         await nc.close()
 
-    assert answer.draft is not None and "Maria" in answer.draft.reply.text
+    assert answer.draft is not None and isinstance(answer.draft.reply, TextReply)
+    assert "Maria" in answer.draft.reply.text
     first, second = (r.body for r in server.requests)
     offered = {t["function"]["name"]: t["function"] for t in first["tools"]}
     assert list(offered[COLLECT_CUSTOMER_DATA]["parameters"]["properties"]) == [
@@ -174,7 +176,7 @@ async def test_the_model_collects_is_told_what_was_refused_and_the_values_are_pu
     assert info.state.messages == 1
     assert published.subject == topology.publish_subject(CUSTOMER_DATA_COLLECTED)
     assert published.headers is not None
-    event = ai_pb2.CustomerDataCollected.FromString(published.data)
+    event = ai_pb2.CustomerDataCollected.FromString(published.data or b"")
     assert published.headers["Nats-Msg-Id"] == event.event_id
     assert event.event_id.startswith("collect:conv-7-1:")
     assert (event.conversation_id, event.generation_id) == ("conv-7", "conv-7-1")

@@ -162,10 +162,10 @@ def test_collected_values_are_recorded_on_the_conversation_and_the_contact(
     app.record_facts([collected(conversation, "collect:gen-1:a", name="Ana", email="a@x.com")])
     app.record_facts([collected(conversation, "collect:gen-2:b", name="Ana", email="ana@x.com")])
 
-    talk = app.repository.get(conversation.id)
+    talk: object = app.repository.get(conversation.id)
     assert isinstance(talk, Conversation)
     assert talk.collected_data == {"name": "Ana", "email": "ana@x.com"}
-    contact = app.repository.get(conversation.contact_id)
+    contact: object = app.repository.get(conversation.contact_id)
     assert isinstance(contact, Contact)
     assert contact.data == {"name": "Ana", "email": "ana@x.com"}
     events = session_events(app)
@@ -199,7 +199,7 @@ def test_a_report_is_recorded_once_by_its_event_id(
     app.record_facts([collected(conversation, "collect:gen-2:b", email="b@x.com")])
     app.record_facts([first])  # redelivered after a later report: changes nothing
 
-    talk = app.repository.get(conversation.id)
+    talk: object = app.repository.get(conversation.id)
     assert isinstance(talk, Conversation) and talk.collected_data == {"email": "b@x.com"}
     assert talk.data_collections == ["collect:gen-1:a", "collect:gen-2:b"]
     kinds = [e.WhichOneof("body") for e in session_events(app)]
@@ -220,6 +220,7 @@ def test_the_fact_decodes_from_the_ai_event() -> None:
         Topology().publish_subject(CUSTOMER_DATA_COLLECTED), event.SerializeToString()
     )
 
+    assert isinstance(fact, CollectedData)
     assert fact == CollectedData(
         event_id="collect:gen-1:c1",
         conversation_id=fact.conversation_id,
