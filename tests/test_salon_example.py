@@ -117,7 +117,7 @@ async def test_the_customer_asks_the_hours_in_portuguese_then_books_through_the_
     assert body_of(await ana.receives()).startswith("A que horas?")
     await ana.writes("10h30")
     assert body_of(await ana.receives()) == (
-        f"Ana, Corte no dia {day.isoformat()} às 10:30. Posso marcar?"
+        f"Ana, Corte no dia {day.strftime('%d/%m/%Y')} às 10:30. Posso marcar?"
     )
     await ana.taps("yes", "Sim, marcar")
 

@@ -434,3 +434,14 @@ def test_any_inputs_keep_the_flow_consistent_and_its_replies_sendable(
                 )
                 assert problem is None, (kind, problem)
         assert set(state.session_data) <= {"name", "service", "date", "time", "confirm", "booking"}
+
+
+def test_a_portuguese_flow_shows_a_date_day_first_and_keeps_it_iso() -> None:
+    state, _ = start(SALON_PT, NOW)
+    for answer in ("Ana", "cut", "25/12", "10h30"):
+        state, actions = step(state, say(answer), flow=SALON_PT)
+
+    (_, confirm) = actions
+    assert isinstance(confirm, SendReply) and isinstance(confirm.reply, ButtonsReply)
+    assert confirm.reply.body == "Ana, Corte no dia 25/12/2026 às 10:30. Posso marcar?"
+    assert state.session_data["date"] == "2026-12-25"

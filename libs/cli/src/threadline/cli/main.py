@@ -29,6 +29,11 @@ def parser() -> argparse.ArgumentParser:
     sent.add_argument("--voice", action="store_true", help="send the sandbox's voice note")
     sent.add_argument("--document", action="store_true", help="send the sandbox's PDF")
     sent.add_argument("--file", type=Path, metavar="PATH", help="send a file (MIME type guessed)")
+    sent.add_argument(
+        "--salon",
+        action="store_true",
+        help="the example salon: ask the hours in Portuguese, then book through its flow",
+    )
     demo.add_argument("--caption", default=None, help="the photo's or document's caption")
     demo.add_argument("--timeout", type=float, default=30.0)
     demo.add_argument(
@@ -118,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_platform())
     logging.basicConfig(level=logging.WARNING)
+    if args.command == "demo" and args.salon:
+        from threadline.cli.salon_demo import run_salon_demo
+
+        return asyncio.run(run_salon_demo(timeout=args.timeout))
     if args.command == "demo":
         from threadline.cli.demo import DEFAULT_TEXT, run_demo
 

@@ -353,14 +353,24 @@ def _end(state: FlowState, actions: list[Action], status: FlowStatus) -> Advance
 
 
 def shown(definition: FlowDefinition, data: Mapping[str, str]) -> Mapping[str, str]:
-    """The collected data as a message shows it: a choice by its option's title (the data
-    keeps the id, for branches and tools)."""
-    titles = {
-        step.action.field.key: {o.id: o.title for o in step.action.field.options}
-        for step in definition.steps
-        if isinstance(step.action, Ask) and step.action.field.options
+    """The collected data as a message shows it: a choice by its option's title, a date as
+    the flow's language writes it (day first but in English: 25/12/2026); the data keeps the
+    id and the ISO date, for branches and tools."""
+    asked = [s.action.field for s in definition.steps if isinstance(s.action, Ask)]
+    titles = {f.key: {o.id: o.title for o in f.options} for f in asked if f.options}
+    dates = {f.key for f in asked if f.kind is FieldKind.DATE}
+    day_first = not definition.language.lower().startswith("en")
+    return {
+        key: _day_first(value)
+        if key in dates and day_first
+        else titles.get(key, {}).get(value, value)
+        for key, value in data.items()
     }
-    return {key: titles.get(key, {}).get(value, value) for key, value in data.items()}
+
+
+def _day_first(iso: str) -> str:
+    year, month, day = [*iso.split("-"), "", "", ""][:3]
+    return f"{day}/{month}/{year}" if day and month and year else iso
 
 
 def fill(template: str, data: Mapping[str, str]) -> str:
