@@ -8,7 +8,6 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,33 +17,11 @@ import pytest
 from threadline.cli.demo import Media, media_told, render, replies_delivered, send_as_customer
 from threadline.cli.main import main, parser
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
-from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.receiver import WebhookReceiver
 from threadline.sandbox.sample_media import SAMPLES
 from threadline.sandbox.server import Sandbox
 
-APP_SECRET = "demo-tests-app-secret"
 PHONE_NUMBER_ID = "106540352242922"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver(APP_SECRET) as started:
-        yield started
-
-
-@pytest.fixture
-async def sandbox(receiver: WebhookReceiver) -> AsyncIterator[Sandbox]:
-    config = SandboxConfig(
-        app_secret=APP_SECRET,
-        access_token="demo-tests-access-token",
-        port=0,
-        webhook_url=receiver.url,
-        status_delay_ms=5,
-        webhook_backoff_ms=10,
-    )
-    async with Sandbox(config) as started:
-        yield started
 
 
 def wa_id() -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,32 +16,10 @@ import pytest
 from threadline.cli.demo import send_as_customer
 from threadline.cli.main import parser
 from threadline.cli.salon_demo import booking_day, flow_summary, salon_steps, shown
-from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.receiver import WebhookReceiver
 from threadline.sandbox.server import Sandbox
 
-APP_SECRET = "salon-demo-tests-app-secret"
 PHONE_NUMBER_ID = "106540352242922"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver(APP_SECRET) as started:
-        yield started
-
-
-@pytest.fixture
-async def sandbox(receiver: WebhookReceiver) -> AsyncIterator[Sandbox]:
-    config = SandboxConfig(
-        app_secret=APP_SECRET,
-        access_token="salon-demo-access-token",
-        port=0,
-        webhook_url=receiver.url,
-        status_delay_ms=5,
-        webhook_backoff_ms=10,
-    )
-    async with Sandbox(config) as started:
-        yield started
 
 
 async def test_the_customers_script_reaches_the_webhook_as_texts_and_taps(
