@@ -14,12 +14,12 @@ assistant's version only moves on a real change; every refusal names the field
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 from threadline.rules.fields import DefinitionError, FieldKind, parse_field
+from threadline.session.domain.configured_lists import canonical_list
 from threadline.session.domain.errors import InvalidConfiguration
 
 MAX_COLLECT_FIELDS: Final = 32
@@ -32,27 +32,16 @@ KEYS: Final = frozenset({"key", "type", "label", "options", "required"})
 def validated_collect_fields(raw: str) -> str:
     """`raw` (a JSON array of fields, "" for none) checked and made canonical; raises
     InvalidConfiguration naming the field at fault."""
-    if not raw.strip():
-        return ""
-    if len(raw) > MAX_COLLECT_FIELDS_JSON:
-        raise InvalidConfiguration(f"collect is too long: at most {MAX_COLLECT_FIELDS_JSON} bytes")
-    try:
-        given = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise InvalidConfiguration(f"collect is not JSON: {error}") from None
-    if not isinstance(given, list):
-        raise InvalidConfiguration("collect must be a list of fields")
-    if len(given) > MAX_COLLECT_FIELDS:
-        raise InvalidConfiguration(
-            f"collect has too many items: {len(given)}, at most {MAX_COLLECT_FIELDS}"
-        )
-    fields = [_field(item, f"collect[{index}]") for index, item in enumerate(given)]
-    keys = [field["key"] for field in fields]
-    if len(set(keys)) != len(keys):
-        raise InvalidConfiguration("collect names a key twice")
-    if not fields:
-        return ""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_list(
+        raw,
+        setting="collect",
+        items="fields",
+        name="key",
+        noun="key",
+        max_items=MAX_COLLECT_FIELDS,
+        max_bytes=MAX_COLLECT_FIELDS_JSON,
+        item=_field,
+    )
 
 
 def _field(item: object, where: str) -> dict[str, Any]:

@@ -13,13 +13,13 @@ real change; every refusal names the field (`http_tools[1].url`)."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from threadline.session.domain.configured_lists import canonical_list
 from threadline.session.domain.errors import InvalidConfiguration
 
 MAX_HTTP_TOOLS: Final = 16
@@ -51,27 +51,16 @@ KEYS: Final = frozenset(
 def validated_http_tools(raw: str) -> str:
     """`raw` (a JSON array of tool definitions, "" for none) checked and made canonical; raises
     InvalidConfiguration naming the field at fault."""
-    if not raw.strip():
-        return ""
-    if len(raw) > MAX_HTTP_TOOLS_JSON:
-        raise InvalidConfiguration(f"http_tools is too long: at most {MAX_HTTP_TOOLS_JSON} bytes")
-    try:
-        given = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise InvalidConfiguration(f"http_tools is not JSON: {error}") from None
-    if not isinstance(given, list):
-        raise InvalidConfiguration("http_tools must be a list of tools")
-    if len(given) > MAX_HTTP_TOOLS:
-        raise InvalidConfiguration(
-            f"http_tools has too many items: {len(given)}, at most {MAX_HTTP_TOOLS}"
-        )
-    tools = [_tool(item, f"http_tools[{index}]") for index, item in enumerate(given)]
-    names = [tool["name"] for tool in tools]
-    if len(set(names)) != len(names):
-        raise InvalidConfiguration("http_tools names a tool twice")
-    if not tools:
-        return ""
-    return json.dumps(tools, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_list(
+        raw,
+        setting="http_tools",
+        items="tools",
+        name="name",
+        noun="tool",
+        max_items=MAX_HTTP_TOOLS,
+        max_bytes=MAX_HTTP_TOOLS_JSON,
+        item=_tool,
+    )
 
 
 def _tool(item: object, where: str) -> dict[str, Any]:
