@@ -168,6 +168,22 @@ HAND_OFF_TOOL: Final = Tool(
 
 
 START_FLOW: Final = "start_flow"
+SEARCH_KNOWLEDGE: Final = "search_knowledge"
+# Offered with the knowledge bases' passages: the model may search again in its own words.
+SEARCH_KNOWLEDGE_TOOL: Final = Tool(
+    name=SEARCH_KNOWLEDGE,
+    description=(
+        "Search the business's knowledge base again, with a question of your own (other words, "
+        "or another thing the customer asked). The passages found come back numbered after the "
+        "ones you were given; cite them by number in `sources`."
+    ),
+    parameters={
+        "type": "object",
+        "properties": {"question": {"type": "string", "description": "What to look for."}},
+        "required": ["question"],
+        "additionalProperties": False,
+    },
+)
 
 
 def start_flow_tool(flows: Sequence[FlowDefinition]) -> Tool:
@@ -272,6 +288,7 @@ def model_request(
             HAND_OFF_TOOL,
             *(Tool(t.name, t.description, t.parameters) for t in http_tools),
             *((start_flow_tool(flows),) if flows else ()),
+            *((SEARCH_KNOWLEDGE_TOOL,) if grounding is not None else ()),
         ),
         require_tool=True,
         grounding=grounding,

@@ -22,6 +22,7 @@ saved and what was refused, with a hint to ask again."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -36,6 +37,7 @@ from threadline.ai_responder.application.collecting import (
     collect_tool,
 )
 from threadline.ai_responder.application.grounding import (
+    PASSAGES,
     KnowledgeSearch,
     ground,
     rewritten_question,
@@ -43,6 +45,7 @@ from threadline.ai_responder.application.grounding import (
 from threadline.ai_responder.application.model_request import (
     DEFAULT_MAX_CONTEXT_TOKENS,
     INTERPRETATION,
+    SEARCH_KNOWLEDGE,
     SOURCES,
     START_FLOW,
     model_request,
@@ -179,7 +182,9 @@ class Responder:
                 tools=(*request.tools, collect_tool(assistant.collect_fields)),
             )
         try:
-            answer = await self._with_tools(model, request, assistant, last, generation_id)
+            answer, grounding = await self._with_tools(
+                model, request, assistant, last, generation_id, grounding
+            )
             answer = replace(answer, usage=_sum(rewriting, answer.usage))
         except ModelError as error:
             refused = " refused the request" if isinstance(error, ModelRefused) else ""
@@ -211,21 +216,32 @@ class Responder:
         assistant: AssistantSettings | None,
         last: CustomerMessage,
         generation_id: str,
-    ) -> ModelAnswer:
+        grounding: Grounding | None = None,
+    ) -> tuple[ModelAnswer, Grounding | None]:
         """The model's answer after the rounds of tools it called (the business's HTTP tools,
-        `collect_customer_data`; none when it calls none): the last answer, with the tokens and
-        time of every round."""
+        `collect_customer_data`, `search_knowledge`; none when it calls none): the last answer,
+        with the tokens and time of every round, and the grounding with the passages its own
+        searches gave."""
         answer = await model.generate(request)
         if assistant is None:
-            return answer
+            return answer, grounding
         by_name = {tool.name: tool for tool in assistant.http_tools} if self._tools else {}
         collecting = bool(assistant.collect_fields) and self._collector is not None
-        run = {*by_name, *((COLLECT_CUSTOMER_DATA,) if collecting else ())}
+        searching = grounding is not None and self._knowledge is not None
+        run = {
+            *by_name,
+            *((COLLECT_CUSTOMER_DATA,) if collecting else ()),
+            *((SEARCH_KNOWLEDGE,) if searching else ()),
+        }
         usage, latency = answer.usage, answer.latency_seconds
         rounds: list[ToolRound] = []
         while calls := tuple(c for c in answer.tool_calls if c.name in run):
             results = []
             for call in calls:
+                if call.name == SEARCH_KNOWLEDGE and grounding is not None:
+                    grounding, told = await self._search(call, assistant, grounding)
+                    results.append(told)
+                    continue
                 results.append(await self._run_tool(call, by_name, assistant, last, generation_id))
             rounds.append(ToolRound(calls, tuple(results)))
             last_round = len(rounds) >= MAX_TOOL_ROUNDS
@@ -241,7 +257,32 @@ class Responder:
             latency += answer.latency_seconds
             if last_round:
                 break
-        return replace(answer, usage=usage, latency_seconds=latency)
+        return replace(answer, usage=usage, latency_seconds=latency), grounding
+
+    async def _search(
+        self, call: ToolCall, assistant: AssistantSettings, grounding: Grounding
+    ) -> tuple[Grounding, str]:
+        """The model's own search of the assistant's knowledge bases: the grounding with what
+        it found, and the passages as the model reads them (numbered to cite)."""
+        question = call.arguments.get("question")
+        if not isinstance(question, str) or not question.strip() or self._knowledge is None:
+            return grounding, json.dumps({"error": "search_knowledge needs a question"})
+        try:
+            found = await self._knowledge.search(
+                assistant.knowledge_bases, question.strip(), PASSAGES
+            )
+        except Exception as error:
+            log.warning("the model's search of %s failed: %s", assistant.knowledge_bases, error)
+            return grounding, json.dumps({"error": "the knowledge base cannot be searched now"})
+        if found.abstained:
+            told = {"passages": [], "note": "nothing relevant enough was found"}
+            return grounding, json.dumps(told, ensure_ascii=False)
+        grounding, added = grounding.extended(found)
+        passages = [{"number": p.number, "document": p.document, "text": p.text} for p in added]
+        note = "" if added else "only passages you were already given"
+        return grounding, json.dumps(
+            {"passages": passages, **({"note": note} if note else {})}, ensure_ascii=False
+        )
 
     async def _run_tool(
         self,

@@ -64,8 +64,18 @@ class Grounding:
         passages near an answer as `closest`)."""
         return cls(_numbered(found.relevant), _numbered(found.near if found.abstained else ()))
 
+    def extended(self, found: KnowledgeAnswer) -> tuple[Grounding, tuple[GivenPassage, ...]]:
+        """This grounding with the relevant passages of another search (the model's own, with
+        the `search_knowledge` tool) numbered on from the last given, those already given left
+        out; and the passages newly given."""
+        given = {p.citation.passage_id for p in self.passages}
+        new = [p for p in found.relevant if str(p.passage_id) not in given]
+        start = max((p.number for p in self.passages), default=0) + 1
+        added = _numbered(new, start=start)
+        return Grounding((*self.passages, *added), self.closest), added
 
-def _numbered(found: Sequence[FoundPassage]) -> tuple[GivenPassage, ...]:
+
+def _numbered(found: Sequence[FoundPassage], *, start: int = 1) -> tuple[GivenPassage, ...]:
     return tuple(
         GivenPassage(
             number=number,
@@ -78,7 +88,7 @@ def _numbered(found: Sequence[FoundPassage]) -> tuple[GivenPassage, ...]:
             ),
             text=passage.passage.text,
         )
-        for number, passage in enumerate(found, start=1)
+        for number, passage in enumerate(found, start=start)
     )
 
 
