@@ -14,10 +14,13 @@ import pytest
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.application.ports import NO_HISTORY, AssistantModel
 from threadline.ai_responder.application.responder import Responder
+from threadline.ai_responder.application.tool_calls import CallTools, MemoryLedger
 from threadline.ai_responder.domain.answers import Answer
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.directory import AssistantSettings
+from threadline.ai_responder.domain.http_tools import HttpToolRequest
 from threadline.ai_responder.domain.knowledge import FoundPassage, KnowledgeAnswer, StoredPassage
+from threadline.ai_responder.domain.tool_calls import ToolCalled, ToolResult
 from threadline.testing.clock import FakeClock
 from threadline.testing.model_servers import OpenAIServer, ToolCallAnswer
 
@@ -68,9 +71,37 @@ async def model(server: OpenAIServer) -> AsyncIterator[AssistantModel]:
     await built.close()
 
 
-async def ask(model: AssistantModel, knowledge: Knowledge, text: str) -> Answer:
+class NoHttpTools:
+    async def call(self, request: HttpToolRequest) -> ToolResult:
+        raise AssertionError("no business's HTTP tool is called here")
+
+
+class Told:
+    """Where the tool calls are recorded (the session hears of them)."""
+
+    def __init__(self) -> None:
+        self.calls: list[ToolCalled] = []
+
+    async def tool_called(self, called: ToolCalled) -> None:
+        self.calls.append(called)
+
+
+async def ask(
+    model: AssistantModel, knowledge: Knowledge, text: str, told: Told | None = None
+) -> Answer:
+    tools = CallTools(
+        NoHttpTools(),
+        ledger=MemoryLedger(),
+        environment={},
+        clock=FakeClock(),
+        events=told,
+    )
     responder = Responder(
-        model, clock=FakeClock(), stale_after=timedelta(hours=1), knowledge=knowledge
+        model,
+        clock=FakeClock(),
+        stale_after=timedelta(hours=1),
+        knowledge=knowledge,
+        tools=tools,
     )
     message = CustomerMessage("m-1", "conv-1", "text", text, FakeClock().now)
     return await responder.answer_burst([message], history=NO_HISTORY, assistant=SALON)
@@ -96,7 +127,9 @@ async def test_the_model_searches_again_and_cites_what_its_own_search_found(
         ),
     )
 
-    answer = await ask(model, knowledge, question)
+    recorded = Told()
+
+    answer = await ask(model, knowledge, question, recorded)
 
     assert knowledge.asked == [question, "parking"]
     offered = [t["function"]["name"] for t in server.requests[0].body["tools"]]
@@ -106,6 +139,12 @@ async def test_the_model_searches_again_and_cites_what_its_own_search_found(
     }
     assert answer.draft is not None
     assert [c.document for c in answer.draft.citations] == ["hours.md", "parking.md"]
+    # Recorded on the conversation as the business's tools' calls are.
+    (call,) = recorded.calls
+    assert (call.tool, call.arguments_json, call.result.status) == (
+        *("search_knowledge", '{"question":"parking"}', "ok"),
+    )
+    assert json.loads(call.result.body)["passages"][0]["document"] == "parking.md"
 
 
 async def test_a_passage_given_already_an_empty_search_and_a_failing_one_are_told_as_such(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -75,9 +76,10 @@ from threadline.ai_responder.domain.answers import (
 from threadline.ai_responder.domain.citations import Grounding, cited
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.directory import AssistantSettings
-from threadline.ai_responder.domain.http_tools import HttpTool
+from threadline.ai_responder.domain.http_tools import HttpTool, canonical_arguments
 from threadline.ai_responder.domain.policy import wants_a_person, why_not_answered
 from threadline.ai_responder.domain.reply_format import TextReply, repair, shorten
+from threadline.ai_responder.domain.tool_calls import ToolCalled, ToolResult
 from threadline.rules.flow_definition import FlowDefinition
 from threadline.servicekit.clock import Clock
 
@@ -238,11 +240,18 @@ class Responder:
         while calls := tuple(c for c in answer.tool_calls if c.name in run):
             results = []
             for call in calls:
+                if call.name in by_name:
+                    results.append(
+                        await self._run_tool(call, by_name, assistant, last, generation_id)
+                    )
+                    continue
+                started = time.perf_counter()
                 if call.name == SEARCH_KNOWLEDGE and grounding is not None:
                     grounding, told = await self._search(call, assistant, grounding)
-                    results.append(told)
-                    continue
-                results.append(await self._run_tool(call, by_name, assistant, last, generation_id))
+                else:
+                    told = await self._run_tool(call, by_name, assistant, last, generation_id)
+                results.append(told)
+                await self._record_built_in(call, told, last, generation_id, started)
             rounds.append(ToolRound(calls, tuple(results)))
             last_round = len(rounds) >= MAX_TOOL_ROUNDS
             answer = await model.generate(
@@ -258,6 +267,39 @@ class Responder:
             if last_round:
                 break
         return replace(answer, usage=usage, latency_seconds=latency), grounding
+
+    async def _record_built_in(
+        self,
+        call: ToolCall,
+        told: str,
+        last: CustomerMessage,
+        generation_id: str,
+        started: float,
+    ) -> None:
+        """A built-in tool's call (`search_knowledge`, `collect_customer_data`) recorded on the
+        conversation as the business's tools' are: what it was asked and what the model was
+        told (`ok`, or `unavailable` when it could not do its work)."""
+        if self._tools is None:
+            return
+        try:
+            failed = "error" in json.loads(told)
+        except (ValueError, TypeError):
+            failed = False
+        generation = generation_id or last.message_id
+        await self._tools.record(
+            ToolCalled(
+                call_id=f"{generation}:{call.call_id or call.name}",
+                conversation_id=last.conversation_id,
+                generation_id=generation,
+                tool=call.name,
+                arguments_json=canonical_arguments(call.arguments),
+                result=ToolResult("unavailable" if failed else "ok", body=told),
+                latency_seconds=time.perf_counter() - started,
+                mutating=False,
+                replayed=False,
+                at=self._clock(),
+            )
+        )
 
     async def _search(
         self, call: ToolCall, assistant: AssistantSettings, grounding: Grounding

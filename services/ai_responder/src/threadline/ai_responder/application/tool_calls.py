@@ -128,12 +128,18 @@ class CallTools:
             result.status,
             " (recorded earlier, not called again)" if replayed else "",
         )
-        if self._events is not None:
-            try:
-                await self._events.tool_called(called)
-            except Exception as error:
-                log.warning("tool call %s not told to the session: %s", called.call_id, error)
+        await self.record(called)
         return result
+
+    async def record(self, called: ToolCalled) -> None:
+        """Tell the session of a call (best effort: a call is never undone for its record);
+        the built-in tools' calls are recorded through here too."""
+        if self._events is None:
+            return
+        try:
+            await self._events.tool_called(called)
+        except Exception as error:
+            log.warning("tool call %s not told to the session: %s", called.call_id, error)
 
     async def _call(self, tool: HttpTool, call: ToolCall) -> ToolResult:
         try:
