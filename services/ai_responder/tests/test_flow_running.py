@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.adapters.outbound.models.offline import OfflineAssistantModel
 from threadline.ai_responder.application.flow_running import (
     FlowTurn,
@@ -20,6 +21,7 @@ from threadline.ai_responder.application.flow_running import (
     RunFlows,
     saved_result,
 )
+from threadline.ai_responder.application.ports import AssistantModel
 from threadline.ai_responder.application.tool_calls import CallTools, MemoryLedger
 from threadline.ai_responder.application.view_ports import ConversationView, ViewedMessage
 from threadline.ai_responder.domain.customer_message import Choice, CustomerMessage
@@ -30,6 +32,7 @@ from threadline.ai_responder.domain.http_tools import HttpTool, HttpToolRequest
 from threadline.ai_responder.domain.reply_format import ButtonsReply, ListReply, TextReply
 from threadline.ai_responder.domain.tool_calls import ToolResult
 from threadline.rules.flow_definition import parse_flow
+from threadline.testing.model_servers import OpenAIServer, ToolCallAnswer
 
 SALON_FILE = Path(__file__).resolve().parents[3] / "examples" / "salon" / "booking-flow.yaml"
 SALON_JSON = json.dumps(yaml.safe_load(SALON_FILE.read_text()))
@@ -85,6 +88,8 @@ class Chat:
     said: list[ViewedMessage] = field(default_factory=list)
     # The burst's messages not answered yet (a superseded turn leaves them in the burst).
     burst: list[CustomerMessage] = field(default_factory=list)
+    # The assistant's model (reads an answer when an ask says `extract`).
+    model: AssistantModel = field(default_factory=OfflineAssistantModel)
 
     async def writes(self, *texts: str, tap: Choice | None = None) -> FlowTurn | None:
         """The customer's burst; the turn delivered (kept) as the responder delivers it."""
@@ -110,7 +115,7 @@ class Chat:
             self.said.append(ViewedMessage(number, message.message_id, "customer", text))
         view = ConversationView(CONVERSATION, business_number=NUMBER, messages=tuple(self.said))
         return await self.runner.take(
-            self.burst, view=view, assistant=SALON_ASSISTANT, model=OfflineAssistantModel()
+            self.burst, view=view, assistant=SALON_ASSISTANT, model=self.model
         )
 
 
@@ -286,3 +291,50 @@ async def test_a_flow_started_by_its_button_payload_and_refusing_an_old_buttons_
 
 def test_the_salon_flow_reads() -> None:
     assert parse_flow(json.loads(SALON_JSON)).id == "salon-booking"
+
+
+EXTRACTING = {
+    "id": "visit",
+    "name": "Plan a visit",
+    "version": 1,
+    "language": "en",
+    "trigger": {"keywords": ["visit"]},
+    "expiry": {"after": "30m"},
+    "steps": [
+        {
+            "id": "ask_day",
+            "ask": {
+                "field": "day",
+                "type": "date",
+                "prompt": "Which day?",
+                "extract": True,
+                "attempts": 2,
+            },
+        },
+        {"id": "done", "end": {"text": "See you on {day}."}},
+    ],
+}
+
+
+async def test_an_answer_the_rules_cannot_read_is_read_by_the_model_when_the_ask_says_extract() -> (
+    None
+):
+    catalog = FlowCatalog()
+    assert catalog.flow_configured(1, json.dumps(EXTRACTING))
+    clock = Clock()
+    runner = RunFlows(states=MemoryFlowStates(), catalog=catalog, clock=clock, timezone=LISBON)
+    async with OpenAIServer() as server:
+        env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test"}
+        model = model_for("openai:gpt-4.1-mini", env, ModelSettings(5.0, 0))
+        talk = Chat(runner, clock)
+        talk.model = model
+        server.script(ToolCallAnswer("extracted", {"value": "2026-12-11"}))
+
+        await talk.writes("I want to visit")
+        read = await talk.writes("the friday after next, if that works")
+        await model.close()
+
+    assert texts(read) == ["See you on 2026-12-11."]
+    (request,) = server.requests
+    assert request.body["messages"][-1]["content"] == "the friday after next, if that works"
+    assert [t["function"]["name"] for t in request.body["tools"]] == ["extracted"]
