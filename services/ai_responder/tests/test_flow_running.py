@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -147,7 +148,7 @@ async def test_the_salons_booking_flow_from_its_keyword_to_the_booking() -> None
     assert (started.step.step_id, started.step.status) == ("ask_name", FlowStatus.RUNNING)
     assert started.step.expires_at == talk.clock.now + timedelta(minutes=30)
     (draft,) = started.drafts
-    assert (draft.author, draft.model, draft.cost) == ("flow", "flow:salon-booking", 0)
+    assert (draft.author, draft.model, draft.cost) == ("flow", "flow:salon-booking", Decimal(0))
     assert draft.covered_message_ids == ("m-2",) and draft.in_reply_to_message_id == "m-2"
     assert (draft.assistant, draft.assistant_version) == ("salon", 3)
 
