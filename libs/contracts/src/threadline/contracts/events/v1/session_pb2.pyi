@@ -68,6 +68,8 @@ class SessionEvent(_message.Message):
     FLOW_CONFIGURED_FIELD_NUMBER: _builtins.int
     CONTACT_DATA_COLLECTED_FIELD_NUMBER: _builtins.int
     CONVERSATION_DATA_COLLECTED_FIELD_NUMBER: _builtins.int
+    API_TOKEN_ISSUED_FIELD_NUMBER: _builtins.int
+    API_TOKEN_REVOKED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     position: _builtins.int
     """global position in the event store (notification id)"""
@@ -143,6 +145,10 @@ class SessionEvent(_message.Message):
     def contact_data_collected(self) -> Global___ContactDataCollected: ...
     @_builtins.property
     def conversation_data_collected(self) -> Global___ConversationDataCollected: ...
+    @_builtins.property
+    def api_token_issued(self) -> Global___ApiTokenIssued: ...
+    @_builtins.property
+    def api_token_revoked(self) -> Global___ApiTokenRevoked: ...
     def __init__(
         self,
         *,
@@ -185,12 +191,14 @@ class SessionEvent(_message.Message):
         flow_configured: Global___FlowConfigured | None = ...,
         contact_data_collected: Global___ContactDataCollected | None = ...,
         conversation_data_collected: Global___ConversationDataCollected | None = ...,
+        api_token_issued: Global___ApiTokenIssued | None = ...,
+        api_token_revoked: Global___ApiTokenRevoked | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_data_collected", b"contact_data_collected", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_data_collected", b"conversation_data_collected", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["api_token_issued", b"api_token_issued", "api_token_revoked", b"api_token_revoked", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_data_collected", b"contact_data_collected", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_data_collected", b"conversation_data_collected", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_data_collected", b"contact_data_collected", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_data_collected", b"conversation_data_collected", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "api_token_issued", b"api_token_issued", "api_token_revoked", b"api_token_revoked", "assistant_assigned", b"assistant_assigned", "assistant_configured", b"assistant_configured", "assistant_generation_discarded", b"assistant_generation_discarded", "assistant_registered", b"assistant_registered", "attachment_failed", b"attachment_failed", "attachment_stored", b"attachment_stored", "auto_resolution_set", b"auto_resolution_set", "autopilot_set", b"autopilot_set", "body", b"body", "business_number_registered", b"business_number_registered", "contact_conversation_opened", b"contact_conversation_opened", "contact_data_collected", b"contact_data_collected", "contact_identity_linked", b"contact_identity_linked", "contact_key_claimed", b"contact_key_claimed", "contact_profile_name_changed", b"contact_profile_name_changed", "contact_registered", b"contact_registered", "conversation_data_collected", b"conversation_data_collected", "conversation_started", b"conversation_started", "conversation_status_changed", b"conversation_status_changed", "customer_message_changed", b"customer_message_changed", "customer_message_received", b"customer_message_received", "early_status_held", b"early_status_held", "event_id", b"event_id", "event_type", b"event_type", "flow_configured", b"flow_configured", "flow_step_reached", b"flow_step_reached", "late_status_recorded", b"late_status_recorded", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "outbound_message_dispatch_failed", b"outbound_message_dispatch_failed", "outbound_message_dispatched", b"outbound_message_dispatched", "outbound_message_queued", b"outbound_message_queued", "position", b"position", "template_registered", b"template_registered", "tool_call_recorded", b"tool_call_recorded", "transcript_missing", b"transcript_missing", "transcript_recorded", b"transcript_recorded"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed", "transcript_recorded", "transcript_missing", "tool_call_recorded", "flow_configured", "contact_data_collected", "conversation_data_collected"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["contact_registered", "conversation_started", "customer_message_received", "outbound_message_queued", "outbound_message_dispatched", "message_status_changed", "outbound_message_dispatch_failed", "contact_conversation_opened", "early_status_held", "customer_message_changed", "late_status_recorded", "conversation_status_changed", "contact_identity_linked", "contact_profile_name_changed", "contact_key_claimed", "business_number_registered", "autopilot_set", "template_registered", "auto_resolution_set", "flow_step_reached", "assistant_registered", "assistant_configured", "assistant_assigned", "assistant_generation_discarded", "attachment_stored", "attachment_failed", "transcript_recorded", "transcript_missing", "tool_call_recorded", "flow_configured", "contact_data_collected", "conversation_data_collected", "api_token_issued", "api_token_revoked"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -1318,3 +1326,82 @@ class FlowConfigured(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FlowConfigured: _TypeAlias = FlowConfigured  # noqa: Y015
+
+@_typing.final
+class ApiTokenIssued(_message.Message):
+    """A managed API token (issue 13): its scope and the SHA-256 of its secret (`hash_token`), never
+    the secret. Every process's token registry follows these (`session.events.ApiToken.>`).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    TOKEN_HASH_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    NUMBERS_FIELD_NUMBER: _builtins.int
+    ISSUED_AT_FIELD_NUMBER: _builtins.int
+    ISSUED_BY_FIELD_NUMBER: _builtins.int
+    token_id: _builtins.str
+    name: _builtins.str
+    token_hash: _builtins.str
+    """hex SHA-256 of the secret"""
+    issued_by: _builtins.str
+    """the issuer's token: "token:<id>" or "env:<hash prefix>" """
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """read, write, admin"""
+
+    @_builtins.property
+    def numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """phone_number_ids; ["*"]: every number"""
+
+    @_builtins.property
+    def issued_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        token_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        token_hash: _builtins.str = ...,
+        roles: _abc.Iterable[_builtins.str] | None = ...,
+        numbers: _abc.Iterable[_builtins.str] | None = ...,
+        issued_at: _timestamp_pb2.Timestamp | None = ...,
+        issued_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["issued_at", b"issued_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issued_at", b"issued_at", "issued_by", b"issued_by", "name", b"name", "numbers", b"numbers", "roles", b"roles", "token_hash", b"token_hash", "token_id", b"token_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApiTokenIssued: _TypeAlias = ApiTokenIssued  # noqa: Y015
+
+@_typing.final
+class ApiTokenRevoked(_message.Message):
+    """A managed API token refused from now on by every process."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_ID_FIELD_NUMBER: _builtins.int
+    REVOKED_AT_FIELD_NUMBER: _builtins.int
+    REVOKED_BY_FIELD_NUMBER: _builtins.int
+    token_id: _builtins.str
+    revoked_by: _builtins.str
+    """as ApiTokenIssued.issued_by"""
+    @_builtins.property
+    def revoked_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        token_id: _builtins.str = ...,
+        revoked_at: _timestamp_pb2.Timestamp | None = ...,
+        revoked_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["revoked_at", b"revoked_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revoked_at", b"revoked_at", "revoked_by", b"revoked_by", "token_id", b"token_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApiTokenRevoked: _TypeAlias = ApiTokenRevoked  # noqa: Y015

@@ -96,6 +96,21 @@ class SessionCommandsStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsRequest.SerializeToString,
                 response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsResponse.FromString,
                 _registered_method=True)
+        self.IssueApiToken = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/IssueApiToken',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.IssueApiTokenRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.IssueApiTokenResponse.FromString,
+                _registered_method=True)
+        self.ListApiTokens = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ListApiTokens',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListApiTokensRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListApiTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiToken = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/RevokeApiToken',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenResponse.FromString,
+                _registered_method=True)
 
 
 class SessionCommandsServicer:
@@ -189,6 +204,29 @@ class SessionCommandsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueApiToken(self, request, context):
+        """Issue a managed API token (role admin), never with more roles or numbers than the caller's.
+        The response carries the secret, the only time it is shown: the session keeps its hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiTokens(self, request, context):
+        """The managed tokens within the caller's numbers (role admin): no secrets, no hashes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiToken(self, request, context):
+        """Revoke a managed token (role admin, covering its numbers); every process refuses it within
+        seconds. Revoking a revoked token changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionCommandsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -251,6 +289,21 @@ def add_SessionCommandsServicer_to_server(servicer, server):
                     servicer.ListFlows,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsRequest.FromString,
                     response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsResponse.SerializeToString,
+            ),
+            'IssueApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueApiToken,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.IssueApiTokenRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.IssueApiTokenResponse.SerializeToString,
+            ),
+            'ListApiTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiTokens,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListApiTokensRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListApiTokensResponse.SerializeToString,
+            ),
+            'RevokeApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiToken,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -578,6 +631,87 @@ class SessionCommands:
             '/threadline.session.v1.SessionCommands/ListFlows',
             threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsRequest.SerializeToString,
             threadline_dot_session_dot_v1_dot_session__pb2.ListFlowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/IssueApiToken',
+            threadline_dot_session_dot_v1_dot_session__pb2.IssueApiTokenRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.IssueApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ListApiTokens',
+            threadline_dot_session_dot_v1_dot_session__pb2.ListApiTokensRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ListApiTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/RevokeApiToken',
+            threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,6 +65,16 @@ class SessionCommandsStub:
     """
     ListFlows: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListFlowsRequest, _session_pb2.ListFlowsResponse]
     """The flows that run on the caller's numbers (every flow for a token on `*`)."""
+    IssueApiToken: _grpc.UnaryUnaryMultiCallable[_session_pb2.IssueApiTokenRequest, _session_pb2.IssueApiTokenResponse]
+    """Issue a managed API token (role admin), never with more roles or numbers than the caller's.
+    The response carries the secret, the only time it is shown: the session keeps its hash.
+    """
+    ListApiTokens: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListApiTokensRequest, _session_pb2.ListApiTokensResponse]
+    """The managed tokens within the caller's numbers (role admin): no secrets, no hashes."""
+    RevokeApiToken: _grpc.UnaryUnaryMultiCallable[_session_pb2.RevokeApiTokenRequest, _session_pb2.RevokeApiTokenResponse]
+    """Revoke a managed token (role admin, covering its numbers); every process refuses it within
+    seconds. Revoking a revoked token changes nothing.
+    """
 
 @_typing.type_check_only
 class SessionCommandsAsyncStub(SessionCommandsStub):
@@ -102,6 +112,16 @@ class SessionCommandsAsyncStub(SessionCommandsStub):
     """
     ListFlows: _aio.UnaryUnaryMultiCallable[_session_pb2.ListFlowsRequest, _session_pb2.ListFlowsResponse]  # type: ignore[assignment]
     """The flows that run on the caller's numbers (every flow for a token on `*`)."""
+    IssueApiToken: _aio.UnaryUnaryMultiCallable[_session_pb2.IssueApiTokenRequest, _session_pb2.IssueApiTokenResponse]  # type: ignore[assignment]
+    """Issue a managed API token (role admin), never with more roles or numbers than the caller's.
+    The response carries the secret, the only time it is shown: the session keeps its hash.
+    """
+    ListApiTokens: _aio.UnaryUnaryMultiCallable[_session_pb2.ListApiTokensRequest, _session_pb2.ListApiTokensResponse]  # type: ignore[assignment]
+    """The managed tokens within the caller's numbers (role admin): no secrets, no hashes."""
+    RevokeApiToken: _aio.UnaryUnaryMultiCallable[_session_pb2.RevokeApiTokenRequest, _session_pb2.RevokeApiTokenResponse]  # type: ignore[assignment]
+    """Revoke a managed token (role admin, covering its numbers); every process refuses it within
+    seconds. Revoking a revoked token changes nothing.
+    """
 
 class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
     """Operator and integration commands. Every call needs `authorization: Bearer <token>`."""
@@ -208,6 +228,34 @@ class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.ListFlowsResponse, _abc.Awaitable[_session_pb2.ListFlowsResponse]]:
         """The flows that run on the caller's numbers (every flow for a token on `*`)."""
+
+    @_abc_1.abstractmethod
+    def IssueApiToken(
+        self,
+        request: _session_pb2.IssueApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.IssueApiTokenResponse, _abc.Awaitable[_session_pb2.IssueApiTokenResponse]]:
+        """Issue a managed API token (role admin), never with more roles or numbers than the caller's.
+        The response carries the secret, the only time it is shown: the session keeps its hash.
+        """
+
+    @_abc_1.abstractmethod
+    def ListApiTokens(
+        self,
+        request: _session_pb2.ListApiTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ListApiTokensResponse, _abc.Awaitable[_session_pb2.ListApiTokensResponse]]:
+        """The managed tokens within the caller's numbers (role admin): no secrets, no hashes."""
+
+    @_abc_1.abstractmethod
+    def RevokeApiToken(
+        self,
+        request: _session_pb2.RevokeApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.RevokeApiTokenResponse, _abc.Awaitable[_session_pb2.RevokeApiTokenResponse]]:
+        """Revoke a managed token (role admin, covering its numbers); every process refuses it within
+        seconds. Revoking a revoked token changes nothing.
+        """
 
 def add_SessionCommandsServicer_to_server(servicer: SessionCommandsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
