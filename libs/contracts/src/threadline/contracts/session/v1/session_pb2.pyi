@@ -937,6 +937,68 @@ class RevokeApiTokenResponse(_message.Message):
 Global___RevokeApiTokenResponse: _TypeAlias = RevokeApiTokenResponse  # noqa: Y015
 
 @_typing.final
+class SendTestMessageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    TESTER_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    REPLY_ID_FIELD_NUMBER: _builtins.int
+    REPLY_TITLE_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    phone_number_id: _builtins.str
+    """the business number the tester writes to"""
+    tester: _builtins.str
+    """the tester's name: one conversation per tester and number"""
+    text: _builtins.str
+    """a text, or else a tap on an option the assistant offered:"""
+    reply_id: _builtins.str
+    """the option's id (buttons, lists) ..."""
+    reply_title: _builtins.str
+    """... and its title"""
+    idempotency_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        phone_number_id: _builtins.str = ...,
+        tester: _builtins.str = ...,
+        text: _builtins.str = ...,
+        reply_id: _builtins.str = ...,
+        reply_title: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "phone_number_id", b"phone_number_id", "reply_id", b"reply_id", "reply_title", b"reply_title", "tester", b"tester", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendTestMessageRequest: _TypeAlias = SendTestMessageRequest  # noqa: Y015
+
+@_typing.final
+class SendTestMessageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    message_id: _builtins.str
+    """the customer message recorded"""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+        message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "message_id", b"message_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendTestMessageResponse: _TypeAlias = SendTestMessageResponse  # noqa: Y015
+
+@_typing.final
 class ReadAllRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1029,3 +1091,144 @@ class ReadStreamRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReadStreamRequest: _TypeAlias = ReadStreamRequest  # noqa: Y015
+
+@_typing.final
+class WebhookSubscription(_message.Message):
+    """An outgoing webhook subscription: which events of which business number are POSTed where,
+    signed with the secret in the gateway's environment variable `secret_ref`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    ENABLED_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    """letters, digits, - and _ (at most 64)"""
+    phone_number_id: _builtins.str
+    """"*": every number (a token on `*` only)"""
+    url: _builtins.str
+    """http or https"""
+    secret_ref: _builtins.str
+    """an environment variable's NAME, e.g. THREADLINE_WEBHOOK_SECRET"""
+    enabled: _builtins.bool
+    """customer.waiting, message.received"""
+    version: _builtins.int
+    """set by the session: 1, 2, ... one per real change"""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """conversation.escalated, conversation.ai_failed,"""
+
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        phone_number_id: _builtins.str = ...,
+        url: _builtins.str = ...,
+        secret_ref: _builtins.str = ...,
+        events: _abc.Iterable[_builtins.str] | None = ...,
+        enabled: _builtins.bool = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "events", b"events", "phone_number_id", b"phone_number_id", "secret_ref", b"secret_ref", "subscription_id", b"subscription_id", "url", b"url", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookSubscription: _TypeAlias = WebhookSubscription  # noqa: Y015
+
+@_typing.final
+class ConfigureWebhookSubscriptionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    REMOVE_FIELD_NUMBER: _builtins.int
+    remove: _builtins.bool
+    """remove the subscription `subscription_id` names"""
+    @_builtins.property
+    def subscription(self) -> Global___WebhookSubscription: ...
+    def __init__(
+        self,
+        *,
+        subscription: Global___WebhookSubscription | None = ...,
+        remove: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["remove", b"remove", "subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigureWebhookSubscriptionRequest: _TypeAlias = ConfigureWebhookSubscriptionRequest  # noqa: Y015
+
+@_typing.final
+class ConfigureWebhookSubscriptionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    changed: _builtins.bool
+    """false: it was already this (or already removed)"""
+    @_builtins.property
+    def subscription(self) -> Global___WebhookSubscription: ...
+    def __init__(
+        self,
+        *,
+        subscription: Global___WebhookSubscription | None = ...,
+        created: _builtins.bool = ...,
+        changed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "created", b"created", "subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigureWebhookSubscriptionResponse: _TypeAlias = ConfigureWebhookSubscriptionResponse  # noqa: Y015
+
+@_typing.final
+class ListWebhookSubscriptionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    phone_number_id: _builtins.str
+    """only this number's (and those on "*"); empty: all visible"""
+    def __init__(
+        self,
+        *,
+        phone_number_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["phone_number_id", b"phone_number_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWebhookSubscriptionsRequest: _TypeAlias = ListWebhookSubscriptionsRequest  # noqa: Y015
+
+@_typing.final
+class ListWebhookSubscriptionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscriptions(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebhookSubscription]: ...
+    def __init__(
+        self,
+        *,
+        subscriptions: _abc.Iterable[Global___WebhookSubscription] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscriptions", b"subscriptions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWebhookSubscriptionsResponse: _TypeAlias = ListWebhookSubscriptionsResponse  # noqa: Y015

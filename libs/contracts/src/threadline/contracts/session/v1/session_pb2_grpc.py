@@ -111,6 +111,11 @@ class SessionCommandsStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenRequest.SerializeToString,
                 response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenResponse.FromString,
                 _registered_method=True)
+        self.SendTestMessage = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/SendTestMessage',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageResponse.FromString,
+                _registered_method=True)
 
 
 class SessionCommandsServicer:
@@ -227,6 +232,17 @@ class SessionCommandsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendTestMessage(self, request, context):
+        """A tester's message in the console's test chat (issue 13 item 4; role write): recorded as a
+        customer message on channel `test`, in the conversation of a synthetic contact for the
+        tester on this number, and answered through the same pipeline and assistant as WhatsApp's;
+        outbound sends nothing of it to WhatsApp. A retried call with the same idempotency_key
+        returns the first call's ids and records nothing new.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionCommandsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -304,6 +320,11 @@ def add_SessionCommandsServicer_to_server(servicer, server):
                     servicer.RevokeApiToken,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenRequest.FromString,
                     response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenResponse.SerializeToString,
+            ),
+            'SendTestMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendTestMessage,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -712,6 +733,33 @@ class SessionCommands:
             '/threadline.session.v1.SessionCommands/RevokeApiToken',
             threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenRequest.SerializeToString,
             threadline_dot_session_dot_v1_dot_session__pb2.RevokeApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendTestMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/SendTestMessage',
+            threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageResponse.FromString,
             options,
             channel_credentials,
             insecure,

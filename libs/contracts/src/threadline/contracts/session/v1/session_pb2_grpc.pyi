@@ -75,6 +75,13 @@ class SessionCommandsStub:
     """Revoke a managed token (role admin, covering its numbers); every process refuses it within
     seconds. Revoking a revoked token changes nothing.
     """
+    SendTestMessage: _grpc.UnaryUnaryMultiCallable[_session_pb2.SendTestMessageRequest, _session_pb2.SendTestMessageResponse]
+    """A tester's message in the console's test chat (issue 13 item 4; role write): recorded as a
+    customer message on channel `test`, in the conversation of a synthetic contact for the
+    tester on this number, and answered through the same pipeline and assistant as WhatsApp's;
+    outbound sends nothing of it to WhatsApp. A retried call with the same idempotency_key
+    returns the first call's ids and records nothing new.
+    """
 
 @_typing.type_check_only
 class SessionCommandsAsyncStub(SessionCommandsStub):
@@ -121,6 +128,13 @@ class SessionCommandsAsyncStub(SessionCommandsStub):
     RevokeApiToken: _aio.UnaryUnaryMultiCallable[_session_pb2.RevokeApiTokenRequest, _session_pb2.RevokeApiTokenResponse]  # type: ignore[assignment]
     """Revoke a managed token (role admin, covering its numbers); every process refuses it within
     seconds. Revoking a revoked token changes nothing.
+    """
+    SendTestMessage: _aio.UnaryUnaryMultiCallable[_session_pb2.SendTestMessageRequest, _session_pb2.SendTestMessageResponse]  # type: ignore[assignment]
+    """A tester's message in the console's test chat (issue 13 item 4; role write): recorded as a
+    customer message on channel `test`, in the conversation of a synthetic contact for the
+    tester on this number, and answered through the same pipeline and assistant as WhatsApp's;
+    outbound sends nothing of it to WhatsApp. A retried call with the same idempotency_key
+    returns the first call's ids and records nothing new.
     """
 
 class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
@@ -255,6 +269,19 @@ class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_session_pb2.RevokeApiTokenResponse, _abc.Awaitable[_session_pb2.RevokeApiTokenResponse]]:
         """Revoke a managed token (role admin, covering its numbers); every process refuses it within
         seconds. Revoking a revoked token changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def SendTestMessage(
+        self,
+        request: _session_pb2.SendTestMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.SendTestMessageResponse, _abc.Awaitable[_session_pb2.SendTestMessageResponse]]:
+        """A tester's message in the console's test chat (issue 13 item 4; role write): recorded as a
+        customer message on channel `test`, in the conversation of a synthetic contact for the
+        tester on this number, and answered through the same pipeline and assistant as WhatsApp's;
+        outbound sends nothing of it to WhatsApp. A retried call with the same idempotency_key
+        returns the first call's ids and records nothing new.
         """
 
 def add_SessionCommandsServicer_to_server(servicer: SessionCommandsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
