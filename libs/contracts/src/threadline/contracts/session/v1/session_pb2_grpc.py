@@ -116,6 +116,16 @@ class SessionCommandsStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageRequest.SerializeToString,
                 response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageResponse.FromString,
                 _registered_method=True)
+        self.ConfigureWebhookSubscription = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ConfigureWebhookSubscription',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureWebhookSubscriptionRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureWebhookSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookSubscriptions = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/ListWebhookSubscriptions',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListWebhookSubscriptionsRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListWebhookSubscriptionsResponse.FromString,
+                _registered_method=True)
 
 
 class SessionCommandsServicer:
@@ -243,6 +253,21 @@ class SessionCommandsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfigureWebhookSubscription(self, request, context):
+        """Create, update or remove an outgoing webhook subscription by its id (role admin, on its
+        number; "*" needs a token on every number). The same configuration again is a no-op.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookSubscriptions(self, request, context):
+        """The webhook subscriptions on the caller's numbers (role admin; every one for a token on `*`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionCommandsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -325,6 +350,16 @@ def add_SessionCommandsServicer_to_server(servicer, server):
                     servicer.SendTestMessage,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageRequest.FromString,
                     response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageResponse.SerializeToString,
+            ),
+            'ConfigureWebhookSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfigureWebhookSubscription,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureWebhookSubscriptionRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ConfigureWebhookSubscriptionResponse.SerializeToString,
+            ),
+            'ListWebhookSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookSubscriptions,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.ListWebhookSubscriptionsRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.ListWebhookSubscriptionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -760,6 +795,60 @@ class SessionCommands:
             '/threadline.session.v1.SessionCommands/SendTestMessage',
             threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageRequest.SerializeToString,
             threadline_dot_session_dot_v1_dot_session__pb2.SendTestMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigureWebhookSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ConfigureWebhookSubscription',
+            threadline_dot_session_dot_v1_dot_session__pb2.ConfigureWebhookSubscriptionRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ConfigureWebhookSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/ListWebhookSubscriptions',
+            threadline_dot_session_dot_v1_dot_session__pb2.ListWebhookSubscriptionsRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.ListWebhookSubscriptionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

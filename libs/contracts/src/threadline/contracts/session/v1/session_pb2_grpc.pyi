@@ -82,6 +82,12 @@ class SessionCommandsStub:
     outbound sends nothing of it to WhatsApp. A retried call with the same idempotency_key
     returns the first call's ids and records nothing new.
     """
+    ConfigureWebhookSubscription: _grpc.UnaryUnaryMultiCallable[_session_pb2.ConfigureWebhookSubscriptionRequest, _session_pb2.ConfigureWebhookSubscriptionResponse]
+    """Create, update or remove an outgoing webhook subscription by its id (role admin, on its
+    number; "*" needs a token on every number). The same configuration again is a no-op.
+    """
+    ListWebhookSubscriptions: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListWebhookSubscriptionsRequest, _session_pb2.ListWebhookSubscriptionsResponse]
+    """The webhook subscriptions on the caller's numbers (role admin; every one for a token on `*`)."""
 
 @_typing.type_check_only
 class SessionCommandsAsyncStub(SessionCommandsStub):
@@ -136,6 +142,12 @@ class SessionCommandsAsyncStub(SessionCommandsStub):
     outbound sends nothing of it to WhatsApp. A retried call with the same idempotency_key
     returns the first call's ids and records nothing new.
     """
+    ConfigureWebhookSubscription: _aio.UnaryUnaryMultiCallable[_session_pb2.ConfigureWebhookSubscriptionRequest, _session_pb2.ConfigureWebhookSubscriptionResponse]  # type: ignore[assignment]
+    """Create, update or remove an outgoing webhook subscription by its id (role admin, on its
+    number; "*" needs a token on every number). The same configuration again is a no-op.
+    """
+    ListWebhookSubscriptions: _aio.UnaryUnaryMultiCallable[_session_pb2.ListWebhookSubscriptionsRequest, _session_pb2.ListWebhookSubscriptionsResponse]  # type: ignore[assignment]
+    """The webhook subscriptions on the caller's numbers (role admin; every one for a token on `*`)."""
 
 class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
     """Operator and integration commands. Every call needs `authorization: Bearer <token>`."""
@@ -283,6 +295,24 @@ class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
         outbound sends nothing of it to WhatsApp. A retried call with the same idempotency_key
         returns the first call's ids and records nothing new.
         """
+
+    @_abc_1.abstractmethod
+    def ConfigureWebhookSubscription(
+        self,
+        request: _session_pb2.ConfigureWebhookSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ConfigureWebhookSubscriptionResponse, _abc.Awaitable[_session_pb2.ConfigureWebhookSubscriptionResponse]]:
+        """Create, update or remove an outgoing webhook subscription by its id (role admin, on its
+        number; "*" needs a token on every number). The same configuration again is a no-op.
+        """
+
+    @_abc_1.abstractmethod
+    def ListWebhookSubscriptions(
+        self,
+        request: _session_pb2.ListWebhookSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ListWebhookSubscriptionsResponse, _abc.Awaitable[_session_pb2.ListWebhookSubscriptionsResponse]]:
+        """The webhook subscriptions on the caller's numbers (role admin; every one for a token on `*`)."""
 
 def add_SessionCommandsServicer_to_server(servicer: SessionCommandsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
