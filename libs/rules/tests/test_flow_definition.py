@@ -43,11 +43,20 @@ def minimal() -> dict[str, Any]:
 def test_the_salon_s_example_flow_is_accepted() -> None:
     flow = parse_flow(yaml.safe_load(SALON.read_text()))
     assert (flow.id, flow.version) == ("salon-booking", 1)
-    assert "agendar" in flow.trigger.keywords and flow.trigger.button_payloads == ("book",)
+    assert "book" in flow.trigger.keywords and flow.trigger.button_payloads == ("book",)
     assert flow.expiry.after == timedelta(minutes=30)
     assert flow.expiry.then is ExpiryAction.MESSAGE
     date = flow.step("ask_date").action
     assert isinstance(date, Ask) and date.field.kind is FieldKind.DATE and date.field.future_only
+
+
+def test_the_salon_s_portuguese_flow_is_accepted() -> None:
+    flow = parse_flow(yaml.safe_load((SALON.parent / "agendamento-flow.yaml").read_text()))
+    assert (flow.id, flow.language) == ("salon-booking-pt", "pt")
+    assert "agendar" in flow.trigger.keywords and flow.trigger.button_payloads == ("marcar",)
+    assert [step.id for step in flow.steps] == [
+        step.id for step in parse_flow(yaml.safe_load(SALON.read_text())).steps
+    ]
     assert date.on_fail is OnFail.HAND_OFF and date.attempts == 3
     branch = flow.step("check").action
     assert isinstance(branch, Branch)
