@@ -49,14 +49,6 @@ def test_the_salon_s_example_flow_is_accepted() -> None:
     date = flow.step("ask_date").action
     assert isinstance(date, Ask) and date.field.kind is FieldKind.DATE and date.field.future_only
 
-
-def test_the_salon_s_portuguese_flow_is_accepted() -> None:
-    flow = parse_flow(yaml.safe_load((SALON.parent / "agendamento-flow.yaml").read_text()))
-    assert (flow.id, flow.language) == ("salon-booking-pt", "pt")
-    assert "agendar" in flow.trigger.keywords and flow.trigger.button_payloads == ("marcar",)
-    assert [step.id for step in flow.steps] == [
-        step.id for step in parse_flow(yaml.safe_load(SALON.read_text())).steps
-    ]
     assert date.on_fail is OnFail.HAND_OFF and date.attempts == 3
     branch = flow.step("check").action
     assert isinstance(branch, Branch)
@@ -65,6 +57,15 @@ def test_the_salon_s_portuguese_flow_is_accepted() -> None:
     assert isinstance(tool, CallTool) and tool.on_error == "human" and tool.save_as == "booking"
     assert isinstance(flow.step("human").action, HandOff)
     assert flow.step("ask_confirm").next == "check"  # the step below when next is left out
+
+
+def test_the_salon_s_portuguese_flow_is_accepted() -> None:
+    flow = parse_flow(yaml.safe_load((SALON.parent / "agendamento-flow.yaml").read_text()))
+    assert (flow.id, flow.language) == ("salon-booking-pt", "pt")
+    assert "agendar" in flow.trigger.keywords and flow.trigger.button_payloads == ("marcar",)
+    assert [step.id for step in flow.steps] == [
+        step.id for step in parse_flow(yaml.safe_load(SALON.read_text())).steps
+    ]
 
 
 def test_a_minimal_flow_gets_defaults() -> None:
