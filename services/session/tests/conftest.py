@@ -27,6 +27,7 @@ from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.flow import Flow, FlowSettings
 from threadline.session.domain.operator_files import OutgoingMedia, ReplyPlace
+from threadline.session.domain.webhook_subscription import WebhookSettings, WebhookSubscription
 from threadline.testing.clock import FakeClock
 
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -406,7 +407,18 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
     business.assign_assistant(number, assistant.name)
     flow = Flow.of(FlowSettings.from_text(flow_text(f"greet-{number}", number, "Olá, {name}! 🙂")))
     flow.configure(FlowSettings.from_text(flow_text(f"greet-{number}", number, "Oi, {name}!")))
-    app.save(contact, key, business, talk, assistant, flow)
+    webhook = WebhookSubscription.of(
+        WebhookSettings.validated(
+            subscription_id=f"escalations-{number}",
+            phone_number_id=number,
+            url="https://example.com/hooks/threadline",
+            secret_ref="THREADLINE_WEBHOOK_SECRET",
+            events=["conversation.escalated", "customer.waiting"],
+            enabled=True,
+        )
+    )
+    webhook.remove()
+    app.save(contact, key, business, talk, assistant, flow, webhook)
 
 
 def flow_text(flow_id: str, number: str, greeting: str) -> str:

@@ -311,6 +311,21 @@ def _flow_configured(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _webhook_configured(e: Any, out: pb.SessionEvent) -> None:
+    out.webhook_subscription_configured.CopyFrom(
+        pb.WebhookSubscriptionConfigured(
+            subscription_id=e.subscription_id,
+            version=getattr(e, "version", 1),
+            phone_number_id=e.phone_number_id,
+            url=e.url,
+            secret_ref=e.secret_ref,
+            events=e.events,
+            enabled=e.enabled,
+            removed=getattr(e, "removed", False),
+        )
+    )
+
+
 def _assistant_assigned(e: Any, out: pb.SessionEvent) -> None:
     out.assistant_assigned.CopyFrom(
         pb.AssistantAssigned(phone_number_id=e.phone_number_id, assistant=e.assistant)
@@ -458,6 +473,8 @@ BODIES: dict[str, Body] = {
     "Conversation.DataCollected": _conversation_data_collected,
     "Flow.Defined": _flow_configured,
     "Flow.Redefined": _flow_configured,
+    "WebhookSubscription.Configured": _webhook_configured,
+    "WebhookSubscription.Reconfigured": _webhook_configured,
 }
 
 

@@ -10,8 +10,17 @@ from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.flow import Flow
+from threadline.session.domain.webhook_subscription import WebhookSubscription
 
-AGGREGATES = (Contact, ContactKey, Conversation, BusinessNumber, Assistant, Flow)
+AGGREGATES = (
+    Contact,
+    ContactKey,
+    Conversation,
+    BusinessNumber,
+    Assistant,
+    Flow,
+    WebhookSubscription,
+)
 
 
 def test_every_domain_event_maps_to_a_session_event_body() -> None:

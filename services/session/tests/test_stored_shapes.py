@@ -19,6 +19,7 @@ from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.flow import Flow
+from threadline.session.domain.webhook_subscription import WebhookSubscription
 from threadline.session.domain.message_state import HeldStatus, MessageState
 
 CONTACT = "threadline.session.domain.contact"
@@ -26,6 +27,7 @@ BUSINESS_NUMBER = "threadline.session.domain.business_number"
 CONVERSATION = "threadline.session.domain.conversation"
 ASSISTANT = "threadline.session.domain.assistant"
 FLOW = "threadline.session.domain.flow"
+WEBHOOK = "threadline.session.domain.webhook_subscription"
 
 # Every stored event's topic and the fields of its state, in the order they are written:
 # history is never rewritten, so none of this may change.
@@ -58,6 +60,14 @@ STORED_FIELDS: dict[str, list[str]] = {
     f"{FLOW}:Flow.Defined": [
         *("timestamp", "originator_topic", "flow_id", "name", "definition_version"),
         *("trigger_kinds", "business_numbers", "definition_json"),
+    ],
+    f"{WEBHOOK}:WebhookSubscription.Configured": [
+        *("timestamp", "originator_topic", "subscription_id", "phone_number_id", "url"),
+        *("secret_ref", "events", "enabled"),
+    ],
+    f"{WEBHOOK}:WebhookSubscription.Reconfigured": [
+        *("timestamp", "subscription_id", "version", "phone_number_id", "url", "secret_ref"),
+        *("events", "enabled", "removed"),
     ],
     f"{FLOW}:Flow.Redefined": [
         *("timestamp", "flow_id", "version", "name", "definition_version", "trigger_kinds"),
@@ -147,7 +157,10 @@ STORED_FIELDS: dict[str, list[str]] = {
 def test_every_event_type_keeps_its_topic() -> None:
     topics = {
         get_topic(value)
-        for aggregate in (Contact, ContactKey, BusinessNumber, Conversation, Assistant, Flow)
+        for aggregate in (
+            *(Contact, ContactKey, BusinessNumber, Conversation, Assistant, Flow),
+            WebhookSubscription,
+        )
         for name, value in vars(aggregate).items()
         if isinstance(value, type)
         and issubclass(value, Aggregate.Event)

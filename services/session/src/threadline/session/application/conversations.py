@@ -38,6 +38,14 @@ from threadline.session.application.outcomes import NotYet, Outcome, Rejected
 from threadline.session.application.ports import StoredHistories
 from threadline.session.application.sending_files import FilesRequest, queue_files
 from threadline.session.application.transcodings import TRANSCODINGS
+from threadline.session.application.webhooks import (
+    ConfigureWebhookOutcome,
+    WebhookView,
+    configure_webhook,
+    remove_webhook,
+)
+from threadline.session.application.webhooks import view as webhook_view
+from threadline.session.application.webhooks import visible as webhook_visible
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.application.views import ConversationView, conversation_view
 from threadline.session.domain.assistant import (
@@ -51,6 +59,11 @@ from threadline.session.domain.errors import ConversationNotFound, DomainError, 
 from threadline.session.domain.flow import FLOW_DEFINED, Flow, FlowSettings
 from threadline.session.domain.identity import requested_message_id
 from threadline.session.domain.templates import template_reference
+from threadline.session.domain.webhook_subscription import (
+    WEBHOOK_CONFIGURED,
+    WebhookSettings,
+    WebhookSubscription,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -310,6 +323,20 @@ class Conversations(Application[UUID]):
     ) -> ConfigureFlowOutcome:
         return self._in_transaction(lambda unit: configure_flow(unit, settings, may_serve, every))
 
+    def configure_webhook(
+        self, settings: WebhookSettings, may_serve: Callable[[str], bool], every: bool
+    ) -> ConfigureWebhookOutcome:
+        return self._in_transaction(
+            lambda unit: configure_webhook(unit, settings, may_serve, every)
+        )
+
+    def remove_webhook(
+        self, subscription_id: str, may_serve: Callable[[str], bool], every: bool
+    ) -> ConfigureWebhookOutcome:
+        return self._in_transaction(
+            lambda unit: remove_webhook(unit, subscription_id, may_serve, every)
+        )
+
     def auto_resolve(self, conversation_id: UUID) -> bool:
         """Resolve one conversation if it has been idle past its number's threshold."""
 
@@ -365,6 +392,28 @@ class Conversations(Application[UUID]):
                 if flow is not None and flow_visible(flow, numbers):
                     found.append(flow_view(flow))
         return sorted(found, key=lambda f: f.settings.id)
+
+    def webhooks(
+        self, can_see: Callable[[str], bool] | None, phone_number_id: str = ""
+    ) -> list[WebhookView]:
+        """The webhook subscriptions the caller sees (`webhooks.visible`), not removed, by id;
+        with `phone_number_id`, only those on that number or on "*"."""
+        found, after, unit = [], 0, UnitOfWork(self.repository)
+        while page := self.stored_events(after, 500, types=[WEBHOOK_CONFIGURED]):
+            after = page[-1][0]
+            for _, configured in page:
+                subscription = unit.get(configured.originator_id, WebhookSubscription)
+                if (
+                    subscription is not None
+                    and not subscription.removed
+                    and webhook_visible(subscription, can_see)
+                    and (
+                        not phone_number_id
+                        or subscription.phone_number_id in (phone_number_id, "*")
+                    )
+                ):
+                    found.append(webhook_view(subscription))
+        return sorted(found, key=lambda w: w.settings.subscription_id)
 
     def stored_events(
         self, after: int, limit: int, *, types: Sequence[type[Any]]

@@ -40,6 +40,8 @@ IGNORED = frozenset(
         # Flows' definitions (issue 12): configuration, not conversations; the flows a
         # conversation runs reach analytics as FlowStepReached.
         "flow_configured",
+        # Outgoing webhook subscriptions (issue 13): configuration the gateway's delivery keeps.
+        "webhook_subscription_configured",
     }
 )
 

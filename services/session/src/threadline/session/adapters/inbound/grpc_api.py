@@ -30,6 +30,7 @@ from threadline.session.adapters.inbound.file_stream import (
     header_of,
     keep_file,
 )
+from threadline.session.adapters.inbound.webhook_commands import WebhookCommands
 from threadline.session.adapters.integration_events.incoming_facts import content
 from threadline.session.adapters.integration_events.session_events import SessionEvents
 from threadline.session.adapters.outbound.stored_records import StoredRecords
@@ -39,6 +40,7 @@ from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import OutboundRequest
 from threadline.session.application.flows import FlowView
 from threadline.session.application.sending_files import FilesRequest
+from threadline.session.application.webhooks import WebhookNotFound
 from threadline.session.domain.assistant import AssistantSettings
 from threadline.session.domain.business_number import Template, TemplateNotFound
 from threadline.session.domain.errors import (
@@ -67,6 +69,7 @@ class StreamNotFound(LookupError):
 ERRORS: dict[type[BaseException], grpc.StatusCode] = {
     ConversationNotFound: grpc.StatusCode.NOT_FOUND,
     StreamNotFound: grpc.StatusCode.NOT_FOUND,
+    WebhookNotFound: grpc.StatusCode.NOT_FOUND,
     TemplateNotFound: grpc.StatusCode.FAILED_PRECONDITION,
     WindowClosed: grpc.StatusCode.FAILED_PRECONDITION,
     InvalidTransition: grpc.StatusCode.FAILED_PRECONDITION,
@@ -166,7 +169,7 @@ def assistant_settings(request: pb.ConfigureAssistantRequest) -> AssistantSettin
     )
 
 
-class SessionCommandsServicer(pb_grpc.SessionCommandsServicer):
+class SessionCommandsServicer(WebhookCommands, pb_grpc.SessionCommandsServicer):
     def __init__(self, writer: EventStoreWriter, media_store: MediaStore | None = None) -> None:
         self._writer, self._app = writer, writer.app
         self._media_store = media_store  # where operators' files are kept (SendFiles)

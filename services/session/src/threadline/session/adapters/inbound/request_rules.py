@@ -18,6 +18,7 @@ from threadline.session.domain.assistant import (
 )
 from threadline.session.domain.collect_fields import MAX_COLLECT_FIELDS_JSON
 from threadline.session.domain.http_tools import MAX_HTTP_TOOLS_JSON
+from threadline.session.domain.webhook_subscription import MAX_URL
 
 UUID_TEXT = Rule(64)
 PHONE_NUMBER_ID = Rule(64, r"[A-Za-z0-9_-]+", "letters, digits, '_' or '-' (a phone_number_id)")
@@ -92,4 +93,13 @@ RULES: RequestRules = (
     )
     | field_rules(pb.ConfigureFlowRequest, definition=Rule(MAX_FLOW_TEXT))
     | field_rules(pb.ListFlowsRequest, phone_number_id=PHONE_NUMBER_ID)
+    | field_rules(
+        pb.WebhookSubscription,
+        subscription_id=Rule(64),
+        phone_number_id=Rule(64),  # or "*"
+        url=Rule(MAX_URL),
+        secret_ref=Rule(128),
+        events=Rule(64),  # each; the known names are checked by the domain
+    )
+    | field_rules(pb.ListWebhookSubscriptionsRequest, phone_number_id=Rule(64))
 )

@@ -21,6 +21,7 @@ from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.session.adapters.integration_events.assistant_bodies import ASSISTANT_BODIES
 from threadline.session.adapters.integration_events.flow_bodies import FLOW_BODIES
+from threadline.session.adapters.integration_events.webhook_bodies import WEBHOOK_BODIES
 from threadline.session.domain.citations import Citation
 
 Fields = Mapping[str, Any]
@@ -404,4 +405,5 @@ BODIES: dict[str, Body] = {
     "Conversation.DataCollected": _conversation_data_collected,
     **ASSISTANT_BODIES,
     **FLOW_BODIES,
+    **WEBHOOK_BODIES,
 }
