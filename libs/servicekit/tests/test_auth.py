@@ -45,13 +45,46 @@ def bearer(token: str) -> tuple[tuple[str, str]]:
 def test_each_entry_gives_its_roles_and_numbers() -> None:
     registry = TokenRegistry.parse(TOKENS + ";;")
 
-    assert registry.authenticate(f"Bearer {READER}") == Principal(frozenset({"read"}), None)
+    assert registry.authenticate(f"Bearer {READER}") == Principal(
+        frozenset({"read"}), None, f"env:{hash_token(READER)[:12]}"
+    )
     assert registry.authenticate(f"Bearer {WRITER}") == Principal(
-        frozenset({"read", "write"}), None
+        frozenset({"read", "write"}), None, f"env:{hash_token(WRITER)[:12]}"
     )
     assert registry.authenticate(f"bearer {SCOPED}") == Principal(
-        frozenset({"read"}), frozenset({"pn-1", "pn-2"})
+        frozenset({"read"}), frozenset({"pn-1", "pn-2"}), f"env:{hash_token(SCOPED)[:12]}"
     )
+
+
+def test_managed_tokens_are_honoured_beside_the_configured_until_revoked() -> None:
+    registry = TokenRegistry.parse(TOKENS)
+    registry.managed.issued("tok_1", hash_token("managed-secret"), ["read", "owner"], ["pn-1"])
+    registry.managed.issued("tok_2", hash_token("everywhere"), ["write"], ["*"])
+
+    assert registry.authenticate("Bearer managed-secret") == Principal(
+        frozenset({"read"}), frozenset({"pn-1"}), "token:tok_1"
+    )
+    assert registry.authenticate("Bearer everywhere").numbers is None
+    assert registry.authenticate(f"Bearer {READER}").roles == {"read"}
+    registry.managed.revoked("tok_1")
+    with pytest.raises(Unauthenticated):
+        registry.authenticate("Bearer managed-secret")
+    # A revoked token stays revoked, even if its issue were told again.
+    registry.managed.issued("tok_1", hash_token("managed-secret"), ["read"], ["pn-1"])
+    with pytest.raises(Unauthenticated):
+        registry.authenticate("Bearer managed-secret")
+    assert len(registry.managed) == 1
+
+
+def test_a_caller_grants_no_more_than_it_has() -> None:
+    admin = Principal(frozenset({"admin"}), frozenset({"pn-1", "pn-2"}))
+    everywhere = Principal(frozenset({"read"}), None)
+
+    assert admin.grants(frozenset({"read", "write", "admin"}), frozenset({"pn-1"}))
+    assert not admin.grants(frozenset({"read"}), None)
+    assert not admin.grants(frozenset({"read"}), frozenset({"pn-1", "pn-3"}))
+    assert everywhere.grants(frozenset({"read"}), None)
+    assert not everywhere.grants(frozenset({"write"}), frozenset({"pn-1"}))
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,12 @@ import pytest
 from nats.js import JetStreamContext
 
 from threadline.contracts.events.v1 import session_pb2 as pb
+from threadline.servicekit.auth import Principal
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage
 from threadline.session.config import SessionConfig
+from threadline.session.domain.api_token import ApiToken, ApiTokenScope
 from threadline.session.domain.assistant import Assistant, AssistantSettings
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
@@ -418,7 +420,10 @@ def record_every_event_type(app: Conversations, number: str = "pn-every") -> Non
         )
     )
     webhook.remove()
-    app.save(contact, key, business, talk, assistant, flow, webhook)
+    issuer = Principal(frozenset({"admin"}), None, "env:0123456789ab")
+    token, _ = ApiToken.issue("console 🙂", ApiTokenScope.validated(["read"], [number]), issuer)
+    token.revoke(issuer)
+    app.save(contact, key, business, talk, assistant, flow, webhook, token)
 
 
 def flow_text(flow_id: str, number: str, greeting: str) -> str:

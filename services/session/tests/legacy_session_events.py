@@ -326,6 +326,28 @@ def _webhook_configured(e: Any, out: pb.SessionEvent) -> None:
     )
 
 
+def _api_token_issued(e: Any, out: pb.SessionEvent) -> None:
+    out.api_token_issued.CopyFrom(
+        pb.ApiTokenIssued(
+            token_id=e.token_id,
+            name=e.name,
+            token_hash=e.token_hash,
+            roles=e.roles,
+            numbers=e.numbers,
+            issued_at=timestamp(e.timestamp),
+            issued_by=e.issued_by,
+        )
+    )
+
+
+def _api_token_revoked(e: Any, out: pb.SessionEvent) -> None:
+    out.api_token_revoked.CopyFrom(
+        pb.ApiTokenRevoked(
+            token_id=e.token_id, revoked_at=timestamp(e.timestamp), revoked_by=e.revoked_by
+        )
+    )
+
+
 def _assistant_assigned(e: Any, out: pb.SessionEvent) -> None:
     out.assistant_assigned.CopyFrom(
         pb.AssistantAssigned(phone_number_id=e.phone_number_id, assistant=e.assistant)
@@ -475,6 +497,8 @@ BODIES: dict[str, Body] = {
     "Flow.Redefined": _flow_configured,
     "WebhookSubscription.Configured": _webhook_configured,
     "WebhookSubscription.Reconfigured": _webhook_configured,
+    "ApiToken.Issued": _api_token_issued,
+    "ApiToken.Revoked": _api_token_revoked,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 
 from threadline.session.adapters.integration_events.event_bodies import BODIES
+from threadline.session.domain.api_token import ApiToken
 from threadline.session.domain.assistant import Assistant
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
@@ -20,6 +21,7 @@ AGGREGATES = (
     Assistant,
     Flow,
     WebhookSubscription,
+    ApiToken,
 )
 
 

@@ -14,6 +14,7 @@ from eventsourcing.utils import get_topic
 
 from threadline.session.adapters.integration_events.session_events import SessionEvents
 from threadline.session.application.conversations import Conversations
+from threadline.session.domain.api_token import ApiToken
 from threadline.session.domain.assistant import Assistant
 from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
@@ -28,6 +29,7 @@ CONVERSATION = "threadline.session.domain.conversation"
 ASSISTANT = "threadline.session.domain.assistant"
 FLOW = "threadline.session.domain.flow"
 WEBHOOK = "threadline.session.domain.webhook_subscription"
+API_TOKEN = "threadline.session.domain.api_token"
 
 # Every stored event's topic and the fields of its state, in the order they are written:
 # history is never rewritten, so none of this may change.
@@ -69,6 +71,11 @@ STORED_FIELDS: dict[str, list[str]] = {
         *("timestamp", "subscription_id", "version", "phone_number_id", "url", "secret_ref"),
         *("events", "enabled", "removed"),
     ],
+    f"{API_TOKEN}:ApiToken.Issued": [
+        *("timestamp", "originator_topic", "token_id", "name", "token_hash", "roles"),
+        *("numbers", "issued_by"),
+    ],
+    f"{API_TOKEN}:ApiToken.Revoked": ["timestamp", "token_id", "revoked_by"],
     f"{FLOW}:Flow.Redefined": [
         *("timestamp", "flow_id", "version", "name", "definition_version", "trigger_kinds"),
         *("business_numbers", "definition_json"),
@@ -160,6 +167,7 @@ def test_every_event_type_keeps_its_topic() -> None:
         for aggregate in (
             *(Contact, ContactKey, BusinessNumber, Conversation, Assistant, Flow),
             WebhookSubscription,
+            ApiToken,
         )
         for name, value in vars(aggregate).items()
         if isinstance(value, type)

@@ -255,11 +255,19 @@ class Follower:
     filter: str
 
 
+# Every process that checks bearer tokens on its gRPC server knows the session's managed API
+# tokens (issue 13; `threadline.messaging.token_follower`). The gateway checks none itself.
+TOKEN_FOLLOWERS: tuple[Follower, ...] = tuple(
+    Follower(service, SESSION_EVENTS, "ApiToken.>")
+    for service in ("session", "analytics", "ai_responder")
+)
+
 # Every process of the AI responder knows every business number and assistant.
 FOLLOWERS: tuple[Follower, ...] = (
     Follower("ai_responder", SESSION_EVENTS, "BusinessNumber.>"),
     Follower("ai_responder", SESSION_EVENTS, "Assistant.>"),
     Follower("ai_responder", SESSION_EVENTS, "Flow.>"),
+    *TOKEN_FOLLOWERS,
 )
 
 

@@ -66,6 +66,7 @@ from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, concurrently_by_key
 from threadline.messaging.readiness import nats_connected
+from threadline.messaging.token_follower import follow_managed_tokens
 from threadline.messaging.topology import AI_RESPONDER_REPLIES, Topology, ensure_streams
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.background import Background, run_in_background
@@ -135,6 +136,9 @@ async def bootstrap(
     follower = DirectoryFollower(js, topology, directory)
     await follower.start()
     stack.push_async_callback(follower.stop)
+    tokens = await follow_managed_tokens(
+        stack, js, topology, TokenRegistry.parse(config.api_tokens), SERVICE
+    )
     views = await KeyValueConversationViews.open(js, namespace=config.nats_namespace)
     burst_store = await KeyValueBurstStore.open(js, namespace=config.nats_namespace)
 
@@ -237,7 +241,9 @@ async def bootstrap(
     )
     consumer = run_in_background(stack, durable.name, loop.run, stop=loop.stop)
 
-    grpc_port = await _serve_knowledge(config, stack, knowledge) if knowledge else None
+    grpc_port = (
+        await _serve_knowledge(config, stack, knowledge, tokens.registry) if knowledge else None
+    )
 
     ops = OpsServer(
         host=config.host,
@@ -249,6 +255,7 @@ async def bootstrap(
             "bursts_bucket": burst_store.check(),
             "conversations_bucket": views.check(),
             "directory": follower.check(),
+            "api_tokens": tokens.check(),
             "flows_bucket": flow_states.check(),
             "flow_expiry": expiring.check(),
         },
@@ -299,14 +306,15 @@ async def _knowledge(
 
 
 async def _serve_knowledge(
-    config: AiResponderConfig, stack: AsyncExitStack, knowledge: Knowledge
+    config: AiResponderConfig, stack: AsyncExitStack, knowledge: Knowledge, tokens: TokenRegistry
 ) -> int:
-    """The KnowledgeBases gRPC service; returns its bound port."""
+    """The KnowledgeBases gRPC service, to the configured and managed `tokens`; returns its
+    bound port."""
     server: grpc.aio.Server
     server, port = await start_grpc_server(
         host=config.host,
         port=config.grpc_port,
-        tokens=TokenRegistry.parse(config.api_tokens),
+        tokens=tokens,
         errors=ERRORS,
         rules=RULES,
         registrations=[

@@ -33,6 +33,7 @@ from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
+from threadline.messaging.token_follower import follow_managed_tokens
 from threadline.messaging.topology import ANALYTICS_PROJECTIONS, Topology, ensure_streams
 from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
@@ -78,6 +79,7 @@ async def bootstrap(
     log.info("analytics schema at version %d", version)
 
     projection = _start_projection(stack, config, js, topology, pool)
+    tokens = await follow_managed_tokens(stack, js, topology, config.tokens, SERVICE)
     queries = ConversationQueries(pool, clock=clock)
     server, grpc_port = await start_grpc_server(
         host=config.host,
@@ -99,6 +101,7 @@ async def bootstrap(
             "database": database_check(pool),
             "nats": nats_connected(client),
             "projections": projection.check(),
+            "api_tokens": tokens.check(),
         },
     )
     await ops.start()

@@ -16,6 +16,7 @@ from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.relay import OutboxRelay
+from threadline.messaging.token_follower import follow_managed_tokens
 from threadline.messaging.topology import SESSION_EVENTS, Topology, durables_of, ensure_streams
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.background import Background, run_in_background
@@ -98,10 +99,13 @@ async def bootstrap(
 
     media_store = media_store_from_env(config.media_env, config.media_root)
     stack.push_async_callback(media_store.close)
+    tokens = await follow_managed_tokens(
+        stack, js, topology, TokenRegistry.parse(config.api_tokens), SERVICE
+    )
     server, grpc_port = await start_grpc_server(
         host=config.host,
         port=config.grpc_port,
-        tokens=TokenRegistry.parse(config.api_tokens),
+        tokens=tokens.registry,
         errors=ERRORS,
         rules=RULES,
         registrations=[
@@ -122,6 +126,7 @@ async def bootstrap(
     # Ready when everything the session depends on is: its database, NATS, and every loop.
     checks = {"database": store_reachable(app.recorder), "nats": nats_connected(nc)}
     checks |= {loop.name: loop.check() for loop in loops}
+    checks["api_tokens"] = tokens.check()
     ops = OpsServer(host=config.host, port=config.ops_port, checks=checks)
     await ops.start()
     stack.push_async_callback(ops.stop)

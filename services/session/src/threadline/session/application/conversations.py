@@ -14,7 +14,17 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import get_topic
 
 from threadline.messaging.failures import Failure, classify, describe
+from threadline.servicekit.auth import Principal
 from threadline.servicekit.clock import Clock, utc_now
+from threadline.session.application.api_tokens import (
+    ApiTokenView,
+    IssuedApiToken,
+    RevokeOutcome,
+    issue_api_token,
+    revoke_api_token,
+)
+from threadline.session.application.api_tokens import view as api_token_view
+from threadline.session.application.api_tokens import visible as api_token_visible
 from threadline.session.application.assistants import (
     AssistantView,
     ConfigureOutcome,
@@ -48,6 +58,7 @@ from threadline.session.application.webhooks import view as webhook_view
 from threadline.session.application.webhooks import visible as webhook_visible
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.application.views import ConversationView, conversation_view
+from threadline.session.domain.api_token import API_TOKEN_ISSUED, ApiToken, ApiTokenScope
 from threadline.session.domain.assistant import (
     ASSISTANT_REGISTERED,
     Assistant,
@@ -323,6 +334,12 @@ class Conversations(Application[UUID]):
     ) -> ConfigureFlowOutcome:
         return self._in_transaction(lambda unit: configure_flow(unit, settings, may_serve, every))
 
+    def issue_api_token(self, name: str, scope: ApiTokenScope, issuer: Principal) -> IssuedApiToken:
+        return self._in_transaction(lambda unit: issue_api_token(unit, name, scope, issuer))
+
+    def revoke_api_token(self, token_id: str, revoker: Principal) -> RevokeOutcome:
+        return self._in_transaction(lambda unit: revoke_api_token(unit, token_id, revoker))
+
     def configure_webhook(
         self, settings: WebhookSettings, may_serve: Callable[[str], bool], every: bool
     ) -> ConfigureWebhookOutcome:
@@ -392,6 +409,19 @@ class Conversations(Application[UUID]):
                 if flow is not None and flow_visible(flow, numbers):
                     found.append(flow_view(flow))
         return sorted(found, key=lambda f: f.settings.id)
+
+    def api_tokens(self, caller: Principal, include_revoked: bool) -> list[ApiTokenView]:
+        """The managed tokens within the caller's numbers, oldest first."""
+        found, after, unit = [], 0, UnitOfWork(self.repository)
+        while page := self.stored_events(after, 500, types=[API_TOKEN_ISSUED]):
+            after = page[-1][0]
+            for _, issued in page:
+                token = unit.get(issued.originator_id, ApiToken)
+                if token is None or not api_token_visible(token, caller):
+                    continue
+                if include_revoked or not token.revoked:
+                    found.append(api_token_view(token))
+        return found
 
     def webhooks(
         self, can_see: Callable[[str], bool] | None, phone_number_id: str = ""

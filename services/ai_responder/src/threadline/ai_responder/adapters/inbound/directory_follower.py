@@ -20,7 +20,7 @@ from threadline.ai_responder.domain.customer_data import collect_fields_from_jso
 from threadline.ai_responder.domain.directory import AssistantSettings, Directory
 from threadline.ai_responder.domain.http_tools import http_tools_from_json
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
-from threadline.messaging.topology import FOLLOWERS, Topology
+from threadline.messaging.topology import FOLLOWERS, TOKEN_FOLLOWERS, Topology
 from threadline.servicekit.ops_http import ReadinessCheck
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ INACTIVE_SECONDS = 30.0
 class DirectoryFollower:
     def __init__(self, js: JetStreamContext, topology: Topology, directory: Directory) -> None:
         self._js, self._topology, self._directory = js, topology, directory
-        self._followers = [f for f in FOLLOWERS if f.service == SERVICE]
+        self._followers = [
+            f for f in FOLLOWERS if f.service == SERVICE and f not in TOKEN_FOLLOWERS
+        ]
         self._subscriptions: list[JetStreamContext.PushSubscription] = []
         # Per filter: how many messages make it caught up (known once subscribed), how many
         # were read, and the filters caught up.

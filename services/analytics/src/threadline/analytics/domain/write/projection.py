@@ -40,6 +40,9 @@ IGNORED = frozenset(
         # Flows' definitions (issue 12): configuration, not conversations; the flows a
         # conversation runs reach analytics as FlowStepReached.
         "flow_configured",
+        # Managed API tokens (issue 13): every process's token registry follows them itself.
+        "api_token_issued",
+        "api_token_revoked",
         # Outgoing webhook subscriptions (issue 13): configuration the gateway's delivery keeps.
         "webhook_subscription_configured",
     }

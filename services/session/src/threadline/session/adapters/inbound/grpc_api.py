@@ -24,6 +24,7 @@ from threadline.media import MediaStore
 from threadline.servicekit.auth import PermissionDenied, current_principal
 from threadline.servicekit.errors import quoted
 from threadline.servicekit.validation import json_value
+from threadline.session.adapters.inbound.api_token_messages import api_token_pb
 from threadline.session.adapters.inbound.file_stream import (
     drain,
     files_of,
@@ -41,6 +42,7 @@ from threadline.session.application.facts import OutboundRequest
 from threadline.session.application.flows import FlowView
 from threadline.session.application.sending_files import FilesRequest
 from threadline.session.application.webhooks import WebhookNotFound
+from threadline.session.domain.api_token import ApiTokenNotFound, ApiTokenScope, ScopeExceeded
 from threadline.session.domain.assistant import AssistantSettings
 from threadline.session.domain.business_number import Template, TemplateNotFound
 from threadline.session.domain.errors import (
@@ -77,6 +79,8 @@ ERRORS: dict[type[BaseException], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
     InvalidConfiguration: grpc.StatusCode.INVALID_ARGUMENT,
     NumbersNotCovered: grpc.StatusCode.PERMISSION_DENIED,
+    ApiTokenNotFound: grpc.StatusCode.NOT_FOUND,
+    ScopeExceeded: grpc.StatusCode.PERMISSION_DENIED,
     DomainError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 PAGE = 1000  # events per read from the store, and ReadAllPages' default page size
@@ -389,6 +393,31 @@ class SessionCommandsServicer(WebhookCommands, pb_grpc.SessionCommandsServicer):
             current_principal().require_role("read")
         found = await self._writer.run(self._app.flows, numbers)
         return pb.ListFlowsResponse(flows=[flow_pb(f) for f in found])
+
+    async def IssueApiToken(
+        self, request: pb.IssueApiTokenRequest, context: Context
+    ) -> pb.IssueApiTokenResponse:
+        issuer = current_principal()
+        issuer.require_role("admin")
+        scope = ApiTokenScope.validated(request.roles, request.numbers)
+        issued = await self._writer.run(self._app.issue_api_token, request.name, scope, issuer)
+        return pb.IssueApiTokenResponse(token=api_token_pb(issued.token), secret=issued.secret)
+
+    async def ListApiTokens(
+        self, request: pb.ListApiTokensRequest, context: Context
+    ) -> pb.ListApiTokensResponse:
+        caller = current_principal()
+        caller.require_role("admin")
+        found = await self._writer.run(self._app.api_tokens, caller, request.include_revoked)
+        return pb.ListApiTokensResponse(tokens=[api_token_pb(t) for t in found])
+
+    async def RevokeApiToken(
+        self, request: pb.RevokeApiTokenRequest, context: Context
+    ) -> pb.RevokeApiTokenResponse:
+        revoker = current_principal()
+        revoker.require_role("admin")
+        outcome = await self._writer.run(self._app.revoke_api_token, request.token_id, revoker)
+        return pb.RevokeApiTokenResponse(token=api_token_pb(outcome.token), changed=outcome.changed)
 
 
 class EventLogServicer(pb_grpc.EventLogServicer):

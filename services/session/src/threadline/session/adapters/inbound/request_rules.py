@@ -10,6 +10,8 @@ from threadline.media.whatsapp_media import CAPTION_LENGTH, FILE_NAME_LENGTH
 from threadline.rules.flow_files import MAX_FLOW_TEXT
 from threadline.servicekit.validation import RequestRules, Rule, field_rules
 from threadline.session.adapters.inbound.file_stream import MAX_CHUNK
+from threadline.session.domain.api_token import MAX_NAME as MAX_TOKEN_NAME
+from threadline.session.domain.api_token import MAX_NUMBERS as MAX_TOKEN_NUMBERS
 from threadline.session.domain.assistant import (
     MAX_KNOWLEDGE_BASES,
     MAX_NUMBERS,
@@ -93,6 +95,13 @@ RULES: RequestRules = (
     )
     | field_rules(pb.ConfigureFlowRequest, definition=Rule(MAX_FLOW_TEXT))
     | field_rules(pb.ListFlowsRequest, phone_number_id=PHONE_NUMBER_ID)
+    | field_rules(
+        pb.IssueApiTokenRequest,
+        name=Rule(MAX_TOKEN_NAME),
+        roles=Rule(3),  # items
+        numbers=Rule(MAX_TOKEN_NUMBERS),  # items
+    )
+    | field_rules(pb.RevokeApiTokenRequest, token_id=Rule(64))
     | field_rules(
         pb.WebhookSubscription,
         subscription_id=Rule(64),

@@ -19,6 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as pb
+from threadline.session.adapters.integration_events.api_token_bodies import API_TOKEN_BODIES
 from threadline.session.adapters.integration_events.assistant_bodies import ASSISTANT_BODIES
 from threadline.session.adapters.integration_events.flow_bodies import FLOW_BODIES
 from threadline.session.adapters.integration_events.webhook_bodies import WEBHOOK_BODIES
@@ -405,5 +406,6 @@ BODIES: dict[str, Body] = {
     "Conversation.DataCollected": _conversation_data_collected,
     **ASSISTANT_BODIES,
     **FLOW_BODIES,
+    **API_TOKEN_BODIES,
     **WEBHOOK_BODIES,
 }
