@@ -89,6 +89,20 @@ def parser() -> argparse.ArgumentParser:
     )
     apply_flow.add_argument("file", metavar="FILE.yaml")
     flow_commands.add_parser("list", help="the flows, as a table")
+    tokens = commands.add_parser("tokens", help="managed API tokens: create, list, revoke")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    create_token = token_commands.add_parser(
+        "create", help="issue a token (its secret is printed once)"
+    )
+    create_token.add_argument("name", metavar="NAME", help="who or what uses it")
+    create_token.add_argument("--roles", required=True, help="read,write,admin (a comma list)")
+    create_token.add_argument(
+        "--numbers", required=True, help="phone_number_ids (a comma list), or '*' for all"
+    )
+    list_tokens = token_commands.add_parser("list", help="the tokens, as a table (no secrets)")
+    list_tokens.add_argument("--all", action="store_true", help="revoked ones too")
+    revoke_token = token_commands.add_parser("revoke", help="refuse a token from now on")
+    revoke_token.add_argument("token_id", metavar="ID")
     kb = commands.add_parser("kb", help="knowledge bases: add documents, list, search")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     kb_add = kb_commands.add_parser(
@@ -183,6 +197,18 @@ def _operate(args: argparse.Namespace) -> int:
         from threadline.cli import flows
 
         return flows.run(args.flows_command, getattr(args, "file", None), os.environ)
+    if args.command == "tokens":
+        from threadline.cli import tokens
+
+        return tokens.run(
+            args.tokens_command,
+            os.environ,
+            name=getattr(args, "name", ""),
+            roles=getattr(args, "roles", ""),
+            numbers=getattr(args, "numbers", ""),
+            token_id=getattr(args, "token_id", ""),
+            include_revoked=getattr(args, "all", False),
+        )
     if args.command == "send":
         from threadline.cli import send
 
