@@ -14,6 +14,7 @@ from threadline.gateway.adapters.inbound.http.routes import (
     UPSTREAMS,
     routes,
 )
+from threadline.gateway.adapters.inbound.http.tokens import token_routes
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
 from threadline.media import MediaStore
 
@@ -27,6 +28,7 @@ def gateway_app(upstreams: Upstreams, media: MediaStore) -> web.Application:
     app[MEDIA] = media
     app[ANSWERED_UPLOADS] = AnsweredUploads()
     app.add_routes(routes)
+    app.add_routes(token_routes)
     return app
 
 
