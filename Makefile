@@ -7,7 +7,7 @@ UV := python3 -m uv
 endif
 SYNCED := .venv/.threadline-synced
 
-.PHONY: setup run demo test test-unit test-integration lint protos protos-check bench fuzz chaos clean
+.PHONY: setup run demo test test-unit test-integration test-browser lint protos protos-check bench fuzz chaos clean
 
 setup: $(SYNCED)
 
@@ -23,13 +23,17 @@ demo: setup ## play a customer against `make run` (in another shell)
 	$(UV) run threadline demo
 
 test: setup ## unit, integration and end-to-end tests (starts embedded servers itself)
-	$(UV) run pytest
+	$(UV) run pytest --ignore=tests/browser
 
 test-unit: setup ## only the tests that need no server (none starts; see threadline.testing.plugin)
-	$(UV) run pytest -m "not integration"
+	$(UV) run pytest -m "not integration" --ignore=tests/browser
 
 test-integration: setup ## only the tests that need NATS and PostgreSQL
-	$(UV) run pytest -m integration
+	$(UV) run pytest -m integration --ignore=tests/browser
+
+# Debian's chromium (`apt-get install -y chromium`; .ci/run installs it); no browser download.
+test-browser: setup ## the console in headless Chromium (Playwright) against the whole platform
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(UV) run pytest tests/browser
 
 lint: setup ## ruff and mypy --strict on our code
 	$(UV) run ruff check .

@@ -172,6 +172,7 @@ def summary(state: DevState, env: Mapping[str, str] | None = None, example: str 
             f"  session gRPC                  127.0.0.1:{state.ports.session_grpc}",
             f"  analytics gRPC                127.0.0.1:{state.ports.analytics_grpc}",
             f"  knowledge bases gRPC          127.0.0.1:{state.ports.knowledge_grpc}",
+            f"  operator console              http://127.0.0.1:{state.ports.gateway}/",
             f"  HTTP gateway (JSON)           http://127.0.0.1:{state.ports.gateway}/api/v1",
             f"  WhatsApp sandbox (Graph API)  {state.sandbox_url}",
             f"  ops (/healthz /readyz /metrics) {ops}",

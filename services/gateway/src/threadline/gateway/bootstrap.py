@@ -3,7 +3,11 @@ attachments' files from, the REST API, ops.
 
 The knowledge bases' upstream (the AI responder's `KnowledgeBases`, served only when it has a
 database) is not part of `/readyz`: a platform without knowledge bases still serves
-conversations, and the knowledge routes answer 503 while it is not there."""
+conversations, and the knowledge routes answer 503 while it is not there.
+
+Given `THREADLINE_NATS_URL`, the gateway also reads the session's conversation events for the
+console's live updates (`live`: one core subscription per process, nothing kept on the server);
+without it `/api/v1/events` answers 503 and the rest is unchanged."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from threadline.gateway.adapters.inbound.http.app import gateway_app, serve
+from threadline.gateway.adapters.inbound.http.live import LiveEvents
 from threadline.gateway.adapters.outbound.upstreams import (
     CONVERSATION_QUERIES,
     KNOWLEDGE_BASES,
@@ -21,6 +26,8 @@ from threadline.gateway.adapters.outbound.upstreams import (
 )
 from threadline.gateway.config import GatewayConfig
 from threadline.media import media_store_from_env
+from threadline.messaging.connection import connect_nats
+from threadline.messaging.topology import Topology
 from threadline.servicekit.ops_http import OpsServer
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,13 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
     knowledge = open_upstream(stack, "knowledge", config.knowledge_grpc_address, KNOWLEDGE_BASES)
     media = media_store_from_env(config.media_env, config.media_root)
     stack.push_async_callback(media.close)
-    app = gateway_app(Upstreams.of(analytics, session, knowledge), media)
+    live = LiveEvents()
+    if config.nats_url:
+        nats = await connect_nats(config.nats_url, "gateway")
+        stack.push_async_callback(nats.close)
+        await live.start(nats, Topology(config.nats_namespace))
+        stack.push_async_callback(live.stop)
+    app = gateway_app(Upstreams.of(analytics, session, knowledge), media, live)
     port = await serve(stack, app, host=config.host, port=config.port)
     ops = OpsServer(
         host=config.host,

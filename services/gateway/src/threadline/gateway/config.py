@@ -26,6 +26,10 @@ class GatewayConfig:
     # filesystem store defaults to `media_root`).
     media_root: Path = DEFAULT_MEDIA_ROOT
     media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Live updates (the console's server-sent events, `/api/v1/events`): the session's events
+    # are read from NATS under this namespace; "" for no NATS, and the events route answers 503.
+    nats_url: str = ""
+    nats_namespace: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
@@ -39,6 +43,8 @@ class GatewayConfig:
             session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
             knowledge_grpc_address=env_str(env, "THREADLINE_AI_GRPC_ADDRESS", "127.0.0.1:50053"),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
+            nats_url=env_str(env, "THREADLINE_NATS_URL", ""),
+            nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
         )
 
 

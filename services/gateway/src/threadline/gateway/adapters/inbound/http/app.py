@@ -6,8 +6,10 @@ from contextlib import AsyncExitStack
 
 from aiohttp import web
 
+from threadline.gateway.adapters.inbound.http.console import console_routes
 from threadline.gateway.adapters.inbound.http.errors import errors_as_json
 from threadline.gateway.adapters.inbound.http.knowledge import AnsweredUploads
+from threadline.gateway.adapters.inbound.http.live import LIVE_EVENTS, LiveEvents, live_routes
 from threadline.gateway.adapters.inbound.http.routes import (
     ANSWERED_UPLOADS,
     MEDIA,
@@ -22,12 +24,18 @@ from threadline.media import MediaStore
 MAX_BODY_BYTES = 64 * 1024
 
 
-def gateway_app(upstreams: Upstreams, media: MediaStore) -> web.Application:
+def gateway_app(
+    upstreams: Upstreams, media: MediaStore, live: LiveEvents | None = None
+) -> web.Application:
+    """The REST API, the console and (given `live`, which reads NATS) its live updates."""
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY_BYTES)
     app[UPSTREAMS] = upstreams
     app[MEDIA] = media
     app[ANSWERED_UPLOADS] = AnsweredUploads()
+    app[LIVE_EVENTS] = live or LiveEvents()
     app.add_routes(routes)
+    app.add_routes(live_routes)
+    app.add_routes(console_routes)
     app.add_routes(token_routes)
     return app
 

@@ -1,0 +1,707 @@
+// The operator console: sign in with a token, then the inbox (filters, "needs a human" first,
+// live), a conversation (thread with statuses, media, transcripts, flow, the 24-hour window,
+// actions) and the metrics (charts over time by assistant and by number). Views are chosen by
+// the URL's hash: #/inbox?..., #/conversations/<id>, #/metrics?...
+
+import * as api from "./api.js";
+import { legend, lineChart } from "./charts.js";
+
+const PATHS = {
+  conversations: "/api/v1/conversations",
+  conversation: (id) => `/api/v1/conversations/${encodeURIComponent(id)}`,
+  messages: (id) => `/api/v1/conversations/${encodeURIComponent(id)}/messages`,
+  attachments: (id) => `/api/v1/conversations/${encodeURIComponent(id)}/attachments`,
+  files: (id) => `/api/v1/conversations/${encodeURIComponent(id)}/files`,
+  handOff: (id) => `/api/v1/conversations/${encodeURIComponent(id)}/hand-off`,
+  resume: (id) => `/api/v1/conversations/${encodeURIComponent(id)}/resume`,
+  sessionStatus: (customer, number) =>
+    `/api/crm/${encodeURIComponent(customer)}/session-status?business_number=${encodeURIComponent(number)}`,
+  metrics: "/api/v1/metrics",
+  export: "/api/v1/conversations/export",
+};
+const FILTERS = ["channel", "status", "assistant", "business_number", "customer_phone", "created_from", "created_to"];
+const STATUSES = ["", "active", "escalated", "completed", "abandoned"];
+const CHANNELS = ["", "whatsapp", "test"];
+const STATUS_ORDER = ["queued", "sent", "delivered", "read"];
+
+const state = {
+  live: null, // AbortController of the live updates
+  view: "",
+  conversationId: "",
+  refreshInbox: null,
+  refreshConversation: null,
+  countdown: null,
+};
+
+// ---------------------------------------------------------------------------- small helpers
+
+function el(name, attributes = {}, ...children) {
+  const node = document.createElement(name);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function when(iso) {
+  if (!iso) return "";
+  const moment = new Date(iso);
+  return moment.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+}
+
+function money(value) {
+  return `$${Number(value || 0).toFixed(4)}`;
+}
+
+function notice(message) {
+  const box = document.getElementById("notice");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function failed(error) {
+  if (error instanceof api.ApiError && error.status === 401) {
+    api.signOut();
+    notice("The token was not accepted: sign in again.");
+    route();
+    return;
+  }
+  notice(error.message || String(error));
+}
+
+function queryOf(hash) {
+  const at = hash.indexOf("?");
+  return new URLSearchParams(at < 0 ? "" : hash.slice(at + 1));
+}
+
+function needsHuman(conversation) {
+  return Boolean(conversation.ai_paused) || conversation.status === "escalated";
+}
+
+function customerOf(conversation) {
+  const lead = conversation.lead || {};
+  return lead.wa_id || lead.user_id || "";
+}
+
+// ---------------------------------------------------------------------------- live updates
+
+function startLive() {
+  if (state.live) return;
+  state.live = new AbortController();
+  const badge = document.getElementById("live-state");
+  api.follow(
+    (name, data) => {
+      if (name === "refused") return failed(new api.ApiError(401, "token refused"));
+      if (name === "connected" || name === "overflow") {
+        if (state.refreshInbox) state.refreshInbox();
+        if (state.refreshConversation) state.refreshConversation();
+        return;
+      }
+      if (name !== "conversation") return;
+      if (state.refreshInbox) state.refreshInbox(data.conversation_id);
+      if (state.refreshConversation && data.conversation_id === state.conversationId) {
+        state.refreshConversation();
+      }
+    },
+    (liveState) => {
+      badge.textContent = liveState;
+      badge.dataset.state = liveState;
+    },
+    state.live.signal,
+  );
+}
+
+function stopLive() {
+  if (state.live) state.live.abort();
+  state.live = null;
+}
+
+// Several events in a burst refetch once.
+function debounced(action, wait = 150) {
+  let timer = null;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(action, wait);
+  };
+}
+
+// ---------------------------------------------------------------------------- inbox
+
+function filterForm(query, onApply) {
+  const field = (name, label, control) =>
+    el("div", { class: "field" }, el("label", { for: `filter-${name}` }, label), control);
+  const select = (name, options) =>
+    el(
+      "select",
+      { id: `filter-${name}`, name },
+      options.map((option) => el("option", { value: option, selected: query.get(name) === option }, option || "any")),
+    );
+  const input = (name, type = "text", extra = {}) =>
+    el("input", { id: `filter-${name}`, name, type, value: query.get(name) || "", ...extra });
+  const form = el(
+    "form",
+    { class: "filters", role: "search", "aria-label": "Filter conversations" },
+    field("channel", "Channel", select("channel", CHANNELS)),
+    field("status", "Status", select("status", STATUSES)),
+    field("assistant", "Assistant", input("assistant")),
+    field("business_number", "Business number", input("business_number", "text", { inputmode: "numeric" })),
+    field("customer_phone", "Phone", input("customer_phone", "tel")),
+    field("created_from", "From", input("created_from", "date")),
+    field("created_to", "To", input("created_to", "date")),
+    el("div", { class: "field actions" }, el("button", { type: "submit" }, "Apply"), el("button", { type: "reset", class: "quiet" }, "Clear")),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const name of FILTERS) {
+      const value = form.elements[name].value.trim();
+      if (value) chosen.set(name, value);
+    }
+    onApply(chosen);
+  });
+  form.addEventListener("reset", () => setTimeout(() => onApply(new URLSearchParams())));
+  return form;
+}
+
+function apiQuery(query) {
+  const params = new URLSearchParams();
+  for (const name of FILTERS) {
+    const value = query.get(name);
+    if (value) params.set(name, value);
+  }
+  return params;
+}
+
+async function showInbox(query) {
+  const view = document.getElementById("view");
+  const list = el("ul", { class: "conversations", "aria-label": "Conversations", "aria-live": "polite" });
+  const summary = el("p", { class: "summary", role: "status" });
+  const exportButton = el("button", { type: "button", id: "export-csv" }, "Export CSV");
+  view.replaceChildren(
+    el(
+      "section",
+      { class: "panel", "aria-labelledby": "inbox-title" },
+      el("div", { class: "row" }, el("h2", { id: "inbox-title" }, "Inbox"), exportButton),
+      filterForm(query, (chosen) => {
+        location.hash = `#/inbox?${chosen}`;
+      }),
+      summary,
+      list,
+    ),
+  );
+  exportButton.addEventListener("click", async () => {
+    const params = apiQuery(query);
+    params.set("format", "csv");
+    try {
+      await api.download(`${PATHS.export}?${params}`, "conversations.csv");
+      notice("");
+    } catch (error) {
+      failed(error);
+    }
+  });
+  const params = apiQuery(query);
+  params.set("size", "100");
+  const load = async () => {
+    try {
+      const answer = await api.get(`${PATHS.conversations}?${params}`);
+      const found = api.items(answer, "conversations");
+      // "Needs a human" first, then the most recent.
+      found.sort((a, b) => needsHuman(b) - needsHuman(a) || String(b.last_message_at || b.updated_at).localeCompare(String(a.last_message_at || a.updated_at)));
+      summary.textContent = `${answer.total ?? found.length} conversations`;
+      list.replaceChildren(...found.map(inboxRow));
+    } catch (error) {
+      failed(error);
+    }
+  };
+  state.refreshInbox = debounced(load);
+  await load();
+}
+
+function inboxRow(conversation) {
+  const lead = conversation.lead || {};
+  const human = needsHuman(conversation);
+  return el(
+    "li",
+    { class: human ? "conversation human" : "conversation", "data-id": conversation.id },
+    el(
+      "a",
+      { href: `#/conversations/${encodeURIComponent(conversation.id)}` },
+      el("span", { class: "who" }, lead.name || customerOf(conversation) || conversation.session_key),
+      el("span", { class: "phone" }, customerOf(conversation)),
+      human ? el("span", { class: "badge alert" }, conversation.ai_paused ? "needs a human" : conversation.status) : null,
+      el("span", { class: "badge" }, conversation.status),
+      el("span", { class: "badge quiet" }, conversation.channel),
+      el("span", { class: "preview" }, conversation.last_message_preview || ""),
+      el("time", { datetime: conversation.last_message_at || "" }, when(conversation.last_message_at)),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------- conversation
+
+async function showConversation(id) {
+  state.conversationId = id;
+  const view = document.getElementById("view");
+  const header = el("div", { class: "conversation-head" });
+  const thread = el("ol", { class: "thread", "aria-label": "Messages", "aria-live": "polite" });
+  const side = el("aside", { class: "side", "aria-label": "Details" });
+  const actions = el("section", { class: "actions", "aria-label": "Actions" });
+  view.replaceChildren(
+    el(
+      "section",
+      { class: "panel conversation-view", "aria-labelledby": "conversation-title" },
+      el("p", {}, el("a", { href: "#/inbox" }, "← Inbox")),
+      header,
+      el("div", { class: "split" }, el("div", { class: "main-column" }, thread, actions), side),
+    ),
+  );
+  let built = false;
+  const load = async () => {
+    try {
+      const [conversation, attachmentsAnswer] = await Promise.all([
+        api.get(PATHS.conversation(id)),
+        api.get(`${PATHS.attachments(id)}?size=100`).catch(() => ({ data: [] })),
+      ]);
+      const attachments = new Map(api.items(attachmentsAnswer, "attachments").map((a) => [a.message_id, a]));
+      const messages = conversation.messages || api.items(await api.get(PATHS.messages(id)), "messages");
+      renderHead(header, conversation);
+      thread.replaceChildren(...messages.map((message) => messageItem(message, attachments.get(message.id))));
+      const last = thread.lastElementChild;
+      if (last) last.scrollIntoView({ block: "nearest" });
+      await renderSide(side, conversation, messages, [...attachments.values()]);
+      if (!built) {
+        built = true;
+        actions.replaceChildren(...replyForms(conversation));
+      }
+      updateActions(actions, conversation);
+    } catch (error) {
+      failed(error);
+    }
+  };
+  state.refreshConversation = debounced(load);
+  await load();
+}
+
+function renderHead(header, conversation) {
+  const lead = conversation.lead || {};
+  header.replaceChildren(
+    el("h2", { id: "conversation-title" }, lead.name || customerOf(conversation) || "Conversation"),
+    el(
+      "p",
+      { class: "meta" },
+      el("span", { class: "badge", id: "conversation-status" }, conversation.status),
+      conversation.ai_paused ? el("span", { class: "badge alert", id: "ai-state" }, "AI paused — a person answers") : el("span", { class: "badge", id: "ai-state" }, "AI answering"),
+      el("span", {}, `${customerOf(conversation)} · number ${conversation.business_number} · ${conversation.channel}`),
+      conversation.assistant ? el("span", {}, ` · assistant ${conversation.assistant}`) : null,
+    ),
+  );
+}
+
+function statusLine(message) {
+  if (message.role === "user" || message.author === "customer") return null;
+  const reason = failureReason(message);
+  const reached = STATUS_ORDER.indexOf(message.status);
+  const steps = STATUS_ORDER.map((status, index) =>
+    el("li", { class: index <= reached ? "done" : "" }, status),
+  );
+  return el(
+    "div",
+    { class: `status status-${message.status}`, "data-status": message.status },
+    el("span", { class: "visually-hidden" }, `Status: ${message.status}`),
+    message.status === "failed" ? el("span", { class: "failed" }, `failed${reason ? `: ${reason}` : ""}`) : el("ol", { class: "steps", "aria-hidden": "true" }, steps),
+  );
+}
+
+function failureReason(message) {
+  const metadata = message.metadata || {};
+  const errors = metadata.errors || (metadata.error ? [metadata.error] : []);
+  return errors
+    .map((error) => [error.code, error.title, error.message, (error.error_data || {}).details].filter(Boolean).join(" — "))
+    .join("; ");
+}
+
+function usageLine(message) {
+  const prompt = message.prompt_tokens ?? (message.usage || {}).prompt_tokens;
+  const completion = message.completion_tokens ?? (message.usage || {}).completion_tokens;
+  const cost = message.cost ?? message.llm_cost;
+  if (prompt === undefined && completion === undefined && cost === undefined) return null;
+  return el("p", { class: "usage" }, `${prompt || 0} + ${completion || 0} tokens · ${money(cost)}`);
+}
+
+function interactiveOf(message) {
+  const metadata = message.metadata || {};
+  return message.interactive || metadata.interactive || null;
+}
+
+function renderInteractive(interactive) {
+  const action = interactive.action || {};
+  const body = (interactive.body || {}).text;
+  const parts = [];
+  if (interactive.header && interactive.header.text) parts.push(el("p", { class: "ia-header" }, interactive.header.text));
+  if (body) parts.push(el("p", {}, body));
+  if (action.buttons) {
+    parts.push(el("div", { class: "ia-buttons" }, action.buttons.map((button) => el("span", { class: "ia-button" }, (button.reply || button).title || ""))));
+  }
+  if (action.sections) {
+    parts.push(
+      el(
+        "details",
+        { class: "ia-list" },
+        el("summary", {}, action.button || "Options"),
+        action.sections.map((section) =>
+          el("div", {}, section.title ? el("strong", {}, section.title) : null, el("ul", {}, (section.rows || []).map((row) => el("li", {}, row.title, row.description ? el("small", {}, ` — ${row.description}`) : null)))),
+        ),
+      ),
+    );
+  }
+  if (interactive.footer && interactive.footer.text) parts.push(el("p", { class: "ia-footer" }, interactive.footer.text));
+  return parts;
+}
+
+function messageItem(message, attachment) {
+  const mine = !(message.role === "user" || message.author === "customer");
+  const body = [];
+  if (attachment) body.push(attachmentView(attachment));
+  const interactive = interactiveOf(message);
+  if (interactive) body.push(...renderInteractive(interactive));
+  else if (message.content && !(attachment && attachment.caption === message.content)) body.push(el("p", { class: "text" }, message.content));
+  if (message.interpretation) body.push(el("p", { class: "note" }, `Saw: ${message.interpretation}`));
+  if ((message.citations || []).length) {
+    body.push(el("p", { class: "note" }, `Sources: ${message.citations.map((c) => c.document).join(", ")}`));
+  }
+  return el(
+    "li",
+    { class: `message ${mine ? "outbound" : "inbound"} author-${message.author}`, "data-id": message.id },
+    el("div", { class: "bubble" }, body),
+    el(
+      "p",
+      { class: "meta" },
+      el("span", {}, message.author),
+      " · ",
+      el("time", { datetime: message.created_at || "" }, when(message.created_at)),
+    ),
+    statusLine(message),
+    usageLine(message),
+  );
+}
+
+function attachmentView(attachment) {
+  const box = el("figure", { class: `attachment type-${attachment.type}` });
+  const caption = el("figcaption", {}, attachment.caption || attachment.file_name || attachment.type);
+  if (!attachment.file) {
+    box.append(el("p", { class: "note" }, `${attachment.type} — ${attachment.status}${attachment.failure_reason ? `: ${attachment.failure_reason}` : ""}`), caption);
+    return box;
+  }
+  const placeholder = el("span", { class: "note" }, "loading…");
+  box.append(placeholder, caption);
+  api
+    .blobUrl(attachment.file)
+    .then((url) => {
+      let media;
+      if (attachment.type === "image" || attachment.type === "sticker") media = el("img", { src: url, alt: attachment.caption || attachment.file_name || "image" });
+      else if (attachment.type === "audio") media = el("audio", { src: url, controls: true, "aria-label": "voice note" });
+      else if (attachment.type === "video") media = el("video", { src: url, controls: true, "aria-label": attachment.caption || "video" });
+      else media = el("a", { href: url, download: attachment.file_name || "file" }, `Download ${attachment.file_name || "file"}`);
+      placeholder.replaceWith(media);
+    })
+    .catch(() => placeholder.replaceWith(el("span", { class: "note" }, "file unavailable")));
+  const transcript = attachment.transcript;
+  if (transcript && transcript.text) box.append(el("blockquote", { class: "transcript" }, el("span", { class: "visually-hidden" }, "Transcript: "), transcript.text));
+  else if (transcript && transcript.status && transcript.status !== "recorded") box.append(el("p", { class: "note" }, `No transcript: ${transcript.reason || transcript.status}`));
+  return box;
+}
+
+async function renderSide(side, conversation, messages, attachments) {
+  const flow = conversation.conversation_flow_id
+    ? el(
+        "section",
+        { "aria-labelledby": "flow-title" },
+        el("h3", { id: "flow-title" }, "Flow"),
+        el("dl", {}, el("dt", {}, "Flow"), el("dd", {}, conversation.conversation_flow_id), el("dt", {}, "Step"), el("dd", {}, conversation.current_step_id || "—"), el("dt", {}, "State"), el("dd", {}, conversation.flow_status || (conversation.is_completed ? "completed" : "running")), conversation.expires_at ? [el("dt", {}, "Expires"), el("dd", {}, when(conversation.expires_at))] : null),
+      )
+    : null;
+  const data = conversation.session_data || {};
+  const collected = Object.keys(data).length
+    ? el("section", { "aria-labelledby": "data-title" }, el("h3", { id: "data-title" }, "Collected data"), el("dl", {}, Object.entries(data).map(([key, value]) => [el("dt", {}, key), el("dd", {}, typeof value === "string" ? value : JSON.stringify(value))])))
+    : null;
+  const replies = messages.filter((m) => m.author === "ai").length;
+  const usage = el(
+    "section",
+    { "aria-labelledby": "cost-title" },
+    el("h3", { id: "cost-title" }, "Tokens and cost"),
+    el("p", { id: "conversation-cost" }, `${conversation.tokens || 0} tokens · ${money(conversation.cost)} in all · ${replies} AI replies`),
+  );
+  const gallery = attachments.length
+    ? el("section", { "aria-labelledby": "gallery-title" }, el("h3", { id: "gallery-title" }, `Attachments (${attachments.length})`), el("ul", { class: "gallery" }, attachments.map((a) => el("li", {}, `${a.direction === "outbound" ? "→" : "←"} ${a.file_name || a.type} (${a.type}, ${Math.ceil((a.size || 0) / 1024)} KB) ${a.status}`))))
+    : null;
+  const windowBox = el("section", { "aria-labelledby": "window-title", id: "window" }, el("h3", { id: "window-title" }, "24-hour window"));
+  side.replaceChildren(...[windowBox, usage, flow, collected, gallery].filter(Boolean));
+  await renderWindow(windowBox, conversation);
+}
+
+async function renderWindow(box, conversation) {
+  clearInterval(state.countdown);
+  const customer = customerOf(conversation);
+  if (!customer) return;
+  let status;
+  try {
+    status = await api.get(PATHS.sessionStatus(customer, conversation.business_number));
+  } catch (error) {
+    box.append(el("p", { class: "note" }, `unknown: ${error.message}`));
+    return;
+  }
+  const left = el("p", { id: "window-left", role: "status" });
+  box.append(left);
+  if (status.window_active && status.expires_at) {
+    const ends = new Date(status.expires_at).getTime();
+    const tick = () => {
+      const minutes = Math.max(0, Math.round((ends - Date.now()) / 60000));
+      left.textContent = `Open: ${Math.floor(minutes / 60)} h ${minutes % 60} min left`;
+    };
+    tick();
+    state.countdown = setInterval(tick, 30000);
+    return;
+  }
+  left.textContent = "Closed: only a template can be sent";
+  const templates = status.templates || [];
+  if (!templates.length) {
+    box.append(el("p", { class: "note" }, "This number has no templates registered."));
+    return;
+  }
+  box.append(templatePicker(conversation, templates));
+}
+
+function templatePicker(conversation, templates) {
+  const select = el("select", { id: "template" }, templates.map((t, index) => el("option", { value: index }, `${t.name} (${t.language})`)));
+  const fields = el("div", { class: "template-params" });
+  const preview = el("p", { class: "note" });
+  const showFields = () => {
+    const template = templates[Number(select.value)];
+    const count = template.param_count ?? template.parameter_count ?? 0;
+    preview.textContent = template.body || "";
+    fields.replaceChildren(
+      ...Array.from({ length: count }, (_, index) =>
+        el("div", { class: "field" }, el("label", { for: `param-${index}` }, `Parameter {{${index + 1}}}`), el("input", { id: `param-${index}`, required: true })),
+      ),
+    );
+  };
+  select.addEventListener("change", showFields);
+  showFields();
+  const form = el("form", { class: "template-form", "aria-label": "Send a template" }, el("label", { for: "template" }, "Template"), select, preview, fields, el("button", { type: "submit" }, "Send template"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const template = templates[Number(select.value)];
+    const parameters = [...fields.querySelectorAll("input")].map((input) => input.value);
+    try {
+      await api.send("POST", PATHS.messages(conversation.id), { type: "template", template: { name: template.name, language: template.language, parameters } }, { "Idempotency-Key": crypto.randomUUID() });
+      notice("");
+      state.refreshConversation();
+    } catch (error) {
+      failed(error);
+    }
+  });
+  return form;
+}
+
+function replyForms(conversation) {
+  const id = conversation.id;
+  const text = el("textarea", { id: "reply-text", name: "text", rows: 3, required: true });
+  const textForm = el("form", { class: "reply", "aria-label": "Reply with text" }, el("label", { for: "reply-text" }, "Reply"), text, el("button", { type: "submit" }, "Send"));
+  textForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = textForm.querySelector("button");
+    button.disabled = true;
+    try {
+      await api.send("POST", PATHS.messages(id), { type: "text", text: text.value }, { "Idempotency-Key": crypto.randomUUID() });
+      text.value = "";
+      notice("");
+      state.refreshConversation();
+    } catch (error) {
+      failed(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  text.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) textForm.requestSubmit();
+  });
+
+  const file = el("input", { id: "reply-file", name: "file", type: "file", required: true });
+  const caption = el("input", { id: "reply-caption", name: "caption", type: "text" });
+  const fileForm = el("form", { class: "reply-file", "aria-label": "Send a file" }, el("label", { for: "reply-file" }, "File"), file, el("label", { for: "reply-caption" }, "Caption"), caption, el("button", { type: "submit" }, "Send file"));
+  fileForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!file.files.length) return;
+    const form = new FormData();
+    if (caption.value) form.append("caption", caption.value);
+    form.append("file", file.files[0], file.files[0].name);
+    try {
+      await api.send("POST", PATHS.files(id), form, { "Idempotency-Key": crypto.randomUUID() });
+      fileForm.reset();
+      notice("");
+      state.refreshConversation();
+    } catch (error) {
+      failed(error);
+    }
+  });
+
+  const handOff = el("button", { type: "button", id: "hand-off" }, "Take over from the AI");
+  const resume = el("button", { type: "button", id: "resume" }, "Give back to the AI");
+  handOff.addEventListener("click", () => act("POST", PATHS.handOff(id), { reason: "operator took over from the console" }));
+  resume.addEventListener("click", () => act("POST", PATHS.resume(id), {}));
+  const status = el("select", { id: "set-status" }, STATUSES.filter(Boolean).map((s) => el("option", { value: s }, s)));
+  const statusForm = el("form", { class: "set-status", "aria-label": "Change status" }, el("label", { for: "set-status" }, "Status"), status, el("button", { type: "submit" }, "Change"));
+  statusForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act("PATCH", PATHS.conversation(id), { status: status.value });
+  });
+  return [el("div", { class: "row buttons" }, handOff, resume), statusForm, textForm, fileForm];
+}
+
+async function act(method, path, body) {
+  try {
+    await api.send(method, path, body);
+    notice("");
+    state.refreshConversation();
+  } catch (error) {
+    failed(error);
+  }
+}
+
+function updateActions(actions, conversation) {
+  const handOff = actions.querySelector("#hand-off");
+  const resume = actions.querySelector("#resume");
+  if (handOff) handOff.hidden = Boolean(conversation.ai_paused);
+  if (resume) resume.hidden = !conversation.ai_paused;
+  const status = actions.querySelector("#set-status");
+  if (status && document.activeElement !== status && STATUSES.includes(conversation.status)) status.value = conversation.status;
+}
+
+// ---------------------------------------------------------------------------- metrics
+
+const METRICS = [
+  { name: "Conversations", value: (d) => d.conversations, format: (v) => String(Math.round(v)) },
+  { name: "Messages per conversation", value: (d) => (d.conversations ? (d.customer_messages + d.replies) / d.conversations : 0), format: (v) => v.toFixed(1) },
+  { name: "AI response rate", value: (d) => d.response_rate, format: (v) => `${Math.round(v * 100)}%` },
+  { name: "Answered rate", value: (d) => d.answered_rate, format: (v) => `${Math.round(v * 100)}%` },
+  { name: "Cost per conversation", value: (d) => (d.conversations ? d.cost / d.conversations : 0), format: (v) => money(v) },
+];
+
+async function showMetrics(query) {
+  const view = document.getElementById("view");
+  const to = query.get("period_to") || new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  const from = query.get("period_from") || new Date(Date.now() - 13 * 86400000).toISOString().slice(0, 10);
+  const groupBy = query.get("by") === "business_number" ? "business_number" : "assistant";
+  const form = el(
+    "form",
+    { class: "filters", "aria-label": "Metrics period" },
+    el("div", { class: "field" }, el("label", { for: "period-from" }, "From"), el("input", { id: "period-from", type: "date", value: from })),
+    el("div", { class: "field" }, el("label", { for: "period-to" }, "To"), el("input", { id: "period-to", type: "date", value: to })),
+    el("div", { class: "field" }, el("label", { for: "group-by" }, "Lines by"), el("select", { id: "group-by" }, el("option", { value: "assistant", selected: groupBy === "assistant" }, "assistant"), el("option", { value: "business_number", selected: groupBy === "business_number" }, "business number"))),
+    el("div", { class: "field actions" }, el("button", { type: "submit" }, "Show")),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams({ period_from: form.querySelector("#period-from").value, period_to: form.querySelector("#period-to").value, by: form.querySelector("#group-by").value });
+    location.hash = `#/metrics?${chosen}`;
+  });
+  const totals = el("dl", { class: "totals", "aria-label": "Totals" });
+  const charts = el("div", { class: "charts" });
+  view.replaceChildren(el("section", { class: "panel", "aria-labelledby": "metrics-title" }, el("h2", { id: "metrics-title" }, "Metrics"), form, totals, charts));
+  try {
+    const period = new URLSearchParams({ period_from: from, period_to: to });
+    const overall = await api.get(`${PATHS.metrics}?${period}`);
+    const figures = [
+      ["Conversations", overall.total_conversations],
+      ["Messages per conversation", Number(overall.messages_per_conversation || 0).toFixed(1)],
+      ["AI response rate", `${Math.round((overall.response_rate || 0) * 100)}%`],
+      ["AI response time (avg)", `${Number((overall.ai_response_time || {}).average_seconds || 0).toFixed(1)} s`],
+      ["Cost per conversation", money(overall.cost_per_conversation)],
+      ["Hand-offs", overall.hand_offs || 0],
+    ];
+    totals.replaceChildren(...figures.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, String(value))]));
+    // The lines: one GetMetrics per assistant (or number) seen among the conversations.
+    const listed = api.items(await api.get(`${PATHS.conversations}?size=100`), "conversations");
+    const keys = [...new Set(listed.map((c) => c[groupBy]).filter(Boolean))].slice(0, 7);
+    const series = await Promise.all(
+      keys.map(async (key) => {
+        const params = new URLSearchParams(period);
+        params.set(groupBy, key);
+        return { label: key, metrics: await api.get(`${PATHS.metrics}?${params}`) };
+      }),
+    );
+    if (!series.length) series.push({ label: "all", metrics: overall });
+    const days = [...new Set(series.flatMap((s) => (s.metrics.series || []).map((d) => d.day)))].sort();
+    charts.replaceChildren(
+      legend(series),
+      ...METRICS.map((metric) =>
+        el(
+          "figure",
+          { class: "chart-box" },
+          el("figcaption", {}, metric.name),
+          lineChart(metric.name, days, series.map((s) => ({ label: s.label, points: (s.metrics.series || []).map((d) => ({ day: d.day, value: Number(metric.value(d) || 0) })) })), metric.format),
+        ),
+      ),
+    );
+  } catch (error) {
+    failed(error);
+  }
+}
+
+// ---------------------------------------------------------------------------- routing
+
+function route() {
+  state.refreshInbox = null;
+  state.refreshConversation = null;
+  clearInterval(state.countdown);
+  const signedIn = Boolean(api.token());
+  document.getElementById("sign-in").hidden = signedIn;
+  document.getElementById("nav").hidden = !signedIn;
+  const view = document.getElementById("view");
+  if (!signedIn) {
+    stopLive();
+    view.replaceChildren();
+    document.getElementById("token").focus();
+    return;
+  }
+  startLive();
+  const hash = location.hash || "#/inbox";
+  const path = hash.split("?")[0];
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (path.startsWith(`#/${link.dataset.view}`)) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (path.startsWith("#/conversations/")) {
+    showConversation(decodeURIComponent(path.slice("#/conversations/".length)));
+  } else if (path.startsWith("#/metrics")) {
+    state.conversationId = "";
+    showMetrics(queryOf(hash));
+  } else {
+    state.conversationId = "";
+    showInbox(queryOf(hash));
+  }
+  document.getElementById("main").focus({ preventScroll: true });
+}
+
+document.getElementById("sign-in-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = document.getElementById("token");
+  api.signIn(input.value);
+  input.value = "";
+  notice("");
+  route();
+});
+document.getElementById("sign-out").addEventListener("click", () => {
+  api.signOut();
+  route();
+});
+window.addEventListener("hashchange", route);
+route();

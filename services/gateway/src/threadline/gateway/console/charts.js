@@ -1,0 +1,82 @@
+// Line charts drawn as inline SVG: one chart per metric, a line per series (an assistant or a
+// business number), days along the bottom. No library: a few elements per point.
+
+const SVG = "http://www.w3.org/2000/svg";
+const COLOURS = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d"];
+
+function element(name, attributes = {}, text = "") {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  if (text) node.textContent = text;
+  return node;
+}
+
+/**
+ * An SVG chart of `series` ({label, points: [{day, value}]}) over `days`, titled `title`;
+ * `format` writes a value. The SVG has a title and a description for screen readers, and a
+ * table of the same figures follows it for anyone who cannot read the lines.
+ */
+export function lineChart(title, days, series, format) {
+  const width = 640;
+  const height = 220;
+  const left = 56;
+  const bottom = 28;
+  const top = 12;
+  const right = 12;
+  const values = series.flatMap((line) => line.points.map((point) => point.value));
+  const most = Math.max(1e-9, ...values);
+  const x = (index) => left + (days.length < 2 ? 0 : (index * (width - left - right)) / (days.length - 1));
+  const y = (value) => top + (height - top - bottom) * (1 - value / most);
+  const svg = element("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    class: "chart",
+    "aria-labelledby": "",
+  });
+  const id = `chart-${Math.random().toString(36).slice(2)}`;
+  svg.setAttribute("aria-labelledby", `${id}-title ${id}-desc`);
+  svg.append(element("title", { id: `${id}-title` }, title));
+  svg.append(
+    element(
+      "desc",
+      { id: `${id}-desc` },
+      series.map((line) => `${line.label}: ${line.points.map((p) => `${p.day} ${format(p.value)}`).join(", ")}`).join("; ") ||
+        "no data",
+    ),
+  );
+  for (const fraction of [0, 0.5, 1]) {
+    const level = y(most * fraction);
+    svg.append(element("line", { x1: left, x2: width - right, y1: level, y2: level, class: "grid" }));
+    svg.append(element("text", { x: left - 6, y: level + 4, "text-anchor": "end", class: "axis" }, format(most * fraction)));
+  }
+  const step = Math.max(1, Math.ceil(days.length / 6));
+  days.forEach((day, index) => {
+    if (index % step === 0 || index === days.length - 1) {
+      svg.append(element("text", { x: x(index), y: height - 8, "text-anchor": "middle", class: "axis" }, day.slice(5)));
+    }
+  });
+  series.forEach((line, number) => {
+    const colour = COLOURS[number % COLOURS.length];
+    const byDay = new Map(line.points.map((point) => [point.day, point.value]));
+    const coordinates = days.map((day, index) => [x(index), y(byDay.get(day) || 0)]);
+    if (coordinates.length > 1) {
+      svg.append(element("polyline", { points: coordinates.map((c) => c.join(",")).join(" "), fill: "none", stroke: colour, "stroke-width": 2 }));
+    }
+    for (const [cx, cy] of coordinates) svg.append(element("circle", { cx, cy, r: 3, fill: colour }));
+  });
+  return svg;
+}
+
+export function legend(series) {
+  const list = document.createElement("ul");
+  list.className = "legend";
+  series.forEach((line, number) => {
+    const item = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = COLOURS[number % COLOURS.length];
+    item.append(swatch, document.createTextNode(line.label));
+    list.append(item);
+  });
+  return list;
+}
