@@ -383,5 +383,6 @@ def test_every_method_of_the_session_is_fuzzed() -> None:
     commands = [*CONVERSATION_COMMANDS, "SetAutopilot", "RegisterTemplate", "ListTemplates"]
     commands += ["ConfigureAssistant", "ListAssistants", "ConfigureFlow", "ListFlows"]
     commands += ["ConfigureWebhookSubscription", "ListWebhookSubscriptions"]
+    commands += ["SendTestMessage"]
     commands += ["IssueApiToken", "ListApiTokens", "RevokeApiToken"]
     assert sorted(METHODS) == sorted([*commands, "ReadAll", "ReadStream", "ReadAllPages"])

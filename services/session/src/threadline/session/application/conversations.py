@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import get_topic
 
 from threadline.messaging.failures import Failure, classify, describe
+from threadline.rules.testchat import chat_wamid, tester_user_id
 from threadline.servicekit.auth import Principal
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.session.application.api_tokens import (
@@ -40,7 +41,7 @@ from threadline.session.application.fact_handlers import (
     open_conversation,
     small_aggregates,
 )
-from threadline.session.application.facts import Fact, OutboundRequest
+from threadline.session.application.facts import Fact, MessageFromTester, OutboundRequest
 from threadline.session.application.flows import ConfigureFlowOutcome, FlowView, configure_flow
 from threadline.session.application.flows import view as flow_view
 from threadline.session.application.flows import visible as flow_visible
@@ -48,6 +49,8 @@ from threadline.session.application.outcomes import NotYet, Outcome, Rejected
 from threadline.session.application.ports import StoredHistories
 from threadline.session.application.sending_files import FilesRequest, queue_files
 from threadline.session.application.transcodings import TRANSCODINGS
+from threadline.session.application.unit_of_work import UnitOfWork
+from threadline.session.application.views import ConversationView, conversation_view
 from threadline.session.application.webhooks import (
     ConfigureWebhookOutcome,
     WebhookView,
@@ -56,8 +59,6 @@ from threadline.session.application.webhooks import (
 )
 from threadline.session.application.webhooks import view as webhook_view
 from threadline.session.application.webhooks import visible as webhook_visible
-from threadline.session.application.unit_of_work import UnitOfWork
-from threadline.session.application.views import ConversationView, conversation_view
 from threadline.session.domain.api_token import API_TOKEN_ISSUED, ApiToken, ApiTokenScope
 from threadline.session.domain.assistant import (
     ASSISTANT_REGISTERED,
@@ -68,7 +69,7 @@ from threadline.session.domain.business_number import Template
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.errors import ConversationNotFound, DomainError, InvalidMessage
 from threadline.session.domain.flow import FLOW_DEFINED, Flow, FlowSettings
-from threadline.session.domain.identity import requested_message_id
+from threadline.session.domain.identity import inbound_message_id, requested_message_id
 from threadline.session.domain.templates import template_reference
 from threadline.session.domain.webhook_subscription import (
     WEBHOOK_CONFIGURED,
@@ -284,6 +285,32 @@ class Conversations(Application[UUID]):
                 business_number(unit, request.phone_number_id).template(name, language).category
             )
         return open_conversation(unit, contact, opened_by="business", category=category)
+
+    def send_test_message(self, message: MessageFromTester) -> tuple[UUID, UUID]:
+        """Record a tester's message as a customer message on channel `test`, in the open
+        conversation of the tester's synthetic contact (a new one when none is open); a
+        repeated idempotency key returns the first ids and records nothing new."""
+
+        def record(unit: UnitOfWork) -> tuple[UUID, UUID]:
+            number = message.phone_number_id
+            contact = find_or_register_contact(
+                unit, number, "", tester_user_id(message.tester), message.tester
+            )
+            business_number(unit, number)
+            key = requested_message_id(contact.id, message.idempotency_key)
+            wamid = chat_wamid(str(key))
+            message_id = inbound_message_id(wamid)
+            for earlier in contact.recent_conversations():
+                talk = conversation(unit, earlier)
+                if talk.knows(wamid):
+                    return talk.id, message_id
+            talk = open_conversation(unit, contact)
+            talk.receive_customer_message(
+                message_id=message_id, wamid=wamid, content=message.content, sent_at=self.clock()
+            )
+            return talk.id, message_id
+
+        return self._in_transaction(record)
 
     def change_status(self, conversation_id: UUID, status: str, *, reason: str, by: str) -> str:
         return self._in_transaction(

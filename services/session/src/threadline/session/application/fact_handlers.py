@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from threadline.rules.testchat import channel_of
 from threadline.servicekit.clock import Clock
 from threadline.session.application.contacts import find_contact, find_or_register_contact
 from threadline.session.application.facts import (
@@ -60,13 +61,15 @@ def open_conversation(unit: UnitOfWork, contact: Contact, **opening: str) -> Con
         found = unit.get(contact.open_conversation_id, Conversation)
         if found is not None and found.is_open:
             return found
+    channel = channel_of(contact.user_id)  # a tester's (the test chat), else WhatsApp
     started = Conversation(
         contact_id=contact.id,
         phone_number_id=contact.phone_number_id,
         customer_wa_id=contact.wa_id,
         customer_user_id=contact.user_id,
         customer_name=contact.profile_name,
-        session_key=f"whatsapp_+{contact.wa_id or contact.user_id}",
+        session_key=f"{channel}_+{contact.wa_id or contact.user_id}",
+        channel=channel,
         **opening,
     )
     unit.add(started)

@@ -205,6 +205,17 @@ class OutboundRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageFromTester:
+    """A tester's `SendTestMessage` in the console's test chat (issue 13 item 4): recorded as a
+    customer message of the tester's synthetic contact (`threadline.rules.testchat`)."""
+
+    phone_number_id: str
+    tester: str  # the tester's name, stripped
+    content: dict[str, str]
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallReport:
     """The assistant's model called one of the business's HTTP tools (issue 12 item 2)."""
 

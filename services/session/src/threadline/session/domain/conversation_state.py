@@ -13,13 +13,16 @@ them share the state declared here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from threadline.rules.lifecycle import CLOSED
+from threadline.rules.testchat import TEST_CHANNEL
 from threadline.rules.window import CustomerServiceWindow
 from threadline.session.domain.message_state import HeldStatus, MessageState
+
+NEVER = datetime.max.replace(tzinfo=UTC)  # when the test chat's window closes
 
 
 class ConversationState:
@@ -64,10 +67,12 @@ class ConversationState:
     @property
     def window(self) -> CustomerServiceWindow:
         """The customer service window (`threadline.rules.window`): 24 hours after the
-        customer's latest message, 72 after one from a free entry point."""
+        customer's latest message, 72 after one from a free entry point; in the test chat
+        (`threadline.rules.testchat`) open as long as the conversation is."""
         return CustomerServiceWindow.of(
             last_inbound_at=self.last_inbound_at,
-            free_entry_until=self.free_entry_until,
+            # The test chat's window never closes: nothing of it reaches WhatsApp.
+            free_entry_until=NEVER if self.channel == TEST_CHANNEL else self.free_entry_until,
             conversation_status=self.status,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -38,7 +39,7 @@ from threadline.session.adapters.outbound.stored_records import StoredRecords
 from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.application.assistants import AssistantView
 from threadline.session.application.conversations import Conversations
-from threadline.session.application.facts import OutboundRequest
+from threadline.session.application.facts import MessageFromTester, OutboundRequest
 from threadline.session.application.flows import FlowView
 from threadline.session.application.sending_files import FilesRequest
 from threadline.session.application.webhooks import WebhookNotFound
@@ -113,6 +114,37 @@ def check_payload(content: common_pb.MessageContent) -> None:
     if not isinstance(value, expected) or not value:
         shape = "array" if expected is list else "object"
         raise InvalidMessage(f"content.payload_json must be a non-empty JSON {shape}")
+
+
+def tester_name(raw: str) -> str:
+    """A tester's name as their synthetic contact is known by (`threadline.rules.testchat`)."""
+    name = raw.strip()
+    if not name:
+        raise InvalidMessage("tester is required: the name the test chat is held under")
+    return name
+
+
+def tester_content(request: pb.SendTestMessageRequest) -> dict[str, str]:
+    """A tester's text, or their tap on an option, as ingest reads a customer's from WhatsApp
+    (the content object as `payload_json`, the readable text beside it)."""
+    if request.text.strip() and not (request.reply_id or request.reply_title):
+        return {
+            "type": "text",
+            "text": request.text,
+            "payload_json": compact_json({"body": request.text}),
+        }
+    if request.reply_id and request.reply_title.strip() and not request.text:
+        tap = {"id": request.reply_id, "title": request.reply_title}
+        return {
+            "type": "interactive",
+            "text": request.reply_title,
+            "payload_json": compact_json({"type": "button_reply", "button_reply": tap}),
+        }
+    raise InvalidMessage("give a text, or a reply_id with its reply_title (a tap), not both")
+
+
+def compact_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def template_pb(template: Template) -> pb.Template:
@@ -225,6 +257,25 @@ class SessionCommandsServicer(WebhookCommands, pb_grpc.SessionCommandsServicer):
             ),
         )
         return pb.SendMessageResponse(message_id=str(message), conversation_id=str(conversation))
+
+    async def SendTestMessage(
+        self, request: pb.SendTestMessageRequest, context: Context
+    ) -> pb.SendTestMessageResponse:
+        number = self._number(request.phone_number_id, "write")
+        if not request.idempotency_key:
+            raise InvalidMessage("idempotency_key is required, so a retried call is a no-op")
+        conversation, message = await self._writer.run(
+            self._app.send_test_message,
+            MessageFromTester(
+                phone_number_id=number,
+                tester=tester_name(request.tester),
+                content=tester_content(request),
+                idempotency_key=request.idempotency_key,
+            ),
+        )
+        return pb.SendTestMessageResponse(
+            conversation_id=str(conversation), message_id=str(message)
+        )
 
     async def SendFiles(
         self, requests: AsyncIterator[pb.SendFilesRequest], context: Context

@@ -8,6 +8,8 @@ from threadline.contracts.events.v1 import common_pb2 as common_pb
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.media.whatsapp_media import CAPTION_LENGTH, FILE_NAME_LENGTH
 from threadline.rules.flow_files import MAX_FLOW_TEXT
+from threadline.rules.testchat import MAX_TESTER
+from threadline.rules.whatsapp_limits import BUTTON_ID, ROW_TITLE
 from threadline.servicekit.validation import RequestRules, Rule, field_rules
 from threadline.session.adapters.inbound.file_stream import MAX_CHUNK
 from threadline.session.domain.api_token import MAX_NAME as MAX_TOKEN_NAME
@@ -50,6 +52,15 @@ RULES: RequestRules = (
         idempotency_key=Rule(256),
         author=WORD,
         quoted_message_id=UUID_TEXT,
+    )
+    | field_rules(
+        pb.SendTestMessageRequest,
+        phone_number_id=PHONE_NUMBER_ID,
+        tester=Rule(MAX_TESTER),
+        text=Rule(MAX_TEXT),
+        reply_id=Rule(BUTTON_ID),  # an option's id (a button's; a list row's is shorter)
+        reply_title=Rule(ROW_TITLE),  # an option's title (a list row's; a button's is shorter)
+        idempotency_key=Rule(256),
     )
     | field_rules(pb.SendFilesRequest, chunk=Rule(MAX_CHUNK))  # bytes
     | field_rules(
