@@ -140,7 +140,10 @@ INBOUND_MESSAGE_RECEIVED = Route(
     INGEST_EVENTS, "{phone_number_id}.InboundMessageReceived", "ingest", "InboundMessageReceived"
 )
 MESSAGE_STATUS_REPORTED = Route(
-    INGEST_EVENTS, "{phone_number_id}.MessageStatusReported", "ingest", "MessageStatusReported"
+    INGEST_EVENTS,
+    "{phone_number_id}.MessageStatusReported",
+    "ingest; outbound (the test chat's)",
+    "MessageStatusReported",
 )
 WEBHOOK_ERROR_REPORTED = Route(
     INGEST_EVENTS, "{phone_number_id}.WebhookErrorReported", "ingest", "WebhookErrorReported"

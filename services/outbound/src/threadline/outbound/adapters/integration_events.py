@@ -2,7 +2,8 @@
 message it consumes (a session event), the typing indicator the assistant asks for
 (`TypingIndicatorRequested`), the customer's media it keeps (`CustomerMessageReceived`), the
 results it publishes (`MessageDispatched`, `MessageDispatchFailed`, `MediaKept`,
-`MediaKeepFailed`)."""
+`MediaKeepFailed`), and the statuses of the test chat's messages (`MessageStatusReported`, as
+ingest reports WhatsApp's)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from threadline.contracts.events.v1 import ai_pb2, common_pb2, outbound_pb2, session_pb2
+from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2, outbound_pb2, session_pb2
 from threadline.media import StoredMedia
 from threadline.outbound.domain.failure import WhatsAppFailure
 from threadline.outbound.domain.inbound_media import (
@@ -188,6 +189,21 @@ def media_keep_failed(
         refused=refused,
         attempts=attempts,
         failed_at=_timestamp(at),
+    )
+
+
+def chat_status_reported(
+    message: OutboundMessage, wamid: str, status: str, *, at: datetime
+) -> ingest_pb2.MessageStatusReported:
+    """A status of a message to a tester (the test chat), as ingest reports WhatsApp's."""
+    return ingest_pb2.MessageStatusReported(
+        wamid=wamid,
+        phone_number_id=message.phone_number_id,
+        status=status,
+        recipient=common_pb2.CustomerIdentity(
+            wa_id=message.recipient.wa_id, user_id=message.recipient.user_id
+        ),
+        reported_at=_timestamp(at),
     )
 
 

@@ -38,6 +38,11 @@ only once part n - 1 was accepted or failed for good (recorded in the ledger und
 key), and not before `reply_pause` seconds after that; until then it is `Waiting` and delivered
 again later, so a part that is retried holds the ones after it back. On its last delivery a
 part waits no longer and is sent (logged): late rather than never.
+
+**The test chat** (issue 13 item 4, `threadline.rules.testchat`). A message to a tester is not
+sent: it is recorded in the ledger under a wamid of the test chat's own and announced as
+dispatched, and its statuses sent, delivered and read are reported at once where ingest reports
+WhatsApp's (`Announcements.chat_status`), so the session records them as it records theirs.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ from threadline.outbound.domain.cloud_api_body import UnsendableMessage, request
 from threadline.outbound.domain.failure import NO_CODE, WhatsAppFailure
 from threadline.outbound.domain.outbound_message import OutboundMessage
 from threadline.outbound.domain.pacing import Pacer, PacingSettings
+from threadline.rules.testchat import TEST_STATUSES, chat_wamid, is_tester
 from threadline.servicekit.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -158,6 +164,8 @@ class MessageDispatcher:
         waiting = await self._wait_for_previous_part(message, last_attempt=last_attempt)
         if waiting is not None:
             return waiting
+        if is_tester(message.recipient.user_id):
+            return await self._keep_for_tester(message)
         media_id = ""
         try:
             if message.media is not None:
@@ -178,6 +186,15 @@ class MessageDispatcher:
         await self._announce_sent(message, sent)
         await self._part_done(message, sent.sent_at)
         return Sent(wamid)
+
+    async def _keep_for_tester(self, message: OutboundMessage) -> Sent:
+        """A message to a tester (the test chat) goes nowhere: it is recorded as sent under a
+        wamid of the test chat's own, like one WhatsApp took, and announced so."""
+        sent = SentRecord(wamid=chat_wamid(message.message_id), sent_at=self._clock())
+        await self._remember(message, sent)
+        await self._announce_sent(message, sent)
+        await self._part_done(message, sent.sent_at)
+        return Sent(sent.wamid)
 
     async def _wait_for_previous_part(
         self, message: OutboundMessage, *, last_attempt: bool
@@ -309,6 +326,10 @@ class MessageDispatcher:
 
     async def _announce_sent(self, message: OutboundMessage, sent: SentRecord) -> None:
         await self._announcements.message_dispatched(message, sent)
+        if is_tester(message.recipient.user_id):
+            # No webhook will say what the tester's phone did: outbound says it, at once.
+            for status in TEST_STATUSES:
+                await self._announcements.chat_status(message, sent, status, at=sent.sent_at)
 
     async def _announce_failure(self, message: OutboundMessage, failure: WhatsAppFailure) -> None:
         log.warning("message %s failed: %s", message.message_id, failure)

@@ -86,6 +86,13 @@ class Announcements(Protocol):
         self, message: OutboundMessage, failure: WhatsAppFailure, *, at: datetime
     ) -> None: ...
 
+    async def chat_status(
+        self, message: OutboundMessage, sent: SentRecord, status: str, *, at: datetime
+    ) -> None:
+        """A status (`threadline.rules.testchat.TEST_STATUSES`) of a message to a tester,
+        reported where WhatsApp's are, for the session to record like theirs."""
+        ...
+
 
 class PacingMetrics(Protocol):
     """Where the dispatcher tells how pacing went (Prometheus in the service)."""

@@ -3,7 +3,8 @@
 One Graph API call per request, and nothing else: no ledger (marking a message read twice is
 harmless, so a redelivered request may simply call again) and no announcement (the session
 records no fact of it). A request WhatsApp would no longer show (`TypingIndicatorRequest.
-is_stale`) is dropped without a call, also when it comes back for a retry.
+is_stale`) is dropped without a call, also when it comes back for a retry; so is one for a
+tester's message in the test chat (`threadline.rules.testchat`), which WhatsApp never had.
 
 The call goes through the same `GraphApi` as the sends, and a failure is classified the same
 way (`GraphApiError.failure.retryable`); what to do with it is the consumer's: retry a transient
@@ -20,6 +21,7 @@ from threadline.outbound.application.ports import GraphApi, GraphApiError
 from threadline.outbound.domain.cloud_api_body import typing_indicator_body
 from threadline.outbound.domain.failure import WhatsAppFailure
 from threadline.outbound.domain.typing_indicator import TypingIndicatorRequest
+from threadline.rules.testchat import is_chat_wamid
 from threadline.servicekit.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class TypingIndicators:
         self._clock = clock
 
     async def show(self, request: TypingIndicatorRequest) -> TypingResult:
+        if is_chat_wamid(request.wamid):
+            return Shown()  # a tester's message (the test chat): WhatsApp never had it
         now = self._clock()
         if request.is_stale(now):
             age = request.age(now)

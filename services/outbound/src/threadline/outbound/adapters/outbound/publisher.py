@@ -1,5 +1,6 @@
 """Announcements on OUTBOUND_EVENTS: `MessageDispatched`, `MessageDispatchFailed`, and of a
-customer's media `MediaKept`, `MediaKeepFailed`.
+customer's media `MediaKept`, `MediaKeepFailed`; on INGEST_EVENTS the statuses of the test
+chat's messages (`MessageStatusReported`, where ingest puts WhatsApp's).
 
 Each message's result has one `Nats-Msg-Id` per kind, so announcing it again (a redelivery
 found in the sent ledger) is dropped by the stream within its duplicate window."""
@@ -15,9 +16,11 @@ from threadline.messaging.topology import (
     MEDIA_KEPT,
     MESSAGE_DISPATCH_FAILED,
     MESSAGE_DISPATCHED,
+    MESSAGE_STATUS_REPORTED,
     Topology,
 )
 from threadline.outbound.adapters.integration_events import (
+    chat_status_reported,
     media_keep_failed,
     media_kept,
     message_dispatch_failed,
@@ -36,6 +39,7 @@ class JetStreamAnnouncements:
         self._bus = bus
         self._dispatched = topology.publish_subject(MESSAGE_DISPATCHED)
         self._dispatch_failed = topology.publish_subject(MESSAGE_DISPATCH_FAILED)
+        self._topology = topology
 
     async def message_dispatched(self, message: OutboundMessage, sent: SentRecord) -> None:
         await self._bus.publish(
@@ -51,6 +55,18 @@ class JetStreamAnnouncements:
             self._dispatch_failed,
             message_dispatch_failed(message, failure, at=at),
             msg_id=failed_msg_id(message),
+        )
+
+    async def chat_status(
+        self, message: OutboundMessage, sent: SentRecord, status: str, *, at: datetime
+    ) -> None:
+        subject = self._topology.publish_subject(
+            MESSAGE_STATUS_REPORTED, phone_number_id=message.phone_number_id
+        )
+        await self._bus.publish(
+            subject,
+            chat_status_reported(message, sent.wamid, status, at=at),
+            msg_id=f"{sent.wamid}:{status}",
         )
 
 
