@@ -26,7 +26,7 @@ from threadline.analytics.application.read.conversation_metrics_sql import (
     SERIES,
     TOTALS,
 )
-from threadline.analytics.application.read.filter_sql import conversation_condition
+from threadline.analytics.application.read.filter_sql import reported_condition
 from threadline.analytics.domain.read.criteria import ConversationFilter
 from threadline.analytics.domain.read.errors import InvalidQuery
 from threadline.servicekit.auth import Principal
@@ -180,7 +180,7 @@ class ConversationMetrics:
 def _scope(
     viewer: Principal, criteria: ConversationFilter, period: Period
 ) -> tuple[sql.Composable, dict[str, object]]:
-    where, params = conversation_condition(criteria, viewer)
+    where, params = reported_condition(criteria, viewer)
     in_period, period_params = period.condition()
     return sql.SQL(" AND ").join([where, *in_period]), {**params, **period_params}
 

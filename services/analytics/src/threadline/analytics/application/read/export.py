@@ -27,7 +27,7 @@ from threadline.analytics.application.read.export_formats import (
     ExportFormat,
     export_format,
 )
-from threadline.analytics.application.read.filter_sql import conversation_condition
+from threadline.analytics.application.read.filter_sql import reported_condition
 from threadline.analytics.domain.read.criteria import ConversationFilter
 from threadline.analytics.domain.read.errors import InvalidQuery
 from threadline.analytics.domain.read.views import MessageView
@@ -130,7 +130,7 @@ class ConversationExports:
     async def _rows(
         self, viewer: Principal, request: ExportRequest
     ) -> AsyncGenerator[DictRow, None]:
-        where, params = conversation_condition(request.criteria, viewer)
+        where, params = reported_condition(request.criteria, viewer)
         if request.include_messages:
             query = _WITH_MESSAGES.format(_JOINED_MESSAGE_COLUMNS, where)
         else:
