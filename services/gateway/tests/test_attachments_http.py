@@ -89,7 +89,7 @@ class Gallery:
             async with self.http.get(
                 "/api/v1/conversations", params={"customer_phone": wa_id}, headers=bearer(READER)
             ) as response:
-                found[:] = (await response.json())["data"]
+                found[:] = (await response.json())["conversations"]
             return any(c["last_message_at"] for c in found)
 
         await eventually(projected, timeout=15)

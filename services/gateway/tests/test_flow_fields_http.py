@@ -117,7 +117,7 @@ async def test_the_conversation_api_shows_the_flow_and_the_data_it_collected(
         None,
     )
     assert done["session_data"] == {**collected, "date": "2026-06-02"}
-    assert [c["current_step_id"] for c in listed["data"]] == ["done"]
+    assert [c["current_step_id"] for c in listed["conversations"]] == ["done"]
 
 
 def test_a_conversation_without_a_flow_keeps_the_seed_s_empty_values() -> None:
@@ -131,4 +131,11 @@ def test_a_conversation_without_a_flow_keeps_the_seed_s_empty_values() -> None:
         "is_completed": False,
         "flow_status": "",
     }
-    assert shape["lead"] == {"id": "l-1", "wa_id": "", "user_id": "", "name": "Bo", "email": ""}
+    assert shape["lead"] == {
+        "id": "l-1",
+        "phone": "",
+        "wa_id": "",
+        "user_id": "",
+        "name": "Bo",
+        "email": "",
+    }

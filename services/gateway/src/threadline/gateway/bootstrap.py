@@ -57,7 +57,9 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
         stack.push_async_callback(nats.close)
         await live.start(nats, Topology(config.nats_namespace))
         stack.push_async_callback(live.stop)
-    app = gateway_app(Upstreams.of(analytics, session, knowledge), media, live)
+    app = gateway_app(
+        Upstreams.of(analytics, session, knowledge), media, live, cors_origins=config.cors_origins
+    )
     port = await serve(stack, app, host=config.host, port=config.port)
     ops = OpsServer(
         host=config.host,

@@ -26,6 +26,9 @@ class GatewayConfig:
     # filesystem store defaults to `media_root`).
     media_root: Path = DEFAULT_MEDIA_ROOT
     media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Origins whose pages may call the API from a browser (`cors`): comma-separated
+    # `scheme://host[:port]`, or `*`; none by default (the console is served here).
+    cors_origins: tuple[str, ...] = ()
     # Live updates (the console's server-sent events, `/api/v1/events`): the session's events
     # are read from NATS under this namespace; "" for no NATS, and the events route answers 503.
     nats_url: str = ""
@@ -43,6 +46,7 @@ class GatewayConfig:
             session_grpc_address=env_str(env, "THREADLINE_SESSION_GRPC_ADDRESS", "127.0.0.1:50051"),
             knowledge_grpc_address=env_str(env, "THREADLINE_AI_GRPC_ADDRESS", "127.0.0.1:50053"),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
+            cors_origins=_origins(env, "THREADLINE_GATEWAY_CORS_ORIGINS"),
             nats_url=env_str(env, "THREADLINE_NATS_URL", ""),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
         )
@@ -53,3 +57,13 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not 0 <= port <= 65535:
         raise ConfigError(f"Config '{name}' must be a port between 0 and 65535, got {port}.")
     return port
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in env_str(env, name, "").split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"Config '{name}' must list origins as scheme://host[:port] or *, got {origin!r}."
+            )
+    return origins

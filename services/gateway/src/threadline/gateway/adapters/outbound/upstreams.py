@@ -65,10 +65,11 @@ def open_upstream(stack: AsyncExitStack, name: str, address: str, service: str) 
 
 @dataclass(frozen=True, slots=True)
 class Upstreams:
-    """The stubs the routes call: `ConversationQueries` (analytics), `SessionCommands`
-    (session), `KnowledgeBases` (the AI responder)."""
+    """The stubs the routes call: `ConversationQueries` and `Metrics` (analytics),
+    `SessionCommands` (session), `KnowledgeBases` (the AI responder)."""
 
     queries: analytics_pb2_grpc.ConversationQueriesAsyncStub
+    metrics: analytics_pb2_grpc.MetricsAsyncStub
     commands: session_pb2_grpc.SessionCommandsAsyncStub
     knowledge: knowledge_pb2_grpc.KnowledgeBasesAsyncStub
 
@@ -76,6 +77,7 @@ class Upstreams:
     def of(cls, analytics: Upstream, session: Upstream, knowledge: Upstream) -> Upstreams:
         return cls(
             queries=analytics_pb2_grpc.ConversationQueriesStub(analytics.channel),
+            metrics=analytics_pb2_grpc.MetricsStub(analytics.channel),
             commands=session_pb2_grpc.SessionCommandsStub(session.channel),
             knowledge=knowledge_pb2_grpc.KnowledgeBasesStub(knowledge.channel),
         )

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AsyncExitStack
 
 from aiohttp import web
 
 from threadline.gateway.adapters.inbound.http.console import console_routes
+from threadline.gateway.adapters.inbound.http.cors import allow_origins
 from threadline.gateway.adapters.inbound.http.errors import errors_as_json
-from threadline.gateway.adapters.inbound.http.knowledge import AnsweredUploads
-from threadline.gateway.adapters.inbound.http.live import LIVE_EVENTS, LiveEvents, live_routes
-from threadline.gateway.adapters.inbound.http.routes import (
-    ANSWERED_UPLOADS,
-    MEDIA,
-    UPSTREAMS,
-    routes,
+from threadline.gateway.adapters.inbound.http.idempotency import (
+    ANSWERED_REQUESTS,
+    AnsweredRequests,
+    idempotent_posts,
 )
+from threadline.gateway.adapters.inbound.http.live import LIVE_EVENTS, LiveEvents, live_routes
+from threadline.gateway.adapters.inbound.http.openapi import docs_routes
+from threadline.gateway.adapters.inbound.http.routes import MEDIA, UPSTREAMS, routes
 from threadline.gateway.adapters.inbound.http.tokens import token_routes
 from threadline.gateway.adapters.inbound.http.test_chat import test_chat_routes
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
@@ -26,19 +28,27 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def gateway_app(
-    upstreams: Upstreams, media: MediaStore, live: LiveEvents | None = None
+    upstreams: Upstreams,
+    media: MediaStore,
+    live: LiveEvents | None = None,
+    *,
+    cors_origins: Collection[str] = (),
 ) -> web.Application:
     """The REST API, the console and (given `live`, which reads NATS) its live updates."""
-    app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[errors_as_json, idempotent_posts], client_max_size=MAX_BODY_BYTES
+    )
     app[UPSTREAMS] = upstreams
     app[MEDIA] = media
-    app[ANSWERED_UPLOADS] = AnsweredUploads()
+    app[ANSWERED_REQUESTS] = AnsweredRequests()
     app[LIVE_EVENTS] = live or LiveEvents()
     app.add_routes(routes)
     app.add_routes(test_chat_routes)
     app.add_routes(live_routes)
     app.add_routes(console_routes)
     app.add_routes(token_routes)
+    app.add_routes(docs_routes())
+    allow_origins(app, cors_origins)
     return app
 
 

@@ -10,8 +10,8 @@ the files are added one by one, in the form's order; the service reads and check
 
 `Idempotency-Key`: adding a document replaces the one of its name, so a retried upload leaves
 the knowledge base as the first left it. With the key, the gateway also answers a retry with
-the first answer (`replaced` as it was then), for as long as it remembers the key (the last
-`REMEMBERED_KEYS` uploads of this process); the same key with other files is refused (409).
+the first answer (`replaced` as it was then) from `idempotency.AnsweredRequests`, the request
+being the files' `fingerprint`; the same key with other files is refused (409).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import tempfile
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
 from threadline.contracts.knowledge.v1 import knowledge_pb2 as pb
-from threadline.gateway.adapters.inbound.http.errors import BadRequest, GatewayError
+from threadline.gateway.adapters.inbound.http.errors import BadRequest
 from threadline.gateway.adapters.inbound.http.uploads import PayloadTooLarge, UnsupportedMediaType
 from threadline.media.whatsapp_media import essence
 from threadline.servicekit.validation import InvalidField, check_text
@@ -41,17 +40,11 @@ CHUNK = 1024 * 1024  # bytes of one gRPC chunk
 MAX_DOCUMENTS = 10  # files in one request
 MAX_TOTAL = 50 * 1024 * 1024  # bytes of all the files of one request
 SPOOL_IN_MEMORY = 1024 * 1024
-REMEMBERED_KEYS = 1024
 GENERIC_TYPES = frozenset({"", "application/octet-stream"})
 # File names whose type the platform's `mimetypes` may not know.
 _BY_EXTENSION = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain"}
 
 Json = dict[str, Any]
-
-
-class IdempotencyConflict(GatewayError):
-    status = 409
-    code = "FAILED_PRECONDITION"
 
 
 @dataclass
@@ -167,38 +160,6 @@ def fingerprint(knowledge_base: str, documents: list[SpooledDocument]) -> str:
         while chunk := document.spool.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-class AnsweredUploads:
-    """The answers to the latest uploads that carried an `Idempotency-Key`, by caller and key
-    (bounded: the oldest are forgotten first)."""
-
-    def __init__(self, limit: int = REMEMBERED_KEYS) -> None:
-        self._limit = limit
-        self._answers: OrderedDict[tuple[str, str], tuple[str, Json]] = OrderedDict()
-
-    @staticmethod
-    def _slot(authorization: str, key: str) -> tuple[str, str]:
-        return hashlib.sha256(authorization.encode()).hexdigest(), key
-
-    def answer(self, authorization: str, key: str, upload: str) -> Json | None:
-        """The first answer to this key, if remembered; 409 when it was another upload."""
-        found = self._answers.get(self._slot(authorization, key))
-        if found is None:
-            return None
-        remembered, answer = found
-        if remembered != upload:
-            raise IdempotencyConflict(
-                "Idempotency-Key: this key was used for another upload; use a new key"
-            )
-        return answer
-
-    def remember(self, authorization: str, key: str, upload: str, answer: Json) -> None:
-        slot = self._slot(authorization, key)
-        self._answers[slot] = (upload, answer)
-        self._answers.move_to_end(slot)
-        while len(self._answers) > self._limit:
-            self._answers.popitem(last=False)
 
 
 def knowledge_bases_json(documents: list[pb.Document]) -> list[Json]:

@@ -8,14 +8,16 @@ gRPC API behind bounds lengths with its own rules and names the same fields.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import yaml
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.gateway.adapters.inbound.http.errors import BadRequest, MissingToken
+from threadline.gateway.adapters.inbound.http.openapi import operation_of
 from threadline.servicekit.errors import quoted
 from threadline.servicekit.validation import InvalidField, check_text, json_value
 
@@ -29,8 +31,30 @@ _DECODED_PLUS = re.compile(r" (\d\d:?\d\d)$")
 class Query:
     """The query string's parameters; an absent or empty one means "not given"."""
 
-    def __init__(self, params: Mapping[str, str]) -> None:
+    def __init__(self, params: Mapping[str, str], known: Collection[str] | None = None) -> None:
         self._params = params
+        if known is not None:
+            unknown = sorted({name for name in params if name not in known})
+            if unknown:
+                names = ", ".join(quoted(name) for name in unknown[:5])
+                taken = ", ".join(sorted(known)) or "none"
+                raise BadRequest(f"{names}: unknown query parameter (this path takes {taken})")
+
+    @classmethod
+    def of(cls, request: web.Request) -> Query:
+        """The request's query, refusing parameters its route's description does not name."""
+        operation = operation_of(request.match_info.handler)
+        return cls(request.query, operation.query_names if operation else None)
+
+    def choice(self, name: str, options: Collection[str]) -> str:
+        """One of `options` (case as given there), "" when absent; else refused by name."""
+        value = self.text(name).lower()
+        if value and value not in options:
+            raise BadRequest(
+                f"{name} must be one of {', '.join(options)} (or absent for all),"
+                f" got {quoted(value)}"
+            )
+        return value
 
     def text(self, name: str) -> str:
         value = self._params.get(name, "")
@@ -49,6 +73,15 @@ class Query:
         if not -INT32_MAX <= value <= INT32_MAX:
             raise BadRequest(f"{name} is out of range, got {quoted(raw)}")
         return value
+
+    def flag(self, name: str) -> bool:
+        """true or false (also 1/0), false when absent."""
+        raw = self.text(name).lower()
+        if raw in ("", "false", "0"):
+            return False
+        if raw in ("true", "1"):
+            return True
+        raise BadRequest(f"{name} must be true or false, got {quoted(raw)}")
 
     def moment(self, name: str) -> Timestamp | None:
         """An ISO-8601 date or date-time; one without an offset is taken as UTC."""
@@ -74,13 +107,7 @@ MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 def media_type(query: Query, name: str) -> str:
     """An attachments filter by kind, "" for all; refused by its HTTP name (`type`) rather
     than by the gRPC field it becomes."""
-    value = query.text(name).lower()
-    if value and value not in MEDIA_TYPES:
-        raise BadRequest(
-            f"{name} must be one of {', '.join(MEDIA_TYPES)} (or absent for all),"
-            f" got {quoted(value)}"
-        )
-    return value
+    return query.choice(name, MEDIA_TYPES)
 
 
 def credentials(request: web.Request) -> Metadata:
@@ -113,6 +140,38 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
+
+
+async def optional_json_object(request: web.Request) -> dict[str, Any]:
+    """The body's JSON object, or {} when the body is empty."""
+    if not (await request.read()).strip():
+        return {}
+    return await json_object(request)
+
+
+async def body_text(request: web.Request) -> str:
+    """The body as UTF-8 text (a YAML or JSON file), not empty."""
+    data = await request.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body must be UTF-8 text") from None
+    check_text(text, "the body")
+    if not text.strip():
+        raise BadRequest("the body must be the file's text, and is empty")
+    return text
+
+
+async def yaml_object(request: web.Request) -> dict[str, Any]:
+    """The body as a YAML (or JSON) mapping."""
+    text = await body_text(request)
+    try:
+        loaded = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
+        raise BadRequest(f"the body cannot be read as YAML or JSON: {str(error)[:200]}") from None
+    if not isinstance(loaded, dict):
+        raise BadRequest("the body must be a mapping (name, model, system_prompt, ...)")
+    return loaded
 
 
 def optional_text(body: Mapping[str, Any], name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from google.protobuf.message import Message as ProtoMessage
 
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
+from threadline.contracts.session.v1 import session_pb2
 
 Json = dict[str, Any]
 
@@ -113,7 +115,10 @@ def attachment_json(attachment: pb.Attachment) -> Json:
     }
 
 
-def session_status_json(status: pb.GetSessionStatusResponse) -> Json:
+def session_status_json(
+    status: pb.GetSessionStatusResponse, business_number: str, bodies: Mapping[str, str]
+) -> Json:
+    """Seed 000's shape; each template as `template_json`, its body from `bodies` (by id)."""
     return {
         "window_active": status.window_active,
         "last_inbound_at": _moment(status, "last_inbound_at"),
@@ -121,20 +126,40 @@ def session_status_json(status: pb.GetSessionStatusResponse) -> Json:
         "remaining_minutes": status.remaining_minutes,
         "templates": [
             {
+                "id": template_id(template.name, template.language),
                 "name": template.name,
                 "language": template.language,
                 "category": template.category,
-                "parameter_count": template.parameter_count,
+                "body": bodies.get(template_id(template.name, template.language), ""),
+                "param_count": template.parameter_count,
             }
             for template in status.templates
         ],
         "conversation_id": status.conversation_id or None,
+        "business_number": business_number,
+    }
+
+
+def template_id(name: str, language: str) -> str:
+    """A template is WhatsApp's by its name and language together: `name:language`."""
+    return f"{name}:{language}"
+
+
+def template_json(template: session_pb2.Template) -> Json:
+    return {
+        "id": template_id(template.name, template.language),
+        "name": template.name,
+        "language": template.language,
+        "category": template.category,
+        "body": template.body,
+        "param_count": template.parameter_count,
     }
 
 
 def _lead(lead: pb.Lead) -> Json:
     return {
         "id": lead.id,
+        "phone": lead.wa_id,  # seed 002's name for the customer's WhatsApp number
         "wa_id": lead.wa_id,
         "user_id": lead.user_id,
         "name": lead.name,  # the name the customer gave a flow, else the WhatsApp profile name
@@ -180,3 +205,78 @@ def _metadata(raw: str) -> Any:
     except ValueError:
         # The read models store valid JSON; should one ever not be, show it rather than fail.
         return {"raw": raw}
+
+
+def assistant_json(assistant: session_pb2.Assistant) -> Json:
+    """An assistant as the session keeps it; `reply_delay_seconds` is its numbers' reply
+    delay."""
+    return {
+        "name": assistant.name,
+        "model": assistant.model,
+        "system_prompt": assistant.system_prompt,
+        "language": assistant.language,
+        "reply_delay_seconds": assistant.reply_delay_seconds,
+        "max_context_tokens": assistant.max_context_tokens,
+        "tools": list(assistant.tools),
+        "business_numbers": list(assistant.business_numbers),
+        "knowledge_bases": list(assistant.knowledge_bases),
+        "http_tools": _json_list(assistant.http_tools_json),
+        "collect": _json_list(assistant.collect_fields_json),
+        "version": assistant.version,
+    }
+
+
+def flow_json(flow: session_pb2.Flow) -> Json:
+    return {
+        "id": flow.id,
+        "name": flow.name,
+        "definition_version": flow.definition_version,
+        "version": flow.version,
+        "trigger_kinds": list(flow.trigger_kinds),
+        "business_numbers": list(flow.business_numbers),
+        "definition": _metadata(flow.definition_json),
+    }
+
+
+def metrics_json(metrics: pb.GetMetricsResponse) -> Json:
+    return {
+        "total_conversations": metrics.total_conversations,
+        "messages_per_conversation": metrics.messages_per_conversation,
+        "response_rate": metrics.response_rate,
+        "answered_rate": metrics.answered_rate,
+        "ai_response_time": _times(metrics.ai_response_time),
+        "human_response_time": _times(metrics.human_response_time),
+        "cost_per_conversation": metrics.cost_per_conversation,
+        "total_cost": metrics.total_cost,
+        "language_model_cost": metrics.language_model_cost,
+        "whatsapp_cost": metrics.whatsapp_cost,
+        "prompt_tokens": metrics.prompt_tokens,
+        "completion_tokens": metrics.completion_tokens,
+        "by_category": [{"key": c.key, "count": c.count} for c in metrics.by_category],
+        "by_status": [{"key": c.key, "count": c.count} for c in metrics.by_status],
+        "hand_offs": metrics.hand_offs,
+        "series": [
+            {
+                "day": day.day,
+                "conversations": day.conversations,
+                "customer_messages": day.customer_messages,
+                "replies": day.replies,
+                "response_rate": day.response_rate,
+                "answered_rate": day.answered_rate,
+                "cost": day.cost,
+            }
+            for day in metrics.series
+        ],
+    }
+
+
+def _times(times: pb.ResponseTimes) -> Json:
+    return {
+        "average_seconds": times.average_seconds,
+        "p90_seconds": times.p90_seconds,
+        "responses": times.responses,
+    }
+
+
+def _json_list(raw: str) -> Any:
+    return json.loads(raw) if raw else []

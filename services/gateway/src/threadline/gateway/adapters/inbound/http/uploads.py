@@ -26,6 +26,9 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.gateway.adapters.inbound.http.errors import BadRequest, GatewayError
+from threadline.gateway.adapters.inbound.http.idempotency import (
+    given_idempotency_key as given_idempotency_key,  # also read from here by older callers
+)
 from threadline.media.whatsapp_media import (
     LARGEST_FILE,
     MediaKind,
@@ -213,12 +216,3 @@ def idempotency_key(request: web.Request) -> str:
     """The `Idempotency-Key` header (a retried upload with it queues nothing new), else a new
     key: the upload is then sent once per request."""
     return given_idempotency_key(request) or f"upload-{uuid.uuid4()}"
-
-
-def given_idempotency_key(request: web.Request) -> str:
-    """The `Idempotency-Key` header as given ("" when there is none), checked."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    check_text(key, "Idempotency-Key")
-    if len(key) > 256:
-        raise BadRequest("Idempotency-Key: at most 256 characters")
-    return key
