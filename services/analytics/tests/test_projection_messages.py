@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -238,3 +239,24 @@ def test_a_reply_shows_what_it_quotes_and_a_template_its_readable_text(log: Even
         "Hi Ana, your order #42 ships today.",
     )
     assert changes.messages["m-3"].metadata == {}
+
+
+def test_an_interactive_replys_buttons_are_kept_as_the_customer_sees_them(log: EventLog) -> None:
+    conversation = uuid4()
+    buttons = {
+        "type": "button",
+        "body": {"text": "Shall I book it?"},
+        "action": {"buttons": [{"type": "reply", "reply": {"id": "yes", "title": "Yes"}}]},
+    }
+    reply = log.queued(conversation, "r-1", text="Shall I book it?")
+    reply.outbound_message_queued.content.type = "interactive"
+    reply.outbound_message_queued.content.payload_json = json.dumps(buttons)
+    broken = log.queued(conversation, "r-2", text="?")
+    broken.outbound_message_queued.content.type = "interactive"
+    broken.outbound_message_queued.content.payload_json = "{not json"
+
+    changes = project([reply, broken, log.queued(conversation, "r-3")])
+
+    assert changes.messages["r-1"].metadata["interactive"] == buttons
+    assert "interactive" not in changes.messages["r-2"].metadata
+    assert "interactive" not in changes.messages["r-3"].metadata

@@ -3,6 +3,7 @@ replies the assistant generated and discarded unsent."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -111,6 +112,18 @@ def _unmatched_change(event: SessionEvent, changes: Changes) -> None:
     changes.add_message(row, preview=preview(body.content))
 
 
+def interactive(payload_json: str) -> dict[str, Any] | None:
+    """An interactive message's Cloud API object (body, buttons or list rows), when its payload
+    reads as one (the session checked it against WhatsApp's limits before queueing it)."""
+    try:
+        payload = json.loads(payload_json) if payload_json else None
+    except ValueError:
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("interactive"), dict):
+        payload = payload["interactive"]  # the whole message object, as an operator may send it
+    return payload if isinstance(payload, dict) and "action" in payload else None
+
+
 def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
     body = event.outbound_message_queued
     conversation_id = aggregate_uuid(event)
@@ -121,6 +134,8 @@ def outbound_message_queued(event: SessionEvent, changes: Changes) -> None:
     if body.quoted_message_id:  # what the message quotes (issue 11 item 8)
         metadata["quoted_message_id"] = body.quoted_message_id
         metadata["quoted_wamid"] = body.quoted_wamid
+    if body.content.type == "interactive" and (shown := interactive(body.content.payload_json)):
+        metadata["interactive"] = shown  # its buttons or list, as the customer sees them
     llm_cost = changes.rates.language_model_cost(
         body.model, body.prompt_tokens, body.completion_tokens, reported=body.cost
     )
