@@ -329,9 +329,11 @@ function failureReason(message) {
 }
 
 function usageLine(message) {
-  const prompt = message.prompt_tokens ?? (message.usage || {}).prompt_tokens;
-  const completion = message.completion_tokens ?? (message.usage || {}).completion_tokens;
-  const cost = message.cost ?? message.llm_cost;
+  // A reply a model drafted carries its model, tokens and cost in its metadata (analytics).
+  const metadata = message.metadata || {};
+  const prompt = message.prompt_tokens ?? metadata.prompt_tokens;
+  const completion = message.completion_tokens ?? metadata.completion_tokens;
+  const cost = message.cost ?? message.llm_cost ?? metadata.llm_cost;
   if (prompt === undefined && completion === undefined && cost === undefined) return null;
   return el("p", { class: "usage" }, `${prompt || 0} + ${completion || 0} tokens · ${money(cost)}`);
 }
