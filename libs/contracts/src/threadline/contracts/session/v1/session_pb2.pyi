@@ -349,6 +349,50 @@ class SetAutopilotResponse(_message.Message):
 Global___SetAutopilotResponse: _TypeAlias = SetAutopilotResponse  # noqa: Y015
 
 @_typing.final
+class SetAutoResolutionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    phone_number_id: _builtins.str
+    hours: _builtins.int
+    def __init__(
+        self,
+        *,
+        phone_number_id: _builtins.str = ...,
+        hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours", "phone_number_id", b"phone_number_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAutoResolutionRequest: _TypeAlias = SetAutoResolutionRequest  # noqa: Y015
+
+@_typing.final
+class SetAutoResolutionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_NUMBER_ID_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    phone_number_id: _builtins.str
+    hours: _builtins.int
+    def __init__(
+        self,
+        *,
+        phone_number_id: _builtins.str = ...,
+        hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours", "phone_number_id", b"phone_number_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAutoResolutionResponse: _TypeAlias = SetAutoResolutionResponse  # noqa: Y015
+
+@_typing.final
 class RegisterTemplateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -66,6 +66,11 @@ class SessionCommandsStub:
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotRequest.SerializeToString,
                 response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotResponse.FromString,
                 _registered_method=True)
+        self.SetAutoResolution = channel.unary_unary(
+                '/threadline.session.v1.SessionCommands/SetAutoResolution',
+                request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutoResolutionRequest.SerializeToString,
+                response_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutoResolutionResponse.FromString,
+                _registered_method=True)
         self.RegisterTemplate = channel.unary_unary(
                 '/threadline.session.v1.SessionCommands/RegisterTemplate',
                 request_serializer=threadline_dot_session_dot_v1_dot_session__pb2.RegisterTemplateRequest.SerializeToString,
@@ -172,6 +177,14 @@ class SessionCommandsServicer:
 
     def SetAutopilot(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAutoResolution(self, request, context):
+        """After how many idle hours a number's open conversations are resolved (role admin; 1 to
+        720, default 12). Recorded as BusinessNumber.AutoResolutionSet; the same value is a no-op.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -300,6 +313,11 @@ def add_SessionCommandsServicer_to_server(servicer, server):
                     servicer.SetAutopilot,
                     request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotRequest.FromString,
                     response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotResponse.SerializeToString,
+            ),
+            'SetAutoResolution': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAutoResolution,
+                    request_deserializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutoResolutionRequest.FromString,
+                    response_serializer=threadline_dot_session_dot_v1_dot_session__pb2.SetAutoResolutionResponse.SerializeToString,
             ),
             'RegisterTemplate': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterTemplate,
@@ -525,6 +543,33 @@ class SessionCommands:
             '/threadline.session.v1.SessionCommands/SetAutopilot',
             threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotRequest.SerializeToString,
             threadline_dot_session_dot_v1_dot_session__pb2.SetAutopilotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAutoResolution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.session.v1.SessionCommands/SetAutoResolution',
+            threadline_dot_session_dot_v1_dot_session__pb2.SetAutoResolutionRequest.SerializeToString,
+            threadline_dot_session_dot_v1_dot_session__pb2.SetAutoResolutionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,10 @@ class SessionCommandsStub:
     HandOff: _grpc.UnaryUnaryMultiCallable[_session_pb2.HandOffRequest, _session_pb2.ConversationStatusResponse]
     ResumeAutopilot: _grpc.UnaryUnaryMultiCallable[_session_pb2.ResumeAutopilotRequest, _session_pb2.ConversationStatusResponse]
     SetAutopilot: _grpc.UnaryUnaryMultiCallable[_session_pb2.SetAutopilotRequest, _session_pb2.SetAutopilotResponse]
+    SetAutoResolution: _grpc.UnaryUnaryMultiCallable[_session_pb2.SetAutoResolutionRequest, _session_pb2.SetAutoResolutionResponse]
+    """After how many idle hours a number's open conversations are resolved (role admin; 1 to
+    720, default 12). Recorded as BusinessNumber.AutoResolutionSet; the same value is a no-op.
+    """
     RegisterTemplate: _grpc.UnaryUnaryMultiCallable[_session_pb2.RegisterTemplateRequest, _session_pb2.Template]
     ListTemplates: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListTemplatesRequest, _session_pb2.ListTemplatesResponse]
     ConfigureAssistant: _grpc.UnaryUnaryMultiCallable[_session_pb2.ConfigureAssistantRequest, _session_pb2.ConfigureAssistantResponse]
@@ -110,6 +114,10 @@ class SessionCommandsAsyncStub(SessionCommandsStub):
     HandOff: _aio.UnaryUnaryMultiCallable[_session_pb2.HandOffRequest, _session_pb2.ConversationStatusResponse]  # type: ignore[assignment]
     ResumeAutopilot: _aio.UnaryUnaryMultiCallable[_session_pb2.ResumeAutopilotRequest, _session_pb2.ConversationStatusResponse]  # type: ignore[assignment]
     SetAutopilot: _aio.UnaryUnaryMultiCallable[_session_pb2.SetAutopilotRequest, _session_pb2.SetAutopilotResponse]  # type: ignore[assignment]
+    SetAutoResolution: _aio.UnaryUnaryMultiCallable[_session_pb2.SetAutoResolutionRequest, _session_pb2.SetAutoResolutionResponse]  # type: ignore[assignment]
+    """After how many idle hours a number's open conversations are resolved (role admin; 1 to
+    720, default 12). Recorded as BusinessNumber.AutoResolutionSet; the same value is a no-op.
+    """
     RegisterTemplate: _aio.UnaryUnaryMultiCallable[_session_pb2.RegisterTemplateRequest, _session_pb2.Template]  # type: ignore[assignment]
     ListTemplates: _aio.UnaryUnaryMultiCallable[_session_pb2.ListTemplatesRequest, _session_pb2.ListTemplatesResponse]  # type: ignore[assignment]
     ConfigureAssistant: _aio.UnaryUnaryMultiCallable[_session_pb2.ConfigureAssistantRequest, _session_pb2.ConfigureAssistantResponse]  # type: ignore[assignment]
@@ -203,6 +211,16 @@ class SessionCommandsServicer(metaclass=_abc_1.ABCMeta):
         request: _session_pb2.SetAutopilotRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.SetAutopilotResponse, _abc.Awaitable[_session_pb2.SetAutopilotResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetAutoResolution(
+        self,
+        request: _session_pb2.SetAutoResolutionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.SetAutoResolutionResponse, _abc.Awaitable[_session_pb2.SetAutoResolutionResponse]]:
+        """After how many idle hours a number's open conversations are resolved (role admin; 1 to
+        720, default 12). Recorded as BusinessNumber.AutoResolutionSet; the same value is a no-op.
+        """
 
     @_abc_1.abstractmethod
     def RegisterTemplate(
