@@ -341,6 +341,11 @@ class Conversations(Application[UUID]):
 
         self._in_transaction(switch)
 
+    def set_auto_resolution(self, phone_number_id: str, hours: int) -> None:
+        self._in_transaction(
+            lambda unit: business_number(unit, phone_number_id).resolve_after(hours)
+        )
+
     def register_template(
         self, phone_number_id: str, *, name: str, language: str, category: str, body: str
     ) -> Template:

@@ -17,6 +17,7 @@ from threadline.session.domain.identity import NAMESPACE
 CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 DEFAULT_AUTO_RESOLVE_HOURS = 12
+MAX_AUTO_RESOLVE_HOURS = 30 * 24
 
 
 class TemplateNotFound(DomainError):
@@ -70,6 +71,16 @@ class BusinessNumber(Aggregate):
     @event("AutoResolutionSet")
     def set_auto_resolution(self, hours: int) -> None:
         self.auto_resolve_hours = hours
+
+    def resolve_after(self, hours: int) -> None:
+        """Resolve open conversations idle for `hours` (1 to 30 days' worth); the same value
+        records nothing."""
+        if not 1 <= hours <= MAX_AUTO_RESOLVE_HOURS:
+            raise InvalidMessage(
+                f"hours must be between 1 and {MAX_AUTO_RESOLVE_HOURS}, got {hours}"
+            )
+        if hours != self.auto_resolve_hours:
+            self.set_auto_resolution(hours)
 
     def register_template(self, *, name: str, language: str, category: str, body: str) -> None:
         category = category.upper()

@@ -374,6 +374,13 @@ class SessionCommandsServicer(WebhookCommands, pb_grpc.SessionCommandsServicer):
         await self._writer.run(self._app.set_autopilot, number, request.enabled)
         return pb.SetAutopilotResponse(phone_number_id=number, enabled=request.enabled)
 
+    async def SetAutoResolution(
+        self, request: pb.SetAutoResolutionRequest, context: Context
+    ) -> pb.SetAutoResolutionResponse:
+        number = self._number(request.phone_number_id, "admin")
+        await self._writer.run(self._app.set_auto_resolution, number, request.hours)
+        return pb.SetAutoResolutionResponse(phone_number_id=number, hours=request.hours)
+
     async def RegisterTemplate(
         self, request: pb.RegisterTemplateRequest, context: Context
     ) -> pb.Template:
