@@ -24,6 +24,8 @@ from threadline.ai_responder.config import AiResponderConfig
 from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.contracts.analytics.v1 import analytics_pb2_grpc
+from threadline.gateway.bootstrap import bootstrap as start_gateway
+from threadline.gateway.config import GatewayConfig
 from threadline.ingest.bootstrap import bootstrap as start_ingest
 from threadline.ingest.config import IngestConfig
 from threadline.outbound.bootstrap import bootstrap as start_outbound
@@ -50,6 +52,7 @@ class Platform:
     ai_responder: RunningAiResponder
     media_root: Path
     analytics_grpc_port: int = 0
+    gateway_port: int = 0  # the REST API, the console and the outgoing webhooks' delivery
 
     @property
     def auth(self) -> tuple[tuple[str, str]]:
@@ -158,6 +161,17 @@ async def platform(
         analytics = await start_analytics(AnalyticsConfig.from_env(env), stack)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{analytics.grpc_port}")
         stack.push_async_callback(channel.close)
+        gateway = await start_gateway(
+            GatewayConfig.from_env(
+                env
+                | {
+                    "THREADLINE_GATEWAY_OPS_PORT": "0",
+                    "THREADLINE_SESSION_GRPC_ADDRESS": f"127.0.0.1:{session.grpc_port}",
+                    "THREADLINE_ANALYTICS_GRPC_ADDRESS": f"127.0.0.1:{analytics.grpc_port}",
+                }
+            ),
+            stack,
+        )
         yield Platform(
             webhook_url=webhook_url,
             app_secret=env["THREADLINE_WHATSAPP_APP_SECRET"],
@@ -168,4 +182,5 @@ async def platform(
             ai_responder=ai_responder,
             media_root=tmp_path / "media",
             analytics_grpc_port=analytics.grpc_port,
+            gateway_port=gateway.port,
         )

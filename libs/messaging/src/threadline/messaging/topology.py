@@ -234,6 +234,9 @@ OUTBOUND_MEDIA = Durable(
     "outbound-media", "outbound", SESSION_EVENTS, "Conversation.CustomerMessageReceived"
 )
 ANALYTICS_PROJECTIONS = Durable("analytics-projections", "analytics", SESSION_EVENTS)
+# Outgoing webhooks (issue 13 item 5): the gateway turns the session's events into
+# notifications; the whole stream, as it needs subscriptions and conversations alike.
+GATEWAY_WEBHOOKS = Durable("gateway-webhooks", "gateway", SESSION_EVENTS)
 
 DURABLES: tuple[Durable, ...] = (
     SESSION_INGEST,
@@ -244,6 +247,7 @@ DURABLES: tuple[Durable, ...] = (
     OUTBOUND_TYPING,
     OUTBOUND_MEDIA,
     ANALYTICS_PROJECTIONS,
+    GATEWAY_WEBHOOKS,
 )
 
 

@@ -25,6 +25,7 @@ from threadline.gateway.adapters.outbound.upstreams import (
     open_upstream,
 )
 from threadline.gateway.config import GatewayConfig
+from threadline.gateway.webhooks.delivery import WebhookDelivery
 from threadline.media import media_store_from_env
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.topology import Topology
@@ -57,6 +58,9 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
         stack.push_async_callback(nats.close)
         await live.start(nats, Topology(config.nats_namespace))
         stack.push_async_callback(live.stop)
+        webhooks = WebhookDelivery(nats, Topology(config.nats_namespace), config.webhooks)
+        await webhooks.start()
+        stack.push_async_callback(webhooks.stop)
     app = gateway_app(
         Upstreams.of(analytics, session, knowledge), media, live, cors_origins=config.cors_origins
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threadline.gateway.webhooks.delivery import WebhookDeliverySettings
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
 DEFAULT_MEDIA_ROOT = Path(".threadline/media")  # as outbound's default
@@ -33,6 +34,9 @@ class GatewayConfig:
     # are read from NATS under this namespace; "" for no NATS, and the events route answers 503.
     nats_url: str = ""
     nats_namespace: str = ""
+    # Outgoing webhooks (`THREADLINE_WEBHOOK_*`; delivered only with NATS), and the environment
+    # their signing secrets are read from by name.
+    webhooks: WebhookDeliverySettings = field(default_factory=WebhookDeliverySettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
@@ -49,6 +53,7 @@ class GatewayConfig:
             cors_origins=_origins(env, "THREADLINE_GATEWAY_CORS_ORIGINS"),
             nats_url=env_str(env, "THREADLINE_NATS_URL", ""),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
+            webhooks=WebhookDeliverySettings.from_env(env),
         )
 
 

@@ -20,6 +20,7 @@ from threadline.gateway.adapters.inbound.http.openapi import docs_routes
 from threadline.gateway.adapters.inbound.http.routes import MEDIA, UPSTREAMS, routes
 from threadline.gateway.adapters.inbound.http.tokens import token_routes
 from threadline.gateway.adapters.inbound.http.test_chat import test_chat_routes
+from threadline.gateway.adapters.inbound.http.webhooks import webhook_routes
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
 from threadline.media import MediaStore
 
@@ -44,6 +45,7 @@ def gateway_app(
     app[LIVE_EVENTS] = live or LiveEvents()
     app.add_routes(routes)
     app.add_routes(test_chat_routes)
+    app.add_routes(webhook_routes)
     app.add_routes(live_routes)
     app.add_routes(console_routes)
     app.add_routes(token_routes)
