@@ -46,7 +46,11 @@ OTHER_NUMBER = "pn-gateway-2"
 OPERATOR = "operator-of-every-number"
 READER = "reader-of-every-number"
 TENANT = "reader-of-the-other-number"
+ADMIN = "admin-of-every-number"
+# A page from here may call the API from a browser (THREADLINE_GATEWAY_CORS_ORIGINS).
+CONSOLE_ORIGIN = "http://console.example:8080"
 TOKENS = (
+    f"{hash_token(ADMIN)}:admin:*;"
     f"{hash_token(OPERATOR)}:read,write:*;"
     f"{hash_token(READER)}:read:*;"
     f"{hash_token(TENANT)}:read,write:{OTHER_NUMBER}"
@@ -166,6 +170,7 @@ async def platform(
                 ops_port=0,
                 analytics_grpc_address=analytics.grpc_address,
                 session_grpc_address=f"127.0.0.1:{session.grpc_port}",
+                cors_origins=(CONSOLE_ORIGIN,),
             ),
             stack,
         )

@@ -36,6 +36,7 @@ from threadline.gateway.adapters.inbound.http.openapi import (
     described,
 )
 from threadline.gateway.adapters.inbound.http.params import (
+    INT32_MAX,
     Metadata,
     Query,
     body_text,
@@ -700,6 +701,39 @@ async def set_autopilot(request: web.Request) -> web.Response:
         timeout=DEADLINE_SECONDS,
     )
     return web.json_response({"phone_number_id": reply.phone_number_id, "enabled": reply.enabled})
+
+
+@routes.put("/api/v1/numbers/{phone_number_id}/auto-resolution")
+@described(
+    Operation(
+        "After how many idle hours the number's open conversations are resolved (role admin)",
+        "numbers",
+        body=schemas.AutoResolution,
+        answers={200: Answer("The number's threshold", schemas.AutoResolutionSet)},
+    )
+)
+async def set_auto_resolution(request: web.Request) -> web.Response:
+    """The auto-resolution threshold, 1 to 720 hours (12 until set). The reply delay is the
+    assistant's `reply_delay_seconds` (`PUT /api/v1/assistants`)."""
+    metadata = credentials(request)
+    Query.of(request)
+    body = await json_object(request)
+    hours = body.get("hours")
+    if (
+        isinstance(hours, bool)
+        or not isinstance(hours, int)
+        or not -INT32_MAX <= hours <= INT32_MAX
+    ):
+        raise BadRequest("hours must be a whole number of hours")
+    reply = await request.app[UPSTREAMS].commands.SetAutoResolution(
+        session_pb2.SetAutoResolutionRequest(
+            phone_number_id=path_text(request, "phone_number_id", "phone_number_id"),
+            hours=hours,
+        ),
+        metadata=metadata,
+        timeout=DEADLINE_SECONDS,
+    )
+    return web.json_response({"phone_number_id": reply.phone_number_id, "hours": reply.hours})
 
 
 @routes.get("/api/v1/assistants")
