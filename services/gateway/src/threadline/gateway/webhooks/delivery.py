@@ -295,8 +295,11 @@ class WebhookDelivery:
         return ACK
 
     async def _keep_subscription(self, subscription: Subscription) -> None:
-        def change(current: bytes | None) -> bytes:
+        def change(current: bytes | None) -> bytes | None:
             table = json.loads(current) if current else {}
+            known = table.get(subscription.subscription_id)
+            if known is not None and int(known.get("version", 0)) >= subscription.version:
+                return None  # read out of order by another gateway: a later one is kept
             table[subscription.subscription_id] = subscription.to_json()
             return _json(table)
 
@@ -341,6 +344,7 @@ class WebhookDelivery:
         entry = {
             "id": identifier,
             "kind": kind,
+            "subscription_id": subscription.subscription_id,
             "url": subscription.url,
             "secret_ref": subscription.secret_ref,
             "body": body.decode(),
@@ -443,7 +447,7 @@ class WebhookDelivery:
 
     async def _send(self, key: str, entry: dict[str, Any], revision: int) -> None:
         try:
-            if await _get(self._delivered, key) is not None:
+            if await _get(self._delivered, key) is not None or not await self._wanted(entry):
                 await self._outbox.delete(key)
                 return
             problem = await self._post(entry)
@@ -456,6 +460,14 @@ class WebhookDelivery:
             await self._failed(key, entry, revision, problem)
         except Exception as error:  # NATS away: the claim runs out and it is tried again
             log.warning("webhook delivery %s: %s", entry["id"], describe(error))
+
+    async def _wanted(self, entry: Mapping[str, Any]) -> bool:
+        """Whether the entry's subscription still exists, enabled (one disabled or removed
+        since gets nothing more)."""
+        wanted = entry.get("subscription_id", "")
+        return any(
+            s.subscription_id == wanted and s.enabled for s in await self._current_subscriptions()
+        )
 
     async def _post(self, entry: Mapping[str, Any]) -> str | None:
         """None when the receiver took it (2xx); else why not."""

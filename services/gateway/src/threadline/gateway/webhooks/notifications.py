@@ -54,6 +54,7 @@ class Subscription:
     secret_ref: str
     events: tuple[str, ...]
     enabled: bool
+    version: int = 0  # the session's: 1, 2, ... one per change
 
     @classmethod
     def of(cls, body: pb.WebhookSubscriptionConfigured) -> Subscription:
@@ -64,6 +65,7 @@ class Subscription:
             secret_ref=body.secret_ref,
             events=tuple(body.events),
             enabled=body.enabled and not body.removed,
+            version=body.version,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -74,6 +76,7 @@ class Subscription:
             "secret_ref": self.secret_ref,
             "events": list(self.events),
             "enabled": self.enabled,
+            "version": self.version,
         }
 
     @classmethod
@@ -85,6 +88,7 @@ class Subscription:
             secret_ref=str(value["secret_ref"]),
             events=tuple(value["events"]),
             enabled=bool(value["enabled"]),
+            version=int(value.get("version", 0)),
         )
 
     def wants(self, kind: str, phone_number_id: str) -> bool:
