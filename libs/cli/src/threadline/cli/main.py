@@ -103,6 +103,29 @@ def parser() -> argparse.ArgumentParser:
     list_tokens.add_argument("--all", action="store_true", help="revoked ones too")
     revoke_token = token_commands.add_parser("revoke", help="refuse a token from now on")
     revoke_token.add_argument("token_id", metavar="ID")
+    webhooks = commands.add_parser("webhooks", help="outgoing webhooks: set, list, remove")
+    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    set_webhook = webhook_commands.add_parser(
+        "set", help="create or update a subscription: which events of a number go to a URL"
+    )
+    set_webhook.add_argument("subscription_id", metavar="ID")
+    set_webhook.add_argument("--number", required=True, help="a phone_number_id, or '*' for all")
+    set_webhook.add_argument("--url", required=True, help="where notifications are POSTed")
+    set_webhook.add_argument(
+        "--secret-ref",
+        required=True,
+        help="the NAME of the gateway's environment variable holding the signing secret",
+    )
+    set_webhook.add_argument(
+        "--events",
+        required=True,
+        help="a comma list of conversation.escalated, conversation.ai_failed,"
+        " customer.waiting, message.received",
+    )
+    set_webhook.add_argument("--disabled", action="store_true", help="kept, but sending nothing")
+    webhook_commands.add_parser("list", help="the subscriptions, as a table")
+    remove_webhook = webhook_commands.add_parser("remove", help="stop and remove a subscription")
+    remove_webhook.add_argument("subscription_id", metavar="ID")
     kb = commands.add_parser("kb", help="knowledge bases: add documents, list, search")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     kb_add = kb_commands.add_parser(
@@ -208,6 +231,19 @@ def _operate(args: argparse.Namespace) -> int:
             numbers=getattr(args, "numbers", ""),
             token_id=getattr(args, "token_id", ""),
             include_revoked=getattr(args, "all", False),
+        )
+    if args.command == "webhooks":
+        from threadline.cli import webhooks
+
+        return webhooks.run(
+            args.webhooks_command,
+            os.environ,
+            subscription_id=getattr(args, "subscription_id", ""),
+            number=getattr(args, "number", ""),
+            url=getattr(args, "url", ""),
+            secret_ref=getattr(args, "secret_ref", ""),
+            events=getattr(args, "events", ""),
+            disabled=getattr(args, "disabled", False),
         )
     if args.command == "send":
         from threadline.cli import send
