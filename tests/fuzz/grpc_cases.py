@@ -215,8 +215,9 @@ class GrpcGenerator:
         if name in {"conversation_id", "stream_id"}:
             return self.pool.pick(rng, self.pool.conversations_a) or str(uuid.uuid4())
         if name in {"phone_number_id", "business_number"}:
-            if method.name == "SetAutopilot":
-                # Never the demo tenant's number: autopilot off there would stop its replies.
+            if method.name in ("SetAutopilot", "SetAutoResolution"):
+                # Never the demo tenant's number: autopilot off there would stop its replies,
+                # and a short auto-resolution would close its conversations under the checks.
                 return rng.choice([self.numbers.hostile, self.numbers.tenant_b])
             return rng.choice([self.numbers.hostile, self.numbers.demo, self.numbers.tenant_b])
         plausible = {

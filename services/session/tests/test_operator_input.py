@@ -380,7 +380,8 @@ async def test_no_bytes_sent_to_any_method_end_in_a_failure(
 
 
 def test_every_method_of_the_session_is_fuzzed() -> None:
-    commands = [*CONVERSATION_COMMANDS, "SetAutopilot", "RegisterTemplate", "ListTemplates"]
+    commands = [*CONVERSATION_COMMANDS, "SetAutopilot", "SetAutoResolution"]
+    commands += ["RegisterTemplate", "ListTemplates"]
     commands += ["ConfigureAssistant", "ListAssistants", "ConfigureFlow", "ListFlows"]
     commands += ["ConfigureWebhookSubscription", "ListWebhookSubscriptions"]
     commands += ["SendTestMessage"]
