@@ -18,7 +18,7 @@ from typing import Any
 from uuid import uuid4
 
 import grpc
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 
 from threadline.contracts.events.v1 import common_pb2, ingest_pb2
 from threadline.gateway.adapters.inbound.http.app import gateway_app
