@@ -436,6 +436,8 @@ async def test_assistants_and_flows_are_applied_from_their_files_and_listed(
     )
     flows = await call(platform, "GET", "/api/v1/flows")
     broken = await call(platform, "PUT", "/api/v1/flows", token=ADMIN, data=b"id: x\nsteps: 3\n")
+    laughs = b"a: &a [x, x]\nb: &b [*a, *a]\nname: *b\n"
+    aliased = await call(platform, "PUT", "/api/v1/assistants", token=ADMIN, data=laughs)
     not_admin = await call(platform, "PUT", "/api/v1/assistants", data=assistant.encode())
 
     assert applied[0] == 200, applied
@@ -450,6 +452,7 @@ async def test_assistants_and_flows_are_applied_from_their_files_and_listed(
     conforms(doc, "FlowList", flows[1])
     assert "salon-booking" in [f["id"] for f in flows[1]["flows"]]
     assert broken[0] == 400
+    assert aliased[0] == 400 and "aliases" in aliased[1]["error"]["message"]
     assert not_admin[0] == 403
 
 

@@ -162,11 +162,21 @@ async def body_text(request: web.Request) -> str:
     return text
 
 
+class _WithoutAliases(yaml.SafeLoader):
+    """YAML without `*alias` references: a few bytes of them can stand for a structure too
+    large to write out (a "billion laughs"), and an assistant file needs none."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases (*name) are not taken; write the value out")
+        return super().compose_node(parent, index)
+
+
 async def yaml_object(request: web.Request) -> dict[str, Any]:
     """The body as a YAML (or JSON) mapping."""
     text = await body_text(request)
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=_WithoutAliases)  # a SafeLoader
     except (yaml.YAMLError, RecursionError) as error:
         raise BadRequest(f"the body cannot be read as YAML or JSON: {str(error)[:200]}") from None
     if not isinstance(loaded, dict):

@@ -68,6 +68,8 @@ from threadline.gateway.adapters.inbound.http.uploads import (
 )
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
 from threadline.media import MediaStore
+from threadline.rules.lifecycle import ABANDONED, ACTIVE, COMPLETED, ESCALATED
+from threadline.rules.testchat import TEST_CHANNEL, WHATSAPP_CHANNEL
 from threadline.servicekit.errors import quoted
 
 # Long enough for a large page, short enough that a stuck upstream frees the HTTP request.
@@ -80,8 +82,8 @@ UPSTREAMS = web.AppKey("upstreams", Upstreams)
 MEDIA = web.AppKey("media", MediaStore)
 routes = web.RouteTableDef()
 
-STATUSES = ("active", "escalated", "completed", "abandoned")  # threadline.rules.lifecycle's
-CHANNELS = ("whatsapp", "test")  # a customer's WhatsApp, or the console's test chat
+STATUSES = (ACTIVE, ESCALATED, COMPLETED, ABANDONED)
+CHANNELS = (WHATSAPP_CHANNEL, TEST_CHANNEL)  # a customer's WhatsApp, or the console's test chat
 EXPORT_FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 _TIME = {"type": "string", "format": "date-time"}
 _WHOLE = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
