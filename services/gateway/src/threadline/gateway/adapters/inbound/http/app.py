@@ -18,8 +18,8 @@ from threadline.gateway.adapters.inbound.http.idempotency import (
 from threadline.gateway.adapters.inbound.http.live import LIVE_EVENTS, LiveEvents, live_routes
 from threadline.gateway.adapters.inbound.http.openapi import docs_routes
 from threadline.gateway.adapters.inbound.http.routes import MEDIA, UPSTREAMS, routes
-from threadline.gateway.adapters.inbound.http.tokens import token_routes
 from threadline.gateway.adapters.inbound.http.test_chat import test_chat_routes
+from threadline.gateway.adapters.inbound.http.tokens import token_routes
 from threadline.gateway.adapters.inbound.http.webhooks import webhook_routes
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
 from threadline.media import MediaStore
@@ -44,11 +44,11 @@ def gateway_app(
     app[ANSWERED_REQUESTS] = AnsweredRequests()
     app[LIVE_EVENTS] = live or LiveEvents()
     app.add_routes(routes)
+    app.add_routes(token_routes)
     app.add_routes(test_chat_routes)
     app.add_routes(webhook_routes)
     app.add_routes(live_routes)
     app.add_routes(console_routes)
-    app.add_routes(token_routes)
     app.add_routes(docs_routes())
     allow_origins(app, cors_origins)
     return app
