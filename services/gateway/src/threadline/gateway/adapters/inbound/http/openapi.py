@@ -246,11 +246,25 @@ def docs_routes() -> web.RouteTableDef:
     routes = web.RouteTableDef()
 
     @routes.get(OPENAPI_PATH)
+    @described(
+        Operation(
+            "This document",
+            "docs",
+            answers={200: Answer("OpenAPI 3.1", schema={"type": "object"})},
+        )
+    )
     async def openapi_json(request: web.Request) -> web.Response:
         """The OpenAPI 3.1 document of this API (no token needed)."""
         return web.json_response(openapi_document(request.app))
 
     @routes.get(DOCS_PATH)
+    @described(
+        Operation(
+            "Interactive documentation (Swagger UI)",
+            "docs",
+            answers={200: Answer("A page", media_types=("text/html",), schema={"type": "string"})},
+        )
+    )
     async def docs_page(request: web.Request) -> web.Response:
         """Interactive documentation of this API (Swagger UI, served by the gateway)."""
         return web.Response(text=_DOCS_PAGE, content_type="text/html")
