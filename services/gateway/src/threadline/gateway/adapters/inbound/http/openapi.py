@@ -34,6 +34,7 @@ DOCS_PATH = "/api/docs"
 _SWAGGER_FILES = (
     Path(str(getattr(importlib.util.find_spec("swagger_ui"), "origin", ""))).parent / "static"
 )
+TAG_ORDER = ("conversations", "metrics", "numbers", "templates", "assistants", "flows")
 _PATH_PARAMETER = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 _ERROR_ANSWERS = {
     "400": "A malformed parameter or body; the message names it",
@@ -104,11 +105,12 @@ def openapi_document(app: web.Application) -> Json:
     components: Json = {"ErrorBody": _schema_of(ErrorBody, {})}
     paths: dict[str, Json] = {}
     for route in app.router.routes():
-        if route.method in ("HEAD", "*") or route.resource is None:
+        resource = route.resource
+        if route.method in ("HEAD", "*") or resource is None:
             continue
-        path = route.resource.canonical
-        if path.startswith(f"{DOCS_PATH}/") or not path.startswith("/"):
-            continue
+        path = resource.canonical
+        if isinstance(resource, web.StaticResource) or path.startswith(f"{DOCS_PATH}/"):
+            continue  # Swagger UI's own files
         paths.setdefault(path, {})[route.method.lower()] = _operation_json(
             route.method, path, route.handler, components
         )
@@ -122,6 +124,7 @@ def openapi_document(app: web.Application) -> Json:
                 " Every call needs `Authorization: Bearer <token>`; a token sees only its numbers."
             ),
         },
+        "tags": [{"name": tag} for tag in _tags(paths)],
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(components.items())),
@@ -129,6 +132,15 @@ def openapi_document(app: web.Application) -> Json:
         },
         "security": [{"bearer": []}],
     }
+
+
+def _tags(paths: dict[str, Json]) -> list[str]:
+    """The operations' tags in the order the API is read: conversations first, the routes
+    nobody described last."""
+    used = {tag for item in paths.values() for op in item.values() for tag in op["tags"]}
+    first = [tag for tag in TAG_ORDER if tag in used]
+    last = ["other"] if "other" in used else []
+    return first + sorted(used - set(TAG_ORDER) - {"other"}) + last
 
 
 def _operation_json(method: str, path: str, handler: Callable[..., Any], components: Json) -> Json:
