@@ -14,7 +14,8 @@ from threadline.session.application.facts import DraftedReply, FlowStepReached, 
 from threadline.session.application.outcomes import APPLIED, Ignored
 from threadline.session.application.unit_of_work import UnitOfWork
 from threadline.session.application.views import ConversationView
-from threadline.session.domain.errors import InvalidTransition
+from threadline.session.domain.business_number import business_number_id
+from threadline.session.domain.errors import InvalidMessage, InvalidTransition
 from threadline.testing.clock import FakeClock
 
 InboundFactory = Callable[..., InboundMessage]
@@ -133,6 +134,33 @@ def test_an_idle_conversation_is_completed_after_twelve_hours(
 
     assert app.auto_resolve(conversation.id) is True
     assert app.find_conversation(conversation.id).status == "completed"
+
+
+def test_a_numbers_auto_resolution_threshold_is_set_and_then_honoured(
+    app: Conversations, inbound: InboundFactory, clock: FakeClock
+) -> None:
+    conversation = started(app, inbound, "15552012")
+    app.set_auto_resolution("pn-1", 2)
+    version = app.repository.get(business_number_id("pn-1")).version
+    app.set_auto_resolution("pn-1", 2)  # the same value: nothing new recorded
+    clock.advance(timedelta(hours=1, minutes=59))
+    assert app.auto_resolve(conversation.id) is False
+
+    clock.advance(timedelta(minutes=1))
+
+    assert app.auto_resolve(conversation.id) is True
+    assert app.auto_resolve_hours("pn-1") == 2
+    assert app.repository.get(business_number_id("pn-1")).version == version
+
+
+@pytest.mark.parametrize("hours", [0, -1, 721])
+def test_an_auto_resolution_threshold_out_of_range_is_refused(
+    app: Conversations, hours: int
+) -> None:
+    with pytest.raises(InvalidMessage, match="hours must be between 1 and 720"):
+        app.set_auto_resolution("pn-1", hours)
+
+    assert app.auto_resolve_hours("pn-1") == 12
 
 
 def test_an_idle_conversation_with_an_unfinished_flow_is_abandoned(
