@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from threadline.gateway.adapters.inbound.http.errors import NotFound
+from threadline.gateway.adapters.inbound.http.openapi import Answer, Operation, described
 
 CONSOLE_DIR = Path(__file__).resolve().parents[3] / "console"
 CONTENT_TYPES = {
@@ -58,11 +59,34 @@ def _serve(name: str) -> web.Response:
 
 
 @console_routes.get("/")
+@described(
+    Operation(
+        "The operator console (no token needed: it signs in with one)",
+        "console",
+        answers={200: Answer("Its page", media_types=("text/html",), schema={"type": "string"})},
+        public=True,
+    )
+)
 async def console_page(request: web.Request) -> web.Response:
     """The console's one page; the inbox, a conversation and the metrics are views of it."""
     return _serve("index.html")
 
 
 @console_routes.get("/console/{name}")
+@described(
+    Operation(
+        "One of the console's files (its scripts, styles and images)",
+        "console",
+        answers={
+            200: Answer(
+                "The file",
+                media_types=tuple(sorted({kind.split(";")[0] for kind in CONTENT_TYPES.values()})),
+                schema={"type": "string"},
+            )
+        },
+        public=True,
+    )
+)
 async def console_file(request: web.Request) -> web.Response:
+    """A file of the console's folder by its name (404 for any other)."""
     return _serve(request.match_info["name"])

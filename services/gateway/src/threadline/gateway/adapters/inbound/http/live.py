@@ -38,7 +38,8 @@ from nats.aio.subscription import Subscription
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.gateway.adapters.inbound.http.errors import Unavailable
-from threadline.gateway.adapters.inbound.http.params import Metadata, credentials
+from threadline.gateway.adapters.inbound.http.openapi import Answer, Operation, described
+from threadline.gateway.adapters.inbound.http.params import Metadata, Query, credentials
 from threadline.gateway.adapters.inbound.http.routes import UPSTREAMS
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
 from threadline.messaging.topology import SESSION_EVENTS, Topology
@@ -168,9 +169,25 @@ class Visibility:
 
 
 @live_routes.get("/api/v1/events")
+@described(
+    Operation(
+        "Live updates: which conversation changed (server-sent events)",
+        "live",
+        answers={
+            200: Answer(
+                "A stream that does not end: `event: conversation` with"
+                ' `data: {"conversation_id", "event_type"}` for each change, `event: overflow`'
+                " before it ends when its reader fell behind (reconnect and refetch)",
+                media_types=("text/event-stream",),
+                schema={"type": "string"},
+            )
+        },
+    )
+)
 async def live_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: `conversation` for each change of a conversation the token may see."""
     metadata = credentials(request)
+    Query.of(request)
     live = request.app[LIVE_EVENTS]
     if not live.subscribed:
         raise Unavailable("live updates need NATS: the gateway has no THREADLINE_NATS_URL")

@@ -34,7 +34,10 @@ DOCS_PATH = "/api/docs"
 _SWAGGER_FILES = (
     Path(str(getattr(importlib.util.find_spec("swagger_ui"), "origin", ""))).parent / "static"
 )
-TAG_ORDER = ("conversations", "metrics", "numbers", "templates", "assistants", "flows")
+TAG_ORDER = (
+    *("conversations", "metrics", "numbers", "templates", "assistants", "flows", "knowledge"),
+    *("test-chat", "webhooks", "tokens", "live", "console", "docs"),
+)
 _PATH_PARAMETER = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 _ERROR_ANSWERS = {
     "400": "A malformed parameter or body; the message names it",
@@ -77,6 +80,7 @@ class Operation:
     body_schema: Mapping[str, Any] | None = None
     answers: Mapping[int, Answer] = field(default_factory=dict)
     idempotent_post: bool = False  # takes an Idempotency-Key header
+    public: bool = False  # served without a token (the console's files, these docs)
 
     @property
     def query_names(self) -> frozenset[str]:
@@ -101,7 +105,7 @@ def operation_of(handler: Callable[..., Any]) -> Operation | None:
 
 
 def openapi_document(app: web.Application) -> Json:
-    """Every route of `app` (but the docs' own files) as OpenAPI 3.1."""
+    """Every route of `app` (but Swagger UI's own files) as OpenAPI 3.1."""
     components: Json = {"ErrorBody": _schema_of(ErrorBody, {})}
     paths: dict[str, Json] = {}
     for route in app.router.routes():
@@ -109,7 +113,7 @@ def openapi_document(app: web.Application) -> Json:
         if route.method in ("HEAD", "*") or resource is None:
             continue
         path = resource.canonical
-        if isinstance(resource, web.StaticResource) or path.startswith(f"{DOCS_PATH}/"):
+        if isinstance(resource, web.StaticResource):
             continue  # Swagger UI's own files
         paths.setdefault(path, {})[route.method.lower()] = _operation_json(
             route.method, path, route.handler, components
@@ -192,6 +196,8 @@ def _operation_json(method: str, path: str, handler: Callable[..., Any], compone
             }
         for code, answer in operation.answers.items():
             result["responses"][str(code)] = _answer_json(answer, components)
+        if operation.public:
+            result["security"] = []
     if not result["responses"]:
         result["responses"]["200"] = {"description": "OK"}
     for status, description in _ERROR_ANSWERS.items():
@@ -263,6 +269,7 @@ def docs_routes() -> web.RouteTableDef:
             "This document",
             "docs",
             answers={200: Answer("OpenAPI 3.1", schema={"type": "object"})},
+            public=True,
         )
     )
     async def openapi_json(request: web.Request) -> web.Response:
@@ -275,6 +282,7 @@ def docs_routes() -> web.RouteTableDef:
             "Interactive documentation (Swagger UI)",
             "docs",
             answers={200: Answer("A page", media_types=("text/html",), schema={"type": "string"})},
+            public=True,
         )
     )
     async def docs_page(request: web.Request) -> web.Response:
@@ -282,7 +290,22 @@ def docs_routes() -> web.RouteTableDef:
         return web.Response(text=_DOCS_PAGE, content_type="text/html")
 
     @routes.get(f"{DOCS_PATH}/start.js")
+    @described(
+        Operation(
+            "The script starting Swagger UI on this document",
+            "docs",
+            answers={
+                200: Answer(
+                    "JavaScript",
+                    media_types=("application/javascript",),
+                    schema={"type": "string"},
+                )
+            },
+            public=True,
+        )
+    )
     async def docs_start(request: web.Request) -> web.Response:
+        """The script the docs page runs: Swagger UI on `/api/openapi.json`."""
         return web.Response(text=_DOCS_START, content_type="application/javascript")
 
     routes.static(DOCS_PATH, _SWAGGER_FILES, append_version=False)

@@ -15,10 +15,13 @@ import uuid
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
 
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2
+from threadline.gateway.adapters.inbound.http import schemas
 from threadline.gateway.adapters.inbound.http.errors import BadRequest, NotFound
+from threadline.gateway.adapters.inbound.http.openapi import Answer, Operation, Parameter, described
 from threadline.gateway.adapters.inbound.http.params import (
     Query,
     credentials,
@@ -33,6 +36,22 @@ from threadline.rules.testchat import TEST_CHANNEL, tester_user_id
 PAGE_SIZE = 100  # conversations per page, looking for the tester's
 MESSAGES = 500  # the latest messages of the conversation shown
 test_chat_routes = web.RouteTableDef()
+
+
+class TestReplyTap(schemas.Shape):
+    id: str = Field(description="the option's id, as the assistant offered it")
+    title: str
+
+
+class TestMessageSend(schemas.Shape):
+    tester: str = Field(description="the name the test chat is held under")
+    text: str = Field(default="", description="what the tester writes (or reply)")
+    reply: TestReplyTap | None = Field(default=None, description="a tap on an offered option")
+
+
+class TestMessageSent(schemas.Shape):
+    conversation_id: str
+    message_id: str
 
 
 def test_message_request(
@@ -54,9 +73,19 @@ def test_message_request(
 
 
 @test_chat_routes.post("/api/v1/test-chat/{phone_number_id}/messages")
+@described(
+    Operation(
+        "Write to the number's assistant as a tester (the test chat)",
+        "test-chat",
+        body=TestMessageSend,
+        answers={202: Answer("Recorded; the assistant's answer follows", TestMessageSent)},
+        idempotent_post=True,
+    )
+)
 async def send_test_message(request: web.Request) -> web.Response:
     """A tester's message, recorded as a customer's on channel `test` (202: the answer follows)."""
     metadata = credentials(request)
+    Query.of(request)
     phone_number_id = path_text(request, "phone_number_id", "phone_number_id")
     key = request.headers.get("Idempotency-Key", "").strip() or f"test-chat-{uuid.uuid4()}"
     body = await json_object(request)
@@ -71,11 +100,21 @@ async def send_test_message(request: web.Request) -> web.Response:
 
 
 @test_chat_routes.get("/api/v1/test-chat/{phone_number_id}/messages")
+@described(
+    Operation(
+        "The tester's latest test chat on the number, with its messages",
+        "test-chat",
+        query=(Parameter("tester", "the name the test chat is held under", required=True),),
+        answers={
+            200: Answer("The conversation, messages oldest first", schemas.ConversationWithMessages)
+        },
+    )
+)
 async def test_chat_conversation(request: web.Request) -> web.Response:
     """The tester's latest test conversation on the number, with its messages, oldest first."""
     metadata = credentials(request)
     phone_number_id = path_text(request, "phone_number_id", "phone_number_id")
-    tester = Query(request.query).text("tester").strip()
+    tester = Query.of(request).text("tester").strip()
     if not tester:
         raise BadRequest("tester is required: the name the test chat is held under")
     queries = request.app[UPSTREAMS].queries

@@ -8,12 +8,14 @@ service honours a new token, and refuses a revoked one, within seconds."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from threadline.contracts.session.v1 import session_pb2
 from threadline.gateway.adapters.inbound.http.errors import BadRequest
+from threadline.gateway.adapters.inbound.http.openapi import Answer, Operation, Parameter, described
 from threadline.gateway.adapters.inbound.http.params import (
     Query,
     credentials,
@@ -22,10 +24,45 @@ from threadline.gateway.adapters.inbound.http.params import (
     path_text,
 )
 from threadline.gateway.adapters.inbound.http.routes import DEADLINE_SECONDS, UPSTREAMS
+from threadline.gateway.adapters.inbound.http.schemas import Shape
 from threadline.servicekit.validation import check_text
 
 token_routes = web.RouteTableDef()
 BODY_FIELDS = frozenset({"name", "roles", "numbers"})
+
+
+class TokenIssue(Shape):
+    name: str = Field(description="what the token is for, shown in the list")
+    roles: list[str] = Field(description="any of read, write, admin (at most the caller's)")
+    numbers: list[str] | Literal["*"] = Field(
+        description="the phone_number_ids it sees, or * for all (at most the caller's)"
+    )
+
+
+class ApiToken(Shape):
+    id: str
+    name: str
+    roles: list[str]
+    numbers: list[str]
+    issued_at: str
+    issued_by: str
+    revoked: bool
+    revoked_at: str | None
+    revoked_by: str | None
+
+
+class TokenIssued(Shape):
+    token: ApiToken
+    secret: str = Field(description="the bearer token itself: shown in this answer only")
+
+
+class TokenList(Shape):
+    tokens: list[ApiToken]
+
+
+class TokenRevoked(Shape):
+    token: ApiToken
+    changed: bool = Field(description="false when it was revoked already")
 
 
 def token_json(token: session_pb2.ApiToken) -> dict[str, Any]:
@@ -55,9 +92,19 @@ def text_list(body: dict[str, Any], name: str) -> list[str]:
 
 
 @token_routes.post("/api/v1/tokens")
+@described(
+    Operation(
+        "Issue a managed API token (role admin)",
+        "tokens",
+        body=TokenIssue,
+        answers={201: Answer("The token and its secret", TokenIssued)},
+        idempotent_post=True,
+    )
+)
 async def issue_token(request: web.Request) -> web.Response:
     """Issue a managed API token (role admin); its secret is in this answer only."""
     metadata = credentials(request)
+    Query.of(request)
     body = await json_object(request)
     unknown = sorted(set(body) - BODY_FIELDS)
     if unknown:
@@ -79,10 +126,22 @@ async def issue_token(request: web.Request) -> web.Response:
 
 
 @token_routes.get("/api/v1/tokens")
+@described(
+    Operation(
+        "The managed API tokens within the token's numbers (role admin)",
+        "tokens",
+        query=(
+            Parameter(
+                "include_revoked", "true: the revoked ones too (default false)", {"type": "boolean"}
+            ),
+        ),
+        answers={200: Answer("The tokens, without secrets", TokenList)},
+    )
+)
 async def list_tokens(request: web.Request) -> web.Response:
     """The managed API tokens within the caller's numbers (role admin), no secrets."""
     metadata = credentials(request)
-    raw = Query(request.query).text("include_revoked").lower()
+    raw = Query.of(request).text("include_revoked").lower()
     if raw not in ("", "true", "false"):
         raise BadRequest(f"include_revoked must be true or false, got {raw[:16]!r}")
     reply = await request.app[UPSTREAMS].commands.ListApiTokens(
@@ -94,9 +153,17 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 
 @token_routes.delete("/api/v1/tokens/{id}")
+@described(
+    Operation(
+        "Revoke a managed API token (role admin)",
+        "tokens",
+        answers={200: Answer("The token as revoked", TokenRevoked)},
+    )
+)
 async def revoke_token(request: web.Request) -> web.Response:
     """Revoke a managed API token (role admin); every service refuses it within seconds."""
     metadata = credentials(request)
+    Query.of(request)
     reply = await request.app[UPSTREAMS].commands.RevokeApiToken(
         session_pb2.RevokeApiTokenRequest(token_id=path_text(request, "id", "token_id")),
         metadata=metadata,
