@@ -388,6 +388,33 @@ async def test_a_customer_waiting_past_the_threshold_is_notified_once(
     assert len(by_conversation) == len(set(by_conversation)) == 2
 
 
+async def test_a_reply_ends_the_wait_and_a_removed_subscription_gets_nothing_more(
+    platform_of: PlatformOf,
+) -> None:
+    platform: Platform = await platform_of()  # a customer waits an hour before anyone is told
+    await platform.subscribe("waiting", ["message.received", "customer.waiting"])
+    await platform.customer_writes("hello?", wa_id=customer())
+    [received] = await platform.arrived("message.received")
+    await platform.settled()
+    namespace = platform.topology.namespace
+    assert len(await latest_values(platform.js, WAITING, namespace=namespace)) == 1
+
+    async with platform.http.post(
+        f"/api/v1/conversations/{received.json['conversation_id']}/messages",
+        json={"type": "text", "text": "Hello! How can we help?"},
+        headers=bearer(ADMIN),
+    ) as response:
+        assert response.status == 202, await response.text()
+    await platform.settled()
+    async with platform.http.delete("/api/v1/webhooks/waiting", headers=bearer(ADMIN)) as response:
+        assert response.status == 200, await response.text()
+    await platform.customer_writes("still there?", wa_id=customer())
+    await platform.settled()
+
+    assert await latest_values(platform.js, WAITING, namespace=namespace) == []
+    assert [r.json["data"]["text"] for r in platform.receiver.received] == ["hello?"]
+
+
 async def test_subscriptions_through_the_rest_api(platform_of: PlatformOf) -> None:
     platform: Platform = await platform_of()
     created = await platform.subscribe("escalations", ["conversation.escalated"])
