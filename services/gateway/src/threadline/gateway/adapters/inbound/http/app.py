@@ -18,7 +18,7 @@ from threadline.gateway.adapters.inbound.http.idempotency import (
 from threadline.gateway.adapters.inbound.http.live import LIVE_EVENTS, LiveEvents, live_routes
 from threadline.gateway.adapters.inbound.http.openapi import docs_routes
 from threadline.gateway.adapters.inbound.http.routes import MEDIA, UPSTREAMS, routes
-from threadline.gateway.adapters.inbound.http.test_chat import test_chat_routes
+from threadline.gateway.adapters.inbound.http.testchat import test_chat_routes
 from threadline.gateway.adapters.inbound.http.tokens import token_routes
 from threadline.gateway.adapters.inbound.http.webhooks import webhook_routes
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
