@@ -161,7 +161,8 @@ async def start_receiver(stack: AsyncExitStack) -> Receiver:
     app = web.Application()
     app.router.add_post("/hooks", receiver.handle)
     app.router.add_post("/slow", receiver.handle_slowly)
-    runner = web.AppRunner(app, access_log=None)
+    # A delivery's idle keep-alive connection is not waited for at the end (aiohttp waits 60 s).
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, "127.0.0.1", 0)

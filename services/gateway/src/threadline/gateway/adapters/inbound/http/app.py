@@ -26,6 +26,10 @@ from threadline.media import MediaStore
 
 # A status change is a few bytes; refuse anything much larger before reading it.
 MAX_BODY_BYTES = 64 * 1024
+# How long a stop waits for requests under way (an export, an upload) before cutting them: a
+# live event stream never ends by itself, and an idle keep-alive connection is otherwise waited
+# for the whole time (aiohttp's default is 60 s).
+SHUTDOWN_SECONDS = 5.0
 
 
 def gateway_app(
@@ -57,7 +61,9 @@ def gateway_app(
 async def serve(stack: AsyncExitStack, app: web.Application, *, host: str, port: int) -> int:
     """Serve `app` on `host:port` until `stack` unwinds; returns the bound port (useful when
     `port` is 0)."""
-    runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+    runner = web.AppRunner(
+        app, access_log=None, auto_decompress=False, shutdown_timeout=SHUTDOWN_SECONDS
+    )
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     await web.TCPSite(runner, host, port).start()
