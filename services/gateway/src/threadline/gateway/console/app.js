@@ -1,7 +1,8 @@
 // The operator console: sign in with a token, then the inbox (filters, "needs a human" first,
 // live), a conversation (thread with statuses, media, transcripts, flow, the 24-hour window,
-// actions) and the metrics (charts over time by assistant and by number). Views are chosen by
-// the URL's hash: #/inbox?..., #/conversations/<id>, #/metrics?...
+// actions), the test chat (write to a number's assistant as a customer would, tapping its
+// buttons and list rows) and the metrics (charts over time by assistant and by number). Views
+// are chosen by the URL's hash: #/inbox?..., #/conversations/<id>, #/test-chat?..., #/metrics?...
 
 import * as api from "./api.js";
 import { legend, lineChart } from "./charts.js";
@@ -17,6 +18,8 @@ const PATHS = {
   sessionStatus: (customer, number) =>
     `/api/crm/${encodeURIComponent(customer)}/session-status?business_number=${encodeURIComponent(number)}`,
   metrics: "/api/v1/metrics",
+  assistants: "/api/v1/assistants",
+  testChat: (number) => `/api/v1/test-chat/${encodeURIComponent(number)}/messages`,
   export: "/api/v1/conversations/export",
 };
 const FILTERS = ["channel", "status", "assistant", "business_number", "customer_phone", "created_from", "created_to"];
@@ -30,6 +33,8 @@ const state = {
   conversationId: "",
   refreshInbox: null,
   refreshConversation: null,
+  testChatId: "", // the test chat's conversation, once the tester wrote
+  refreshTestChat: null,
   countdown: null,
 };
 
@@ -103,6 +108,7 @@ function startLive() {
       if (name === "connected" || name === "overflow") {
         if (state.refreshInbox) state.refreshInbox();
         if (state.refreshConversation) state.refreshConversation();
+        if (state.refreshTestChat) state.refreshTestChat();
         return;
       }
       if (name !== "conversation") return;
@@ -110,6 +116,7 @@ function startLive() {
       if (state.refreshConversation && data.conversation_id === state.conversationId) {
         state.refreshConversation();
       }
+      if (state.refreshTestChat && data.conversation_id === state.testChatId) state.refreshTestChat();
     },
     (liveState) => {
       badge.textContent = liveState;
@@ -343,14 +350,20 @@ function interactiveOf(message) {
   return message.interactive || metadata.interactive || null;
 }
 
-function renderInteractive(interactive) {
+/** The parts of an interactive message; with `tap(id, title)`, its buttons and list rows are
+ * buttons that answer it (the test chat), otherwise they are shown as the customer saw them. */
+function renderInteractive(interactive, tap = null) {
   const action = interactive.action || {};
   const body = (interactive.body || {}).text;
   const parts = [];
   if (interactive.header && interactive.header.text) parts.push(el("p", { class: "ia-header" }, interactive.header.text));
   if (body) parts.push(el("p", {}, body));
   if (action.buttons) {
-    parts.push(el("div", { class: "ia-buttons" }, action.buttons.map((button) => el("span", { class: "ia-button" }, (button.reply || button).title || ""))));
+    const option = (button) => {
+      const { id = "", title = "" } = button.reply || button;
+      return tap ? el("button", { type: "button", class: "ia-button tap", onclick: () => tap(id, title) }, title) : el("span", { class: "ia-button" }, title);
+    };
+    parts.push(el("div", { class: "ia-buttons" }, action.buttons.map(option)));
   }
   if (action.sections) {
     parts.push(
@@ -359,7 +372,7 @@ function renderInteractive(interactive) {
         { class: "ia-list" },
         el("summary", {}, action.button || "Options"),
         action.sections.map((section) =>
-          el("div", {}, section.title ? el("strong", {}, section.title) : null, el("ul", {}, (section.rows || []).map((row) => el("li", {}, row.title, row.description ? el("small", {}, ` — ${row.description}`) : null)))),
+          el("div", {}, section.title ? el("strong", {}, section.title) : null, el("ul", {}, (section.rows || []).map((row) => el("li", {}, listRow(row, tap))))),
         ),
       ),
     );
@@ -368,12 +381,18 @@ function renderInteractive(interactive) {
   return parts;
 }
 
-function messageItem(message, attachment) {
+function listRow(row, tap) {
+  const description = row.description ? el("small", {}, ` — ${row.description}`) : null;
+  if (!tap) return [row.title, description];
+  return el("button", { type: "button", class: "ia-row tap", onclick: () => tap(row.id || "", row.title || "") }, row.title, description);
+}
+
+function messageItem(message, attachment, tap = null) {
   const mine = !(message.role === "user" || message.author === "customer");
   const body = [];
   if (attachment) body.push(attachmentView(attachment));
   const interactive = interactiveOf(message);
-  if (interactive) body.push(...renderInteractive(interactive));
+  if (interactive) body.push(...renderInteractive(interactive, tap));
   else if (message.content && !(attachment && attachment.caption === message.content)) body.push(el("p", { class: "text" }, message.content));
   if (message.interpretation) body.push(el("p", { class: "note" }, `Saw: ${message.interpretation}`));
   if ((message.citations || []).length) {
@@ -587,6 +606,117 @@ function updateActions(actions, conversation) {
   if (status && document.activeElement !== status && STATUSES.includes(conversation.status)) status.value = conversation.status;
 }
 
+// ---------------------------------------------------------------------------- test chat
+
+/** The business numbers the token sees: its assistants' and its conversations'. */
+async function knownNumbers() {
+  const [assistants, conversations] = await Promise.all([
+    api.get(PATHS.assistants).catch(() => ({ assistants: [] })),
+    api.get(`${PATHS.conversations}?size=100`).catch(() => ({ conversations: [] })),
+  ]);
+  const numbers = [
+    ...api.items(assistants, "assistants").flatMap((a) => a.business_numbers || []),
+    ...api.items(conversations, "conversations").map((c) => c.business_number),
+  ];
+  return [...new Set(numbers.filter(Boolean))].sort();
+}
+
+// The thread as the customer sees it, refetched when the live updates name its conversation.
+async function showTestChat(query) {
+  const view = document.getElementById("view");
+  const tester = (query.get("tester") || "").trim() || "operator";
+  const numbers = el("datalist", { id: "test-chat-numbers" });
+  const numberInput = el("input", { id: "test-chat-number", name: "number", list: "test-chat-numbers", inputmode: "numeric", required: true, value: query.get("number") || "" });
+  const testerInput = el("input", { id: "test-chat-tester", name: "tester", required: true, value: tester });
+  const chooser = el(
+    "form",
+    { class: "filters", "aria-label": "Choose the number and tester" },
+    el("div", { class: "field" }, el("label", { for: "test-chat-number" }, "Business number"), numberInput, numbers),
+    el("div", { class: "field" }, el("label", { for: "test-chat-tester" }, "Tester"), testerInput),
+    el("div", { class: "field actions" }, el("button", { type: "submit" }, "Open")),
+  );
+  chooser.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams({ number: numberInput.value.trim(), tester: testerInput.value.trim() });
+    location.hash = `#/test-chat?${chosen}`;
+  });
+  const summary = el("p", { class: "summary", role: "status", id: "test-chat-state" });
+  const thread = el("ol", { class: "thread as-customer", "aria-label": "Test chat messages", "aria-live": "polite" });
+  const text = el("textarea", { id: "test-chat-text", name: "text", rows: 2, required: true });
+  const composer = el("form", { class: "reply", "aria-label": "Compose" }, el("label", { for: "test-chat-text" }, "Message"), text, el("button", { type: "submit" }, "Send"));
+  view.replaceChildren(
+    el(
+      "section",
+      { class: "panel test-chat", "aria-labelledby": "test-chat-title" },
+      el("h2", { id: "test-chat-title" }, "Test chat"),
+      el("p", { class: "hint" }, "Write to a number's assistant as a customer would; nothing reaches WhatsApp. Tap the assistant's buttons and list rows to answer them."),
+      chooser,
+      summary,
+      thread,
+      composer,
+    ),
+  );
+  const known = await knownNumbers();
+  numbers.replaceChildren(...known.map((number) => el("option", { value: number })));
+  const number = query.get("number") || (known.length === 1 ? known[0] : "");
+  if (!number) {
+    numberInput.focus();
+    summary.textContent = "Choose the business number to write to.";
+    composer.hidden = true;
+    return;
+  }
+  numberInput.value = number;
+
+  const write = async (body) => {
+    const button = composer.querySelector("button");
+    button.disabled = true;
+    try {
+      const sent = await api.send("POST", PATHS.testChat(number), { tester, ...body }, { "Idempotency-Key": crypto.randomUUID() });
+      state.testChatId = sent.conversation_id;
+      notice("");
+      await load();
+      return true;
+    } catch (error) {
+      failed(error);
+      return false;
+    } finally {
+      button.disabled = false;
+    }
+  };
+  const tap = (id, title) => write({ reply: { id, title } });
+  const load = async () => {
+    try {
+      const chat = await api.get(`${PATHS.testChat(number)}?${new URLSearchParams({ tester })}`);
+      state.testChatId = chat.id;
+      summary.textContent = `${tester} on ${number} · ${chat.status}${chat.assistant ? ` · assistant ${chat.assistant}` : ""}`;
+      thread.replaceChildren(...(chat.messages || []).map((message) => messageItem(message, null, tap)));
+      const last = thread.lastElementChild;
+      if (last) last.scrollIntoView({ block: "nearest" });
+    } catch (error) {
+      if (error instanceof api.ApiError && error.status === 404) {
+        summary.textContent = `${tester} has not written to ${number} yet.`;
+        thread.replaceChildren();
+        return;
+      }
+      failed(error);
+    }
+  };
+  composer.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!text.value.trim()) return;
+    if (await write({ text: text.value })) text.value = "";
+    text.focus();
+  });
+  text.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  state.refreshTestChat = debounced(load);
+  await load();
+}
+
 // ---------------------------------------------------------------------------- metrics
 
 const METRICS = [
@@ -663,6 +793,8 @@ async function showMetrics(query) {
 function route() {
   state.refreshInbox = null;
   state.refreshConversation = null;
+  state.refreshTestChat = null;
+  state.testChatId = "";
   clearInterval(state.countdown);
   const signedIn = Boolean(api.token());
   document.getElementById("sign-in").hidden = signedIn;
@@ -683,6 +815,9 @@ function route() {
   }
   if (path.startsWith("#/conversations/")) {
     showConversation(decodeURIComponent(path.slice("#/conversations/".length)));
+  } else if (path.startsWith("#/test-chat")) {
+    state.conversationId = "";
+    showTestChat(queryOf(hash));
   } else if (path.startsWith("#/metrics")) {
     state.conversationId = "";
     showMetrics(queryOf(hash));
