@@ -7,7 +7,9 @@ from contextlib import AsyncExitStack
 
 from aiohttp import web
 
+from threadline.gateway.adapters.inbound.http.configuration import configuration_routes
 from threadline.gateway.adapters.inbound.http.console import console_routes
+from threadline.gateway.adapters.inbound.http.conversations import conversation_routes
 from threadline.gateway.adapters.inbound.http.cors import allow_origins
 from threadline.gateway.adapters.inbound.http.errors import errors_as_json
 from threadline.gateway.adapters.inbound.http.idempotency import (
@@ -15,9 +17,12 @@ from threadline.gateway.adapters.inbound.http.idempotency import (
     AnsweredRequests,
     idempotent_posts,
 )
+from threadline.gateway.adapters.inbound.http.knowledge_bases import knowledge_routes
 from threadline.gateway.adapters.inbound.http.live import LIVE_EVENTS, LiveEvents, live_routes
+from threadline.gateway.adapters.inbound.http.metrics import metrics_routes
+from threadline.gateway.adapters.inbound.http.numbers import number_routes
 from threadline.gateway.adapters.inbound.http.openapi import docs_routes
-from threadline.gateway.adapters.inbound.http.routes import MEDIA, UPSTREAMS, routes
+from threadline.gateway.adapters.inbound.http.routes import MEDIA, UPSTREAMS
 from threadline.gateway.adapters.inbound.http.testchat import test_chat_routes
 from threadline.gateway.adapters.inbound.http.tokens import token_routes
 from threadline.gateway.adapters.inbound.http.webhooks import webhook_routes
@@ -47,7 +52,11 @@ def gateway_app(
     app[MEDIA] = media
     app[ANSWERED_REQUESTS] = AnsweredRequests()
     app[LIVE_EVENTS] = live or LiveEvents()
-    app.add_routes(routes)
+    app.add_routes(conversation_routes)
+    app.add_routes(metrics_routes)
+    app.add_routes(number_routes)
+    app.add_routes(configuration_routes)
+    app.add_routes(knowledge_routes)
     app.add_routes(token_routes)
     app.add_routes(test_chat_routes)
     app.add_routes(webhook_routes)
