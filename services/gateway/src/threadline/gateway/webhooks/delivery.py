@@ -74,6 +74,8 @@ from threadline.messaging.topology import GATEWAY_WEBHOOKS, Topology
 from threadline.servicekit.config import ConfigError, env_float, env_int
 
 log = logging.getLogger(__name__)
+# How long a stop waits for the consumer to finish the event in hand before cutting it.
+STOP_GRACE_SECONDS = 5.0
 
 SUBSCRIPTIONS = "GATEWAY_WEBHOOKS"
 WAITING = "GATEWAY_WEBHOOK_WAITING"
@@ -226,6 +228,13 @@ class WebhookDelivery:
         # A POST cut short is tried again once its claim runs out (by this or another gateway).
         for task in [*self._tasks[1:], *self._posts]:
             task.cancel()
+        # The consumer finishes the event in hand; one waiting on a fetch is cut after the
+        # grace (its events are redelivered), as the services' consumers are (Background).
+        consumer = self._tasks[:1]
+        if consumer:
+            _, running = await asyncio.wait(consumer, timeout=STOP_GRACE_SECONDS)
+            for task in running:
+                task.cancel()
         for task in [*self._tasks, *self._posts]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
