@@ -168,6 +168,7 @@ class WebhookDelivery:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: ConsumerLoop | None = None
         self._news = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._in_flight: dict[str, int] = {}  # URL -> requests
         self._sending: set[str] = set()  # delivery ids
         self._posts: set[asyncio.Task[None]] = set()
@@ -223,6 +224,9 @@ class WebhookDelivery:
         ]
 
     async def stop(self) -> None:
+        # The loops end at their next turn even if a cancellation below is lost (Python 3.11's
+        # wait_for and nats-py's requests can swallow one that lands as they time out).
+        self._stopping.set()
         if self._loop is not None:
             self._loop.stop()
         # A POST cut short is tried again once its claim runs out (by this or another gateway).
@@ -369,7 +373,7 @@ class WebhookDelivery:
     # Customers waiting ----------------------------------------------------------------
 
     async def _check_waiting_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.check_waiting()
             except asyncio.CancelledError:
@@ -412,7 +416,7 @@ class WebhookDelivery:
     # Sending --------------------------------------------------------------------------
 
     async def _send_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.send_due()
             except asyncio.CancelledError:
