@@ -20,8 +20,8 @@ from threadline.session.domain.business_number import BusinessNumber
 from threadline.session.domain.contact import Contact, ContactKey
 from threadline.session.domain.conversation import Conversation
 from threadline.session.domain.flow import Flow
-from threadline.session.domain.webhook_subscription import WebhookSubscription
 from threadline.session.domain.message_state import HeldStatus, MessageState
+from threadline.session.domain.webhook_subscription import WebhookSubscription
 
 CONTACT = "threadline.session.domain.contact"
 BUSINESS_NUMBER = "threadline.session.domain.business_number"
