@@ -31,7 +31,7 @@ from threadline.ai_responder.domain.flow_catalog import FlowCatalog
 from threadline.ai_responder.domain.flows.engine import FlowStatus
 from threadline.ai_responder.domain.http_tools import HttpTool, HttpToolRequest
 from threadline.ai_responder.domain.reply_format import ButtonsReply, ListReply, TextReply
-from threadline.ai_responder.domain.tool_calls import ToolResult
+from threadline.ai_responder.domain.tool_calls import ToolCalled, ToolResult
 from threadline.rules.flow_definition import parse_flow
 from threadline.testing.model_servers import OpenAIServer, ToolCallAnswer
 
@@ -120,11 +120,21 @@ class Chat:
         )
 
 
-def chat(salon: Salon) -> Chat:
+class Calls:
+    """Every tool call as the session hears of it (a replayed one too)."""
+
+    def __init__(self) -> None:
+        self.called: list[ToolCalled] = []
+
+    async def tool_called(self, called: ToolCalled) -> None:
+        self.called.append(called)
+
+
+def chat(salon: Salon, calls: Calls | None = None) -> Chat:
     catalog = FlowCatalog()
     assert catalog.flow_configured(1, SALON_JSON)
     clock = Clock()
-    tools = CallTools(salon, ledger=MemoryLedger(), environment={}, clock=clock)
+    tools = CallTools(salon, ledger=MemoryLedger(), environment={}, clock=clock, events=calls)
     runner = RunFlows(
         states=MemoryFlowStates(), catalog=catalog, clock=clock, timezone=LISBON, tools=tools
     )
@@ -339,3 +349,47 @@ async def test_an_answer_the_rules_cannot_read_is_read_by_the_model_when_the_ask
     (request,) = server.requests
     assert request.body["messages"][-1]["content"] == "the friday after next, if that works"
     assert [t["function"]["name"] for t in request.body["tools"]] == ["extracted"]
+
+
+LOOKING_UP = {
+    "id": "lookup",
+    "name": "Look up, then ask",
+    "version": 1,
+    "language": "en",
+    "trigger": {"keywords": ["check"]},
+    "expiry": {"after": "30m"},
+    "steps": [
+        {
+            "id": "find",
+            "tool": {
+                "name": "book_appointment",
+                "arguments": {"name": "-", "service": "cut", "date": "-", "time": "-"},
+                "save_as": "found",
+            },
+            "next": "ask_name",
+        },
+        {"id": "ask_name", "ask": {"field": "name", "type": "name", "prompt": "Name?"}},
+        {"id": "ask_city", "ask": {"field": "city", "type": "text", "prompt": "{name}, city?"}},
+        {"id": "done", "end": {"text": "Thanks, {name} ({found})."}},
+    ],
+}
+
+
+async def test_a_burst_runs_each_tool_step_once_however_many_messages_follow_it() -> None:
+    calls = Calls()
+    catalog = FlowCatalog()
+    assert catalog.flow_configured(1, json.dumps(LOOKING_UP))
+    clock = Clock()
+    tools = CallTools(Salon(), ledger=MemoryLedger(), environment={}, clock=clock, events=calls)
+    runner = RunFlows(
+        states=MemoryFlowStates(), catalog=catalog, clock=clock, timezone=LISBON, tools=tools
+    )
+    talk = Chat(runner, clock)
+
+    # One burst: the keyword starts the flow, whose tool step runs; the name answers the ask
+    # after it, and the flow goes on to ask again.
+    turn = await talk.writes("check please", "Ana")
+
+    assert texts(turn) == ["Name?", "Ana, city?"]
+    assert turn is not None and turn.step.session_data == {"found": "SAL-0001", "name": "Ana"}
+    assert [c.tool for c in calls.called] == ["book_appointment"]  # once, not once a message

@@ -189,22 +189,21 @@ class RunFlows:
                 if definition is None:
                     continue
                 log.info("flow %s starts in %s", definition.id, conversation_id)
-                state, started = start(definition, now)
+                state, new = start(definition, now)
                 running = RunningFlow(
                     conversation_id, view.business_number, state, message.message_id, now
                 )
-                actions.extend(started)
             else:
                 definition = self._definition(running.state.flow_id)
                 if definition is None:  # never: flows are never removed
                     log.warning("flow %s of %s is unknown", running.state.flow_id, conversation_id)
                     return None
-                state, advanced = advance(definition, running.state, reply, now, self._timezone)
-                actions.extend(advanced)
+                state, new = advance(definition, running.state, reply, now, self._timezone)
                 running = replace(running, state=state, last_message_id=message.message_id)
             taken = True
-            running, more = await self._resolve(running, definition, actions, assistant, model)
-            actions.extend(more)
+            # Only this message's requests: an earlier message's were resolved already.
+            running, more = await self._resolve(running, definition, list(new), assistant, model)
+            actions.extend((*new, *more))
         if not taken or running is None:
             return None
         last = messages[-1]
