@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import grpc
 
+from threadline.cli.columns import columns
 from threadline.cli.endpoints import SessionEndpoint
 from threadline.cli.refusals import refused
 from threadline.contracts.session.v1 import session_pb2 as pb
@@ -99,12 +100,7 @@ def table(flows: Any) -> str:
         )
     if len(rows) == 1:
         return "no flows\n"
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
-        for row in rows
-    ]
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    return columns(rows)
 
 
 def run(command: str, file: str | None, env: Mapping[str, str]) -> int:
