@@ -7,7 +7,8 @@ conversations, and the knowledge routes answer 503 while it is not there.
 
 Given `THREADLINE_NATS_URL`, the gateway also reads the session's conversation events for the
 console's live updates (`live`: one core subscription per process, nothing kept on the server);
-without it `/api/v1/events` answers 503 and the rest is unchanged."""
+without it `/api/v1/events` answers 503 and the rest is unchanged. With NATS the answers to
+`Idempotency-Key`s are shared by every gateway process (the `GATEWAY_IDEMPOTENCY` bucket)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from threadline.gateway.adapters.inbound.http.app import gateway_app, serve
+from threadline.gateway.adapters.inbound.http.idempotency import AnswerStore, SharedAnswers
 from threadline.gateway.adapters.inbound.http.live import LiveEvents
 from threadline.gateway.adapters.outbound.upstreams import (
     CONVERSATION_QUERIES,
@@ -53,6 +55,7 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
     media = media_store_from_env(config.media_env, config.media_root)
     stack.push_async_callback(media.close)
     live = LiveEvents()
+    answers: AnswerStore | None = None  # without NATS: this process's memory
     if config.nats_url:
         nats = await connect_nats(config.nats_url, "gateway")
         stack.push_async_callback(nats.close)
@@ -61,8 +64,13 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
         webhooks = WebhookDelivery(nats, Topology(config.nats_namespace), config.webhooks)
         await webhooks.start()
         stack.push_async_callback(webhooks.stop)
+        answers = await SharedAnswers.open(nats.jetstream(), config.nats_namespace)
     app = gateway_app(
-        Upstreams.of(analytics, session, knowledge), media, live, cors_origins=config.cors_origins
+        Upstreams.of(analytics, session, knowledge),
+        media,
+        live,
+        cors_origins=config.cors_origins,
+        answers=answers,
     )
     port = await serve(stack, app, host=config.host, port=config.port)
     ops = OpsServer(

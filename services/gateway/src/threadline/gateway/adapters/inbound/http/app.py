@@ -13,8 +13,9 @@ from threadline.gateway.adapters.inbound.http.conversations import conversation_
 from threadline.gateway.adapters.inbound.http.cors import allow_origins
 from threadline.gateway.adapters.inbound.http.errors import errors_as_json
 from threadline.gateway.adapters.inbound.http.idempotency import (
-    ANSWERED_REQUESTS,
-    AnsweredRequests,
+    ANSWER_STORE,
+    AnswerStore,
+    LocalAnswers,
     idempotent_posts,
 )
 from threadline.gateway.adapters.inbound.http.knowledge_bases import knowledge_routes
@@ -43,14 +44,16 @@ def gateway_app(
     live: LiveEvents | None = None,
     *,
     cors_origins: Collection[str] = (),
+    answers: AnswerStore | None = None,
 ) -> web.Application:
-    """The REST API, the console and (given `live`, which reads NATS) its live updates."""
+    """The REST API, the console and (given `live`, which reads NATS) its live updates;
+    `Idempotency-Key` answers kept in `answers` (this process's memory when None)."""
     app = web.Application(
         middlewares=[errors_as_json, idempotent_posts], client_max_size=MAX_BODY_BYTES
     )
     app[UPSTREAMS] = upstreams
     app[MEDIA] = media
-    app[ANSWERED_REQUESTS] = AnsweredRequests()
+    app[ANSWER_STORE] = answers or LocalAnswers()
     app[LIVE_EVENTS] = live or LiveEvents()
     app.add_routes(conversation_routes)
     app.add_routes(metrics_routes)

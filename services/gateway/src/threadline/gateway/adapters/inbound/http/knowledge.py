@@ -10,7 +10,7 @@ the files are added one by one, in the form's order; the service reads and check
 
 `Idempotency-Key`: adding a document replaces the one of its name, so a retried upload leaves
 the knowledge base as the first left it. With the key, the gateway also answers a retry with
-the first answer (`replaced` as it was then) from `idempotency.AnsweredRequests`, the request
+the first answer (`replaced` as it was then) from `idempotency.answered_once`, the request
 being the files' `fingerprint`; the same key with other files is refused (409).
 """
 

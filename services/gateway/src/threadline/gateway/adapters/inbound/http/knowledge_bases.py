@@ -12,7 +12,7 @@ from threadline.contracts.knowledge.v1 import knowledge_pb2
 from threadline.gateway.adapters.inbound.http import schemas
 from threadline.gateway.adapters.inbound.http.errors import BadRequest
 from threadline.gateway.adapters.inbound.http.idempotency import (
-    ANSWERED_REQUESTS,
+    answered_once,
     given_idempotency_key,
 )
 from threadline.gateway.adapters.inbound.http.knowledge import (
@@ -72,34 +72,36 @@ _DOCUMENTS_FORM = {
         idempotent_post=True,
     )
 )
-async def add_documents(request: web.Request) -> web.Response:
+async def add_documents(request: web.Request) -> web.StreamResponse:
     """Documents (multipart: `file` parts) into a knowledge base, one `AddDocument` call each,
     in order (`knowledge`)."""
     metadata = credentials(request)
     Query.of(request)
     knowledge_base = path_text(request, "name", "knowledge_base")
     key = given_idempotency_key(request)
-    answered = request.app[ANSWERED_REQUESTS]
-    authorization = metadata[0][1]
     with ExitStack() as spools:
         documents = await read_documents(request, spools)
-        upload = fingerprint(knowledge_base, documents) if key else ""
-        if key and (earlier := answered.answer(authorization, key, upload)) is not None:
-            return web.json_response(earlier)
-        added = []
-        for document in documents:
-            reply = await request.app[UPSTREAMS].knowledge.AddDocument(
-                add_document_requests(knowledge_base, document),
-                metadata=metadata,
-                timeout=UPLOAD_DEADLINE_SECONDS,
-            )
-            added.append(
-                {"document": reply.document, "passages": reply.passages, "replaced": reply.replaced}
-            )
-    answer = {"knowledge_base": knowledge_base, "documents": added}
-    if key:
-        answered.remember(authorization, key, upload, answer)
-    return web.json_response(answer)
+
+        async def add() -> web.StreamResponse:
+            added = []
+            for document in documents:
+                reply = await request.app[UPSTREAMS].knowledge.AddDocument(
+                    add_document_requests(knowledge_base, document),
+                    metadata=metadata,
+                    timeout=UPLOAD_DEADLINE_SECONDS,
+                )
+                added.append(
+                    {
+                        "document": reply.document,
+                        "passages": reply.passages,
+                        "replaced": reply.replaced,
+                    }
+                )
+            return web.json_response({"knowledge_base": knowledge_base, "documents": added})
+
+        if not key:
+            return await add()
+        return await answered_once(request, key, fingerprint(knowledge_base, documents), add)
 
 
 @knowledge_routes.get("/api/v1/knowledge-bases/{name}/search")
