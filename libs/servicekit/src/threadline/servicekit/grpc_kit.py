@@ -23,6 +23,7 @@ from threadline.servicekit.auth import (
     set_current_principal,
 )
 from threadline.servicekit.errors import bounded
+from threadline.servicekit.grpc_metrics import ServerMetricsInterceptor
 from threadline.servicekit.validation import InvalidField, RequestRules, check_request
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,10 @@ async def start_grpc_server(
     """Start serving; returns the server and the bound port (useful when `port` is 0).
 
     `rules` bound the services' request fields beyond the defaults (`validation`)."""
-    server = grpc.aio.server(interceptors=[GuardInterceptor(tokens, errors, rules)])
+    # Metrics outermost: a call the guard refuses is counted with the status it got.
+    server = grpc.aio.server(
+        interceptors=[ServerMetricsInterceptor(), GuardInterceptor(tokens, errors, rules)]
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for registration in registrations:
