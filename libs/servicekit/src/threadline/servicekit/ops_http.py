@@ -1,11 +1,21 @@
-"""The ops endpoints every service serves: `/healthz`, `/readyz`, `/metrics` (Prometheus)."""
+"""The ops endpoints every service serves: `/healthz`, `/readyz`, `/metrics` (Prometheus).
+
+`/metrics` is prometheus_client's own aiohttp handler, so a scraper asking for OpenMetrics
+(`Accept: application/openmetrics-text`) gets it, and anyone else the text format. Values that
+live elsewhere (a JetStream consumer's lag, the relay's) are read just before a scrape by the
+`refreshers` given, each bounded in time and never more often than once a second
+(`servicekit.metrics.Refresher`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from threadline.servicekit.metrics import Refresh, refresh_all
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 
@@ -20,10 +30,13 @@ class OpsServer:
         port: int,
         checks: dict[str, ReadinessCheck] | None = None,
         registry: CollectorRegistry = REGISTRY,
+        refreshers: Sequence[Refresh] = (),
     ) -> None:
         self._host, self._port = host, port
         self._checks = checks or {}
         self._registry = registry
+        self._refreshers = tuple(refreshers)
+        self._exposition = make_aiohttp_handler(registry)
         self._runner: web.AppRunner | None = None
         self.port = port
 
@@ -56,6 +69,6 @@ class OpsServer:
         status = 503 if problems else 200
         return web.json_response({"ready": not problems, "problems": problems}, status=status)
 
-    async def _metrics(self, _: web.Request) -> web.Response:
-        body = generate_latest(self._registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        await refresh_all(self._refreshers)
+        return await self._exposition(request)
