@@ -1,7 +1,7 @@
 """The body of every service's `__main__`: configuration, logging, tracing, run until stopped.
 
 Every service reports a bad configuration the same way — one line naming the variable, exit
-status 2 — and names its traces `threadline-<service>`.
+status 2 — and names its traces `threadline-<service>` (unless `OTEL_SERVICE_NAME` names them).
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ def service_main(
     log = logging.getLogger(f"threadline.{service}")
     try:
         config = load_config(os.environ if env is None else env)
+        # The OTEL_* environment (`telemetry`); `service.name` unless OTEL_SERVICE_NAME says.
+        configure_tracing(f"threadline-{service}")
     except ConfigError as error:
         log.error("threadline-%s: %s", service, error)
         raise SystemExit(CONFIG_ERROR_EXIT) from None
-    configure_tracing(f"threadline-{service}")
 
     async def started(stack: AsyncExitStack) -> None:
         await start(config, stack)

@@ -1,33 +1,177 @@
-"""OpenTelemetry tracing: one trace follows a message across services via `traceparent`."""
+"""OpenTelemetry tracing: one trace follows a message across services via `traceparent`.
+
+Configured from OpenTelemetry's standard environment, read by the SDK's own parts where they
+read it: the resource (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`), the tracer provider
+(`OTEL_SDK_DISABLED`, the sampler) and the exporters (`OTEL_EXPORTER_OTLP_*`: endpoint,
+headers, timeout, certificate, compression). This module chooses only what the SDK leaves to
+its distro: which exporters (`OTEL_TRACES_EXPORTER`) and over which protocol
+(`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+
+from threadline.servicekit.config import ConfigError
+
+EXPORTERS = ("otlp", "console", "none")
+PROTOCOLS = ("grpc", "http/protobuf")
+# Paths the aiohttp server instrumentation leaves alone unless the operator says otherwise
+# (`OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS`): probes and scrapes, and ingest's webhook, whose
+# own SERVER span starts each customer's trace.
+EXCLUDED_SERVER_URLS = "/healthz,/readyz,/livez,/metrics,/webhooks/whatsapp"
 
 
 def configure_tracing(
-    service: str, *, extra_processors: tuple[SpanProcessor, ...] = ()
+    service: str,
+    *,
+    extra_processors: tuple[SpanProcessor, ...] = (),
+    env: Mapping[str, str] | None = None,
+    instrument: bool = True,
 ) -> TracerProvider:
-    """Install a tracer provider for `service`.
+    """Install a tracer provider for `service` (its default `service.name`) and, with
+    `instrument`, the maintained instrumentations (aiohttp client and server, psycopg, gRPC
+    clients; the gRPC server's interceptor is `grpc_kit`'s).
 
-    Spans are exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; otherwise they are
-    only propagated (trace ids still flow through every message header).
+    `OTEL_SDK_DISABLED=true`: a provider whose tracers record nothing, and no exporter.
+    `OTEL_TRACES_EXPORTER` (comma-separated `otlp`, `console`, `none`): unset, spans are exported
+    over OTLP when an OTLP endpoint is set and only propagated otherwise (trace ids still flow
+    through every message header). Raises `ConfigError` for a value it does not know.
     """
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    env = os.environ if env is None else env
+    exporters = span_exporters(env)
+    provider = TracerProvider(resource=service_resource(service))
+    if not _disabled(env):
+        for exporter in exporters:
+            processor: SpanProcessor
+            if isinstance(exporter, ConsoleSpanExporter):
+                processor = SimpleSpanProcessor(exporter)
+            else:
+                processor = BatchSpanProcessor(exporter)
+            provider.add_span_processor(processor)
+    for extra in extra_processors:
+        provider.add_span_processor(extra)
+    trace.set_tracer_provider(provider)
+    if instrument and not _disabled(env):
+        install_instrumentations()
+    return provider
+
+
+def service_resource(service: str) -> Resource:
+    """The SDK's resource (`OTEL_RESOURCE_ATTRIBUTES`, then `OTEL_SERVICE_NAME` over it), named
+    `service` when neither names the service."""
+    resource = Resource.create()
+    name = str(resource.attributes.get(SERVICE_NAME, ""))
+    if not name or name.startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: service}))
+    return resource
+
+
+def span_exporters(env: Mapping[str, str]) -> list[SpanExporter]:
+    """The exporters `OTEL_TRACES_EXPORTER` names (each reads its own `OTEL_EXPORTER_*`)."""
+    raw = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if raw:
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+    elif env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        names = ["otlp"]
+    else:
+        names = []
+    unknown = [n for n in names if n not in EXPORTERS]
+    if unknown:
+        raise ConfigError(
+            f"OTEL_TRACES_EXPORTER names {unknown[0]!r}; expected some of {', '.join(EXPORTERS)}"
+        )
+    exporters: list[SpanExporter] = []
+    if "otlp" in names:
+        exporters.append(_otlp_exporter(_protocol(env)))
+    if "console" in names:
+        exporters.append(ConsoleSpanExporter())
+    return exporters
+
+
+def _protocol(env: Mapping[str, str]) -> str:
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "grpc"
+    ).strip()
+    if protocol not in PROTOCOLS:
+        raise ConfigError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL is {protocol!r}; expected one of {', '.join(PROTOCOLS)}"
+        )
+    return protocol
+
+
+def _otlp_exporter(protocol: str) -> SpanExporter:
+    # Imported when chosen: each pulls in its transport (grpcio, requests).
+    if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    for processor in extra_processors:
-        provider.add_span_processor(processor)
-    trace.set_tracer_provider(provider)
-    return provider
+        return OTLPSpanExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
+
+    return HttpSpanExporter()
+
+
+def _disabled(env: Mapping[str, str]) -> bool:
+    return env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+def install_instrumentations() -> None:
+    """The maintained instrumentations, once per process: aiohttp's server (apps made after
+    this; probes, scrapes and the webhook excluded unless `OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS`
+    says otherwise) and client (sessions made after this), psycopg's connections, and
+    grpc.aio's channels."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
+    from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", EXCLUDED_SERVER_URLS)
+    instrumentors: list[Any] = [
+        AioHttpServerInstrumentor(),
+        AioHttpClientInstrumentor(),
+        PsycopgInstrumentor(),
+        GrpcAioInstrumentorClient(),  # type: ignore[no-untyped-call]
+    ]
+    for instrumentor in instrumentors:
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+
+
+def grpc_server_interceptors() -> Sequence[Any]:
+    """The gRPC server's tracing interceptor: a SERVER span per call, continuing the caller's
+    `traceparent` (uses the global tracer provider, set before or after)."""
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    return [aio_server_interceptor()]  # type: ignore[no-untyped-call]
+
+
+def grpc_client_interceptors() -> Sequence[Any]:
+    """Interceptors for a grpc.aio channel made where `install_instrumentations` did not run
+    (the CLI): a CLIENT span per call, its `traceparent` sent as metadata."""
+    from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+
+
+def current_traceparent() -> str:
+    """The current span's W3C `traceparent` ("" when no span is recording)."""
+    return inject_trace_headers({}).get("traceparent", "")
 
 
 def inject_trace_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:

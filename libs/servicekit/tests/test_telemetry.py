@@ -1,0 +1,114 @@
+"""Tracing configured from OpenTelemetry's standard environment, as a service runs it: in a
+process of its own (a tracer provider is set once per process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpSpanExporter,
+)
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+from threadline.servicekit.config import ConfigError
+from threadline.servicekit.telemetry import service_resource, span_exporters
+
+PROGRAM = """
+import json
+from opentelemetry import trace
+from threadline.servicekit.telemetry import configure_tracing
+
+provider = configure_tracing("threadline-tester", instrument=False)
+with trace.get_tracer("tests").start_as_current_span("one") as span:
+    recording = span.is_recording()
+provider.force_flush()
+print(json.dumps({"service": provider.resource.attributes["service.name"],
+                  "team": provider.resource.attributes.get("team"),
+                  "recording": recording}), flush=True)
+"""
+
+
+def run(env: dict[str, str]) -> tuple[dict[str, object], str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    ran = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(PROGRAM)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=clean | env,
+    )
+    # The program's facts are its last line (the console exporter writes its spans before).
+    last = ran.stdout.strip().splitlines()[-1]
+    return json.loads(last), ran.stdout
+
+
+def test_service_name_defaults_to_threadline_service_and_resource_attributes_are_read() -> None:
+    facts, _ = run({"OTEL_RESOURCE_ATTRIBUTES": "team=ops,deployment.environment=test"})
+
+    assert facts == {"service": "threadline-tester", "team": "ops", "recording": True}
+
+
+def test_otel_service_name_wins_over_the_default_and_the_resource_attributes() -> None:
+    facts, _ = run(
+        {"OTEL_SERVICE_NAME": "edge-outbound", "OTEL_RESOURCE_ATTRIBUTES": "service.name=x"}
+    )
+
+    assert facts["service"] == "edge-outbound"
+
+
+def test_otel_sdk_disabled_records_nothing() -> None:
+    facts, _ = run({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"})
+
+    assert facts["recording"] is False
+
+
+def test_the_console_exporter_writes_the_finished_span() -> None:
+    _, out = run({"OTEL_TRACES_EXPORTER": "console"})
+
+    assert '"name": "one"' in out
+    assert '"service.name": "threadline-tester"' in out
+
+
+def test_exporters_follow_otel_traces_exporter_and_the_protocol() -> None:
+    assert span_exporters({}) == []
+    assert span_exporters({"OTEL_TRACES_EXPORTER": "none"}) == []
+    (grpc,) = span_exporters({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"})
+    assert isinstance(grpc, OTLPSpanExporter)
+    http, console = span_exporters(
+        {"OTEL_TRACES_EXPORTER": "otlp,console", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    )
+    assert isinstance(http, HttpSpanExporter)
+    assert isinstance(console, ConsoleSpanExporter)
+    for exporter in (grpc, http, console):
+        exporter.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER names 'zipkin'"),
+        (
+            {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+            "OTEL_EXPORTER_OTLP_PROTOCOL is 'http/json'",
+        ),
+    ],
+)
+def test_an_unknown_exporter_or_protocol_is_a_configuration_error(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named):
+        span_exporters(env)
+
+
+def test_the_resource_of_this_process_is_named_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+
+    assert service_resource("threadline-ingest").attributes["service.name"] == "threadline-ingest"
