@@ -24,6 +24,7 @@ from threadline.servicekit.auth import (
 )
 from threadline.servicekit.errors import bounded
 from threadline.servicekit.grpc_metrics import ServerMetricsInterceptor
+from threadline.servicekit.telemetry import grpc_server_interceptors
 from threadline.servicekit.validation import InvalidField, RequestRules, check_request
 
 log = logging.getLogger(__name__)
@@ -254,9 +255,14 @@ async def start_grpc_server(
     """Start serving; returns the server and the bound port (useful when `port` is 0).
 
     `rules` bound the services' request fields beyond the defaults (`validation`)."""
-    # Metrics outermost: a call the guard refuses is counted with the status it got.
+    # Tracing, then metrics, outermost: a call the guard refuses is a SERVER span (continuing
+    # the caller's `traceparent`) and counted, each with the status it got.
     server = grpc.aio.server(
-        interceptors=[ServerMetricsInterceptor(), GuardInterceptor(tokens, errors, rules)]
+        interceptors=[
+            *grpc_server_interceptors(),
+            ServerMetricsInterceptor(),
+            GuardInterceptor(tokens, errors, rules),
+        ]
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
