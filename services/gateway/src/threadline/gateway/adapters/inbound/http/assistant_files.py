@@ -2,13 +2,16 @@
 session's `ConfigureAssistant` request: shapes checked here, naming the key; the rules (models,
 numbers, tools, collect fields) are the session's.
 
-Unlike the CLI, the gateway fills no `${NAME}` in a tool's URL from its own environment: the
-file's text is taken as given.
+Unlike the CLI, the gateway fills no `${NAME}` in a tool's URL: the CLI fills them from the
+environment of whoever applies the file, while the gateway's own environment holds the
+platform's secrets, which a tenant's URL must never reach. A URL still naming one is refused
+(400 naming the tool), rather than called with the placeholder in it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +23,7 @@ TEXT = ("name", "model", "system_prompt", "language")
 LISTS = ("tools", "business_numbers", "knowledge_bases")
 KNOWN = (*TEXT, *LISTS, "reply_delay_seconds", "max_context_tokens", "http_tools", "collect")
 UINT32_MAX = 2**32 - 1
+VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")  # as the CLI fills them
 
 
 def assistant_request(given: Mapping[Any, Any]) -> pb.ConfigureAssistantRequest:
@@ -51,6 +55,7 @@ def assistant_request(given: Mapping[Any, Any]) -> pb.ConfigureAssistantRequest:
             raise BadRequest("max_context_tokens must be a whole number")
         assistant.max_context_tokens = min(tokens, UINT32_MAX)
     assistant.http_tools_json = _json_list(given, "http_tools")
+    _no_variables(given.get("http_tools") or [])
     assistant.collect_fields_json = _json_list(given, "collect")
     return pb.ConfigureAssistantRequest(assistant=assistant, reply_delay_set=delay is not None)
 
@@ -66,3 +71,14 @@ def _json_list(given: Mapping[Any, Any], key: str) -> str:
         return json.dumps(value, allow_nan=False, default=str)
     except (TypeError, ValueError, RecursionError) as error:
         raise BadRequest(f"{key} cannot be JSON: {str(error)[:200]}") from None
+
+
+def _no_variables(tools: list[Mapping[Any, Any]]) -> None:
+    for index, tool in enumerate(tools):
+        url = tool.get("url")
+        if isinstance(url, str) and (found := VARIABLE.search(url)):
+            raise BadRequest(
+                f"http_tools[{index}].url names ${{{found.group(1)}}}: the API takes the URL as"
+                " it is; fill it in, or apply the file with `threadline assistants apply`, which"
+                " fills it from your environment"
+            )
