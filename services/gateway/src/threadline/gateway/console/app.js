@@ -5,7 +5,7 @@
 // are chosen by the URL's hash: #/inbox?..., #/conversations/<id>, #/test-chat?..., #/metrics?...
 
 import * as api from "./api.js";
-import { legend, lineChart } from "./charts.js";
+import { chartWithTable, legend } from "./charts.js";
 
 const PATHS = {
   conversations: "/api/v1/conversations",
@@ -719,37 +719,71 @@ async function showTestChat(query) {
 
 // ---------------------------------------------------------------------------- metrics
 
+// Seed 003's five over time (conversations, messages per conversation, the AI's response rate
+// and response time, cost per conversation) and the answered rate beside them. The daily series
+// carries all but the response time; that one is asked per day (`perDay`).
 const METRICS = [
-  { name: "Conversations", value: (d) => d.conversations, format: (v) => String(Math.round(v)) },
-  { name: "Messages per conversation", value: (d) => (d.conversations ? (d.customer_messages + d.replies) / d.conversations : 0), format: (v) => v.toFixed(1) },
-  { name: "AI response rate", value: (d) => d.response_rate, format: (v) => `${Math.round(v * 100)}%` },
-  { name: "Answered rate", value: (d) => d.answered_rate, format: (v) => `${Math.round(v * 100)}%` },
-  { name: "Cost per conversation", value: (d) => (d.conversations ? d.cost / d.conversations : 0), format: (v) => money(v) },
+  { name: "Conversations", key: "conversations", value: (d) => d.conversations, format: (v) => String(Math.round(v)) },
+  { name: "Messages per conversation", key: "messages_per_conversation", value: (d) => (d.conversations ? (d.customer_messages + d.replies) / d.conversations : 0), format: (v) => v.toFixed(1) },
+  { name: "AI response rate", key: "response_rate", value: (d) => d.response_rate, format: (v) => `${Math.round(v * 100)}%` },
+  { name: "AI response time", key: "ai_response_time", perDay: (m) => (m.ai_response_time || {}).average_seconds || 0, format: (v) => `${v.toFixed(1)} s` },
+  { name: "Cost per conversation", key: "cost_per_conversation", value: (d) => (d.conversations ? d.cost / d.conversations : 0), format: (v) => money(v) },
+  { name: "Answered rate", key: "answered_rate", value: (d) => d.answered_rate, format: (v) => `${Math.round(v * 100)}%` },
 ];
+const METRIC_FILTERS = ["business_number", "assistant", "channel"];
+const MAX_LINES = 7;
+const MAX_DAY_QUERIES = 62; // the response time's per-day questions, at most
+
+function nextDay(day) {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + 86400000).toISOString().slice(0, 10);
+}
+
+/** Run `tasks` (functions returning promises) `width` at a time; their answers in order. */
+async function inTurns(tasks, width = 4) {
+  const answers = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++;
+      answers[index] = await tasks[index]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, tasks.length) }, worker));
+  return answers;
+}
 
 async function showMetrics(query) {
   const view = document.getElementById("view");
   const to = query.get("period_to") || new Date(Date.now() + 86400000).toISOString().slice(0, 10);
   const from = query.get("period_from") || new Date(Date.now() - 13 * 86400000).toISOString().slice(0, 10);
   const groupBy = query.get("by") === "business_number" ? "business_number" : "assistant";
+  const field = (id, label, control) => el("div", { class: "field" }, el("label", { for: id }, label), control);
   const form = el(
     "form",
-    { class: "filters", "aria-label": "Metrics period" },
-    el("div", { class: "field" }, el("label", { for: "period-from" }, "From"), el("input", { id: "period-from", type: "date", value: from })),
-    el("div", { class: "field" }, el("label", { for: "period-to" }, "To"), el("input", { id: "period-to", type: "date", value: to })),
-    el("div", { class: "field" }, el("label", { for: "group-by" }, "Lines by"), el("select", { id: "group-by" }, el("option", { value: "assistant", selected: groupBy === "assistant" }, "assistant"), el("option", { value: "business_number", selected: groupBy === "business_number" }, "business number"))),
+    { class: "filters", role: "search", "aria-label": "Metrics filters" },
+    field("period-from", "From", el("input", { id: "period-from", name: "period_from", type: "date", value: from })),
+    field("period-to", "To", el("input", { id: "period-to", name: "period_to", type: "date", value: to })),
+    field("metrics-business-number", "Business number", el("input", { id: "metrics-business-number", name: "business_number", inputmode: "numeric", value: query.get("business_number") || "" })),
+    field("metrics-assistant", "Assistant", el("input", { id: "metrics-assistant", name: "assistant", value: query.get("assistant") || "" })),
+    field("metrics-channel", "Channel", el("select", { id: "metrics-channel", name: "channel" }, CHANNELS.map((option) => el("option", { value: option, selected: (query.get("channel") || "") === option }, option || "any")))),
+    field("group-by", "Lines by", el("select", { id: "group-by", name: "by" }, el("option", { value: "assistant", selected: groupBy === "assistant" }, "assistant"), el("option", { value: "business_number", selected: groupBy === "business_number" }, "business number"))),
     el("div", { class: "field actions" }, el("button", { type: "submit" }, "Show")),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const chosen = new URLSearchParams({ period_from: form.querySelector("#period-from").value, period_to: form.querySelector("#period-to").value, by: form.querySelector("#group-by").value });
+    const chosen = new URLSearchParams();
+    for (const name of ["period_from", "period_to", ...METRIC_FILTERS, "by"]) {
+      const value = form.elements[name].value.trim();
+      if (value) chosen.set(name, value);
+    }
     location.hash = `#/metrics?${chosen}`;
   });
-  const totals = el("dl", { class: "totals", "aria-label": "Totals" });
-  const charts = el("div", { class: "charts" });
+  const totals = el("dl", { class: "totals", "aria-label": "Totals", id: "metrics-totals" });
+  const charts = el("div", { class: "charts", id: "charts", "aria-busy": "true" });
   view.replaceChildren(el("section", { class: "panel", "aria-labelledby": "metrics-title" }, el("h2", { id: "metrics-title" }, "Metrics"), form, totals, charts));
   try {
     const period = new URLSearchParams({ period_from: from, period_to: to });
+    for (const name of METRIC_FILTERS) if (query.get(name)) period.set(name, query.get(name));
     const overall = await api.get(`${PATHS.metrics}?${period}`);
     const figures = [
       ["Conversations", overall.total_conversations],
@@ -760,31 +794,57 @@ async function showMetrics(query) {
       ["Hand-offs", overall.hand_offs || 0],
     ];
     totals.replaceChildren(...figures.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, String(value))]));
-    // The lines: one GetMetrics per assistant (or number) seen among the conversations.
-    const listed = api.items(await api.get(`${PATHS.conversations}?size=100`), "conversations");
-    const keys = [...new Set(listed.map((c) => c[groupBy]).filter(Boolean))].slice(0, 7);
+    // The lines: one GetMetrics per assistant (or number) among the period's conversations.
+    const listing = new URLSearchParams({ size: "100", created_from: from, created_to: to });
+    for (const name of METRIC_FILTERS) if (query.get(name)) listing.set(name, query.get(name));
+    const listed = api.items(await api.get(`${PATHS.conversations}?${listing}`), "conversations");
+    const keys = [...new Set(listed.map((c) => c[groupBy]).filter(Boolean))].sort().slice(0, MAX_LINES);
     const series = await Promise.all(
       keys.map(async (key) => {
         const params = new URLSearchParams(period);
         params.set(groupBy, key);
-        return { label: key, metrics: await api.get(`${PATHS.metrics}?${params}`) };
+        return { label: key, params, metrics: await api.get(`${PATHS.metrics}?${params}`) };
       }),
     );
-    if (!series.length) series.push({ label: "all", metrics: overall });
+    if (!series.length) series.push({ label: "all", params: period, metrics: overall });
     const days = [...new Set(series.flatMap((s) => (s.metrics.series || []).map((d) => d.day)))].sort();
+    // The response time per day: one question per line and day that had conversations.
+    const asks = series.flatMap((line) =>
+      (line.metrics.series || []).filter((d) => d.conversations).map((d) => ({ line, day: d.day })),
+    );
+    const perDay = new Map(series.map((line) => [line, new Map()]));
+    if (asks.length <= MAX_DAY_QUERIES) {
+      const answers = await inTurns(
+        asks.map(({ line, day }) => () => {
+          const params = new URLSearchParams(line.params);
+          params.set("period_from", day);
+          params.set("period_to", nextDay(day));
+          return api.get(`${PATHS.metrics}?${params}`);
+        }),
+      );
+      asks.forEach(({ line, day }, index) => perDay.get(line).set(day, answers[index]));
+    }
+    const pointsOf = (metric, line) =>
+      metric.perDay
+        ? [...perDay.get(line)].map(([day, answer]) => ({ day, value: Number(metric.perDay(answer) || 0) }))
+        : (line.metrics.series || []).map((d) => ({ day: d.day, value: Number(metric.value(d) || 0) }));
     charts.replaceChildren(
       legend(series),
       ...METRICS.map((metric) =>
         el(
           "figure",
-          { class: "chart-box" },
-          el("figcaption", {}, metric.name),
-          lineChart(metric.name, days, series.map((s) => ({ label: s.label, points: (s.metrics.series || []).map((d) => ({ day: d.day, value: Number(metric.value(d) || 0) })) })), metric.format),
+          { class: "chart-box", "data-metric": metric.key, "aria-labelledby": `caption-${metric.key}` },
+          el("figcaption", { id: `caption-${metric.key}` }, metric.name),
+          metric.perDay && asks.length > MAX_DAY_QUERIES
+            ? el("p", { class: "note" }, `Too many days to ask one by one (${asks.length}): choose a shorter period.`)
+            : chartWithTable(metric.name, days, series.map((line) => ({ label: line.label, points: pointsOf(metric, line) })), metric.format),
         ),
       ),
     );
   } catch (error) {
     failed(error);
+  } finally {
+    charts.setAttribute("aria-busy", "false");
   }
 }
 

@@ -13,8 +13,8 @@ function element(name, attributes = {}, text = "") {
 
 /**
  * An SVG chart of `series` ({label, points: [{day, value}]}) over `days`, titled `title`;
- * `format` writes a value. The SVG has a title and a description for screen readers, and a
- * table of the same figures follows it for anyone who cannot read the lines.
+ * `format` writes a value. The SVG has a title and a description for screen readers; each point
+ * carries its line, day and exact value (`data-series`, `data-day`, `data-value`).
  */
 export function lineChart(title, days, series, format) {
   const width = 640;
@@ -62,9 +62,63 @@ export function lineChart(title, days, series, format) {
     if (coordinates.length > 1) {
       svg.append(element("polyline", { points: coordinates.map((c) => c.join(",")).join(" "), fill: "none", stroke: colour, "stroke-width": 2 }));
     }
-    for (const [cx, cy] of coordinates) svg.append(element("circle", { cx, cy, r: 3, fill: colour }));
+    coordinates.forEach(([cx, cy], index) => {
+      const day = days[index];
+      const point = element("circle", { cx, cy, r: 3, fill: colour, "data-series": line.label, "data-day": day, "data-value": byDay.get(day) || 0 });
+      point.append(element("title", {}, `${line.label}, ${day}: ${format(byDay.get(day) || 0)}`));
+      svg.append(point);
+    });
   });
   return svg;
+}
+
+/**
+ * The chart and, folded under it, a table of the same figures (a row per day, a column per
+ * line), for anyone who cannot read the lines; each cell keeps the exact value in `data-value`.
+ */
+export function chartWithTable(title, days, series, format) {
+  const table = document.createElement("table");
+  table.className = "figures";
+  const caption = document.createElement("caption");
+  caption.textContent = `${title} by day`;
+  const head = document.createElement("tr");
+  for (const text of ["Day", ...series.map((line) => line.label)]) {
+    const cell = document.createElement("th");
+    cell.scope = "col";
+    cell.textContent = text;
+    head.append(cell);
+  }
+  const thead = document.createElement("thead");
+  thead.append(head);
+  const tbody = document.createElement("tbody");
+  for (const day of days) {
+    const row = document.createElement("tr");
+    const dayCell = document.createElement("th");
+    dayCell.scope = "row";
+    dayCell.textContent = day;
+    row.append(dayCell);
+    for (const line of series) {
+      const point = line.points.find((candidate) => candidate.day === day);
+      const cell = document.createElement("td");
+      cell.dataset.series = line.label;
+      if (point) {
+        cell.dataset.value = String(point.value);
+        cell.textContent = format(point.value);
+      } else {
+        cell.textContent = "—";
+      }
+      row.append(cell);
+    }
+    tbody.append(row);
+  }
+  table.append(caption, thead, tbody);
+  const details = document.createElement("details");
+  const summary = document.createElement("summary");
+  summary.textContent = "Figures";
+  details.append(summary, table);
+  const box = document.createDocumentFragment();
+  box.append(lineChart(title, days, series, format), details);
+  return box;
 }
 
 export function legend(series) {

@@ -1,0 +1,133 @@
+"""The console's metrics page in headless Chromium against the whole platform: two customers
+write to two business numbers; the charts draw the five metrics of seed 003 over time from
+`/api/v1/metrics`, a line per number, with the same figures the API gives; changing the number
+or the period asks the API again with that filter and redraws the charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from playwright.async_api import Browser, expect
+
+from tests.browser.conftest import Console
+from tests.browser.test_console import signed_in
+from tests.conftest import PHONE_NUMBER_ID
+from tests.test_end_to_end import customer_number
+from tests.test_session_rules import new_business_number
+from threadline.sandbox.customer import send_inbound
+from threadline.testing import eventually
+
+
+async def api_get(console: Console, path: str, **params: str) -> Any:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            console.url + path,
+            params=params,
+            headers={"Authorization": f"Bearer {console.platform.api_token}"},
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def writes_to(console: Console, number: str, wa_id: str, text: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        status, _ = await send_inbound(
+            http,
+            console.platform.webhook_url,
+            console.platform.app_secret,
+            phone_number_id=number,
+            display_phone_number="15550000077",
+            wa_id=wa_id,
+            profile_name="Ana Souza",
+            text=text,
+        )
+    assert status == 200
+
+
+async def test_the_metrics_charts_draw_the_apis_figures_and_follow_the_filters(
+    console: Console, browser: Browser
+) -> None:
+    other_number = new_business_number()
+    await writes_to(console, PHONE_NUMBER_ID, customer_number(), "Hello, are you open today?")
+    await writes_to(console, PHONE_NUMBER_ID, customer_number(), "Do you take cards?")
+    await writes_to(console, other_number, customer_number(), "Hi, how much is a haircut?")
+
+    async def all_answered() -> bool:
+        metrics = await api_get(console, "/api/v1/metrics")
+        return bool(metrics["total_conversations"] == 3 and metrics["answered_rate"] == 1)
+
+    await eventually(all_answered, timeout=30)
+    by_number = {
+        number: await api_get(console, "/api/v1/metrics", business_number=number)
+        for number in (PHONE_NUMBER_ID, other_number)
+    }
+    (day,) = {d["day"] for m in by_number.values() for d in m["series"]}
+    page = await signed_in(browser, console)
+
+    # The metrics page, a line per business number.
+    await page.get_by_role("link", name="Metrics").click()
+    await expect(page.get_by_role("heading", name="Metrics")).to_be_visible()
+    await page.get_by_label("Lines by").select_option("business_number")
+    async with page.expect_request(lambda r: "/api/v1/metrics?" in r.url) as asked:
+        await page.get_by_role("button", name="Show").click()
+    assert "business_number=" not in (await asked.value).url
+    charts = page.locator("#charts")
+    await expect(charts).to_have_attribute("aria-busy", "false")
+    await expect(page.locator(".legend li")).to_have_text(sorted(by_number))
+
+    # Each chart's points are the API's figures for that number and day.
+    def figures(metrics: dict[str, Any]) -> dict[str, float]:
+        (daily,) = metrics["series"]
+        return {
+            "conversations": daily["conversations"],
+            "response_rate": daily["response_rate"],
+            "answered_rate": daily["answered_rate"],
+            "cost_per_conversation": daily["cost"] / daily["conversations"],
+            "messages_per_conversation": (daily["customer_messages"] + daily["replies"])
+            / daily["conversations"],
+        }
+
+    for number, metrics in by_number.items():
+        expected = figures(metrics)
+        for key, value in expected.items():
+            point = charts.locator(
+                f'figure[data-metric="{key}"] circle[data-series="{number}"][data-day="{day}"]'
+            )
+            await expect(point).to_have_count(1)
+            assert float(await point.get_attribute("data-value") or "nan") == value, (key, number)
+        # The response time, asked per day: the same as the whole period (one day here).
+        point = charts.locator(
+            f'figure[data-metric="ai_response_time"] circle[data-series="{number}"]'
+        )
+        await expect(point).to_have_attribute("data-day", day)
+        seconds = float(await point.get_attribute("data-value") or "nan")
+        assert seconds == metrics["ai_response_time"]["average_seconds"] > 0
+    table = page.get_by_role("table", name="Conversations by day", include_hidden=True)
+    await expect(table.get_by_role("row", include_hidden=True)).to_have_count(2)
+    await expect(table.locator("td")).to_have_text(
+        ["2", "1"] if sorted(by_number)[0] == PHONE_NUMBER_ID else ["1", "2"]
+    )
+
+    # A number chosen: the API is asked for it, and the charts draw its line only.
+    await page.get_by_label("Business number").fill(other_number)
+    async with page.expect_request(lambda r: "/api/v1/metrics?" in r.url) as asked:
+        await page.get_by_role("button", name="Show").click()
+    assert f"business_number={other_number}" in (await asked.value).url
+    await expect(page.locator(".legend li")).to_have_text([other_number])
+    conversations = charts.locator('figure[data-metric="conversations"] circle')
+    await expect(conversations).to_have_count(1)
+    await expect(conversations).to_have_attribute("data-value", "1")
+
+    # A period after today: asked with it, and nothing to draw.
+    await page.get_by_label("Business number").fill("")
+    await page.get_by_label("From", exact=True).fill("2099-01-01")
+    await page.get_by_label("To", exact=True).fill("2099-02-01")
+    async with page.expect_request(lambda r: "/api/v1/metrics?" in r.url) as asked:
+        await page.get_by_role("button", name="Show").click()
+    assert "period_from=2099-01-01" in (await asked.value).url
+    await expect(page.locator(".legend li")).to_have_text(["all"])
+    await expect(charts.locator("circle")).to_have_count(0)
+    await expect(page.locator("#metrics-totals dd").first).to_have_text("0")
