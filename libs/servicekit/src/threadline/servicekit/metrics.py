@@ -34,7 +34,7 @@ class Refresher:
         *,
         min_interval: float = 1.0,
         timeout: float = 2.0,
-        on_failure: Callable[[], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.source = source
         self._read = read
@@ -56,7 +56,7 @@ class Refresher:
                 REFRESH_FAILURES.labels(self.source).inc()
                 log.warning("reading %s for /metrics failed: %r", self.source, error)
                 if self._on_failure is not None:
-                    self._on_failure()
+                    self._on_failure(error)
             finally:
                 self._last = time.monotonic()
 
