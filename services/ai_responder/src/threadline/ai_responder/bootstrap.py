@@ -65,6 +65,7 @@ from threadline.media import media_store_from_env
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings, concurrently_by_key
+from threadline.messaging.metrics import watch_jetstream
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.token_follower import follow_managed_tokens
 from threadline.messaging.topology import AI_RESPONDER_REPLIES, Topology, ensure_streams
@@ -248,6 +249,7 @@ async def bootstrap(
     ops = OpsServer(
         host=config.host,
         port=config.ops_port,
+        refreshers=[watch_jetstream(stack, js, topology, SERVICE)],
         checks={
             "nats": nats_connected(client),
             "consumer": consumer.check(),

@@ -32,6 +32,7 @@ from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
+from threadline.messaging.metrics import watch_jetstream
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.token_follower import follow_managed_tokens
 from threadline.messaging.topology import ANALYTICS_PROJECTIONS, Topology, ensure_streams
@@ -97,6 +98,7 @@ async def bootstrap(
     ops = OpsServer(
         host=config.host,
         port=config.ops_port,
+        refreshers=[watch_jetstream(stack, js, topology, SERVICE)],
         checks={
             "database": database_check(pool),
             "nats": nats_connected(client),

@@ -17,9 +17,11 @@ from threadline.ingest.application.intake import WebhookIntake
 from threadline.ingest.config import IngestConfig
 from threadline.messaging.bus import EventBus, JetStreamBus, payload_limit
 from threadline.messaging.connection import connect_nats
+from threadline.messaging.metrics import watch_jetstream
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import Topology, ensure_streams
 from threadline.servicekit.clock import Clock, utc_now
+from threadline.servicekit.metrics import Refresh
 from threadline.servicekit.ops_http import OpsServer, ReadinessCheck
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ async def bootstrap(
     without NATS."""
     topology = Topology(config.nats_namespace)
     checks: dict[str, ReadinessCheck] = {}
+    refreshers: list[Refresh] = []
+    registry = service_registry()
     client: NatsClient | None = None
     if bus is None:
         client = await connect_nats(config.nats_url, SERVICE)
@@ -61,11 +65,18 @@ async def bootstrap(
         await ensure_streams(js, topology, config.streams)
         bus = JetStreamBus(js)
         checks["nats"] = nats_connected(client)
+        # Ingest owns no consumer: its /metrics shows its dead letters waiting.
+        refreshers.append(watch_jetstream(stack, js, topology, SERVICE, registry=registry))
     config = _within_payload_limit(config, payload_limit(bus))
-    registry = service_registry()
     app = _app(config, WebhookIntake(JetStreamPublisher(bus, topology), clock=clock), registry)
     port = await _serve(stack, app, config.host, config.port)
-    ops = OpsServer(host=config.host, port=config.ops_port, checks=checks, registry=registry)
+    ops = OpsServer(
+        host=config.host,
+        port=config.ops_port,
+        checks=checks,
+        registry=registry,
+        refreshers=refreshers,
+    )
     await ops.start()
     stack.push_async_callback(ops.stop)
     log.info(

@@ -15,6 +15,7 @@ from threadline.media import FilesystemMediaStore, S3MediaStore, media_store_fro
 from threadline.messaging.bus import EventBus, JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
+from threadline.messaging.metrics import watch_jetstream
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.topology import (
     OUTBOUND_DISPATCH,
@@ -197,7 +198,8 @@ async def bootstrap(
     )
     checks["media_consumer"] = media_consumer.check()
 
-    ops = OpsServer(host=config.host, port=config.ops_port, checks=checks)
+    jetstream = watch_jetstream(stack, js, topology, SERVICE)
+    ops = OpsServer(host=config.host, port=config.ops_port, checks=checks, refreshers=[jetstream])
     await ops.start()
     stack.push_async_callback(ops.stop)
     log.info(

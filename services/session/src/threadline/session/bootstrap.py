@@ -14,6 +14,7 @@ from threadline.media import media_store_from_env
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
+from threadline.messaging.metrics import RelayLag, watch_jetstream
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.relay import OutboxRelay
 from threadline.messaging.token_follower import follow_managed_tokens
@@ -127,7 +128,10 @@ async def bootstrap(
     checks = {"database": store_reachable(app.recorder), "nats": nats_connected(nc)}
     checks |= {loop.name: loop.check() for loop in loops}
     checks["api_tokens"] = tokens.check()
-    ops = OpsServer(host=config.host, port=config.ops_port, checks=checks)
+    # /metrics: its consumers' lag, its dead letters, and the relay's lag behind the store.
+    head = RelayLag(relay, lambda: app.recorder.max_notification_id() or 0)
+    jetstream = watch_jetstream(stack, js, topology, SERVICE, relay=head)
+    ops = OpsServer(host=config.host, port=config.ops_port, checks=checks, refreshers=[jetstream])
     await ops.start()
     stack.push_async_callback(ops.stop)
     log.info("session gRPC on :%d, ops on :%d", grpc_port, ops.port)

@@ -11,11 +11,14 @@ from prometheus_client import (
     Histogram,
 )
 
+from threadline.messaging.dead_letters import DEAD_LETTERS
+
 
 def service_registry() -> CollectorRegistry:
-    """A registry of one service instance, with the process metrics the default one has."""
+    """A registry of one service instance, with the process metrics the default one has and
+    the process's dead-letter counter (`threadline_dead_letters_total`)."""
     registry = CollectorRegistry()
-    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR, DEAD_LETTERS):
         registry.register(collector)
     return registry
 
