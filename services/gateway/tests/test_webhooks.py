@@ -202,6 +202,7 @@ async def platform_of(
                 "retry_seconds": 0.05,
                 "poll_seconds": 0.1,
                 "secrets": {SECRET_REF: SECRET},
+                "allow_private_addresses": True,  # the receiver is on this machine
             }
             gateway = await start_gateway(
                 GatewayConfig(
@@ -319,6 +320,26 @@ async def test_a_receiver_that_keeps_failing_is_dead_lettered_with_the_reason(
     assert json.loads(letter.data)["event"] == "message.received"
     await platform.settled()
     assert len(platform.receiver.of_kind("message.received")) == 2
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_receiver_on_a_private_address_is_refused_unless_allowed(
+    platform_of: PlatformOf, host: str
+) -> None:
+    """A production gateway POSTs to public addresses only: an address literal and a name
+    resolving to this machine fail, naming why, and are dead-lettered; nothing arrives."""
+    platform: Platform = await platform_of(attempts=1, allow_private_addresses=False)
+    url = platform.receiver.url.replace("127.0.0.1", host)
+    await platform.subscribe("messages", ["message.received"], url=url)
+    dead = await platform.js.subscribe(platform.topology.subject("dlq", "gateway", ">"))
+
+    await platform.customer_writes("anyone there?", wa_id=customer())
+
+    letter = await dead.next_msg(timeout=20)
+    reason = (letter.headers or {}).get("Threadline-Dead-Reason", "")
+    assert ("not a public address" in reason) or ("resolves to no public address" in reason)
+    await platform.settled()
+    assert platform.receiver.of_kind("message.received") == []
 
 
 async def test_a_receiver_that_does_not_answer_holds_up_only_its_own_deliveries(

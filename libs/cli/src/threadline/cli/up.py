@@ -104,6 +104,8 @@ def environment(state: DevState) -> dict[str, str]:
         "THREADLINE_SANDBOX_PORT": str(state.ports.sandbox),
         "THREADLINE_GRAPH_API_BASE_URL": state.sandbox_url,
         "THREADLINE_WEBHOOK_URL": state.webhook_url,
+        # Outgoing webhooks to receivers on this machine (a production gateway refuses them).
+        "THREADLINE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
         "PYTHONUNBUFFERED": "1",
     }
     for name, _, variable, _ in PROCESSES:

@@ -23,6 +23,10 @@ answer, a status other than 2xx) is tried again after an exponential back-off wi
 and dropped. A timer looks at the waiting conversations every `check_seconds` and notifies
 `customer.waiting` once per unanswered message older than `waiting_seconds`.
 
+Receivers must be on public addresses (`servicekit.egress`: a name resolving only to private,
+loopback or link-local addresses, or such an address itself, fails like an unreachable
+receiver, naming why) unless `THREADLINE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES` allows them.
+
 Conversations on the test chat's channel notify nothing: no customer is waiting there.
 """
 
@@ -71,7 +75,8 @@ from threadline.messaging.dead_letters import dead_letter
 from threadline.messaging.failures import Backoff, describe
 from threadline.messaging.key_value import change_value, latest_values, open_bucket, plain_key
 from threadline.messaging.topology import GATEWAY_WEBHOOKS, Topology
-from threadline.servicekit.config import ConfigError, env_float, env_int
+from threadline.servicekit.config import ConfigError, env_bool, env_float, env_int
+from threadline.servicekit.egress import PublicOnlyResolver, refused_address
 
 log = logging.getLogger(__name__)
 # How long a stop waits for the consumer to finish the event in hand before cutting it.
@@ -102,6 +107,9 @@ class WebhookDeliverySettings:
     timeout_seconds: float = 10.0  # one POST, connection to answer
     per_url: int = 4  # requests in flight to one URL
     poll_seconds: float = 1.0  # how often the outbox is looked at without news
+    # Receivers on private, loopback or link-local addresses (`servicekit.egress`): refused
+    # unless allowed — a development platform, whose receivers run on the same machine.
+    allow_private_addresses: bool = False
     # Where the signing secrets are read, by each subscription's `secret_ref`.
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -116,6 +124,9 @@ class WebhookDeliverySettings:
             timeout_seconds=env_float(env, "THREADLINE_WEBHOOK_TIMEOUT_SECONDS", 10.0),
             per_url=env_int(env, "THREADLINE_WEBHOOK_PER_URL", 4),
             poll_seconds=env_float(env, "THREADLINE_WEBHOOK_POLL_SECONDS", 1.0),
+            allow_private_addresses=env_bool(
+                env, "THREADLINE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False
+            ),
             secrets=dict(env),
         )
         for name, value in (
@@ -206,6 +217,9 @@ class WebhookDelivery:
             description="Outgoing webhooks: the ids delivered (never POSTed again)",
         )
         self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                resolver=None if self._settings.allow_private_addresses else PublicOnlyResolver()
+            ),
             timeout=aiohttp.ClientTimeout(total=self._settings.timeout_seconds),
             headers={"User-Agent": "Threadline-Webhooks/1"},
         )
@@ -495,6 +509,10 @@ class WebhookDelivery:
             SIGNATURE_HEADER: signature(secret, body),
         }
         assert self._http is not None
+        if not self._settings.allow_private_addresses and (
+            refused := refused_address(entry["url"])
+        ):
+            return f"refused: {refused} (THREADLINE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES)"
         try:
             async with self._http.post(entry["url"], data=body, headers=headers) as response:
                 await response.read()
