@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from opentelemetry.trace import Status, StatusCode
 
 from threadline.outbound.adapters.outbound import prometheus
 from threadline.outbound.adapters.outbound.graph_errors import (
@@ -18,6 +19,7 @@ from threadline.outbound.adapters.outbound.graph_errors import (
     network_error,
     unexpected_answer,
 )
+from threadline.outbound.adapters.outbound.graph_tracing import graph_call
 from threadline.outbound.application.ports import (
     DownloadUrlExpired,
     GraphApiError,
@@ -140,15 +142,26 @@ class HttpGraphApi:
         `request` names the kind of call in the latency histogram."""
         url = f"{self._root}/{quote(phone_number_id, safe='')}/messages"
         headers = {"Authorization": self._authorization}
-        inject_trace_headers(headers)  # lets the sandbox continue the trace
-        started = time.perf_counter()
-        try:
-            async with self._session.post(url, json=body, headers=headers) as response:
-                status, text = response.status, await response.text()
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise network_error(error) from error
-        finally:
-            prometheus.GRAPH_API_SECONDS.labels(request).observe(time.perf_counter() - started)
+        # A CLIENT span whose traceparent the request carries: the sandbox continues the trace.
+        with graph_call(
+            "POST",
+            "/{version}/{phone_number_id}/messages",
+            url,
+            headers,
+            request=request,
+            business_number=phone_number_id,
+        ) as span:
+            started = time.perf_counter()
+            try:
+                async with self._session.post(url, json=body, headers=headers) as response:
+                    status, text = response.status, await response.text()
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise network_error(error) from error
+            finally:
+                prometheus.GRAPH_API_SECONDS.labels(request).observe(time.perf_counter() - started)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 400:
+                span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
         parsed = _json(text)
         if not 200 <= status < 300:
             raise error_from_response(status, parsed, text)
