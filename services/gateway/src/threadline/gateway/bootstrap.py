@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from threadline.gateway.adapters.inbound.http.app import gateway_app, serve
 from threadline.gateway.adapters.inbound.http.idempotency import AnswerStore, SharedAnswers
 from threadline.gateway.adapters.inbound.http.live import LiveEvents
+from threadline.gateway.adapters.outbound.prometheus import count_requests
 from threadline.gateway.adapters.outbound.upstreams import (
     CONVERSATION_QUERIES,
     KNOWLEDGE_BASES,
@@ -30,7 +31,9 @@ from threadline.gateway.config import GatewayConfig
 from threadline.gateway.webhooks.delivery import WebhookDelivery
 from threadline.media import media_store_from_env
 from threadline.messaging.connection import connect_nats
+from threadline.messaging.metrics import watch_jetstream
 from threadline.messaging.topology import Topology
+from threadline.servicekit.metrics import Refresh
 from threadline.servicekit.ops_http import OpsServer
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
     stack.push_async_callback(media.close)
     live = LiveEvents()
     answers: AnswerStore | None = None  # without NATS: this process's memory
+    refreshers: list[Refresh] = []
     if config.nats_url:
         nats = await connect_nats(config.nats_url, "gateway")
         stack.push_async_callback(nats.close)
@@ -65,6 +69,9 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
         await webhooks.start()
         stack.push_async_callback(webhooks.stop)
         answers = await SharedAnswers.open(nats.jetstream(), config.nats_namespace)
+        # /metrics: the webhook consumer's lag and the gateway's dead letters.
+        topology = Topology(config.nats_namespace)
+        refreshers.append(watch_jetstream(stack, nats.jetstream(), topology, "gateway"))
     app = gateway_app(
         Upstreams.of(analytics, session, knowledge),
         media,
@@ -72,11 +79,13 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
         cors_origins=config.cors_origins,
         answers=answers,
     )
+    app.middlewares.insert(0, count_requests)
     port = await serve(stack, app, host=config.host, port=config.port)
     ops = OpsServer(
         host=config.host,
         port=config.ops_port,
         checks={"analytics": analytics.check(), "session": session.check()},
+        refreshers=refreshers,
     )
     await ops.start()
     stack.push_async_callback(ops.stop)
