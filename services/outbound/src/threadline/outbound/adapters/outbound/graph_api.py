@@ -49,15 +49,18 @@ class HttpGraphApi:
         self._root = f"{base_url.rstrip('/')}/{version}"
         self._authorization = f"Bearer {access_token}"
 
+    @prometheus.counts_graph_errors("send")
     async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
         status, parsed, text = await self._post(phone_number_id, body, request="send")
         return _wamid(status, parsed, text)
 
+    @prometheus.counts_graph_errors("read_receipt")
     async def mark_read(self, phone_number_id: str, body: Mapping[str, Any]) -> None:
         status, parsed, text = await self._post(phone_number_id, body, request="read_receipt")
         if not (isinstance(parsed, Mapping) and parsed.get("success") is True):
             raise unexpected_answer(status, text, expected='{"success": true}')
 
+    @prometheus.counts_graph_errors("media_upload")
     async def upload_media(
         self, phone_number_id: str, data: bytes, *, content_type: str, file_name: str
     ) -> str:
@@ -88,6 +91,7 @@ class HttpGraphApi:
             raise unexpected_answer(status, text, expected="id")
         return media_id
 
+    @prometheus.counts_graph_errors("media_lookup")
     async def describe_media(self, media_id: str) -> MediaDescription:
         url = f"{self._root}/{quote(media_id, safe='')}"
         headers = {"Authorization": self._authorization}
@@ -107,6 +111,7 @@ class HttpGraphApi:
             raise error_from_response(status, parsed, text)
         return _media_description(media_id, status, parsed, text)
 
+    @prometheus.counts_graph_errors("media_download")
     async def download_media(self, url: str, *, max_bytes: int) -> bytes:
         """Streamed, and given up as soon as it passes `max_bytes` (or says it will)."""
         headers = {"Authorization": self._authorization}

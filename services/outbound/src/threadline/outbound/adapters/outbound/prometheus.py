@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
 from prometheus_client import Counter, Histogram
 
 from threadline.outbound.application import media_keeper
@@ -13,8 +17,13 @@ from threadline.outbound.application.dispatcher import (
     Waiting,
     WillRetry,
 )
+from threadline.outbound.application.ports import GraphApiError
 from threadline.outbound.application.typing_indicators import NotShown, TooLate, TypingResult
+from threadline.outbound.domain.failure import NO_CODE
 from threadline.outbound.domain.pacing import ThrottleScope
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 DISPATCHES = Counter(
     "threadline_outbound_dispatches_total",
@@ -33,6 +42,13 @@ GRAPH_API_SECONDS = Histogram(
     "Time taken by one Graph API request, by request (send, read_receipt, media_lookup, "
     "media_download, media_upload).",
     ["request"],
+)
+GRAPH_API_ERRORS = Counter(
+    "threadline_graph_api_errors_total",
+    "Graph API requests that failed, by request and WhatsApp error code (e.g. 131047: outside "
+    "the 24-hour window; 130429: throughput); without a code: http_<status>, or network (no "
+    "answer).",
+    ["request", "code"],
 )
 MEDIA = Counter(
     "threadline_outbound_media_total",
@@ -105,3 +121,32 @@ def _label(result: DispatchResult) -> str:
         return "already_sent" if result.already_sent else "sent"
     labels = {Refused: "refused", WillRetry: "will_retry", GaveUp: "gave_up", Waiting: "waiting"}
     return labels[type(result)]
+
+
+def error_code(error: GraphApiError) -> str:
+    """The label of a failed request: its WhatsApp code, else its HTTP status, else `network`."""
+    code = error.failure.code
+    if code != NO_CODE:
+        return str(code) if 0 < code < 10_000_000 else "other"
+    if error.http_status is not None:
+        return f"http_{error.http_status}" if 100 <= error.http_status < 600 else "http_other"
+    return "network"
+
+
+def counts_graph_errors(
+    request: str,
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Count every `GraphApiError` the decorated Graph API call raises, by `request` and code."""
+
+    def decorate(call: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(call)
+        async def counted(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return await call(*args, **kwargs)
+            except GraphApiError as error:
+                GRAPH_API_ERRORS.labels(request, error_code(error)).inc()
+                raise
+
+        return counted
+
+    return decorate
