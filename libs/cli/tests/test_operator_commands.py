@@ -158,7 +158,7 @@ async def test_events_show_prints_a_conversations_stream_one_line_per_event(
     out = io.StringIO()
 
     code = await asyncio.to_thread(
-        show_events, platform.endpoints, str(platform.conversations[0]), out=out
+        show_events, platform.endpoints.session, str(platform.conversations[0]), out=out
     )
 
     lines = out.getvalue().splitlines()
@@ -172,7 +172,7 @@ async def test_events_show_names_an_unknown_conversation(platform: Platform) -> 
     err = io.StringIO()
 
     code = await asyncio.to_thread(
-        show_events, platform.endpoints, "00000000-0000-0000-0000-000000000000", err=err
+        show_events, platform.endpoints.session, "00000000-0000-0000-0000-000000000000", err=err
     )
 
     assert code == 1 and "no stream" in err.getvalue()
@@ -198,7 +198,7 @@ async def test_events_tail_prints_published_events_with_position_and_subject(
     await client.drain()
     out = io.StringIO()
 
-    code = await tail_events(platform.endpoints, out=out, last=2, limit=2)
+    code = await tail_events(platform.endpoints.nats, out=out, last=2, limit=2)
 
     lines = out.getvalue().splitlines()
     assert code == 0

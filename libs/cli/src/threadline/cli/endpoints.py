@@ -1,7 +1,9 @@
-"""Where the operator commands (`replay`, `events`, `assistants`, `kb`) find the platform.
+"""Where the operator commands find the platform.
 
 Each setting comes from its environment variable when set, else from the `.threadline/dev.json`
-of a running `threadline up`; a setting found in neither is an error naming the variable.
+of a running `threadline up`; a setting found in neither is an error naming the variable. Each
+command resolves only what it uses: `events show` the session's gRPC and a token, `events tail`
+and `dlq` NATS, `conversations` and `export` the analytics gRPC, `replay` all of `Endpoints`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,52 @@ class Endpoints:
             nats_url=setting("THREADLINE_NATS_URL", state.nats_url if state else None),
             nats_namespace=env.get("THREADLINE_NATS_NAMESPACE", ""),
             rates=rates_from_setting(env.get("THREADLINE_ANALYTICS_RATES", "")),
+        )
+
+    @property
+    def session(self) -> SessionEndpoint:
+        return SessionEndpoint(self.session_address, self.token)
+
+    @property
+    def nats(self) -> NatsEndpoint:
+        return NatsEndpoint(self.nats_url, self.nats_namespace)
+
+
+@dataclass(frozen=True, slots=True)
+class NatsEndpoint:
+    """What `events tail`, `dlq` and `status` need of NATS: its URL and the streams' namespace."""
+
+    url: str
+    namespace: str = ""
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> NatsEndpoint:
+        state = _load(state_file)
+        url = _setting(env, "THREADLINE_NATS_URL", state.nats_url if state else None, state_file)
+        return cls(url, env.get("THREADLINE_NATS_NAMESPACE", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsEndpoint:
+    """What `conversations` and `export` need: the analytics service's gRPC address and a token
+    with the `read` role."""
+
+    address: str
+    token: str
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> AnalyticsEndpoint:
+        state = _load(state_file)
+        return cls(
+            address=_setting(
+                env,
+                "THREADLINE_ANALYTICS_GRPC_ADDRESS",
+                f"127.0.0.1:{state.ports.analytics_grpc}" if state else None,
+                state_file,
+            ),
+            token=_setting(
+                env, "THREADLINE_API_TOKEN", state.secrets.api_token if state else None, state_file
+            ),
         )
 
 

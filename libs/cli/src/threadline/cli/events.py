@@ -15,7 +15,7 @@ from typing import TextIO
 from uuid import UUID
 
 import grpc
-import nats
+import nats.errors
 from google.protobuf import text_format
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -23,7 +23,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from threadline.analytics.adapters.outbound.session_event_log import EventLogReader
 from threadline.analytics.application.write.rebuild import StreamNotFound
-from threadline.cli.endpoints import Endpoints
+from threadline.cli.endpoints import NatsEndpoint, SessionEndpoint
+from threadline.cli.failures import PlatformDown, connect
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.relay import POSITION
 from threadline.messaging.topology import SESSION_EVENTS, Topology
@@ -58,7 +59,7 @@ def show_line(event: SessionEvent) -> str:
 
 
 async def tail_events(
-    endpoints: Endpoints,
+    endpoint: NatsEndpoint,
     *,
     out: TextIO | None = None,
     last: int = 0,
@@ -66,10 +67,12 @@ async def tail_events(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Print events as they are published, after the `last` ones already in the stream;
-    until `limit` events were printed, `stop` is set, or Ctrl-C."""
+    until `limit` events were printed, `stop` is set, or Ctrl-C. PlatformDown when NATS is
+    not there, or goes away for good while following."""
     out = out or sys.stdout
-    topology = Topology(endpoints.nats_namespace)
-    client = await nats.connect(endpoints.nats_url, name="threadline-events-tail")
+    topology = Topology(endpoint.namespace)
+    lost = asyncio.Event()
+    client = await connect(endpoint.url, "threadline-events-tail", lost)
     try:
         js = client.jetstream()
         stream = topology.stream(SESSION_EVENTS)
@@ -89,7 +92,13 @@ async def tail_events(
         printed = 0
         stopped = stop or asyncio.Event()
         while limit is None or printed < limit:
-            message = await _next(subscription, stopped)
+            try:
+                message = await _next(subscription, stopped, lost)
+            except nats.errors.ConnectionClosedError:
+                lost.set()
+                message = None
+            if message is None and lost.is_set():
+                raise PlatformDown(f"lost NATS at {endpoint.url}; stopped following")
             if message is None:
                 break
             event = SessionEvent.FromString(message.data)
@@ -99,7 +108,8 @@ async def tail_events(
             out.flush()
             printed += 1
     finally:
-        await client.drain()
+        if not client.is_closed:
+            await client.close()
     return 0
 
 
@@ -108,18 +118,25 @@ def _unqualified(topology: Topology, subject: str) -> str:
     return subject.removeprefix(prefix)
 
 
-async def _next(subscription: Subscription, stopped: asyncio.Event) -> Msg | None:
+async def _next(
+    subscription: Subscription, stopped: asyncio.Event, lost: asyncio.Event
+) -> Msg | None:
     getting = asyncio.ensure_future(subscription.next_msg(timeout=None))
     waiting = asyncio.ensure_future(stopped.wait())
-    done, _ = await asyncio.wait({getting, waiting}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (getting, waiting):
+    losing = asyncio.ensure_future(lost.wait())
+    done, _ = await asyncio.wait({getting, waiting, losing}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (getting, waiting, losing):
         if task not in done:
             task.cancel()
     return getting.result() if getting in done else None
 
 
 def show_events(
-    endpoints: Endpoints, conversation: str, *, out: TextIO | None = None, err: TextIO | None = None
+    endpoint: SessionEndpoint,
+    conversation: str,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Print one conversation's (or contact's) stream, oldest first."""
     out, err = out or sys.stdout, err or sys.stderr
@@ -128,9 +145,9 @@ def show_events(
     except ValueError:
         err.write(f"not a conversation id: {conversation!r}\n")
         return 2
-    with grpc.insecure_channel(endpoints.session_address) as channel:
+    with grpc.insecure_channel(endpoint.address) as channel:
         try:
-            events = EventLogReader(channel, endpoints.token).read_stream(conversation)
+            events = EventLogReader(channel, endpoint.token).read_stream(conversation)
         except StreamNotFound as error:
             err.write(f"{error}\n")
             return 1

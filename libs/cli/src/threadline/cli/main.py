@@ -7,11 +7,13 @@ import asyncio
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from threadline.servicekit.config import ConfigError
+from threadline.cli.failures import FAILED, INTERRUPTED, explain, one_line
 from threadline.servicekit.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="threadline", description=__doc__)
+    root.add_argument("--version", action="version", version=f"threadline {version()}")
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the whole platform on this machine")
     demo = commands.add_parser("demo", help="play a customer against the running platform")
@@ -154,6 +157,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(given)
     if question:
         args.question = question
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except Exception as error:  # every failure: one line, never a traceback
+        return report(_label(args), error)
+
+
+def version() -> str:
+    """The installed `threadline-cli` package's version."""
+    try:
+        return metadata.version("threadline-cli")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def report(command: str, error: BaseException) -> int:
+    """`threadline <command>: <what went wrong>` on stderr; the exit status."""
+    cause = error
+    while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        cause = cause.exceptions[0]
+    failure = explain(cause)
+    if failure is None:
+        line = one_line(f"unexpected {type(cause).__name__}: {cause}")
+        line += " (THREADLINE_DEBUG=1 shows the traceback)"
+        status = FAILED
+    else:
+        line, status = failure.line, failure.status
+    if os.environ.get("THREADLINE_DEBUG"):
+        traceback.print_exception(error)
+    sys.stderr.write(f"threadline {command}: {line}\n")
+    return status
+
+
+def _label(args: argparse.Namespace) -> str:
+    sub = getattr(args, f"{args.command}_command", None)
+    return f"{args.command} {sub}" if isinstance(sub, str) else str(args.command)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         configure_logging("threadline")
         from threadline.cli.up import run_platform
@@ -172,11 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(
             run_demo(text, media=media, timeout=args.timeout, customer=args.customer)
         )
-    try:
-        return _operate(args)
-    except ConfigError as error:
-        sys.stderr.write(f"threadline {args.command}: {error}\n")
-        return 2
+    return _operate(args)
 
 
 def _wa_id(value: str) -> str:
@@ -251,24 +290,26 @@ def _operate(args: argparse.Namespace) -> int:
         return send.run(
             args.conversation, args.files, caption=args.caption, text=args.text, env=os.environ
         )
-    from threadline.cli.endpoints import Endpoints
-
-    endpoints = Endpoints.resolve(os.environ)
     if args.command == "replay":
+        from threadline.cli.endpoints import Endpoints
         from threadline.cli.replay import run_conversation_replay, run_replay
 
+        endpoints = Endpoints.resolve(os.environ)
         if args.conversation:
             return run_conversation_replay(endpoints, args.conversation)
         options = {"batch_size": args.batch} if args.batch else {}
         if args.flush_rows:
             options["flush_rows"] = args.flush_rows
         return run_replay(endpoints, restart=args.restart, keep_old=args.keep_old, **options)
+    from threadline.cli.endpoints import NatsEndpoint, SessionEndpoint
     from threadline.cli.events import show_events, tail_events
 
     if args.events_command == "show":
-        return show_events(endpoints, args.conversation)
+        return show_events(SessionEndpoint.resolve(os.environ), args.conversation)
     try:
-        return asyncio.run(tail_events(endpoints, last=args.last, limit=args.limit))
+        return asyncio.run(
+            tail_events(NatsEndpoint.resolve(os.environ), last=args.last, limit=args.limit)
+        )
     except KeyboardInterrupt:
         return 0
 

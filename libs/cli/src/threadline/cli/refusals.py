@@ -6,11 +6,12 @@ from typing import TextIO
 
 import grpc
 
+from threadline.cli.failures import explain
+
 
 def refused(command: str, error: grpc.RpcError, err: TextIO) -> int:
-    """Write `threadline <command>: <CODE>: <details>` to `err`; the exit status (1)."""
-    code = error.code() if isinstance(error, grpc.Call) else None
-    details = error.details() if isinstance(error, grpc.Call) else str(error)
-    name = code.name if code is not None else "ERROR"
-    err.write(f"threadline {command}: {name}: {details}\n")
-    return 1
+    """Write `threadline <command>: <CODE>: <details>` to `err` (one line); the exit status."""
+    failure = explain(error)
+    assert failure is not None  # every RpcError is explained
+    err.write(f"threadline {command}: {failure.line}\n")
+    return failure.status

@@ -1,0 +1,133 @@
+"""Every command fails with one line and a non-zero exit when the platform is down; each reads
+only the settings it uses; `--version` names the installed package's version."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+from importlib import metadata
+from pathlib import Path
+
+import nats
+import pytest
+
+from threadline.cli.devstate import STATE_FILE, DevState, Ports, Secrets
+from threadline.cli.embedded import EmbeddedNats
+from threadline.cli.endpoints import NatsEndpoint
+from threadline.cli.events import tail_events
+from threadline.cli.failures import PlatformDown
+from threadline.cli.main import main
+from threadline.messaging.topology import Topology, ensure_streams
+from threadline.testing import eventually
+
+CONVERSATION = "00000000-0000-0000-0000-000000000000"
+GROUPS = {"events", "tokens", "assistants", "dlq", "conversations", "templates"}
+
+
+def closed_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def platform_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every setting, and the dev.json of a `threadline up` that is gone, point at a port where
+    nothing listens."""
+    monkeypatch.chdir(tmp_path)
+    port = closed_port()
+    down = f"127.0.0.1:{port}"
+    DevState(
+        secrets=Secrets("app", "verify", "access", "dev-token"),
+        ports=Ports(port, port, port, port, ops={"session": port}, gateway=port),
+        nats_url=f"nats://{down}",
+        database_url=f"postgresql://nobody@{down}/nothing",
+    ).save(STATE_FILE)
+    for name, value in {
+        "THREADLINE_SESSION_GRPC_ADDRESS": down,
+        "THREADLINE_ANALYTICS_GRPC_ADDRESS": down,
+        "THREADLINE_AI_GRPC_ADDRESS": down,
+        "THREADLINE_API_TOKEN": "some-token",
+        "THREADLINE_NATS_URL": f"nats://{down}",
+        "THREADLINE_DATABASE_URL": f"postgresql://nobody@{down}/nothing",
+        "THREADLINE_GATEWAY_URL": f"http://{down}",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_version_is_the_installed_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"threadline {metadata.version('threadline-cli')}\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["events", "show", CONVERSATION],
+        ["events", "tail"],
+        ["replay"],
+        ["tokens", "list"],
+        ["assistants", "list"],
+        ["demo", "--timeout", "2"],
+    ],
+    ids=" ".join,
+)
+def test_with_the_platform_down_a_command_says_so_in_one_line(
+    argv: list[str], platform_down: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(argv)
+
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    label = " ".join(argv[:2]) if argv[0] in GROUPS else argv[0]
+    assert err.startswith(f"threadline {label}: "), err
+
+
+def test_events_show_needs_no_database_url(
+    platform_down: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("THREADLINE_DATABASE_URL")
+    monkeypatch.delenv("THREADLINE_NATS_URL")
+    STATE_FILE.unlink()
+
+    code = main(["events", "show", CONVERSATION])
+
+    err = capsys.readouterr().err
+    assert code == 1 and "UNAVAILABLE" in err and "DATABASE_URL" not in err
+
+
+def test_a_missing_setting_is_named_with_the_usage_status(
+    platform_down: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("THREADLINE_NATS_URL")
+    STATE_FILE.unlink()
+
+    code = main(["events", "tail"])
+
+    assert code == 2 and "THREADLINE_NATS_URL" in capsys.readouterr().err
+
+
+@pytest.mark.integration  # it starts and stops a nats-server of its own
+@pytest.mark.timeout(60)
+async def test_events_tail_stops_with_a_clear_message_when_nats_goes_away(tmp_path: Path) -> None:
+    server = EmbeddedNats(tmp_path / "nats")
+    server.start()
+    try:
+        setup = await nats.connect(server.url)
+        await ensure_streams(setup.jetstream(), Topology())
+        await setup.close()
+        following = asyncio.ensure_future(tail_events(NatsEndpoint(server.url), out=io.StringIO()))
+        await asyncio.sleep(0.5)
+        assert not following.done()
+    finally:
+        server.stop()
+
+    await eventually(following.done, timeout=30)
+    with pytest.raises(PlatformDown, match="lost NATS"):
+        following.result()
