@@ -1,0 +1,1 @@
+"""Deployment files checked without an engine: compose, the Dockerfile, the Kubernetes manifests."""
