@@ -10,7 +10,7 @@ from google.protobuf.message import Message
 from nats.errors import BadSubjectError, MaxPayloadError
 from nats.js import JetStreamContext
 
-from threadline.servicekit.telemetry import inject_trace_headers
+from threadline.messaging.tracing import publishing
 
 MSG_ID = "Nats-Msg-Id"
 # NATS's default `max_payload`; a connection learns the server's own value when it connects.
@@ -87,7 +87,8 @@ class EventBus(Protocol):
 
 
 class JetStreamBus:
-    """Publishes to JetStream with `Nats-Msg-Id` (dedup) and the current `traceparent`."""
+    """Publishes to JetStream with `Nats-Msg-Id` (dedup), in a PRODUCER span whose
+    `traceparent` the message carries (`tracing.publishing`)."""
 
     def __init__(self, js: JetStreamContext, *, timeout: float = 5.0) -> None:
         self._js = js
@@ -110,14 +111,15 @@ class JetStreamBus:
     ) -> PublishAck:
         all_headers = dict(headers or {})
         all_headers[MSG_ID] = msg_id
-        if "traceparent" not in all_headers:
-            inject_trace_headers(all_headers)
         payload = message if isinstance(message, bytes) else message.SerializeToString()
         check_subject(subject)
-        size = encoded_size(payload, all_headers)
-        if size > self.max_payload:
-            raise MessageTooLarge(size, self.max_payload)
-        ack = await self._js.publish(subject, payload, timeout=self._timeout, headers=all_headers)
+        with publishing(subject, all_headers):
+            size = encoded_size(payload, all_headers)
+            if size > self.max_payload:
+                raise MessageTooLarge(size, self.max_payload)
+            ack = await self._js.publish(
+                subject, payload, timeout=self._timeout, headers=all_headers
+            )
         return PublishAck(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
 
 
@@ -148,14 +150,13 @@ class InMemoryBus:
         if not duplicate:
             payload = message if isinstance(message, bytes) else message.SerializeToString()
             all_headers = {**(headers or {}), MSG_ID: msg_id}
-            if "traceparent" not in all_headers:
-                inject_trace_headers(all_headers)
             check_subject(subject)
-            size = encoded_size(payload, all_headers)
-            if size > self.max_payload:
-                raise MessageTooLarge(size, self.max_payload)
-            self._seen.add(msg_id)
-            self.published.append(Published(subject, payload, all_headers))
+            with publishing(subject, all_headers):
+                size = encoded_size(payload, all_headers)
+                if size > self.max_payload:
+                    raise MessageTooLarge(size, self.max_payload)
+                self._seen.add(msg_id)
+                self.published.append(Published(subject, payload, all_headers))
         return PublishAck(stream="memory", sequence=len(self.published), duplicate=duplicate)
 
     def on(self, prefix: str) -> list[Published]:

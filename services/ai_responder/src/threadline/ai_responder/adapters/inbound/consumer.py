@@ -25,7 +25,7 @@ from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.media import MediaStoreUnavailable
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement, Unavailable
 from threadline.messaging.failures import describe
-from threadline.servicekit.telemetry import context_from_headers
+from threadline.messaging.tracing import consuming
 
 tracer = trace.get_tracer("threadline.ai_responder")
 # Conversations whose events are handled at once (each conversation's in order).
@@ -77,8 +77,13 @@ class FollowConversationEvents:
             event = session_event(delivery.data)
         except Exception as error:
             return DeadLetter(f"cannot decode SessionEvent: {error!r}", slug="undecodable")
-        parent = context_from_headers(delivery.headers)
-        with tracer.start_as_current_span(f"ai_responder.{name}", context=parent):
+        with consuming(
+            f"ai_responder.{name}",  # one of FOLLOWED's event types
+            delivery.subject,
+            delivery.headers,
+            delivery_attempt=delivery.num_delivered,
+            tracer=tracer,
+        ):
             try:
                 await self._follow(event)
             except (NatsTimeoutError, MediaStoreUnavailable) as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from threadline.analytics.adapters.integration_events import delivered
 from threadline.analytics.adapters.outbound.prometheus import count_settled
@@ -16,6 +17,7 @@ from threadline.analytics.application.write.live_projection import (
     ProjectionResult,
 )
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement
+from threadline.messaging.tracing import SYSTEM
 from threadline.servicekit.telemetry import context_from_headers
 
 tracer = trace.get_tracer("threadline.analytics")
@@ -29,8 +31,19 @@ class ProjectionConsumer:
 
     async def handle(self, batch: Sequence[Delivery]) -> Sequence[Settlement]:
         events = [delivered(delivery) for delivery in batch]
-        with tracer.start_as_current_span("analytics.project", links=_links(batch)) as span:
-            span.set_attribute("messaging.batch.message_count", len(batch))
+        # One CONSUMER span for the batch, linked to each message's trace (semantic conventions
+        # for batch processing).
+        with tracer.start_as_current_span(
+            "analytics.project",
+            kind=SpanKind.CONSUMER,
+            links=_links(batch),
+            attributes={
+                "messaging.system": SYSTEM,
+                "messaging.operation": "process",
+                "messaging.operation.type": "process",
+                "messaging.batch.message_count": len(batch),
+            },
+        ):
             results = await self._projection.project(events)
         settlements = [_settlement(result) for result in results]
         count_settled(settlements)

@@ -27,6 +27,7 @@ from threadline.messaging.consumer import (
     Settlement,
     settlement_of,
 )
+from threadline.messaging.tracing import messaging_attributes
 from threadline.outbound.adapters.integration_events import Undecodable, queued_message
 from threadline.outbound.adapters.outbound.prometheus import count_dispatch
 from threadline.outbound.application.dispatcher import (
@@ -77,12 +78,12 @@ class DispatchHandler:
             context=context_from_headers(delivery.headers),
             kind=SpanKind.CONSUMER,
             attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": delivery.subject,
+                **messaging_attributes(
+                    delivery.subject, "process", delivery_attempt=delivery.num_delivered
+                ),
                 "threadline.message_id": message.message_id,
                 "threadline.conversation_id": message.conversation_id,
                 "whatsapp.phone_number_id": message.phone_number_id,
-                "messaging.delivery_attempt": delivery.num_delivered,
             },
         ) as span:
             try:

@@ -26,6 +26,7 @@ from threadline.messaging.consumer import (
     Settlement,
     concurrently_by_key,
 )
+from threadline.messaging.tracing import messaging_attributes
 from threadline.outbound.adapters.integration_events import Undecodable, customer_media
 from threadline.outbound.adapters.outbound.prometheus import count_media
 from threadline.outbound.application.media_keeper import (
@@ -68,13 +69,13 @@ class MediaHandler:
             context=context_from_headers(delivery.headers),
             kind=SpanKind.CONSUMER,
             attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": delivery.subject,
+                **messaging_attributes(
+                    delivery.subject, "process", delivery_attempt=delivery.num_delivered
+                ),
                 "threadline.message_id": media.message_id,
                 "threadline.conversation_id": media.conversation_id,
                 "whatsapp.media_id": media.media_id,
                 "whatsapp.media_type": media.media_type,
-                "messaging.delivery_attempt": delivery.num_delivered,
             },
         ) as span:
             result = await self._keeper.keep(

@@ -25,6 +25,7 @@ from threadline.messaging.consumer import (
     Settlement,
     concurrently_by_key,
 )
+from threadline.messaging.tracing import messaging_attributes
 from threadline.outbound.adapters.integration_events import (
     Undecodable,
     typing_indicator_requested,
@@ -67,12 +68,12 @@ class TypingHandler:
             context=context_from_headers(delivery.headers),
             kind=SpanKind.CONSUMER,
             attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": delivery.subject,
+                **messaging_attributes(
+                    delivery.subject, "process", delivery_attempt=delivery.num_delivered
+                ),
                 "threadline.conversation_id": request.conversation_id,
                 "whatsapp.phone_number_id": request.phone_number_id,
                 "whatsapp.wamid": request.wamid,
-                "messaging.delivery_attempt": delivery.num_delivered,
             },
         ) as span:
             result = await self._indicators.show(request)

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from opentelemetry import trace
 
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Retry, Settlement
-from threadline.servicekit.telemetry import context_from_headers, inject_trace_headers
+from threadline.messaging.tracing import consuming
+from threadline.servicekit.telemetry import current_traceparent
 from threadline.session.adapters.integration_events.incoming_facts import (
     NotRecorded,
     UnknownFact,
@@ -55,9 +56,16 @@ class FactRecorder:
 
     @staticmethod
     def _trace_of(delivery: Delivery) -> str:
-        parent = context_from_headers(delivery.headers)
-        with tracer.start_as_current_span(f"session.record {delivery.subject}", context=parent):
-            return inject_trace_headers({}).get("traceparent", "")
+        """The `traceparent` the fact is recorded under: a CONSUMER span of the trace the
+        delivery carries (the subject an attribute, never the name)."""
+        with consuming(
+            "session.record",
+            delivery.subject,
+            delivery.headers,
+            delivery_attempt=delivery.num_delivered,
+            tracer=tracer,
+        ):
+            return current_traceparent()
 
 
 def settle(outcome: Outcome) -> Settlement:
