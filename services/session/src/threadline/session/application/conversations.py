@@ -228,6 +228,7 @@ class Conversations(Application[UUID]):
                 template=template,
                 usable_templates=[f"{t.name} ({t.language})" for t in number.all_templates()],
                 quoted_message_id=request.quoted_message_id,
+                trace=request.trace,
             )
             return talk.id, message_id
 

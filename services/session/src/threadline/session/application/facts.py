@@ -202,6 +202,7 @@ class OutboundRequest:
     customer_wa_id: str = ""
     author: str = "agent"
     quoted_message_id: str = ""  # an earlier message of the conversation this one answers
+    trace: str = ""  # the caller's `traceparent`: its send and the dispatch are one trace
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ class FilesRequest:
     customer_wa_id: str = ""
     author: str = "agent"
     quoted_message_id: str = ""  # the reply's first message quotes it
+    trace: str = ""  # the caller's `traceparent`, carried by every message it queues
 
 
 def reply_message_ids(conversation_id: UUID, request: FilesRequest) -> list[UUID]:
@@ -65,6 +66,7 @@ def queue_files(
             quoted_message_id=request.quoted_message_id if part == 0 else "",
             media=media,
             reply=place,
+            trace=request.trace,
         )
         if queued and media is not None:
             talk.store_attachment(

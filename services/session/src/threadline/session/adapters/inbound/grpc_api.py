@@ -24,6 +24,7 @@ from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.media import MediaStore
 from threadline.servicekit.auth import PermissionDenied, current_principal
 from threadline.servicekit.errors import quoted
+from threadline.servicekit.telemetry import current_traceparent
 from threadline.servicekit.validation import json_value
 from threadline.session.adapters.inbound.api_token_messages import api_token_pb
 from threadline.session.adapters.inbound.file_stream import (
@@ -254,6 +255,7 @@ class SessionCommandsServicer(WebhookCommands, pb_grpc.SessionCommandsServicer):
                     if request.quoted_message_id
                     else ""
                 ),
+                trace=current_traceparent(),
             ),
         )
         return pb.SendMessageResponse(message_id=str(message), conversation_id=str(conversation))
@@ -332,6 +334,7 @@ class SessionCommandsServicer(WebhookCommands, pb_grpc.SessionCommandsServicer):
                 customer_wa_id=header.customer_wa_id,
                 author=author,
                 quoted_message_id=quoted_message_id,
+                trace=current_traceparent(),
             ),
         )
         return pb.SendFilesResponse(
