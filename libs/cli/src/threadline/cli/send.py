@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import TextIO
 
 import grpc
+from opentelemetry import trace
 
 from threadline.cli.endpoints import SessionEndpoint
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
+from threadline.servicekit.telemetry import ensure_tracing, grpc_client_interceptors
 
 CHUNK = 1024 * 1024  # bytes a chunk, as the session takes them
 TIMEOUT = 120.0
+_tracer = trace.get_tracer("threadline.cli")
 
 
 def requests(
@@ -63,14 +66,19 @@ async def send_files(
     key: str = "",
 ) -> pb.SendFilesResponse:
     metadata = (("authorization", f"Bearer {endpoint.token}"),)
-    async with grpc.aio.insecure_channel(endpoint.address) as channel:
-        stub = pb_grpc.SessionCommandsStub(channel)
-        answer: pb.SendFilesResponse = await stub.SendFiles(
-            requests(conversation_id, files, caption, text, key or f"cli-{uuid.uuid4()}"),
-            metadata=metadata,
-            timeout=TIMEOUT,
-        )
-        return answer
+    # The operator's send starts a trace; the call carries it (traceparent) to the session,
+    # and on through the message's dispatch to the Graph API.
+    with _tracer.start_as_current_span("threadline send"):
+        async with grpc.aio.insecure_channel(
+            endpoint.address, interceptors=grpc_client_interceptors()
+        ) as channel:
+            stub = pb_grpc.SessionCommandsStub(channel)
+            answer: pb.SendFilesResponse = await stub.SendFiles(
+                requests(conversation_id, files, caption, text, key or f"cli-{uuid.uuid4()}"),
+                metadata=metadata,
+                timeout=TIMEOUT,
+            )
+            return answer
 
 
 def run(
@@ -88,6 +96,7 @@ def run(
             sys.stderr.write(f"threadline send: {path} is not a file\n")
             return 2
     endpoint = SessionEndpoint.resolve(env)
+    ensure_tracing("threadline-cli")  # OTEL_* as the services read it
     try:
         answer = asyncio.run(
             send_files(endpoint, conversation_id, files, caption=caption, text=text)

@@ -163,10 +163,23 @@ def grpc_server_interceptors() -> Sequence[Any]:
 
 def grpc_client_interceptors() -> Sequence[Any]:
     """Interceptors for a grpc.aio channel made where `install_instrumentations` did not run
-    (the CLI): a CLIENT span per call, its `traceparent` sent as metadata."""
-    from opentelemetry.instrumentation.grpc import aio_client_interceptors
+    (the CLI): a CLIENT span per call, its `traceparent` sent as metadata (none where the
+    channels are instrumented already, so no call is traced twice)."""
+    from opentelemetry.instrumentation.grpc import (
+        GrpcAioInstrumentorClient,
+        aio_client_interceptors,
+    )
 
+    if GrpcAioInstrumentorClient().is_instrumented_by_opentelemetry:  # type: ignore[no-untyped-call]
+        return []
     return list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+
+
+def ensure_tracing(service: str) -> None:
+    """A command-line tool's tracing: `configure_tracing(service)` (the OTEL_* environment,
+    no instrumentation) unless this process has a tracer provider already."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        configure_tracing(service, instrument=False)
 
 
 def current_traceparent() -> str:
