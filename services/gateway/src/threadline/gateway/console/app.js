@@ -283,12 +283,12 @@ async function showConversation(id) {
       thread.replaceChildren(...messages.map((message) => messageItem(message, attachments.get(message.id))));
       const last = thread.lastElementChild;
       if (last) last.scrollIntoView({ block: "nearest" });
-      await renderSide(side, conversation, messages, [...attachments.values()]);
+      const windowStatus = await renderSide(side, conversation, messages, [...attachments.values()]);
       if (!built) {
         built = true;
         actions.replaceChildren(...replyForms(conversation));
       }
-      updateActions(actions, conversation);
+      updateActions(actions, conversation, windowStatus);
     } catch (error) {
       failed(error);
     }
@@ -400,12 +400,13 @@ function messageItem(message, attachment, tap = null) {
   }
   return el(
     "li",
-    { class: `message ${mine ? "outbound" : "inbound"} author-${message.author}`, "data-id": message.id },
+    { class: `message ${mine ? "outbound" : "inbound"} author-${message.author}`, "data-id": message.id, "data-type": message.type },
     el("div", { class: "bubble" }, body),
     el(
       "p",
       { class: "meta" },
       el("span", {}, message.author),
+      message.type === "template" ? " · template" : null,
       " · ",
       el("time", { datetime: message.created_at || "" }, when(message.created_at)),
     ),
@@ -465,68 +466,81 @@ async function renderSide(side, conversation, messages, attachments) {
     : null;
   const windowBox = el("section", { "aria-labelledby": "window-title", id: "window" }, el("h3", { id: "window-title" }, "24-hour window"));
   side.replaceChildren(...[windowBox, usage, flow, collected, gallery].filter(Boolean));
-  await renderWindow(windowBox, conversation);
+  return renderWindow(windowBox, conversation);
 }
 
+/** The 24-hour window in `box`: its time left, or that it is closed. Answers the session
+ * status (seed 000: `window_active`, `templates`), or null when it could not be asked. */
 async function renderWindow(box, conversation) {
   clearInterval(state.countdown);
   const customer = customerOf(conversation);
-  if (!customer) return;
+  if (!customer || conversation.channel === "test") {
+    box.append(el("p", { class: "note" }, "No window: this conversation is not on WhatsApp."));
+    return null;
+  }
   let status;
   try {
     status = await api.get(PATHS.sessionStatus(customer, conversation.business_number));
   } catch (error) {
     box.append(el("p", { class: "note" }, `unknown: ${error.message}`));
-    return;
+    return null;
   }
-  const left = el("p", { id: "window-left", role: "status" });
+  const left = el("p", { id: "window-left" });
   box.append(left);
   if (status.window_active && status.expires_at) {
     const ends = new Date(status.expires_at).getTime();
     const tick = () => {
-      const minutes = Math.max(0, Math.round((ends - Date.now()) / 60000));
+      const minutes = Math.max(0, Math.floor((ends - Date.now()) / 60000));
       left.textContent = `Open: ${Math.floor(minutes / 60)} h ${minutes % 60} min left`;
     };
     tick();
     state.countdown = setInterval(tick, 30000);
-    return;
+    return status;
   }
   left.textContent = "Closed: only a template can be sent";
-  const templates = status.templates || [];
-  if (!templates.length) {
-    box.append(el("p", { class: "note" }, "This number has no templates registered."));
-    return;
-  }
-  box.append(templatePicker(conversation, templates));
+  return status;
 }
 
+/** A form to send one of the number's templates: its body shown with the parameters filled in
+ * as they are typed, a labelled field per parameter ({{1}}, {{2}}, ...). */
 function templatePicker(conversation, templates) {
-  const select = el("select", { id: "template" }, templates.map((t, index) => el("option", { value: index }, `${t.name} (${t.language})`)));
+  const select = el("select", { id: "template", "aria-describedby": "template-preview" }, templates.map((t, index) => el("option", { value: index }, `${t.name} (${t.language})`)));
   const fields = el("div", { class: "template-params" });
-  const preview = el("p", { class: "note" });
+  const preview = el("p", { class: "note template-preview", id: "template-preview" });
+  const showPreview = () => {
+    const template = templates[Number(select.value)];
+    const values = [...fields.querySelectorAll("input")].map((input) => input.value);
+    preview.textContent = (template.body || "").replace(/\{\{(\d+)\}\}/g, (whole, number) => values[Number(number) - 1] || whole);
+  };
   const showFields = () => {
     const template = templates[Number(select.value)];
     const count = template.param_count ?? template.parameter_count ?? 0;
-    preview.textContent = template.body || "";
     fields.replaceChildren(
       ...Array.from({ length: count }, (_, index) =>
-        el("div", { class: "field" }, el("label", { for: `param-${index}` }, `Parameter {{${index + 1}}}`), el("input", { id: `param-${index}`, required: true })),
+        el("div", { class: "field" }, el("label", { for: `param-${index}` }, `Parameter {{${index + 1}}}`), el("input", { id: `param-${index}`, required: true, maxlength: 1024, oninput: showPreview })),
       ),
     );
+    showPreview();
   };
   select.addEventListener("change", showFields);
   showFields();
-  const form = el("form", { class: "template-form", "aria-label": "Send a template" }, el("label", { for: "template" }, "Template"), select, preview, fields, el("button", { type: "submit" }, "Send template"));
+  const button = el("button", { type: "submit" }, "Send template");
+  const form = el("form", { class: "template-form", "aria-label": "Send a template" }, el("label", { for: "template" }, "Template"), select, preview, fields, button);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const template = templates[Number(select.value)];
     const parameters = [...fields.querySelectorAll("input")].map((input) => input.value);
+    button.disabled = true;
     try {
       await api.send("POST", PATHS.messages(conversation.id), { type: "template", template: { name: template.name, language: template.language, parameters } }, { "Idempotency-Key": crypto.randomUUID() });
+      for (const input of fields.querySelectorAll("input")) input.value = "";
+      showPreview();
       notice("");
       state.refreshConversation();
     } catch (error) {
       failed(error);
+    } finally {
+      button.disabled = false;
     }
   });
   return form;
@@ -584,7 +598,8 @@ function replyForms(conversation) {
     event.preventDefault();
     act("PATCH", PATHS.conversation(id), { status: status.value });
   });
-  return [el("div", { class: "row buttons" }, handOff, resume), statusForm, textForm, fileForm];
+  const templateSlot = el("div", { id: "template-slot", hidden: true });
+  return [el("div", { class: "row buttons" }, handOff, resume), statusForm, textForm, fileForm, templateSlot];
 }
 
 async function act(method, path, body) {
@@ -597,13 +612,33 @@ async function act(method, path, body) {
   }
 }
 
-function updateActions(actions, conversation) {
+function updateActions(actions, conversation, windowStatus) {
   const handOff = actions.querySelector("#hand-off");
   const resume = actions.querySelector("#resume");
   if (handOff) handOff.hidden = Boolean(conversation.ai_paused);
   if (resume) resume.hidden = !conversation.ai_paused;
   const status = actions.querySelector("#set-status");
   if (status && document.activeElement !== status && STATUSES.includes(conversation.status)) status.value = conversation.status;
+  // Outside the 24-hour window WhatsApp takes only a template: the reply box and the file
+  // form give way to the template picker (kept while it stays closed, with what was typed).
+  const closed = Boolean(windowStatus) && !windowStatus.window_active;
+  for (const form of actions.querySelectorAll("form.reply, form.reply-file")) form.hidden = closed;
+  const slot = actions.querySelector("#template-slot");
+  if (!closed) {
+    slot.replaceChildren();
+    slot.hidden = true;
+    return;
+  }
+  slot.hidden = false;
+  const templates = windowStatus.templates || [];
+  const shown = slot.dataset.templates || "";
+  const names = templates.map((t) => t.id || `${t.name}:${t.language}`).join(",");
+  if (slot.childElementCount && shown === names) return;
+  slot.dataset.templates = names;
+  slot.replaceChildren(
+    el("p", { class: "note", id: "template-why" }, "The customer last wrote over 24 hours ago: WhatsApp takes only a registered template until they write again."),
+    templates.length ? templatePicker(conversation, templates) : el("p", { class: "note" }, "This number has no templates registered."),
+  );
 }
 
 // ---------------------------------------------------------------------------- test chat
