@@ -40,6 +40,7 @@ from threadline.ai_responder.adapters.outbound.knowledge_store import PostgresPa
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.adapters.outbound.models.failures import UnusableModel
 from threadline.ai_responder.adapters.outbound.prices import GenaiPrices, rates_from_file
+from threadline.ai_responder.adapters.outbound.prometheus import CountedReplies
 from threadline.ai_responder.adapters.outbound.publisher import JetStreamFlowSteps, JetStreamReplies
 from threadline.ai_responder.adapters.outbound.tool_events import JetStreamToolCalls
 from threadline.ai_responder.adapters.outbound.tool_ledger import KeyValueMutationLedger
@@ -188,7 +189,7 @@ async def bootstrap(
         views=views,
         directory=directory,
         models=models,
-        replies=JetStreamReplies(bus, topology),
+        replies=CountedReplies(JetStreamReplies(bus, topology)),
         clock=clock,
         directory_read=follower.caught_up,
         typing=JetStreamTypingIndicator(bus, topology),
