@@ -73,6 +73,18 @@ def test_version_is_the_installed_packages(capsys: pytest.CaptureFixture[str]) -
         ["replay"],
         ["tokens", "list"],
         ["assistants", "list"],
+        ["dlq", "list"],
+        ["dlq", "show", "1"],
+        ["dlq", "redrive", "--all"],
+        ["conversations", "list"],
+        ["conversations", "show", CONVERSATION],
+        ["templates", "list", "--number", "109000000000001"],
+        ["send", CONVERSATION, "--text", "hello"],
+        ["send", CONVERSATION, "--template", "hello", "--language", "en_US", "--param", "Ana"],
+        ["autopilot", "on", "109000000000001"],
+        ["handoff", CONVERSATION],
+        ["resume", CONVERSATION],
+        ["export", "--format", "jsonl"],
         ["demo", "--timeout", "2"],
     ],
     ids=" ".join,
@@ -87,6 +99,33 @@ def test_with_the_platform_down_a_command_says_so_in_one_line(
     assert err.count("\n") == 1 and "Traceback" not in err, err
     label = " ".join(argv[:2]) if argv[0] in GROUPS else argv[0]
     assert err.startswith(f"threadline {label}: "), err
+
+
+def test_status_shows_every_part_down_and_exits_non_zero(
+    platform_down: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["status"])
+
+    out, err = capsys.readouterr()
+    assert code == 1 and err == ""
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:-1]}
+    assert rows["NATS"] == "down"
+    assert all(rows[service] == "down" for service in ("ingest", "session", "gateway"))
+    assert out.splitlines()[-1].startswith("down: ingest, session")
+
+
+def test_bad_arguments_are_refused_in_one_line_with_the_usage_status(
+    platform_down: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nothing = main(["send", CONVERSATION])
+    lonely = main(["send", CONVERSATION, "--param", "x", "--text", "hi"])
+    buttons = main(["send", CONVERSATION, "--text", "pick", *["--button", "a"] * 4])
+    which = main(["dlq", "redrive"])
+
+    err = capsys.readouterr().err
+    assert (nothing, lonely, buttons, which) == (2, 2, 2, 2)
+    assert err.count("\n") == 4 and "Traceback" not in err
+    assert "say what to send" in err and "--param goes with --template" in err
 
 
 def test_events_show_needs_no_database_url(

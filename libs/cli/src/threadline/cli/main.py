@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from threadline.cli.failures import FAILED, INTERRUPTED, explain, one_line
+from threadline.servicekit.config import ConfigError
 from threadline.servicekit.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -71,13 +72,84 @@ def parser() -> argparse.ArgumentParser:
     tail.add_argument("--limit", type=int, default=None, help="stop after N events")
     show = reads.add_parser("show", help="one conversation's events, from the event log")
     show.add_argument("conversation", metavar="CONVERSATION_ID")
-    send = commands.add_parser("send", help="send files, then a text, into a conversation")
+    send = commands.add_parser(
+        "send", help="send a text, a template, buttons, or files then a text, into a conversation"
+    )
     send.add_argument("conversation", metavar="CONVERSATION_ID")
     send.add_argument(
-        "--file", type=Path, action="append", required=True, metavar="PATH", dest="files"
+        "--file", type=Path, action="append", default=[], metavar="PATH", dest="files"
     )
     send.add_argument("--caption", default="", help="the first file's caption")
-    send.add_argument("--text", default="", help="sent after the files")
+    send.add_argument("--text", default="", help="the text (after the files, if any)")
+    send.add_argument("--template", default="", metavar="NAME", help="a registered template")
+    send.add_argument("--language", default="", help="the template's language (e.g. en_US)")
+    send.add_argument(
+        "--param", action="append", default=[], dest="params", help="the template's {{n}}, in order"
+    )
+    send.add_argument(
+        "--button",
+        action="append",
+        default=[],
+        dest="buttons",
+        metavar="ID:TITLE",
+        help="a reply button under --text (up to 3)",
+    )
+    commands.add_parser("status", help="every part's health, consumer lag and dead letters")
+    dlq = commands.add_parser("dlq", help="dead letters: list, show, re-drive after a fix")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_commands.add_parser("list", help="the dead letters, oldest first")
+    dlq_list.add_argument("--service", default="", help="only this service's")
+    dlq_list.add_argument("--reason", default="", metavar="SLUG", help="only with this reason")
+    dlq_list.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    dlq_list.add_argument("--after", type=int, default=0, metavar="SEQ", help="from after SEQ")
+    dlq_show = dlq_commands.add_parser("show", help="one dead letter: headers and payload head")
+    dlq_show.add_argument("sequence", type=int, metavar="SEQ")
+    dlq_redrive = dlq_commands.add_parser(
+        "redrive", help="re-publish dead letters to their original subjects (once each)"
+    )
+    dlq_redrive.add_argument(
+        "--seq", type=int, action="append", default=[], dest="sequences", metavar="SEQ"
+    )
+    dlq_redrive.add_argument("--reason", default="", metavar="SLUG", help="all with this reason")
+    dlq_redrive.add_argument("--service", default="", help="only this service's")
+    dlq_redrive.add_argument("--all", action="store_true", dest="every", help="every one")
+    conversations = commands.add_parser("conversations", help="the conversations: list, show")
+    conversation_commands = conversations.add_subparsers(
+        dest="conversations_command", required=True
+    )
+    list_conversations = conversation_commands.add_parser(
+        "list", help="a page of conversations, latest first"
+    )
+    _filters(list_conversations)
+    list_conversations.add_argument("--page", type=int, default=1)
+    list_conversations.add_argument("--size", type=int, default=20, help="1 to 100")
+    show_conversation = conversation_commands.add_parser(
+        "show", help="one conversation and its messages"
+    )
+    show_conversation.add_argument("conversation", metavar="CONVERSATION_ID")
+    templates = commands.add_parser("templates", help="a number's templates: list, register")
+    template_commands = templates.add_subparsers(dest="templates_command", required=True)
+    list_templates = template_commands.add_parser("list", help="a number's templates")
+    list_templates.add_argument("--number", required=True, help="the phone_number_id")
+    register = template_commands.add_parser("register", help="register a template (admin)")
+    register.add_argument("name", metavar="NAME")
+    register.add_argument("--number", required=True, help="the phone_number_id")
+    register.add_argument("--language", required=True, help="e.g. en_US")
+    register.add_argument("--category", required=True, help="MARKETING, UTILITY, AUTHENTICATION")
+    register.add_argument("--body", required=True, help="the text, with {{1}}..{{n}}")
+    autopilot = commands.add_parser("autopilot", help="a number's AI answers: on or off")
+    autopilot.add_argument("state", choices=("on", "off"))
+    autopilot.add_argument("number", metavar="NUMBER", help="the phone_number_id")
+    handoff = commands.add_parser("handoff", help="hand a conversation to a human")
+    handoff.add_argument("conversation", metavar="CONVERSATION_ID")
+    handoff.add_argument("--reason", default="", help="why (kept with the hand-off)")
+    resume = commands.add_parser("resume", help="give a conversation back to the AI")
+    resume.add_argument("conversation", metavar="CONVERSATION_ID")
+    export = commands.add_parser("export", help="export conversations as CSV or JSON Lines")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", dest="export_format")
+    export.add_argument("--messages", action="store_true", help="with their messages")
+    export.add_argument("--output", type=Path, metavar="FILE", help="instead of stdout")
+    _filters(export)
     assistants = commands.add_parser("assistants", help="configure the platform's assistants")
     configure = assistants.add_subparsers(dest="assistants_command", required=True)
     apply = configure.add_parser(
@@ -218,6 +290,13 @@ def _run(args: argparse.Namespace) -> int:
     return _operate(args)
 
 
+def _filters(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--status", default="", help="active, escalated, completed, abandoned")
+    command.add_argument("--number", default="", help="a business phone_number_id")
+    command.add_argument("--customer", default="", help="a customer's phone number")
+    command.add_argument("--assistant", default="", help="an assistant's name")
+
+
 def _wa_id(value: str) -> str:
     digits = value.removeprefix("+")
     if not digits.isdigit() or not 7 <= len(digits) <= 15:
@@ -285,11 +364,17 @@ def _operate(args: argparse.Namespace) -> int:
             disabled=getattr(args, "disabled", False),
         )
     if args.command == "send":
-        from threadline.cli import send
+        return _send(args)
+    if args.command == "status":
+        from threadline.cli import status
 
-        return send.run(
-            args.conversation, args.files, caption=args.caption, text=args.text, env=os.environ
-        )
+        return status.run(os.environ)
+    if args.command == "dlq":
+        return _dlq(args)
+    if args.command in ("conversations", "export"):
+        return _read_models(args)
+    if args.command in ("templates", "autopilot", "handoff", "resume"):
+        return _session_command(args)
     if args.command == "replay":
         from threadline.cli.endpoints import Endpoints
         from threadline.cli.replay import run_conversation_replay, run_replay
@@ -312,6 +397,92 @@ def _operate(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from threadline.cli.endpoints import SessionEndpoint
+
+    if args.files:
+        from threadline.cli import send
+
+        if args.template or args.buttons:
+            raise ConfigError("--file goes with --text and --caption, not --template or --button")
+        return send.run(
+            args.conversation, args.files, caption=args.caption, text=args.text, env=os.environ
+        )
+    from threadline.cli import commands
+
+    message = commands.content(
+        text=args.text,
+        template=args.template,
+        language=args.language,
+        parameters=args.params,
+        buttons=args.buttons,
+    )
+    return commands.send_message(SessionEndpoint.resolve(os.environ), args.conversation, message)
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from threadline.cli import dlq
+    from threadline.cli.endpoints import NatsEndpoint
+
+    endpoint = NatsEndpoint.resolve(os.environ)
+    if args.dlq_command == "list":
+        return asyncio.run(
+            dlq.list_dead_letters(
+                endpoint,
+                service=args.service,
+                reason=args.reason,
+                limit=args.limit,
+                after=args.after,
+            )
+        )
+    if args.dlq_command == "show":
+        return asyncio.run(dlq.show_dead_letter(endpoint, args.sequence))
+    selection = dlq.Selection(args.sequences, args.reason, args.service, args.every)
+    return asyncio.run(dlq.redrive(endpoint, selection))
+
+
+def _read_models(args: argparse.Namespace) -> int:
+    from threadline.cli import conversations
+    from threadline.cli.endpoints import AnalyticsEndpoint
+
+    endpoint = AnalyticsEndpoint.resolve(os.environ)
+    if args.command == "conversations" and args.conversations_command == "show":
+        return conversations.show_conversation(endpoint, args.conversation)
+    filters = conversations.Filters(args.status, args.number, args.customer, args.assistant)
+    if args.command == "export":
+        return conversations.export(
+            endpoint,
+            args.export_format,
+            filters,
+            include_messages=args.messages,
+            output=args.output,
+        )
+    return conversations.list_conversations(endpoint, filters, page=args.page, size=args.size)
+
+
+def _session_command(args: argparse.Namespace) -> int:
+    from threadline.cli import commands
+    from threadline.cli.endpoints import SessionEndpoint
+
+    endpoint = SessionEndpoint.resolve(os.environ)
+    if args.command == "autopilot":
+        return commands.set_autopilot(endpoint, args.number, args.state == "on")
+    if args.command == "handoff":
+        return commands.hand_off(endpoint, args.conversation, args.reason)
+    if args.command == "resume":
+        return commands.resume(endpoint, args.conversation)
+    if args.templates_command == "register":
+        return commands.register_template(
+            endpoint,
+            args.number,
+            args.name,
+            language=args.language,
+            category=args.category,
+            body=args.body,
+        )
+    return commands.list_templates(endpoint, args.number)
 
 
 if __name__ == "__main__":
