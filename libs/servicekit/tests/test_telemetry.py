@@ -112,3 +112,42 @@ def test_the_resource_of_this_process_is_named_by_default(monkeypatch: pytest.Mo
     monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
 
     assert service_resource("threadline-ingest").attributes["service.name"] == "threadline-ingest"
+
+
+INSTRUMENTED = """
+import json
+import sys
+
+import psycopg
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from threadline.servicekit.telemetry import configure_tracing
+
+spans = InMemorySpanExporter()
+configure_tracing("threadline-tester", extra_processors=(SimpleSpanProcessor(spans),))
+with psycopg.connect(sys.argv[1]) as connection:
+    connection.execute("SELECT 1")  # a poll outside any trace
+    with trace.get_tracer("tests").start_as_current_span("work"):
+        connection.execute("SELECT 2")
+print(json.dumps([[s.name, s.kind.name, s.parent is not None] for s in spans.get_finished_spans()]))
+"""
+
+
+def test_psycopg_is_traced_inside_a_trace_and_a_lone_query_starts_none(database_url: str) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    ran = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(INSTRUMENTED), database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=clean,
+    )
+
+    finished = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert [kind for _, kind, _ in finished] == ["CLIENT", "INTERNAL"], finished
+    (query, _, has_parent), work = finished
+    assert has_parent and work == ["work", "INTERNAL", False]
+    assert query.startswith("SELECT")

@@ -23,6 +23,9 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 
 from threadline.servicekit.config import ConfigError
 
@@ -52,7 +55,9 @@ def configure_tracing(
     """
     env = os.environ if env is None else env
     exporters = span_exporters(env)
-    provider = TracerProvider(resource=service_resource(service))
+    provider = TracerProvider(
+        resource=service_resource(service), sampler=NoLoneClientCalls(_sampler_of_environment())
+    )
     if not _disabled(env):
         for exporter in exporters:
             processor: SpanProcessor
@@ -67,6 +72,40 @@ def configure_tracing(
     if instrument and not _disabled(env):
         install_instrumentations()
     return provider
+
+
+class NoLoneClientCalls(Sampler):
+    """`delegate` (the sampler `OTEL_TRACES_SAMPLER` names), except that a CLIENT call made
+    outside any trace starts none: the relay's and the projections' polls of PostgreSQL, a
+    probe's gRPC call, would otherwise each be a one-span trace several times a second."""
+
+    def __init__(self, delegate: Sampler) -> None:
+        self._delegate = delegate
+
+    def should_sample(
+        self,
+        parent_context: context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if kind is SpanKind.CLIENT and not parent.is_valid:
+            return SamplingResult(Decision.DROP)
+        return self._delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"NoLoneClientCalls{{{self._delegate.get_description()}}}"
+
+
+def _sampler_of_environment() -> Sampler:
+    """The sampler the SDK makes of `OTEL_TRACES_SAMPLER` (and its argument)."""
+    return TracerProvider(shutdown_on_exit=False).sampler
 
 
 def service_resource(service: str) -> Resource:
