@@ -94,12 +94,11 @@ async def list_dead_letters(
     try:
         store = DeadLetterStore(client.jetstream(), Topology(endpoint.namespace))
         records = await store.read(service=service, slug=reason, limit=limit, after=after)
-        depth = await store.depth()
     finally:
         await client.close()
     out.write(table(records))
-    if len(records) < depth:
-        out.write(f"({len(records)} of {depth} dead letters shown)\n")
+    if records and len(records) >= limit:
+        out.write(f"(the first {len(records)}; --after {records[-1].sequence} for more)\n")
     return 0
 
 
