@@ -36,6 +36,7 @@ const state = {
   testChatId: "", // the test chat's conversation, once the tester wrote
   refreshTestChat: null,
   countdown: null,
+  inboxHash: "", // the inbox with its filters, where a conversation's back link returns
 };
 
 // ---------------------------------------------------------------------------- small helpers
@@ -70,6 +71,22 @@ function notice(message) {
   const box = document.getElementById("notice");
   box.textContent = message;
   box.hidden = !message;
+}
+
+/** Say `message` through the page's live region (screen readers read it once, politely). */
+function announce(message) {
+  const region = document.getElementById("announcer");
+  region.textContent = "";
+  // A fresh text node on the next frame, so the same words said twice are read twice.
+  requestAnimationFrame(() => {
+    region.textContent = message;
+  });
+}
+
+function announceMessage(message) {
+  const words = message.content || (message.type ? `a ${message.type} message` : "a message");
+  const who = { customer: "the customer", ai: "the AI", agent: "an operator", flow: "the flow" }[message.author] || message.author || "someone";
+  announce(`New message from ${who}: ${words}`);
 }
 
 function failed(error) {
@@ -189,7 +206,7 @@ function apiQuery(query) {
 
 async function showInbox(query) {
   const view = document.getElementById("view");
-  const list = el("ul", { class: "conversations", "aria-label": "Conversations", "aria-live": "polite" });
+  const list = el("ul", { class: "conversations", "aria-label": "Conversations" });
   const summary = el("p", { class: "summary", role: "status" });
   const exportButton = el("button", { type: "button", id: "export-csv" }, "Export CSV");
   view.replaceChildren(
@@ -224,10 +241,22 @@ async function showInbox(query) {
       found.sort((a, b) => needsHuman(b) - needsHuman(a) || String(b.last_message_at || b.updated_at).localeCompare(String(a.last_message_at || a.updated_at)));
       summary.textContent = `${answer.total ?? found.length} conversations`;
       list.replaceChildren(...found.map(inboxRow));
+      // Announce what changed since the last load (not the first: that is the page itself).
+      if (lastSeen) {
+        for (const conversation of found) {
+          const before = lastSeen.get(conversation.id);
+          if (before !== (conversation.last_message_at || "")) {
+            const who = (conversation.lead || {}).name || customerOf(conversation) || "a customer";
+            announce(`New message in the conversation with ${who}: ${conversation.last_message_preview || ""}`);
+          }
+        }
+      }
+      lastSeen = new Map(found.map((c) => [c.id, c.last_message_at || ""]));
     } catch (error) {
       failed(error);
     }
   };
+  let lastSeen = null;
   state.refreshInbox = debounced(load);
   await load();
 }
@@ -258,19 +287,21 @@ async function showConversation(id) {
   state.conversationId = id;
   const view = document.getElementById("view");
   const header = el("div", { class: "conversation-head" });
-  const thread = el("ol", { class: "thread", "aria-label": "Messages", "aria-live": "polite" });
+  // Focusable: on a laptop the thread scrolls on its own, and a keyboard must reach that too.
+  const thread = el("ol", { class: "thread", "aria-label": "Messages", tabindex: 0 });
   const side = el("aside", { class: "side", "aria-label": "Details" });
   const actions = el("section", { class: "actions", "aria-label": "Actions" });
   view.replaceChildren(
     el(
       "section",
       { class: "panel conversation-view", "aria-labelledby": "conversation-title" },
-      el("p", {}, el("a", { href: "#/inbox" }, "← Inbox")),
+      el("p", { class: "back" }, el("a", { href: state.inboxHash || "#/inbox", id: "back-to-inbox" }, el("span", { "aria-hidden": "true" }, "← "), "Back to inbox")),
       header,
       el("div", { class: "split" }, el("div", { class: "main-column" }, thread, actions), side),
     ),
   );
   let built = false;
+  let seen = null; // the messages' ids at the last load: what is new is announced
   const load = async () => {
     try {
       const [conversation, attachmentsAnswer] = await Promise.all([
@@ -281,6 +312,8 @@ async function showConversation(id) {
       const messages = conversation.messages || api.items(await api.get(PATHS.messages(id)), "messages");
       renderHead(header, conversation);
       thread.replaceChildren(...messages.map((message) => messageItem(message, attachments.get(message.id))));
+      if (seen) for (const message of messages) if (!seen.has(message.id)) announceMessage(message);
+      seen = new Set(messages.map((message) => message.id));
       const last = thread.lastElementChild;
       if (last) last.scrollIntoView({ block: "nearest" });
       const windowStatus = await renderSide(side, conversation, messages, [...attachments.values()]);
@@ -599,7 +632,8 @@ function replyForms(conversation) {
     act("PATCH", PATHS.conversation(id), { status: status.value });
   });
   const templateSlot = el("div", { id: "template-slot", hidden: true });
-  return [el("div", { class: "row buttons" }, handOff, resume), statusForm, textForm, fileForm, templateSlot];
+  // The reply first: on a phone it is the first thing under the thread.
+  return [textForm, fileForm, templateSlot, el("div", { class: "row buttons" }, handOff, resume), statusForm];
 }
 
 async function act(method, path, body) {
@@ -676,7 +710,7 @@ async function showTestChat(query) {
     location.hash = `#/test-chat?${chosen}`;
   });
   const summary = el("p", { class: "summary", role: "status", id: "test-chat-state" });
-  const thread = el("ol", { class: "thread as-customer", "aria-label": "Test chat messages", "aria-live": "polite" });
+  const thread = el("ol", { class: "thread as-customer", "aria-label": "Test chat messages" });
   const text = el("textarea", { id: "test-chat-text", name: "text", rows: 2, required: true });
   const composer = el("form", { class: "reply", "aria-label": "Compose" }, el("label", { for: "test-chat-text" }, "Message"), text, el("button", { type: "submit" }, "Send"));
   view.replaceChildren(
@@ -719,12 +753,15 @@ async function showTestChat(query) {
     }
   };
   const tap = (id, title) => write({ reply: { id, title } });
+  let seen = null;
   const load = async () => {
     try {
       const chat = await api.get(`${PATHS.testChat(number)}?${new URLSearchParams({ tester })}`);
       state.testChatId = chat.id;
       summary.textContent = `${tester} on ${number} · ${chat.status}${chat.assistant ? ` · assistant ${chat.assistant}` : ""}`;
       thread.replaceChildren(...(chat.messages || []).map((message) => messageItem(message, null, tap)));
+      if (seen) for (const message of chat.messages || []) if (!seen.has(message.id)) announceMessage(message);
+      seen = new Set((chat.messages || []).map((message) => message.id));
       const last = thread.lastElementChild;
       if (last) last.scrollIntoView({ block: "nearest" });
     } catch (error) {
@@ -918,6 +955,7 @@ function route() {
     showMetrics(queryOf(hash));
   } else {
     state.conversationId = "";
+    state.inboxHash = hash;
     showInbox(queryOf(hash));
   }
   document.getElementById("main").focus({ preventScroll: true });
