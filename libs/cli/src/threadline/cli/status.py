@@ -90,13 +90,12 @@ async def probe_service(http: aiohttp.ClientSession, service: str, base: str) ->
                 return Row(service, "up", f"ready ({base})")
             problems = _problems(body)
             return Row(service, "not ready", one_line(problems, DETAIL_CHARS), True)
+    except aiohttp.ClientConnectorError as error:
+        cause = error.os_error.strerror or str(error.os_error)
+        return Row(service, "down", one_line(f"{base}: unreachable ({cause})", DETAIL_CHARS), True)
     except (aiohttp.ClientError, TimeoutError, OSError) as error:
-        return Row(
-            service,
-            "down",
-            one_line(f"{base}: {error or type(error).__name__}", DETAIL_CHARS),
-            True,
-        )
+        said = str(error) or type(error).__name__
+        return Row(service, "down", one_line(f"{base}: {said}", DETAIL_CHARS), True)
 
 
 def _problems(body: str) -> str:
