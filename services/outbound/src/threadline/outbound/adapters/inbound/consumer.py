@@ -97,7 +97,7 @@ class DispatchHandler:
                 # A permanent failure (e.g. a result too large to publish) is dead-lettered at
                 # once; anything that may pass is retried (the ledger keeps a send single).
                 return settlement_of(error)
-            count_dispatch(result)
+            count_dispatch(result, queued=delivery.data)
             _describe(span, result)
             return _outcome(result)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
+from google.protobuf.message import DecodeError
 from prometheus_client import Counter, Histogram
 
+from threadline.contracts.events.v1 import session_pb2
 from threadline.outbound.application import media_keeper
 from threadline.outbound.application.dispatcher import (
     DispatchResult,
@@ -42,6 +45,12 @@ GRAPH_API_SECONDS = Histogram(
     "Time taken by one Graph API request, by request (send, read_receipt, media_lookup, "
     "media_download, media_upload).",
     ["request"],
+)
+SEND_SECONDS = Histogram(
+    "threadline_outbound_send_seconds",
+    "End to end: from the session queueing a message (its OutboundMessageQueued event) to "
+    "WhatsApp accepting it, retries and pacing included (first sends only).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
 )
 GRAPH_API_ERRORS = Counter(
     "threadline_graph_api_errors_total",
@@ -89,8 +98,25 @@ class PrometheusPacingMetrics:
         THROTTLES.labels(scope.value).inc()
 
 
-def count_dispatch(result: DispatchResult) -> None:
+def count_dispatch(result: DispatchResult, queued: bytes = b"") -> None:
+    """Count `result`; for a first send, time it from when `queued` (the
+    OutboundMessageQueued event's bytes) was queued."""
     DISPATCHES.labels(_label(result)).inc()
+    if isinstance(result, Sent) and not result.already_sent and queued:
+        seconds = seconds_since_queued(queued)
+        if seconds is not None:
+            SEND_SECONDS.observe(seconds)
+
+
+def seconds_since_queued(event: bytes) -> float | None:
+    """Seconds since the session event `event` occurred (None: it says no time)."""
+    try:
+        occurred = session_pb2.SessionEvent.FromString(event).occurred_at
+    except DecodeError:
+        return None
+    if not occurred.seconds:
+        return None
+    return max(0.0, time.time() - (occurred.seconds + occurred.nanos / 1e9))
 
 
 def count_typing_indicator(result: TypingResult) -> None:
