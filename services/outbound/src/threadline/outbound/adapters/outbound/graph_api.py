@@ -19,7 +19,7 @@ from threadline.outbound.adapters.outbound.graph_errors import (
     network_error,
     unexpected_answer,
 )
-from threadline.outbound.adapters.outbound.graph_tracing import graph_call
+from threadline.outbound.adapters.outbound.graph_tracing import graph_call, traced_call
 from threadline.outbound.application.ports import (
     DownloadUrlExpired,
     GraphApiError,
@@ -60,6 +60,7 @@ class HttpGraphApi:
         if not (isinstance(parsed, Mapping) and parsed.get("success") is True):
             raise unexpected_answer(status, text, expected='{"success": true}')
 
+    @traced_call("POST", "/{version}/{phone_number_id}/media", request="media_upload")
     @prometheus.counts_graph_errors("media_upload")
     async def upload_media(
         self, phone_number_id: str, data: bytes, *, content_type: str, file_name: str
@@ -91,6 +92,7 @@ class HttpGraphApi:
             raise unexpected_answer(status, text, expected="id")
         return media_id
 
+    @traced_call("GET", "/{version}/{media_id}", request="media_lookup")
     @prometheus.counts_graph_errors("media_lookup")
     async def describe_media(self, media_id: str) -> MediaDescription:
         url = f"{self._root}/{quote(media_id, safe='')}"
@@ -111,6 +113,7 @@ class HttpGraphApi:
             raise error_from_response(status, parsed, text)
         return _media_description(media_id, status, parsed, text)
 
+    @traced_call("GET", "{media_url}", request="media_download")
     @prometheus.counts_graph_errors("media_download")
     async def download_media(self, url: str, *, max_bytes: int) -> bytes:
         """Streamed, and given up as soon as it passes `max_bytes` (or says it will)."""
