@@ -3,8 +3,9 @@
     python3 deploy/generate_env.py            # refuses to overwrite an existing .env
     python3 deploy/generate_env.py --force
 
-The API token itself is kept only as a comment in `.env` (for grpcurl and the like); the
-services are given its SHA-256 hash, as `threadline.servicekit.auth` expects.
+The API token itself is `THREADLINE_API_TOKEN` (for the CLI's `docker compose run --rm
+threadline ...`, grpcurl and the like); the services are given only its SHA-256 hash
+(`THREADLINE_API_TOKENS`), as `threadline.servicekit.auth` expects.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def render() -> str:
     digest = hashlib.sha256(api_token.encode()).hexdigest()
     lines = [
         "# Threadline development secrets for docker compose. Never commit this file.",
-        f"# API bearer token (read,write,admin on every business number): {api_token}",
+        "# API bearer token (read,write,admin on every business number), for the CLI and grpcurl",
+        f"THREADLINE_API_TOKEN={api_token}",
         f"THREADLINE_WHATSAPP_APP_SECRET={token()}",
         f"THREADLINE_WHATSAPP_VERIFY_TOKEN={token()}",
         f"THREADLINE_WHATSAPP_ACCESS_TOKEN={token()}",
@@ -49,7 +51,7 @@ def main() -> None:
     with os.fdopen(fd, "w") as env_file:
         os.fchmod(env_file.fileno(), 0o600)  # also when --force replaced a laxer file
         env_file.write(render())
-    print(f"wrote {ENV_FILE} (readable only by you); the API token is in its second line")
+    print(f"wrote {ENV_FILE} (readable only by you); the API token is THREADLINE_API_TOKEN in it")
 
 
 if __name__ == "__main__":

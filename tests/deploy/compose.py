@@ -53,8 +53,10 @@ def run_compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 @functools.cache
 def resolved() -> dict[str, Any]:
-    """The model Compose runs: anchors merged, variables interpolated, paths made absolute."""
-    done = run_compose("config", "--format", "json", "--no-path-resolution", env=SECRETS)
+    """The model Compose runs (every profile): anchors merged, variables interpolated."""
+    done = run_compose(
+        "--profile", "*", "config", "--format", "json", "--no-path-resolution", env=SECRETS
+    )
     assert done.returncode == 0, done.stderr
     model: dict[str, Any] = json.loads(done.stdout)
     return model
