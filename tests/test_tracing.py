@@ -55,6 +55,9 @@ async def test_one_trace_spans_ingest_session_ai_responder_and_outbound(
     assert "session.record" in names
 
 
+SEND_CALL = "POST /{version}/{phone_number_id}/messages"
+
+
 def chain(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
     """`span` and its ancestors, nearest first."""
     found = [span]
@@ -96,7 +99,7 @@ async def test_an_operators_send_is_one_trace_from_the_cli_to_the_graph_api(
         ]
 
     def graph_calls() -> list[ReadableSpan]:
-        return [s for s in of_trace() if s.kind is SpanKind.CLIENT and s.name.startswith("POST")]
+        return [s for s in of_trace() if s.kind is SpanKind.CLIENT and s.name == SEND_CALL]
 
     await eventually(lambda: len(graph_calls()) == 1, timeout=10)
     by_id = {s.context.span_id: s for s in of_trace() if s.context is not None}
@@ -108,7 +111,10 @@ async def test_an_operators_send_is_one_trace_from_the_cli_to_the_graph_api(
 
     # The Graph API call ← outbound's dispatch (CONSUMER) ← the relay's publish (PRODUCER)
     # ← the session's SendFiles (SERVER) ← the CLI's gRPC call (CLIENT) ← `threadline send`.
-    assert graph_call.name == "POST /{version}/{phone_number_id}/messages"
+    # The file was uploaded first, in the same dispatch.
+    (upload,) = [s for s in of_trace() if s.name == "POST /{version}/{phone_number_id}/media"]
+    assert upload.kind is SpanKind.CLIENT
+    assert upload.parent is not None and upload.parent.span_id == ancestry[1].context.span_id
     assert graph_call.attributes is not None
     assert graph_call.attributes["http.response.status_code"] == 200
     assert graph_call.attributes["threadline.business_number"] == sent.phone_number_id
