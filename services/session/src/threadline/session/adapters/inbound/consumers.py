@@ -17,6 +17,7 @@ from threadline.session.adapters.integration_events.incoming_facts import (
     UnknownFact,
     decode_fact,
 )
+from threadline.session.adapters.outbound import prometheus
 from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.application.facts import Fact
 from threadline.session.application.outcomes import Applied, Ignored, NotYet, Outcome, Rejected
@@ -49,7 +50,11 @@ class FactRecorder:
                 settlements[index] = ACK
             except Exception as error:
                 settlements[index] = DeadLetter(f"cannot decode: {error!r}", slug="undecodable")
-        outcomes = await self._writer.record(facts) if facts else []
+        outcomes: Sequence[Outcome] = []
+        if facts:
+            with prometheus.RECORD_SECONDS.time():
+                outcomes = await self._writer.record(facts)
+        prometheus.count_outcomes(outcomes, unread=len(batch) - len(facts))
         for index, outcome in zip(positions, outcomes, strict=True):
             settlements[index] = settle(outcome)
         return [s if s is not None else ACK for s in settlements]
