@@ -83,10 +83,17 @@ function announce(message) {
   });
 }
 
-function announceMessage(message) {
-  const words = message.content || (message.type ? `a ${message.type} message` : "a message");
-  const who = { customer: "the customer", ai: "the AI", agent: "an operator", flow: "the flow" }[message.author] || message.author || "someone";
-  announce(`New message from ${who}: ${words}`);
+/** Announce the messages of `messages` whose ids `seen` lacks (none on the first load). */
+function announceNew(messages, seen) {
+  if (!seen) return;
+  const said = messages
+    .filter((message) => !seen.has(message.id))
+    .map((message) => {
+      const words = message.content || (message.type ? `a ${message.type} message` : "a message");
+      const who = { customer: "the customer", ai: "the AI", agent: "an operator", flow: "the flow" }[message.author] || message.author || "someone";
+      return `New message from ${who}: ${words}`;
+    });
+  if (said.length) announce(said.join(" "));
 }
 
 function failed(error) {
@@ -312,7 +319,7 @@ async function showConversation(id) {
       const messages = conversation.messages || api.items(await api.get(PATHS.messages(id)), "messages");
       renderHead(header, conversation);
       thread.replaceChildren(...messages.map((message) => messageItem(message, attachments.get(message.id))));
-      if (seen) for (const message of messages) if (!seen.has(message.id)) announceMessage(message);
+      announceNew(messages, seen);
       seen = new Set(messages.map((message) => message.id));
       const last = thread.lastElementChild;
       if (last) last.scrollIntoView({ block: "nearest" });
@@ -760,7 +767,7 @@ async function showTestChat(query) {
       state.testChatId = chat.id;
       summary.textContent = `${tester} on ${number} · ${chat.status}${chat.assistant ? ` · assistant ${chat.assistant}` : ""}`;
       thread.replaceChildren(...(chat.messages || []).map((message) => messageItem(message, null, tap)));
-      if (seen) for (const message of chat.messages || []) if (!seen.has(message.id)) announceMessage(message);
+      announceNew(chat.messages || [], seen);
       seen = new Set((chat.messages || []).map((message) => message.id));
       const last = thread.lastElementChild;
       if (last) last.scrollIntoView({ block: "nearest" });
