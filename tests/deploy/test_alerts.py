@@ -30,6 +30,7 @@ METRIC_MODULES = (
     "threadline.outbound.adapters.outbound.prometheus",
     "threadline.analytics.adapters.outbound.prometheus",
     "threadline.gateway.adapters.outbound.prometheus",
+    "threadline.session.adapters.outbound.prometheus",
 )
 PROMETHEUS_OWN = {"up", "scrape_duration_seconds"}
 SUFFIXES = {
