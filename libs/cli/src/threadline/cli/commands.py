@@ -7,6 +7,7 @@ Messages with files go through `threadline.cli.send` (`SendFiles`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 import grpc
+from opentelemetry import trace
 
 from threadline.cli.columns import columns
 from threadline.cli.endpoints import SessionEndpoint
@@ -21,11 +23,13 @@ from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.session.v1 import session_pb2 as pb
 from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.servicekit.config import ConfigError
+from threadline.servicekit.telemetry import ensure_tracing, grpc_client_interceptors
 
 TIMEOUT = 10.0
 MAX_BUTTONS = 3  # WhatsApp's reply buttons
 BUTTON_TITLE_CHARS = 20
 BUTTON_ID_CHARS = 256
+_tracer = trace.get_tracer("threadline.cli")
 
 
 def _stub(channel: grpc.Channel) -> pb_grpc.SessionCommandsStub:
@@ -87,6 +91,26 @@ def _buttons(text: str, buttons: Sequence[str]) -> dict[str, Any]:
     return {"type": "button", "body": {"text": text}, "action": {"buttons": replies}}
 
 
+async def queue_message(
+    endpoint: SessionEndpoint, conversation_id: str, message: common_pb2.MessageContent
+) -> pb.SendMessageResponse:
+    """`SendMessage` in the operator's own trace (as `threadline send` of files: `send.py`),
+    carried to the session and on to the Graph API call."""
+    request = pb.SendMessageRequest(
+        conversation_id=conversation_id,
+        content=message,
+        idempotency_key=f"cli-{uuid.uuid4()}",
+    )
+    with _tracer.start_as_current_span("threadline send"):
+        async with grpc.aio.insecure_channel(
+            endpoint.address, interceptors=grpc_client_interceptors()
+        ) as channel:
+            answer: pb.SendMessageResponse = await pb_grpc.SessionCommandsStub(channel).SendMessage(
+                request, metadata=_metadata(endpoint), timeout=TIMEOUT
+            )
+            return answer
+
+
 def send_message(
     endpoint: SessionEndpoint,
     conversation_id: str,
@@ -96,13 +120,8 @@ def send_message(
 ) -> int:
     """Queue one message; prints its id."""
     out = out or sys.stdout
-    request = pb.SendMessageRequest(
-        conversation_id=conversation_id,
-        content=message,
-        idempotency_key=f"cli-{uuid.uuid4()}",
-    )
-    with grpc.insecure_channel(endpoint.address) as channel:
-        answer = _stub(channel).SendMessage(request, metadata=_metadata(endpoint), timeout=TIMEOUT)
+    ensure_tracing("threadline-cli")  # OTEL_* as the services read it
+    answer = asyncio.run(queue_message(endpoint, conversation_id, message))
     out.write(f"{answer.message_id}\n")
     return 0
 

@@ -61,8 +61,9 @@ def explain(error: BaseException) -> Failure | None:
     if isinstance(error, ConfigError):
         return Failure(one_line(str(error)), USAGE)
     if isinstance(error, grpc.RpcError):
-        code = error.code() if isinstance(error, grpc.Call) else None
-        details = (error.details() if isinstance(error, grpc.Call) else "") or ""
+        # A sync call's error is a grpc.Call; grpc.aio's AioRpcError is not, but answers alike.
+        code = error.code() if hasattr(error, "code") else None
+        details = str(error.details() or "") if hasattr(error, "details") else ""
         name = code.name if code is not None else "ERROR"
         meaning = _GRPC_MEANING.get(code) if code is not None else None
         said = f"{meaning}: {details}" if meaning and details else meaning or details or name
