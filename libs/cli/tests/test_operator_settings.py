@@ -12,6 +12,7 @@ from threadline.cli.devstate import DevState, Ports, Secrets
 from threadline.cli.endpoints import Endpoints
 from threadline.cli.main import main
 from threadline.cli.progress import ProgressBar, render
+from threadline.cli.status import Targets
 from threadline.servicekit.config import ConfigError
 
 
@@ -84,3 +85,33 @@ def test_progress_into_a_file_is_a_line_per_phase_not_a_redrawn_bar() -> None:
     lines = stream.getvalue().splitlines()
     assert [line.split()[0] for line in lines] == ["rebuilding", "done"]
     assert "\r" not in stream.getvalue()
+
+
+def test_status_finds_the_services_through_the_dev_state_or_the_environment(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "dev.json"
+    DevState(
+        secrets=Secrets("app", "verify", "access", "dev-token"),
+        ports=Ports(1, 2, 3, 4, ops={"session": 19102, "gateway": 19106}),
+        nats_url="nats://127.0.0.1:4333",
+        database_url="postgresql://dev@127.0.0.1:5433/threadline",
+    ).save(state)
+    env = {
+        "THREADLINE_GATEWAY_OPS_URL": "http://gateway:9106/",
+        "THREADLINE_AI_OPS_PORT": "9999",
+        "THREADLINE_NATS_NAMESPACE": "ns",
+    }
+
+    found = Targets.resolve(env, state)
+    nowhere = Targets.resolve({}, tmp_path / "absent.json")
+
+    assert found.ops["session"] == "http://127.0.0.1:19102"
+    assert found.ops["gateway"] == "http://gateway:9106"
+    assert found.ops["ai_responder"] == "http://127.0.0.1:9999"
+    assert found.ops["ingest"] == "http://127.0.0.1:9101"  # not in dev.json: the standard port
+    assert found.nats is not None and (found.nats.url, found.nats.namespace) == (
+        "nats://127.0.0.1:4333",
+        "ns",
+    )
+    assert nowhere.nats is None and nowhere.ops["outbound"] == "http://127.0.0.1:9104"
