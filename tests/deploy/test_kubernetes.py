@@ -207,3 +207,20 @@ def test_infrastructure_images_match_compose_and_are_pinned_or_listed_to_pin() -
                 continue
             assert image in in_compose, f"{image}: not the version compose runs"
             assert PINNED.match(image) or image in to_pin
+
+
+def test_ports_are_the_config_defaults_and_services_expose_them() -> None:
+    layer = "base"
+    values = settings(layer)
+    for service in THREADLINE_SERVICES:
+        exposed = {p["port"] for p in find(layer, "Service", DEPLOYMENTS[service])["spec"]["ports"]}
+        for read in reads_of(service).values():
+            if read.name.endswith("_PORT") and read.name in values:
+                assert values[read.name] == str(read.default), read.name
+                assert int(values[read.name]) in exposed, f"{service}: {read.name}"
+    for variable, upstream in (
+        ("THREADLINE_SESSION_GRPC_ADDRESS", "THREADLINE_SESSION_GRPC_PORT"),
+        ("THREADLINE_ANALYTICS_GRPC_ADDRESS", "THREADLINE_ANALYTICS_GRPC_PORT"),
+        ("THREADLINE_AI_GRPC_ADDRESS", "THREADLINE_AI_GRPC_PORT"),
+    ):
+        assert values[variable].endswith(f":{values[upstream]}")
