@@ -2,11 +2,13 @@
 requests by route and status, and how long they took.
 
 The route is the matched resource's pattern (`/api/v1/conversations/{conversation_id}`), never
-the path, so the labels stay few; a request no route matched is `unmatched`.
+the path, so the labels stay few; a request no route matched is `unmatched`. A request whose
+caller went away before the answer (an event stream closed) is counted as 499, never a 5xx.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
@@ -24,6 +26,7 @@ REQUEST_SECONDS = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+CLIENT_CLOSED = 499  # as nginx counts a request whose caller went away
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -42,6 +45,9 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
         return response
     except web.HTTPException as answer:
         code = answer.status
+        raise
+    except asyncio.CancelledError:
+        code = CLIENT_CLOSED  # the caller went away (an event stream closed): not a 5xx
         raise
     finally:
         method = request.method if request.method in METHODS else "other"
