@@ -2,12 +2,14 @@
 whole platform: sign in with Enter, Tab to the filters (the focus drawn), filter, Tab to the
 conversation and open it with Enter, take over and reply without a mouse; every control of the
 inbox, the conversation, the metrics and the test chat has an accessible name (found by its label
-or role); a customer's new message is announced by the page's polite live region."""
+or role) and axe-core finds nothing wrong there; a customer's new message is announced by the
+page's polite live region."""
 
 from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
+from tests.browser.a11y import axe_violations
 from tests.browser.conftest import Console
 from tests.browser.test_console import WAIT_MS, a_conversation
 from tests.test_end_to_end import customer_number, customer_writes
@@ -40,7 +42,10 @@ async def tab_to(page: Page, selector: str, limit: int = 60) -> None:
 
 
 async def all_named(page: Page) -> None:
+    """Every control named, and nothing axe-core's rules find wrong."""
     assert await page.evaluate(UNNAMED) == []
+    report = await axe_violations(page)
+    assert not report, report
 
 
 async def test_an_operator_works_by_keyboard_and_every_control_is_named(

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from playwright.async_api import Browser, expect
 
+from tests.browser.a11y import axe_violations
 from tests.browser.conftest import Console
 from tests.browser.test_console import DELIVERED, signed_in
 from tests.conftest import PHONE_NUMBER_ID
@@ -104,6 +105,8 @@ async def test_a_closed_window_offers_the_numbers_templates_and_sends_one(
     await picker.get_by_label("Parameter {{1}}").fill("Rui")
     await picker.get_by_label("Parameter {{2}}").fill("Friday at 10:00")
     await expect(preview).to_have_text("Hi Rui, your appointment is on Friday at 10:00.")
+    report = await axe_violations(page)
+    assert not report, report
     await picker.get_by_role("button", name="Send template").click()
 
     # The template is in the thread and reaches WhatsApp with its parameters.
