@@ -84,6 +84,22 @@ def test_the_environment_overrides_the_table() -> None:
     assert table[SESSION_EVENTS] == StreamLimits(max_msg_size=524288)
 
 
+def test_the_environment_sets_how_many_copies_a_cluster_keeps_of_every_stream() -> None:
+    table = stream_limits_from_env({"THREADLINE_NATS_STREAM_REPLICAS": "3"})
+
+    assert table is not None
+    assert {limits.replicas for limits in table.values()} == {3}
+    assert table[DEAD_LETTERS].max_bytes == 256 * MIB  # the rest of the table as it was
+    assert {c.num_replicas for c in Topology().stream_configs(table)} == {3}
+    assert {c.num_replicas for c in Topology().stream_configs()} == {1}
+
+
+@pytest.mark.parametrize("value", ["0", "6", "three"])
+def test_a_replica_count_a_cluster_cannot_have_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="THREADLINE_NATS_STREAM_REPLICAS"):
+        stream_limits_from_env({"THREADLINE_NATS_STREAM_REPLICAS": value})
+
+
 def test_nothing_in_the_environment_leaves_the_table_to_the_topology() -> None:
     assert stream_limits_from_env({"THREADLINE_NATS_URL": "nats://x"}) is None
 

@@ -55,6 +55,9 @@ class StreamLimits:
     max_age: timedelta | None = None
     max_bytes: int | None = None
     max_msg_size: int | None = None
+    # Copies kept by a NATS cluster (1 on a single server, which refuses more; 3 on the
+    # production cluster: `THREADLINE_NATS_STREAM_REPLICAS`).
+    replicas: int = 1
 
 
 # The one table of limits. INGEST_RAW (every webhook body, kept for audit and replay) and
@@ -71,19 +74,28 @@ STREAM_LIMITS: Mapping[str, StreamLimits] = {
 }
 
 
+REPLICAS_VARIABLE = "THREADLINE_NATS_STREAM_REPLICAS"
+
+
 def stream_limits_from_env(env: Mapping[str, str]) -> Mapping[str, StreamLimits] | None:
     """`STREAM_LIMITS` with what the environment overrides, e.g.
     `THREADLINE_INGEST_RAW_MAX_BYTES=2147483648` or `THREADLINE_DEAD_LETTERS_MAX_AGE_HOURS=72`
-    (0: no limit); None when nothing is overridden (`Topology.limits` then decides). A
-    malformed value fails the service's start, naming the variable."""
-    if not any(
+    (0: no limit), and `THREADLINE_NATS_STREAM_REPLICAS` (1 to 5) for every stream; None when
+    nothing is overridden (`Topology.limits` then decides). A malformed value fails the
+    service's start, naming the variable."""
+    replicas = env.get(REPLICAS_VARIABLE, "")
+    if not replicas and not any(
         env.get(f"THREADLINE_{name}_{setting}", "")
         for name in STREAM_LIMITS
         for setting in ("MAX_BYTES", "MAX_AGE_HOURS", "MAX_MSG_SIZE")
     ):
         return None
+    copies = env_int(env, REPLICAS_VARIABLE, 1)
+    if not 1 <= copies <= 5:
+        raise ConfigError(f"Config '{REPLICAS_VARIABLE}' must be 1 to 5, got {copies}.")
     table: dict[str, StreamLimits] = {}
     for name, limits in STREAM_LIMITS.items():
+        limits = replace(limits, replicas=copies)
         prefix = f"THREADLINE_{name}_"
         values: dict[str, int | None] = {}
         for setting in ("MAX_BYTES", "MAX_AGE_HOURS", "MAX_MSG_SIZE"):
@@ -352,7 +364,7 @@ def _config(topology: Topology, name: str, limits: StreamLimits) -> StreamConfig
         max_bytes=limits.max_bytes or -1,
         max_msg_size=limits.max_msg_size or -1,
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
-        num_replicas=1,
+        num_replicas=limits.replicas,
     )
 
 
