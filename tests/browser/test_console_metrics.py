@@ -5,6 +5,7 @@ or the period asks the API again with that filter and redraws the charts."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import aiohttp
@@ -64,7 +65,6 @@ async def test_the_metrics_charts_draw_the_apis_figures_and_follow_the_filters(
         number: await api_get(console, "/api/v1/metrics", business_number=number)
         for number in (PHONE_NUMBER_ID, other_number)
     }
-    (day,) = {d["day"] for m in by_number.values() for d in m["series"]}
     page = await signed_in(browser, console)
 
     # The metrics page, a line per business number.
@@ -78,37 +78,50 @@ async def test_the_metrics_charts_draw_the_apis_figures_and_follow_the_filters(
     await expect(charts).to_have_attribute("aria-busy", "false")
     await expect(page.locator(".legend li")).to_have_text(sorted(by_number))
 
-    # Each chart's points are the API's figures for that number and day.
-    def figures(metrics: dict[str, Any]) -> dict[str, float]:
-        (daily,) = metrics["series"]
-        return {
-            "conversations": daily["conversations"],
-            "response_rate": daily["response_rate"],
-            "answered_rate": daily["answered_rate"],
-            "cost_per_conversation": daily["cost"] / daily["conversations"],
-            "messages_per_conversation": (daily["customer_messages"] + daily["replies"])
-            / daily["conversations"],
-        }
-
-    for number, metrics in by_number.items():
-        expected = figures(metrics)
-        for key, value in expected.items():
-            point = charts.locator(
-                f'figure[data-metric="{key}"] circle[data-series="{number}"][data-day="{day}"]'
-            )
-            await expect(point).to_have_count(1)
-            assert float(await point.get_attribute("data-value") or "nan") == value, (key, number)
-        # The response time, asked per day: the same as the whole period (one day here).
+    # Each chart's points are the API's figures for that number and day (one day, unless the
+    # test ran across midnight UTC); the response time is the API's for that day alone.
+    async def drawn(key: str, number: str, day: str) -> float:
         point = charts.locator(
-            f'figure[data-metric="ai_response_time"] circle[data-series="{number}"]'
+            f'figure[data-metric="{key}"] circle[data-series="{number}"][data-day="{day}"]'
         )
-        await expect(point).to_have_attribute("data-day", day)
-        seconds = float(await point.get_attribute("data-value") or "nan")
-        assert seconds == metrics["ai_response_time"]["average_seconds"] > 0
+        await expect(point).to_have_count(1)
+        return float(await point.get_attribute("data-value") or "nan")
+
+    times = []
+    for number, metrics in by_number.items():
+        for daily in metrics["series"]:
+            day, conversations = daily["day"], daily["conversations"] or 1
+            expected = {
+                "conversations": daily["conversations"],
+                "response_rate": daily["response_rate"],
+                "answered_rate": daily["answered_rate"],
+                "cost_per_conversation": daily["cost"] / conversations,
+                "messages_per_conversation": (daily["customer_messages"] + daily["replies"])
+                / conversations,
+            }
+            for key, value in expected.items():
+                assert await drawn(key, number, day) == value, (key, number, day)
+            if daily["conversations"]:
+                that_day = await api_get(
+                    console,
+                    "/api/v1/metrics",
+                    business_number=number,
+                    period_from=day,
+                    period_to=(date.fromisoformat(day) + timedelta(days=1)).isoformat(),
+                )
+                seconds = that_day["ai_response_time"]["average_seconds"]
+                assert await drawn("ai_response_time", number, day) == seconds, (number, day)
+                times.append(seconds)
+    assert times and all(seconds > 0 for seconds in times), times
+    # The folded table under the chart holds the same figures.
     table = page.get_by_role("table", name="Conversations by day", include_hidden=True)
-    await expect(table.get_by_role("row", include_hidden=True)).to_have_count(2)
-    await expect(table.locator("td")).to_have_text(
-        ["2", "1"] if sorted(by_number)[0] == PHONE_NUMBER_ID else ["1", "2"]
+    cells = await table.locator("td[data-value]").evaluate_all(
+        "(cells) => cells.map((c) => [c.dataset.series, Number(c.dataset.value), c.textContent])"
+    )
+    assert sorted(cells) == sorted(
+        [n, d["conversations"], str(d["conversations"])]
+        for n, m in by_number.items()
+        for d in m["series"]
     )
 
     # A number chosen: the API is asked for it, and the charts draw its line only.
