@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from google.protobuf.message import DecodeError
 from prometheus_client import Counter, Histogram
@@ -159,12 +159,13 @@ def error_code(error: GraphApiError) -> str:
     return "network"
 
 
-def counts_graph_errors(
-    request: str,
-) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+Call = Callable[P, Coroutine[Any, Any, R]]
+
+
+def counts_graph_errors(request: str) -> Callable[[Call[P, R]], Call[P, R]]:
     """Count every `GraphApiError` the decorated Graph API call raises, by `request` and code."""
 
-    def decorate(call: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    def decorate(call: Call[P, R]) -> Call[P, R]:
         @functools.wraps(call)
         async def counted(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
