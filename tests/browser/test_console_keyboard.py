@@ -101,6 +101,7 @@ async def test_an_operator_works_by_keyboard_and_every_control_is_named(
     await tab_to(page, "#hand-off")
     await page.keyboard.press("Enter")
     await expect(page.locator("#ai-state")).to_contain_text("AI paused")
+    await expect(page.get_by_role("button", name="Give back to the AI")).to_be_focused()
     announcer = page.locator("#announcer")
     await expect(announcer).to_have_attribute("aria-live", "polite")
     await customer_writes(console.platform, wa_id, "Can I come at noon?")

@@ -656,8 +656,12 @@ async function act(method, path, body) {
 function updateActions(actions, conversation, windowStatus) {
   const handOff = actions.querySelector("#hand-off");
   const resume = actions.querySelector("#resume");
+  // The two buttons trade places; the keyboard's focus moves to the one that appears.
+  const focused = document.activeElement;
   if (handOff) handOff.hidden = Boolean(conversation.ai_paused);
   if (resume) resume.hidden = !conversation.ai_paused;
+  if (focused === handOff && handOff.hidden && resume) resume.focus();
+  if (focused === resume && resume.hidden && handOff) handOff.focus();
   const status = actions.querySelector("#set-status");
   if (status && document.activeElement !== status && STATUSES.includes(conversation.status)) status.value = conversation.status;
   // Outside the 24-hour window WhatsApp takes only a template: the reply box and the file
