@@ -113,6 +113,7 @@ async def test_a_dead_lettered_message_redriven_after_the_fix_reaches_its_consum
     assert kept.data == b"the fact" and kept.subject == subject
     assert kept.headers["Threadline-Event-Id"] == "e-1"
     assert kept.headers[REDRIVEN_FROM] == str(record.sequence) and REASON not in kept.headers
+    assert kept.headers["Nats-Msg-Id"] == f"redrive:{record.sequence}:fact-1"
     assert await stream_messages(js, topology) == 2  # the original and one re-drive
     assert await store.depth() == 0 and await store.read() == []
 

@@ -105,8 +105,13 @@ class DeadLetterRecord:
         return len(self.data)
 
     def original_headers(self) -> dict[str, str]:
-        """The headers the original message carried (those the dead letter kept)."""
-        return {k: v for k, v in self.headers.items() if k.lower() not in _DEAD_LETTER_HEADERS}
+        """The headers the original message carried (those the dead letter kept), without the
+        dead letter's own (its reason and origin, and `Nats-*`: its own message id)."""
+        return {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() not in _DEAD_LETTER_HEADERS and not k.lower().startswith("nats-")
+        }
 
 
 class Outcome(enum.Enum):
