@@ -12,13 +12,16 @@ from prometheus_client import (
 )
 
 from threadline.messaging.dead_letters import DEAD_LETTERS
+from threadline.servicekit.metrics import REFRESH_FAILURES
 
 
 def service_registry() -> CollectorRegistry:
     """A registry of one service instance, with the process metrics the default one has and
-    the process's dead-letter counter (`threadline_dead_letters_total`)."""
+    the process's dead-letter counter (`threadline_dead_letters_total`) and failed reads of
+    JetStream before a scrape (`threadline_metrics_refresh_failures_total`)."""
     registry = CollectorRegistry()
-    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR, DEAD_LETTERS):
+    shared = (DEAD_LETTERS, REFRESH_FAILURES)
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR, *shared):
         registry.register(collector)
     return registry
 
