@@ -22,7 +22,8 @@ from threadline.messaging.topology import Topology, ensure_streams
 from threadline.testing import eventually
 
 CONVERSATION = "00000000-0000-0000-0000-000000000000"
-GROUPS = {"events", "tokens", "assistants", "dlq", "conversations", "templates"}
+GROUPS = {"events", "tokens", "assistants", "flows", "webhooks", "kb", "dlq", "conversations"}
+GROUPS |= {"templates"}
 
 
 def closed_port() -> int:
@@ -73,6 +74,9 @@ def test_version_is_the_installed_packages(capsys: pytest.CaptureFixture[str]) -
         ["replay"],
         ["tokens", "list"],
         ["assistants", "list"],
+        ["flows", "list"],
+        ["webhooks", "list"],
+        ["kb", "list"],
         ["dlq", "list"],
         ["dlq", "show", "1"],
         ["dlq", "redrive", "--all"],
