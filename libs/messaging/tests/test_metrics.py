@@ -174,10 +174,13 @@ async def test_the_relay_lag_is_what_is_stored_and_not_yet_published(
         await server.start()
         stack.push_async_callback(server.stop)
 
+        starting = await scrape(server.port)  # the relay has not read its position yet
+        await relay._resume()
         behind = await scrape(server.port)
         await relay.publish_pending()
         caught_up = await scrape(server.port)
 
+    assert sample(starting, "threadline_relay_pending_events", stream=stream) is None
     assert sample(behind, "threadline_relay_pending_events", stream=stream) == 3
     assert sample(caught_up, "threadline_relay_pending_events", stream=stream) == 0
     assert sample(caught_up, "threadline_relay_seconds_behind", stream=stream) == 0
@@ -187,6 +190,7 @@ def test_the_relay_lag_is_dated_by_the_first_read_that_saw_the_oldest_waiting_ev
     class Relay:
         stream = "SESSION_EVENTS"
         position = 0
+        resumed = True
 
     lag = RelayLag(Relay(), lambda: 0)  # type: ignore[arg-type]
 

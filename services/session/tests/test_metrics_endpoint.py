@@ -65,7 +65,8 @@ async def test_the_session_shows_its_consumers_its_relay_and_its_grpc_calls(
     async def every_consumer_shown() -> bool:
         nonlocal text
         text = await scrape(service.ops_port)
-        return all(f'consumer="{d.name}"' in text for d in durables_of("session"))
+        consumers = all(f'consumer="{d.name}"' in text for d in durables_of("session"))
+        return consumers and "threadline_relay_pending_events{" in text  # once it resumed
 
     await eventually(every_consumer_shown, timeout=20)
     stream = topology.stream(SESSION_EVENTS)

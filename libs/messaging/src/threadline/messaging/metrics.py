@@ -61,7 +61,10 @@ class RelayLag:
         self._head = head  # blocking: the event store's last position
         self._seen: deque[tuple[float, int]] = deque(maxlen=HEAD_HISTORY)
 
-    async def read(self) -> RelayState:
+    async def read(self) -> RelayState | None:
+        """None until the relay has read its position back from the stream (at start)."""
+        if not self._relay.resumed:
+            return None
         head = await asyncio.to_thread(self._head)
         return self.observe(head, self._relay.position, time.monotonic())
 

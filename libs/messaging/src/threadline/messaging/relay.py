@@ -140,6 +140,8 @@ class OutboxRelay:
     _stopping: bool = False
     # The event id of the stream's last message: what the next publish expects to follow.
     _last_msg_id: str | None = None
+    # Set once the position was read back from the stream: until then `position` means nothing.
+    resumed: bool = False
 
     def wake(self) -> None:
         """Something was stored: look now rather than at the next poll."""
@@ -188,6 +190,7 @@ class OutboxRelay:
         self.position = max(published, dead)
         self._last_msg_id = last_msg_id
         self.max_message_bytes = await self._message_limit()
+        self.resumed = True
 
     async def _pause(self, error: BaseException, attempt: int) -> int:
         cause = error.error if isinstance(error, _Interrupted) else error
