@@ -1,7 +1,8 @@
 """Issue 14 item 5: an operator's CLI against the whole platform (every service, the WhatsApp
 sandbox): list and show conversations, send a text, buttons and a template, register and list
 templates, hand off and resume, turn autopilot off and on, export — each a `threadline` command
-through the services' gRPC; a refused token and an unknown conversation are one line each."""
+through the services' gRPC; a refused token and an unknown conversation are one line each; a
+text sent from the CLI is one trace down to the Graph API call."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.conftest import PHONE_NUMBER_ID, Platform
 from tests.test_end_to_end import customer_number, customer_writes
+from threadline.cli.commands import queue_message
+from threadline.cli.endpoints import SessionEndpoint
 from threadline.cli.main import main
+from threadline.contracts.analytics.v1 import analytics_pb2 as analytics_pb
+from threadline.contracts.events.v1 import common_pb2
 from threadline.testing import eventually
 
 
@@ -126,3 +132,33 @@ async def test_an_unknown_conversation_and_a_refused_token_are_one_line_each(
     assert handed[2].startswith("threadline handoff: NOT_FOUND: ")
     assert refused[2].startswith("threadline conversations list: UNAUTHENTICATED: the token")
     assert sending[2].startswith("threadline send: UNAUTHENTICATED: ")
+
+
+async def test_a_text_sent_from_the_cli_is_one_trace_with_its_graph_api_call(
+    operator: Platform, spans: InMemorySpanExporter
+) -> None:
+    wa_id = customer_number()
+    await customer_writes(operator, wa_id, "are you there?")
+    await eventually(lambda: len(operator.sandbox.outbox.messages(to=wa_id)) == 1, timeout=20)
+    listed = await operator.analytics.ListConversations(
+        analytics_pb.ListConversationsRequest(customer_phone=wa_id), metadata=operator.auth
+    )
+    endpoint = SessionEndpoint(f"127.0.0.1:{operator.session_grpc_port}", operator.api_token)
+
+    await queue_message(
+        endpoint, listed.conversations[0].id, common_pb2.MessageContent(type="text", text="Yes!")
+    )
+
+    await eventually(lambda: len(operator.sandbox.outbox.messages(to=wa_id)) == 2, timeout=30)
+    sent = operator.sandbox.outbox.messages(to=wa_id)[-1]
+    trace_id = int(sent.trace_headers["traceparent"].split("-")[1], 16)
+
+    def names() -> set[tuple[str, str]]:
+        return {
+            (s.instrumentation_scope.name if s.instrumentation_scope else "", s.name)
+            for s in spans.get_finished_spans()
+            if s.context is not None and s.context.trace_id == trace_id
+        }
+
+    await eventually(lambda: ("threadline.cli", "threadline send") in names(), timeout=10)
+    assert any(name == "/threadline.session.v1.SessionCommands/SendMessage" for _, name in names())
