@@ -216,3 +216,37 @@ async def test_a_truncated_or_streamless_dead_letter_is_refused_and_kept(
     assert [r.outcome for r in results] == [Outcome.TRUNCATED, Outcome.NOT_FROM_A_STREAM]
     assert all(r.refused for r in results)
     assert await store.depth() == 2 and await stream_messages(js, topology) == 0
+
+
+async def test_redriving_everything_while_the_consumer_still_fails_ends_and_takes_each_once(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    store = DeadLetterStore(js, topology)
+    handler = Handler()  # never fixed: every re-drive comes back as a new dead letter
+    async with consuming(js, topology, handler):
+        for n in range(3):
+            await JetStreamBus(js).publish(
+                topology.subject("ingest.events", "109", "Fact"),
+                f"fact {n}".encode(),
+                msg_id=f"f{n}",
+            )
+
+        async def all_dead() -> bool:
+            return await store.depth() == 3
+
+        await eventually(all_dead)
+        first = [r.sequence for r in await store.read()]
+
+        results = [r async for r in store.redrive_matching(slug="bad_input", page=1)]
+
+        async def back_again() -> bool:
+            return await store.depth() == 3
+
+        await eventually(back_again)
+        again = await store.read()
+
+    assert [r.record.sequence for r in results] == first
+    assert all(r.outcome is Outcome.REDRIVEN for r in results)
+    assert [r.data for r in again] == [b"fact 0", b"fact 1", b"fact 2"]
+    assert min(r.sequence for r in again) > max(first)
+    assert await stream_messages(js, topology) == 6

@@ -17,11 +17,15 @@ from typing import TextIO
 from threadline.cli.columns import columns
 from threadline.cli.endpoints import NatsEndpoint
 from threadline.cli.failures import FAILED, USAGE, connect, one_line
-from threadline.messaging.redrive import DeadLetterNotFound, DeadLetterRecord, DeadLetterStore
+from threadline.messaging.redrive import (
+    DeadLetterNotFound,
+    DeadLetterRecord,
+    DeadLetterStore,
+    Redrive,
+)
 from threadline.messaging.topology import Topology
 
 HEAD_BYTES = 2048  # of the payload `show` prints
-MAX_SELECTED = 10_000  # dead letters one `redrive --all` takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,42 +138,42 @@ async def redrive(
             "threadline dlq redrive: say which: --seq N (repeatable), --reason SLUG or --all\n"
         )
         return USAGE
-    status = 0
+    failed = False
+    done = 0
+
+    def report(result: Redrive) -> None:
+        nonlocal failed, done
+        record = result.record
+        done += 1
+        if result.refused:
+            failed = True
+            line = f"{record.sequence} ({record.service}/{record.slug}) {result.outcome.value}"
+            err.write(one_line(f"threadline dlq redrive: {line}; kept") + "\n")
+        else:
+            out.write(
+                f"{result.outcome.value} {record.sequence} ({record.service}/{record.slug})"
+                f" → {record.original_subject}\n"
+            )
+
     client = await connect(endpoint.url, "threadline-dlq")
     try:
         store = DeadLetterStore(client.jetstream(), Topology(endpoint.namespace))
-        records: list[DeadLetterRecord] = []
-        for sequence in selection.sequences:
+        for sequence in dict.fromkeys(selection.sequences):  # each once, in the order given
             try:
-                records.append(await store.get(sequence))
+                record = await store.get(sequence)
             except DeadLetterNotFound as error:
                 err.write(f"threadline dlq redrive: {error}\n")
-                status = FAILED
+                failed = True
+                continue
+            if not selection.service or record.service == selection.service:
+                report(await store.redrive(record))
         if selection.reason or selection.every:
-            records += await store.read(
-                service=selection.service, slug=selection.reason, limit=MAX_SELECTED
-            )
-        elif selection.service:
-            records = [r for r in records if r.service == selection.service]
-        records = list({r.sequence: r for r in records}.values())  # each once
-        for result in await store.redrive_all(records):
-            record = result.record
-            if result.refused:
-                err.write(
-                    one_line(
-                        f"threadline dlq redrive: {record.sequence} ({record.service}/"
-                        f"{record.slug}) {result.outcome.value}; kept"
-                    )
-                    + "\n"
-                )
-                status = FAILED
-            else:
-                out.write(
-                    f"{result.outcome.value} {record.sequence} ({record.service}/{record.slug})"
-                    f" → {record.original_subject}\n"
-                )
+            async for result in store.redrive_matching(
+                service=selection.service, slug=selection.reason
+            ):
+                report(result)
     finally:
         await client.close()
-    if not records and status == 0:
+    if not done and not failed:
         out.write("no dead letters selected\n")
-    return status
+    return FAILED if failed else 0

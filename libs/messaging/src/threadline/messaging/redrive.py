@@ -21,7 +21,7 @@ not a message of any stream), and one whose original subject is not in that stre
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -161,9 +161,10 @@ class DeadLetterStore:
         slug: str = "",
         limit: int = 100,
         after: int = 0,
+        through: int | None = None,
     ) -> list[DeadLetterRecord]:
         """Up to `limit` dead letters (of `service`, with reason `slug`, when given), oldest
-        first, from sequence `after + 1`."""
+        first, from sequence `after + 1` (up to `through`, when given)."""
         limit = max(1, min(limit, MAX_LISTED))
         pattern = self.topology.dead_letter_subject(service or "*", slug or "*")
         found: list[DeadLetterRecord] = []
@@ -173,9 +174,35 @@ class DeadLetterStore:
                 raw = await self.js.get_msg(self.stream, seq=sequence, subject=pattern, next=True)
             except NotFoundError:
                 break
+            if through is not None and (raw.seq or sequence) > through:
+                break
             found.append(self._record(raw.seq or sequence, raw.subject, raw))
             sequence = (raw.seq or sequence) + 1
         return found
+
+    async def last_sequence(self) -> int:
+        """The sequence of the newest dead letter (0: none ever)."""
+        info = await self.js.stream_info(self.stream)
+        return int(info.state.last_seq or 0)
+
+    async def redrive_matching(
+        self, *, service: str = "", slug: str = "", page: int = 100
+    ) -> AsyncIterator[Redrive]:
+        """Re-drive every dead letter (of `service`, with reason `slug`) there is now, a page
+        at a time (a page's payloads in memory, never the whole stream's). Those dead-lettered
+        meanwhile are left alone: a re-drive that fails again comes back as a new dead letter,
+        which must not be re-driven in the same run, round and round."""
+        through = await self.last_sequence()
+        after = 0
+        while True:
+            records = await self.read(
+                service=service, slug=slug, limit=page, after=after, through=through
+            )
+            for record in records:
+                yield await self.redrive(record)
+            if len(records) < page:
+                return
+            after = records[-1].sequence
 
     async def get(self, sequence: int) -> DeadLetterRecord:
         try:
