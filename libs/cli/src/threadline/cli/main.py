@@ -233,8 +233,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except KeyboardInterrupt:
         return INTERRUPTED
+    except BrokenPipeError:  # `threadline export | head`: the reader has gone; say nothing
+        _silence_stdout()
+        return FAILED
     except Exception as error:  # every failure: one line, never a traceback
         return report(_label(args), error)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that its flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def version() -> str:
