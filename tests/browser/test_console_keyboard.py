@@ -82,6 +82,10 @@ async def test_an_operator_works_by_keyboard_and_every_control_is_named(
     await page.keyboard.type(wa_id)
     await page.keyboard.press("Enter")
     await expect(rows).to_have_count(1)
+    # In the inbox too, the customer's new message is announced.
+    announcer = page.locator("#announcer")
+    await customer_writes(console.platform, wa_id, "Hello again")
+    await expect(announcer).to_contain_text("New message in the conversation with Ana Souza")
     await tab_to(page, "li.conversation a")
     await page.keyboard.press("Enter")
     await expect(page.locator("#conversation-title")).to_be_visible()
@@ -102,7 +106,6 @@ async def test_an_operator_works_by_keyboard_and_every_control_is_named(
     await page.keyboard.press("Enter")
     await expect(page.locator("#ai-state")).to_contain_text("AI paused")
     await expect(page.get_by_role("button", name="Give back to the AI")).to_be_focused()
-    announcer = page.locator("#announcer")
     await expect(announcer).to_have_attribute("aria-live", "polite")
     await customer_writes(console.platform, wa_id, "Can I come at noon?")
     await expect(announcer).to_have_text("New message from the customer: Can I come at noon?")

@@ -250,13 +250,13 @@ async function showInbox(query) {
       list.replaceChildren(...found.map(inboxRow));
       // Announce what changed since the last load (not the first: that is the page itself).
       if (lastSeen) {
-        for (const conversation of found) {
-          const before = lastSeen.get(conversation.id);
-          if (before !== (conversation.last_message_at || "")) {
+        const said = found
+          .filter((conversation) => lastSeen.get(conversation.id) !== (conversation.last_message_at || ""))
+          .map((conversation) => {
             const who = (conversation.lead || {}).name || customerOf(conversation) || "a customer";
-            announce(`New message in the conversation with ${who}: ${conversation.last_message_preview || ""}`);
-          }
-        }
+            return `New message in the conversation with ${who}: ${conversation.last_message_preview || ""}`;
+          });
+        if (said.length) announce(said.join(" "));
       }
       lastSeen = new Map(found.map((c) => [c.id, c.last_message_at || ""]));
     } catch (error) {
