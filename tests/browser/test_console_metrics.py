@@ -1,7 +1,7 @@
 """The console's metrics page in headless Chromium against the whole platform: two customers
 write to two business numbers; the charts draw the five metrics of seed 003 over time from
-`/api/v1/metrics`, a line per number, with the same figures the API gives; changing the number
-or the period asks the API again with that filter and redraws the charts."""
+`/api/v1/metrics`, a line per number, with the same figures the API gives; changing the
+number, the assistant or the period asks the API again with that filter and redraws the charts."""
 
 from __future__ import annotations
 
@@ -134,8 +134,22 @@ async def test_the_metrics_charts_draw_the_apis_figures_and_follow_the_filters(
     await expect(conversations).to_have_count(1)
     await expect(conversations).to_have_attribute("data-value", "1")
 
-    # A period after today: asked with it, and nothing to draw.
+    # An assistant chosen, a line per assistant: the platform's one, over both numbers.
     await page.get_by_label("Business number").fill("")
+    await page.get_by_label("Assistant").fill("default")
+    await page.get_by_label("Lines by").select_option("assistant")
+    async with page.expect_request(lambda r: "/api/v1/metrics?" in r.url) as asked:
+        await page.get_by_role("button", name="Show").click()
+    assert "assistant=default" in (await asked.value).url
+    assert "business_number=" not in (await asked.value).url
+    await expect(page.locator(".legend li")).to_have_text(["default"])
+    drawn_conversations = charts.locator('figure[data-metric="conversations"] circle')
+    await expect(drawn_conversations).not_to_have_count(0)
+    values = await drawn_conversations.evaluate_all("(c) => c.map((e) => Number(e.dataset.value))")
+    assert sum(values) == 3, values
+
+    # A period after today: asked with it, and nothing to draw.
+    await page.get_by_label("Assistant").fill("")
     await page.get_by_label("From", exact=True).fill("2099-01-01")
     await page.get_by_label("To", exact=True).fill("2099-02-01")
     async with page.expect_request(lambda r: "/api/v1/metrics?" in r.url) as asked:
