@@ -101,10 +101,17 @@ async def test_an_operators_send_is_one_trace_from_the_cli_to_the_graph_api(
     def graph_calls() -> list[ReadableSpan]:
         return [s for s in of_trace() if s.kind is SpanKind.CLIENT and s.name == SEND_CALL]
 
-    await eventually(lambda: len(graph_calls()) == 1, timeout=10)
-    by_id = {s.context.span_id: s for s in of_trace() if s.context is not None}
-    graph_call = one(graph_calls(), "Graph API calls")
-    ancestry = chain(graph_call, by_id)
+    def ancestry_now() -> list[ReadableSpan]:
+        """The Graph API call and its finished ancestors (a parent ends after its child)."""
+        calls = graph_calls()
+        if not calls:
+            return []
+        by_id = {s.context.span_id: s for s in of_trace() if s.context is not None}
+        return chain(one(calls, "Graph API calls"), by_id)
+
+    await eventually(lambda: len(ancestry_now()) >= 6, timeout=10)
+    ancestry = ancestry_now()
+    graph_call = ancestry[0]
     kinds = [
         (s.kind, s.instrumentation_scope.name if s.instrumentation_scope else "") for s in ancestry
     ]
