@@ -151,3 +151,94 @@ def test_psycopg_is_traced_inside_a_trace_and_a_lone_query_starts_none(database_
     (query, _, has_parent), work = finished
     assert has_parent and work == ["work", "INTERNAL", False]
     assert query.startswith("SELECT")
+
+
+GATEWAY_LIKE = """
+import asyncio
+import json
+import urllib.request
+
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from threadline.servicekit.auth import TokenRegistry
+from threadline.servicekit.grpc_kit import start_grpc_server
+from threadline.servicekit.telemetry import configure_tracing
+
+CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+spans = InMemorySpanExporter()
+configure_tracing("threadline-tester", extra_processors=(SimpleSpanProcessor(spans),))
+
+
+async def main() -> None:
+    server, port = await start_grpc_server(
+        host="127.0.0.1", port=0, registrations=[], tokens=TokenRegistry.parse(""), errors={}
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")  # instrumented: made after
+    health = health_pb2_grpc.HealthStub(channel)
+
+    async def check(request: web.Request) -> web.Response:
+        answer = await health.Check(health_pb2.HealthCheckRequest())
+        return web.Response(text=str(answer.status))
+
+    app = web.Application()  # instrumented: made after
+    app.router.add_get("/api/check", check)
+    app.router.add_get("/healthz", check)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    http_port = runner.addresses[0][1]
+
+    def get(path: str) -> None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{http_port}{path}", headers={"traceparent": CALLER}
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+
+    await asyncio.to_thread(get, "/api/check")
+    await asyncio.to_thread(get, "/healthz")  # a probe: no span of its own
+    await channel.close()
+    await runner.cleanup()
+    await server.stop(None)
+
+
+asyncio.run(main())
+print(json.dumps([
+    [s.name, s.kind.name, f"{s.context.trace_id:032x}",
+     f"{s.context.span_id:016x}", f"{s.parent.span_id:016x}" if s.parent else None]
+    for s in spans.get_finished_spans()
+]))
+"""
+
+
+def test_an_http_request_and_the_grpc_call_it_makes_continue_the_callers_trace() -> None:
+    """The gateway's shape: the aiohttp server and grpc.aio client instrumentations that
+    `configure_tracing` installs, and `grpc_kit`'s server interceptor."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    ran = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(GATEWAY_LIKE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=clean,
+    )
+
+    finished = json.loads(ran.stdout.strip().splitlines()[-1])
+    servers = [f for f in finished if f[1] == "SERVER"]
+    (client,) = [f for f in finished if f[1] == "CLIENT"]
+    http = one_named(servers, "GET /api/check")
+    grpc_server = one_named(servers, "/grpc.health.v1.Health/Check")
+    assert {f[2] for f in finished} == {"4bf92f3577b34da6a3ce929d0e0e4736"}
+    assert http[4] == "00f067aa0ba902b7"
+    assert client[4] == http[3] and grpc_server[4] == client[3]
+    assert len(finished) == 3, finished
+
+
+def one_named(found: list[list[str]], name: str) -> list[str]:
+    (match,) = [f for f in found if f[0] == name]
+    return match
