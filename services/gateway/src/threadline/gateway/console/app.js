@@ -806,7 +806,7 @@ async function showTestChat(query) {
 // and response time, cost per conversation) and the answered rate beside them. The daily series
 // carries all but the response time; that one is asked per day (`perDay`).
 const METRICS = [
-  { name: "Conversations", key: "conversations", value: (d) => d.conversations, format: (v) => String(Math.round(v)) },
+  { name: "Conversations", key: "conversations", value: (d) => d.conversations, format: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)) },
   { name: "Messages per conversation", key: "messages_per_conversation", value: (d) => (d.conversations ? (d.customer_messages + d.replies) / d.conversations : 0), format: (v) => v.toFixed(1) },
   { name: "AI response rate", key: "response_rate", value: (d) => d.response_rate, format: (v) => `${Math.round(v * 100)}%` },
   { name: "AI response time", key: "ai_response_time", perDay: (m) => (m.ai_response_time || {}).average_seconds || 0, format: (v) => `${v.toFixed(1)} s` },
@@ -862,8 +862,9 @@ async function showMetrics(query) {
     location.hash = `#/metrics?${chosen}`;
   });
   const totals = el("dl", { class: "totals", "aria-label": "Totals", id: "metrics-totals" });
+  const key = el("div", { class: "legend-box" });
   const charts = el("div", { class: "charts", id: "charts", "aria-busy": "true" });
-  view.replaceChildren(el("section", { class: "panel", "aria-labelledby": "metrics-title" }, el("h2", { id: "metrics-title" }, "Metrics"), form, totals, charts));
+  view.replaceChildren(el("section", { class: "panel", "aria-labelledby": "metrics-title" }, el("h2", { id: "metrics-title" }, "Metrics"), form, totals, key, charts));
   try {
     const period = new URLSearchParams({ period_from: from, period_to: to });
     for (const name of METRIC_FILTERS) if (query.get(name)) period.set(name, query.get(name));
@@ -911,8 +912,12 @@ async function showMetrics(query) {
       metric.perDay
         ? [...perDay.get(line)].map(([day, answer]) => ({ day, value: Number(metric.perDay(answer) || 0) }))
         : (line.metrics.series || []).map((d) => ({ day: d.day, value: Number(metric.value(d) || 0) }));
-    charts.replaceChildren(
+    const lineless = listed.filter((c) => !c[groupBy]).length;
+    key.replaceChildren(
       legend(series),
+      lineless ? el("p", { class: "note" }, `${lineless} of the conversations listed have no ${groupBy === "assistant" ? "assistant" : "business number"}: they count in the totals, in no line.`) : null,
+    );
+    charts.replaceChildren(
       ...METRICS.map((metric) =>
         el(
           "figure",

@@ -124,6 +124,7 @@ export function chartWithTable(title, days, series, format) {
 export function legend(series) {
   const list = document.createElement("ul");
   list.className = "legend";
+  list.setAttribute("aria-label", "Lines");
   series.forEach((line, number) => {
     const item = document.createElement("li");
     const swatch = document.createElement("span");
