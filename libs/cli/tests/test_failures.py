@@ -12,6 +12,7 @@ from pathlib import Path
 import nats
 import pytest
 
+from threadline.cli import commands, send
 from threadline.cli.devstate import STATE_FILE, DevState, Ports, Secrets
 from threadline.cli.embedded import EmbeddedNats
 from threadline.cli.endpoints import NatsEndpoint
@@ -38,6 +39,10 @@ def platform_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every setting, and the dev.json of a `threadline up` that is gone, point at a port where
     nothing listens."""
     monkeypatch.chdir(tmp_path)
+    # A process has one tracer provider, set once: a `send` run here must not install the
+    # CLI's before the platform tests (run in the same process) install theirs.
+    for module in (commands, send):
+        monkeypatch.setattr(module, "ensure_tracing", lambda service: None)
     port = closed_port()
     down = f"127.0.0.1:{port}"
     DevState(
