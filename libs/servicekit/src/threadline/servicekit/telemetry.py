@@ -11,6 +11,7 @@ its distro: which exporters (`OTEL_TRACES_EXPORTER`) and over which protocol
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -189,7 +190,11 @@ def install_instrumentations() -> None:
     ]
     for instrumentor in instrumentors:
         if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
+            with warnings.catch_warnings():
+                # aiohttp frowns on the server instrumentation's Application subclass; it is
+                # the maintained package's way, and the warning says nothing to an operator.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                instrumentor.instrument()
 
 
 def grpc_server_interceptors() -> Sequence[Any]:
