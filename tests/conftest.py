@@ -61,13 +61,17 @@ class Platform:
 
 @pytest.fixture(scope="session")
 def spans() -> Iterator[InMemorySpanExporter]:
-    """Every finished span of the test process (one provider: set once per process)."""
+    """Every finished span of the test process (one provider: set once per process; one that
+    an earlier test installed, e.g. through the CLI's `ensure_tracing`, is added to)."""
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    processor = SimpleSpanProcessor(exporter)
+    installed = trace.get_tracer_provider()
+    provider = installed if isinstance(installed, TracerProvider) else TracerProvider()
+    provider.add_span_processor(processor)
+    if provider is not installed:
+        trace.set_tracer_provider(provider)
     yield exporter
-    provider.shutdown()
+    processor.shutdown()
 
 
 @pytest.fixture
