@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Self
 
 from threadline.analytics.config import rates_from_setting
 from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
@@ -70,21 +71,25 @@ class NatsEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class AnalyticsEndpoint:
-    """What `conversations` and `export` need: the analytics service's gRPC address and a token
-    with the `read` role."""
+class GrpcEndpoint:
+    """A service's gRPC address (its `VARIABLE`, else dev.json's port) and a bearer token."""
 
     address: str
     token: str
+    VARIABLE: ClassVar[str]
+
+    @staticmethod
+    def port_in(state: DevState) -> int:
+        raise NotImplementedError
 
     @classmethod
-    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> AnalyticsEndpoint:
+    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> Self:
         state = _load(state_file)
         return cls(
             address=_setting(
                 env,
-                "THREADLINE_ANALYTICS_GRPC_ADDRESS",
-                f"127.0.0.1:{state.ports.analytics_grpc}" if state else None,
+                cls.VARIABLE,
+                f"127.0.0.1:{cls.port_in(state)}" if state else None,
                 state_file,
             ),
             token=_setting(
@@ -94,51 +99,39 @@ class AnalyticsEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionEndpoint:
-    """What `threadline assistants` and `threadline flows` need: the session's gRPC address
-    and a token (with the `admin` role on the numbers touched, to configure)."""
+class AnalyticsEndpoint(GrpcEndpoint):
+    """What `conversations` and `export` need: the analytics service's gRPC and a token with
+    the `read` role."""
 
-    address: str
-    token: str
+    VARIABLE: ClassVar[str] = "THREADLINE_ANALYTICS_GRPC_ADDRESS"
 
-    @classmethod
-    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> SessionEndpoint:
-        state = _load(state_file)
-        return cls(
-            address=_setting(
-                env,
-                "THREADLINE_SESSION_GRPC_ADDRESS",
-                f"127.0.0.1:{state.ports.session_grpc}" if state else None,
-                state_file,
-            ),
-            token=_setting(
-                env, "THREADLINE_API_TOKEN", state.secrets.api_token if state else None, state_file
-            ),
-        )
+    @staticmethod
+    def port_in(state: DevState) -> int:
+        return state.ports.analytics_grpc
 
 
 @dataclass(frozen=True, slots=True)
-class KnowledgeEndpoint:
-    """What `threadline kb` needs: the AI responder's KnowledgeBases gRPC address and a token
+class SessionEndpoint(GrpcEndpoint):
+    """What the session's commands (`assistants`, `flows`, `send`, `templates`, …) need: its
+    gRPC and a token (with the `admin` role on the numbers touched, to configure)."""
+
+    VARIABLE: ClassVar[str] = "THREADLINE_SESSION_GRPC_ADDRESS"
+
+    @staticmethod
+    def port_in(state: DevState) -> int:
+        return state.ports.session_grpc
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeEndpoint(GrpcEndpoint):
+    """What `threadline kb` needs: the AI responder's KnowledgeBases gRPC and a token
     (`write` to add documents, `read` to list and search)."""
 
-    address: str
-    token: str
+    VARIABLE: ClassVar[str] = "THREADLINE_AI_GRPC_ADDRESS"
 
-    @classmethod
-    def resolve(cls, env: Mapping[str, str], state_file: Path = STATE_FILE) -> KnowledgeEndpoint:
-        state = _load(state_file)
-        return cls(
-            address=_setting(
-                env,
-                "THREADLINE_AI_GRPC_ADDRESS",
-                f"127.0.0.1:{state.ports.knowledge_grpc}" if state else None,
-                state_file,
-            ),
-            token=_setting(
-                env, "THREADLINE_API_TOKEN", state.secrets.api_token if state else None, state_file
-            ),
-        )
+    @staticmethod
+    def port_in(state: DevState) -> int:
+        return state.ports.knowledge_grpc
 
 
 def _setting(env: Mapping[str, str], name: str, from_state: str | None, state_file: Path) -> str:
