@@ -82,8 +82,9 @@ async def test_create_prints_the_secret_once_then_list_and_revoke(
     code, out, _ = await threadline("tokens", "list", capsys=capsys)
     assert code == 0 and secret not in out and hash_token(secret) not in out
     [header, row] = out.strip().splitlines()
-    assert header.split() == ["ID", "ROLES", "NUMBERS", "ISSUED", "REVOKED", "NAME"]
-    assert row.split()[:3] == [token_id, "read", NUMBER] and row.split()[-2:] == ["-", "dashboard"]
+    assert header.split() == ["ID", "ROLES", "NUMBERS", "ISSUED", "REVOKED", "ISSUED_BY", "NAME"]
+    assert row.split()[:3] == [token_id, "read", NUMBER] and row.split()[-3] == "-"
+    assert row.split()[-2].startswith("env:") and row.split()[-1] == "dashboard"
 
     code, out, _ = await threadline("tokens", "revoke", token_id, capsys=capsys)
     again = await threadline("tokens", "revoke", token_id, capsys=capsys)

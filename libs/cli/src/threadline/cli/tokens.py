@@ -106,8 +106,10 @@ def revoke_token(
 
 
 def table(tokens: Any) -> str:
-    """One row a token: id, roles, numbers, issued (and revoked) when, name. No secrets."""
-    header = ("ID", "ROLES", "NUMBERS", "ISSUED", "REVOKED", "NAME")
+    """One row a token: id, roles, numbers, issued (and revoked) when, issued by whom
+    (`token:<id>` or `env:<digest>`: revoking a token leaves those it issued, so they are
+    found here), name. No secrets."""
+    header = ("ID", "ROLES", "NUMBERS", "ISSUED", "REVOKED", "ISSUED_BY", "NAME")
     rows = [header]
     for token in tokens:
         issued = token.issued_at.ToDatetime().strftime("%Y-%m-%d %H:%M")
@@ -119,6 +121,7 @@ def table(tokens: Any) -> str:
                 ",".join(token.numbers),
                 issued,
                 revoked,
+                token.issued_by or "-",
                 token.name,
             )
         )
