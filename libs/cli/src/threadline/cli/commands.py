@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import grpc
@@ -38,6 +38,17 @@ def _stub(channel: grpc.Channel) -> pb_grpc.SessionCommandsStub:
 
 def _metadata(endpoint: SessionEndpoint) -> tuple[tuple[str, str]]:
     return (("authorization", f"Bearer {endpoint.token}"),)
+
+
+def _call(
+    endpoint: SessionEndpoint,
+    method: Callable[[pb_grpc.SessionCommandsStub], Callable[..., Any]],
+    request: Any,
+) -> Any:
+    """`method` of SessionCommands (e.g. `lambda stub: stub.HandOff`) with `request`, the
+    endpoint's token and the CLI's deadline, on a channel of its own."""
+    with grpc.insecure_channel(endpoint.address) as channel:
+        return method(_stub(channel))(request, metadata=_metadata(endpoint), timeout=TIMEOUT)
 
 
 def content(
@@ -139,12 +150,9 @@ def template_table(templates: Sequence[pb.Template]) -> str:
 
 def list_templates(endpoint: SessionEndpoint, number: str, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    with grpc.insecure_channel(endpoint.address) as channel:
-        answer = _stub(channel).ListTemplates(
-            pb.ListTemplatesRequest(phone_number_id=number),
-            metadata=_metadata(endpoint),
-            timeout=TIMEOUT,
-        )
+    answer = _call(
+        endpoint, lambda stub: stub.ListTemplates, pb.ListTemplatesRequest(phone_number_id=number)
+    )
     out.write(template_table(list(answer.templates)))
     return 0
 
@@ -163,8 +171,7 @@ def register_template(
     request = pb.RegisterTemplateRequest(
         phone_number_id=number, name=name, language=language, category=category, body=body
     )
-    with grpc.insecure_channel(endpoint.address) as channel:
-        t = _stub(channel).RegisterTemplate(request, metadata=_metadata(endpoint), timeout=TIMEOUT)
+    t = _call(endpoint, lambda stub: stub.RegisterTemplate, request)
     out.write(
         f"registered {t.name} ({t.language}, {t.category}, {t.parameter_count} parameters)"
         f" for {number}\n"
@@ -176,12 +183,11 @@ def set_autopilot(
     endpoint: SessionEndpoint, number: str, enabled: bool, *, out: TextIO | None = None
 ) -> int:
     out = out or sys.stdout
-    with grpc.insecure_channel(endpoint.address) as channel:
-        answer = _stub(channel).SetAutopilot(
-            pb.SetAutopilotRequest(phone_number_id=number, enabled=enabled),
-            metadata=_metadata(endpoint),
-            timeout=TIMEOUT,
-        )
+    answer = _call(
+        endpoint,
+        lambda stub: stub.SetAutopilot,
+        pb.SetAutopilotRequest(phone_number_id=number, enabled=enabled),
+    )
     out.write(f"autopilot {'on' if answer.enabled else 'off'} for {answer.phone_number_id}\n")
     return 0
 
@@ -190,23 +196,21 @@ def hand_off(
     endpoint: SessionEndpoint, conversation_id: str, reason: str, *, out: TextIO | None = None
 ) -> int:
     out = out or sys.stdout
-    with grpc.insecure_channel(endpoint.address) as channel:
-        answer = _stub(channel).HandOff(
-            pb.HandOffRequest(conversation_id=conversation_id, reason=reason),
-            metadata=_metadata(endpoint),
-            timeout=TIMEOUT,
-        )
+    answer = _call(
+        endpoint,
+        lambda stub: stub.HandOff,
+        pb.HandOffRequest(conversation_id=conversation_id, reason=reason),
+    )
     out.write(f"{answer.conversation_id} {answer.status} (handed to a human)\n")
     return 0
 
 
 def resume(endpoint: SessionEndpoint, conversation_id: str, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    with grpc.insecure_channel(endpoint.address) as channel:
-        answer = _stub(channel).ResumeAutopilot(
-            pb.ResumeAutopilotRequest(conversation_id=conversation_id),
-            metadata=_metadata(endpoint),
-            timeout=TIMEOUT,
-        )
+    answer = _call(
+        endpoint,
+        lambda stub: stub.ResumeAutopilot,
+        pb.ResumeAutopilotRequest(conversation_id=conversation_id),
+    )
     out.write(f"{answer.conversation_id} {answer.status} (the AI answers again)\n")
     return 0
