@@ -18,6 +18,7 @@ from tests.bench.assistant import (
     MODEL_SECONDS,
     REPLY_DELAY,
     assistant_env,
+    model_client_cpu,
     run_assistant_benchmark,
 )
 from tests.bench.knowledge import print_knowledge, run_knowledge_benchmark
@@ -68,6 +69,8 @@ async def webhooks(args: argparse.Namespace) -> None:
 
 
 async def assistant(args: argparse.Namespace) -> None:
+    async with OpenAIServer() as server:
+        client = await model_client_cpu(server, requests=args.assistant_client_requests, turns=40)
     with tempfile.TemporaryDirectory(prefix="threadline-bench-assistant-") as workdir:
         async with (
             OpenAIServer() as server,
@@ -95,6 +98,12 @@ async def assistant(args: argparse.Namespace) -> None:
         )
     print("  tokens sent per reply (estimate: characters / 4) as one conversation grows:")
     print("    " + "   ".join(f"{n} msgs: {t}" for n, t in tokens))
+    print(
+        f"  model client's CPU per request ({client.turns} turns, {client.tools} tools, "
+        f"{client.requests} requests, client and local server in one process):"
+    )
+    print(f"    the responder's (OpenAIModel, the SDK's post):  {client.ours_ms:6.2f} ms")
+    print(f"    the SDK's chat.completions.create, same body:    {client.create_ms:6.2f} ms")
 
 
 def append(args: argparse.Namespace) -> None:
@@ -272,6 +281,7 @@ if __name__ == "__main__":
     parser.add_argument("--assistant-rounds", type=int, default=3)
     parser.add_argument("--assistant-burst", type=int, default=3)
     parser.add_argument("--assistant-long", type=int, default=200)
+    parser.add_argument("--assistant-client-requests", type=int, default=200)
     parser.add_argument("--append-messages", type=int, default=20_000)
     parser.add_argument("--append-customers", type=int, default=5_000)
     parser.add_argument("--append-batch", type=int, default=256)

@@ -18,13 +18,22 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
+from openai import AsyncOpenAI
 
 from tests.bench.platform import RunningPlatform
 from tests.bench.replies import ReplyFollower
+from threadline.ai_responder.adapters.outbound.models.openai_model import OpenAIModel
+from threadline.ai_responder.application.model_request import (
+    HAND_OFF_TOOL,
+    REPLY_TOOL,
+    SEARCH_KNOWLEDGE_TOOL,
+)
+from threadline.ai_responder.application.ports import ASSISTANT, CUSTOMER, ModelRequest, Turn
 from threadline.sandbox.customer import build_inbound_text
 from threadline.sandbox.signing import sign
 from threadline.testing.model_servers import OpenAIServer, SlowAnswer, TextAnswer
@@ -57,6 +66,18 @@ class OverheadFigures:
     p50_ms: float
     p99_ms: float
     replies_per_s: float
+
+
+@dataclass
+class ClientFigures:
+    """CPU per model request in this process (client and the local server together), the
+    responder's way and through `chat.completions.create` with the same body."""
+
+    requests: int
+    turns: int
+    tools: int
+    ours_ms: float
+    create_ms: float
 
 
 @dataclass
@@ -142,6 +163,80 @@ async def tokens_per_reply(
     sizes = [request_tokens(r.body) for r in server.requests[first:]]
     points = [1, 10, 25, 50, 100, 150, 200]
     return [(n, sizes[n - 1]) for n in points if n <= len(sizes)]
+
+
+def typical_request(turns: int) -> ModelRequest:
+    """A request as the responder sends one late in a conversation: a system prompt with the
+    formatting guidance's size, `turns` turns, and the tools it offers with knowledge."""
+    return ModelRequest(
+        system_prompt="You are the assistant of Lina's Hair Salon. Be brief. " * 30,
+        turns=tuple(
+            Turn(CUSTOMER if k % 2 == 0 else ASSISTANT, f"turn {k}: " + "prices and hours " * 20)
+            for k in range(turns)
+        ),
+        tools=(REPLY_TOOL, HAND_OFF_TOOL, SEARCH_KNOWLEDGE_TOOL),
+        require_tool=True,
+        max_output_tokens=400,
+    )
+
+
+async def model_client_cpu(server: OpenAIServer, *, requests: int, turns: int) -> ClientFigures:
+    """The model client's own CPU per request, compared with the SDK's `create` in the same run:
+    both ask the same local server the same thing, so the difference is the client's."""
+    request = typical_request(turns)
+    client = AsyncOpenAI(base_url=server.base_url, api_key="sk-bench", max_retries=0)
+    model = OpenAIModel(client, "bench-model")
+    body = {
+        "model": "bench-model",
+        "messages": [{"role": "system", "content": request.system_prompt}]
+        + [
+            {"role": "user" if t.role == CUSTOMER else "assistant", "content": t.text}
+            for t in request.turns
+        ],
+        "max_completion_tokens": request.max_output_tokens,
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": dict(t.parameters),
+                },
+            }
+            for t in request.tools
+        ],
+        "tool_choice": "required",
+    }
+
+    async def ours() -> None:
+        await model.generate(request)
+
+    async def create() -> None:
+        await client.chat.completions.create(**body)  # type: ignore[call-overload]
+
+    async def cpu_ms(call: Callable[[], Awaitable[None]]) -> float:
+        await call()  # warm: connection, caches
+        started = time.process_time()
+        for _ in range(requests):
+            await call()
+        return (time.process_time() - started) / requests * 1000
+
+    server.script(*(TextAnswer("ok") for _ in range(4 * requests + 8)))
+    try:
+        # Interleaved twice, so a noisy neighbour weighs on both ways alike.
+        ours_ms, create_ms = [], []
+        for _ in range(2):
+            ours_ms.append(await cpu_ms(ours))
+            create_ms.append(await cpu_ms(create))
+    finally:
+        await client.close()
+    return ClientFigures(
+        requests=requests,
+        turns=turns,
+        tools=len(request.tools),
+        ours_ms=min(ours_ms),
+        create_ms=min(create_ms),
+    )
 
 
 async def run_assistant_benchmark(

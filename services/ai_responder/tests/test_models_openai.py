@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+from openai import AsyncOpenAI
 
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.application.ports import (
@@ -15,9 +16,11 @@ from threadline.ai_responder.application.ports import (
     ModelUnavailable,
     Tool,
     ToolCall,
+    ToolRound,
     Turn,
     Usage,
 )
+from threadline.ai_responder.domain.vision import Image
 from threadline.testing.model_servers import ErrorAnswer, OpenAIServer, SlowAnswer, TextAnswer
 from threadline.testing.model_servers import ToolCallAnswer as ScriptedToolCall
 
@@ -88,6 +91,30 @@ async def test_the_request_carries_system_prompt_turns_tools_and_key(server: Ope
             },
         }
     ]
+
+
+async def test_the_request_is_the_one_the_sdks_create_would_send(server: OpenAIServer) -> None:
+    """The body goes through the client's `post` untransformed: it must be byte for byte what
+    `chat.completions.create` sends for the same request, tool rounds and images included."""
+    request = replace(
+        REQUEST,
+        turns=(*REQUEST.turns, Turn("customer", "this one", (Image("image/png", b"\x89PNG"),))),
+        require_tool=True,
+        tool_rounds=(ToolRound((ToolCall("hand_off", {"reason": "x"}, "call_1"),), ("done",)),),
+    )
+    server.script(TextAnswer("ok"), TextAnswer("ok"))
+
+    await model(server).generate(request)
+    ours = server.requests[0]
+    client = AsyncOpenAI(base_url=server.base_url, api_key="sk-test")
+    await client.chat.completions.create(**ours.body)
+    await client.close()
+
+    theirs = server.requests[1]
+    assert ours.body == theirs.body
+    assert ours.body["tool_choice"] == "required"
+    for header in ("authorization", "content-type", "user-agent", "x-stainless-lang"):
+        assert ours.headers[header] == theirs.headers[header], header
 
 
 async def test_no_tools_means_no_tools_field(server: OpenAIServer) -> None:

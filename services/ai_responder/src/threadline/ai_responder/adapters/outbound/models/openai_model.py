@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
 
 from threadline.ai_responder.adapters.outbound.models.failures import status_failure
 from threadline.ai_responder.application.ports import (
@@ -26,7 +27,10 @@ from threadline.ai_responder.application.ports import (
 
 
 class OpenAIModel:
-    """Chat Completions, non-streaming; the SDK does the timeouts and bounded retries."""
+    """Chat Completions, non-streaming; the SDK does the timeouts and bounded retries.
+
+    The body is built here as the plain JSON Chat Completions takes, so it goes through the
+    client's `post` untransformed (see `generate`)."""
 
     def __init__(self, client: AsyncOpenAI, model: str) -> None:
         self._client = client
@@ -53,13 +57,22 @@ class OpenAIModel:
             }
             for tool in request.tools
         ]
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": messages,
+            "max_completion_tokens": request.max_output_tokens,
+        }
+        if tools:
+            body["tools"] = tools
+            if request.require_tool:
+                body["tool_choice"] = "required"
         try:
-            completion = await self._client.chat.completions.create(
-                model=self._model,
-                messages=messages,
-                max_completion_tokens=request.max_output_tokens,
-                tools=tools or openai.omit,
-                tool_choice="required" if tools and request.require_tool else openai.omit,
+            # The SDK's own `post`, as `chat.completions.create` ends in: the same client, auth,
+            # timeouts, retries and typed answer, without `create`'s walk of every message and
+            # tool schema against the request's TypedDicts (`async_maybe_transform`), which
+            # renames nothing in a Chat Completions body and cost ~11 ms of CPU per request.
+            completion = await self._client.post(
+                "/chat/completions", body=body, cast_to=ChatCompletion
             )
         except openai.APIStatusError as error:
             raise status_failure(self.name, error.status_code, _message(error)) from error
