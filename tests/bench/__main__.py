@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import platform
 import tempfile
+from collections.abc import AsyncIterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -24,12 +27,60 @@ from tests.bench.assistant import (
 from tests.bench.knowledge import print_knowledge, run_knowledge_benchmark
 from tests.bench.media import print_media, run_media_benchmark
 from tests.bench.pacing import Variant, print_pacing, run_pacing_benchmark
-from tests.bench.platform import nats_server, running_platform
+from tests.bench.platform import SCALABLE, RunningPlatform, nats_server, running_platform
+from tests.bench.profiling import RATE, ProcessProfile, profiled
 from tests.bench.queries import run_query_benchmark
 from tests.bench.query_report import report
 from tests.bench.rebuild import print_rebuild, run_rebuild_benchmark
 from tests.bench.webhooks import run_webhook_benchmark
 from threadline.testing.model_servers import OpenAIServer
+
+
+@dataclass
+class Goal:
+    """One row of issue 15's table: the figure, what this run measured, the goal."""
+
+    figure: str
+    measured: str
+    goal: str
+
+
+GOALS: list[Goal] = []  # filled by each benchmark as it runs; printed at the end
+
+
+def print_goals() -> None:
+    if not GOALS:
+        return
+    width = max(len(g.figure) for g in GOALS)
+    measured = max(len(g.measured) for g in GOALS)
+    print("\nIssue 15's table, as measured in this run")
+    print(f"  {'figure':<{width}}  {'measured':<{measured}}  goal")
+    for g in GOALS:
+        print(f"  {g.figure:<{width}}  {g.measured:<{measured}}  {g.goal}")
+
+
+@contextlib.asynccontextmanager
+async def maybe_profiled(
+    running: RunningPlatform, folder: Path | None, name: str
+) -> AsyncIterator[list[ProcessProfile]]:
+    """py-spy on every service process of `running` when `--profile` names a folder."""
+    if folder is None:
+        yield []
+        return
+    async with profiled(running.pids(), folder / name) as profiles:
+        yield profiles
+
+
+def instances(args: argparse.Namespace) -> str:
+    scaled = ", ".join(f"{name} x{n}" for name, n in sorted(args.instances.items()))
+    return scaled or "one of each service"
+
+
+def parse_instances(text: str) -> tuple[str, int]:
+    name, _, count = text.partition("=")
+    if name not in SCALABLE or not count.isdigit() or not 1 <= int(count) <= 8:
+        raise argparse.ArgumentTypeError(f"give NAME=N, NAME one of {sorted(SCALABLE)}, N 1-8")
+    return name, int(count)
 
 
 def machine() -> str:
@@ -42,10 +93,26 @@ def machine() -> str:
     )
 
 
+def print_profiles(profiles: list[ProcessProfile], folder: Path) -> None:
+    print(f"  py-spy on every service process ({folder}/*.txt, collapsed stacks):")
+    for p in sorted(profiles, key=lambda p: -p.cpu_seconds):
+        print(
+            f"    {p.name}: {p.cpu_seconds:.1f} CPU-seconds (/proc), "
+            f"{p.samples / RATE:.1f} s of busy samples"
+        )
+        for function, share in p.top[:5]:
+            print(f"      self {share:6.1%}  {function}")
+        for function, share in p.inclusive[:6]:
+            print(f"      incl {share:6.1%}  {function}")
+
+
 async def webhooks(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="threadline-bench-") as workdir:
         no_delay = {"THREADLINE_AI_REPLY_DELAY_SECONDS": "0"}
-        async with running_platform(Path(workdir), env=no_delay) as running:
+        async with (
+            running_platform(Path(workdir), env=no_delay, instances=args.instances) as running,
+            maybe_profiled(running, args.profile, "webhooks") as profiles,
+        ):
             figures = await run_webhook_benchmark(
                 running,
                 webhooks=args.webhooks,
@@ -54,9 +121,12 @@ async def webhooks(args: argparse.Namespace) -> None:
                 in_flight=args.in_flight,
                 latency_customers=args.latency_customers,
                 latency_messages=args.latency_messages,
+                rates=tuple(args.rates),
+                rate_seconds=args.rate_seconds,
             )
     f = figures
     print("\nBenchmark 1 — signed text webhooks through all services (reply delay 0)")
+    print(f"  instances: {instances(args)}")
     print(f"  {f.webhooks} webhooks, {f.customers} customers, {f.numbers} business numbers")
     print(f"  accepted by ingest:        {f.accepted_per_s:8.0f} webhooks/s")
     print(f"  end to end (answered at sandbox): {f.end_to_end_per_s:8.0f} messages/s")
@@ -66,6 +136,31 @@ async def webhooks(args: argparse.Namespace) -> None:
         f"({args.latency_customers} customers in closed loop, {f.latency_rate_per_s:.0f}/s):"
     )
     print(f"    p50 {f.p50_ms:7.1f} ms   p99 {f.p99_ms:7.1f} ms")
+    print(
+        f"  latency at an offered rate (open loop, new customers, {args.rate_seconds:.0f} s each):"
+    )
+    for r in f.at_rate:
+        print(
+            f"    {r.offered_per_s:5.0f}/s offered ({r.posted_per_s:4.0f} posted, "
+            f"{r.answered_per_s:4.0f} answered): p50 {r.p50_ms:7.1f} ms   p99 {r.p99_ms:7.1f} ms"
+        )
+    if args.profile:
+        print_profiles(profiles, args.profile / "webhooks")
+    GOALS.append(
+        Goal(
+            "customer messages end to end, each with its 3 status webhooks",
+            f"{f.end_to_end_per_s:.0f}/s",
+            ">= 1,000/s",
+        )
+    )
+    for r in f.at_rate:
+        GOALS.append(
+            Goal(
+                f"  latency at {r.offered_per_s:.0f}/s offered (open loop)",
+                f"p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms ({r.answered_per_s:.0f}/s answered)",
+                "p99 <= 250 ms at 500/s",
+            )
+        )
 
 
 async def assistant(args: argparse.Namespace) -> None:
@@ -74,7 +169,10 @@ async def assistant(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="threadline-bench-assistant-") as workdir:
         async with (
             OpenAIServer() as server,
-            running_platform(Path(workdir), env=assistant_env(server)) as running,
+            running_platform(
+                Path(workdir), env=assistant_env(server), instances=args.instances
+            ) as running,
+            maybe_profiled(running, args.profile, "assistant") as profiles,
         ):
             figures, tokens = await run_assistant_benchmark(
                 running,
@@ -85,6 +183,7 @@ async def assistant(args: argparse.Namespace) -> None:
                 long_conversation=args.assistant_long,
             )
     print("\nBenchmark 1b — the assistant's path (a local OpenAI-protocol model server)")
+    print(f"  instances: {instances(args)}")
     print(
         f"  model answers in {MODEL_SECONDS * 1000:.0f} ms; reply delay {REPLY_DELAY:.1f} s; "
         f"each conversation sends bursts of {args.assistant_burst} messages, "
@@ -104,6 +203,8 @@ async def assistant(args: argparse.Namespace) -> None:
     )
     print(f"    the responder's (OpenAIModel, the SDK's post):  {client.ours_ms:6.2f} ms")
     print(f"    the SDK's chat.completions.create, same body:    {client.create_ms:6.2f} ms")
+    if args.profile:
+        print_profiles(profiles, args.profile / "assistant")
 
 
 def append(args: argparse.Namespace) -> None:
@@ -119,6 +220,14 @@ def append(args: argparse.Namespace) -> None:
             profile=args.append_profile,
         )
     print_append(figures, args.append_repeats)
+    batched, plain = figures.session[0], figures.session[1]
+    GOALS.append(
+        Goal(
+            "events appended by the session (batched)",
+            f"{batched.per_s:,.0f}/s (one at a time: {plain.per_s:,.0f}/s)",
+            ">= 25,000/s",
+        )
+    )
 
 
 def print_append(f: AppendFigures, repeats: int) -> None:
@@ -154,6 +263,26 @@ def queries(args: argparse.Namespace) -> None:
         )
     for line in report(figures, show_plans=args.queries_plans):
         print(line)
+    for m in figures.measured:
+        if m.name.startswith("GetConversation"):
+            GOALS.append(
+                Goal(
+                    f"GetConversation, random id, {figures.in_flight} in flight",
+                    f"{m.per_s:,.0f} calls/s, p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms",
+                    "p99 <= 5 ms at 1,000 calls/s",
+                )
+            )
+    firsts = [m for m in figures.measured if m.name.startswith("List page 1")]
+    if firsts:
+        p99s = sorted(m.p99_ms for m in firsts)
+        rates = sorted(m.per_s for m in firsts)
+        GOALS.append(
+            Goal(
+                f"ListConversations page 1 over {figures.dataset.conversations:,} conversations",
+                f"p99 {p99s[0]:.0f}-{p99s[-1]:.0f} ms ({rates[0]:,.0f}-{rates[-1]:,.0f} calls/s)",
+                "p99 <= 15 ms",
+            )
+        )
 
 
 def rebuild(args: argparse.Namespace) -> None:
@@ -169,6 +298,14 @@ def rebuild(args: argparse.Namespace) -> None:
             log_url=args.rebuild_log_url,
         )
     print_rebuild(figures, args.rebuild_batch)
+    whole = figures.rates[0]
+    GOALS.append(
+        Goal(
+            f"rebuild of {whole.events:,} events",
+            f"{whole.seconds:.1f} s",
+            "<= 20 s for 1M",
+        )
+    )
 
 
 async def media(args: argparse.Namespace) -> None:
@@ -253,6 +390,7 @@ def main(args: argparse.Namespace) -> None:
         asyncio.run(pacing(args))
     if args.only in (None, "knowledge"):
         asyncio.run(knowledge(args))
+    print_goals()
 
 
 if __name__ == "__main__":
@@ -277,6 +415,10 @@ if __name__ == "__main__":
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--latency-customers", type=int, default=20)
     parser.add_argument("--latency-messages", type=int, default=10)
+    parser.add_argument(
+        "--rates", type=float, nargs="*", default=[75, 250, 500], help="open-loop rates, /s"
+    )
+    parser.add_argument("--rate-seconds", type=float, default=5.0)
     parser.add_argument("--assistant-parallel", type=int, nargs="+", default=[50, 500])
     parser.add_argument("--assistant-rounds", type=int, default=3)
     parser.add_argument("--assistant-burst", type=int, default=3)
@@ -327,4 +469,19 @@ if __name__ == "__main__":
         default=True,
         help="also measure exact search (as on a server without pgvector)",
     )
-    main(parser.parse_args())
+    parser.add_argument(
+        "--instances",
+        type=parse_instances,
+        nargs="*",
+        default=[],
+        help="NAME=N: N processes of ai_responder, outbound or analytics (webhooks, assistant)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="a folder: py-spy records every service process (webhooks, assistant)",
+    )
+    parsed = parser.parse_args()
+    parsed.instances = dict(parsed.instances)
+    main(parsed)

@@ -21,12 +21,32 @@ from threadline.cli.up import PROCESSES, environment, plan, start_servers, wait_
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.server import Sandbox
 
+# What each extra instance of a service must not share with the first: its listening ports.
+# Ingest, the session and the gateway are left out: ingest's and the gateway's HTTP ports would
+# need a balancer in front, and the session is one instance until it is partitioned.
+SCALABLE: dict[str, tuple[str, ...]] = {
+    "ai_responder": ("THREADLINE_AI_OPS_PORT", "THREADLINE_AI_GRPC_PORT"),
+    "outbound": ("THREADLINE_OUTBOUND_OPS_PORT",),
+    "analytics": ("THREADLINE_ANALYTICS_OPS_PORT", "THREADLINE_ANALYTICS_GRPC_PORT"),
+}
+
 
 @dataclass
 class RunningPlatform:
     state: DevState
     sandbox: Sandbox
     env: Mapping[str, str]  # every service's environment
+    supervisor: Supervisor | None = None
+
+    def pids(self) -> dict[str, int]:
+        """Each service process's pid by name (`outbound`, `outbound-2`, ...)."""
+        if self.supervisor is None:
+            return {}
+        return {
+            child.name: child.process.pid
+            for child in self.supervisor.children
+            if child.process is not None and child.process.returncode is None
+        }
 
     @property
     def media_root(self) -> Path:
@@ -42,11 +62,16 @@ async def running_platform(
     servers: tuple[str, str] | None = None,
     nats_namespace: str = "",
     sandbox: Callable[[SandboxConfig], SandboxConfig] = lambda config: config,
+    instances: Mapping[str, int] | None = None,
 ) -> AsyncIterator[RunningPlatform]:
     """The platform as `threadline up` runs it, with `env` added to every service's
     environment; on the NATS and PostgreSQL URLs `servers` names (else the environment's, else
     embedded ones), its streams and subjects under `nats_namespace`; its sandbox's settings
-    changed by `sandbox`."""
+    changed by `sandbox`; `instances` processes of the services in `SCALABLE` named there (one
+    of every other), sharing their durable consumers as replicas in a deployment do."""
+    unknown = set(instances or {}) - set(SCALABLE)
+    if unknown:
+        raise ValueError(f"instances: only {sorted(SCALABLE)} scale here, not {sorted(unknown)}")
     extra = env or {}
     with ExitStack() as stack:
         nats_url, database_url = servers or start_servers(stack, workdir)
@@ -75,12 +100,23 @@ async def running_platform(
         )
         await running.start()
         supervisor = Supervisor(max_restarts=0)
+        extra_ready: list[str] = []
         for name, module, _, _ in PROCESSES:
             supervisor.add(name, [sys.executable, "-m", module], service_env)
+            for k in range(2, (instances or {}).get(name, 1) + 1):
+                own_ports = {variable: str(free_port(None)) for variable in SCALABLE[name]}
+                extra_ready.append(f"http://127.0.0.1:{own_ports[SCALABLE[name][0]]}/readyz")
+                supervisor.add(
+                    f"{name}-{k}", [sys.executable, "-m", module], {**service_env, **own_ports}
+                )
         await supervisor.start()
         try:
             await wait_until_ready(state)
-            yield RunningPlatform(state=state, sandbox=running, env=service_env)
+            for url in extra_ready:
+                await _ready(url, timeout=60.0)
+            yield RunningPlatform(
+                state=state, sandbox=running, env=service_env, supervisor=supervisor
+            )
         finally:
             await supervisor.stop()
             await running.stop()

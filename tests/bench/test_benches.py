@@ -12,6 +12,7 @@ from tests.bench.knowledge import run_knowledge_benchmark
 from tests.bench.media import run_media_benchmark
 from tests.bench.pacing import Variant, run_pacing_benchmark
 from tests.bench.platform import running_platform
+from tests.bench.profiling import top_frames
 
 
 @pytest.mark.timeout(300)
@@ -63,3 +64,22 @@ async def test_the_knowledge_benchmark_searches_and_embeds(database_url: str) ->
     # Random vectors and word salad do not crowd out the FAQ's own passages.
     assert figures.recall_at_3 >= 0.9
     assert figures.embedded == 8 and figures.embedded_per_s > 0
+
+
+def test_a_profile_counts_busy_samples_and_leaves_the_event_loop_out() -> None:
+    raw = "\n".join(
+        [
+            "main (a/__main__.py:3);_run_once (asyncio/base_events.py:9);handle (x/app.py:5);"
+            "dumps (json/__init__.py:2) 30",
+            "main (a/__main__.py:3);_run_once (asyncio/base_events.py:9);handle (x/app.py:5) 10",
+            "main (a/__main__.py:3);_run_once (asyncio/base_events.py:9);"
+            "EpollSelector.select (selectors.py:4) 60",
+        ]
+    )
+
+    profile = top_frames("session", raw, cpu_seconds=0.4)
+
+    assert (profile.samples, profile.cpu_seconds) == (40, 0.4)  # the 60 waiting are idle
+    assert profile.top == [("dumps (json/__init__.py)", 0.75), ("handle (x/app.py)", 0.25)]
+    assert dict(profile.inclusive)["handle (x/app.py)"] == 1.0
+    assert not any(f.startswith("_run_once") for f, _ in profile.inclusive)

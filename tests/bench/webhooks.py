@@ -9,6 +9,10 @@ The platform runs with a reply delay of 0 here (the plumbing's figure; the assis
 with its delay and a model, is `tests/bench/assistant.py`).
 Phase B (latency): L customers each send K messages one after another, each waiting for its
 reply; latency is from ingest's 200 to the sandbox accepting the reply (one clock, one process).
+Phase C (latency at a rate, open loop): for each offered rate R, messages from new customers are
+posted at R a second for S seconds whether or not earlier ones were answered (as customers
+write); latency as in B, p50 and p99, and the rate actually answered. Past what the platform
+can take, the backlog grows through the run and so does the latency: the figure says so.
 """
 
 from __future__ import annotations
@@ -47,6 +51,19 @@ class WebhookFigures:
     p50_ms: float
     p99_ms: float
     latency_rate_per_s: float
+    at_rate: list[RateFigures]
+
+
+@dataclass
+class RateFigures:
+    """Phase C at one offered rate."""
+
+    offered_per_s: float
+    posted_per_s: float  # what the benchmark managed to post (it is on the same two cores)
+    answered_per_s: float
+    samples: int
+    p50_ms: float
+    p99_ms: float
 
 
 class Answers:
@@ -157,6 +174,46 @@ async def latency(client: Client, *, customers: int, messages: int, run: str) ->
     return samples
 
 
+async def latency_at_rate(
+    client: Client, *, rate: float, seconds: float, in_flight: int, run: str
+) -> RateFigures:
+    """Open loop: a new customer's message every 1/rate s for `seconds`, each awaited for its
+    reply on its own, so a slow answer never slows the offered rate."""
+    samples: list[float] = []
+    total = max(1, round(rate * seconds))
+    gate = asyncio.Semaphore(in_flight)
+    last_reply = 0.0
+
+    async def customer(k: int) -> None:
+        nonlocal last_reply
+        wa_id = f"1555{run}{k:06d}"
+        async with gate:
+            accepted_at = await client.post(f"10900000000{k % 4:04d}", wa_id, f"rate probe {k}")
+        replied = await client.follower.next_reply(wa_id, 0, timeout=300)
+        samples.append((replied.timestamp() - accepted_at) * 1000)
+        last_reply = max(last_reply, replied.timestamp())
+
+    started = time.perf_counter()
+    first = time.time()
+    tasks = []
+    for k in range(total):
+        delay = started + k / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(customer(k)))
+    posted = time.perf_counter() - started
+    await asyncio.gather(*tasks)
+    ordered = sorted(samples)
+    return RateFigures(
+        offered_per_s=rate,
+        posted_per_s=total / max(posted, 1e-9),
+        answered_per_s=total / max(last_reply - first, 1e-9),
+        samples=len(samples),
+        p50_ms=statistics.median(ordered),
+        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    )
+
+
 async def wait_until_quiet(nats_url: str, *, timeout: float = 300.0) -> float:
     """Until every durable consumer has nothing pending (status webhooks and their events
     trail the replies); returns how long that took."""
@@ -188,6 +245,8 @@ async def run_webhook_benchmark(
     in_flight: int,
     latency_customers: int,
     latency_messages: int,
+    rates: tuple[float, ...] = (),
+    rate_seconds: float = 5.0,
 ) -> WebhookFigures:
     run = f"{int(time.time()) % 100:02d}"
     answers = Answers()
@@ -223,6 +282,14 @@ async def run_webhook_benchmark(
             client, customers=latency_customers, messages=latency_messages, run=run
         )
         elapsed = time.perf_counter() - started
+        at_rate = []
+        for n, rate in enumerate(rates):
+            await wait_until_quiet(platform.state.nats_url)
+            at_rate.append(
+                await latency_at_rate(
+                    client, rate=rate, seconds=rate_seconds, in_flight=in_flight, run=f"{run}{n}"
+                )
+            )
     quantiles = statistics.quantiles(samples, n=100)
     return WebhookFigures(
         webhooks=webhooks,
@@ -235,4 +302,5 @@ async def run_webhook_benchmark(
         p50_ms=statistics.median(samples),
         p99_ms=quantiles[98],
         latency_rate_per_s=len(samples) / elapsed,
+        at_rate=at_rate,
     )
