@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from tests.bench.conversation_data import STATUS_WEIGHTS, Dataset, load_conversations
+from tests.bench.query_floor import FloorFigures, bare_server, grpc_floor, pool_ways
 from tests.bench.query_plans import (
     Plan,
     create_new_indexes,
@@ -86,6 +87,7 @@ class QueryFigures:
     plans: dict[str, Plan]
     plans_without_indexes: dict[str, Plan]
     deep_pages: dict[int, tuple[float, float]]  # offset: ms every row joined, ms deferred join
+    floor: list[FloorFigures]  # the bare gRPC server, then GetConversation over each pool
 
 
 def kinds(stub: analytics_pb2_grpc.ConversationQueriesAsyncStub, data: Dataset) -> list[Kind]:
@@ -237,6 +239,14 @@ def run_query_benchmark(
         plans_without = explained(postgres.url, data) if explain else {}
         create_new_indexes(postgres.url)
         measured = asyncio.run(run.measure(by_status_only=False))
+        floor_port = free_port(None)
+        with bare_server(floor_port) as bare_pid:
+            floor = [
+                asyncio.run(grpc_floor(floor_port, bare_pid, in_flight=in_flight, seconds=seconds))
+            ]
+        floor += asyncio.run(
+            pool_ways(postgres.url, data.conversation_ids, in_flight=in_flight, seconds=seconds)
+        )
         return QueryFigures(
             dataset=data,
             load_s=load_s,
@@ -248,6 +258,7 @@ def run_query_benchmark(
             plans=explained(postgres.url, data) if explain else {},
             plans_without_indexes=plans_without,
             deep_pages=deep_pages(postgres.url, data),
+            floor=floor,
         )
 
 

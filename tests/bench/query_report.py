@@ -34,6 +34,22 @@ def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
     yield "  deep pages, median ms on one connection: every row joined → deferred join (as it runs)"
     for offset, (joined, deferred) in f.deep_pages.items():
         yield f"    offset {offset:>7,}: {joined:8.2f} → {deferred:6.2f}"
+    if f.floor:
+        yield (
+            f"  what the parts cost alone ({f.in_flight} in flight): "
+            "calls/s, p50 / p99 ms, CPU ms per call"
+        )
+        bare, *pools = f.floor
+        yield (
+            f"    {bare.name:<56} {bare.calls_per_s:7.0f} {bare.p50_ms:6.2f} / {bare.p99_ms:6.2f}"
+            f"  {bare.cpu_ms_per_call:5.3f}"
+        )
+        yield "    GetConversation in one process (no gRPC), this process's CPU:"
+        for p in pools:
+            yield (
+                f"      {p.name:<54} {p.calls_per_s:7.0f} {p.p50_ms:6.2f} / {p.p99_ms:6.2f}"
+                f"  {p.cpu_ms_per_call:5.3f}"
+            )
     if show_plans:
         for label, plans in (("without", f.plans_without_indexes), ("with", f.plans)):
             for name, plan in plans.items():

@@ -13,7 +13,11 @@ from psycopg_pool import AsyncConnectionPool
 from threadline.analytics.adapters.inbound.grpc import conversation_queries, metrics_api
 from threadline.analytics.adapters.inbound.projection_consumer import ProjectionConsumer
 from threadline.analytics.adapters.outbound.prometheus import PrometheusReport
-from threadline.analytics.adapters.outbound.read_models.database import database_check, open_pool
+from threadline.analytics.adapters.outbound.read_models.database import (
+    database_check,
+    open_pool,
+    open_query_pool,
+)
 from threadline.analytics.adapters.outbound.read_models.projection_store import (
     PostgresProjectionStore,
 )
@@ -81,7 +85,9 @@ async def bootstrap(
 
     projection = _start_projection(stack, config, js, topology, pool)
     tokens = await follow_managed_tokens(stack, js, topology, config.tokens, SERVICE)
-    queries = ConversationQueries(pool, clock=clock)
+    query_pool = await open_query_pool(config.database_url)
+    stack.push_async_callback(query_pool.close)
+    queries = ConversationQueries(query_pool, clock=clock)
     server, grpc_port = await start_grpc_server(
         host=config.host,
         port=config.grpc_port,

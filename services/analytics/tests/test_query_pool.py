@@ -1,0 +1,62 @@
+"""The conversation queries' pool over real PostgreSQL: statements on their own (no BEGIN or
+COMMIT round trips), and the `SELECT 1` check only for connections idle a while."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+
+from threadline.analytics.adapters.outbound.read_models.database import (
+    CheckUnlessRecent,
+    open_query_pool,
+)
+
+
+async def test_statements_run_on_their_own_without_a_transaction(database_url: str) -> None:
+    pool = await open_query_pool(database_url)
+    try:
+        async with pool.connection() as connection:
+            await connection.execute("SELECT 1")
+            assert connection.autocommit
+            assert connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_back_moments_ago_is_not_checked_again(database_url: str) -> None:
+    check = CheckUnlessRecent(quiet_seconds=60)
+    pool = await open_query_pool(database_url, check=check)
+    try:
+        for _ in range(50):
+            async with pool.connection() as connection:
+                await connection.execute("SELECT 1")
+        # Each connection is checked when first taken; after that, not while it is busy.
+        assert 1 <= check.checks <= 8
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_that_died_while_idle_is_replaced_before_use(database_url: str) -> None:
+    check = CheckUnlessRecent(quiet_seconds=0.2)
+    pool = await open_query_pool(database_url, check=check)
+    try:
+        async with pool.connection() as connection:
+            pids = [connection.info.backend_pid]
+        # Every connection of the pool dies, as when the database restarts or a proxy closes them.
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        await asyncio.sleep(0.3)
+        checks = check.checks
+
+        async with pool.connection() as connection:
+            cursor = await connection.execute("SELECT 41 + 1")
+            assert await cursor.fetchone() == (42,)
+            assert connection.info.backend_pid not in pids
+
+        assert check.checks > checks
+    finally:
+        await pool.close()
