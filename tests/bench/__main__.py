@@ -193,7 +193,8 @@ async def assistant(args: argparse.Namespace) -> None:
     for f in figures:
         print(
             f"    {f.conversations:4d} conversations in parallel: p50 {f.p50_ms:7.1f} ms   "
-            f"p99 {f.p99_ms:7.1f} ms   ({f.samples} replies, {f.replies_per_s:.0f}/s)"
+            f"p99 {f.p99_ms:7.1f} ms   ({f.samples} replies, {f.replies_per_s:.0f}/s, "
+            f"{f.model_requests} model requests)"
         )
     print("  tokens sent per reply (estimate: characters / 4) as one conversation grows:")
     print("    " + "   ".join(f"{n} msgs: {t}" for n, t in tokens))

@@ -66,6 +66,7 @@ class OverheadFigures:
     p50_ms: float
     p99_ms: float
     replies_per_s: float
+    model_requests: int = 0  # requests the model server answered in the phase
 
 
 @dataclass
@@ -249,7 +250,9 @@ async def run_assistant_benchmark(
     long_conversation: int,
 ) -> tuple[list[OverheadFigures], list[tuple[int, int]]]:
     run = f"{int(time.time()) % 100:02d}"
-    answers(server, sum(parallel) * rounds + long_conversation + 100)
+    # Room for more requests than replies: a generation overtaken by a customer's next message
+    # is asked again (and with several responders a burst's messages may be heard apart).
+    answers(server, 2 * (sum(parallel) * rounds + long_conversation) + 200)
     limit = max(parallel) + 8
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as http,
@@ -257,9 +260,11 @@ async def run_assistant_benchmark(
     ):
         customers = Customers(platform, http, replies)
         await overhead(customers, conversations=10, rounds=1, burst=1, run="0" + run[:1])
-        figures = [
-            await overhead(customers, conversations=n, rounds=rounds, burst=burst, run=run)
-            for n in parallel
-        ]
+        figures = []
+        for n in parallel:
+            asked = len(server.requests)
+            phase = await overhead(customers, conversations=n, rounds=rounds, burst=burst, run=run)
+            phase.model_requests = len(server.requests) - asked
+            figures.append(phase)
         tokens = await tokens_per_reply(customers, server, messages=long_conversation, run=run)
     return figures, tokens

@@ -42,6 +42,7 @@ G = TypeVar("G")
 
 SCAN_SECONDS = 5.0  # how often the whole store is looked through (the timers cover the rest)
 MAX_AT_ONCE = 256  # answers generated at the same time by one responder (waiting on models)
+LOOK_AT_ONCE = 32  # due bursts read and claimed in the store together
 RETRY_SECONDS = 2.0  # after a failure to answer (NATS out of reach, ...)
 
 
@@ -212,32 +213,42 @@ class BurstScheduler(Generic[G]):
 
     async def _answer_timed(self) -> None:
         """Claim and start the bursts whose timers are up (a burst that is not due after all
-        is looked at again when it will be)."""
+        is looked at again when it will be). Each is a read and a claim in the store, two
+        round trips: up to `LOOK_AT_ONCE` bursts are looked at together, so many falling due
+        at once (500 conversations answered together) do not wait on each other's."""
         now = self._clock()
+        due: list[str] = []
         for key in [key for key, at in self._timers.items() if at <= now]:
             if key in self._working:  # looked at again when that answer is done
                 del self._timers[key]
                 continue
-            if len(self._working) >= self._max_at_once:
-                return  # the rest wait for room
+            if len(self._working) + len(due) >= self._max_at_once:
+                break  # the rest wait for room
             del self._timers[key]
-            try:
-                stored = await self._store.read(key)
-            except Exception as error:
-                log.warning("could not read the burst of %s (%r); trying again", key, error)
-                self._arm(key, now + timedelta(seconds=1))
-                continue
-            if stored is None or not stored.burst.pending:
-                self._contexts.pop(key, None)
-                continue
-            if not stored.burst.is_due(now, self._lease):
-                self._arm(key, self._next_look(stored.burst, now))
-                continue
-            try:
-                await self._start(stored)
-            except Exception as error:
-                log.warning("could not claim the burst of %s (%r); trying again", key, error)
-                self._arm(key, now + timedelta(seconds=1))
+            due.append(key)
+        for first in range(0, len(due), LOOK_AT_ONCE):
+            await asyncio.gather(
+                *(self._look_at(key, now) for key in due[first : first + LOOK_AT_ONCE])
+            )
+
+    async def _look_at(self, key: str, now: datetime) -> None:
+        try:
+            stored = await self._store.read(key)
+        except Exception as error:
+            log.warning("could not read the burst of %s (%r); trying again", key, error)
+            self._arm(key, now + timedelta(seconds=1))
+            return
+        if stored is None or not stored.burst.pending:
+            self._contexts.pop(key, None)
+            return
+        if not stored.burst.is_due(now, self._lease):
+            self._arm(key, self._next_look(stored.burst, now))
+            return
+        try:
+            await self._start(stored)
+        except Exception as error:
+            log.warning("could not claim the burst of %s (%r); trying again", key, error)
+            self._arm(key, now + timedelta(seconds=1))
 
     async def _work(self, claimed: StoredBurst) -> None:
         burst = claimed.burst
