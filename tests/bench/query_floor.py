@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,6 +23,7 @@ from uuid import UUID
 
 import grpc
 
+from tests.bench.query_server import cpu_seconds, spawned
 from threadline.analytics.adapters.outbound.read_models.database import (
     open_pool,
     open_query_pool,
@@ -67,20 +67,8 @@ def _bare_server(port: int, ready: Event, stop: Event) -> None:
 @contextmanager
 def bare_server(port: int) -> Iterator[int]:
     """A `grpc.aio` server doing nothing, in a spawned process; yields its pid."""
-    context = multiprocessing.get_context("spawn")
-    ready, stop = context.Event(), context.Event()
-    process = context.Process(target=_bare_server, args=(port, ready, stop), name="bare-grpc")
-    process.start()
-    try:
-        if not ready.wait(30):
-            raise RuntimeError("the bare gRPC server did not start")
-        assert process.pid is not None
-        yield process.pid
-    finally:
-        stop.set()
-        process.join(10)
-        if process.is_alive():
-            process.kill()
+    with spawned(_bare_server, port, name="bare-grpc") as pid:
+        yield pid
 
 
 async def _load(
@@ -117,8 +105,6 @@ def _figures(
 
 
 async def grpc_floor(port: int, server_pid: int, *, in_flight: int, seconds: float) -> FloorFigures:
-    from tests.bench.query_server import cpu_seconds
-
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         call = channel.unary_unary(METHOD, request_serializer=None, response_deserializer=None)
 

@@ -12,11 +12,12 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
@@ -40,17 +41,27 @@ def _serve(config: AnalyticsConfig, ready: Event, stop: Event) -> None:
 @contextmanager
 def analytics_process(config: AnalyticsConfig) -> Iterator[int]:
     """Run the service until the block ends; yields the child's pid once it serves."""
+    with spawned(_serve, config, name="analytics") as pid:
+        yield pid
+
+
+@contextmanager
+def spawned(
+    target: Callable[[Any, Event, Event], None], argument: Any, *, name: str
+) -> Iterator[int]:
+    """`target(argument, ready, stop)` in a spawned process until the block ends; yields its pid
+    once it has set `ready`. Leaving the block sets `stop` and waits for it to end."""
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Event(), context.Event()
-    process = context.Process(target=_serve, args=(config, ready, stop), name="analytics")
+    process = context.Process(target=target, args=(argument, ready, stop), name=name)
     process.start()
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not ready.wait(0.1):
             if not process.is_alive():
-                raise RuntimeError(f"analytics exited with code {process.exitcode} at start")
+                raise RuntimeError(f"{name} exited with code {process.exitcode} at start")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"analytics did not start within {START_TIMEOUT:.0f} s")
+                raise RuntimeError(f"{name} did not start within {START_TIMEOUT:.0f} s")
         assert process.pid is not None
         yield process.pid
     finally:
