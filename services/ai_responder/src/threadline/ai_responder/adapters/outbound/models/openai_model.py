@@ -70,7 +70,7 @@ class OpenAIModel:
             # The SDK's own `post`, as `chat.completions.create` ends in: the same client, auth,
             # timeouts, retries and typed answer, without `create`'s walk of every message and
             # tool schema against the request's TypedDicts (`async_maybe_transform`), which
-            # renames nothing in a Chat Completions body and cost ~11 ms of CPU per request.
+            # renames nothing in a Chat Completions body and cost 7 to 10 ms of CPU a request here.
             completion = await self._client.post(
                 "/chat/completions", body=body, cast_to=ChatCompletion
             )
