@@ -187,32 +187,12 @@ async def model_client_cpu(server: OpenAIServer, *, requests: int, turns: int) -
     request = typical_request(turns)
     client = AsyncOpenAI(base_url=server.base_url, api_key="sk-bench", max_retries=0)
     model = OpenAIModel(client, "bench-model")
-    body = {
-        "model": "bench-model",
-        "messages": [{"role": "system", "content": request.system_prompt}]
-        + [
-            {"role": "user" if t.role == CUSTOMER else "assistant", "content": t.text}
-            for t in request.turns
-        ],
-        "max_completion_tokens": request.max_output_tokens,
-        "tools": [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": dict(t.parameters),
-                },
-            }
-            for t in request.tools
-        ],
-        "tool_choice": "required",
-    }
 
     async def ours() -> None:
         await model.generate(request)
 
     async def create() -> None:
+        # The very body the adapter sent (read back from the server), through `create`.
         await client.chat.completions.create(**body)  # type: ignore[call-overload]
 
     async def cpu_ms(call: Callable[[], Awaitable[None]]) -> float:
@@ -222,8 +202,10 @@ async def model_client_cpu(server: OpenAIServer, *, requests: int, turns: int) -
             await call()
         return (time.process_time() - started) / requests * 1000
 
-    server.script(*(TextAnswer("ok") for _ in range(4 * requests + 8)))
+    server.script(*(TextAnswer("ok") for _ in range(4 * requests + 9)))
     try:
+        await ours()
+        body = server.requests[-1].body
         # Interleaved twice, so a noisy neighbour weighs on both ways alike.
         ours_ms, create_ms = [], []
         for _ in range(2):

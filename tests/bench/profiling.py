@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.bench.cpu import cpu_seconds
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
 RATE = 100  # samples a second
@@ -85,13 +86,11 @@ def _read(cpu: Mapping[str, float], folder: Path) -> list[ProcessProfile]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time of `pid` so far (0 once it is gone)."""
+    """`pid`'s CPU time so far, 0 once it is gone (a service that died during the run)."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+        return cpu_seconds(pid)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def top_frames(name: str, raw: str, *, cpu_seconds: float = 0.0, keep: int = 8) -> ProcessProfile:

@@ -23,7 +23,8 @@ from uuid import UUID
 
 import grpc
 
-from tests.bench.query_server import cpu_seconds, spawned
+from tests.bench.cpu import cpu_seconds
+from tests.bench.query_server import spawned
 from threadline.analytics.adapters.outbound.read_models.database import (
     open_pool,
     open_query_pool,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
@@ -19,11 +18,11 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+from tests.bench.cpu import cpu_seconds, machine_busy
 from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
 
 START_TIMEOUT = 60.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _serve(config: AnalyticsConfig, ready: Event, stop: Event) -> None:
@@ -72,12 +71,6 @@ def spawned(
             process.join()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of one process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def children(parent: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -110,13 +103,6 @@ class CpuParties:
             except OSError:
                 continue  # a backend that just exited
         return cpu_seconds(self.client), cpu_seconds(self.server), postgres, machine_busy()
-
-
-def machine_busy() -> float:
-    """CPU seconds all cores spent not idle since boot (Linux /proc/stat)."""
-    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return (sum(ticks[:8]) - idle) / CLOCK_TICKS
 
 
 def postmaster_pid(pgdata: Path) -> int:

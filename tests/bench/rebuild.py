@@ -36,6 +36,7 @@ import grpc
 import psycopg
 from psycopg import sql
 
+from tests.bench.cpu import cpu_seconds, machine_busy
 from tests.bench.event_log import LogShape, build_event_log, session_app, stored_events
 from threadline.analytics.adapters.outbound.read_models.database import open_pool
 from threadline.analytics.adapters.outbound.read_models.rebuild.database import PostgresRebuild
@@ -55,21 +56,7 @@ from threadline.messaging.relay import POSITION
 TOKEN = "bench-replay-token"
 # Every table a rebuild writes, and the position it reaches.
 COMPARED = (*(table.name for table in REBUILT_TABLES), "projection_positions")
-TICKS = os.sysconf("SC_CLK_TCK")
 SMALL_FLUSH = 300_000  # (a5): the rows a replay holds with about 0.9 GB
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def machine_cpu() -> float:
-    """CPU seconds every core has spent busy since boot (all processes), from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / TICKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +119,8 @@ class Timer:
         self.server_pid = server_pid
 
     def __call__(self, name: str, events: int, work: Callable[[], Any]) -> Rate:
-        server = process_cpu(self.server_pid)
-        machine = machine_cpu()
+        server = cpu_seconds(self.server_pid)
+        machine = machine_busy()
         started, cpu = time.perf_counter(), time.process_time()
         work()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -142,8 +129,8 @@ class Timer:
             events,
             seconds,
             client_cpu=cpu,
-            server_cpu=process_cpu(self.server_pid) - server,
-            machine_cpu=machine_cpu() - machine,
+            server_cpu=cpu_seconds(self.server_pid) - server,
+            machine_cpu=machine_busy() - machine,
         )
 
 
