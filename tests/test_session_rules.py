@@ -260,7 +260,7 @@ async def assistant_stayed_silent(
     await eventually(seen)
     await asyncio.sleep(0.5)
     stream = streams.topology.stream(AI_EVENTS)
-    subject = streams.topology.subject("ai_responder.events", "Conversation", "ReplyDrafted")
+    subject = streams.topology.subject("ai_responder.events", "0", "Conversation", "ReplyDrafted")
     try:
         last = await streams.js.get_last_msg(stream, subject)
     except NotFoundError:
@@ -273,7 +273,7 @@ async def draft_was_considered(streams: Streams, message_id: str) -> None:
     """Wait until the assistant drafted a reply to `message_id` and the session's drafts
     consumer has settled that draft (recorded, or ignored on purpose)."""
     stream = streams.topology.stream(AI_EVENTS)
-    subject = streams.topology.subject("ai_responder.events", "Conversation", "ReplyDrafted")
+    subject = streams.topology.subject("ai_responder.events", "0", "Conversation", "ReplyDrafted")
     sequence = 0
 
     async def drafted() -> bool:

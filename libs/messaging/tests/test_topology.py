@@ -14,6 +14,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 
 from threadline.messaging.topology import (
+    AI_EVENTS,
     AI_RESPONDER_REPLIES,
     DEAD_LETTERS,
     DURABLES,
@@ -21,6 +22,8 @@ from threadline.messaging.topology import (
     INBOUND_MESSAGE_RECEIVED,
     INGEST_EVENTS,
     INGEST_RAW,
+    MESSAGE_DISPATCHED,
+    OUTBOUND_EVENTS,
     REPLY_DRAFTED,
     ROUTES,
     SESSION_DISPATCHES,
@@ -33,11 +36,14 @@ from threadline.messaging.topology import (
     Route,
     StreamLimits,
     Topology,
+    UnpartitionedPublish,
     describe,
     durables_of,
     ensure_streams,
+    partitions_from_env,
     stream_limits_from_env,
 )
+from threadline.rules.partitions import conversation_id_in_slot, customer_slot
 from threadline.servicekit.config import ConfigError
 from threadline.testing.subjects import filters_overlap, subject_matches
 
@@ -135,11 +141,13 @@ async def test_the_server_keeps_the_limits_and_lifts_them_again(
 
 
 def test_a_route_fills_its_tokens_and_matches_any_one_token_per_placeholder() -> None:
-    assert INBOUND_MESSAGE_RECEIVED.fill(phone_number_id="1093") == "1093.InboundMessageReceived"
-    assert INBOUND_MESSAGE_RECEIVED.wildcard == "*.InboundMessageReceived"
+    filled = INBOUND_MESSAGE_RECEIVED.fill(partition="3", phone_number_id="1093")
+    assert filled == "3.1093.InboundMessageReceived"
+    assert INBOUND_MESSAGE_RECEIVED.wildcard == "*.*.InboundMessageReceived"
     assert SESSION_EVENT.fill(aggregate="Conversation", event="Started") == "Conversation.Started"
     assert SESSION_EVENT.wildcard == "*.*"
-    assert REPLY_DRAFTED.wildcard == REPLY_DRAFTED.fill() == "Conversation.ReplyDrafted"
+    assert REPLY_DRAFTED.fill(partition="0") == "0.Conversation.ReplyDrafted"
+    assert REPLY_DRAFTED.wildcard == "*.Conversation.ReplyDrafted"
     with pytest.raises(KeyError):
         SESSION_EVENT.fill(aggregate="Conversation")
 
@@ -152,7 +160,7 @@ def test_subjects_are_the_streams_root_then_the_route_under_the_namespace(
 
     assert (
         topology.publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="1093")
-        == f"{prefix}ingest.events.1093.InboundMessageReceived"
+        == f"{prefix}ingest.events.0.1093.InboundMessageReceived"
     )
     assert topology.route_filter(SESSION_EVENT) == f"{prefix}session.events.*.*"
     assert topology.stream_filter(SESSION_EVENTS) == f"{prefix}session.events.>"
@@ -201,12 +209,12 @@ def test_describe_prints_every_stream_route_and_durable_as_markdown() -> None:
     assert "| `INGEST_RAW` | `ingest.raw.>` | max age 7 days, max 1024 MiB |" in lines
     assert "| `SESSION_EVENTS` | `session.events.>` | - |" in lines
     assert (
-        "| ingest | `ingest.events.{phone_number_id}.InboundMessageReceived` "
+        "| ingest | `ingest.events.{partition}.{phone_number_id}.InboundMessageReceived` "
         "| InboundMessageReceived |"
     ) in lines
     assert (
         "| `outbound-typing` | outbound | `AI_EVENTS` "
-        "| `ai_responder.events.Conversation.TypingIndicatorRequested` |"
+        "| `ai_responder.events.*.Conversation.TypingIndicatorRequested` |"
     ) in lines
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| stream")]
     headers = 3
@@ -224,3 +232,43 @@ def test_the_module_prints_the_table() -> None:
     ).stdout
 
     assert printed == describe() + "\n"
+
+
+def test_the_session_s_facts_go_to_the_partition_of_their_customer_s_slot() -> None:
+    """Every route the session records names its partition first; the partition is the
+    customer's slot modulo the number of partitions, the same for a conversation whose id
+    carries that slot."""
+    partitioned = {route.stream for route in ROUTES if route.partitioned}
+    assert partitioned == {INGEST_EVENTS, AI_EVENTS, OUTBOUND_EVENTS}
+    topology = Topology("t1", partitions=4)
+    slot = customer_slot("1093", "4915550001")
+    conversation = conversation_id_in_slot(slot)
+
+    by_customer = topology.publish_subject(
+        INBOUND_MESSAGE_RECEIVED, slot=slot, phone_number_id="1093"
+    )
+    by_conversation = topology.conversation_subject(REPLY_DRAFTED, str(conversation))
+
+    assert by_customer == f"t1.ingest.events.{slot % 4}.1093.InboundMessageReceived"
+    assert by_conversation == f"t1.ai_responder.events.{slot % 4}.Conversation.ReplyDrafted"
+
+
+def test_a_partitioned_route_without_its_slot_is_refused_once_there_are_partitions() -> None:
+    with pytest.raises(UnpartitionedPublish, match="slot"):
+        Topology(partitions=2).publish_subject(MESSAGE_DISPATCHED)
+    assert Topology().publish_subject(MESSAGE_DISPATCHED) == "outbound.events.0.Message.Dispatched"
+    assert Topology(partitions=2).publish_subject(SESSION_EVENT, aggregate="A", event="B")
+
+
+def test_each_partition_has_its_own_session_consumers_and_one_partition_keeps_the_names() -> None:
+    assert SESSION_INGEST.in_partition(0, 1) is SESSION_INGEST
+    third = SESSION_INGEST.in_partition(2, 4)
+    assert (third.name, third.filter) == ("session-ingest-p2", "2.>")
+    assert Topology("t1").filter_subject(third) == "t1.ingest.events.2.>"
+
+
+@pytest.mark.parametrize("value", ["0", "4097", "x"])
+def test_the_number_of_partitions_is_checked_when_read(value: str) -> None:
+    with pytest.raises(ConfigError, match="THREADLINE_SESSION_PARTITIONS"):
+        partitions_from_env({"THREADLINE_SESSION_PARTITIONS": value})
+    assert partitions_from_env({}) == 1

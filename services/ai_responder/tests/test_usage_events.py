@@ -161,7 +161,7 @@ async def test_a_discarded_generation_is_published_once_under_its_generation_id(
     finally:
         await nc.close()
     assert message.subject == topology.publish_subject(GENERATION_DISCARDED)
-    assert message.subject.endswith("ai_responder.events.Conversation.GenerationDiscarded")
+    assert message.subject.endswith("ai_responder.events.0.Conversation.GenerationDiscarded")
     assert message.headers is not None and message.headers["Nats-Msg-Id"] == "gen-c-1-2"
     event = ai_pb2.GenerationDiscarded.FromString(message.data)
     assert (event.generation_id, event.cost) == ("gen-c-1-2", "0.0006")

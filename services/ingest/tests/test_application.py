@@ -61,7 +61,7 @@ async def test_text_webhook_is_kept_raw_then_published_as_a_fact(
     assert isinstance(result, Accepted)
     assert [p.subject for p in bus.published] == [
         "t1.ingest.raw.555",
-        "t1.ingest.events.555.InboundMessageReceived",
+        "t1.ingest.events.0.555.InboundMessageReceived",
     ]
     raw, fact = bus.published
     assert raw.payload == body
@@ -94,7 +94,7 @@ async def test_status_webhook_is_published_as_a_status_report() -> None:
     await _intake(bus).accept(_encode(body))
 
     (fact,) = bus.on("t1.ingest.events.")
-    assert fact.subject == "t1.ingest.events.555.MessageStatusReported"
+    assert fact.subject == "t1.ingest.events.0.555.MessageStatusReported"
     assert fact.headers["Nats-Msg-Id"] == "wamid.S1:read:1750000000"
 
 
@@ -105,7 +105,7 @@ async def test_unsafe_business_number_is_made_safe_in_subjects(text_webhook: Tex
 
     assert [p.subject for p in bus.published] == [
         "t1.ingest.raw.12___34",
-        "t1.ingest.events.12___34.InboundMessageReceived",
+        "t1.ingest.events.0.12___34.InboundMessageReceived",
     ]
 
 
@@ -189,7 +189,7 @@ async def test_bad_parts_are_dead_lettered_once_per_kind_and_the_good_facts_publ
     assert [r.slug for r in result.rejected] == ["bad-id", "bad-id", "unparseable"]
     assert [p.subject for p in bus.published] == [
         "t1.ingest.raw.555",
-        "t1.ingest.events.555.InboundMessageReceived",
+        "t1.ingest.events.0.555.InboundMessageReceived",
         "t1.dlq.ingest.bad-id",
         "t1.dlq.ingest.unparseable",
     ]

@@ -52,7 +52,7 @@ async def test_a_webhook_is_kept_on_the_bus_given_and_needs_no_nats(
     assert ingest.nats is None and ingest.bus is bus
     assert [p.subject for p in bus.published] == [
         "t1.ingest.raw.555",
-        "t1.ingest.events.555.InboundMessageReceived",
+        "t1.ingest.events.0.555.InboundMessageReceived",
     ]
     assert bus.published[0].headers["Threadline-Received-At"] == NOW.isoformat()
 

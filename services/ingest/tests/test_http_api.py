@@ -96,7 +96,7 @@ async def test_signed_text_webhook_is_answered_200_and_its_fact_and_raw_are_kept
 
     assert status == 200
     (fact,) = await _stored(js, nats_namespace, INGEST_EVENTS)
-    assert fact.subject == f"{nats_namespace}.ingest.events.777.InboundMessageReceived"
+    assert fact.subject == f"{nats_namespace}.ingest.events.0.777.InboundMessageReceived"
     message = ingest_pb2.InboundMessageReceived.FromString(fact.data or b"")
     assert (message.wamid, message.content.text) == ("wamid.IT1", "Hi there")
     (raw,) = await _stored(js, nats_namespace, INGEST_RAW)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,13 +13,45 @@ from threadline.ingest.adapters.outbound.subjects import (
     raw_subject,
     subject_token,
 )
+from threadline.ingest.domain.facts import (
+    CustomerIdentity,
+    InboundMessageReceived,
+    MessageContent,
+    MessageStatusReported,
+    WebhookErrorReported,
+    WhatsAppError,
+)
 from threadline.messaging.topology import Topology
+from threadline.rules.partitions import customer_slot
 
 
-def test_fact_subject_names_business_number_and_fact() -> None:
-    subject = fact_subject(Topology(), "106540352242922", "InboundMessageReceived")
+def test_fact_subject_names_partition_business_number_and_fact() -> None:
+    """The partition is the customer's: the sender of a message, the recipient of a status
+    (wa_id first, else the BSUID); an error names no customer, so the number's own."""
+    at = datetime(2026, 12, 6, tzinfo=UTC)
+    number = "106540352242922"
+    message = InboundMessageReceived(
+        number, "wamid.1", "{}", (), "wamid.1", "+1 555", CustomerIdentity(wa_id="49"),
+        MessageContent("text", "hi", "{}"), at, at, "",
+    )  # fmt: skip
+    status = MessageStatusReported(
+        number, "wamid.2:read", "{}", (), "wamid.2", "read", CustomerIdentity(user_id="US.77"),
+        at, (), None,
+    )  # fmt: skip
+    error = WebhookErrorReported(number, "error:1", "{}", (), WhatsAppError(), at)
+    topology = Topology(partitions=8)
 
-    assert subject == "ingest.events.106540352242922.InboundMessageReceived"
+    assert [fact_subject(topology, fact) for fact in (message, status, error)] == [
+        f"ingest.events.{customer_slot('106540352242922', '49') % 8}"
+        ".106540352242922.InboundMessageReceived",
+        f"ingest.events.{customer_slot('106540352242922', '', 'US.77') % 8}"
+        ".106540352242922.MessageStatusReported",
+        f"ingest.events.{customer_slot('106540352242922', '') % 8}"
+        ".106540352242922.WebhookErrorReported",
+    ]
+    assert fact_subject(Topology(), message) == (
+        "ingest.events.0.106540352242922.InboundMessageReceived"
+    )
 
 
 def test_subjects_live_under_the_namespace() -> None:

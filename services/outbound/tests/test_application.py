@@ -23,8 +23,8 @@ from threadline.outbound.domain.outbound_message import MessageContent, Outbound
 from threadline.outbound.domain.pacing import Pacer, PacingSettings, ThrottleScope
 
 SENT_AT = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
-DISPATCHED = "outbound.events.Message.Dispatched"
-FAILED = "outbound.events.Message.DispatchFailed"
+DISPATCHED = "outbound.events.0.Message.Dispatched"
+FAILED = "outbound.events.0.Message.DispatchFailed"
 
 
 def a_message(**changes: object) -> OutboundMessage:

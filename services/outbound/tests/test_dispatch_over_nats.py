@@ -139,7 +139,7 @@ async def messages_on(js: JetStreamContext, stream: str, subject: str) -> list[R
 
 
 async def results(js: JetStreamContext, topology: Topology, event: str) -> list[RawStreamMsg]:
-    subject = topology.subject("outbound.events", "Message", event)
+    subject = topology.subject("outbound.events", "0", "Message", event)
     return await messages_on(js, topology.stream(OUTBOUND_EVENTS), subject)
 
 
@@ -382,7 +382,7 @@ async def test_the_graph_api_the_sent_ledger_and_the_bus_are_ports_a_test_can_sw
     assert [phone for phone, _ in graph.sent] == [PHONE_NUMBER_ID]
     assert ledger.sent[message_id].wamid == "wamid.PORT"
     [announced] = bus.published
-    assert announced.subject == topology.subject("outbound.events", "Message", "Dispatched")
+    assert announced.subject == topology.subject("outbound.events", "0", "Message", "Dispatched")
     assert outbound_pb2.MessageDispatched.FromString(announced.payload).wamid == "wamid.PORT"
     assert cloud_api.requests == []
 

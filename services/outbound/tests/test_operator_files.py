@@ -33,7 +33,7 @@ from threadline.outbound.domain.outbound_message import (
 )
 
 PDF = b"%PDF-1.4\n" + b"line\n" * 1000
-DISPATCHED = "outbound.events.Message.Dispatched"
+DISPATCHED = "outbound.events.0.Message.Dispatched"
 
 
 class Clock:

@@ -19,7 +19,7 @@ from threadline.outbound.domain.outbound_message import MessageContent, Outbound
 from threadline.outbound.domain.typing_indicator import TypingIndicatorRequest
 
 NUMBER = "106540352242922"
-STATUSES = f"ingest.events.{NUMBER}.MessageStatusReported"
+STATUSES = f"ingest.events.0.{NUMBER}.MessageStatusReported"
 SENT_AT = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 
 
@@ -53,7 +53,7 @@ async def test_a_message_to_a_tester_is_not_sent_and_reads_as_read() -> None:
     wamid = f"wamid.test.{message.message_id}"
     assert result == Sent(wamid)
     assert graph.sent == [] and graph.uploaded == []
-    [dispatched] = bus.on("outbound.events.Message.Dispatched")
+    [dispatched] = bus.on("outbound.events.0.Message.Dispatched")
     assert outbound_pb2.MessageDispatched.FromString(dispatched.payload).wamid == wamid
     reports = [ingest_pb2.MessageStatusReported.FromString(p.payload) for p in bus.on(STATUSES)]
     assert [(r.wamid, r.status, r.recipient.user_id) for r in reports] == [

@@ -90,7 +90,7 @@ async def test_a_graph_api_failure_is_not_shown_with_the_failure() -> None:
 
 def delivery(event: ai_pb2.TypingIndicatorRequested | bytes) -> Delivery:
     data = event if isinstance(event, bytes) else event.SerializeToString()
-    return Delivery("ai_responder.events.Conversation.TypingIndicatorRequested", data, {}, 1, 1)
+    return Delivery("ai_responder.events.0.Conversation.TypingIndicatorRequested", data, {}, 1, 1)
 
 
 def requested(**changes: object) -> ai_pb2.TypingIndicatorRequested:

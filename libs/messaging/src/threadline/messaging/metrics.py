@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Protocol
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -26,7 +27,6 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from threadline.messaging.relay import OutboxRelay
 from threadline.messaging.topology import DEAD_LETTERS, Durable, Topology, durables_of
 from threadline.servicekit.metrics import Refresher
 
@@ -50,13 +50,27 @@ class RelayState:
     seconds_behind: float
 
 
+class RelayView(Protocol):
+    """What the lag reads of a relay (the session's: the one of this instance, when it holds
+    the relay's lease; `resumed` is false otherwise, and no lag is reported)."""
+
+    @property
+    def resumed(self) -> bool: ...
+
+    @property
+    def position(self) -> int: ...
+
+    @property
+    def stream(self) -> str: ...
+
+
 class RelayLag:
     """How far the outbox relay is behind the event store: events stored but not yet
     published (the store's last position minus the relay's), and how long the oldest of them
     has waited (dated by the first read that saw the store reach it, so to a scrape's
     interval)."""
 
-    def __init__(self, relay: OutboxRelay, head: Callable[[], int]) -> None:
+    def __init__(self, relay: RelayView, head: Callable[[], int]) -> None:
         self._relay = relay
         self._head = head  # blocking: the event store's last position
         self._seen: deque[tuple[float, int]] = deque(maxlen=HEAD_HISTORY)

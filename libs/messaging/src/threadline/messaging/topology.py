@@ -26,6 +26,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
+from threadline.rules.partitions import SLOTS, conversation_slot, partition_of
 from threadline.servicekit.config import ConfigError, env_int
 
 INGEST_RAW = "INGEST_RAW"
@@ -75,6 +76,16 @@ STREAM_LIMITS: Mapping[str, StreamLimits] = {
 
 
 REPLICAS_VARIABLE = "THREADLINE_NATS_STREAM_REPLICAS"
+PARTITIONS_VARIABLE = "THREADLINE_SESSION_PARTITIONS"
+
+
+def partitions_from_env(env: Mapping[str, str]) -> int:
+    """How many partitions the session's facts are spread over (`THREADLINE_SESSION_PARTITIONS`,
+    1 by default): every service that publishes them and the session must be given the same."""
+    partitions = env_int(env, PARTITIONS_VARIABLE, 1)
+    if not 1 <= partitions <= SLOTS:
+        raise ConfigError(f"Config '{PARTITIONS_VARIABLE}' must be 1 to {SLOTS}, got {partitions}.")
+    return partitions
 
 
 def stream_limits_from_env(env: Mapping[str, str]) -> Mapping[str, StreamLimits] | None:
@@ -127,6 +138,11 @@ class Route:
     publisher: str
     body: str  # what travels: the protobuf message, or a description
 
+    @property
+    def partitioned(self) -> bool:
+        """Whether the subject names the session partition its fact belongs to."""
+        return self.pattern.startswith("{partition}.")
+
     def fill(self, **tokens: str) -> str:
         """The pattern with its `{name}` tokens filled in."""
         return self.pattern.format(**tokens)
@@ -146,56 +162,79 @@ class Durable:
     stream: str
     filter: str = ">"
 
+    def in_partition(self, partition: int, partitions: int) -> Durable:
+        """This consumer for one partition of the session's facts (`<name>-p<k>`, reading
+        `<root>.<k>.>`); itself when there is one partition (it reads everything, subjects
+        without a partition token from before partitioning included)."""
+        if partitions == 1:
+            return self
+        return replace(self, name=f"{self.name}-p{partition}", filter=f"{partition}.>")
+
 
 RAW_WEBHOOK = Route(INGEST_RAW, "{phone_number_id}", "ingest", "the webhook body as received")
 INBOUND_MESSAGE_RECEIVED = Route(
-    INGEST_EVENTS, "{phone_number_id}.InboundMessageReceived", "ingest", "InboundMessageReceived"
+    INGEST_EVENTS,
+    "{partition}.{phone_number_id}.InboundMessageReceived",
+    "ingest",
+    "InboundMessageReceived",
 )
 MESSAGE_STATUS_REPORTED = Route(
     INGEST_EVENTS,
-    "{phone_number_id}.MessageStatusReported",
+    "{partition}.{phone_number_id}.MessageStatusReported",
     "ingest; outbound (the test chat's)",
     "MessageStatusReported",
 )
 WEBHOOK_ERROR_REPORTED = Route(
-    INGEST_EVENTS, "{phone_number_id}.WebhookErrorReported", "ingest", "WebhookErrorReported"
+    INGEST_EVENTS,
+    "{partition}.{phone_number_id}.WebhookErrorReported",
+    "ingest",
+    "WebhookErrorReported",
 )
 SESSION_EVENT = Route(SESSION_EVENTS, "{aggregate}.{event}", "session", "SessionEvent")
 UNREADABLE_SESSION_EVENT = Route(
     SESSION_EVENTS, "Unreadable", "session", "SessionEvent without a body (unreadable record)"
 )
-REPLY_DRAFTED = Route(AI_EVENTS, "Conversation.ReplyDrafted", "ai_responder", "ReplyDrafted")
+REPLY_DRAFTED = Route(
+    AI_EVENTS, "{partition}.Conversation.ReplyDrafted", "ai_responder", "ReplyDrafted"
+)
 HAND_OFF_REQUESTED = Route(
-    AI_EVENTS, "Conversation.HandOffRequested", "ai_responder", "HandOffRequested"
+    AI_EVENTS, "{partition}.Conversation.HandOffRequested", "ai_responder", "HandOffRequested"
 )
 FLOW_STEP_REACHED = Route(
-    AI_EVENTS, "Conversation.FlowStepReached", "ai_responder", "FlowStepReached"
+    AI_EVENTS, "{partition}.Conversation.FlowStepReached", "ai_responder", "FlowStepReached"
 )
 GENERATION_DISCARDED = Route(
-    AI_EVENTS, "Conversation.GenerationDiscarded", "ai_responder", "GenerationDiscarded"
+    AI_EVENTS, "{partition}.Conversation.GenerationDiscarded", "ai_responder", "GenerationDiscarded"
 )
 TRANSCRIPT_READY = Route(
-    AI_EVENTS, "Conversation.TranscriptReady", "ai_responder", "TranscriptReady"
+    AI_EVENTS, "{partition}.Conversation.TranscriptReady", "ai_responder", "TranscriptReady"
 )
 TRANSCRIPTION_FAILED = Route(
-    AI_EVENTS, "Conversation.TranscriptionFailed", "ai_responder", "TranscriptionFailed"
+    AI_EVENTS, "{partition}.Conversation.TranscriptionFailed", "ai_responder", "TranscriptionFailed"
 )
-TOOL_CALLED = Route(AI_EVENTS, "Conversation.ToolCalled", "ai_responder", "ToolCalled")
+TOOL_CALLED = Route(AI_EVENTS, "{partition}.Conversation.ToolCalled", "ai_responder", "ToolCalled")
 CUSTOMER_DATA_COLLECTED = Route(
-    AI_EVENTS, "Conversation.CustomerDataCollected", "ai_responder", "CustomerDataCollected"
+    AI_EVENTS,
+    "{partition}.Conversation.CustomerDataCollected",
+    "ai_responder",
+    "CustomerDataCollected",
 )
 TYPING_INDICATOR_REQUESTED = Route(
     AI_EVENTS,
-    "Conversation.TypingIndicatorRequested",
+    "{partition}.Conversation.TypingIndicatorRequested",
     "ai_responder",
     "TypingIndicatorRequested (read receipt + typing indicator; not recorded by the session)",
 )
-MESSAGE_DISPATCHED = Route(OUTBOUND_EVENTS, "Message.Dispatched", "outbound", "MessageDispatched")
-MESSAGE_DISPATCH_FAILED = Route(
-    OUTBOUND_EVENTS, "Message.DispatchFailed", "outbound", "MessageDispatchFailed"
+MESSAGE_DISPATCHED = Route(
+    OUTBOUND_EVENTS, "{partition}.Message.Dispatched", "outbound", "MessageDispatched"
 )
-MEDIA_KEPT = Route(OUTBOUND_EVENTS, "Media.Kept", "outbound", "MediaKept")
-MEDIA_KEEP_FAILED = Route(OUTBOUND_EVENTS, "Media.KeepFailed", "outbound", "MediaKeepFailed")
+MESSAGE_DISPATCH_FAILED = Route(
+    OUTBOUND_EVENTS, "{partition}.Message.DispatchFailed", "outbound", "MessageDispatchFailed"
+)
+MEDIA_KEPT = Route(OUTBOUND_EVENTS, "{partition}.Media.Kept", "outbound", "MediaKept")
+MEDIA_KEEP_FAILED = Route(
+    OUTBOUND_EVENTS, "{partition}.Media.KeepFailed", "outbound", "MediaKeepFailed"
+)
 DEAD_LETTER = Route(
     DEAD_LETTERS, "{service}.{reason}", "every service", "the message, with its reason in headers"
 )
@@ -239,7 +278,7 @@ OUTBOUND_DISPATCH = Durable(
     "outbound-dispatch", "outbound", SESSION_EVENTS, "Conversation.OutboundMessageQueued"
 )
 OUTBOUND_TYPING = Durable(
-    "outbound-typing", "outbound", AI_EVENTS, "Conversation.TypingIndicatorRequested"
+    "outbound-typing", "outbound", AI_EVENTS, "*.Conversation.TypingIndicatorRequested"
 )
 # Customers' media fetched from the Graph API and kept (issue 11).
 OUTBOUND_MEDIA = Durable(
@@ -295,11 +334,22 @@ def durables_of(service: str) -> tuple[Durable, ...]:
     return tuple(durable for durable in DURABLES if durable.service == service)
 
 
+class UnpartitionedPublish(ValueError):
+    """A partitioned route published without the slot that says whose fact it is."""
+
+
 @dataclass(frozen=True, slots=True)
 class Topology:
-    """Names of streams and subjects, under an optional namespace."""
+    """Names of streams and subjects, under an optional namespace; `partitions`: how many
+    partitions the session's facts are spread over (`THREADLINE_SESSION_PARTITIONS`, the same
+    for every service)."""
 
     namespace: str = ""
+    partitions: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.partitions <= SLOTS:
+            raise ValueError(f"partitions must be 1 to {SLOTS}, got {self.partitions}")
 
     def stream(self, name: str) -> str:
         return f"{self.namespace}_{name}" if self.namespace else name
@@ -315,10 +365,22 @@ class Topology:
     def dead_letter_subject(self, service: str, reason: str) -> str:
         return self.publish_subject(DEAD_LETTER, service=service, reason=reason)
 
-    def publish_subject(self, route: Route, **tokens: str) -> str:
+    def publish_subject(self, route: Route, *, slot: int | None = None, **tokens: str) -> str:
         """The subject to publish `route` on, e.g.
-        `publish_subject(INBOUND_MESSAGE_RECEIVED, phone_number_id="1234")`."""
+        `publish_subject(INBOUND_MESSAGE_RECEIVED, slot=17, phone_number_id="1234")`.
+
+        A route of the session's facts (`{partition}`) needs the customer's `slot`
+        (`threadline.rules.partitions`) once there is more than one partition."""
+        if route.partitioned:
+            if slot is None and self.partitions > 1:
+                raise UnpartitionedPublish(f"{route.pattern} needs the customer's slot")
+            tokens["partition"] = str(partition_of(slot or 0, self.partitions))
         return f"{self.root(route.stream)}.{route.fill(**tokens)}"
+
+    def conversation_subject(self, route: Route, conversation_id: str, **tokens: str) -> str:
+        """The subject of a fact about `conversation_id`, in its session partition (its id
+        carries its customer's slot: `threadline.rules.partitions`)."""
+        return self.publish_subject(route, slot=conversation_slot(conversation_id), **tokens)
 
     def stream_filter(self, stream: str) -> str:
         """A filter matching every subject of `stream`."""

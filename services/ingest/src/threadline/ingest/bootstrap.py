@@ -53,7 +53,7 @@ async def bootstrap(
     """Connect to NATS, make sure the streams exist, and start both HTTP servers, registering
     each stop on `stack`. With a `bus` of its own (an `InMemoryBus`), a test runs ingest
     without NATS."""
-    topology = Topology(config.nats_namespace)
+    topology = Topology(config.nats_namespace, partitions=config.session_partitions)
     checks: dict[str, ReadinessCheck] = {}
     refreshers: list[Refresh] = []
     registry = service_registry()

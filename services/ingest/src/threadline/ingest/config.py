@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from threadline.messaging.topology import StreamLimits, stream_limits_from_env
+from threadline.messaging.topology import StreamLimits, partitions_from_env, stream_limits_from_env
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
 
@@ -22,6 +22,9 @@ class IngestConfig:
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
 
+    # How many partitions the session's facts are spread over (the same for every service).
+    session_partitions: int = 1
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestConfig:
         config = cls(
@@ -29,6 +32,7 @@ class IngestConfig:
             verify_token=env_str(env, "THREADLINE_WHATSAPP_VERIFY_TOKEN"),
             nats_url=env_str(env, "THREADLINE_NATS_URL", cls.nats_url),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", cls.nats_namespace),
+            session_partitions=partitions_from_env(env),
             host=env_str(env, "THREADLINE_INGEST_HOST", cls.host),
             port=env_int(env, "THREADLINE_INGEST_PORT", cls.port),
             ops_port=env_int(env, "THREADLINE_INGEST_OPS_PORT", cls.ops_port),

@@ -108,7 +108,7 @@ async def bootstrap(
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
     js = client.jetstream()
-    topology = Topology(config.nats_namespace)
+    topology = Topology(config.nats_namespace, partitions=config.session_partitions)
     await ensure_streams(js, topology, config.streams)
     checks: dict[str, ReadinessCheck] = {"nats": nats_connected(client)}
     if sent_ledger is None:

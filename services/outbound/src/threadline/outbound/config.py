@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from threadline.messaging.topology import StreamLimits, stream_limits_from_env
+from threadline.messaging.topology import StreamLimits, partitions_from_env, stream_limits_from_env
 from threadline.outbound.domain.pacing import PacingSettings
 from threadline.servicekit.config import ConfigError, env_float, env_int, env_str
 
@@ -43,6 +43,9 @@ class OutboundConfig:
     # Customers' files fetched at once (THREADLINE_OUTBOUND_MEDIA_CONCURRENCY, 1 to 64).
     media_concurrency: int = 4
 
+    # How many partitions the session's facts are spread over (the same for every service).
+    session_partitions: int = 1
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OutboundConfig:
         base_url = env_str(env, "THREADLINE_GRAPH_API_BASE_URL", "http://127.0.0.1:8090")
@@ -59,6 +62,7 @@ class OutboundConfig:
             pacing=_pacing(env),
             nats_url=env_str(env, "THREADLINE_NATS_URL", "nats://127.0.0.1:4222"),
             nats_namespace=env.get("THREADLINE_NATS_NAMESPACE", ""),
+            session_partitions=partitions_from_env(env),
             graph_api_base_url=base_url.rstrip("/"),
             graph_api_version=env_str(env, "THREADLINE_GRAPH_API_VERSION", "v23.0"),
             access_token=env_str(env, "THREADLINE_WHATSAPP_ACCESS_TOKEN"),

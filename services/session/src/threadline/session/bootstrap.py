@@ -6,6 +6,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 
 from nats.aio.client import Client as NatsClient
 
@@ -13,18 +14,19 @@ from threadline.contracts.session.v1 import session_pb2_grpc as pb_grpc
 from threadline.media import media_store_from_env
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.connection import connect_nats
-from threadline.messaging.consumer import ConsumerLoop, ConsumerSettings
+from threadline.messaging.key_value import open_bucket
+from threadline.messaging.leases import LeaseKeeper, LeaseSettings
 from threadline.messaging.metrics import RelayLag, watch_jetstream
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.relay import OutboxRelay
 from threadline.messaging.token_follower import follow_managed_tokens
-from threadline.messaging.topology import SESSION_EVENTS, Topology, durables_of, ensure_streams
+from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
 from threadline.servicekit.grpc_kit import Registration, start_grpc_server
 from threadline.servicekit.ops_http import OpsServer
-from threadline.session.adapters.inbound.consumers import FactRecorder
+from threadline.session.adapters.inbound.duties import CurrentRelay, SessionDuties
 from threadline.session.adapters.inbound.grpc_api import (
     ERRORS,
     EventLogServicer,
@@ -40,6 +42,7 @@ from threadline.session.config import SessionConfig
 
 log = logging.getLogger("threadline.session")
 SERVICE = "session"
+LEASES_BUCKET = "session_leases"
 
 
 @dataclass(frozen=True)
@@ -48,19 +51,31 @@ class RunningSession:
 
     app: Conversations
     writer: EventStoreWriter
-    relay: OutboxRelay
-    auto_resolver: AutoResolver
-    loops: tuple[Background, ...]  # the relay, the auto-resolver, one consumer per durable
+    duties: SessionDuties  # what runs here: the partitions and the relay this instance holds
+    keeper: LeaseKeeper
+    auto_resolver: AutoResolver  # for a test to run once; the running one is the relay duty's
     grpc_port: int
     ops_port: int
     nats: NatsClient
+
+    @property
+    def relay(self) -> OutboxRelay:
+        """The relay, when this instance holds its lease."""
+        if self.duties.relay is None:
+            raise LookupError("this instance does not hold the relay's lease")
+        return self.duties.relay
+
+    @property
+    def loops(self) -> tuple[Background, ...]:
+        """The loops running here: the relay and the auto-resolver, then each consumer."""
+        return self.duties.loops
 
 
 async def bootstrap(
     config: SessionConfig, stack: AsyncExitStack, *, clock: Clock = utc_now
 ) -> RunningSession:
     """Connect, start consumers, relay, gRPC and ops; `stack` unwinds them in reverse."""
-    topology = Topology(config.nats_namespace)
+    topology = Topology(config.nats_namespace, partitions=config.session_partitions)
     app = await asyncio.to_thread(Conversations, config.event_store_env(), clock=clock)
     stack.callback(app.close)
     nc = await connect_nats(config.nats_url, SERVICE)
@@ -71,32 +86,46 @@ async def bootstrap(
 
     # An event the relay cannot publish is dead-lettered on dlq.session.unpublishable and
     # counted (threadline_relay_events_total{outcome="dead_lettered"} on /metrics).
-    relay = OutboxRelay(
-        StoredEvents(app, topology),
-        bus,
-        js,
-        topology.stream(SESSION_EVENTS),
-        topology=topology,
-        service=SERVICE,
-    )
-    writer = EventStoreWriter(app, on_stored=relay.wake)
-    stack.callback(writer.close)
-    loops = [run_in_background(stack, "relay", relay.run, stop=relay.stop)]
-
-    resolver = AutoResolver(app, writer, interval=config.auto_resolve_interval)
-    loops.append(run_in_background(stack, "auto-resolver", resolver.run, stop=resolver.stop))
-
-    recorder = FactRecorder(writer)
-    for durable in durables_of(SERVICE):
-        loop = ConsumerLoop(
-            js=js,
-            dead_letters=bus,
+    def make_relay() -> OutboxRelay:
+        return OutboxRelay(
+            StoredEvents(app, topology),
+            bus,
+            js,
+            topology.stream(SESSION_EVENTS),
             topology=topology,
             service=SERVICE,
-            handler=recorder,
-            settings=ConsumerSettings.of(topology, durable, batch_size=config.batch_size),
         )
-        loops.append(run_in_background(stack, durable.name, loop.run, stop=loop.stop))
+
+    # What is stored wakes the relay, when it runs here.
+    writer = EventStoreWriter(app, on_stored=lambda: duties.wake_relay())
+    stack.callback(writer.close)
+    duties = SessionDuties(
+        js=js,
+        bus=bus,
+        topology=topology,
+        writer=writer,
+        make_relay=make_relay,
+        auto_resolve_interval=config.auto_resolve_interval,
+        batch_size=config.batch_size,
+    )
+    # Each partition of the facts, and the relay, is done by one instance at a time: the
+    # first round takes this instance's share before the service says it is up.
+    bucket = await open_bucket(
+        js,
+        LEASES_BUCKET,
+        namespace=config.nats_namespace,
+        keep_for=timedelta(seconds=config.lease_seconds),
+        description="Which session instance holds each partition of the facts and the relay",
+    )
+    keeper = LeaseKeeper(
+        bucket,
+        duties.table(),
+        label=LEASES_BUCKET,
+        settings=LeaseSettings(config.lease_seconds),
+    )
+    await keeper.keep()
+    leases = run_in_background(stack, "leases", keeper.run, stop=keeper.stop, grace=15.0)
+    resolver = AutoResolver(app, writer, interval=config.auto_resolve_interval)
 
     media_store = media_store_from_env(config.media_env, config.media_root)
     stack.push_async_callback(media_store.close)
@@ -126,9 +155,14 @@ async def bootstrap(
 
     # Ready when everything the session depends on is: its database, NATS, and every loop.
     checks = {"database": store_reachable(app.recorder), "nats": nats_connected(nc)}
-    checks |= {loop.name: loop.check() for loop in loops}
+    checks |= {
+        "leases": leases.check(),
+        "relay": duties.relay_check(),
+        "partitions": duties.partitions_check(),
+    }
     checks["api_tokens"] = tokens.check()
     # /metrics: its consumers' lag, its dead letters, and the relay's lag behind the store.
+    relay = CurrentRelay(duties, topology.stream(SESSION_EVENTS))
     head = RelayLag(relay, lambda: app.recorder.max_notification_id() or 0)
     jetstream = watch_jetstream(stack, js, topology, SERVICE, relay=head)
     ops = OpsServer(host=config.host, port=config.ops_port, checks=checks, refreshers=[jetstream])
@@ -138,9 +172,9 @@ async def bootstrap(
     return RunningSession(
         app=app,
         writer=writer,
-        relay=relay,
+        duties=duties,
+        keeper=keeper,
         auto_resolver=resolver,
-        loops=tuple(loops),
         grpc_port=grpc_port,
         ops_port=ops.port,
         nats=nc,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from threadline.messaging.topology import StreamLimits, stream_limits_from_env
+from threadline.messaging.topology import StreamLimits, partitions_from_env, stream_limits_from_env
 from threadline.servicekit.config import env_bool, env_float, env_int, env_str
 from threadline.session.adapters.outbound.event_store import RECORDER_TOPIC
 
@@ -29,6 +29,9 @@ class SessionConfig:
     cache_size: int = 20_000
     # Off: this process is the only writer of its aggregates, so the cache is the truth;
     # a failed save evicts what it touched. On: every load asks the store for newer events.
+    # Several instances need it on: each records its own partitions' facts, but a gRPC command
+    # (an operator's message, a hand-off) is served by whichever instance it reaches, and the
+    # owner's cached conversation would not know it (on by default with several partitions).
     cache_fastforward: bool = False
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
@@ -38,11 +41,19 @@ class SessionConfig:
     media_root: Path = DEFAULT_MEDIA_ROOT
     media_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
+    # How many partitions the session's facts are spread over (the same for every service).
+    session_partitions: int = 1
+    # A duty's lease (a partition, the relay) not renewed for this long passes to another
+    # instance: how long a crashed instance's partitions wait.
+    lease_seconds: float = 6.0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SessionConfig:
         return cls(
             nats_url=env_str(env, "THREADLINE_NATS_URL", "nats://127.0.0.1:4222"),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
+            session_partitions=partitions_from_env(env),
+            lease_seconds=env_float(env, "THREADLINE_SESSION_LEASE_SECONDS", 6.0),
             database_url=env_str(env, "THREADLINE_DATABASE_URL"),
             api_tokens=env_str(env, "THREADLINE_API_TOKENS"),
             host=env_str(env, "THREADLINE_SESSION_HOST", "127.0.0.1"),
@@ -53,7 +64,10 @@ class SessionConfig:
                 env, "THREADLINE_SESSION_AUTO_RESOLVE_INTERVAL_S", 60.0
             ),
             cache_size=env_int(env, "THREADLINE_SESSION_CACHE_SIZE", 20_000),
-            cache_fastforward=env_bool(env, "THREADLINE_SESSION_CACHE_FASTFORWARD", False),
+            # Several partitions mean several instances: on, unless said otherwise.
+            cache_fastforward=env_bool(
+                env, "THREADLINE_SESSION_CACHE_FASTFORWARD", partitions_from_env(env) > 1
+            ),
             streams=stream_limits_from_env(env),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
         )

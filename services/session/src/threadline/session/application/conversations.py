@@ -8,7 +8,13 @@ from datetime import timedelta
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent, project_aggregate
+from eventsourcing.application import (
+    Application,
+    Cache,
+    LRUCache,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import get_topic
@@ -103,6 +109,15 @@ class Conversations(Application[UUID]):
         super().register_transcodings(transcoder)
         for transcoding in TRANSCODINGS:
             transcoder.register(transcoding)
+
+    def forget_cached(self) -> None:
+        """Drop every cached aggregate (on the writer thread): another instance may have
+        written them since (a partition of facts that came back to this one)."""
+        cache = self.repository.cache
+        if cache is not None:
+            self.repository.cache = (
+                type(cache)(cache.maxsize) if isinstance(cache, LRUCache) else Cache()
+            )
 
     # Facts: micro-batches, one transaction each ----------------------------------------
 

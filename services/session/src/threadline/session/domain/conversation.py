@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import register_topic
 
 from threadline.rules.lifecycle import ACTIVE
+from threadline.rules.partitions import conversation_id_in_slot, customer_slot
 from threadline.session.domain.attachments import Attachments
 from threadline.session.domain.collected_data import CollectedData
 from threadline.session.domain.conversation_lifecycle import ConversationLifecycle
@@ -56,6 +57,14 @@ class Conversation(
     # recorded (`upcast_v6_v7`: none in an older snapshot). Events are unchanged (new event
     # fields have defaults instead: outbound_messages.py).
     class_version = 7
+
+    @staticmethod
+    def create_id(phone_number_id: str, customer_wa_id: str, customer_user_id: str) -> UUID:
+        """A random id that carries its customer's partition slot, so the AI responder and
+        outbound, which know only the conversation, publish its facts to the partition its
+        customer's messages go to (`threadline.rules.partitions`)."""
+        slot = customer_slot(phone_number_id, customer_wa_id, customer_user_id)
+        return conversation_id_in_slot(slot)
 
     @event("Started")
     def __init__(

@@ -18,11 +18,14 @@ class JetStreamCustomerData:
 
     def __init__(self, bus: EventBus, topology: Topology) -> None:
         self._bus = bus
-        self._subject = topology.publish_subject(CUSTOMER_DATA_COLLECTED)
+        self._topology = topology
 
     async def customer_data_collected(self, collected: CustomerDataCollected) -> None:
+        subject = self._topology.conversation_subject(
+            CUSTOMER_DATA_COLLECTED, collected.conversation_id
+        )
         await self._bus.publish(
-            self._subject, customer_data_collected(collected), msg_id=collected.event_id
+            subject, customer_data_collected(collected), msg_id=collected.event_id
         )
 
 

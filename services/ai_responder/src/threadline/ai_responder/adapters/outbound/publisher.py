@@ -26,21 +26,19 @@ class JetStreamReplies:
 
     def __init__(self, bus: EventBus, topology: Topology) -> None:
         self._bus = bus
-        self._reply_drafted = topology.publish_subject(REPLY_DRAFTED)
-        self._hand_off_requested = topology.publish_subject(HAND_OFF_REQUESTED)
-        self._generation_discarded = topology.publish_subject(GENERATION_DISCARDED)
+        self._topology = topology
 
     async def reply_drafted(self, draft: ReplyDraft) -> None:
-        await self._bus.publish(self._reply_drafted, reply_drafted(draft), msg_id=draft.draft_id)
+        subject = self._topology.conversation_subject(REPLY_DRAFTED, draft.conversation_id)
+        await self._bus.publish(subject, reply_drafted(draft), msg_id=draft.draft_id)
 
     async def hand_off_requested(self, request: HandOffRequest) -> None:
-        await self._bus.publish(
-            self._hand_off_requested, hand_off_requested(request), msg_id=request.request_id
-        )
+        subject = self._topology.conversation_subject(HAND_OFF_REQUESTED, request.conversation_id)
+        await self._bus.publish(subject, hand_off_requested(request), msg_id=request.request_id)
 
     async def generation_discarded(self, discarded: DiscardedGeneration) -> None:
         await self._bus.publish(
-            self._generation_discarded,
+            self._topology.conversation_subject(GENERATION_DISCARDED, discarded.conversation_id),
             generation_discarded(discarded),
             msg_id=discarded.generation_id,
         )
@@ -51,7 +49,8 @@ class JetStreamFlowSteps:
 
     def __init__(self, bus: EventBus, topology: Topology) -> None:
         self._bus = bus
-        self._subject = topology.publish_subject(FLOW_STEP_REACHED)
+        self._topology = topology
 
     async def step_reached(self, step: FlowStep) -> None:
-        await self._bus.publish(self._subject, flow_step_reached(step), msg_id=step.event_id)
+        subject = self._topology.conversation_subject(FLOW_STEP_REACHED, step.conversation_id)
+        await self._bus.publish(subject, flow_step_reached(step), msg_id=step.event_id)

@@ -16,10 +16,11 @@ class JetStreamToolCalls:
 
     def __init__(self, bus: EventBus, topology: Topology) -> None:
         self._bus = bus
-        self._subject = topology.publish_subject(TOOL_CALLED)
+        self._topology = topology
 
     async def tool_called(self, called: ToolCalled) -> None:
-        await self._bus.publish(self._subject, tool_called(called), msg_id=f"tool:{called.call_id}")
+        subject = self._topology.conversation_subject(TOOL_CALLED, called.conversation_id)
+        await self._bus.publish(subject, tool_called(called), msg_id=f"tool:{called.call_id}")
 
 
 def tool_called(called: ToolCalled) -> ai_pb2.ToolCalled:

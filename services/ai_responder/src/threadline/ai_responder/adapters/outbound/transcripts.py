@@ -20,8 +20,7 @@ TEXT_LIMIT = 4096  # a transcript longer than any WhatsApp message is cut
 class JetStreamTranscripts:
     def __init__(self, bus: EventBus, topology: Topology) -> None:
         self._bus = bus
-        self._ready = topology.publish_subject(TRANSCRIPT_READY)
-        self._failed = topology.publish_subject(TRANSCRIPTION_FAILED)
+        self._topology = topology
 
     async def transcript_ready(
         self,
@@ -43,7 +42,8 @@ class JetStreamTranscripts:
             duration_seconds=duration_seconds or 0.0,
             transcribed_at=_timestamp(at),
         )
-        await self._bus.publish(self._ready, event, msg_id=f"transcript:{message_id}")
+        subject = self._topology.conversation_subject(TRANSCRIPT_READY, conversation_id)
+        await self._bus.publish(subject, event, msg_id=f"transcript:{message_id}")
 
     async def transcription_failed(
         self, *, conversation_id: str, message_id: str, reason: str, model: str, at: datetime
@@ -55,7 +55,8 @@ class JetStreamTranscripts:
             model=model,
             failed_at=_timestamp(at),
         )
-        await self._bus.publish(self._failed, event, msg_id=f"transcript:{message_id}")
+        subject = self._topology.conversation_subject(TRANSCRIPTION_FAILED, conversation_id)
+        await self._bus.publish(subject, event, msg_id=f"transcript:{message_id}")
 
 
 class StoredMedia:

@@ -22,7 +22,7 @@ class JetStreamTypingIndicator:
 
     def __init__(self, bus: EventBus, topology: Topology) -> None:
         self._bus = bus
-        self._subject = topology.publish_subject(TYPING_INDICATOR_REQUESTED)
+        self._topology = topology
 
     async def show_typing(
         self,
@@ -43,4 +43,5 @@ class JetStreamTypingIndicator:
             wamid=wamid,
             requested_at=requested_at,
         )
-        await self._bus.publish(self._subject, event, msg_id=request_id)
+        subject = self._topology.conversation_subject(TYPING_INDICATOR_REQUESTED, conversation_id)
+        await self._bus.publish(subject, event, msg_id=request_id)

@@ -49,7 +49,7 @@ class JetStreamPublisher:
         results = await asyncio.gather(
             *(
                 self._publish(
-                    fact_subject(self._topology, fact.phone_number_id, fact.name),
+                    fact_subject(self._topology, fact),
                     payload,
                     msg_id=fact.msg_id,
                 )

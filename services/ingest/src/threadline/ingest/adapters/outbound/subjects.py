@@ -7,6 +7,7 @@ import re
 from typing import Final
 
 from threadline.contracts.events.v1 import ingest_pb2
+from threadline.ingest.domain.facts import InboundMessageReceived, MessageStatusReported, ParsedFact
 from threadline.messaging.topology import (
     INBOUND_MESSAGE_RECEIVED,
     MESSAGE_STATUS_REPORTED,
@@ -15,6 +16,7 @@ from threadline.messaging.topology import (
     Route,
     Topology,
 )
+from threadline.rules.partitions import customer_slot
 
 UNKNOWN: Final = "unknown"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -39,10 +41,22 @@ def raw_subject(topology: Topology, phone_number_id: str | None) -> str:
     return topology.publish_subject(RAW_WEBHOOK, phone_number_id=subject_token(phone_number_id))
 
 
-def fact_subject(topology: Topology, phone_number_id: str, fact_name: str) -> str:
-    """The subject of the fact named `fact_name` (its route's) from `phone_number_id`."""
-    route = FACT_ROUTES[fact_name]
-    return topology.publish_subject(route, phone_number_id=subject_token(phone_number_id))
+def fact_subject(topology: Topology, fact: ParsedFact) -> str:
+    """The subject of `fact`: its route's, in the session partition of its customer."""
+    route = FACT_ROUTES[fact.name]
+    return topology.publish_subject(
+        route, slot=fact_slot(fact), phone_number_id=subject_token(fact.phone_number_id)
+    )
+
+
+def fact_slot(fact: ParsedFact) -> int:
+    """The customer's slot (`threadline.rules.partitions`): the sender of a message, the
+    recipient of a status; a webhook's error, which names no customer, the number's own."""
+    match fact:
+        case InboundMessageReceived(customer=who) | MessageStatusReported(recipient=who):
+            return customer_slot(fact.phone_number_id, who.wa_id, who.user_id)
+        case _:
+            return customer_slot(fact.phone_number_id, "")
 
 
 def raw_msg_id(body: bytes) -> str:

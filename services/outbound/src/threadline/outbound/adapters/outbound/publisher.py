@@ -37,13 +37,11 @@ class JetStreamAnnouncements:
 
     def __init__(self, bus: EventBus, topology: Topology) -> None:
         self._bus = bus
-        self._dispatched = topology.publish_subject(MESSAGE_DISPATCHED)
-        self._dispatch_failed = topology.publish_subject(MESSAGE_DISPATCH_FAILED)
         self._topology = topology
 
     async def message_dispatched(self, message: OutboundMessage, sent: SentRecord) -> None:
         await self._bus.publish(
-            self._dispatched,
+            self._topology.conversation_subject(MESSAGE_DISPATCHED, message.conversation_id),
             message_dispatched(message, wamid=sent.wamid, at=sent.sent_at, media_id=sent.media_id),
             msg_id=dispatched_msg_id(message),
         )
@@ -52,7 +50,7 @@ class JetStreamAnnouncements:
         self, message: OutboundMessage, failure: WhatsAppFailure, *, at: datetime
     ) -> None:
         await self._bus.publish(
-            self._dispatch_failed,
+            self._topology.conversation_subject(MESSAGE_DISPATCH_FAILED, message.conversation_id),
             message_dispatch_failed(message, failure, at=at),
             msg_id=failed_msg_id(message),
         )
@@ -60,8 +58,10 @@ class JetStreamAnnouncements:
     async def chat_status(
         self, message: OutboundMessage, sent: SentRecord, status: str, *, at: datetime
     ) -> None:
-        subject = self._topology.publish_subject(
-            MESSAGE_STATUS_REPORTED, phone_number_id=message.phone_number_id
+        subject = self._topology.conversation_subject(
+            MESSAGE_STATUS_REPORTED,
+            message.conversation_id,
+            phone_number_id=message.phone_number_id,
         )
         await self._bus.publish(
             subject,
@@ -83,19 +83,20 @@ class JetStreamMediaAnnouncements:
 
     def __init__(self, bus: EventBus, topology: Topology) -> None:
         self._bus = bus
-        self._kept = topology.publish_subject(MEDIA_KEPT)
-        self._failed = topology.publish_subject(MEDIA_KEEP_FAILED)
+        self._topology = topology
 
     async def media_kept(self, media: InboundMedia, stored: StoredMedia, *, at: datetime) -> None:
         await self._bus.publish(
-            self._kept, media_kept(media, stored, at=at), msg_id=f"{media.message_id}:media-kept"
+            self._topology.conversation_subject(MEDIA_KEPT, media.conversation_id),
+            media_kept(media, stored, at=at),
+            msg_id=f"{media.message_id}:media-kept",
         )
 
     async def media_keep_failed(
         self, media: InboundMedia, reason: str, *, refused: bool, attempts: int, at: datetime
     ) -> None:
         await self._bus.publish(
-            self._failed,
+            self._topology.conversation_subject(MEDIA_KEEP_FAILED, media.conversation_id),
             media_keep_failed(media, reason, refused=refused, attempts=attempts, at=at),
             msg_id=f"{media.message_id}:media-failed",
         )

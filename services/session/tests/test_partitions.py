@@ -1,0 +1,146 @@
+"""The session partitioned by customer over real NATS and PostgreSQL (issue 15, item 2).
+
+Two instances share four partitions and the relay, each duty held by exactly one of them; every
+customer's facts are read by the owner of the customer's partition and recorded once; each
+conversation's id carries its customer's slot, so what the AI responder and outbound publish
+about it reaches the same partition; when one instance stops, the other takes its duties over
+and nothing is lost or recorded twice, and the relay keeps the stream in the store's order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from nats.js import JetStreamContext
+
+from threadline.contracts.events.v1 import common_pb2, ingest_pb2
+from threadline.contracts.events.v1 import session_pb2 as events_pb
+from threadline.messaging.relay import POSITION
+from threadline.messaging.topology import (
+    INBOUND_MESSAGE_RECEIVED,
+    INGEST_EVENTS,
+    SESSION_EVENTS,
+    SESSION_INGEST,
+    Topology,
+)
+from threadline.rules.partitions import conversation_slot, customer_slot
+from threadline.session.adapters.inbound.duties import RELAY, partition_duty
+from threadline.session.bootstrap import RunningSession, bootstrap
+from threadline.session.config import SessionConfig
+from threadline.testing import eventually
+
+ConfigFactory = Callable[..., SessionConfig]
+
+PARTITIONS = 4
+DUTIES = frozenset({RELAY, *(partition_duty(k) for k in range(PARTITIONS))})
+
+
+async def publish(js: JetStreamContext, topology: Topology, wa_id: str) -> int:
+    """A customer's first message, on its partition's subject; returns the partition."""
+    fact = ingest_pb2.InboundMessageReceived(
+        wamid=f"wamid.{uuid4().hex}",
+        phone_number_id="pn-7",
+        customer=common_pb2.CustomerIdentity(wa_id=wa_id),
+        content=common_pb2.MessageContent(type="text", text="hello"),
+    )
+    fact.sent_at.FromDatetime(datetime.now(UTC))
+    fact.received_at.FromDatetime(datetime.now(UTC))
+    slot = customer_slot("pn-7", wa_id)
+    subject = topology.publish_subject(INBOUND_MESSAGE_RECEIVED, slot=slot, phone_number_id="pn-7")
+    await js.publish(subject, fact.SerializeToString(), headers={"Nats-Msg-Id": fact.wamid})
+    return slot % PARTITIONS
+
+
+async def relayed(js: JetStreamContext, topology: Topology) -> list[events_pb.SessionEvent]:
+    stream = topology.stream(SESSION_EVENTS)
+    info = await js.stream_info(stream)
+    events = []
+    for seq in range(1, info.state.last_seq + 1):
+        message = await js.get_msg(stream, seq)
+        event = events_pb.SessionEvent.FromString(message.data)
+        assert int((message.headers or {})[POSITION]) == event.position
+        events.append(event)
+    return events
+
+
+def shared(instances: list[RunningSession]) -> bool:
+    """Every duty held by exactly one instance, each holding its fair share or one less."""
+    held = [instance.keeper.held for instance in instances]
+    together = [duty for duties in held for duty in duties]
+    fair = -(-len(DUTIES) // len(instances))
+    return (
+        sorted(together) == sorted(DUTIES)
+        and all(fair - 1 <= len(h) <= fair for h in held)
+        and all(instance.keeper.members == len(instances) for instance in instances)
+    )
+
+
+async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_other_stops(
+    session_config: ConfigFactory, nats_namespace: str, js: JetStreamContext
+) -> None:
+    topology = Topology(nats_namespace, partitions=PARTITIONS)
+    config = session_config(session_partitions=PARTITIONS, lease_seconds=1.5)
+    customers = [f"1555800{n:04d}" for n in range(60)]
+    per_partition = Counter[int]()
+    async with AsyncExitStack() as second_stack:
+        first_stack = AsyncExitStack()
+        await first_stack.__aenter__()
+        try:
+            first = await bootstrap(config, first_stack)
+            second = await bootstrap(config, second_stack)
+            await eventually(lambda: shared([first, second]), timeout=15)
+            relays = [i for i in (first, second) if i.duties.relay is not None]
+            assert len(relays) == 1  # the relay runs once
+            # Each instance runs the consumers of its own partitions, and only those.
+            for instance in (first, second):
+                mine = {d for d in instance.keeper.held if d != RELAY}
+                names = {loop.name for loop in instance.loops} - {"relay", "auto-resolver"}
+                assert {name.rsplit("-", 1)[1] for name in names} == {
+                    f"p{duty.rsplit('-', 1)[1]}" for duty in mine
+                }
+
+            for wa_id in customers[:40]:
+                per_partition[await publish(js, topology, wa_id)] += 1
+
+            async def recorded(count: int) -> bool:
+                events = await relayed(js, topology)
+                return sum(e.HasField("customer_message_received") for e in events) >= count
+
+            await eventually(lambda: recorded(40), timeout=30)
+            # The customers' facts were read by their partitions' consumers, each all of its own.
+            for k in range(PARTITIONS):
+                durable = SESSION_INGEST.in_partition(k, PARTITIONS).name
+                info = await js.consumer_info(topology.stream(INGEST_EVENTS), durable)
+                assert info.delivered.consumer_seq == per_partition[k], durable
+                assert info.num_ack_pending == 0 and info.num_pending == 0
+        finally:
+            await first_stack.aclose()  # the first instance stops: its leases are released
+
+        await eventually(lambda: second.keeper.held == DUTIES, timeout=10)
+        for wa_id in customers[40:]:
+            await publish(js, topology, wa_id)
+        await eventually(lambda: recorded(60), timeout=30)
+        await asyncio.sleep(0.5)  # anything recorded twice would be relayed by now
+        events = await relayed(js, topology)
+
+    # Nothing lost, nothing twice, in the store's order across the relay's hand-over.
+    received = [e for e in events if e.HasField("customer_message_received")]
+    assert len(received) == 60
+    positions = [e.position for e in events]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    # Each conversation carries its customer's slot: the AI responder's and outbound's facts
+    # about it are published to the partition the customer's own go to.
+    started = [e for e in events if e.HasField("conversation_started")]
+    slots = {conversation_slot(e.aggregate_id) for e in started}
+    assert len(started) == 60
+    assert slots == {customer_slot("pn-7", wa_id) for wa_id in customers}
+    wa_ids: dict[str, Any] = {
+        e.aggregate_id: e.conversation_started.customer.wa_id for e in started
+    }
+    for conversation_id, wa_id in wa_ids.items():
+        assert conversation_slot(conversation_id) == customer_slot("pn-7", wa_id)
