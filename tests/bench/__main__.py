@@ -32,6 +32,7 @@ from tests.bench.profiling import RATE, ProcessProfile, profiled
 from tests.bench.queries import run_query_benchmark
 from tests.bench.query_report import report
 from tests.bench.rebuild import print_rebuild, run_rebuild_benchmark
+from tests.bench.scaling import print_scaling, run_scaling_benchmark
 from tests.bench.webhooks import run_webhook_benchmark
 from threadline.testing.model_servers import OpenAIServer
 
@@ -160,6 +161,20 @@ async def webhooks(args: argparse.Namespace) -> None:
                 f"p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms ({r.answered_per_s:.0f}/s answered)",
                 "p99 <= 250 ms at 500/s",
             )
+        )
+
+
+async def scaling(args: argparse.Namespace) -> None:
+    figures = await run_scaling_benchmark(
+        webhooks=args.scaling_webhooks,
+        customers=args.customers,
+        numbers=args.numbers,
+        in_flight=args.in_flight,
+    )
+    print_scaling(figures)
+    for f in figures:
+        GOALS.append(
+            Goal(f"  end to end, {f.layout.name}", f"{f.end_to_end_per_s:.0f}/s", ">= 1,000/s")
         )
 
 
@@ -389,6 +404,8 @@ def main(args: argparse.Namespace) -> None:
         asyncio.run(media(args))
     if args.only in (None, "pacing"):
         asyncio.run(pacing(args))
+    if args.only in (None, "scaling"):
+        asyncio.run(scaling(args))
     if args.only in (None, "knowledge"):
         asyncio.run(knowledge(args))
     print_goals()
@@ -407,11 +424,13 @@ if __name__ == "__main__":
             "media",
             "pacing",
             "knowledge",
+            "scaling",
         ],
         default=None,
     )
     parser.add_argument("--webhooks", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--scaling-webhooks", type=int, default=3000)
     parser.add_argument("--numbers", type=int, default=4)
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--latency-customers", type=int, default=20)

@@ -22,9 +22,11 @@ from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.server import Sandbox
 
 # What each extra instance of a service must not share with the first: its listening ports.
-# Ingest, the session and the gateway are left out: ingest's and the gateway's HTTP ports would
-# need a balancer in front, and the session is one instance until it is partitioned.
+# Ingest and the gateway are left out: their HTTP ports would need a balancer in front. Extra
+# session instances share the partitions of the facts (THREADLINE_SESSION_PARTITIONS, given to
+# every service in `env`); gRPC calls go to the first.
 SCALABLE: dict[str, tuple[str, ...]] = {
+    "session": ("THREADLINE_SESSION_OPS_PORT", "THREADLINE_SESSION_GRPC_PORT"),
     "ai_responder": ("THREADLINE_AI_OPS_PORT", "THREADLINE_AI_GRPC_PORT"),
     "outbound": ("THREADLINE_OUTBOUND_OPS_PORT",),
     "analytics": ("THREADLINE_ANALYTICS_OPS_PORT", "THREADLINE_ANALYTICS_GRPC_PORT"),

@@ -120,3 +120,34 @@ def unused_port() -> int:
 async def test_a_nats_that_is_not_there_is_platform_down() -> None:
     with pytest.raises(PlatformDown, match="is unreachable"):
         await connect("nats://127.0.0.1:1", "threadline-test")
+
+
+async def test_status_shows_each_partition_s_consumers_of_a_partitioned_session(
+    database_url: str,
+    nats_server_url: str,
+    nats_namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = SessionConfig(
+        nats_url=nats_server_url,
+        nats_namespace=nats_namespace,
+        database_url=database_url,
+        api_tokens=f"{hash_token('status-token')}:read:*",
+        grpc_port=0,
+        ops_port=0,
+        session_partitions=3,
+    )
+    async with AsyncExitStack() as stack:
+        await bootstrap(config, stack)
+        monkeypatch.setenv("THREADLINE_NATS_URL", nats_server_url)
+        monkeypatch.setenv("THREADLINE_NATS_NAMESPACE", nats_namespace)
+
+        _, out, _ = await threadline("status", capsys=capsys)
+
+    table = rows(out)
+    for consumer in ("session-ingest", "session-drafts", "session-dispatches"):
+        assert f"consumer {consumer}" not in table
+        for k in range(3):
+            assert table[f"consumer {consumer}-p{k}"][0] == "ok", out
+    assert table["consumer analytics-projections"][0] == "absent"

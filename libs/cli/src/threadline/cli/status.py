@@ -18,18 +18,20 @@ import asyncio
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 import aiohttp
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
 from nats.js.errors import NotFoundError
 
 from threadline.cli.columns import columns
 from threadline.cli.devstate import STATE_FILE, DevState
 from threadline.cli.endpoints import NatsEndpoint
 from threadline.cli.failures import PlatformDown, connect, explain, one_line
-from threadline.messaging.topology import DEAD_LETTERS, DURABLES, Topology
+from threadline.messaging.topology import DEAD_LETTERS, DURABLES, Durable, Topology
 
 # (service, its ops variable's infix, standard ops port): as `threadline up` runs them.
 SERVICES = (
@@ -145,11 +147,9 @@ async def jetstream_rows(endpoint: NatsEndpoint) -> list[Row]:
     topology = Topology(endpoint.namespace)
     try:
         js = client.jetstream()
-        for durable in DURABLES:
+        for durable, info in await consumers(js, topology):
             stream = topology.stream(durable.stream)
-            try:
-                info = await js.consumer_info(stream, durable.name)
-            except NotFoundError:
+            if info is None:
                 rows.append(Row(f"consumer {durable.name}", "absent", f"on {stream}: not made yet"))
                 continue
             pending, acks = info.num_pending or 0, info.num_ack_pending or 0
@@ -217,3 +217,28 @@ def run(env: Mapping[str, str], *, out: TextIO | None = None) -> int:
         out.write(f"down: {', '.join(down)}\n")
         return 1
     return 0
+
+
+async def consumers(
+    js: JetStreamContext, topology: Topology
+) -> list[tuple[Durable, ConsumerInfo | None]]:
+    """Every durable of the topology with what the server says of it (None: not made yet);
+    the session's, when its facts are partitioned, as the server holds them (`<name>-p<k>`)."""
+    found: list[tuple[Durable, ConsumerInfo | None]] = []
+    for durable in DURABLES:
+        stream = topology.stream(durable.stream)
+        try:
+            found.append((durable, await js.consumer_info(stream, durable.name)))
+            continue
+        except NotFoundError:
+            pass
+        partitions = [
+            info
+            for info in await js.consumers_info(stream)
+            if info.name.startswith(f"{durable.name}-p")
+        ]
+        partitions.sort(key=lambda info: int(info.name.rsplit("-p", 1)[1] or 0))
+        found += [(replace(durable, name=info.name), info) for info in partitions]
+        if not partitions:
+            found.append((durable, None))
+    return found

@@ -268,11 +268,12 @@ def watch_jetstream(
     relay: RelayLag | None = None,
     registry: CollectorRegistry | None = None,
     min_interval: float = 1.0,
+    durables: Sequence[Durable] | None = None,
 ) -> Refresher:
     """Export `service`'s consumers, dead letters (and relay) until `stack` unwinds; the
     refresher to give the ops server. `registry`: a service's own registry, when it does not
     serve the default one. `min_interval`: scrapes closer together than this share a read."""
-    watch = JetStreamWatch(js, topology, service, relay=relay)
+    watch = JetStreamWatch(js, topology, service, relay=relay, durables=durables)
     JETSTREAM.add(watch)
     stack.callback(JETSTREAM.remove, watch)
     if registry is not None and registry is not REGISTRY:

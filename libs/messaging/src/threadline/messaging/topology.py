@@ -267,6 +267,7 @@ ROUTES: tuple[Route, ...] = (
 # others follow the session's events. One filter each: NATS before 2.10 (the CI machine runs
 # 2.9) knows no `filter_subjects`, so a consumer that needs several event types takes the whole
 # stream and lets the others by (the AI responder's own view, the session's drafts).
+SESSION = "session"  # the one service whose consumers are partitioned
 SESSION_INGEST = Durable("session-ingest", "session", INGEST_EVENTS)
 SESSION_DRAFTS = Durable("session-drafts", "session", AI_EVENTS)
 SESSION_DISPATCHES = Durable("session-dispatches", "session", OUTBOUND_EVENTS)
@@ -329,9 +330,15 @@ FOLLOWERS: tuple[Follower, ...] = (
 )
 
 
-def durables_of(service: str) -> tuple[Durable, ...]:
-    """The durable consumers `service` runs."""
-    return tuple(durable for durable in DURABLES if durable.service == service)
+def durables_of(service: str, partitions: int = 1) -> tuple[Durable, ...]:
+    """The durable consumers `service` runs (the session's: those of every partition, when
+    its facts are in `partitions` partitions)."""
+    return tuple(
+        durable.in_partition(k, partitions) if durable.service == SESSION else durable
+        for durable in DURABLES
+        if durable.service == service
+        for k in range(partitions if durable.service == SESSION else 1)
+    )
 
 
 class UnpartitionedPublish(ValueError):

@@ -20,7 +20,7 @@ from threadline.messaging.metrics import RelayLag, watch_jetstream
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.relay import OutboxRelay
 from threadline.messaging.token_follower import follow_managed_tokens
-from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.messaging.topology import SESSION_EVENTS, Topology, durables_of, ensure_streams
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.background import Background, run_in_background
 from threadline.servicekit.clock import Clock, utc_now
@@ -164,7 +164,15 @@ async def bootstrap(
     # /metrics: its consumers' lag, its dead letters, and the relay's lag behind the store.
     relay = CurrentRelay(duties, topology.stream(SESSION_EVENTS))
     head = RelayLag(relay, lambda: app.recorder.max_notification_id() or 0)
-    jetstream = watch_jetstream(stack, js, topology, SERVICE, relay=head)
+    # Every partition's consumers: their lag is the platform's, whichever instance holds them.
+    jetstream = watch_jetstream(
+        stack,
+        js,
+        topology,
+        SERVICE,
+        relay=head,
+        durables=durables_of(SERVICE, topology.partitions),
+    )
     ops = OpsServer(host=config.host, port=config.ops_port, checks=checks, refreshers=[jetstream])
     await ops.start()
     stack.push_async_callback(ops.stop)

@@ -1,0 +1,146 @@
+"""Throughput against the number of instances (issue 15, item 2): the webhooks benchmark's
+closed-loop phase (signed text webhooks → the reply at the sandbox, each with its three status
+webhooks) on the platform run with one instance of everything, then with several of the
+services that scale — the session as two instances sharing its partitions under leases — and
+each process's share of the two cores while it ran, so the limit shows where it is."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import nats
+
+from tests.bench.cpu import cpu_seconds, machine_busy
+from tests.bench.platform import running_platform
+from tests.bench.webhooks import Answers, Client, ReplyFollower, throughput, wait_until_quiet
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One way of running the platform: extra instances, and the session's partitions."""
+
+    name: str
+    instances: Mapping[str, int] = field(default_factory=dict)
+    partitions: int = 1
+
+
+LAYOUTS = (
+    Layout("one of each"),
+    Layout("session x2 (4 partitions)", {"session": 2}, partitions=4),
+    Layout(
+        "session x2, outbound x2, ai_responder x2",
+        {"session": 2, "outbound": 2, "ai_responder": 2},
+        partitions=4,
+    ),
+)
+
+
+@dataclass
+class ScalingFigures:
+    layout: Layout
+    end_to_end_per_s: float
+    machine_busy: float  # of all cores, while measured (1.0: every core busy)
+    process_share: dict[str, float]  # each process's CPU seconds per wall second
+    duties: dict[str, str]  # the session instances' leases, as their /metrics say
+
+
+async def run_scaling_benchmark(
+    *, webhooks: int, customers: int, numbers: int, in_flight: int
+) -> list[ScalingFigures]:
+    figures = []
+    for n, layout in enumerate(LAYOUTS):
+        with tempfile.TemporaryDirectory(prefix="threadline-bench-scaling-") as workdir:
+            env = {
+                "THREADLINE_AI_REPLY_DELAY_SECONDS": "0",
+                "THREADLINE_SESSION_PARTITIONS": str(layout.partitions),
+            }
+            async with running_platform(
+                Path(workdir), env=env, instances=layout.instances
+            ) as running:
+                answers = Answers()
+                nc = await nats.connect(running.state.nats_url)
+                await answers.follow(nc)
+                async with (
+                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as http,
+                    contextlib.AsyncExitStack() as closing,
+                    ReplyFollower(running.sandbox.outbox).running() as follower,
+                ):
+                    closing.push_async_callback(nc.close)
+                    client = Client(running, http, answers, follower)
+                    run = f"{n}{int(time.time()) % 10}"
+                    await throughput(
+                        client,
+                        webhooks=200,
+                        customers=50,
+                        numbers=numbers,
+                        in_flight=in_flight,
+                        run="9" + run[:1],
+                    )  # warm-up
+                    await wait_until_quiet(running.state.nats_url)
+                    pids = running.pids()
+                    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                    busy, started = machine_busy(), time.perf_counter()
+                    _, end_to_end = await throughput(
+                        client,
+                        webhooks=webhooks,
+                        customers=customers,
+                        numbers=numbers,
+                        in_flight=in_flight,
+                        run=run,
+                    )
+                    wall = time.perf_counter() - started
+                    cores = len(_cores())
+                    share = {
+                        name: (cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()
+                    }
+                    figures.append(
+                        ScalingFigures(
+                            layout=layout,
+                            end_to_end_per_s=end_to_end,
+                            machine_busy=(machine_busy() - busy) / wall / cores,
+                            process_share=share,
+                            duties=await _duties(http, running.env, layout),
+                        )
+                    )
+                    await wait_until_quiet(running.state.nats_url)
+    return figures
+
+
+def _cores() -> list[str]:
+    text = Path("/proc/stat").read_text()
+    return [line for line in text.splitlines() if line.startswith("cpu") and line[3:4].isdigit()]
+
+
+async def _duties(
+    http: aiohttp.ClientSession, env: Mapping[str, str], layout: Layout
+) -> dict[str, str]:
+    """How many leases the first session instance holds (`threadline_leases_held`)."""
+    port = env.get("THREADLINE_SESSION_OPS_PORT", "")
+    if not port:
+        return {}
+    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+        text = await response.text()
+    held = [
+        line.split()[-1] for line in text.splitlines() if line.startswith("threadline_leases_held{")
+    ]
+    duties = layout.partitions + 1
+    return {"session": f"{float(held[0]):.0f} of {duties} duties"} if held else {}
+
+
+def print_scaling(figures: list[ScalingFigures]) -> None:
+    print("\nScaling — end to end against instances (closed loop, reply delay 0)")
+    for f in figures:
+        busiest = sorted(f.process_share.items(), key=lambda item: -item[1])
+        shown = ", ".join(f"{name} {share:.0%}" for name, share in busiest[:6])
+        held = f"; first session instance holds {f.duties['session']}" if f.duties else ""
+        print(
+            f"  {f.layout.name:44s} {f.end_to_end_per_s:6.0f} messages/s   "
+            f"machine {f.machine_busy:4.0%} busy{held}"
+        )
+        print(f"      CPU per process (of one core): {shown}")
