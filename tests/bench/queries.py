@@ -29,6 +29,7 @@ from tests.bench.conversation_data import STATUS_WEIGHTS, Dataset, load_conversa
 from tests.bench.query_floor import FloorFigures, bare_server, grpc_floor, pool_ways
 from tests.bench.query_plans import (
     Plan,
+    count_ways,
     create_new_indexes,
     deep_pages,
     drop_new_indexes,
@@ -87,6 +88,8 @@ class QueryFigures:
     plans: dict[str, Plan]
     plans_without_indexes: dict[str, Plan]
     deep_pages: dict[int, tuple[float, float]]  # offset: ms every row joined, ms deferred join
+    # case: exact count, its ms; the total the service gives, its ms (bounded, then estimated)
+    counts: dict[str, tuple[int, float, int, float]]
     floor: list[FloorFigures]  # the bare gRPC server, then GetConversation over each pool
 
 
@@ -258,6 +261,7 @@ def run_query_benchmark(
             plans=explained(postgres.url, data) if explain else {},
             plans_without_indexes=plans_without,
             deep_pages=deep_pages(postgres.url, data),
+            counts=count_ways(postgres.url, data),
             floor=floor,
         )
 

@@ -20,7 +20,9 @@ from threadline.analytics.application.read.columns import CONVERSATION_COLUMNS
 from threadline.analytics.application.read.filter_sql import conversation_condition
 from threadline.analytics.application.read.queries import (  # the statements the service runs
     _COUNT,
+    _ESTIMATE,
     _PAGE,
+    COUNT_BOUND,
 )
 from threadline.analytics.domain.read.criteria import ConversationFilter, Paging
 from threadline.servicekit.auth import Principal
@@ -92,7 +94,7 @@ def explained(database_url: str, data: Dataset) -> dict[str, Plan]:
             where, params = conversation_condition(criteria, viewer)
             paged = {**params, "limit": paging.size, "offset": paging.offset}
             for part, statement, values in (
-                ("count", _COUNT.format(where), params),
+                ("count", _COUNT.format(where), {**params, "count_limit": COUNT_BOUND + 1}),
                 ("page", _PAGE.format(where), paged),
             ):
                 explain = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(statement)
@@ -133,6 +135,34 @@ def deep_pages(
             same = connection.execute(_PAGE.format(where), values).fetchall()
             assert same == connection.execute(JOINED_PAGE.format(where), values).fetchall()
             timed[offset] = (joined, deferred)
+    return timed
+
+
+EXACT_COUNT = sql.SQL("SELECT count(*) FROM analytics.conversations c WHERE {}")
+
+
+def count_ways(
+    database_url: str, data: Dataset, *, repeats: int = 15
+) -> dict[str, tuple[int, float, int, float]]:
+    """By case: the exact count and its median ms, beside what the service gives (counted up
+    to `COUNT_BOUND`, then the planner's estimate) and its median ms (the count and, past the
+    bound, the EXPLAIN)."""
+    timed: dict[str, tuple[int, float, int, float]] = {}
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        for name, criteria, viewer, _ in cases(data):
+            where, params = conversation_condition(criteria, viewer)
+            exact = int(connection.execute(EXACT_COUNT.format(where), params).fetchone()[0])
+            exact_ms = _median_ms(connection, EXACT_COUNT.format(where), params, repeats)
+            bounded = {**params, "count_limit": COUNT_BOUND + 1}
+            seconds = []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                given = int(connection.execute(_COUNT.format(where), bounded).fetchone()[0])
+                if given > COUNT_BOUND:
+                    plan = connection.execute(_ESTIMATE.format(where), params).fetchone()[0]
+                    given = max(int(plan[0]["Plan"]["Plan Rows"]), COUNT_BOUND + 1)
+                seconds.append(time.perf_counter() - began)
+            timed[name] = (exact, exact_ms, given, statistics.median(seconds) * 1000)
     return timed
 
 

@@ -34,6 +34,13 @@ def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
     yield "  deep pages, median ms on one connection: every row joined → deferred join (as it runs)"
     for offset, (joined, deferred) in f.deep_pages.items():
         yield f"    offset {offset:>7,}: {joined:8.2f} → {deferred:6.2f}"
+    yield (
+        "  total, median ms on one connection: exact count → counted up to 10,000, then the "
+        "planner's estimate (as it runs)"
+    )
+    for name, (exact, exact_ms, given, given_ms) in f.counts.items():
+        shown = f"{given:,}" + (" (estimate)" if given != exact else "")
+        yield f"    {name:<34} {exact:>8,} in {exact_ms:7.2f} → {shown:>20} in {given_ms:6.2f}"
     if f.floor:
         yield (
             f"  what the parts cost alone ({f.in_flight} in flight): "

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 import grpc
 import pytest
 
+from threadline.analytics.application.read import queries
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 
 if TYPE_CHECKING:
@@ -75,6 +76,27 @@ async def test_the_last_page_holds_the_remainder_and_the_page_after_it_is_empty(
     assert [len(p.conversations) for p in pages] == [2, 2, 1, 0]
     assert {p.total for p in pages} == {5}
     assert len({c.id for p in pages for c in p.conversations}) == 5
+
+
+async def test_total_is_counted_up_to_a_bound_and_estimated_past_it(
+    analytics: RunningAnalytics, log: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `COUNT_BOUND` matches the count stops and the planner's estimate is given,
+    marked as one (never less than the bound); at or under it the count is exact."""
+    monkeypatch.setattr(queries, "COUNT_BOUND", 3)
+    for n in range(5):
+        await start_conversation(analytics, log, wa_id=f"1555000{n:04d}")
+
+    everything = await analytics.queries.ListConversations(
+        pb.ListConversationsRequest(size=2), metadata=analytics.reader
+    )
+    one = await analytics.queries.ListConversations(
+        pb.ListConversationsRequest(customer_phone="15550000002"), metadata=analytics.reader
+    )
+
+    assert everything.total_estimated and everything.total >= 4
+    assert len(everything.conversations) == 2
+    assert (one.total, one.total_estimated) == (1, False)
 
 
 async def test_conversations_are_filtered_by_customer_phone_lead_and_status(

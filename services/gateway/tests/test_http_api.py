@@ -196,6 +196,7 @@ async def test_conversations_are_listed_newest_activity_first_in_the_seed_shape(
 
     assert [c["id"] for c in page["conversations"]] == [first["id"], second["id"]]
     assert (page["total"], page["page"], page["size"]) == (2, 1, 20)
+    assert page["total_estimated"] is False
     latest = page["conversations"][0]
     assert latest.keys() >= CONVERSATION_FIELDS
     assert (latest["message_count"], latest["last_message_preview"]) == (2, "one more thing")

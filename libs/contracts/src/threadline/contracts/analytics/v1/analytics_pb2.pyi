@@ -378,9 +378,13 @@ class ListConversationsResponse(_message.Message):
     TOTAL_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    TOTAL_ESTIMATED_FIELD_NUMBER: _builtins.int
     total: _builtins.int
+    """exact up to 10,000; past that the planner's estimate"""
     page: _builtins.int
     size: _builtins.int
+    total_estimated: _builtins.bool
+    """true when `total` is the estimate (more than 10,000)"""
     @_builtins.property
     def conversations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Conversation]: ...
     def __init__(
@@ -390,10 +394,11 @@ class ListConversationsResponse(_message.Message):
         total: _builtins.int = ...,
         page: _builtins.int = ...,
         size: _builtins.int = ...,
+        total_estimated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversations", b"conversations", "page", b"page", "size", b"size", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversations", b"conversations", "page", b"page", "size", b"size", "total", b"total", "total_estimated", b"total_estimated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

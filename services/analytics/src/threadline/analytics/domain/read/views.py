@@ -174,6 +174,7 @@ class ConversationPage:
     total: int
     page: int
     size: int
+    total_estimated: bool = False  # `total` past `COUNT_BOUND` is the planner's estimate
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,7 @@ class ConversationQueriesApi(analytics_pb2_grpc.ConversationQueriesServicer):
             total=found.total,
             page=found.page,
             size=found.size,
+            total_estimated=found.total_estimated,
         )
 
     async def GetConversation(  # noqa: N802 (named by the proto)

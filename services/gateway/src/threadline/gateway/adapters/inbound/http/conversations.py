@@ -132,6 +132,8 @@ async def list_conversations(request: web.Request) -> web.Response:
         {
             "conversations": [conversation_json(c) for c in reply.conversations],
             "total": reply.total,
+            # Past 10,000 conversations `total` is the database's estimate, not a count.
+            "total_estimated": reply.total_estimated,
             "page": reply.page,
             "size": reply.size,
         }
