@@ -41,13 +41,20 @@ class Source:
 
 
 MEDIA = Source("libs/media/src/threadline/media/config.py", optional_only=True)
+# The topology: the number of the session's partitions (read by every service that publishes
+# the session's facts, and the session) and the streams' replicas.
+TOPOLOGY = Source("libs/messaging/src/threadline/messaging/topology.py")
 
 # The compose service (and Kubernetes Deployment) name -> the modules its settings come from.
 SOURCES: dict[str, tuple[Source, ...]] = {
-    "ingest": (Source("services/ingest/src/threadline/ingest/config.py"),),
-    "session": (Source("services/session/src/threadline/session/config.py"), MEDIA),
-    "ai_responder": (Source("services/ai_responder/src/threadline/ai_responder/config.py"), MEDIA),
-    "outbound": (Source("services/outbound/src/threadline/outbound/config.py"), MEDIA),
+    "ingest": (Source("services/ingest/src/threadline/ingest/config.py"), TOPOLOGY),
+    "session": (Source("services/session/src/threadline/session/config.py"), MEDIA, TOPOLOGY),
+    "ai_responder": (
+        Source("services/ai_responder/src/threadline/ai_responder/config.py"),
+        MEDIA,
+        TOPOLOGY,
+    ),
+    "outbound": (Source("services/outbound/src/threadline/outbound/config.py"), MEDIA, TOPOLOGY),
     "analytics": (Source("services/analytics/src/threadline/analytics/config.py"),),
     "gateway": (
         Source("services/gateway/src/threadline/gateway/config.py"),

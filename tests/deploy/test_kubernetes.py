@@ -162,14 +162,19 @@ def test_pods_run_as_uid_10001_non_root_on_a_read_only_root(layer: str) -> None:
             assert each["resources"]["requests"] and each["resources"]["limits"]["memory"]
 
 
-def test_production_scales_out_what_scales_and_keeps_one_session() -> None:
-    for name in SCALED_OUT:
+def test_production_scales_out_every_service_and_partitions_the_session() -> None:
+    """Production runs several of everything; the session's instances share its partitions,
+    so every service is given the same number of them, and the session's cache asks the
+    store. The base keeps one session instance, replaced whole, its cache the truth."""
+    for name in (*SCALED_OUT, "session"):
         assert find("overlays/production", "Deployment", name)["spec"]["replicas"] > 1
-    session = find("overlays/production", "Deployment", "session")
-    assert session["spec"]["replicas"] == 1
-    assert session["spec"]["strategy"] == {"type": "Recreate"}
-    text = (K8S / "base/session.yaml").read_text(encoding="utf-8")
-    assert "partitioning is not built yet" in text  # no claim the code does not make
+    settings = find("overlays/production", "ConfigMap", "threadline-config")["data"]
+    assert int(settings["THREADLINE_SESSION_PARTITIONS"]) > 1
+    assert settings["THREADLINE_SESSION_CACHE_FASTFORWARD"] == "true"
+    base = find("base", "Deployment", "session")
+    assert (base["spec"]["replicas"], base["spec"]["strategy"]) == (1, {"type": "Recreate"})
+    base_settings = find("base", "ConfigMap", "threadline-config")["data"]
+    assert base_settings["THREADLINE_SESSION_CACHE_FASTFORWARD"] == "false"
 
 
 def test_production_sets_the_namespace_the_image_and_the_database_host() -> None:
