@@ -55,6 +55,7 @@ async def run_scaling_benchmark(
 ) -> list[ScalingFigures]:
     figures = []
     for n, layout in enumerate(LAYOUTS):
+        print(f"  scaling: {layout.name} ...", flush=True)
         with tempfile.TemporaryDirectory(prefix="threadline-bench-scaling-") as workdir:
             env = {
                 "THREADLINE_AI_REPLY_DELAY_SECONDS": "0",

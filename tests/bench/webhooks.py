@@ -223,12 +223,16 @@ async def wait_until_quiet(nats_url: str, *, timeout: float = 300.0) -> float:
     try:
         quiet_polls = 0
         while quiet_polls < 3:
-            if time.perf_counter() - started > timeout:
-                raise TimeoutError("the platform did not settle")
             busy = 0
+            waiting = []
             for stream in await js.streams_info():
                 for consumer in await js.consumers_info(stream.config.name or ""):
-                    busy += (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+                    behind = (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+                    busy += behind
+                    if behind:
+                        waiting.append(f"{consumer.name} {behind}")
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"the platform did not settle: {', '.join(waiting)}")
             quiet_polls = quiet_polls + 1 if busy == 0 else 0
             await asyncio.sleep(0.1)
     finally:

@@ -5,7 +5,7 @@ A service that runs as several instances but has duties only one of them may do 
 a bucket whose entries expire after `LeaseSettings.seconds`. Each instance, every third of
 that:
 
-1. says it is alive (`member.<holder>`, expiring like the leases);
+1. says it is alive (its entry in the `members` key, rewritten by compare-and-set);
 2. renews the leases it holds, each with the revision it last wrote (compare-and-set), so a
    lease another instance took over is noticed, and its duty stopped, at the next round;
 3. counts the live instances, and gives up what it holds beyond its fair share
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
@@ -36,7 +37,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
-from nats.js.errors import KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
@@ -50,6 +51,9 @@ LEASES_HELD = Gauge(
     "Duties this instance holds the lease of (the session: its partitions and the relay).",
     ["bucket"],
 )
+
+MEMBERS = "members"  # holder → when it was last seen (its clock's time)
+MEMBER_RACES = 5  # compare-and-set attempts on `members` a round
 
 # Starts a duty's loops on the exit stack it is given; closing that stack stops the duty.
 StartDuty = Callable[[AsyncExitStack], Awaitable[None]]
@@ -117,8 +121,7 @@ class LeaseKeeper:
 
     async def keep(self) -> None:
         """One round: heartbeat, renew, give up the excess, take free duties."""
-        await self.bucket.put(f"member.{self.holder}", str(time.time()).encode())
-        self.members = max(1, await self._count_members())
+        self.members = await self._heartbeat()
         for name in sorted(self._held):
             await self._renew(name)
         share = math.ceil(len(self.duties) / self.members)
@@ -147,15 +150,43 @@ class LeaseKeeper:
         for name in sorted(self._held):
             await self._release(name)
         with contextlib.suppress(Exception):
-            await self.bucket.delete(f"member.{self.holder}")
+            await self._change_members(leaving=True)
         LEASES_HELD.labels(self.label).set(0)
 
-    async def _count_members(self) -> int:
-        try:
-            keys = await self.bucket.keys()
-        except NoKeysError:
-            return 1
-        return sum(1 for key in keys if key.startswith("member."))
+    async def _heartbeat(self) -> int:
+        """Say this instance is alive; how many are (itself included)."""
+        return max(1, await self._change_members(leaving=False))
+
+    async def _change_members(self, *, leaving: bool) -> int:
+        """Rewrite the `members` key (holder → when last seen, by its own clock) by
+        compare-and-set: this holder's time now (or its entry gone), and anyone not seen for
+        twice the lease time left out. One key read and written a round, and no consumer made
+        on the server, unlike listing the bucket's keys."""
+        members: dict[str, float] = {}
+        for _ in range(MEMBER_RACES):
+            try:
+                entry = await self.bucket.get(MEMBERS)
+                members, revision = json.loads(entry.value or b"{}"), entry.revision or 0
+            except KeyNotFoundError:
+                members, revision = {}, 0
+            now = time.time()
+            members = {
+                holder: seen
+                for holder, seen in members.items()
+                if holder != self.holder and now - seen < self.settings.seconds * 2
+            }
+            if not leaving:
+                members[self.holder] = now
+            value = json.dumps(members).encode()
+            try:
+                if revision:
+                    await self.bucket.update(MEMBERS, value, last=revision)
+                else:
+                    await self.bucket.create(MEMBERS, value)
+                return len(members)
+            except KeyWrongLastSequenceError:
+                continue  # another instance wrote it meanwhile: read it again
+        return len(members)
 
     def _free_order(self) -> list[str]:
         """The duties not held here, starting at a place of this holder's own, so that
