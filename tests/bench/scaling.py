@@ -23,20 +23,37 @@ from tests.bench.webhooks import Answers, Client, ReplyFollower, throughput, wai
 
 @dataclass(frozen=True)
 class Layout:
-    """One way of running the platform: extra instances, and the session's partitions."""
+    """One way of running the platform: extra instances, the session's partitions, and how
+    several session instances keep their caches honest: `check_reads` (one query a batch, the
+    default with several partitions), the library's fast-forward (a query per aggregate
+    loaded: the simple way), or neither (wrong once gRPC commands reach another instance; the
+    benchmark sends none, so it shows what the checking costs)."""
 
     name: str
     instances: Mapping[str, int] = field(default_factory=dict)
     partitions: int = 1
+    check_reads: bool = False
+    cache_fastforward: bool = False
 
 
 LAYOUTS = (
     Layout("one of each"),
-    Layout("session x2 (4 partitions)", {"session": 2}, partitions=4),
+    Layout("one session, 4 partitions", partitions=4),
+    Layout("session x2, 4 partitions, unchecked cache", {"session": 2}, partitions=4),
     Layout(
-        "session x2, outbound x2, ai_responder x2",
+        "session x2, 4 partitions, reads checked", {"session": 2}, partitions=4, check_reads=True
+    ),
+    Layout(
+        "session x2, 4 partitions, cache fast-forward",
+        {"session": 2},
+        partitions=4,
+        cache_fastforward=True,
+    ),
+    Layout(
+        "session, outbound, ai_responder x2, checked",
         {"session": 2, "outbound": 2, "ai_responder": 2},
         partitions=4,
+        check_reads=True,
     ),
 )
 
@@ -45,6 +62,7 @@ LAYOUTS = (
 class ScalingFigures:
     layout: Layout
     end_to_end_per_s: float
+    cores: int
     machine_busy: float  # of all cores, while measured (1.0: every core busy)
     process_share: dict[str, float]  # each process's CPU seconds per wall second
     duties: dict[str, str]  # the session instances' leases, as their /metrics say
@@ -60,6 +78,8 @@ async def run_scaling_benchmark(
             env = {
                 "THREADLINE_AI_REPLY_DELAY_SECONDS": "0",
                 "THREADLINE_SESSION_PARTITIONS": str(layout.partitions),
+                "THREADLINE_SESSION_CACHE_FASTFORWARD": str(layout.cache_fastforward).lower(),
+                "THREADLINE_SESSION_CHECK_READS": str(layout.check_reads).lower(),
             }
             async with running_platform(
                 Path(workdir), env=env, instances=layout.instances
@@ -104,6 +124,7 @@ async def run_scaling_benchmark(
                         ScalingFigures(
                             layout=layout,
                             end_to_end_per_s=end_to_end,
+                            cores=cores,
                             machine_busy=(machine_busy() - busy) / wall / cores,
                             process_share=share,
                             duties=await _duties(http, running.env, layout),
@@ -136,12 +157,17 @@ async def _duties(
 
 def print_scaling(figures: list[ScalingFigures]) -> None:
     print("\nScaling — end to end against instances (closed loop, reply delay 0)")
+    print("  CPU: each process's share of one core while measured; ms: its CPU per message")
     for f in figures:
         busiest = sorted(f.process_share.items(), key=lambda item: -item[1])
-        shown = ", ".join(f"{name} {share:.0%}" for name, share in busiest[:6])
-        held = f"; first session instance holds {f.duties['session']}" if f.duties else ""
-        print(
-            f"  {f.layout.name:44s} {f.end_to_end_per_s:6.0f} messages/s   "
-            f"machine {f.machine_busy:4.0%} busy{held}"
+        shown = ", ".join(
+            f"{name} {share:.0%} ({share / f.end_to_end_per_s * 1000:.1f} ms)"
+            for name, share in busiest[:7]
         )
-        print(f"      CPU per process (of one core): {shown}")
+        held = f"; first session instance holds {f.duties['session']}" if f.duties else ""
+        total_ms = f.machine_busy * f.cores / f.end_to_end_per_s * 1000
+        print(
+            f"  {f.layout.name:48s} {f.end_to_end_per_s:5.0f} messages/s   "
+            f"machine {f.machine_busy:4.0%} busy, {total_ms:.1f} CPU-ms a message{held}"
+        )
+        print(f"      {shown}")

@@ -170,7 +170,7 @@ def test_production_scales_out_every_service_and_partitions_the_session() -> Non
         assert find("overlays/production", "Deployment", name)["spec"]["replicas"] > 1
     settings = find("overlays/production", "ConfigMap", "threadline-config")["data"]
     assert int(settings["THREADLINE_SESSION_PARTITIONS"]) > 1
-    assert settings["THREADLINE_SESSION_CACHE_FASTFORWARD"] == "true"
+    assert settings["THREADLINE_SESSION_CHECK_READS"] == "true"
     base = find("base", "Deployment", "session")
     assert (base["spec"]["replicas"], base["spec"]["strategy"]) == (1, {"type": "Recreate"})
     base_settings = find("base", "ConfigMap", "threadline-config")["data"]

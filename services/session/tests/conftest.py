@@ -86,10 +86,12 @@ async def js(nats_server_url: str) -> AsyncIterator[JetStreamContext]:
 @pytest.fixture
 def postgres_app(database_url: str) -> Iterator[AppFactory]:
     """Applications on this test's PostgreSQL database (closed after the test), as the service
-    makes them; `fastforward=True` when more than one writes."""
+    makes them; `fastforward=True` or `check_reads=True` when more than one writes."""
     apps: list[Conversations] = []
 
-    def make(clock: Clock = utc_now, *, fastforward: bool = False) -> Conversations:
+    def make(
+        clock: Clock = utc_now, *, fastforward: bool = False, check_reads: bool = False
+    ) -> Conversations:
         config = SessionConfig(
             nats_url="",
             nats_namespace="",
@@ -97,7 +99,7 @@ def postgres_app(database_url: str) -> Iterator[AppFactory]:
             api_tokens="",
             cache_fastforward=fastforward,
         )
-        app = Conversations(config.event_store_env(), clock=clock)
+        app = Conversations(config.event_store_env(), clock=clock, validate_reads=check_reads)
         apps.append(app)
         return app
 

@@ -84,7 +84,7 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
     session_config: ConfigFactory, nats_namespace: str, js: JetStreamContext
 ) -> None:
     topology = Topology(nats_namespace, partitions=PARTITIONS)
-    config = session_config(session_partitions=PARTITIONS, lease_seconds=1.5)
+    config = session_config(session_partitions=PARTITIONS, lease_seconds=1.5, check_reads=True)
     customers = [f"1555800{n:04d}" for n in range(60)]
     per_partition = Counter[int]()
     async with AsyncExitStack() as second_stack:

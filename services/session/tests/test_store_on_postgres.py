@@ -11,9 +11,10 @@ import pytest
 
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
-from threadline.session.application.facts import DraftedReply, InboundMessage
+from threadline.session.application.facts import DispatchReport, DraftedReply, InboundMessage
 from threadline.session.application.outcomes import APPLIED, NotYet, Outcome
 from threadline.session.application.unit_of_work import UnitOfWork
+from threadline.session.domain.identity import drafted_message_id
 from threadline.testing.clock import FakeClock
 
 InboundFactory = Callable[..., InboundMessage]
@@ -22,10 +23,57 @@ InboundFactory = Callable[..., InboundMessage]
 AppFactory = Callable[..., Conversations]
 
 
-@pytest.fixture
-def two_writers(postgres_app: AppFactory, clock: FakeClock) -> tuple[Conversations, ...]:
-    # More than one writer: each cache must ask the store for newer events.
-    return (postgres_app(clock, fastforward=True), postgres_app(clock, fastforward=True))
+@pytest.fixture(params=["fastforward", "check_reads"])
+def two_writers(
+    postgres_app: AppFactory, clock: FakeClock, request: pytest.FixtureRequest
+) -> tuple[Conversations, ...]:
+    """More than one writer: each cache asks the store for newer events on every load, or each
+    unit's reads are checked against the store in one query before it is saved."""
+    mode = {request.param: True}
+    return (postgres_app(clock, **mode), postgres_app(clock, **mode))
+
+
+def stale_cache_race(first: Conversations, second: Conversations, inbound: InboundFactory) -> str:
+    """`first` caches a conversation; `second` queues a reply in it; then `first` is told
+    the reply was dispatched. What became of the reply, as the store has it."""
+    first.record_facts([inbound(wa_id="15556002")])
+    contact = find_contact(UnitOfWork(first.repository), "pn-1", "15556002", "")
+    assert contact is not None and contact.open_conversation_id is not None
+    conversation_id = contact.open_conversation_id
+    draft = DraftedReply(
+        draft_id=uuid4().hex,
+        conversation_id=conversation_id,
+        in_reply_to_message_id="",
+        content={"type": "text", "text": "hello"},
+    )
+    assert second.record_facts([draft]) == [APPLIED]
+
+    report = DispatchReport(
+        message_id=drafted_message_id(draft.draft_id),
+        conversation_id=conversation_id,
+        wamid="wamid.out.race",
+    )
+    first.record_facts([report])
+
+    first.forget_cached()  # read what the store holds, not what a writer cached
+    stored = first.repository.get(conversation_id)
+    return str(stored.messages[str(report.message_id)].wamid)
+
+
+def test_a_writer_never_decides_on_what_another_changed_since_it_read(
+    two_writers: tuple[Conversations, Conversations], inbound: InboundFactory
+) -> None:
+    assert stale_cache_race(*two_writers, inbound) == "wamid.out.race"
+
+
+def test_without_a_check_a_cached_conversation_ignores_what_another_writer_queued(
+    postgres_app: AppFactory, clock: FakeClock, inbound: InboundFactory
+) -> None:
+    """Why several session instances need the check: the first writer's cache is the truth
+    only while it is the only writer, and here it ignores a dispatch it knows nothing of."""
+    first, second = postgres_app(clock), postgres_app(clock)
+
+    assert stale_cache_race(first, second, inbound) == ""
 
 
 def record(app: Conversations, fact: InboundMessage) -> list[Outcome]:
@@ -44,14 +92,15 @@ def test_concurrent_first_messages_from_two_writers_open_one_conversation(
     first, second = two_writers
     messages = [inbound(wa_id="15556001") for _ in range(16)]
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = list(
-            pool.map(
-                lambda pair: record(*pair),
-                [(first if i % 2 else second, m) for i, m in enumerate(messages)],
-            )
-        )
+    # Each writer on its own thread, as each session process writes on its one writer thread.
+    with ThreadPoolExecutor(max_workers=1) as one, ThreadPoolExecutor(max_workers=1) as two:
+        futures = [
+            (one if i % 2 else two).submit(record, first if i % 2 else second, m)
+            for i, m in enumerate(messages)
+        ]
+        outcomes = [future.result() for future in futures]
 
+    first.forget_cached()  # read what the store holds, not what a writer cached
     contact = find_contact(UnitOfWork(first.repository), "pn-1", "15556001", "")
     assert contact is not None and len(contact.conversation_ids) == 1
     conversation = first.find_conversation(contact.conversation_ids[0])

@@ -76,7 +76,9 @@ async def bootstrap(
 ) -> RunningSession:
     """Connect, start consumers, relay, gRPC and ops; `stack` unwinds them in reverse."""
     topology = Topology(config.nats_namespace, partitions=config.session_partitions)
-    app = await asyncio.to_thread(Conversations, config.event_store_env(), clock=clock)
+    app = await asyncio.to_thread(
+        Conversations, config.event_store_env(), clock=clock, validate_reads=config.check_reads
+    )
     stack.callback(app.close)
     nc = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(nc.drain)

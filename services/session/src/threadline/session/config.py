@@ -29,10 +29,14 @@ class SessionConfig:
     cache_size: int = 20_000
     # Off: this process is the only writer of its aggregates, so the cache is the truth;
     # a failed save evicts what it touched. On: every load asks the store for newer events.
-    # Several instances need it on: each records its own partitions' facts, but a gRPC command
-    # (an operator's message, a hand-off) is served by whichever instance it reaches, and the
-    # owner's cached conversation would not know it (on by default with several partitions).
+    # Several instances need the cache checked, this or `check_reads`: each records its own
+    # partitions' facts, but a gRPC command (an operator's message, a hand-off) is served by
+    # whichever instance it reaches, and the owner's cached conversation would not know it.
     cache_fastforward: bool = False
+    # Before a unit of work is saved, the versions of everything it read are checked against
+    # the store in one query, and what another instance changed meanwhile is read again (on by
+    # default with several partitions; `Conversations._check_reads`).
+    check_reads: bool = False
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
     # Where operators' files are kept (SendFiles): `threadline.media.media_store_from_env`
@@ -64,9 +68,10 @@ class SessionConfig:
                 env, "THREADLINE_SESSION_AUTO_RESOLVE_INTERVAL_S", 60.0
             ),
             cache_size=env_int(env, "THREADLINE_SESSION_CACHE_SIZE", 20_000),
+            cache_fastforward=env_bool(env, "THREADLINE_SESSION_CACHE_FASTFORWARD", False),
             # Several partitions mean several instances: on, unless said otherwise.
-            cache_fastforward=env_bool(
-                env, "THREADLINE_SESSION_CACHE_FASTFORWARD", partitions_from_env(env) > 1
+            check_reads=env_bool(
+                env, "THREADLINE_SESSION_CHECK_READS", partitions_from_env(env) > 1
             ),
             streams=stream_limits_from_env(env),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},

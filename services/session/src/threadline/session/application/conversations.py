@@ -99,11 +99,20 @@ class Conversations(Application[UUID]):
     name = "Session"
     snapshotting_intervals: ClassVar = {Conversation: 200}
 
-    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Clock = utc_now,
+        validate_reads: bool = False,
+    ) -> None:
         super().__init__(env)
         self.clock = clock
         recorder = self.recorder
         self._histories = recorder if isinstance(recorder, StoredHistories) else None
+        # Several writers (session instances): before a unit is saved, or its outcome taken,
+        # every aggregate it read is checked against the store in one query (below).
+        self._validate_reads = validate_reads and self._histories is not None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -211,6 +220,8 @@ class Conversations(Application[UUID]):
         runtime-checkable protocols; a quarter of the batched path's time in `make bench`).
         Relies on `ProcessingEvent`, `_record`, `_take_snapshots`, `_notify` of
         eventsourcing 9.5 (pinned to that minor version)."""
+        if self._validate_reads:
+            self._check_reads(unit)
         processing = ProcessingEvent[UUID]()
         for aggregate in unit.changed():
             processing.events.extend(aggregate.collect_events())
@@ -220,6 +231,21 @@ class Conversations(Application[UUID]):
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
+
+    def _check_reads(self, unit: UnitOfWork) -> None:
+        """Raise `IntegrityError` when another writer stored events after this unit read an
+        aggregate (its cached copy was stale): the caller forgets what the unit touched and
+        applies its facts again on fresh copies. One query for the whole unit, where the
+        cache's fast-forward asks once per aggregate loaded. A write after this check either
+        conflicts on insert (an aggregate this unit changed) or follows what this unit only
+        read, as if its facts had come a moment earlier."""
+        read = unit.read_versions()
+        if not read or self._histories is None:
+            return
+        stored = self._histories.latest_versions(list(read))
+        stale = [i for i, version in read.items() if stored.get(i, version) > version]
+        if stale:
+            raise IntegrityError(f"{len(stale)} aggregates changed by another writer since read")
 
     # Operator commands -----------------------------------------------------------------
 

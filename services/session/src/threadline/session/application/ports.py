@@ -20,6 +20,10 @@ class StoredHistories(Protocol):
         """The stored events of the aggregates among `ids`, by aggregate and version."""
         ...
 
+    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The last stored version of each aggregate among `ids` that the store has."""
+        ...
+
 
 class Writer(Protocol):
     """Runs the application's commands one at a time, on the one thread that writes."""

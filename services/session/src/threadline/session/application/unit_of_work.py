@@ -27,6 +27,8 @@ class UnitOfWork:
         self._in_place = in_place
         self._aggregates: dict[UUID, Aggregate] = {}
         self._absent: set[UUID] = set()
+        # The version of each aggregate as it was read (before this unit changed it).
+        self._read_versions: dict[UUID, int] = {}
 
     def get(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         found = self._aggregates.get(aggregate_id)
@@ -39,6 +41,7 @@ class UnitOfWork:
                 self._absent.add(aggregate_id)
                 return None
             self._aggregates[aggregate_id] = found
+            self._read_versions[aggregate_id] = found.version
         if not isinstance(found, kind):
             raise TypeError(f"{aggregate_id} is a {type(found).__name__}, not a {kind.__name__}")
         return found
@@ -52,6 +55,7 @@ class UnitOfWork:
             return
         self._aggregates.update(found)
         for aggregate_id, aggregate in found.items():
+            self._read_versions[aggregate_id] = aggregate.version
             if cache is not None:
                 cache.put(aggregate_id, aggregate)
         self._absent.update(set(missing) - set(found))
@@ -69,6 +73,10 @@ class UnitOfWork:
         for aggregate_id in self._aggregates:
             with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
+
+    def read_versions(self) -> dict[UUID, int]:
+        """What this unit read (not what it created), at the version it read."""
+        return dict(self._read_versions)
 
     def changed(self) -> list[Aggregate]:
         """Aggregates with events not yet saved (what `Application.save` collects)."""

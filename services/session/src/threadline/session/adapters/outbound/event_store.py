@@ -34,6 +34,10 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
         ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
+        self.latest_versions_statement = sql.SQL(
+            "SELECT originator_id, max(originator_version) AS version FROM {}.{} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
         self.select_histories_statement = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {}.{} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -60,6 +64,12 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
             StoredEvent(row["originator_id"], row["originator_version"], row["topic"], row["state"])
             for row in rows
         ]
+
+    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The last stored version of each aggregate among `ids` (one query, the primary key)."""
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(self.latest_versions_statement, (list(ids),)).fetchall()
+        return {row["originator_id"]: row["version"] for row in rows}
 
 
 RECORDER_TOPIC = f"{__name__}:ArrayInsertRecorder"
