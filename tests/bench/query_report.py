@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from threadline.analytics.application.read.queries import COUNT_BOUND
+
 from collections.abc import Iterator
 
 from tests.bench.queries import Measured, QueryFigures
@@ -39,7 +41,7 @@ def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
         "planner's estimate (as it runs)"
     )
     for name, (exact, exact_ms, given, given_ms) in f.counts.items():
-        shown = f"{given:,}" + (" (estimate)" if given != exact else "")
+        shown = f"{given:,}" + (" (estimate)" if given > COUNT_BOUND else "")
         yield f"    {name:<34} {exact:>8,} in {exact_ms:7.2f} → {shown:>20} in {given_ms:6.2f}"
     if f.floor:
         yield (
