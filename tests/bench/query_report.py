@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from threadline.analytics.application.read.queries import COUNT_BOUND
-
 from collections.abc import Iterator
 
 from tests.bench.queries import Measured, QueryFigures
 from tests.bench.query_plans import NEW_INDEXES
+from threadline.analytics.application.read.queries import COUNT_BOUND
 
 
 def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
