@@ -6,7 +6,6 @@ each process's share of the two cores while it ran, so the limit shows where it 
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import time
 from collections.abc import Mapping
@@ -14,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import nats
 
 from tests.bench.cpu import cpu_seconds, machine_busy
 from tests.bench.platform import running_platform
-from tests.bench.webhooks import Answers, Client, ReplyFollower, throughput, wait_until_quiet
+from tests.bench.webhooks import throughput, wait_until_quiet, warmed_up_client
 
 
 @dataclass(frozen=True)
@@ -84,26 +82,10 @@ async def run_scaling_benchmark(
             async with running_platform(
                 Path(workdir), env=env, instances=layout.instances
             ) as running:
-                answers = Answers()
-                nc = await nats.connect(running.state.nats_url)
-                await answers.follow(nc)
-                async with (
-                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as http,
-                    contextlib.AsyncExitStack() as closing,
-                    ReplyFollower(running.sandbox.outbox).running() as follower,
-                ):
-                    closing.push_async_callback(nc.close)
-                    client = Client(running, http, answers, follower)
-                    run = f"{n}{int(time.time()) % 10}"
-                    await throughput(
-                        client,
-                        webhooks=200,
-                        customers=50,
-                        numbers=numbers,
-                        in_flight=in_flight,
-                        run="9" + run[:1],
-                    )  # warm-up
-                    await wait_until_quiet(running.state.nats_url)
+                run = f"{n}{int(time.time()) % 10}"
+                async with warmed_up_client(
+                    running, numbers=numbers, in_flight=in_flight, run=run
+                ) as client:
                     pids = running.pids()
                     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                     busy, started = machine_busy(), time.perf_counter()
@@ -127,7 +109,7 @@ async def run_scaling_benchmark(
                             cores=cores,
                             machine_busy=(machine_busy() - busy) / wall / cores,
                             process_share=share,
-                            duties=await _duties(http, running.env, layout),
+                            duties=await _duties(running.env, layout),
                         )
                     )
                     await wait_until_quiet(running.state.nats_url)
@@ -139,14 +121,15 @@ def _cores() -> list[str]:
     return [line for line in text.splitlines() if line.startswith("cpu") and line[3:4].isdigit()]
 
 
-async def _duties(
-    http: aiohttp.ClientSession, env: Mapping[str, str], layout: Layout
-) -> dict[str, str]:
+async def _duties(env: Mapping[str, str], layout: Layout) -> dict[str, str]:
     """How many leases the first session instance holds (`threadline_leases_held`)."""
     port = env.get("THREADLINE_SESSION_OPS_PORT", "")
     if not port:
         return {}
-    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics") as response,
+    ):
         text = await response.text()
     held = [
         line.split()[-1] for line in text.splitlines() if line.startswith("threadline_leases_held{")

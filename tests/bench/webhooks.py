@@ -22,6 +22,7 @@ import contextlib
 import json
 import statistics
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -240,19 +241,12 @@ async def wait_until_quiet(nats_url: str, *, timeout: float = 300.0) -> float:
     return time.perf_counter() - started
 
 
-async def run_webhook_benchmark(
-    platform: RunningPlatform,
-    *,
-    webhooks: int,
-    customers: int,
-    numbers: int,
-    in_flight: int,
-    latency_customers: int,
-    latency_messages: int,
-    rates: tuple[float, ...] = (),
-    rate_seconds: float = 5.0,
-) -> WebhookFigures:
-    run = f"{int(time.time()) % 100:02d}"
+@contextlib.asynccontextmanager
+async def warmed_up_client(
+    platform: RunningPlatform, *, numbers: int, in_flight: int, run: str
+) -> AsyncIterator[Client]:
+    """A client of `platform` (following its replies and what the session queues), after a
+    200-message warm-up and once every durable consumer is idle."""
     answers = Answers()
     nc = await nats.connect(platform.state.nats_url)
     await answers.follow(nc)
@@ -272,6 +266,23 @@ async def run_webhook_benchmark(
             run="9" + run[:1],  # wa_ids are digits only
         )  # warm-up
         await wait_until_quiet(platform.state.nats_url)
+        yield client
+
+
+async def run_webhook_benchmark(
+    platform: RunningPlatform,
+    *,
+    webhooks: int,
+    customers: int,
+    numbers: int,
+    in_flight: int,
+    latency_customers: int,
+    latency_messages: int,
+    rates: tuple[float, ...] = (),
+    rate_seconds: float = 5.0,
+) -> WebhookFigures:
+    run = f"{int(time.time()) % 100:02d}"
+    async with warmed_up_client(platform, numbers=numbers, in_flight=in_flight, run=run) as client:
         accepted, end_to_end = await throughput(
             client,
             webhooks=webhooks,
