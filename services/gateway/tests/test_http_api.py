@@ -24,6 +24,7 @@ from multidict import MultiDict
 from nats.js import JetStreamContext
 from yarl import URL
 
+from threadline.analytics.application.read import queries
 from threadline.analytics.bootstrap import RunningAnalytics
 from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
@@ -185,6 +186,23 @@ def customer() -> str:
     return f"1555{uuid4().int % 10**7:07d}"
 
 
+async def test_an_estimated_total_is_said_in_a_header_and_the_body_keeps_its_shape(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await platform.customer_writes("hello", wa_id=customer())
+    await platform.customer_writes("hi", wa_id=customer())
+    url = f"http://127.0.0.1:{platform.gateway.port}/api/v1/conversations"
+
+    async with platform.http.get(url, headers=bearer(READER)) as counted:
+        assert "X-Total-Estimated" not in counted.headers
+    monkeypatch.setattr(queries, "COUNT_BOUND", 1)  # the bound, as if 10,000 were passed
+    async with platform.http.get(url, headers=bearer(READER)) as estimated:
+        page = await estimated.json()
+
+    assert estimated.headers["X-Total-Estimated"] == "true"
+    assert set(page) == {"conversations", "total", "page", "size"} and page["total"] >= 2
+
+
 async def test_conversations_are_listed_newest_activity_first_in_the_seed_shape(
     platform: Platform,
 ) -> None:
@@ -196,7 +214,6 @@ async def test_conversations_are_listed_newest_activity_first_in_the_seed_shape(
 
     assert [c["id"] for c in page["conversations"]] == [first["id"], second["id"]]
     assert (page["total"], page["page"], page["size"]) == (2, 1, 20)
-    assert page["total_estimated"] is False
     latest = page["conversations"][0]
     assert latest.keys() >= CONVERSATION_FIELDS
     assert (latest["message_count"], latest["last_message_preview"]) == (2, "one more thing")

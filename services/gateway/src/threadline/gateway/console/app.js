@@ -246,7 +246,7 @@ async function showInbox(query) {
       const found = api.items(answer, "conversations");
       // "Needs a human" first, then the most recent.
       found.sort((a, b) => needsHuman(b) - needsHuman(a) || String(b.last_message_at || b.updated_at).localeCompare(String(a.last_message_at || a.updated_at)));
-      summary.textContent = `${answer.total_estimated ? "about " : ""}${answer.total ?? found.length} conversations`;
+      summary.textContent = `${answer.total ?? found.length} conversations`;
       list.replaceChildren(...found.map(inboxRow));
       // Announce what changed since the last load (not the first: that is the page itself).
       if (lastSeen) {

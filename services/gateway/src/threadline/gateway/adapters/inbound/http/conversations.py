@@ -104,7 +104,13 @@ def conversation_filter(query: Query) -> pb.ConversationFilter:
         "List conversations, newest activity first (seed 002)",
         "conversations",
         query=(*PAGE, *FILTERS),
-        answers={200: Answer("A page of conversations", schemas.ConversationPage)},
+        answers={
+            200: Answer(
+                "A page of conversations; `total` is counted up to 10,000, and past that "
+                "estimated, which the X-Total-Estimated: true header says",
+                schemas.ConversationPage,
+            )
+        },
     )
 )
 async def list_conversations(request: web.Request) -> web.Response:
@@ -128,15 +134,17 @@ async def list_conversations(request: web.Request) -> web.Response:
     reply = await request.app[UPSTREAMS].queries.ListConversations(
         ask, metadata=metadata, timeout=DEADLINE_SECONDS
     )
+    # Past 10,000 conversations `total` is the database's estimate, not a count: said in a
+    # header, so that the body keeps seed 002's shape.
+    estimated = {"X-Total-Estimated": "true"} if reply.total_estimated else None
     return web.json_response(
         {
             "conversations": [conversation_json(c) for c in reply.conversations],
             "total": reply.total,
-            # Past 10,000 conversations `total` is the database's estimate, not a count.
-            "total_estimated": reply.total_estimated,
             "page": reply.page,
             "size": reply.size,
-        }
+        },
+        headers=estimated,
     )
 
 

@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 
 METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 HEADERS = "Authorization, Content-Type, Idempotency-Key"
-EXPOSED = "X-Total-Count, Content-Disposition"
+EXPOSED = "X-Total-Count, X-Total-Estimated, Content-Disposition"
 PREFLIGHT_SECONDS = "600"
 
 
