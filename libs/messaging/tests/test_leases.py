@@ -15,11 +15,11 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from threadline.messaging.key_value import open_bucket
-from threadline.messaging.leases import LeaseKeeper, LeaseSettings, StartDuty
+from threadline.messaging.leases import LeaseKeeper, LeaseSettings, StartDuty, holder_id
 from threadline.testing import eventually
 
 SECONDS = 1.5
-DUTIES = ("relay", "partition-0", "partition-1", "partition-2", "partition-3")
+DUTIES = frozenset({"relay", "partition-0", "partition-1", "partition-2", "partition-3"})
 
 
 class Running:
@@ -143,3 +143,28 @@ async def test_a_lease_taken_over_is_noticed_and_its_duty_stopped_here(
     assert (await kv.get("lease.partition-2")).value == b"other"
     await stalled.release_all()
     assert (await kv.get("lease.partition-2")).value == b"other"  # not released by the loser
+
+
+async def test_a_process_restarted_in_place_carries_on_with_its_own_leases_at_once(
+    js: JetStreamContext, nats_namespace: str
+) -> None:
+    """Named by what it listens on, a killed process started again finds its leases its own
+    (no wait for them to expire); another name still waits."""
+    kv = await bucket(js, nats_namespace)
+    running = Running()
+    killed = keeper(kv, running, holder_id("grpc50051"))
+    await killed.keep()  # then killed: its duties' stacks are never closed
+    running.where = {name: [] for name in DUTIES}
+
+    stranger = keeper(kv, running, holder_id("grpc50052"))
+    await stranger.keep()
+    restarted = keeper(kv, running, holder_id("grpc50051"))
+    await restarted.keep()
+
+    # Its fair share of two at once; what it held beyond that is let go at once, not when
+    # it would have expired, and the other takes it at its next round.
+    assert stranger.held == frozenset()
+    assert len(restarted.held) == 3
+    await stranger.keep()
+    assert stranger.held == DUTIES - restarted.held
+    assert all(len(holders) == 1 for holders in running.holders().values())

@@ -70,10 +70,15 @@ class LeaseSettings:
         return self.seconds / 3
 
 
-def holder_id() -> str:
-    """This process's name in the bucket: its host, process id and a random part (two
-    processes on one host, or a restarted one, never take each other for themselves)."""
+def holder_id(listening: str = "") -> str:
+    """This process's name in the bucket. `listening`: what it has bound that no other live
+    process on this host can (its gRPC port): then the name is the host and that, so a
+    process restarted in place (a container restarted, a killed process started again)
+    finds its leases its own and carries on at once instead of waiting for them to expire.
+    Without it: the host, the process id and a random part (never taken for another's)."""
     host = re.sub(r"[^-_a-zA-Z0-9]", "_", socket.gethostname())[:40] or "host"
+    if listening:
+        return f"{host}-{re.sub(r'[^-_a-zA-Z0-9]', '_', listening)}"
     return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
@@ -135,6 +140,8 @@ class LeaseKeeper:
                 if len(self._held) >= share:
                     break
                 await self._try_take(name)
+        if self.rounds == 0:
+            await self._drop_leftovers()
         self.rounds += 1
         LEASES_HELD.labels(self.label).set(len(self._held))
 
@@ -220,9 +227,12 @@ class LeaseKeeper:
                 await self._stop_duty(name)
 
     async def _try_take(self, name: str) -> None:
+        revision: int | None
         try:
             revision = await self.bucket.create(_key(name), self.holder.encode())
         except KeyWrongLastSequenceError:
+            revision = await self._own_lease(name)
+        if revision is None:
             return  # held by another instance
         stack = AsyncExitStack()
         self._held[name] = _Held(revision, time.monotonic(), stack)
@@ -233,6 +243,35 @@ class LeaseKeeper:
             await self._release(name)
             return
         log.info("%s holds the lease of %s", self.holder, name)
+
+    async def _own_lease(self, name: str) -> int | None:
+        """The revision of a lease this holder's name already holds (this process restarted
+        in place: the one that wrote it is gone), taken over; None when another holds it."""
+        try:
+            entry = await self.bucket.get(_key(name))
+        except KeyNotFoundError:
+            return None
+        if entry.value != self.holder.encode() or not entry.revision:
+            return None
+        try:
+            return await self.bucket.update(_key(name), self.holder.encode(), last=entry.revision)
+        except KeyWrongLastSequenceError:
+            return None
+
+    async def _drop_leftovers(self) -> None:
+        """Leases still in this holder's name that it did not take back (beyond its share,
+        restarted in place): deleted now, for others to take at once rather than when they
+        expire."""
+        for name in self.duties:
+            if name in self._held:
+                continue
+            try:
+                entry = await self.bucket.get(_key(name))
+            except KeyNotFoundError:
+                continue
+            if entry.value == self.holder.encode() and entry.revision:
+                with contextlib.suppress(KeyWrongLastSequenceError):
+                    await self.bucket.delete(_key(name), last=entry.revision)
 
     async def _release(self, name: str) -> None:
         held = self._held.get(name)

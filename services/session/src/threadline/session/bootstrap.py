@@ -15,7 +15,7 @@ from threadline.media import media_store_from_env
 from threadline.messaging.bus import JetStreamBus
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.key_value import open_bucket
-from threadline.messaging.leases import LeaseKeeper, LeaseSettings
+from threadline.messaging.leases import LeaseKeeper, LeaseSettings, holder_id
 from threadline.messaging.metrics import RelayLag, watch_jetstream
 from threadline.messaging.readiness import nats_connected
 from threadline.messaging.relay import OutboxRelay
@@ -110,23 +110,6 @@ async def bootstrap(
         auto_resolve_interval=config.auto_resolve_interval,
         batch_size=config.batch_size,
     )
-    # Each partition of the facts, and the relay, is done by one instance at a time: the
-    # first round takes this instance's share before the service says it is up.
-    bucket = await open_bucket(
-        js,
-        LEASES_BUCKET,
-        namespace=config.nats_namespace,
-        keep_for=timedelta(seconds=config.lease_seconds),
-        description="Which session instance holds each partition of the facts and the relay",
-    )
-    keeper = LeaseKeeper(
-        bucket,
-        duties.table(),
-        label=LEASES_BUCKET,
-        settings=LeaseSettings(config.lease_seconds),
-    )
-    await keeper.keep()
-    leases = run_in_background(stack, "leases", keeper.run, stop=keeper.stop, grace=15.0)
     resolver = AutoResolver(app, writer, interval=config.auto_resolve_interval)
 
     media_store = media_store_from_env(config.media_env, config.media_root)
@@ -154,6 +137,28 @@ async def bootstrap(
         ],
     )
     stack.push_async_callback(server.stop, 2.0)
+
+    # Each partition of the facts, and the relay, is done by one instance at a time: the
+    # first round takes this instance's share before the service says it is up (after its
+    # gRPC port is bound: no other live process here has its name).
+    bucket = await open_bucket(
+        js,
+        LEASES_BUCKET,
+        namespace=config.nats_namespace,
+        keep_for=timedelta(seconds=config.lease_seconds),
+        description="Which session instance holds each partition of the facts and the relay",
+    )
+    keeper = LeaseKeeper(
+        bucket,
+        duties.table(),
+        label=LEASES_BUCKET,
+        # Named by the gRPC port it has bound when that is fixed: restarted in place, it
+        # finds its leases its own at once (`holder_id`).
+        holder=holder_id(f"grpc{grpc_port}") if config.grpc_port else holder_id(),
+        settings=LeaseSettings(config.lease_seconds),
+    )
+    await keeper.keep()
+    leases = run_in_background(stack, "leases", keeper.run, stop=keeper.stop, grace=15.0)
 
     # Ready when everything the session depends on is: its database, NATS, and every loop.
     checks = {"database": store_reachable(app.recorder), "nats": nats_connected(nc)}
