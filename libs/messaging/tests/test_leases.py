@@ -168,3 +168,18 @@ async def test_a_process_restarted_in_place_carries_on_with_its_own_leases_at_on
     await stranger.keep()
     assert stranger.held == DUTIES - restarted.held
     assert all(len(holders) == 1 for holders in running.holders().values())
+
+
+async def test_a_members_key_that_is_not_a_map_of_times_counts_as_nobody(
+    js: JetStreamContext, nats_namespace: str
+) -> None:
+    kv = await bucket(js, nats_namespace)
+    running = Running()
+    await kv.put("members", b'{"ghost": "yesterday", "other": true, "x": [1]}')
+    alone = keeper(kv, running, "a")
+
+    await alone.keep()
+    await kv.put("members", b"\xff not json")
+    await alone.keep()
+
+    assert alone.members == 1 and alone.held == DUTIES

@@ -173,7 +173,7 @@ class LeaseKeeper:
         for _ in range(MEMBER_RACES):
             try:
                 entry = await self.bucket.get(MEMBERS)
-                members, revision = json.loads(entry.value or b"{}"), entry.revision or 0
+                members, revision = _members(entry.value), entry.revision or 0
             except KeyNotFoundError:
                 members, revision = {}, 0
             now = time.time()
@@ -288,6 +288,22 @@ class LeaseKeeper:
             await held.stack.aclose()
         except Exception:
             log.exception("duty %s failed while stopping", name)
+
+
+def _members(value: bytes | None) -> dict[str, float]:
+    """The `members` key's value; what is not a map of names to times counts as nobody (the
+    next write replaces it)."""
+    try:
+        found = json.loads(value or b"{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(holder): float(seen)
+        for holder, seen in found.items()
+        if isinstance(seen, int | float) and not isinstance(seen, bool)
+    }
 
 
 def _key(name: str) -> str:
