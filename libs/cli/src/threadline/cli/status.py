@@ -232,12 +232,17 @@ async def consumers(
             continue
         except NotFoundError:
             pass
+        try:
+            on_stream = await js.consumers_info(stream)
+        except NotFoundError:
+            on_stream = []  # no stream yet
+        prefix = f"{durable.name}-p"
         partitions = [
             info
-            for info in await js.consumers_info(stream)
-            if info.name.startswith(f"{durable.name}-p")
+            for info in on_stream
+            if info.name.startswith(prefix) and info.name[len(prefix) :].isdigit()
         ]
-        partitions.sort(key=lambda info: int(info.name.rsplit("-p", 1)[1] or 0))
+        partitions.sort(key=lambda info: int(info.name[len(prefix) :]))
         found += [(replace(durable, name=info.name), info) for info in partitions]
         if not partitions:
             found.append((durable, None))
