@@ -6,6 +6,7 @@ each process's share of the two cores while it ran, so the limit shows where it 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -98,7 +99,7 @@ async def run_scaling_benchmark(
                         run=run,
                     )
                     wall = time.perf_counter() - started
-                    cores = len(_cores())
+                    cores = os.cpu_count() or 1
                     share = {
                         name: (cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()
                     }
@@ -114,11 +115,6 @@ async def run_scaling_benchmark(
                     )
                     await wait_until_quiet(running.state.nats_url)
     return figures
-
-
-def _cores() -> list[str]:
-    text = Path("/proc/stat").read_text()
-    return [line for line in text.splitlines() if line.startswith("cpu") and line[3:4].isdigit()]
 
 
 async def _duties(env: Mapping[str, str], layout: Layout) -> dict[str, str]:

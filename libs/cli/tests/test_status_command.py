@@ -23,19 +23,27 @@ from threadline.session.bootstrap import bootstrap
 from threadline.session.config import SessionConfig
 
 
-@pytest.fixture
-async def session_ops(
-    database_url: str, nats_server_url: str, nats_namespace: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[str]:
-    """A running session; the environment points `status` at its ops server and at NATS."""
-    config = SessionConfig(
+def session_config(
+    database_url: str, nats_server_url: str, nats_namespace: str, **settings: int
+) -> SessionConfig:
+    """The session `status` is pointed at, on this test's servers (free ports)."""
+    return SessionConfig(
         nats_url=nats_server_url,
         nats_namespace=nats_namespace,
         database_url=database_url,
         api_tokens=f"{hash_token('status-token')}:read:*",
         grpc_port=0,
         ops_port=0,
+        **settings,  # type: ignore[arg-type]
     )
+
+
+@pytest.fixture
+async def session_ops(
+    database_url: str, nats_server_url: str, nats_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[str]:
+    """A running session; the environment points `status` at its ops server and at NATS."""
+    config = session_config(database_url, nats_server_url, nats_namespace)
     async with AsyncExitStack() as stack:
         service = await bootstrap(config, stack)
         monkeypatch.setenv("THREADLINE_NATS_URL", nats_server_url)
@@ -129,15 +137,7 @@ async def test_status_shows_each_partition_s_consumers_of_a_partitioned_session(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = SessionConfig(
-        nats_url=nats_server_url,
-        nats_namespace=nats_namespace,
-        database_url=database_url,
-        api_tokens=f"{hash_token('status-token')}:read:*",
-        grpc_port=0,
-        ops_port=0,
-        session_partitions=3,
-    )
+    config = session_config(database_url, nats_server_url, nats_namespace, session_partitions=3)
     async with AsyncExitStack() as stack:
         await bootstrap(config, stack)
         monkeypatch.setenv("THREADLINE_NATS_URL", nats_server_url)

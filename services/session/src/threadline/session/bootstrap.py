@@ -53,7 +53,6 @@ class RunningSession:
     writer: EventStoreWriter
     duties: SessionDuties  # what runs here: the partitions and the relay this instance holds
     keeper: LeaseKeeper
-    auto_resolver: AutoResolver  # for a test to run once; the running one is the relay duty's
     grpc_port: int
     ops_port: int
     nats: NatsClient
@@ -64,6 +63,13 @@ class RunningSession:
         if self.duties.relay is None:
             raise LookupError("this instance does not hold the relay's lease")
         return self.duties.relay
+
+    @property
+    def auto_resolver(self) -> AutoResolver:
+        """The auto-resolver, which runs beside the relay, when this instance holds its lease."""
+        if self.duties.resolver is None:
+            raise LookupError("this instance does not hold the relay's lease")
+        return self.duties.resolver
 
     @property
     def loops(self) -> tuple[Background, ...]:
@@ -110,7 +116,6 @@ async def bootstrap(
         auto_resolve_interval=config.auto_resolve_interval,
         batch_size=config.batch_size,
     )
-    resolver = AutoResolver(app, writer, interval=config.auto_resolve_interval)
 
     media_store = media_store_from_env(config.media_env, config.media_root)
     stack.push_async_callback(media_store.close)
@@ -189,7 +194,6 @@ async def bootstrap(
         writer=writer,
         duties=duties,
         keeper=keeper,
-        auto_resolver=resolver,
         grpc_port=grpc_port,
         ops_port=ops.port,
         nats=nc,

@@ -53,10 +53,11 @@ class SessionConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SessionConfig:
+        partitions = partitions_from_env(env)
         return cls(
             nats_url=env_str(env, "THREADLINE_NATS_URL", "nats://127.0.0.1:4222"),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
-            session_partitions=partitions_from_env(env),
+            session_partitions=partitions,
             lease_seconds=env_float(env, "THREADLINE_SESSION_LEASE_SECONDS", 6.0),
             database_url=env_str(env, "THREADLINE_DATABASE_URL"),
             api_tokens=env_str(env, "THREADLINE_API_TOKENS"),
@@ -70,9 +71,7 @@ class SessionConfig:
             cache_size=env_int(env, "THREADLINE_SESSION_CACHE_SIZE", 20_000),
             cache_fastforward=env_bool(env, "THREADLINE_SESSION_CACHE_FASTFORWARD", False),
             # Several partitions mean several instances: on, unless said otherwise.
-            check_reads=env_bool(
-                env, "THREADLINE_SESSION_CHECK_READS", partitions_from_env(env) > 1
-            ),
+            check_reads=env_bool(env, "THREADLINE_SESSION_CHECK_READS", partitions > 1),
             streams=stream_limits_from_env(env),
             media_env={k: v for k, v in env.items() if k.startswith("THREADLINE_MEDIA_")},
         )

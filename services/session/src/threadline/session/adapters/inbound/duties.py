@@ -50,6 +50,7 @@ class SessionDuties:
     auto_resolve_interval: float
     batch_size: int
     relay: OutboxRelay | None = field(default=None, init=False)  # while held here
+    resolver: AutoResolver | None = field(default=None, init=False)  # beside the relay
     _loops: dict[str, list[Background]] = field(default_factory=dict, init=False)
 
     def table(self) -> dict[str, StartDuty]:
@@ -96,6 +97,7 @@ class SessionDuties:
         stack.callback(self._forget, RELAY)
         self.relay = relay
         resolver = AutoResolver(self.writer.app, self.writer, interval=self.auto_resolve_interval)
+        self.resolver = resolver
         self._loops[RELAY] = [
             run_in_background(stack, "relay", relay.run, stop=relay.stop),
             run_in_background(stack, "auto-resolver", resolver.run, stop=resolver.stop),
@@ -125,7 +127,7 @@ class SessionDuties:
     def _forget(self, name: str) -> None:
         self._loops.pop(name, None)
         if name == RELAY:
-            self.relay = None
+            self.relay = self.resolver = None
 
 
 class CurrentRelay:
