@@ -435,7 +435,9 @@ async def test_throughput_and_pair_rate_limits_slow_the_sender_without_losing_or
     )
     queued = await publish_to_recipients(js, topology, recipients=5, each=6)
     slowed = next(iter(queued))
-    cloud_api.throttle(130429, for_seconds=0.6)
+    # Long enough that every recipient's first send falls in it even on a busy machine (0.6 s
+    # was not: in a fresh-clone `make test` two recipients were first sent to after it).
+    cloud_api.throttle(130429, for_seconds=1.2)
     cloud_api.throttle(131056, for_seconds=1.5, recipient=slowed)
 
     await start(dataclasses.replace(config, pacing=pacing), services)
