@@ -15,6 +15,7 @@ from nats.js.errors import NotFoundError
 
 from tests.conftest import PHONE_NUMBER_ID, Platform
 from tests.test_end_to_end import customer_writes
+from threadline.messaging.consumer import filters_several
 from threadline.messaging.topology import (
     DURABLES,
     FOLLOWERS,
@@ -110,11 +111,20 @@ async def test_the_durable_consumers_on_the_server_are_those_of_the_table(
     platform: Platform, nats_server_url: str, nats_namespace: str
 ) -> None:
     topology = Topology(nats_namespace)
-    expected = {(d.name, topology.stream(d.stream), topology.filter_subject(d)) for d in DURABLES}
-    # Ordered consumers have no durable name (one per process of their service).
-    expected |= {("", topology.stream(f.stream), topology.filter_subject(f)) for f in FOLLOWERS}
 
     async with jetstream(nats_server_url) as js:
+        # Bound to the subjects they need on NATS 2.10+, to their one filter before.
+        several = filters_several(js)
+        expected = {
+            (d.name, topology.stream(d.stream), subject)
+            for d in DURABLES
+            for subject in topology.filter_subjects(d, several=several)
+        }
+        # Ordered consumers have no durable name (one per process of their service).
+        expected |= {
+            ("", topology.stream(f.stream), topology.filter_subject(f)) for f in FOLLOWERS
+        }
+
         # Each service makes its consumers as it starts; the last ones may still be on their way.
         async def all_made() -> bool:
             return {name for name, _, _ in await durables_on_server(js, topology)} >= {

@@ -167,6 +167,7 @@ async def webhooks(args: argparse.Namespace) -> None:
 async def scaling(args: argparse.Namespace) -> None:
     figures = await run_scaling_benchmark(
         webhooks=args.scaling_webhooks,
+        layouts=args.scaling_layouts,
         customers=args.customers,
         numbers=args.numbers,
         in_flight=args.in_flight,
@@ -431,6 +432,9 @@ if __name__ == "__main__":
     parser.add_argument("--webhooks", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--scaling-webhooks", type=int, default=3000)
+    parser.add_argument(
+        "--scaling-layouts", default="", help="only the layouts whose name contains this"
+    )
     parser.add_argument("--numbers", type=int, default=4)
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--latency-customers", type=int, default=20)

@@ -33,10 +33,14 @@ class Layout:
     partitions: int = 1
     check_reads: bool = False
     cache_fastforward: bool = False
+    # Consumers bound to the event types they need (NATS 2.10+); false: each on its one
+    # filter, as before (statuses delivered to the AI responder and the gateway, let by there).
+    narrow: bool = True
 
 
 LAYOUTS = (
     Layout("one of each"),
+    Layout("one of each, consumers not narrowed", narrow=False),
     Layout("one session, 4 partitions", partitions=4),
     Layout("session x2, 4 partitions, unchecked cache", {"session": 2}, partitions=4),
     Layout(
@@ -68,10 +72,13 @@ class ScalingFigures:
 
 
 async def run_scaling_benchmark(
-    *, webhooks: int, customers: int, numbers: int, in_flight: int
+    *, webhooks: int, customers: int, numbers: int, in_flight: int, layouts: str = ""
 ) -> list[ScalingFigures]:
+    """Each layout in turn (those whose name contains `layouts`, when given)."""
     figures = []
     for n, layout in enumerate(LAYOUTS):
+        if layouts and layouts not in layout.name:
+            continue
         print(f"  scaling: {layout.name} ...", flush=True)
         with tempfile.TemporaryDirectory(prefix="threadline-bench-scaling-") as workdir:
             env = {
@@ -79,6 +86,7 @@ async def run_scaling_benchmark(
                 "THREADLINE_SESSION_PARTITIONS": str(layout.partitions),
                 "THREADLINE_SESSION_CACHE_FASTFORWARD": str(layout.cache_fastforward).lower(),
                 "THREADLINE_SESSION_CHECK_READS": str(layout.check_reads).lower(),
+                "THREADLINE_NATS_NARROW_CONSUMERS": str(layout.narrow).lower(),
             }
             async with running_platform(
                 Path(workdir), env=env, instances=layout.instances

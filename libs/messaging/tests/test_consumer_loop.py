@@ -23,6 +23,7 @@ from threadline.messaging.consumer import (
     Delivery,
     Retry,
     Settlement,
+    filters_several,
     one_at_a_time,
 )
 from threadline.messaging.dead_letters import (
@@ -34,7 +35,7 @@ from threadline.messaging.dead_letters import (
 )
 from threadline.messaging.failures import Backoff
 from threadline.messaging.topology import INGEST_EVENTS, Topology
-from threadline.testing import eventually
+from threadline.testing import eventually, unique_id
 
 DeadLetters = Callable[[], Awaitable[list[RawStreamMsg]]]
 DeadLettered = Callable[[int], Awaitable[list[RawStreamMsg]]]
@@ -338,3 +339,50 @@ async def test_a_publish_the_server_would_drop_the_connection_for_is_refused_bef
     ack = await bus.publish(topology.subject("ingest.raw", "pn"), b"fine", msg_id="fine")
 
     assert ack.sequence == 1 and js._nc.is_connected
+
+
+async def test_a_consumer_narrowed_to_some_subjects_receives_only_those_where_the_server_can(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    """`only` binds the durable to the subjects named (NATS 2.10+); on an older server it
+    takes all of its filter. A durable made broad before is narrowed in place (an upgrade)."""
+    bus = JetStreamBus(js)
+
+    async def publish_on(*names: str) -> None:
+        for name in names:
+            subject = topology.subject("ingest.events", "pn", name)
+            await bus.publish(subject, name.encode(), msg_id=f"{name}-{unique_id()}")
+
+    broad = Recorder(lambda batch: [ACK] * len(batch))
+    async with running(js, topology, one_at_a_time(_acked(broad))):
+        await publish_on("Before")
+        await eventually(lambda: broad.committed == [b"Before"])
+
+    narrowed = Recorder(lambda batch: [ACK] * len(batch))
+    only = (
+        topology.subject("ingest.events", "pn", "Wanted"),
+        topology.subject("ingest.events.x.>"),
+    )
+    # The server's own word on its version, not `filters_several`'s reading of it.
+    major, minor = (int(part) for part in js._nc._server_info["version"].split(".")[:2])
+    several = (major, minor) >= (2, 10)
+    assert filters_several(js) is several
+    async with running(js, topology, one_at_a_time(_acked(narrowed)), only=only):
+        await publish_on("Wanted", "Unwanted", "Wanted")
+        expected = [b"Wanted", b"Wanted"] if several else [b"Wanted", b"Unwanted", b"Wanted"]
+        await eventually(lambda: narrowed.committed == expected)
+        await asyncio.sleep(0.3)  # nothing else comes
+        assert narrowed.committed == expected
+        info = await js.consumer_info(topology.stream(INGEST_EVENTS), DURABLE)
+        if several:
+            assert sorted(info.config.filter_subjects or []) == sorted(only)
+        else:
+            assert info.config.filter_subject == topology.subject("ingest.events.>")
+
+
+def _acked(recorder: Recorder) -> Callable[[Delivery], Awaitable[Settlement]]:
+    async def handle(delivery: Delivery) -> Settlement:
+        (outcome,) = await recorder([delivery])
+        return outcome
+
+    return handle

@@ -148,6 +148,9 @@ class ConsumerSettings:
     stream: str
     durable: str
     filter_subject: str
+    # The subjects needed within `filter_subject`, for a server that filters on several
+    # (NATS 2.10+); empty: all of `filter_subject`.
+    only: tuple[str, ...] = ()
     batch_size: int = 256
     max_deliver: int = 5
     backoff: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
@@ -170,8 +173,20 @@ class ConsumerSettings:
             stream=topology.stream(durable.stream),
             durable=durable.name,
             filter_subject=topology.filter_subject(durable),
+            only=(
+                topology.filter_subjects(durable, several=True)
+                if durable.only and topology.narrow
+                else ()
+            ),
             **options,
         )
+
+
+def filters_several(js: JetStreamContext) -> bool:
+    """Whether the server `js` is connected to can bind a consumer to several subjects
+    (`filter_subjects`: NATS 2.10 and later)."""
+    version = js._nc.connected_server_version
+    return (version.major, version.minor) >= (2, 10)
 
 
 @dataclass
@@ -206,21 +221,26 @@ class ConsumerLoop:
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         s = self.settings
+        several = bool(s.only) and filters_several(self.js)
         config = ConsumerConfig(
             durable_name=s.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            filter_subject=s.filter_subject,
+            filter_subject=None if several else s.filter_subject,
+            filter_subjects=list(s.only) if several else None,
             # Unlimited: the server would otherwise stop delivering a message silently; this
             # loop dead-letters instead (after `max_deliver` retries, or `unsettled_limit`).
             max_deliver=-1,
             ack_wait=s.ack_wait,
             max_ack_pending=max(s.batch_size * 8, 1000),
         )
-        # Create, or update a consumer made by an earlier version (limits are editable).
+        # Create, or update a consumer made by an earlier version (limits are editable, and
+        # filters too from NATS 2.10).
         await self.js.add_consumer(s.stream, config)
         subscription = await self.js.pull_subscribe_bind(durable=s.durable, stream=s.stream)
-        log.info("consuming %s as %s", s.filter_subject, s.durable)
+        log.info(
+            "consuming %s as %s", ", ".join(s.only) if several else s.filter_subject, s.durable
+        )
         return subscription
 
     async def _consume(self, subscription: JetStreamContext.PullSubscription) -> None:

@@ -27,7 +27,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import BadRequestError, NotFoundError
 
 from threadline.rules.partitions import SLOTS, conversation_slot, partition_of
-from threadline.servicekit.config import ConfigError, env_int
+from threadline.servicekit.config import ConfigError, env_bool, env_int
 
 INGEST_RAW = "INGEST_RAW"
 INGEST_EVENTS = "INGEST_EVENTS"
@@ -77,6 +77,7 @@ STREAM_LIMITS: Mapping[str, StreamLimits] = {
 
 REPLICAS_VARIABLE = "THREADLINE_NATS_STREAM_REPLICAS"
 PARTITIONS_VARIABLE = "THREADLINE_SESSION_PARTITIONS"
+NARROW_VARIABLE = "THREADLINE_NATS_NARROW_CONSUMERS"
 
 
 def partitions_from_env(env: Mapping[str, str]) -> int:
@@ -86,6 +87,13 @@ def partitions_from_env(env: Mapping[str, str]) -> int:
     if not 1 <= partitions <= SLOTS:
         raise ConfigError(f"Config '{PARTITIONS_VARIABLE}' must be 1 to {SLOTS}, got {partitions}.")
     return partitions
+
+
+def narrow_from_env(env: Mapping[str, str]) -> bool:
+    """Whether consumers that need only some event types are bound to just those on servers
+    that can (`THREADLINE_NATS_NARROW_CONSUMERS`, true by default; false: every consumer on
+    its one filter, as on NATS before 2.10 — for comparing the two in a benchmark)."""
+    return env_bool(env, NARROW_VARIABLE, True)
 
 
 def stream_limits_from_env(env: Mapping[str, str]) -> Mapping[str, StreamLimits] | None:
@@ -155,12 +163,18 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Durable:
-    """A durable consumer: `name` on `stream`, bound to what `filter` matches (`>`: all)."""
+    """A durable consumer: `name` on `stream`, bound to what `filter` matches (`>`: all).
+
+    `only`, when given, are the subjects it needs within `filter` (each under the stream's
+    root, as `filter` is): a server that can filter on several subjects (NATS 2.10 and later)
+    delivers just those; an older one delivers all of `filter`, and the service lets the rest by.
+    """
 
     name: str
     service: str
     stream: str
     filter: str = ">"
+    only: tuple[str, ...] = ()
 
     def in_partition(self, partition: int, partitions: int) -> Durable:
         """This consumer for one partition of the session's facts (`<name>-p<k>`, reading
@@ -264,16 +278,35 @@ ROUTES: tuple[Route, ...] = (
 )
 
 # Every durable consumer. The session records the facts of the three upstream streams; the
-# others follow the session's events. One filter each: NATS before 2.10 (the CI machine runs
-# 2.9) knows no `filter_subjects`, so a consumer that needs several event types takes the whole
-# stream and lets the others by (the AI responder's own view, the session's drafts).
+# others follow the session's events. A consumer that needs several event types names them in
+# `only`: NATS 2.10 and later deliver just those (`filter_subjects`); NATS before 2.10 (the CI
+# machine runs 2.9) knows one filter per consumer, so there it takes all of `filter` and lets
+# the others by. Three quarters of the session's events are message statuses, which only
+# analytics reads: narrowed, the AI responder and the gateway never receive them.
 SESSION = "session"  # the one service whose consumers are partitioned
 SESSION_INGEST = Durable("session-ingest", "session", INGEST_EVENTS)
 SESSION_DRAFTS = Durable("session-drafts", "session", AI_EVENTS)
 SESSION_DISPATCHES = Durable("session-dispatches", "session", OUTBOUND_EVENTS)
 # The AI responder's view of conversations (issue 10), and the customer messages it answers.
+AI_RESPONDER_FOLLOWS = (
+    "Started",
+    "CustomerMessageReceived",
+    "OutboundMessageQueued",
+    "StatusChanged",
+    "HandedOff",
+    "AutopilotResumed",
+    "AutoResolved",
+    "AttachmentStored",
+    "AttachmentFailed",
+    "TranscriptRecorded",
+    "TranscriptMissing",
+)
 AI_RESPONDER_REPLIES = Durable(
-    "ai_responder-replies", "ai_responder", SESSION_EVENTS, "Conversation.>"
+    "ai_responder-replies",
+    "ai_responder",
+    SESSION_EVENTS,
+    "Conversation.>",
+    only=tuple(f"Conversation.{event}" for event in AI_RESPONDER_FOLLOWS),
 )
 OUTBOUND_DISPATCH = Durable(
     "outbound-dispatch", "outbound", SESSION_EVENTS, "Conversation.OutboundMessageQueued"
@@ -287,8 +320,21 @@ OUTBOUND_MEDIA = Durable(
 )
 ANALYTICS_PROJECTIONS = Durable("analytics-projections", "analytics", SESSION_EVENTS)
 # Outgoing webhooks (issue 13 item 5): the gateway turns the session's events into
-# notifications; the whole stream, as it needs subscriptions and conversations alike.
-GATEWAY_WEBHOOKS = Durable("gateway-webhooks", "gateway", SESSION_EVENTS)
+# notifications; it needs subscriptions and some conversation events.
+GATEWAY_WEBHOOKS = Durable(
+    "gateway-webhooks",
+    "gateway",
+    SESSION_EVENTS,
+    only=(
+        "WebhookSubscription.>",
+        "Conversation.Started",
+        "Conversation.CustomerMessageReceived",
+        "Conversation.OutboundMessageQueued",
+        "Conversation.StatusChanged",
+        "Conversation.HandedOff",
+        "Conversation.AutoResolved",
+    ),
+)
 
 DURABLES: tuple[Durable, ...] = (
     SESSION_INGEST,
@@ -353,6 +399,7 @@ class Topology:
 
     namespace: str = ""
     partitions: int = 1
+    narrow: bool = True  # consumers bound to what they need, where the server can
 
     def __post_init__(self) -> None:
         if not 1 <= self.partitions <= SLOTS:
@@ -400,6 +447,13 @@ class Topology:
     def filter_subject(self, consumer: Durable | Follower) -> str:
         """The namespaced filter subject of `consumer`."""
         return f"{self.root(consumer.stream)}.{consumer.filter}"
+
+    def filter_subjects(self, durable: Durable, *, several: bool) -> tuple[str, ...]:
+        """The namespaced subjects `durable` is bound to: those it needs (`only`) on a server
+        that filters on `several`, else its one filter."""
+        if several and self.narrow and durable.only:
+            return tuple(f"{self.root(durable.stream)}.{subject}" for subject in durable.only)
+        return (self.filter_subject(durable),)
 
     def limits(
         self, configured: Mapping[str, StreamLimits] | None = None
@@ -473,8 +527,10 @@ def describe() -> str:
         lines.append(f"| {route.publisher} | `{subject}` | {route.body} |")
     lines += ["", "| durable consumer | service | stream | filter |", "|---|---|---|---|"]
     for durable in DURABLES:
-        subject = f"{_SUBJECT_ROOTS[durable.stream]}.{durable.filter}"
-        lines.append(f"| `{durable.name}` | {durable.service} | `{durable.stream}` | `{subject}` |")
+        subject = f"`{_SUBJECT_ROOTS[durable.stream]}.{durable.filter}`"
+        if durable.only:
+            subject += " (NATS 2.10+: only " + ", ".join(f"`{o}`" for o in durable.only) + ")"
+        lines.append(f"| `{durable.name}` | {durable.service} | `{durable.stream}` | {subject} |")
     for follower in FOLLOWERS:
         subject = f"{_SUBJECT_ROOTS[follower.stream]}.{follower.filter}"
         lines.append(

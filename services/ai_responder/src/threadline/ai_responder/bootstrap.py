@@ -119,7 +119,11 @@ async def bootstrap(
     is built from its `provider:model` name and the process environment's provider settings
     (and closed with the stack). `embedder` embeds knowledge-base passages when given (tests),
     else the configured `knowledge_embedder`."""
-    topology = Topology(config.nats_namespace, partitions=config.session_partitions)
+    topology = Topology(
+        config.nats_namespace,
+        partitions=config.session_partitions,
+        narrow=config.narrow_consumers,
+    )
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
     js = client.jetstream()

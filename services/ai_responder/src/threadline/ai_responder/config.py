@@ -13,7 +13,12 @@ from threadline.ai_responder.domain.vision import (
     DEFAULT_VISION_MODELS,
     VisionSettings,
 )
-from threadline.messaging.topology import StreamLimits, partitions_from_env, stream_limits_from_env
+from threadline.messaging.topology import (
+    StreamLimits,
+    narrow_from_env,
+    partitions_from_env,
+    stream_limits_from_env,
+)
 from threadline.servicekit.config import ConfigError, env_float, env_int, env_str
 
 MIN_CONTEXT_TOKENS = 100
@@ -85,6 +90,7 @@ class AiResponderConfig:
 
     # How many partitions the session's facts are spread over (the same for every service).
     session_partitions: int = 1
+    narrow_consumers: bool = True  # THREADLINE_NATS_NARROW_CONSUMERS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AiResponderConfig:
@@ -92,6 +98,7 @@ class AiResponderConfig:
             nats_url=env_str(env, "THREADLINE_NATS_URL", "nats://127.0.0.1:4222"),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
             session_partitions=partitions_from_env(env),
+            narrow_consumers=narrow_from_env(env),
             host=env_str(env, "THREADLINE_AI_HOST", "127.0.0.1"),
             ops_port=env_int(env, "THREADLINE_AI_OPS_PORT", 9103),
             stale_after_seconds=env_int(env, "THREADLINE_AI_STALE_AFTER_SECONDS", 3600),

@@ -63,14 +63,14 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
     if config.nats_url:
         nats = await connect_nats(config.nats_url, "gateway")
         stack.push_async_callback(nats.close)
-        await live.start(nats, Topology(config.nats_namespace))
+        topology = Topology(config.nats_namespace, narrow=config.narrow_consumers)
+        await live.start(nats, topology)
         stack.push_async_callback(live.stop)
-        webhooks = WebhookDelivery(nats, Topology(config.nats_namespace), config.webhooks)
+        webhooks = WebhookDelivery(nats, topology, config.webhooks)
         await webhooks.start()
         stack.push_async_callback(webhooks.stop)
         answers = await SharedAnswers.open(nats.jetstream(), config.nats_namespace)
         # /metrics: the webhook consumer's lag and the gateway's dead letters.
-        topology = Topology(config.nats_namespace)
         refreshers.append(watch_jetstream(stack, nats.jetstream(), topology, "gateway"))
     app = gateway_app(
         Upstreams.of(analytics, session, knowledge),

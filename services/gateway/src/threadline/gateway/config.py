@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from threadline.gateway.webhooks.delivery import WebhookDeliverySettings
+from threadline.messaging.topology import narrow_from_env
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
 DEFAULT_MEDIA_ROOT = Path(".threadline/media")  # as outbound's default
@@ -34,6 +35,7 @@ class GatewayConfig:
     # are read from NATS under this namespace; "" for no NATS, and the events route answers 503.
     nats_url: str = ""
     nats_namespace: str = ""
+    narrow_consumers: bool = True  # THREADLINE_NATS_NARROW_CONSUMERS
     # Outgoing webhooks (`THREADLINE_WEBHOOK_*`; delivered only with NATS), and the environment
     # their signing secrets are read from by name.
     webhooks: WebhookDeliverySettings = field(default_factory=WebhookDeliverySettings)
@@ -53,6 +55,7 @@ class GatewayConfig:
             cors_origins=_origins(env, "THREADLINE_GATEWAY_CORS_ORIGINS"),
             nats_url=env_str(env, "THREADLINE_NATS_URL", ""),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
+            narrow_consumers=narrow_from_env(env),
             webhooks=WebhookDeliverySettings.from_env(env),
         )
 

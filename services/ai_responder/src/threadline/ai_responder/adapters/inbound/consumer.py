@@ -3,7 +3,8 @@ responder's view kept up to date, and customer messages added to their bursts.
 
 Each conversation's events are handled in order (`conversation_of` is the key of
 `concurrently_by_key`); the event types the responder has no use for (statuses, dispatches, ...)
-are acknowledged from their subject alone, without being decoded."""
+are acknowledged from their subject alone, without being decoded — on NATS before 2.10, which
+delivers them all; later servers deliver only `FOLLOWED`."""
 
 from __future__ import annotations
 
@@ -25,27 +26,16 @@ from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.media import MediaStoreUnavailable
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery, Settlement, Unavailable
 from threadline.messaging.failures import describe
+from threadline.messaging.topology import AI_RESPONDER_FOLLOWS
 from threadline.messaging.tracing import consuming
 
 tracer = trace.get_tracer("threadline.ai_responder")
 # Conversations whose events are handled at once (each conversation's in order).
 CONCURRENCY: Final = 32
-# The conversation events the view is made of (the last token of their subjects).
-FOLLOWED: Final = frozenset(
-    {
-        "Started",
-        "CustomerMessageReceived",
-        "OutboundMessageQueued",
-        "StatusChanged",
-        "HandedOff",
-        "AutopilotResumed",
-        "AutoResolved",
-        "AttachmentStored",
-        "AttachmentFailed",
-        "TranscriptRecorded",
-        "TranscriptMissing",
-    }
-)
+# The conversation events the view is made of (the last token of their subjects). On NATS 2.10+
+# the consumer receives only these (`AI_RESPONDER_REPLIES`); before, every conversation event,
+# the others let by.
+FOLLOWED: Final = frozenset(AI_RESPONDER_FOLLOWS)
 
 
 def conversation_of(delivery: Delivery) -> str:
