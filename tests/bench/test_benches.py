@@ -1,9 +1,11 @@
-"""The issue 11 benchmarks, run small so they cannot rot: each end to end, with its own checks
-(every photo kept once with its bytes; no send lost, sent twice or reordered). No figure is
-asserted: rates belong in docs/benchmarks.md, measured with `make bench` on a quiet machine."""
+"""The benchmarks, run small so they cannot rot: issue 11's end to end, each with its own checks
+(every photo kept once with its bytes; no send lost, sent twice or reordered), and issue 15's
+join of a message's stages. No figure is asserted: rates belong in docs/benchmarks.md, measured
+with `make bench` on a quiet machine."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,15 @@ from tests.bench.media import run_media_benchmark
 from tests.bench.pacing import Variant, run_pacing_benchmark
 from tests.bench.platform import running_platform
 from tests.bench.profiling import top_frames
+from tests.bench.stages import STAGES, join_stages
+from threadline.contracts.events.v1.ai_pb2 import ReplyDrafted, TypingIndicatorRequested
+from threadline.contracts.events.v1.common_pb2 import CustomerIdentity
+from threadline.contracts.events.v1.ingest_pb2 import InboundMessageReceived
+from threadline.contracts.events.v1.session_pb2 import (
+    CustomerMessageReceived,
+    OutboundMessageQueued,
+    SessionEvent,
+)
 
 
 @pytest.mark.timeout(300)
@@ -83,3 +94,45 @@ def test_a_profile_counts_busy_samples_and_leaves_the_event_loop_out() -> None:
     assert profile.top == [("dumps (json/__init__.py)", 0.75), ("handle (x/app.py)", 0.25)]
     assert dict(profile.inclusive)["handle (x/app.py)"] == 1.0
     assert not any(f.startswith("_run_once") for f, _ in profile.inclusive)
+
+
+def test_the_stages_of_a_message_are_joined_by_wamid_then_by_the_session_s_message_id() -> None:
+    """Each stage is the time between two stamped steps of the same customer message; a
+    message with a step missing counts in no stage, another customer's in none."""
+    start = datetime(2026, 12, 6, tzinfo=UTC)
+
+    def at(ms: int) -> datetime:
+        return start + timedelta(milliseconds=ms)
+
+    def kept(wa_id: str, wamid: str) -> bytes:
+        customer = CustomerIdentity(wa_id=wa_id)
+        return InboundMessageReceived(wamid=wamid, customer=customer).SerializeToString()
+
+    def received(wamid: str, message_id: str) -> bytes:
+        body = CustomerMessageReceived(wamid=wamid, message_id=message_id)
+        return SessionEvent(customer_message_received=body).SerializeToString()
+
+    def queued(*covered: str) -> bytes:
+        body = OutboundMessageQueued(covered_message_ids=covered)
+        return SessionEvent(outbound_message_queued=body).SerializeToString()
+
+    figures = join_stages(
+        kept=[(kept("1", "w1"), at(0)), (kept("2", "w2"), at(0)), (kept("9", "w9"), at(0))],
+        received=[(received("w1", "m1"), at(10)), (received("w2", "m2"), at(10))],
+        typing=[
+            (TypingIndicatorRequested(wamid="w1").SerializeToString(), at(30)),
+            (TypingIndicatorRequested(wamid="w1").SerializeToString(), at(99)),  # a retry
+        ],
+        drafted=[(ReplyDrafted(in_reply_to_message_id="m1").SerializeToString(), at(60))],
+        queued=[(queued("m1"), at(100)), (queued("m2"), at(100))],
+        replied={"1": at(200), "2": at(200)},  # "2" has no typing: in no stage
+    )
+
+    assert [f.stage for f in figures] == list(STAGES)
+    assert [(f.samples, f.p50_ms, f.p99_ms) for f in figures] == [
+        (1, 10.0, 10.0),
+        (1, 20.0, 20.0),
+        (1, 30.0, 30.0),
+        (1, 40.0, 40.0),
+        (1, 100.0, 100.0),
+    ]

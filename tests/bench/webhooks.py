@@ -24,7 +24,7 @@ import statistics
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -34,6 +34,7 @@ from nats.aio.msg import Msg
 
 from tests.bench.platform import RunningPlatform
 from tests.bench.replies import ReplyFollower
+from tests.bench.stages import StageFigures, stage_times
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.topology import SESSION_EVENT, Topology
 from threadline.sandbox.customer import build_inbound_text
@@ -65,6 +66,7 @@ class RateFigures:
     samples: int
     p50_ms: float
     p99_ms: float
+    stages: list[StageFigures]  # where the time went, stage by stage (`tests/bench/stages.py`)
 
 
 class Answers:
@@ -184,15 +186,18 @@ async def latency_at_rate(
     total = max(1, round(rate * seconds))
     gate = asyncio.Semaphore(in_flight)
     last_reply = 0.0
+    replied: dict[str, datetime] = {}
+    since = datetime.now(UTC) - timedelta(seconds=1)
 
     async def customer(k: int) -> None:
         nonlocal last_reply
         wa_id = f"1555{run}{k:06d}"
         async with gate:
             accepted_at = await client.post(f"10900000000{k % 4:04d}", wa_id, f"rate probe {k}")
-        replied = await client.follower.next_reply(wa_id, 0, timeout=300)
-        samples.append((replied.timestamp() - accepted_at) * 1000)
-        last_reply = max(last_reply, replied.timestamp())
+        reply = await client.follower.next_reply(wa_id, 0, timeout=300)
+        samples.append((reply.timestamp() - accepted_at) * 1000)
+        last_reply = max(last_reply, reply.timestamp())
+        replied[wa_id] = reply
 
     started = time.perf_counter()
     first = time.time()
@@ -212,6 +217,7 @@ async def latency_at_rate(
         samples=len(samples),
         p50_ms=statistics.median(ordered),
         p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        stages=await stage_times(client.state.nats_url, since, replied),
     )
 
 
@@ -305,6 +311,9 @@ async def run_webhook_benchmark(
                     client, rate=rate, seconds=rate_seconds, in_flight=in_flight, run=f"{run}{n}"
                 )
             )
+        # The last replies' statuses settle before the platform stops (else the sandbox's
+        # deliveries of them fail against a stopped ingest).
+        await wait_until_quiet(platform.state.nats_url)
     quantiles = statistics.quantiles(samples, n=100)
     return WebhookFigures(
         webhooks=webhooks,
