@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from threadline.analytics.adapters.inbound.grpc.proto_mapping import timestamp as answer_timestamp
 from threadline.analytics.domain.write.projectors.common import iso, moment_iso, utc
 
 OTHERWISE = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
@@ -31,3 +32,23 @@ def test_an_unset_timestamp_is_the_fallback_moment() -> None:
 def test_nanos_out_of_range_are_refused_as_protobuf_refuses_them() -> None:
     with pytest.raises(ValueError):
         moment_iso(Timestamp(seconds=1, nanos=-1), otherwise=OTHERWISE)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 12, 6, 13, 4, 56, 123456, tzinfo=UTC),
+        datetime(2026, 12, 6, 13, 4, 56, tzinfo=UTC),
+        datetime(2026, 12, 6, 14, 4, 56, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(2026, 12, 6, 13, 4, 56, 999999),  # naive: UTC, as FromDatetime reads it
+        datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),  # before the epoch
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_an_answer_s_timestamp_is_the_one_from_datetime_gives(moment: datetime) -> None:
+    expected = Timestamp()
+    expected.FromDatetime(moment)
+
+    assert answer_timestamp(moment) == expected
+    assert answer_timestamp(None) is None

@@ -1,14 +1,18 @@
 """The conversation queries' pool over real PostgreSQL: statements on their own (no BEGIN or
-COMMIT round trips), and the `SELECT 1` check only for connections idle a while."""
+COMMIT round trips), the `SELECT 1` check only for connections idle a while, and jsonb read
+through orjson."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import psycopg
+import pytest
 
 from threadline.analytics.adapters.outbound.read_models.database import (
     CheckUnlessRecent,
+    json_loads,
     open_query_pool,
 )
 
@@ -60,3 +64,32 @@ async def test_a_connection_that_died_while_idle_is_replaced_before_use(database
         assert check.checks > checks
     finally:
         await pool.close()
+
+
+async def test_jsonb_reads_the_same_through_orjson_big_integers_and_unicode_included(
+    database_url: str,
+) -> None:
+    """The query connections decode jsonb with orjson; what it refuses (an integer past 64
+    bits) the standard library reads, so every value is what `json.loads` gives."""
+    documents = [
+        '{"a": 1, "b": [true, null, 2.5], "c": "ünïcode ✓"}',
+        '{"big": 123456789012345678901234567890}',
+        '[{"nested": {"deep": [1, 2, {"x": -0.000001}]}}]',
+    ]
+    pool = await open_query_pool(database_url)
+    try:
+        async with pool.connection() as connection:
+            for document in documents:
+                cursor = await connection.execute("SELECT %s::jsonb", (document,))
+                (value,) = await cursor.fetchone() or (None,)
+                assert value == json.loads(document)
+    finally:
+        await pool.close()
+
+
+def test_the_quick_loads_falls_back_to_the_standard_library() -> None:
+    assert json_loads(b'{"big": 123456789012345678901234567890}') == {
+        "big": 123456789012345678901234567890
+    }
+    with pytest.raises(ValueError):
+        json_loads(b"not json")

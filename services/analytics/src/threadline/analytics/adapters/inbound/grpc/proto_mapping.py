@@ -21,6 +21,8 @@ from threadline.analytics.domain.read.views import (
 )
 from threadline.contracts.analytics.v1 import analytics_pb2 as pb
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 FilterMessage = pb.ListConversationsRequest | pb.ConversationFilter
 
 
@@ -224,8 +226,9 @@ def _times_pb(times: ResponseTimes) -> pb.ResponseTimes:
 
 
 def timestamp(moment: datetime | None) -> Timestamp | None:
+    """`Timestamp().FromDatetime(moment)` (a naive time is UTC) at a fraction of its cost: it
+    was ~4 % of `GetConversation`'s CPU in the service (issue 15)."""
     if moment is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    since = (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)) - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
