@@ -438,7 +438,9 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--scaling-webhooks", type=int, default=3000)
     parser.add_argument(
-        "--scaling-layouts", default="", help="only the layouts whose name contains this"
+        "--scaling-layouts",
+        default="",
+        help="only the layout of this name, or those whose name contains this",
     )
     parser.add_argument("--numbers", type=int, default=4)
     parser.add_argument("--in-flight", type=int, default=64)

@@ -74,10 +74,12 @@ class ScalingFigures:
 async def run_scaling_benchmark(
     *, webhooks: int, customers: int, numbers: int, in_flight: int, layouts: str = ""
 ) -> list[ScalingFigures]:
-    """Each layout in turn (those whose name contains `layouts`, when given)."""
+    """Each layout in turn; when `layouts` is given, the one of that name, else those whose
+    name contains it."""
     figures = []
+    exact = any(layout.name == layouts for layout in LAYOUTS)
     for n, layout in enumerate(LAYOUTS):
-        if layouts and layouts not in layout.name:
+        if layouts and (layout.name != layouts if exact else layouts not in layout.name):
             continue
         print(f"  scaling: {layout.name} ...", flush=True)
         with tempfile.TemporaryDirectory(prefix="threadline-bench-scaling-") as workdir:
