@@ -121,9 +121,7 @@ async def test_the_durable_consumers_on_the_server_are_those_of_the_table(
             for subject in topology.filter_subjects(d, several=several)
         }
         # Ordered consumers have no durable name (one per process of their service).
-        expected |= {
-            ("", topology.stream(f.stream), topology.filter_subject(f)) for f in FOLLOWERS
-        }
+        expected |= {("", topology.stream(f.stream), topology.filter_subject(f)) for f in FOLLOWERS}
 
         # Each service makes its consumers as it starts; the last ones may still be on their way.
         async def all_made() -> bool:
