@@ -28,8 +28,17 @@ from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2
 from threadline.contracts.events.v1 import session_pb2 as events_pb
 from threadline.gateway.bootstrap import bootstrap as start_gateway
 from threadline.gateway.config import GatewayConfig
-from threadline.gateway.webhooks.delivery import DELIVERED, OUTBOX, WAITING, WebhookDeliverySettings
-from threadline.messaging.key_value import latest_values
+from threadline.gateway.webhooks.delivery import (
+    DELIVERED,
+    OUTBOX,
+    SUBSCRIPTIONS,
+    SUBSCRIPTIONS_KEY,
+    WAITING,
+    WebhookDelivery,
+    WebhookDeliverySettings,
+)
+from threadline.gateway.webhooks.notifications import Subscription
+from threadline.messaging.key_value import change_value, latest_values, open_bucket
 from threadline.messaging.topology import (
     GATEWAY_WEBHOOKS,
     HAND_OFF_REQUESTED,
@@ -491,3 +500,40 @@ async def test_subscriptions_through_the_rest_api(platform_of: PlatformOf) -> No
     assert not_theirs == 403
     assert (removed["changed"], removed["webhook"]["enabled"]) == (True, False)
     assert after == {"webhooks": []}
+
+
+async def test_every_gateway_holds_the_subscriptions_another_wrote_from_its_start_on(
+    nats_server_url: str, nats_namespace: str
+) -> None:
+    """The subscriptions are watched, not read per event: one written before a gateway starts
+    is held when its start returns; one another gateway writes later arrives within moments."""
+    client = await nats.connect(nats_server_url)
+    try:
+        js, topology = client.jetstream(), Topology(nats_namespace)
+        bucket = await open_bucket(
+            js, SUBSCRIPTIONS, namespace=nats_namespace, keep_for=None, description=""
+        )
+
+        def with_subscription(subscription_id: str) -> Callable[[bytes | None], bytes]:
+            def change(raw: bytes | None) -> bytes:
+                table = json.loads(raw) if raw else {}
+                table[subscription_id] = Subscription(
+                    subscription_id, NUMBER, "https://example.com/hooks", SECRET_REF, (), True, 1
+                ).to_json()
+                return json.dumps(table).encode()
+
+            return change
+
+        await change_value(bucket, SUBSCRIPTIONS_KEY, with_subscription("before"))
+        delivery = WebhookDelivery(client, topology, WebhookDeliverySettings())
+        await delivery.start()
+        try:
+            assert set(delivery.subscriptions) == {"before"}
+
+            await change_value(bucket, SUBSCRIPTIONS_KEY, with_subscription("later"))
+
+            await eventually(lambda: set(delivery.subscriptions) == {"before", "later"})
+        finally:
+            await delivery.stop()
+    finally:
+        await client.drain()

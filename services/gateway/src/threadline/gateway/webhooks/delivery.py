@@ -6,7 +6,9 @@ order and keeps, in the key-value buckets below, what later events need, then ac
 
 - `GATEWAY_WEBHOOKS`: the subscriptions (one key, `subscriptions`, from each
   `WebhookSubscriptionConfigured`) and each conversation's business number and channel (from
-  `Conversation.Started`: a hand-off names neither).
+  `Conversation.Started`: a hand-off names neither). Every gateway process watches the
+  `subscriptions` key and holds it in memory (its own changes too, at once), so no event
+  waits on reading it; the consumer starts once the watch has the key's current value.
 - `GATEWAY_WEBHOOK_WAITING`: conversations whose customer wrote and has had no reply since
   (the first unanswered message; any queued reply, or the conversation closing, clears it).
 - `GATEWAY_WEBHOOK_OUTBOX`: deliveries to make, one per event and matching subscription, by
@@ -45,6 +47,7 @@ from typing import Any
 
 import aiohttp
 from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
@@ -81,6 +84,10 @@ from threadline.servicekit.egress import PublicOnlyResolver, refused_address
 log = logging.getLogger(__name__)
 # How long a stop waits for the consumer to finish the event in hand before cutting it.
 STOP_GRACE_SECONDS = 5.0
+# Waiting for the subscriptions' current value at start, and between two changes of them.
+WATCH_START_SECONDS = 10.0
+# The server removes the watch of a gateway that died after this long.
+WATCH_INACTIVE_SECONDS = 30.0
 
 SUBSCRIPTIONS = "GATEWAY_WEBHOOKS"
 WAITING = "GATEWAY_WEBHOOK_WAITING"
@@ -170,6 +177,15 @@ async def _create(bucket: KeyValue, key: str, value: Any) -> bool:
     return True
 
 
+async def _next_change(watcher: KeyValue.KeyWatcher) -> KeyValue.Entry | None:
+    """The watched key's next value (None once its current one has been given, at start);
+    raises nats' TimeoutError after `WATCH_START_SECONDS` without one."""
+    entry: KeyValue.Entry | None = await watcher.updates(  # type: ignore[no-untyped-call]
+        timeout=WATCH_START_SECONDS
+    )
+    return entry
+
+
 class WebhookDelivery:
     """The consumer, the sender and the waiting timer of one gateway process."""
 
@@ -185,6 +201,9 @@ class WebhookDelivery:
         self._posts: set[asyncio.Task[None]] = set()
         self._http: aiohttp.ClientSession | None = None
         self._backoff = Backoff(first=settings.retry_seconds, limit=settings.retry_limit_seconds)
+        # The `subscriptions` key as last seen (watched), and its revision.
+        self._table: dict[str, Subscription] = {}
+        self._table_revision = 0
 
     async def start(self) -> None:
         namespace, open_ = self._topology.namespace, self._js
@@ -223,6 +242,11 @@ class WebhookDelivery:
             timeout=aiohttp.ClientTimeout(total=self._settings.timeout_seconds),
             headers={"User-Agent": "Threadline-Webhooks/1"},
         )
+        watcher = await self._subscriptions.watch(
+            SUBSCRIPTIONS_KEY, inactive_threshold=WATCH_INACTIVE_SECONDS
+        )
+        while (entry := await _next_change(watcher)) is not None:
+            self._keep_table(entry.value, entry.revision)
         self._loop = ConsumerLoop(
             js=self._js,
             dead_letters=JetStreamBus(self._js),
@@ -235,6 +259,7 @@ class WebhookDelivery:
             asyncio.create_task(self._loop.run()),
             asyncio.create_task(self._send_forever()),
             asyncio.create_task(self._check_waiting_forever()),
+            asyncio.create_task(self._watch_forever(watcher)),
         ]
 
     async def stop(self) -> None:
@@ -277,15 +302,20 @@ class WebhookDelivery:
                 _json({"number": started.phone_number_id, "channel": started.channel}),
             )
             return ACK
-        if body == "outbound_message_queued" or (
-            body == "conversation_status_changed"
-            and event.conversation_status_changed.status in CLOSED
+        if self._table and (
+            body == "outbound_message_queued"
+            or (
+                body == "conversation_status_changed"
+                and event.conversation_status_changed.status in CLOSED
+            )
         ):
+            # (With no subscription ever configured no customer can be waiting: none was
+            # recorded, and a delete would still write a marker to the bucket.)
             await self._stop_waiting(conversation)
         notice = notice_of(event)
         if notice is None:
             return ACK
-        subscriptions = await self._current_subscriptions()
+        subscriptions = self._current_subscriptions()
         if not any(s.enabled for s in subscriptions):
             return ACK
         place = await _get(self._subscriptions, plain_key("conversation", conversation))
@@ -330,13 +360,39 @@ class WebhookDelivery:
             table[subscription.subscription_id] = subscription.to_json()
             return _json(table)
 
-        await change_value(self._subscriptions, SUBSCRIPTIONS_KEY, change)
+        value, revision = await change_value(self._subscriptions, SUBSCRIPTIONS_KEY, change)
+        self._keep_table(value, revision)  # the events after this one see it, watch or not
 
-    async def _current_subscriptions(self) -> list[Subscription]:
-        found = await _get(self._subscriptions, SUBSCRIPTIONS_KEY)
-        if found is None:
-            return []
-        return [Subscription.from_json(value) for value in found[0].values()]
+    async def _watch_forever(self, watcher: KeyValue.KeyWatcher) -> None:
+        """The other gateways' changes to the subscriptions (and this one's, again)."""
+        try:
+            while not self._stopping.is_set():
+                try:
+                    entry = await _next_change(watcher)
+                except NatsTimeoutError:
+                    continue
+                if entry is not None:
+                    self._keep_table(entry.value, entry.revision)
+        finally:
+            with contextlib.suppress(Exception):
+                await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py leaves it untyped
+
+    def _keep_table(self, value: bytes | None, revision: int | None) -> None:
+        """The subscriptions as the key's `value` at `revision` says, unless newer is held
+        (a delete or purge, `value` empty, leaves none)."""
+        if revision is None or revision <= self._table_revision:
+            return
+        table = json.loads(value) if value else {}
+        self._table = {key: Subscription.from_json(found) for key, found in table.items()}
+        self._table_revision = revision
+
+    def _current_subscriptions(self) -> list[Subscription]:
+        return list(self._table.values())
+
+    @property
+    def subscriptions(self) -> dict[str, Subscription]:
+        """The subscriptions this process holds, by id (removed ones included, disabled)."""
+        return dict(self._table)
 
     async def _stop_waiting(self, conversation: str) -> None:
         with contextlib.suppress(KeyNotFoundError, KeyDeletedError):
@@ -406,7 +462,7 @@ class WebhookDelivery:
             if now - since < self._settings.waiting_seconds:
                 continue
             if now - since <= WAITING_AT_MOST.total_seconds():
-                subscriptions = await self._current_subscriptions()
+                subscriptions = self._current_subscriptions()
                 for subscription in matching(subscriptions, CUSTOMER_WAITING, waiting["number"]):
                     await self._enqueue(
                         subscription,
@@ -492,9 +548,7 @@ class WebhookDelivery:
         """Whether the entry's subscription still exists, enabled (one disabled or removed
         since gets nothing more)."""
         wanted = entry.get("subscription_id", "")
-        return any(
-            s.subscription_id == wanted and s.enabled for s in await self._current_subscriptions()
-        )
+        return any(s.subscription_id == wanted and s.enabled for s in self._current_subscriptions())
 
     async def _post(self, entry: Mapping[str, Any]) -> str | None:
         """None when the receiver took it (2xx); else why not."""
