@@ -184,7 +184,8 @@ class ConsumerSettings:
 
 def filters_several(js: JetStreamContext) -> bool:
     """Whether the server `js` is connected to can bind a consumer to several subjects
-    (`filter_subjects`: NATS 2.10 and later)."""
+    (`filter_subjects`: NATS 2.10 and later). nats-py's JetStream context offers its
+    connection only as `_nc`."""
     version = js._nc.connected_server_version
     return (version.major, version.minor) >= (2, 10)
 
