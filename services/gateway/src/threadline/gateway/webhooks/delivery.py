@@ -369,10 +369,13 @@ class WebhookDelivery:
             while not self._stopping.is_set():
                 try:
                     entry = await _next_change(watcher)
+                    if entry is not None:
+                        self._keep_table(entry.value, entry.revision)
                 except NatsTimeoutError:
                     continue
-                if entry is not None:
-                    self._keep_table(entry.value, entry.revision)
+                except Exception as error:  # one bad value, or NATS away, stops nothing
+                    log.warning("watching the webhook subscriptions: %s", describe(error))
+                    await asyncio.sleep(1.0)
         finally:
             with contextlib.suppress(Exception):
                 await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py leaves it untyped
