@@ -31,6 +31,7 @@ from typing import Protocol
 
 import nats
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from threadline.contracts.events.v1.ai_pb2 import ReplyDrafted, TypingIndicatorRequested
@@ -61,11 +62,9 @@ class StageFigures:
 
 
 async def _stamped(
-    nats_url: str, stream: str, subject: str, since: datetime, *, timeout: float = 60.0
+    js: JetStreamContext, stream: str, subject: str, since: datetime, *, timeout: float = 60.0
 ) -> list[tuple[bytes, datetime]]:
     """Every message on `subject` stored since `since`, with when the server stored it."""
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
     found: list[tuple[bytes, datetime]] = []
     done = asyncio.Event()
 
@@ -74,23 +73,22 @@ async def _stamped(
         if message.metadata.num_pending == 0:
             done.set()
 
+    info = await js.stream_info(stream)
+    if not info.state.messages:
+        return []
+    subscription = await js.subscribe(
+        subject,
+        stream=stream,
+        cb=read,
+        ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since),
+    )
     try:
-        info = await js.stream_info(stream)
-        if not info.state.messages:
-            return []
-        subscription = await js.subscribe(
-            subject,
-            stream=stream,
-            cb=read,
-            ordered_consumer=True,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since),
-        )
         pending = (await subscription.consumer_info()).num_pending or 0
         if pending or found:
             await asyncio.wait_for(done.wait(), timeout)
-        await subscription.unsubscribe()
     finally:
-        await nc.close()
+        await subscription.unsubscribe()
     return found
 
 
@@ -100,37 +98,24 @@ async def stage_times(
     """Each stage's p50 and p99 for the customers in `replied` (wa_id → when the sandbox
     accepted the reply), each customer having sent one message since `since`."""
     topology = Topology()
-    ingest_stream, session_stream = topology.stream(INGEST_EVENTS), topology.stream(SESSION_EVENTS)
-    root = topology.root
-    kept, received, typing, drafted, queued = await asyncio.gather(
-        _stamped(
-            nats_url, ingest_stream, f"{root(INGEST_EVENTS)}.*.*.InboundMessageReceived", since
-        ),
-        _stamped(
-            nats_url,
-            session_stream,
-            f"{root(SESSION_EVENTS)}.Conversation.CustomerMessageReceived",
-            since,
-        ),
-        _stamped(
-            nats_url,
-            topology.stream(AI_EVENTS),
-            f"{root(AI_EVENTS)}.*.Conversation.TypingIndicatorRequested",
-            since,
-        ),
-        _stamped(
-            nats_url,
-            topology.stream(AI_EVENTS),
-            f"{root(AI_EVENTS)}.*.Conversation.ReplyDrafted",
-            since,
-        ),
-        _stamped(
-            nats_url,
-            session_stream,
-            f"{root(SESSION_EVENTS)}.Conversation.OutboundMessageQueued",
-            since,
-        ),
+    steps = (  # (stream, subject under its root), one per step, in the path's order
+        (INGEST_EVENTS, "*.*.InboundMessageReceived"),
+        (SESSION_EVENTS, "Conversation.CustomerMessageReceived"),
+        (AI_EVENTS, "*.Conversation.TypingIndicatorRequested"),
+        (AI_EVENTS, "*.Conversation.ReplyDrafted"),
+        (SESSION_EVENTS, "Conversation.OutboundMessageQueued"),
     )
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        kept, received, typing, drafted, queued = await asyncio.gather(
+            *(
+                _stamped(js, topology.stream(stream), f"{topology.root(stream)}.{subject}", since)
+                for stream, subject in steps
+            )
+        )
+    finally:
+        await nc.close()
     return join_stages(kept, received, typing, drafted, queued, replied)
 
 

@@ -173,11 +173,7 @@ class ConsumerSettings:
             stream=topology.stream(durable.stream),
             durable=durable.name,
             filter_subject=topology.filter_subject(durable),
-            only=(
-                topology.filter_subjects(durable, several=True)
-                if durable.only and topology.narrow
-                else ()
-            ),
+            only=topology.narrowed(durable),
             **options,
         )
 

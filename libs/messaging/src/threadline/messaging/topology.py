@@ -448,12 +448,17 @@ class Topology:
         """The namespaced filter subject of `consumer`."""
         return f"{self.root(consumer.stream)}.{consumer.filter}"
 
+    def narrowed(self, durable: Durable) -> tuple[str, ...]:
+        """The namespaced subjects `durable` needs (`only`) where a server filters on several;
+        empty when it takes all of its filter (no `only`, or consumers are not narrowed)."""
+        if not self.narrow:
+            return ()
+        return tuple(f"{self.root(durable.stream)}.{subject}" for subject in durable.only)
+
     def filter_subjects(self, durable: Durable, *, several: bool) -> tuple[str, ...]:
-        """The namespaced subjects `durable` is bound to: those it needs (`only`) on a server
-        that filters on `several`, else its one filter."""
-        if several and self.narrow and durable.only:
-            return tuple(f"{self.root(durable.stream)}.{subject}" for subject in durable.only)
-        return (self.filter_subject(durable),)
+        """The namespaced subjects `durable` is bound to: those it needs on a server that
+        filters on `several`, else its one filter."""
+        return (several and self.narrowed(durable)) or (self.filter_subject(durable),)
 
     def limits(
         self, configured: Mapping[str, StreamLimits] | None = None

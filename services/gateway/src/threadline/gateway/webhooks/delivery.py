@@ -315,7 +315,7 @@ class WebhookDelivery:
         notice = notice_of(event)
         if notice is None:
             return ACK
-        subscriptions = self._current_subscriptions()
+        subscriptions = self._table.values()
         if not any(s.enabled for s in subscriptions):
             return ACK
         place = await _get(self._subscriptions, plain_key("conversation", conversation))
@@ -388,9 +388,6 @@ class WebhookDelivery:
         table = json.loads(value) if value else {}
         self._table = {key: Subscription.from_json(found) for key, found in table.items()}
         self._table_revision = revision
-
-    def _current_subscriptions(self) -> list[Subscription]:
-        return list(self._table.values())
 
     @property
     def subscriptions(self) -> dict[str, Subscription]:
@@ -465,7 +462,7 @@ class WebhookDelivery:
             if now - since < self._settings.waiting_seconds:
                 continue
             if now - since <= WAITING_AT_MOST.total_seconds():
-                subscriptions = self._current_subscriptions()
+                subscriptions = self._table.values()
                 for subscription in matching(subscriptions, CUSTOMER_WAITING, waiting["number"]):
                     await self._enqueue(
                         subscription,
@@ -551,7 +548,7 @@ class WebhookDelivery:
         """Whether the entry's subscription still exists, enabled (one disabled or removed
         since gets nothing more)."""
         wanted = entry.get("subscription_id", "")
-        return any(s.subscription_id == wanted and s.enabled for s in self._current_subscriptions())
+        return any(s.subscription_id == wanted and s.enabled for s in self._table.values())
 
     async def _post(self, entry: Mapping[str, Any]) -> str | None:
         """None when the receiver took it (2xx); else why not."""
