@@ -537,3 +537,35 @@ async def test_every_gateway_holds_the_subscriptions_another_wrote_from_its_star
             await delivery.stop()
     finally:
         await client.drain()
+
+
+async def test_an_unreadable_subscriptions_value_stops_no_gateway_from_starting(
+    nats_server_url: str, nats_namespace: str
+) -> None:
+    """Held subscriptions stay as they were; the next readable value is taken."""
+    client = await nats.connect(nats_server_url)
+    try:
+        bucket = await open_bucket(
+            client.jetstream(),
+            SUBSCRIPTIONS,
+            namespace=nats_namespace,
+            keep_for=None,
+            description="",
+        )
+        await bucket.put(SUBSCRIPTIONS_KEY, b"{not json")
+        delivery = WebhookDelivery(client, Topology(nats_namespace), WebhookDeliverySettings())
+        await delivery.start()
+        try:
+            assert delivery.subscriptions == {}
+            readable = Subscription(
+                "readable", NUMBER, "https://example.com/hooks", SECRET_REF, (), True, 1
+            )
+            await bucket.put(
+                SUBSCRIPTIONS_KEY, json.dumps({"readable": readable.to_json()}).encode()
+            )
+
+            await eventually(lambda: set(delivery.subscriptions) == {"readable"})
+        finally:
+            await delivery.stop()
+    finally:
+        await client.drain()

@@ -385,9 +385,17 @@ class WebhookDelivery:
         (a delete or purge, `value` empty, leaves none)."""
         if revision is None or revision <= self._table_revision:
             return
-        table = json.loads(value) if value else {}
-        self._table = {key: Subscription.from_json(found) for key, found in table.items()}
-        self._table_revision = revision
+        try:
+            table = json.loads(value) if value else {}
+            held = {key: Subscription.from_json(found) for key, found in table.items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            # Only gateways write the key; a value they cannot read must not stop this one
+            # from starting (its HTTP API with it): what was held is kept, and said.
+            log.error(
+                "the webhook subscriptions at revision %d are unreadable: %r", revision, error
+            )
+            return
+        self._table, self._table_revision = held, revision
 
     @property
     def subscriptions(self) -> dict[str, Subscription]:
