@@ -20,6 +20,7 @@ from tests.bench.append import AppendFigures, option_variants, run_append_benchm
 from tests.bench.assistant import (
     MODEL_SECONDS,
     REPLY_DELAY,
+    OverheadFigures,
     assistant_env,
     model_client_cpu,
     run_assistant_benchmark,
@@ -184,25 +185,41 @@ async def scaling(args: argparse.Namespace) -> None:
         )
 
 
+# The ways a due burst can be answered (`--assistant-heard`): once every message sent before it
+# was due has been heard by one responder or another, or when due by the responder's own clock.
+HEARD_WAYS = {
+    "on": ("waits until heard", {}),
+    "off": ("answered when due (the old way)", {"THREADLINE_AI_WAIT_UNTIL_HEARD": "false"}),
+}
+
+
 async def assistant(args: argparse.Namespace) -> None:
     async with OpenAIServer() as server:
         client = await model_client_cpu(server, requests=args.assistant_client_requests, turns=40)
-    with tempfile.TemporaryDirectory(prefix="threadline-bench-assistant-") as workdir:
-        async with (
-            OpenAIServer() as server,
-            running_platform(
-                Path(workdir), env=assistant_env(server), instances=args.instances
-            ) as running,
-            maybe_profiled(running, args.profile, "assistant") as profiles,
-        ):
-            figures, tokens = await run_assistant_benchmark(
-                running,
-                server,
-                parallel=tuple(args.assistant_parallel),
-                rounds=args.assistant_rounds,
-                burst=args.assistant_burst,
-                long_conversation=args.assistant_long,
-            )
+    ways: list[tuple[str, list[OverheadFigures]]] = []
+    tokens: list[tuple[int, int]] = []
+    profiled: list[ProcessProfile] = []  # the first way's, with --profile
+    for k, way in enumerate(args.assistant_heard):
+        name, env = HEARD_WAYS[way]
+        with tempfile.TemporaryDirectory(prefix="threadline-bench-assistant-") as workdir:
+            async with (
+                OpenAIServer() as server,
+                running_platform(
+                    Path(workdir), env={**assistant_env(server), **env}, instances=args.instances
+                ) as running,
+                maybe_profiled(running, args.profile if k == 0 else None, "assistant") as profiles,
+            ):
+                figures, grown = await run_assistant_benchmark(
+                    running,
+                    server,
+                    parallel=tuple(args.assistant_parallel),
+                    rounds=args.assistant_rounds,
+                    burst=args.assistant_burst,
+                    long_conversation=args.assistant_long if k == 0 else 0,
+                )
+        ways.append((name, figures))
+        tokens = tokens or grown
+        profiled = profiled or profiles
     print("\nBenchmark 1b — the assistant's path (a local OpenAI-protocol model server)")
     print(f"  instances: {instances(args)}")
     print(
@@ -211,12 +228,15 @@ async def assistant(args: argparse.Namespace) -> None:
         f"{args.assistant_rounds} rounds"
     )
     print("  overhead = reply at sandbox - last message's 200 - reply delay - model time")
-    for f in figures:
-        print(
-            f"    {f.conversations:4d} conversations in parallel: p50 {f.p50_ms:7.1f} ms   "
-            f"p99 {f.p99_ms:7.1f} ms   ({f.samples} replies, {f.replies_per_s:.0f}/s, "
-            f"{f.model_requests} model requests)"
-        )
+    for name, figures in ways:
+        if len(ways) > 1:
+            print(f"  a due burst {name}, on a fresh platform:")
+        for f in figures:
+            print(
+                f"    {f.conversations:4d} conversations in parallel: p50 {f.p50_ms:7.1f} ms   "
+                f"p99 {f.p99_ms:7.1f} ms   ({f.samples} replies, {f.replies_per_s:.0f}/s, "
+                f"{f.model_requests} model requests)"
+            )
     print("  tokens sent per reply (estimate: characters / 4) as one conversation grows:")
     print("    " + "   ".join(f"{n} msgs: {t}" for n, t in tokens))
     print(
@@ -226,7 +246,7 @@ async def assistant(args: argparse.Namespace) -> None:
     print(f"    the responder's (OpenAIModel, the SDK's post):  {client.ours_ms:6.2f} ms")
     print(f"    the SDK's chat.completions.create, same body:    {client.create_ms:6.2f} ms")
     if args.profile:
-        print_profiles(profiles, args.profile / "assistant")
+        print_profiles(profiled, args.profile / "assistant")
 
 
 def append(args: argparse.Namespace) -> None:
@@ -454,6 +474,13 @@ if __name__ == "__main__":
     parser.add_argument("--assistant-rounds", type=int, default=3)
     parser.add_argument("--assistant-burst", type=int, default=3)
     parser.add_argument("--assistant-long", type=int, default=200)
+    parser.add_argument(
+        "--assistant-heard",
+        nargs="+",
+        choices=sorted(HEARD_WAYS),
+        default=["on"],
+        help="how a due burst is answered, each way on a fresh platform in this order",
+    )
     parser.add_argument("--assistant-client-requests", type=int, default=200)
     parser.add_argument("--append-messages", type=int, default=20_000)
     parser.add_argument("--append-customers", type=int, default=5_000)

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -386,3 +387,23 @@ def _acked(recorder: Recorder) -> Callable[[Delivery], Awaitable[Settlement]]:
         return outcome
 
     return handle
+
+
+async def test_a_delivery_says_when_the_stream_stored_it(
+    js: JetStreamContext, topology: Topology, dead_letters: DeadLetters, dead_lettered: DeadLettered
+) -> None:
+    seen: list[Delivery] = []
+
+    def keep(batch: Sequence[Delivery]) -> Sequence[Settlement]:
+        seen.extend(batch)
+        return [ACK] * len(batch)
+
+    await publish(js, topology, b"when")
+    stored = await js.get_last_msg(
+        topology.stream(INGEST_EVENTS), topology.subject("ingest.events.>")
+    )
+    async with running(js, topology, Recorder(keep)):
+        await eventually(lambda: bool(seen))
+
+    assert stored.time is not None and seen[0].stored_at is not None
+    assert abs(seen[0].stored_at - stored.time) < timedelta(milliseconds=1)

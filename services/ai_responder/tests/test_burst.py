@@ -23,6 +23,14 @@ def test_an_empty_burst_is_never_due() -> None:
     assert not a_burst().is_due(seconds(100), LEASE)
 
 
+def test_a_due_burst_waits_until_every_message_sent_before_it_is_due_is_heard() -> None:
+    burst = a_burst().with_message("m1", seconds(0))  # due at 2 s
+
+    assert not burst.is_due(seconds(5), LEASE, heard_until=seconds(1.9))
+    assert burst.is_due(seconds(5), LEASE, heard_until=seconds(2))
+    assert not burst.is_due(seconds(1), LEASE, heard_until=seconds(5))  # not due yet anyway
+
+
 def test_each_message_restarts_the_wait() -> None:
     burst = a_burst().with_message("m1", seconds(0)).with_message("m2", seconds(1.5))
 

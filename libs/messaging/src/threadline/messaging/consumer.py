@@ -25,6 +25,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -49,6 +50,8 @@ class Delivery:
     headers: Mapping[str, str]
     stream_sequence: int
     num_delivered: int
+    # When the stream stored the message (the server's clock); None where no stream did.
+    stored_at: datetime | None = None
 
 
 class Ack:
@@ -456,4 +459,5 @@ def _delivery(message: Msg) -> Delivery:
         headers=dict(message.headers or {}),
         stream_sequence=metadata.sequence.stream,
         num_delivered=metadata.num_delivered,
+        stored_at=metadata.timestamp,
     )

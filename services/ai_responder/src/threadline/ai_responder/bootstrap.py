@@ -40,6 +40,7 @@ from threadline.ai_responder.adapters.outbound.knowledge_store import PostgresPa
 from threadline.ai_responder.adapters.outbound.models import ModelSettings, model_for
 from threadline.ai_responder.adapters.outbound.models.failures import UnusableModel
 from threadline.ai_responder.adapters.outbound.prices import GenaiPrices, rates_from_file
+from threadline.ai_responder.adapters.outbound.progress import DurableProgress
 from threadline.ai_responder.adapters.outbound.prometheus import CountedReplies
 from threadline.ai_responder.adapters.outbound.publisher import JetStreamFlowSteps, JetStreamReplies
 from threadline.ai_responder.adapters.outbound.tool_events import JetStreamToolCalls
@@ -209,6 +210,13 @@ async def bootstrap(
         clock=clock,
         delay=timedelta(seconds=config.reply_delay_seconds),
         max_wait=timedelta(seconds=config.max_wait_seconds),
+        # Every responder's burst waits until its messages are heard by one responder or
+        # another (the durable they share has acknowledged them).
+        heard_until=DurableProgress(
+            js, topology.stream(AI_RESPONDER_REPLIES.stream), AI_RESPONDER_REPLIES.name, clock=clock
+        ).heard_until
+        if config.wait_until_heard
+        else None,
     )
     scheduler = run_in_background(stack, "bursts", bursts.run, stop=bursts.stop)
     expiry = FlowExpiry(

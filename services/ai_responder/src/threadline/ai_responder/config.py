@@ -19,7 +19,7 @@ from threadline.messaging.topology import (
     partitions_from_env,
     stream_limits_from_env,
 )
-from threadline.servicekit.config import ConfigError, env_float, env_int, env_str
+from threadline.servicekit.config import ConfigError, env_bool, env_float, env_int, env_str
 
 MIN_CONTEXT_TOKENS = 100
 DEFAULT_KNOWLEDGE_EMBEDDER = "offline:multilingual-e5-small"
@@ -49,6 +49,10 @@ class AiResponderConfig:
     # at once (an assistant applied with its own delay waits that instead).
     reply_delay_seconds: float = 2.0
     max_wait_seconds: float = 10.0
+    # A due burst waits until every customer message stored before it was due has been heard
+    # by one responder or another (the shared durable's progress: application/bursts.py); off,
+    # it is answered when due by this responder's clock, as before (for comparing the two).
+    wait_until_heard: bool = True
     # The model voice notes are transcribed with (`provider:model`, adapters/outbound/
     # transcribers.py: `openai:whisper-1`, `openai:gpt-4o-mini-transcribe`, any compatible
     # server through OPENAI_BASE_URL); `offline:` transcribes nothing, and the assistant is told
@@ -121,6 +125,7 @@ class AiResponderConfig:
                 env_float(env, "THREADLINE_AI_MAX_WAIT_SECONDS", 10.0),
                 0.0,
             ),
+            wait_until_heard=env_bool(env, "THREADLINE_AI_WAIT_UNTIL_HEARD", True),
             prices_file=env_str(env, "THREADLINE_AI_PRICES_FILE", ""),
             transcription_model=env_str(
                 env, "THREADLINE_AI_TRANSCRIPTION_MODEL", "offline:no-transcription"

@@ -12,6 +12,14 @@ waits for the next round. The timers are only a shortcut: every `scan_seconds` (
 or died (after the claim's lease) are answered by whoever is running. Restarts and several
 responders share the store; nothing else lives in process memory but the work under way.
 
+Several responders share the conversation events' durable, each with its own backlog, so one
+may hear a customer's second message well after another heard the first. A message's moment is
+therefore when the stream stored it (`at`), and a burst due at `due_at` is claimed only once
+`heard_until` (the durable's progress: `adapters/outbound/progress.py`) has passed it, i.e.
+once every message stored before then has been heard by someone. Without that, the burst would
+be answered without the message still in another responder's backlog, and the generation
+discarded when it arrived.
+
 An `answer` that raises is logged and the claim left to expire: the burst is tried again after
 the lease, which is the retry's backoff.
 """
@@ -44,6 +52,9 @@ SCAN_SECONDS = 5.0  # how often the whole store is looked through (the timers co
 MAX_AT_ONCE = 256  # answers generated at the same time by one responder (waiting on models)
 LOOK_AT_ONCE = 32  # due bursts read and claimed in the store together
 RETRY_SECONDS = 2.0  # after a failure to answer (NATS out of reach, ...)
+# How often timers that are up are looked at again while they wait: for the rest of their
+# burst to be heard (`heard_until`), or for room among the answers under way.
+WAITING_POLL_SECONDS = 0.05
 
 
 class NotReady(Exception):
@@ -74,6 +85,7 @@ class BurstScheduler(Generic[G]):
         scan_seconds: float = SCAN_SECONDS,
         max_at_once: int = MAX_AT_ONCE,
         owner: str = "",
+        heard_until: Callable[[], Awaitable[datetime]] | None = None,
     ) -> None:
         self._store = store
         self._answer = answer
@@ -85,6 +97,7 @@ class BurstScheduler(Generic[G]):
         self._lease = lease
         self._scan_seconds = scan_seconds
         self._max_at_once = max_at_once
+        self._heard_until = heard_until
         self.owner = owner or f"ai-responder-{uuid.uuid4().hex[:12]}"
         self._working: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, datetime] = {}  # conversation id -> when to look at its burst
@@ -92,19 +105,26 @@ class BurstScheduler(Generic[G]):
         # generated in it, so the reply continues the customer message's trace.
         self._contexts: dict[str, contextvars.Context] = {}
         self._wake = asyncio.Event()
+        self._waiting = False  # timers are up but wait (to be heard, or for room)
         self._stopping = False
 
     async def on_customer_message(
-        self, conversation_id: str, message_id: str, *, delay: timedelta | None = None
+        self,
+        conversation_id: str,
+        message_id: str,
+        *,
+        delay: timedelta | None = None,
+        at: datetime | None = None,
     ) -> Burst:
         """Record the message in its conversation's burst (waiting `delay`, the scheduler's
         own by default); returns once the store keeps it (acknowledge the message after this).
-        A message already recorded changes nothing."""
+        `at`: when the stream stored it (now, by the scheduler's clock, when not given). A
+        message already recorded changes nothing."""
         delay = self._delay if delay is None else delay
         stored = await self._store.add_message(
             conversation_id,
             message_id,
-            self._clock(),
+            self._clock() if at is None else at,
             delay=delay,
             max_wait=max(self._max_wait, delay),
         )
@@ -154,22 +174,39 @@ class BurstScheduler(Generic[G]):
         the claim of whoever answers them runs out)."""
         now = self._clock()
         waiting = await self._store.pending()
+        heard = await self._heard(now)
         for stored in sorted(waiting, key=lambda s: s.burst.due_at or now):
             if stored.key in self._working:
                 continue
             burst = stored.burst
-            if burst.is_due(now, self._lease) and len(self._working) < self._max_at_once:
+            if (
+                burst.is_due(now, self._lease, heard_until=heard)
+                and len(self._working) < self._max_at_once
+            ):
                 await self._start(stored)
             else:
-                self._arm(stored.key, self._next_look(burst, now))
+                self._arm(stored.key, self._next_look(burst, now, heard))
 
-    def _next_look(self, burst: Burst, now: datetime) -> datetime:
+    async def _heard(self, now: datetime) -> datetime:
+        """The moment before which every customer message has been heard (`now` without a
+        `heard_until`, or when it cannot be told: answering as before beats not answering)."""
+        if self._heard_until is None:
+            return now
+        try:
+            return await self._heard_until()
+        except Exception as error:
+            _log_failure("telling how far the customer messages have been heard", error)
+            return now
+
+    def _next_look(self, burst: Burst, now: datetime, heard: datetime) -> datetime:
         """When to look at a burst that cannot be answered now."""
         due_at, claim = burst.due_at or now, burst.claim
         if due_at > now:
             return due_at
         if claim is not None and not claim.expired(now, self._lease):
             return claim.claimed_at + self._lease  # take over should its owner die
+        if due_at > heard:
+            return due_at  # looked at once everything sent before it has been heard
         return now + timedelta(seconds=self._scan_seconds)  # no room here yet
 
     async def _start(self, stored: StoredBurst) -> bool:
@@ -202,11 +239,14 @@ class BurstScheduler(Generic[G]):
             self._wake.set()
 
     async def _sleep(self, *, until_scan: float) -> None:
-        """Until the next timer, the next scan, or a new timer, whichever comes first."""
+        """Until the next timer, the next scan, or a new timer, whichever comes first; timers
+        that are up but wait are looked at again every `WAITING_POLL_SECONDS`."""
         seconds = max(0.0, until_scan)
         if self._timers:
-            soonest = min(self._timers.values())
-            seconds = min(seconds, max(0.0, (soonest - self._clock()).total_seconds()))
+            soonest = (min(self._timers.values()) - self._clock()).total_seconds()
+            if soonest <= 0:  # up already: waiting, or set since they were looked at
+                soonest = WAITING_POLL_SECONDS if self._waiting else 0.0
+            seconds = min(seconds, soonest)
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
@@ -215,23 +255,33 @@ class BurstScheduler(Generic[G]):
         """Claim and start the bursts whose timers are up (a burst that is not due after all
         is looked at again when it will be). Each is a read and a claim in the store, two
         round trips: up to `LOOK_AT_ONCE` bursts are looked at together, so many falling due
-        at once (500 conversations answered together) do not wait on each other's."""
+        at once (500 conversations answered together) do not wait on each other's. A timer
+        set for a moment not yet heard waits, without reading the store."""
         now = self._clock()
+        up = [key for key, at in self._timers.items() if at <= now]
+        self._waiting = False
+        if not up:
+            return
+        heard = await self._heard(now)
         due: list[str] = []
-        for key in [key for key, at in self._timers.items() if at <= now]:
+        for key in up:
+            at = self._timers.get(key)
+            if at is None:
+                continue
             if key in self._working:  # looked at again when that answer is done
                 del self._timers[key]
                 continue
-            if len(self._working) + len(due) >= self._max_at_once:
-                break  # the rest wait for room
+            if at > heard or len(self._working) + len(due) >= self._max_at_once:
+                self._waiting = True  # for the rest of its burst to be heard, or for room
+                continue
             del self._timers[key]
             due.append(key)
         for first in range(0, len(due), LOOK_AT_ONCE):
             await asyncio.gather(
-                *(self._look_at(key, now) for key in due[first : first + LOOK_AT_ONCE])
+                *(self._look_at(key, now, heard) for key in due[first : first + LOOK_AT_ONCE])
             )
 
-    async def _look_at(self, key: str, now: datetime) -> None:
+    async def _look_at(self, key: str, now: datetime, heard: datetime) -> None:
         try:
             stored = await self._store.read(key)
         except Exception as error:
@@ -241,8 +291,8 @@ class BurstScheduler(Generic[G]):
         if stored is None or not stored.burst.pending:
             self._contexts.pop(key, None)
             return
-        if not stored.burst.is_due(now, self._lease):
-            self._arm(key, self._next_look(stored.burst, now))
+        if not stored.burst.is_due(now, self._lease, heard_until=heard):
+            self._arm(key, self._next_look(stored.burst, now, heard))
             return
         try:
             await self._start(stored)

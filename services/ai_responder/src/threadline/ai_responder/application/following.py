@@ -56,9 +56,17 @@ class FollowConversations:
             started_at=started_at,
         )
 
-    async def customer_wrote(self, message: CustomerMessage, *, position: int, wamid: str) -> None:
-        """Keep the message; when it is answered, add it to its burst (once kept by both, the
-        event may be acknowledged)."""
+    async def customer_wrote(
+        self,
+        message: CustomerMessage,
+        *,
+        position: int,
+        wamid: str,
+        stored_at: datetime | None = None,
+    ) -> None:
+        """Keep the message; when it is answered, add it to its burst at `stored_at` (when the
+        stream stored its event: the burst's clock) (once kept by both, the event may be
+        acknowledged)."""
         said = ViewedMessage(
             position=position,
             message_id=message.message_id,
@@ -81,7 +89,10 @@ class FollowConversations:
             return
         assistant = self._directory.assistant_for(view.business_number)
         await self._bursts.on_customer_message(
-            message.conversation_id, message.message_id, delay=assistant.reply_delay
+            message.conversation_id,
+            message.message_id,
+            delay=assistant.reply_delay,
+            at=stored_at,
         )
 
     async def business_wrote(

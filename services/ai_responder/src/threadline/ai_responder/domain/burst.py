@@ -5,6 +5,11 @@ but never longer than `max_wait` after the first: `due_at`. Then one responder c
 and generates one answer covering every message in it. A message arriving meanwhile drops the
 claim (the running generation is stale) and the burst waits again, now covering it too.
 
+A message's moment is when the stream stored it, so that responders hearing a conversation's
+messages at different times (several share the work, each with its own backlog) agree on it;
+the burst is answered once every message stored before `due_at` has been heard (`is_due`'s
+`heard_until`).
+
 Pure: every moment is a parameter. Kept durably by the burst store, so restarts and several
 responders share it.
 """
@@ -96,10 +101,22 @@ class Burst:
         first_at = self.first_at if self.pending and self.first_at is not None else at
         return replace(self, pending=pending, first_at=first_at, claim=None)
 
-    def is_due(self, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:
-        """Due, and nobody is generating its answer (or whoever was has outlived the lease)."""
+    def is_due(
+        self,
+        now: datetime,
+        lease: timedelta = DEFAULT_LEASE,
+        *,
+        heard_until: datetime | None = None,
+    ) -> bool:
+        """Due, and nobody is generating its answer (or whoever was has outlived the lease).
+
+        `heard_until`: the moment before which every customer message sent has been heard
+        (by this responder or another); until it passes `due_at`, a message the customer sent
+        within the wait may still be on its way, and the burst waits for it."""
         due_at = self.due_at
         if due_at is None or now < due_at:
+            return False
+        if heard_until is not None and heard_until < due_at:
             return False
         return self.claim is None or self.claim.expired(now, lease)
 

@@ -75,7 +75,7 @@ class FollowConversationEvents:
             tracer=tracer,
         ):
             try:
-                await self._follow(event)
+                await self._follow(event, delivery)
             except (NatsTimeoutError, MediaStoreUnavailable) as error:
                 # The view and the bursts live in NATS, voice notes in the media store: either
                 # not answering is it being out of reach, not this event failing; the batch
@@ -83,7 +83,7 @@ class FollowConversationEvents:
                 raise Unavailable(describe(error)) from error
         return ACK
 
-    async def _follow(self, event: SessionEvent) -> None:
+    async def _follow(self, event: SessionEvent, delivery: Delivery) -> None:
         body = event.WhichOneof("body")
         conversation_id = event.aggregate_id
         if body == "conversation_started":
@@ -100,6 +100,7 @@ class FollowConversationEvents:
                 customer_message(event),
                 position=event.position,
                 wamid=event.customer_message_received.wamid,
+                stored_at=delivery.stored_at,
             )
         elif body == "outbound_message_queued":
             queued = event.outbound_message_queued
