@@ -31,6 +31,14 @@ def test_a_due_burst_waits_until_every_message_sent_before_it_is_due_is_heard() 
     assert not burst.is_due(seconds(1), LEASE, heard_until=seconds(5))  # not due yet anyway
 
 
+def test_messages_heard_out_of_order_are_kept_in_the_order_they_were_stored() -> None:
+    burst = a_burst().with_message("m2", seconds(1.5)).with_message("m1", seconds(0))
+
+    assert burst.message_ids == ("m1", "m2")
+    assert burst.due_at == seconds(3.5)  # the wait after the later one
+    assert burst.first_at == seconds(0)
+
+
 def test_each_message_restarts_the_wait() -> None:
     burst = a_burst().with_message("m1", seconds(0)).with_message("m2", seconds(1.5))
 

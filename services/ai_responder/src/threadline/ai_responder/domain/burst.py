@@ -71,7 +71,7 @@ class Burst:
 
     @property
     def message_ids(self) -> tuple[str, ...]:
-        """The messages the answer covers, in the order they arrived."""
+        """The messages the answer covers, in the order the stream stored them."""
         return tuple(message.message_id for message in self.pending)
 
     @property
@@ -97,8 +97,10 @@ class Burst:
         A message it already holds (a redelivery) changes nothing."""
         if self.holds(message_id):
             return self
-        pending = (*self.pending, Pending(message_id, at))[-MAX_MESSAGES:]
-        first_at = self.first_at if self.pending and self.first_at is not None else at
+        # In the order the stream stored them: several responders may hear them out of it.
+        pending = tuple(sorted((*self.pending, Pending(message_id, at)), key=_stored))
+        pending = pending[-MAX_MESSAGES:]
+        first_at = at if not self.pending or self.first_at is None else min(self.first_at, at)
         return replace(self, pending=pending, first_at=first_at, claim=None)
 
     def is_due(
@@ -142,3 +144,7 @@ class Burst:
             claim=None,
             answered=answered[-MAX_ANSWERED:],
         )
+
+
+def _stored(message: Pending) -> datetime:
+    return message.at
