@@ -18,7 +18,8 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from threadline.ai_responder.adapters.outbound.burst_store import KeyValueBurstStore
 from threadline.ai_responder.adapters.outbound.progress import BEGINNING, DurableProgress
-from threadline.ai_responder.application.bursts import BurstScheduler
+from threadline.ai_responder.application.bursts import BurstScheduler, NotReady
+from threadline.ai_responder.domain.burst import Burst
 from threadline.testing import eventually
 from threadline.testing.clock import FakeClock
 
@@ -241,4 +242,40 @@ async def test_a_burst_held_behind_a_stuck_event_is_answered_after_all(
         await hear(responder, message)
         await eventually(lambda: len(model.delivered) == 1, timeout=5)
 
+    assert model.delivered == [(CONVERSATION, ("wamid.0",))]
+
+
+async def test_a_burst_tried_again_is_not_held_again_for_its_own_retry(
+    store: KeyValueBurstStore,
+) -> None:
+    """The wait is for the burst's due moment to be heard, not for the moment of a retry: a
+    burst whose answer was not ready is looked at again when asked, however far behind the
+    responders' hearing runs (here always 3 s)."""
+    attempts: list[float] = []
+
+    async def answer(burst: Burst) -> Covered:
+        attempts.append(asyncio.get_running_loop().time())
+        if len(attempts) == 1:
+            raise NotReady("its voice note is being transcribed", seconds=0.1)
+        return burst.message_ids
+
+    async def three_seconds_behind() -> datetime:
+        return datetime.now(UTC) - timedelta(seconds=3)
+
+    model = Model()
+    responder = BurstScheduler(
+        store,
+        answer=answer,
+        deliver=model.deliver,
+        discard=model.discard,
+        delay=DELAY,
+        max_wait=MAX_WAIT,
+        scan_seconds=30,
+        heard_until=three_seconds_behind,
+    )
+    async with running(responder):
+        await responder.on_customer_message(CONVERSATION, "wamid.0", at=datetime.now(UTC))
+        await eventually(lambda: len(model.delivered) == 1, timeout=15)
+
+    assert attempts[1] - attempts[0] < 1.5  # not another 3 s behind the retry's moment
     assert model.delivered == [(CONVERSATION, ("wamid.0",))]

@@ -101,6 +101,9 @@ class BurstScheduler(Generic[G]):
         self.owner = owner or f"ai-responder-{uuid.uuid4().hex[:12]}"
         self._working: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, datetime] = {}  # conversation id -> when to look at its burst
+        # conversation id -> the moment that must be heard before its timer is acted on (the
+        # burst's due moment, for a timer set for it; none for a retry or a look after work)
+        self._heard_first: dict[str, datetime] = {}
         # The context (trace) of each conversation's latest message heard here: its answer is
         # generated in it, so the reply continues the customer message's trace.
         self._contexts: dict[str, contextvars.Context] = {}
@@ -130,7 +133,7 @@ class BurstScheduler(Generic[G]):
         )
         if stored.burst.due_at is not None:
             self._contexts[conversation_id] = contextvars.copy_context()
-            self._arm(conversation_id, stored.burst.due_at)
+            self._arm(conversation_id, stored.burst.due_at, heard_by=stored.burst.due_at)
         return stored.burst
 
     def stop(self) -> None:
@@ -185,7 +188,7 @@ class BurstScheduler(Generic[G]):
             ):
                 await self._start(stored)
             else:
-                self._arm(stored.key, self._next_look(burst, now, heard))
+                self._look_later(stored.key, burst, now, heard)
 
     async def _heard(self, now: datetime) -> datetime:
         """The moment before which every customer message has been heard (`now` without a
@@ -198,16 +201,16 @@ class BurstScheduler(Generic[G]):
             _log_failure("telling how far the customer messages have been heard", error)
             return now
 
-    def _next_look(self, burst: Burst, now: datetime, heard: datetime) -> datetime:
-        """When to look at a burst that cannot be answered now."""
+    def _look_later(self, key: str, burst: Burst, now: datetime, heard: datetime) -> None:
+        """Set the timer of a burst that cannot be answered now."""
         due_at, claim = burst.due_at or now, burst.claim
-        if due_at > now:
-            return due_at
-        if claim is not None and not claim.expired(now, self._lease):
-            return claim.claimed_at + self._lease  # take over should its owner die
-        if due_at > heard:
-            return due_at  # looked at once everything sent before it has been heard
-        return now + timedelta(seconds=self._scan_seconds)  # no room here yet
+        if due_at > now or due_at > heard:
+            # when due, and once everything sent before then has been heard
+            self._arm(key, due_at, heard_by=due_at)
+        elif claim is not None and not claim.expired(now, self._lease):
+            self._arm(key, claim.claimed_at + self._lease)  # take over should its owner die
+        else:
+            self._arm(key, now + timedelta(seconds=self._scan_seconds))  # no room here yet
 
     async def _start(self, stored: StoredBurst) -> bool:
         """Claim the burst and start answering it; False when someone else was first."""
@@ -231,12 +234,21 @@ class BurstScheduler(Generic[G]):
 
         return forget
 
-    def _arm(self, key: str, at: datetime) -> None:
-        """Look at the burst of `key` at `at` (or earlier, when already set to)."""
+    def _arm(self, key: str, at: datetime, *, heard_by: datetime | None = None) -> None:
+        """Look at the burst of `key` at `at` (or earlier, when already set to), and not before
+        everything stored before `heard_by` has been heard."""
         current = self._timers.get(key)
         if current is None or at < current:
             self._timers[key] = at
+            if heard_by is None:
+                self._heard_first.pop(key, None)
+            else:
+                self._heard_first[key] = heard_by
             self._wake.set()
+
+    def _disarm(self, key: str) -> None:
+        del self._timers[key]
+        self._heard_first.pop(key, None)
 
     async def _sleep(self, *, until_scan: float) -> None:
         """Until the next timer, the next scan, or a new timer, whichever comes first; timers
@@ -256,7 +268,7 @@ class BurstScheduler(Generic[G]):
         is looked at again when it will be). Each is a read and a claim in the store, two
         round trips: up to `LOOK_AT_ONCE` bursts are looked at together, so many falling due
         at once (500 conversations answered together) do not wait on each other's. A timer
-        set for a moment not yet heard waits, without reading the store."""
+        set for a due moment not yet heard waits, without reading the store."""
         now = self._clock()
         up = [key for key, at in self._timers.items() if at <= now]
         self._waiting = False
@@ -265,16 +277,16 @@ class BurstScheduler(Generic[G]):
         heard = await self._heard(now)
         due: list[str] = []
         for key in up:
-            at = self._timers.get(key)
-            if at is None:
+            if key not in self._timers:
                 continue
             if key in self._working:  # looked at again when that answer is done
-                del self._timers[key]
+                self._disarm(key)
                 continue
-            if at > heard or len(self._working) + len(due) >= self._max_at_once:
+            unheard = self._heard_first.get(key, heard) > heard
+            if unheard or len(self._working) + len(due) >= self._max_at_once:
                 self._waiting = True  # for the rest of its burst to be heard, or for room
                 continue
-            del self._timers[key]
+            self._disarm(key)
             due.append(key)
         for first in range(0, len(due), LOOK_AT_ONCE):
             await asyncio.gather(
@@ -292,7 +304,7 @@ class BurstScheduler(Generic[G]):
             self._contexts.pop(key, None)
             return
         if not stored.burst.is_due(now, self._lease, heard_until=heard):
-            self._arm(key, self._next_look(stored.burst, now, heard))
+            self._look_later(key, stored.burst, now, heard)
             return
         try:
             await self._start(stored)
