@@ -146,3 +146,36 @@ async def test_a_refused_call_is_heard_as_refused_while_the_client_still_streams
         codes = await asyncio.gather(*(refused_call(n, stub) for n in range(CALLS)))
 
     assert list(codes) == [grpc.StatusCode.INVALID_ARGUMENT] * CALLS
+
+
+async def test_a_refused_call_whose_rest_holds_a_malformed_message_is_refused_once(
+    platform: Platform,
+) -> None:
+    """Found by `make fuzz`: a call refused (its conversation not found) whose rest holds a
+    message that is not a `SendFilesRequest`, the client still streaming behind it. Reading
+    the rest, the guard refused that message by aborting the call and stopped reading: the
+    call's own refusal was then aborted a second time ("Abort already called", logged as an
+    unexpected error), and the client, still writing, could hear INTERNAL."""
+
+    async def refused_call(n: int, channel: grpc.aio.Channel) -> grpc.StatusCode:
+        header = pb.SendFilesHeader(conversation_id=str(uuid.uuid4()), idempotency_key=f"r{n}")
+
+        async def raw() -> AsyncIterator[bytes]:
+            yield pb.SendFilesRequest(header=header).SerializeToString()
+            yield b"\xff\xff\xff"  # no protobuf message at all
+            for _ in range(200):
+                yield pb.SendFilesRequest(chunk=bytes(16 * 1024)).SerializeToString()
+
+        send_files_raw = channel.stream_unary(
+            "/threadline.session.v1.SessionCommands/SendFiles",
+            request_serializer=lambda data: data,
+            response_deserializer=pb.SendFilesResponse.FromString,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await send_files_raw(raw(), metadata=platform.auth, timeout=30)
+        return refused.value.code()
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.session_grpc_port}") as channel:
+        codes = await asyncio.gather(*(refused_call(n, channel) for n in range(CALLS)))
+
+    assert list(codes) == [grpc.StatusCode.NOT_FOUND] * CALLS  # the call's own refusal

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 ErrorTable = Mapping[type[BaseException], grpc.StatusCode]
 Context = grpc.aio.ServicerContext[Any, Any]
 LOGGED_FRAMES = 8
+# What is read of a client stream after a refused request, before the refusal goes back.
+REFUSED_STREAM_BYTES = 256 * 1024 * 1024
+REFUSED_STREAM_SECONDS = 5.0
 LOGGED_MESSAGE_BYTES = 512
 
 BASE_ERRORS: dict[type[BaseException], grpc.StatusCode] = {
@@ -149,15 +152,21 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, bounded(str(error)))
 
     async def check(self, request: Any, context: Context, method: str) -> None:
+        refusal = self.refusal(request, method)
+        if refusal is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, bounded(str(refusal)))
+
+    def refusal(self, request: Any, method: str) -> InvalidField | None:
+        """Why `request` is refused (INVALID_ARGUMENT), or None."""
         if isinstance(request, Malformed):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"the request is not a well-formed protobuf message for {method}",
+            return InvalidField(
+                "the request", f"is not a well-formed protobuf message for {method}"
             )
         try:
             check_request(request, self._rules)
         except InvalidField as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, bounded(str(error)))
+            return error
+        return None
 
     async def abort_for(self, error: Exception, context: Context, method: str) -> None:
         """Abort with the error's status; re-raise gRPC's own abort as it is."""
@@ -211,13 +220,22 @@ class _Call:
         requests is checked one by one as the servicer reads it."""
         await self._guard.authenticate(self._authorization, context)
         if requests:
-            return self._checked(request, context)
+            return self._checked(request)
         await self._guard.check(request, context, self._method)
         return request
 
-    async def _checked(self, requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+    async def _checked(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """The requests as the servicer reads them; one refused ends them with its
+        `InvalidField`, raised once the rest of the stream is read (`drain_refused_stream`), so
+        the caller hears the refusal. Raised, not aborted: a servicer reading the rest of a
+        call it refuses for another reason (its own drain) refuses it once, for that."""
         async for request in requests:
-            await self._guard.check(request, context, self._method)
+            refusal = self._guard.refusal(request, self._method)
+            if refusal is not None:
+                await drain_refused_stream(
+                    requests, max_bytes=REFUSED_STREAM_BYTES, max_seconds=REFUSED_STREAM_SECONDS
+                )
+                raise refusal
             yield request
 
 
