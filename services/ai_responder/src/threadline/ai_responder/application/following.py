@@ -64,9 +64,9 @@ class FollowConversations:
         wamid: str,
         stored_at: datetime | None = None,
     ) -> None:
-        """Keep the message; when it is answered, add it to its burst at `stored_at` (when the
-        stream stored its event: the burst's clock) (once kept by both, the event may be
-        acknowledged)."""
+        """Keep the message; when it is answered, add it to its burst, timed by when the
+        stream stored its event (`stored_at`). Once kept by both, the event may be
+        acknowledged."""
         said = ViewedMessage(
             position=position,
             message_id=message.message_id,
