@@ -6,13 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-import nats
-import pytest
-from nats.js import JetStreamContext
 
 from threadline.ai_responder.adapters.outbound.burst_store import KeyValueBurstStore
 from threadline.ai_responder.application.bursts import BurstScheduler
@@ -50,20 +46,12 @@ class Model:
         self.discarded.append((burst.conversation_id, covered))
 
 
-@pytest.fixture
-async def js(nats_server_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_server_url)
-    yield nc.jetstream()
-    await nc.close()
-
-
-@pytest.fixture
-async def store(js: JetStreamContext, nats_namespace: str) -> KeyValueBurstStore:
-    return await KeyValueBurstStore.open(js, namespace=nats_namespace)
-
-
 def scheduler(
-    store: KeyValueBurstStore, model: Model, lease: timedelta = timedelta(seconds=30)
+    store: KeyValueBurstStore,
+    model: Model,
+    lease: timedelta = timedelta(seconds=30),
+    *,
+    heard_until: Callable[[], Awaitable[datetime]] | None = None,
 ) -> BurstScheduler[Covered]:
     return BurstScheduler(
         store,
@@ -74,6 +62,7 @@ def scheduler(
         max_wait=MAX_WAIT,
         lease=lease,
         scan_seconds=0.05,
+        heard_until=heard_until,
     )
 
 

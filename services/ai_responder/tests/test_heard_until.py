@@ -5,12 +5,9 @@ burst scheduler held by it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import nats
 import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -23,17 +20,10 @@ from threadline.ai_responder.domain.burst import Burst
 from threadline.testing import eventually
 from threadline.testing.clock import FakeClock
 
-from .test_burst_scheduler import DELAY, MAX_WAIT, Covered, Model
+from .test_burst_scheduler import DELAY, MAX_WAIT, Covered, Model, running, scheduler
 
 DURABLE = "responders"
 CONVERSATION = "conv-1"
-
-
-@pytest.fixture
-async def js(nats_server_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_server_url)
-    yield nc.jetstream()
-    await nc.close()
 
 
 @pytest.fixture
@@ -45,11 +35,6 @@ async def events(js: JetStreamContext, nats_namespace: str) -> tuple[str, str]:
         stream, ConsumerConfig(durable_name=DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=60)
     )
     return stream, f"{nats_namespace}.conversation.CustomerMessageReceived"
-
-
-@pytest.fixture
-async def store(js: JetStreamContext, nats_namespace: str) -> KeyValueBurstStore:
-    return await KeyValueBurstStore.open(js, namespace=nats_namespace)
 
 
 def stored_at(message: Msg) -> datetime:
@@ -171,31 +156,6 @@ async def test_a_floor_not_watched_for_a_while_is_not_taken_for_stuck(
 # The burst scheduler held by it.
 
 
-def held_scheduler(
-    store: KeyValueBurstStore, model: Model, progress: DurableProgress | None
-) -> BurstScheduler[Covered]:
-    return BurstScheduler(
-        store,
-        answer=model.answer,
-        deliver=model.deliver,
-        discard=model.discard,
-        delay=DELAY,
-        max_wait=MAX_WAIT,
-        scan_seconds=0.05,
-        heard_until=progress.heard_until if progress is not None else None,
-    )
-
-
-@contextlib.asynccontextmanager
-async def running(responder: BurstScheduler[Covered]) -> AsyncIterator[None]:
-    task = asyncio.create_task(responder.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
 async def hear(responder: BurstScheduler[Covered], message: Msg) -> None:
     """What a responder's consumer does with a customer message: into its burst, then ack."""
     await responder.on_customer_message(CONVERSATION, message.data.decode(), at=stored_at(message))
@@ -207,7 +167,9 @@ async def test_a_burst_two_responders_hear_apart_gets_one_answer_covering_both(
 ) -> None:
     stream, subject = events
     model = Model()
-    responder = held_scheduler(store, model, DurableProgress(js, stream, DURABLE))
+    responder = scheduler(
+        store, model, heard_until=DurableProgress(js, stream, DURABLE).heard_until
+    )
     await js.publish(subject, b"wamid.0")
     await asyncio.sleep(0.05)  # the customer's second message, well within the wait
     await js.publish(subject, b"wamid.1")
@@ -233,7 +195,7 @@ async def test_a_burst_held_behind_a_stuck_event_is_answered_after_all(
     stream, subject = events
     model = Model()
     progress = DurableProgress(js, stream, DURABLE, stuck_after=timedelta(seconds=0.5))
-    responder = held_scheduler(store, model, progress)
+    responder = scheduler(store, model, heard_until=progress.heard_until)
     await js.publish(subject, b"another conversation's event")
     await js.publish(subject, b"wamid.0")
     _stuck, message = await delivered(js, stream, 2)  # the first is never acknowledged
