@@ -136,6 +136,8 @@ async def platform(
         "THREADLINE_AI_REPLY_DELAY_SECONDS": "0.05",
         # Short, but long enough to be seen between an operator's attachments and the text.
         "THREADLINE_OUTBOUND_REPLY_PAUSE_SECONDS": "0.3",
+        # The businesses' systems the assistants' HTTP tools call run on this machine.
+        "THREADLINE_AI_TOOLS_ALLOW_PRIVATE_ADDRESSES": "true",
         **{
             f"THREADLINE_{name}_OPS_PORT": "0"
             for name in ("INGEST", "SESSION", "AI", "OUTBOUND", "ANALYTICS")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import nats
 import pytest
 from aiohttp import web
@@ -34,6 +33,7 @@ from threadline.ai_responder.application.ports import (
 )
 from threadline.ai_responder.application.responder import MAX_TOOL_ROUNDS, Responder
 from threadline.ai_responder.application.tool_calls import CallTools, MemoryLedger, MutationLedger
+from threadline.ai_responder.config import AiResponderConfig
 from threadline.ai_responder.domain.customer_message import CustomerMessage
 from threadline.ai_responder.domain.directory import AssistantSettings
 from threadline.ai_responder.domain.http_tools import HttpTool, http_tools_from_json
@@ -159,16 +159,18 @@ class Told:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+async def http() -> AsyncIterator[AiohttpToolCaller]:
+    """A caller allowed private addresses: the salon's system is on this machine."""
+    caller = AiohttpToolCaller(allow_private_addresses=True, max_response_bytes=65_536)
+    yield caller
+    await caller.close()
 
 
 def runner(
-    http: aiohttp.ClientSession, ledger: MutationLedger | None = None, told: Told | None = None
+    http: AiohttpToolCaller, ledger: MutationLedger | None = None, told: Told | None = None
 ) -> CallTools:
     return CallTools(
-        AiohttpToolCaller(http, max_response_bytes=65_536),
+        http,
         ledger=ledger or MemoryLedger(),
         environment={"SALON_API_TOKEN": TOKEN},
         clock=lambda: NOW,
@@ -187,7 +189,7 @@ async def run(calls: CallTools, http_tool: HttpTool, **arguments: Any) -> Any:
 
 
 async def test_a_lookup_fills_its_url_and_reads_its_secret_at_call_time(
-    salon: Salon, http: aiohttp.ClientSession
+    salon: Salon, http: AiohttpToolCaller
 ) -> None:
     told = Told()
     result, seen = await run(runner(http, told=told), hours(salon), day="tue sday", who="Lina")
@@ -210,7 +212,7 @@ async def test_a_lookup_fills_its_url_and_reads_its_secret_at_call_time(
 
 
 async def test_failures_are_results_the_model_can_explain(
-    salon: Salon, http: aiohttp.ClientSession
+    salon: Salon, http: AiohttpToolCaller
 ) -> None:
     calls = runner(http)
     started = asyncio.get_running_loop().time()
@@ -242,8 +244,48 @@ async def test_failures_are_results_the_model_can_explain(
     assert asyncio.get_running_loop().time() - started < 8
 
 
+async def test_tools_reach_only_public_addresses_unless_allowed(salon: Salon) -> None:
+    """A tool's URL is the tenant's: by default nothing is sent to a private, loopback,
+    link-local or unspecified address, whether written in the URL or behind a name."""
+    port = salon.url.rsplit(":", 1)[1]
+    public_only = AiohttpToolCaller()
+    try:
+        calls = runner(public_only)
+        outcomes = {
+            url: await run(calls, tool(salon, "hours", "/x", url=url))
+            for url in (
+                f"http://127.0.0.1:{port}/hours/tuesday",
+                f"http://localhost:{port}/hours/tuesday",
+                f"http://[::ffff:127.0.0.1]:{port}/hours/tuesday",
+                f"http://0.0.0.0:{port}/hours/tuesday",
+                "http://169.254.169.254/latest/meta-data/",
+                "http://10.0.0.1/internal",
+            )
+        }
+    finally:
+        await public_only.close()
+
+    for url, (result, seen) in outcomes.items():
+        assert result.status == "connection_error", url
+        assert "refused" in seen["error"] and "public address" in seen["error"], url
+    assert salon.authorizations == []  # not one request reached the salon's system
+    # The same tool, allowed (a development platform): called.
+    allowed = AiohttpToolCaller(allow_private_addresses=True)
+    try:
+        result, _ = await run(runner(allowed), hours(salon), day="tuesday")
+    finally:
+        await allowed.close()
+    assert result.status == "ok" and len(salon.authorizations) == 1
+
+
+def test_private_addresses_are_allowed_only_when_configured() -> None:
+    assert AiResponderConfig.from_env({}).tools_allow_private_addresses is False
+    allowed = {"THREADLINE_AI_TOOLS_ALLOW_PRIVATE_ADDRESSES": "true"}
+    assert AiResponderConfig.from_env(allowed).tools_allow_private_addresses is True
+
+
 async def test_the_same_booking_again_returns_the_recorded_result(
-    salon: Salon, http: aiohttp.ClientSession
+    salon: Salon, http: AiohttpToolCaller
 ) -> None:
     told = Told()
     calls = runner(http, told=told)
@@ -270,7 +312,7 @@ class UnreachableLedger(MemoryLedger):
 
 
 async def test_a_booking_is_not_made_while_the_ledger_cannot_say_it_was_not_made_before(
-    salon: Salon, http: aiohttp.ClientSession
+    salon: Salon, http: AiohttpToolCaller
 ) -> None:
     calls = runner(http, ledger=UnreachableLedger())
 
@@ -283,7 +325,7 @@ async def test_a_booking_is_not_made_while_the_ledger_cannot_say_it_was_not_made
 
 
 async def test_the_ledger_in_jetstream_survives_another_responder(
-    salon: Salon, http: aiohttp.ClientSession, nats_server_url: str, nats_namespace: str
+    salon: Salon, http: AiohttpToolCaller, nats_server_url: str, nats_namespace: str
 ) -> None:
     nc = await nats.connect(nats_server_url)
     try:
@@ -301,7 +343,7 @@ async def test_the_ledger_in_jetstream_survives_another_responder(
 
 
 async def test_two_identical_bookings_at_once_reach_the_system_once(
-    salon: Salon, http: aiohttp.ClientSession, nats_server_url: str, nats_namespace: str
+    salon: Salon, http: AiohttpToolCaller, nats_server_url: str, nats_namespace: str
 ) -> None:
     nc = await nats.connect(nats_server_url)
     slow = replace(booking(salon), url=f"{salon.url}/slow-bookings")
@@ -323,7 +365,7 @@ async def test_two_identical_bookings_at_once_reach_the_system_once(
 
 
 async def test_a_booking_that_did_not_reach_the_system_is_tried_again(
-    salon: Salon, http: aiohttp.ClientSession
+    salon: Salon, http: AiohttpToolCaller
 ) -> None:
     ledger = MemoryLedger()
     down = replace(booking(salon), url="http://127.0.0.1:9/bookings")
@@ -383,7 +425,7 @@ def book_call(call_id: str) -> ToolCall:
 
 
 async def test_a_regenerated_reply_does_not_book_twice(
-    salon: Salon, http: aiohttp.ClientSession
+    salon: Salon, http: AiohttpToolCaller
 ) -> None:
     responder = Responder(
         ScriptedModel(), clock=lambda: NOW, stale_after=timedelta(hours=1), tools=runner(http)
@@ -415,7 +457,7 @@ async def test_a_regenerated_reply_does_not_book_twice(
     assert [t.name for t in second.requests[0].tools] == ["reply", "hand_off", "book_appointment"]
 
 
-async def test_tool_rounds_are_bounded(salon: Salon, http: aiohttp.ClientSession) -> None:
+async def test_tool_rounds_are_bounded(salon: Salon, http: AiohttpToolCaller) -> None:
     lookup = ToolCall("opening_hours", {"day": "monday"}, call_id="c")
     model = ScriptedModel(*([[lookup]] * 10))
     responder = Responder(
@@ -432,7 +474,7 @@ async def test_tool_rounds_are_bounded(salon: Salon, http: aiohttp.ClientSession
 
 
 async def test_the_openai_protocol_carries_the_calls_and_results_back(
-    salon: Salon, http: aiohttp.ClientSession
+    salon: Salon, http: AiohttpToolCaller
 ) -> None:
     async with OpenAIServer() as server:
         server.script(

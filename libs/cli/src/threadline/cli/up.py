@@ -106,6 +106,8 @@ def environment(state: DevState) -> dict[str, str]:
         "THREADLINE_WEBHOOK_URL": state.webhook_url,
         # Outgoing webhooks to receivers on this machine (a production gateway refuses them).
         "THREADLINE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
+        # The assistants' HTTP tools too (the example salon's booking system is the sandbox's).
+        "THREADLINE_AI_TOOLS_ALLOW_PRIVATE_ADDRESSES": "true",
         "PYTHONUNBUFFERED": "1",
     }
     for name, _, variable, _ in PROCESSES:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import grpc
 from nats.aio.client import Client as NatsClient
 from psycopg_pool import AsyncConnectionPool
@@ -153,11 +152,11 @@ async def bootstrap(
     stack.push_async_callback(media.close)
     models = _models(config, stack, model)
     prices = GenaiPrices(rates_from_file(config.prices_file) if config.prices_file else None)
-    # The business's HTTP tools: no cookies kept between calls, secrets read at call time.
-    tool_http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-    stack.push_async_callback(tool_http.close)
+    # The business's HTTP tools: public addresses only unless allowed, secrets read at call time.
+    tool_caller = AiohttpToolCaller(allow_private_addresses=config.tools_allow_private_addresses)
+    stack.push_async_callback(tool_caller.close)
     tools = CallTools(
-        AiohttpToolCaller(tool_http),
+        tool_caller,
         ledger=await KeyValueMutationLedger.open(js, namespace=config.nats_namespace),
         environment=os.environ,
         clock=clock,

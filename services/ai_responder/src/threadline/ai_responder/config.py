@@ -86,6 +86,9 @@ class AiResponderConfig:
     # "friday" is read (an IANA name), and how often running flows are looked at for expiry.
     timezone: str = "UTC"
     flow_expiry_scan_seconds: float = 5.0
+    # The business's HTTP tools reach public addresses only (adapters/outbound/http_tools.py);
+    # a development platform, whose business systems run on this machine, allows private ones.
+    tools_allow_private_addresses: bool = False
 
     @property
     def vision(self) -> VisionSettings:
@@ -126,6 +129,9 @@ class AiResponderConfig:
                 0.0,
             ),
             wait_until_heard=env_bool(env, "THREADLINE_AI_WAIT_UNTIL_HEARD", True),
+            tools_allow_private_addresses=env_bool(
+                env, "THREADLINE_AI_TOOLS_ALLOW_PRIVATE_ADDRESSES", False
+            ),
             prices_file=env_str(env, "THREADLINE_AI_PRICES_FILE", ""),
             transcription_model=env_str(
                 env, "THREADLINE_AI_TRANSCRIPTION_MODEL", "offline:no-transcription"

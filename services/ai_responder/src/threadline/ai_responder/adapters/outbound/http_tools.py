@@ -1,7 +1,15 @@
 """The business's HTTP tools called with aiohttp: bounded by the tool's timeout (the whole call,
 redirects included) and `max_response_bytes` (the rest is cut, the result says so); redirects
 followed only on the same scheme and host (at most `MAX_REDIRECTS`), a redirect elsewhere is an
-error; every failure is a `ToolResult`, never an exception."""
+error; every failure is a `ToolResult`, never an exception.
+
+A tool's URL is the tenant's choice, so by default only public addresses are called
+(`servicekit.egress`, as the gateway's outgoing webhooks): a name resolving only to private,
+loopback or link-local addresses, or such an address written in the URL, is refused before
+anything is sent — else an assistant could be pointed at what only the platform reaches (the
+cloud's metadata service, NATS's monitoring port, another service's `/metrics`) and read it out
+to a customer. A development platform, whose business systems run on the same machine, allows
+private addresses (`allow_private_addresses`, `THREADLINE_AI_TOOLS_ALLOW_PRIVATE_ADDRESSES`)."""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import aiohttp
 
 from threadline.ai_responder.domain.http_tools import HttpToolRequest
 from threadline.ai_responder.domain.tool_calls import ToolResult
+from threadline.servicekit.egress import PublicOnlyResolver, refused_address
 
 MAX_RESPONSE_BYTES: Final = 65_536
 MAX_REDIRECTS: Final = 3
@@ -20,10 +29,25 @@ REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
 class AiohttpToolCaller:
+    """Calls tools with a session of its own (made in a running event loop; `close` it): no
+    cookies kept between calls, and only public addresses unless `allow_private_addresses`."""
+
     def __init__(
-        self, session: aiohttp.ClientSession, *, max_response_bytes: int = MAX_RESPONSE_BYTES
+        self,
+        *,
+        allow_private_addresses: bool = False,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
-        self._session, self._max = session, max_response_bytes
+        self._public_only = not allow_private_addresses
+        resolver = PublicOnlyResolver() if self._public_only else None
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=resolver),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        self._max = max_response_bytes
+
+    async def close(self) -> None:
+        await self._session.close()
 
     async def call(self, request: HttpToolRequest) -> ToolResult:
         try:
@@ -42,6 +66,8 @@ class AiohttpToolCaller:
         method, url, body = request.method, request.url, request.body
         origin = urlsplit(url)
         for _ in range(MAX_REDIRECTS + 1):
+            if self._public_only and (refused := refused_address(url)):
+                return ToolResult("connection_error", detail=f"refused: {refused}")
             async with self._session.request(
                 method, url, headers=dict(request.headers), data=body, allow_redirects=False
             ) as response:
