@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from prometheus_client import REGISTRY
 
-from threadline.messaging.bus import JetStreamBus, PublishAck
+from threadline.messaging.bus import JetStreamBus, Outcome, Outgoing, PublishAck
 from threadline.messaging.dead_letters import (
     HEAD_BYTES,
     ORIGINAL_SHA256,
@@ -90,6 +91,22 @@ class CountingBus:
             self.fail_once.discard(msg_id)
             raise nats.errors.TimeoutError
         return await self.inner.publish(subject, message, msg_id=msg_id, headers=headers)
+
+    async def publish_each(self, messages: Sequence[Outgoing]) -> list[Outcome]:
+        """The relay's way: the ids in `fail_once` lost (never sent), the rest pipelined."""
+        lost: set[int] = set()
+        for index, message in enumerate(messages):
+            self.calls[message.msg_id] = self.calls.get(message.msg_id, 0) + 1
+            if message.msg_id in self.fail_once:
+                self.fail_once.discard(message.msg_id)
+                lost.add(index)
+        sent = iter(
+            await self.inner.publish_each([m for i, m in enumerate(messages) if i not in lost])
+        )
+        return [
+            nats.errors.TimeoutError() if index in lost else next(sent)
+            for index in range(len(messages))
+        ]
 
 
 @asynccontextmanager
@@ -262,3 +279,33 @@ async def test_the_streams_own_message_size_limit_is_respected(
     assert [m.data for m in await published(js, topology)] == [b"small"]
     assert dead[0].data == b"y" * 5000  # small enough for DEAD_LETTERS: kept whole
     assert "(4096)" in str((dead[0].headers or {})[REASON])
+
+
+async def test_a_refusal_only_the_server_knows_is_dead_lettered_at_once(
+    js: JetStreamContext, topology: Topology, dead_lettered: DeadLettered
+) -> None:
+    """The stream's size limit lowered after the relay read it: the server refuses the large
+    event in the middle of a pipelined round, and that refusal — not a timeout — reaches the
+    relay, which dead-letters the event and publishes the rest in order (nats-py's
+    `publish_async` would lose the refusal: nats.py#985)."""
+    log, bus = StoredLog(), CountingBus(JetStreamBus(js, timeout=30))
+    relay = OutboxRelay(
+        log, bus, js, topology.stream(SESSION_EVENTS), topology=topology, service="session"
+    )
+    await relay._resume()  # learns the stream's limit as it is now
+    stream = topology.stream(SESSION_EVENTS)
+    config = (await js.stream_info(stream)).config
+    config.max_msg_size = 4096
+    await js.update_stream(config)
+    for payload in (b"first", b"y" * 5000, b"third", b"fourth"):
+        log.add(topology, payload)
+
+    started = asyncio.get_running_loop().time()
+    while relay.position < 4:
+        with contextlib.suppress(Exception):
+            await relay.publish_pending()
+
+    assert asyncio.get_running_loop().time() - started < 10  # not a 30 s timeout
+    assert [m.data for m in await published(js, topology)] == [b"first", b"third", b"fourth"]
+    dead = await dead_lettered(1)
+    assert "maximum" in str((dead[0].headers or {})[REASON])

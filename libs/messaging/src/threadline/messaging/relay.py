@@ -29,13 +29,14 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from prometheus_client import Counter, Gauge
 
-from threadline.messaging.bus import MSG_ID, EventBus, encoded_size, payload_limit
+from threadline.messaging.bus import MSG_ID, Outgoing, PipelinedBus, encoded_size, payload_limit
 from threadline.messaging.dead_letters import dead_letter
 from threadline.messaging.failures import Backoff, Failure, classify, describe
 from threadline.messaging.topology import DEAD_LETTERS, Topology
@@ -124,7 +125,7 @@ class _Interrupted(Exception):
 @dataclass
 class OutboxRelay:
     source: NotificationSource
-    bus: EventBus
+    bus: PipelinedBus
     js: JetStreamContext
     stream: str
     batch_size: int = 500
@@ -247,23 +248,25 @@ class OutboxRelay:
         return f"event of {size} bytes exceeds the largest message the stream takes ({limit})"
 
     async def _publish_run(self, run: list[OutboxRecord]) -> None:
-        """Publish `run` in order: the first alone (it sets up the reply subscription), the rest
-        on one connection with their acks awaited together. The position moves over the
+        """Publish `run` in order, pipelined on one connection (`PipelinedBus.publish_each`:
+        every event sent, then their acks awaited together). The position moves over the
         acknowledged prefix; a permanent refusal is dead-lettered; anything else interrupts."""
-        # Each event expects the one before it as the stream's last message.
-        expected: dict[int, str | None] = {}
-        previous = self._last_msg_id
-        for record in run:
-            expected[record.position], previous = previous, record.msg_id
         if not run:
             return
-        first = await self._try_publish(run[0], expected[run[0].position])
-        rest = await asyncio.gather(
-            *(self._try_publish(r, expected[r.position]) for r in run[1:]),
-            return_exceptions=True,
-        )
+        # Each event expects the one before it as the stream's last message.
+        messages: list[Outgoing] = []
+        previous = self._last_msg_id
+        for record in run:
+            headers = self._headers(record)
+            if previous is not None:
+                headers[EXPECTED_LAST] = previous
+            messages.append(Outgoing(record.subject, record.payload, record.msg_id, headers))
+            previous = record.msg_id
+        outcomes = await self.bus.publish_each(messages)
+        self._published.inc(sum(1 for o in outcomes if not isinstance(o, BaseException)))
         interrupted: BaseException | None = None
-        for record, error in zip(run, [first, *rest], strict=True):
+        for record, outcome in zip(run, outcomes, strict=True):
+            error = outcome if isinstance(outcome, BaseException) else None
             if error is None:
                 # Stored after one that failed? Then that one was stored too (only its
                 # acknowledgement was lost) or this would have been refused; the next round
@@ -279,21 +282,6 @@ class OutboxRelay:
             interrupted = interrupted or error
         if interrupted is not None:
             raise _Interrupted(interrupted)
-
-    async def _try_publish(
-        self, record: OutboxRecord, expected: str | None
-    ) -> BaseException | None:
-        headers = self._headers(record)
-        if expected is not None:
-            headers[EXPECTED_LAST] = expected
-        try:
-            await self.bus.publish(
-                record.subject, record.payload, msg_id=record.msg_id, headers=headers
-            )
-        except Exception as error:
-            return error
-        RELAYED.labels(self.stream, "published").inc()
-        return None
 
     def _stored(self, record: OutboxRecord) -> None:
         self._last_msg_id = record.msg_id
@@ -334,7 +322,15 @@ class OutboxRelay:
         if position <= self.position:
             return
         self.position = position
-        RELAY_POSITION.labels(self.stream).set(position)
+        self._position_gauge.set(position)
+
+    @cached_property
+    def _published(self) -> Counter:
+        return RELAYED.labels(self.stream, "published")
+
+    @cached_property
+    def _position_gauge(self) -> Gauge:
+        return RELAY_POSITION.labels(self.stream)
 
 
 def _refused_for_good(error: BaseException) -> bool:
