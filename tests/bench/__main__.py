@@ -33,6 +33,7 @@ from tests.bench.profiling import RATE, ProcessProfile, profiled
 from tests.bench.queries import run_query_benchmark
 from tests.bench.query_report import report
 from tests.bench.rebuild import print_rebuild, run_rebuild_benchmark
+from tests.bench.relay import print_relay, run_relay_benchmark
 from tests.bench.scaling import print_scaling, run_scaling_benchmark
 from tests.bench.webhooks import run_webhook_benchmark
 from threadline.testing.model_servers import OpenAIServer
@@ -350,6 +351,26 @@ def rebuild(args: argparse.Namespace) -> None:
     )
 
 
+def relay(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-relay-") as workdir:
+        figures = run_relay_benchmark(
+            Path(workdir),
+            events=args.relay_events,
+            customers=args.rebuild_customers,
+            repeats=args.relay_repeats,
+            log_url=args.rebuild_log_url,
+        )
+    print_relay(figures)
+    pipelined = sorted(r.per_s for r in figures.rates if r.way == "pipelined")
+    GOALS.append(
+        Goal(
+            "session events relayed to NATS (one relay per event store)",
+            f"{pipelined[0]:,.0f}-{pipelined[-1]:,.0f} /s",
+            "~6,000 /s at 1,000 messages/s (6 events each)",
+        )
+    )
+
+
 async def media(args: argparse.Namespace) -> None:
     photos = args.media_customers * args.media_photos + args.media_alone
     with tempfile.TemporaryDirectory(prefix="threadline-bench-media-") as workdir:
@@ -426,6 +447,8 @@ def main(args: argparse.Namespace) -> None:
         queries(args)
     if args.only in (None, "rebuild"):
         rebuild(args)
+    if args.only in (None, "relay"):
+        relay(args)
     if args.only in (None, "media"):
         asyncio.run(media(args))
     if args.only in (None, "pacing"):
@@ -447,6 +470,7 @@ if __name__ == "__main__":
             "append",
             "queries",
             "rebuild",
+            "relay",
             "media",
             "pacing",
             "knowledge",
@@ -503,6 +527,8 @@ if __name__ == "__main__":
         "--rebuild-log-url",
         help="a PostgreSQL database to keep the recorded log in and reuse (empty the first time)",
     )
+    parser.add_argument("--relay-events", type=int, default=200_000)
+    parser.add_argument("--relay-repeats", type=int, default=2)
     parser.add_argument("--media-customers", type=int, default=10)
     parser.add_argument("--media-photos", type=int, default=20, help="photos per customer")
     parser.add_argument("--media-alone", type=int, default=20, help="photos sent one at a time")

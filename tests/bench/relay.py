@@ -1,0 +1,165 @@
+"""Benchmark 9: the outbox relay alone — the session's event log published to SESSION_EVENTS.
+
+One relay runs per event store (under the `relay` lease, whatever the number of partitions),
+so its rate is a ceiling on the events the whole platform can store and pass on: about six
+per customer message answered (docs/benchmarks.md §8). A session event log is recorded by the
+session's own application (`tests.bench.event_log`, the rebuild benchmark's shape) into an
+embedded PostgreSQL, or reused from `--rebuild-log-url`; then, on an embedded NATS, a relay
+(`OutboxRelay` over the session's `StoredEvents`, as `session.bootstrap` wires it) publishes
+its first N events into a fresh stream, timed, with the CPU of this process (the relay and its
+reading thread) and of the NATS server, two ways in the same run, alternating:
+
+  pipelined   the relay as it is: each round's events handed to the connection with nats-py's
+              `publish_async` and their acknowledgements awaited together
+              (`JetStreamBus.publish_each`);
+  one by one  the way before: a `publish` each (a request with its own reply, task and timer),
+              all of a round's awaited together with `asyncio.gather`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+
+from tests.bench.cpu import cpu_seconds
+from tests.bench.event_log import LogShape, session_app
+from tests.bench.rebuild import Databases, recorded_log
+from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres
+from threadline.messaging.bus import JetStreamBus, Outcome, Outgoing
+from threadline.messaging.relay import OutboxRelay
+from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.session.adapters.outbound.outbox import StoredEvents
+from threadline.session.application.conversations import Conversations
+
+WAYS = ("pipelined", "one by one")
+
+
+class OneByOneBus(JetStreamBus):
+    """The relay's publishing before `publish_each`: the first event alone, then a `publish`
+    for each of the rest, their acknowledgements awaited together."""
+
+    async def publish_each(self, messages: Sequence[Outgoing]) -> list[Outcome]:
+        if not messages:
+            return []
+        first = await self._one(messages[0])
+        rest = await asyncio.gather(*(self._one(m) for m in messages[1:]))
+        return [first, *rest]
+
+    async def _one(self, message: Outgoing) -> Outcome:
+        try:
+            return await self.publish(
+                message.subject, message.payload, msg_id=message.msg_id, headers=message.headers
+            )
+        except Exception as error:
+            return error
+
+
+@dataclass(frozen=True, slots=True)
+class RelayRate:
+    way: str
+    events: int
+    seconds: float
+    relay_cpu: float  # this process: the relay's loop and its reading thread
+    nats_cpu: float
+
+    @property
+    def per_s(self) -> float:
+        return self.events / self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class RelayFigures:
+    stored: int  # events in the log
+    log_seconds: float | None  # recording it, when it was recorded by this run
+    rates: list[RelayRate]
+
+
+def run_relay_benchmark(
+    workdir: Path, *, events: int, customers: int, repeats: int, log_url: str | None = None
+) -> RelayFigures:
+    with ExitStack() as stack:
+        postgres = stack.enter_context(EmbeddedPostgres(workdir / "postgres"))
+        url, log_seconds = recorded_log(
+            Databases(postgres), LogShape(events=events, customers=customers), log_url
+        )
+        server = stack.enter_context(EmbeddedNats(workdir / "nats"))
+        assert server.pid is not None
+        rates = asyncio.run(_relay_runs(url, server.url, server.pid, events, repeats))
+        app = session_app(url)
+        try:
+            stored = app.recorder.max_notification_id() or 0
+        finally:
+            app.close()
+    return RelayFigures(stored=stored, log_seconds=log_seconds or None, rates=rates)
+
+
+async def _relay_runs(
+    log_url: str, nats_url: str, nats_pid: int, events: int, repeats: int
+) -> list[RelayRate]:
+    app = session_app(log_url)
+    rates = []
+    try:
+        for run in range(repeats):
+            for way in WAYS:
+                topology = Topology(f"relay-bench-{run}-{way.replace(' ', '-')}")
+                rates.append(await _relay_once(app, topology, nats_url, nats_pid, way, events))
+    finally:
+        app.close()
+    return rates
+
+
+async def _relay_once(
+    app: Conversations, topology: Topology, nats_url: str, nats_pid: int, way: str, events: int
+) -> RelayRate:
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        await ensure_streams(js, topology)
+        bus = JetStreamBus(js) if way == "pipelined" else OneByOneBus(js)
+        stream = topology.stream(SESSION_EVENTS)
+        relay = OutboxRelay(
+            StoredEvents(app, topology),
+            bus,
+            js,
+            stream,
+            topology=topology,
+            service="session",
+        )
+        await relay._resume()
+        started, cpu, nats_cpu = time.perf_counter(), time.process_time(), cpu_seconds(nats_pid)
+        while relay.position < events:
+            if not await relay.publish_pending():
+                break  # the log holds fewer events
+        seconds = time.perf_counter() - started
+        rate = RelayRate(
+            way,
+            relay.position,
+            seconds,
+            relay_cpu=time.process_time() - cpu,
+            nats_cpu=cpu_seconds(nats_pid) - nats_cpu,
+        )
+        stored = (await js.stream_info(stream)).state.messages
+        if stored != relay.position:
+            raise SystemExit(f"{way}: {stored} messages in the stream for {relay.position} events")
+        await js.delete_stream(stream)
+        return rate
+    finally:
+        await client.close()
+
+
+def print_relay(f: RelayFigures) -> None:
+    print("\nBenchmark 9 — the outbox relay alone: the event log published to SESSION_EVENTS")
+    recorded = f"recorded in {f.log_seconds:.0f} s" if f.log_seconds else "reused"
+    print(f"  log: {f.stored:,} stored session events ({recorded}); one relay, rounds of 500")
+    print(f"  {'way':<12} {'events':>9} {'seconds':>8} {'events/s':>9}   CPU µs/event: relay  NATS")
+    for r in f.rates:
+        print(
+            f"  {r.way:<12} {r.events:>9,} {r.seconds:>8.2f} {r.per_s:>9,.0f}"
+            f"   {1e6 * r.relay_cpu / r.events:>17.0f} {1e6 * r.nats_cpu / r.events:>5.0f}"
+        )
