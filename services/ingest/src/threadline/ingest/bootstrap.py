@@ -15,7 +15,7 @@ from threadline.ingest.adapters.outbound.prometheus import IngestMetrics, servic
 from threadline.ingest.adapters.outbound.publisher import JetStreamPublisher
 from threadline.ingest.application.intake import WebhookIntake
 from threadline.ingest.config import IngestConfig
-from threadline.messaging.bus import EventBus, JetStreamBus, payload_limit
+from threadline.messaging.bus import JetStreamBus, PipelinedBus, payload_limit
 from threadline.messaging.connection import connect_nats
 from threadline.messaging.metrics import watch_jetstream
 from threadline.messaging.readiness import nats_connected
@@ -39,7 +39,7 @@ class RunningIngest:
 
     port: int
     ops_port: int
-    bus: EventBus
+    bus: PipelinedBus
     nats: NatsClient | None
 
 
@@ -47,7 +47,7 @@ async def bootstrap(
     config: IngestConfig,
     stack: AsyncExitStack,
     *,
-    bus: EventBus | None = None,
+    bus: PipelinedBus | None = None,
     clock: Clock = utc_now,
 ) -> RunningIngest:
     """Connect to NATS, make sure the streams exist, and start both HTTP servers, registering
