@@ -358,6 +358,7 @@ def relay(args: argparse.Namespace) -> None:
             events=args.relay_events,
             customers=args.rebuild_customers,
             repeats=args.relay_repeats,
+            singles=args.relay_single,
             log_url=args.rebuild_log_url,
         )
     print_relay(figures)
@@ -529,6 +530,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--relay-events", type=int, default=200_000)
     parser.add_argument("--relay-repeats", type=int, default=2)
+    parser.add_argument("--relay-single", type=int, default=5000)
     parser.add_argument("--media-customers", type=int, default=10)
     parser.add_argument("--media-photos", type=int, default=20, help="photos per customer")
     parser.add_argument("--media-alone", type=int, default=20, help="photos sent one at a time")

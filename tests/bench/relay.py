@@ -14,6 +14,10 @@ reading thread) and of the NATS server, two ways in the same run, alternating:
               (`JetStreamBus.publish_each`);
   one by one  the way before: a `publish` each (a request with its own reply, task and timer),
               all of a round's awaited together with `asyncio.gather`.
+
+And one message at a time, as ingest publishes a status webhook's one fact: the CPU of a
+`publish`, of a `publish` as a task of its own (`asyncio.gather`, ingest's way before) and of
+`publish_each` of one, alternating, each over `--relay-single` publishes.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from tests.bench.rebuild import Databases, recorded_log
 from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from threadline.messaging.bus import JetStreamBus, Outcome, Outgoing
 from threadline.messaging.relay import OutboxRelay
-from threadline.messaging.topology import SESSION_EVENTS, Topology, ensure_streams
+from threadline.messaging.topology import INGEST_EVENTS, SESSION_EVENTS, Topology, ensure_streams
 from threadline.session.adapters.outbound.outbox import StoredEvents
 from threadline.session.application.conversations import Conversations
 
@@ -74,14 +78,32 @@ class RelayRate:
 
 
 @dataclass(frozen=True, slots=True)
+class SingleCost:
+    way: str
+    publishes: int
+    cpu_us: float  # this process's CPU a publish
+    wall_us: float
+
+
+@dataclass(frozen=True, slots=True)
 class RelayFigures:
     stored: int  # events in the log
     log_seconds: float | None  # recording it, when it was recorded by this run
     rates: list[RelayRate]
+    singles: list[SingleCost]
+
+
+SINGLE_WAYS = ("publish", "publish as a task", "publish_each of one")
 
 
 def run_relay_benchmark(
-    workdir: Path, *, events: int, customers: int, repeats: int, log_url: str | None = None
+    workdir: Path,
+    *,
+    events: int,
+    customers: int,
+    repeats: int,
+    singles: int,
+    log_url: str | None = None,
 ) -> RelayFigures:
     with ExitStack() as stack:
         postgres = stack.enter_context(EmbeddedPostgres(workdir / "postgres"))
@@ -91,12 +113,50 @@ def run_relay_benchmark(
         server = stack.enter_context(EmbeddedNats(workdir / "nats"))
         assert server.pid is not None
         rates = asyncio.run(_relay_runs(url, server.url, server.pid, events, repeats))
+        single_costs = asyncio.run(_single_costs(server.url, singles, repeats))
         app = session_app(url)
         try:
             stored = app.recorder.max_notification_id() or 0
         finally:
             app.close()
-    return RelayFigures(stored=stored, log_seconds=log_seconds or None, rates=rates)
+    return RelayFigures(
+        stored=stored, log_seconds=log_seconds or None, rates=rates, singles=single_costs
+    )
+
+
+async def _single_costs(nats_url: str, publishes: int, repeats: int) -> list[SingleCost]:
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        topology = Topology("relay-bench-single")
+        await ensure_streams(js, topology)
+        bus = JetStreamBus(js)
+        subject = f"{topology.root(INGEST_EVENTS)}.0.109000000000001.MessageStatusReported"
+        payload = b"s" * 300  # about a status fact's size
+        costs = []
+        for run in range(repeats):
+            for way in SINGLE_WAYS:
+                cpu, started = time.process_time(), time.perf_counter()
+                for n in range(publishes):
+                    msg_id = f"{run}-{way}-{n}"
+                    if way == "publish":
+                        await bus.publish(subject, payload, msg_id=msg_id)
+                    elif way == "publish as a task":
+                        await asyncio.gather(bus.publish(subject, payload, msg_id=msg_id))
+                    else:
+                        await bus.publish_each([Outgoing(subject, payload, msg_id, {})])
+                costs.append(
+                    SingleCost(
+                        way,
+                        publishes,
+                        cpu_us=1e6 * (time.process_time() - cpu) / publishes,
+                        wall_us=1e6 * (time.perf_counter() - started) / publishes,
+                    )
+                )
+        await js.delete_stream(topology.stream(INGEST_EVENTS))
+        return costs
+    finally:
+        await client.close()
 
 
 async def _relay_runs(
@@ -162,4 +222,10 @@ def print_relay(f: RelayFigures) -> None:
         print(
             f"  {r.way:<12} {r.events:>9,} {r.seconds:>8.2f} {r.per_s:>9,.0f}"
             f"   {1e6 * r.relay_cpu / r.events:>17.0f} {1e6 * r.nats_cpu / r.events:>5.0f}"
+        )
+    print("  one message at a time (a status webhook's fact):")
+    for c in f.singles:
+        print(
+            f"  {c.way:<22} {c.publishes:>6,} publishes"
+            f"   {c.cpu_us:>6.1f} µs CPU, {c.wall_us:>6.1f} µs wall each"
         )
