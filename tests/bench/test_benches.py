@@ -15,6 +15,7 @@ from tests.bench.media import run_media_benchmark
 from tests.bench.pacing import Variant, run_pacing_benchmark
 from tests.bench.platform import running_platform
 from tests.bench.profiling import top_frames
+from tests.bench.relay import SINGLE_WAYS, WAYS, run_relay_benchmark
 from tests.bench.stages import STAGES, join_stages
 from threadline.contracts.events.v1.ai_pb2 import ReplyDrafted, TypingIndicatorRequested
 from threadline.contracts.events.v1.common_pb2 import CustomerIdentity
@@ -136,3 +137,15 @@ def test_the_stages_of_a_message_are_joined_by_wamid_then_by_the_session_s_messa
         (1, 40.0, 40.0),
         (1, 100.0, 100.0),
     ]
+
+
+@pytest.mark.timeout(300)
+def test_the_relay_benchmark_relays_every_event_each_way(tmp_path: Path) -> None:
+    """Each way relays the log's first events into a stream that then holds exactly them (the
+    benchmark checks the count), and each way of publishing one message is measured."""
+    figures = run_relay_benchmark(tmp_path, events=1500, customers=100, repeats=1, singles=20)
+
+    assert figures.stored >= 1500
+    assert [(r.way, r.events) for r in figures.rates] == [(way, 1500) for way in WAYS]
+    assert [c.way for c in figures.singles] == list(SINGLE_WAYS)
+    assert all(c.cpu_us > 0 for c in figures.singles)
