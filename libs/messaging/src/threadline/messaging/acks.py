@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 
-import orjson
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -70,7 +70,7 @@ class AckInbox:
             future.set_exception(NoStreamResponseError())
             return
         try:
-            answer = orjson.loads(msg.data)
+            answer = json.loads(msg.data)
             if "error" in answer:
                 APIError.from_error(answer["error"])  # raises the error's own class
                 raise APIError(description=str(answer["error"]))  # (should it not)

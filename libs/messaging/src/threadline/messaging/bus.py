@@ -150,8 +150,8 @@ class JetStreamBus:
     async def publish_each(self, messages: Sequence[Outgoing]) -> list[Outcome]:
         """Each message published with a reply subject of one subscription (`acks.AckInbox`),
         then every acknowledgement awaited together, within the bus's timeout — no request,
-        task or timer per message: for a relay's rounds of 500 events about half the CPU of
-        a `publish` each (docs/benchmarks.md, benchmark 9)."""
+        task or timer per message: for a relay's rounds of 500 events about a third of the CPU
+        of a `publish` each (docs/benchmarks.md §9)."""
         acks = self._ack_inbox()
         outcomes: dict[int, Outcome] = {}
         pending: list[tuple[int, str, asyncio.Future[api.PubAck]]] = []
