@@ -5,10 +5,15 @@ with `make bench` on a quiet machine."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
+import nats
 import pytest
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from tests.bench.knowledge import run_knowledge_benchmark
 from tests.bench.media import run_media_benchmark
@@ -16,7 +21,7 @@ from tests.bench.pacing import Variant, run_pacing_benchmark
 from tests.bench.platform import running_platform
 from tests.bench.profiling import top_frames
 from tests.bench.relay import SINGLE_WAYS, WAYS, run_relay_benchmark
-from tests.bench.stages import STAGES, join_stages
+from tests.bench.stages import STAGES, _stamped, join_stages
 from threadline.contracts.events.v1.ai_pb2 import ReplyDrafted, TypingIndicatorRequested
 from threadline.contracts.events.v1.common_pb2 import CustomerIdentity
 from threadline.contracts.events.v1.ingest_pb2 import InboundMessageReceived
@@ -25,6 +30,7 @@ from threadline.contracts.events.v1.session_pb2 import (
     OutboundMessageQueued,
     SessionEvent,
 )
+from threadline.messaging.topology import AI_EVENTS, Topology, ensure_streams
 
 
 @pytest.mark.timeout(300)
@@ -149,3 +155,46 @@ def test_the_relay_benchmark_relays_every_event_each_way(tmp_path: Path) -> None
     assert [(r.way, r.events) for r in figures.rates] == [(way, 1500) for way in WAYS]
     assert [c.way for c in figures.singles] == list(SINGLE_WAYS)
     assert all(c.cpu_us > 0 for c in figures.singles)
+
+
+class BusyCallbacks:
+    """A JetStream context as on the saturated machine at the end of a phase: the server pushes
+    every message (none left pending) before the subscription's callback takes the first."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+
+    async def stream_info(self, stream: str) -> Any:
+        return await self.js.stream_info(stream)
+
+    async def subscribe(self, subject: str, *, cb: Any, **options: Any) -> Any:
+        async def late(message: Msg) -> None:
+            await asyncio.sleep(1.0)
+            await cb(message)
+
+        subscription = await self.js.subscribe(subject, cb=late, **options)
+        await asyncio.sleep(0.3)  # the server has pushed them all by now
+        return subscription
+
+
+async def test_every_message_of_a_step_is_read_even_when_pushed_before_it_is_counted(
+    nats_server_url: str, nats_namespace: str
+) -> None:
+    """Found on the 500/s phase: the consumer had delivered all 2,521 messages of a step and
+    none was pending when the benchmark asked, the callback had taken none yet, and the
+    stage came out empty."""
+    topology = Topology(nats_namespace)
+    client = await nats.connect(nats_server_url)
+    try:
+        js = client.jetstream()
+        await ensure_streams(js, topology)
+        stream, root = topology.stream(AI_EVENTS), topology.root(AI_EVENTS)
+        since = datetime.now(UTC) - timedelta(seconds=1)
+        subject = f"{root}.0.Conversation.TypingIndicatorRequested"
+        for k in range(3):
+            await js.publish(subject, f"typing {k}".encode())
+        busy = cast(JetStreamContext, BusyCallbacks(js))
+        found = await _stamped(busy, stream, subject, since, timeout=10)
+        assert sorted(data for data, _ in found) == [b"typing 0", b"typing 1", b"typing 2"]
+    finally:
+        await client.close()
