@@ -66,6 +66,13 @@ def encoded_size(payload: bytes, headers: Mapping[str, str] | None) -> int:
     return len(payload) + _HEADER_LINE + block
 
 
+def check_size(payload: bytes, headers: Mapping[str, str], limit: int) -> None:
+    """Refuse a message heavier than `limit` (`max_payload`) before it is sent."""
+    size = encoded_size(payload, headers)
+    if size > limit:
+        raise MessageTooLarge(size, limit)
+
+
 def payload_limit(bus: object) -> int:
     """The largest message `bus` can publish (`max_payload`), or NATS's default."""
     limit = getattr(bus, "max_payload", None)
@@ -139,9 +146,7 @@ class JetStreamBus:
         payload = message if isinstance(message, bytes) else message.SerializeToString()
         check_subject(subject)
         with publishing(subject, all_headers):
-            size = encoded_size(payload, all_headers)
-            if size > self.max_payload:
-                raise MessageTooLarge(size, self.max_payload)
+            check_size(payload, all_headers, self.max_payload)
             ack = await self._js.publish(
                 subject, payload, timeout=self._timeout, headers=all_headers
             )
@@ -161,9 +166,7 @@ class JetStreamBus:
             try:
                 check_subject(message.subject)
                 with publishing(message.subject, headers):
-                    size = encoded_size(message.payload, headers)
-                    if size > self.max_payload:
-                        raise MessageTooLarge(size, self.max_payload)
+                    check_size(message.payload, headers, self.max_payload)
                     reply, future = await acks.expect()
                     await self._client.publish(
                         message.subject, message.payload, reply=reply, headers=headers
@@ -233,9 +236,7 @@ class InMemoryBus:
             all_headers = {**(headers or {}), MSG_ID: msg_id}
             check_subject(subject)
             with publishing(subject, all_headers):
-                size = encoded_size(payload, all_headers)
-                if size > self.max_payload:
-                    raise MessageTooLarge(size, self.max_payload)
+                check_size(payload, all_headers, self.max_payload)
                 self._seen.add(msg_id)
                 self.published.append(Published(subject, payload, all_headers))
         return PublishAck(stream="memory", sequence=len(self.published), duplicate=duplicate)
