@@ -32,6 +32,7 @@ from threadline.messaging.topology import (
     SESSION_EVENTS,
     SESSION_INGEST,
     STREAM_LIMITS,
+    TYPING_INDICATOR_REQUESTED,
     Durable,
     Route,
     StreamLimits,
@@ -265,6 +266,28 @@ def test_each_partition_has_its_own_session_consumers_and_one_partition_keeps_th
     third = SESSION_INGEST.in_partition(2, 4)
     assert (third.name, third.filter) == ("session-ingest-p2", "2.>")
     assert Topology("t1").filter_subject(third) == "t1.ingest.events.2.>"
+
+
+def test_the_session_takes_every_fact_of_the_ai_responder_but_the_typing_indicator() -> None:
+    """On NATS 2.10+ `session-drafts` is bound to the facts it records: each AI fact, in any
+    partition and as published before partitioning; the typing indicator (one a burst, for
+    outbound alone) never reaches it. Each partition's consumer takes its own partition's."""
+    topology = Topology()
+    for route in ROUTES:
+        if route.stream != AI_EVENTS:
+            continue
+        subject = topology.publish_subject(route, slot=0).removeprefix("ai_responder.events.")
+        old = subject.removeprefix("0.")  # the same fact's subject before partitioning
+        matched = [any(subject_matches(o, s) for o in SESSION_DRAFTS.only) for s in (subject, old)]
+        assert matched == [route is not TYPING_INDICATOR_REQUESTED] * 2, route
+        assert all(subject_matches(SESSION_DRAFTS.filter, s) for s in (subject, old))
+        third = SESSION_DRAFTS.in_partition(0, 4)
+        assert any(subject_matches(o, subject) for o in third.only) == (
+            route is not TYPING_INDICATOR_REQUESTED
+        )
+        assert not any(subject_matches(o, old) for o in third.only)  # outside `0.>`
+        assert all(subject_matches(third.filter, o) for o in third.only)
+    assert Topology(narrow=False).narrowed(SESSION_DRAFTS) == ()
 
 
 @pytest.mark.parametrize("value", ["0", "4097", "x"])

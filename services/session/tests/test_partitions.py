@@ -18,14 +18,19 @@ from uuid import uuid4
 
 from nats.js import JetStreamContext
 
-from threadline.contracts.events.v1 import common_pb2, ingest_pb2
+from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2
 from threadline.contracts.events.v1 import session_pb2 as events_pb
+from threadline.messaging.consumer import filters_several
 from threadline.messaging.relay import POSITION
 from threadline.messaging.topology import (
+    AI_EVENTS,
     INBOUND_MESSAGE_RECEIVED,
     INGEST_EVENTS,
+    REPLY_DRAFTED,
+    SESSION_DRAFTS,
     SESSION_EVENTS,
     SESSION_INGEST,
+    TYPING_INDICATOR_REQUESTED,
     Topology,
 )
 from threadline.rules.partitions import conversation_slot, customer_slot
@@ -54,6 +59,26 @@ async def publish(js: JetStreamContext, topology: Topology, wa_id: str) -> int:
     subject = topology.publish_subject(INBOUND_MESSAGE_RECEIVED, slot=slot, phone_number_id="pn-7")
     await js.publish(subject, fact.SerializeToString(), headers={"Nats-Msg-Id": fact.wamid})
     return slot % PARTITIONS
+
+
+async def draft_reply(js: JetStreamContext, topology: Topology, conversation_id: str) -> int:
+    """The AI responder's typing indicator and drafted reply for a conversation, on the
+    conversation's partition's subjects; returns the partition."""
+    typing = ai_pb2.TypingIndicatorRequested(
+        request_id=f"typing-{conversation_id}", conversation_id=conversation_id
+    )
+    draft = ai_pb2.ReplyDrafted(
+        draft_id=f"draft-{conversation_id}",
+        conversation_id=conversation_id,
+        content=common_pb2.MessageContent(type="text", text="Hello!"),
+    )
+    for route, fact, msg_id in (
+        (TYPING_INDICATOR_REQUESTED, typing, typing.request_id),
+        (REPLY_DRAFTED, draft, draft.draft_id),
+    ):
+        subject = topology.conversation_subject(route, conversation_id)
+        await js.publish(subject, fact.SerializeToString(), headers={"Nats-Msg-Id": msg_id})
+    return conversation_slot(conversation_id) % PARTITIONS
 
 
 async def relayed(js: JetStreamContext, topology: Topology) -> list[events_pb.SessionEvent]:
@@ -125,12 +150,39 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         for wa_id in customers[40:]:
             await publish(js, topology, wa_id)
         await eventually(lambda: recorded(60), timeout=30)
+
+        # The AI responder's facts reach the partition's drafts consumer (held by the second
+        # instance now): each reply is queued once; the typing indicator, for outbound alone,
+        # is not even delivered to it where the server filters on several subjects.
+        started_ids = [
+            e.aggregate_id
+            for e in await relayed(js, topology)
+            if e.HasField("conversation_started")
+        ]
+        drafts_per_partition = Counter[int]()
+        for conversation_id in started_ids[:20]:
+            drafts_per_partition[await draft_reply(js, topology, conversation_id)] += 1
+
+        async def queued(count: int) -> bool:
+            events = await relayed(js, topology)
+            return sum(e.HasField("outbound_message_queued") for e in events) >= count
+
+        await eventually(lambda: queued(20), timeout=30)
+        typing_delivered = 0 if filters_several(js) else 1  # NATS 2.9: one filter, all taken
+        for k in range(PARTITIONS):
+            durable = SESSION_DRAFTS.in_partition(k, PARTITIONS).name
+            info = await js.consumer_info(topology.stream(AI_EVENTS), durable)
+            expected = drafts_per_partition[k] * (1 + typing_delivered)
+            assert info.delivered.consumer_seq == expected, durable
+            assert info.num_ack_pending == 0 and info.num_pending == 0
+
         await asyncio.sleep(0.5)  # anything recorded twice would be relayed by now
         events = await relayed(js, topology)
 
     # Nothing lost, nothing twice, in the store's order across the relay's hand-over.
     received = [e for e in events if e.HasField("customer_message_received")]
     assert len(received) == 60
+    assert sum(e.HasField("outbound_message_queued") for e in events) == 20
     positions = [e.position for e in events]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
     # Each conversation carries its customer's slot: the AI responder's and outbound's facts

@@ -178,11 +178,17 @@ class Durable:
 
     def in_partition(self, partition: int, partitions: int) -> Durable:
         """This consumer for one partition of the session's facts (`<name>-p<k>`, reading
-        `<root>.<k>.>`); itself when there is one partition (it reads everything, subjects
-        without a partition token from before partitioning included)."""
+        `<root>.<k>.>`, and of `only` what names a partition, `*.` becoming `<k>.`); itself
+        when there is one partition (it reads everything, subjects without a partition token
+        from before partitioning included)."""
         if partitions == 1:
             return self
-        return replace(self, name=f"{self.name}-p{partition}", filter=f"{partition}.>")
+        return replace(
+            self,
+            name=f"{self.name}-p{partition}",
+            filter=f"{partition}.>",
+            only=tuple(f"{partition}.{s[2:]}" for s in self.only if s.startswith("*.")),
+        )
 
 
 RAW_WEBHOOK = Route(INGEST_RAW, "{phone_number_id}", "ingest", "the webhook body as received")
@@ -285,7 +291,22 @@ ROUTES: tuple[Route, ...] = (
 # analytics reads: narrowed, the AI responder and the gateway never receive them.
 SESSION = "session"  # the one service whose consumers are partitioned
 SESSION_INGEST = Durable("session-ingest", "session", INGEST_EVENTS)
-SESSION_DRAFTS = Durable("session-drafts", "session", AI_EVENTS)
+# Every fact of the AI responder but the typing indicator, which is for outbound alone (one a
+# burst): each in any partition, and without one as published before partitioning.
+SESSION_RECORDS_OF_AI = tuple(
+    route.pattern.removeprefix("{partition}.")
+    for route in ROUTES
+    if route.stream == AI_EVENTS and route is not TYPING_INDICATOR_REQUESTED
+)
+SESSION_DRAFTS = Durable(
+    "session-drafts",
+    "session",
+    AI_EVENTS,
+    only=(
+        *(f"*.{subject}" for subject in SESSION_RECORDS_OF_AI),
+        *SESSION_RECORDS_OF_AI,
+    ),
+)
 SESSION_DISPATCHES = Durable("session-dispatches", "session", OUTBOUND_EVENTS)
 # The AI responder's view of conversations (issue 10), and the customer messages it answers.
 AI_RESPONDER_FOLLOWS = (
