@@ -19,19 +19,32 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from threadline.servicekit.config import ConfigError
 from threadline.servicekit.telemetry import service_resource, span_exporters
 
+CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 PROGRAM = """
 import json
 from opentelemetry import trace
 from threadline.servicekit.telemetry import configure_tracing
 
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from threadline.servicekit.telemetry import context_from_headers, current_traceparent
+
 provider = configure_tracing("threadline-tester", instrument=False)
-with trace.get_tracer("tests").start_as_current_span("one") as span:
+caller = context_from_headers({"traceparent": "%s"})
+with trace.get_tracer("tests").start_as_current_span("one", context=caller) as span:
     recording = span.is_recording()
+    traceparent = current_traceparent()
 provider.force_flush()
+# Something that receives spans, added later (as a test's in-memory exporter is).
+provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+with trace.get_tracer("tests").start_as_current_span("two", context=caller) as span:
+    recording_later = span.is_recording()
 print(json.dumps({"service": provider.resource.attributes["service.name"],
                   "team": provider.resource.attributes.get("team"),
-                  "recording": recording}), flush=True)
-"""
+                  "recording": recording,
+                  "traceparent": traceparent,
+                  "recording_later": recording_later}), flush=True)
+""" % CALLER
 
 
 def run(env: dict[str, str]) -> tuple[dict[str, object], str]:
@@ -52,7 +65,27 @@ def run(env: dict[str, str]) -> tuple[dict[str, object], str]:
 def test_service_name_defaults_to_threadline_service_and_resource_attributes_are_read() -> None:
     facts, _ = run({"OTEL_RESOURCE_ATTRIBUTES": "team=ops,deployment.environment=test"})
 
-    assert facts == {"service": "threadline-tester", "team": "ops", "recording": True}
+    assert (facts["service"], facts["team"]) == ("threadline-tester", "ops")
+
+
+def test_without_an_exporter_no_span_is_recorded_and_the_trace_still_passes_on() -> None:
+    """Nothing receives spans: none is built, but the caller's trace id goes on in the
+    `traceparent` (a span id of this hop, marked not sampled), until a processor is added."""
+    facts, _ = run({})
+
+    version, trace_id, span_id, flags = str(facts["traceparent"]).split("-")
+    assert (version, trace_id, flags) == ("00", CALLER.split("-")[1], "00")
+    assert span_id != CALLER.split("-")[2]
+    assert facts["recording"] is False
+    assert facts["recording_later"] is True
+
+
+def test_with_an_exporter_spans_are_recorded_and_sampled() -> None:
+    facts, _ = run({"OTEL_TRACES_EXPORTER": "console"})
+
+    assert facts["recording"] is True
+    assert str(facts["traceparent"]).startswith("00-" + CALLER.split("-")[1])
+    assert str(facts["traceparent"]).endswith("-01")
 
 
 def test_otel_service_name_wins_over_the_default_and_the_resource_attributes() -> None:
