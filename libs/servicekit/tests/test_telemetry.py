@@ -23,14 +23,14 @@ CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 PROGRAM = """
 import json
 from opentelemetry import trace
-from threadline.servicekit.telemetry import configure_tracing
-
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from threadline.servicekit.telemetry import context_from_headers, current_traceparent
+from threadline.servicekit.telemetry import (
+    configure_tracing, context_from_headers, current_traceparent
+)
 
 provider = configure_tracing("threadline-tester", instrument=False)
-caller = context_from_headers({"traceparent": "%s"})
+caller = context_from_headers({"traceparent": "CALLER"})
 with trace.get_tracer("tests").start_as_current_span("one", context=caller) as span:
     recording = span.is_recording()
     traceparent = current_traceparent()
@@ -44,7 +44,7 @@ print(json.dumps({"service": provider.resource.attributes["service.name"],
                   "recording": recording,
                   "traceparent": traceparent,
                   "recording_later": recording_later}), flush=True)
-""" % CALLER
+""".replace("CALLER", CALLER)
 
 
 def run(env: dict[str, str]) -> tuple[dict[str, object], str]:
