@@ -82,9 +82,8 @@ def configure_tracing(
 class ReceivedTracerProvider(TracerProvider):
     """A tracer provider that records spans only once something receives them: until a span
     processor is added its sampler drops every span (`ReceivedOnly`), so a service that exports
-    nowhere does not build, time and throw away a span per message, query and call (measured:
-    about 13 µs of CPU a span, 12 % of the platform's CPU a customer message; docs/benchmarks.md
-    §1).
+    nowhere does not build, time and throw away a span per message, query and call (about
+    13 µs of CPU a span, 12 % of the platform's CPU a customer message: docs/benchmarks.md §1).
     Dropped spans still carry the trace: the id passes on in every header, marked not sampled
     (W3C's flag `00`), so a service downstream records none of that trace either — export from
     every service, or from none."""
