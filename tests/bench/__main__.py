@@ -303,15 +303,22 @@ def queries(args: argparse.Namespace) -> None:
             in_flight=args.queries_in_flight,
             seconds=args.queries_seconds,
             explain=True,
+            readers=args.queries_readers,
         )
     for line in report(figures, show_plans=args.queries_plans):
         print(line)
+    spread = {m.name: m for m in figures.several_readers}
     for m in figures.measured:
         if m.name.startswith("GetConversation"):
+            shown = f"{m.per_s:,.0f} calls/s, p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms"
+            if (s := spread.get(m.name)) is not None:
+                shown += (
+                    f"; {figures.readers} readers {s.per_s:,.0f} calls/s, p99 {s.p99_ms:.1f} ms"
+                )
             GOALS.append(
                 Goal(
                     f"GetConversation, random id, {figures.in_flight} in flight",
-                    f"{m.per_s:,.0f} calls/s, p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms",
+                    shown,
                     "p99 <= 5 ms at 1,000 calls/s",
                 )
             )
@@ -518,6 +525,12 @@ if __name__ == "__main__":
     parser.add_argument("--queries-in-flight", type=int, default=16)
     parser.add_argument("--queries-seconds", type=float, default=8.0)
     parser.add_argument("--queries-plans", action="store_true", help="print whole plans")
+    parser.add_argument(
+        "--queries-readers",
+        type=int,
+        default=2,
+        help="analytics processes GetConversation and page 1 are measured again over (1: not)",
+    )
     parser.add_argument("--rebuild-events", type=int, default=1_000_000)
     parser.add_argument("--rebuild-customers", type=int, default=20_000)
     parser.add_argument("--rebuild-batch", type=int, default=25_000)

@@ -6,18 +6,21 @@ VACUUM ANALYZE. Then, kind by kind, C gRPC calls are kept in flight from this pr
 fixed time after a short warm-up, every call's latency recorded (p50 / p99, calls/s) with the
 CPU time the client, the service, PostgreSQL and everything else spent meanwhile; then the
 same calls one at a time (the latency without queueing). The kinds that filter by status run
-first without migration 3's indexes, then with them (tests/bench/query_plans.py).
+first without migration 3's indexes, then with them (tests/bench/query_plans.py). Then
+`GetConversation` and the unfiltered page 1 again, spread over several analytics reader
+processes (each on a port of its own, the client taking them in turn, as a load balancer would).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +94,19 @@ class QueryFigures:
     # case: exact count, its ms; the total the service gives, its ms (bounded, then estimated)
     counts: dict[str, tuple[int, float, int, float]]
     floor: list[FloorFigures]  # the bare gRPC server, then GetConversation over each pool
+    readers: int  # analytics processes the calls of `several_readers` were spread over
+    several_readers: list[Measured]
 
 
-def kinds(stub: analytics_pb2_grpc.ConversationQueriesAsyncStub, data: Dataset) -> list[Kind]:
+# The kinds measured again over several reader processes.
+SPREAD_KINDS = ("GetConversation, random id", "List page 1, no filter")
+
+
+def kinds(
+    stubs: Sequence[analytics_pb2_grpc.ConversationQueriesAsyncStub], data: Dataset
+) -> list[Kind]:
+    """Each kind's calls, taking `stubs` (one per analytics process) in turn."""
+    turn = itertools.cycle(stubs)
     reader = (("authorization", f"Bearer {READER}"),)
     tenant = (("authorization", f"Bearer {TENANT}"),)
     statuses = tuple(STATUS_WEIGHTS)
@@ -103,12 +116,12 @@ def kinds(stub: analytics_pb2_grpc.ConversationQueriesAsyncStub, data: Dataset) 
         make: Callable[[random.Random], pb.ListConversationsRequest], *, as_tenant: bool = False
     ) -> Call:
         metadata = tenant if as_tenant else reader
-        return lambda rng: stub.ListConversations(make(rng), metadata=metadata)
+        return lambda rng: next(turn).ListConversations(make(rng), metadata=metadata)
 
     def get(rng: random.Random) -> Awaitable[pb.GetConversationResponse]:
         conversation_id = str(rng.choice(data.conversation_ids))
         request = pb.GetConversationRequest(conversation_id=conversation_id)
-        return stub.GetConversation(request, metadata=reader)
+        return next(turn).GetConversation(request, metadata=reader)
 
     return [
         Kind("GetConversation, random id", get),
@@ -213,6 +226,7 @@ def run_query_benchmark(
     in_flight: int,
     seconds: float,
     explain: bool,
+    readers: int = 2,
 ) -> QueryFigures:
     with ExitStack() as stack:
         nats = stack.enter_context(EmbeddedNats(workdir / "nats"))
@@ -236,12 +250,28 @@ def run_query_benchmark(
         parties = CpuParties(
             client=os.getpid(), server=server_pid, postmaster=postmaster_pid(postgres.pgdata)
         )
-        run = _Runner(config.grpc_port, data, in_flight, seconds, parties)
+        run = _Runner((config.grpc_port,), data, in_flight, seconds, parties)
         drop_new_indexes(postgres.url)
         without = asyncio.run(run.measure(by_status_only=True))
         plans_without = explained(postgres.url, data) if explain else {}
         create_new_indexes(postgres.url)
         measured = asyncio.run(run.measure(by_status_only=False))
+        several: list[Measured] = []
+        if readers > 1:
+            more = [
+                replace(config, grpc_port=free_port(None), ops_port=free_port(None))
+                for _ in range(readers - 1)
+            ]
+            with ExitStack() as readers_stack:
+                pids = tuple(readers_stack.enter_context(analytics_process(c)) for c in more)
+                spread = _Runner(
+                    (config.grpc_port, *(c.grpc_port for c in more)),
+                    data,
+                    in_flight,
+                    seconds,
+                    replace(parties, more_servers=pids),
+                )
+                several = asyncio.run(spread.measure(by_status_only=False, only=SPREAD_KINDS))
         floor_port = free_port(None)
         with bare_server(floor_port) as bare_pid:
             floor = [
@@ -263,20 +293,27 @@ def run_query_benchmark(
             deep_pages=deep_pages(postgres.url, data),
             counts=count_ways(postgres.url, data),
             floor=floor,
+            readers=readers,
+            several_readers=several,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class _Runner:
-    port: int
+    ports: tuple[int, ...]  # one per analytics process
     data: Dataset
     in_flight: int
     seconds: float
     parties: CpuParties
 
-    async def measure(self, *, by_status_only: bool) -> list[Measured]:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{self.port}") as channel:
-            stub = analytics_pb2_grpc.ConversationQueriesStub(channel)
+    async def measure(self, *, by_status_only: bool, only: Sequence[str] = ()) -> list[Measured]:
+        """Each kind (those filtering by status, or those named in `only`), in turn."""
+        async with AsyncExitStack() as stack:
+            channels = [
+                await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{port}"))
+                for port in self.ports
+            ]
+            stubs = [analytics_pb2_grpc.ConversationQueriesStub(c) for c in channels]
             return [
                 await measure(
                     kind,
@@ -285,8 +322,8 @@ class _Runner:
                     parties=self.parties,
                     seed=index,
                 )
-                for index, kind in enumerate(kinds(stub, self.data))
-                if kind.by_status or not by_status_only
+                for index, kind in enumerate(kinds(stubs, self.data))
+                if (kind.by_status or not by_status_only) and (not only or kind.name in only)
             ]
 
 

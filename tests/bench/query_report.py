@@ -24,6 +24,12 @@ def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
         "after a 1 s warm-up; 'alone' = p50 of calls made one at a time"
     )
     yield from _table(f.measured)
+    if f.several_readers:
+        yield (
+            f"  the same over {f.readers} analytics reader processes (a port each, the client "
+            "taking them in turn; service = all of them):"
+        )
+        yield from _table(f.several_readers)
     yield f"  the kinds filtering by status, without migration 3 ({', '.join(NEW_INDEXES)}):"
     yield from _table(f.without_indexes)
     if f.plans:

@@ -92,17 +92,19 @@ class CpuParties:
     client: int
     server: int
     postmaster: int
+    more_servers: tuple[int, ...] = ()  # further reader processes, counted with the server
 
     def sample(self) -> tuple[float, float, float, float]:
-        """CPU seconds so far of the client, the server, PostgreSQL (all its processes), and
+        """CPU seconds so far of the client, the server(s), PostgreSQL (all its processes), and
         of the whole machine (so that what other processes took shows)."""
+        server = sum(cpu_seconds(pid) for pid in (self.server, *self.more_servers))
         postgres = 0.0
         for pid in [self.postmaster, *children(self.postmaster)]:
             try:
                 postgres += cpu_seconds(pid)
             except OSError:
                 continue  # a backend that just exited
-        return cpu_seconds(self.client), cpu_seconds(self.server), postgres, machine_busy()
+        return cpu_seconds(self.client), server, postgres, machine_busy()
 
 
 def postmaster_pid(pgdata: Path) -> int:

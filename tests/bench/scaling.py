@@ -17,7 +17,7 @@ import aiohttp
 
 from tests.bench.cpu import cpu_seconds, machine_busy
 from tests.bench.platform import running_platform
-from tests.bench.webhooks import throughput, wait_until_quiet, warmed_up_client
+from tests.bench.webhooks import settle, throughput, warmed_up_client
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ async def run_scaling_benchmark(
                             duties=await _duties(running.env, layout),
                         )
                     )
-                    await wait_until_quiet(running.state.nats_url)
+                    await settle(running)
     return figures
 
 

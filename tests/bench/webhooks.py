@@ -221,6 +221,17 @@ async def latency_at_rate(
     )
 
 
+async def settle(platform: RunningPlatform, *, timeout: float = 300.0) -> float:
+    """Until the sandbox has delivered every status webhook it started and then every durable
+    consumer has nothing pending; returns how long that took. (Consumers alone can look idle
+    between one status and the next while the sandbox still has hundreds to send: a platform
+    stopped then leaves them timing out against a stopping ingest.)"""
+    started = time.perf_counter()
+    await asyncio.wait_for(platform.sandbox.wait_for_statuses(), timeout)
+    await wait_until_quiet(platform.state.nats_url, timeout=timeout)
+    return time.perf_counter() - started
+
+
 async def wait_until_quiet(nats_url: str, *, timeout: float = 300.0) -> float:
     """Until every durable consumer has nothing pending (status webhooks and their events
     trail the replies); returns how long that took."""
@@ -271,7 +282,7 @@ async def warmed_up_client(
             in_flight=in_flight,
             run="9" + run[:1],  # wa_ids are digits only
         )  # warm-up
-        await wait_until_quiet(platform.state.nats_url)
+        await settle(platform)
         yield client
 
 
@@ -297,7 +308,7 @@ async def run_webhook_benchmark(
             in_flight=in_flight,
             run=run,
         )
-        settled = await wait_until_quiet(platform.state.nats_url)
+        settled = await settle(platform)
         started = time.perf_counter()
         samples = await latency(
             client, customers=latency_customers, messages=latency_messages, run=run
@@ -305,7 +316,7 @@ async def run_webhook_benchmark(
         elapsed = time.perf_counter() - started
         at_rate = []
         for n, rate in enumerate(rates):
-            await wait_until_quiet(platform.state.nats_url)
+            await settle(platform)
             at_rate.append(
                 await latency_at_rate(
                     client, rate=rate, seconds=rate_seconds, in_flight=in_flight, run=f"{run}{n}"
@@ -313,7 +324,7 @@ async def run_webhook_benchmark(
             )
         # The last replies' statuses settle before the platform stops (else the sandbox's
         # deliveries of them fail against a stopped ingest).
-        await wait_until_quiet(platform.state.nats_url)
+        await settle(platform)
     quantiles = statistics.quantiles(samples, n=100)
     return WebhookFigures(
         webhooks=webhooks,
