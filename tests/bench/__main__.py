@@ -304,6 +304,7 @@ def queries(args: argparse.Namespace) -> None:
             seconds=args.queries_seconds,
             explain=True,
             readers=args.queries_readers,
+            rates=args.queries_rates,
         )
     for line in report(figures, show_plans=args.queries_plans):
         print(line)
@@ -315,6 +316,10 @@ def queries(args: argparse.Namespace) -> None:
                 shown += (
                     f"; {figures.readers} readers {s.per_s:,.0f} calls/s, p99 {s.p99_ms:.1f} ms"
                 )
+            shown += "".join(
+                f"; at {r.offered_per_s:,.0f}/s offered p99 {r.p99_ms:.1f} ms"
+                for r in figures.get_at_rates
+            )
             GOALS.append(
                 Goal(
                     f"GetConversation, random id, {figures.in_flight} in flight",
@@ -525,6 +530,13 @@ if __name__ == "__main__":
     parser.add_argument("--queries-in-flight", type=int, default=16)
     parser.add_argument("--queries-seconds", type=float, default=8.0)
     parser.add_argument("--queries-plans", action="store_true", help="print whole plans")
+    parser.add_argument(
+        "--queries-rates",
+        type=float,
+        nargs="*",
+        default=[250.0, 500.0, 1000.0],
+        help="GetConversation calls a second offered, open loop (none: not measured)",
+    )
     parser.add_argument(
         "--queries-readers",
         type=int,

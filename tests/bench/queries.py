@@ -18,8 +18,8 @@ import itertools
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, ExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,18 @@ class Measured:
 
 
 @dataclass(frozen=True, slots=True)
+class AtRate:
+    """Calls of one kind started on a schedule (open loop), each timed from when it was due."""
+
+    offered_per_s: float
+    calls: int
+    answered_per_s: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu: float  # cores
+
+
+@dataclass(frozen=True, slots=True)
 class QueryFigures:
     dataset: Dataset
     load_s: float
@@ -96,6 +108,7 @@ class QueryFigures:
     floor: list[FloorFigures]  # the bare gRPC server, then GetConversation over each pool
     readers: int  # analytics processes the calls of `several_readers` were spread over
     several_readers: list[Measured]
+    get_at_rates: list[AtRate]  # GetConversation at offered rates, one reader
 
 
 # The kinds measured again over several reader processes.
@@ -213,6 +226,39 @@ async def measure(
     )
 
 
+async def at_rate(
+    kind: Kind, *, rate: float, seconds: float, parties: CpuParties, seed: int
+) -> AtRate:
+    """Open loop: a call of `kind` due every 1/rate s for `seconds`, each timed from when it
+    was due, so neither a slow answer nor a late start lowers the offered rate unseen."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    total = max(1, round(rate * seconds))
+
+    async def call(due: float) -> None:
+        await kind.call(rng)
+        latencies.append(time.perf_counter() - due)
+
+    cpu_before, began = parties.sample(), time.perf_counter()
+    tasks = []
+    for k in range(total):
+        due = began + k / rate
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        tasks.append(asyncio.create_task(call(due)))
+    await asyncio.gather(*tasks)
+    elapsed, cpu_after = time.perf_counter() - began, parties.sample()
+    latencies.sort()
+    return AtRate(
+        offered_per_s=rate,
+        calls=total,
+        answered_per_s=total / elapsed,
+        p50_ms=_percentile(latencies, 0.50) * 1000,
+        p99_ms=_percentile(latencies, 0.99) * 1000,
+        server_cpu=(cpu_after[1] - cpu_before[1]) / elapsed,
+    )
+
+
 def _percentile(ordered: Sequence[float], share: float) -> float:
     """Nearest rank: the smallest latency at least `share` of the calls did not exceed."""
     return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
@@ -227,6 +273,7 @@ def run_query_benchmark(
     seconds: float,
     explain: bool,
     readers: int = 2,
+    rates: Sequence[float] = (),
 ) -> QueryFigures:
     with ExitStack() as stack:
         nats = stack.enter_context(EmbeddedNats(workdir / "nats"))
@@ -256,6 +303,7 @@ def run_query_benchmark(
         plans_without = explained(postgres.url, data) if explain else {}
         create_new_indexes(postgres.url)
         measured = asyncio.run(run.measure(by_status_only=False))
+        get_at_rates = [asyncio.run(run.get_at(rate)) for rate in rates]
         several: list[Measured] = []
         if readers > 1:
             more = [
@@ -295,6 +343,7 @@ def run_query_benchmark(
             floor=floor,
             readers=readers,
             several_readers=several,
+            get_at_rates=get_at_rates,
         )
 
 
@@ -306,14 +355,21 @@ class _Runner:
     seconds: float
     parties: CpuParties
 
-    async def measure(self, *, by_status_only: bool, only: Sequence[str] = ()) -> list[Measured]:
-        """Each kind (those filtering by status, or those named in `only`), in turn."""
+    @asynccontextmanager
+    async def _stubs(
+        self,
+    ) -> AsyncIterator[list[analytics_pb2_grpc.ConversationQueriesAsyncStub]]:
+        """A stub per analytics process, each on a channel of its own."""
         async with AsyncExitStack() as stack:
             channels = [
                 await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{port}"))
                 for port in self.ports
             ]
-            stubs = [analytics_pb2_grpc.ConversationQueriesStub(c) for c in channels]
+            yield [analytics_pb2_grpc.ConversationQueriesStub(c) for c in channels]
+
+    async def measure(self, *, by_status_only: bool, only: Sequence[str] = ()) -> list[Measured]:
+        """Each kind (those filtering by status, or those named in `only`), in turn."""
+        async with self._stubs() as stubs:
             return [
                 await measure(
                     kind,
@@ -325,6 +381,15 @@ class _Runner:
                 for index, kind in enumerate(kinds(stubs, self.data))
                 if (kind.by_status or not by_status_only) and (not only or kind.name in only)
             ]
+
+    async def get_at(self, rate: float) -> AtRate:
+        """`GetConversation` at `rate` calls a second offered (after a warm-up)."""
+        async with self._stubs() as stubs:
+            get = kinds(stubs, self.data)[0]
+            await at_rate(get, rate=rate, seconds=WARM_UP_SECONDS, parties=self.parties, seed=0)
+            return await at_rate(
+                get, rate=rate, seconds=self.seconds, parties=self.parties, seed=int(rate)
+            )
 
 
 def _settings(database_url: str) -> dict[str, str]:

@@ -24,6 +24,17 @@ def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
         "after a 1 s warm-up; 'alone' = p50 of calls made one at a time"
     )
     yield from _table(f.measured)
+    if f.get_at_rates:
+        yield (
+            "  GetConversation at an offered rate (open loop, one reader; each call timed from "
+            "when it was due):"
+        )
+        for r in f.get_at_rates:
+            yield (
+                f"    {r.offered_per_s:6.0f}/s offered: p50 {r.p50_ms:7.1f} ms   "
+                f"p99 {r.p99_ms:7.1f} ms   ({r.answered_per_s:,.0f}/s answered, "
+                f"{r.calls:,} calls; service {r.server_cpu:.2f} cores)"
+            )
     if f.several_readers:
         yield (
             f"  the same over {f.readers} analytics reader processes (a port each, the client "
