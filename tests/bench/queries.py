@@ -7,6 +7,7 @@ fixed time after a short warm-up, every call's latency recorded (p50 / p99, call
 CPU time the client, the service, PostgreSQL and everything else spent meanwhile; then the
 same calls one at a time (the latency without queueing). The kinds that filter by status run
 first without migration 3's indexes, then with them (tests/bench/query_plans.py). Then
+`GetConversation` at offered rates (open loop, each call timed from when it was due), and
 `GetConversation` and the unfiltered page 1 again, spread over several analytics reader
 processes (each on a port of its own, the client taking them in turn, as a load balancer would).
 """
