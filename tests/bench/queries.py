@@ -112,8 +112,9 @@ class QueryFigures:
     get_at_rates: list[AtRate]  # GetConversation at offered rates, one reader
 
 
+GET_CONVERSATION = "GetConversation, random id"
 # The kinds measured again over several reader processes.
-SPREAD_KINDS = ("GetConversation, random id", "List page 1, no filter")
+SPREAD_KINDS = (GET_CONVERSATION, "List page 1, no filter")
 
 
 def kinds(
@@ -138,7 +139,7 @@ def kinds(
         return next(turn).GetConversation(request, metadata=reader)
 
     return [
-        Kind("GetConversation, random id", get),
+        Kind(GET_CONVERSATION, get),
         Kind("List page 1, no filter", listing(lambda _: pb.ListConversationsRequest())),
         Kind(
             "List page 1, tenant token (largest number)",
@@ -386,7 +387,7 @@ class _Runner:
     async def get_at(self, rate: float) -> AtRate:
         """`GetConversation` at `rate` calls a second offered (after a warm-up)."""
         async with self._stubs() as stubs:
-            get = kinds(stubs, self.data)[0]
+            get = next(k for k in kinds(stubs, self.data) if k.name == GET_CONVERSATION)
             await at_rate(get, rate=rate, seconds=WARM_UP_SECONDS, parties=self.parties, seed=0)
             return await at_rate(
                 get, rate=rate, seconds=self.seconds, parties=self.parties, seed=int(rate)

@@ -228,7 +228,8 @@ async def settle(platform: RunningPlatform, *, timeout: float = 300.0) -> float:
     stopped then leaves them timing out against a stopping ingest.)"""
     started = time.perf_counter()
     await asyncio.wait_for(platform.sandbox.wait_for_statuses(), timeout)
-    await wait_until_quiet(platform.state.nats_url, timeout=timeout)
+    left = timeout - (time.perf_counter() - started)
+    await wait_until_quiet(platform.state.nats_url, timeout=left)
     return time.perf_counter() - started
 
 

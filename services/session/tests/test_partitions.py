@@ -93,6 +93,14 @@ async def relayed(js: JetStreamContext, topology: Topology) -> list[events_pb.Se
     return events
 
 
+RECEIVED, QUEUED = "customer_message_received", "outbound_message_queued"
+
+
+async def relayed_at_least(js: JetStreamContext, topology: Topology, kind: str, count: int) -> bool:
+    """Whether the stream holds at least `count` relayed events of `kind` (a body field)."""
+    return sum(e.HasField(kind) for e in await relayed(js, topology)) >= count
+
+
 def shared(instances: list[RunningSession]) -> bool:
     """Every duty held by exactly one instance, each holding its fair share or one less."""
     held = [instance.keeper.held for instance in instances]
@@ -132,11 +140,7 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
             for wa_id in customers[:40]:
                 per_partition[await publish(js, topology, wa_id)] += 1
 
-            async def recorded(count: int) -> bool:
-                events = await relayed(js, topology)
-                return sum(e.HasField("customer_message_received") for e in events) >= count
-
-            await eventually(lambda: recorded(40), timeout=30)
+            await eventually(lambda: relayed_at_least(js, topology, RECEIVED, 40), timeout=30)
             # The customers' facts were read by their partitions' consumers, each all of its own.
             for k in range(PARTITIONS):
                 durable = SESSION_INGEST.in_partition(k, PARTITIONS).name
@@ -149,7 +153,7 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         await eventually(lambda: second.keeper.held == DUTIES, timeout=10)
         for wa_id in customers[40:]:
             await publish(js, topology, wa_id)
-        await eventually(lambda: recorded(60), timeout=30)
+        await eventually(lambda: relayed_at_least(js, topology, RECEIVED, 60), timeout=30)
 
         # The AI responder's facts reach the partition's drafts consumer (held by the second
         # instance now): each reply is queued once; the typing indicator, for outbound alone,
@@ -163,11 +167,7 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         for conversation_id in started_ids[:20]:
             drafts_per_partition[await draft_reply(js, topology, conversation_id)] += 1
 
-        async def queued(count: int) -> bool:
-            events = await relayed(js, topology)
-            return sum(e.HasField("outbound_message_queued") for e in events) >= count
-
-        await eventually(lambda: queued(20), timeout=30)
+        await eventually(lambda: relayed_at_least(js, topology, QUEUED, 20), timeout=30)
         typing_delivered = 0 if filters_several(js) else 1  # NATS 2.9: one filter, all taken
         for k in range(PARTITIONS):
             durable = SESSION_DRAFTS.in_partition(k, PARTITIONS).name
@@ -180,9 +180,9 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         events = await relayed(js, topology)
 
     # Nothing lost, nothing twice, in the store's order across the relay's hand-over.
-    received = [e for e in events if e.HasField("customer_message_received")]
+    received = [e for e in events if e.HasField(RECEIVED)]
     assert len(received) == 60
-    assert sum(e.HasField("outbound_message_queued") for e in events) == 20
+    assert sum(e.HasField(QUEUED) for e in events) == 20
     positions = [e.position for e in events]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
     # Each conversation carries its customer's slot: the AI responder's and outbound's facts
