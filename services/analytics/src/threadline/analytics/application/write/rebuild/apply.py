@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any, TypeVar
 
 from threadline.analytics.application.write.rebuild.tables import (
@@ -29,8 +28,11 @@ from threadline.analytics.application.write.rebuild.working_set import WorkingSe
 from threadline.analytics.domain.write.changes import Changes
 from threadline.analytics.domain.write.rows_and_patches import (
     ConversationPatch,
+    ConversationRow,
     MessagePatch,
+    MessageRow,
     Reply,
+    ResponseFact,
 )
 
 T = TypeVar("T")
@@ -78,9 +80,9 @@ def apply(changes: Changes, rows: WorkingSet) -> None:
     for key in changes.contact_keys.values():
         rows.insert_missing(CONTACT_KEYS, _columns(key))
     for conversation in changes.conversations.values():
-        rows.insert(CONVERSATIONS, _new_conversation(_columns(conversation)))
+        rows.insert(CONVERSATIONS, _new_conversation(conversation))
     for message in changes.messages.values():
-        rows.insert(MESSAGES, _new_message(_columns(message)))
+        rows.insert(MESSAGES, _new_message(message))
     _await_answers(changes, rows)
     for message_id, patch in changes.patches.items():
         _patch_message(rows, message_id, patch)
@@ -96,16 +98,31 @@ def apply(changes: Changes, rows: WorkingSet) -> None:
 
 
 def _columns(row: Any) -> Row:
-    """A row dataclass's fields as a dict (a single `attrgetter` per row type)."""
-    reader = _READERS.get(type(row))
-    if reader is None:
-        names = tuple(column.name for column in fields(row))
-        reader = _READERS[type(row)] = (names, attrgetter(*names))
-    names, values = reader
-    return dict(zip(names, values(row), strict=True))
+    """A row dataclass's fields as a dict (one compiled builder per row type)."""
+    build = _BUILDERS.get(type(row))
+    if build is None:
+        build = _BUILDERS[type(row)] = row_builder(type(row))
+    return build(row)
 
 
-_READERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+def row_builder(cls: type, **constants: Any) -> Callable[[Any], Row]:
+    """A function making the dict of a row dataclass's fields, then `constants` (values
+    shared by every row, so immutable ones only), as one dict display: built at its full size
+    at once, in about half the time of `dict(zip(names, attrgetter(*names)(row)))` — a
+    replay builds half a million of them. Generated once per row type, as `dataclasses`
+    generates `__init__`."""
+    names = [column.name for column in fields(cls)]
+    if "row" in constants or not all(name.isidentifier() for name in [*names, *constants]):
+        raise ValueError(f"{cls.__name__}: columns must be identifiers other than 'row'")
+    items = [f"{name!r}: row.{name}" for name in names]
+    items += [f"{name!r}: {name}" for name in constants if name not in names]
+    namespace: dict[str, Any] = dict(constants)
+    exec(f"def build(row):\n    return {{{', '.join(items)}}}", namespace)
+    build: Callable[[Any], Row] = namespace["build"]
+    return build
+
+
+_BUILDERS: dict[type, Callable[[Any], Row]] = {}
 
 
 def _business_numbers(changes: Changes, rows: WorkingSet) -> None:
@@ -163,103 +180,129 @@ def _contacts(changes: Changes, rows: WorkingSet) -> None:
             rows.touch(CONTACTS, contact_id)
 
 
-def _new_conversation(row: Row) -> Row:
-    row.update(
-        updated_at=row["created_at"],
-        message_count=0,
-        last_message_at=None,
-        last_message_preview="",
-        assistant="",
-        ai_paused=False,
-        status_reason="",
-        status_changed_by="",
-        status_changed_at=None,
-        closed_at=None,
-        hand_offs=0,
-        flow_id="",
-        flow_step="",
-        flow_completed=False,
-        session_data={},
-        flow_expires_at=None,
-        flow_status="",
-        first_customer_message_at=None,
-        last_inbound_at=None,
-        free_entry_until=None,
-        prompt_tokens=0,
-        completion_tokens=0,
-        llm_cost=ZERO,
-        whatsapp_cost=ZERO,
-        assistant_version=0,
-        cached_tokens=0,
-        discarded_generations=0,
-        discarded_llm_cost=ZERO,
-    )
+def _new_conversation(conversation: ConversationRow) -> Row:
+    row = _NEW_CONVERSATION(conversation)
+    row["updated_at"] = conversation.created_at
+    row["session_data"] = {}
     return row
 
 
-def _new_message(row: Row) -> Row:
-    row |= _NEW_MESSAGE
-    row["updated_at"] = row["created_at"]
-    row["status_history"] = list(row["status_history"])
-    row["citations"] = list(row["citations"])
+# A new conversation's columns beyond its row's facts (immutable values).
+_NEW_CONVERSATION = row_builder(
+    ConversationRow,
+    updated_at=None,
+    message_count=0,
+    last_message_at=None,
+    last_message_preview="",
+    assistant="",
+    ai_paused=False,
+    status_reason="",
+    status_changed_by="",
+    status_changed_at=None,
+    closed_at=None,
+    hand_offs=0,
+    flow_id="",
+    flow_step="",
+    flow_completed=False,
+    session_data=None,
+    flow_expires_at=None,
+    flow_status="",
+    first_customer_message_at=None,
+    last_inbound_at=None,
+    free_entry_until=None,
+    prompt_tokens=0,
+    completion_tokens=0,
+    llm_cost=ZERO,
+    whatsapp_cost=ZERO,
+    assistant_version=0,
+    cached_tokens=0,
+    discarded_generations=0,
+    discarded_llm_cost=ZERO,
+)
+
+
+def _new_message(message: MessageRow) -> Row:
+    row = _NEW_MESSAGE(message)
+    row["updated_at"] = message.created_at
+    row["status_history"] = list(message.status_history)
+    row["citations"] = list(message.citations)
     row["edits"], row["reactions"] = [], []
     return row
 
 
-# The columns a new message starts with (immutable values; the lists are made per row).
-_NEW_MESSAGE: Row = {
-    "pricing": None,
-    "whatsapp_cost": None,
-    "error_code": None,
-    "error_title": "",
-    "original_content": None,
-    "deleted": False,
-    "deleted_at": None,
-    "reaction": "",
-}
+# A new message's columns beyond its row's facts (immutable values; the lists are made per
+# row, over the placeholders).
+_NEW_MESSAGE = row_builder(
+    MessageRow,
+    pricing=None,
+    whatsapp_cost=None,
+    error_code=None,
+    error_title="",
+    original_content=None,
+    deleted=False,
+    deleted_at=None,
+    reaction="",
+    updated_at=None,
+    edits=None,
+    reactions=None,
+)
 
 
 def _await_answers(changes: Changes, rows: WorkingSet) -> None:
     for fact in changes.waiting.values():
         conversation = rows.get(CONVERSATIONS, fact.conversation_id)
-        row = _columns(fact)
-        row |= _WAITING
+        row = _WAITING(fact)
         row["business_number"] = conversation["business_number"] if conversation else ""
         rows.insert(RESPONSE_FACTS, row)
         rows.waiting.setdefault(fact.conversation_id, []).append(row)
 
 
-_WAITING: Row = {
-    "answered_at": None,
-    "answered_by": None,
-    "reply_message_id": None,
-    "waited_since": None,
-    "response_seconds": None,
-    "first_unanswered": False,
-}
+# A customer message waiting for its answer: its fact, not answered yet.
+_WAITING = row_builder(
+    ResponseFact,
+    business_number="",
+    answered_at=None,
+    answered_by=None,
+    reply_message_id=None,
+    waited_since=None,
+    response_seconds=None,
+    first_unanswered=False,
+)
 
 
 def _patch_message(rows: WorkingSet, message_id: str, patch: MessagePatch) -> None:
     row = rows.get(MESSAGES, message_id)
     if row is None:
         return
-    # Every right-hand side reads the row as it was, as in the UPDATE.
+    # Every right-hand side reads the row as it was, as in the UPDATE. Merging or appending
+    # nothing leaves a value as it is (no copy made).
     old_content, old_original = row["content"], row["original_content"]
-    row["wamid"] = _or(patch.wamid, row["wamid"])
-    row["status"] = _or(patch.status, row["status"])
-    row["metadata"] = {**row["metadata"], **patch.metadata}
-    row["status_history"] = [*row["status_history"], *patch.status_history]
-    row["pricing"] = _or(patch.pricing, row["pricing"])
-    row["error_code"] = _or(patch.error_code, row["error_code"])
-    row["error_title"] = _or(patch.error_title, row["error_title"])
+    if patch.wamid is not None:
+        row["wamid"] = patch.wamid
+    if patch.status is not None:
+        row["status"] = patch.status
+    if patch.metadata:
+        row["metadata"] = {**row["metadata"], **patch.metadata}
+    if patch.status_history:
+        row["status_history"] = [*row["status_history"], *patch.status_history]
+    if patch.pricing is not None:
+        row["pricing"] = patch.pricing
+    if patch.error_code is not None:
+        row["error_code"] = patch.error_code
+    if patch.error_title is not None:
+        row["error_title"] = patch.error_title
     if patch.content is not None:
         row["original_content"] = _or(old_original, old_content)
-    row["content"] = _or(patch.content, old_content)
-    row["edits"] = [*row["edits"], *patch.edits]
-    row["deleted"] = row["deleted"] or patch.deleted_at is not None
-    row["deleted_at"] = _or(row["deleted_at"], patch.deleted_at)
-    row["reaction"] = _or(patch.reaction, row["reaction"])
-    row["reactions"] = [*row["reactions"], *patch.reactions]
+        row["content"] = patch.content
+    if patch.edits:
+        row["edits"] = [*row["edits"], *patch.edits]
+    if patch.deleted_at is not None:
+        row["deleted"] = True
+        row["deleted_at"] = _or(row["deleted_at"], patch.deleted_at)
+    if patch.reaction is not None:
+        row["reaction"] = patch.reaction
+    if patch.reactions:
+        row["reactions"] = [*row["reactions"], *patch.reactions]
     row["updated_at"] = patch.updated_at
     rows.touch(MESSAGES, message_id)
 
@@ -281,21 +324,39 @@ def _patch_conversation(rows: WorkingSet, conversation_id: Any, patch: Conversat
     row = rows.get(CONVERSATIONS, conversation_id)
     if row is None:
         return
+    # `coalesce(%(value)s, column)` for each column a patch may leave alone (None), written
+    # out: this runs for every conversation of every batch.
     row["message_count"] += patch.added
-    row["last_message_at"] = _or(patch.last_message_at, row["last_message_at"])
-    row["last_message_preview"] = _or(patch.preview, row["last_message_preview"])
-    row["first_customer_message_at"] = _or(
-        row["first_customer_message_at"], patch.first_customer_message_at
-    )
+    if patch.last_message_at is not None:
+        row["last_message_at"] = patch.last_message_at
+    if patch.preview is not None:
+        row["last_message_preview"] = patch.preview
+    if row["first_customer_message_at"] is None:
+        row["first_customer_message_at"] = patch.first_customer_message_at
     row["last_inbound_at"] = _greatest(row["last_inbound_at"], patch.last_inbound_at)
-    for column in ("free_entry_until", "status", "ai_paused", "status_reason"):
-        row[column] = _or(getattr(patch, column), row[column])
-    for column in ("status_changed_by", "status_changed_at", "closed_at"):
-        row[column] = _or(getattr(patch, column), row[column])
+    if patch.free_entry_until is not None:
+        row["free_entry_until"] = patch.free_entry_until
+    if patch.status is not None:
+        row["status"] = patch.status
+    if patch.ai_paused is not None:
+        row["ai_paused"] = patch.ai_paused
+    if patch.status_reason is not None:
+        row["status_reason"] = patch.status_reason
+    if patch.status_changed_by is not None:
+        row["status_changed_by"] = patch.status_changed_by
+    if patch.status_changed_at is not None:
+        row["status_changed_at"] = patch.status_changed_at
+    if patch.closed_at is not None:
+        row["closed_at"] = patch.closed_at
     if patch.flow_id is not None:  # a flow step: its expiry, NULL included
+        row["flow_id"] = patch.flow_id
         row["flow_expires_at"] = patch.flow_expires_at
-    for column in ("flow_id", "flow_step", "flow_completed", "flow_status"):
-        row[column] = _or(getattr(patch, column), row[column])
+    if patch.flow_step is not None:
+        row["flow_step"] = patch.flow_step
+    if patch.flow_completed is not None:
+        row["flow_completed"] = patch.flow_completed
+    if patch.flow_status is not None:
+        row["flow_status"] = patch.flow_status
     if patch.session_data is not None:  # `session_data || %(session_data)s`
         row["session_data"] = {**row["session_data"], **patch.session_data}
     row["hand_offs"] += patch.hand_offs
@@ -305,7 +366,7 @@ def _patch_conversation(rows: WorkingSet, conversation_id: Any, patch: Conversat
     row["prompt_tokens"] += patch.prompt_tokens
     row["completion_tokens"] += patch.completion_tokens
     row["cached_tokens"] += patch.cached_tokens
-    row["llm_cost"] += patch.llm_cost
+    row["llm_cost"] += patch.llm_cost  # (Decimals: adding zero may still change the scale)
     row["discarded_generations"] += patch.discarded_generations
     row["discarded_llm_cost"] += patch.discarded_llm_cost
     row["updated_at"] = _greatest(row["updated_at"], patch.updated_at)
