@@ -1101,16 +1101,22 @@ class SessionEventPage(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENTS_FIELD_NUMBER: _builtins.int
+    NUL_FREE_FIELD_NUMBER: _builtins.int
+    nul_free: _builtins.bool
+    """True when the server checked that no string of these events holds NUL (U+0000), which a
+    reader writing to PostgreSQL would have to replace; false: one may (or it did not check).
+    """
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[_session_pb2.SessionEvent]: ...
     def __init__(
         self,
         *,
         events: _abc.Iterable[_session_pb2.SessionEvent] | None = ...,
+        nul_free: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "nul_free", b"nul_free"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

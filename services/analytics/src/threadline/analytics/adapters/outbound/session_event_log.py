@@ -18,10 +18,12 @@ PAGE_SIZE = 1000  # events per streamed message: gRPC's cost per message is then
 
 
 def _page(raw: bytes) -> pb.SessionEventPage:
-    """A page as the live consumer would read its events: NUL replaced (`sanitise`), looked
-    for in the page's bytes, once for a thousand events."""
+    """A page as the live consumer would read its events: NUL replaced (`sanitise`) unless the
+    session says none is there (`nul_free`), or no byte of the page is zero — a NUL's byte,
+    but also an empty message's length or a double's byte: searching every string of a
+    thousand events costs ~6 µs an event."""
     page = pb.SessionEventPage.FromString(raw)
-    if b"\x00" in raw:
+    if not page.nul_free and b"\x00" in raw:
         for event in page.events:
             clean_event(event)
     return page

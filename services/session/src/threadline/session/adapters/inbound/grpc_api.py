@@ -490,8 +490,12 @@ class EventLogServicer(pb_grpc.EventLogServicer):
         """Decoded on the worker thread too: the event loop only sends."""
         page = pb.SessionEventPage()
         add = page.events.add
-        for record in self._records.after(after, size):
+        records = self._records.after(after, size)
+        for record in records:
             self._events.decode_into(record, add())
+        # Saves a reader the search of every string for NUL (a NUL byte in a page is mostly
+        # an empty message or a double's byte).
+        page.nul_free = self._events.nul_free(records)
         return page
 
     def _read_stream(self, stream_id: UUID) -> list[events_pb.SessionEvent]:

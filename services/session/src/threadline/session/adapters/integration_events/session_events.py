@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -97,6 +98,14 @@ class SessionEvents:
         event = pb.SessionEvent()
         self.decode_into(record, event)
         return event
+
+    def nul_free(self, records: Sequence[Record]) -> bool:
+        """Whether no string of the events `records` become holds NUL (U+0000). Every string
+        of an event but its ids and type names comes from the record's state, which is JSON
+        text when the quick path applies, and JSON writes NUL as the escape `\\u0000`: none
+        there, none in the event (a text holding a backslash and `u0000` reads as one too:
+        only a needless check follows). False when the states are not plain JSON."""
+        return self._quick and not any(b"\\u0000" in record[4] for record in records)
 
     def outbox_record(self, record: Record, topology: Topology) -> OutboxRecord:
         event = pb.SessionEvent()
