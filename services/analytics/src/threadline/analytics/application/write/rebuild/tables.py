@@ -8,7 +8,7 @@ migration gave a column this module does not list, rather than leave that column
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -30,9 +30,10 @@ class Table:
     def types(self) -> list[str]:
         return [kind for _, kind in self.columns]
 
-    def tuples(self, rows: Iterable[Row]) -> Iterable[tuple[Any, ...]]:
-        values = itemgetter(*self.names)
-        return (values(row) for row in rows)
+    def values(self) -> Callable[[Row], tuple[Any, ...]]:
+        """A function giving a row's values in COPY order."""
+        getter: Callable[[Row], tuple[Any, ...]] = itemgetter(*self.names)
+        return getter
 
     def key_of(self, row: Row) -> Any:
         if len(self.key) == 1:

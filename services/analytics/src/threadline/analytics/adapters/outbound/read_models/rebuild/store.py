@@ -189,8 +189,9 @@ class SchemaStore:
         )
         with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
             copy.set_types(table.types)
-            for values in table.tuples(batch):
-                copy.write_row(values)
+            values, write = table.values(), copy.write_row
+            for row in batch:
+                write(values(row))
 
 
 def _keys_in(table: Table) -> sql.Composed:
