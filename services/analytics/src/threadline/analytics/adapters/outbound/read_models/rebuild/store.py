@@ -123,7 +123,7 @@ class SchemaStore:
             )
             params = [list(part) for part in zip(*keys, strict=True)]
         with self.connection.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(query, params).fetchall()
+            return cursor.execute(query, params, binary=True).fetchall()
 
     def _load_waiting(self, rows: WorkingSet, conversation_ids: set[Any]) -> None:
         wanted = [c for c in conversation_ids if c not in rows.waiting_loaded]
@@ -134,7 +134,7 @@ class SchemaStore:
             "SELECT {} FROM {} WHERE conversation_id = ANY(%s) AND answered_at IS NULL"
         ).format(columns, self.table(RESPONSE_FACTS))
         with self.connection.cursor(row_factory=dict_row) as cursor:
-            found = cursor.execute(query, [wanted]).fetchall()
+            found = cursor.execute(query, [wanted], binary=True).fetchall()
         by_conversation: dict[Any, list[Row]] = {c: [] for c in wanted}
         for fact in found:
             by_conversation[fact["conversation_id"]].append(fact)
