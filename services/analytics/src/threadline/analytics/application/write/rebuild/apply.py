@@ -114,8 +114,10 @@ def row_builder(cls: type, **constants: Any) -> Callable[[Any], Row]:
     names = [column.name for column in fields(cls)]
     if "row" in constants or not all(name.isidentifier() for name in [*names, *constants]):
         raise ValueError(f"{cls.__name__}: columns must be identifiers other than 'row'")
+    if clash := sorted(set(names) & set(constants)):
+        raise ValueError(f"{cls.__name__} has the fields {clash} already")
     items = [f"{name!r}: row.{name}" for name in names]
-    items += [f"{name!r}: {name}" for name in constants if name not in names]
+    items += [f"{name!r}: {name}" for name in constants]
     namespace: dict[str, Any] = dict(constants)
     exec(f"def build(row):\n    return {{{', '.join(items)}}}", namespace)
     build: Callable[[Any], Row] = namespace["build"]
