@@ -136,7 +136,8 @@ class Changes:
             patch.wamid = wamid
         if status:
             patch.status = status
-        patch.metadata.update(metadata or {})
+        if metadata:
+            patch.metadata.update(metadata)
         return patch
 
     def keep_attachment(self, row: AttachmentRow) -> None:

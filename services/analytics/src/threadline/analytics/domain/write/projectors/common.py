@@ -54,14 +54,9 @@ def message_id_of(text: str) -> str:
 
 
 def occurred_at(event: SessionEvent) -> datetime:
-    """`utc(event.occurred_at)`, written out: every event asks for it."""
     if not event.HasField("occurred_at"):
         raise ProjectionError(f"event {event.event_id!r} has no occurred_at")
-    stamp = event.occurred_at
-    nanos = stamp.nanos
-    if 0 <= nanos < _NANOS:
-        return _EPOCH + timedelta(0, stamp.seconds, nanos // 1000)
-    return stamp.ToDatetime(tzinfo=UTC)
+    return utc(event.occurred_at)
 
 
 def moment(stamp: Timestamp, *, otherwise: datetime) -> datetime:

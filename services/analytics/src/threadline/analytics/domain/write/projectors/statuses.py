@@ -25,24 +25,22 @@ def outbound_message_dispatched(event: SessionEvent, changes: Changes) -> None:
 
 
 def message_status_changed(event: SessionEvent, changes: Changes) -> None:
-    # (`changes.patch_message` written out: nearly half of all events are status reports)
     body = event.message_status_changed
     at = occurred_at(event)
     message_id = message_id_of(body.message_id)
-    status = body.status
-    patch = changes.message(message_id, at)
-    if status:
-        patch.status = status
+    metadata: dict[str, object] = {}
     pricing = reported_pricing(body.pricing)
     if pricing is not None:
-        patch.metadata["pricing"] = {name: value for name, value in pricing.items() if value}
+        metadata["pricing"] = {name: value for name, value in pricing.items() if value}
     errors = body.errors
     if errors:
-        patch.metadata["errors"] = [as_dict(error) for error in errors]
-        patch.error_code, patch.error_title = errors[0].code, errors[0].title
+        metadata["errors"] = [as_dict(error) for error in errors]
+    patch = changes.patch_message(message_id, at, status=body.status, metadata=metadata)
     patch.status_history.append(
-        {"status": status, "at": moment_iso(body.reported_at, otherwise=at)}
+        {"status": body.status, "at": moment_iso(body.reported_at, otherwise=at)}
     )
+    if errors:
+        patch.error_code, patch.error_title = errors[0].code, errors[0].title
     if pricing is not None:
         _charge(changes, patch, message_id, pricing)
 
