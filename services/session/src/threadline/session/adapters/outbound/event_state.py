@@ -23,6 +23,8 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
+from threadline.session.adapters.outbound.event_json import EventJSONTranscoder
+
 Fields = dict[str, Any]
 TRANSCODED = b'"_type_"'
 # `orjson` reads an integer beyond 64 bits as a float, where `json` keeps it exact: a run of
@@ -38,7 +40,7 @@ def quick_path_applies(mapper: Mapper[Any]) -> bool:
     (for its snapshots) are harmless: a `_type_` this module does not decode sends the record
     to the library's path."""
     transcoder = mapper.transcoder
-    if type(transcoder) is not JSONTranscoder:
+    if type(transcoder) not in (JSONTranscoder, EventJSONTranscoder):  # the library's reading
         return False
     if mapper.cipher is not None or mapper.compressor is not None:
         return False
