@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 PROGRAM = """
+import gc
 import os
 import signal
 from collections.abc import Mapping
@@ -26,7 +27,10 @@ def load(env: Mapping[str, str]) -> str:
 async def start(greeting: str, stack: AsyncExitStack) -> None:
     resource = trace.get_tracer_provider().resource
     print(f"started with {greeting!r} as {resource.attributes['service.name']}", flush=True)
+    collector = lambda: f"frozen {gc.get_freeze_count() > 0}, young {gc.get_threshold()[0]}"
+    print(f"while starting: {collector()}")
     stack.callback(print, "stack unwound", flush=True)
+    stack.callback(lambda: print(f"once started: {collector()}"))
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -59,6 +63,9 @@ def test_the_service_runs_traced_as_threadline_tester_until_a_signal() -> None:
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.splitlines() == [
         "started with 'hello' as threadline-tester",
+        "while starting: frozen False, young 700",
+        # The heap made by starting is frozen, the youngest generation collected less often.
+        "once started: frozen True, young 10000",
         "stack unwound",
     ]
     assert [line.split(" ", 2)[2] for line in ran.stderr.splitlines()] == [

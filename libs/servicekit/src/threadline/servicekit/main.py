@@ -1,4 +1,5 @@
-"""The body of every service's `__main__`: configuration, logging, tracing, run until stopped.
+"""The body of every service's `__main__`: configuration, logging, tracing, the collector
+settled once started (`collector`), run until stopped.
 
 Every service reports a bad configuration the same way — one line naming the variable, exit
 status 2 — and names its traces `threadline-<service>` (unless `OTEL_SERVICE_NAME` names them).
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import TypeVar
 
+from threadline.servicekit.collector import settle_after_start
 from threadline.servicekit.config import ConfigError
 from threadline.servicekit.lifecycle import run
 from threadline.servicekit.logs import configure_logging
@@ -41,5 +43,6 @@ def service_main(
 
     async def started(stack: AsyncExitStack) -> None:
         await start(config, stack)
+        settle_after_start()  # the heap made by starting is not walked again (`collector`)
 
     run(service, started)

@@ -40,6 +40,8 @@ def quick_path_applies(mapper: Mapper[Any]) -> bool:
     (for its snapshots) are harmless: a `_type_` this module does not decode sends the record
     to the library's path."""
     transcoder = mapper.transcoder
+    if not isinstance(transcoder, JSONTranscoder):
+        return False
     if type(transcoder) not in (JSONTranscoder, EventJSONTranscoder):  # the library's reading
         return False
     if mapper.cipher is not None or mapper.compressor is not None:
