@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -14,7 +14,7 @@ from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import DispatchReport, DraftedReply, InboundMessage
 from threadline.session.application.outcomes import APPLIED, NotYet, Outcome
 from threadline.session.application.unit_of_work import UnitOfWork
-from threadline.session.domain.identity import drafted_message_id
+from threadline.session.domain.identity import drafted_message_id, inbound_message_id
 from threadline.testing.clock import FakeClock
 
 InboundFactory = Callable[..., InboundMessage]
@@ -64,6 +64,61 @@ def test_a_writer_never_decides_on_what_another_changed_since_it_read(
     two_writers: tuple[Conversations, Conversations], inbound: InboundFactory
 ) -> None:
     assert stale_cache_race(*two_writers, inbound) == "wamid.out.race"
+
+
+def test_a_conversation_changed_on_a_stale_copy_conflicts_and_is_applied_again_on_a_fresh_one(
+    postgres_app: AppFactory, clock: FakeClock, inbound: InboundFactory
+) -> None:
+    """What the check leaves out: an aggregate the unit changes is not compared before the
+    save, since its new events take the versions after the one read and conflict on insert
+    with what another writer stored meanwhile."""
+    first, second = postgres_app(clock, check_reads=True), postgres_app(clock, check_reads=True)
+    first.record_facts([inbound(wa_id="15556003")])  # cached by `first`
+    contact = find_contact(UnitOfWork(first.repository), "pn-1", "15556003", "")
+    assert contact is not None and contact.open_conversation_id is not None
+    draft = DraftedReply(
+        draft_id=uuid4().hex,
+        conversation_id=contact.open_conversation_id,
+        in_reply_to_message_id="",
+        content={"type": "text", "text": "hello"},
+    )
+    assert second.record_facts([draft]) == [APPLIED]
+    checked: list[dict[UUID, int]] = []
+    changed_since = first.recorder.changed_since  # type: ignore[attr-defined]
+
+    def spy(read: dict[UUID, int]) -> list[UUID]:
+        checked.append(dict(read))
+        return list(changed_since(read))
+
+    first.recorder.changed_since = spy  # type: ignore[attr-defined]
+    later = inbound(wa_id="15556003")
+
+    assert first.record_facts([later]) == [APPLIED]
+
+    # The first unit checked the contact (read, unchanged), not the conversation it changed;
+    # the insert conflicted, and the fact was applied again on a fresh copy.
+    assert contact.open_conversation_id not in checked[0] and contact.id in checked[0]
+    first.forget_cached()
+    stored = first.repository.get(contact.open_conversation_id)
+    assert str(inbound_message_id(later.wamid)) in stored.messages
+    assert str(drafted_message_id(draft.draft_id)) in stored.messages
+
+
+def test_the_store_names_the_aggregates_changed_since_the_versions_read(
+    postgres_app: AppFactory, clock: FakeClock, inbound: InboundFactory
+) -> None:
+    app = postgres_app(clock)
+    app.record_facts([inbound(wa_id="15556004"), inbound(wa_id="15556004")])
+    contact = find_contact(UnitOfWork(app.repository), "pn-1", "15556004", "")
+    assert contact is not None and contact.open_conversation_id is not None
+    talk = contact.open_conversation_id
+    version = app.repository.get(talk).version
+    recorder = app.recorder
+
+    assert recorder.changed_since({talk: version, contact.id: contact.version}) == []  # type: ignore[attr-defined]
+    assert recorder.changed_since({talk: version - 1, contact.id: contact.version}) == [talk]  # type: ignore[attr-defined]
+    assert recorder.changed_since({uuid4(): 1, talk: 0}) == [talk]  # type: ignore[attr-defined]
+    assert recorder.changed_since({}) == []  # type: ignore[attr-defined]
 
 
 def test_without_a_check_a_cached_conversation_ignores_what_another_writer_queued(

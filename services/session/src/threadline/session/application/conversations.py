@@ -234,16 +234,17 @@ class Conversations(Application[UUID]):
 
     def _check_reads(self, unit: UnitOfWork) -> None:
         """Raise `IntegrityError` when another writer stored events after this unit read an
-        aggregate (its cached copy was stale): the caller forgets what the unit touched and
-        applies its facts again on fresh copies. One query for the whole unit, where the
-        cache's fast-forward asks once per aggregate loaded. A write after this check either
-        conflicts on insert (an aggregate this unit changed) or follows what this unit only
-        read, as if its facts had come a moment earlier."""
-        read = unit.read_versions()
+        aggregate it did not change (its cached copy was stale): the caller forgets what the
+        unit touched and applies its facts again on fresh copies. One query for the whole
+        unit, where the cache's fast-forward asks once per aggregate loaded. An aggregate the
+        unit changed needs no check: its new events take the versions after the one read, and
+        conflict on insert with any another writer stored. A write after this check either
+        conflicts so, or follows what this unit only read, as if its facts had come a moment
+        earlier."""
+        read = unit.read_unchanged()
         if not read or self._histories is None:
             return
-        stored = self._histories.latest_versions(list(read))
-        stale = [i for i, version in read.items() if stored.get(i, version) > version]
+        stale = self._histories.changed_since(read)
         if stale:
             raise IntegrityError(f"{len(stale)} aggregates changed by another writer since read")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
@@ -20,8 +20,9 @@ class StoredHistories(Protocol):
         """The stored events of the aggregates among `ids`, by aggregate and version."""
         ...
 
-    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
-        """The last stored version of each aggregate among `ids` that the store has."""
+    def changed_since(self, read: Mapping[UUID, int]) -> list[UUID]:
+        """The aggregates among `read` (id → the version read) that the store holds a later
+        event of."""
         ...
 
 

@@ -74,9 +74,14 @@ class UnitOfWork:
             with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
 
-    def read_versions(self) -> dict[UUID, int]:
-        """What this unit read (not what it created), at the version it read."""
-        return dict(self._read_versions)
+    def read_unchanged(self) -> dict[UUID, int]:
+        """What this unit read and has not changed (no events pending), at the version read."""
+        aggregates = self._aggregates
+        return {
+            aggregate_id: version
+            for aggregate_id, version in self._read_versions.items()
+            if not aggregates[aggregate_id].pending_events
+        }
 
     def changed(self) -> list[Aggregate]:
         """Aggregates with events not yet saved (what `Application.save` collects)."""

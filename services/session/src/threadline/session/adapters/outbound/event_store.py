@@ -5,7 +5,7 @@ check."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +13,7 @@ import psycopg
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 
 from threadline.messaging.failures import describe
 from threadline.servicekit.ops_http import ReadinessCheck
@@ -36,9 +36,13 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
         ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
-        self.latest_versions_statement = sql.SQL(
-            "SELECT originator_id, max(originator_version) AS version FROM {}.{} "
-            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        # One probe of the primary key an aggregate, the ids and versions sent binary, nothing
+        # returned but what changed (about a fifth of the CPU an event appended, when every
+        # version read came back to be compared here).
+        self.changed_since_statement = sql.SQL(
+            "SELECT r.id FROM unnest(%b::uuid[], %b::bigint[]) AS r (id, version) "
+            "WHERE EXISTS (SELECT FROM {}.{} e "
+            "WHERE e.originator_id = r.id AND e.originator_version > r.version)"
         ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
         self.select_histories_statement = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {}.{} "
@@ -73,11 +77,15 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
             for row in rows
         ]
 
-    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
-        """The last stored version of each aggregate among `ids` (one query, the primary key)."""
-        with self.datastore.get_connection() as connection:
-            rows = connection.execute(self.latest_versions_statement, (list(ids),)).fetchall()
-        return {row["originator_id"]: row["version"] for row in rows}
+    def changed_since(self, read: Mapping[UUID, int]) -> list[UUID]:
+        """The aggregates among `read` (id → the version read) with a later stored event (one
+        query, a probe of the primary key each)."""
+        columns = (list(read), list(read.values()))
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
+            return [row[0] for row in cursor.execute(self.changed_since_statement, columns)]
 
 
 RECORDER_TOPIC = f"{__name__}:ArrayInsertRecorder"
