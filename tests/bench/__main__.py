@@ -260,14 +260,19 @@ def append(args: argparse.Namespace) -> None:
             batch_size=args.append_batch,
             repeats=args.append_repeats,
             variants=[] if args.append_no_options else option_variants(args.append_batch),
+            writers=[int(n) for n in args.append_writers.split(",") if n],
             profile=args.append_profile,
         )
     print_append(figures, args.append_repeats)
     batched, plain = figures.session[0], figures.session[1]
+    by_writers = "".join(
+        f"; {m.name.split(':')[1].split(',')[0].strip()}: {m.per_s:,.0f}/s"
+        for m in figures.partitioned
+    )
     GOALS.append(
         Goal(
             "events appended by the session (batched)",
-            f"{batched.per_s:,.0f}/s (one at a time: {plain.per_s:,.0f}/s)",
+            f"{batched.per_s:,.0f}/s{by_writers} (one at a time: {plain.per_s:,.0f}/s)",
             ">= 25,000/s",
         )
     )
@@ -281,12 +286,18 @@ def print_append(f: AppendFigures, repeats: int) -> None:
         f"  {f.messages} inbound text messages from {f.customers} customers; "
         f"median of {repeats} runs, each on a fresh database (range in brackets)"
     )
-    print(f"  {'':<58} {'events/s':>9} {'in recorder':>12}  range of runs  events  txns")
-    for m in [*f.session, *f.raw]:
+    print(
+        f"  {'':<58} {'events/s':>9} {'in recorder':>12}  range of runs  events  txns  cores busy"
+    )
+    for m in [*f.session, *f.partitioned, *f.raw]:
         alone = f"{m.recorder_per_s:12.0f}" if m.recorder_per_s else f"{'':12}"
+        busy = f"{m.busy:11.2f}" if m.busy is not None else ""
+        cpu = f"{m.writer_us:18.1f}" if m.writer_us is not None else ""
         print(
             f"  {m.name:<58} {m.per_s:9.0f} {alone}  {m.spread:<13} {m.events:6} {m.transactions:5}"
+            f" {busy}{cpu}"
         )
+    print("  (cores busy: every process of the machine, PostgreSQL's included, of its 2 cores)")
     if f.profile:
         (_, total), *parts = f.profile
         print(f"  where (a)'s time goes (cProfile, cumulative, {total:.1f} s profiled):")
@@ -524,6 +535,9 @@ if __name__ == "__main__":
     parser.add_argument("--append-batch", type=int, default=256)
     parser.add_argument("--append-repeats", type=int, default=3)
     parser.add_argument("--append-no-options", action="store_true")
+    parser.add_argument(
+        "--append-writers", default="1,2", help="(d): writer process counts, comma-separated"
+    )
     parser.add_argument("--append-profile", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--queries-conversations", type=int, default=100_000)
     parser.add_argument("--queries-customers", type=int, default=30_000)

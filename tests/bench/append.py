@@ -7,20 +7,31 @@ repetition. The same inbound text messages, spread over many customers, are reco
   (b) the plain way: `record_facts([fact])`, one load-change-save transaction per message;
   (c) the ceiling: the rows (a) stored, inserted again by raw psycopg into a table shaped like
       eventsourcing's, in as many transactions as (a) used (COPY, and executemany).
+  (d) the session partitioned (issue 15): the same facts split by customer over K writer
+      processes, each with its own `Conversations` on the same store, as K session instances
+      owning their partitions would record them (several check what they read).
 Events are counted in the store (the highest notification id), not as facts. Options that
 might close the gap are measured beside (a), in the same run (the end of this module).
+Every writer runs with the collector settled as a started service has it
+(`servicekit.collector`); (a) is also measured with the collector's defaults, and with the
+library's JSON encoder in place of the session's (`event_json`).
 """
 
 from __future__ import annotations
 
 import cProfile
+import gc
 import math
+import multiprocessing
+import os
 import pstats
+import queue
 import statistics
+import sys
 import time
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +40,8 @@ import psycopg
 from psycopg import sql
 
 from threadline.cli.embedded import EmbeddedPostgres
+from threadline.rules.partitions import customer_slot, partition_of
+from threadline.servicekit.collector import settle_after_start
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import InboundMessage
 from threadline.session.config import SessionConfig
@@ -45,6 +58,7 @@ class Variant:
     batch_size: int
     env: dict[str, str] = field(default_factory=dict)
     app_class: type[Conversations] = Conversations
+    settled: bool = True  # the collector as a started service has it (else its defaults)
 
 
 @dataclass(slots=True)
@@ -54,6 +68,8 @@ class Measured:
     transactions: int = 0
     seconds: list[float] = field(default_factory=list)
     recorder_seconds: list[float] = field(default_factory=list)  # in insert_events alone
+    machine_busy: list[float] = field(default_factory=list)  # cores busy, all processes
+    writer_cpu: list[float] = field(default_factory=list)  # CPU seconds of the writer(s)
 
     @property
     def per_s(self) -> float:
@@ -64,6 +80,17 @@ class Measured:
         if not self.recorder_seconds:
             return None
         return self.events / statistics.median(self.recorder_seconds)
+
+    @property
+    def writer_us(self) -> float | None:
+        """The writers' CPU an event stored, in microseconds."""
+        if not self.writer_cpu or not self.events:
+            return None
+        return statistics.median(self.writer_cpu) / self.events * 1e6
+
+    @property
+    def busy(self) -> float | None:
+        return statistics.median(self.machine_busy) if self.machine_busy else None
 
     @property
     def spread(self) -> str:
@@ -77,6 +104,7 @@ class AppendFigures:
     messages: int
     customers: int
     session: list[Measured]
+    partitioned: list[Measured]
     raw: list[Measured]
     profile: list[tuple[str, float]]
 
@@ -129,6 +157,14 @@ class Server:
         with psycopg.connect(self.postgres.url) as connection:
             return {n: str(connection.execute(f"SHOW {n}").fetchone()[0]) for n in names}  # type: ignore[index]
 
+    def scratch_database(self, name: str) -> str:
+        """An empty database `name` (a writer process warms up in it)."""
+        with psycopg.connect(self.postgres.admin_url, autocommit=True) as connection:
+            drop = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
+            connection.execute(sql.SQL(drop).format(sql.Identifier(name)))
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.postgres.url.rsplit("/", 1)[0] + f"/{name}"
+
     def fresh_database(self) -> str:
         """A new database in place of the previous one, after a checkpoint: every measurement
         starts from the same state, and none pays for the WAL of the one before it."""
@@ -168,7 +204,11 @@ def measure_session(
         app = variant.app_class(store_env(server.fresh_database(), variant.env))
         in_recorder = time_insert_events(app)
         try:
-            seconds, measured.transactions = record(app, facts, variant.batch_size)
+            with collector(settled=variant.settled):
+                busy, cpu = busy_seconds(), time.process_time()
+                seconds, measured.transactions = record(app, facts, variant.batch_size)
+                measured.writer_cpu.append(time.process_time() - cpu)
+                measured.machine_busy.append((busy_seconds() - busy) / seconds)
             measured.seconds.append(seconds)
             measured.recorder_seconds.append(in_recorder[0])
             measured.events = app.recorder.max_notification_id() or 0
@@ -176,6 +216,22 @@ def measure_session(
         finally:
             app.close()
     return measured, rows
+
+
+class collector:  # noqa: N801 (a context manager, named for what it sets)
+    """The collector's defaults for a measurement (`settled=False`), settled again after."""
+
+    def __init__(self, *, settled: bool) -> None:
+        self._settled = settled
+
+    def __enter__(self) -> None:
+        if not self._settled:
+            gc.unfreeze()
+            gc.set_threshold(700, 10, 10)
+
+    def __exit__(self, *_: object) -> None:
+        if not self._settled:
+            settle_after_start()
 
 
 def time_insert_events(app: Conversations) -> list[float]:
@@ -209,6 +265,14 @@ def store_env_url(app: Conversations) -> str:
         f"postgresql://{env['POSTGRES_USER']}@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}"
         f"/{env['POSTGRES_DBNAME']}"
     )
+
+
+def busy_seconds() -> float:
+    """CPU seconds every process of the machine has used since boot (Linux `/proc/stat`)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(n) for n in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 RAW_TABLE = """
@@ -257,16 +321,176 @@ def measure_raw(
     return measured
 
 
+# (d) The session partitioned over K writer processes --------------------------------------
+
+
+def in_partition(facts: Sequence[InboundMessage], writers: int, k: int) -> list[InboundMessage]:
+    """The facts of the customers partition `k` of `writers` owns (the session's rule)."""
+    return [
+        f for f in facts if partition_of(customer_slot(f.phone_number_id, f.wa_id), writers) == k
+    ]
+
+
+def numbers_registered(numbers: int) -> list[InboundMessage]:
+    """A first message to every business number from customers outside the measured ones: the
+    writers find the numbers registered, as a running platform does (else each would register
+    them in its first batch, and all but one conflict)."""
+    return [
+        replace(f, wa_id=f"1999{f.wa_id[4:]}", wamid=f"{f.wamid}.registers")
+        for f in inbound_facts(numbers, numbers, numbers)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """What one writer process of (d) is given."""
+
+    partition: int
+    writers: int
+    database_url: str
+    warm_up_url: str
+    messages: int
+    customers: int
+    numbers: int
+    batch_size: int
+
+
+def run_writer(writer: Writer, ready: Any, go: Any, results: Any) -> None:
+    """One session instance's writing, in a process of its own: its partition's facts, batch by
+    batch, after a warm-up in a database of its own and the collector settled."""
+    facts = in_partition(
+        inbound_facts(writer.messages, writer.customers, writer.numbers),
+        writer.writers,
+        writer.partition,
+    )
+    warm_up = Conversations(store_env(writer.warm_up_url, {}))
+    record(warm_up, facts[:2000], writer.batch_size)
+    warm_up.close()
+    settle_after_start()
+    app = Conversations(store_env(writer.database_url, {}), validate_reads=writer.writers > 1)
+    try:
+        app.recorder.max_notification_id()  # connected before the clock starts
+        ready.put(writer.partition)
+        go.wait()
+        cpu = time.process_time()
+        _, transactions = record(app, facts, writer.batch_size)
+        results.put((time.perf_counter(), time.process_time() - cpu, transactions))
+    finally:
+        app.close()
+
+
+def collect(
+    results: Any, processes: Sequence[multiprocessing.process.BaseProcess], timeout: float
+) -> list[Any]:
+    """One item from each process, failing as soon as one of them has."""
+    collected: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(collected) < len(processes):
+        try:
+            collected.append(results.get(timeout=0.5))
+        except queue.Empty:
+            if any(process.exitcode not in (None, 0) for process in processes):
+                raise RuntimeError("a writer process failed (its traceback is above)") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the writer processes took over {timeout:.0f} s") from None
+    return collected
+
+
+@contextmanager
+def importable_by_children() -> Iterator[None]:
+    """This checkout on the path spawned processes start with (they import this module to find
+    `run_writer`; pytest's importlib mode does not put it on `sys.path`)."""
+    root = str(Path(__file__).resolve().parents[2])
+    if root in sys.path:
+        yield
+        return
+    sys.path.append(root)
+    try:
+        yield
+    finally:
+        sys.path.remove(root)
+
+
+def measure_partitioned(
+    server: Server,
+    counts: Sequence[int],
+    *,
+    messages: int,
+    customers: int,
+    numbers: int,
+    batch_size: int,
+    repeats: int,
+) -> list[Measured]:
+    """(d), for each number of writer processes in `counts`, in turn within each repetition
+    (this machine's speed drifts within minutes): the writers start together on one store,
+    and the time is until the last of them ends."""
+    measured = [
+        Measured(
+            f"(d) partitioned: {n} writer process{'es' if n > 1 else ''}, {batch_size} facts/txn"
+        )
+        for n in counts
+    ]
+    warm_ups = [server.scratch_database(f"append_warm_{k}") for k in range(max(counts))]
+    for _ in range(repeats):
+        for writers, figures in zip(counts, measured, strict=True):
+            writing = [
+                Writer(k, writers, "", warm_ups[k], messages, customers, numbers, batch_size)
+                for k in range(writers)
+            ]
+            seconds, cpu, transactions, events, busy = run_writers(server, writing)
+            figures.seconds.append(seconds)
+            figures.writer_cpu.append(cpu)
+            figures.machine_busy.append(busy)
+            figures.transactions, figures.events = transactions, events
+    return measured
+
+
+def run_writers(server: Server, writing: Sequence[Writer]) -> tuple[float, float, int, int, float]:
+    """One run of (d) on a fresh store: seconds, the writers' CPU seconds, transactions,
+    events stored, and the machine's cores busy meanwhile."""
+    url = server.fresh_database()
+    setup = Conversations(store_env(url, {}))
+    context = multiprocessing.get_context("spawn")
+    try:
+        record(setup, numbers_registered(writing[0].numbers), writing[0].batch_size)
+        before = setup.recorder.max_notification_id() or 0
+        ready, go, results = context.Queue(), context.Event(), context.Queue()
+        processes = [
+            context.Process(
+                target=run_writer, args=(replace(w, database_url=url), ready, go, results)
+            )
+            for w in writing
+        ]
+        with importable_by_children():
+            for process in processes:
+                process.start()
+        try:
+            collect(ready, processes, timeout=300)
+            started, busy = time.perf_counter(), busy_seconds()
+            go.set()
+            ended = collect(results, processes, timeout=600)
+            seconds = max(end for end, _, _ in ended) - started
+            busy = (busy_seconds() - busy) / seconds
+        finally:
+            for process in processes:
+                process.join(timeout=60)
+                if process.is_alive():
+                    process.kill()
+        events = (setup.recorder.max_notification_id() or 0) - before
+        return seconds, sum(c for _, c, _ in ended), sum(t for _, _, t in ended), events, busy
+    finally:
+        setup.close()
+
+
 PROFILE_GROUPS = (
     ("applying facts (domain, identity map, events)", "conversations.py", "_apply"),
-    ("  loading: cache hit, deepcopy", "copy.py", "deepcopy"),
-    ("  loading: cache miss, read from the store", "application.py", "_reconstruct_aggregate"),
-    ("saving: Application.save", "application.py", "save"),
-    ("  collect_events (protocol isinstance checks)", "application.py", "collect_events"),
+    ("  loading: the batch's small aggregates, one query", "conversations.py", "_load_many"),
+    ("saving: Conversations._save", "conversations.py", "_save"),
+    ("  collect_events", "domain.py", "collect_events"),
     ("  mapper: domain event → stored event", "persistence.py", "to_stored_event"),
-    ("    transcoder: JSON encode", "persistence.py", "encode"),
+    ("    transcoder: orjson encode (event_json)", "event_json.py", "encode"),
     ("  recorder: insert_events (lock, INSERT, commit)", "postgres.py", "insert_events"),
-    ("    psycopg: dump composite array (text)", "array.py", "dump"),
+    ("    psycopg: dump the four binary arrays", "array.py", "dump"),
     ("  snapshots", "application.py", "_take_snapshots"),
 )
 
@@ -301,16 +525,26 @@ def run_append_benchmark(
     batch_size: int,
     repeats: int,
     variants: Sequence[Variant],
+    writers: Sequence[int] = (1, 2),
     profile: bool,
 ) -> AppendFigures:
     facts = inbound_facts(messages, customers, numbers)
     batched = Variant(f"(a) batched record_facts, {batch_size} facts/txn", batch_size)
     plain = Variant("(b) plain: record_facts([fact]), one save/txn per message", 1)
+    defaults = Variant("    (a) with the collector's defaults", batch_size, settled=False)
+    library_json = Variant(
+        "    (a) with the library's JSON encoder",
+        batch_size,
+        env={"TRANSCODER_TOPIC": "eventsourcing.persistence:JSONTranscoder"},
+    )
     with ExitStack() as stack:
         server = Server(stack.enter_context(EmbeddedPostgres(workdir / "append-postgres")))
         warm_up = Conversations(store_env(server.fresh_database(), {}))
         record(warm_up, facts[:2000], batch_size)
         warm_up.close()
+        stack.callback(gc.set_threshold, *gc.get_threshold())  # restored after, unfrozen first
+        stack.callback(gc.unfreeze)
+        settle_after_start()  # as every service has it once started
         a, rows = measure_session(server, batched, facts, repeats)
         raw = [
             measure_raw(server, "(c) raw COPY BINARY", copy_rows, rows, a.transactions, repeats),
@@ -319,13 +553,26 @@ def run_append_benchmark(
             ),
         ]
         session = [a, measure_session(server, plain, facts, repeats)[0]]
-        session += [measure_session(server, v, facts, repeats)[0] for v in variants]
+        session += [
+            measure_session(server, v, facts, repeats)[0]
+            for v in [defaults, library_json, *variants]
+        ]
+        partitioned = measure_partitioned(
+            server,
+            writers,
+            messages=messages,
+            customers=customers,
+            numbers=numbers,
+            batch_size=batch_size,
+            repeats=repeats,
+        )
         breakdown = profile_session(server, batched, facts) if profile else []
         return AppendFigures(
             server_settings=server.settings(),
             messages=messages,
             customers=customers,
             session=session,
+            partitioned=partitioned,
             raw=raw,
             profile=breakdown,
         )

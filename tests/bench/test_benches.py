@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import nats
+import psycopg
 import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from tests.bench.append import Server, measure_partitioned
 from tests.bench.knowledge import run_knowledge_benchmark
 from tests.bench.media import run_media_benchmark
 from tests.bench.pacing import Variant, run_pacing_benchmark
@@ -82,6 +85,28 @@ async def test_the_knowledge_benchmark_searches_and_embeds(database_url: str) ->
     # Random vectors and word salad do not crowd out the FAQ's own passages.
     assert figures.recall_at_3 >= 0.9
     assert figures.embedded == 8 and figures.embedded_per_s > 0
+
+
+@pytest.mark.timeout(300)
+def test_the_partitioned_writers_store_every_fact_once(postgres_server_url: str) -> None:
+    """(d) of the append benchmark: two writer processes, each its partition's customers,
+    store together what one writer stores, nothing twice."""
+    server = Server(
+        cast(Any, SimpleNamespace(url=postgres_server_url, admin_url=postgres_server_url))
+    )
+    try:
+        (measured,) = measure_partitioned(
+            server, [2], messages=400, customers=100, numbers=2, batch_size=64, repeats=1
+        )
+    finally:
+        with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+            for name in ("append_1", "append_warm_0", "append_warm_1"):
+                connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    # Every customer's contact, key, conversation and the contact's opening of it; every message.
+    assert measured.events == 400 + 4 * 100
+    assert measured.transactions >= 2 * 2  # both writers had batches of their own
+    assert measured.writer_cpu[0] > 0 and measured.machine_busy[0] > 0
 
 
 def test_a_profile_counts_busy_samples_and_leaves_the_event_loop_out() -> None:
