@@ -221,28 +221,37 @@ def record(app: Conversations, facts: Iterable[InboundMessage], batch_size: int)
 Facts = Callable[[], Iterable[InboundMessage]]
 
 
-def measure_session(
-    server: Server, variant: Variant, facts: Facts, repeats: int
-) -> tuple[Measured, list[Row]]:
-    measured, rows = Measured(variant.name), []
+def measure_sessions(
+    server: Server, variants: Sequence[Variant], facts: Facts, repeats: int
+) -> list[Measured]:
+    """Each variant once per repetition, in turn: this machine's speed drifts within minutes,
+    so a variant measured after another would be compared with another machine."""
+    measured = [Measured(v.name) for v in variants]
     for _ in range(repeats):
-        app = variant.app_class(store_env(server.fresh_database(), variant.env))
-        in_recorder = time_insert_events(app)
-        try:
-            with collector(settled=variant.settled):
-                busy, started = busy_seconds(), time.perf_counter()
-                recorded = record(app, facts(), variant.batch_size)
-                wall = time.perf_counter() - started  # making the facts too, as `busy` has it
-                measured.machine_busy.append((busy_seconds() - busy) / wall)
-            measured.transactions = recorded.transactions
-            measured.writer_cpu.append(recorded.cpu)
-            measured.seconds.append(recorded.seconds)
-            measured.recorder_seconds.append(in_recorder[0])
-            measured.events = app.recorder.max_notification_id() or 0
-            rows = stored_rows(app)
-        finally:
-            app.close()
-    return measured, rows
+        for variant, figures in zip(variants, measured, strict=True):
+            measure_once(server, variant, facts, figures, keep_rows=False)
+    return measured
+
+
+def measure_once(
+    server: Server, variant: Variant, facts: Facts, measured: Measured, *, keep_rows: bool
+) -> list[Row]:
+    app = variant.app_class(store_env(server.fresh_database(), variant.env))
+    in_recorder = time_insert_events(app)
+    try:
+        with collector(settled=variant.settled):
+            busy, started = busy_seconds(), time.perf_counter()
+            recorded = record(app, facts(), variant.batch_size)
+            wall = time.perf_counter() - started  # making the facts too, as `busy` has it
+            measured.machine_busy.append((busy_seconds() - busy) / wall)
+        measured.transactions = recorded.transactions
+        measured.writer_cpu.append(recorded.cpu)
+        measured.seconds.append(recorded.seconds)
+        measured.recorder_seconds.append(in_recorder[0])
+        measured.events = app.recorder.max_notification_id() or 0
+        return stored_rows(app) if keep_rows else []
+    finally:
+        app.close()
 
 
 class collector:  # noqa: N801 (a context manager, named for what it sets)
@@ -574,7 +583,11 @@ def run_append_benchmark(
         stack.callback(gc.set_threshold, *gc.get_threshold())  # restored after, unfrozen first
         stack.callback(gc.unfreeze)
         settle_after_start()  # as every service has it once started
-        a, rows = measure_session(server, batched, facts, repeats)
+        session = measure_sessions(
+            server, [batched, plain, defaults, library_json, *variants], facts, repeats
+        )
+        a = session[0]
+        rows = measure_once(server, batched, facts, Measured(batched.name), keep_rows=True)
         raw = [
             measure_raw(server, "(c) raw COPY BINARY", copy_rows, rows, a.transactions, repeats),
             measure_raw(
@@ -582,11 +595,6 @@ def run_append_benchmark(
             ),
         ]
         del rows  # not held while the rest is measured (each full collection would walk it)
-        session = [a, measure_session(server, plain, facts, repeats)[0]]
-        session += [
-            measure_session(server, v, facts, repeats)[0]
-            for v in [defaults, library_json, *variants]
-        ]
         partitioned = measure_partitioned(
             server,
             writers,
