@@ -238,9 +238,9 @@ class Conversations(Application[UUID]):
         unit touched and applies its facts again on fresh copies. One query for the whole
         unit, where the cache's fast-forward asks once per aggregate loaded. An aggregate the
         unit changed needs no check: its new events take the versions after the one read, and
-        conflict on insert with any another writer stored. A write after this check either
-        conflicts so, or follows what this unit only read, as if its facts had come a moment
-        earlier."""
+        conflict on insert with any event another writer stored. A write after this check
+        either conflicts so, or follows what this unit only read, as if its facts had come a
+        moment earlier."""
         read = unit.read_unchanged()
         if not read or self._histories is None:
             return
