@@ -228,7 +228,7 @@ def test_every_event_type_of_the_domain_is_written_as_the_library_writes_it(
     assert len(fell_back) < 0.2 * len(written)
 
 
-def test_a_snapshot_is_written_by_the_library_and_reads_back() -> None:
+def test_a_snapshot_is_written_as_the_library_writes_it() -> None:
     quick, library = transcoders()
     talk = Conversation(
         contact_id=uuid4(),
