@@ -1,8 +1,10 @@
 """The analytics service in a process of its own, and the CPU time each party spends.
 
-The service runs as `start_analytics` builds it, in a child process (spawned, so it owns an
-interpreter and an event loop): the benchmark's clients and the server then compete for the
-cores as separate processes would in production, and their CPU use can be told apart.
+The service runs as `start_analytics` builds it, its collector settled as `service_main`
+settles it (unless `THREADLINE_BENCH_COLLECTOR_DEFAULTS` is set), in a child process
+(spawned, so it owns an interpreter and an event loop): the benchmark's clients and the
+server then compete for the cores as separate processes would in production, and their CPU
+use can be told apart.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
@@ -21,6 +24,7 @@ from typing import Any
 from tests.bench.cpu import cpu_seconds, machine_busy
 from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
+from threadline.servicekit.collector import settle_after_start
 
 START_TIMEOUT = 60.0
 
@@ -31,6 +35,8 @@ def _serve(config: AnalyticsConfig, ready: Event, stop: Event) -> None:
     async def serve() -> None:
         async with AsyncExitStack() as stack:
             await start_analytics(config, stack)
+            if not os.environ.get("THREADLINE_BENCH_COLLECTOR_DEFAULTS"):
+                settle_after_start()  # as `service_main` does once a service has started
             ready.set()
             await asyncio.to_thread(stop.wait)
 
