@@ -329,6 +329,7 @@ def queries(args: argparse.Namespace) -> None:
                 )
             shown += "".join(
                 f"; at {r.offered_per_s:,.0f}/s offered p99 {r.p99_ms:.1f} ms"
+                + (f" ({sum(r.failed.values()):,} failed)" if r.failed else "")
                 for r in figures.get_at_rates
             )
             GOALS.append(

@@ -19,6 +19,7 @@ import itertools
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
@@ -90,6 +91,7 @@ class AtRate:
     p50_ms: float
     p99_ms: float
     server_cpu: float  # cores
+    failed: dict[str, int]  # calls that ended in an error, by gRPC status (not in p50, p99)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,10 +237,15 @@ async def at_rate(
     was due, so neither a slow answer nor a late start lowers the offered rate unseen."""
     rng = random.Random(seed)
     latencies: list[float] = []
+    failed: Counter[str] = Counter()
     total = max(1, round(rate * seconds))
 
     async def call(due: float) -> None:
-        await kind.call(rng)
+        try:
+            await kind.call(rng)
+        except grpc.aio.AioRpcError as error:  # past what the service takes: counted, shown
+            failed[error.code().name] += 1
+            return
         latencies.append(time.perf_counter() - due)
 
     cpu_before, began = parties.sample(), time.perf_counter()
@@ -254,10 +261,11 @@ async def at_rate(
     return AtRate(
         offered_per_s=rate,
         calls=total,
-        answered_per_s=total / elapsed,
-        p50_ms=_percentile(latencies, 0.50) * 1000,
-        p99_ms=_percentile(latencies, 0.99) * 1000,
+        answered_per_s=len(latencies) / elapsed,
+        p50_ms=_percentile(latencies, 0.50) * 1000 if latencies else float("nan"),
+        p99_ms=_percentile(latencies, 0.99) * 1000 if latencies else float("nan"),
         server_cpu=(cpu_after[1] - cpu_before[1]) / elapsed,
+        failed=dict(failed),
     )
 
 

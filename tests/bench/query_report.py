@@ -34,6 +34,7 @@ def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
                 f"    {r.offered_per_s:6.0f}/s offered: p50 {r.p50_ms:7.1f} ms   "
                 f"p99 {r.p99_ms:7.1f} ms   ({r.answered_per_s:,.0f}/s answered, "
                 f"{r.calls:,} calls; service {r.server_cpu:.2f} cores)"
+                + "".join(f"; {n:,} failed {code}" for code, n in sorted(r.failed.items()))
             )
     if f.several_readers:
         yield (
