@@ -251,6 +251,7 @@ async def assistant(args: argparse.Namespace) -> None:
 
 
 def append(args: argparse.Namespace) -> None:
+    writers = [int(n) for n in args.append_writers.split(",") if n]
     with tempfile.TemporaryDirectory(prefix="threadline-bench-append-") as workdir:
         figures = run_append_benchmark(
             Path(workdir),
@@ -260,14 +261,14 @@ def append(args: argparse.Namespace) -> None:
             batch_size=args.append_batch,
             repeats=args.append_repeats,
             variants=[] if args.append_no_options else option_variants(args.append_batch),
-            writers=[int(n) for n in args.append_writers.split(",") if n],
+            writers=writers,
             profile=args.append_profile,
         )
     print_append(figures, args.append_repeats)
     batched, plain = figures.session[0], figures.session[1]
     by_writers = "".join(
-        f"; {m.name.split(':')[1].split(',')[0].strip()}: {m.per_s:,.0f}/s"
-        for m in figures.partitioned
+        f"; {n} writer process{'es' if n > 1 else ''}: {m.per_s:,.0f}/s"
+        for n, m in zip(writers, figures.partitioned, strict=True)
     )
     GOALS.append(
         Goal(

@@ -25,7 +25,6 @@ import cProfile
 import gc
 import math
 import multiprocessing
-import os
 import pstats
 import queue
 import statistics
@@ -42,6 +41,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from tests.bench.cpu import machine_busy
 from threadline.cli.embedded import EmbeddedPostgres
 from threadline.rules.partitions import customer_slot, partition_of
 from threadline.servicekit.collector import settle_after_start
@@ -240,10 +240,10 @@ def measure_once(
     in_recorder = time_insert_events(app)
     try:
         with collector(settled=variant.settled):
-            busy, started = busy_seconds(), time.perf_counter()
+            busy, started = machine_busy(), time.perf_counter()
             recorded = record(app, facts(), variant.batch_size)
             wall = time.perf_counter() - started  # making the facts too, as `busy` has it
-            measured.machine_busy.append((busy_seconds() - busy) / wall)
+            measured.machine_busy.append((machine_busy() - busy) / wall)
         measured.transactions = recorded.transactions
         measured.writer_cpu.append(recorded.cpu)
         measured.seconds.append(recorded.seconds)
@@ -254,20 +254,18 @@ def measure_once(
         app.close()
 
 
-class collector:  # noqa: N801 (a context manager, named for what it sets)
+@contextmanager
+def collector(*, settled: bool) -> Iterator[None]:
     """The collector's defaults for a measurement (`settled=False`), settled again after."""
-
-    def __init__(self, *, settled: bool) -> None:
-        self._settled = settled
-
-    def __enter__(self) -> None:
-        if not self._settled:
-            gc.unfreeze()
-            gc.set_threshold(700, 10, 10)
-
-    def __exit__(self, *_: object) -> None:
-        if not self._settled:
-            settle_after_start()
+    if settled:
+        yield
+        return
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    try:
+        yield
+    finally:
+        settle_after_start()
 
 
 def time_insert_events(app: Conversations) -> list[float]:
@@ -301,14 +299,6 @@ def store_env_url(app: Conversations) -> str:
         f"postgresql://{env['POSTGRES_USER']}@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}"
         f"/{env['POSTGRES_DBNAME']}"
     )
-
-
-def busy_seconds() -> float:
-    """CPU seconds every process of the machine has used since boot (Linux `/proc/stat`)."""
-    with open("/proc/stat") as stat:
-        ticks = [int(n) for n in stat.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 RAW_TABLE = """
@@ -504,11 +494,11 @@ def run_writers(server: Server, writing: Sequence[Writer]) -> tuple[float, float
                 process.start()
         try:
             collect(ready, processes, timeout=300)
-            started, busy = time.perf_counter(), busy_seconds()
+            started, busy = time.perf_counter(), machine_busy()
             go.set()
             ended = collect(results, processes, timeout=600)
             seconds = max(end for end, _, _ in ended) - started
-            busy = (busy_seconds() - busy) / seconds
+            busy = (machine_busy() - busy) / seconds
         finally:
             for process in processes:
                 process.join(timeout=60)

@@ -1,10 +1,9 @@
 """The analytics service in a process of its own, and the CPU time each party spends.
 
 The service runs as `start_analytics` builds it, its collector settled as `service_main`
-settles it (unless `THREADLINE_BENCH_COLLECTOR_DEFAULTS` is set), in a child process
-(spawned, so it owns an interpreter and an event loop): the benchmark's clients and the
-server then compete for the cores as separate processes would in production, and their CPU
-use can be told apart.
+settles it, in a child process (spawned, so it owns an interpreter and an event loop): the
+benchmark's clients and the server then compete for the cores as separate processes would
+in production, and their CPU use can be told apart.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
@@ -35,8 +33,7 @@ def _serve(config: AnalyticsConfig, ready: Event, stop: Event) -> None:
     async def serve() -> None:
         async with AsyncExitStack() as stack:
             await start_analytics(config, stack)
-            if not os.environ.get("THREADLINE_BENCH_COLLECTOR_DEFAULTS"):
-                settle_after_start()  # as `service_main` does once a service has started
+            settle_after_start()  # as `service_main` does once a service has started
             ready.set()
             await asyncio.to_thread(stop.wait)
 
