@@ -104,7 +104,15 @@ def sandbox_limits() -> dict[str, Any]:
 
 
 @pytest.fixture
+def platform_env() -> dict[str, str]:
+    """Settings a test module adds to every service's environment (e.g. the session's
+    partitions); none by default."""
+    return {}
+
+
+@pytest.fixture
 async def platform(
+    platform_env: dict[str, str],
     nats_server_url: str,
     database_url: str,
     nats_namespace: str,
@@ -142,6 +150,7 @@ async def platform(
             f"THREADLINE_{name}_OPS_PORT": "0"
             for name in ("INGEST", "SESSION", "AI", "OUTBOUND", "ANALYTICS")
         },
+        **platform_env,
     }
     async with AsyncExitStack() as stack:
         ingest = await start_ingest(IngestConfig.from_env(env), stack)

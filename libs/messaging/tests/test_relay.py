@@ -27,10 +27,12 @@ from threadline.messaging.failures import Backoff
 from threadline.messaging.relay import (
     EVENT_ID,
     POSITION,
+    OutboxRead,
     OutboxRecord,
     OutboxRelay,
 )
 from threadline.messaging.topology import (
+    SESSION_EVENT,
     SESSION_EVENTS,
     STREAM_LIMITS,
     StreamLimits,
@@ -311,3 +313,124 @@ async def test_a_refusal_only_the_server_knows_is_dead_lettered_at_once(
     assert [m.data for m in await published(js, topology)] == [b"first", b"third", b"fourth"]
     dead = await dead_lettered(1)
     assert "maximum" in str((dead[0].headers or {})[REASON])
+
+
+@dataclass
+class PartitionOfLog:
+    """One partition's view of a shared log (as the session's `StoredEvents` of a partition):
+    its records, and how far the log was read past the others'."""
+
+    log: StoredLog
+    partition: int
+    partitions: int = 2
+
+    def read_after(self, position: int, limit: int) -> OutboxRead:
+        head = len(self.log.records)
+        mine = [
+            r
+            for r in self.log.records
+            if r.position > position and r.position % self.partitions == self.partition
+        ]
+        if len(mine) > limit:
+            return OutboxRead(mine[:limit], mine[limit - 1].position)
+        return OutboxRead(mine, max(head, position))
+
+
+def add_in_partition(log: StoredLog, topology: Topology, payload: bytes) -> OutboxRecord:
+    """A record of partition `position % 2`, on that partition's subject."""
+    position = len(log.records) + 1
+    subject = topology.publish_subject(SESSION_EVENT, slot=position, aggregate="C", event="Noted")
+    record = OutboxRecord(position, subject, payload, f"event-{position}", {})
+    log.records.append(record)
+    return record
+
+
+@asynccontextmanager
+async def relaying_partition(
+    js: JetStreamContext, topology: Topology, log: StoredLog, bus: CountingBus, partition: int
+) -> AsyncIterator[OutboxRelay]:
+    relay = OutboxRelay(
+        PartitionOfLog(log, partition),
+        bus,
+        js,
+        topology.stream(SESSION_EVENTS),
+        batch_size=3,
+        topology=topology,
+        service="session",
+        backoff=Backoff(first=0.01, limit=0.05),
+        subjects=topology.relayed_in(partition),
+        dead_letter_slug=f"unpublishable-p{partition}",
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_each_partitions_relay_publishes_its_own_and_resumes_from_its_own_last(
+    js: JetStreamContext, topology: Topology, dead_lettered: DeadLettered
+) -> None:
+    topology = Topology(topology.namespace, partitions=2)  # the fixture's streams
+    log, bus = StoredLog(), CountingBus(JetStreamBus(js))
+    for n in range(1, 11):  # odd positions: partition 1; even: partition 0
+        add_in_partition(log, topology, f"event {n}".encode())
+
+    async with relaying_partition(js, topology, log, bus, 1) as odd:
+        await eventually(lambda: odd.position == 10)  # read past partition 0's too
+    # The stream's last message is position 9, partition 1's: partition 0 starts from its own.
+    async with (
+        relaying_partition(js, topology, log, bus, 0) as even,
+        relaying_partition(js, topology, log, bus, 1) as odd,
+    ):
+        await eventually(lambda: even.position == 10 and odd.position == 10)
+        oversized = add_in_partition(log, topology, b"x" * (bus.max_payload + 1))  # 11
+        for n in range(12, 21):
+            add_in_partition(log, topology, f"event {n}".encode())
+        even.wake()
+        odd.wake()
+        await eventually(lambda: even.position == 20 and odd.position == 20)
+    add_in_partition(log, topology, b"event 21")
+    add_in_partition(log, topology, b"event 22")
+    # Restarted, each goes on after its own last: partition 1's after its dead letter (19 was
+    # published after it), partition 0's after 20.
+    async with (
+        relaying_partition(js, topology, log, bus, 0) as even,
+        relaying_partition(js, topology, log, bus, 1) as odd,
+    ):
+        await eventually(lambda: even.position == 22 and odd.position == 22)
+
+    messages = await published(js, topology)
+    positions = [int((m.headers or {})[POSITION]) for m in messages]
+    assert sorted(positions) == [p for p in range(1, 23) if p != oversized.position]
+    assert all(count == 1 for count in bus.calls.values())  # nothing sent twice
+    for partition in (0, 1):
+        root = topology.root(SESSION_EVENTS)
+        mine = [p for p, m in zip(positions, messages, strict=True) if p % 2 == partition]
+        assert mine == sorted(mine)
+        assert all(
+            m.subject == f"{root}.{partition}.C.Noted"
+            for p, m in zip(positions, messages, strict=True)
+            if p % 2 == partition
+        )
+    dead = await dead_lettered(1)
+    assert dead[0].subject == topology.subject("dlq.session.unpublishable-p1")
+
+
+async def test_a_lost_publish_of_a_partitions_relay_is_retried_before_anything_after_it(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    # No stream-wide fence for a partition's relay: a later event sent while an earlier one is
+    # lost would be stored ahead of it. It sends nothing before the one ahead is acknowledged.
+    topology = Topology(topology.namespace, partitions=2)  # the fixture's streams
+    log, bus = StoredLog(), CountingBus(JetStreamBus(js), fail_once={"event-4"})
+    for n in range(1, 13):
+        add_in_partition(log, topology, f"event {n}".encode())
+
+    async with relaying_partition(js, topology, log, bus, 0) as relay:
+        await eventually(lambda: relay.position == 12)
+
+    assert bus.calls["event-4"] == 2 and bus.calls["event-6"] == 1  # nothing sent ahead of it
+    stored = await published(js, topology)
+    assert [int((m.headers or {})[POSITION]) for m in stored] == [2, 4, 6, 8, 10, 12]

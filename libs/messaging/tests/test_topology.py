@@ -19,10 +19,12 @@ from threadline.messaging.topology import (
     DEAD_LETTERS,
     DURABLES,
     FOLLOWERS,
+    GATEWAY_WEBHOOKS,
     INBOUND_MESSAGE_RECEIVED,
     INGEST_EVENTS,
     INGEST_RAW,
     MESSAGE_DISPATCHED,
+    OUTBOUND_DISPATCH,
     OUTBOUND_EVENTS,
     REPLY_DRAFTED,
     ROUTES,
@@ -258,7 +260,41 @@ def test_a_partitioned_route_without_its_slot_is_refused_once_there_are_partitio
     with pytest.raises(UnpartitionedPublish, match="slot"):
         Topology(partitions=2).publish_subject(MESSAGE_DISPATCHED)
     assert Topology().publish_subject(MESSAGE_DISPATCHED) == "outbound.events.0.Message.Dispatched"
-    assert Topology(partitions=2).publish_subject(SESSION_EVENT, aggregate="A", event="B")
+    with pytest.raises(UnpartitionedPublish, match="slot"):
+        Topology(partitions=2).publish_subject(SESSION_EVENT, aggregate="A", event="B")
+
+
+def test_the_session_events_name_their_partition_only_once_there_are_several() -> None:
+    """Each partition's relay publishes on `<root>.<partition>.<Aggregate>.<Event>` (its
+    position is read back from the last of those); with one partition the subjects stay the
+    blueprint's. Every consumer of the stream matches them in any partition."""
+    one, four = Topology("t1"), Topology("t1", partitions=4)
+    assert one.publish_subject(SESSION_EVENT, aggregate="A", event="B") == "t1.session.events.A.B"
+    assert (
+        four.publish_subject(SESSION_EVENT, slot=4094, aggregate="A", event="B")
+        == "t1.session.events.2.A.B"
+    )
+    assert one.relayed_in(3) == "t1.session.events.>"
+    assert four.relayed_in(3) == "t1.session.events.3.>"
+    assert four.session_filter("Conversation.>") == "t1.session.events.*.Conversation.>"
+    assert one.session_filter("Conversation.>") == "t1.session.events.Conversation.>"
+    assert four.route_filter(SESSION_EVENT) == "t1.session.events.*.*.*"
+    for durable in DURABLES:
+        if durable.stream != SESSION_EVENTS:
+            continue
+        aggregate, _, event = durable.filter.replace(">", "X.Y").partition(".")
+        published = four.publish_subject(
+            SESSION_EVENT, slot=1, aggregate=aggregate, event=event or "Y"
+        )
+        assert subject_matches(four.filter_subject(durable), published), durable.name
+        if durable.filter != ">":  # the blueprint's subjects have no partition token
+            assert not subject_matches(one.filter_subject(durable), published), durable.name
+    assert four.narrowed(OUTBOUND_DISPATCH) == ()
+    assert four.narrowed(GATEWAY_WEBHOOKS)[0] == "t1.session.events.*.WebhookSubscription.>"
+    for follower in FOLLOWERS:
+        token = four.publish_subject(SESSION_EVENT, slot=3, aggregate="ApiToken", event="Issued")
+        if follower.filter == "ApiToken.>":
+            assert subject_matches(four.filter_subject(follower), token)
 
 
 def test_each_partition_has_its_own_session_consumers_and_one_partition_keeps_the_names() -> None:

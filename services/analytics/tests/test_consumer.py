@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.adapters.integration_events import UndecodableEvent, decode
-from threadline.analytics.adapters.outbound.read_models.positions import read_position
+from threadline.analytics.adapters.outbound.read_models.positions import read_positions
 from threadline.analytics.bootstrap import projection_consumer
 from threadline.analytics.domain.write.projection import PROJECTION
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
@@ -232,7 +232,7 @@ async def test_an_undecodable_delivery_is_dead_lettered_and_the_rest_applies(
 
 async def stored_position(pool: AsyncConnectionPool[Any]) -> int:
     async with pool.connection() as connection:
-        return await read_position(connection, PROJECTION)
+        return (await read_positions(connection, PROJECTION)).complete
 
 
 async def test_events_still_with_a_crashed_consumer_are_read_back_and_projected_first(
@@ -283,3 +283,77 @@ async def test_a_dead_lettered_event_moves_the_position_so_none_waits_on_it(
 
     assert isinstance(outcomes[2], DeadLetter)
     assert await stored_position(pool) == events[2].position
+
+
+def in_partition(partition: int, partitions: int) -> UUID:
+    """A random id whose slot falls in `partition` (as the session's relay assigns it)."""
+    while True:
+        candidate = uuid4()
+        if (candidate.int & 0xFFF) % partitions == partition:
+            return candidate
+
+
+async def stored_rows(pool: AsyncConnectionPool[Any]) -> dict[str, int]:
+    async with pool.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT name, position FROM analytics.projection_positions"
+        )
+        return {str(name): int(position) for name, position in await cursor.fetchall()}
+
+
+async def test_each_partition_relayed_behind_another_is_still_projected(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    # Two relays, one a partition: partition 1's events were stored first (lower positions)
+    # but reach the stream after partition 0's. One position for the whole log would pass
+    # over them as seen.
+    contacts = [in_partition(k, 2) for k in (0, 1)]
+    conversations = [in_partition(k, 2) for k in (0, 1)]
+    behind = [
+        log.contact(contacts[1]),
+        log.conversation(conversations[1], contacts[1]),
+        log.inbound(conversations[1], "b-1"),
+    ]
+    ahead = [
+        log.contact(contacts[0]),
+        log.conversation(conversations[0], contacts[0]),
+        log.inbound(conversations[0], "a-1"),
+    ]
+    stream = delivered(*ahead, *behind)  # in the order the stream holds them
+    projector = projection_consumer(pool, partitions=2)
+
+    assert list(await projector.handle(stream[:3])) == [ACK] * 3
+    assert list(await projector.handle(stream[3:])) == [ACK] * 3
+    assert list(await projector.handle(stream)) == [ACK] * 6  # redelivered: nothing twice
+
+    assert [row[0] for row in await message_rows(pool, conversations[0])] == ["a-1"]
+    assert [row[0] for row in await message_rows(pool, conversations[1])] == ["b-1"]
+    assert await message_count(pool, conversations[1]) == 1
+    assert await stored_rows(pool) == {
+        PROJECTION: ahead[-1].position,
+        f"{PROJECTION}/p1": behind[-1].position,
+    }
+
+
+async def test_partitions_added_later_start_where_the_one_position_was(
+    pool: AsyncConnectionPool[Any], log: EventLog
+) -> None:
+    contact, conversation = in_partition(1, 2), in_partition(1, 2)
+    before = [
+        log.contact(contact),
+        log.conversation(conversation, contact),
+        log.inbound(conversation, "m-1"),
+    ]
+    await projection_consumer(pool).handle(delivered(*before))  # one partition: one row
+    assert await stored_rows(pool) == {PROJECTION: before[-1].position}
+
+    after = log.inbound(conversation, "m-2")
+    projector = projection_consumer(pool, partitions=2)
+    # Partition 1's events up to the old position are seen; the one after is projected.
+    assert list(await projector.handle(delivered(before[-1], after))) == [ACK, ACK]
+
+    assert [row[0] for row in await message_rows(pool, conversation)] == ["m-1", "m-2"]
+    assert await stored_rows(pool) == {
+        PROJECTION: before[-1].position,
+        f"{PROJECTION}/p1": after.position,
+    }

@@ -1,10 +1,12 @@
 """The session partitioned by customer over real NATS and PostgreSQL (issue 15, item 2).
 
-Two instances share four partitions and the relay, each duty held by exactly one of them; every
-customer's facts are read by the owner of the customer's partition and recorded once; each
-conversation's id carries its customer's slot, so what the AI responder and outbound publish
-about it reaches the same partition; when one instance stops, the other takes its duties over
-and nothing is lost or recorded twice, and the relay keeps the stream in the store's order."""
+Two instances share four partitions and the auto-resolver, each duty held by exactly one of
+them; every customer's facts are read by the owner of the customer's partition and recorded
+once; each conversation's id carries its customer's slot, so what the AI responder and outbound
+publish about it reaches the same partition; each partition's stored events are relayed by its
+owner alone, on subjects naming the partition; when one instance stops, the other takes its
+duties over and nothing is lost or recorded twice, and each partition's events reach the stream
+in the store's order."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ from threadline.messaging.topology import (
     Topology,
 )
 from threadline.rules.partitions import conversation_slot, customer_slot
-from threadline.session.adapters.inbound.duties import RELAY, partition_duty
+from threadline.session.adapters.inbound.duties import AUTO_RESOLVER, partition_duty
+from threadline.session.adapters.outbound.stored_records import StoredRecords
 from threadline.session.bootstrap import RunningSession, bootstrap
 from threadline.session.config import SessionConfig
 from threadline.testing import eventually
@@ -42,7 +45,7 @@ from threadline.testing import eventually
 ConfigFactory = Callable[..., SessionConfig]
 
 PARTITIONS = 4
-DUTIES = frozenset({RELAY, *(partition_duty(k) for k in range(PARTITIONS))})
+DUTIES = frozenset({AUTO_RESOLVER, *(partition_duty(k) for k in range(PARTITIONS))})
 
 
 async def publish(js: JetStreamContext, topology: Topology, wa_id: str) -> int:
@@ -82,15 +85,24 @@ async def draft_reply(js: JetStreamContext, topology: Topology, conversation_id:
 
 
 async def relayed(js: JetStreamContext, topology: Topology) -> list[events_pb.SessionEvent]:
+    """Every event on the stream, in its order; each on a subject naming its aggregate's
+    partition (the slot its id carries)."""
     stream = topology.stream(SESSION_EVENTS)
+    root = topology.root(SESSION_EVENTS)
     info = await js.stream_info(stream)
     events = []
     for seq in range(1, info.state.last_seq + 1):
         message = await js.get_msg(stream, seq)
         event = events_pb.SessionEvent.FromString(message.data)
         assert int((message.headers or {})[POSITION]) == event.position
+        partition = conversation_slot(event.aggregate_id) % PARTITIONS
+        assert message.subject == f"{root}.{partition}.{event.event_type}", message.subject
         events.append(event)
     return events
+
+
+def partition_of_event(event: events_pb.SessionEvent) -> int:
+    return conversation_slot(event.aggregate_id) % PARTITIONS
 
 
 RECEIVED, QUEUED = "customer_message_received", "outbound_message_queued"
@@ -127,15 +139,19 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
             first = await bootstrap(config, first_stack)
             second = await bootstrap(config, second_stack)
             await eventually(lambda: shared([first, second]), timeout=15)
-            relays = [i for i in (first, second) if i.duties.relay is not None]
-            assert len(relays) == 1  # the relay runs once
-            # Each instance runs the consumers of its own partitions, and only those.
+            resolvers = [i for i in (first, second) if i.duties.resolver is not None]
+            assert len(resolvers) == 1  # the auto-resolver runs once
+            # Each instance runs the relays and consumers of its own partitions, only those.
             for instance in (first, second):
-                mine = {d for d in instance.keeper.held if d != RELAY}
-                names = {loop.name for loop in instance.loops} - {"relay", "auto-resolver"}
-                assert {name.rsplit("-", 1)[1] for name in names} == {
-                    f"p{duty.rsplit('-', 1)[1]}" for duty in mine
+                mine = {
+                    int(d.rsplit("-", 1)[1]) for d in instance.keeper.held if d != AUTO_RESOLVER
                 }
+                assert set(instance.duties.relays) == mine
+                names = {loop.name for loop in instance.loops} - {AUTO_RESOLVER}
+                assert {name for name in names if name.startswith("relay")} == {
+                    f"relay-p{k}" for k in mine
+                }
+                assert {name.rsplit("-", 1)[1] for name in names} == {f"p{k}" for k in mine}
 
             for wa_id in customers[:40]:
                 per_partition[await publish(js, topology, wa_id)] += 1
@@ -178,13 +194,18 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
 
         await asyncio.sleep(0.5)  # anything recorded twice would be relayed by now
         events = await relayed(js, topology)
+        stored = [record[0] for record in StoredRecords(second.app.recorder).after(0, 100_000)]
 
-    # Nothing lost, nothing twice, in the store's order across the relay's hand-over.
+    # Nothing lost, nothing twice: every stored position relayed once, across the relays'
+    # hand-over; each partition's in the store's order.
     received = [e for e in events if e.HasField(RECEIVED)]
     assert len(received) == 60
     assert sum(e.HasField(QUEUED) for e in events) == 20
     positions = [e.position for e in events]
-    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert sorted(positions) == stored
+    for k in range(PARTITIONS):
+        mine = [e.position for e in events if partition_of_event(e) == k]
+        assert mine and mine == sorted(mine), k
     # Each conversation carries its customer's slot: the AI responder's and outbound's facts
     # about it are published to the partition the customer's own go to.
     started = [e for e in events if e.HasField("conversation_started")]

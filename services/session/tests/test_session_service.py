@@ -393,11 +393,11 @@ async def test_readiness_checks_the_database_nats_the_relay_and_every_consumer(
     service: RunningSession,
 ) -> None:
     consumers = [durable.name for durable in durables_of("session")]
-    assert [loop.name for loop in service.loops] == ["relay", "auto-resolver", *consumers]
+    assert [loop.name for loop in service.loops] == ["auto-resolver", "relay", *consumers]
     assert await readiness(service.ops_port) == (200, {"ready": True, "problems": {}})
 
     service.relay.stop()
-    await eventually(lambda: not service.loops[0].running)
+    await eventually(lambda: not service.loops[1].running)
 
     assert await readiness(service.ops_port) == (
         503,

@@ -9,6 +9,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from threadline.rules.partitions import conversation_slot
+from threadline.session.adapters.outbound.stored_records import StoredRecords
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import DispatchReport, DraftedReply, InboundMessage
@@ -207,3 +209,30 @@ def test_a_long_conversation_loads_from_its_snapshot(
     assert snapshots and snapshots[-1].originator_version >= 10_000 - 200
     # Not a speed target (that is `make bench`): evidence that it did not replay 10,000 events.
     print(f"loaded a 10,002-event conversation in {seconds * 1000:.1f} ms")
+
+
+def test_each_partitions_records_are_those_whose_aggregate_slot_falls_in_it(
+    postgres_app: AppFactory, clock: FakeClock, inbound: InboundFactory
+) -> None:
+    """What the relay of a partition reads (`after_in`, the slot computed by PostgreSQL from
+    the id's last 12 bits) is exactly what the partition's subjects name (computed here)."""
+    app = postgres_app(clock)
+    app.record_facts([inbound(wa_id=f"1555700{n:04d}") for n in range(30)])
+    records = StoredRecords(app.recorder)
+    everything = records.after(0, 10_000)
+    head = everything[-1][0]
+    assert len({record[1] for record in everything}) > 8  # contacts and conversations
+
+    for partitions in (2, 3):
+        found: list[int] = []
+        for k in range(partitions):
+            mine, reached = records.after_in(0, 10_000, k, partitions)
+            assert reached == head  # read to the head: nothing of it left unread
+            assert all(conversation_slot(r[1]) % partitions == k for r in mine)
+            found += [r[0] for r in mine]
+        assert sorted(found) == [r[0] for r in everything]
+    # A page ends at its last record: the next read goes on from there.
+    first, reached = records.after_in(0, 2, 1, 2)
+    rest, _ = records.after_in(reached, 10_000, 1, 2)
+    assert len(first) == 2 and reached == first[-1][0]
+    assert [r[0] for r in first + rest] == [r[0] for r in records.after_in(0, 10_000, 1, 2)[0]]

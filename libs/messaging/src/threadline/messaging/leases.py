@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 LEASES_HELD = Gauge(
     "threadline_leases_held",
-    "Duties this instance holds the lease of (the session: its partitions and the relay).",
+    "Duties this instance holds the lease of (the session: its partitions, each with its"
+    " relay, and the auto-resolver).",
     ["bucket"],
 )
 

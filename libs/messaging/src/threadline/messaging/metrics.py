@@ -51,8 +51,8 @@ class RelayState:
 
 
 class RelayView(Protocol):
-    """What the lag reads of a relay (the session's: the one of this instance, when it holds
-    the relay's lease; `resumed` is false otherwise, and no lag is reported)."""
+    """What the lag reads of a relay (the session's: those of the partitions this instance
+    holds; `resumed` is false while it holds none, and no lag is reported)."""
 
     @property
     def resumed(self) -> bool: ...

@@ -20,6 +20,22 @@ stream's last before it (`Nats-Expected-Last-Msg-Id`), so when one publish of a 
 is lost the ones after it are refused by the server rather than stored ahead of it; the next
 round starts again from what the stream holds. A copy of an event already stored is still
 dropped by deduplication, which the server checks first.
+
+A relay of one partition (`subjects`: the session with several partitions runs one per
+partition, in the instance holding it) publishes only its partition's events, on subjects
+naming the partition, and reads its position back from the last message on them (a direct
+get by wildcard subject, which NATS 2.9 answers); its dead letters have a subject of their
+own. The stream then holds each partition's events in the order of their positions, the
+partitions interleaved, so consumers keep a position per partition (analytics does). The
+stream-wide `Nats-Expected-Last-Msg-Id` cannot be used there (other partitions publish
+between), and without it a publish lost within a pipelined round (written to a connection
+that then broke, while the ones after it waited in the client's buffer and went out after
+the reconnect) would let later events be stored ahead of it — and then skipped by consumers
+that keep a position per partition. So a relay of one partition publishes one event at a
+time, each after the one before it was acknowledged; several partitions' relays publish
+side by side. (Per-partition streams sourced into SESSION_EVENTS would keep both the check
+and the pipeline, but NATS 2.9 applies a sourced message's `Nats-Expected-*` headers again
+in the stream that sources it; measured in docs/benchmarks.md.)
 """
 
 from __future__ import annotations
@@ -36,7 +52,14 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from prometheus_client import Counter, Gauge
 
-from threadline.messaging.bus import MSG_ID, Outgoing, PipelinedBus, encoded_size, payload_limit
+from threadline.messaging.bus import (
+    MSG_ID,
+    Outcome,
+    Outgoing,
+    PipelinedBus,
+    encoded_size,
+    payload_limit,
+)
 from threadline.messaging.dead_letters import dead_letter
 from threadline.messaging.failures import Backoff, Failure, classify, describe
 from threadline.messaging.topology import DEAD_LETTERS, Topology
@@ -77,8 +100,17 @@ class OutboxRecord:
     problem: str = ""  # set by the source when the stored event cannot become a message
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRead:
+    """What a source of one partition read: its records, and the position up to which the log
+    was read (every record up to it and not among them is another partition's)."""
+
+    records: Sequence[OutboxRecord]
+    reached: int
+
+
 class NotificationSource(Protocol):
-    def read_after(self, position: int, limit: int) -> Sequence[OutboxRecord]:
+    def read_after(self, position: int, limit: int) -> Sequence[OutboxRecord] | OutboxRead:
         """Records with a position greater than `position`, in order (blocking I/O)."""
         ...
 
@@ -87,8 +119,17 @@ async def last_published_position(js: JetStreamContext, stream: str) -> int:
     return (await last_published(js, stream))[0]
 
 
-async def last_published(js: JetStreamContext, stream: str) -> tuple[int, str | None]:
-    """The position and event id of the stream's last message ((0, None): it has none)."""
+async def last_published(
+    js: JetStreamContext, stream: str, subjects: str | None = None
+) -> tuple[int, str | None]:
+    """The position and event id of the stream's last message, or of the last one on
+    `subjects` when given ((0, None): it has none)."""
+    if subjects is not None:
+        try:
+            found = await js.get_last_msg(stream, subjects)
+        except NotFoundError:
+            return 0, None
+        return position_of(found.headers), (found.headers or {}).get(MSG_ID)
     info = await js.stream_info(stream)
     if not info.state.last_seq:
         return 0, None
@@ -136,6 +177,11 @@ class OutboxRelay:
     service: str = field(kw_only=True)
     backoff: Backoff = field(default_factory=lambda: Backoff(first=0.2, limit=10.0))
     max_message_bytes: int | None = None  # None: the connection's `max_payload`
+    # The relay of one partition: the subjects it publishes on (where it reads its position
+    # back) and where it dead-letters. None: the whole stream is its own, and each publish
+    # names the one before it (`Nats-Expected-Last-Msg-Id`, a stream-wide check).
+    subjects: str | None = field(default=None, kw_only=True)
+    dead_letter_slug: str = field(default=UNPUBLISHABLE, kw_only=True)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
@@ -182,14 +228,14 @@ class OutboxRelay:
     async def _resume(self) -> None:
         """Start after what the stream holds: its last event, or the last one dead-lettered
         when that is later (dead letters are written in order too, never twice)."""
-        published, last_msg_id = await last_published(self.js, self.stream)
+        published, last_msg_id = await last_published(self.js, self.stream, self.subjects)
         dead = await last_dead_lettered_position(
             self.js,
             self.topology.stream(DEAD_LETTERS),
-            self.topology.dead_letter_subject(self.service, UNPUBLISHABLE),
+            self.topology.dead_letter_subject(self.service, self.dead_letter_slug),
         )
         self.position = max(published, dead)
-        self._last_msg_id = last_msg_id
+        self._last_msg_id = last_msg_id if self.subjects is None else None
         self.max_message_bytes = await self._message_limit()
         self.resumed = True
 
@@ -220,8 +266,12 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish (or dead-letter) the records after the position; how many were moved past.
         Raises when a failure that may pass interrupted the round, after keeping its progress."""
-        records = await asyncio.to_thread(self.source.read_after, self.position, self.batch_size)
+        read = await asyncio.to_thread(self.source.read_after, self.position, self.batch_size)
+        records, reached = (
+            (read.records, read.reached) if isinstance(read, OutboxRead) else (read, 0)
+        )
         if not records:
+            self._advance(reached)  # only other partitions' records since
             return 0
         start = self.position
         limit = self.max_message_bytes or payload_limit(self.bus)
@@ -237,7 +287,9 @@ class OutboxRelay:
             await self._dead_letter(record, problem)
             self._advance(record.position)
         await self._publish_run(run)
-        return sum(1 for r in records if start < r.position <= self.position)
+        moved = sum(1 for r in records if start < r.position <= self.position)
+        self._advance(reached)
+        return moved
 
     def _too_large(self, record: OutboxRecord, limit: int) -> str:
         expected = {EXPECTED_LAST: record.msg_id}  # room for an id as long as its own
@@ -248,21 +300,32 @@ class OutboxRelay:
         return f"event of {size} bytes exceeds the largest message the stream takes ({limit})"
 
     async def _publish_run(self, run: list[OutboxRecord]) -> None:
-        """Publish `run` in order, pipelined on one connection (`PipelinedBus.publish_each`:
-        every event sent, then their acks awaited together). The position moves over the
-        acknowledged prefix; a permanent refusal is dead-lettered; anything else interrupts."""
+        """Publish `run` in order: pipelined on one connection when the stream is the relay's
+        own (`PipelinedBus.publish_each`: every event sent, then their acks awaited together,
+        each expecting the one before it as the stream's last), one at a time for a relay of
+        one partition. The position moves over the acknowledged prefix; a permanent refusal is
+        dead-lettered; anything else interrupts."""
         if not run:
             return
-        # Each event expects the one before it as the stream's last message.
-        messages: list[Outgoing] = []
-        previous = self._last_msg_id
+        if self.subjects is None:
+            messages: list[Outgoing] = []
+            previous = self._last_msg_id
+            for record in run:
+                headers = self._headers(record)
+                if previous is not None:
+                    headers[EXPECTED_LAST] = previous
+                messages.append(Outgoing(record.subject, record.payload, record.msg_id, headers))
+                previous = record.msg_id
+            await self._settle(run, await self.bus.publish_each(messages))
+            return
+        # Nothing can fence a pipelined round here (other partitions publish between), so
+        # nothing is sent before the event ahead of it is acknowledged: a lost publish can
+        # never let a later event of the partition be stored before it.
         for record in run:
-            headers = self._headers(record)
-            if previous is not None:
-                headers[EXPECTED_LAST] = previous
-            messages.append(Outgoing(record.subject, record.payload, record.msg_id, headers))
-            previous = record.msg_id
-        outcomes = await self.bus.publish_each(messages)
+            message = Outgoing(record.subject, record.payload, record.msg_id, self._headers(record))
+            await self._settle([record], await self.bus.publish_each([message]))
+
+    async def _settle(self, run: list[OutboxRecord], outcomes: Sequence[Outcome]) -> None:
         self._published.inc(sum(1 for o in outcomes if not isinstance(o, BaseException)))
         interrupted: BaseException | None = None
         for record, outcome in zip(run, outcomes, strict=True):
@@ -305,7 +368,7 @@ class OutboxRelay:
                 self.bus,
                 self.topology,
                 service=self.service,
-                slug=UNPUBLISHABLE,
+                slug=self.dead_letter_slug,
                 reason=problem,
                 subject=record.subject,
                 data=record.payload,

@@ -450,6 +450,13 @@ class Topology:
             if slot is None and self.partitions > 1:
                 raise UnpartitionedPublish(f"{route.pattern} needs the customer's slot")
             tokens["partition"] = str(partition_of(slot or 0, self.partitions))
+        elif route.stream == SESSION_EVENTS and self.partitions > 1:
+            # The session's events name the partition whose relay published them only once
+            # there are several (with one, every subject stays the blueprint's).
+            if slot is None:
+                raise UnpartitionedPublish(f"{route.pattern} needs its aggregate's slot")
+            partition = partition_of(slot, self.partitions)
+            return f"{self.root(route.stream)}.{partition}.{route.fill(**tokens)}"
         return f"{self.root(route.stream)}.{route.fill(**tokens)}"
 
     def conversation_subject(self, route: Route, conversation_id: str, **tokens: str) -> str:
@@ -463,18 +470,37 @@ class Topology:
 
     def route_filter(self, route: Route) -> str:
         """A filter matching every subject of `route`."""
-        return f"{self.root(route.stream)}.{route.wildcard}"
+        return self._within(route.stream, route.wildcard)
 
     def filter_subject(self, consumer: Durable | Follower) -> str:
         """The namespaced filter subject of `consumer`."""
-        return f"{self.root(consumer.stream)}.{consumer.filter}"
+        return self._within(consumer.stream, consumer.filter)
+
+    def session_filter(self, pattern: str) -> str:
+        """A filter on SESSION_EVENTS matching `pattern` (e.g. `Conversation.>`) in every
+        partition."""
+        return self._within(SESSION_EVENTS, pattern)
+
+    def relayed_in(self, partition: int) -> str:
+        """A filter matching what the relay of `partition` publishes on SESSION_EVENTS (with
+        one partition: everything)."""
+        if self.partitions == 1:
+            return self.stream_filter(SESSION_EVENTS)
+        return f"{self.root(SESSION_EVENTS)}.{partition}.>"
+
+    def _within(self, stream: str, pattern: str) -> str:
+        """`pattern` under `stream`'s root; on SESSION_EVENTS with several partitions, after
+        the partition token, in any partition."""
+        if stream == SESSION_EVENTS and self.partitions > 1:
+            return f"{self.root(stream)}.*.{pattern}"
+        return f"{self.root(stream)}.{pattern}"
 
     def narrowed(self, durable: Durable) -> tuple[str, ...]:
         """The namespaced subjects `durable` needs (`only`) where a server filters on several;
         empty when it takes all of its filter (no `only`, or consumers are not narrowed)."""
         if not self.narrow:
             return ()
-        return tuple(f"{self.root(durable.stream)}.{subject}" for subject in durable.only)
+        return tuple(self._within(durable.stream, subject) for subject in durable.only)
 
     def filter_subjects(self, durable: Durable, *, several: bool) -> tuple[str, ...]:
         """The namespaced subjects `durable` is bound to: those it needs on a server that

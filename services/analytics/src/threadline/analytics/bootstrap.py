@@ -74,7 +74,7 @@ async def bootstrap(
     client = await connect_nats(config.nats_url, SERVICE)
     stack.push_async_callback(client.drain)
     js = client.jetstream()
-    topology = Topology(config.nats_namespace)
+    topology = Topology(config.nats_namespace, partitions=config.session_partitions)
     await ensure_streams(js, topology, config.streams)
 
     pool = await open_pool(config.database_url)
@@ -134,7 +134,10 @@ def _start_projection(
         service=SERVICE,
         settings=ConsumerSettings.of(topology, ANALYTICS_PROJECTIONS, batch_size=config.batch_size),
         handler=projection_consumer(
-            pool, rates=config.rates, read_at=stream_reader(js, stream)
+            pool,
+            rates=config.rates,
+            read_at=stream_reader(js, stream),
+            partitions=config.session_partitions,
         ).handle,
     )
     return run_in_background(
@@ -152,12 +155,14 @@ def projection_consumer(
     *,
     rates: Rates = EXAMPLE_RATES,
     read_at: MessageAt | None = None,
+    partitions: int = 1,
 ) -> ProjectionConsumer:
     """The projection's batch handler, wired to the read models in `pool` (tests and benchmarks
     build it here too). `read_at` reads SESSION_EVENTS back by sequence to fill gaps; None:
-    deliveries are trusted to come in order (unit tests of the projection)."""
+    deliveries are trusted to come in order (unit tests of the projection); `partitions`: how
+    many partitions the session relays its events in."""
     history = None if read_at is None else SessionEventsHistory(read_at)
-    store = PostgresProjectionStore(pool)
+    store = PostgresProjectionStore(pool, partitions=partitions)
     return ProjectionConsumer(
         LiveProjection(store, report=PrometheusReport(), history=history, rates=rates)
     )

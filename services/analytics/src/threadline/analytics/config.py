@@ -6,7 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
-from threadline.messaging.topology import StreamLimits, stream_limits_from_env
+from threadline.messaging.topology import (
+    StreamLimits,
+    partitions_from_env,
+    stream_limits_from_env,
+)
 from threadline.servicekit.auth import TokenRegistry
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
@@ -26,6 +30,9 @@ class AnalyticsConfig:
     )
     # Limits of the streams this service brings up to date (None: the topology's table).
     streams: Mapping[str, StreamLimits] | None = None
+    # How many partitions the session's events are relayed in (the same for every service):
+    # the projection keeps its position in each (`THREADLINE_SESSION_PARTITIONS`).
+    session_partitions: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AnalyticsConfig:
@@ -40,6 +47,7 @@ class AnalyticsConfig:
             batch_size=_positive(env, "THREADLINE_ANALYTICS_BATCH_SIZE", 500),
             rates=rates_from_setting(env.get("THREADLINE_ANALYTICS_RATES", "")),
             streams=stream_limits_from_env(env),
+            session_partitions=partitions_from_env(env),
         )
 
 

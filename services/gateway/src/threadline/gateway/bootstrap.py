@@ -63,7 +63,11 @@ async def bootstrap(config: GatewayConfig, stack: AsyncExitStack) -> RunningGate
     if config.nats_url:
         nats = await connect_nats(config.nats_url, "gateway")
         stack.push_async_callback(nats.close)
-        topology = Topology(config.nats_namespace, narrow=config.narrow_consumers)
+        topology = Topology(
+            config.nats_namespace,
+            partitions=config.session_partitions,
+            narrow=config.narrow_consumers,
+        )
         await live.start(nats, topology)
         stack.push_async_callback(live.stop)
         webhooks = WebhookDelivery(nats, topology, config.webhooks)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from threadline.gateway.webhooks.delivery import WebhookDeliverySettings
-from threadline.messaging.topology import narrow_from_env
+from threadline.messaging.topology import narrow_from_env, partitions_from_env
 from threadline.servicekit.config import ConfigError, env_int, env_str
 
 DEFAULT_MEDIA_ROOT = Path(".threadline/media")  # as outbound's default
@@ -36,6 +36,8 @@ class GatewayConfig:
     nats_url: str = ""
     nats_namespace: str = ""
     narrow_consumers: bool = True  # THREADLINE_NATS_NARROW_CONSUMERS
+    # How many partitions the session's facts (and, past one, its events) are spread over.
+    session_partitions: int = 1
     # Outgoing webhooks (`THREADLINE_WEBHOOK_*`; delivered only with NATS), and the environment
     # their signing secrets are read from by name.
     webhooks: WebhookDeliverySettings = field(default_factory=WebhookDeliverySettings)
@@ -56,6 +58,7 @@ class GatewayConfig:
             nats_url=env_str(env, "THREADLINE_NATS_URL", ""),
             nats_namespace=env_str(env, "THREADLINE_NATS_NAMESPACE", ""),
             narrow_consumers=narrow_from_env(env),
+            session_partitions=partitions_from_env(env),
             webhooks=WebhookDeliverySettings.from_env(env),
         )
 

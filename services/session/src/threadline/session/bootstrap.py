@@ -18,7 +18,7 @@ from threadline.messaging.key_value import open_bucket
 from threadline.messaging.leases import LeaseKeeper, LeaseSettings, holder_id
 from threadline.messaging.metrics import RelayLag, watch_jetstream
 from threadline.messaging.readiness import nats_connected
-from threadline.messaging.relay import OutboxRelay
+from threadline.messaging.relay import UNPUBLISHABLE, OutboxRelay
 from threadline.messaging.token_follower import follow_managed_tokens
 from threadline.messaging.topology import SESSION_EVENTS, Topology, durables_of, ensure_streams
 from threadline.servicekit.auth import TokenRegistry
@@ -51,7 +51,7 @@ class RunningSession:
 
     app: Conversations
     writer: EventStoreWriter
-    duties: SessionDuties  # what runs here: the partitions and the relay this instance holds
+    duties: SessionDuties  # what runs here: the partitions (with their relays) it holds
     keeper: LeaseKeeper
     grpc_port: int
     ops_port: int
@@ -59,21 +59,28 @@ class RunningSession:
 
     @property
     def relay(self) -> OutboxRelay:
-        """The relay, when this instance holds its lease."""
-        if self.duties.relay is None:
-            raise LookupError("this instance does not hold the relay's lease")
-        return self.duties.relay
+        """The relay of partition 0 (with one partition: of the whole log), when this
+        instance holds the partition."""
+        return self.relay_of(0)
+
+    def relay_of(self, partition: int) -> OutboxRelay:
+        """The relay of `partition`, when this instance holds it."""
+        relay = self.duties.relays.get(partition)
+        if relay is None:
+            raise LookupError(f"this instance does not hold partition {partition}")
+        return relay
 
     @property
     def auto_resolver(self) -> AutoResolver:
-        """The auto-resolver, which runs beside the relay, when this instance holds its lease."""
+        """The auto-resolver, when this instance holds its lease."""
         if self.duties.resolver is None:
-            raise LookupError("this instance does not hold the relay's lease")
+            raise LookupError("this instance does not hold the auto-resolver's lease")
         return self.duties.resolver
 
     @property
     def loops(self) -> tuple[Background, ...]:
-        """The loops running here: the relay and the auto-resolver, then each consumer."""
+        """The loops running here: the auto-resolver, then each partition's relay and
+        consumers."""
         return self.duties.loops
 
 
@@ -92,16 +99,20 @@ async def bootstrap(
     await ensure_streams(js, topology, config.streams)
     bus = JetStreamBus(js)
 
-    # An event the relay cannot publish is dead-lettered on dlq.session.unpublishable and
-    # counted (threadline_relay_events_total{outcome="dead_lettered"} on /metrics).
-    def make_relay() -> OutboxRelay:
+    # The relay of one partition (with one: of the whole log). An event it cannot publish is
+    # dead-lettered on dlq.session.unpublishable (`unpublishable-p<k>` with several
+    # partitions) and counted (threadline_relay_events_total{outcome="dead_lettered"}).
+    def make_relay(partition: int) -> OutboxRelay:
+        several = topology.partitions > 1
         return OutboxRelay(
-            StoredEvents(app, topology),
+            StoredEvents(app, topology, partition),
             bus,
             js,
             topology.stream(SESSION_EVENTS),
             topology=topology,
             service=SERVICE,
+            subjects=topology.relayed_in(partition) if several else None,
+            dead_letter_slug=f"{UNPUBLISHABLE}-p{partition}" if several else UNPUBLISHABLE,
         )
 
     # What is stored wakes the relay, when it runs here.

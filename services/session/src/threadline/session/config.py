@@ -48,8 +48,8 @@ class SessionConfig:
 
     # How many partitions the session's facts are spread over (the same for every service).
     session_partitions: int = 1
-    # A duty's lease (a partition, the relay) not renewed for this long passes to another
-    # instance: how long a crashed instance's partitions wait.
+    # A duty's lease (a partition with its relay, the auto-resolver) not renewed for this long
+    # passes to another instance: how long a crashed instance's partitions wait.
     lease_seconds: float = 6.0
 
     @classmethod

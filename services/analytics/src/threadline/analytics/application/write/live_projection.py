@@ -7,7 +7,8 @@ redelivery, so no later batch can commit ahead of an earlier event. A batch that
 otherwise is projected again one event at a time, and only the event that cannot be projected
 is `NotProjected` (dead-lettered), with its reason.
 
-Events are projected in the stream's order (the relay stores them in position order). A
+Events are projected in the stream's order (each partition's relay stores its events in
+position order; the projection keeps its position in each partition, `Positions`). A
 consumer killed mid-batch leaves its messages unacknowledged until their ack wait ends, while
 its successor is handed the ones after them: projected first, they would move the position past
 the late ones, which would then be skipped as seen. So when the stream sequence of a delivery
@@ -37,6 +38,7 @@ from threadline.analytics.application.write.ports import (
     ReadModelsClosed,
     StreamHistory,
 )
+from threadline.analytics.domain.write.positions import Positions
 from threadline.analytics.domain.write.projection import PROJECTION, project, unseen
 from threadline.analytics.domain.write.rates import EXAMPLE_RATES, Rates
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
@@ -47,6 +49,14 @@ log = logging.getLogger(__name__)
 # How many missing events one gap may hold before the oldest are given up on (a batch of the
 # consumer that stopped, and a few naked ones, are far fewer).
 MAX_GAP = 10_000
+
+
+def _projected(delivered: Delivered, stored: Positions) -> bool:
+    """Whether the event read back is at or before what its partition has projected (one
+    that cannot be read: whether every partition is past it)."""
+    if delivered.event is None:
+        return delivered.position <= stored.complete
+    return stored.seen(delivered.event)
 
 
 class Projected:
@@ -139,12 +149,12 @@ class LiveProjection:
         """The events just before `sequence` in the stream that are not projected yet (still
         with a consumer that crashed), oldest first: read back until one that is."""
         assert self._history is not None
-        stored = await self._store.position(self._projection)
+        stored = await self._store.positions(self._projection)
         missing: list[Delivered] = []
         at = sequence - 1
         while at >= 1 and len(missing) < MAX_GAP:
             found = await self._history.at(at)
-            if found is None or found.position <= stored:
+            if found is None or _projected(found, stored):
                 break
             missing.append(found)
             at -= 1
@@ -195,8 +205,9 @@ class LiveProjection:
         """Move the position over an event handled without effect, so none waits on it."""
 
         async def move(transaction: ProjectionWrite) -> None:
-            if event.position > await transaction.position():
-                await transaction.save_position(event.position)
+            positions = await transaction.positions()
+            if not positions.seen(event):
+                await transaction.save_positions(positions.past([event]))
 
         await self._store.run(self._projection, move)
 
@@ -205,11 +216,12 @@ class LiveProjection:
             return
 
         async def write(transaction: ProjectionWrite) -> int | None:
-            fresh = unseen(events, after=await transaction.position())
+            positions = await transaction.positions()
+            fresh = unseen(events, after=positions)
             if not fresh:
                 return None
             await transaction.write(project(fresh, rates=self._rates))
-            await transaction.save_position(fresh[-1].position)
+            await transaction.save_positions(positions.past(fresh))
             return fresh[-1].position
 
         reached = await self._store.run(self._projection, write)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.positions import Positions
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 
 T = TypeVar("T")
@@ -39,22 +40,22 @@ class DuplicateMessage(Exception):
 class ProjectionWrite(Protocol):
     """One transaction of the live projection, holding the projections lock."""
 
-    async def position(self) -> int:
-        """The projection's last committed position, locked until the transaction ends."""
+    async def positions(self) -> Positions:
+        """The projection's last committed positions, locked until the transaction ends."""
         ...
 
     async def write(self, changes: Changes) -> None:
         """Apply `changes` to the read models."""
         ...
 
-    async def save_position(self, position: int) -> None: ...
+    async def save_positions(self, positions: Positions) -> None: ...
 
 
 class ProjectionStore(Protocol):
     """The read models as the live projection writes them."""
 
-    async def position(self, projection: str) -> int:
-        """The last position `projection` committed, without locking (0 before the first)."""
+    async def positions(self, projection: str) -> Positions:
+        """The last positions `projection` committed, without locking (0 before the first)."""
         ...
 
     async def run(self, projection: str, work: Callable[[ProjectionWrite], Awaitable[T]]) -> T:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.positions import Positions
 from threadline.analytics.domain.write.projectors import (
     attachments,
     business_numbers,
@@ -76,10 +77,13 @@ def projected_bodies() -> frozenset[str]:
     return frozenset(_PROJECTORS)
 
 
-def unseen(events: Iterable[SessionEvent], *, after: int) -> list[SessionEvent]:
-    """The events past position `after`, in position order, each position once."""
+def unseen(events: Iterable[SessionEvent], *, after: Positions) -> list[SessionEvent]:
+    """The events past `after` in their partitions, in position order, each position once."""
     fresh: list[SessionEvent] = []
+    reached = list(after.values)
     for event in sorted(events, key=lambda e: e.position):
-        if event.position > (fresh[-1].position if fresh else after):
+        k = after.partition(event)
+        if event.position > reached[k]:
             fresh.append(event)
+            reached[k] = event.position
     return fresh

@@ -2,9 +2,12 @@
 
 - `partition-<k>`, for each of the topology's partitions: recording the facts of that
   partition, one durable consumer per upstream stream (`session-ingest-p<k>`, …; with one
-  partition the durables keep their names and read everything).
-- `relay`: publishing the event store's notification log to SESSION_EVENTS, and beside it the
-  auto-resolver (both read the one log; two of either would do the same work twice).
+  partition the durables keep their names and read everything), and relaying the partition's
+  stored events to SESSION_EVENTS (its aggregates': the slot their ids carry) — so no two
+  relays ever publish one store position, and each partition's relay runs beside the
+  consumers that record its facts.
+- `auto-resolver`: resolving conversations left idle (it reads the whole log; two would do
+  the same work twice).
 
 Which instance holds which lease is decided by `threadline.messaging.leases.LeaseKeeper`; here
 is only how each duty starts (on the exit stack it is given, which stops it).
@@ -31,7 +34,7 @@ from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.application.auto_resolution import AutoResolver
 
 SERVICE = "session"
-RELAY = "relay"
+AUTO_RESOLVER = "auto-resolver"
 
 
 def partition_duty(partition: int) -> str:
@@ -46,61 +49,59 @@ class SessionDuties:
     bus: EventBus
     topology: Topology
     writer: EventStoreWriter
-    make_relay: Callable[[], OutboxRelay]
+    make_relay: Callable[[int], OutboxRelay]  # the relay of one partition
     auto_resolve_interval: float
     batch_size: int
-    relay: OutboxRelay | None = field(default=None, init=False)  # while held here
-    resolver: AutoResolver | None = field(default=None, init=False)  # beside the relay
+    relays: dict[int, OutboxRelay] = field(default_factory=dict, init=False)  # held here
+    resolver: AutoResolver | None = field(default=None, init=False)  # while held here
     _loops: dict[str, list[Background]] = field(default_factory=dict, init=False)
 
     def table(self) -> dict[str, StartDuty]:
         """Every duty by name, with how to start it."""
-        duties: dict[str, StartDuty] = {RELAY: self._start_relay}
+        duties: dict[str, StartDuty] = {AUTO_RESOLVER: self._start_resolver}
         for k in range(self.topology.partitions):
             duties[partition_duty(k)] = partial(self._start_partition, k)
         return duties
 
     @property
     def loops(self) -> tuple[Background, ...]:
-        """The loops running here: the relay's first, then each partition's consumers."""
-        order = sorted(self._loops, key=lambda name: (name != RELAY, len(name), name))
+        """The loops running here: the auto-resolver's first, then each partition's relay
+        and consumers."""
+        order = sorted(self._loops, key=lambda name: (name != AUTO_RESOLVER, len(name), name))
         return tuple(loop for name in order for loop in self._loops[name])
 
     def wake_relay(self) -> None:
-        """Something was stored: the relay, when it runs here, looks now."""
-        if self.relay is not None:
-            self.relay.wake()
+        """Something was stored: the relays running here look now."""
+        for relay in list(self.relays.values()):
+            relay.wake()
 
     def relay_check(self) -> ReadinessCheck:
-        """Ready unless the relay or the auto-resolver runs here and stopped."""
-        return self._check(lambda name: name == RELAY)
+        """Ready unless a relay or the auto-resolver runs here and stopped."""
+        return self._check(lambda loop: loop.name.startswith("relay") or loop.name == AUTO_RESOLVER)
 
     def partitions_check(self) -> ReadinessCheck:
         """Ready unless a consumer of a partition held here stopped."""
-        return self._check(lambda name: name != RELAY)
+        return self._check(
+            lambda loop: not loop.name.startswith("relay") and loop.name != AUTO_RESOLVER
+        )
 
-    def _check(self, which: Callable[[str], bool]) -> ReadinessCheck:
+    def _check(self, which: Callable[[Background], bool]) -> ReadinessCheck:
         async def check() -> str | None:
             problems = []
-            for name, loops in list(self._loops.items()):
-                if not which(name):
-                    continue
+            for loops in list(self._loops.values()):
                 for loop in loops:
-                    if (problem := await loop.check()()) is not None:
+                    if which(loop) and (problem := await loop.check()()) is not None:
                         problems.append(problem)
             return "; ".join(problems) or None
 
         return check
 
-    async def _start_relay(self, stack: AsyncExitStack) -> None:
-        relay = self.make_relay()
-        stack.callback(self._forget, RELAY)
-        self.relay = relay
+    async def _start_resolver(self, stack: AsyncExitStack) -> None:
+        stack.callback(self._forget, AUTO_RESOLVER)
         resolver = AutoResolver(self.writer.app, self.writer, interval=self.auto_resolve_interval)
         self.resolver = resolver
-        self._loops[RELAY] = [
-            run_in_background(stack, "relay", relay.run, stop=relay.stop),
-            run_in_background(stack, "auto-resolver", resolver.run, stop=resolver.stop),
+        self._loops[AUTO_RESOLVER] = [
+            run_in_background(stack, AUTO_RESOLVER, resolver.run, stop=resolver.stop)
         ]
 
     async def _start_partition(self, partition: int, stack: AsyncExitStack) -> None:
@@ -109,8 +110,12 @@ class SessionDuties:
         await self.writer.run(self.writer.app.forget_cached)
         name = partition_duty(partition)
         stack.callback(self._forget, name)
+        relay = self.make_relay(partition)
+        self.relays[partition] = relay
+        stack.callback(self.relays.pop, partition, None)
+        relay_name = "relay" if self.topology.partitions == 1 else f"relay-p{partition}"
+        loops = [run_in_background(stack, relay_name, relay.run, stop=relay.stop)]
         recorder = FactRecorder(self.writer)
-        loops = []
         for durable in durables_of(SERVICE):
             consumer = durable.in_partition(partition, self.topology.partitions)
             loop = ConsumerLoop(
@@ -126,12 +131,14 @@ class SessionDuties:
 
     def _forget(self, name: str) -> None:
         self._loops.pop(name, None)
-        if name == RELAY:
-            self.relay = self.resolver = None
+        if name == AUTO_RESOLVER:
+            self.resolver = None
 
 
 class CurrentRelay:
-    """The relay as `/metrics` sees it: this instance's, while it holds the lease."""
+    """The relays as `/metrics` sees them: those of the partitions this instance holds, as
+    far as the one furthest behind (each reads the log past other partitions' events, so
+    each is at the store's head when it has nothing left to publish)."""
 
     def __init__(self, duties: SessionDuties, stream: str) -> None:
         self._duties = duties
@@ -139,8 +146,9 @@ class CurrentRelay:
 
     @property
     def resumed(self) -> bool:
-        return self._duties.relay is not None and self._duties.relay.resumed
+        relays = list(self._duties.relays.values())
+        return bool(relays) and all(relay.resumed for relay in relays)
 
     @property
     def position(self) -> int:
-        return self._duties.relay.position if self._duties.relay is not None else 0
+        return min((relay.position for relay in self._duties.relays.values()), default=0)

@@ -92,7 +92,7 @@ class SessionEvents:
         self._mapper = mapper
         self._quick = quick_path_applies(mapper)
         self._kinds: dict[str, tuple[EventKind, StateReader | None]] = {}
-        self._subjects: dict[tuple[Topology, str], str] = {}
+        self._subjects: dict[tuple[Topology, str, int], str] = {}
 
     def decode(self, record: Record) -> pb.SessionEvent:
         event = pb.SessionEvent()
@@ -114,19 +114,26 @@ class SessionEvents:
         kind, trace = self.decode_into(record, event)
         return OutboxRecord(
             position=record[0],
-            subject=self._subject(topology, kind),
+            subject=self._subject(topology, kind, record[1]),
             payload=event.SerializeToString(),
             msg_id=event.event_id,
             headers={"traceparent": trace} if trace else {},
         )
 
-    def _subject(self, topology: Topology, kind: EventKind) -> str:
-        subject = self._subjects.get((topology, kind.event_type))
+    def _subject(self, topology: Topology, kind: EventKind, originator_id: str) -> str:
+        """The event's subject; with several partitions, in its aggregate's (the slot its id
+        carries), as the relay of that partition publishes it."""
+        # The id as PostgreSQL writes it: its last three hex digits are the slot's 12 bits.
+        partition = (
+            0 if topology.partitions == 1 else int(originator_id[-3:], 16) % topology.partitions
+        )
+        key = (topology, kind.event_type, partition)
+        subject = self._subjects.get(key)
         if subject is None:
             subject = topology.publish_subject(
-                SESSION_EVENT, aggregate=kind.aggregate, event=kind.name
+                SESSION_EVENT, slot=partition, aggregate=kind.aggregate, event=kind.name
             )
-            self._subjects[(topology, kind.event_type)] = subject
+            self._subjects[key] = subject
         return subject
 
     def decode_into(self, record: Record, event: pb.SessionEvent) -> tuple[EventKind, Any]:

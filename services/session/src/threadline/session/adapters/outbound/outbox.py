@@ -12,8 +12,9 @@ import logging
 from collections.abc import Sequence
 
 from threadline.messaging.failures import describe
-from threadline.messaging.relay import OutboxRecord
+from threadline.messaging.relay import OutboxRead, OutboxRecord
 from threadline.messaging.topology import UNREADABLE_SESSION_EVENT, Topology
+from threadline.rules.partitions import conversation_slot
 from threadline.session.adapters.integration_events.session_events import SessionEvents, event_id
 from threadline.session.adapters.outbound.stored_records import Record, StoredRecords
 from threadline.session.application.conversations import Conversations
@@ -24,15 +25,23 @@ TOPIC = "Threadline-Stored-Topic"
 
 
 class StoredEvents:
-    """Stored events after a position, as records ready to publish to SESSION_EVENTS."""
+    """Stored events after a position, as records ready to publish to SESSION_EVENTS: all of
+    them, or with several partitions those of `partition` (its aggregates': the slot their
+    ids carry)."""
 
-    def __init__(self, app: Conversations, topology: Topology) -> None:
+    def __init__(self, app: Conversations, topology: Topology, partition: int = 0) -> None:
         self._records = StoredRecords(app.recorder)
         self._events = SessionEvents(app.mapper)
         self._topology = topology
+        self._partition = partition
 
-    def read_after(self, position: int, limit: int) -> Sequence[OutboxRecord]:
-        return [self._record(record) for record in self._records.after(position, limit)]
+    def read_after(self, position: int, limit: int) -> Sequence[OutboxRecord] | OutboxRead:
+        if self._topology.partitions == 1:
+            return [self._record(record) for record in self._records.after(position, limit)]
+        records, reached = self._records.after_in(
+            position, limit, self._partition, self._topology.partitions
+        )
+        return OutboxRead([self._record(record) for record in records], reached)
 
     def _record(self, record: Record) -> OutboxRecord:
         try:
@@ -42,7 +51,9 @@ class StoredEvents:
             log.exception("stored event at position %d cannot be read", position)
             return OutboxRecord(
                 position=position,
-                subject=self._topology.publish_subject(UNREADABLE_SESSION_EVENT),
+                subject=self._topology.publish_subject(
+                    UNREADABLE_SESSION_EVENT, slot=conversation_slot(originator_id)
+                ),
                 payload=bytes(state),
                 msg_id=event_id(originator_id, version),
                 headers={TOPIC: topic[:500]},

@@ -15,6 +15,8 @@ from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from threadline.rules.partitions import conversation_slot, partition_of
+
 # (position, originator id as text, originator version, topic, state): a record as read.
 Record = tuple[int, str, int, str, bytes]
 COLUMNS = "notification_id, originator_id::text, originator_version, topic, state"
@@ -33,6 +35,16 @@ class StoredRecords:
                 "SELECT " + COLUMNS + " FROM {} WHERE notification_id > %s "
                 "ORDER BY notification_id LIMIT %s"
             ).format(table)
+            # The partition of a record is its aggregate's: the slot its id carries (its last
+            # 12 bits, `threadline.rules.partitions`) modulo the number of partitions.
+            self._after_in = sql.SQL(
+                "SELECT " + COLUMNS + " FROM {} WHERE notification_id > %s"
+                " AND notification_id <= %s"
+                " AND ((get_byte(uuid_send(originator_id), 14) & 15) * 256"
+                " + get_byte(uuid_send(originator_id), 15)) %% %s = %s"
+                " ORDER BY notification_id LIMIT %s"
+            ).format(table)
+            self._head = sql.SQL("SELECT max(notification_id) FROM {}").format(table)
             self._stream = sql.SQL(
                 "SELECT " + COLUMNS + " FROM {} WHERE originator_id = %s "
                 "ORDER BY originator_version"
@@ -48,6 +60,29 @@ class StoredRecords:
         records: list[Record] = self._select(self._after, (position, limit))
         return records
 
+    def after_in(
+        self, position: int, limit: int, partition: int, partitions: int
+    ) -> tuple[list[Record], int]:
+        """Up to `limit` records of one partition after `position`, in log order, and the
+        position up to which the log was read: the last record's when `limit` were found,
+        else the log's head when read (every record up to it is committed by then: the
+        library stores under a table lock, so positions commit in order)."""
+        if self._postgres is None:
+            last = self._recorder.max_notification_id() or 0
+            wanted = [
+                r for r in self.after(position, last) if _partition(r[1], partitions) == partition
+            ]
+            if len(wanted) > limit:
+                return wanted[:limit], wanted[limit - 1][0]
+            return wanted, max(last, position)
+        head = self._select_head()
+        if head <= position:
+            return [], position
+        records: list[Record] = self._select(
+            self._after_in, (position, head, partitions, partition, limit)
+        )
+        return records, (records[-1][0] if len(records) == limit else head)
+
     def of_stream(self, originator_id: UUID) -> list[Record]:
         """Every record of one aggregate, by version."""
         if self._postgres is None:
@@ -58,6 +93,16 @@ class StoredRecords:
         return records
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _select_head(self) -> int:
+        assert self._postgres is not None
+        with (
+            self._postgres.datastore.get_connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
+            row = cursor.execute(self._head, prepare=True).fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _select(self, query: sql.Composed, params: tuple[object, ...]) -> list[Record]:
         assert self._postgres is not None
         with (
@@ -66,3 +111,7 @@ class StoredRecords:
         ):
             cursor.execute(query, params, prepare=True)
             return cursor.fetchall()
+
+
+def _partition(originator_id: str, partitions: int) -> int:
+    return partition_of(conversation_slot(originator_id), partitions)

@@ -17,9 +17,9 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed
 
 from threadline.analytics.adapters.outbound.read_models.lock import hold_projections_lock
 from threadline.analytics.adapters.outbound.read_models.positions import (
-    lock_position,
-    read_position,
-    save_position,
+    lock_positions,
+    read_positions,
+    save_positions,
 )
 from threadline.analytics.adapters.outbound.read_models.retries import (
     DEFAULT_BACKOFF,
@@ -33,6 +33,7 @@ from threadline.analytics.application.write.ports import (
     ReadModelsClosed,
 )
 from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.positions import Positions
 from threadline.messaging.failures import describe
 
 T = TypeVar("T")
@@ -44,30 +45,38 @@ UNIQUE_VIOLATION = "23505"
 class _Transaction:
     """`ProjectionWrite` on one connection, inside its transaction."""
 
-    def __init__(self, connection: AsyncConnection[Any], projection: str) -> None:
+    def __init__(self, connection: AsyncConnection[Any], projection: str, partitions: int) -> None:
         self._connection, self._projection = connection, projection
+        self._partitions = partitions
 
-    async def position(self) -> int:
-        return await lock_position(self._connection, self._projection)
+    async def positions(self) -> Positions:
+        return await lock_positions(self._connection, self._projection, self._partitions)
 
     async def write(self, changes: Changes) -> None:
         await write(self._connection, changes)
 
-    async def save_position(self, position: int) -> None:
-        await save_position(self._connection, self._projection, position)
+    async def save_positions(self, positions: Positions) -> None:
+        await save_positions(self._connection, self._projection, positions)
 
 
 class PostgresProjectionStore:
     def __init__(
-        self, pool: AsyncConnectionPool[Any], *, backoff: Backoff = DEFAULT_BACKOFF
+        self,
+        pool: AsyncConnectionPool[Any],
+        *,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        partitions: int = 1,
     ) -> None:
+        """`partitions`: how many partitions the session relays its events in (the
+        projection keeps a position in each)."""
         self._pool = pool
         self._backoff = backoff
+        self._partitions = partitions
 
-    async def position(self, projection: str) -> int:
+    async def positions(self, projection: str) -> Positions:
         try:
             async with self._pool.connection() as connection:
-                return await read_position(connection, projection)
+                return await read_positions(connection, projection)
         except PoolClosed as error:
             raise ReadModelsClosed(str(error)) from error
 
@@ -75,7 +84,7 @@ class PostgresProjectionStore:
         async def once() -> T:
             async with self._pool.connection() as connection, connection.transaction():
                 await hold_projections_lock(connection)  # a replay switches schemas between
-                return await work(_Transaction(connection, projection))  # batches
+                return await work(_Transaction(connection, projection, self._partitions))  # batches
 
         try:
             return await until_done(once, backoff=self._backoff)

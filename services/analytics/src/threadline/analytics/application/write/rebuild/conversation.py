@@ -55,8 +55,8 @@ def rebuild_conversation(
     rebuilt = ConversationRebuilt(conversation_id, contact_id)
     with rows.transaction():
         rows.hold_projections_lock()
-        reached = store.position(PROJECTION)
-        replayed = sorted((e for e in events if e.position <= reached), key=lambda e: e.position)
+        reached = store.positions(PROJECTION)
+        replayed = sorted((e for e in events if reached.seen(e)), key=lambda e: e.position)
         rows.delete(conversation_id, contact_id)
         rebuilt.skipped = project_into(store, replayed, rates=rates)
         rebuilt.events = len(replayed)

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from threadline.analytics.application.write.rebuild.working_set import WorkingSet
 from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.positions import Positions
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 
 
@@ -63,9 +64,17 @@ class RebuildStore(Protocol):
         """Write what `rows` changed; the number of rows written."""
         ...
 
-    def position(self, projection: str) -> int: ...
+    def positions(self, projection: str) -> Positions:
+        """How far `projection` has got in each partition of the session's events."""
+        ...
 
-    def save_position(self, projection: str, position: int) -> None: ...
+    def position(self, projection: str) -> int:
+        """A position up to which `projection` holds every event (`Positions.complete`)."""
+        ...
+
+    def save_position(self, projection: str, position: int) -> None:
+        """`projection` holds every event up to `position`, in every partition."""
+        ...
 
 
 class RebuildDatabase(Protocol):
@@ -110,7 +119,8 @@ class RebuildDatabase(Protocol):
         ...
 
     def live_position(self, projection: str) -> int:
-        """Where `projection` is in the live schema (0 when there is none)."""
+        """The furthest `projection` has got in the live schema, in any partition (0 when
+        there is none)."""
         ...
 
     def switch(self, *, retired: str) -> bool:

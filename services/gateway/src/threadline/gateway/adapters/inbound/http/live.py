@@ -42,7 +42,7 @@ from threadline.gateway.adapters.inbound.http.openapi import Answer, Operation, 
 from threadline.gateway.adapters.inbound.http.params import Metadata, Query, credentials
 from threadline.gateway.adapters.inbound.http.routes import UPSTREAMS
 from threadline.gateway.adapters.outbound.upstreams import Upstreams
-from threadline.messaging.topology import SESSION_EVENTS, Topology
+from threadline.messaging.topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class LiveEvents:
         return self._subscription is not None
 
     async def start(self, nats: NatsClient, topology: Topology) -> None:
-        subject = f"{topology.root(SESSION_EVENTS)}.Conversation.>"
+        subject = topology.session_filter("Conversation.>")
         self._subscription = await nats.subscribe(subject, cb=self._heard)
 
     async def stop(self) -> None:

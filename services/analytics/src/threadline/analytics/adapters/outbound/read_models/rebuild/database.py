@@ -16,6 +16,7 @@ import psycopg
 from psycopg import Connection, sql
 
 from threadline.analytics.adapters.outbound.read_models.lock import HOLD, PROJECTIONS_LOCK
+from threadline.analytics.adapters.outbound.read_models.positions import row_pattern
 from threadline.analytics.adapters.outbound.read_models.rebuild import schemas
 from threadline.analytics.adapters.outbound.read_models.rebuild.store import SchemaStore
 from threadline.analytics.adapters.outbound.read_models.schema import MIGRATIONS, SCHEMA
@@ -81,10 +82,14 @@ class PostgresRebuild:
     def live_position(self, projection: str) -> int:
         if not schemas.exists(self.connection, SCHEMA):
             return 0
-        query = sql.SQL("SELECT position FROM {}.projection_positions WHERE name = %s")
-        row = self.connection.execute(query.format(sql.Identifier(SCHEMA)), (projection,))
+        query = sql.SQL(
+            "SELECT max(position) FROM {}.projection_positions WHERE name = %s OR name LIKE %s"
+        )
+        row = self.connection.execute(
+            query.format(sql.Identifier(SCHEMA)), (projection, row_pattern(projection))
+        )
         found = row.fetchone()
-        return int(found[0]) if found else 0
+        return int(found[0]) if found and found[0] is not None else 0
 
     def switch(self, *, retired: str) -> bool:
         return schemas.switch(self.connection, self.schema, retired=retired)

@@ -20,6 +20,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.rows import dict_row
 
+from threadline.analytics.adapters.outbound.read_models.positions import positions_of, row_pattern
 from threadline.analytics.application.write.rebuild.tables import (
     ATTACHMENTS,
     BUSINESS_NUMBERS,
@@ -36,6 +37,7 @@ from threadline.analytics.application.write.rebuild.tables import (
 )
 from threadline.analytics.application.write.rebuild.working_set import WorkingSet
 from threadline.analytics.domain.write.changes import Changes
+from threadline.analytics.domain.write.positions import Positions
 
 _JSONB_OID = 3802
 _EMPTY_LIST, _EMPTY_DICT = b"\x01[]", b"\x01{}"
@@ -143,19 +145,34 @@ class SchemaStore:
 
     # The projection's position ------------------------------------------------------
 
+    def positions(self, projection: str) -> Positions:
+        query = sql.SQL(
+            "SELECT name, position FROM {}.projection_positions WHERE name = %s OR name LIKE %s"
+        )
+        rows = self.connection.execute(
+            query.format(sql.Identifier(self.schema)), (projection, row_pattern(projection))
+        ).fetchall()
+        return positions_of(projection, [(str(row[0]), int(row[1])) for row in rows])
+
     def position(self, projection: str) -> int:
-        query = sql.SQL("SELECT position FROM {}.projection_positions WHERE name = %s")
-        row = self.connection.execute(
-            query.format(sql.Identifier(self.schema)), (projection,)
-        ).fetchone()
-        return int(row[0]) if row else 0
+        return self.positions(projection).complete
 
     def save_position(self, projection: str, position: int) -> None:
-        query = sql.SQL(
-            "INSERT INTO {}.projection_positions (name, position) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+        # Partition 0's row, and any other partition's: all hold every event up to it.
+        table = sql.Identifier(self.schema)
+        self.connection.execute(
+            sql.SQL(
+                "INSERT INTO {}.projection_positions (name, position) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+            ).format(table),
+            (projection, position),
         )
-        self.connection.execute(query.format(sql.Identifier(self.schema)), (projection, position))
+        self.connection.execute(
+            sql.SQL("UPDATE {}.projection_positions SET position = %s WHERE name LIKE %s").format(
+                table
+            ),
+            (position, row_pattern(projection)),
+        )
 
     # Writing --------------------------------------------------------------------------
 
