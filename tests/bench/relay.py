@@ -1,19 +1,24 @@
 """Benchmark 9: the outbox relay alone — the session's event log published to SESSION_EVENTS.
 
-One relay runs per event store (under the `relay` lease, whatever the number of partitions),
-so its rate is a ceiling on the events the whole platform can store and pass on: about six
-per customer message answered (docs/benchmarks.md §8). A session event log is recorded by the
-session's own application (`tests.bench.event_log`, the rebuild benchmark's shape) into an
-embedded PostgreSQL, or reused from `--rebuild-log-url`; then, on an embedded NATS, a relay
+With one partition one relay runs per event store, so its rate is a ceiling on the events the
+whole platform can store and pass on: about six per customer message answered
+(docs/benchmarks.md §8); with several, one relay per partition. A session event log is
+recorded by the session's own application (`tests.bench.event_log`, the rebuild benchmark's
+shape) into an embedded PostgreSQL, or reused from `--rebuild-log-url`; then, on an embedded
+NATS, a relay
 (`OutboxRelay` over the session's `StoredEvents`, as `session.bootstrap` wires it) publishes
 its first N events into a fresh stream, timed, with the CPU of this process (the relay and its
 reading thread) and of the NATS server, two ways in the same run, alternating:
 
-  pipelined   the relay as it is: each round's events handed to the connection with nats-py's
-              `publish_async` and their acknowledgements awaited together
-              (`JetStreamBus.publish_each`);
+  pipelined   the relay as it is with one partition: each round's events handed to the
+              connection with nats-py's `publish_async` and their acknowledgements awaited
+              together (`JetStreamBus.publish_each`);
   one by one  the way before: a `publish` each (a request with its own reply, task and timer),
-              all of a round's awaited together with `asyncio.gather`.
+              all of a round's awaited together with `asyncio.gather`;
+  4 partitions  the relays of four partitions side by side in this process (as four session
+              instances would run them, each its own), each reading its partition's events
+              and publishing them one at a time, each after the one before it was acknowledged
+              (no stream-wide fence can order a partition's pipelined round).
 
 And one message at a time, as ingest publishes a status webhook's one fact: the CPU of a
 `publish`, of a `publish` as a task of its own (`asyncio.gather`, ingest's way before) and of
@@ -26,7 +31,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nats
@@ -36,12 +41,13 @@ from tests.bench.event_log import LogShape, session_app
 from tests.bench.rebuild import Databases, recorded_log
 from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from threadline.messaging.bus import JetStreamBus, Outcome, Outgoing
-from threadline.messaging.relay import OutboxRelay
+from threadline.messaging.relay import NotificationSource, OutboxRead, OutboxRecord, OutboxRelay
 from threadline.messaging.topology import INGEST_EVENTS, SESSION_EVENTS, Topology, ensure_streams
 from threadline.session.adapters.outbound.outbox import StoredEvents
 from threadline.session.application.conversations import Conversations
 
-WAYS = ("pipelined", "one by one")
+WAYS = ("pipelined", "one by one", "4 partitions")
+PARTITIONS = 4
 
 
 class OneByOneBus(JetStreamBus):
@@ -181,46 +187,88 @@ async def _relay_once(
     try:
         js = client.jetstream()
         await ensure_streams(js, topology)
-        bus = JetStreamBus(js) if way == "pipelined" else OneByOneBus(js)
         stream = topology.stream(SESSION_EVENTS)
-        relay = OutboxRelay(
-            StoredEvents(app, topology),
-            bus,
-            js,
-            stream,
-            topology=topology,
-            service="session",
-        )
-        await relay._resume()
+        if way == "4 partitions":
+            topology = replace(topology, partitions=PARTITIONS)
+            relays = [
+                OutboxRelay(
+                    StoredEvents(app, topology, k),
+                    JetStreamBus(js),
+                    js,
+                    stream,
+                    topology=topology,
+                    service="session",
+                    subjects=topology.relayed_in(k),
+                    dead_letter_slug=f"unpublishable-p{k}",
+                )
+                for k in range(PARTITIONS)
+            ]
+        else:
+            bus = JetStreamBus(js) if way == "pipelined" else OneByOneBus(js)
+            relays = [
+                OutboxRelay(
+                    StoredEvents(app, topology),
+                    bus,
+                    js,
+                    stream,
+                    topology=topology,
+                    service="session",
+                )
+            ]
+        for relay in relays:
+            await relay._resume()
         started, cpu, nats_cpu = time.perf_counter(), time.process_time(), cpu_seconds(nats_pid)
-        while relay.position < events:
-            if not await relay.publish_pending():
-                break  # the log holds fewer events
+        await asyncio.gather(*(_publish_up_to(relay, events) for relay in relays))
         seconds = time.perf_counter() - started
+        stored = (await js.stream_info(stream)).state.messages
         rate = RelayRate(
             way,
-            relay.position,
+            stored,
             seconds,
             relay_cpu=time.process_time() - cpu,
             nats_cpu=cpu_seconds(nats_pid) - nats_cpu,
         )
-        stored = (await js.stream_info(stream)).state.messages
-        if stored != relay.position:
-            raise SystemExit(f"{way}: {stored} messages in the stream for {relay.position} events")
+        expected = min(events, app.recorder.max_notification_id() or 0)
+        if stored != expected:
+            raise SystemExit(f"{way}: {stored} messages in the stream for {expected} events")
         await js.delete_stream(stream)
         return rate
     finally:
         await client.close()
 
 
+async def _publish_up_to(relay: OutboxRelay, events: int) -> None:
+    """Rounds of the relay until it has passed position `events` (or the log's end)."""
+    relay.source = _UpTo(relay.source, events)
+    while relay.position < events:
+        at = relay.position
+        if not await relay.publish_pending() and relay.position == at:
+            break  # the log holds fewer events
+
+
+@dataclass(frozen=True, slots=True)
+class _UpTo:
+    """A source that ends at position `last`."""
+
+    source: NotificationSource
+    last: int
+
+    def read_after(self, position: int, limit: int) -> Sequence[OutboxRecord] | OutboxRead:
+        read = self.source.read_after(position, limit)
+        if isinstance(read, OutboxRead):
+            mine = [r for r in read.records if r.position <= self.last]
+            return OutboxRead(mine, min(read.reached, self.last))
+        return [r for r in read if r.position <= self.last]
+
+
 def print_relay(f: RelayFigures) -> None:
     print("\nBenchmark 9 — the outbox relay alone: the event log published to SESSION_EVENTS")
     recorded = f"recorded in {f.log_seconds:.0f} s" if f.log_seconds else "reused"
-    print(f"  log: {f.stored:,} stored session events ({recorded}); one relay, rounds of 500")
-    print(f"  {'way':<12} {'events':>9} {'seconds':>8} {'events/s':>9}   CPU µs/event: relay  NATS")
+    print(f"  log: {f.stored:,} stored session events ({recorded}); rounds of 500")
+    print(f"  {'way':<13} {'events':>9} {'seconds':>8} {'events/s':>9}   CPU µs/event: relay  NATS")
     for r in f.rates:
         print(
-            f"  {r.way:<12} {r.events:>9,} {r.seconds:>8.2f} {r.per_s:>9,.0f}"
+            f"  {r.way:<13} {r.events:>9,} {r.seconds:>8.2f} {r.per_s:>9,.0f}"
             f"   {1e6 * r.relay_cpu / r.events:>17.0f} {1e6 * r.nats_cpu / r.events:>5.0f}"
         )
     print("  one message at a time (a status webhook's fact):")
