@@ -36,7 +36,7 @@ from tests.bench.platform import RunningPlatform
 from tests.bench.replies import ReplyFollower
 from tests.bench.stages import StageFigures, stage_times
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
-from threadline.messaging.topology import SESSION_EVENT, Topology
+from threadline.messaging.topology import Topology
 from threadline.sandbox.customer import build_inbound_text
 from threadline.sandbox.signing import sign
 
@@ -78,9 +78,10 @@ class Answers:
         self.covered: set[str] = set()
         self._subscription: Any = None
 
-    async def follow(self, nc: NatsClient, nats_namespace: str = "") -> None:
-        subject = Topology(nats_namespace).publish_subject(
-            SESSION_EVENT, aggregate="Conversation", event="OutboundMessageQueued"
+    async def follow(self, nc: NatsClient, nats_namespace: str = "", partitions: int = 1) -> None:
+        # In every partition: with several, each partition's relay publishes on its own.
+        subject = Topology(nats_namespace, partitions=partitions).session_filter(
+            "Conversation.OutboundMessageQueued"
         )
 
         async def seen(message: Msg) -> None:
@@ -267,7 +268,9 @@ async def warmed_up_client(
     200-message warm-up and once every durable consumer is idle."""
     answers = Answers()
     nc = await nats.connect(platform.state.nats_url)
-    await answers.follow(nc)
+    await answers.follow(
+        nc, partitions=int(platform.env.get("THREADLINE_SESSION_PARTITIONS", "1") or 1)
+    )
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as http,
         contextlib.AsyncExitStack() as closing,

@@ -15,15 +15,16 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 from nats.js import JetStreamContext
 
 from threadline.contracts.events.v1 import ai_pb2, common_pb2, ingest_pb2
 from threadline.contracts.events.v1 import session_pb2 as events_pb
+from threadline.messaging.bus import EventBus
 from threadline.messaging.consumer import filters_several
-from threadline.messaging.relay import POSITION
+from threadline.messaging.relay import POSITION, OutboxRelay
 from threadline.messaging.topology import (
     AI_EVENTS,
     INBOUND_MESSAGE_RECEIVED,
@@ -36,8 +37,9 @@ from threadline.messaging.topology import (
     Topology,
 )
 from threadline.rules.partitions import conversation_slot, customer_slot
-from threadline.session.adapters.inbound.duties import AUTO_RESOLVER, partition_duty
+from threadline.session.adapters.inbound.duties import AUTO_RESOLVER, SessionDuties, partition_duty
 from threadline.session.adapters.outbound.stored_records import StoredRecords
+from threadline.session.adapters.outbound.writer import EventStoreWriter
 from threadline.session.bootstrap import RunningSession, bootstrap
 from threadline.session.config import SessionConfig
 from threadline.testing import eventually
@@ -204,8 +206,8 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
     positions = [e.position for e in events]
     assert sorted(positions) == stored
     for k in range(PARTITIONS):
-        mine = [e.position for e in events if partition_of_event(e) == k]
-        assert mine and mine == sorted(mine), k
+        in_order = [e.position for e in events if partition_of_event(e) == k]
+        assert in_order and in_order == sorted(in_order), k
     # Each conversation carries its customer's slot: the AI responder's and outbound's facts
     # about it are published to the partition the customer's own go to.
     started = [e for e in events if e.HasField("conversation_started")]
@@ -217,3 +219,30 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
     }
     for conversation_id, wa_id in wa_ids.items():
         assert conversation_slot(conversation_id) == customer_slot("pn-7", wa_id)
+
+
+def test_what_is_stored_wakes_the_relays_of_its_partitions_only() -> None:
+    woken: list[int] = []
+
+    class Relay:
+        def __init__(self, partition: int) -> None:
+            self.partition = partition
+
+        def wake(self) -> None:
+            woken.append(self.partition)
+
+    duties = SessionDuties(
+        js=cast(JetStreamContext, None),
+        bus=cast(EventBus, None),
+        topology=Topology(partitions=PARTITIONS),
+        writer=cast(EventStoreWriter, None),
+        make_relay=lambda partition: cast(OutboxRelay, Relay(partition)),
+        auto_resolve_interval=60.0,
+        batch_size=10,
+    )
+    duties.relays.update({k: duties.make_relay(k) for k in (1, 2)})  # held here
+
+    duties.wake_relay({5, 9, 4095})  # partitions 1, 1 and 3
+    assert woken == [1]
+    duties.wake_relay(None)  # not known: every relay held here
+    assert woken == [1, 1, 2]

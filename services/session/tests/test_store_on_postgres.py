@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from threadline.rules.partitions import conversation_slot
+from threadline.session.adapters.outbound.event_store import ArrayInsertRecorder
 from threadline.session.adapters.outbound.stored_records import StoredRecords
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
@@ -220,6 +221,10 @@ def test_each_partitions_records_are_those_whose_aggregate_slot_falls_in_it(
     app.record_facts([inbound(wa_id=f"1555700{n:04d}") for n in range(30)])
     records = StoredRecords(app.recorder)
     everything = records.after(0, 10_000)
+    # What was written, by slot: the relays of those partitions are woken, no others.
+    assert isinstance(app.recorder, ArrayInsertRecorder)
+    assert app.recorder.take_written_slots() == {conversation_slot(r[1]) for r in everything}
+    assert app.recorder.take_written_slots() == set()
     head = everything[-1][0]
     assert len({record[1] for record in everything}) > 8  # contacts and conversations
 

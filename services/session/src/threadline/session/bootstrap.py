@@ -116,7 +116,7 @@ async def bootstrap(
         )
 
     # What is stored wakes the relay, when it runs here.
-    writer = EventStoreWriter(app, on_stored=lambda: duties.wake_relay())
+    writer = EventStoreWriter(app, on_stored=lambda slots: duties.wake_relay(slots))
     stack.callback(writer.close)
     duties = SessionDuties(
         js=js,

@@ -70,10 +70,13 @@ class SessionDuties:
         order = sorted(self._loops, key=lambda name: (name != AUTO_RESOLVER, len(name), name))
         return tuple(loop for name in order for loop in self._loops[name])
 
-    def wake_relay(self) -> None:
-        """Something was stored: the relays running here look now."""
-        for relay in list(self.relays.values()):
-            relay.wake()
+    def wake_relay(self, slots: set[int] | None = None) -> None:
+        """Something was stored (of aggregates in `slots`; None: any): the relays of their
+        partitions, where they run here, look now (the others at their next poll)."""
+        partitions = self.topology.partitions
+        for partition, relay in list(self.relays.items()):
+            if slots is None or partitions == 1 or any(s % partitions == partition for s in slots):
+                relay.wake()
 
     def relay_check(self) -> ReadinessCheck:
         """Ready unless a relay or the auto-resolver runs here and stopped."""

@@ -5,6 +5,7 @@ check."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from psycopg import sql
 from psycopg.rows import DictRow, tuple_row
 
 from threadline.messaging.failures import describe
+from threadline.rules.partitions import conversation_slot
 from threadline.servicekit.ops_http import ReadinessCheck
 
 
@@ -32,6 +34,10 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
+        # The slots of the aggregates written since last taken (`take_written_slots`): which
+        # partitions' relays have something new.
+        self._written_slots: set[int] = set()
+        self._slots_lock = threading.Lock()
         self.insert_events_statement = sql.SQL(
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
@@ -61,6 +67,16 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
             [e.state for e in stored_events],
         )
         curs.execute(self.insert_events_statement, columns)
+        slots = {conversation_slot(e.originator_id) for e in stored_events}
+        with self._slots_lock:
+            self._written_slots |= slots
+
+    def take_written_slots(self) -> set[int]:
+        """The slots (`threadline.rules.partitions`) of the aggregates written since the last
+        call (a transaction rolled back after its insert included: a wake too many is harmless)."""
+        with self._slots_lock:
+            slots, self._written_slots = self._written_slots, set()
+        return slots
 
     def _fetch_ids_after_insert_events(
         self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any

@@ -7,6 +7,7 @@ tests answers through the recorder's own methods.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, InterfaceError, OperationalError
@@ -37,14 +38,17 @@ class StoredRecords:
             ).format(table)
             # The partition of a record is its aggregate's: the slot its id carries (its last
             # 12 bits, `threadline.rules.partitions`) modulo the number of partitions.
+            # One statement, one snapshot: the log's head, and the partition's records up to
+            # it (a row with the head alone when there are none).
             self._after_in = sql.SQL(
-                "SELECT " + COLUMNS + " FROM {} WHERE notification_id > %s"
-                " AND notification_id <= %s"
+                "WITH head AS (SELECT max(notification_id) AS at FROM {table})"
+                " SELECT head.at, r.notification_id, r.originator_id::text,"
+                " r.originator_version, r.topic, r.state FROM head LEFT JOIN LATERAL ("
+                "SELECT * FROM {table} WHERE notification_id > %s AND notification_id <= head.at"
                 " AND ((get_byte(uuid_send(originator_id), 14) & 15) * 256"
                 " + get_byte(uuid_send(originator_id), 15)) %% %s = %s"
-                " ORDER BY notification_id LIMIT %s"
-            ).format(table)
-            self._head = sql.SQL("SELECT max(notification_id) FROM {}").format(table)
+                " ORDER BY notification_id LIMIT %s) AS r ON true"
+            ).format(table=table)
             self._stream = sql.SQL(
                 "SELECT " + COLUMNS + " FROM {} WHERE originator_id = %s "
                 "ORDER BY originator_version"
@@ -75,13 +79,12 @@ class StoredRecords:
             if len(wanted) > limit:
                 return wanted[:limit], wanted[limit - 1][0]
             return wanted, max(last, position)
-        head = self._select_head()
-        if head <= position:
-            return [], position
-        records: list[Record] = self._select(
-            self._after_in, (position, head, partitions, partition, limit)
-        )
-        return records, (records[-1][0] if len(records) == limit else head)
+        rows = self._select_partition((position, partitions, partition, limit))
+        head = int(rows[0][0] or 0) if rows else 0
+        records: list[Record] = [row[1:] for row in rows if row[1] is not None]
+        if len(records) == limit:
+            return records, records[-1][0]
+        return records, max(head, position)
 
     def of_stream(self, originator_id: UUID) -> list[Record]:
         """Every record of one aggregate, by version."""
@@ -93,14 +96,14 @@ class StoredRecords:
         return records
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _select_head(self) -> int:
+    def _select_partition(self, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         assert self._postgres is not None
         with (
             self._postgres.datastore.get_connection() as connection,
-            connection.cursor(row_factory=tuple_row) as cursor,
+            connection.cursor(row_factory=tuple_row, binary=True) as cursor,
         ):
-            row = cursor.execute(self._head, prepare=True).fetchone()
-            return int(row[0]) if row and row[0] is not None else 0
+            cursor.execute(self._after_in, params, prepare=True)
+            return cursor.fetchall()
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _select(self, query: sql.Composed, params: tuple[object, ...]) -> list[Record]:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from threadline.session.adapters.outbound.event_store import ArrayInsertRecorder
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import Fact
 from threadline.session.application.outcomes import Outcome
@@ -15,9 +16,11 @@ T = TypeVar("T")
 
 
 class EventStoreWriter:
-    """Serialises every write of this process through one thread; wakes the relay after."""
+    """Serialises every write of this process through one thread; after each, tells
+    `on_stored` the slots of the aggregates it wrote (None: not known, any may have been), so
+    that the relays of their partitions look at once."""
 
-    def __init__(self, app: Conversations, *, on_stored: Callable[[], None]) -> None:
+    def __init__(self, app: Conversations, *, on_stored: Callable[[set[int] | None], None]) -> None:
         self.app = app
         self._on_stored = on_stored
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-store")
@@ -30,7 +33,11 @@ class EventStoreWriter:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
         finally:
-            self._on_stored()
+            recorder = self.app.recorder
+            written = (
+                recorder.take_written_slots() if isinstance(recorder, ArrayInsertRecorder) else None
+            )
+            self._on_stored(written)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
