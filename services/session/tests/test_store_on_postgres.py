@@ -241,3 +241,14 @@ def test_each_partitions_records_are_those_whose_aggregate_slot_falls_in_it(
     rest, _ = records.after_in(reached, 10_000, 1, 2)
     assert len(first) == 2 and reached == first[-1][0]
     assert [r[0] for r in first + rest] == [r[0] for r in records.after_in(0, 10_000, 1, 2)[0]]
+
+
+def test_instances_starting_together_on_a_fresh_database_all_start(
+    postgres_app: AppFactory, clock: FakeClock
+) -> None:
+    """Two session instances started at once both make the library's tables (its `CREATE OR
+    REPLACE FUNCTION` among them): made one at a time, neither fails."""
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        apps = list(pool.map(lambda _: postgres_app(clock), range(6)))
+
+    assert all(app.recorder.max_notification_id() is None for app in apps)

@@ -20,6 +20,9 @@ from threadline.messaging.failures import describe
 from threadline.rules.partitions import conversation_slot
 from threadline.servicekit.ops_http import ReadinessCheck
 
+# An advisory lock key of the session's own (any 64-bit number no other code uses).
+CREATE_TABLES_LOCK = 0x7468726561646C6E  # "threadln"
+
 
 class ArrayInsertRecorder(PostgresApplicationRecorder):
     """The library's locked `INSERT`, with the rows sent as four binary arrays.
@@ -54,6 +57,19 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {}.{} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
         ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
+
+    def create_table(self) -> None:
+        """The library's types, tables and function, made by one process at a time: session
+        instances starting together on a fresh database would otherwise race in its `CREATE
+        TYPE` (a unique violation) and `CREATE OR REPLACE FUNCTION` ("tuple concurrently
+        updated"), and one would fail to start. The lock is held on a connection of its own
+        while the library uses others."""
+        with self.datastore.get_connection() as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", (CREATE_TABLES_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (CREATE_TABLES_LOCK,))
 
     def _insert_stored_events(
         self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
