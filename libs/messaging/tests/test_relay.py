@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 import nats.errors
@@ -27,6 +27,8 @@ from threadline.messaging.failures import Backoff
 from threadline.messaging.relay import (
     EVENT_ID,
     POSITION,
+    UNPUBLISHABLE,
+    NotificationSource,
     OutboxRead,
     OutboxRecord,
     OutboxRelay,
@@ -113,17 +115,26 @@ class CountingBus:
 
 @asynccontextmanager
 async def relaying(
-    js: JetStreamContext, topology: Topology, log: StoredLog, bus: CountingBus
+    js: JetStreamContext,
+    topology: Topology,
+    log: NotificationSource,
+    bus: CountingBus,
+    *,
+    batch_size: int = 50,
+    subjects: str | None = None,
+    dead_letter_slug: str = UNPUBLISHABLE,
 ) -> AsyncIterator[OutboxRelay]:
     relay = OutboxRelay(
         log,
         bus,
         js,
         topology.stream(SESSION_EVENTS),
-        batch_size=50,
+        batch_size=batch_size,
         topology=topology,
         service="session",
         backoff=Backoff(first=0.01, limit=0.05),
+        subjects=subjects,
+        dead_letter_slug=dead_letter_slug,
     )
     task = asyncio.create_task(relay.run())
     try:
@@ -345,28 +356,19 @@ def add_in_partition(log: StoredLog, topology: Topology, payload: bytes) -> Outb
     return record
 
 
-@asynccontextmanager
-async def relaying_partition(
+def relaying_partition(
     js: JetStreamContext, topology: Topology, log: StoredLog, bus: CountingBus, partition: int
-) -> AsyncIterator[OutboxRelay]:
-    relay = OutboxRelay(
+) -> AbstractAsyncContextManager[OutboxRelay]:
+    """The relay of one partition of `log`, as the session runs it with several."""
+    return relaying(
+        js,
+        topology,
         PartitionOfLog(log, partition),
         bus,
-        js,
-        topology.stream(SESSION_EVENTS),
         batch_size=3,
-        topology=topology,
-        service="session",
-        backoff=Backoff(first=0.01, limit=0.05),
         subjects=topology.relayed_in(partition),
         dead_letter_slug=f"unpublishable-p{partition}",
     )
-    task = asyncio.create_task(relay.run())
-    try:
-        yield relay
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def test_each_partitions_relay_publishes_its_own_and_resumes_from_its_own_last(
