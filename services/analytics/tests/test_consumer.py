@@ -19,6 +19,7 @@ from threadline.analytics.domain.write.projection import PROJECTION
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
 from threadline.messaging.consumer import ACK, DeadLetter, Delivery
 from threadline.messaging.relay import POSITION
+from threadline.rules.partitions import conversation_id_in_slot
 
 if TYPE_CHECKING:
     from conftest import EventLog
@@ -285,14 +286,6 @@ async def test_a_dead_lettered_event_moves_the_position_so_none_waits_on_it(
     assert await stored_position(pool) == events[2].position
 
 
-def in_partition(partition: int, partitions: int) -> UUID:
-    """A random id whose slot falls in `partition` (as the session's relay assigns it)."""
-    while True:
-        candidate = uuid4()
-        if (candidate.int & 0xFFF) % partitions == partition:
-            return candidate
-
-
 async def stored_rows(pool: AsyncConnectionPool[Any]) -> dict[str, int]:
     async with pool.connection() as connection:
         cursor = await connection.execute(
@@ -307,8 +300,8 @@ async def test_each_partition_relayed_behind_another_is_still_projected(
     # Two relays, one a partition: partition 1's events were stored first (lower positions)
     # but reach the stream after partition 0's. One position for the whole log would pass
     # over them as seen.
-    contacts = [in_partition(k, 2) for k in (0, 1)]
-    conversations = [in_partition(k, 2) for k in (0, 1)]
+    contacts = [conversation_id_in_slot(k) for k in (0, 1)]
+    conversations = [conversation_id_in_slot(k) for k in (0, 1)]
     behind = [
         log.contact(contacts[1]),
         log.conversation(conversations[1], contacts[1]),
@@ -338,7 +331,7 @@ async def test_each_partition_relayed_behind_another_is_still_projected(
 async def test_partitions_added_later_start_where_the_one_position_was(
     pool: AsyncConnectionPool[Any], log: EventLog
 ) -> None:
-    contact, conversation = in_partition(1, 2), in_partition(1, 2)
+    contact, conversation = conversation_id_in_slot(1), conversation_id_in_slot(1)
     before = [
         log.contact(contact),
         log.conversation(conversation, contact),

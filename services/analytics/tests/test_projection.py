@@ -10,6 +10,7 @@ from threadline.analytics.domain.write.positions import Positions
 from threadline.analytics.domain.write.projection import IGNORED, project, projected_bodies, unseen
 from threadline.contracts.events.v1 import common_pb2
 from threadline.contracts.events.v1 import session_pb2 as ev
+from threadline.rules.partitions import conversation_id_in_slot
 
 if TYPE_CHECKING:
     from conftest import EventLog
@@ -148,20 +149,12 @@ def test_only_events_past_the_stored_position_are_unseen_each_once_in_order(
     assert [e.position for e in fresh] == [second.position, third.position]
 
 
-def in_partition(partition: int, partitions: int) -> UUID:
-    """A random id whose slot falls in `partition` (as the session's relay assigns it)."""
-    while True:
-        candidate = uuid4()
-        if (candidate.int & 0xFFF) % partitions == partition:
-            return candidate
-
-
 def test_each_partition_is_seen_up_to_its_own_position(log: EventLog) -> None:
     # Partition 1's relay is behind partition 0's: its earlier events arrive after later
     # ones of partition 0, and are still unseen.
-    early = log.contact(in_partition(1, 2))
-    late = log.contact(in_partition(0, 2))
-    later = log.contact(in_partition(1, 2))
+    early = log.contact(conversation_id_in_slot(1))
+    late = log.contact(conversation_id_in_slot(0))
+    later = log.contact(conversation_id_in_slot(1))
     after = Positions((late.position, 0))
 
     fresh = unseen([late, later, early], after=after)
@@ -176,13 +169,13 @@ def test_each_partition_is_seen_up_to_its_own_position(log: EventLog) -> None:
 def test_an_events_partition_is_the_slot_of_its_aggregate_id(log: EventLog) -> None:
     event = log.contact(UUID("00000000-0000-4000-8000-000000000fff"))  # slot 4095
 
-    assert [Positions.everywhere(0, n).partition(event) for n in (1, 2, 4, 7)] == [
+    assert [Positions((0,) * n).partition(event) for n in (1, 2, 4, 7)] == [
         0,
         4095 % 2,
         4095 % 4,
         4095 % 7,
     ]
-    assert Positions((3, 9, 5)).complete == 3 and Positions((3, 9, 5)).furthest == 9
+    assert Positions((3, 9, 5)).complete == 3
 
 
 def test_a_status_held_until_its_dispatch_is_known_changes_nothing_yet(log: EventLog) -> None:

@@ -29,11 +29,6 @@ class Positions:
         if not self.values:
             raise ValueError("positions of at least one partition")
 
-    @classmethod
-    def everywhere(cls, position: int, partitions: int = 1) -> Positions:
-        """Every partition projected up to `position` (what a replay of the whole log leaves)."""
-        return cls((position,) * partitions)
-
     @property
     def partitions(self) -> int:
         return len(self.values)
@@ -42,11 +37,6 @@ class Positions:
     def complete(self) -> int:
         """A position up to which every event of every partition is projected."""
         return min(self.values)
-
-    @property
-    def furthest(self) -> int:
-        """The latest position projected in any partition."""
-        return max(self.values)
 
     def partition(self, event: SessionEvent) -> int:
         if len(self.values) == 1:

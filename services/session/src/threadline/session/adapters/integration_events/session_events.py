@@ -20,6 +20,7 @@ from eventsourcing.utils import resolve_topic
 from threadline.contracts.events.v1 import session_pb2 as pb
 from threadline.messaging.relay import OutboxRecord
 from threadline.messaging.topology import SESSION_EVENT, Topology
+from threadline.rules.partitions import conversation_slot, partition_of
 from threadline.session.adapters.integration_events.event_bodies import (
     BODIES,
     Body,
@@ -123,15 +124,12 @@ class SessionEvents:
     def _subject(self, topology: Topology, kind: EventKind, originator_id: str) -> str:
         """The event's subject; with several partitions, in its aggregate's (the slot its id
         carries), as the relay of that partition publishes it."""
-        # The id as PostgreSQL writes it: its last three hex digits are the slot's 12 bits.
-        partition = (
-            0 if topology.partitions == 1 else int(originator_id[-3:], 16) % topology.partitions
-        )
-        key = (topology, kind.event_type, partition)
+        slot = 0 if topology.partitions == 1 else conversation_slot(originator_id)
+        key = (topology, kind.event_type, partition_of(slot, topology.partitions))
         subject = self._subjects.get(key)
         if subject is None:
             subject = topology.publish_subject(
-                SESSION_EVENT, slot=partition, aggregate=kind.aggregate, event=kind.name
+                SESSION_EVENT, slot=slot, aggregate=kind.aggregate, event=kind.name
             )
             self._subjects[key] = subject
         return subject
