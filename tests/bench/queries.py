@@ -7,7 +7,8 @@ fixed time after a short warm-up, every call's latency recorded (p50 / p99, call
 CPU time the client, the service, PostgreSQL and everything else spent meanwhile; then the
 same calls one at a time (the latency without queueing). The kinds that filter by status run
 first without migration 3's indexes, then with them (tests/bench/query_plans.py). Then
-`GetConversation` at offered rates (open loop, each call timed from when it was due), and
+`GetConversation` and the unfiltered page 1 at offered rates (open loop, each call timed from
+when it was due), and
 `GetConversation` and the unfiltered page 1 again, spread over several analytics reader
 processes (each on a port of its own, the client taking them in turn, as a load balancer would).
 """
@@ -85,6 +86,7 @@ class Measured:
 class AtRate:
     """Calls of one kind started on a schedule (open loop), each timed from when it was due."""
 
+    kind: str
     offered_per_s: float
     calls: int
     answered_per_s: float
@@ -111,12 +113,13 @@ class QueryFigures:
     floor: list[FloorFigures]  # the bare gRPC server, then GetConversation over each pool
     readers: int  # analytics processes the calls of `several_readers` were spread over
     several_readers: list[Measured]
-    get_at_rates: list[AtRate]  # GetConversation at offered rates, one reader
+    at_rates: list[AtRate]  # GetConversation, then the unfiltered page 1, at offered rates
 
 
 GET_CONVERSATION = "GetConversation, random id"
+LIST_PAGE_1 = "List page 1, no filter"
 # The kinds measured again over several reader processes.
-SPREAD_KINDS = (GET_CONVERSATION, "List page 1, no filter")
+SPREAD_KINDS = (GET_CONVERSATION, LIST_PAGE_1)
 
 
 def kinds(
@@ -142,7 +145,7 @@ def kinds(
 
     return [
         Kind(GET_CONVERSATION, get),
-        Kind("List page 1, no filter", listing(lambda _: pb.ListConversationsRequest())),
+        Kind(LIST_PAGE_1, listing(lambda _: pb.ListConversationsRequest())),
         Kind(
             "List page 1, tenant token (largest number)",
             listing(lambda _: pb.ListConversationsRequest(), as_tenant=True),
@@ -259,6 +262,7 @@ async def at_rate(
     elapsed, cpu_after = time.perf_counter() - began, parties.sample()
     latencies.sort()
     return AtRate(
+        kind=kind.name,
         offered_per_s=rate,
         calls=total,
         answered_per_s=len(latencies) / elapsed,
@@ -284,6 +288,7 @@ def run_query_benchmark(
     explain: bool,
     readers: int = 2,
     rates: Sequence[float] = (),
+    list_rates: Sequence[float] = (),
 ) -> QueryFigures:
     with ExitStack() as stack:
         nats = stack.enter_context(EmbeddedNats(workdir / "nats"))
@@ -313,7 +318,8 @@ def run_query_benchmark(
         plans_without = explained(postgres.url, data) if explain else {}
         create_new_indexes(postgres.url)
         measured = asyncio.run(run.measure(by_status_only=False))
-        get_at_rates = [asyncio.run(run.get_at(rate)) for rate in rates]
+        at_rates = [asyncio.run(run.at(GET_CONVERSATION, rate)) for rate in rates]
+        at_rates += [asyncio.run(run.at(LIST_PAGE_1, rate)) for rate in list_rates]
         several: list[Measured] = []
         if readers > 1:
             more = [
@@ -353,7 +359,7 @@ def run_query_benchmark(
             floor=floor,
             readers=readers,
             several_readers=several,
-            get_at_rates=get_at_rates,
+            at_rates=at_rates,
         )
 
 
@@ -392,13 +398,13 @@ class _Runner:
                 if (kind.by_status or not by_status_only) and (not only or kind.name in only)
             ]
 
-    async def get_at(self, rate: float) -> AtRate:
-        """`GetConversation` at `rate` calls a second offered (after a warm-up)."""
+    async def at(self, name: str, rate: float) -> AtRate:
+        """The kind `name` at `rate` calls a second offered (after a warm-up)."""
         async with self._stubs() as stubs:
-            get = next(k for k in kinds(stubs, self.data) if k.name == GET_CONVERSATION)
-            await at_rate(get, rate=rate, seconds=WARM_UP_SECONDS, parties=self.parties, seed=0)
+            kind = next(k for k in kinds(stubs, self.data) if k.name == name)
+            await at_rate(kind, rate=rate, seconds=WARM_UP_SECONDS, parties=self.parties, seed=0)
             return await at_rate(
-                get, rate=rate, seconds=self.seconds, parties=self.parties, seed=int(rate)
+                kind, rate=rate, seconds=self.seconds, parties=self.parties, seed=int(rate)
             )
 
 

@@ -23,6 +23,7 @@ from threadline.analytics.application.read.queries import (  # the statements th
     _ESTIMATE,
     _PAGE,
     COUNT_BOUND,
+    counted_page,
 )
 from threadline.analytics.domain.read.criteria import ConversationFilter, Paging
 from threadline.servicekit.auth import Principal
@@ -34,7 +35,7 @@ NEW_INDEXES = tuple(
 # The page statement before the deferred join was adopted: every skipped row is joined to
 # its contact before the page is cut (the simple way, measured beside the one that runs).
 JOINED_PAGE = sql.SQL(
-    "SELECT "
+    "SELECT c.last_activity_at AS listed_at, "
     + CONVERSATION_COLUMNS
     + """
     FROM analytics.conversations c
@@ -87,19 +88,21 @@ def cases(data: Dataset) -> list[tuple[str, ConversationFilter, Principal, Pagin
 
 
 def explained(database_url: str, data: Dataset) -> dict[str, Plan]:
-    """EXPLAIN ANALYZE of the count and the page the service runs, case by case."""
+    """EXPLAIN ANALYZE of the listing statement the service runs (the count and the page in
+    one), case by case."""
     plans: dict[str, Plan] = {}
     with psycopg.connect(database_url, autocommit=True) as connection:
         for name, criteria, viewer, paging in cases(data):
             where, params = conversation_condition(criteria, viewer)
-            paged = {**params, "limit": paging.size, "offset": paging.offset}
-            for part, statement, values in (
-                ("count", _COUNT.format(where), {**params, "count_limit": COUNT_BOUND + 1}),
-                ("page", _PAGE.format(where), paged),
-            ):
-                explain = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(statement)
-                rows = connection.execute(explain, values).fetchall()
-                plans[f"{name}: {part}"] = Plan.of([str(row[0]) for row in rows])
+            values = {
+                **params,
+                "count_limit": COUNT_BOUND + 1,
+                "limit": paging.size,
+                "offset": paging.offset,
+            }
+            explain = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(counted_page(where))
+            rows = connection.execute(explain, values).fetchall()
+            plans[name] = Plan.of([str(row[0]) for row in rows])
     return plans
 
 

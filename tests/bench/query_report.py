@@ -24,12 +24,12 @@ def report(f: QueryFigures, *, show_plans: bool = False) -> Iterator[str]:
         "after a 1 s warm-up; 'alone' = p50 of calls made one at a time"
     )
     yield from _table(f.measured)
-    if f.get_at_rates:
+    for kind in dict.fromkeys(r.kind for r in f.at_rates):
         yield (
-            "  GetConversation at an offered rate (open loop, one reader; each call timed from "
+            f"  {kind} at an offered rate (open loop, one reader; each call timed from "
             "when it was due):"
         )
-        for r in f.get_at_rates:
+        for r in (r for r in f.at_rates if r.kind == kind):
             yield (
                 f"    {r.offered_per_s:6.0f}/s offered: p50 {r.p50_ms:7.1f} ms   "
                 f"p99 {r.p99_ms:7.1f} ms   ({r.answered_per_s:,.0f}/s answered, "

@@ -9,9 +9,12 @@ unaliased into a `MessageView` (`message_view`). `attachment_view` makes an
 
 from __future__ import annotations
 
-from typing import LiteralString
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, LiteralString
 
-from psycopg.rows import DictRow
+from psycopg.pq import ExecStatus
+from psycopg.rows import DictRow, RowMaker, no_result
 
 from threadline.analytics.domain.read.views import (
     AttachmentView,
@@ -21,6 +24,9 @@ from threadline.analytics.domain.read.views import (
     ToolCallView,
     TranscriptView,
 )
+
+if TYPE_CHECKING:
+    from psycopg._cursor_base import BaseCursor  # what a row factory is given (not exported)
 
 CONVERSATION_COLUMNS: LiteralString = """
     c.id, c.lead_id, c.business_number, c.session_key, c.channel, c.status,
@@ -50,22 +56,41 @@ TOOL_CALL_COLUMNS: LiteralString = """
     mutating, replayed, called_at
 """
 
-_LEAD = ("lead_wa_id", "lead_user_id", "lead_name", "lead_email", "lead_data")
+
+# Results that carry rows (a named cursor's rows are described by COMMAND_OK).
+_ROWS = frozenset(
+    (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK, ExecStatus.COMMAND_OK)
+)
+
+
+def named_row(cursor: BaseCursor[Any, Any]) -> RowMaker[DictRow]:
+    """psycopg's `dict_row` with its keys interned, so that a view made by `View(**row)` matches
+    its keywords by identity: compared as strings, the keywords of a `ConversationView`'s 33
+    columns cost 9-11 µs a row, interned 2 µs (issue 15; a page of 20 conversations)."""
+    result = cursor.pgresult
+    if result is None or result.status not in _ROWS:
+        return no_result
+    encoding = cursor.connection.info.encoding
+    names = [sys.intern((result.fname(i) or b"").decode(encoding)) for i in range(result.nfields)]
+
+    def make(values: Sequence[Any]) -> DictRow:
+        return dict(zip(names, values, strict=True))
+
+    return make
 
 
 def conversation_view(row: DictRow) -> ConversationView:
-    """The lead's name is the `name` a flow collected, else the WhatsApp profile name."""
+    """The lead's name is the `name` a flow collected, else the WhatsApp profile name. Takes
+    the lead's columns out of `row`."""
     lead = Lead(
         row["lead_id"],
-        row["lead_wa_id"],
-        row["lead_user_id"],
-        row["lead_name"],
-        email=row["lead_email"],
-        data=row["lead_data"],
+        row.pop("lead_wa_id"),
+        row.pop("lead_user_id"),
+        row.pop("lead_name"),
+        email=row.pop("lead_email"),
+        data=row.pop("lead_data"),
     )
-    return ConversationView(
-        **{name: value for name, value in row.items() if name not in _LEAD}, lead=lead
-    )
+    return ConversationView(**row, lead=lead)
 
 
 def message_view(row: DictRow) -> MessageView:

@@ -14,13 +14,14 @@ from typing import Any, LiteralString
 from uuid import UUID, uuid4
 
 from psycopg import sql
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.application.read.columns import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
     conversation_view,
+    named_row,
 )
 from threadline.analytics.application.read.export_formats import (
     FORMATS,
@@ -139,7 +140,7 @@ class ConversationExports:
         async with (
             self._pool.connection() as connection,
             connection.transaction(),
-            connection.cursor(name=f"export_{uuid4().hex}", row_factory=dict_row) as cursor,
+            connection.cursor(name=f"export_{uuid4().hex}", row_factory=named_row) as cursor,
         ):
             cursor.itersize = ROWS_PER_FETCH
             await cursor.execute(query, params)

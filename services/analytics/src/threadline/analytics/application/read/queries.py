@@ -6,13 +6,14 @@ another tenant's conversation (or customer) is indistinguishable from one that d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, LiteralString
 from uuid import UUID
 
 from psycopg import AsyncCursor, sql
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
 from threadline.analytics.application.read.columns import (
@@ -22,6 +23,7 @@ from threadline.analytics.application.read.columns import (
     attachment_view,
     conversation_view,
     message_view,
+    named_row,
     tool_call_view,
 )
 from threadline.analytics.application.read.filter_sql import conversation_condition
@@ -128,7 +130,7 @@ _ESTIMATE = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM analytics.conversations
 # The page's ids come off the activity index first; only those rows are joined to their
 # contacts (joining every skipped row made deep pages ~15x slower in `make bench`).
 _PAGE = sql.SQL(
-    "SELECT "
+    "SELECT c.last_activity_at AS listed_at, "
     + CONVERSATION_COLUMNS
     + """
     FROM (SELECT c.id FROM analytics.conversations c WHERE {}
@@ -138,6 +140,27 @@ _PAGE = sql.SQL(
     ORDER BY c.last_activity_at DESC, c.id DESC
 """
 )
+# A listing whose kept estimate is past this many times the bound is not counted: the estimate
+# is given (counting 10,001 index entries was ~80 % of PostgreSQL's time for an unfiltered
+# page 1 in `make bench`; issue 15). Once the estimate is no longer kept, the next listing
+# counts again, so a count that falls under the bound shows within `Estimates`' keep.
+UNCOUNTED_PAST = 2
+# The count and the page in one statement, one round trip: every row carries the count, and
+# an empty page is one row of the count alone (its columns null). Two statements cost the
+# service ~0.2 ms more CPU a listing than one (issue 15).
+_COUNTED_PAGE = sql.SQL(
+    "SELECT matching.total, listed.* FROM ({count}) matching"
+    " LEFT JOIN LATERAL ({page}) listed ON true"
+    " ORDER BY listed.listed_at DESC, listed.id DESC"
+)
+
+
+def counted_page(where: sql.Composable) -> sql.Composed:
+    """The listing statement for `where`: its parameters are those of `where` with
+    `count_limit`, `limit` and `offset`."""
+    return _COUNTED_PAGE.format(count=_COUNT.format(where), page=_PAGE.format(where))
+
+
 # The customer's latest conversation on the number, found by any id the session linked.
 _LATEST_CONVERSATION: LiteralString = """
     WITH customer AS (
@@ -164,22 +187,40 @@ Cursor = AsyncCursor[DictRow]
 class ConversationQueries:
     """Reads of conversations, their messages and customers' windows, on behalf of a caller."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        *,
+        clock: Clock = utc_now,
+        estimates: Estimates | None = None,
+    ) -> None:
         self._pool = pool
         self._clock = clock
+        self._estimates = estimates or Estimates(clock=time.monotonic)
 
     async def list_conversations(
         self, viewer: Principal, criteria: ConversationFilter, paging: Paging
     ) -> ConversationPage:
         """Conversations meeting `criteria`, the most recently active first."""
         viewer.require_role("read")
+        asked = (criteria, viewer.visible_numbers())
         where, params = conversation_condition(criteria, viewer)
+        page = {**params, "limit": paging.size, "offset": paging.offset}
         async with self._cursor() as cursor:
-            total, estimated = await _count_conversations(cursor, where, params)
-            await cursor.execute(
-                _PAGE.format(where), {**params, "limit": paging.size, "offset": paging.offset}
-            )
-            found = tuple(conversation_view(row) for row in await cursor.fetchall())
+            kept = self._estimates.kept(asked)
+            if kept is not None and kept > UNCOUNTED_PAST * COUNT_BOUND:
+                await cursor.execute(_PAGE.format(where), page)
+                found = tuple(_listed(row) for row in await cursor.fetchall())
+                return ConversationPage(
+                    found, total=kept, page=paging.page, size=paging.size, total_estimated=True
+                )
+            await cursor.execute(counted_page(where), {**page, "count_limit": COUNT_BOUND + 1})
+            rows = await cursor.fetchall()
+            total = int(rows[0]["total"]) if rows else 0
+            found = tuple(_listed(row) for row in rows if row["id"] is not None)
+            estimated = total > COUNT_BOUND
+            if estimated:
+                total = await self._estimates.rows(cursor, asked, where, params)
         return ConversationPage(
             found, total=total, page=paging.page, size=paging.size, total_estimated=estimated
         )
@@ -294,7 +335,7 @@ class ConversationQueries:
     async def _cursor(self) -> AsyncIterator[Cursor]:
         async with (
             self._pool.connection() as connection,
-            connection.cursor(row_factory=dict_row) as cursor,
+            connection.cursor(row_factory=named_row) as cursor,
         ):
             yield cursor
 
@@ -322,16 +363,53 @@ def _window(window: MessageWindow) -> dict[str, int]:
     return {"limit": window.limit, "offset": window.offset}
 
 
-async def _count_conversations(
-    cursor: Cursor, where: sql.Composable, params: Mapping[str, Any]
-) -> tuple[int, bool]:
-    """How many conversations `where` matches, exactly up to `COUNT_BOUND`; past it the
-    planner's estimate (never less than the bound), and True."""
-    await cursor.execute(_COUNT.format(where), {**params, "count_limit": COUNT_BOUND + 1})
-    counted = int((await cursor.fetchone() or {"total": 0})["total"])
-    if counted <= COUNT_BOUND:
-        return counted, False
-    await cursor.execute(_ESTIMATE.format(where), params)
-    row = await cursor.fetchone()
-    planned = int(row["QUERY PLAN"][0]["Plan"]["Plan Rows"]) if row else 0
-    return max(planned, COUNT_BOUND + 1), True
+def _listed(row: DictRow) -> ConversationView:
+    row.pop("total", None)
+    del row["listed_at"]
+    return conversation_view(row)
+
+
+# What a listing asked and of which numbers (None: every number): the key of an estimate.
+Asked = tuple[ConversationFilter, frozenset[str] | None]
+
+
+class Estimates:
+    """The planner's estimates of how many conversations a listing matches, each kept for
+    `keep_seconds`: an estimate moves only when PostgreSQL analyses the table again, and
+    asking for it (an EXPLAIN) was a third of an unfiltered listing's statements (issue 15).
+    While one is kept far past the bound the listing is not counted at all. At most `size`
+    listings are kept, the oldest dropped first."""
+
+    def __init__(
+        self, *, keep_seconds: float = 60.0, size: int = 1024, clock: Callable[[], float]
+    ) -> None:
+        self._keep = keep_seconds
+        self._size = size
+        self._clock = clock
+        self._kept: dict[Asked, tuple[float, int]] = {}
+
+    def kept(self, asked: Asked) -> int | None:
+        """The estimate kept for `asked`, unless there is none or it is too old."""
+        kept = self._kept.get(asked)
+        if kept is None or self._clock() - kept[0] >= self._keep:
+            return None
+        return kept[1]
+
+    async def rows(
+        self, cursor: Cursor, asked: Asked, where: sql.Composable, params: Mapping[str, Any]
+    ) -> int:
+        """The estimate for `asked` (whose condition is `where`), kept or asked for; never
+        less than COUNT_BOUND + 1 (asked only past the bound)."""
+        key = asked
+        if (kept := self.kept(key)) is not None:
+            return kept
+        now = self._clock()
+        await cursor.execute(_ESTIMATE.format(where), params)
+        row = await cursor.fetchone()
+        planned = int(row["QUERY PLAN"][0]["Plan"]["Plan Rows"]) if row else 0
+        estimate = max(planned, COUNT_BOUND + 1)
+        self._kept.pop(key, None)
+        if len(self._kept) >= self._size:
+            del self._kept[next(iter(self._kept))]
+        self._kept[key] = (now, estimate)
+        return estimate

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from threadline.analytics.application.read.conversation_metrics import MetricsReport, ResponseTimes
@@ -84,8 +85,16 @@ def conversation_pb(view: ConversationView) -> pb.Conversation:
 
 
 def json_text(value: object) -> str:
-    """Collected data as compact JSON ("{}" for none)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Collected data as compact JSON, UTF-8 unescaped ("{}" for none). Written by orjson
+    (the standard library's `json.dumps` where orjson refuses a value): the same text but for
+    a float's exponent (`1e-7`, not `1e-07`); the standard library cost ~2.5 µs even for `{}`,
+    twice in every conversation of a page (issue 15)."""
+    if value == {}:
+        return "{}"
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def message_pb(view: MessageView) -> pb.Message:
