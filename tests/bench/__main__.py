@@ -133,6 +133,7 @@ async def webhooks(args: argparse.Namespace) -> None:
     print(f"  {f.webhooks} webhooks, {f.customers} customers, {f.numbers} business numbers")
     print(f"  accepted by ingest:        {f.accepted_per_s:8.0f} webhooks/s")
     print(f"  end to end (answered at sandbox): {f.end_to_end_per_s:8.0f} messages/s")
+    print(f"    CPU meanwhile: {f.use.limit(f.end_to_end_per_s, top=len(f.use.processes))}")
     print(f"  statuses and projections settled {f.settled_s:.1f} s after the last reply")
     print(
         f"  latency webhook accepted → reply at sandbox, {f.latency_samples} samples "
@@ -157,7 +158,7 @@ async def webhooks(args: argparse.Namespace) -> None:
     GOALS.append(
         Goal(
             "customer messages end to end, each with its 3 status webhooks",
-            f"{f.end_to_end_per_s:.0f}/s",
+            f"{f.end_to_end_per_s:.0f}/s; {f.use.limit(f.end_to_end_per_s)}",
             ">= 1,000/s",
         )
     )
@@ -182,7 +183,11 @@ async def scaling(args: argparse.Namespace) -> None:
     print_scaling(figures)
     for f in figures:
         GOALS.append(
-            Goal(f"  end to end, {f.layout.name}", f"{f.end_to_end_per_s:.0f}/s", ">= 1,000/s")
+            Goal(
+                f"  end to end, {f.layout.name}",
+                f"{f.end_to_end_per_s:.0f}/s; {f.use.limit(f.end_to_end_per_s)}",
+                ">= 1,000/s",
+            )
         )
 
 
@@ -324,14 +329,19 @@ def queries(args: argparse.Namespace) -> None:
     spread = {m.name: m for m in figures.several_readers}
     for m in figures.measured:
         if m.name.startswith("GetConversation"):
-            shown = f"{m.per_s:,.0f} calls/s, p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms"
+            shown = (
+                f"{m.per_s:,.0f} calls/s, p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms "
+                f"(reader process {m.server_cpu:.2f} cores, PostgreSQL {m.postgres_cpu:.2f})"
+            )
             if (s := spread.get(m.name)) is not None:
                 shown += (
                     f"; {figures.readers} readers {s.per_s:,.0f} calls/s, p99 {s.p99_ms:.1f} ms"
                 )
             shown += "".join(
-                f"; at {r.offered_per_s:,.0f}/s offered p99 {r.p99_ms:.1f} ms"
-                + (f" ({sum(r.failed.values()):,} failed)" if r.failed else "")
+                f"; at {r.offered_per_s:,.0f}/s offered p99 {r.p99_ms:.1f} ms "
+                f"(reader {r.server_cpu:.2f} cores"
+                + (f", {sum(r.failed.values()):,} failed" if r.failed else "")
+                + ")"
                 for r in figures.at_rates
                 if r.kind == GET_CONVERSATION
             )
@@ -346,13 +356,17 @@ def queries(args: argparse.Namespace) -> None:
     if firsts:
         p99s = sorted(m.p99_ms for m in firsts)
         rates = sorted(m.per_s for m in firsts)
+        busiest = max(firsts, key=lambda m: m.server_cpu + m.postgres_cpu)
         shown = (
             f"p99 {p99s[0]:.0f}-{p99s[-1]:.0f} ms ({rates[0]:,.0f}-{rates[-1]:,.0f} calls/s, "
-            f"{figures.in_flight} in flight)"
+            f"{figures.in_flight} in flight; at most reader {busiest.server_cpu:.2f} cores, "
+            f"PostgreSQL {busiest.postgres_cpu:.2f})"
         )
         shown += "".join(
-            f"; unfiltered at {r.offered_per_s:,.0f}/s offered p99 {r.p99_ms:.1f} ms"
-            + (f" ({sum(r.failed.values()):,} failed)" if r.failed else "")
+            f"; unfiltered at {r.offered_per_s:,.0f}/s offered p99 {r.p99_ms:.1f} ms "
+            f"(reader {r.server_cpu:.2f} cores"
+            + (f", {sum(r.failed.values()):,} failed" if r.failed else "")
+            + ")"
             for r in figures.at_rates
             if r.kind == LIST_PAGE_1
         )

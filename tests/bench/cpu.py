@@ -4,6 +4,9 @@ benchmarks read around each measurement to say which process spent what."""
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -20,3 +23,47 @@ def machine_busy() -> float:
     ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = ticks[3] + ticks[4]  # idle and iowait
     return (sum(ticks[:8]) - idle) / CLOCK_TICKS
+
+
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    """What the machine and each named process spent while a phase ran: where its limit is."""
+
+    cores: int
+    machine: float  # share of all cores busy (1.0: every core)
+    processes: dict[str, float]  # each process's CPU seconds per wall second (1.0: one core)
+
+    def limit(self, per_s: float, *, unit: str = "a message", top: int = 3) -> str:
+        """E.g. "2 cores 99% busy, 11.5 CPU-ms a message: session 62%, gateway 35%, …, others
+        80%": the `top` busiest processes, each's share of one core, and `others`, what every
+        other process took (the rest of the services, NATS, PostgreSQL, the benchmark)."""
+        busiest = sorted(self.processes.items(), key=lambda item: -item[1])[:top]
+        rest = max(0.0, self.machine * self.cores - sum(share for _, share in busiest))
+        per = self.machine * self.cores / per_s * 1000 if per_s else float("nan")
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in busiest)
+        return (
+            f"{self.cores} cores {self.machine:.0%} busy, {per:.1f} CPU-ms {unit}: {shares}, "
+            f"others {rest:.0%}"
+        )
+
+
+class CpuWatch:
+    """Started on creation: `stop()` gives the machine's and `pids`' CPU use since."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self._pids = dict(pids)
+        self._before = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._busy = machine_busy()
+        self._began = time.perf_counter()
+
+    def stop(self) -> Utilisation:
+        wall = time.perf_counter() - self._began
+        cores = os.cpu_count() or 1
+        return Utilisation(
+            cores=cores,
+            machine=(machine_busy() - self._busy) / wall / cores,
+            processes={
+                name: (cpu_seconds(pid) - self._before[name]) / wall
+                for name, pid in self._pids.items()
+            },
+        )

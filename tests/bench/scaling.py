@@ -6,7 +6,6 @@ each process's share of the two cores while it ran, so the limit shows where it 
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.bench.cpu import cpu_seconds, machine_busy
+from tests.bench.cpu import CpuWatch, Utilisation
 from tests.bench.platform import running_platform
 from tests.bench.webhooks import settle, throughput, warmed_up_client
 
@@ -65,9 +64,7 @@ LAYOUTS = (
 class ScalingFigures:
     layout: Layout
     end_to_end_per_s: float
-    cores: int
-    machine_busy: float  # of all cores, while measured (1.0: every core busy)
-    process_share: dict[str, float]  # each process's CPU seconds per wall second
+    use: Utilisation  # the machine's and each service process's CPU while measured
     duties: dict[str, str]  # the session instances' leases, as their /metrics say
 
 
@@ -97,9 +94,7 @@ async def run_scaling_benchmark(
                 async with warmed_up_client(
                     running, numbers=numbers, in_flight=in_flight, run=run
                 ) as client:
-                    pids = running.pids()
-                    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                    busy, started = machine_busy(), time.perf_counter()
+                    watch = CpuWatch(running.pids())
                     _, end_to_end = await throughput(
                         client,
                         webhooks=webhooks,
@@ -108,18 +103,11 @@ async def run_scaling_benchmark(
                         in_flight=in_flight,
                         run=run,
                     )
-                    wall = time.perf_counter() - started
-                    cores = os.cpu_count() or 1
-                    share = {
-                        name: (cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()
-                    }
                     figures.append(
                         ScalingFigures(
                             layout=layout,
                             end_to_end_per_s=end_to_end,
-                            cores=cores,
-                            machine_busy=(machine_busy() - busy) / wall / cores,
-                            process_share=share,
+                            use=watch.stop(),
                             duties=await _duties(running.env, layout),
                         )
                     )
@@ -148,15 +136,15 @@ def print_scaling(figures: list[ScalingFigures]) -> None:
     print("\nScaling — end to end against instances (closed loop, reply delay 0)")
     print("  CPU: each process's share of one core while measured; ms: its CPU per message")
     for f in figures:
-        busiest = sorted(f.process_share.items(), key=lambda item: -item[1])
+        busiest = sorted(f.use.processes.items(), key=lambda item: -item[1])
         shown = ", ".join(
             f"{name} {share:.0%} ({share / f.end_to_end_per_s * 1000:.1f} ms)"
             for name, share in busiest[:7]
         )
         held = f"; first session instance holds {f.duties['session']}" if f.duties else ""
-        total_ms = f.machine_busy * f.cores / f.end_to_end_per_s * 1000
+        total_ms = f.use.machine * f.use.cores / f.end_to_end_per_s * 1000
         print(
             f"  {f.layout.name:48s} {f.end_to_end_per_s:5.0f} messages/s   "
-            f"machine {f.machine_busy:4.0%} busy, {total_ms:.1f} CPU-ms a message{held}"
+            f"machine {f.use.machine:4.0%} busy, {total_ms:.1f} CPU-ms a message{held}"
         )
         print(f"      {shown}")

@@ -32,6 +32,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from tests.bench.cpu import CpuWatch, Utilisation
 from tests.bench.platform import RunningPlatform
 from tests.bench.replies import ReplyFollower
 from tests.bench.stages import StageFigures, stage_times
@@ -54,6 +55,7 @@ class WebhookFigures:
     p99_ms: float
     latency_rate_per_s: float
     at_rate: list[RateFigures]
+    use: Utilisation  # the machine's and each service process's CPU in the closed loop
 
 
 @dataclass
@@ -304,6 +306,7 @@ async def run_webhook_benchmark(
 ) -> WebhookFigures:
     run = f"{int(time.time()) % 100:02d}"
     async with warmed_up_client(platform, numbers=numbers, in_flight=in_flight, run=run) as client:
+        watch = CpuWatch(platform.pids())
         accepted, end_to_end = await throughput(
             client,
             webhooks=webhooks,
@@ -312,6 +315,7 @@ async def run_webhook_benchmark(
             in_flight=in_flight,
             run=run,
         )
+        use = watch.stop()
         settled = await settle(platform)
         started = time.perf_counter()
         samples = await latency(
@@ -342,4 +346,5 @@ async def run_webhook_benchmark(
         p99_ms=quantiles[98],
         latency_rate_per_s=len(samples) / elapsed,
         at_rate=at_rate,
+        use=use,
     )
