@@ -186,6 +186,38 @@ def test_psycopg_is_traced_inside_a_trace_and_a_lone_query_starts_none(database_
     assert query.startswith("SELECT")
 
 
+UNRECEIVED = """
+import json
+
+from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+from threadline.servicekit.telemetry import configure_tracing
+
+configure_tracing("threadline-tester")  # no exporter, no processor: nothing receives spans
+print(json.dumps([
+    PsycopgInstrumentor().is_instrumented_by_opentelemetry,
+    GrpcAioInstrumentorClient().is_instrumented_by_opentelemetry,
+]))
+"""
+
+
+def test_psycopg_is_left_alone_where_no_span_is_received_but_calls_still_pass_the_trace() -> None:
+    """A statement's span carries no trace onward; gRPC and HTTP calls still pass
+    `traceparent`, so their instrumentations stay."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    ran = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(UNRECEIVED)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=clean,
+    )
+
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == [False, True]
+
+
 GATEWAY_LIKE = """
 import asyncio
 import json
