@@ -65,8 +65,8 @@ _ROWS = frozenset(
 
 def named_row(cursor: BaseCursor[Any, Any]) -> RowMaker[DictRow]:
     """psycopg's `dict_row` with its keys interned, so that a view made by `View(**row)` matches
-    its keywords by identity: compared as strings, the keywords of a `ConversationView`'s 33
-    columns cost 9-11 µs a row, interned 2 µs (issue 15; a page of 20 conversations)."""
+    its keywords by identity instead of comparing strings: a `ConversationView(**row)` took
+    14 µs with psycopg's keys, 6 µs with them interned (issue 15; 20 on a page)."""
     result = cursor.pgresult
     if result is None or result.status not in _ROWS:
         return no_result

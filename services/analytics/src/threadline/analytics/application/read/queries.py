@@ -400,16 +400,15 @@ class Estimates:
     ) -> int:
         """The estimate for `asked` (whose condition is `where`), kept or asked for; never
         less than COUNT_BOUND + 1 (asked only past the bound)."""
-        key = asked
-        if (kept := self.kept(key)) is not None:
+        if (kept := self.kept(asked)) is not None:
             return kept
         now = self._clock()
         await cursor.execute(_ESTIMATE.format(where), params)
         row = await cursor.fetchone()
         planned = int(row["QUERY PLAN"][0]["Plan"]["Plan Rows"]) if row else 0
         estimate = max(planned, COUNT_BOUND + 1)
-        self._kept.pop(key, None)
+        self._kept.pop(asked, None)
         if len(self._kept) >= self._size:
             del self._kept[next(iter(self._kept))]
-        self._kept[key] = (now, estimate)
+        self._kept[asked] = (now, estimate)
         return estimate
