@@ -169,17 +169,7 @@ print(json.dumps([[s.name, s.kind.name, s.parent is not None] for s in spans.get
 
 
 def test_psycopg_is_traced_inside_a_trace_and_a_lone_query_starts_none(database_url: str) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    ran = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(INSTRUMENTED), database_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=clean,
-    )
-
-    finished = json.loads(ran.stdout.strip().splitlines()[-1])
+    finished = json.loads(_last_line_of(INSTRUMENTED, database_url))
     assert [kind for _, kind, _ in finished] == ["CLIENT", "INTERNAL"], finished
     (query, _, has_parent), work = finished
     assert has_parent and work == ["work", "INTERNAL", False]
@@ -205,17 +195,21 @@ print(json.dumps([
 def test_psycopg_is_left_alone_where_no_span_is_received_but_calls_still_pass_the_trace() -> None:
     """A statement's span carries no trace onward; gRPC and HTTP calls still pass
     `traceparent`, so their instrumentations stay."""
+    assert json.loads(_last_line_of(UNRECEIVED)) == [False, True]
+
+
+def _last_line_of(script: str, *args: str) -> str:
+    """What `script` printed last, run in a process of its own without any OTEL_ setting."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     ran = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(UNRECEIVED)],
+        [sys.executable, "-c", textwrap.dedent(script), *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
         env=clean,
     )
-
-    assert json.loads(ran.stdout.strip().splitlines()[-1]) == [False, True]
+    return ran.stdout.strip().splitlines()[-1]
 
 
 GATEWAY_LIKE = """
@@ -283,17 +277,7 @@ print(json.dumps([
 def test_an_http_request_and_the_grpc_call_it_makes_continue_the_callers_trace() -> None:
     """The gateway's shape: the aiohttp server and grpc.aio client instrumentations that
     `configure_tracing` installs, and `grpc_kit`'s server interceptor."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    ran = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(GATEWAY_LIKE)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=clean,
-    )
-
-    finished = json.loads(ran.stdout.strip().splitlines()[-1])
+    finished = json.loads(_last_line_of(GATEWAY_LIKE))
     servers = [f for f in finished if f[1] == "SERVER"]
     (client,) = [f for f in finished if f[1] == "CLIENT"]
     http = one_named(servers, "GET /api/check")
