@@ -8,9 +8,8 @@ CPU time the client, the service, PostgreSQL and everything else spent meanwhile
 same calls one at a time (the latency without queueing). The kinds that filter by status run
 first without migration 3's indexes, then with them (tests/bench/query_plans.py). Then
 `GetConversation` and the unfiltered page 1 at offered rates (open loop, each call timed from
-when it was due), and
-`GetConversation` and the unfiltered page 1 again, spread over several analytics reader
-processes (each on a port of its own, the client taking them in turn, as a load balancer would).
+when it was due), and both again spread over several analytics reader processes (each on a
+port of its own, the client taking them in turn, as a load balancer would).
 """
 
 from __future__ import annotations
