@@ -39,12 +39,15 @@ class Utilisation:
         other process took (the rest of the services, NATS, PostgreSQL, the benchmark)."""
         busiest = sorted(self.processes.items(), key=lambda item: -item[1])[:top]
         rest = max(0.0, self.machine * self.cores - sum(share for _, share in busiest))
-        per = self.machine * self.cores / per_s * 1000 if per_s else float("nan")
         shares = ", ".join(f"{name} {share:.0%}" for name, share in busiest)
         return (
-            f"{self.cores} cores {self.machine:.0%} busy, {per:.1f} CPU-ms {unit}: {shares}, "
-            f"others {rest:.0%}"
+            f"{self.cores} cores {self.machine:.0%} busy, {self.cpu_ms(per_s):.1f} CPU-ms "
+            f"{unit}: {shares}, others {rest:.0%}"
         )
+
+    def cpu_ms(self, per_s: float) -> float:
+        """The whole machine's CPU milliseconds for each of `per_s` things a second."""
+        return self.machine * self.cores / per_s * 1000 if per_s else float("nan")
 
 
 class CpuWatch:

@@ -142,9 +142,9 @@ def print_scaling(figures: list[ScalingFigures]) -> None:
             for name, share in busiest[:7]
         )
         held = f"; first session instance holds {f.duties['session']}" if f.duties else ""
-        total_ms = f.use.machine * f.use.cores / f.end_to_end_per_s * 1000
         print(
             f"  {f.layout.name:48s} {f.end_to_end_per_s:5.0f} messages/s   "
-            f"machine {f.use.machine:4.0%} busy, {total_ms:.1f} CPU-ms a message{held}"
+            f"machine {f.use.machine:4.0%} busy, {f.use.cpu_ms(f.end_to_end_per_s):.1f} "
+            f"CPU-ms a message{held}"
         )
         print(f"      {shown}")

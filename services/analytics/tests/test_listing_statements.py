@@ -14,7 +14,6 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from threadline.analytics.adapters.outbound.read_models.schema import migrate
 from threadline.analytics.application.read import queries
 from threadline.analytics.application.read.columns import named_row
 from threadline.analytics.application.read.filter_sql import conversation_condition
@@ -54,18 +53,12 @@ class Clock:
         return self.now
 
 
-async def _migrated(database_url: str) -> psycopg.AsyncConnection[Any]:
-    connection = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
-    await migrate(connection)
-    return connection
-
-
 async def test_an_estimate_is_kept_for_its_listing_and_its_callers_numbers(
-    database_url: str,
+    pool: AsyncConnectionPool[Any],
 ) -> None:
     clock = Clock()
     estimates = Estimates(keep_seconds=60, size=8, clock=clock)
-    async with await _migrated(database_url) as connection:
+    async with pool.connection() as connection:
         cursor = CountedCursor(connection.cursor(row_factory=dict_row))
 
         async def estimate(criteria: ConversationFilter, viewer: Principal) -> int:
@@ -89,9 +82,11 @@ async def test_an_estimate_is_kept_for_its_listing_and_its_callers_numbers(
         assert len(cursor.statements) == 4
 
 
-async def test_the_oldest_estimate_is_dropped_past_the_size(database_url: str) -> None:
+async def test_the_oldest_estimate_is_dropped_past_the_size(
+    pool: AsyncConnectionPool[Any],
+) -> None:
     estimates = Estimates(keep_seconds=60, size=2, clock=Clock())
-    async with await _migrated(database_url) as connection:
+    async with pool.connection() as connection:
         cursor = CountedCursor(connection.cursor(row_factory=dict_row))
 
         async def estimate(status: str) -> None:
@@ -108,10 +103,10 @@ async def test_the_oldest_estimate_is_dropped_past_the_size(database_url: str) -
         assert len(cursor.statements) == 4
 
 
-async def test_an_empty_page_still_carries_the_count(database_url: str) -> None:
+async def test_an_empty_page_still_carries_the_count(pool: AsyncConnectionPool[Any]) -> None:
     """One statement: every row carries the count; past the last page, a row of the count
     alone, its conversation columns null."""
-    async with await _migrated(database_url) as connection:
+    async with pool.connection() as connection:
         where, params = conversation_condition(ConversationFilter(), EVERYONE)
         values = {**params, "count_limit": queries.COUNT_BOUND + 1, "limit": 20, "offset": 40}
         cursor = connection.cursor(row_factory=dict_row)

@@ -246,8 +246,8 @@ def test_each_partitions_records_are_those_whose_aggregate_slot_falls_in_it(
 def test_instances_starting_together_on_a_fresh_database_all_start(
     postgres_app: AppFactory, clock: FakeClock
 ) -> None:
-    """Two session instances started at once both make the library's tables (its `CREATE OR
-    REPLACE FUNCTION` among them): made one at a time, neither fails."""
+    """Session instances started at once (six here) all make the library's tables (its
+    `CREATE OR REPLACE FUNCTION` among them): made one at a time, none fails."""
     with ThreadPoolExecutor(max_workers=6) as pool:
         apps = list(pool.map(lambda _: postgres_app(clock), range(6)))
 
