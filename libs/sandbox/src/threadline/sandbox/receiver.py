@@ -44,6 +44,7 @@ class WebhookReceiver:
         self._host = host
         self._port = port
         self._replies: deque[int] = deque()
+        self._answer_after_s = 0.0
         self._arrived = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -57,6 +58,10 @@ class WebhookReceiver:
     def reply_with(self, *statuses: int) -> None:
         """Answer the next webhooks with these HTTP statuses, then with 200 again."""
         self._replies.extend(statuses)
+
+    def answer_after(self, seconds: float) -> None:
+        """Answer every webhook from now on `seconds` after it arrived: a slow platform."""
+        self._answer_after_s = seconds
 
     async def wait_for(self, count: int) -> list[ReceivedWebhook]:
         """Wait until `count` webhooks have arrived in all; all of them, in arrival order.
@@ -110,4 +115,6 @@ class WebhookReceiver:
                 )
             )
             self._arrived.notify_all()
+        if self._answer_after_s:
+            await asyncio.sleep(self._answer_after_s)
         return web.Response(status=answer)

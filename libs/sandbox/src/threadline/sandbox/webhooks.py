@@ -14,7 +14,17 @@ from threadline.sandbox.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
-_TIMEOUT: Final = aiohttp.ClientTimeout(total=10)
+WEBHOOK_TIMEOUT_S: Final = 10.0
+
+
+def receiver_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """`seconds` for the receiver to take the connection and `seconds` for it to answer.
+
+    Not aiohttp's `total`: that clock starts before the request waits for one of this client's
+    own pooled connections (100 at most), so with a few hundred status webhooks under way it
+    timed webhooks out that the platform had not yet been sent — and sent them again, on top.
+    Meta's clock, like this one, is its request's to the platform."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
 
 
 def encode_webhook(payload: Mapping[str, object]) -> bytes:
@@ -29,15 +39,19 @@ async def post_signed(
     app_secret: str,
     *,
     headers: Mapping[str, str] | None = None,
+    timeout_s: float = WEBHOOK_TIMEOUT_S,
 ) -> int:
     """POST `payload` once with its `X-Hub-Signature-256`; the HTTP status it got.
 
-    Raises `aiohttp.ClientError` (or `TimeoutError`) when the receiver cannot be reached.
+    Raises `aiohttp.ClientError` (or `TimeoutError`) when the receiver cannot be reached, or
+    takes more than `timeout_s` to take the connection or to answer (`receiver_timeout`).
     """
     body = encode_webhook(payload)
     sent_headers = {**(headers or {}), "Content-Type": "application/json"}
     sent_headers[SIGNATURE_HEADER] = sign(body, app_secret)
-    async with session.post(url, data=body, headers=sent_headers, timeout=_TIMEOUT) as response:
+    async with session.post(
+        url, data=body, headers=sent_headers, timeout=receiver_timeout(timeout_s)
+    ) as response:
         await response.read()
         return response.status
 
@@ -53,12 +67,14 @@ class WebhookSender:
         *,
         attempts: int = 4,
         backoff_s: float = 0.1,
+        timeout_s: float = WEBHOOK_TIMEOUT_S,
     ) -> None:
         self._session = session
         self._url = url
         self._app_secret = app_secret
         self._attempts = max(1, attempts)
         self._backoff_s = backoff_s
+        self._timeout_s = timeout_s
 
     async def deliver(
         self, payload: Mapping[str, object], *, headers: Mapping[str, str] | None = None
@@ -71,7 +87,12 @@ class WebhookSender:
         for attempt in range(1, self._attempts + 1):
             try:
                 status = await post_signed(
-                    self._session, self._url, payload, self._app_secret, headers=headers
+                    self._session,
+                    self._url,
+                    payload,
+                    self._app_secret,
+                    headers=headers,
+                    timeout_s=self._timeout_s,
                 )
             except (aiohttp.ClientError, TimeoutError) as error:
                 log.warning("webhook to %s failed (attempt %d): %s", self._url, attempt, error)
