@@ -1,0 +1,91 @@
+"""Buckets as every service opens them: read by direct gets, and older buckets changed to
+allow them without losing a value."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from nats.aio.client import Client as Nats
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.errors import BadBucketError, KeyNotFoundError
+
+from threadline.messaging.key_value import change_value, open_bucket, reads_direct
+
+
+@pytest.fixture
+async def bucket_name(js: JetStreamContext, nats_namespace: str) -> AsyncIterator[str]:
+    yield "kv_test"
+    await js.delete_key_value(f"{nats_namespace}_kv_test")
+
+
+async def direct_gets_answered(client: Nats, stream: str, subject: str) -> bytes:
+    """What the server answers a direct get of `subject`'s last message with (its data)."""
+    answer = await client.request(f"$JS.API.DIRECT.GET.{stream}.{subject}", b"", timeout=2)
+    return answer.data
+
+
+async def test_a_new_bucket_is_read_by_direct_gets(
+    client: Nats, js: JetStreamContext, nats_namespace: str, bucket_name: str
+) -> None:
+    bucket = await open_bucket(
+        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
+    )
+    name = f"{nats_namespace}_{bucket_name}"
+    await bucket.put("view.a", b"first")
+    await change_value(bucket, "view.a", lambda value: (value or b"") + b", second")
+    await bucket.put("view.gone", b"x")
+    await bucket.delete("view.gone")
+
+    assert (await js.stream_info(f"KV_{name}")).config.allow_direct
+    assert await direct_gets_answered(client, f"KV_{name}", f"$KV.{name}.view.a") == (
+        b"first, second"
+    )
+    assert (await bucket.get("view.a")).value == b"first, second"
+    for missing in ("view.gone", "view.never"):
+        with pytest.raises(KeyNotFoundError):
+            await bucket.get(missing)
+
+
+async def test_a_bucket_made_without_direct_gets_is_changed_to_allow_them_and_keeps_its_values(
+    js: JetStreamContext, nats_namespace: str, bucket_name: str
+) -> None:
+    name = f"{nats_namespace}_{bucket_name}"
+    older = await js.create_key_value(
+        KeyValueConfig(bucket=name, history=1, storage=StorageType.FILE, description="older")
+    )
+    revision = await older.put("burst.a", b"kept")
+    assert not (await js.stream_info(f"KV_{name}")).config.allow_direct
+
+    bucket = await open_bucket(
+        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
+    )
+
+    config = (await js.stream_info(f"KV_{name}")).config
+    assert config.allow_direct
+    assert (config.description, config.max_msgs_per_subject) == ("older", 1)
+    entry = await bucket.get("burst.a")
+    assert (entry.value, entry.revision) == (b"kept", revision)
+    await bucket.update("burst.a", b"changed", last=revision)
+    assert (await older.get("burst.a")).value == b"changed"
+
+
+@pytest.mark.parametrize(("replicas", "direct"), [(None, True), (1, True), (3, False)])
+def test_gets_go_direct_only_while_a_bucket_has_one_copy(
+    replicas: int | None, direct: bool
+) -> None:
+    """A follower may answer a direct get before it has the last write."""
+    assert reads_direct(StreamConfig(name="KV_b", num_replicas=replicas)) is direct
+
+
+async def test_a_stream_that_is_not_a_bucket_is_refused(
+    js: JetStreamContext, nats_namespace: str
+) -> None:
+    name = f"{nats_namespace}_plain"
+    await js.add_stream(StreamConfig(name=f"KV_{name}", subjects=[f"{name}.>"]))
+    try:
+        with pytest.raises(BadBucketError):
+            await open_bucket(js, "plain", namespace=nats_namespace, keep_for=None, description="")
+    finally:
+        await js.delete_stream(f"KV_{name}")
