@@ -25,6 +25,7 @@ from tests.bench.assistant import (
     model_client_cpu,
     run_assistant_benchmark,
 )
+from tests.bench.key_value import print_key_value, run_key_value_benchmark
 from tests.bench.knowledge import print_knowledge, run_knowledge_benchmark
 from tests.bench.media import print_media, run_media_benchmark
 from tests.bench.pacing import Variant, print_pacing, run_pacing_benchmark
@@ -423,6 +424,12 @@ def relay(args: argparse.Namespace) -> None:
         )
 
 
+def key_value(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-kv-") as workdir:
+        costs = run_key_value_benchmark(Path(workdir), gets=args.kv_gets, repeats=args.kv_repeats)
+    print_key_value(costs)
+
+
 async def media(args: argparse.Namespace) -> None:
     photos = args.media_customers * args.media_photos + args.media_alone
     with tempfile.TemporaryDirectory(prefix="threadline-bench-media-") as workdir:
@@ -501,6 +508,8 @@ def main(args: argparse.Namespace) -> None:
         rebuild(args)
     if args.only in (None, "relay"):
         relay(args)
+    if args.only in (None, "key-value"):
+        key_value(args)
     if args.only in (None, "media"):
         asyncio.run(media(args))
     if args.only in (None, "pacing"):
@@ -523,6 +532,7 @@ if __name__ == "__main__":
             "queries",
             "rebuild",
             "relay",
+            "key-value",
             "media",
             "pacing",
             "knowledge",
@@ -605,6 +615,8 @@ if __name__ == "__main__":
     parser.add_argument("--relay-events", type=int, default=200_000)
     parser.add_argument("--relay-repeats", type=int, default=2)
     parser.add_argument("--relay-single", type=int, default=5000)
+    parser.add_argument("--kv-gets", type=int, default=20_000)
+    parser.add_argument("--kv-repeats", type=int, default=2)
     parser.add_argument("--media-customers", type=int, default=10)
     parser.add_argument("--media-photos", type=int, default=20, help="photos per customer")
     parser.add_argument("--media-alone", type=int, default=20, help="photos sent one at a time")

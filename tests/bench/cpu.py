@@ -1,12 +1,14 @@
-"""CPU time from Linux's /proc: of one process, and of the whole machine. What the
-benchmarks read around each measurement to say which process spent what."""
+"""CPU time from Linux's /proc: of one process, of a process with its children (PostgreSQL's
+postmaster and backends), and of the whole machine. What the benchmarks read around each
+measurement to say which process spent what."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -16,6 +18,22 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of one process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and of its children: the live ones (read from
+    /proc) and the ended ones (the kernel adds what a reaped child spent to its parent's
+    `cutime`/`cstime`), so a backend that ends while measured is still counted."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = text.rsplit(")", 1)[1].split()  # from the state on: ppid, ..., utime at 11
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += sum(int(n) for n in fields[11:15]) / CLOCK_TICKS  # utime .. cstime
+    return total
 
 
 def machine_busy() -> float:
@@ -34,9 +52,9 @@ class Utilisation:
     processes: dict[str, float]  # each process's CPU seconds per wall second (1.0: one core)
 
     def limit(self, per_s: float, *, unit: str = "a message", top: int = 3) -> str:
-        """E.g. "2 cores 99% busy, 11.5 CPU-ms a message: session 62%, gateway 35%, …, others
-        80%": the `top` busiest processes, each's share of one core, and `others`, what every
-        other process took (the rest of the services, NATS, PostgreSQL, the benchmark)."""
+        """E.g. "2 cores 99% busy, 11.5 CPU-ms a message: session 62%, NATS 35%, …, others
+        80%": the `top` busiest processes watched, each's share of one core, and `others`, what
+        every other process took (the rest of those watched, and any not watched)."""
         busiest = sorted(self.processes.items(), key=lambda item: -item[1])[:top]
         rest = max(0.0, self.machine * self.cores - sum(share for _, share in busiest))
         shares = ", ".join(f"{name} {share:.0%}" for name, share in busiest)
@@ -51,11 +69,15 @@ class Utilisation:
 
 
 class CpuWatch:
-    """Started on creation: `stop()` gives the machine's and `pids`' CPU use since."""
+    """Started on creation: `stop()` gives the machine's CPU use since, each of `pids`' and
+    each of `trees`' with its children (`tree_cpu_seconds`)."""
 
-    def __init__(self, pids: Mapping[str, int]) -> None:
-        self._pids = dict(pids)
-        self._before = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+    def __init__(self, pids: Mapping[str, int], *, trees: Mapping[str, int] | None = None) -> None:
+        self._read: dict[str, Callable[[], float]] = {
+            **{name: partial(cpu_seconds, pid) for name, pid in pids.items()},
+            **{name: partial(tree_cpu_seconds, pid) for name, pid in (trees or {}).items()},
+        }
+        self._before = {name: read() for name, read in self._read.items()}
         self._busy = machine_busy()
         self._began = time.perf_counter()
 
@@ -66,7 +88,6 @@ class CpuWatch:
             cores=cores,
             machine=(machine_busy() - self._busy) / wall / cores,
             processes={
-                name: (cpu_seconds(pid) - self._before[name]) / wall
-                for name, pid in self._pids.items()
+                name: (read() - self._before[name]) / wall for name, read in self._read.items()
             },
         )

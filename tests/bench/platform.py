@@ -7,17 +7,23 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import ExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
 from threadline.cli.devstate import DevState
-from threadline.cli.embedded import EmbeddedNats, free_port
+from threadline.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from threadline.cli.supervisor import Supervisor
-from threadline.cli.up import PROCESSES, environment, plan, start_servers, wait_until_ready
+from threadline.cli.up import (
+    PROCESSES,
+    environment,
+    plan,
+    start_embedded_servers,
+    wait_until_ready,
+)
 from threadline.sandbox.config import SandboxConfig
 from threadline.sandbox.server import Sandbox
 
@@ -39,6 +45,7 @@ class RunningPlatform:
     sandbox: Sandbox
     env: Mapping[str, str]  # every service's environment
     supervisor: Supervisor | None = None
+    servers: Mapping[str, int] = field(default_factory=dict)  # embedded NATS, PostgreSQL: pid
 
     def pids(self) -> dict[str, int]:
         """Each service process's pid by name (`outbound`, `outbound-2`, ...)."""
@@ -49,6 +56,10 @@ class RunningPlatform:
             for child in self.supervisor.children
             if child.process is not None and child.process.returncode is None
         }
+
+    def watched(self) -> dict[str, int]:
+        """The service processes and this one (`benchmark`: the load, and the sandbox)."""
+        return {**self.pids(), "benchmark": os.getpid()}
 
     @property
     def media_root(self) -> Path:
@@ -76,7 +87,13 @@ async def running_platform(
         raise ValueError(f"instances: only {sorted(SCALABLE)} scale here, not {sorted(unknown)}")
     extra = env or {}
     with ExitStack() as stack:
-        nats_url, database_url = servers or start_servers(stack, workdir)
+        embedded: dict[str, int] = {}
+        if servers:
+            nats_url, database_url = servers
+        else:
+            started = start_embedded_servers(stack, workdir)
+            nats_url, database_url = started.nats_url, started.database_url
+            embedded = _server_pids(started.embedded)
         state = plan(nats_url, database_url)
         # The benchmarks measure the platform, not a number's send budget: every number gets
         # the most Meta allows one (1,000 messages/s; 80 is outbound's default).
@@ -117,11 +134,26 @@ async def running_platform(
             for url in extra_ready:
                 await _ready(url, timeout=60.0)
             yield RunningPlatform(
-                state=state, sandbox=running, env=service_env, supervisor=supervisor
+                state=state,
+                sandbox=running,
+                env=service_env,
+                supervisor=supervisor,
+                servers=embedded,
             )
         finally:
             await supervisor.stop()
             await running.stop()
+
+
+def _server_pids(servers: Sequence[object]) -> dict[str, int]:
+    """The embedded servers' processes by name: NATS's, and PostgreSQL's postmaster."""
+    pids: dict[str, int] = {}
+    for server in servers:
+        if isinstance(server, EmbeddedNats) and server.pid is not None:
+            pids["NATS"] = server.pid
+        elif isinstance(server, EmbeddedPostgres) and server.pid is not None:
+            pids["PostgreSQL"] = server.pid
+    return pids
 
 
 def nats_server(stack: ExitStack, workdir: Path) -> str:

@@ -94,7 +94,7 @@ async def run_scaling_benchmark(
                 async with warmed_up_client(
                     running, numbers=numbers, in_flight=in_flight, run=run
                 ) as client:
-                    watch = CpuWatch(running.pids())
+                    watch = CpuWatch(running.watched(), trees=running.servers)
                     _, end_to_end = await throughput(
                         client,
                         webhooks=webhooks,
@@ -139,7 +139,7 @@ def print_scaling(figures: list[ScalingFigures]) -> None:
         busiest = sorted(f.use.processes.items(), key=lambda item: -item[1])
         shown = ", ".join(
             f"{name} {share:.0%} ({share / f.end_to_end_per_s * 1000:.1f} ms)"
-            for name, share in busiest[:7]
+            for name, share in busiest
         )
         held = f"; first session instance holds {f.duties['session']}" if f.duties else ""
         print(

@@ -6,6 +6,10 @@ with `make bench` on a quiet machine."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +22,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from tests.bench.append import Server, measure_partitioned
+from tests.bench.cpu import cpu_seconds, tree_cpu_seconds
+from tests.bench.key_value import WAYS as KV_WAYS
+from tests.bench.key_value import run_key_value_benchmark
 from tests.bench.knowledge import run_knowledge_benchmark
 from tests.bench.media import run_media_benchmark
 from tests.bench.pacing import Variant, run_pacing_benchmark
@@ -182,6 +189,20 @@ def test_the_relay_benchmark_relays_every_event_each_way(tmp_path: Path) -> None
     assert all(c.cpu_us > 0 for c in figures.singles)
 
 
+def test_the_key_value_benchmark_gets_and_changes_each_way(tmp_path: Path) -> None:
+    """Both ways measured, alternating; the benchmark itself stops if a bucket is not the way
+    it is named (direct gets allowed or not) or a change was not written."""
+    costs = run_key_value_benchmark(tmp_path, gets=64, repeats=2)
+
+    assert [(c.way, c.operation, c.calls) for c in costs] == [
+        (way, operation, calls)
+        for ways in (KV_WAYS, KV_WAYS[::-1])
+        for way in ways
+        for operation, calls in (("get", 64), ("change", 32))
+    ]
+    assert all(c.client_cpu > 0 for c in costs)
+
+
 class BusyCallbacks:
     """A JetStream context as on the saturated machine at the end of a phase: the server pushes
     every message (none left pending) before the subscription's callback takes the first."""
@@ -223,3 +244,30 @@ async def test_every_message_of_a_step_is_read_even_when_pushed_before_it_is_cou
         assert sorted(data for data, _ in found) == [b"typing 0", b"typing 1", b"typing 2"]
     finally:
         await client.close()
+
+
+def test_a_process_tree_counts_its_children_ended_and_live() -> None:
+    """As PostgreSQL's postmaster with its backends: one child burns CPU and ends (reaped), one
+    burns and stays; the parent itself barely works."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            f"subprocess.run([sys.executable, '-c', {burn!r}])\n"
+            f"stays = subprocess.Popen([sys.executable, '-c', {burn + 'time.sleep(30)'!r}])\n"
+            "time.sleep(1.5)\nprint('burnt', flush=True)\ntime.sleep(30)\n",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline() == b"burnt\n"
+        assert tree_cpu_seconds(parent.pid) >= 0.55
+        assert cpu_seconds(parent.pid) < 0.3
+    finally:
+        for child in Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split():
+            os.kill(int(child), signal.SIGKILL)
+        parent.kill()
+        parent.wait()

@@ -306,7 +306,7 @@ async def run_webhook_benchmark(
 ) -> WebhookFigures:
     run = f"{int(time.time()) % 100:02d}"
     async with warmed_up_client(platform, numbers=numbers, in_flight=in_flight, run=run) as client:
-        watch = CpuWatch(platform.pids())
+        watch = CpuWatch(platform.watched(), trees=platform.servers)
         accepted, end_to_end = await throughput(
             client,
             webhooks=webhooks,

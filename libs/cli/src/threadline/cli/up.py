@@ -63,12 +63,6 @@ def start_embedded_servers(stack: ExitStack, state_dir: Path) -> Servers:
     return Servers(nats_url, database_url, embedded)
 
 
-def start_servers(stack: ExitStack, state_dir: Path) -> tuple[str, str]:
-    """The NATS and PostgreSQL URLs: given ones, else embedded servers under `state_dir`."""
-    servers = start_embedded_servers(stack, state_dir)
-    return servers.nats_url, servers.database_url
-
-
 def plan(nats_url: str, database_url: str) -> DevState:
     ports = Ports(
         ingest=free_port(8080),
