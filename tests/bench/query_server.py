@@ -19,7 +19,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from tests.bench.cpu import cpu_seconds, machine_busy
+from tests.bench.cpu import cpu_seconds, machine_busy, tree_cpu_seconds
 from threadline.analytics.bootstrap import bootstrap as start_analytics
 from threadline.analytics.config import AnalyticsConfig
 from threadline.servicekit.collector import settle_after_start
@@ -74,20 +74,6 @@ def spawned(
             process.join()
 
 
-def children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat[1]) == parent:
-            found.append(int(entry.name))
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class CpuParties:
     """The processes whose CPU time a benchmark phase reports."""
@@ -101,12 +87,7 @@ class CpuParties:
         """CPU seconds so far of the client, the server(s), PostgreSQL (all its processes), and
         of the whole machine (so that what other processes took shows)."""
         server = sum(cpu_seconds(pid) for pid in (self.server, *self.more_servers))
-        postgres = 0.0
-        for pid in [self.postmaster, *children(self.postmaster)]:
-            try:
-                postgres += cpu_seconds(pid)
-            except OSError:
-                continue  # a backend that just exited
+        postgres = tree_cpu_seconds(self.postmaster)
         return cpu_seconds(self.client), server, postgres, machine_busy()
 
 
