@@ -56,8 +56,9 @@ async def open_bucket(
 
     A direct get (`$JS.API.DIRECT.GET`) is answered with the stored message itself; the stream
     API's get wraps it in JSON with the value in base64, for the server to encode and the
-    client to decode (docs/benchmarks.md §10: a fifth less CPU a get in the client, over half
-    less in NATS). A bucket of one copy made before is changed to allow them; its values stay."""
+    client to decode (docs/benchmarks.md §10: a quarter less CPU a get in the client, over
+    half less in NATS). A bucket of one copy made before is changed to allow them; its values
+    stay."""
     name = f"{namespace}_{bucket}" if namespace else bucket
     stream = f"KV_{name}"
     try:

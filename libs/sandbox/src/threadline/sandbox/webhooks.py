@@ -23,7 +23,7 @@ def receiver_timeout(seconds: float) -> aiohttp.ClientTimeout:
     Not aiohttp's `total`: that clock starts before the request waits for one of this client's
     own pooled connections (100 at most), so with a few hundred status webhooks under way it
     timed webhooks out that the platform had not yet been sent — and sent them again, on top.
-    Meta's clock, like this one, is its request's to the platform."""
+    The platform's part, taking the connection and answering, is what this clock times."""
     return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
 
 
