@@ -132,6 +132,25 @@ async def test_a_hostile_webhook_is_answered_200_and_everyone_else_is_still_answ
         assert "\x00" not in hostile[0].content
 
 
+def _voice_note_without_media_id(message: Message) -> None:
+    message.update(type="audio", audio={"mime_type": "audio/ogg; codecs=opus", "voice": True})
+    del message["text"]
+
+
+async def test_a_voice_note_naming_no_media_id_does_not_hold_its_customers_next_message(
+    platform: Platform,
+) -> None:
+    """Found by `make fuzz` (a voice note whose 65 KiB media id ingest cut away): outbound has
+    nothing to fetch and dead-letters it, and the burst the customer's next message joined
+    waited its whole minute for a transcript that could not come."""
+    customer = customer_number()
+    hostile = Hostile("voice note without a media id", _voice_note_without_media_id, kept=True)
+
+    assert await _post(platform, hostile.body(customer)) == 200
+
+    await _answered(platform, customer)
+
+
 async def test_a_far_future_message_with_a_referral_still_lets_the_conversation_be_answered(
     platform: Platform,
 ) -> None:

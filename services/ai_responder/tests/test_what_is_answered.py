@@ -15,7 +15,7 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from threadline.ai_responder.adapters.integration_events import customer_message
+from threadline.ai_responder.adapters.integration_events import NO_MEDIA_ID, customer_message
 from threadline.ai_responder.adapters.outbound.models import OfflineAssistantModel
 from threadline.ai_responder.application.ports import ModelAnswer, ModelRequest, Usage
 from threadline.ai_responder.application.responder import Responder
@@ -124,6 +124,21 @@ def test_the_session_event_of_a_tap_carries_the_choice_as_text() -> None:
 
     assert read.choice == Choice("slot-tue", "Tuesday")
     assert read.text == '[chose "Tuesday", option id "slot-tue"]'
+
+
+@pytest.mark.parametrize("kind", ["audio", "image"])
+def test_a_media_message_naming_no_media_id_is_failed_from_the_start(kind: str) -> None:
+    """Outbound has nothing to fetch for it (it dead-letters the message): a burst waiting for
+    its transcript or its kept file would wait its whole minute (found by `make fuzz`: a voice
+    note whose 65 KiB id was cut away, and the customer's next message answered a minute
+    late)."""
+    named = customer_message(received(kind, "", {"id": "1234567890"}, age=timedelta(0)))
+    unnamed = customer_message(received(kind, "", {"mime_type": "audio/ogg"}, age=timedelta(0)))
+    blank = customer_message(received(kind, "", {"id": "  "}, age=timedelta(0)))
+
+    assert named.attachment is not None and named.attachment.failed == ""
+    assert unnamed.attachment is not None and unnamed.attachment.failed == NO_MEDIA_ID
+    assert blank.attachment is not None and blank.attachment.failed == NO_MEDIA_ID
 
 
 def test_a_payload_that_is_not_json_is_read_as_no_choice() -> None:

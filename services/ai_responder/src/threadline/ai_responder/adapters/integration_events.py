@@ -48,7 +48,9 @@ def customer_message(event: session_pb2.SessionEvent) -> CustomerMessage:
 
 def declared_attachment(message_type: str, payload: dict[str, object]) -> Attachment | None:
     """The file a media message declares (its Cloud API object: `mime_type`, `filename`,
-    `caption`), before it is kept; None for a message without one."""
+    `caption`), before it is kept; None for a message without one. One that names no media
+    id is failed from the start: outbound has nothing to fetch (it dead-letters the message),
+    so no transcript and no kept file will ever come for a burst to wait for."""
     if message_type not in MEDIA_TYPES:
         return None
     return Attachment(
@@ -56,7 +58,11 @@ def declared_attachment(message_type: str, payload: dict[str, object]) -> Attach
         content_type=_text(payload, "mime_type"),
         file_name=_text(payload, "filename"),
         caption=_text(payload, "caption"),
+        failed="" if _text(payload, "id") else NO_MEDIA_ID,
     )
+
+
+NO_MEDIA_ID = "the message names no media id"
 
 
 def stored_attachment(stored: session_pb2.AttachmentStored) -> Attachment:

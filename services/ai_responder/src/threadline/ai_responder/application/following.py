@@ -75,12 +75,15 @@ class FollowConversations:
             type=message.type,
             sent_at=message.sent_at,
             wamid=wamid,
-            # Its transcript comes later (issue 11); the burst waits for it.
-            awaiting_transcript=message.type == "audio" and self._hearing is not None,
+            # Its transcript comes later (issue 11); the burst waits for it — unless its file
+            # failed already (a voice note naming no media id: nothing will come).
+            awaiting_transcript=message.type == "audio"
+            and self._hearing is not None
+            and not _failed(message),
             attachment=message.attachment,
             # The image is kept (or not) later (issue 11); the burst waits for it, so a model
             # that sees is shown it.
-            awaiting_attachment=message.type == "image",
+            awaiting_attachment=message.type == "image" and not _failed(message),
             choice=message.choice,
         )
         view = await self._views.said(message.conversation_id, said)
@@ -135,3 +138,7 @@ class FollowConversations:
     async def heard(self, conversation_id: str, message_id: str, *, transcript: str | None) -> None:
         """A voice note's transcript was recorded, or will not be (None)."""
         await self._views.heard(conversation_id, message_id, transcript=transcript)
+
+
+def _failed(message: CustomerMessage) -> bool:
+    return message.attachment is not None and bool(message.attachment.failed)
