@@ -5,18 +5,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import AggregateRecorder, InfrastructureFactory
+from eventsourcing.utils import Environment
 
 from threadline.rules.partitions import conversation_slot
-from threadline.session.adapters.outbound.event_store import ArrayInsertRecorder
+from threadline.session.adapters.outbound.event_store import (
+    ArrayInsertRecorder,
+    SessionStoreFactory,
+    SnapshotRecorder,
+)
 from threadline.session.adapters.outbound.stored_records import StoredRecords
 from threadline.session.application.contacts import find_contact
 from threadline.session.application.conversations import Conversations
 from threadline.session.application.facts import DispatchReport, DraftedReply, InboundMessage
 from threadline.session.application.outcomes import APPLIED, NotYet, Outcome
 from threadline.session.application.unit_of_work import UnitOfWork
+from threadline.session.config import SessionConfig
 from threadline.session.domain.identity import drafted_message_id, inbound_message_id
 from threadline.testing.clock import FakeClock
 
@@ -252,3 +260,27 @@ def test_instances_starting_together_on_a_fresh_database_all_start(
         apps = list(pool.map(lambda _: postgres_app(clock), range(6)))
 
     assert all(app.recorder.max_notification_id() is None for app in apps)
+
+
+def test_instances_starting_together_make_the_snapshot_table_one_at_a_time(
+    database_url: str,
+) -> None:
+    """The snapshots' recorder (which the application recorder's topic does not reach) makes
+    its type and table under the same lock: eight at once on a fresh database all succeed. The
+    library's own recorder fails here with a unique violation on `pg_type` (checked)."""
+    env = SessionConfig(
+        nats_url="", nats_namespace="", database_url=database_url, api_tokens=""
+    ).event_store_env()
+    factory = InfrastructureFactory.construct(Environment("Conversations", env))
+    assert isinstance(factory, SessionStoreFactory)
+    ready = Barrier(8)
+
+    def make(_: int) -> AggregateRecorder:
+        ready.wait()
+        return factory.aggregate_recorder("snapshots")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        recorders = list(pool.map(make, range(8)))
+    factory.close()
+
+    assert all(isinstance(recorder, SnapshotRecorder) for recorder in recorders)

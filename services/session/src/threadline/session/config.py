@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from threadline.messaging.topology import StreamLimits, partitions_from_env, stream_limits_from_env
 from threadline.servicekit.config import env_bool, env_float, env_int, env_str
 from threadline.session.adapters.outbound.event_json import TRANSCODER_TOPIC
-from threadline.session.adapters.outbound.event_store import RECORDER_TOPIC
+from threadline.session.adapters.outbound.event_store import FACTORY_TOPIC, RECORDER_TOPIC
 
 DEFAULT_MEDIA_ROOT = Path(".threadline/media")
 
@@ -81,7 +81,7 @@ class SessionConfig:
         """The `eventsourcing` settings for the PostgreSQL event store."""
         params = conninfo_to_dict(self.database_url)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": FACTORY_TOPIC,
             "POSTGRES_DBNAME": str(params.get("dbname", "threadline")),
             "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
             "POSTGRES_PORT": str(params.get("port", "5432")),

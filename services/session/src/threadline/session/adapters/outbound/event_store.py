@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from psycopg import sql
 from psycopg.rows import DictRow, tuple_row
 
@@ -22,6 +27,34 @@ from threadline.servicekit.ops_http import ReadinessCheck
 
 # An advisory lock key of the session's own (any 64-bit number no other code uses).
 CREATE_TABLES_LOCK = 0x7468726561646C6E  # "threadln"
+
+
+def _one_at_a_time(datastore: PostgresDatastore, create: Callable[[], None]) -> None:
+    """`create` (the library's `CREATE TYPE`, `CREATE TABLE IF NOT EXISTS`, `CREATE OR REPLACE
+    FUNCTION`) while no other process of the session runs one: instances starting together on a
+    fresh database would otherwise race in them (a unique violation on `pg_type`, "tuple
+    concurrently updated"), and one would fail to start. The lock is held on a connection of its
+    own while the library uses others."""
+    with datastore.get_connection() as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (CREATE_TABLES_LOCK,))
+        try:
+            create()
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (CREATE_TABLES_LOCK,))
+
+
+class SnapshotRecorder(PostgresAggregateRecorder):
+    """The library's recorder of snapshots, its table made one process at a time."""
+
+    def create_table(self) -> None:
+        _one_at_a_time(self.datastore, super().create_table)
+
+
+class SessionStoreFactory(PostgresFactory):
+    """The library's PostgreSQL persistence with the session's recorders (its snapshots' too,
+    which the library's `APPLICATION_RECORDER_TOPIC` does not reach)."""
+
+    aggregate_recorder_class = SnapshotRecorder
 
 
 class ArrayInsertRecorder(PostgresApplicationRecorder):
@@ -59,17 +92,9 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
         ).format(sql.Identifier(datastore.schema), sql.Identifier(events_table_name))
 
     def create_table(self) -> None:
-        """The library's types, tables and function, made by one process at a time: session
-        instances starting together on a fresh database would otherwise race in its `CREATE
-        TYPE` (a unique violation) and `CREATE OR REPLACE FUNCTION` ("tuple concurrently
-        updated"), and one would fail to start. The lock is held on a connection of its own
-        while the library uses others."""
-        with self.datastore.get_connection() as connection:
-            connection.execute("SELECT pg_advisory_lock(%s)", (CREATE_TABLES_LOCK,))
-            try:
-                super().create_table()
-            finally:
-                connection.execute("SELECT pg_advisory_unlock(%s)", (CREATE_TABLES_LOCK,))
+        """The library's types, tables and function, made by one process at a time (see
+        `_one_at_a_time`)."""
+        _one_at_a_time(self.datastore, super().create_table)
 
     def _insert_stored_events(
         self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
@@ -121,6 +146,7 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
 
 
 RECORDER_TOPIC = f"{__name__}:ArrayInsertRecorder"
+FACTORY_TOPIC = f"{__name__}:SessionStoreFactory"
 READINESS_TIMEOUT = 5.0  # seconds a readiness probe waits for the store
 
 
