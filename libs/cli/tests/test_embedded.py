@@ -1,7 +1,9 @@
 import asyncio
+import json
 import os
 import signal
 import socket
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +64,32 @@ async def test_embedded_nats_serves_jetstream(tmp_path: Path) -> None:
 
     assert message.data == b"hello"
     assert (tmp_path / "jetstream").is_dir()
+
+
+async def test_embedded_nats_serves_its_monitoring_endpoints_when_asked(tmp_path: Path) -> None:
+    with EmbeddedNats(tmp_path / "plain") as plain:
+        assert plain.monitoring_url is None
+
+    with EmbeddedNats(tmp_path / "watched", monitoring=True) as server:
+        assert server.monitoring_url is not None
+        client = await nats.connect(server.url)
+        await client.subscribe("greeting")  # a message nobody hears is not counted
+        await client.publish("greeting", b"hello")
+        await client.flush()
+        with urllib.request.urlopen(f"{server.monitoring_url}/varz", timeout=5) as response:
+            varz = json.load(response)
+        await client.close()
+        first_url = server.monitoring_url
+        server.restart()
+        restarted_url = server.monitoring_url
+
+    assert varz["in_msgs"] == 1
+    # nats-server keeps its streams in a "jetstream" folder under the one it is given.
+    assert varz["jetstream"]["config"]["store_dir"] == str(
+        tmp_path / "watched" / "jetstream" / "jetstream"
+    )
+    assert first_url.startswith("http://127.0.0.1:")
+    assert restarted_url == first_url
 
 
 def test_embedded_nats_takes_a_free_port_when_4222_is_busy(tmp_path: Path) -> None:

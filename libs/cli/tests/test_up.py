@@ -66,3 +66,10 @@ def test_the_ai_responder_serves_knowledge_bases_from_the_platforms_database() -
     assert config.grpc_port == STATE.ports.knowledge_grpc
     assert config.api_tokens == STATE.secrets.api_tokens_setting()
     assert f"knowledge bases gRPC          127.0.0.1:{STATE.ports.knowledge_grpc}" in summary(STATE)
+
+
+def test_the_summary_shows_the_embedded_nats_monitoring_only_when_there_is_one() -> None:
+    shown = summary(STATE, nats_monitoring_url="http://127.0.0.1:18222")
+
+    assert "NATS monitoring               http://127.0.0.1:18222/varz, /jsz" in shown
+    assert "NATS monitoring" not in summary(STATE)

