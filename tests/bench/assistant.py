@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 import aiohttp
 from openai import AsyncOpenAI
 
+from tests.bench.percentiles import percentile
 from tests.bench.platform import RunningPlatform
 from tests.bench.replies import ReplyFollower
 from threadline.ai_responder.adapters.outbound.models.openai_model import OpenAIModel
@@ -133,12 +133,11 @@ async def overhead(
     started = time.perf_counter()
     await asyncio.gather(*(conversation(c) for c in range(conversations)))
     elapsed = time.perf_counter() - started
-    quantiles = statistics.quantiles(samples, n=100)
     return OverheadFigures(
         conversations=conversations,
         samples=len(samples),
-        p50_ms=statistics.median(samples),
-        p99_ms=quantiles[98],
+        p50_ms=percentile(samples, 0.50),
+        p99_ms=percentile(samples, 0.99),
         replies_per_s=len(samples) / elapsed,
     )
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from psycopg_pool import AsyncConnectionPool
 
+from tests.bench.percentiles import percentile
 from threadline.ai_responder.adapters.outbound.embedders import DEFAULT_EMBEDDER, embedder_for
 from threadline.ai_responder.adapters.outbound.knowledge_store import PostgresPassageStore
 from threadline.ai_responder.application.knowledge import Knowledge, Retrieval
@@ -49,10 +50,6 @@ class KnowledgeFigures:
     recall_at_3: float
     embedded: int
     embedded_per_s: float
-
-
-def _percentile(samples: list[float], share: float) -> float:
-    return float(np.percentile(np.asarray(samples), share * 100))
 
 
 def _synthetic(rng: random.Random, vocabulary: list[str]) -> str:
@@ -130,11 +127,11 @@ async def run_knowledge_benchmark(
         passages=passages + len(the_set.passages),
         load_s=load_s,
         searches=len(search_ms),
-        search_p50_ms=_percentile(search_ms, 0.50),
-        search_p99_ms=_percentile(search_ms, 0.99),
-        question_p50_ms=_percentile(question_ms, 0.50),
-        vectors_p50_ms=_percentile(alone_ms[Retrieval.VECTORS], 0.50),
-        text_p50_ms=_percentile(alone_ms[Retrieval.TEXT], 0.50),
+        search_p50_ms=percentile(search_ms, 0.50),
+        search_p99_ms=percentile(search_ms, 0.99),
+        question_p50_ms=percentile(question_ms, 0.50),
+        vectors_p50_ms=percentile(alone_ms[Retrieval.VECTORS], 0.50),
+        text_p50_ms=percentile(alone_ms[Retrieval.TEXT], 0.50),
         recall_at_3=hits / len(search_ms),
         embedded=embedded,
         embedded_per_s=embedded / embed_s if embed_s > 0 else 0.0,

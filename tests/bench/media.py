@@ -22,7 +22,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tests.bench.images import jpeg_of_size
+from tests.bench.percentiles import percentile
 from tests.bench.platform import RunningPlatform
 from threadline.contracts.events.v1.outbound_pb2 import MediaKept
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
@@ -201,8 +201,7 @@ def _latencies(sent: dict[str, Sent], seen: dict[str, float]) -> tuple[float, fl
     samples = [(seen[m] - s.at) * 1000 for m, s in sent.items()]
     if not samples:
         return 0.0, 0.0
-    p99 = statistics.quantiles(samples, n=100)[98] if len(samples) > 1 else samples[0]
-    return statistics.median(samples), p99
+    return percentile(samples, 0.50), percentile(samples, 0.99)
 
 
 async def run_media_benchmark(

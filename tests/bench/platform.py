@@ -46,6 +46,7 @@ class RunningPlatform:
     env: Mapping[str, str]  # every service's environment
     supervisor: Supervisor | None = None
     servers: Mapping[str, int] = field(default_factory=dict)  # embedded NATS, PostgreSQL: pid
+    nats_monitoring_url: str = ""  # the embedded NATS's; empty for a given one
 
     def pids(self) -> dict[str, int]:
         """Each service process's pid by name (`outbound`, `outbound-2`, ...)."""
@@ -88,12 +89,14 @@ async def running_platform(
     extra = env or {}
     with ExitStack() as stack:
         embedded: dict[str, int] = {}
+        monitoring_url = ""
         if servers:
             nats_url, database_url = servers
         else:
             started = start_embedded_servers(stack, workdir)
             nats_url, database_url = started.nats_url, started.database_url
             embedded = _server_pids(started.embedded)
+            monitoring_url = started.nats_monitoring_url
         state = plan(nats_url, database_url)
         # The benchmarks measure the platform, not a number's send budget: every number gets
         # the most Meta allows one (1,000 messages/s; 80 is outbound's default).
@@ -139,6 +142,7 @@ async def running_platform(
                 env=service_env,
                 supervisor=supervisor,
                 servers=embedded,
+                nats_monitoring_url=monitoring_url,
             )
         finally:
             await supervisor.stop()

@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from tests.bench.conversation_data import STATUS_WEIGHTS, Dataset, load_conversations
+from tests.bench.percentiles import percentile
 from tests.bench.query_floor import FloorFigures, bare_server, grpc_floor, pool_ways
 from tests.bench.query_plans import (
     Plan,
@@ -222,13 +223,13 @@ async def measure(
         name=kind.name,
         calls=len(latencies),
         seconds=elapsed,
-        p50_ms=_percentile(latencies, 0.50) * 1000,
-        p99_ms=_percentile(latencies, 0.99) * 1000,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         client_cpu=client / elapsed,
         server_cpu=server / elapsed,
         postgres_cpu=postgres / elapsed,
         other_cpu=max(0.0, busy - client - server - postgres) / elapsed,
-        alone_p50_ms=_percentile(alone, 0.50) * 1000,
+        alone_p50_ms=percentile(alone, 0.50) * 1000,
     )
 
 
@@ -265,16 +266,11 @@ async def at_rate(
         offered_per_s=rate,
         calls=total,
         answered_per_s=len(latencies) / elapsed,
-        p50_ms=_percentile(latencies, 0.50) * 1000 if latencies else float("nan"),
-        p99_ms=_percentile(latencies, 0.99) * 1000 if latencies else float("nan"),
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         server_cpu=(cpu_after[1] - cpu_before[1]) / elapsed,
         failed=dict(failed),
     )
-
-
-def _percentile(ordered: Sequence[float], share: float) -> float:
-    """Nearest rank: the smallest latency at least `share` of the calls did not exceed."""
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
 
 
 def run_query_benchmark(

@@ -24,6 +24,7 @@ from uuid import UUID
 import grpc
 
 from tests.bench.cpu import cpu_seconds
+from tests.bench.percentiles import percentile
 from tests.bench.query_server import spawned
 from threadline.analytics.adapters.outbound.read_models.database import (
     open_pool,
@@ -99,8 +100,8 @@ def _figures(
     return FloorFigures(
         name=name,
         calls_per_s=calls / elapsed,
-        p50_ms=ordered[len(ordered) // 2] * 1000,
-        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        p50_ms=percentile(ordered, 0.50) * 1000,
+        p99_ms=percentile(ordered, 0.99) * 1000,
         cpu_ms_per_call=cpu / max(calls, 1) * 1000,
     )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.bench.cpu import CpuWatch, Utilisation
+from tests.bench.nats_traffic import NatsTraffic, TrafficWatch
 from tests.bench.platform import running_platform
 from tests.bench.webhooks import settle, throughput, warmed_up_client
 
@@ -63,9 +64,11 @@ LAYOUTS = (
 @dataclass
 class ScalingFigures:
     layout: Layout
+    messages: int  # customer messages answered while measured
     end_to_end_per_s: float
     use: Utilisation  # the machine's and each service process's CPU while measured
     duties: dict[str, str]  # the session instances' leases, as their /metrics say
+    nats: NatsTraffic | None = None  # what NATS carried while measured (embedded NATS only)
 
 
 async def run_scaling_benchmark(
@@ -95,6 +98,7 @@ async def run_scaling_benchmark(
                     running, numbers=numbers, in_flight=in_flight, run=run
                 ) as client:
                     watch = CpuWatch(running.watched(), trees=running.servers)
+                    traffic = TrafficWatch(running.nats_monitoring_url)
                     _, end_to_end = await throughput(
                         client,
                         webhooks=webhooks,
@@ -106,9 +110,11 @@ async def run_scaling_benchmark(
                     figures.append(
                         ScalingFigures(
                             layout=layout,
+                            messages=webhooks,
                             end_to_end_per_s=end_to_end,
                             use=watch.stop(),
                             duties=await _duties(running.env, layout),
+                            nats=traffic.stop(),
                         )
                     )
                     await settle(running)
@@ -148,3 +154,5 @@ def print_scaling(figures: list[ScalingFigures]) -> None:
             f"CPU-ms a message{held}"
         )
         print(f"      {shown}")
+        if f.nats is not None:
+            print(f"      {f.nats.per(f.messages)} a message")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +33,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from tests.bench.percentiles import percentile
 from threadline.contracts.events.v1.ai_pb2 import ReplyDrafted, TypingIndicatorRequested
 from threadline.contracts.events.v1.ingest_pb2 import InboundMessageReceived
 from threadline.contracts.events.v1.session_pb2 import SessionEvent
@@ -212,10 +212,4 @@ def _first_covering(
 def _figures(stage: str, values: list[float]) -> StageFigures:
     if not values:
         return StageFigures(stage, 0, 0.0, 0.0)
-    ordered = sorted(values)
-    return StageFigures(
-        stage,
-        len(ordered),
-        statistics.median(ordered),
-        ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-    )
+    return StageFigures(stage, len(values), percentile(values, 0.50), percentile(values, 0.99))

@@ -6,6 +6,7 @@ with `make bench` on a quiet machine."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import subprocess
@@ -27,11 +28,14 @@ from tests.bench.key_value import WAYS as KV_WAYS
 from tests.bench.key_value import run_key_value_benchmark
 from tests.bench.knowledge import run_knowledge_benchmark
 from tests.bench.media import run_media_benchmark
+from tests.bench.nats_traffic import TrafficWatch
 from tests.bench.pacing import Variant, run_pacing_benchmark
+from tests.bench.percentiles import percentile
 from tests.bench.platform import running_platform
 from tests.bench.profiling import top_frames
 from tests.bench.relay import SINGLE_WAYS, WAYS, run_relay_benchmark
 from tests.bench.stages import STAGES, _stamped, join_stages
+from threadline.cli.embedded import EmbeddedNats
 from threadline.contracts.events.v1.ai_pb2 import ReplyDrafted, TypingIndicatorRequested
 from threadline.contracts.events.v1.common_pb2 import CustomerIdentity
 from threadline.contracts.events.v1.ingest_pb2 import InboundMessageReceived
@@ -271,3 +275,42 @@ def test_a_process_tree_counts_its_children_ended_and_live() -> None:
             os.kill(int(child), signal.SIGKILL)
         parent.kill()
         parent.wait()
+
+
+def test_a_percentile_is_the_nearest_rank() -> None:
+    hundred = [float(n) for n in range(100, 0, -1)]  # any order
+
+    assert percentile(hundred, 0.99) == 99.0
+    assert percentile(hundred, 0.50) == 50.0
+    assert percentile(hundred, 1.0) == 100.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
+    assert percentile([7.0], 0.99) == 7.0
+    assert math.isnan(percentile([], 0.99))
+    with pytest.raises(ValueError, match="share"):
+        percentile(hundred, 99)
+
+
+@pytest.mark.integration
+async def test_nats_traffic_counts_what_each_named_connection_sent(tmp_path: Path) -> None:
+    with EmbeddedNats(tmp_path, monitoring=True) as server:
+        assert server.monitoring_url is not None
+        listener = await nats.connect(server.url, name="threadline-listener")
+        sender = await nats.connect(server.url, name="threadline-sender")
+        await listener.subscribe("counted")
+        await listener.flush()
+        watch = TrafficWatch(server.monitoring_url)
+        for _ in range(10):
+            await sender.publish("counted", b"x" * 100)
+        await sender.flush()
+        await asyncio.sleep(0.2)  # the listener has them
+        traffic = watch.stop()
+        await sender.close()
+        await listener.close()
+
+    assert traffic is not None
+    assert traffic.in_msgs == 10 and traffic.out_msgs == 10
+    assert traffic.in_bytes == 1000
+    assert traffic.sent_by["threadline-sender"] == 10
+    assert traffic.sent_by["threadline-listener"] == 0
+    assert traffic.per(5).startswith("NATS 2.0 messages in, 2.0 out (0.2 / 0.2 KB); sent by sender")
+    assert TrafficWatch("").stop() is None

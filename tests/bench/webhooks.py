@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import statistics
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tests.bench.cpu import CpuWatch, Utilisation
+from tests.bench.nats_traffic import NatsTraffic, TrafficWatch
+from tests.bench.percentiles import percentile
 from tests.bench.platform import RunningPlatform
 from tests.bench.replies import ReplyFollower
 from tests.bench.stages import StageFigures, stage_times
@@ -56,6 +57,7 @@ class WebhookFigures:
     latency_rate_per_s: float
     at_rate: list[RateFigures]
     use: Utilisation  # the machine's and each service process's CPU in the closed loop
+    nats: NatsTraffic | None = None  # what NATS carried in the closed loop (embedded NATS only)
 
 
 @dataclass
@@ -219,18 +221,17 @@ async def latency_at_rate(
         tasks.append(asyncio.create_task(customer(k)))
     posted = time.perf_counter() - started
     await asyncio.gather(*tasks)
-    ordered = sorted(samples)
-    answered_in = sorted(client.answered_in_ms[answers_before:])
+    answered_in = client.answered_in_ms[answers_before:]
     return RateFigures(
         offered_per_s=rate,
         posted_per_s=total / max(posted, 1e-9),
         answered_per_s=total / max(last_reply - first, 1e-9),
         samples=len(samples),
-        p50_ms=statistics.median(ordered),
-        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        p50_ms=percentile(samples, 0.50),
+        p99_ms=percentile(samples, 0.99),
         stages=await stage_times(client.state.nats_url, since, replied),
-        ingest_p50_ms=statistics.median(answered_in),
-        ingest_p99_ms=answered_in[min(len(answered_in) - 1, int(len(answered_in) * 0.99))],
+        ingest_p50_ms=percentile(answered_in, 0.50),
+        ingest_p99_ms=percentile(answered_in, 0.99),
     )
 
 
@@ -317,6 +318,7 @@ async def run_webhook_benchmark(
     run = f"{int(time.time()) % 100:02d}"
     async with warmed_up_client(platform, numbers=numbers, in_flight=in_flight, run=run) as client:
         watch = CpuWatch(platform.watched(), trees=platform.servers)
+        traffic = TrafficWatch(platform.nats_monitoring_url)
         accepted, end_to_end = await throughput(
             client,
             webhooks=webhooks,
@@ -326,6 +328,7 @@ async def run_webhook_benchmark(
             run=run,
         )
         use = watch.stop()
+        nats = traffic.stop()
         settled = await settle(platform)
         started = time.perf_counter()
         samples = await latency(
@@ -343,7 +346,6 @@ async def run_webhook_benchmark(
         # The last replies' statuses settle before the platform stops (else the sandbox's
         # deliveries of them fail against a stopped ingest).
         await settle(platform)
-    quantiles = statistics.quantiles(samples, n=100)
     return WebhookFigures(
         webhooks=webhooks,
         customers=customers,
@@ -352,9 +354,10 @@ async def run_webhook_benchmark(
         end_to_end_per_s=end_to_end,
         settled_s=settled,
         latency_samples=len(samples),
-        p50_ms=statistics.median(samples),
-        p99_ms=quantiles[98],
+        p50_ms=percentile(samples, 0.50),
+        p99_ms=percentile(samples, 0.99),
         latency_rate_per_s=len(samples) / elapsed,
         at_rate=at_rate,
         use=use,
+        nats=nats,
     )
