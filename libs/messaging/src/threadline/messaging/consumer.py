@@ -36,6 +36,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from threadline.messaging.bus import EventBus
 from threadline.messaging.dead_letters import dead_letter
 from threadline.messaging.failures import Backoff, Failure, classify, describe, jittered
+from threadline.messaging.pulls import BatchPuller
 from threadline.messaging.topology import Durable, Topology
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,6 @@ class ConsumerSettings:
     max_deliver: int = 5
     backoff: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
     fetch_timeout: float = 1.0
-    drain_timeout: float = 0.005
     ack_wait: float = 30.0
     # Waiting out an unavailable dependency, and a fetch or subscribe that failed.
     wait: Backoff = field(default_factory=lambda: Backoff(first=0.2, limit=15.0))
@@ -217,9 +217,9 @@ class ConsumerLoop:
                 attempt = await self._pause("fetching", error, attempt)
             finally:
                 with contextlib.suppress(Exception):
-                    await subscription.unsubscribe()
+                    await subscription.close()
 
-    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+    async def _subscribe(self) -> BatchPuller:
         s = self.settings
         several = bool(s.only) and filters_several(self.js)
         config = ConsumerConfig(
@@ -237,18 +237,21 @@ class ConsumerLoop:
         # Create, or update a consumer made by an earlier version (limits are editable, and
         # filters too from NATS 2.10).
         await self.js.add_consumer(s.stream, config)
-        subscription = await self.js.pull_subscribe_bind(durable=s.durable, stream=s.stream)
+        subscription = await BatchPuller.open(self.js, stream=s.stream, durable=s.durable)
         log.info(
             "consuming %s as %s", ", ".join(s.only) if several else s.filter_subject, s.durable
         )
         return subscription
 
-    async def _consume(self, subscription: JetStreamContext.PullSubscription) -> None:
+    async def _consume(self, subscription: BatchPuller) -> None:
         stopping = asyncio.ensure_future(self._stopping.wait())
         checked = asyncio.get_running_loop().time()
         try:
             while not self._stopping.is_set():
-                fetch = asyncio.ensure_future(self._fetch(subscription))
+                s = self.settings
+                fetch = asyncio.ensure_future(
+                    subscription.fetch(s.batch_size, timeout=s.fetch_timeout)
+                )
                 # A stop does not wait for an idle fetch to time out; a batch being handled
                 # is always finished and settled first.
                 await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -263,7 +266,6 @@ class ConsumerLoop:
                     now = asyncio.get_running_loop().time()
                     if now - checked >= self.settings.check_interval:
                         checked = now
-                        s = self.settings
                         await self.js.consumer_info(s.stream, s.durable)  # raises if gone
                     continue
                 await self._process(messages)
@@ -277,20 +279,6 @@ class ConsumerLoop:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)
         return attempt + 1
-
-    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
-        """Wait for one message, then take whatever else is ready, up to the batch size.
-
-        nats.py's `fetch(n)` waits, once the first message arrived, for the batch to fill or the
-        timeout to pass: under light load every hop would cost the whole timeout. Waiting for
-        one and then draining what is ready keeps latency low and batches large under load.
-        """
-        s = self.settings
-        messages = await subscription.fetch(1, timeout=s.fetch_timeout)
-        if s.batch_size > 1:
-            with contextlib.suppress(NatsTimeoutError, asyncio.TimeoutError):
-                messages += await subscription.fetch(s.batch_size - 1, timeout=s.drain_timeout)
-        return messages
 
     def stop(self) -> None:
         self._stopping.set()
