@@ -3,15 +3,16 @@ allow them without losing a value."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from nats.aio.client import Client as Nats
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadBucketError, KeyNotFoundError
 
-from threadline.messaging.key_value import change_value, open_bucket, reads_direct
+from threadline.messaging.key_value import KnownValues, change_value, open_bucket, reads_direct
 
 
 @pytest.fixture
@@ -89,3 +90,96 @@ async def test_a_stream_that_is_not_a_bucket_is_refused(
             await open_bucket(js, "plain", namespace=nats_namespace, keep_for=None, description="")
     finally:
         await js.delete_stream(f"KV_{name}")
+
+
+@pytest.fixture
+async def gets(client: Nats, nats_namespace: str, bucket_name: str) -> AsyncIterator[list[str]]:
+    """The keys read by direct gets from the test's bucket, as NATS relays the requests."""
+    seen: list[str] = []
+
+    async def heard(message: Msg) -> None:
+        seen.append(message.subject.rsplit(".", 1)[1])
+
+    name = f"{nats_namespace}_{bucket_name}"
+    subscription = await client.subscribe(f"$JS.API.DIRECT.GET.KV_{name}.>", cb=heard)
+    await client.flush()
+    yield seen
+    await subscription.unsubscribe()
+
+
+def appended(text: bytes) -> Callable[[bytes | None], bytes]:
+    """A change adding `text` to a comma-separated value, unless it holds it already."""
+
+    def change(value: bytes | None) -> bytes:
+        items = value.split(b",") if value else []
+        return value if value and text in items else b",".join([*items, text])
+
+    return change
+
+
+async def test_a_change_tries_the_remembered_revision_before_reading_the_key(
+    client: Nats, js: JetStreamContext, nats_namespace: str, bucket_name: str, gets: list[str]
+) -> None:
+    bucket = await open_bucket(
+        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
+    )
+    known = KnownValues()
+
+    await change_value(bucket, "burst.a", appended(b"one"), known=known)  # read: absent
+    await change_value(bucket, "burst.a", appended(b"two"), known=known)
+    value, revision = await change_value(bucket, "burst.a", appended(b"three"), known=known)
+    await client.flush()
+    read = list(gets)
+
+    assert value == b"one,two,three"
+    entry = await bucket.get("burst.a")
+    assert (entry.value, entry.revision) == (value, revision)
+    assert read == ["a"]  # the first change read the key; the others wrote on what they knew
+
+
+async def test_a_remembered_revision_someone_else_moved_on_is_read_again_and_nothing_is_lost(
+    js: JetStreamContext, nats_namespace: str, bucket_name: str
+) -> None:
+    bucket = await open_bucket(
+        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
+    )
+    known = KnownValues()
+    await change_value(bucket, "burst.a", appended(b"mine"), known=known)
+    await change_value(bucket, "burst.a", appended(b"theirs"))  # another process
+
+    value, _ = await change_value(bucket, "burst.a", appended(b"mine again"), known=known)
+
+    assert value == b"mine,theirs,mine again"
+    assert (await bucket.get("burst.a")).value == value
+
+
+async def test_a_change_writing_nothing_on_a_remembered_value_checks_the_key_itself(
+    js: JetStreamContext, nats_namespace: str, bucket_name: str
+) -> None:
+    bucket = await open_bucket(
+        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
+    )
+    known = KnownValues()
+    await change_value(bucket, "burst.a", appended(b"x"), known=known)
+    await bucket.put("burst.a", b"y")  # another process replaced it
+
+    value, revision = await change_value(bucket, "burst.a", appended(b"x"), known=known)
+
+    assert value == b"y,x"  # "x" was only in what this process remembered
+    assert (await bucket.get("burst.a")).revision == revision
+
+
+def test_known_values_keep_the_most_recently_used_within_their_budget() -> None:
+    known = KnownValues(budget=6, max_bytes=4)
+    known.remember("a", b"11", 1)
+    known.remember("b", b"22", 2)
+    known.remember("c", b"33", 3)
+    assert known.get("a") == (b"11", 1)  # used: "b" is now the oldest
+    known.remember("c", b"3333", 4)  # 8 bytes held: the oldest goes
+    known.remember("large", b"12345", 5)
+    known.remember("a", None, None)  # absent now
+
+    assert known.get("b") is None and known.get("a") is None
+    assert known.get("c") == (b"3333", 4)
+    assert known.get("large") is None
+    assert len(known) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -109,25 +110,80 @@ class ChangeConflictError(RuntimeError):
     """A change lost the compare-and-set race too many times in a row."""
 
 
+class KnownValues:
+    """The last value and revision this process wrote or read of recent keys of one bucket, so
+    that a compare-and-set (`change_value`) can try them first instead of reading the key: when
+    nobody else wrote it since, the write succeeds and the read is saved; when someone did, the
+    write is refused (the revision moved on), the key is read and the change tried again. Only
+    ever a first guess: reads meant to see the latest value still ask the server. Bounded: at
+    most `budget` bytes of values, least recently used out first, none over `max_bytes`."""
+
+    def __init__(self, *, budget: int = 16 * 1024 * 1024, max_bytes: int = 128 * 1024) -> None:
+        self._budget = budget
+        self._max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> tuple[bytes, int] | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def remember(self, key: str, value: bytes | None, revision: int | None) -> None:
+        """`key` holds `value` at `revision`; an absent key (None) or a large value is forgotten."""
+        self.forget(key)
+        if value is None or revision is None or len(value) > self._max_bytes:
+            return
+        self._entries[key] = (value, revision)
+        self._bytes += len(value)
+        while self._bytes > self._budget:
+            _, (oldest, _) = self._entries.popitem(last=False)
+            self._bytes -= len(oldest)
+
+    def forget(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry[0])
+
+
 async def change_value(
     bucket: KeyValue,
     key: str,
     change: Callable[[bytes | None], bytes | None],
     *,
     tries: int = 50,
+    known: KnownValues | None = None,
 ) -> tuple[bytes | None, int | None]:
     """Read `key`, compute its new value with `change` (given None when absent; returning None
     or the same bytes writes nothing) and write it only if nobody wrote the key meanwhile, read
     again and retried on a conflict. The value the key holds afterwards and its revision (None,
-    None when absent)."""
-    for _ in range(tries):
-        try:
-            entry = await bucket.get(key)
-            current, revision = entry.value or None, entry.revision
-        except (KeyNotFoundError, KeyDeletedError):
-            current, revision = None, None
+    None when absent).
+
+    With `known`, the value and revision remembered there are tried first, without reading;
+    a change that writes nothing on a remembered value is checked against the key as read (the
+    remembered value may be old), and whatever is read or written is remembered."""
+    current: bytes | None
+    revision: int | None
+    for attempt in range(tries):
+        remembered = known.get(key) if known is not None and attempt == 0 else None
+        if remembered is not None:
+            current, revision = remembered
+        else:
+            try:
+                entry = await bucket.get(key)
+                current, revision = entry.value or None, entry.revision
+            except (KeyNotFoundError, KeyDeletedError):
+                current, revision = None, None
+            if known is not None:
+                known.remember(key, current, revision)
         changed = change(current)
         if changed is None or changed == current:
+            if remembered is not None:
+                continue  # nothing to write on what was remembered: read the key itself
             return current, revision
         try:
             if revision is None:
@@ -135,7 +191,11 @@ async def change_value(
             else:
                 written = await bucket.update(key, changed, last=revision)
         except KeyWrongLastSequenceError:
+            if known is not None:
+                known.forget(key)
             continue
+        if known is not None:
+            known.remember(key, changed, written)
         return changed, written
     raise ChangeConflictError(f"{key} kept changing under us")
 

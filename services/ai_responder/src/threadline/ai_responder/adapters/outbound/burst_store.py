@@ -27,6 +27,7 @@ from nats.js.kv import KeyValue
 from threadline.ai_responder.application.burst_ports import StoredBurst
 from threadline.ai_responder.domain.burst import Burst, Claim, Pending
 from threadline.messaging.key_value import (
+    KnownValues,
     bucket_answers,
     change_value,
     latest_values,
@@ -45,6 +46,8 @@ _PLAIN_KEY = re.compile(r"^[-_=a-zA-Z0-9]+$")
 class KeyValueBurstStore:
     def __init__(self, bucket: KeyValue, js: JetStreamContext, namespace: str = "") -> None:
         self._bucket, self._js, self._namespace = bucket, js, namespace
+        # What this process last wrote or read of each burst: a change tries it before reading.
+        self._known = KnownValues()
 
     @classmethod
     async def open(cls, js: JetStreamContext, *, namespace: str = "") -> KeyValueBurstStore:
@@ -122,15 +125,20 @@ class KeyValueBurstStore:
             changed = change(_from_json(raw) if raw else None)
             return _encoded(changed)
 
-        _, revision = await change_value(self._bucket, _key(conversation_id), apply)
+        _, revision = await change_value(
+            self._bucket, _key(conversation_id), apply, known=self._known
+        )
         assert changed is not None and revision is not None  # `apply` always gives a value
         return StoredBurst(changed, revision)
 
     async def _read(self, conversation_id: str) -> StoredBurst | None:
+        key = _key(conversation_id)
         try:
-            entry = await self._bucket.get(_key(conversation_id))
+            entry = await self._bucket.get(key)
         except (KeyNotFoundError, KeyDeletedError):
+            self._known.forget(key)
             return None
+        self._known.remember(key, entry.value or None, entry.revision)
         if not entry.value or entry.revision is None:
             return None
         return StoredBurst(_from_json(entry.value), entry.revision)
@@ -140,13 +148,17 @@ class KeyValueBurstStore:
     ) -> int | None:
         """Write when the key is still at `revision` (None: absent); the new revision, or None
         when someone else changed it first."""
-        value = _encoded(burst)
+        key, value = _key(conversation_id), _encoded(burst)
         try:
             if revision is None:
-                return await self._bucket.create(_key(conversation_id), value)
-            return await self._bucket.update(_key(conversation_id), value, last=revision)
+                written = await self._bucket.create(key, value)
+            else:
+                written = await self._bucket.update(key, value, last=revision)
         except KeyWrongLastSequenceError:
+            self._known.forget(key)
             return None
+        self._known.remember(key, value, written)
+        return written
 
 
 def _encoded(burst: Burst) -> bytes:

@@ -30,7 +30,13 @@ from threadline.ai_responder.application.view_ports import (
 )
 from threadline.ai_responder.domain.attachment import Attachment
 from threadline.ai_responder.domain.customer_message import Choice
-from threadline.messaging.key_value import bucket_answers, change_value, open_bucket, plain_key
+from threadline.messaging.key_value import (
+    KnownValues,
+    bucket_answers,
+    change_value,
+    open_bucket,
+    plain_key,
+)
 from threadline.servicekit.ops_http import ReadinessCheck
 
 BUCKET: Final = "AI_RESPONDER_CONVERSATIONS"
@@ -41,6 +47,8 @@ CONTACT_CONVERSATIONS: Final = 20  # a contact's conversations remembered
 class KeyValueConversationViews:
     def __init__(self, bucket: KeyValue) -> None:
         self._bucket = bucket
+        # What this process last wrote or read of each view: a change tries it before reading.
+        self._known = KnownValues()
 
     @classmethod
     async def open(cls, js: JetStreamContext, *, namespace: str = "") -> KeyValueConversationViews:
@@ -84,7 +92,7 @@ class KeyValueConversationViews:
             known.sort(key=lambda c: str(c[2]))
             return json.dumps(known[-CONTACT_CONVERSATIONS:]).encode()
 
-        await change_value(self._bucket, plain_key("k", contact_id), remember)
+        await change_value(self._bucket, plain_key("k", contact_id), remember, known=self._known)
 
     async def said(self, conversation_id: str, message: ViewedMessage) -> ConversationView:
         def add(view: ConversationView) -> ConversationView:
@@ -133,10 +141,13 @@ class KeyValueConversationViews:
         await self._change(conversation_id, pause)
 
     async def conversation(self, conversation_id: str) -> ConversationView | None:
+        key = plain_key("c", conversation_id)
         try:
-            entry = await self._bucket.get(plain_key("c", conversation_id))
+            entry = await self._bucket.get(key)
         except (KeyNotFoundError, KeyDeletedError):
+            self._known.forget(key)
             return None
+        self._known.remember(key, entry.value or None, entry.revision)
         return _from_json(conversation_id, entry.value) if entry.value else None
 
     async def earlier(self, view: ConversationView, *, limit: int) -> list[ConversationView]:
@@ -169,7 +180,7 @@ class KeyValueConversationViews:
             return _to_json(changed)
 
         # The view as last computed is what the key now holds (written, or unchanged).
-        await change_value(self._bucket, plain_key("c", conversation_id), apply)
+        await change_value(self._bucket, plain_key("c", conversation_id), apply, known=self._known)
         return changed
 
 
