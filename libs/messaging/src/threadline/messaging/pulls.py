@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.client import DEFAULT_JS_SUB_PENDING_BYTES_LIMIT, DEFAULT_JS_SUB_PENDING_MSGS_LIMIT
 from nats.js.errors import APIError
 
 STATUS = "Status"
@@ -56,7 +57,13 @@ class BatchPuller:
         """A puller for `durable` on `stream`, through `js`'s connection and API prefix
         (nats-py offers them only as `_nc` and `_prefix`)."""
         puller = cls(js._nc, f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}")
-        puller._subscription = await puller._nc.subscribe(f"{puller._inbox}.*", cb=puller._heard)
+        puller._subscription = await puller._nc.subscribe(
+            f"{puller._inbox}.*",
+            cb=puller._heard,
+            # nats-py's limits for a pull subscription, as the loop had before.
+            pending_msgs_limit=DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+            pending_bytes_limit=DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+        )
         return puller
 
     async def close(self) -> None:
