@@ -161,3 +161,22 @@ async def test_a_message_that_came_after_its_request_was_given_up_is_not_lost(
 
     assert [m.data for m in batch] == [b"kept"]
     assert requests == []  # handed out without asking the server
+
+
+async def test_a_batch_holds_at_most_its_bytes_and_the_rest_follows_in_order(
+    js: JetStreamContext, stream: str, puller: BatchPuller
+) -> None:
+    bodies = [bytes([65 + i]) * 300_000 for i in range(5)]
+    await publish(js, stream, *bodies)
+
+    sizes = []
+    received: list[bytes] = []
+    while len(received) < 5:
+        batch = await puller.fetch(50, timeout=2.0, max_bytes=1_000_000)
+        sizes.append(len(batch))
+        received += [m.data for m in batch]
+        for message in batch:
+            await message.ack()
+
+    assert received == bodies
+    assert max(sizes) == 3  # four of 300 kB would pass 1 MB

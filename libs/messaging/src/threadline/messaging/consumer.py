@@ -156,6 +156,9 @@ class ConsumerSettings:
     # (NATS 2.10+); empty: all of `filter_subject`.
     only: tuple[str, ...] = ()
     batch_size: int = 256
+    # At most this many bytes a batch (at least twice the largest message NATS accepts, so
+    # every message fits in one): 256 messages of a megabyte would otherwise be held at once.
+    batch_bytes: int = 16 * 1024 * 1024
     max_deliver: int = 5
     backoff: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
     fetch_timeout: float = 1.0
@@ -250,7 +253,9 @@ class ConsumerLoop:
             while not self._stopping.is_set():
                 s = self.settings
                 fetch = asyncio.ensure_future(
-                    subscription.fetch(s.batch_size, timeout=s.fetch_timeout)
+                    subscription.fetch(
+                        s.batch_size, timeout=s.fetch_timeout, max_bytes=self._batch_bytes()
+                    )
                 )
                 # A stop does not wait for an idle fetch to time out; a batch being handled
                 # is always finished and settled first.
@@ -282,6 +287,11 @@ class ConsumerLoop:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _batch_bytes(self) -> int:
+        """`batch_bytes`, raised to twice the connected server's `max_payload` when that is
+        larger (nats-py offers the connection only as `_nc`)."""
+        return max(self.settings.batch_bytes, 2 * self.js._nc.max_payload)
 
     async def _process(self, messages: list[Msg]) -> None:
         pairs: list[tuple[Msg, Delivery]] = []

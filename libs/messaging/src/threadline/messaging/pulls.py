@@ -82,10 +82,12 @@ class BatchPuller:
         # else: the end of an earlier request, given up on already.
         self._arrived.set()
 
-    async def fetch(self, batch: int, *, timeout: float) -> list[Msg]:
+    async def fetch(self, batch: int, *, timeout: float, max_bytes: int | None = None) -> list[Msg]:
         """Wait up to `timeout` seconds for a first message, then take every one ready, up to
-        `batch`. Raises nats' `TimeoutError` when none came, `APIError` when the server
-        refused the request (a consumer deleted, too many requests waiting, ...)."""
+        `batch` messages and, when given, `max_bytes` bytes (the server's count: payloads,
+        headers and subjects; keep it above the largest message NATS accepts, or one larger
+        would never be delivered). Raises nats' `TimeoutError` when none came, `APIError` when
+        the server refused the request (a consumer deleted, too many requests waiting, ...)."""
         if self._subscription is None:
             raise RuntimeError("the puller is not open")
         if self._ready:  # arrived after their request was given up on: no need to ask
@@ -97,6 +99,8 @@ class BatchPuller:
             "expires": max(int(timeout * 1_000_000_000) - EARLIER_NS, 1),
             "no_wait": True,
         }
+        if max_bytes is not None:
+            request["max_bytes"] = max_bytes
         await self._nc.publish(
             self._next_subject,
             json.dumps(request).encode(),
