@@ -7,6 +7,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nats
 import psycopg
@@ -66,6 +67,11 @@ async def test_embedded_nats_serves_jetstream(tmp_path: Path) -> None:
     assert (tmp_path / "jetstream").is_dir()
 
 
+def read_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
 async def test_embedded_nats_serves_its_monitoring_endpoints_when_asked(tmp_path: Path) -> None:
     with EmbeddedNats(tmp_path / "plain") as plain:
         assert plain.monitoring_url is None
@@ -76,8 +82,7 @@ async def test_embedded_nats_serves_its_monitoring_endpoints_when_asked(tmp_path
         await client.subscribe("greeting")  # a message nobody hears is not counted
         await client.publish("greeting", b"hello")
         await client.flush()
-        with urllib.request.urlopen(f"{server.monitoring_url}/varz", timeout=5) as response:
-            varz = json.load(response)
+        varz = await asyncio.to_thread(read_json, f"{server.monitoring_url}/varz")
         await client.close()
         first_url = server.monitoring_url
         server.restart()
