@@ -11,6 +11,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadBucketError, KeyNotFoundError
+from nats.js.kv import KeyValue
 
 from threadline.messaging.key_value import KnownValues, change_value, open_bucket, reads_direct
 
@@ -93,6 +94,13 @@ async def test_a_stream_that_is_not_a_bucket_is_refused(
 
 
 @pytest.fixture
+async def bucket(js: JetStreamContext, nats_namespace: str, bucket_name: str) -> KeyValue:
+    return await open_bucket(
+        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
+    )
+
+
+@pytest.fixture
 async def gets(client: Nats, nats_namespace: str, bucket_name: str) -> AsyncIterator[list[str]]:
     """The keys read by direct gets from the test's bucket, as NATS relays the requests."""
     seen: list[str] = []
@@ -118,11 +126,8 @@ def appended(text: bytes) -> Callable[[bytes | None], bytes]:
 
 
 async def test_a_change_tries_the_remembered_revision_before_reading_the_key(
-    client: Nats, js: JetStreamContext, nats_namespace: str, bucket_name: str, gets: list[str]
+    client: Nats, bucket: KeyValue, gets: list[str]
 ) -> None:
-    bucket = await open_bucket(
-        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
-    )
     known = KnownValues()
 
     await change_value(bucket, "burst.a", appended(b"one"), known=known)  # read: absent
@@ -138,11 +143,8 @@ async def test_a_change_tries_the_remembered_revision_before_reading_the_key(
 
 
 async def test_a_remembered_revision_someone_else_moved_on_is_read_again_and_nothing_is_lost(
-    js: JetStreamContext, nats_namespace: str, bucket_name: str
+    bucket: KeyValue,
 ) -> None:
-    bucket = await open_bucket(
-        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
-    )
     known = KnownValues()
     await change_value(bucket, "burst.a", appended(b"mine"), known=known)
     await change_value(bucket, "burst.a", appended(b"theirs"))  # another process
@@ -154,11 +156,8 @@ async def test_a_remembered_revision_someone_else_moved_on_is_read_again_and_not
 
 
 async def test_a_change_writing_nothing_on_a_remembered_value_checks_the_key_itself(
-    js: JetStreamContext, nats_namespace: str, bucket_name: str
+    bucket: KeyValue,
 ) -> None:
-    bucket = await open_bucket(
-        js, bucket_name, namespace=nats_namespace, keep_for=None, description="test"
-    )
     known = KnownValues()
     await change_value(bucket, "burst.a", appended(b"x"), known=known)
     await bucket.put("burst.a", b"y")  # another process replaced it
