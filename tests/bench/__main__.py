@@ -135,6 +135,7 @@ async def webhooks(args: argparse.Namespace) -> None:
     print(f"  accepted by ingest:        {f.accepted_per_s:8.0f} webhooks/s")
     print(f"  end to end (answered at sandbox): {f.end_to_end_per_s:8.0f} messages/s")
     print(f"    CPU meanwhile: {f.use.limit(f.end_to_end_per_s, top=len(f.use.processes))}")
+    print(f"    {f.replies / max(f.webhooks, 1):.2f} replies a customer message (one a burst)")
     if f.nats is not None:
         print(f"    {f.nats.per(f.webhooks)} a message")
     print(f"  statuses and projections settled {f.settled_s:.1f} s after the last reply")

@@ -65,6 +65,7 @@ LAYOUTS = (
 class ScalingFigures:
     layout: Layout
     messages: int  # customer messages answered while measured
+    replies: int  # the replies that answered them (a reply answers a burst)
     end_to_end_per_s: float
     use: Utilisation  # the machine's and each service process's CPU while measured
     duties: dict[str, str]  # the session instances' leases, as their /metrics say
@@ -99,7 +100,7 @@ async def run_scaling_benchmark(
                 ) as client:
                     watch = CpuWatch(running.watched(), trees=running.servers)
                     traffic = TrafficWatch(running.nats_monitoring_url)
-                    _, end_to_end = await throughput(
+                    _, end_to_end, replies = await throughput(
                         client,
                         webhooks=webhooks,
                         customers=customers,
@@ -111,6 +112,7 @@ async def run_scaling_benchmark(
                         ScalingFigures(
                             layout=layout,
                             messages=webhooks,
+                            replies=replies,
                             end_to_end_per_s=end_to_end,
                             use=watch.stop(),
                             duties=await _duties(running.env, layout),
@@ -154,5 +156,8 @@ def print_scaling(figures: list[ScalingFigures]) -> None:
             f"CPU-ms a message{held}"
         )
         print(f"      {shown}")
+        replies = f"{f.replies / max(f.messages, 1):.2f} replies a message"
         if f.nats is not None:
-            print(f"      {f.nats.per(f.messages)} a message")
+            print(f"      {replies}; {f.nats.per(f.messages)} a message")
+        else:
+            print(f"      {replies}")

@@ -58,6 +58,7 @@ class WebhookFigures:
     at_rate: list[RateFigures]
     use: Utilisation  # the machine's and each service process's CPU in the closed loop
     nats: NatsTraffic | None = None  # what NATS carried in the closed loop (embedded NATS only)
+    replies: int = 0  # the replies that answered the closed loop's messages
 
 
 @dataclass
@@ -142,7 +143,10 @@ class Client:
 
 async def throughput(
     client: Client, *, webhooks: int, customers: int, numbers: int, in_flight: int, run: str
-) -> tuple[float, float]:
+) -> tuple[float, float, int]:
+    """Webhooks accepted a second, customer messages answered a second, and the replies that
+    answered them (one reply can answer a customer's several messages: a burst, whose size
+    grows with the backlog, so the work a customer message takes depends on it too)."""
     before = client.replies()
     replies_before, covered_before = client.answers.replies, len(client.answers.covered)
     gate = asyncio.Semaphore(in_flight)
@@ -170,7 +174,7 @@ async def throughput(
             raise TimeoutError(f"only {covered} of {webhooks} messages answered")
         await asyncio.sleep(0.01)
     finished = time.perf_counter() - started
-    return webhooks / accepted, webhooks / finished
+    return webhooks / accepted, webhooks / finished, client.replies() - before
 
 
 async def latency(client: Client, *, customers: int, messages: int, run: str) -> list[float]:
@@ -319,7 +323,7 @@ async def run_webhook_benchmark(
     async with warmed_up_client(platform, numbers=numbers, in_flight=in_flight, run=run) as client:
         watch = CpuWatch(platform.watched(), trees=platform.servers)
         traffic = TrafficWatch(platform.nats_monitoring_url)
-        accepted, end_to_end = await throughput(
+        accepted, end_to_end, replies = await throughput(
             client,
             webhooks=webhooks,
             customers=customers,
@@ -360,4 +364,5 @@ async def run_webhook_benchmark(
         at_rate=at_rate,
         use=use,
         nats=nats,
+        replies=replies,
     )
