@@ -145,8 +145,9 @@ async def throughput(
     client: Client, *, webhooks: int, customers: int, numbers: int, in_flight: int, run: str
 ) -> tuple[float, float, int]:
     """Webhooks accepted a second, customer messages answered a second, and the replies that
-    answered them (one reply can answer a customer's several messages: a burst, whose size
-    grows with the backlog, so the work a customer message takes depends on it too)."""
+    answered them (one reply can answer a customer's several messages, a burst, and a backlog
+    can let a customer's next message join one still waiting: the work a customer message
+    takes depends on it too)."""
     before = client.replies()
     replies_before, covered_before = client.answers.replies, len(client.answers.covered)
     gate = asyncio.Semaphore(in_flight)
