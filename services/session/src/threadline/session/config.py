@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from threadline.messaging.topology import StreamLimits, partitions_from_env, stream_limits_from_env
 from threadline.servicekit.config import env_bool, env_float, env_int, env_str
 from threadline.session.adapters.outbound.event_json import TRANSCODER_TOPIC
-from threadline.session.adapters.outbound.event_store import FACTORY_TOPIC, RECORDER_TOPIC
+from threadline.session.adapters.outbound.event_store import FACTORY_TOPIC
 
 DEFAULT_MEDIA_ROOT = Path(".threadline/media")
 
@@ -91,6 +91,5 @@ class SessionConfig:
             "AGGREGATE_CACHE_MAXSIZE": str(self.cache_size),
             "AGGREGATE_CACHE_FASTFORWARD": "y" if self.cache_fastforward else "n",
             "CREATE_TABLE": "y",
-            "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
             "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
         }

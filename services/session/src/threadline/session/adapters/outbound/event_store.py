@@ -50,13 +50,6 @@ class SnapshotRecorder(PostgresAggregateRecorder):
         _one_at_a_time(self.datastore, super().create_table)
 
 
-class SessionStoreFactory(PostgresFactory):
-    """The library's PostgreSQL persistence with the session's recorders (its snapshots' too,
-    which the library's `APPLICATION_RECORDER_TOPIC` does not reach)."""
-
-    aggregate_recorder_class = SnapshotRecorder
-
-
 class ArrayInsertRecorder(PostgresApplicationRecorder):
     """The library's locked `INSERT`, with the rows sent as four binary arrays.
 
@@ -145,7 +138,14 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
             return [row[0] for row in cursor.execute(self.changed_since_statement, columns)]
 
 
-RECORDER_TOPIC = f"{__name__}:ArrayInsertRecorder"
+class SessionStoreFactory(PostgresFactory):
+    """The library's PostgreSQL persistence with the session's recorders: its events' and its
+    snapshots', each making its table one process at a time."""
+
+    application_recorder_class = ArrayInsertRecorder
+    aggregate_recorder_class = SnapshotRecorder
+
+
 FACTORY_TOPIC = f"{__name__}:SessionStoreFactory"
 READINESS_TIMEOUT = 5.0  # seconds a readiness probe waits for the store
 
