@@ -150,6 +150,21 @@ class KnownValues:
             self._bytes -= len(entry[0])
 
 
+async def read_value(
+    bucket: KeyValue, key: str, *, known: KnownValues | None = None
+) -> tuple[bytes | None, int | None]:
+    """The value `key` holds and its revision, read from the server (None, None when absent or
+    empty); remembered in `known` (forgotten when absent)."""
+    try:
+        entry = await bucket.get(key)
+        value, revision = entry.value or None, entry.revision
+    except (KeyNotFoundError, KeyDeletedError):
+        value, revision = None, None
+    if known is not None:
+        known.remember(key, value, revision)
+    return value, revision
+
+
 async def change_value(
     bucket: KeyValue,
     key: str,
@@ -173,13 +188,7 @@ async def change_value(
         if remembered is not None:
             current, revision = remembered
         else:
-            try:
-                entry = await bucket.get(key)
-                current, revision = entry.value or None, entry.revision
-            except (KeyNotFoundError, KeyDeletedError):
-                current, revision = None, None
-            if known is not None:
-                known.remember(key, current, revision)
+            current, revision = await read_value(bucket, key, known=known)
         changed = change(current)
         if changed is None or changed == current:
             if remembered is not None:

@@ -18,8 +18,6 @@ from typing import Any
 
 from nats.js import JetStreamContext
 from nats.js.errors import (
-    KeyDeletedError,
-    KeyNotFoundError,
     KeyWrongLastSequenceError,
 )
 from nats.js.kv import KeyValue
@@ -32,6 +30,7 @@ from threadline.messaging.key_value import (
     change_value,
     latest_values,
     open_bucket,
+    read_value,
 )
 from threadline.servicekit.ops_http import ReadinessCheck
 
@@ -132,16 +131,10 @@ class KeyValueBurstStore:
         return StoredBurst(changed, revision)
 
     async def _read(self, conversation_id: str) -> StoredBurst | None:
-        key = _key(conversation_id)
-        try:
-            entry = await self._bucket.get(key)
-        except (KeyNotFoundError, KeyDeletedError):
-            self._known.forget(key)
+        value, revision = await read_value(self._bucket, _key(conversation_id), known=self._known)
+        if value is None or revision is None:
             return None
-        self._known.remember(key, entry.value or None, entry.revision)
-        if not entry.value or entry.revision is None:
-            return None
-        return StoredBurst(_from_json(entry.value), entry.revision)
+        return StoredBurst(_from_json(value), revision)
 
     async def _write_if(
         self, conversation_id: str, burst: Burst, revision: int | None

@@ -36,6 +36,7 @@ from threadline.messaging.key_value import (
     change_value,
     open_bucket,
     plain_key,
+    read_value,
 )
 from threadline.servicekit.ops_http import ReadinessCheck
 
@@ -141,14 +142,10 @@ class KeyValueConversationViews:
         await self._change(conversation_id, pause)
 
     async def conversation(self, conversation_id: str) -> ConversationView | None:
-        key = plain_key("c", conversation_id)
-        try:
-            entry = await self._bucket.get(key)
-        except (KeyNotFoundError, KeyDeletedError):
-            self._known.forget(key)
-            return None
-        self._known.remember(key, entry.value or None, entry.revision)
-        return _from_json(conversation_id, entry.value) if entry.value else None
+        value, _ = await read_value(
+            self._bucket, plain_key("c", conversation_id), known=self._known
+        )
+        return _from_json(conversation_id, value) if value else None
 
     async def earlier(self, view: ConversationView, *, limit: int) -> list[ConversationView]:
         if not view.contact_id or limit <= 0:
