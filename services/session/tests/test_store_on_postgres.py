@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -284,3 +286,45 @@ def test_instances_starting_together_make_the_snapshot_table_one_at_a_time(
     factory.close()
 
     assert all(isinstance(recorder, SnapshotRecorder) for recorder in recorders)
+
+
+def test_a_batch_that_met_another_writers_registration_is_saved_whole_on_its_second_try(
+    two_writers: tuple[Conversations, Conversations],
+    inbound: InboundFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two partitions' first messages on a new business number both register the number
+    (version 1 of one aggregate): the batch that loses is applied again whole on fresh
+    copies, not one fact a transaction."""
+    first, second = two_writers
+    load_many = second._load_many
+    raced: list[list[Outcome]] = []
+
+    def load_then_race(ids: Iterable[UUID]) -> dict[UUID, Any] | None:
+        found = load_many(ids)
+        if not raced:  # after `second` saw no number, `first` registers it
+            raced.append(first.record_facts([inbound(wa_id="15556301", phone_number_id="pn-9")]))
+        return found
+
+    second._load_many = load_then_race  # type: ignore[method-assign]
+    saves: list[int] = []
+    save = second._save
+
+    def counted_save(unit: UnitOfWork) -> None:
+        saves.append(len(list(unit.changed())))
+        save(unit)
+
+    second._save = counted_save  # type: ignore[method-assign]
+    batch = [inbound(wa_id=f"1555631{n}", phone_number_id="pn-9") for n in range(4)]
+
+    with caplog.at_level(logging.INFO):
+        outcomes = second.record_facts(batch)
+
+    assert raced == [[APPLIED]] and outcomes == [APPLIED] * 4
+    assert len(saves) == 2  # the conflicting transaction, then the whole batch again
+    assert not [r for r in caplog.records if "one at a time" in r.getMessage()]
+    second.forget_cached()
+    for message in batch:
+        contact = find_contact(UnitOfWork(second.repository), "pn-9", message.wa_id, "")
+        assert contact is not None and contact.open_conversation_id is not None
+        assert second.find_conversation(contact.open_conversation_id).knows(message.wamid)

@@ -86,6 +86,9 @@ from threadline.session.domain.webhook_subscription import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONFLICT_RETRIES = 3
+# A batch is tried whole this many times when it meets another writer's change, then one
+# fact at a time.
+BATCH_ATTEMPTS = 2
 
 
 class Conversations(Application[UUID]):
@@ -133,9 +136,29 @@ class Conversations(Application[UUID]):
     def record_facts(self, facts: Sequence[Fact]) -> list[Outcome]:
         """Apply a batch and save it in one transaction (group commit).
 
-        When the batch cannot be saved whole (a concurrent writer, or one fact that breaks),
-        each fact is applied and saved alone, so one poison fact cannot block the others.
+        A batch that met another writer's change (`IntegrityError`: an aggregate it wrote or
+        read was written meanwhile, e.g. a business number two partitions registered at
+        once) is applied once more, whole, on fresh copies. When it still cannot be saved
+        whole (the conflict again, or one fact that breaks), each fact is applied and saved
+        alone, so one poison fact cannot block the others.
         """
+        failure: Exception | None = None
+        for _ in range(BATCH_ATTEMPTS):
+            try:
+                return self._record_whole(facts)
+            except IntegrityError as error:
+                failure = error  # another writer's change: again, on fresh copies
+            except Exception as error:
+                if classify(error) is Failure.UNAVAILABLE:
+                    raise  # the store is away: the consumer waits, then hands the batch again
+                failure = error
+                break
+        log.warning("batch of %d facts falls back to one at a time: %r", len(facts), failure)
+        return [self._record_alone(fact) for fact in facts]
+
+    def _record_whole(self, facts: Sequence[Fact]) -> list[Outcome]:
+        """The batch applied and saved in one transaction; on any failure the unit's
+        aggregates are forgotten (the cache holds no half-applied copy)."""
         unit = self._unit()
         try:
             unit.prefetch(
@@ -144,13 +167,10 @@ class Conversations(Application[UUID]):
             )
             outcomes = [self._apply(fact, unit) for fact in facts]
             self._save(unit)
-            return outcomes
-        except Exception as error:
+        except BaseException:
             unit.forget()
-            if classify(error) is Failure.UNAVAILABLE:
-                raise  # the store is away: the consumer waits, then hands the batch again
-            log.warning("batch of %d facts falls back to one at a time: %r", len(facts), error)
-        return [self._record_alone(fact) for fact in facts]
+            raise
+        return outcomes
 
     def _record_alone(self, fact: Fact) -> Outcome:
         """One fact in its own transaction; what fails is classified (`failures`): a
