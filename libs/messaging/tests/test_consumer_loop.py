@@ -81,7 +81,12 @@ def settings(topology: Topology, **overrides: object) -> ConsumerSettings:
 
 @asynccontextmanager
 async def running(
-    js: JetStreamContext, topology: Topology, handler: BatchHandler, **overrides: object
+    js: JetStreamContext,
+    topology: Topology,
+    handler: BatchHandler,
+    *,
+    settled: Callable[[], None] | None = None,
+    **overrides: object,
 ) -> AsyncIterator[ConsumerLoop]:
     loop = ConsumerLoop(
         js=js,
@@ -90,6 +95,7 @@ async def running(
         service="tester",
         settings=settings(topology, **overrides),
         handler=handler,
+        settled=settled,
     )
     task = asyncio.create_task(loop.run())
     try:
@@ -407,3 +413,21 @@ async def test_a_delivery_says_when_the_stream_stored_it(
 
     assert stored.time is not None and seen[0].stored_at is not None
     assert abs(seen[0].stored_at - stored.time) < timedelta(milliseconds=1)
+
+
+async def test_whoever_follows_the_durable_hears_of_each_batch_once_it_is_settled(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    handler = Recorder(lambda batch: [ACK] * len(batch))
+    told: list[int] = []  # how many messages were committed when told
+    await publish(js, topology, b"m1", b"m2")
+
+    async with running(js, topology, handler, settled=lambda: told.append(len(handler.committed))):
+        await eventually(lambda: len(handler.committed) == 2)
+        await publish(js, topology, b"m3")
+        await eventually(lambda: len(handler.committed) == 3)
+        await eventually(lambda: len(told) == len(handler.calls))
+
+    assert told == [sum(len(c) for c in handler.calls[: n + 1]) for n in range(len(told))]
+    info = await js.consumer_info(topology.stream(INGEST_EVENTS), DURABLE)
+    assert info.num_ack_pending == 0 and info.num_pending == 0

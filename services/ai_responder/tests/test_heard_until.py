@@ -102,6 +102,23 @@ async def test_heard_until_the_last_event_before_which_all_are_acknowledged(
     assert await progress.heard_until() == clock.now
 
 
+async def test_after_this_process_acknowledged_events_the_next_reading_is_fresh(
+    js: JetStreamContext, events: tuple[str, str]
+) -> None:
+    stream, subject = events
+    clock = FakeClock(datetime.now(UTC))
+    progress = DurableProgress(js, stream, DURABLE, clock=clock, refresh=timedelta(hours=1))
+    await js.publish(subject, b"wamid.0")
+    [message] = await delivered(js, stream, 1)
+    assert await progress.heard_until() == BEGINNING
+    await message.ack_sync()
+
+    assert await progress.heard_until() == BEGINNING  # the reading of an hour's refresh
+    progress.acknowledged()
+    assert await progress.heard_until() == clock.now
+    assert await progress.heard_until() == clock.now  # kept again: one read for the news
+
+
 @dataclass
 class Held:
     """A durable that acknowledged the first of two events and holds the second."""
@@ -240,4 +257,42 @@ async def test_a_burst_tried_again_is_not_held_again_for_its_own_retry(
         await eventually(lambda: len(model.delivered) == 1, timeout=15)
 
     assert attempts[1] - attempts[0] < 1.5  # not another 3 s behind the retry's moment
+    assert model.delivered == [(CONVERSATION, ("wamid.0",))]
+
+
+async def test_a_burst_waiting_to_be_heard_is_answered_once_its_message_is_acknowledged_here(
+    js: JetStreamContext, events: tuple[str, str], store: KeyValueBurstStore
+) -> None:
+    """Not at the next poll or refresh (an hour each here): the consumer's word that it
+    acknowledged a batch has the durable's progress read again and the burst looked at."""
+    stream, subject = events
+    model = Model()
+    progress = DurableProgress(js, stream, DURABLE, refresh=timedelta(hours=1))
+    responder = BurstScheduler(
+        store,
+        answer=model.answer,
+        deliver=model.deliver,
+        discard=model.discard,
+        delay=timedelta(0),
+        max_wait=MAX_WAIT,
+        scan_seconds=3600,
+        heard_until=progress.heard_until,
+        waiting_poll=3600,
+    )
+    await js.publish(subject, b"wamid.0")
+    [message] = await delivered(js, stream, 1)
+
+    async with running(responder):
+        await responder.on_customer_message(
+            CONVERSATION, message.data.decode(), at=stored_at(message)
+        )
+        await asyncio.sleep(0.3)
+        assert model.generated == []  # heard by nobody yet
+        await message.ack_sync()
+        await asyncio.sleep(0.3)
+        assert model.generated == []  # acknowledged, but nobody said so: the poll is an hour
+        progress.acknowledged()
+        responder.acknowledged()
+        await eventually(lambda: len(model.delivered) == 1, timeout=10)
+
     assert model.delivered == [(CONVERSATION, ("wamid.0",))]

@@ -202,6 +202,9 @@ class ConsumerLoop:
     service: str
     settings: ConsumerSettings
     handler: BatchHandler
+    # Called after each batch handled is settled (its acknowledgements sent): for whoever
+    # follows the durable's progress (the AI responder's bursts wait for it).
+    settled: Callable[[], None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
@@ -316,6 +319,8 @@ class ConsumerLoop:
         await asyncio.gather(
             *(self._settle(m, d, o) for (m, d), o in zip(pairs, outcomes, strict=True))
         )
+        if self.settled is not None:
+            self.settled()
 
     async def _handle(self, batch: list[Delivery]) -> list[Settlement] | None:
         """The outcomes of `batch`; None when stopped while waiting for a dependency."""

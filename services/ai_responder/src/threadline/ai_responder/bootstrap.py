@@ -201,6 +201,15 @@ async def bootstrap(
         flows=flows,
         flow_steps=JetStreamFlowSteps(bus, topology),
     )
+    # Every responder's burst waits until its messages are heard by one responder or another
+    # (the durable they share has acknowledged them).
+    progress = (
+        DurableProgress(
+            js, topology.stream(AI_RESPONDER_REPLIES.stream), AI_RESPONDER_REPLIES.name, clock=clock
+        )
+        if config.wait_until_heard
+        else None
+    )
     bursts: BurstScheduler[Generation] = BurstScheduler(
         burst_store,
         answer=answering.answer,
@@ -209,13 +218,7 @@ async def bootstrap(
         clock=clock,
         delay=timedelta(seconds=config.reply_delay_seconds),
         max_wait=timedelta(seconds=config.max_wait_seconds),
-        # Every responder's burst waits until its messages are heard by one responder or
-        # another (the durable they share has acknowledged them).
-        heard_until=DurableProgress(
-            js, topology.stream(AI_RESPONDER_REPLIES.stream), AI_RESPONDER_REPLIES.name, clock=clock
-        ).heard_until
-        if config.wait_until_heard
-        else None,
+        heard_until=progress.heard_until if progress else None,
     )
     scheduler = run_in_background(stack, "bursts", bursts.run, stop=bursts.stop)
     expiry = FlowExpiry(
@@ -251,6 +254,7 @@ async def bootstrap(
             FollowConversationEvents(following), key_of=conversation_of, limit=CONCURRENCY
         ),
         settings=ConsumerSettings.of(topology, durable),
+        settled=_acknowledged(progress, bursts) if progress else None,
     )
     consumer = run_in_background(stack, durable.name, loop.run, stop=loop.stop)
 
@@ -295,6 +299,17 @@ async def bootstrap(
         knowledge=knowledge,
         grpc_port=grpc_port,
     )
+
+
+def _acknowledged(progress: DurableProgress, bursts: BurstScheduler[Any]) -> Callable[[], None]:
+    """What the consumer calls once it has acknowledged a batch: the durable's progress is read
+    again, and bursts waiting to be heard are looked at again, at once."""
+
+    def acknowledged() -> None:
+        progress.acknowledged()
+        bursts.acknowledged()
+
+    return acknowledged
 
 
 async def _knowledge(

@@ -86,6 +86,7 @@ class BurstScheduler(Generic[G]):
         max_at_once: int = MAX_AT_ONCE,
         owner: str = "",
         heard_until: Callable[[], Awaitable[datetime]] | None = None,
+        waiting_poll: float = WAITING_POLL_SECONDS,
     ) -> None:
         self._store = store
         self._answer = answer
@@ -98,6 +99,7 @@ class BurstScheduler(Generic[G]):
         self._scan_seconds = scan_seconds
         self._max_at_once = max_at_once
         self._heard_until = heard_until
+        self._waiting_poll = waiting_poll
         self.owner = owner or f"ai-responder-{uuid.uuid4().hex[:12]}"
         self._working: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, datetime] = {}  # conversation id -> when to look at its burst
@@ -109,6 +111,7 @@ class BurstScheduler(Generic[G]):
         self._contexts: dict[str, contextvars.Context] = {}
         self._wake = asyncio.Event()
         self._waiting = False  # timers are up but wait (to be heard, or for room)
+        self._acknowledged = False  # events acknowledged here since `heard_until` was read
         self._stopping = False
 
     async def on_customer_message(
@@ -135,6 +138,16 @@ class BurstScheduler(Generic[G]):
             self._contexts[conversation_id] = contextvars.copy_context()
             self._arm(conversation_id, stored.burst.due_at, heard_by=stored.burst.due_at)
         return stored.burst
+
+    def acknowledged(self) -> None:
+        """This process acknowledged events of the durable `heard_until` follows (its consumer
+        settled a batch): timers waiting for their bursts to be heard are looked at again
+        at once, not at the next poll (with no reply delay, that wait was most of a reply's
+        time at light load: issue 15). `heard_until` must read the server again after this
+        (`DurableProgress.acknowledged`)."""
+        self._acknowledged = True
+        if self._waiting:
+            self._wake.set()
 
     def stop(self) -> None:
         """Ask `run` to end: it takes no new burst and returns once the answers under way are
@@ -252,12 +265,14 @@ class BurstScheduler(Generic[G]):
 
     async def _sleep(self, *, until_scan: float) -> None:
         """Until the next timer, the next scan, or a new timer, whichever comes first; timers
-        that are up but wait are looked at again every `WAITING_POLL_SECONDS`."""
+        that are up but wait are looked at again every `waiting_poll`, or at once when this
+        process acknowledged events since they were (`acknowledged`)."""
         seconds = max(0.0, until_scan)
         if self._timers:
             soonest = (min(self._timers.values()) - self._clock()).total_seconds()
             if soonest <= 0:  # up already: waiting, or set since they were looked at
-                soonest = WAITING_POLL_SECONDS if self._waiting else 0.0
+                waits = self._waiting and not self._acknowledged
+                soonest = self._waiting_poll if waits else 0.0
             seconds = min(seconds, soonest)
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
@@ -272,6 +287,7 @@ class BurstScheduler(Generic[G]):
         now = self._clock()
         up = [key for key, at in self._timers.items() if at <= now]
         self._waiting = False
+        self._acknowledged = False  # what was acknowledged before now is read below
         if not up:
             return
         heard = await self._heard(now)

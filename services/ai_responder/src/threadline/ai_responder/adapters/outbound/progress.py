@@ -16,7 +16,11 @@ only once that moment has passed the burst's due time (`BurstScheduler`'s `heard
 - The server out of reach: the error is raised; the scheduler then answers as before too.
 
 One reading serves every caller for `refresh` (each is a `CONSUMER.INFO` and, when the floor
-moved, a `STREAM.MSG.GET`); callers meanwhile share it.
+moved, a `STREAM.MSG.GET`); callers meanwhile share it. Once this process has acknowledged
+events (`acknowledged`, after its consumer settled a batch), the next caller reads again
+whatever `refresh` says — `acknowledged_gap` after the acknowledgements, the time the server
+takes to show them (about half a millisecond on NATS 2.9 and 2.15, measured: a reading sent
+right after the acknowledgement saw it 2 to 30 % of the time).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from nats.js.errors import NotFoundError
 log = logging.getLogger(__name__)
 
 REFRESH = timedelta(milliseconds=40)
+ACKNOWLEDGED_GAP_SECONDS = 0.002
 STUCK_AFTER = timedelta(seconds=5)
 WATCHING_GAP = timedelta(seconds=1)
 BEGINNING = datetime.min.replace(tzinfo=UTC)
@@ -54,6 +59,7 @@ class DurableProgress:
         clock: Callable[[], datetime] = _utc_now,
         refresh: timedelta = REFRESH,
         stuck_after: timedelta = STUCK_AFTER,
+        acknowledged_gap: float = ACKNOWLEDGED_GAP_SECONDS,
     ) -> None:
         self._js = js
         self._stream = stream
@@ -61,6 +67,9 @@ class DurableProgress:
         self._clock = clock
         self._refresh = refresh
         self._stuck_after = stuck_after
+        self._acknowledged_gap = acknowledged_gap
+        # When this process last acknowledged events not read since (event loop time).
+        self._acknowledged_at: float | None = None
         self._reading: asyncio.Task[datetime] | None = None
         self._read_at: datetime | None = None
         self._value = BEGINNING
@@ -69,9 +78,15 @@ class DurableProgress:
         self._still_since: datetime | None = None  # since when the floor is seen not moving
         self._stuck = False
 
+    def acknowledged(self) -> None:
+        """This process acknowledged events of the durable: the next `heard_until` reads the
+        server again."""
+        self._acknowledged_at = asyncio.get_running_loop().time()
+
     async def heard_until(self) -> datetime:
         now = self._clock()
-        if self._read_at is not None and now - self._read_at < self._refresh:
+        recent = self._read_at is not None and now - self._read_at < self._refresh
+        if recent and self._acknowledged_at is None:
             return self._value
         if self._reading is None:
             self._reading = asyncio.create_task(self._read())
@@ -85,6 +100,11 @@ class DurableProgress:
             self._value = task.result()
 
     async def _read(self) -> datetime:
+        acknowledged_at, self._acknowledged_at = self._acknowledged_at, None
+        if acknowledged_at is not None:
+            wait = acknowledged_at + self._acknowledged_gap - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
         try:
             info = await self._js.consumer_info(self._stream, self._durable)
         except NotFoundError:  # not made yet (the consumer starts after the scheduler)
