@@ -166,7 +166,8 @@ async def webhooks(args: argparse.Namespace) -> None:
     GOALS.append(
         Goal(
             "customer messages end to end, each with its 3 status webhooks",
-            f"{f.end_to_end_per_s:.0f}/s; {f.use.limit(f.end_to_end_per_s)}",
+            f"{f.end_to_end_per_s:.0f}/s; {f.use.limit(f.end_to_end_per_s)}; "
+            + f.use.cores_at(f.end_to_end_per_s, 1000),
             ">= 1,000/s",
         )
     )
@@ -346,6 +347,11 @@ def queries(args: argparse.Namespace) -> None:
                     f"; {figures.readers} readers {s.per_s:,.0f} calls/s, p99 {s.p99_ms:.1f} ms"
                 )
             shown += _offered(figures, GET_CONVERSATION, "at")
+            if m.per_s:
+                shown += (
+                    f"; at 1,000/s, linearly: reader {m.server_cpu / m.per_s * 1000:.1f} cores, "
+                    f"PostgreSQL {m.postgres_cpu / m.per_s * 1000:.1f}"
+                )
             GOALS.append(
                 Goal(
                     f"GetConversation, random id, {figures.in_flight} in flight",

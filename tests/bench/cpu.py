@@ -63,6 +63,28 @@ class Utilisation:
             f"{unit}: {shares}, others {rest:.0%}"
         )
 
+    def cores_at(
+        self, per_s: float, goal_per_s: float, *, apart: tuple[str, ...] = ("benchmark",)
+    ) -> str:
+        """E.g. "at 1,000/s, linearly: 9.1 cores (ai_responder 2.4, session 1.9, NATS 1.5, …)":
+        the cores each watched process would need at `goal_per_s` if its CPU a thing stayed
+        what it was at `per_s`, the processes named in `apart` (the benchmark's own load and
+        sandbox: Meta's side, not the platform's) left out. Optimistic where instances add
+        work a message (NATS's, measured by the scaling benchmark)."""
+        if not per_s:
+            return ""
+        scale = goal_per_s / per_s
+        needs = sorted(
+            ((name, share * scale) for name, share in self.processes.items() if name not in apart),
+            key=lambda item: -item[1],
+        )
+        watched = sum(share for name, share in self.processes.items() if name not in apart)
+        unwatched = max(0.0, self.machine * self.cores - sum(self.processes.values()))
+        total = (watched + unwatched) * scale
+        each = ", ".join(f"{name} {cores:.1f}" for name, cores in needs)
+        others = unwatched * scale
+        return f"at {goal_per_s:,.0f}/s, linearly: {total:.1f} cores ({each}, others {others:.1f})"
+
     def cpu_ms(self, per_s: float) -> float:
         """The whole machine's CPU milliseconds for each of `per_s` things a second."""
         return self.machine * self.cores / per_s * 1000 if per_s else float("nan")

@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from tests.bench.append import Server, measure_partitioned
-from tests.bench.cpu import cpu_seconds, tree_cpu_seconds
+from tests.bench.cpu import Utilisation, cpu_seconds, tree_cpu_seconds
 from tests.bench.key_value import WAYS as KV_WAYS
 from tests.bench.key_value import run_key_value_benchmark
 from tests.bench.knowledge import run_knowledge_benchmark
@@ -275,6 +275,17 @@ def test_a_process_tree_counts_its_children_ended_and_live() -> None:
             os.kill(int(child), signal.SIGKILL)
         parent.kill()
         parent.wait()
+
+
+def test_the_cores_a_goal_would_take_scale_each_process_and_leave_the_benchmark_out() -> None:
+    use = Utilisation(
+        cores=2, machine=1.0, processes={"session": 0.5, "NATS": 0.3, "benchmark": 0.8}
+    )
+    # 1.6 of 2 cores watched, 0.4 by others; at 10x the rate, without the benchmark's 0.8
+    assert use.cores_at(100, 1000) == (
+        "at 1,000/s, linearly: 12.0 cores (session 5.0, NATS 3.0, others 4.0)"
+    )
+    assert use.cores_at(0, 1000) == ""
 
 
 def test_a_percentile_is_the_nearest_rank() -> None:
