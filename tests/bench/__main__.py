@@ -406,13 +406,17 @@ def rebuild(args: argparse.Namespace) -> None:
         )
     print_rebuild(figures, args.rebuild_batch)
     whole = figures.rates[0]
-    GOALS.append(
-        Goal(
-            f"rebuild of {whole.events:,} events",
-            f"{whole.seconds:.1f} s",
-            "<= 20 s for 1M",
-        )
+    cores = os.cpu_count() or 1
+    limit = (
+        f"; {cores} cores {whole.machine_cpu / whole.seconds / cores:.0%} busy: replay "
+        f"{whole.client_cpu / whole.seconds:.2f} cores, event log server "
+        f"{whole.server_cpu / whole.seconds:.2f}, PostgreSQL and others "
+        f"{(whole.machine_cpu - whole.client_cpu - whole.server_cpu) / whole.seconds:.2f}"
+        if whole.machine_cpu
+        else ""
     )
+    measured = f"{whole.seconds:.1f} s{limit}"
+    GOALS.append(Goal(f"rebuild of {whole.events:,} events", measured, "<= 20 s for 1M"))
 
 
 def relay(args: argparse.Namespace) -> None:
