@@ -22,7 +22,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,6 +75,8 @@ class RateFigures:
     # From a webhook's POST to ingest's 200 (what Meta times out on): p50 and p99.
     ingest_p50_ms: float = 0.0
     ingest_p99_ms: float = 0.0
+    # The machine and each process while this rate was offered and answered (its limit).
+    use: Utilisation | None = None
 
 
 class Answers:
@@ -343,11 +345,11 @@ async def run_webhook_benchmark(
         at_rate = []
         for n, rate in enumerate(rates):
             await settle(platform)
-            at_rate.append(
-                await latency_at_rate(
-                    client, rate=rate, seconds=rate_seconds, in_flight=in_flight, run=f"{run}{n}"
-                )
+            rate_watch = CpuWatch(platform.watched(), trees=platform.servers)
+            figures = await latency_at_rate(
+                client, rate=rate, seconds=rate_seconds, in_flight=in_flight, run=f"{run}{n}"
             )
+            at_rate.append(replace(figures, use=rate_watch.stop()))
         # The last replies' statuses settle before the platform stops (else the sandbox's
         # deliveries of them fail against a stopped ingest).
         await settle(platform)
