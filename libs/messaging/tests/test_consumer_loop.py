@@ -431,3 +431,24 @@ async def test_whoever_follows_the_durable_hears_of_each_batch_once_it_is_settle
     assert told == [sum(len(c) for c in handler.calls[: n + 1]) for n in range(len(told))]
     info = await js.consumer_info(topology.stream(INGEST_EVENTS), DURABLE)
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_follower_that_raises_when_told_stops_nothing(
+    js: JetStreamContext, topology: Topology, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = Recorder(lambda batch: [ACK] * len(batch))
+
+    def broken() -> None:
+        raise RuntimeError("a follower's bug")
+
+    await publish(js, topology, b"m1")
+    async with running(js, topology, handler, settled=broken):
+        await eventually(lambda: len(handler.committed) == 1)
+        await publish(js, topology, b"m2")
+        await eventually(lambda: len(handler.committed) == 2)
+
+    assert handler.committed == [b"m1", b"m2"]
+    assert [len(call) for call in handler.calls] == [1, 1]  # neither came back
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("settled failed" in m for m in said) == 2
+    assert not [m for m in said if "failed (" in m]  # no fetch paused, nothing subscribed again

@@ -320,7 +320,10 @@ class ConsumerLoop:
             *(self._settle(m, d, o) for (m, d), o in zip(pairs, outcomes, strict=True))
         )
         if self.settled is not None:
-            self.settled()
+            try:
+                self.settled()
+            except Exception:  # a follower's trouble never stops the consumer
+                log.exception("%s: telling that a batch was settled failed", self.settings.durable)
 
     async def _handle(self, batch: list[Delivery]) -> list[Settlement] | None:
         """The outcomes of `batch`; None when stopped while waiting for a dependency."""
