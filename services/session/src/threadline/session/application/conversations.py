@@ -142,35 +142,22 @@ class Conversations(Application[UUID]):
         whole (the conflict again, or one fact that breaks), each fact is applied and saved
         alone, so one poison fact cannot block the others.
         """
-        failure: Exception | None = None
-        for _ in range(BATCH_ATTEMPTS):
-            try:
-                return self._record_whole(facts)
-            except IntegrityError as error:
-                failure = error  # another writer's change: again, on fresh copies
-            except Exception as error:
-                if classify(error) is Failure.UNAVAILABLE:
-                    raise  # the store is away: the consumer waits, then hands the batch again
-                failure = error
-                break
-        log.warning("batch of %d facts falls back to one at a time: %r", len(facts), failure)
+        try:
+            return self._in_transaction(
+                lambda unit: self._apply_batch(facts, unit), attempts=BATCH_ATTEMPTS
+            )
+        except Exception as error:
+            if classify(error) is Failure.UNAVAILABLE:
+                raise  # the store is away: the consumer waits, then hands the batch again
+            log.warning("batch of %d facts falls back to one at a time: %r", len(facts), error)
         return [self._record_alone(fact) for fact in facts]
 
-    def _record_whole(self, facts: Sequence[Fact]) -> list[Outcome]:
-        """The batch applied and saved in one transaction; on any failure the unit's
-        aggregates are forgotten (the cache holds no half-applied copy)."""
-        unit = self._unit()
-        try:
-            unit.prefetch(
-                (i for fact in facts for i in small_aggregates(fact)),
-                self._load_many,
-            )
-            outcomes = [self._apply(fact, unit) for fact in facts]
-            self._save(unit)
-        except BaseException:
-            unit.forget()
-            raise
-        return outcomes
+    def _apply_batch(self, facts: Sequence[Fact], unit: UnitOfWork) -> list[Outcome]:
+        unit.prefetch(
+            (i for fact in facts for i in small_aggregates(fact)),
+            self._load_many,
+        )
+        return [self._apply(fact, unit) for fact in facts]
 
     def _record_alone(self, fact: Fact) -> Outcome:
         """One fact in its own transaction; what fails is classified (`failures`): a
@@ -213,9 +200,12 @@ class Conversations(Application[UUID]):
         except DomainError as error:
             return Rejected(str(error), slug=type(error).__name__)
 
-    def _in_transaction(self, work: Callable[[UnitOfWork], T]) -> T:
-        """Run a command and save what it changed; on a version conflict, reload and retry."""
-        for attempt in range(CONFLICT_RETRIES):
+    def _in_transaction(
+        self, work: Callable[[UnitOfWork], T], *, attempts: int = CONFLICT_RETRIES
+    ) -> T:
+        """Run a command and save what it changed; on a version conflict, reload and retry
+        (`attempts` in all, then the conflict is raised)."""
+        for attempt in range(attempts):
             unit = self._unit()
             try:
                 result = work(unit)
@@ -223,7 +213,7 @@ class Conversations(Application[UUID]):
                 return result
             except IntegrityError:
                 unit.forget()
-                if attempt == CONFLICT_RETRIES - 1:
+                if attempt == attempts - 1:
                     raise
             except BaseException:
                 unit.forget()
