@@ -78,11 +78,9 @@ class Utilisation:
             ((name, share * scale) for name, share in self.processes.items() if name not in apart),
             key=lambda item: -item[1],
         )
-        watched = sum(share for name, share in self.processes.items() if name not in apart)
-        unwatched = max(0.0, self.machine * self.cores - sum(self.processes.values()))
-        total = (watched + unwatched) * scale
+        others = max(0.0, self.machine * self.cores - sum(self.processes.values())) * scale
+        total = sum(cores for _, cores in needs) + others
         each = ", ".join(f"{name} {cores:.1f}" for name, cores in needs)
-        others = unwatched * scale
         return f"at {goal_per_s:,.0f}/s, linearly: {total:.1f} cores ({each}, others {others:.1f})"
 
     def cpu_ms(self, per_s: float) -> float:
